@@ -1,0 +1,22 @@
+/**
+ * A rule of the deliberation was broken. `code` is stable and machine-readable so
+ * adapters can choose wording; `message` is already fit to show a user.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export type DomainErrorCode =
+  | 'invalid_input'
+  | 'illegal_transition'
+  | 'not_enough_opinions'
+  | 'not_found'
+  | 'forbidden'
+  | 'poll_closed'
+  | 'conflict';

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+import { RoundPhaseSchema } from './phase.js';
+import { PollScaleSchema } from './poll-scale.js';
+import { KeySafeIdSchema, ScopeSchema } from './scope.js';
+import { WelfareNameSchema } from './welfare-name.js';
+
+export const QuestionSchema = z
+  .string()
+  .trim()
+  .min(1, 'The question is empty: write the question after the command.')
+  .max(
+    LIMITS.questionMaxChars,
+    `The question is too long: keep it under ${LIMITS.questionMaxChars} characters.`,
+  );
+
+export const RoundSettingsSchema = z.object({
+  candidates: z.number().int().min(LIMITS.minCandidates).max(LIMITS.maxCandidates),
+  /** Minutes the opinion phase stays open; null = until a moderator closes it. */
+  minutes: z.number().int().min(1).max(LIMITS.maxMinutes).nullable(),
+  welfare: WelfareNameSchema,
+  scale: PollScaleSchema,
+});
+export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
+
+export const DEFAULT_SETTINGS: RoundSettings = {
+  candidates: LIMITS.defaultCandidates,
+  minutes: null,
+  welfare: 'egalitarian',
+  scale: 'approval3',
+};
+
+/** A platform message the bot posted or reads, as the adapter identifies it. */
+export const MessageRefSchema = z.object({
+  channelId: z.string().min(1),
+  messageId: z.string().min(1),
+  /** Thread the message lives in, when the platform has threads. */
+  threadId: z.string().min(1).nullable(),
+});
+export type MessageRef = z.infer<typeof MessageRefSchema>;
+
+export const RoundSchema = z.object({
+  id: KeySafeIdSchema,
+  scope: ScopeSchema,
+  channelId: z.string().min(1),
+  question: QuestionSchema,
+  createdBy: z.string().min(1),
+  createdAt: z.number().int(),
+  /** Epoch ms at which the current collecting or critiquing phase closes, if any. */
+  deadline: z.number().int().nullable(),
+  settings: RoundSettingsSchema,
+  phase: RoundPhaseSchema,
+  /** The message that carries the question; its thread holds the opinions. */
+  questionRef: MessageRefSchema.nullable(),
+  /** 0 before the first statement; each revision adds one. */
+  version: z.number().int().min(0),
+  /** How many times the pipeline was started (retries after failure add one). */
+  attempt: z.number().int().min(0),
+  failureReason: z.string().nullable(),
+  /** Seed for every random choice made for this round. */
+  seed: z.number().int(),
+});
+export type Round = z.infer<typeof RoundSchema>;

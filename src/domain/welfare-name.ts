@@ -1,0 +1,4 @@
+import { z } from 'zod';
+
+export const WelfareNameSchema = z.enum(['utilitarian', 'egalitarian', 'nash', 'schulze']);
+export type WelfareName = z.infer<typeof WelfareNameSchema>;

@@ -1,0 +1,70 @@
+import type { ApprovalMatrix, Candidate } from '../domain/candidate.js';
+
+/** Model calls and tokens spent; offline models report zero tokens. */
+export interface Usage {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export const NO_USAGE: Usage = { calls: 0, promptTokens: 0, completionTokens: 0 };
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    calls: a.calls + b.calls,
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+  };
+}
+
+/** One member's input to the models: their opinion and, in a critique round, critique. */
+export interface ParticipantView {
+  id: string;
+  opinion: string;
+  critique: string | null;
+}
+
+export interface GenerateInput {
+  question: string;
+  participants: readonly ParticipantView[];
+  /** How many candidates to return (at most). */
+  k: number;
+  /** Seed for shuffles and any sampling, from the round. */
+  seed: number;
+  /** Revision mode: the previous winning statement (critiques are on participants). */
+  previous: string | null;
+}
+
+export interface GenerateResult {
+  candidates: Candidate[];
+  usage: Usage;
+  /** Things the results should mention (e.g. "made from cluster summaries"). */
+  notes: string[];
+}
+
+/** Writes candidate consensus statements from the opinions (and critiques). */
+export interface Generator {
+  readonly name: string;
+  generate(input: GenerateInput, signal?: AbortSignal): Promise<GenerateResult>;
+}
+
+export interface PredictInput {
+  question: string;
+  participants: readonly ParticipantView[];
+  candidates: readonly Candidate[];
+  seed: number;
+}
+
+export interface PredictResult {
+  /** approvals[candidate][participant] in [0,1], null where not predicted. */
+  matrix: ApprovalMatrix;
+  usage: Usage;
+  /** Which model produced the numbers, for the results message. */
+  model: string;
+}
+
+/** Predicts every member's approval of every candidate (the personalised reward model). */
+export interface RewardModel {
+  readonly name: string;
+  predict(input: PredictInput, signal?: AbortSignal): Promise<PredictResult>;
+}
