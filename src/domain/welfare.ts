@@ -1,0 +1,170 @@
+import { DomainError } from './errors.js';
+import type { WelfareName } from './welfare-name.js';
+
+/**
+ * Social welfare functions: each turns one candidate's vector of approvals in [0,1]
+ * (one entry per member) into one number, higher = better for the group.
+ *
+ * Every function takes `readonly number[]` with the members that were not predicted
+ * already left out: a missing prediction is not evidence of disapproval, so the caller
+ * drops the nulls rather than guessing a value for them.
+ */
+
+/** The welfare functions that score a single approval vector; Schulze ranks instead. */
+export type ScalarWelfareName = Exclude<WelfareName, 'schulze'>;
+
+/**
+ * Approvals below this count as this much under Nash (and isoelastic with alpha >= 1):
+ * log(0) = -Infinity would make every candidate with one zero tie at -Infinity, losing
+ * all information about the rest of the group.
+ */
+export const NASH_FLOOR = 1e-3;
+
+/**
+ * Means of the same values summed in a different order can differ in the last bit;
+ * differences below this are treated as ties so that the seeded tie-break, not float
+ * noise, decides between equal candidates.
+ */
+export const WELFARE_TOLERANCE = 1e-9;
+
+export function isScalarWelfare(name: WelfareName): name is ScalarWelfareName {
+  return name !== 'schulze';
+}
+
+function assertApprovals(approvals: readonly number[]): void {
+  if (approvals.length === 0) {
+    throw new DomainError(
+      'invalid_input',
+      'Welfare needs at least one approval; leave out candidates nobody was predicted for.',
+    );
+  }
+  for (const u of approvals) {
+    if (!Number.isFinite(u) || u < 0 || u > 1) {
+      throw new DomainError('invalid_input', `Approvals must lie in [0, 1]; got ${u}.`);
+    }
+  }
+}
+
+function mean(values: readonly number[]): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
+/** Mean approval: the total good done, indifferent to who receives it. */
+export function utilitarian(approvals: readonly number[]): number {
+  assertApprovals(approvals);
+  return mean(approvals);
+}
+
+/**
+ * Lowest approval (Rawls): the candidate is only as good as it is for the member it
+ * serves worst. Ties are broken by the mean in `compareWelfare`, not here.
+ */
+export function egalitarian(approvals: readonly number[]): number {
+  assertApprovals(approvals);
+  return Math.min(...approvals);
+}
+
+/** Mean of log(max(u, NASH_FLOOR)): rewards total approval but punishes near-zeros hard. */
+export function nash(approvals: readonly number[]): number {
+  assertApprovals(approvals);
+  let sum = 0;
+  for (const u of approvals) sum += Math.log(Math.max(u, NASH_FLOOR));
+  return sum / approvals.length;
+}
+
+function assertAlpha(alpha: number): void {
+  if (Number.isNaN(alpha) || alpha < 0) {
+    throw new DomainError(
+      'invalid_input',
+      `The inequality aversion alpha must be >= 0 (Infinity allowed); got ${alpha}.`,
+    );
+  }
+}
+
+/**
+ * Isoelastic welfare W_a(u) = mean(u_i^(1-a) / (1-a)), with a >= 0 the aversion to
+ * inequality: a = 0 is the mean, a = 1 is Nash (mean log, its limit), a = Infinity is
+ * the minimum. For a > 1 the approvals are floored at NASH_FLOOR, as for Nash, because
+ * 0^(1-a) is infinite. Values are only comparable for the same alpha; use
+ * `isoelasticEquivalent` for a number on the approval scale.
+ */
+export function isoelastic(approvals: readonly number[], alpha: number): number {
+  assertAlpha(alpha);
+  if (alpha === 1) return nash(approvals);
+  if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
+  assertApprovals(approvals);
+  const e = 1 - alpha;
+  let sum = 0;
+  for (const u of approvals) {
+    const v = alpha > 1 ? Math.max(u, NASH_FLOOR) : u;
+    sum += v ** e / e;
+  }
+  return sum / approvals.length;
+}
+
+/**
+ * The approval which, given to every member alike, yields the same isoelastic welfare
+ * (the "equally distributed equivalent"). It lies between the minimum and the mean, so
+ * it reads on the same scale as the approvals whatever alpha is.
+ */
+export function isoelasticEquivalent(approvals: readonly number[], alpha: number): number {
+  assertAlpha(alpha);
+  if (alpha === 1) return Math.exp(nash(approvals));
+  if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
+  const e = 1 - alpha;
+  return (e * isoelastic(approvals, alpha)) ** (1 / e);
+}
+
+/** The welfare of one approval vector under a named function. */
+export function welfareScore(name: ScalarWelfareName, approvals: readonly number[]): number {
+  switch (name) {
+    case 'utilitarian':
+      return utilitarian(approvals);
+    case 'egalitarian':
+      return egalitarian(approvals);
+    case 'nash':
+      return nash(approvals);
+  }
+}
+
+/**
+ * What candidates are compared on, most significant first. The second key only matters
+ * when the first ties: among candidates whose worst-served member fares equally, the one
+ * better for everyone else is better (egalitarian -> mean); among equal means, the one
+ * that leaves nobody further behind (utilitarian -> min); Nash ties fall back to the mean.
+ */
+export function welfareKey(name: ScalarWelfareName, approvals: readonly number[]): number[] {
+  switch (name) {
+    case 'utilitarian':
+      return [utilitarian(approvals), egalitarian(approvals)];
+    case 'egalitarian':
+      return [egalitarian(approvals), utilitarian(approvals)];
+    case 'nash':
+      return [nash(approvals), utilitarian(approvals)];
+  }
+}
+
+/** Lexicographic comparison of two `welfareKey`s, best first, within WELFARE_TOLERANCE. */
+export function compareWelfareKeys(a: readonly number[], b: readonly number[]): number {
+  const length = Math.max(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a[i] ?? Number.NEGATIVE_INFINITY;
+    const y = b[i] ?? Number.NEGATIVE_INFINITY;
+    if (Math.abs(x - y) > WELFARE_TOLERANCE) return x > y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * Comparator for two candidates' approval vectors that sorts best first: negative when
+ * `a` is better, positive when `b` is, 0 when they tie on every key of `welfareKey`.
+ */
+export function compareWelfare(
+  name: ScalarWelfareName,
+  a: readonly number[],
+  b: readonly number[],
+): number {
+  return compareWelfareKeys(welfareKey(name, a), welfareKey(name, b));
+}

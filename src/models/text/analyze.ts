@@ -1,0 +1,81 @@
+import model from 'wink-eng-lite-web-model';
+import winkNLP, {
+  type ItemSentence,
+  type ItemToken,
+  type ItsFunction,
+  type WinkMethods,
+} from 'wink-nlp';
+
+/**
+ * English text analysis shared by the offline models: sentence splitting and the
+ * content terms (lemmas) that lexical similarity is computed over.
+ */
+
+let nlp: WinkMethods | null = null;
+
+/** Loaded on first use: the model takes tens of milliseconds and most processes never need it. */
+function engine(): WinkMethods {
+  // 'pos' feeds the lemmatiser (e.g. "costs" as a noun -> "cost"); 'negation' marks the
+  // scope of "not"/"never", which a bag of words would otherwise throw away.
+  nlp ??= winkNLP(model, ['sbd', 'pos', 'negation']);
+  return nlp;
+}
+
+/**
+ * Prefix for terms inside the scope of a negation. "We should not adopt it" and "We
+ * should adopt it" share every content word; marking the negated ones keeps the two
+ * stances apart, which matters more to a member than the shared topic words.
+ */
+export const NEGATED_PREFIX = 'not_';
+
+/** Sentences with their surrounding whitespace removed; empty lines dropped. */
+export function splitSentences(text: string): string[] {
+  const out: string[] = [];
+  // wink only breaks at a blank line; a single newline in a chat message (a list, or
+  // a second thought) is a sentence boundary too.
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim().length === 0) continue;
+    engine()
+      .readDoc(line)
+      .sentences()
+      .each((sentence: ItemSentence) => {
+        const trimmed = sentence.out().trim();
+        if (trimmed.length > 0) out.push(trimmed);
+      });
+  }
+  return out;
+}
+
+/**
+ * Lower-cased lemmas of the words that carry content: stop words, punctuation,
+ * numbers and symbols are dropped; negated words carry NEGATED_PREFIX.
+ */
+export function contentTerms(text: string): string[] {
+  const terms: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim().length === 0) continue;
+    const { its } = engine();
+    // wink-nlp's declarations give its.lemma the (index, rdd, addons) signature of the
+    // internal helper, which does not match the ItsFunction that out() accepts, although
+    // out() calls it correctly at run time; the cast only restates the real contract.
+    const lemmaOf = its.lemma as unknown as ItsFunction<string>;
+    engine()
+      .readDoc(line)
+      .tokens()
+      .each((token: ItemToken) => {
+        if (token.out(its.type) !== 'word') return;
+        if (token.out(its.stopWordFlag) === true) return;
+        const lemma = String(token.out(lemmaOf)).toLowerCase();
+        // Contractions' remnants ("'s", "'re") and single letters carry no meaning.
+        if (lemma.length < 2 || !/[a-z]/.test(lemma) || lemma.includes("'")) return;
+        terms.push(token.out(its.negationFlag) === true ? NEGATED_PREFIX + lemma : lemma);
+      });
+  }
+  return terms;
+}
+
+/** Whitespace-separated words, the unit of the generator's length limit. */
+export function wordCount(text: string): number {
+  const words = text.trim().split(/\s+/);
+  return words[0] === '' ? 0 : words.length;
+}

@@ -1,0 +1,52 @@
+import { type Scope, scopeKey } from '../domain/scope.js';
+
+/**
+ * Every key lives under `<root>:<platform>.<workspace>:` so tenants sharing one Redis
+ * cannot read each other's data, and a test or deployment can own a whole root.
+ */
+export class Keys {
+  constructor(private readonly root: string) {}
+
+  tenant(scope: Scope): string {
+    return `${this.root}:${scopeKey(scope)}`;
+  }
+  round(scope: Scope, roundId: string): string {
+    return `${this.tenant(scope)}:round:${roundId}`;
+  }
+  rounds(scope: Scope): string {
+    return `${this.tenant(scope)}:rounds`;
+  }
+  openInChannel(scope: Scope, channelId: string): string {
+    return `${this.tenant(scope)}:channel:${channelId}:open`;
+  }
+  contributions(scope: Scope, roundId: string, kind: ContributionKind, version: number): string {
+    return `${this.round(scope, roundId)}:${kind}:${version}`;
+  }
+  candidates(scope: Scope, roundId: string, version: number): string {
+    return `${this.round(scope, roundId)}:candidates:${version}`;
+  }
+  scores(scope: Scope, roundId: string, version: number): string {
+    return `${this.round(scope, roundId)}:scores:${version}`;
+  }
+  poll(scope: Scope, roundId: string, version: number): string {
+    return `${this.round(scope, roundId)}:poll:${version}`;
+  }
+  reactions(scope: Scope, roundId: string, version: number): string {
+    return `${this.round(scope, roundId)}:reactions:${version}`;
+  }
+  usage(scope: Scope, roundId: string): string {
+    return `${this.round(scope, roundId)}:usage`;
+  }
+  messages(scope: Scope, roundId: string): string {
+    return `${this.round(scope, roundId)}:messages`;
+  }
+  messageRef(scope: Scope, channelId: string, messageId: string): string {
+    return `${this.tenant(scope)}:msg:${channelId}:${messageId}`;
+  }
+  event(scope: Scope, eventId: string): string {
+    return `${this.tenant(scope)}:event:${eventId}`;
+  }
+}
+
+/** Opinions are version 0 of a round's contributions; critiques of version v are `critique:v`. */
+export type ContributionKind = 'opinion' | 'critique';

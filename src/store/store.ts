@@ -1,0 +1,30 @@
+import type { Redis } from 'ioredis';
+import { ContributionRepository } from './contributions.js';
+import { EventLog } from './events.js';
+import { Keys } from './keys.js';
+import { MessageRepository } from './messages.js';
+import { PollRepository } from './polls.js';
+import { RoundRepository } from './rounds.js';
+import { UsageRepository } from './usage.js';
+
+/** Everything the bot keeps in Redis, under one key root. */
+export interface Store {
+  rounds: RoundRepository;
+  contributions: ContributionRepository;
+  polls: PollRepository;
+  messages: MessageRepository;
+  events: EventLog;
+  usage: UsageRepository;
+}
+
+export function createStore(redis: Redis, root = 'dlb'): Store {
+  const keys = new Keys(root);
+  return {
+    rounds: new RoundRepository(redis, keys),
+    contributions: new ContributionRepository(redis, keys),
+    polls: new PollRepository(redis, keys),
+    messages: new MessageRepository(redis, keys),
+    events: new EventLog(redis, keys),
+    usage: new UsageRepository(redis, keys),
+  };
+}

@@ -1,0 +1,169 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/domain/errors.js';
+import { assertTransition } from '../../src/domain/phase.js';
+import { DEFAULT_SETTINGS, type Round } from '../../src/domain/round.js';
+import type { Scope } from '../../src/domain/scope.js';
+import { createStore, type Store } from '../../src/store/store.js';
+import { deletePrefix, testRedis } from '../support/redis.js';
+
+const slack: Scope = { platform: 'slack', workspaceId: 'T1' };
+const discord: Scope = { platform: 'discord', workspaceId: 'T1' };
+
+function round(id: string, scope: Scope = slack): Round {
+  return {
+    id,
+    scope,
+    channelId: 'C1',
+    question: 'Should we?',
+    createdBy: 'U1',
+    createdAt: 1_000,
+    deadline: null,
+    settings: DEFAULT_SETTINGS,
+    phase: 'collecting',
+    questionRef: null,
+    version: 0,
+    attempt: 0,
+    failureReason: null,
+    seed: 42,
+  };
+}
+
+describe('store', () => {
+  const env = testRedis();
+  let redis: Redis;
+  let store: Store;
+
+  beforeAll(() => {
+    redis = env.connect();
+    store = createStore(redis, env.prefix);
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, env.prefix);
+    await redis.quit();
+  });
+
+  it('keeps rounds of two workspaces apart even with the same ids', async () => {
+    await store.rounds.create(round('r1', slack));
+    await store.rounds.create({ ...round('r1', discord), question: 'Discord question?' });
+    expect((await store.rounds.require(slack, 'r1')).question).toBe('Should we?');
+    expect((await store.rounds.require(discord, 'r1')).question).toBe('Discord question?');
+    await expect(store.rounds.get({ platform: 'slack', workspaceId: 'T2' }, 'r1')).resolves.toBeNull();
+  });
+
+  it('refuses to create the same round twice', async () => {
+    await store.rounds.create(round('dup'));
+    await expect(store.rounds.create(round('dup'))).rejects.toBeInstanceOf(DomainError);
+  });
+
+  it('lets exactly one of many concurrent closes move the round on', async () => {
+    await store.rounds.create(round('race'));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () =>
+        store.rounds.update(slack, 'race', (r) => {
+          assertTransition(r.phase, 'generating');
+          return { ...r, phase: 'generating', attempt: r.attempt + 1 };
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected).toHaveLength(7);
+    for (const r of rejected) expect((r as PromiseRejectedResult).reason.code).toBe('illegal_transition');
+    expect((await store.rounds.require(slack, 'race')).attempt).toBe(1);
+  });
+
+  it('drops a closed round from the channel\'s open rounds', async () => {
+    await store.rounds.create({ ...round('open1'), channelId: 'C9' });
+    expect((await store.rounds.openInChannel(slack, 'C9')).map((r) => r.id)).toEqual(['open1']);
+    await store.rounds.update(slack, 'open1', (r) => ({ ...r, phase: 'cancelled' }));
+    expect(await store.rounds.openInChannel(slack, 'C9')).toEqual([]);
+  });
+
+  it('joins a member\'s replies, replaces an edited one and forgets a deleted one', async () => {
+    const c = store.contributions;
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm1', text: 'First thought.', at: 1 });
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm2', text: 'Second thought.', at: 2 });
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U2', { messageId: 'm3', text: 'Other view.', at: 3 });
+    expect((await c.list(slack, 'r1', 'opinion', 0)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U1', 'First thought.\nSecond thought.'],
+      ['U2', 'Other view.'],
+    ]);
+    expect(
+      await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm1', text: 'Edited.', at: 1 }),
+    ).toBe('edited');
+    // Someone else's message id cannot be overwritten.
+    expect(
+      await c.upsert(slack, 'r1', 'opinion', 0, 'U2', { messageId: 'm1', text: 'hijack', at: 5 }),
+    ).toBe('ignored');
+    expect(await c.remove(slack, 'r1', 'opinion', 0, 'm2')).toBe('U1');
+    expect((await c.get(slack, 'r1', 'opinion', 0, 'U1'))?.text).toBe('Edited.');
+    await c.remove(slack, 'r1', 'opinion', 0, 'm1');
+    expect(await c.get(slack, 'r1', 'opinion', 0, 'U1')).toBeNull();
+    // The other workspace sees none of it.
+    expect(await c.list(discord, 'r1', 'opinion', 0)).toEqual([]);
+  });
+
+  it('stores an over-long opinion truncated, with a note and its original length', async () => {
+    const long = 'x'.repeat(5_000);
+    await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', { messageId: 'm', text: long, at: 1 });
+    const [opinion] = await store.contributions.list(slack, 'long', 'opinion', 0);
+    expect(opinion?.truncated).toBe(true);
+    expect(opinion?.originalLength).toBe(5_000);
+    expect(opinion?.text.length).toBe(4_000);
+    expect(opinion?.text.endsWith('[…truncated]')).toBe(true);
+  });
+
+  it('counts a member\'s latest reaction still present as their rating', async () => {
+    const poll = {
+      roundId: 'r1',
+      version: 1,
+      candidateId: 'c1',
+      statement: 'We agree.',
+      scale: 'approval3' as const,
+      openedAt: 0,
+      closedAt: null,
+      predicted: {},
+      welfare: null,
+      method: 'test',
+    };
+    const p = store.polls;
+    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 10);
+    await p.addReaction(slack, 'r1', 1, 'U1', 'disagree', 20);
+    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 30); // duplicate delivery: keeps t=10
+    await p.addReaction(slack, 'r1', 1, 'U2', 'unsure', 15);
+    await p.addReaction(slack, 'r1', 1, 'U3', 'not-an-option', 15);
+    let ratings = await p.ratings(slack, poll);
+    expect(ratings.map((r) => [r.participantId, r.optionKey, r.approval])).toEqual([
+      ['U1', 'disagree', 0],
+      ['U2', 'unsure', 0.5],
+    ]);
+    await p.removeReaction(slack, 'r1', 1, 'U1', 'disagree');
+    await p.removeReaction(slack, 'r1', 1, 'U2', 'unsure');
+    ratings = await p.ratings(slack, poll);
+    expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['U1', 'agree']]);
+  });
+
+  it('de-duplicates events per workspace', async () => {
+    expect(await store.events.firstSeen(slack, 'Ev1')).toBe(true);
+    expect(await store.events.firstSeen(slack, 'Ev1')).toBe(false);
+    expect(await store.events.firstSeen(discord, 'Ev1')).toBe(true);
+  });
+
+  it('maps platform messages to rounds and rounds to their messages', async () => {
+    const ref = { channelId: 'C1', messageId: '111.222', threadId: null };
+    await store.messages.link(slack, ref, { roundId: 'r1', kind: 'question', version: 0 }, 'question');
+    expect(await store.messages.lookup(slack, 'C1', '111.222')).toEqual({
+      roundId: 'r1',
+      kind: 'question',
+      version: 0,
+    });
+    expect(await store.messages.lookup(discord, 'C1', '111.222')).toBeNull();
+    expect(await store.messages.slot(slack, 'r1', 'question')).toEqual(ref);
+  });
+
+  it('rejects stored data that no longer matches its schema', async () => {
+    await redis.set(`${env.prefix}:slack.T1:round:bad`, JSON.stringify({ id: 'bad' }));
+    await expect(store.rounds.get(slack, 'bad')).rejects.toThrow(/invalid/);
+  });
+});
