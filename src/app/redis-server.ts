@@ -34,7 +34,10 @@ export async function startEphemeralRedis(): Promise<EphemeralRedis> {
     output += chunk.toString();
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not start:\n${output}`)),
+      10_000,
+    );
     const onData = () => {
       if (/ready to accept connections/i.test(output)) {
         clearTimeout(timer);

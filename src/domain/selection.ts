@@ -228,7 +228,7 @@ export function selectConsensus(
 const METHOD: Record<WelfareName, string> = {
   utilitarian: "utilitarian welfare (the members' mean predicted approval)",
   egalitarian: "egalitarian welfare (the least-served member's predicted approval)",
-  nash: 'Nash welfare (the mean log of predicted approvals, which punishes leaving anyone out)',
+  nash: 'Nash welfare (the mean log of predicted approvals, so anyone left near zero weighs heavily)',
   schulze:
     "the Schulze method (each member's predicted ranking of the candidates, combined by strongest paths)",
 };

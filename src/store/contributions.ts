@@ -83,7 +83,10 @@ export class ContributionRepository {
       if (opinion) joined.push({ first: Math.min(...contributions.map((c) => c.at)), opinion });
     }
     return joined
-      .sort((a, b) => a.first - b.first || a.opinion.participantId.localeCompare(b.opinion.participantId))
+      .sort(
+        (a, b) =>
+          a.first - b.first || a.opinion.participantId.localeCompare(b.opinion.participantId),
+      )
       .map((j) => j.opinion);
   }
 

@@ -13,7 +13,13 @@ export class EventLog {
 
   /** True the first time an event id is seen in a workspace, false on every repeat. */
   async firstSeen(scope: Scope, eventId: string): Promise<boolean> {
-    const ok = await this.redis.set(this.keys.event(scope, eventId), '1', 'EX', EVENT_TTL_SECONDS, 'NX');
+    const ok = await this.redis.set(
+      this.keys.event(scope, eventId),
+      '1',
+      'EX',
+      EVENT_TTL_SECONDS,
+      'NX',
+    );
     return ok === 'OK';
   }
 }

@@ -20,12 +20,7 @@ export class MessageRepository {
     private readonly keys: Keys,
   ) {}
 
-  async link(
-    scope: Scope,
-    ref: MessageRef,
-    role: MessageRole,
-    slot: string,
-  ): Promise<void> {
+  async link(scope: Scope, ref: MessageRef, role: MessageRole, slot: string): Promise<void> {
     await this.redis
       .multi()
       .set(this.keys.messageRef(scope, ref.channelId, ref.messageId), JSON.stringify(role))
@@ -40,11 +35,7 @@ export class MessageRepository {
   }
 
   /** The bot's message in a slot such as "question", "progress:1" or "statement:2". */
-  async slot(
-    scope: Scope,
-    roundId: string,
-    slot: string,
-  ): Promise<MessageRef | null> {
+  async slot(scope: Scope, roundId: string, slot: string): Promise<MessageRef | null> {
     const key = this.keys.messages(scope, roundId);
     const raw = await this.redis.hget(key, slot);
     return raw === null ? null : decode(MessageRefSchema, key, raw);

@@ -111,8 +111,17 @@ export class PollRepository {
       const at = Number(rawAt);
       if (!participantId || !option || !Number.isFinite(at)) continue;
       const previous = latest.get(participantId);
-      if (!previous || at > previous.at || (at === previous.at && option.key > previous.optionKey)) {
-        latest.set(participantId, { participantId, optionKey: option.key, approval: option.approval, at });
+      if (
+        !previous ||
+        at > previous.at ||
+        (at === previous.at && option.key > previous.optionKey)
+      ) {
+        latest.set(participantId, {
+          participantId,
+          optionKey: option.key,
+          approval: option.approval,
+          at,
+        });
       }
     }
     return [...latest.values()].sort((a, b) => a.participantId.localeCompare(b.participantId));

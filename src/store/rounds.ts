@@ -57,7 +57,8 @@ export class RoundRepository {
     const key = this.keys.round(scope, roundId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const raw = await this.redis.get(key);
-      if (raw === null) throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
+      if (raw === null)
+        throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
       const next = RoundSchema.parse(change(decode(RoundSchema, key, raw)));
       const nextRaw = JSON.stringify(next);
       const ok = await this.redis.eval(COMPARE_AND_SET, 1, key, raw, nextRaw);

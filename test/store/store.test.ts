@@ -48,7 +48,9 @@ describe('store', () => {
     await store.rounds.create({ ...round('r1', discord), question: 'Discord question?' });
     expect((await store.rounds.require(slack, 'r1')).question).toBe('Should we?');
     expect((await store.rounds.require(discord, 'r1')).question).toBe('Discord question?');
-    await expect(store.rounds.get({ platform: 'slack', workspaceId: 'T2' }, 'r1')).resolves.toBeNull();
+    await expect(
+      store.rounds.get({ platform: 'slack', workspaceId: 'T2' }, 'r1'),
+    ).resolves.toBeNull();
   });
 
   it('refuses to create the same round twice', async () => {
@@ -69,26 +71,41 @@ describe('store', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected).toHaveLength(7);
-    for (const r of rejected) expect((r as PromiseRejectedResult).reason.code).toBe('illegal_transition');
+    for (const r of rejected)
+      expect((r as PromiseRejectedResult).reason.code).toBe('illegal_transition');
     expect((await store.rounds.require(slack, 'race')).attempt).toBe(1);
   });
 
-  it('drops a closed round from the channel\'s open rounds', async () => {
+  it("drops a closed round from the channel's open rounds", async () => {
     await store.rounds.create({ ...round('open1'), channelId: 'C9' });
     expect((await store.rounds.openInChannel(slack, 'C9')).map((r) => r.id)).toEqual(['open1']);
     await store.rounds.update(slack, 'open1', (r) => ({ ...r, phase: 'cancelled' }));
     expect(await store.rounds.openInChannel(slack, 'C9')).toEqual([]);
   });
 
-  it('joins a member\'s replies, replaces an edited one and forgets a deleted one', async () => {
+  it("joins a member's replies, replaces an edited one and forgets a deleted one", async () => {
     const c = store.contributions;
-    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm1', text: 'First thought.', at: 1 });
-    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm2', text: 'Second thought.', at: 2 });
-    await c.upsert(slack, 'r1', 'opinion', 0, 'U2', { messageId: 'm3', text: 'Other view.', at: 3 });
-    expect((await c.list(slack, 'r1', 'opinion', 0)).map((o) => [o.participantId, o.text])).toEqual([
-      ['U1', 'First thought.\nSecond thought.'],
-      ['U2', 'Other view.'],
-    ]);
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', {
+      messageId: 'm1',
+      text: 'First thought.',
+      at: 1,
+    });
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U1', {
+      messageId: 'm2',
+      text: 'Second thought.',
+      at: 2,
+    });
+    await c.upsert(slack, 'r1', 'opinion', 0, 'U2', {
+      messageId: 'm3',
+      text: 'Other view.',
+      at: 3,
+    });
+    expect((await c.list(slack, 'r1', 'opinion', 0)).map((o) => [o.participantId, o.text])).toEqual(
+      [
+        ['U1', 'First thought.\nSecond thought.'],
+        ['U2', 'Other view.'],
+      ],
+    );
     expect(
       await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm1', text: 'Edited.', at: 1 }),
     ).toBe('edited');
@@ -106,7 +123,11 @@ describe('store', () => {
 
   it('stores an over-long opinion truncated, with a note and its original length', async () => {
     const long = 'x'.repeat(5_000);
-    await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', { messageId: 'm', text: long, at: 1 });
+    await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', {
+      messageId: 'm',
+      text: long,
+      at: 1,
+    });
     const [opinion] = await store.contributions.list(slack, 'long', 'opinion', 0);
     expect(opinion?.truncated).toBe(true);
     expect(opinion?.originalLength).toBe(5_000);
@@ -114,7 +135,7 @@ describe('store', () => {
     expect(opinion?.text.endsWith('[…truncated]')).toBe(true);
   });
 
-  it('counts a member\'s latest reaction still present as their rating', async () => {
+  it("counts a member's latest reaction still present as their rating", async () => {
     const poll = {
       roundId: 'r1',
       version: 1,
@@ -152,7 +173,12 @@ describe('store', () => {
 
   it('maps platform messages to rounds and rounds to their messages', async () => {
     const ref = { channelId: 'C1', messageId: '111.222', threadId: null };
-    await store.messages.link(slack, ref, { roundId: 'r1', kind: 'question', version: 0 }, 'question');
+    await store.messages.link(
+      slack,
+      ref,
+      { roundId: 'r1', kind: 'question', version: 0 },
+      'question',
+    );
     expect(await store.messages.lookup(slack, 'C1', '111.222')).toEqual({
       roundId: 'r1',
       kind: 'question',

@@ -53,10 +53,30 @@ export function normalise(weights: ReadonlyMap<string, number>): SparseVector {
 }
 
 /** a * wa + b * wb, not normalised. */
-export function weightedSum(a: SparseVector, wa: number, b: SparseVector, wb: number): SparseVector {
+export function weightedSum(
+  a: SparseVector,
+  wa: number,
+  b: SparseVector,
+  wb: number,
+): SparseVector {
   const out = new Map<string, number>();
   for (const [term, w] of a) out.set(term, w * wa);
   for (const [term, w] of b) out.set(term, (out.get(term) ?? 0) + w * wb);
+  return out;
+}
+
+/**
+ * The same weights with every term's polarity flipped ("adopt" <-> "not_adopt"), to
+ * measure how much of one text the other contradicts: cosine(a, flipPolarity(b)).
+ */
+export function flipPolarity(vector: SparseVector, negatedPrefix: string): SparseVector {
+  const out = new Map<string, number>();
+  for (const [term, w] of vector) {
+    const flipped = term.startsWith(negatedPrefix)
+      ? term.slice(negatedPrefix.length)
+      : negatedPrefix + term;
+    out.set(flipped, w);
+  }
   return out;
 }
 

@@ -1,0 +1,241 @@
+import { parseArgs } from 'node:util';
+import type { Actor } from '../deliberation/ports.js';
+import { DomainError } from '../domain/errors.js';
+import type { Log } from '../domain/log.js';
+import { PollScaleSchema } from '../domain/poll-scale.js';
+import { createRng } from '../domain/random.js';
+import type { Scope } from '../domain/scope.js';
+import { WelfareNameSchema } from '../domain/welfare-name.js';
+import { ConsolePlatform } from '../platforms/console/console-platform.js';
+import {
+  findScenario,
+  SCENARIOS,
+  type Scenario,
+  scenarioFromQuestion,
+} from '../platforms/console/scenarios.js';
+import { simulatedReaction } from '../platforms/console/simulation.js';
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { chooseModels } from './models.js';
+import { loadQuestionBank } from './question-bank.js';
+import { connectRedis } from './redis.js';
+import { hasRedisServerBinary, NO_REDIS_HELP, startEphemeralRedis } from './redis-server.js';
+import { createRuntime } from './runtime.js';
+
+const USAGE = `Usage: npm run demo -- [options]
+  --question "<text>"   ask this question (members' opinions are simulated around it)
+  --bank                pick a question from the Habermas question bank (by seed)
+  --scenario <id>       one of: ${SCENARIOS.map((s) => s.id).join(', ')}
+  --seed <n>            seed for every random choice (default 1)
+  --welfare <name>      utilitarian | egalitarian | nash | schulze (default egalitarian)
+  --scale <name>        approval3 | likert7 (default approval3)
+  --help`;
+
+function parseOptions(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      question: { type: 'string' },
+      bank: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      welfare: { type: 'string', default: 'egalitarian' },
+      scale: { type: 'string', default: 'approval3' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
+  return {
+    ...values,
+    seed,
+    welfare: WelfareNameSchema.parse(values.welfare),
+    scale: PollScaleSchema.parse(values.scale),
+  };
+}
+
+type Options = ReturnType<typeof parseOptions>;
+
+/** The question and the simulated group, from the flags. */
+export function pickScenario(
+  options: Pick<Options, 'question' | 'bank' | 'scenario' | 'seed'>,
+): Scenario {
+  if (options.scenario) {
+    const found = findScenario(options.scenario);
+    if (!found) throw new Error(`Unknown scenario "${options.scenario}". ${USAGE}`);
+    return found;
+  }
+  if (options.question !== undefined) {
+    const text = options.question.trim();
+    const known = SCENARIOS.find((s) => s.question.toLowerCase() === text.toLowerCase());
+    if (known) return known;
+    const bank = loadQuestionBank();
+    const record = bank.find((q) => q.question.toLowerCase() === text.toLowerCase()) ?? {
+      question: text,
+      affirming_statement: `The answer to "${text.replace(/\?$/, '')}" is yes.`,
+      negating_statement: `The answer to "${text.replace(/\?$/, '')}" is no.`,
+    };
+    return scenarioFromQuestion(record, { seed: options.seed });
+  }
+  if (options.bank) {
+    const bank = loadQuestionBank();
+    const rng = createRng(options.seed);
+    const record = bank[Math.floor(rng.next() * bank.length)];
+    if (!record) throw new Error('The question bank is empty.');
+    return scenarioFromQuestion(record, { seed: options.seed });
+  }
+  return SCENARIOS[options.seed % SCENARIOS.length] as Scenario;
+}
+
+async function main(): Promise<number> {
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const started = Date.now();
+  const config = loadConfig();
+  const log: Log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+
+  let stopRedis = async () => {};
+  let redisUrl = config.REDIS_URL;
+  if (!redisUrl) {
+    if (!hasRedisServerBinary()) {
+      console.error(NO_REDIS_HELP);
+      return 1;
+    }
+    const ephemeral = await startEphemeralRedis();
+    redisUrl = ephemeral.url;
+    stopRedis = ephemeral.stop;
+  }
+  const redis = await connectRedis(redisUrl);
+  const scenario = pickScenario(options);
+  const names = new Map(scenario.members.map((m) => [m.id, m.name]));
+  const consolePlatform = new ConsolePlatform(
+    (text) => console.log(text),
+    (id) => names.get(id) ?? id,
+  );
+  const models = chooseModels(config, log);
+  // A demo's keys live under their own root so a shared Redis keeps nothing of it.
+  const demoConfig = { ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-demo-${process.pid}` };
+  const runtime = createRuntime({
+    config: demoConfig,
+    redis,
+    log,
+    generator: models.generator,
+    rewardModel: models.rewardModel,
+    platforms: { console: consolePlatform },
+    runWorkers: true,
+  });
+  try {
+    console.log(
+      `Consensus bot demo — ${models.description}; Redis ${config.REDIS_URL ? 'from REDIS_URL' : 'throwaway'}.`,
+    );
+    await playRound(runtime.service, consolePlatform, scenario, options);
+    console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    return 0;
+  } finally {
+    await runtime.close();
+    await cleanupPrefix(redis, demoConfig.REDIS_PREFIX);
+    redis.disconnect();
+    await stopRedis();
+  }
+}
+
+async function cleanupPrefix(redis: import('ioredis').Redis, prefix: string) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** One whole round, as members would play it in a channel. */
+async function playRound(
+  service: import('../deliberation/service.js').DeliberationService,
+  platform: ConsolePlatform,
+  scenario: Scenario,
+  options: Options,
+) {
+  const scope: Scope = { platform: 'console', workspaceId: 'demo' };
+  const channelId = 'demo-channel';
+  const moderator: Actor = { userId: 'moderator', moderator: true, mayStart: true };
+  const rng = createRng(options.seed);
+
+  const round = await service.start({
+    scope,
+    channelId,
+    actor: moderator,
+    question: scenario.question,
+    settings: { welfare: options.welfare, scale: options.scale },
+  });
+  await platform.waitFor('question', round.id);
+  // The publisher links the thread to the round right after posting it.
+  let thread = null;
+  for (let i = 0; i < 200 && !thread; i++) {
+    thread = (await service.resolve({ scope, channelId, roundId: round.id })).questionRef;
+    if (!thread) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (!thread) throw new Error('the question was posted but never linked to the round');
+
+  let at = Date.now();
+  for (const member of scenario.members) {
+    console.log(`  💬 ${member.name}: ${member.opinion}`);
+    await service.reply({
+      scope,
+      channelId,
+      threadRootId: thread.messageId,
+      messageId: `reply-${member.id}`,
+      userId: member.id,
+      text: member.opinion,
+      at: at++,
+    });
+  }
+
+  console.log('\n  /consensus close');
+  await service.close({ scope, channelId, roundId: round.id }, moderator);
+  const statement = await platform.waitFor('statement', round.id);
+  const view = await service.statementView(
+    await service.resolve({ scope, channelId, roundId: round.id }),
+    1,
+  );
+
+  console.log('\n  Members react:');
+  for (const p of view.predicted) {
+    const key = simulatedReaction(p.approval, options.scale, rng);
+    console.log(
+      `    ${(scenario.members.find((m) => m.id === p.participantId)?.name ?? p.participantId).padEnd(12)} ${key}`,
+    );
+    await service.react({
+      scope,
+      channelId,
+      messageId: statement.ref.messageId,
+      userId: p.participantId,
+      optionKey: key,
+      at: at++,
+      removed: false,
+    });
+  }
+
+  console.log('\n  /consensus finish');
+  await service.finish({ scope, channelId, roundId: round.id }, moderator);
+  await platform.waitFor('results', round.id);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    const message =
+      error instanceof DomainError || error instanceof Error ? error.message : String(error);
+    console.error(`Demo failed: ${message}`);
+    process.exit(1);
+  },
+);

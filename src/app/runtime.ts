@@ -1,0 +1,96 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PlatformPort } from '../deliberation/ports.js';
+import { createPublisher } from '../deliberation/publisher.js';
+import { DeliberationService } from '../deliberation/service.js';
+import type { Log } from '../domain/log.js';
+import type { Platform } from '../domain/scope.js';
+import type { Generator, RewardModel } from '../models/ports.js';
+import { PipelineQueues } from '../pipeline/queues.js';
+import {
+  closeWorkers,
+  startDeadlineWorker,
+  startPublishWorker,
+  startStageWorkers,
+} from '../pipeline/workers.js';
+import { createStore, type Store } from '../store/store.js';
+import type { Config } from './config.js';
+
+export interface RuntimeOptions {
+  config: Config;
+  redis: Redis;
+  log: Log;
+  generator: Generator;
+  rewardModel: RewardModel;
+  /** Platforms this process owns; it then consumes the publish queue. */
+  platforms: Partial<Record<Platform, PlatformPort>>;
+  /** Run generate/score/select and deadline workers in this process. */
+  runWorkers: boolean;
+  now?: () => number;
+}
+
+export interface Runtime {
+  store: Store;
+  queues: PipelineQueues;
+  service: DeliberationService;
+  workers: Worker[];
+  /** Stops taking jobs, lets running ones finish up to the timeout, closes queues. */
+  close(): Promise<void>;
+}
+
+/** Round ids are short, key-safe and never all digits (BullMQ job ids). */
+export function newRoundId(): string {
+  return `r${randomUUID().replaceAll('-', '').slice(0, 10)}`;
+}
+
+/** Wires store, queues, service and workers; the only place that picks implementations. */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { config, redis, log } = options;
+  const now = options.now ?? Date.now;
+  const store = createStore(redis, config.REDIS_PREFIX);
+  const queues = new PipelineQueues(redis, {
+    prefix: `${config.REDIS_PREFIX}:bull`,
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+  });
+  const service = new DeliberationService({
+    store,
+    queues,
+    log,
+    now,
+    newId: newRoundId,
+    newSeed: () => randomInt(0, 2 ** 31),
+  });
+  const workerOptions = {
+    connection: redis,
+    prefix: `${config.REDIS_PREFIX}:bull`,
+    concurrency: config.WORKER_CONCURRENCY,
+    log,
+  };
+  const workers: Worker[] = [];
+  if (options.runWorkers) {
+    workers.push(
+      ...startStageWorkers(
+        { store, queues, generator: options.generator, rewardModel: options.rewardModel, log, now },
+        workerOptions,
+      ),
+      startDeadlineWorker((job) => service.onDeadline(job), workerOptions),
+    );
+  }
+  if (Object.keys(options.platforms).length > 0) {
+    const publish = createPublisher({ store, service, platforms: options.platforms, log });
+    workers.push(startPublishWorker(publish, workerOptions));
+  }
+  return {
+    store,
+    queues,
+    service,
+    workers,
+    async close() {
+      const clean = await closeWorkers(workers, config.SHUTDOWN_TIMEOUT_MS);
+      if (!clean) log.warn({}, 'workers did not close in time; exiting anyway');
+      await Promise.race([queues.close(), new Promise((r) => setTimeout(r, 2_000))]);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import type { MessageRef } from '../domain/round.js';
+import type {
+  CritiqueInviteView,
+  NoticeView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+} from './views.js';
+
+/**
+ * What a platform adapter must do for the service: post and edit messages. Every method
+ * gets a platform-neutral view; rendering (Block Kit, embeds, terminal) is the adapter's.
+ */
+export interface PlatformPort {
+  /** Posts the question; the thread under the returned message collects opinions. */
+  postQuestion(view: QuestionView): Promise<MessageRef>;
+  /** Posts the progress message, or edits it when `existing` is given. */
+  upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef>;
+  /** Posts the statement and adds the poll's reactions (or buttons). */
+  postStatement(view: StatementView): Promise<MessageRef>;
+  postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef>;
+  postResults(view: ResultsView): Promise<MessageRef>;
+  postNotice(view: NoticeView): Promise<MessageRef | null>;
+}
+
+/** Who is acting, as the adapter knows them. */
+export interface Actor {
+  userId: string;
+  /** A moderator by the platform's rules (configured ids, admins, roles, permissions). */
+  moderator: boolean;
+  /** May start rounds (with no moderator list configured, everyone may). */
+  mayStart: boolean;
+}

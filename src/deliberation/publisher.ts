@@ -1,0 +1,128 @@
+import type { Log } from '../domain/log.js';
+import type { Platform } from '../domain/scope.js';
+import type { PublishJob } from '../pipeline/payloads.js';
+import type { Store } from '../store/store.js';
+import type { PlatformPort } from './ports.js';
+import type { DeliberationService } from './service.js';
+import { headerOf, type ProgressStep } from './views.js';
+
+export interface PublisherDeps {
+  store: Store;
+  service: DeliberationService;
+  platforms: Partial<Record<Platform, PlatformPort>>;
+  log: Log;
+}
+
+/**
+ * Turns publish jobs into platform messages. Views are built from the store when the
+ * job runs, so a late or repeated progress edit shows the current state, never an old one.
+ */
+export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promise<void> {
+  return async (job) => {
+    const port = deps.platforms[job.scope.platform];
+    if (!port) throw new Error(`no ${job.scope.platform} connection in this process`);
+    const round = await deps.store.rounds.require(job.scope, job.roundId);
+    const header = headerOf(round);
+    const { messages, polls } = deps.store;
+    switch (job.kind) {
+      case 'question': {
+        if (round.questionRef) return; // posted already (job re-delivered after a crash)
+        const ref = await port.postQuestion({
+          ...header,
+          createdBy: round.createdBy,
+          deadline: round.deadline,
+          candidates: round.settings.candidates,
+          welfare: round.settings.welfare,
+          scale: round.settings.scale,
+        });
+        await deps.service.attachQuestion(round.scope, round.id, ref);
+        return;
+      }
+      case 'progress': {
+        const v = job.version;
+        const [set, scores, poll] = await Promise.all([
+          polls.candidates(round.scope, round.id, v),
+          polls.scores(round.scope, round.id, v),
+          polls.poll(round.scope, round.id, v),
+        ]);
+        const steps: ProgressStep[] = [
+          {
+            label: set
+              ? `${set.candidates.length} candidate statements written`
+              : 'writing candidate statements',
+            done: set !== null,
+          },
+          {
+            label: scores
+              ? `approval predicted for ${scores.matrix.participants.length} members (${scores.model})`
+              : "predicting each member's approval",
+            done: scores !== null,
+          },
+          { label: poll ? 'statement chosen' : 'choosing the statement', done: poll !== null },
+        ];
+        const done = steps.filter((s) => s.done).length;
+        const failed = round.phase === 'failed' && round.version < v;
+        const summary = failed
+          ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
+          : done === steps.length
+            ? 'Done: the statement is below.'
+            : `Working on it: ${done} of ${steps.length} steps done.`;
+        const slot = `progress:${v}`;
+        const existing = await messages.slot(round.scope, round.id, slot);
+        const ref = await port.upsertProgress({ ...header, version: v, steps, summary }, existing);
+        if (!existing)
+          await messages.link(
+            round.scope,
+            ref,
+            { roundId: round.id, kind: 'progress', version: v },
+            slot,
+          );
+        return;
+      }
+      case 'statement': {
+        const slot = `statement:${job.version}`;
+        if (await messages.slot(round.scope, round.id, slot)) return;
+        const view = await deps.service.statementView(round, job.version);
+        const ref = await port.postStatement(view);
+        await messages.link(
+          round.scope,
+          ref,
+          { roundId: round.id, kind: 'statement', version: job.version },
+          slot,
+        );
+        return;
+      }
+      case 'critique-invite': {
+        const poll = await polls.poll(round.scope, round.id, job.version);
+        const ref = await port.postCritiqueInvite({
+          ...header,
+          version: job.version,
+          statement: poll?.statement ?? '',
+          deadline: round.deadline,
+        });
+        await messages.link(
+          round.scope,
+          ref,
+          { roundId: round.id, kind: 'critique-invite', version: job.version },
+          `critique:${job.version}`,
+        );
+        return;
+      }
+      case 'results': {
+        const view = await deps.service.results(round);
+        const ref = await port.postResults(view);
+        await messages.link(
+          round.scope,
+          ref,
+          { roundId: round.id, kind: 'results', version: job.version },
+          'results',
+        );
+        return;
+      }
+      case 'notice': {
+        await port.postNotice({ ...header, text: job.text ?? '' });
+        return;
+      }
+    }
+  };
+}

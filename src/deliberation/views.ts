@@ -1,0 +1,91 @@
+import type { Candidate } from '../domain/candidate.js';
+import type { RoundPhase } from '../domain/phase.js';
+import type { PollOption } from '../domain/poll-scale.js';
+import type { PollResults } from '../domain/results.js';
+import type { MessageRef, Round } from '../domain/round.js';
+
+/** What every view says about its round: enough to find the channel and thread. */
+export interface RoundHeader {
+  roundId: string;
+  channelId: string;
+  question: string;
+  /** The question's message; its thread is where the round talks. Null before it is posted. */
+  thread: MessageRef | null;
+}
+
+export function headerOf(round: Round): RoundHeader {
+  return {
+    roundId: round.id,
+    channelId: round.channelId,
+    question: round.question,
+    thread: round.questionRef,
+  };
+}
+
+export interface QuestionView extends RoundHeader {
+  createdBy: string;
+  deadline: number | null;
+  candidates: number;
+  welfare: string;
+  scale: string;
+}
+
+export interface ProgressStep {
+  label: string;
+  done: boolean;
+}
+
+export interface ProgressView extends RoundHeader {
+  version: number;
+  steps: ProgressStep[];
+  /** One line, e.g. "Working on it: 2 of 3 steps done." */
+  summary: string;
+}
+
+export interface StatementView extends RoundHeader {
+  version: number;
+  statement: string;
+  options: readonly PollOption[];
+  method: string;
+  /** Predicted approval per member, best served first. */
+  predicted: { participantId: string; approval: number | null }[];
+  /** Candidates the statement was chosen from, with their welfare, best first. */
+  considered: { candidate: Candidate; welfare: number | null; mean: number | null }[];
+  model: string;
+  notes: string[];
+}
+
+export interface CritiqueInviteView extends RoundHeader {
+  version: number;
+  statement: string;
+  deadline: number | null;
+}
+
+export interface VersionResults {
+  version: number;
+  statement: string;
+  results: PollResults;
+}
+
+export interface ResultsView extends RoundHeader {
+  phase: RoundPhase;
+  versions: VersionResults[];
+  model: string | null;
+  participants: number;
+}
+
+export interface NoticeView extends RoundHeader {
+  text: string;
+}
+
+export interface StatusView extends RoundHeader {
+  phase: RoundPhase;
+  phaseText: string;
+  opinions: number;
+  critiques: number;
+  version: number;
+  ratings: number;
+  deadline: number | null;
+  failureReason: string | null;
+  usage: Record<string, { calls: number; promptTokens: number; completionTokens: number }>;
+}

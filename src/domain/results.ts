@@ -1,0 +1,147 @@
+import { DomainError } from './errors.js';
+import { optionFor, type PollScale, pollOptions } from './poll-scale.js';
+import type { Rating } from './rating.js';
+import { isScalarWelfare, type ScalarWelfareName, welfareScore } from './welfare.js';
+import type { WelfareName } from './welfare-name.js';
+
+export interface OptionCount {
+  key: string;
+  label: string;
+  approval: number;
+  count: number;
+}
+
+/** The members a statement serves worst, and on what evidence. */
+export interface LeastServed {
+  /** Every member at the lowest approval, sorted by id. */
+  participantIds: string[];
+  approval: number;
+  /** 'rated' = their own ratings; 'predicted' = the model's guess, used before anyone rated. */
+  basis: 'rated' | 'predicted';
+}
+
+export interface PollResults {
+  scale: PollScale;
+  /** The round's welfare function. */
+  welfare: WelfareName;
+  /** The function `welfareValue` was computed with; Schulze falls back to utilitarian. */
+  welfareFunction: ScalarWelfareName;
+  /** Set when `welfareFunction` differs from `welfare`, saying why, fit to show a user. */
+  welfareNote: string | null;
+  /** Ratings counted: each member's latest one. */
+  ratingCount: number;
+  /** One entry per option of the scale, in the scale's order, including zero counts. */
+  distribution: OptionCount[];
+  meanApproval: number | null;
+  /** `welfareFunction` of the actual approvals; null without ratings. */
+  welfareValue: number | null;
+  leastServed: LeastServed | null;
+  /** Members with a (non-null) predicted approval. */
+  predictedCount: number;
+  /** Members with both a prediction and a rating: the base of `meanAbsoluteError`. */
+  comparedCount: number;
+  /** Mean |predicted - actual| over the compared members; null when there are none. */
+  meanAbsoluteError: number | null;
+}
+
+export interface PollResultsInput {
+  scale: PollScale;
+  ratings: readonly Rating[];
+  /** Predicted approval per participant for the polled statement; null = not predicted. */
+  predicted: Readonly<Record<string, number | null>>;
+  welfare: WelfareName;
+}
+
+export const SCHULZE_RESULTS_NOTE =
+  'Schulze ranks candidates rather than scoring one statement, so this welfare is the mean approval (utilitarian).';
+
+/**
+ * Each member's latest rating (by `at`; on equal times the later in the array), since a
+ * member who changes their reaction changes their rating rather than adding one.
+ */
+export function latestRatings(ratings: readonly Rating[]): Rating[] {
+  const latest = new Map<string, Rating>();
+  for (const rating of ratings) {
+    const current = latest.get(rating.participantId);
+    if (current === undefined || rating.at >= current.at) latest.set(rating.participantId, rating);
+  }
+  return [...latest.values()];
+}
+
+function mean(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
+function lowest(entries: readonly (readonly [string, number])[]): {
+  participantIds: string[];
+  approval: number;
+} | null {
+  if (entries.length === 0) return null;
+  const approval = Math.min(...entries.map(([, u]) => u));
+  const participantIds = entries
+    .filter(([, u]) => u === approval)
+    .map(([id]) => id)
+    .sort();
+  return { participantIds, approval };
+}
+
+/** The results of one poll, as `/consensus finish` reports them. */
+export function pollResults(input: PollResultsInput): PollResults {
+  const { scale, welfare } = input;
+  const ratings = latestRatings(input.ratings);
+  for (const rating of ratings) {
+    if (optionFor(scale, rating.optionKey) === undefined) {
+      throw new DomainError(
+        'invalid_input',
+        `Rating by "${rating.participantId}" uses option "${rating.optionKey}", which the ${scale} scale does not have.`,
+      );
+    }
+  }
+
+  const distribution = pollOptions(scale).map((option) => ({
+    key: option.key,
+    label: option.label,
+    approval: option.approval,
+    count: ratings.filter((r) => r.optionKey === option.key).length,
+  }));
+
+  const actual = ratings.map((r) => r.approval);
+  const welfareFunction: ScalarWelfareName = isScalarWelfare(welfare) ? welfare : 'utilitarian';
+  const welfareValue = actual.length > 0 ? welfareScore(welfareFunction, actual) : null;
+
+  const predictedEntries: [string, number][] = [];
+  for (const [id, u] of Object.entries(input.predicted)) {
+    if (u !== null) predictedEntries.push([id, u]);
+  }
+  const predictedById = new Map(predictedEntries);
+
+  const errors: number[] = [];
+  for (const rating of ratings) {
+    const guess = predictedById.get(rating.participantId);
+    if (guess !== undefined) errors.push(Math.abs(guess - rating.approval));
+  }
+
+  const ratedLowest = lowest(ratings.map((r) => [r.participantId, r.approval] as const));
+  const predictedLowest = lowest(predictedEntries);
+  let leastServed: LeastServed | null = null;
+  if (ratedLowest) leastServed = { ...ratedLowest, basis: 'rated' };
+  else if (predictedLowest) leastServed = { ...predictedLowest, basis: 'predicted' };
+
+  return {
+    scale,
+    welfare,
+    welfareFunction,
+    welfareNote: welfareFunction === welfare ? null : SCHULZE_RESULTS_NOTE,
+    ratingCount: ratings.length,
+    distribution,
+    meanApproval: mean(actual),
+    welfareValue,
+    leastServed,
+    predictedCount: predictedEntries.length,
+    comparedCount: errors.length,
+    meanAbsoluteError: mean(errors),
+  };
+}

@@ -1,0 +1,115 @@
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { scopeKey } from '../domain/scope.js';
+import {
+  type DeadlineJob,
+  DeadlineJobSchema,
+  jobId,
+  type PublishJob,
+  PublishJobSchema,
+  type StageJob,
+} from './payloads.js';
+
+export const QUEUE_NAMES = {
+  generate: 'generate',
+  score: 'score',
+  select: 'select',
+  publish: 'publish',
+  deadline: 'deadline',
+} as const;
+export type StageName = 'generate' | 'score' | 'select';
+
+export interface QueueOptions {
+  /** BullMQ key prefix; wrap in {braces} to hash-tag all queue keys for Redis Cluster. */
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
+  prefix: 'dlb:bull',
+  attempts: 3,
+  backoffMs: 1_000,
+};
+
+/** The queues the service and the stages write to; workers consume them elsewhere. */
+export class PipelineQueues {
+  readonly generate: Queue;
+  readonly score: Queue;
+  readonly select: Queue;
+  readonly publish: Queue;
+  readonly deadline: Queue;
+  private readonly jobOptions: JobsOptions;
+
+  constructor(
+    connection: Redis,
+    readonly options: QueueOptions = DEFAULT_QUEUE_OPTIONS,
+  ) {
+    const make = (name: string) => new Queue(name, { connection, prefix: options.prefix });
+    this.generate = make(QUEUE_NAMES.generate);
+    this.score = make(QUEUE_NAMES.score);
+    this.select = make(QUEUE_NAMES.select);
+    this.publish = make(QUEUE_NAMES.publish);
+    this.deadline = make(QUEUE_NAMES.deadline);
+    this.jobOptions = {
+      attempts: options.attempts,
+      backoff: { type: 'exponential', delay: options.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+  }
+
+  /**
+   * Enqueues a stage. The job id names round, version, attempt and stage, so a stage
+   * that is re-delivered or re-enqueued after a crash adds nothing twice.
+   */
+  async enqueueStage(stage: StageName, job: StageJob): Promise<void> {
+    const id = jobId(stage, scopeKey(job.scope), job.roundId, `v${job.version}`, `a${job.attempt}`);
+    await this[stage].add(stage, job, { ...this.jobOptions, jobId: id });
+  }
+
+  /** `once` makes a publish idempotent (a statement is posted once); progress edits repeat. */
+  async enqueuePublish(job: PublishJob, once: string | null): Promise<void> {
+    const valid = PublishJobSchema.parse(job);
+    const options: JobsOptions = {
+      ...this.jobOptions,
+      attempts: Math.max(this.options.attempts, 5),
+    };
+    if (once) options.jobId = jobId('pub', scopeKey(job.scope), job.roundId, once);
+    await this.publish.add(valid.kind, valid, options);
+  }
+
+  private deadlineId(job: Pick<DeadlineJob, 'scope' | 'roundId'>): string {
+    return jobId('deadline', scopeKey(job.scope), job.roundId);
+  }
+
+  /** One deadline per round: scheduling again replaces the previous one. */
+  async scheduleDeadline(job: DeadlineJob, at: number, now: number): Promise<void> {
+    const valid = DeadlineJobSchema.parse(job);
+    await this.cancelDeadline(valid);
+    await this.deadline.add('deadline', valid, {
+      jobId: this.deadlineId(valid),
+      delay: Math.max(0, at - now),
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async cancelDeadline(job: Pick<DeadlineJob, 'scope' | 'roundId'>): Promise<void> {
+    const existing = await this.deadline.getJob(this.deadlineId(job));
+    // A deadline that is running right now is locked; it will see the new phase and stop.
+    if (existing && !(await existing.isActive())) await existing.remove();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([
+      this.generate.close(),
+      this.score.close(),
+      this.select.close(),
+      this.publish.close(),
+      this.deadline.close(),
+    ]);
+  }
+}

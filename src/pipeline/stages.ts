@@ -1,0 +1,197 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Log } from '../domain/log.js';
+import type { Opinion } from '../domain/opinion.js';
+import { assertTransition, type RoundPhase } from '../domain/phase.js';
+import type { Poll } from '../domain/rating.js';
+import type { Round } from '../domain/round.js';
+import { selectConsensus } from '../domain/selection.js';
+import type { Generator, ParticipantView, RewardModel } from '../models/ports.js';
+import type { Store } from '../store/store.js';
+import type { StageJob } from './payloads.js';
+import type { PipelineQueues } from './queues.js';
+
+export interface StageDeps {
+  store: Store;
+  queues: PipelineQueues;
+  generator: Generator;
+  rewardModel: RewardModel;
+  log: Log;
+  now: () => number;
+}
+
+/** The phase a run of the pipeline works in: the first statement, or a revision. */
+export function workingPhase(version: number): RoundPhase {
+  return version === 1 ? 'generating' : 'revising';
+}
+
+/** A stage only acts for the run it belongs to; a cancelled or superseded round is left alone. */
+function isCurrentRun(round: Round, job: StageJob): boolean {
+  return round.phase === workingPhase(job.version) && round.attempt === job.attempt;
+}
+
+/** Every member's opinion, plus their critique of the previous statement in a revision. */
+export async function participantViews(
+  deps: Pick<StageDeps, 'store'>,
+  round: Round,
+  version: number,
+): Promise<ParticipantView[]> {
+  const { store } = deps;
+  const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
+  const critiques: Opinion[] =
+    version > 1
+      ? await store.contributions.list(round.scope, round.id, 'critique', version - 1)
+      : [];
+  const critiqueOf = new Map(critiques.map((c) => [c.participantId, c.text]));
+  const views: ParticipantView[] = opinions.map((o) => ({
+    id: o.participantId,
+    opinion: o.text,
+    critique: critiqueOf.get(o.participantId) ?? null,
+  }));
+  // A member who only critiqued still counts: their approval matters to the revision.
+  for (const c of critiques) {
+    if (!views.some((v) => v.id === c.participantId)) {
+      views.push({ id: c.participantId, opinion: '', critique: c.text });
+    }
+  }
+  return views;
+}
+
+/** Per-run seed: a retry or a revision samples afresh, a re-delivery repeats itself. */
+function runSeed(round: Round, job: StageJob): number {
+  return (round.seed + job.version * 7_919 + job.attempt * 104_729) >>> 0;
+}
+
+async function currentRound(deps: StageDeps, job: StageJob, stage: string): Promise<Round | null> {
+  const round = await deps.store.rounds.require(job.scope, job.roundId);
+  if (!isCurrentRun(round, job)) {
+    deps.log.info(
+      { roundId: job.roundId, stage, phase: round.phase, attempt: round.attempt },
+      'stage skipped: the round has moved on',
+    );
+    return null;
+  }
+  return round;
+}
+
+async function publishProgress(deps: StageDeps, job: StageJob, step: string): Promise<void> {
+  await deps.queues.enqueuePublish(
+    { scope: job.scope, roundId: job.roundId, kind: 'progress', version: job.version, text: null },
+    `progress-v${job.version}-a${job.attempt}-${step}`,
+  );
+}
+
+export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void> {
+  const round = await currentRound(deps, job, 'generate');
+  if (!round) return;
+  const participants = await participantViews(deps, round, job.version);
+  const previous =
+    job.version > 1
+      ? ((await deps.store.polls.poll(job.scope, job.roundId, job.version - 1))?.statement ?? null)
+      : null;
+  const result = await deps.generator.generate({
+    question: round.question,
+    participants,
+    k: round.settings.candidates,
+    seed: runSeed(round, job),
+    previous,
+  });
+  if (result.candidates.length === 0) {
+    throw new UnrecoverableError('the generator returned no candidate statement');
+  }
+  await deps.store.polls.saveCandidates(job.scope, job.roundId, job.version, {
+    candidates: result.candidates,
+    generator: deps.generator.name,
+    notes: result.notes,
+  });
+  await deps.store.usage.add(job.scope, job.roundId, 'generate', result.usage);
+  await publishProgress(deps, job, 'generated');
+  await deps.queues.enqueueStage('score', job);
+}
+
+export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
+  const round = await currentRound(deps, job, 'score');
+  if (!round) return;
+  const set = await deps.store.polls.candidates(job.scope, job.roundId, job.version);
+  if (!set) throw new Error(`no candidates stored for version ${job.version}`);
+  const participants = await participantViews(deps, round, job.version);
+  const result = await deps.rewardModel.predict({
+    question: round.question,
+    participants,
+    candidates: set.candidates,
+    seed: runSeed(round, job),
+  });
+  await deps.store.polls.saveScores(job.scope, job.roundId, job.version, {
+    matrix: result.matrix,
+    model: result.model,
+  });
+  await deps.store.usage.add(job.scope, job.roundId, 'score', result.usage);
+  await publishProgress(deps, job, 'scored');
+  await deps.queues.enqueueStage('select', job);
+}
+
+export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
+  const round = await currentRound(deps, job, 'select');
+  if (!round) return;
+  const [set, scores] = await Promise.all([
+    deps.store.polls.candidates(job.scope, job.roundId, job.version),
+    deps.store.polls.scores(job.scope, job.roundId, job.version),
+  ]);
+  if (!set || !scores) throw new Error(`candidates or scores missing for version ${job.version}`);
+  const selection = selectConsensus(scores.matrix, round.settings.welfare, runSeed(round, job));
+  const best = selection.ranked[0];
+  const winner = set.candidates.find((c) => c.id === best?.candidateId);
+  if (!best || !winner) throw new UnrecoverableError('selection returned no winner');
+  const row = scores.matrix.approvals[scores.matrix.candidates.indexOf(winner.id)] ?? [];
+  const predicted: Record<string, number | null> = {};
+  scores.matrix.participants.forEach((p, i) => {
+    predicted[p] = row[i] ?? null;
+  });
+  const poll: Poll = {
+    roundId: round.id,
+    version: job.version,
+    candidateId: winner.id,
+    statement: winner.text,
+    scale: round.settings.scale,
+    openedAt: deps.now(),
+    closedAt: null,
+    predicted,
+    welfare: best.welfare,
+    method: selection.description,
+  };
+  await deps.store.polls.savePoll(job.scope, poll);
+  const moved = await deps.store.rounds.update(job.scope, job.roundId, (r) => {
+    if (!isCurrentRun(r, job)) return r;
+    assertTransition(r.phase, 'polling');
+    return { ...r, phase: 'polling', version: job.version, deadline: null, failureReason: null };
+  });
+  if (moved.phase !== 'polling' || moved.version !== job.version) return;
+  await publishProgress(deps, job, 'selected');
+  await deps.queues.enqueuePublish(
+    { scope: job.scope, roundId: job.roundId, kind: 'statement', version: job.version, text: null },
+    `statement-v${job.version}`,
+  );
+}
+
+/**
+ * After the last attempt of a stage fails, the round is marked failed with a reason a
+ * moderator can act on, and the channel is told; `close` retries it.
+ */
+export async function failRun(deps: StageDeps, job: StageJob, reason: string): Promise<void> {
+  const round = await deps.store.rounds.get(job.scope, job.roundId);
+  if (!round || !isCurrentRun(round, job)) return;
+  await deps.store.rounds.update(job.scope, job.roundId, (r) => {
+    if (!isCurrentRun(r, job)) return r;
+    assertTransition(r.phase, 'failed');
+    return { ...r, phase: 'failed', failureReason: reason };
+  });
+  await deps.queues.enqueuePublish(
+    {
+      scope: job.scope,
+      roundId: job.roundId,
+      kind: 'notice',
+      version: job.version,
+      text: `The statement could not be produced: ${reason}. A moderator can retry with \`close\`.`,
+    },
+    `failed-v${job.version}-a${job.attempt}`,
+  );
+}

@@ -1,0 +1,110 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { Log } from '../domain/log.js';
+import {
+  type DeadlineJob,
+  DeadlineJobSchema,
+  GenerateJobSchema,
+  type PublishJob,
+  PublishJobSchema,
+  ScoreJobSchema,
+  SelectJobSchema,
+  type StageJob,
+} from './payloads.js';
+import { QUEUE_NAMES } from './queues.js';
+import { failRun, runGenerate, runScore, runSelect, type StageDeps } from './stages.js';
+
+export interface WorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  log: Log;
+}
+
+/**
+ * A worker whose payloads are validated first: a payload that fails its schema can
+ * never succeed, so it fails at once (no retry) with the reason logged.
+ */
+export function validatedWorker<S extends z.ZodType>(
+  queue: string,
+  schema: S,
+  handle: (payload: z.infer<S>, job: Job) => Promise<void>,
+  options: WorkerOptions,
+  onFinalFailure?: (payload: z.infer<S>, error: Error) => Promise<void>,
+): Worker {
+  const log = options.log.child({ queue });
+  const worker = new Worker(
+    queue,
+    async (job: Job) => {
+      const parsed = schema.safeParse(job.data);
+      if (!parsed.success) {
+        const reason = `invalid ${queue} job payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+        log.error({ jobId: job.id, reason }, 'job rejected without retry');
+        throw new UnrecoverableError(reason);
+      }
+      try {
+        await handle(parsed.data, job);
+      } catch (error) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        const attempts = job.opts.attempts ?? 1;
+        const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
+        log.warn(
+          { jobId: job.id, attempt: job.attemptsMade + 1, attempts, final, err: err.message },
+          'job failed',
+        );
+        if (final && onFinalFailure) await onFinalFailure(parsed.data, err);
+        throw err;
+      }
+    },
+    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
+  );
+  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  return worker;
+}
+
+/** generate -> score -> select, each its own queue so they scale and retry separately. */
+export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Worker[] {
+  const fail = (job: StageJob, err: Error) => failRun(deps, job, err.message);
+  return [
+    validatedWorker(
+      QUEUE_NAMES.generate,
+      GenerateJobSchema,
+      (j) => runGenerate(deps, j),
+      options,
+      fail,
+    ),
+    validatedWorker(QUEUE_NAMES.score, ScoreJobSchema, (j) => runScore(deps, j), options, fail),
+    validatedWorker(QUEUE_NAMES.select, SelectJobSchema, (j) => runSelect(deps, j), options, fail),
+  ];
+}
+
+/** Consumed by the process that holds the platform connections. */
+export function startPublishWorker(
+  publish: (job: PublishJob) => Promise<void>,
+  options: WorkerOptions,
+): Worker {
+  return validatedWorker(QUEUE_NAMES.publish, PublishJobSchema, publish, options);
+}
+
+export function startDeadlineWorker(
+  onDeadline: (job: DeadlineJob) => Promise<void>,
+  options: WorkerOptions,
+): Worker {
+  return validatedWorker(QUEUE_NAMES.deadline, DeadlineJobSchema, onDeadline, options);
+}
+
+/** BullMQ's close never resolves while Redis is unreachable, so shutdown races it. */
+export async function closeWorkers(
+  workers: readonly Worker[],
+  timeoutMs: number,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const closed = Promise.all(workers.map((w) => w.close())).then(() => true as const);
+  const result = await Promise.race([closed, timedOut]);
+  clearTimeout(timer);
+  return result;
+}

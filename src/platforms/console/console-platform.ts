@@ -1,0 +1,110 @@
+import { EventEmitter, once } from 'node:events';
+import type { PlatformPort } from '../../deliberation/ports.js';
+import type {
+  CritiqueInviteView,
+  NoticeView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+} from '../../deliberation/views.js';
+import type { MessageRef } from '../../domain/round.js';
+import {
+  renderCritiqueInvite,
+  renderProgress,
+  renderQuestion,
+  renderResults,
+  renderStatement,
+} from './render.js';
+
+export interface PostedMessage {
+  ref: MessageRef;
+  kind: 'question' | 'progress' | 'statement' | 'critique-invite' | 'results' | 'notice';
+  roundId: string;
+  text: string;
+}
+
+/**
+ * A terminal "channel": every message the bot posts is printed and kept, and an event
+ * fires so the demo (or a test) can wait for it. Message ids are sequential.
+ */
+export class ConsolePlatform implements PlatformPort {
+  readonly posted: PostedMessage[] = [];
+  private readonly events = new EventEmitter();
+  private nextId = 1;
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly nameOf: (participantId: string) => string = (id) => id,
+  ) {}
+
+  /** Resolves with the first message of `kind` for `roundId`, posted already or yet to come. */
+  async waitFor(
+    kind: PostedMessage['kind'],
+    roundId: string,
+    timeoutMs = 30_000,
+    skip = 0,
+  ): Promise<PostedMessage> {
+    const matches = (m: PostedMessage) => m.kind === kind && m.roundId === roundId;
+    const signal = AbortSignal.timeout(timeoutMs);
+    // Listen before looking, so a message posted in between is not missed.
+    const next = once(this.events, 'posted', { signal });
+    let seen = 0;
+    for (const message of this.posted) {
+      if (matches(message) && seen++ === skip) {
+        next.catch(() => {});
+        return message;
+      }
+    }
+    let pending = next;
+    for (;;) {
+      const [message] = (await pending) as [PostedMessage];
+      if (matches(message) && seen++ === skip) return message;
+      pending = once(this.events, 'posted', { signal });
+    }
+  }
+
+  private post(
+    kind: PostedMessage['kind'],
+    view: { roundId: string; channelId: string; thread: MessageRef | null },
+    text: string,
+  ): MessageRef {
+    const ref: MessageRef = {
+      channelId: view.channelId,
+      messageId: `m${this.nextId++}`,
+      threadId: view.thread?.messageId ?? null,
+    };
+    const message = { ref, kind, roundId: view.roundId, text };
+    this.posted.push(message);
+    this.write(text);
+    this.events.emit('posted', message);
+    return ref;
+  }
+
+  async postQuestion(view: QuestionView): Promise<MessageRef> {
+    return this.post('question', view, renderQuestion(view));
+  }
+
+  async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {
+    if (!existing) return this.post('progress', view, renderProgress(view));
+    // A terminal cannot edit a line above; print the new state only when it is news.
+    this.write(renderProgress(view));
+    return existing;
+  }
+
+  async postStatement(view: StatementView): Promise<MessageRef> {
+    return this.post('statement', view, renderStatement(view, this.nameOf));
+  }
+
+  async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {
+    return this.post('critique-invite', view, renderCritiqueInvite(view));
+  }
+
+  async postResults(view: ResultsView): Promise<MessageRef> {
+    return this.post('results', view, renderResults(view, this.nameOf));
+  }
+
+  async postNotice(view: NoticeView): Promise<MessageRef | null> {
+    return this.post('notice', view, `  ! ${view.text}`);
+  }
+}

@@ -1,0 +1,98 @@
+import type {
+  CritiqueInviteView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+} from '../../deliberation/views.js';
+
+const percent = (x: number | null) =>
+  x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
+
+function bar(x: number, width = 20): string {
+  const filled = Math.round(x * width);
+  return '█'.repeat(filled) + '░'.repeat(width - filled);
+}
+
+function wrap(text: string, width = 88, indent = '    '): string {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+      if (line && line.length + word.length + 1 > width) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    lines.push(line);
+  }
+  return lines.map((l) => indent + l).join('\n');
+}
+
+export function renderQuestion(view: QuestionView): string {
+  const deadline = view.deadline ? `, closes ${new Date(view.deadline).toISOString()}` : '';
+  return [
+    '',
+    `❓ Round ${view.roundId}: ${view.question}`,
+    `   Reply in the thread with your opinion (${view.candidates} candidates, ${view.welfare} welfare, ${view.scale} poll${deadline}).`,
+  ].join('\n');
+}
+
+export function renderProgress(view: ProgressView): string {
+  const steps = view.steps.map((s) => `${s.done ? '✓' : '…'} ${s.label}`).join('  ');
+  return `   ⏳ ${view.summary}  ${steps}`;
+}
+
+export function renderStatement(view: StatementView, nameOf: (id: string) => string): string {
+  const lines = [
+    '',
+    `🗳  Statement (version ${view.version}) for: ${view.question}`,
+    wrap(view.statement),
+    `   ${view.method} Approvals predicted by ${view.model}.`,
+    ...view.notes.map((n) => `   note: ${n}`),
+    '   Predicted approval per member:',
+    ...view.predicted.map(
+      (p) =>
+        `     ${nameOf(p.participantId).padEnd(12)} ${percent(p.approval)} ${bar(p.approval ?? 0)}`,
+    ),
+    `   React with: ${view.options.map((o) => o.label).join(' / ')}`,
+  ];
+  return lines.join('\n');
+}
+
+export function renderCritiqueInvite(view: CritiqueInviteView): string {
+  return `\n✍️  What does this statement miss? Reply with a critique; a revised statement follows.\n${wrap(view.statement)}`;
+}
+
+export function renderResults(view: ResultsView, nameOf: (id: string) => string): string {
+  const lines = ['', `📊 Results for: ${view.question}`];
+  for (const { version, statement, results } of view.versions) {
+    lines.push(
+      `   Version ${version}: ${statement.length > 90 ? `${statement.slice(0, 87)}...` : statement}`,
+    );
+    lines.push(`   ${results.ratingCount} ratings of ${view.participants} members:`);
+    const max = Math.max(1, ...results.distribution.map((d) => d.count));
+    for (const d of results.distribution) {
+      lines.push(
+        `     ${d.label.padEnd(9)} ${String(d.count).padStart(3)} ${bar(d.count / max, 15)}`,
+      );
+    }
+    lines.push(
+      `   mean approval ${percent(results.meanApproval)}, ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
+    );
+    if (results.welfareNote) lines.push(`   (${results.welfareNote})`);
+    if (results.leastServed) {
+      const who = results.leastServed.participantIds.map(nameOf).join(', ');
+      lines.push(
+        `   least served (${results.leastServed.basis}): ${who} at ${percent(results.leastServed.approval).trim()} — what would make it work for them?`,
+      );
+    }
+    if (results.meanAbsoluteError !== null) {
+      lines.push(
+        `   predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
+      );
+    }
+  }
+  if (view.model) lines.push(`   approvals were predicted by ${view.model}`);
+  return lines.join('\n');
+}

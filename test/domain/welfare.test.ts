@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/domain/errors.js';
+import {
+  compareWelfare,
+  egalitarian,
+  isoelastic,
+  isoelasticEquivalent,
+  isScalarWelfare,
+  NASH_FLOOR,
+  nash,
+  type ScalarWelfareName,
+  utilitarian,
+  welfareKey,
+  welfareScore,
+} from '../../src/domain/welfare.js';
+
+// ln 0.5 = -0.693147, ln 0.25 = -1.386294, ln 0.75 = -0.287682, ln 0.001 = -6.907755
+describe('utilitarian, egalitarian, nash', () => {
+  const cases: {
+    approvals: number[];
+    mean: number;
+    min: number;
+    nash: number;
+  }[] = [
+    { approvals: [1], mean: 1, min: 1, nash: 0 },
+    { approvals: [0.5, 0.5], mean: 0.5, min: 0.5, nash: -Math.LN2 },
+    { approvals: [0.25, 1], mean: 0.625, min: 0.25, nash: -Math.LN2 },
+    // 0 is floored at 0.001: (0 - 0.693147 - 6.907755) / 3
+    { approvals: [1, 0.5, 0], mean: 0.5, min: 0, nash: -2.533634 },
+    // (2 * -0.287682 - 1.386294) / 3
+    { approvals: [0.75, 0.75, 0.25], mean: 0.583333, min: 0.25, nash: -0.653886 },
+    { approvals: [0, 0], mean: 0, min: 0, nash: -6.907755 },
+  ];
+  it.each(cases)('$approvals', ({ approvals, mean, min, nash: expectedNash }) => {
+    expect(utilitarian(approvals)).toBeCloseTo(mean, 6);
+    expect(egalitarian(approvals)).toBe(min);
+    expect(nash(approvals)).toBeCloseTo(expectedNash, 6);
+  });
+
+  it('floors Nash at NASH_FLOOR', () => {
+    expect(NASH_FLOOR).toBe(1e-3);
+    expect(nash([0])).toBe(Math.log(NASH_FLOOR));
+    expect(nash([0.0005])).toBe(Math.log(NASH_FLOOR));
+  });
+});
+
+describe('isoelastic', () => {
+  const cases: { approvals: number[]; alpha: number; value: number }[] = [
+    // a = 0: mean(u / 1)
+    { approvals: [1, 0.5, 0], alpha: 0, value: 0.5 },
+    // a = 0.5: mean(2 sqrt(u)) = (2 + 1.414214 + 0) / 3
+    { approvals: [1, 0.5, 0], alpha: 0.5, value: 1.138071 },
+    // a = 1: Nash
+    { approvals: [1, 0.5, 0], alpha: 1, value: -2.533634 },
+    // a = 2: mean(-1/u) with 0 floored: -(1 + 2 + 1000) / 3
+    { approvals: [1, 0.5, 0], alpha: 2, value: -334.333333 },
+    { approvals: [1, 0.5, 0], alpha: Number.POSITIVE_INFINITY, value: 0 },
+    // a = 0.5: (2 * 0.5 + 2 * 1) / 2
+    { approvals: [0.25, 1], alpha: 0.5, value: 1.5 },
+    // a = 2: -(4 + 1) / 2
+    { approvals: [0.25, 1], alpha: 2, value: -2.5 },
+  ];
+  it.each(cases)('alpha $alpha of $approvals', ({ approvals, alpha, value }) => {
+    expect(isoelastic(approvals, alpha)).toBeCloseTo(value, 6);
+  });
+
+  it('agrees with the named functions at their alphas', () => {
+    const u = [0.9, 0.3, 0.6, 0.05];
+    expect(isoelastic(u, 0)).toBeCloseTo(utilitarian(u), 12);
+    expect(isoelastic(u, 1)).toBe(nash(u));
+    expect(isoelastic(u, Number.POSITIVE_INFINITY)).toBe(egalitarian(u));
+    // (u^(1-a) - 1) / (1-a) -> ln u as a -> 1, so W_a minus the constant 1/(1-a) -> Nash.
+    const a = 1 + 1e-7;
+    expect(isoelastic(u, a) - 1 / (1 - a)).toBeCloseTo(nash(u), 4);
+  });
+
+  // For [0.25, 1]: arithmetic mean 0.625; a = 0.5: (0.5 * 1.5)^2 = 0.5625; a = 1: geometric
+  // mean 0.5; a = 2: harmonic mean 2 / (4 + 1) = 0.4; a = 50: ((4^49 + 1) / 2)^(-1/49)
+  // ~ 0.25 * 2^(1/49) = 0.25 * 1.014246 = 0.253562; a = Infinity: min 0.25.
+  const equivalents: { alpha: number; value: number }[] = [
+    { alpha: 0, value: 0.625 },
+    { alpha: 0.5, value: 0.5625 },
+    { alpha: 1, value: 0.5 },
+    { alpha: 2, value: 0.4 },
+    { alpha: 50, value: 0.253562 },
+    { alpha: Number.POSITIVE_INFINITY, value: 0.25 },
+  ];
+  it.each(equivalents)('equivalent approval at alpha $alpha', ({ alpha, value }) => {
+    expect(isoelasticEquivalent([0.25, 1], alpha)).toBeCloseTo(value, 6);
+  });
+
+  it('moves from the mean towards the minimum as alpha grows', () => {
+    const values = equivalents.map(({ alpha }) => isoelasticEquivalent([0.25, 1], alpha));
+    for (let i = 1; i < values.length; i++) {
+      expect(values[i]).toBeLessThan(values[i - 1] as number);
+    }
+  });
+
+  it.each([-1, -0.001, Number.NaN])('rejects alpha %s', (alpha) => {
+    expect(() => isoelastic([0.5], alpha)).toThrow(DomainError);
+    expect(() => isoelasticEquivalent([0.5], alpha)).toThrow(/alpha/);
+  });
+});
+
+describe('input validation', () => {
+  const bad: number[][] = [[], [1.2], [-0.1], [Number.NaN], [0.5, Number.POSITIVE_INFINITY]];
+  const fns: [string, (u: readonly number[]) => number][] = [
+    ['utilitarian', utilitarian],
+    ['egalitarian', egalitarian],
+    ['nash', nash],
+    ['isoelastic 0.5', (u) => isoelastic(u, 0.5)],
+    ['isoelastic 1', (u) => isoelastic(u, 1)],
+    ['isoelastic Infinity', (u) => isoelastic(u, Number.POSITIVE_INFINITY)],
+  ];
+  for (const [name, fn] of fns) {
+    it.each(bad.map((u) => ({ u })))(`${name} rejects $u`, ({ u }) => {
+      try {
+        fn(u);
+        expect.unreachable('should have thrown');
+      } catch (error) {
+        expect(error).toBeInstanceOf(DomainError);
+        expect((error as DomainError).code).toBe('invalid_input');
+      }
+    });
+  }
+});
+
+describe('welfareScore and welfareKey', () => {
+  const u = [0.75, 0.75, 0.25];
+  const cases: { name: ScalarWelfareName; score: number; key: number[] }[] = [
+    { name: 'utilitarian', score: 0.583333, key: [0.583333, 0.25] },
+    { name: 'egalitarian', score: 0.25, key: [0.25, 0.583333] },
+    { name: 'nash', score: -0.653886, key: [-0.653886, 0.583333] },
+  ];
+  it.each(cases)('$name', ({ name, score, key }) => {
+    expect(welfareScore(name, u)).toBeCloseTo(score, 6);
+    const actual = welfareKey(name, u);
+    expect(actual).toHaveLength(key.length);
+    for (const [i, k] of key.entries()) expect(actual[i]).toBeCloseTo(k, 6);
+  });
+
+  it('tells scalar functions from Schulze', () => {
+    expect(isScalarWelfare('egalitarian')).toBe(true);
+    expect(isScalarWelfare('schulze')).toBe(false);
+  });
+});
+
+describe('compareWelfare', () => {
+  const cases: {
+    name: ScalarWelfareName;
+    a: number[];
+    b: number[];
+    expected: 'a' | 'b' | 'tie';
+    why: string;
+  }[] = [
+    { name: 'utilitarian', a: [1, 0], b: [0.4, 0.4], expected: 'a', why: '0.5 > 0.4' },
+    {
+      name: 'utilitarian',
+      a: [0.5, 0.5],
+      b: [0, 1],
+      expected: 'a',
+      why: 'equal means, min 0.5 > 0',
+    },
+    {
+      name: 'utilitarian',
+      a: [0.1, 0.2, 0.3],
+      b: [0.3, 0.2, 0.1],
+      expected: 'tie',
+      why: 'same values; float sums differ in the last bit',
+    },
+    { name: 'egalitarian', a: [1, 0], b: [0.4, 0.4], expected: 'b', why: 'min 0 < 0.4' },
+    {
+      name: 'egalitarian',
+      a: [0.5, 1],
+      b: [0.5, 0.6],
+      expected: 'a',
+      why: 'equal mins, mean 0.75 > 0.55',
+    },
+    {
+      name: 'egalitarian',
+      a: [0.5, 0.6],
+      b: [0.6, 0.5],
+      expected: 'tie',
+      why: 'equal mins and means',
+    },
+    { name: 'nash', a: [1, 0], b: [0.4, 0.4], expected: 'b', why: '-3.45 < -0.92' },
+    {
+      name: 'nash',
+      a: [0.5, 0.5],
+      b: [0.25, 1],
+      expected: 'b',
+      why: 'both ln 0.5, mean 0.5 < 0.625',
+    },
+  ];
+  it.each(cases)('$name: $a vs $b -> $expected ($why)', ({ name, a, b, expected }) => {
+    const forward = compareWelfare(name, a, b);
+    const backward = compareWelfare(name, b, a);
+    if (expected === 'tie') {
+      expect(forward).toBe(0);
+      expect(backward).toBe(0);
+    } else {
+      expect(Math.sign(forward)).toBe(expected === 'a' ? -1 : 1);
+      expect(Math.sign(backward)).toBe(-Math.sign(forward));
+    }
+  });
+
+  it('sorts candidates best first', () => {
+    const vectors = [
+      [0.5, 0.6],
+      [0.2, 1],
+      [0.5, 1],
+    ];
+    const sorted = [...vectors].sort((a, b) => compareWelfare('egalitarian', a, b));
+    expect(sorted).toEqual([
+      [0.5, 1],
+      [0.5, 0.6],
+      [0.2, 1],
+    ]);
+  });
+});
