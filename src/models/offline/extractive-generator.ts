@@ -26,14 +26,14 @@ const COMPOSITION_POOL = 12;
  */
 const MIN_PARTS = 2;
 const MAX_PARTS = 4;
-/** Coverage below this counts as this much, so one uncovered member is not -Infinity. */
+/** Where coverage() stops being a log, so one uncovered member is not -Infinity. */
 const COVERAGE_FLOOR = 0.05;
 /**
  * Cost, in coverage score, of a sentence that reads as one person's story ("I run a
  * shop", "my commute") or leans on context it no longer has ("They will..."): it may
  * still win a place when it is the only voice of its member, but not by a whisker.
  */
-const CONTEXT_PENALTY = 0.15;
+const CONTEXT_PENALTY = 0.3;
 /** Smaller cost of a sentence that only observes or argues, rather than proposing. */
 const OBSERVATION_PENALTY = 0.05;
 /** Upper bound on the pool, which is searched exhaustively (C(16, 4) = 1,820 sets). */
@@ -47,7 +47,7 @@ const OPINION_DIVERSITY = 0.5;
 
 /** Sentence openers that only make sense in the writer's own message. */
 const LEADING_FILLER =
-  /^(?:(?:yes|no|honestly|frankly|personally|well|ok|okay|anyway|strongly yes)\s*[,:;!.-]\s*|(?:and|but|also)\s*,?\s+|(?:on balance,? )?i(?: really)? (?:think|believe|feel|am convinced|'m convinced|am sure|'m sure)(?: that)?\s+|in my (?:view|opinion),?\s+|to be (?:fair|honest),?\s+)/i;
+  /^(?:(?:yes|no|honestly|frankly|personally|well|ok|okay|anyway|strongly yes)\s*[,:;!.-]\s*|(?:and|but|also)\s*,?\s+|(?:on balance,? )?i(?: really)? (?:think|believe|feel|am convinced|'m convinced|am sure|'m sure|(?:could|would|'d) (?:accept|agree)|agree)(?: that)?\s+|in my (?:view|opinion),?\s+|to be (?:fair|honest),?\s+)/i;
 
 /** "I run a shop", "my commute": one person's story, odd in a group's statement. */
 const FIRST_PERSON = /\b(?:I|I'm|I've|I'd|I'll)\b|\b(?:my|me|mine)\b/;
@@ -248,15 +248,20 @@ function chooseCompositions(
   const ranked = [...sentences].sort((a, b) => b.centrality - a.centrality);
   // Each member's most central sentence enters first, so that a member nobody else
   // echoes (the one worried about cost) can still be spoken for.
+  // A sentence that reads well out of context is preferred as that voice.
   const seen = new Set<number>();
-  const firsts = ranked.filter((s) => !seen.has(s.author) && seen.add(s.author));
+  const firsts = [
+    ...ranked.filter((s) => !s.needsContext),
+    ...ranked.filter((s) => s.needsContext),
+  ].filter((s) => !seen.has(s.author) && seen.add(s.author));
+  firsts.sort((a, b) => b.centrality - a.centrality);
   const size = Math.min(MAX_POOL, Math.max(COMPOSITION_POOL, firsts.length));
   const pool = distinctSentences([...firsts.slice(0, size), ...ranked], size);
   const all: Composition[] = [];
   const score = (parts: readonly Sentence[]) => {
     const vector = combine(parts);
     let sum = 0;
-    for (const o of opinions) sum += Math.log(Math.max(COVERAGE_FLOOR, agreement(o, vector)));
+    for (const o of opinions) sum += coverage(agreement(o, vector));
     const penalty =
       CONTEXT_PENALTY * parts.filter((s) => s.needsContext).length +
       OBSERVATION_PENALTY * parts.filter((s) => !s.normative).length;
@@ -291,6 +296,17 @@ function chooseCompositions(
     if (!overlaps) chosen.push(c);
   }
   return chosen;
+}
+
+/**
+ * log(agreement), continued below COVERAGE_FLOOR along its tangent: a member left out
+ * costs log(FLOOR), a member contradicted ("should" where they wrote "should not")
+ * costs much more, since a composition that says the opposite of them is worse than
+ * one that is silent about them.
+ */
+function coverage(agreement: number): number {
+  if (agreement >= COVERAGE_FLOOR) return Math.log(agreement);
+  return Math.log(COVERAGE_FLOOR) + (agreement - COVERAGE_FLOOR) / COVERAGE_FLOOR;
 }
 
 /** The first `limit` sentences of a ranked list, skipping near-duplicates of earlier ones. */
@@ -478,12 +494,41 @@ function combine(parts: readonly Sentence[]): SparseVector {
   return out;
 }
 
+/**
+ * First-person frames common in chat opinions, restated so that the sentence can sit
+ * in a statement written for the whole group. Only frames whose meaning survives the
+ * rewrite are listed; anything else keeps its words (and its context penalty).
+ */
+const REFRAMES: readonly [RegExp, (...groups: string[]) => string][] = [
+  // "My main worry is the cost." -> "The cost is a real worry."
+  [
+    /^my (?:main |biggest |real |only )?(worry|concern|fear) (?:is|remains) (?!that\b)(.+?)[.!]?$/i,
+    (kind, what) => `${what} is a real ${kind}.`,
+  ],
+  // "I worry about fairness." -> "Fairness is a real worry."
+  [/^i(?:'m| am)? (?:worry|worried|concerned) about (.+?)[.!]?$/i, (what) => `${what} is a real worry.`],
+  // "I would support it only if X." -> "It should only go ahead if X."
+  [
+    /^i (?:would|could|'d) (?:only )?(?:support|accept|back) (?:it|this|that) only (if|when) (.+?)[.!]?$/i,
+    (when, what) => `It should only go ahead ${when} ${what}.`,
+  ],
+  // "I would rather have X than Y." -> "Some of us would rather have X than Y."
+  [/^i(?: would|'d) rather (.+)$/i, (what) => `Some of us would rather ${what}`],
+];
+
 /** Removes openers that only fit the writer's own message, and ends with a full stop. */
 export function tidy(sentence: string): string {
   let text = sentence.trim();
   for (let previous = ''; previous !== text; ) {
     previous = text;
     text = text.replace(LEADING_FILLER, '');
+  }
+  for (const [pattern, restate] of REFRAMES) {
+    const match = pattern.exec(text);
+    if (match) {
+      text = restate(...match.slice(1).map((g) => g ?? ''));
+      break;
+    }
   }
   if (text.length === 0) return sentence.trim();
   text = text.charAt(0).toUpperCase() + text.slice(1);

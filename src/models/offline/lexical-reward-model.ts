@@ -12,6 +12,16 @@ import { normalise, type SparseVector, TfIdf, weightedSum } from '../text/tfidf.
 export const CRITIQUE_WEIGHT = 1;
 
 /**
+ * Share of each prediction taken from the group's mean agreement with the candidate.
+ * Word overlap only sees what a member wrote; about a statement that shares none of
+ * their words it knows nothing, and then the best guess is how the group as a whole
+ * receives it (the "comment mean", a strong predictor of real votes). Without this, the
+ * members nobody's words reach tie at the floor and decide the egalitarian pick by
+ * incidental overlaps of a word or two.
+ */
+export const GROUP_PRIOR = 0.3;
+
+/**
  * Calibration from TF-IDF cosine to approval: a logistic
  *
  *     approval = 1 / (1 + exp(-SLOPE * (cosine - MIDPOINT)))
@@ -55,10 +65,15 @@ export class LexicalRewardModel implements RewardModel {
       profile(space.vector(opinionTerms[i] ?? []), space.vector(critiqueTerms[i] ?? [])),
     );
     const candidateVectors = candidateTerms.map((terms) => space.vector(terms));
+    const approvals = candidateVectors.map((c) => {
+      const own = profiles.map((p) => agreement(p, c));
+      const group = own.length === 0 ? 0 : own.reduce((a, b) => a + b, 0) / own.length;
+      return own.map((a) => calibrate((1 - GROUP_PRIOR) * a + GROUP_PRIOR * group));
+    });
     const matrix: ApprovalMatrix = {
       participants: input.participants.map((p) => p.id),
       candidates: input.candidates.map((c) => c.id),
-      approvals: candidateVectors.map((c) => profiles.map((p) => calibrate(agreement(p, c)))),
+      approvals,
     };
     return { matrix, usage: NO_USAGE, model: this.name };
   }

@@ -287,7 +287,7 @@ const STANCES: readonly Stance[] = [
       (aff) =>
         `I could accept that ${aff}, but only with clear safeguards and an honest review after a year. Without those conditions I would vote against it.`,
       (aff) =>
-        `Maybe, if it is done carefully. I would agree that ${aff} as long as there are firm limits and someone independent checks the results.`,
+        `Maybe, if it is done carefully. I would agree that ${aff}, as long as there are firm limits and someone independent checks the results.`,
     ],
   },
   {

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/app/config.js';
+import { connectRedis, RedisUnavailableError } from '../../src/app/redis.js';
+
+describe('connecting to Redis', () => {
+  it('fails fast with a message naming REDIS_URL when nothing answers', async () => {
+    const error = await connectRedis('redis://:hunter2@127.0.0.1:1', 1_000).catch((e) => e);
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect(error.message).toMatch(/Cannot reach Redis at REDIS_URL=redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    expect(error.message).not.toMatch(/hunter2/);
+  });
+
+  it('masks passwords in URLs it prints', () => {
+    expect(redactUrl('redis://user:secret@host:6379/0')).toBe('redis://user:***@host:6379/0');
+    expect(redactUrl('/tmp/redis.sock')).toBe('/tmp/redis.sock');
+  });
+});

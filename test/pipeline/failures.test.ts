@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Generator, GenerateInput, GenerateResult } from '../../src/models/ports.js';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import { CHANNEL, type Harness, MODERATOR, OPINIONS, SCOPE, startHarness, startRound, until } from '../support/harness.js';
+
+/** A generator that fails its first `failures` calls, then delegates. */
+class FlakyGenerator implements Generator {
+  readonly name = 'flaky';
+  calls = 0;
+  private readonly inner = new ExtractiveGenerator();
+  constructor(private failures: number) {}
+  async generate(input: GenerateInput): Promise<GenerateResult> {
+    this.calls++;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('model server timed out');
+    }
+    return this.inner.generate(input);
+  }
+}
+
+describe('pipeline failures', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  async function roundWithOpinions(harness: Harness) {
+    const { round, thread } = await startRound(harness);
+    let at = 1;
+    for (const [id, text] of Object.entries(OPINIONS)) {
+      await harness.runtime.service.reply({ scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, messageId: id, userId: id, text, at: at++ });
+    }
+    return round;
+  }
+
+  it('retries a failed stage with backoff and still publishes exactly one statement', async () => {
+    const generator = new FlakyGenerator(1);
+    h = await startHarness({ generator, attempts: 3 });
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    expect(generator.calls).toBe(2);
+    expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
+  });
+
+  it('marks the round failed after the last attempt, says so in the channel, and a close retries it', async () => {
+    const generator = new FlakyGenerator(2);
+    h = await startHarness({ generator, attempts: 2 });
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(/could not be produced: model server timed out.*retry/);
+    const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(failed.phase).toBe('failed');
+    expect(failed.failureReason).toBe('model server timed out');
+
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    const done = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(done).toMatchObject({ phase: 'polling', attempt: 2, failureReason: null });
+  });
+
+  it('fails a job whose payload breaks its schema at once, without retry, and logs why', async () => {
+    h = await startHarness({ attempts: 5 });
+    const job = await h.runtime.queues.generate.add('generate', { scope: SCOPE, roundId: 'has:colon', version: 0 }, { attempts: 5 });
+    const harness = h;
+    await until(async () => (await job.getState()) === 'failed');
+    const failed = await harness.runtime.queues.generate.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/invalid generate job payload/);
+    const logged = harness.log.lines.find((l) => l.message === 'job rejected without retry');
+    expect(JSON.stringify(logged?.fields)).toMatch(/roundId/);
+    expect(JSON.stringify(logged?.fields)).toMatch(/version/);
+  });
+
+  it('makes a re-enqueued stage harmless: the same job id is added once', async () => {
+    h = await startHarness();
+    const job = { scope: SCOPE, roundId: 'rdup', version: 1, attempt: 1 };
+    await h.runtime.queues.enqueueStage('score', job);
+    await h.runtime.queues.enqueueStage('score', job);
+    const counts = await h.runtime.queues.score.getJobCounts('waiting', 'active', 'completed', 'failed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('leaves a cancelled round alone when its stages run later', async () => {
+    h = await startHarness();
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    await h.runtime.service.cancel({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.platform.waitFor('notice', round.id);
+    const harness = h;
+    // Wait until every stage queue is idle: whatever was in flight has run and stopped.
+    await until(async () => {
+      for (const q of [harness.runtime.queues.generate, harness.runtime.queues.score, harness.runtime.queues.select]) {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed');
+        if (c.waiting + c.active + c.delayed > 0) return false;
+      }
+      return true;
+    });
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+    expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(0);
+  });
+});
