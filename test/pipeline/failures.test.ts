@@ -80,7 +80,7 @@ describe('pipeline failures', () => {
     const job = { scope: SCOPE, roundId: 'rdup', version: 1, attempt: 1 };
     await h.runtime.queues.enqueueStage('score', job);
     await h.runtime.queues.enqueueStage('score', job);
-    const counts = await h.runtime.queues.score.getJobCounts('waiting', 'active', 'completed', 'failed');
+    const counts = await h.runtime.queues.score.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
   });
 
@@ -95,7 +95,7 @@ describe('pipeline failures', () => {
     await until(async () => {
       for (const q of [harness.runtime.queues.generate, harness.runtime.queues.score, harness.runtime.queues.select]) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed');
-        if (c.waiting + c.active + c.delayed > 0) return false;
+        if ((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) > 0) return false;
       }
       return true;
     });

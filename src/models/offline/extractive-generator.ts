@@ -9,7 +9,7 @@ import {
 } from '../ports.js';
 import { agreement } from '../text/agreement.js';
 import { contentTerms, NEGATED_PREFIX, splitSentences, wordCount } from '../text/analyze.js';
-import { cosine, type SparseVector, TfIdf } from '../text/tfidf.js';
+import { cosine, normalise, type SparseVector, TfIdf } from '../text/tfidf.js';
 
 /** Compositions stay short enough to read in a chat message and to vote on. */
 export const MAX_COMPOSITION_WORDS = 120;
@@ -42,6 +42,8 @@ const MAX_POOL = 16;
 const MIN_SENTENCE_TERMS = 2;
 /** Longer sentences are rants, not building blocks. */
 const MAX_SENTENCE_WORDS = 45;
+/** An answer to a critique must share at least this much with it (agreement). */
+const MIN_ANSWER_RELEVANCE = 0.15;
 /** Weight of diversity against centrality when not every opinion fits in k. */
 const OPINION_DIVERSITY = 0.5;
 
@@ -99,9 +101,11 @@ export class ExtractiveGenerator implements Generator {
     const k = Math.max(1, Math.floor(input.k));
     const rng = createRng(input.seed);
     // Every tie below is broken by this seeded order, never by the input order, so no
-    // member wins ties merely by having replied first.
+    // member wins ties merely by having replied first (hence the sort by id first).
     const members = shuffled(
-      input.participants.filter((p) => p.opinion.trim().length > 0),
+      input.participants
+        .filter((p) => p.opinion.trim().length > 0 || hasCritique(p))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       rng,
     );
     const notes: string[] = [];
@@ -119,10 +123,21 @@ export class ExtractiveGenerator implements Generator {
       return { candidates: numbered(candidates), usage: NO_USAGE, notes };
     }
 
-    const critics = members.filter((p) => (p.critique ?? '').trim().length > 0);
     let candidates: Candidate[];
-    if (input.previous !== null && critics.length > 0) {
+    if (input.previous !== null && members.some(hasCritique)) {
       candidates = revise(members, input.previous, k);
+      if (candidates.length === 0) {
+        notes.push(
+          'no sentence in the opinions or critiques answers the critiques; the previous statement is offered again beside fresh candidates',
+        );
+        candidates.push(
+          candidate(
+            input.previous,
+            'revision',
+            'the previous statement, unchanged: nothing written answers its critiques',
+          ),
+        );
+      }
       if (candidates.length < k) {
         candidates.push(...firstRound(members, k - candidates.length));
       }
@@ -139,16 +154,21 @@ export class ExtractiveGenerator implements Generator {
   }
 }
 
-/** Opinions and compositions, with compositions guaranteed about a third of the slots. */
-function firstRound(members: readonly ParticipantView[], k: number): Candidate[] {
-  if (k <= 0) return [];
+function hasCritique(p: ParticipantView): boolean {
+  return (p.critique ?? '').trim().length > 0;
+}
+
+/** Opinions and compositions, with compositions guaranteed half of the slots. */
+function firstRound(participants: readonly ParticipantView[], k: number): Candidate[] {
+  const members = participants.filter((p) => p.opinion.trim().length > 0);
+  if (k <= 0 || members.length === 0) return [];
   const opinionTerms = members.map((p) => contentTerms(p.opinion));
   const space = TfIdf.fit(opinionTerms);
   const opinions = opinionTerms.map((terms) => space.vector(terms));
   const sentences = extractSentences(members, opinions, space);
   const compositions = chooseCompositions(sentences, opinions, k);
 
-  const reserved = Math.min(compositions.length, Math.max(Math.ceil(k / 3), k - members.length));
+  const reserved = Math.min(compositions.length, Math.max(Math.ceil(k / 2), k - members.length));
   const opinionSlots = Math.min(members.length, k - reserved);
   const chosenOpinions = chooseOpinions(opinions, opinionSlots);
   const composed = compositions.slice(0, k - chosenOpinions.length).map((c) => {
@@ -359,7 +379,8 @@ function revise(members: readonly ParticipantView[], previous: string, k: number
   const critiques = members.map((p) => (p.critique ?? '').trim());
   const opinionTerms = members.map((p) => contentTerms(p.opinion));
   const critiqueTerms = critiques.map((c) => (c.length > 0 ? contentTerms(c) : []));
-  const previousSentences = splitSentences(previous).map(tidy);
+  // The previous statement is kept word for word: tidy() is for members' chat messages.
+  const previousSentences = splitSentences(previous);
   const space = TfIdf.fit([
     ...opinionTerms,
     ...critiqueTerms.filter((t) => t.length > 0),
@@ -373,13 +394,14 @@ function revise(members: readonly ParticipantView[], previous: string, k: number
   // Opinion sentences, plus critique sentences that ask for something.
   const pool: { sentence: Sentence; from: string }[] = [];
   for (const s of extractSentences(members, opinions, space)) {
-    pool.push({ sentence: s, from: `the opinion of ${members[s.author]?.id}` });
+    pool.push({ sentence: s, from: `a sentence from ${members[s.author]?.id}'s opinion` });
   }
   for (const i of critics) {
     for (const raw of splitSentences(critiques[i] as string)) {
       const s = sentence(raw, i, space, opinions);
-      if (s === null || !NORMATIVE.test(s.text)) continue;
-      pool.push({ sentence: s, from: `the critique of ${members[i]?.id}` });
+      // Tested before tidy() restates it: "It should say that we want X" asks for X.
+      if (s === null || !(NORMATIVE.test(raw) || NORMATIVE.test(s.text))) continue;
+      pool.push({ sentence: s, from: 'in their own words' });
     }
   }
   // Nothing the previous statement already says counts as an answer.
@@ -399,9 +421,13 @@ function revise(members: readonly ParticipantView[], previous: string, k: number
     for (const option of fresh) {
       if (additions.some((a) => cosine(a.sentence.vector, option.sentence.vector) > NEAR_DUPLICATE))
         continue;
-      // Relevance to this critique first; how widely the sentence is shared breaks
-      // near-ties towards answers the rest of the group can also accept.
-      const score = cosine(option.sentence.vector, target) + 0.25 * option.sentence.centrality;
+      // Signed agreement, so that a sentence saying the opposite of what the critic
+      // asked for is never their answer, however many words it shares with them; how
+      // widely the sentence is shared breaks near-ties towards answers the rest of the
+      // group can also accept.
+      const relevance = agreement(target, option.sentence.vector);
+      if (relevance < MIN_ANSWER_RELEVANCE) continue;
+      const score = relevance + 0.25 * option.sentence.centrality;
       if (score > bestScore) {
         best = option;
         bestScore = score;
@@ -413,10 +439,10 @@ function revise(members: readonly ParticipantView[], previous: string, k: number
   }
   if (additions.length === 0) return [];
 
-  const base = previousSentences.join(' ');
+  const base = previous.trim();
   const out: Candidate[] = [];
   const describe = (chosen: readonly Addition[]) =>
-    chosen.map((a) => `${a.critic}'s critique (from ${a.from})`).join('; ');
+    chosen.map((a) => `${a.critic}'s critique (${a.from})`).join('; ');
   const add = (chosen: readonly Addition[]) => {
     const text = [base, ...chosen.map((a) => a.sentence.text)].join(' ');
     if (wordCount(text) > MAX_REVISION_WORDS) return false;
@@ -485,13 +511,7 @@ function combine(parts: readonly Sentence[]): SparseVector {
   for (const part of parts) {
     for (const [term, w] of part.vector) sum.set(term, (sum.get(term) ?? 0) + w);
   }
-  let norm = 0;
-  for (const w of sum.values()) norm += w * w;
-  norm = Math.sqrt(norm);
-  const out = new Map<string, number>();
-  if (norm === 0) return out;
-  for (const [term, w] of sum) out.set(term, w / norm);
-  return out;
+  return normalise(sum);
 }
 
 /**
@@ -511,6 +531,11 @@ const REFRAMES: readonly [RegExp, (...groups: string[]) => string][] = [
   [
     /^i (?:would|could|'d) (?:only )?(?:support|accept|back) (?:it|this|that) only (if|when) (.+?)[.!]?$/i,
     (when, what) => `It should only go ahead ${when} ${what}.`,
+  ],
+  // A critique about the statement's wording: "It should say that we want X." -> "We want X."
+  [
+    /^(?:it|this|the statement|the text) (?:should|must|needs to) (?:also )?(?:clearly )?(?:say|state|mention|acknowledge|make (?:it )?clear)(?: clearly)? that (.+)$/i,
+    (what) => what,
   ],
   // "I would rather have X than Y." -> "Some of us would rather have X than Y."
   [/^i(?: would|'d) rather (.+)$/i, (what) => `Some of us would rather ${what}`],

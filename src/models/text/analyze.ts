@@ -28,6 +28,19 @@ function engine(): WinkMethods {
  */
 export const NEGATED_PREFIX = 'not_';
 
+const WORD_JOINERS: ReadonlySet<string> = new Set(['-', '–', '/']);
+
+/** Verbs that pass a negation on to the clause they introduce. */
+const OPINION_VERBS: ReadonlySet<string> = new Set([
+  'think',
+  'believe',
+  'feel',
+  'suppose',
+  'reckon',
+  'expect',
+  'want',
+]);
+
 /** Sentences with their surrounding whitespace removed; empty lines dropped. */
 export function splitSentences(text: string): string[] {
   const out: string[] = [];
@@ -48,7 +61,10 @@ export function splitSentences(text: string): string[] {
 
 /**
  * Lower-cased lemmas of the words that carry content: stop words, punctuation,
- * numbers and symbols are dropped; negated words carry NEGATED_PREFIX.
+ * numbers and symbols are dropped. The first content word inside a negation's scope
+ * carries NEGATED_PREFIX: wink marks the whole scope up to the next punctuation, but
+ * what is negated is nearly always that first word ("should not ADOPT a four-day
+ * week"); marking the rest would turn shared topic words into false contradictions.
  */
 export function contentTerms(text: string): string[] {
   const terms: string[] = [];
@@ -59,16 +75,32 @@ export function contentTerms(text: string): string[] {
     // internal helper, which does not match the ItsFunction that out() accepts, although
     // out() calls it correctly at run time; the cast only restates the real contract.
     const lemmaOf = its.lemma as unknown as ItsFunction<string>;
+    // Whether the current negation scope has had its negated word yet.
+    let inScope = false;
+    let marked = false;
     engine()
       .readDoc(line)
       .tokens()
       .each((token: ItemToken) => {
+        const negated = token.out(its.negationFlag) === true;
+        // wink leaves the hyphen in "four-day" outside the scope; it does not end it.
+        if (!negated && !WORD_JOINERS.has(token.out())) inScope = false;
+        else if (negated && !inScope) {
+          inScope = true;
+          marked = false;
+        }
         if (token.out(its.type) !== 'word') return;
         if (token.out(its.stopWordFlag) === true) return;
         const lemma = String(token.out(lemmaOf)).toLowerCase();
         // Contractions' remnants ("'s", "'re") and single letters carry no meaning.
         if (lemma.length < 2 || !/[a-z]/.test(lemma) || lemma.includes("'")) return;
-        terms.push(token.out(its.negationFlag) === true ? NEGATED_PREFIX + lemma : lemma);
+        // "I don't think we should adopt it" negates the adopting, not the thinking.
+        if (negated && !marked && !OPINION_VERBS.has(lemma)) {
+          terms.push(NEGATED_PREFIX + lemma);
+          marked = true;
+        } else {
+          terms.push(lemma);
+        }
       });
   }
   return terms;

@@ -65,21 +65,6 @@ export function weightedSum(
   return out;
 }
 
-/**
- * The same weights with every term's polarity flipped ("adopt" <-> "not_adopt"), to
- * measure how much of one text the other contradicts: cosine(a, flipPolarity(b)).
- */
-export function flipPolarity(vector: SparseVector, negatedPrefix: string): SparseVector {
-  const out = new Map<string, number>();
-  for (const [term, w] of vector) {
-    const flipped = term.startsWith(negatedPrefix)
-      ? term.slice(negatedPrefix.length)
-      : negatedPrefix + term;
-    out.set(flipped, w);
-  }
-  return out;
-}
-
 /** Cosine of two unit vectors (0 when either is empty), clamped against rounding. */
 export function cosine(a: SparseVector, b: SparseVector): number {
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];

@@ -1,4 +1,3 @@
-import { EventEmitter, once } from 'node:events';
 import type { PlatformPort } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
@@ -30,7 +29,8 @@ export interface PostedMessage {
  */
 export class ConsolePlatform implements PlatformPort {
   readonly posted: PostedMessage[] = [];
-  private readonly events = new EventEmitter();
+  // Checked synchronously on every post, so no message slips between two waits.
+  private readonly waiters = new Set<{ matches: (m: PostedMessage) => boolean; resolve: (m: PostedMessage) => void }>();
   private nextId = 1;
 
   constructor(
@@ -39,29 +39,24 @@ export class ConsolePlatform implements PlatformPort {
   ) {}
 
   /** Resolves with the first message of `kind` for `roundId`, posted already or yet to come. */
-  async waitFor(
-    kind: PostedMessage['kind'],
-    roundId: string,
-    timeoutMs = 30_000,
-    skip = 0,
-  ): Promise<PostedMessage> {
+  waitFor(kind: PostedMessage['kind'], roundId: string, timeoutMs = 30_000): Promise<PostedMessage> {
     const matches = (m: PostedMessage) => m.kind === kind && m.roundId === roundId;
-    const signal = AbortSignal.timeout(timeoutMs);
-    // Listen before looking, so a message posted in between is not missed.
-    const next = once(this.events, 'posted', { signal });
-    let seen = 0;
-    for (const message of this.posted) {
-      if (matches(message) && seen++ === skip) {
-        next.catch(() => {});
-        return message;
-      }
-    }
-    let pending = next;
-    for (;;) {
-      const [message] = (await pending) as [PostedMessage];
-      if (matches(message) && seen++ === skip) return message;
-      pending = once(this.events, 'posted', { signal });
-    }
+    const past = this.posted.find(matches);
+    if (past) return Promise.resolve(past);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        matches,
+        resolve: (m: PostedMessage) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no ${kind} message for round ${roundId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
   }
 
   private post(
@@ -77,7 +72,12 @@ export class ConsolePlatform implements PlatformPort {
     const message = { ref, kind, roundId: view.roundId, text };
     this.posted.push(message);
     this.write(text);
-    this.events.emit('posted', message);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.matches(message)) {
+        this.waiters.delete(waiter);
+        waiter.resolve(message);
+      }
+    }
     return ref;
   }
 

@@ -52,7 +52,7 @@ export const SCENARIOS: readonly Scenario[] = [
         id: 'eva',
         name: 'Eva',
         opinion:
-          'My worry is the cost. If we keep full salaries but have to pay contractors to cover the gaps, the budget does not add up this year. Show me the numbers before we commit to anything.',
+          'My worry is the cost. If we keep full salaries but have to pay contractors to cover Fridays, the budget does not add up this year. A short pilot would at least show us the real numbers before we commit to anything.',
       },
       {
         id: 'femi',
@@ -70,7 +70,7 @@ export const SCENARIOS: readonly Scenario[] = [
         id: 'hugo',
         name: 'Hugo',
         opinion:
-          'We only just finished a reorganisation and people are tired of change. A big new experiment now would be too much. Maybe next year, once the new teams have settled.',
+          'We only just finished a reorganisation and people are tired of change. Rolling out a four-day week for everyone now would be too much. If we try it at all, start small with one team, once the new teams have settled.',
       },
     ],
   },

@@ -1,0 +1,218 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { CsvError, type CsvRecord, parseCsv } from './csv.js';
+
+/**
+ * Loads one conversation in the Polis open-data export layout (EVAL.md section 1):
+ * comments.csv, votes.csv, participants-votes.csv and summary.csv.
+ */
+
+export const POLIS_FILES = [
+  'comments.csv',
+  'votes.csv',
+  'participants-votes.csv',
+  'summary.csv',
+] as const;
+
+export type Vote = -1 | 0 | 1;
+
+export interface PolisComment {
+  id: string;
+  authorId: string;
+  text: string;
+}
+
+export interface PolisVote {
+  voterId: string;
+  commentId: string;
+  vote: Vote;
+}
+
+export interface Conversation {
+  /** The folder's name. */
+  name: string;
+  topic: string | null;
+  /** Comments kept (moderated != -1), in file order. */
+  comments: PolisComment[];
+  /** The latest vote per (voter, comment) on kept comments, in order of first appearance. */
+  votes: PolisVote[];
+  /** Every participant listed in participants-votes.csv, in file order. */
+  participants: string[];
+  /** Participant -> Polis group-id, for participants with a non-blank group. */
+  groups: Map<string, string>;
+}
+
+export class PolisInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolisInputError';
+  }
+}
+
+// Ids are compared as the decimal strings of the file (the split hashes them), so they
+// are kept as strings, but must at least be present and free of padding.
+const Id = z.string().regex(/^\S+$/, 'must be a non-empty id without spaces');
+const Timestamp = z
+  .string()
+  .regex(/^-?\d+(\.\d+)?$/, 'must be a number')
+  .transform(Number);
+
+const CommentRow = z.object({
+  'comment-id': Id,
+  'author-id': Id,
+  moderated: z.enum(['-1', '0', '1'], { message: 'moderated must be -1, 0 or 1' }),
+  'comment-body': z.string(),
+});
+
+const VoteRow = z.object({
+  timestamp: Timestamp,
+  'comment-id': Id,
+  'voter-id': Id,
+  vote: z.enum(['-1', '0', '1'], { message: 'unknown vote value (expected -1, 0 or 1)' }),
+});
+
+const ParticipantRow = z.object({
+  participant: Id,
+  'group-id': z.union([z.literal(''), Id]),
+});
+
+interface Table {
+  file: string;
+  rows: { line: number; values: Record<string, string> }[];
+}
+
+function readTable(folder: string, name: string, required: readonly string[]): Table {
+  const file = join(folder, name);
+  const records = parseCsv(readFileSync(file, 'utf8'), file).filter(
+    (r) => !(r.fields.length === 1 && r.fields[0] === ''),
+  );
+  const header = records[0];
+  if (header === undefined) throw new CsvError(file, 1, 'the file is empty (no header row)');
+  for (const column of required) {
+    if (!header.fields.includes(column)) {
+      throw new CsvError(file, header.line, `missing column "${column}"`);
+    }
+  }
+  const rows = records.slice(1).map((record) => toRow(file, header, record));
+  return { file, rows };
+}
+
+function toRow(file: string, header: CsvRecord, record: CsvRecord) {
+  if (record.fields.length !== header.fields.length) {
+    throw new CsvError(
+      file,
+      record.line,
+      `malformed row: ${record.fields.length} fields where the header has ${header.fields.length}`,
+    );
+  }
+  const values: Record<string, string> = {};
+  header.fields.forEach((column, k) => {
+    values[column] = record.fields[k] ?? '';
+  });
+  return { line: record.line, values };
+}
+
+function parseRow<T extends z.ZodType>(
+  schema: T,
+  table: Table,
+  row: Table['rows'][number],
+): z.infer<T> {
+  const parsed = schema.safeParse(row.values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const column = issue?.path.join('.') ?? '';
+    const value = row.values[column];
+    throw new CsvError(
+      table.file,
+      row.line,
+      `${column}: ${issue?.message ?? 'invalid'}${value === undefined ? '' : ` (got "${value}")`}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function loadConversation(folderPath: string): Conversation {
+  const folder = resolve(folderPath);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new PolisInputError(`${folderPath}: not a folder`);
+  }
+  const missing = POLIS_FILES.filter((f) => !existsSync(join(folder, f)));
+  if (missing.length > 0) {
+    throw new PolisInputError(
+      `${folderPath}: missing ${missing.join(', ')} (a Polis export folder holds ${POLIS_FILES.join(', ')})`,
+    );
+  }
+
+  const commentsTable = readTable(folder, 'comments.csv', [
+    'comment-id',
+    'author-id',
+    'moderated',
+    'comment-body',
+  ]);
+  const comments: PolisComment[] = [];
+  const rejected = new Set<string>();
+  const seen = new Set<string>();
+  for (const row of commentsTable.rows) {
+    const c = parseRow(CommentRow, commentsTable, row);
+    if (seen.has(c['comment-id'])) {
+      throw new CsvError(commentsTable.file, row.line, `duplicate comment-id ${c['comment-id']}`);
+    }
+    seen.add(c['comment-id']);
+    if (c.moderated === '-1') rejected.add(c['comment-id']);
+    else comments.push({ id: c['comment-id'], authorId: c['author-id'], text: c['comment-body'] });
+  }
+
+  const votesTable = readTable(folder, 'votes.csv', ['timestamp', 'comment-id', 'voter-id', 'vote']);
+  const latest = new Map<string, { vote: PolisVote; timestamp: number }>();
+  for (const row of votesTable.rows) {
+    const v = parseRow(VoteRow, votesTable, row);
+    const commentId = v['comment-id'];
+    if (!seen.has(commentId)) {
+      throw new CsvError(
+        votesTable.file,
+        row.line,
+        `vote on comment-id ${commentId}, which comments.csv does not list`,
+      );
+    }
+    if (rejected.has(commentId)) continue;
+    const key = `${v['voter-id']}:${commentId}`;
+    const previous = latest.get(key);
+    // ">=": on equal timestamps the later row in the file wins (EVAL.md 1).
+    if (previous === undefined || v.timestamp >= previous.timestamp) {
+      const vote: PolisVote = { voterId: v['voter-id'], commentId, vote: Number(v.vote) as Vote };
+      if (previous === undefined) latest.set(key, { vote, timestamp: v.timestamp });
+      else {
+        previous.vote = vote;
+        previous.timestamp = v.timestamp;
+      }
+    }
+  }
+
+  const participantsTable = readTable(folder, 'participants-votes.csv', [
+    'participant',
+    'group-id',
+  ]);
+  const participants: string[] = [];
+  const groups = new Map<string, string>();
+  for (const row of participantsTable.rows) {
+    const p = parseRow(ParticipantRow, participantsTable, row);
+    participants.push(p.participant);
+    if (p['group-id'] !== '') groups.set(p.participant, p['group-id']);
+  }
+
+  const summaryFile = join(folder, 'summary.csv');
+  let topic: string | null = null;
+  for (const record of parseCsv(readFileSync(summaryFile, 'utf8'), summaryFile)) {
+    if (record.fields[0] === 'topic') topic = record.fields[1] ?? null;
+  }
+
+  return {
+    name: basename(folder),
+    topic,
+    comments,
+    votes: [...latest.values()].map((entry) => entry.vote),
+    participants,
+    groups,
+  };
+}

@@ -1,0 +1,293 @@
+import { createRng, gaussian } from '../../domain/random.js';
+
+/**
+ * Matrix factorisation a ~ mu + b_u + b_s + f_u . f_s over a sparse ratings matrix, with
+ * the objective Community Notes minimises: mean squared error over the ratings
+ * + lambdaBias * (mu^2 + mean b_u^2 + mean b_s^2)
+ * + lambdaFactor * (mean |f_u|^2 + mean |f_s|^2),
+ * the means over members and statements that have ratings. Regularising by *means*
+ * rather than sums keeps the penalty's weight independent of the matrix's size.
+ *
+ * Fitted by exact block coordinate descent: each member's (b_u, f_u) and each
+ * statement's (b_s, f_s) is a small ridge regression given the rest, so every step
+ * lowers the loss and no learning rate needs tuning.
+ */
+
+export interface SparseRatings {
+  members: number;
+  statements: number;
+  member: Int32Array;
+  statement: Int32Array;
+  value: Float64Array;
+}
+
+export interface FactorisationOptions {
+  factors: number;
+  lambdaBias: number;
+  lambdaFactor: number;
+  /** Seeds of the random starts; the fit with the lowest loss is kept. */
+  seeds: readonly number[];
+  /** Stop when the loss changes by less than this fraction in one sweep. */
+  tolerance: number;
+  maxSweeps: number;
+  /** Standard deviation of the initial factors. */
+  initScale: number;
+}
+
+export const COMMUNITY_NOTES_OPTIONS: FactorisationOptions = {
+  factors: 1,
+  lambdaBias: 0.15,
+  lambdaFactor: 0.03,
+  seeds: [0, 1, 2, 3, 4],
+  tolerance: 1e-9,
+  maxSweeps: 20_000,
+  initScale: 0.1,
+};
+
+export interface Factorisation {
+  factors: number;
+  mu: number;
+  memberBias: Float64Array;
+  statementBias: Float64Array;
+  /** Row-major, `factors` per member; zero for members without ratings. */
+  memberFactors: Float64Array;
+  statementFactors: Float64Array;
+  loss: number;
+  sweeps: number;
+}
+
+/** The prediction, unclipped (unseen members and statements have zero parameters). */
+export function predictFactorisation(model: Factorisation, member: number, statement: number) {
+  let dot = 0;
+  const k = model.factors;
+  for (let f = 0; f < k; f++) {
+    dot += (model.memberFactors[member * k + f] ?? 0) * (model.statementFactors[statement * k + f] ?? 0);
+  }
+  return (
+    model.mu + (model.memberBias[member] ?? 0) + (model.statementBias[statement] ?? 0) + dot
+  );
+}
+
+interface Index {
+  /** CSR offsets and rating indices, by member and by statement. */
+  memberStart: Int32Array;
+  memberRatings: Int32Array;
+  statementStart: Int32Array;
+  statementRatings: Int32Array;
+  ratedMembers: number;
+  ratedStatements: number;
+}
+
+function buildIndex(r: SparseRatings): Index {
+  const csr = (keys: Int32Array, size: number) => {
+    const start = new Int32Array(size + 1);
+    for (const key of keys) start[key + 1]++;
+    for (let i = 0; i < size; i++) start[i + 1] += start[i] as number;
+    const fill = start.slice(0, size);
+    const order = new Int32Array(keys.length);
+    keys.forEach((key, idx) => {
+      order[fill[key] as number] = idx;
+      fill[key]++;
+    });
+    let rated = 0;
+    for (let i = 0; i < size; i++) if ((start[i + 1] as number) > (start[i] as number)) rated++;
+    return { start, order, rated };
+  };
+  const byMember = csr(r.member, r.members);
+  const byStatement = csr(r.statement, r.statements);
+  return {
+    memberStart: byMember.start,
+    memberRatings: byMember.order,
+    statementStart: byStatement.start,
+    statementRatings: byStatement.order,
+    ratedMembers: byMember.rated,
+    ratedStatements: byStatement.rated,
+  };
+}
+
+export function fitFactorisation(
+  ratings: SparseRatings,
+  options: FactorisationOptions = COMMUNITY_NOTES_OPTIONS,
+): Factorisation {
+  const index = buildIndex(ratings);
+  let best: Factorisation | null = null;
+  for (const seed of options.seeds) {
+    const fit = fitOnce(ratings, index, options, seed);
+    if (best === null || fit.loss < best.loss) best = fit;
+  }
+  if (best === null) throw new RangeError('fitFactorisation needs at least one seed');
+  return best;
+}
+
+function fitOnce(
+  r: SparseRatings,
+  index: Index,
+  options: FactorisationOptions,
+  seed: number,
+): Factorisation {
+  const k = options.factors;
+  const n = r.value.length;
+  const rng = createRng(seed);
+  const model: Factorisation = {
+    factors: k,
+    mu: 0,
+    memberBias: new Float64Array(r.members),
+    statementBias: new Float64Array(r.statements),
+    memberFactors: new Float64Array(r.members * k),
+    statementFactors: new Float64Array(r.statements * k),
+    loss: Number.POSITIVE_INFINITY,
+    sweeps: 0,
+  };
+  if (n === 0) {
+    model.loss = 0;
+    return model;
+  }
+  const init = (factors: Float64Array, start: Int32Array, size: number) => {
+    for (let i = 0; i < size; i++) {
+      if ((start[i + 1] as number) === (start[i] as number)) continue;
+      for (let f = 0; f < k; f++) factors[i * k + f] = gaussian(rng) * options.initScale;
+    }
+  };
+  init(model.memberFactors, index.memberStart, r.members);
+  init(model.statementFactors, index.statementStart, r.statements);
+
+  // The per-row problems are scaled by n (the loss is a mean over n ratings), so the
+  // mean-based penalties become ridge terms n * lambda / (rows that have ratings).
+  const memberRidge = [
+    (n * options.lambdaBias) / index.ratedMembers,
+    (n * options.lambdaFactor) / index.ratedMembers,
+  ] as const;
+  const statementRidge = [
+    (n * options.lambdaBias) / index.ratedStatements,
+    (n * options.lambdaFactor) / index.ratedStatements,
+  ] as const;
+  const solver = new RidgeSolver(k + 1);
+
+  let previous = loss(r, model, options, index);
+  for (let sweep = 1; sweep <= options.maxSweeps; sweep++) {
+    updateSide(r, model, r.statement, index.memberStart, index.memberRatings, r.members, true, memberRidge, solver);
+    updateSide(r, model, r.member, index.statementStart, index.statementRatings, r.statements, false, statementRidge, solver);
+    let residual = 0;
+    for (let i = 0; i < n; i++) {
+      residual += (r.value[i] as number) - (predictFactorisation(model, r.member[i] as number, r.statement[i] as number) - model.mu);
+    }
+    model.mu = residual / n / (1 + options.lambdaBias);
+    const current = loss(r, model, options, index);
+    model.sweeps = sweep;
+    model.loss = current;
+    if (Math.abs(previous - current) <= options.tolerance * Math.abs(previous)) break;
+    previous = current;
+  }
+  return model;
+}
+
+/** Solves (X'X + diag(ridge)) w = X'y for one row's (bias, factors...). */
+class RidgeSolver {
+  readonly a: Float64Array;
+  readonly b: Float64Array;
+  constructor(readonly size: number) {
+    this.a = new Float64Array(size * size);
+    this.b = new Float64Array(size);
+  }
+  reset(ridgeBias: number, ridgeFactor: number) {
+    this.a.fill(0);
+    this.b.fill(0);
+    this.a[0] = ridgeBias;
+    for (let i = 1; i < this.size; i++) this.a[i * this.size + i] = ridgeFactor;
+  }
+  /** Adds one observation: features x = (1, other's factors), target y. */
+  add(other: Float64Array, offset: number, y: number) {
+    const s = this.size;
+    const a = this.a;
+    const b = this.b;
+    for (let i = 0; i < s; i++) {
+      const xi = i === 0 ? 1 : (other[offset + i - 1] as number);
+      b[i] += xi * y;
+      for (let j = 0; j <= i; j++) {
+        const xj = j === 0 ? 1 : (other[offset + j - 1] as number);
+        a[i * s + j] += xi * xj;
+      }
+    }
+  }
+  /** Cholesky on the lower triangle (the system is symmetric positive definite). */
+  solve(out: Float64Array) {
+    const s = this.size;
+    const a = this.a;
+    for (let j = 0; j < s; j++) {
+      let d = a[j * s + j] as number;
+      for (let m = 0; m < j; m++) d -= (a[j * s + m] as number) ** 2;
+      const root = Math.sqrt(Math.max(d, 1e-300));
+      a[j * s + j] = root;
+      for (let i = j + 1; i < s; i++) {
+        let v = a[i * s + j] as number;
+        for (let m = 0; m < j; m++) v -= (a[i * s + m] as number) * (a[j * s + m] as number);
+        a[i * s + j] = v / root;
+      }
+    }
+    for (let i = 0; i < s; i++) {
+      let v = this.b[i] as number;
+      for (let m = 0; m < i; m++) v -= (a[i * s + m] as number) * (out[m] as number);
+      out[i] = v / (a[i * s + i] as number);
+    }
+    for (let i = s - 1; i >= 0; i--) {
+      let v = out[i] as number;
+      for (let m = i + 1; m < s; m++) v -= (a[m * s + i] as number) * (out[m] as number);
+      out[i] = v / (a[i * s + i] as number);
+    }
+  }
+}
+
+function updateSide(
+  r: SparseRatings,
+  model: Factorisation,
+  other: Int32Array,
+  start: Int32Array,
+  order: Int32Array,
+  size: number,
+  isMember: boolean,
+  ridge: readonly [number, number],
+  solver: RidgeSolver,
+) {
+  const k = model.factors;
+  const ownBias = isMember ? model.memberBias : model.statementBias;
+  const otherBias = isMember ? model.statementBias : model.memberBias;
+  const ownFactors = isMember ? model.memberFactors : model.statementFactors;
+  const otherFactors = isMember ? model.statementFactors : model.memberFactors;
+  const solution = new Float64Array(k + 1);
+  for (let row = 0; row < size; row++) {
+    const from = start[row] as number;
+    const to = start[row + 1] as number;
+    if (from === to) continue;
+    solver.reset(ridge[0], ridge[1]);
+    for (let p = from; p < to; p++) {
+      const idx = order[p] as number;
+      const o = other[idx] as number;
+      solver.add(otherFactors, o * k, (r.value[idx] as number) - model.mu - (otherBias[o] as number));
+    }
+    solver.solve(solution);
+    ownBias[row] = solution[0] as number;
+    for (let f = 0; f < k; f++) ownFactors[row * k + f] = solution[f + 1] as number;
+  }
+}
+
+function loss(r: SparseRatings, model: Factorisation, options: FactorisationOptions, index: Index) {
+  const n = r.value.length;
+  let sse = 0;
+  for (let i = 0; i < n; i++) {
+    const e = (r.value[i] as number) - predictFactorisation(model, r.member[i] as number, r.statement[i] as number);
+    sse += e * e;
+  }
+  let bu = 0;
+  for (const b of model.memberBias) bu += b * b;
+  let bs = 0;
+  for (const b of model.statementBias) bs += b * b;
+  let fu = 0;
+  for (const f of model.memberFactors) fu += f * f;
+  let fs = 0;
+  for (const f of model.statementFactors) fs += f * f;
+  return (
+    sse / n +
+    options.lambdaBias * (model.mu ** 2 + bu / index.ratedMembers + bs / index.ratedStatements) +
+    options.lambdaFactor * (fu / index.ratedMembers + fs / index.ratedStatements)
+  );
+}
