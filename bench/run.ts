@@ -7,9 +7,9 @@ import { ConfigSchema } from '../src/app/config.js';
 import { connectRedis } from '../src/app/redis.js';
 import { startEphemeralRedis } from '../src/app/redis-server.js';
 import { createRuntime } from '../src/app/runtime.js';
+import type { Actor } from '../src/deliberation/ports.js';
 import { silentLog } from '../src/domain/log.js';
 import type { Scope } from '../src/domain/scope.js';
-import type { Actor } from '../src/deliberation/ports.js';
 import { ExtractiveGenerator } from '../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../src/models/offline/lexical-reward-model.js';
 import { ConsolePlatform } from '../src/platforms/console/console-platform.js';
@@ -26,7 +26,8 @@ const ROUNDS = Number(values.rounds);
 const RUNS = Number(values.runs);
 const REACTIONS = Number(values.reactions);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const median = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const scope: Scope = { platform: 'console', workspaceId: 'bench' };
 const moderator: Actor = { userId: 'mod', moderator: true, mayStart: true };
 
@@ -48,13 +49,26 @@ async function main() {
   const scenario = SCENARIOS[0]!;
 
   async function openRound(channelId: string) {
-    const round = await service.start({ scope, channelId, actor: moderator, question: scenario.question });
+    const round = await service.start({
+      scope,
+      channelId,
+      actor: moderator,
+      question: scenario.question,
+    });
     await platform.waitFor('question', round.id);
     let thread = null;
     while (!thread) thread = (await store.rounds.require(scope, round.id)).questionRef;
     let at = 1;
     for (const m of scenario.members) {
-      await service.reply({ scope, channelId, threadRootId: thread.messageId, messageId: `${round.id}-${m.id}`, userId: m.id, text: m.opinion, at: at++ });
+      await service.reply({
+        scope,
+        channelId,
+        threadRootId: thread.messageId,
+        messageId: `${round.id}-${m.id}`,
+        userId: m.id,
+        text: m.opinion,
+        at: at++,
+      });
     }
     return round;
   }
@@ -69,13 +83,20 @@ async function main() {
     await platform.waitFor('statement', round.id, 60_000);
     single.push(performance.now() - t0);
 
-    const rounds = await Promise.all(Array.from({ length: ROUNDS }, (_, i) => openRound(`burst-${run}-${i}`)));
+    const rounds = await Promise.all(
+      Array.from({ length: ROUNDS }, (_, i) => openRound(`burst-${run}-${i}`)),
+    );
     const t1 = performance.now();
-    await Promise.all(rounds.map((r) => service.close({ scope, channelId: r.channelId }, moderator)));
+    await Promise.all(
+      rounds.map((r) => service.close({ scope, channelId: r.channelId }, moderator)),
+    );
     await Promise.all(rounds.map((r) => platform.waitFor('statement', r.id, 120_000)));
     burst.push(ROUNDS / ((performance.now() - t1) / 1000));
   }
-  rows.push(['close -> statement published, one round, 7 members, K=8 (ms)', median(single).toFixed(1)]);
+  rows.push([
+    'close -> statement published, one round, 7 members, K=8 (ms)',
+    median(single).toFixed(1),
+  ]);
   rows.push([`rounds per second, ${ROUNDS} rounds closing at once`, median(burst).toFixed(1)]);
 
   // Rating ingestion through the service into Redis.
@@ -87,12 +108,23 @@ async function main() {
     const t = performance.now();
     await Promise.all(
       Array.from({ length: REACTIONS }, (_, i) =>
-        service.react({ scope, channelId: 'ratings', messageId: statement.ref.messageId, userId: `u${i % 500}`, optionKey: i % 2 ? 'agree' : 'disagree', at: run * REACTIONS + i, removed: false }),
+        service.react({
+          scope,
+          channelId: 'ratings',
+          messageId: statement.ref.messageId,
+          userId: `u${i % 500}`,
+          optionKey: i % 2 ? 'agree' : 'disagree',
+          at: run * REACTIONS + i,
+          removed: false,
+        }),
       ),
     );
     ingest.push(REACTIONS / ((performance.now() - t) / 1000));
   }
-  rows.push([`reaction events per second through the service (${REACTIONS} at once)`, median(ingest).toFixed(0)]);
+  rows.push([
+    `reaction events per second through the service (${REACTIONS} at once)`,
+    median(ingest).toFixed(0),
+  ]);
   rows.push(['peak RSS of this process (MiB)', (process.resourceUsage().maxRSS / 1024).toFixed(0)]);
 
   console.log(`bench: offline models, real Redis (ephemeral), ${RUNS} runs each, median shown`);

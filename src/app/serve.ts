@@ -24,7 +24,9 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   }
   const log: Log = createLogger(config.LOG_LEVEL).child({ role });
   if (!config.REDIS_URL) {
-    console.error('REDIS_URL is not set. Point it at a running Redis, e.g. REDIS_URL=redis://127.0.0.1:6379');
+    console.error(
+      'REDIS_URL is not set. Point it at a running Redis, e.g. REDIS_URL=redis://127.0.0.1:6379',
+    );
     process.exit(2);
   }
   let redis: Redis;
@@ -49,7 +51,11 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     runWorkers: true,
   });
   log.info(
-    { redis: redactUrl(config.REDIS_URL), models: models.description, workers: runtime.workers.length },
+    {
+      redis: redactUrl(config.REDIS_URL),
+      models: models.description,
+      workers: runtime.workers.length,
+    },
     `${role} running`,
   );
   let stopping = false;
@@ -58,7 +64,10 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await runtime.close();
-    await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
+    await Promise.race([
+      redis.quit().catch(() => undefined),
+      new Promise((r) => setTimeout(r, 1_000)),
+    ]);
     redis.disconnect();
     process.exit(0);
   };

@@ -398,7 +398,7 @@ export class DeliberationService {
       return { ...IGNORED, status: 'duplicate' };
     }
     const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
-    if (!role || role.kind !== 'question') return IGNORED;
+    if (role?.kind !== 'question') return IGNORED;
     const round = await store.rounds.get(event.scope, role.roundId);
     if (!round) return IGNORED;
     const kind: ContributionKind | null =
@@ -449,7 +449,7 @@ export class DeliberationService {
   async removeReply(event: Omit<ReplyEvent, 'text' | 'userId' | 'at'>): Promise<ReplyOutcome> {
     const { store } = this.deps;
     const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
-    if (!role || role.kind !== 'question') return IGNORED;
+    if (role?.kind !== 'question') return IGNORED;
     const round = await store.rounds.get(event.scope, role.roundId);
     if (!round) return IGNORED;
     const fromOpinion = await store.contributions.remove(
@@ -475,7 +475,7 @@ export class DeliberationService {
       return { status: 'duplicate', roundId: null };
     }
     const role = await store.messages.lookup(event.scope, event.channelId, event.messageId);
-    if (!role || role.kind !== 'statement') return { status: 'ignored', roundId: null };
+    if (role?.kind !== 'statement') return { status: 'ignored', roundId: null };
     const round = await store.rounds.get(event.scope, role.roundId);
     if (!round) return { status: 'ignored', roundId: null };
     const poll = await store.polls.poll(event.scope, round.id, role.version);

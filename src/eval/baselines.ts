@@ -5,7 +5,13 @@ import {
 } from '../models/learned/factorisation.js';
 import { Fraction } from './fraction.js';
 import type { Conversation } from './polis.js';
-import { C_MIN_GROUP_SIZE, type FittedMethod, groupSizes, type Method, type TrainingData } from './protocol.js';
+import {
+  C_MIN_GROUP_SIZE,
+  type FittedMethod,
+  groupSizes,
+  type Method,
+  type TrainingData,
+} from './protocol.js';
 
 /** The four baselines of EVAL.md section 4. */
 

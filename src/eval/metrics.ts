@@ -21,8 +21,10 @@ export function averageRanks(values: readonly Score[]): number[] {
     let end = start + 1;
     while (
       end < order.length &&
-      compareScores(values[order[end] as number] as Score, values[order[start] as number] as Score) ===
-        0
+      compareScores(
+        values[order[end] as number] as Score,
+        values[order[start] as number] as Score,
+      ) === 0
     ) {
       end++;
     }

@@ -163,7 +163,12 @@ export function loadConversation(folderPath: string): Conversation {
     else comments.push({ id: c['comment-id'], authorId: c['author-id'], text: c['comment-body'] });
   }
 
-  const votesTable = readTable(folder, 'votes.csv', ['timestamp', 'comment-id', 'voter-id', 'vote']);
+  const votesTable = readTable(folder, 'votes.csv', [
+    'timestamp',
+    'comment-id',
+    'voter-id',
+    'vote',
+  ]);
   const latest = new Map<string, { vote: PolisVote; timestamp: number }>();
   for (const row of votesTable.rows) {
     const v = parseRow(VoteRow, votesTable, row);

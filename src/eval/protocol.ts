@@ -1,6 +1,6 @@
 import type { SparseRatings } from '../models/learned/factorisation.js';
 import { Fraction } from './fraction.js';
-import { rocAuc, type Score, spearman, regretAt1 } from './metrics.js';
+import { regretAt1, rocAuc, type Score, spearman } from './metrics.js';
 import type { Conversation, PolisComment, Vote } from './polis.js';
 import { isNewComment, isTestVote } from './split.js';
 
@@ -199,7 +199,9 @@ function commentTruth(votes: readonly IndexedVote[], comments: number, minVotes:
 }
 
 /** Eligible comments and group-informed consensus of the held-out votes (task C's truth). */
-export function bridgingTruth(prepared: Prepared): { eligible: number[]; truth: Fraction[] } | null {
+export function bridgingTruth(
+  prepared: Prepared,
+): { eligible: number[]; truth: Fraction[] } | null {
   const groups = prepared.bridgingGroupCount;
   if (groups < 2) return null;
   const comments = prepared.data.comments.length;

@@ -6,7 +6,9 @@ describe('connecting to Redis', () => {
   it('fails fast with a message naming REDIS_URL when nothing answers', async () => {
     const error = await connectRedis('redis://:hunter2@127.0.0.1:1', 1_000).catch((e) => e);
     expect(error).toBeInstanceOf(RedisUnavailableError);
-    expect(error.message).toMatch(/Cannot reach Redis at REDIS_URL=redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    expect(error.message).toMatch(
+      /Cannot reach Redis at REDIS_URL=redis:\/\/:\*\*\*@127\.0\.0\.1:1/,
+    );
     expect(error.message).not.toMatch(/hunter2/);
   });
 

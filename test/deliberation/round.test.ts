@@ -1,6 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
-import { CHANNEL, type Harness, MEMBER, MODERATOR, OPINIONS, SCOPE, startHarness, startRound, until } from '../support/harness.js';
+import {
+  CHANNEL,
+  type Harness,
+  MEMBER,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  startRound,
+  until,
+} from '../support/harness.js';
 
 describe('a whole round through the service, BullMQ workers and a real Redis', () => {
   let h: Harness;
@@ -40,7 +50,12 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
     expect(Object.keys(poll?.predicted ?? {}).sort()).toEqual(['ana', 'ben', 'cai', 'dee']);
 
-    const votes: Record<string, string> = { ana: 'agree', ben: 'disagree', cai: 'agree', dee: 'unsure' };
+    const votes: Record<string, string> = {
+      ana: 'agree',
+      ben: 'disagree',
+      cai: 'agree',
+      dee: 'unsure',
+    };
     for (const [userId, optionKey] of Object.entries(votes)) {
       await h.runtime.service.react({
         scope: SCOPE,
@@ -62,13 +77,17 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     await h.platform.waitFor('results', round.id);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
     // The progress message was posted once and then edited.
-    expect(h.platform.posted.filter((m) => m.kind === 'progress' && m.roundId === round.id)).toHaveLength(1);
+    expect(
+      h.platform.posted.filter((m) => m.kind === 'progress' && m.roundId === round.id),
+    ).toHaveLength(1);
   });
 
   it('keeps the round open with a clear message when fewer than 2 opinions were given', async () => {
     const { round, thread } = await startRound(h);
     await addOpinions(thread.messageId, ['ana']);
-    const error = await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR).catch((e) => e);
+    const error = await h.runtime.service
+      .close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR)
+      .catch((e) => e);
     expect(error).toBeInstanceOf(DomainError);
     expect(error.code).toBe('not_enough_opinions');
     expect(error.message).toMatch(/1 opinion;.*at least 2/);
@@ -87,7 +106,9 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect(failure.reason.message).toMatch(/already closed/);
     await h.platform.waitFor('statement', round.id);
     // A close while generating/polling is refused too, with the reason.
-    await expect(h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR)).rejects.toThrow(/finish/);
+    await expect(
+      h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR),
+    ).rejects.toThrow(/finish/);
     expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
     expect((await h.runtime.queues.generate.getJobCounts('completed')).completed).toBe(1);
   });
@@ -97,9 +118,20 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     await addOpinions(thread.messageId);
     await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
     const statement = await h.platform.waitFor('statement', round.id);
-    await h.runtime.service.finish({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.runtime.service.finish(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      MODERATOR,
+    );
     const error = await h.runtime.service
-      .react({ scope: SCOPE, channelId: CHANNEL, messageId: statement.ref.messageId, userId: 'ana', optionKey: 'agree', at: 5, removed: false })
+      .react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: statement.ref.messageId,
+        userId: 'ana',
+        optionKey: 'agree',
+        at: 5,
+        removed: false,
+      })
       .catch((e) => e);
     expect(error.code).toBe('poll_closed');
     const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
@@ -110,10 +142,20 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
   it('stores an over-long opinion truncated and tells the member; an empty one counts for nothing', async () => {
     const { round, thread } = await startRound(h);
     const base = { scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, at: 1 };
-    const long = await h.runtime.service.reply({ ...base, messageId: 'm1', userId: 'ana', text: 'word '.repeat(1_000) });
+    const long = await h.runtime.service.reply({
+      ...base,
+      messageId: 'm1',
+      userId: 'ana',
+      text: 'word '.repeat(1_000),
+    });
     expect(long.status).toBe('recorded');
     expect(long.notice).toMatch(/4999 characters; only the first 4000/);
-    const empty = await h.runtime.service.reply({ ...base, messageId: 'm2', userId: 'ben', text: '   \n ' });
+    const empty = await h.runtime.service.reply({
+      ...base,
+      messageId: 'm2',
+      userId: 'ben',
+      text: '   \n ',
+    });
     expect(empty.status).toBe('removed');
     const opinions = await h.runtime.store.contributions.list(SCOPE, round.id, 'opinion', 0);
     expect(opinions.map((o) => [o.participantId, o.truncated])).toEqual([['ana', true]]);
@@ -124,11 +166,42 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     const base = { scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, at: 1 };
     const service = h.runtime.service;
     await service.reply({ ...base, messageId: 'm1', userId: 'ana', text: 'First.', eventId: 'E1' });
-    expect((await service.reply({ ...base, messageId: 'm1', userId: 'ana', text: 'First.', eventId: 'E1' })).status).toBe('duplicate');
-    expect((await service.reply({ ...base, messageId: 'm1', userId: 'ana', text: 'Edited.' })).status).toBe('edited');
-    expect((await service.reply({ ...base, threadRootId: 'elsewhere', messageId: 'm9', userId: 'ana', text: 'Off topic' })).status).toBe('ignored');
+    expect(
+      (
+        await service.reply({
+          ...base,
+          messageId: 'm1',
+          userId: 'ana',
+          text: 'First.',
+          eventId: 'E1',
+        })
+      ).status,
+    ).toBe('duplicate');
+    expect(
+      (await service.reply({ ...base, messageId: 'm1', userId: 'ana', text: 'Edited.' })).status,
+    ).toBe('edited');
+    expect(
+      (
+        await service.reply({
+          ...base,
+          threadRootId: 'elsewhere',
+          messageId: 'm9',
+          userId: 'ana',
+          text: 'Off topic',
+        })
+      ).status,
+    ).toBe('ignored');
     await service.reply({ ...base, messageId: 'm2', userId: 'ben', text: 'Mine.' });
-    expect((await service.removeReply({ scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, messageId: 'm2' })).status).toBe('removed');
+    expect(
+      (
+        await service.removeReply({
+          scope: SCOPE,
+          channelId: CHANNEL,
+          threadRootId: thread.messageId,
+          messageId: 'm2',
+        })
+      ).status,
+    ).toBe('removed');
     const opinions = await h.runtime.store.contributions.list(SCOPE, round.id, 'opinion', 0);
     expect(opinions.map((o) => o.text)).toEqual(['Edited.']);
   });
@@ -137,12 +210,23 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     const { round, thread } = await startRound(h);
     await addOpinions(thread.messageId);
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await expect(h.runtime.service.close(target, MEMBER('ana'))).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(h.runtime.service.cancel(target, MEMBER('ana'))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(h.runtime.service.close(target, MEMBER('ana'))).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    await expect(h.runtime.service.cancel(target, MEMBER('ana'))).rejects.toMatchObject({
+      code: 'forbidden',
+    });
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
     // The starter (here the moderator id) may; a plain member who started a round may close their own.
-    const own = await h.runtime.service.start({ scope: SCOPE, channelId: 'C2', actor: MEMBER('ben'), question: 'Lunch at noon?' });
-    await expect(h.runtime.service.cancel({ scope: SCOPE, channelId: 'C2', roundId: own.id }, MEMBER('ben'))).resolves.toMatchObject({ phase: 'cancelled' });
+    const own = await h.runtime.service.start({
+      scope: SCOPE,
+      channelId: 'C2',
+      actor: MEMBER('ben'),
+      question: 'Lunch at noon?',
+    });
+    await expect(
+      h.runtime.service.cancel({ scope: SCOPE, channelId: 'C2', roundId: own.id }, MEMBER('ben')),
+    ).resolves.toMatchObject({ phase: 'cancelled' });
   });
 
   it('rejects an empty or over-long question with a clear message', async () => {
@@ -171,8 +255,15 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
   it('cancels the deadline when a round is closed early', async () => {
     const { round, thread } = await startRound(h, 'Early close?', { minutes: 5 });
     await addOpinions(thread.messageId);
-    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
-    expect(await h.runtime.queues.deadline.getJob(`deadline-console.W1-${round.id}`)).toBeUndefined();
-    await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling');
+    await h.runtime.service.close(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      MODERATOR,
+    );
+    expect(
+      await h.runtime.queues.deadline.getJob(`deadline-console.W1-${round.id}`),
+    ).toBeUndefined();
+    await until(
+      async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling',
+    );
   });
 });

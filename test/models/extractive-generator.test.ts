@@ -156,7 +156,9 @@ describe('ExtractiveGenerator, first round', () => {
 
   it('does not depend on the order in which members replied beyond the seed', async () => {
     const a = await generator.generate(input({ k: 16, seed: 5 }));
-    const b = await generator.generate(input({ k: 16, seed: 5, participants: [...members].reverse() }));
+    const b = await generator.generate(
+      input({ k: 16, seed: 5, participants: [...members].reverse() }),
+    );
     expect(b.candidates.map((c) => c.text)).toEqual(a.candidates.map((c) => c.text));
   });
 
@@ -214,9 +216,7 @@ describe('ExtractiveGenerator, revision', () => {
       ...m,
       critique: m.id === 'ben' ? 'It ignores the customers who call us on Fridays.' : null,
     }));
-    const { candidates } = await generator.generate(
-      input({ participants: group, previous, k: 3 }),
-    );
+    const { candidates } = await generator.generate(input({ participants: group, previous, k: 3 }));
     const first = candidates[0]!;
     expect(first.source).toBe('revision');
     expect(first.text.startsWith(previous)).toBe(true);
@@ -233,7 +233,10 @@ describe('ExtractiveGenerator, revision', () => {
     const scored = await new LexicalRewardModel().predict({
       question: fourDay.question,
       participants: critiqued,
-      candidates: [{ id: 'prev', text: previous, source: 'revision', explanation: null }, ...candidates],
+      candidates: [
+        { id: 'prev', text: previous, source: 'revision', explanation: null },
+        ...candidates,
+      ],
       seed: 1,
     });
     const column = (id: string) => {

@@ -151,10 +151,7 @@ describe('LexicalRewardModel', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(
-      model.predict(
-        { question: 'q', participants, candidates, seed: 1 },
-        controller.signal,
-      ),
+      model.predict({ question: 'q', participants, candidates, seed: 1 }, controller.signal),
     ).rejects.toThrow();
   });
 });

@@ -6,7 +6,9 @@ import { cosine, TfIdf } from '../../src/models/text/tfidf.js';
 describe('splitSentences', () => {
   it('breaks at full stops, exclamation and question marks, and newlines', () => {
     expect(
-      splitSentences('One idea here. Another one! Is this a third?\nA line without a stop\n\nLast.'),
+      splitSentences(
+        'One idea here. Another one! Is this a third?\nA line without a stop\n\nLast.',
+      ),
     ).toEqual([
       'One idea here.',
       'Another one!',

@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Generator, GenerateInput, GenerateResult } from '../../src/models/ports.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
-import { CHANNEL, type Harness, MODERATOR, OPINIONS, SCOPE, startHarness, startRound, until } from '../support/harness.js';
+import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  startRound,
+  until,
+} from '../support/harness.js';
 
 /** A generator that fails its first `failures` calls, then delegates. */
 class FlakyGenerator implements Generator {
@@ -30,7 +39,15 @@ describe('pipeline failures', () => {
     const { round, thread } = await startRound(harness);
     let at = 1;
     for (const [id, text] of Object.entries(OPINIONS)) {
-      await harness.runtime.service.reply({ scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, messageId: id, userId: id, text, at: at++ });
+      await harness.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: id,
+        userId: id,
+        text,
+        at: at++,
+      });
     }
     return round;
   }
@@ -56,7 +73,10 @@ describe('pipeline failures', () => {
     expect(failed.phase).toBe('failed');
     expect(failed.failureReason).toBe('model server timed out');
 
-    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.runtime.service.close(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      MODERATOR,
+    );
     await h.platform.waitFor('statement', round.id);
     const done = await h.runtime.store.rounds.require(SCOPE, round.id);
     expect(done).toMatchObject({ phase: 'polling', attempt: 2, failureReason: null });
@@ -64,7 +84,11 @@ describe('pipeline failures', () => {
 
   it('fails a job whose payload breaks its schema at once, without retry, and logs why', async () => {
     h = await startHarness({ attempts: 5 });
-    const job = await h.runtime.queues.generate.add('generate', { scope: SCOPE, roundId: 'has:colon', version: 0 }, { attempts: 5 });
+    const job = await h.runtime.queues.generate.add(
+      'generate',
+      { scope: SCOPE, roundId: 'has:colon', version: 0 },
+      { attempts: 5 },
+    );
     const harness = h;
     await until(async () => (await job.getState()) === 'failed');
     const failed = await harness.runtime.queues.generate.getJob(job.id!);
@@ -80,7 +104,14 @@ describe('pipeline failures', () => {
     const job = { scope: SCOPE, roundId: 'rdup', version: 1, attempt: 1 };
     await h.runtime.queues.enqueueStage('score', job);
     await h.runtime.queues.enqueueStage('score', job);
-    const counts = await h.runtime.queues.score.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+    const counts = await h.runtime.queues.score.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'completed',
+      'failed',
+    );
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
   });
 
@@ -88,12 +119,19 @@ describe('pipeline failures', () => {
     h = await startHarness();
     const round = await roundWithOpinions(h);
     await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
-    await h.runtime.service.cancel({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.runtime.service.cancel(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      MODERATOR,
+    );
     await h.platform.waitFor('notice', round.id);
     const harness = h;
     // Wait until every stage queue is idle: whatever was in flight has run and stopped.
     await until(async () => {
-      for (const q of [harness.runtime.queues.generate, harness.runtime.queues.score, harness.runtime.queues.select]) {
+      for (const q of [
+        harness.runtime.queues.generate,
+        harness.runtime.queues.score,
+        harness.runtime.queues.select,
+      ]) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed');
         if ((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) > 0) return false;
       }

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { ConfigSchema } from '../../src/app/config.js';
 import { createRuntime, type Runtime } from '../../src/app/runtime.js';
+import type { Actor } from '../../src/deliberation/ports.js';
 import type { Log } from '../../src/domain/log.js';
 import type { Scope } from '../../src/domain/scope.js';
-import type { Actor } from '../../src/deliberation/ports.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../../src/models/ports.js';
@@ -47,7 +47,12 @@ export interface Harness {
 
 /** The real runtime (store, BullMQ queues and workers on the test Redis) with a console platform. */
 export async function startHarness(
-  options: { generator?: Generator; rewardModel?: RewardModel; attempts?: number; now?: () => number } = {},
+  options: {
+    generator?: Generator;
+    rewardModel?: RewardModel;
+    attempts?: number;
+    now?: () => number;
+  } = {},
 ): Promise<Harness> {
   const env = testRedis();
   const redis = env.connect();
@@ -86,7 +91,11 @@ export async function startHarness(
 }
 
 /** Starts a round and waits until its question is posted and linked. */
-export async function startRound(h: Harness, question = 'Should our team adopt a four-day week?', settings = {}) {
+export async function startRound(
+  h: Harness,
+  question = 'Should our team adopt a four-day week?',
+  settings = {},
+) {
   const round = await h.runtime.service.start({
     scope: SCOPE,
     channelId: CHANNEL,
@@ -94,11 +103,16 @@ export async function startRound(h: Harness, question = 'Should our team adopt a
     question,
     settings,
   });
-  const thread = await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef);
+  const thread = await until(
+    async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef,
+  );
   return { round, thread };
 }
 
-export async function until<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -1,3 +1,4 @@
+import { createRng } from '../../domain/random.js';
 import type { SparseVector } from '../text/tfidf.js';
 import {
   type Factorisation,
@@ -9,7 +10,16 @@ import { cosine, textVectors } from './text-similarity.js';
 
 /**
  * The learned reward model on integer indices (members 0..m-1, statements 0..s-1); see
- * model.ts for the id-based API and the reasons behind each part.
+ * model.ts for the id-based API.
+ *
+ * Two stacked linear blends of simple predictors: one for statements with ratings
+ * (factorisation, comment mean, neighbours' residuals, member mean), one for statements
+ * nobody has rated (member's bias, parameters borrowed from textually similar statements
+ * and from the author, the member's own residuals on similar statements). The blend
+ * weights are fitted on ratings held out from the training ratings themselves — a
+ * random tenth of them, and a random fifth of the statements hidden whole to simulate
+ * cold start — so each conversation gets the weights its own data supports: a tiny
+ * dense one leans on the comment mean, a large one on the factorisation.
  */
 
 export interface CoreInput {
@@ -26,23 +36,17 @@ export interface CoreOptions {
   lambdaBias: number;
   lambdaFactor: number;
   seed: number;
-  /** Weight of the neighbours' residuals added to the factorisation. */
-  knnWeight: number;
   knnNeighbours: number;
   /** Co-rated statements at which a neighbour's similarity counts half. */
   knnShrink: number;
   /** Pseudo-weight of "no similar statement" when a new statement borrows parameters. */
   textShrink: number;
-  /** How far a new statement's factor leans towards its author's. */
-  authorWeight: number;
-  /** Weight of the member's own residuals on similar statements, for new statements. */
-  personalTextWeight: number;
-  /** Weight of the similarity of a new statement to the member's own words. */
-  ownTextWeight: number;
-  /** Predicted approval of a member for a statement they wrote. */
-  authorApproval: number;
-  /** Weight of the comment mean against the population mean of predictions in W(c). */
-  popularityCalibration: number;
+  /** Ridge strength pulling blend weights towards their priors (in squared-error units). */
+  blendRidge: number;
+  /** Share of rated statements hidden whole to fit the cold-start blend. */
+  coldShare: number;
+  /** Share of the remaining ratings held out to fit the warm blend. */
+  warmShare: number;
 }
 
 export const DEFAULT_CORE_OPTIONS: CoreOptions = {
@@ -50,43 +54,40 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   lambdaBias: 0.05,
   lambdaFactor: 0.05,
   seed: 0,
-  knnWeight: 0.5,
   knnNeighbours: 30,
   knnShrink: 10,
   textShrink: 0.5,
-  authorWeight: 1,
-  personalTextWeight: 1,
-  ownTextWeight: 0,
-  authorApproval: 1,
-  popularityCalibration: 0,
+  blendRidge: 10,
+  coldShare: 0.2,
+  warmShare: 0.1,
 };
 
-export class LearnedCore {
-  private readonly mf: Factorisation;
+const WARM_PRIOR = [0, 1, 0, 0, 0, 0];
+const COLD_PRIOR = [0, 1, 0, 1, 1, 0, 0, 0, 0];
+
+/** The single predictors, fitted on one set of ratings. */
+class Components {
+  readonly mf: Factorisation;
   private readonly k: number;
-  /** Neighbours per member: indices and similarities, strongest first. */
+  private readonly s: number;
   private readonly neighbours: { index: Int32Array; weight: Float64Array }[];
-  /** Dense residual (rating - factorisation) per member x statement; NaN where unrated. */
+  /** Dense residual (rating - factorisation), member-major; NaN where unrated. */
   private readonly residual: Float32Array;
-  private readonly rated: Uint8Array;
-  private readonly statementCount: number;
+  readonly rated: Uint8Array;
+  private readonly commentMean: Float64Array;
+  private readonly memberMean: Float64Array;
   private readonly coldBias: Float64Array;
   private readonly coldFactors: Float64Array;
-  private readonly statementVectors: SparseVector[];
-  private readonly memberVectors: SparseVector[];
-  /** Per cold statement: rated statements with their text similarity. */
-  private readonly coldNeighbours: Map<number, { index: number[]; sim: number[] }>;
-  private readonly memberRated: number[][];
-  private readonly calibration: Float64Array;
+  private readonly coldNeighbours: ({ index: number[]; sim: number[] } | null)[];
 
   constructor(
-    private readonly input: CoreInput,
-    private readonly options: CoreOptions = DEFAULT_CORE_OPTIONS,
+    ratings: SparseRatings,
+    private readonly text: TextView,
+    private readonly options: CoreOptions,
   ) {
-    const { ratings } = input;
     const m = ratings.members;
     const s = ratings.statements;
-    this.statementCount = s;
+    this.s = s;
     this.k = options.factors;
     this.mf = fitFactorisation(ratings, {
       factors: options.factors,
@@ -97,38 +98,43 @@ export class LearnedCore {
       maxSweeps: 500,
       initScale: 0.1,
     });
-
     this.residual = new Float32Array(m * s).fill(Number.NaN);
     this.rated = new Uint8Array(s);
-    this.memberRated = Array.from({ length: m }, () => []);
+    const cSum = new Float64Array(s);
+    const cCount = new Float64Array(s);
+    const mSum = new Float64Array(m);
+    const mCount = new Float64Array(m);
     const byStatement: number[][] = Array.from({ length: s }, () => []);
     for (let i = 0; i < ratings.value.length; i++) {
       const u = ratings.member[i] as number;
       const c = ratings.statement[i] as number;
-      this.residual[u * s + c] = (ratings.value[i] as number) - predictFactorisation(this.mf, u, c);
+      const a = ratings.value[i] as number;
+      this.residual[u * s + c] = a - predictFactorisation(this.mf, u, c);
       this.rated[c] = 1;
-      this.memberRated[u]?.push(c);
+      cSum[c] += a;
+      cCount[c]++;
+      mSum[u] += a;
+      mCount[u]++;
       byStatement[c]?.push(u);
     }
-    this.neighbours = this.findNeighbours(m, s, byStatement);
+    this.commentMean = cSum.map((x, c) => (x + 1) / ((cCount[c] as number) + 2));
+    this.memberMean = mSum.map((x, u) => (x + 1) / ((mCount[u] as number) + 2));
+    this.neighbours = this.findNeighbours(m, byStatement);
 
-    const texts = [...input.statementTexts, ...input.memberTexts];
-    const vectors = textVectors(texts);
-    this.statementVectors = vectors.slice(0, s);
-    this.memberVectors = vectors.slice(s);
     this.coldBias = new Float64Array(s);
     this.coldFactors = new Float64Array(s * this.k);
-    this.coldNeighbours = new Map();
+    this.coldNeighbours = Array.from({ length: s }, () => null);
     for (let c = 0; c < s; c++) if (this.rated[c] === 0) this.fitCold(c);
-
-    this.calibration = new Float64Array(s);
   }
 
-  private findNeighbours(m: number, s: number, byStatement: number[][]) {
-    // Sparse co-rating accumulation: cost is the sum over statements of raters squared.
+  /** Members most alike in their residuals, cosine shrunk by the number co-rated. */
+  private findNeighbours(m: number, byStatement: number[][]) {
+    const s = this.s;
     const dot = new Float64Array(m * m);
     const common = new Float64Array(m * m);
     const r = this.residual;
+    // Accumulated statement by statement: the cost is the sum of raters squared, far
+    // below m * m * s on sparse conversations.
     for (let c = 0; c < s; c++) {
       const raters = byStatement[c] as number[];
       for (let x = 0; x < raters.length; x++) {
@@ -136,9 +142,9 @@ export class LearnedCore {
         const ru = r[u * s + c] as number;
         for (let y = x + 1; y < raters.length; y++) {
           const v = raters[y] as number;
-          const p = ru * (r[v * s + c] as number);
-          dot[u * m + v] += p;
-          common[u * m + v]++;
+          const a = Math.min(u, v) * m + Math.max(u, v);
+          dot[a] += ru * (r[v * s + c] as number);
+          common[a]++;
         }
       }
     }
@@ -150,22 +156,18 @@ export class LearnedCore {
       }
     }
     const out: { index: Int32Array; weight: Float64Array }[] = [];
-    const K = this.options.knnNeighbours;
     for (let u = 0; u < m; u++) {
-      const cand: { v: number; w: number }[] = [];
+      const candidates: { v: number; w: number }[] = [];
       for (let v = 0; v < m; v++) {
         if (v === u) continue;
-        const a = Math.min(u, v);
-        const b = Math.max(u, v);
-        const n = common[a * m + b] as number;
-        if (n === 0) continue;
-        const denom = Math.sqrt((sq[u] as number) * (sq[v] as number));
-        if (denom === 0) continue;
-        const w = ((dot[a * m + b] as number) / denom) * (n / (n + this.options.knnShrink));
-        cand.push({ v, w });
+        const a = Math.min(u, v) * m + Math.max(u, v);
+        const n = common[a] as number;
+        const norm = Math.sqrt((sq[u] as number) * (sq[v] as number));
+        if (n === 0 || norm === 0) continue;
+        candidates.push({ v, w: ((dot[a] as number) / norm) * (n / (n + this.options.knnShrink)) });
       }
-      cand.sort((p, q) => Math.abs(q.w) - Math.abs(p.w));
-      const top = cand.slice(0, K);
+      candidates.sort((p, q) => Math.abs(q.w) - Math.abs(p.w));
+      const top = candidates.slice(0, this.options.knnNeighbours);
       out.push({
         index: Int32Array.from(top, (t) => t.v),
         weight: Float64Array.from(top, (t) => t.w),
@@ -174,19 +176,20 @@ export class LearnedCore {
     return out;
   }
 
+  /** Borrows bias and factors for an unrated statement from similar rated ones. */
   private fitCold(c: number) {
     const k = this.k;
     const index: number[] = [];
     const sim: number[] = [];
-    const vc = this.statementVectors[c] as SparseVector;
     let total = 0;
     let bias = 0;
     const f = new Float64Array(k);
-    for (let j = 0; j < this.statementCount; j++) {
+    for (let j = 0; j < this.s; j++) {
       if (this.rated[j] === 0) continue;
-      const sv = cosine(vc, this.statementVectors[j] as SparseVector);
-      if (sv <= 0) continue;
-      const w = sv * sv;
+      const similarity = this.text.statementSimilarity(c, j);
+      if (similarity <= 0) continue;
+      // Squared, so that a close paraphrase outweighs many statements sharing one word.
+      const w = similarity * similarity;
       index.push(j);
       sim.push(w);
       total += w;
@@ -195,72 +198,229 @@ export class LearnedCore {
     }
     const denom = total + this.options.textShrink;
     this.coldBias[c] = bias / denom;
-    const author = this.input.statementAuthors[c] ?? -1;
-    for (let q = 0; q < k; q++) {
-      const fromAuthor = author >= 0 ? (this.mf.memberFactors[author * k + q] as number) : 0;
-      this.coldFactors[c * k + q] = (f[q] as number) / denom + this.options.authorWeight * fromAuthor;
+    for (let q = 0; q < k; q++) this.coldFactors[c * k + q] = (f[q] as number) / denom;
+    this.coldNeighbours[c] = { index, sim };
+  }
+
+  /** [1, factorisation, comment mean, neighbours' residual, member mean, is author]. */
+  warmFeatures(u: number, c: number): number[] {
+    const s = this.s;
+    let knn = 0;
+    const nb = this.neighbours[u];
+    if (nb !== undefined) {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < nb.index.length; i++) {
+        const r = this.residual[(nb.index[i] as number) * s + c] as number;
+        if (Number.isNaN(r)) continue;
+        const w = nb.weight[i] as number;
+        num += w * r;
+        den += Math.abs(w);
+      }
+      knn = num / (den + 1);
     }
-    this.coldNeighbours.set(c, { index, sim });
+    return [
+      1,
+      predictFactorisation(this.mf, u, c),
+      this.commentMean[c] ?? 0.5,
+      knn,
+      this.memberMean[u] ?? 0.5,
+      this.text.isAuthor(u, c) ? 1 : 0,
+    ];
+  }
+
+  /**
+   * [1, mu + b_u, member mean, borrowed bias, f_u . borrowed f, f_u . author's f,
+   *  member's residual on similar statements, similarity to member's own words, is author].
+   */
+  coldFeatures(u: number, c: number): number[] {
+    const k = this.k;
+    const mf = this.mf;
+    let textDot = 0;
+    let authorDot = 0;
+    const author = this.text.author(c);
+    for (let q = 0; q < k; q++) {
+      const fu = mf.memberFactors[u * k + q] ?? 0;
+      textDot += fu * (this.coldFactors[c * k + q] ?? 0);
+      if (author >= 0 && author !== u) authorDot += fu * (mf.memberFactors[author * k + q] ?? 0);
+    }
+    let personal = 0;
+    const cold = this.coldNeighbours[c];
+    if (cold) {
+      let num = 0;
+      let den = 0;
+      cold.index.forEach((j, i) => {
+        const r = this.residual[u * this.s + j] as number;
+        if (Number.isNaN(r)) return;
+        num += (cold.sim[i] as number) * r;
+        den += cold.sim[i] as number;
+      });
+      personal = num / (den + this.options.textShrink);
+    }
+    return [
+      1,
+      mf.mu + (mf.memberBias[u] ?? 0),
+      this.memberMean[u] ?? 0.5,
+      this.coldBias[c] ?? 0,
+      textDot,
+      authorDot,
+      personal,
+      this.text.ownSimilarity(u, c),
+      this.text.isAuthor(u, c) ? 1 : 0,
+    ];
+  }
+}
+
+/** Text similarities and authorship, shared by every fit. */
+class TextView {
+  private readonly statementVectors: SparseVector[];
+  private readonly memberVectors: SparseVector[];
+  private readonly cache = new Map<number, number>();
+
+  constructor(private readonly input: CoreInput) {
+    const s = input.statementTexts.length;
+    const vectors = textVectors([...input.statementTexts, ...input.memberTexts]);
+    this.statementVectors = vectors.slice(0, s);
+    this.memberVectors = vectors.slice(s);
+  }
+
+  statementSimilarity(a: number, b: number): number {
+    const key = Math.min(a, b) * this.statementVectors.length + Math.max(a, b);
+    let v = this.cache.get(key);
+    if (v === undefined) {
+      v = cosine(this.statementVectors[a] ?? new Map(), this.statementVectors[b] ?? new Map());
+      this.cache.set(key, v);
+    }
+    return v;
+  }
+
+  ownSimilarity(member: number, statement: number): number {
+    const own = this.memberVectors[member];
+    if (own === undefined || own.size === 0) return 0;
+    return cosine(own, this.statementVectors[statement] ?? new Map());
+  }
+
+  author(statement: number): number {
+    return this.input.statementAuthors[statement] ?? -1;
+  }
+
+  isAuthor(member: number, statement: number): boolean {
+    return this.author(statement) === member;
+  }
+}
+
+/** Ridge regression towards `prior`: (X'X + rI) w = X'y + r prior. */
+function ridgeFit(rows: number[][], y: number[], prior: readonly number[], ridge: number) {
+  const d = prior.length;
+  const a = Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => (i === j ? ridge : 0)),
+  );
+  const b = prior.map((p) => p * ridge);
+  rows.forEach((x, n) => {
+    for (let i = 0; i < d; i++) {
+      const xi = x[i] as number;
+      (b as number[])[i] = (b[i] as number) + xi * (y[n] as number);
+      const row = a[i] as number[];
+      for (let j = 0; j < d; j++) row[j] = (row[j] as number) + xi * (x[j] as number);
+    }
+  });
+  return solve(a, b);
+}
+
+/** Gaussian elimination with partial pivoting on a small dense system. */
+function solve(a: number[][], b: number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i] as number]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) {
+      if (Math.abs(m[r]?.[col] ?? 0) > Math.abs(m[pivot]?.[col] ?? 0)) pivot = r;
+    }
+    [m[col], m[pivot]] = [m[pivot] as number[], m[col] as number[]];
+    const p = m[col] as number[];
+    const div = p[col] as number;
+    if (div === 0) continue;
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const row = m[r] as number[];
+      const factor = (row[col] as number) / div;
+      if (factor === 0) continue;
+      for (let j = col; j <= n; j++) row[j] = (row[j] as number) - factor * (p[j] as number);
+    }
+  }
+  return m.map((row, i) => {
+    const d = row[i] as number;
+    return d === 0 ? 0 : (row[n] as number) / d;
+  });
+}
+
+function dot(w: readonly number[], x: readonly number[]): number {
+  let sum = 0;
+  for (let i = 0; i < w.length; i++) sum += (w[i] as number) * (x[i] as number);
+  return sum;
+}
+
+function subset(r: SparseRatings, keep: (i: number) => boolean): SparseRatings {
+  const idx: number[] = [];
+  for (let i = 0; i < r.value.length; i++) if (keep(i)) idx.push(i);
+  return {
+    members: r.members,
+    statements: r.statements,
+    member: Int32Array.from(idx, (i) => r.member[i] as number),
+    statement: Int32Array.from(idx, (i) => r.statement[i] as number),
+    value: Float64Array.from(idx, (i) => r.value[i] as number),
+  };
+}
+
+export class LearnedCore {
+  private readonly components: Components;
+  readonly warmWeights: number[];
+  readonly coldWeights: number[];
+
+  constructor(input: CoreInput, options: CoreOptions = DEFAULT_CORE_OPTIONS) {
+    const { ratings } = input;
+    const text = new TextView(input);
+    const rng = createRng(options.seed);
+    const coldStatement = Array.from({ length: ratings.statements }, () => rng.next() < options.coldShare);
+    const warmHeldOut = Array.from({ length: ratings.value.length }, () => rng.next() < options.warmShare);
+    const isHeldOut = (i: number) =>
+      coldStatement[ratings.statement[i] as number] === true || warmHeldOut[i] === true;
+    const inner = new Components(subset(ratings, (i) => !isHeldOut(i)), text, options);
+
+    const warmX: number[][] = [];
+    const warmY: number[] = [];
+    const coldX: number[][] = [];
+    const coldY: number[] = [];
+    for (let i = 0; i < ratings.value.length; i++) {
+      if (!isHeldOut(i)) continue;
+      const u = ratings.member[i] as number;
+      const c = ratings.statement[i] as number;
+      if (inner.rated[c] === 1) {
+        warmX.push(inner.warmFeatures(u, c));
+        warmY.push(ratings.value[i] as number);
+      } else {
+        coldX.push(inner.coldFeatures(u, c));
+        coldY.push(ratings.value[i] as number);
+      }
+    }
+    this.warmWeights = ridgeFit(warmX, warmY, WARM_PRIOR, options.blendRidge);
+    this.coldWeights = ridgeFit(coldX, coldY, COLD_PRIOR, options.blendRidge);
+    this.components = new Components(ratings, text, options);
   }
 
   isRated(statement: number): boolean {
-    return this.rated[statement] === 1;
+    return this.components.rated[statement] === 1;
   }
 
   /** Predicted approval in [0, 1]. */
   predict(member: number, statement: number): number {
-    const s = this.statementCount;
-    if (this.input.statementAuthors[statement] === member && this.options.authorApproval > 0) {
-      return this.options.authorApproval;
-    }
-    let p: number;
-    if (this.rated[statement] === 1) {
-      p = predictFactorisation(this.mf, member, statement);
-      const nb = this.neighbours[member];
-      if (nb !== undefined && this.options.knnWeight > 0) {
-        let num = 0;
-        let den = 0;
-        for (let i = 0; i < nb.index.length; i++) {
-          const r = this.residual[(nb.index[i] as number) * s + statement] as number;
-          if (Number.isNaN(r)) continue;
-          const w = nb.weight[i] as number;
-          num += w * r;
-          den += Math.abs(w);
-        }
-        if (den > 0) p += (this.options.knnWeight * num) / (den + 1);
-      }
-    } else {
-      const k = this.k;
-      let dot = 0;
-      for (let q = 0; q < k; q++) {
-        dot += (this.mf.memberFactors[member * k + q] ?? 0) * (this.coldFactors[statement * k + q] as number);
-      }
-      p = this.mf.mu + (this.mf.memberBias[member] ?? 0) + (this.coldBias[statement] as number) + dot;
-      const cold = this.coldNeighbours.get(statement);
-      if (cold !== undefined && this.options.personalTextWeight > 0) {
-        let num = 0;
-        let den = 0;
-        cold.index.forEach((j, i) => {
-          const r = this.residual[member * s + j] as number;
-          if (Number.isNaN(r)) return;
-          num += (cold.sim[i] as number) * r;
-          den += cold.sim[i] as number;
-        });
-        p += (this.options.personalTextWeight * num) / (den + this.options.textShrink);
-      }
-      if (this.options.ownTextWeight > 0) {
-        const own = this.memberVectors[member];
-        if (own !== undefined && own.size > 0) {
-          p += this.options.ownTextWeight * cosine(own, this.statementVectors[statement] as SparseVector);
-        }
-      }
-    }
+    const p = this.isRated(statement)
+      ? dot(this.warmWeights, this.components.warmFeatures(member, statement))
+      : dot(this.coldWeights, this.components.coldFeatures(member, statement));
     return Math.min(1, Math.max(0, p));
   }
 
   statementBias(statement: number): number {
-    return this.rated[statement] === 1
-      ? (this.mf.statementBias[statement] as number)
-      : (this.coldBias[statement] as number);
+    return this.components.mf.statementBias[statement] ?? 0;
   }
 }

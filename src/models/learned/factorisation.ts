@@ -61,11 +61,10 @@ export function predictFactorisation(model: Factorisation, member: number, state
   let dot = 0;
   const k = model.factors;
   for (let f = 0; f < k; f++) {
-    dot += (model.memberFactors[member * k + f] ?? 0) * (model.statementFactors[statement * k + f] ?? 0);
+    dot +=
+      (model.memberFactors[member * k + f] ?? 0) * (model.statementFactors[statement * k + f] ?? 0);
   }
-  return (
-    model.mu + (model.memberBias[member] ?? 0) + (model.statementBias[statement] ?? 0) + dot
-  );
+  return model.mu + (model.memberBias[member] ?? 0) + (model.statementBias[statement] ?? 0) + dot;
 }
 
 interface Index {
@@ -165,11 +164,33 @@ function fitOnce(
 
   let previous = loss(r, model, options, index);
   for (let sweep = 1; sweep <= options.maxSweeps; sweep++) {
-    updateSide(r, model, r.statement, index.memberStart, index.memberRatings, r.members, true, memberRidge, solver);
-    updateSide(r, model, r.member, index.statementStart, index.statementRatings, r.statements, false, statementRidge, solver);
+    updateSide(
+      r,
+      model,
+      r.statement,
+      index.memberStart,
+      index.memberRatings,
+      r.members,
+      true,
+      memberRidge,
+      solver,
+    );
+    updateSide(
+      r,
+      model,
+      r.member,
+      index.statementStart,
+      index.statementRatings,
+      r.statements,
+      false,
+      statementRidge,
+      solver,
+    );
     let residual = 0;
     for (let i = 0; i < n; i++) {
-      residual += (r.value[i] as number) - (predictFactorisation(model, r.member[i] as number, r.statement[i] as number) - model.mu);
+      residual +=
+        (r.value[i] as number) -
+        (predictFactorisation(model, r.member[i] as number, r.statement[i] as number) - model.mu);
     }
     model.mu = residual / n / (1 + options.lambdaBias);
     const current = loss(r, model, options, index);
@@ -262,7 +283,11 @@ function updateSide(
     for (let p = from; p < to; p++) {
       const idx = order[p] as number;
       const o = other[idx] as number;
-      solver.add(otherFactors, o * k, (r.value[idx] as number) - model.mu - (otherBias[o] as number));
+      solver.add(
+        otherFactors,
+        o * k,
+        (r.value[idx] as number) - model.mu - (otherBias[o] as number),
+      );
     }
     solver.solve(solution);
     ownBias[row] = solution[0] as number;
@@ -274,7 +299,9 @@ function loss(r: SparseRatings, model: Factorisation, options: FactorisationOpti
   const n = r.value.length;
   let sse = 0;
   for (let i = 0; i < n; i++) {
-    const e = (r.value[i] as number) - predictFactorisation(model, r.member[i] as number, r.statement[i] as number);
+    const e =
+      (r.value[i] as number) -
+      predictFactorisation(model, r.member[i] as number, r.statement[i] as number);
     sse += e * e;
   }
   let bu = 0;

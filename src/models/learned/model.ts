@@ -1,7 +1,12 @@
 import { z } from 'zod';
-import { fitFactorisation, predictFactorisation, type Factorisation, type SparseRatings } from './factorisation.js';
-import { cosine, textVectors } from './text-similarity.js';
 import type { SparseVector } from '../text/tfidf.js';
+import {
+  type Factorisation,
+  fitFactorisation,
+  predictFactorisation,
+  type SparseRatings,
+} from './factorisation.js';
+import { cosine, textVectors } from './text-similarity.js';
 
 export const LearnedInputSchema = z.object({
   members: z.array(z.object({ id: z.string().min(1), text: z.string().nullish() })),
@@ -9,7 +14,11 @@ export const LearnedInputSchema = z.object({
     z.object({ id: z.string().min(1), text: z.string(), authorId: z.string().nullish() }),
   ),
   ratings: z.array(
-    z.object({ member: z.string().min(1), statement: z.string().min(1), approval: z.number().min(0).max(1) }),
+    z.object({
+      member: z.string().min(1),
+      statement: z.string().min(1),
+      approval: z.number().min(0).max(1),
+    }),
   ),
 });
 export type LearnedInput = z.infer<typeof LearnedInputSchema>;

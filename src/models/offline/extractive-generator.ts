@@ -77,6 +77,8 @@ interface Sentence {
   needsContext: boolean;
   /** Proposes or sets a condition (see NORMATIVE). */
   normative: boolean;
+  /** Every run of PHRASE_WORDS consecutive words, lower-cased, to spot repeated wording. */
+  phrases: ReadonlySet<string>;
 }
 
 interface Composition {
@@ -222,6 +224,7 @@ function sentence(
     terms: new Set(terms),
     needsContext: FIRST_PERSON.test(text) || DANGLING_START.test(text),
     normative: NORMATIVE.test(text),
+    phrases: phrases(text),
   };
 }
 
@@ -237,6 +240,27 @@ function centrality(vector: SparseVector, opinions: readonly SparseVector[], aut
     if (i !== author) sum += cosine(vector, o);
   });
   return sum / (opinions.length - 1);
+}
+
+/**
+ * Two sentences that share a run of this many words repeat each other's wording (two
+ * members quoting the question, or the same clause with a different tail); a statement
+ * that says it twice reads badly even when the rest of each sentence differs.
+ */
+const PHRASE_WORDS = 5;
+
+function phrases(text: string): Set<string> {
+  const words = text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+  const out = new Set<string>();
+  for (let i = 0; i + PHRASE_WORDS <= words.length; i++) {
+    out.add(words.slice(i, i + PHRASE_WORDS).join(' '));
+  }
+  return out;
+}
+
+function sharesPhrase(a: Sentence, b: Sentence): boolean {
+  for (const phrase of a.phrases) if (b.phrases.has(phrase)) return true;
+  return false;
 }
 
 /** True when one sentence negates a word the other affirms ("should help" / "should not help"). */
@@ -301,6 +325,7 @@ function chooseCompositions(
       const next = pool[i] as Sentence;
       if (words + next.words > MAX_COMPOSITION_WORDS) continue;
       if (parts.some((p) => p.author === next.author || contradicts(p, next))) continue;
+      if (parts.some((p) => sharesPhrase(p, next))) continue;
       grow([...parts, next], i + 1, words + next.words);
     }
   };
@@ -526,7 +551,10 @@ const REFRAMES: readonly [RegExp, (...groups: string[]) => string][] = [
     (kind, what) => `${what} is a real ${kind}.`,
   ],
   // "I worry about fairness." -> "Fairness is a real worry."
-  [/^i(?:'m| am)? (?:worry|worried|concerned) about (.+?)[.!]?$/i, (what) => `${what} is a real worry.`],
+  [
+    /^i(?:'m| am)? (?:worry|worried|concerned) about (.+?)[.!]?$/i,
+    (what) => `${what} is a real worry.`,
+  ],
   // "I would support it only if X." -> "It should only go ahead if X."
   [
     /^i (?:would|could|'d) (?:only )?(?:support|accept|back) (?:it|this|that) only (if|when) (.+?)[.!]?$/i,

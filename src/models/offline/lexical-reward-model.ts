@@ -81,9 +81,7 @@ export class LexicalRewardModel implements RewardModel {
       const group = known === 0 ? 0 : own.reduce((a, b) => a + b, 0) / known;
       // A member who wrote nothing with content ("Yes.") gets the group's view alone.
       return own.map((a, i) =>
-        calibrate(
-          profiles[i]?.size === 0 ? group : (1 - GROUP_PRIOR) * a + GROUP_PRIOR * group,
-        ),
+        calibrate(profiles[i]?.size === 0 ? group : (1 - GROUP_PRIOR) * a + GROUP_PRIOR * group),
       );
     });
     const matrix: ApprovalMatrix = {

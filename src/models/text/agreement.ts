@@ -10,7 +10,9 @@ import { cosine, type SparseVector } from './tfidf.js';
 export const CONTRADICTION_WEIGHT = 2;
 
 function opposite(term: string): string {
-  return term.startsWith(NEGATED_PREFIX) ? term.slice(NEGATED_PREFIX.length) : NEGATED_PREFIX + term;
+  return term.startsWith(NEGATED_PREFIX)
+    ? term.slice(NEGATED_PREFIX.length)
+    : NEGATED_PREFIX + term;
 }
 
 /**

@@ -30,7 +30,10 @@ export interface PostedMessage {
 export class ConsolePlatform implements PlatformPort {
   readonly posted: PostedMessage[] = [];
   // Checked synchronously on every post, so no message slips between two waits.
-  private readonly waiters = new Set<{ matches: (m: PostedMessage) => boolean; resolve: (m: PostedMessage) => void }>();
+  private readonly waiters = new Set<{
+    matches: (m: PostedMessage) => boolean;
+    resolve: (m: PostedMessage) => void;
+  }>();
   private nextId = 1;
 
   constructor(
@@ -39,7 +42,11 @@ export class ConsolePlatform implements PlatformPort {
   ) {}
 
   /** Resolves with the first message of `kind` for `roundId`, posted already or yet to come. */
-  waitFor(kind: PostedMessage['kind'], roundId: string, timeoutMs = 30_000): Promise<PostedMessage> {
+  waitFor(
+    kind: PostedMessage['kind'],
+    roundId: string,
+    timeoutMs = 30_000,
+  ): Promise<PostedMessage> {
     const matches = (m: PostedMessage) => m.kind === kind && m.roundId === roundId;
     const past = this.posted.find(matches);
     if (past) return Promise.resolve(past);

@@ -302,8 +302,8 @@ const STANCES: readonly Stance[] = [
   {
     key: 'cost',
     variants: [
-      (aff) =>
-        `My main worry is cost. Even if ${aff}, someone has to pay for it, and I want to know who carries that cost before I agree.`,
+      () =>
+        `My main worry is cost. Whatever the merits, someone has to pay for this, and I want to know who carries that cost before I agree.`,
       () =>
         `Nobody has said what this would cost or where the money comes from. I can't support it until the numbers are on the table.`,
     ],

@@ -1,0 +1,77 @@
+import { existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CsvError } from '../eval/csv.js';
+import { loadConversation, PolisInputError } from '../eval/polis.js';
+import type { Row } from '../eval/protocol.js';
+import { evaluateConversation, formatTable, meanRows, targetReport, toJson } from '../eval/table.js';
+
+const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json]';
+
+function main(argv: readonly string[]): number {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    process.stderr.write(`no conversation folder given\n${USAGE}\n`);
+    return 2;
+  }
+  // A shell glob over the data folder also matches its README: files that exist but are
+  // not folders are skipped with a note; a path that does not exist is an error.
+  const folders = parsed.positionals.filter((path) => {
+    if (existsSync(path) && !statSync(path).isDirectory()) {
+      process.stderr.write(`eval: skipping ${path} (not a folder)\n`);
+      return false;
+    }
+    return true;
+  });
+  if (folders.length === 0) {
+    process.stderr.write(`no conversation folder among the arguments\n${USAGE}\n`);
+    return 2;
+  }
+  const names = folders.map((f) => f.replace(/\/+$/, '').split('/').pop() ?? f);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) {
+    process.stderr.write(`two folders share the name ${duplicate}; rows are keyed by folder name\n`);
+    return 2;
+  }
+  const rows: Row[] = [];
+  for (const folder of folders) {
+    try {
+      rows.push(...evaluateConversation(loadConversation(folder)));
+    } catch (error) {
+      if (error instanceof CsvError || error instanceof PolisInputError) {
+        process.stderr.write(`eval: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+  }
+  if (parsed.values.json) {
+    process.stdout.write(`${toJson(rows)}\n`);
+  } else {
+    process.stdout.write(`${formatTable([...rows, ...meanRows(rows)])}\n\n`);
+    process.stdout.write(`model vs best baseline:\n${targetReport(rows).join('\n')}\n`);
+  }
+  return 0;
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+process.exitCode = main(process.argv.slice(2));
