@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { CsvError } from '../eval/csv.js';
 import { loadConversation, PolisInputError } from '../eval/polis.js';
 import type { Row } from '../eval/protocol.js';
-import { evaluateConversation, formatTable, meanRows, targetReport, toJson } from '../eval/table.js';
+import {
+  evaluateConversation,
+  formatTable,
+  meanRows,
+  targetReport,
+  toJson,
+} from '../eval/table.js';
 
 const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json]';
 
@@ -39,7 +45,9 @@ function main(argv: readonly string[]): number {
   const names = folders.map((f) => f.replace(/\/+$/, '').split('/').pop() ?? f);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) {
-    process.stderr.write(`two folders share the name ${duplicate}; rows are keyed by folder name\n`);
+    process.stderr.write(
+      `two folders share the name ${duplicate}; rows are keyed by folder name\n`,
+    );
     return 2;
   }
   const rows: Row[] = [];

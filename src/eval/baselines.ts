@@ -29,8 +29,8 @@ function smoothedCommentMeans(data: TrainingData): Float64Array {
   const count = new Float64Array(data.comments.length);
   const { statement, value } = data.ratings;
   for (let i = 0; i < value.length; i++) {
-    sum[statement[i] as number] += value[i] as number;
-    count[statement[i] as number]++;
+    sum[statement[i] as number] = (sum[statement[i] as number] ?? 0) + (value[i] as number);
+    count[statement[i] as number] = (count[statement[i] as number] ?? 0) + 1;
   }
   return sum.map((s, c) => (s + 1) / ((count[c] as number) + 2));
 }
@@ -59,8 +59,8 @@ export const voterMean: Method = {
     const votes = new Float64Array(data.voters.length);
     const { member } = data.ratings;
     for (let i = 0; i < member.length; i++) {
-      votes[member[i] as number]++;
-      if (data.votes[i] === 1) agrees[member[i] as number]++;
+      votes[member[i] as number] = (votes[member[i] as number] ?? 0) + 1;
+      if (data.votes[i] === 1) agrees[member[i] as number] = (agrees[member[i] as number] ?? 0) + 1;
     }
     const rate = agrees.map((a, u) => (a + 1) / ((votes[u] as number) + 2));
     return { predict: (voter) => rate[voter] as number };
@@ -99,9 +99,9 @@ export function polisGroups(conversation: Conversation): Method {
         const g = groupOf[member[i] as number] as number;
         if (g < 0) continue;
         const cell = (statement[i] as number) * G + g;
-        sum[cell] += value[i] as number;
-        count[cell]++;
-        if (data.votes[i] === 1) agrees[cell]++;
+        sum[cell] = (sum[cell] ?? 0) + (value[i] as number);
+        count[cell] = (count[cell] ?? 0) + 1;
+        if (data.votes[i] === 1) agrees[cell] = (agrees[cell] ?? 0) + 1;
       }
       const means = smoothedCommentMeans(data);
       const predict = (voter: number, comment: number) => {

@@ -183,8 +183,8 @@ function commentTruth(votes: readonly IndexedVote[], comments: number, minVotes:
   const sum = new Float64Array(comments);
   const count = new Int32Array(comments);
   for (const v of votes) {
-    sum[v.comment] += approval(v.vote);
-    count[v.comment]++;
+    sum[v.comment] = (sum[v.comment] ?? 0) + approval(v.vote);
+    count[v.comment] = (count[v.comment] ?? 0) + 1;
   }
   const eligible: number[] = [];
   const truth: number[] = [];
@@ -210,8 +210,8 @@ export function bridgingTruth(
   for (const v of prepared.testVotes) {
     const g = prepared.bridgingGroup[v.voter] as number;
     if (g < 0) continue;
-    votes[v.comment * groups + g]++;
-    if (v.vote === 1) agrees[v.comment * groups + g]++;
+    votes[v.comment * groups + g] = (votes[v.comment * groups + g] ?? 0) + 1;
+    if (v.vote === 1) agrees[v.comment * groups + g] = (agrees[v.comment * groups + g] ?? 0) + 1;
   }
   const eligible: number[] = [];
   const truth: Fraction[] = [];

@@ -111,10 +111,10 @@ class Components {
       const a = ratings.value[i] as number;
       this.residual[u * s + c] = a - predictFactorisation(this.mf, u, c);
       this.rated[c] = 1;
-      cSum[c] += a;
-      cCount[c]++;
-      mSum[u] += a;
-      mCount[u]++;
+      cSum[c] = (cSum[c] ?? 0) + a;
+      cCount[c] = (cCount[c] ?? 0) + 1;
+      mSum[u] = (mSum[u] ?? 0) + a;
+      mCount[u] = (mCount[u] ?? 0) + 1;
       byStatement[c]?.push(u);
     }
     this.commentMean = cSum.map((x, c) => (x + 1) / ((cCount[c] as number) + 2));
@@ -143,8 +143,8 @@ class Components {
         for (let y = x + 1; y < raters.length; y++) {
           const v = raters[y] as number;
           const a = Math.min(u, v) * m + Math.max(u, v);
-          dot[a] += ru * (r[v * s + c] as number);
-          common[a]++;
+          dot[a] = (dot[a] ?? 0) + ru * (r[v * s + c] as number);
+          common[a] = (common[a] ?? 0) + 1;
         }
       }
     }
@@ -152,7 +152,7 @@ class Components {
     for (let u = 0; u < m; u++) {
       for (let c = 0; c < s; c++) {
         const x = r[u * s + c] as number;
-        if (!Number.isNaN(x)) sq[u] += x * x;
+        if (!Number.isNaN(x)) sq[u] = (sq[u] ?? 0) + x * x;
       }
     }
     const out: { index: Int32Array; weight: Float64Array }[] = [];
@@ -194,7 +194,9 @@ class Components {
       sim.push(w);
       total += w;
       bias += w * (this.mf.statementBias[j] as number);
-      for (let q = 0; q < k; q++) f[q] += w * (this.mf.statementFactors[j * k + q] as number);
+      for (let q = 0; q < k; q++) {
+        f[q] = (f[q] ?? 0) + w * (this.mf.statementFactors[j * k + q] as number);
+      }
     }
     const denom = total + this.options.textShrink;
     this.coldBias[c] = bias / denom;
@@ -381,11 +383,21 @@ export class LearnedCore {
     const { ratings } = input;
     const text = new TextView(input);
     const rng = createRng(options.seed);
-    const coldStatement = Array.from({ length: ratings.statements }, () => rng.next() < options.coldShare);
-    const warmHeldOut = Array.from({ length: ratings.value.length }, () => rng.next() < options.warmShare);
+    const coldStatement = Array.from(
+      { length: ratings.statements },
+      () => rng.next() < options.coldShare,
+    );
+    const warmHeldOut = Array.from(
+      { length: ratings.value.length },
+      () => rng.next() < options.warmShare,
+    );
     const isHeldOut = (i: number) =>
       coldStatement[ratings.statement[i] as number] === true || warmHeldOut[i] === true;
-    const inner = new Components(subset(ratings, (i) => !isHeldOut(i)), text, options);
+    const inner = new Components(
+      subset(ratings, (i) => !isHeldOut(i)),
+      text,
+      options,
+    );
 
     const warmX: number[][] = [];
     const warmY: number[] = [];

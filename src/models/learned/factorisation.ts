@@ -80,13 +80,13 @@ interface Index {
 function buildIndex(r: SparseRatings): Index {
   const csr = (keys: Int32Array, size: number) => {
     const start = new Int32Array(size + 1);
-    for (const key of keys) start[key + 1]++;
-    for (let i = 0; i < size; i++) start[i + 1] += start[i] as number;
+    for (const key of keys) start[key + 1] = (start[key + 1] ?? 0) + 1;
+    for (let i = 0; i < size; i++) start[i + 1] = (start[i + 1] ?? 0) + (start[i] as number);
     const fill = start.slice(0, size);
     const order = new Int32Array(keys.length);
     keys.forEach((key, idx) => {
       order[fill[key] as number] = idx;
-      fill[key]++;
+      fill[key] = (fill[key] ?? 0) + 1;
     });
     let rated = 0;
     for (let i = 0; i < size; i++) if ((start[i + 1] as number) > (start[i] as number)) rated++;
@@ -223,10 +223,10 @@ class RidgeSolver {
     const b = this.b;
     for (let i = 0; i < s; i++) {
       const xi = i === 0 ? 1 : (other[offset + i - 1] as number);
-      b[i] += xi * y;
+      b[i] = (b[i] ?? 0) + xi * y;
       for (let j = 0; j <= i; j++) {
         const xj = j === 0 ? 1 : (other[offset + j - 1] as number);
-        a[i * s + j] += xi * xj;
+        a[i * s + j] = (a[i * s + j] ?? 0) + xi * xj;
       }
     }
   }

@@ -1,17 +1,21 @@
 import { z } from 'zod';
-import type { SparseVector } from '../text/tfidf.js';
-import {
-  type Factorisation,
-  fitFactorisation,
-  predictFactorisation,
-  type SparseRatings,
-} from './factorisation.js';
-import { cosine, textVectors } from './text-similarity.js';
+import { type CoreOptions, DEFAULT_CORE_OPTIONS, LearnedCore } from './core.js';
+
+/**
+ * The learned reward model behind string ids: fit on a members x statements ratings
+ * matrix (approvals in [0, 1]; a Polis vote v maps to (v + 1) / 2) with the statements'
+ * texts and authors and the members' own words, then predict any member's approval of
+ * any statement given at fit time — including statements nobody rated, from their text.
+ */
 
 export const LearnedInputSchema = z.object({
   members: z.array(z.object({ id: z.string().min(1), text: z.string().nullish() })),
   statements: z.array(
-    z.object({ id: z.string().min(1), text: z.string(), authorId: z.string().nullish() }),
+    z.object({
+      id: z.string().min(1),
+      text: z.string(),
+      authorId: z.string().min(1).nullish(),
+    }),
   ),
   ratings: z.array(
     z.object({
@@ -23,30 +27,80 @@ export const LearnedInputSchema = z.object({
 });
 export type LearnedInput = z.infer<typeof LearnedInputSchema>;
 
-export interface LearnedOptions {
-  factors: number;
-  lambdaBias: number;
-  lambdaFactor: number;
-  seed: number;
-  knnWeight: number;
-  knnNeighbours: number;
-  knnShrink: number;
-  textShrink: number;
-  authorWeight: number;
-  personalTextWeight: number;
-  selfApproval: number;
+export const LEARNED_MODEL_NAME = 'learned (stacked factorisation + text neighbours)';
+
+export interface LearnedRewardModel {
+  readonly name: string;
+  /** Approval in [0, 1]; throws for an id that was not given at fit time. */
+  predict(memberId: string, statementId: string): number;
+  /** approvals[statement][member], the layout of the RewardModel port's matrix. */
+  predictMatrix(memberIds: readonly string[], statementIds: readonly string[]): number[][];
+  /** Whether the statement had ratings at fit time (else the prediction is from text). */
+  isRated(statementId: string): boolean;
 }
 
-export const DEFAULT_LEARNED_OPTIONS: LearnedOptions = {
-  factors: 2,
-  lambdaBias: 0.05,
-  lambdaFactor: 0.05,
-  seed: 0,
-  knnWeight: 0.5,
-  knnNeighbours: 30,
-  knnShrink: 10,
-  textShrink: 0.5,
-  authorWeight: 1,
-  personalTextWeight: 1,
-  selfApproval: 1,
-};
+export function fitLearnedModel(
+  raw: LearnedInput,
+  options: CoreOptions = DEFAULT_CORE_OPTIONS,
+): LearnedRewardModel {
+  const input = LearnedInputSchema.parse(raw);
+  const memberIndex = indexIds(
+    input.members.map((m) => m.id),
+    'member',
+  );
+  const statementIndex = indexIds(
+    input.statements.map((s) => s.id),
+    'statement',
+  );
+  const lookup = (index: Map<string, number>, id: string, kind: string) => {
+    const i = index.get(id);
+    if (i === undefined) throw new Error(`Unknown ${kind} id "${id}"`);
+    return i;
+  };
+  const member = new Int32Array(input.ratings.length);
+  const statement = new Int32Array(input.ratings.length);
+  const value = new Float64Array(input.ratings.length);
+  input.ratings.forEach((r, i) => {
+    member[i] = lookup(memberIndex, r.member, 'member');
+    statement[i] = lookup(statementIndex, r.statement, 'statement');
+    value[i] = r.approval;
+  });
+  const core = new LearnedCore(
+    {
+      ratings: {
+        members: input.members.length,
+        statements: input.statements.length,
+        member,
+        statement,
+        value,
+      },
+      statementTexts: input.statements.map((s) => s.text),
+      statementAuthors: input.statements.map((s) =>
+        s.authorId == null ? -1 : (memberIndex.get(s.authorId) ?? -1),
+      ),
+      memberTexts: input.members.map((m) => m.text ?? ''),
+    },
+    options,
+  );
+  const predict = (memberId: string, statementId: string) =>
+    core.predict(
+      lookup(memberIndex, memberId, 'member'),
+      lookup(statementIndex, statementId, 'statement'),
+    );
+  return {
+    name: LEARNED_MODEL_NAME,
+    predict,
+    predictMatrix: (memberIds, statementIds) =>
+      statementIds.map((s) => memberIds.map((m) => predict(m, s))),
+    isRated: (statementId) => core.isRated(lookup(statementIndex, statementId, 'statement')),
+  };
+}
+
+function indexIds(ids: readonly string[], kind: string): Map<string, number> {
+  const index = new Map<string, number>();
+  for (const id of ids) {
+    if (index.has(id)) throw new Error(`Duplicate ${kind} id "${id}"`);
+    index.set(id, index.size);
+  }
+  return index;
+}

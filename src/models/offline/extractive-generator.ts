@@ -83,7 +83,6 @@ interface Sentence {
 
 interface Composition {
   parts: Sentence[];
-  vector: SparseVector;
   score: number;
   /** Position in the seeded order, for tie-breaks. */
   order: number;
@@ -309,7 +308,7 @@ function chooseCompositions(
     const penalty =
       CONTEXT_PENALTY * parts.filter((s) => s.needsContext).length +
       OBSERVATION_PENALTY * parts.filter((s) => !s.normative).length;
-    return { vector, score: sum / opinions.length - penalty };
+    return sum / opinions.length - penalty;
   };
   const grow = (parts: Sentence[], from: number, words: number) => {
     if (parts.length >= MIN_PARTS) {
@@ -318,7 +317,7 @@ function chooseCompositions(
       const ordered = [...parts].sort(
         (a, b) => Number(b.normative) - Number(a.normative) || b.centrality - a.centrality,
       );
-      all.push({ parts: ordered, ...score(parts), order: all.length });
+      all.push({ parts: ordered, score: score(parts), order: all.length });
     }
     if (parts.length === MAX_PARTS) return;
     for (let i = from; i < pool.length; i++) {

@@ -22,12 +22,13 @@ function engine(): WinkMethods {
 }
 
 /**
- * Prefix for terms inside the scope of a negation. "We should not adopt it" and "We
- * should adopt it" share every content word; marking the negated ones keeps the two
- * stances apart, which matters more to a member than the shared topic words.
+ * Prefix for a negated term. "We should not adopt it" and "We should adopt it" share
+ * every content word; marking the negated one ("not_adopt") keeps the two stances
+ * apart, which matters more to a member than the shared topic words.
  */
 export const NEGATED_PREFIX = 'not_';
 
+/** Punctuation inside a compound ("four-day", "and/or"), which does not end a scope. */
 const WORD_JOINERS: ReadonlySet<string> = new Set(['-', '–', '/']);
 
 /** Verbs that pass a negation on to the clause they introduce. */
@@ -83,7 +84,7 @@ export function contentTerms(text: string): string[] {
       .tokens()
       .each((token: ItemToken) => {
         const negated = token.out(its.negationFlag) === true;
-        // wink leaves the hyphen in "four-day" outside the scope; it does not end it.
+        // wink leaves the hyphen of "four-day" outside the scope it sits in.
         if (!negated && !WORD_JOINERS.has(token.out())) inScope = false;
         else if (negated && !inScope) {
           inScope = true;

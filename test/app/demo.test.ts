@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+function runDemo(args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/app/demo.ts', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('npm run demo', () => {
+  it('plays a whole round offline and exits 0', () => {
+    const env = { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' };
+    const run = runDemo(['--scenario', 'four-day-week', '--seed', '3'], env);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Should our team adopt a four-day week?');
+    expect(run.stdout).toMatch(/Statement \(version 1\)/);
+    expect(run.stdout).toMatch(/Predicted approval per member:/);
+    expect(run.stdout).toMatch(/📊 Results/);
+    expect(run.stdout).toMatch(/least served/);
+  });
+
+  it('says how to get a Redis and exits non-zero when there is none', () => {
+    // A PATH with node but without redis-server.
+    const bin = mkdtempSync(join(tmpdir(), 'no-redis-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const run = runDemo([], { ...process.env, REDIS_URL: '', PATH: bin });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/REDIS_URL is unset and no `redis-server` is on PATH/);
+    expect(run.stderr).toMatch(/apt-get install redis-server/);
+  });
+
+  it('rejects unknown flags with the usage text', () => {
+    const run = runDemo(['--nope'], { ...process.env, REDIS_URL: '' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Usage: npm run demo/);
+  });
+});

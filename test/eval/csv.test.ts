@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { CsvError, parseCsv } from '../../src/eval/csv.js';
+
+describe('parseCsv', () => {
+  it('reads quoted fields with commas, doubled quotes and line breaks', () => {
+    const text = 'a,b,c\r\n1,"x, y","say ""hi"""\n2,"two\nlines",\n';
+    expect(parseCsv(text, 'f.csv')).toEqual([
+      { line: 1, fields: ['a', 'b', 'c'] },
+      { line: 2, fields: ['1', 'x, y', 'say "hi"'] },
+      { line: 3, fields: ['2', 'two\nlines', ''] },
+    ]);
+  });
+
+  it('counts lines across quoted line breaks', () => {
+    const records = parseCsv('h\n"a\nb"\nc', 'f.csv');
+    expect(records.map((r) => r.line)).toEqual([1, 2, 4]);
+  });
+
+  it('rejects a quote inside an unquoted field, naming file and line', () => {
+    expect(() => parseCsv('a,b\n1,x"y\n', 'votes.csv')).toThrow('votes.csv line 2: quote inside');
+  });
+
+  it('rejects an unterminated quoted field at the line it opens', () => {
+    expect(() => parseCsv('a\n1\n"open\n\n', 'c.csv')).toThrow(CsvError);
+    expect(() => parseCsv('a\n1\n"open\n\n', 'c.csv')).toThrow('c.csv line 3: unterminated');
+  });
+
+  it('rejects text after a closing quote', () => {
+    expect(() => parseCsv('"a"b\n', 'x.csv')).toThrow('x.csv line 1: unexpected text');
+  });
+});

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConversation } from '../../src/eval/polis.js';
+import {
+  COMMENTS_HEADER,
+  PARTICIPANTS_HEADER,
+  SUMMARY,
+  VOTES_HEADER,
+  writeExport,
+} from './helpers.js';
+
+const FIXTURE = join(import.meta.dirname, '../fixtures/polis/london.youth.policing');
+
+const GOOD = {
+  comments: `${COMMENTS_HEADER}\n1,d,0,5,0,0,1,"First, with a comma"\n2,d,1,5,0,0,-1,Rejected\n3,d,2,6,0,0,0,Third`,
+  votes: `${VOTES_HEADER}\n10,d,0,1,1\n20,d,0,1,-1\n20,d,0,1,0\n5,d,1,1,1\n7,d,2,2,-1`,
+  participants: `${PARTICIPANTS_HEADER}\n1,0,0,0,0,0\n2,,0,0,0,0`,
+  summary: SUMMARY,
+};
+
+describe('loadConversation', () => {
+  it('loads the london fixture', () => {
+    const conversation = loadConversation(FIXTURE);
+    expect(conversation.name).toBe('london.youth.policing');
+    expect(conversation.topic).toMatch(/young people/);
+    expect(conversation.participants).toHaveLength(26);
+    expect(conversation.comments.length).toBeGreaterThan(30);
+    expect(conversation.votes.length).toBeGreaterThan(600);
+  });
+
+  it('drops rejected comments and their votes, and keeps the latest vote (later row on a tie)', () => {
+    const conversation = loadConversation(writeExport('ok', GOOD));
+    expect(conversation.comments.map((c) => c.id)).toEqual(['0', '2']);
+    expect(conversation.comments[0]?.text).toBe('First, with a comma');
+    expect(conversation.votes).toEqual([
+      { voterId: '1', commentId: '0', vote: 0 },
+      { voterId: '2', commentId: '2', vote: -1 },
+    ]);
+    expect([...conversation.groups]).toEqual([['1', '0']]);
+  });
+
+  it('names the missing file of an incomplete folder', () => {
+    const folder = writeExport('incomplete', { ...GOOD, votes: null });
+    expect(() => loadConversation(folder)).toThrow(/missing votes\.csv/);
+  });
+
+  it('rejects a row with the wrong number of fields, naming file and line', () => {
+    const folder = writeExport('malformed', {
+      ...GOOD,
+      votes: `${VOTES_HEADER}\n10,d,0,1,1\n11,d,0,2\n`,
+    });
+    expect(() => loadConversation(folder)).toThrow(/votes\.csv line 3: malformed row: 4 fields/);
+  });
+
+  it('rejects an unknown vote value, naming file and line', () => {
+    const folder = writeExport('badvote', {
+      ...GOOD,
+      votes: `${VOTES_HEADER}\n10,d,0,1,1\n11,d,0,2,1\n12,d,2,2,2\n`,
+    });
+    expect(() => loadConversation(folder)).toThrow(
+      /votes\.csv line 4: vote: unknown vote value.*"2"/,
+    );
+  });
+
+  it('rejects a vote on a comment that comments.csv does not list', () => {
+    const folder = writeExport('orphan', { ...GOOD, votes: `${VOTES_HEADER}\n10,d,9,1,1\n` });
+    expect(() => loadConversation(folder)).toThrow(/votes\.csv line 2: vote on comment-id 9/);
+  });
+
+  it('rejects a file without a required column', () => {
+    const folder = writeExport('nocol', { ...GOOD, participants: 'participant\n1\n' });
+    expect(() => loadConversation(folder)).toThrow(
+      /participants-votes\.csv line 1: missing column "group-id"/,
+    );
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  fitFactorisation,
+  predictFactorisation,
+} from '../../../src/models/learned/factorisation.js';
+import { fitLearnedModel, type LearnedInput } from '../../../src/models/learned/model.js';
+
+/**
+ * Two camps: members m0-m9 approve the "cycling" statements and disapprove the "parking"
+ * ones; m10-m19 the reverse. s8 (cycling) and s9 (parking) are new: nobody rated them.
+ */
+function twoCamps(): LearnedInput {
+  const texts = [
+    'Build protected cycling lanes on every main road',
+    'Cycling lanes make streets safer for children',
+    'Fund bike sharing and cycling paths downtown',
+    'More secure bike parking for cycling commuters',
+    'Keep free car parking in the town centre',
+    'Car parking fees hurt local shops',
+    'Add more car parking spaces near the station',
+    'Drivers need affordable parking for their car',
+    'Extend the cycling lanes to the suburbs',
+    'Build a new car parking garage by the market',
+  ];
+  const statements = texts.map((text, i) => ({ id: `s${i}`, text, authorId: null }));
+  const members = Array.from({ length: 20 }, (_, u) => ({ id: `m${u}`, text: null }));
+  const ratings: LearnedInput['ratings'] = [];
+  for (let u = 0; u < 20; u++) {
+    for (let s = 0; s < 8; s++) {
+      const cycling = s < 4;
+      const likesCycling = u < 10;
+      // Each member skips one statement, so the matrix is not complete.
+      if ((u + s) % 7 === 0) continue;
+      ratings.push({
+        member: `m${u}`,
+        statement: `s${s}`,
+        approval: cycling === likesCycling ? 1 : 0,
+      });
+    }
+  }
+  return { members, statements, ratings };
+}
+
+describe('fitLearnedModel', () => {
+  it('predicts rated statements per camp', () => {
+    const model = fitLearnedModel(twoCamps());
+    expect(model.predict('m0', 's0')).toBeGreaterThan(0.7);
+    expect(model.predict('m0', 's4')).toBeLessThan(0.3);
+    expect(model.predict('m15', 's4')).toBeGreaterThan(0.7);
+  });
+
+  it('predicts new statements from their text, differently per statement and camp', () => {
+    const model = fitLearnedModel(twoCamps());
+    expect(model.isRated('s8')).toBe(false);
+    expect(model.predict('m0', 's8')).toBeGreaterThan(model.predict('m0', 's9'));
+    expect(model.predict('m15', 's9')).toBeGreaterThan(model.predict('m15', 's8'));
+  });
+
+  it('gives a member with no ratings a finite approval in [0, 1]', () => {
+    const input = twoCamps();
+    input.members.push({ id: 'newcomer', text: 'I love cycling lanes' });
+    const model = fitLearnedModel(input);
+    for (const s of ['s0', 's4', 's8', 's9']) {
+      const p = model.predict('newcomer', s);
+      expect(Number.isFinite(p)).toBe(true);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('gives a statement with no text a finite approval in [0, 1]', () => {
+    const input = twoCamps();
+    input.statements.push({ id: 'blank', text: '', authorId: null });
+    const model = fitLearnedModel(input);
+    const p = model.predict('m0', 'blank');
+    expect(Number.isFinite(p)).toBe(true);
+    expect(p).toBeGreaterThanOrEqual(0);
+    expect(p).toBeLessThanOrEqual(1);
+  });
+
+  it('returns the matrix as approvals[statement][member]', () => {
+    const model = fitLearnedModel(twoCamps());
+    const matrix = model.predictMatrix(['m0', 'm15'], ['s0', 's8', 's9']);
+    expect(matrix).toHaveLength(3);
+    expect(matrix[0]).toHaveLength(2);
+  });
+
+  it('rejects approvals outside [0, 1] and unknown ids', () => {
+    const input = twoCamps();
+    input.ratings.push({ member: 'm0', statement: 's0', approval: 2 });
+    expect(() => fitLearnedModel(input)).toThrow();
+    const model = fitLearnedModel(twoCamps());
+    expect(() => model.predict('nobody', 's0')).toThrow(/Unknown member id "nobody"/);
+  });
+});
+
+describe('fitFactorisation', () => {
+  it('reaches the closed-form optimum of a single rating', () => {
+    // One rating a = 1. At the optimum with error e = 1 - prediction: each bias x has
+    // 2e = 2 * 0.15 x, and the factor product grows while 2e > 2 * 0.03, so e = 0.03,
+    // mu = b_u = b_c = 0.2 and f_u f_c = 1 - 0.6 - 0.03 = 0.37.
+    const model = fitFactorisation({
+      members: 1,
+      statements: 1,
+      member: Int32Array.of(0),
+      statement: Int32Array.of(0),
+      value: Float64Array.of(1),
+    });
+    expect(model.mu).toBeCloseTo(0.2, 4);
+    expect(model.memberBias[0]).toBeCloseTo(0.2, 4);
+    expect(predictFactorisation(model, 0, 0)).toBeCloseTo(0.97, 4);
+  });
+});
