@@ -435,11 +435,4 @@ export class LearnedCore {
   statementBias(statement: number): number {
     return this.components.mf.statementBias[statement] ?? 0;
   }
-
-  /** Mean prediction over the members who rated the statement in training. */
-  ratersMean(statement: number, raters: readonly number[]): number {
-    let sum = 0;
-    for (const u of raters) sum += this.predict(u, statement);
-    return raters.length === 0 ? 0.5 : sum / raters.length;
-  }
 }
