@@ -18,6 +18,9 @@ const intFrom = (fallback: number, min: number, max: number) =>
     )
     .transform((v) => v ?? fallback);
 
+export const DEFAULT_LLM_MODEL = 'gpt-4o-mini';
+export const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
+
 /** Every setting the processes read, validated once at start. */
 export const ConfigSchema = z.object({
   REDIS_URL: optionalString,
@@ -37,10 +40,41 @@ export const ConfigSchema = z.object({
   JOB_ATTEMPTS: intFrom(3, 1, 50),
   JOB_BACKOFF_MS: intFrom(1_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 0, 600_000),
-  OPENAI_BASE_URL: optionalString,
+  /** Any OpenAI-compatible server (OpenAI, a gateway, Ollama, vLLM, llama.cpp, LM Studio). */
+  OPENAI_BASE_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://localhost:11434/v1' })
+      .optional(),
+  ),
   OPENAI_API_KEY: optionalString,
+  /** Writes the candidate statements. */
+  LLM_MODEL: optionalString.transform((v) => v ?? DEFAULT_LLM_MODEL),
+  /** Rates them for each member; unset = LLM_MODEL (see judgeModel). */
+  LLM_JUDGE_MODEL: optionalString,
+  EMBEDDING_MODEL: optionalString.transform((v) => v ?? DEFAULT_EMBEDDING_MODEL),
+  /** Which reward model predicts approval when a model server is configured. */
+  REWARD_MODEL: optionalString
+    .pipe(z.enum(['judge', 'embedding', 'lexical']).optional())
+    .transform((v) => v ?? 'judge'),
+  /** One request's limit; a request that takes longer counts as failed and is retried. */
+  LLM_TIMEOUT_MS: intFrom(60_000, 1_000, 600_000),
+  /** Further tries of one model call after a server error, timeout or unusable output. */
+  LLM_MAX_RETRIES: intFrom(2, 0, 10),
+  /** Requests one process has in flight at once, across all jobs. */
+  LLM_CONCURRENCY: intFrom(8, 1, 256),
+  /** Requests per minute across every worker sharing this Redis; 0 = no limit. */
+  LLM_REQUESTS_PER_MINUTE: intFrom(0, 0, 1_000_000),
+  /** Prompt + completion tokens one round may spend, all stages and versions; 0 = no limit. */
+  LLM_ROUND_TOKEN_BUDGET: intFrom(200_000, 0, 100_000_000),
+  /** Longest consensus statement the generator may write, in words. */
+  LLM_WORD_BUDGET: intFrom(120, 20, 1_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** True when the model path is configured: a base URL (local servers need no key) or a key. */
+export function hasModelServer(config: Pick<Config, 'OPENAI_BASE_URL' | 'OPENAI_API_KEY'>) {
+  return config.OPENAI_BASE_URL !== undefined || config.OPENAI_API_KEY !== undefined;
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -57,6 +91,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/** The judge model, which defaults to the generation model. */
+export function judgeModel(config: Pick<Config, 'LLM_MODEL' | 'LLM_JUDGE_MODEL'>): string {
+  return config.LLM_JUDGE_MODEL ?? config.LLM_MODEL;
 }
 
 /** A Redis URL fit for logs and error messages: the password is masked. */

@@ -1,8 +1,9 @@
+import { CsvError as LibraryCsvError, parse } from 'csv-parse/sync';
+
 /**
- * RFC 4180 CSV, hand-written because no CSV library is installed in this project (a
- * parser such as csv-parse would be preferable; see the eval notes). Polis exports
- * quote fields that hold commas, quotes or newlines (comment bodies span lines), so a
- * line-by-line split is not enough.
+ * RFC 4180 CSV through csv-parse. Polis exports quote fields that hold commas, quotes or
+ * newlines (comment bodies span lines), so each record carries the physical line it
+ * starts on, and every error names the file and a line.
  */
 
 /** One parsed record and the 1-based physical line it starts on, for error messages. */
@@ -22,71 +23,48 @@ export class CsvError extends Error {
   }
 }
 
+/** The library's codes in the words of the loader's other errors. */
+const DETAILS: Partial<Record<string, string>> = {
+  CSV_QUOTE_NOT_CLOSED: 'unterminated quoted field',
+  INVALID_OPENING_QUOTE: 'quote inside an unquoted field',
+  CSV_INVALID_CLOSING_QUOTE: 'unexpected text after a closing quote',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'unexpected text after a closing quote',
+};
+
 /**
- * Parses the whole text into records. A field that opens with a quote runs to the
- * matching quote ("" inside is a literal quote); a quote anywhere else in a field, or
- * text after a closing quote, is malformed. CRLF and LF both end a record; a final
- * line break does not add an empty record, and a BOM is ignored.
+ * Parses the whole text into records. CRLF, LF and CR all end a record (files edited on
+ * different systems mix them); a final line break does not add a record, a blank line
+ * inside the file is a record with one empty field, and a BOM is ignored. Rows of any
+ * width are returned: the loader checks widths against the header itself, so that its
+ * message can say what the header expects.
  */
 export function parseCsv(text: string, file: string): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let line = 1;
-  const n = text.length;
-  while (i < n) {
-    const startLine = line;
-    const fields: string[] = [];
-    for (;;) {
-      let field = '';
-      if (text[i] === '"') {
-        const openLine = line;
-        i++;
-        for (;;) {
-          if (i >= n) throw new CsvError(file, openLine, 'unterminated quoted field');
-          const ch = text[i] as string;
-          if (ch === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (ch === '\n') line++;
-          field += ch;
-          i++;
-        }
-        const next = text[i];
-        if (i < n && next !== ',' && next !== '\n' && next !== '\r') {
-          throw new CsvError(file, line, 'unexpected text after a closing quote');
-        }
-      } else {
-        const start = i;
-        while (i < n) {
-          const ch = text[i];
-          if (ch === ',' || ch === '\n' || ch === '\r') break;
-          if (ch === '"') throw new CsvError(file, line, 'quote inside an unquoted field');
-          i++;
-        }
-        field = text.slice(start, i);
-      }
-      fields.push(field);
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      break;
-    }
-    if (text[i] === '\r') {
-      i++;
-      if (text[i] === '\n') i++;
-      line++;
-    } else if (text[i] === '\n') {
-      i++;
-      line++;
-    }
-    records.push({ line: startLine, fields });
+  // csv-parse reports the line a record *ends* on; it starts just after the previous one.
+  const ends: number[] = [];
+  let fields: string[][];
+  try {
+    fields = parse(text, {
+      bom: true,
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      on_record: (record: string[], info) => {
+        ends.push(info.lines);
+        return record;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof LibraryCsvError)) throw error;
+    const started = (ends.at(-1) ?? 0) + 1;
+    // An unterminated quote is only noticed at the end of the file; the line it opens on
+    // is where to look. Other errors are reported where they occur.
+    const line =
+      error.code === 'CSV_QUOTE_NOT_CLOSED' || typeof error.lines !== 'number'
+        ? started
+        : error.lines;
+    throw new CsvError(file, line, DETAILS[error.code] ?? error.message);
   }
-  return records;
+  return fields.map((record, i) => ({
+    line: i === 0 ? 1 : (ends[i - 1] as number) + 1,
+    fields: record,
+  }));
 }

@@ -1,4 +1,3 @@
-import { nash } from '../domain/welfare.js';
 import { type CoreOptions, DEFAULT_CORE_OPTIONS, LearnedCore } from '../models/learned/core.js';
 import { METHOD_NAMES } from './baselines.js';
 import type { Method, TrainingData } from './protocol.js';
@@ -30,14 +29,9 @@ export function learnedModel(options: CoreOptions = DEFAULT_CORE_OPTIONS): Metho
       );
       return {
         predict: (voter, comment) => core.predict(voter, comment),
-        // Nash welfare of the predicted approvals: a statement some members would reject
-        // outright scores low however popular it is with the rest, which is what bridging
-        // asks for without knowing the groups (slightly ahead of the factorisation's
-        // statement bias on the Polis conversations, see the eval notes).
-        consensus: (comment, participants) =>
-          participants.length === 0
-            ? core.statementBias(comment)
-            : nash(participants.map((p) => core.predict(p, comment))),
+        // Group-informed consensus over opinion groups the model learned from the votes
+        // (Polis group-ids are not used): what the bot ranks candidates by for bridging.
+        consensus: (comment) => core.consensus(comment),
       };
     },
   };

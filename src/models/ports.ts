@@ -17,6 +17,24 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
 }
 
+/**
+ * The pipeline's side of the model calls of one stage run: limits shared by every worker
+ * and the round's accounting, kept in Redis. Absent outside the pipeline (evaluation,
+ * unit tests), where nothing is limited or metered. A model given a ledger reports every
+ * call through it as it is made, so the result's `usage` is for information only.
+ */
+export interface CallLedger {
+  /** Waits for a request slot under `perMinute` requests per minute (0 = no limit). */
+  awaitSlot(perMinute: number, signal?: AbortSignal): Promise<void>;
+  /** Holds `tokens` of the round's `budget` for a call; false = the round cannot afford it. */
+  reserve(tokens: number, budget: number): Promise<boolean>;
+  /** Records a finished call (also a failed or unusable one) and frees its reservation. */
+  settle(usage: Usage, reserved: number): Promise<void>;
+  /** The result of a call this stage run already paid for (a re-run after a rate limit). */
+  recall(key: string): Promise<string | null>;
+  remember(key: string, value: string): Promise<void>;
+}
+
 /** One member's input to the models: their opinion and, in a critique round, critique. */
 export interface ParticipantView {
   id: string;
@@ -33,6 +51,7 @@ export interface GenerateInput {
   seed: number;
   /** Revision mode: the previous winning statement (critiques are on participants). */
   previous: string | null;
+  ledger?: CallLedger;
 }
 
 export interface GenerateResult {
@@ -53,6 +72,7 @@ export interface PredictInput {
   participants: readonly ParticipantView[];
   candidates: readonly Candidate[];
   seed: number;
+  ledger?: CallLedger;
 }
 
 export interface PredictResult {

@@ -1,12 +1,20 @@
 import { UnrecoverableError } from 'bullmq';
+import type { ApprovalMatrix } from '../domain/candidate.js';
 import type { Log } from '../domain/log.js';
 import type { Opinion } from '../domain/opinion.js';
 import { assertTransition, type RoundPhase } from '../domain/phase.js';
 import type { Poll } from '../domain/rating.js';
 import type { Round } from '../domain/round.js';
 import { selectConsensus } from '../domain/selection.js';
-import type { Generator, ParticipantView, RewardModel } from '../models/ports.js';
+import type {
+  CallLedger,
+  Generator,
+  ParticipantView,
+  RewardModel,
+  Usage,
+} from '../models/ports.js';
 import type { Store } from '../store/store.js';
+import { ledgerHolder, stageLedger } from './ledger.js';
 import type { StageJob } from './payloads.js';
 import type { PipelineQueues } from './queues.js';
 
@@ -88,13 +96,16 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
     job.version > 1
       ? ((await deps.store.polls.poll(job.scope, job.roundId, job.version - 1))?.statement ?? null)
       : null;
+  const ledger = await meteredLedger(deps, job, 'generate');
   const result = await deps.generator.generate({
     question: round.question,
     participants,
     k: round.settings.candidates,
     seed: runSeed(round, job),
     previous,
+    ledger,
   });
+  await ledger.recordUnmetered(result.usage);
   if (result.candidates.length === 0) {
     throw new UnrecoverableError('the generator returned no candidate statement');
   }
@@ -103,7 +114,6 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
     generator: deps.generator.name,
     notes: result.notes,
   });
-  await deps.store.usage.add(job.scope, job.roundId, 'generate', result.usage);
   await publishProgress(deps, job, 'generated');
   await deps.queues.enqueueStage('score', job);
 }
@@ -114,19 +124,68 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
   const set = await deps.store.polls.candidates(job.scope, job.roundId, job.version);
   if (!set) throw new Error(`no candidates stored for version ${job.version}`);
   const participants = await participantViews(deps, round, job.version);
+  const ledger = await meteredLedger(deps, job, 'score');
   const result = await deps.rewardModel.predict({
     question: round.question,
     participants,
     candidates: set.candidates,
     seed: runSeed(round, job),
+    ledger,
   });
+  await ledger.recordUnmetered(result.usage);
+  requireMajority(result.matrix);
   await deps.store.polls.saveScores(job.scope, job.roundId, job.version, {
     matrix: result.matrix,
     model: result.model,
   });
-  await deps.store.usage.add(job.scope, job.roundId, 'score', result.usage);
   await publishProgress(deps, job, 'scored');
   await deps.queues.enqueueStage('select', job);
+}
+
+/**
+ * The stage's ledger (see ledger.ts), plus a fallback for models that ignore it: what
+ * they report in their result is recorded when nothing went through the ledger.
+ */
+async function meteredLedger(deps: StageDeps, job: StageJob, stage: 'generate' | 'score') {
+  // Reservations a crashed earlier run of this stage left behind are no longer in use.
+  await deps.store.usage.releaseReservations(job.scope, job.roundId, ledgerHolder(job, stage));
+  const inner = stageLedger(
+    deps.store,
+    job,
+    stage,
+    `${deps.queues.options.prefix}:model-requests`,
+  );
+  let settled = 0;
+  const ledger: CallLedger & { recordUnmetered(usage: Usage): Promise<void> } = {
+    ...inner,
+    settle: (usage, reserved) => {
+      settled++;
+      return inner.settle(usage, reserved);
+    },
+    async recordUnmetered(usage) {
+      if (settled === 0 && usage.calls > 0) {
+        await deps.store.usage.add(job.scope, job.roundId, stage, usage);
+      }
+    },
+  };
+  return ledger;
+}
+
+/**
+ * A member the reward model could not predict (their judge call failed after its
+ * retries) is left out of every candidate's welfare; choosing for the group goes on
+ * only while those predicted are a majority.
+ */
+function requireMajority(matrix: ApprovalMatrix): void {
+  const total = matrix.participants.length;
+  const predicted = matrix.participants.filter((_, p) =>
+    matrix.approvals.some((row) => row[p] !== null && row[p] !== undefined),
+  ).length;
+  if (total > 0 && predicted * 2 <= total) {
+    throw new Error(
+      `approval could be predicted for only ${predicted} of ${total} members; choosing a statement for the group needs a majority`,
+    );
+  }
 }
 
 export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {

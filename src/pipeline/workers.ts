@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Log } from '../domain/log.js';
+import { ModelSetupError, RateLimitedError, TokenBudgetError } from '../models/llm/errors.js';
 import {
   type DeadlineJob,
   DeadlineJobSchema,
@@ -20,7 +21,22 @@ export interface WorkerOptions {
   prefix: string;
   concurrency: number;
   log: Log;
+  limiter?: { max: number; duration: number };
 }
+
+/**
+ * The model queues (generate, score) need a limiter for a rate limit set by one worker
+ * after a 429 (`worker.rateLimit`) to pause every worker of the queue, not just that one.
+ * Its own bound is far above any real load: the request rate itself is limited per call
+ * (LLM_REQUESTS_PER_MINUTE, see ledger.ts), because a job makes K or N calls, not one.
+ */
+export const MODEL_QUEUE_LIMITER = { max: 1_000_000, duration: 1_000 } as const;
+
+/**
+ * How often one job may be put back for a 429 before it counts as failed: a storm that
+ * outlasts this many waits is a quota problem, not a burst.
+ */
+export const MAX_RATE_LIMITED_RUNS = 50;
 
 /**
  * A worker whose payloads are validated first: a payload that fails its schema can
@@ -46,7 +62,25 @@ export function validatedWorker<S extends z.ZodType>(
       try {
         await handle(parsed.data, job);
       } catch (error) {
-        const err = error instanceof Error ? error : new Error(String(error));
+        let err = error instanceof Error ? error : new Error(String(error));
+        if (err instanceof RateLimitedError) {
+          if (job.attemptsStarted <= MAX_RATE_LIMITED_RUNS) {
+            log.info(
+              { jobId: job.id, waitMs: err.retryAfterMs },
+              'model server rate limited; job put back without spending an attempt',
+            );
+            // Deprecated in favour of queue.rateLimit, which does the same; the worker is
+            // what the processor has at hand.
+            await worker.rateLimit(err.retryAfterMs);
+            throw Worker.RateLimitError();
+          }
+          err = new UnrecoverableError(
+            `the model server kept rate limiting requests (${job.attemptsStarted} tries)`,
+          );
+        } else if (err instanceof TokenBudgetError || err instanceof ModelSetupError) {
+          // Retrying cannot help: the round has no budget left, or the setup is wrong.
+          err = new UnrecoverableError(err.message);
+        }
         const attempts = job.opts.attempts ?? 1;
         const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
         log.warn(
@@ -57,7 +91,12 @@ export function validatedWorker<S extends z.ZodType>(
         throw err;
       }
     },
-    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      ...(options.limiter ? { limiter: options.limiter } : {}),
+    },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   return worker;
@@ -66,15 +105,16 @@ export function validatedWorker<S extends z.ZodType>(
 /** generate -> score -> select, each its own queue so they scale and retry separately. */
 export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Worker[] {
   const fail = (job: StageJob, err: Error) => failRun(deps, job, err.message);
+  const modelQueue = { ...options, limiter: MODEL_QUEUE_LIMITER };
   return [
     validatedWorker(
       QUEUE_NAMES.generate,
       GenerateJobSchema,
       (j) => runGenerate(deps, j),
-      options,
+      modelQueue,
       fail,
     ),
-    validatedWorker(QUEUE_NAMES.score, ScoreJobSchema, (j) => runScore(deps, j), options, fail),
+    validatedWorker(QUEUE_NAMES.score, ScoreJobSchema, (j) => runScore(deps, j), modelQueue, fail),
     validatedWorker(QUEUE_NAMES.select, SelectJobSchema, (j) => runSelect(deps, j), options, fail),
   ];
 }

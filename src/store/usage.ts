@@ -8,7 +8,56 @@ export interface StageUsage {
   completionTokens: number;
 }
 
-/** Model calls and tokens per round and stage, kept beside the round. */
+/** Model call results a stage run already paid for live this long (a round's lifetime, roughly). */
+const MEMO_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Holds `tokens` for `holder` when the round's spent tokens (every stage's prompt and
+ * completion tokens) plus every holder's reservations plus `tokens` stay within the
+ * budget. Atomic, so parallel calls of one round cannot together overspend.
+ */
+const RESERVE = `
+local spent = 0
+local usage = redis.call('HGETALL', KEYS[1])
+for i = 1, #usage, 2 do
+  local field = usage[i]
+  if string.find(field, '%.promptTokens$') or string.find(field, '%.completionTokens$') then
+    spent = spent + tonumber(usage[i + 1])
+  end
+end
+for _, held in ipairs(redis.call('HVALS', KEYS[2])) do
+  spent = spent + tonumber(held)
+end
+if spent + tonumber(ARGV[2]) > tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+`;
+
+/**
+ * Sliding-window request log: at most ARGV[3] requests in any ARGV[2] ms. Returns 0 when
+ * a slot was taken, else how many ms until the oldest request leaves the window.
+ */
+const TAKE_SLOT = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+`;
+
+/**
+ * Model calls and tokens per round and stage, kept beside the round; and what the model
+ * layer needs shared between workers: token reservations against the round's budget,
+ * results of calls already paid for, and the request-rate window.
+ */
 export class UsageRepository {
   constructor(
     private readonly redis: Redis,
@@ -30,6 +79,7 @@ export class UsageRepository {
     const out: Record<string, StageUsage> = {};
     for (const [field, value] of Object.entries(raw)) {
       const dot = field.lastIndexOf('.');
+      if (dot < 0) continue;
       const stage = field.slice(0, dot);
       const metric = field.slice(dot + 1) as keyof StageUsage;
       const entry = out[stage] ?? { calls: 0, promptTokens: 0, completionTokens: 0 };
@@ -37,5 +87,91 @@ export class UsageRepository {
       out[stage] = entry;
     }
     return out;
+  }
+
+  /** Prompt plus completion tokens the round has spent, all stages together. */
+  async totalTokens(scope: Scope, roundId: string): Promise<number> {
+    const stages = await this.byStage(scope, roundId);
+    return Object.values(stages).reduce((n, u) => n + u.promptTokens + u.completionTokens, 0);
+  }
+
+  /** Holds `tokens` of the round's `budget` for `holder`; false when they do not fit. */
+  async reserve(
+    scope: Scope,
+    roundId: string,
+    holder: string,
+    tokens: number,
+    budget: number,
+  ): Promise<boolean> {
+    const ok = await this.redis.eval(
+      RESERVE,
+      2,
+      this.keys.usage(scope, roundId),
+      this.reservationsKey(scope, roundId),
+      holder,
+      Math.ceil(tokens),
+      budget,
+      MEMO_TTL_SECONDS,
+    );
+    return ok === 1;
+  }
+
+  /** Records a finished call under `stage` and gives back what `holder` reserved for it. */
+  async settle(
+    scope: Scope,
+    roundId: string,
+    stage: string,
+    holder: string,
+    usage: StageUsage,
+    reserved: number,
+  ): Promise<void> {
+    const key = this.keys.usage(scope, roundId);
+    const tx = this.redis
+      .multi()
+      .hincrby(key, `${stage}.calls`, usage.calls)
+      .hincrby(key, `${stage}.promptTokens`, usage.promptTokens)
+      .hincrby(key, `${stage}.completionTokens`, usage.completionTokens);
+    if (reserved > 0) tx.hincrby(this.reservationsKey(scope, roundId), holder, -Math.ceil(reserved));
+    await tx.exec();
+  }
+
+  /**
+   * Drops whatever `holder` still holds: called when a stage run starts, so a run that
+   * died mid-call (a crashed worker) does not keep part of the budget forever.
+   */
+  async releaseReservations(scope: Scope, roundId: string, holder: string): Promise<void> {
+    await this.redis.hdel(this.reservationsKey(scope, roundId), holder);
+  }
+
+  async recall(scope: Scope, roundId: string, run: string, key: string): Promise<string | null> {
+    return this.redis.hget(this.memoKey(scope, roundId, run), key);
+  }
+
+  async remember(scope: Scope, roundId: string, run: string, key: string, value: string) {
+    const memo = this.memoKey(scope, roundId, run);
+    await this.redis.multi().hset(memo, key, value).expire(memo, MEMO_TTL_SECONDS).exec();
+  }
+
+  /**
+   * Takes one request slot in the window at `key` (shared by every worker on this Redis);
+   * returns 0 when taken, else the milliseconds to wait before asking again.
+   */
+  async takeRequestSlot(
+    key: string,
+    perWindow: number,
+    windowMs: number,
+    now: number,
+    id: string,
+  ): Promise<number> {
+    const wait = await this.redis.eval(TAKE_SLOT, 1, key, now, windowMs, perWindow, id);
+    return Number(wait);
+  }
+
+  private reservationsKey(scope: Scope, roundId: string): string {
+    return `${this.keys.usage(scope, roundId)}:reserved`;
+  }
+
+  private memoKey(scope: Scope, roundId: string, run: string): string {
+    return `${this.keys.usage(scope, roundId)}:memo:${run}`;
   }
 }

@@ -28,4 +28,19 @@ describe('parseCsv', () => {
   it('rejects text after a closing quote', () => {
     expect(() => parseCsv('"a"b\n', 'x.csv')).toThrow('x.csv line 1: unexpected text');
   });
+
+  it('accepts CR-only line ends and ignores a BOM', () => {
+    expect(parseCsv('\ufeffa,b\r1,2\r', 'mac.csv')).toEqual([
+      { line: 1, fields: ['a', 'b'] },
+      { line: 2, fields: ['1', '2'] },
+    ]);
+  });
+
+  it('reports an error after a multi-line field at its physical line', () => {
+    expect(() => parseCsv('h,i\n"a\nb",1\n2,x"y\n', 'm.csv')).toThrow('m.csv line 4: quote inside');
+  });
+
+  it('reads an empty file as no records', () => {
+    expect(parseCsv('', 'empty.csv')).toEqual([]);
+  });
 });

@@ -52,6 +52,14 @@ describe('loadConversation', () => {
     expect(() => loadConversation(folder)).toThrow(/votes\.csv line 3: malformed row: 4 fields/);
   });
 
+  it('counts lines across multi-line comment bodies when naming a bad row', () => {
+    const folder = writeExport('multiline', {
+      ...GOOD,
+      comments: `${COMMENTS_HEADER}\n1,d,0,5,0,0,1,"two\nlines"\n2,d,1,5,0,0,2,Bad moderation`,
+    });
+    expect(() => loadConversation(folder)).toThrow(/comments\.csv line 4: moderated/);
+  });
+
   it('rejects an unknown vote value, naming file and line', () => {
     const folder = writeExport('badvote', {
       ...GOOD,

@@ -1,5 +1,6 @@
-import { createRng } from '../../domain/random.js';
+import { createRng, type Rng } from '../../domain/random.js';
 import type { SparseVector } from '../text/tfidf.js';
+import { opinionClusters } from './clusters.js';
 import {
   type Factorisation,
   fitFactorisation,
@@ -13,13 +14,15 @@ import { cosine, textVectors } from './text-similarity.js';
  * model.ts for the id-based API.
  *
  * Two stacked linear blends of simple predictors: one for statements with ratings
- * (factorisation, comment mean, neighbours' residuals, member mean), one for statements
- * nobody has rated (member's bias, parameters borrowed from textually similar statements
- * and from the author, the member's own residuals on similar statements). The blend
- * weights are fitted on ratings held out from the training ratings themselves — a
- * random tenth of them, and a random fifth of the statements hidden whole to simulate
- * cold start — so each conversation gets the weights its own data supports: a tiny
- * dense one leans on the comment mean, a large one on the factorisation.
+ * (factorisation, comment mean, neighbours' residuals, member mean, the member's opinion
+ * group's approval), one for statements nobody has rated (member's bias, parameters
+ * borrowed from textually similar statements and from the author, the member's own
+ * residuals on similar statements). The blend weights are fitted on ratings held out
+ * from the training ratings themselves — a random tenth of them, and a random fifth of
+ * the statements hidden whole to simulate cold start — with the ridge strength chosen
+ * by cross-validation on those held-out ratings, so each conversation gets the weights
+ * its own data supports. Opinion groups are learned from the votes (clusters.ts) and
+ * also give the bridging score, `consensus`.
  */
 
 export interface CoreInput {
@@ -41,8 +44,17 @@ export interface CoreOptions {
   knnShrink: number;
   /** Pseudo-weight of "no similar statement" when a new statement borrows parameters. */
   textShrink: number;
-  /** Ridge strength pulling blend weights towards their priors (in squared-error units). */
-  blendRidge: number;
+  /**
+   * Candidate ridge strengths pulling blend weights towards their priors (in
+   * squared-error units); the one with the lowest cross-validated error on the held-out
+   * ratings is used, so a small conversation keeps close to the prior and a large one
+   * follows its data.
+   */
+  blendRidges: readonly number[];
+  /** Pseudo-votes the model's prediction for a group adds to the group's own votes in the consensus score. */
+  consensusPrior: number;
+  /** Learned groups smaller than this take no part in the consensus score (as in task C). */
+  minGroupSize: number;
   /** Share of rated statements hidden whole to fit the cold-start blend. */
   coldShare: number;
   /** Share of the remaining ratings held out to fit the warm blend. */
@@ -57,12 +69,15 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   knnNeighbours: 30,
   knnShrink: 10,
   textShrink: 0.5,
-  blendRidge: 10,
+  blendRidges: [0.1, 1, 10, 100],
+  consensusPrior: 10,
+  minGroupSize: 5,
   coldShare: 0.2,
   warmShare: 0.1,
 };
 
-const WARM_PRIOR = [0, 1, 0, 0, 0, 0];
+const WARM_PRIOR = [0, 1, 0, 0, 0, 0, 0];
+const GROUP_SHRINK = 2;
 const COLD_PRIOR = [0, 1, 0, 1, 1, 0, 0, 0, 0];
 
 /** The single predictors, fitted on one set of ratings. */
@@ -75,6 +90,13 @@ class Components {
   private readonly residual: Float32Array;
   readonly rated: Uint8Array;
   private readonly commentMean: Float64Array;
+  /** Per opinion group and statement, the group's approval shrunk to the statement's. */
+  private readonly groupMean: Float64Array;
+  readonly groupOf: Int32Array;
+  readonly groups: number;
+  /** Agrees and votes per statement and group (statement-major), for the consensus. */
+  readonly groupAgrees: Float64Array;
+  readonly groupVotes: Float64Array;
   private readonly memberMean: Float64Array;
   private readonly coldBias: Float64Array;
   private readonly coldFactors: Float64Array;
@@ -120,6 +142,32 @@ class Components {
     this.commentMean = cSum.map((x, c) => (x + 1) / ((cCount[c] as number) + 2));
     this.memberMean = mSum.map((x, u) => (x + 1) / ((mCount[u] as number) + 2));
     this.neighbours = this.findNeighbours(m, byStatement);
+    const clustering = opinionClusters(ratings);
+    this.groupOf = clustering.assignment;
+    this.groups = clustering.groups;
+    const G = this.groups;
+    const gSum = new Float64Array(s * G);
+    const gCount = new Float64Array(s * G);
+    for (let i = 0; i < ratings.value.length; i++) {
+      const g = this.groupOf[ratings.member[i] as number] as number;
+      if (g < 0) continue;
+      const cell = (ratings.statement[i] as number) * G + g;
+      gSum[cell] = (gSum[cell] ?? 0) + (ratings.value[i] as number);
+      gCount[cell] = (gCount[cell] ?? 0) + 1;
+    }
+    this.groupAgrees = new Float64Array(s * G);
+    this.groupVotes = gCount;
+    for (let i = 0; i < ratings.value.length; i++) {
+      const g = this.groupOf[ratings.member[i] as number] as number;
+      if (g < 0 || ratings.value[i] !== 1) continue;
+      const cell = (ratings.statement[i] as number) * G + g;
+      this.groupAgrees[cell] = (this.groupAgrees[cell] ?? 0) + 1;
+    }
+    this.groupMean = gSum.map(
+      (x, cell) =>
+        (x + GROUP_SHRINK * (this.commentMean[Math.floor(cell / G)] as number)) /
+        ((gCount[cell] as number) + GROUP_SHRINK),
+    );
 
     this.coldBias = new Float64Array(s);
     this.coldFactors = new Float64Array(s * this.k);
@@ -204,7 +252,7 @@ class Components {
     this.coldNeighbours[c] = { index, sim };
   }
 
-  /** [1, factorisation, comment mean, neighbours' residual, member mean, is author]. */
+  /** [1, factorisation, comment mean, neighbours' residual, member mean, is author, group mean]. */
   warmFeatures(u: number, c: number): number[] {
     const s = this.s;
     let knn = 0;
@@ -228,7 +276,13 @@ class Components {
       knn,
       this.memberMean[u] ?? 0.5,
       this.text.isAuthor(u, c) ? 1 : 0,
+      this.groupPrediction(u, c),
     ];
+  }
+
+  groupPrediction(u: number, c: number): number {
+    const g = this.groupOf[u] ?? -1;
+    return g < 0 ? (this.commentMean[c] ?? 0.5) : (this.groupMean[c * this.groups + g] as number);
   }
 
   /**
@@ -329,6 +383,39 @@ function ridgeFit(rows: number[][], y: number[], prior: readonly number[], ridge
   return solve(a, b);
 }
 
+const CV_FOLDS = 5;
+
+/** The ridge fit whose strength has the lowest squared error over CV_FOLDS folds. */
+function cvRidgeFit(
+  rows: number[][],
+  y: number[],
+  prior: readonly number[],
+  ridges: readonly number[],
+  rng: Rng,
+) {
+  const fold = rows.map(() => Math.floor(rng.next() * CV_FOLDS));
+  let best = { ridge: ridges[0] ?? 1, error: Number.POSITIVE_INFINITY };
+  for (const ridge of ridges) {
+    let error = 0;
+    for (let f = 0; f < CV_FOLDS; f++) {
+      const trainRows: number[][] = [];
+      const trainY: number[] = [];
+      rows.forEach((x, n) => {
+        if (fold[n] !== f) {
+          trainRows.push(x);
+          trainY.push(y[n] as number);
+        }
+      });
+      const w = ridgeFit(trainRows, trainY, prior, ridge);
+      rows.forEach((x, n) => {
+        if (fold[n] === f) error += (dot(w, x) - (y[n] as number)) ** 2;
+      });
+    }
+    if (error < best.error) best = { ridge, error };
+  }
+  return ridgeFit(rows, y, prior, best.ridge);
+}
+
 /** Gaussian elimination with partial pivoting on a small dense system. */
 function solve(a: number[][], b: number[]): number[] {
   const n = b.length;
@@ -379,8 +466,27 @@ export class LearnedCore {
   readonly warmWeights: number[];
   readonly coldWeights: number[];
 
-  constructor(input: CoreInput, options: CoreOptions = DEFAULT_CORE_OPTIONS) {
+  private readonly members: number[] = [];
+  private readonly roomAgrees: Float64Array;
+  private readonly roomVotes: Float64Array;
+
+  constructor(
+    input: CoreInput,
+    private readonly options: CoreOptions = DEFAULT_CORE_OPTIONS,
+  ) {
     const { ratings } = input;
+    this.roomAgrees = new Float64Array(ratings.statements);
+    this.roomVotes = new Float64Array(ratings.statements);
+    const hasRatings = new Uint8Array(ratings.members);
+    for (let i = 0; i < ratings.value.length; i++) {
+      const c = ratings.statement[i] as number;
+      hasRatings[ratings.member[i] as number] = 1;
+      this.roomVotes[c] = (this.roomVotes[c] ?? 0) + 1;
+      if (ratings.value[i] === 1) this.roomAgrees[c] = (this.roomAgrees[c] ?? 0) + 1;
+    }
+    hasRatings.forEach((flag, u) => {
+      if (flag === 1) this.members.push(u);
+    });
     const text = new TextView(input);
     const rng = createRng(options.seed);
     const coldStatement = Array.from(
@@ -415,8 +521,8 @@ export class LearnedCore {
         coldY.push(ratings.value[i] as number);
       }
     }
-    this.warmWeights = ridgeFit(warmX, warmY, WARM_PRIOR, options.blendRidge);
-    this.coldWeights = ridgeFit(coldX, coldY, COLD_PRIOR, options.blendRidge);
+    this.warmWeights = cvRidgeFit(warmX, warmY, WARM_PRIOR, options.blendRidges, rng);
+    this.coldWeights = cvRidgeFit(coldX, coldY, COLD_PRIOR, options.blendRidges, rng);
     this.components = new Components(ratings, text, options);
   }
 
@@ -434,5 +540,57 @@ export class LearnedCore {
 
   statementBias(statement: number): number {
     return this.components.mf.statementBias[statement] ?? 0;
+  }
+
+  /**
+   * Bridging score: Polis's group-informed consensus, the product over opinion groups of
+   * each group's smoothed agree rate, on groups learned from the ratings (no labels).
+   * A group's few votes on a statement are noisy, so the model's mean prediction for
+   * the group's members enters as `consensusPrior` extra votes; a statement nobody rated
+   * gets its score from the predictions alone. Returned as a log, to keep precision.
+   */
+  consensus(statement: number): number {
+    let cached = this.consensusCache.get(statement);
+    if (cached === undefined) {
+      cached = this.computeConsensus(statement);
+      this.consensusCache.set(statement, cached);
+    }
+    return cached;
+  }
+
+  private readonly consensusCache = new Map<number, number>();
+
+  private computeConsensus(c: number): number {
+    const { groupOf, groups, groupAgrees, groupVotes } = this.components;
+    const members: number[][] = Array.from({ length: groups }, () => []);
+    groupOf.forEach((g, u) => {
+      if (g >= 0) members[g]?.push(u);
+    });
+    const kappa = this.options.consensusPrior;
+    let score = 0;
+    let used = 0;
+    for (let g = 0; g < groups; g++) {
+      const group = members[g] as number[];
+      if (group.length < this.options.minGroupSize) continue;
+      let predicted = 0;
+      for (const u of group) predicted += this.predict(u, c);
+      predicted /= group.length;
+      const agrees = groupAgrees[c * groups + g] as number;
+      const votes = groupVotes[c * groups + g] as number;
+      score += Math.log((agrees + kappa * predicted + 1) / (votes + kappa + 2));
+      used++;
+    }
+    if (used >= 2) return score;
+    // Without two groups to bridge, the room is one group: its smoothed approval.
+    let predicted = 0;
+    let n = 0;
+    for (const u of this.members) {
+      predicted += this.predict(u, c);
+      n++;
+    }
+    const mean = n === 0 ? 0.5 : predicted / n;
+    return Math.log(
+      ((this.roomAgrees[c] ?? 0) + kappa * mean + 1) / ((this.roomVotes[c] ?? 0) + kappa + 2),
+    );
   }
 }

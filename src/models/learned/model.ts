@@ -27,7 +27,8 @@ export const LearnedInputSchema = z.object({
 });
 export type LearnedInput = z.infer<typeof LearnedInputSchema>;
 
-export const LEARNED_MODEL_NAME = 'learned (stacked factorisation + text neighbours)';
+export const LEARNED_MODEL_NAME =
+  'learned (stacked factorisation + opinion groups + text neighbours)';
 
 export interface LearnedRewardModel {
   readonly name: string;
@@ -37,6 +38,11 @@ export interface LearnedRewardModel {
   predictMatrix(memberIds: readonly string[], statementIds: readonly string[]): number[][];
   /** Whether the statement had ratings at fit time (else the prediction is from text). */
   isRated(statementId: string): boolean;
+  /**
+   * Bridging score for selection (higher is better): group-informed consensus over
+   * opinion groups learned from the ratings; comparable between statements of one fit.
+   */
+  consensus(statementId: string): number;
 }
 
 export function fitLearnedModel(
@@ -93,6 +99,7 @@ export function fitLearnedModel(
     predictMatrix: (memberIds, statementIds) =>
       statementIds.map((s) => memberIds.map((m) => predict(m, s))),
     isRated: (statementId) => core.isRated(lookup(statementIndex, statementId, 'statement')),
+    consensus: (statementId) => core.consensus(lookup(statementIndex, statementId, 'statement')),
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../../src/domain/random.js';
 import {
   fitFactorisation,
   predictFactorisation,
@@ -109,5 +110,52 @@ describe('fitFactorisation', () => {
     expect(model.mu).toBeCloseTo(0.2, 4);
     expect(model.memberBias[0]).toBeCloseTo(0.2, 4);
     expect(predictFactorisation(model, 0, 0)).toBeCloseTo(0.97, 4);
+  });
+});
+
+describe('consensus', () => {
+  /**
+   * A majority camp (m0-m35) and a minority (m36-m59) split on s0-s7 as in twoCamps.
+   * s8 is loved by the majority and rejected by the minority (more approvals in total);
+   * s9 gets a lukewarm half-approval from both camps: the bridging choice.
+   */
+  function bridging(): LearnedInput {
+    const rng = createRng(7);
+    const statements = Array.from({ length: 10 }, (_, i) => ({
+      id: `s${i}`,
+      text: `statement number ${i}`,
+      authorId: null,
+    }));
+    const members = Array.from({ length: 60 }, (_, u) => ({ id: `m${u}`, text: null }));
+    const ratings: LearnedInput['ratings'] = [];
+    for (let u = 0; u < 60; u++) {
+      const majority = u < 36;
+      for (let s = 0; s < 10; s++) {
+        if ((u + s) % 9 === 0) continue;
+        let approval: number;
+        if (s < 8) approval = s < 4 === majority ? 1 : 0;
+        else if (s === 8) approval = majority ? 1 : 0;
+        else approval = rng.next() < 0.5 ? 1 : 0;
+        // Random flips, so that s9's split is not cleaner than the noise around it.
+        if (s < 9 && rng.next() < 0.1) approval = 1 - approval;
+        ratings.push({ member: `m${u}`, statement: `s${s}`, approval });
+      }
+    }
+    return { members, statements, ratings };
+  }
+
+  it('ranks a statement approved across the learned groups above a divisive, more popular one', () => {
+    const model = fitLearnedModel(bridging());
+    const ids = bridging().members.map((m) => m.id);
+    const mean = (s: string) => ids.reduce((t, m) => t + model.predict(m, s), 0) / ids.length;
+    expect(mean('s8')).toBeGreaterThan(mean('s9'));
+    expect(model.consensus('s9')).toBeGreaterThan(model.consensus('s8'));
+  });
+
+  it('scores a statement nobody rated, finitely', () => {
+    const input = bridging();
+    input.statements.push({ id: 'fresh', text: 'statement number 9 again', authorId: null });
+    const model = fitLearnedModel(input);
+    expect(Number.isFinite(model.consensus('fresh'))).toBe(true);
   });
 });

@@ -1,0 +1,251 @@
+import { createRng, type Rng } from '../../domain/random.js';
+import type { SparseRatings } from './factorisation.js';
+
+/**
+ * Opinion groups found from the ratings alone, the way Polis finds its groups: project
+ * members onto the first principal components of their centred votes, then k-means,
+ * with the number of groups chosen by silhouette. Bridging needs groups, and a member
+ * of the bot's workspace has no group label, so they are learned.
+ */
+
+export interface ClusterOptions {
+  components: number;
+  /** Members with fewer ratings are left unclustered (their position is mostly noise). */
+  minRatings: number;
+  minGroups: number;
+  maxGroups: number;
+  restarts: number;
+  seed: number;
+}
+
+export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
+  components: 2,
+  minRatings: 7,
+  minGroups: 2,
+  maxGroups: 5,
+  restarts: 5,
+  seed: 0,
+};
+
+export interface Clustering {
+  groups: number;
+  /** Group per member, -1 when unclustered. */
+  assignment: Int32Array;
+}
+
+export function opinionClusters(
+  ratings: SparseRatings,
+  options: ClusterOptions = DEFAULT_CLUSTER_OPTIONS,
+): Clustering {
+  const m = ratings.members;
+  const s = ratings.statements;
+  const none = { groups: 0, assignment: new Int32Array(m).fill(-1) };
+  if (m === 0 || s === 0) return none;
+
+  // Votes on the -1..1 scale, centred per statement so that a member's position says how
+  // they differ from the room, not how agreeable they are overall.
+  const sum = new Float64Array(s);
+  const count = new Float64Array(s);
+  const perMember = new Int32Array(m);
+  for (let i = 0; i < ratings.value.length; i++) {
+    const c = ratings.statement[i] as number;
+    sum[c] = (sum[c] ?? 0) + 2 * (ratings.value[i] as number) - 1;
+    count[c] = (count[c] ?? 0) + 1;
+    perMember[ratings.member[i] as number] = (perMember[ratings.member[i] as number] ?? 0) + 1;
+  }
+  const rows: { index: number[]; value: number[] }[] = Array.from({ length: m }, () => ({
+    index: [],
+    value: [],
+  }));
+  for (let i = 0; i < ratings.value.length; i++) {
+    const u = ratings.member[i] as number;
+    const c = ratings.statement[i] as number;
+    const row = rows[u] as { index: number[]; value: number[] };
+    row.index.push(c);
+    row.value.push(
+      2 * (ratings.value[i] as number) - 1 - (sum[c] as number) / (count[c] as number),
+    );
+  }
+  const members: number[] = [];
+  for (let u = 0; u < m; u++) if ((perMember[u] as number) >= options.minRatings) members.push(u);
+  if (members.length < 2 * options.minGroups) return none;
+
+  const cov = new Float64Array(s * s);
+  for (const u of members) {
+    const { index, value } = rows[u] as { index: number[]; value: number[] };
+    for (let a = 0; a < index.length; a++) {
+      const ia = (index[a] as number) * s;
+      const va = value[a] as number;
+      for (let b = 0; b < index.length; b++) {
+        cov[ia + (index[b] as number)] =
+          (cov[ia + (index[b] as number)] ?? 0) + va * (value[b] as number);
+      }
+    }
+  }
+  const rng = createRng(options.seed);
+  const axes = principalAxes(cov, s, options.components, rng);
+  // Polis scales a sparse member's projection up by sqrt(statements / rated): unrated
+  // statements count as zero, which would otherwise pull them to the centre.
+  const ratedStatements = count.reduce((n, x) => n + (x > 0 ? 1 : 0), 0);
+  const points = members.map((u) => {
+    const { index, value } = rows[u] as { index: number[]; value: number[] };
+    const scale = Math.sqrt(ratedStatements / index.length);
+    return axes.map((axis) => {
+      let p = 0;
+      for (let a = 0; a < index.length; a++)
+        p += (value[a] as number) * (axis[index[a] as number] as number);
+      return p * scale;
+    });
+  });
+
+  let best: { labels: Int32Array; k: number; score: number } | null = null;
+  for (let k = options.minGroups; k <= Math.min(options.maxGroups, members.length - 1); k++) {
+    const labels = bestKMeans(points, k, options.restarts, rng);
+    const score = silhouette(points, labels, k);
+    if (best === null || score > best.score) best = { labels, k, score };
+  }
+  if (best === null) return none;
+  const assignment = new Int32Array(m).fill(-1);
+  members.forEach((u, i) => {
+    assignment[u] = best.labels[i] as number;
+  });
+  return { groups: best.k, assignment };
+}
+
+/** Leading eigenvectors of a symmetric matrix by power iteration with deflation. */
+function principalAxes(cov: Float64Array, n: number, count: number, rng: Rng): Float64Array[] {
+  const axes: Float64Array[] = [];
+  for (let q = 0; q < count; q++) {
+    let v = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+    for (let iter = 0; iter < 200; iter++) {
+      const w = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        let x = 0;
+        for (let j = 0; j < n; j++) x += (cov[i * n + j] as number) * (v[j] as number);
+        w[i] = x;
+      }
+      for (const a of axes) {
+        let d = 0;
+        for (let i = 0; i < n; i++) d += (w[i] as number) * (a[i] as number);
+        for (let i = 0; i < n; i++) w[i] = (w[i] as number) - d * (a[i] as number);
+      }
+      let norm = 0;
+      for (const x of w) norm += x * x;
+      norm = Math.sqrt(norm);
+      if (norm === 0) break;
+      let change = 0;
+      for (let i = 0; i < n; i++) {
+        const x = (w[i] as number) / norm;
+        change += Math.abs(x - (v[i] as number));
+        w[i] = x;
+      }
+      v = w;
+      if (change < 1e-9) break;
+    }
+    axes.push(v);
+  }
+  return axes;
+}
+
+function distance2(a: readonly number[], b: readonly number[]): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += ((a[i] as number) - (b[i] as number)) ** 2;
+  return d;
+}
+
+function bestKMeans(points: readonly number[][], k: number, restarts: number, rng: Rng) {
+  let best: { labels: Int32Array; inertia: number } | null = null;
+  for (let r = 0; r < restarts; r++) {
+    const fit = kMeans(points, k, rng);
+    if (best === null || fit.inertia < best.inertia) best = fit;
+  }
+  return (best as { labels: Int32Array }).labels;
+}
+
+/** Lloyd's k-means from a k-means++ start. */
+function kMeans(points: readonly number[][], k: number, rng: Rng) {
+  const n = points.length;
+  const centres: number[][] = [[...(points[Math.floor(rng.next() * n)] as number[])]];
+  const nearest = points.map((p) => distance2(p, centres[0] as number[]));
+  while (centres.length < k) {
+    const total = nearest.reduce((a, b) => a + b, 0);
+    let pick = rng.next() * total;
+    let chosen = n - 1;
+    for (let i = 0; i < n; i++) {
+      pick -= nearest[i] as number;
+      if (pick <= 0) {
+        chosen = i;
+        break;
+      }
+    }
+    const centre = [...(points[chosen] as number[])];
+    centres.push(centre);
+    points.forEach((p, i) => {
+      nearest[i] = Math.min(nearest[i] as number, distance2(p, centre));
+    });
+  }
+  const labels = new Int32Array(n);
+  let inertia = 0;
+  for (let iter = 0; iter < 100; iter++) {
+    let moved = false;
+    inertia = 0;
+    points.forEach((p, i) => {
+      let bestC = 0;
+      let bestD = Number.POSITIVE_INFINITY;
+      centres.forEach((c, j) => {
+        const d = distance2(p, c);
+        if (d < bestD) {
+          bestD = d;
+          bestC = j;
+        }
+      });
+      inertia += bestD;
+      if (labels[i] !== bestC || iter === 0) moved = true;
+      labels[i] = bestC;
+    });
+    if (!moved) break;
+    const dims = (points[0] as number[]).length;
+    const sums = centres.map(() => new Array<number>(dims).fill(0));
+    const sizes = new Array<number>(k).fill(0);
+    points.forEach((p, i) => {
+      const g = labels[i] as number;
+      sizes[g] = (sizes[g] as number) + 1;
+      p.forEach((x, d) => {
+        (sums[g] as number[])[d] = ((sums[g] as number[])[d] as number) + x;
+      });
+    });
+    centres.forEach((c, j) => {
+      if ((sizes[j] as number) === 0) return;
+      for (let d = 0; d < dims; d++)
+        c[d] = ((sums[j] as number[])[d] as number) / (sizes[j] as number);
+    });
+  }
+  return { labels, inertia };
+}
+
+/** Mean silhouette: how much closer each point is to its own group than to the next. */
+function silhouette(points: readonly number[][], labels: Int32Array, k: number): number {
+  const n = points.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const sums = new Array<number>(k).fill(0);
+    const sizes = new Array<number>(k).fill(0);
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const g = labels[j] as number;
+      sums[g] =
+        (sums[g] as number) + Math.sqrt(distance2(points[i] as number[], points[j] as number[]));
+      sizes[g] = (sizes[g] as number) + 1;
+    }
+    const own = labels[i] as number;
+    if ((sizes[own] as number) === 0) continue;
+    const a = (sums[own] as number) / (sizes[own] as number);
+    let b = Number.POSITIVE_INFINITY;
+    for (let g = 0; g < k; g++) {
+      if (g === own || (sizes[g] as number) === 0) continue;
+      b = Math.min(b, (sums[g] as number) / (sizes[g] as number));
+    }
+    if (Number.isFinite(b)) total += (b - a) / Math.max(a, b);
+  }
+  return total / n;
+}

@@ -1,0 +1,420 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { z } from 'zod';
+import type { Log } from '../../domain/log.js';
+import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
+import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+
+/** Where the model server is. Local servers (Ollama, vLLM, llama.cpp) need no key. */
+export interface ServerSettings {
+  baseURL?: string | undefined;
+  apiKey?: string | undefined;
+  timeoutMs: number;
+}
+
+/** The SDK insists on a key; servers that need none ignore this one. */
+const NO_KEY = 'no-key';
+
+export function createOpenAIClient(settings: ServerSettings): OpenAI {
+  return new OpenAI({
+    baseURL: settings.baseURL,
+    apiKey: settings.apiKey ?? NO_KEY,
+    timeout: settings.timeoutMs,
+    // Retries are ours (ModelClient.call): a 429 must reach the queue, which pauses every
+    // worker, rather than sleep inside one job; and unusable output is retried too.
+    maxRetries: 0,
+  });
+}
+
+/** How calls are made: retries, limits, and the round's token budget. */
+export interface CallPolicy {
+  /** Further tries of one call after a server error, timeout or unusable output. */
+  maxRetries: number;
+  /** Requests this process has in flight at once, across every model sharing the client. */
+  concurrency: number;
+  /** Requests per minute across every worker (through the ledger); 0 = no limit. */
+  requestsPerMinute: number;
+  /** Tokens one round may spend (through the ledger); 0 = no limit. */
+  roundTokenBudget: number;
+  /** First wait after a server error or timeout; doubles per try unless the server says. */
+  retryDelayMs: number;
+  /** Logged as *** wherever a server's message might echo it. */
+  apiKey?: string | undefined;
+  log: Log;
+}
+
+export const DEFAULT_POLICY: Omit<CallPolicy, 'log'> = {
+  maxRetries: 2,
+  concurrency: 8,
+  requestsPerMinute: 0,
+  roundTokenBudget: 0,
+  retryDelayMs: 500,
+};
+
+/** A 429 without retry-after waits this long; a server asking for more than the cap gets the cap. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 1_000;
+const MAX_WAIT_MS = 10 * 60_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Tokens are estimated at 3 characters each, fewer than English averages (about 4), so
+ * that a reservation errs on the side of not overspending.
+ */
+export function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 3);
+}
+
+export type Interpreted<T> = { value: T } | { invalid: string };
+
+export type CallOutcome<T> =
+  | { ok: true; value: T; usage: Usage; tries: number }
+  | { ok: false; reason: string; usage: Usage; tries: number };
+
+/** One model call as the retry loop sees it. */
+interface Call<T> {
+  /** Tokens to hold from the round's budget while the call runs. */
+  estimate: number;
+  send(signal: AbortSignal): Promise<unknown>;
+  /** Tokens a successful response cost; estimated when the server does not say. */
+  usageOf(raw: unknown): Usage;
+  interpret(raw: unknown): Interpreted<T>;
+}
+
+export interface StructuredRequest<T> {
+  model: string;
+  /** Name of the JSON schema sent as `response_format` (the fake server keys on it). */
+  schemaName: string;
+  schema: z.ZodType<T>;
+  messages: ChatCompletionMessageParam[];
+  maxTokens: number;
+  temperature: number;
+  /** Checks beyond the shape; returns why the value is unusable, or null. */
+  check?: (value: T) => string | null;
+}
+
+/**
+ * What we read from a chat completion. Validated rather than trusted: some servers send
+ * a 200 with an empty or foreign body.
+ */
+const CompletionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({
+          content: z.string().nullable().optional(),
+          refusal: z.string().nullable().optional(),
+        }),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
+});
+
+const EmbeddingsSchema = z.object({
+  data: z.array(z.object({ index: z.number().int(), embedding: z.array(z.number()) })),
+  usage: z.object({ prompt_tokens: z.number() }).nullish(),
+});
+
+type Failure = { reason: string; retryable: boolean; waitMs: number | null };
+
+/**
+ * Chat and embedding calls against any OpenAI-compatible server, with the behaviour the
+ * models need: structured output validated with zod and retried when unusable, server
+ * errors and timeouts retried with backoff, 429s raised for the queue to handle, a
+ * per-process concurrency limit, and every call metered through the stage's ledger.
+ */
+export class ModelClient {
+  private readonly slots: Semaphore;
+
+  constructor(
+    readonly openai: OpenAI,
+    readonly policy: CallPolicy,
+  ) {
+    this.slots = new Semaphore(policy.concurrency);
+  }
+
+  /** A chat completion whose content must be JSON matching `request.schema`. */
+  structured<T>(
+    request: StructuredRequest<T>,
+    ledger: CallLedger | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<CallOutcome<T>> {
+    const format = zodResponseFormat(request.schema, request.schemaName);
+    const promptChars = request.messages.reduce(
+      (n, m) => n + (typeof m.content === 'string' ? m.content.length : 0),
+      0,
+    );
+    return this.call(
+      {
+        estimate: estimateTokens(promptChars) + request.maxTokens,
+        send: (s) =>
+          this.openai.chat.completions.create(
+            {
+              model: request.model,
+              messages: request.messages,
+              response_format: format,
+              temperature: request.temperature,
+              // Not max_completion_tokens: most local servers only know max_tokens.
+              max_tokens: request.maxTokens,
+            },
+            { signal: s },
+          ),
+        usageOf: (raw) => {
+          const parsed = CompletionSchema.safeParse(raw);
+          const usage = parsed.success ? parsed.data.usage : null;
+          if (usage) {
+            return {
+              calls: 1,
+              promptTokens: usage.prompt_tokens,
+              completionTokens: usage.completion_tokens,
+            };
+          }
+          const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
+          return {
+            calls: 1,
+            promptTokens: Math.ceil(promptChars / 4),
+            completionTokens: Math.ceil(content.length / 4),
+          };
+        },
+        interpret: (raw) => interpretCompletion(raw, request),
+      },
+      ledger,
+      signal,
+    );
+  }
+
+  /** One batched embeddings call; vectors in input order. */
+  embed(
+    model: string,
+    inputs: readonly string[],
+    ledger: CallLedger | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<CallOutcome<number[][]>> {
+    const chars = inputs.reduce((n, t) => n + t.length, 0);
+    return this.call(
+      {
+        estimate: estimateTokens(chars),
+        send: (s) =>
+          this.openai.embeddings.create(
+            // Without it the SDK asks for base64 and decodes bytes, which turns a server
+            // that answers with plain float arrays into garbage vectors.
+            { model, input: [...inputs], encoding_format: 'float' },
+            { signal: s },
+          ),
+        usageOf: (raw) => {
+          const parsed = EmbeddingsSchema.safeParse(raw);
+          const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
+          return { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 };
+        },
+        interpret: (raw) => interpretEmbeddings(raw, inputs.length),
+      },
+      ledger,
+      signal,
+    );
+  }
+
+  private async call<T>(
+    call: Call<T>,
+    ledger: CallLedger | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<CallOutcome<T>> {
+    let usage = NO_USAGE;
+    let reason = 'no try was made';
+    let tries = 0;
+    for (let attempt = 0; attempt <= this.policy.maxRetries; attempt++) {
+      tries++;
+      const sent = await this.send(call, ledger, signal);
+      usage = addUsage(usage, sent.usage);
+      if ('failure' in sent) {
+        reason = sent.failure.reason;
+        if (!sent.failure.retryable) break;
+        if (attempt < this.policy.maxRetries) {
+          const backoff = Math.min(MAX_BACKOFF_MS, this.policy.retryDelayMs * 2 ** attempt);
+          await sleep(Math.min(MAX_WAIT_MS, sent.failure.waitMs ?? backoff), undefined, { signal });
+        }
+        continue;
+      }
+      const result = call.interpret(sent.raw);
+      if ('value' in result) return { ok: true, value: result.value, usage, tries };
+      reason = result.invalid;
+      this.policy.log.debug({ attempt: attempt + 1, reason }, 'unusable model output');
+    }
+    return { ok: false, reason, usage, tries };
+  }
+
+  /** One request: a concurrency slot, budget, rate-limit slot, then the request itself. */
+  private async send<T>(
+    call: Call<T>,
+    ledger: CallLedger | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ raw: unknown; usage: Usage } | { failure: Failure; usage: Usage }> {
+    const { roundTokenBudget, requestsPerMinute } = this.policy;
+    await this.slots.acquire(signal);
+    try {
+      const reserved = ledger && roundTokenBudget > 0 ? call.estimate : 0;
+      if (ledger && reserved > 0 && !(await ledger.reserve(reserved, roundTokenBudget))) {
+        throw new TokenBudgetError(roundTokenBudget);
+      }
+      let usage: Usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
+      try {
+        if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, signal);
+        signal?.throwIfAborted();
+        const raw = await call.send(signal ?? new AbortController().signal);
+        usage = call.usageOf(raw);
+        return { raw, usage };
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        return { failure: this.classify(error), usage };
+      } finally {
+        await ledger?.settle(usage, reserved);
+      }
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  /** Throws what no retry of this call fixes; describes what one might. */
+  private classify(error: unknown): Failure {
+    if (error instanceof APIConnectionTimeoutError) {
+      return { reason: 'the request timed out', retryable: true, waitMs: null };
+    }
+    if (error instanceof APIConnectionError) {
+      return {
+        reason: `could not reach the model server (${this.redact(error.message)})`,
+        retryable: true,
+        waitMs: null,
+      };
+    }
+    if (error instanceof APIError && typeof error.status === 'number') {
+      const status = error.status;
+      const message = this.redact(error.message);
+      if (status === 429) {
+        const wait = retryAfterMs(error.headers) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
+        throw new RateLimitedError(Math.min(MAX_WAIT_MS, wait));
+      }
+      if (status === 401 || status === 403 || status === 404) {
+        throw new ModelSetupError(
+          status,
+          `the model server refused the request (${message}); check OPENAI_BASE_URL, OPENAI_API_KEY and the model names`,
+        );
+      }
+      const retryable = status === 408 || status === 409 || status >= 500;
+      return {
+        reason: `the model server answered ${message}`,
+        retryable,
+        waitMs: retryable ? retryAfterMs(error.headers) : null,
+      };
+    }
+    // A 200 whose body is not JSON, a reset connection mid-body, and the like.
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      reason: `the model server sent an unreadable response (${this.redact(detail)})`,
+      retryable: true,
+      waitMs: null,
+    };
+  }
+
+  /** A server's error message may quote the key it was sent (401s often do). */
+  redact(text: string): string {
+    const key = this.policy.apiKey;
+    const masked = key && key.length >= 4 ? text.split(key).join('***') : text;
+    return masked.replace(/\bsk-[A-Za-z0-9_*.-]{6,}/g, 'sk-***').slice(0, 300);
+  }
+}
+
+function interpretCompletion<T>(raw: unknown, request: StructuredRequest<T>): Interpreted<T> {
+  const parsed = CompletionSchema.safeParse(raw);
+  if (!parsed.success) return { invalid: 'the server sent no chat completion' };
+  const choice = parsed.data.choices[0];
+  if (choice?.message.refusal) return { invalid: 'the model refused' };
+  if (choice?.finish_reason === 'length') {
+    return { invalid: 'the output was cut off at the token limit' };
+  }
+  const content = choice?.message.content ?? '';
+  let json: unknown;
+  try {
+    json = JSON.parse(stripFence(content));
+  } catch {
+    return { invalid: 'the output is not JSON' };
+  }
+  const value = request.schema.safeParse(json);
+  if (!value.success) {
+    const issue = value.error.issues[0];
+    const where = issue?.path.join('.') || '(root)';
+    return { invalid: `the output has the wrong shape (${where}: ${issue?.message})` };
+  }
+  const problem = request.check?.(value.data) ?? null;
+  return problem === null ? { value: value.data } : { invalid: problem };
+}
+
+/** Local models without strict schemas sometimes wrap their JSON in a Markdown fence. */
+function stripFence(content: string): string {
+  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n\s*```\s*$/.exec(content);
+  return fenced?.[1] ?? content;
+}
+
+function interpretEmbeddings(raw: unknown, count: number): Interpreted<number[][]> {
+  const parsed = EmbeddingsSchema.safeParse(raw);
+  if (!parsed.success) return { invalid: 'the server sent no embeddings' };
+  const vectors: (number[] | undefined)[] = new Array(count).fill(undefined);
+  for (const item of parsed.data.data) {
+    if (item.index >= 0 && item.index < count) vectors[item.index] = item.embedding;
+  }
+  const dims = vectors[0]?.length ?? 0;
+  if (dims === 0 || vectors.some((v) => v === undefined || v.length !== dims)) {
+    return { invalid: `expected ${count} embeddings of one size` };
+  }
+  return { value: vectors as number[][] };
+}
+
+/** Milliseconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or date). */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | null {
+  const ms = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers?.get('retry-after');
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/** Counting semaphore; waiters are served in order. */
+export class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  async acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = () => {
+        const i = this.waiting.indexOf(grant);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal?.reason);
+      };
+      this.waiting.push(grant);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Errors the model layer raises that the pipeline treats specially. Every message is
+ * fit to show in the channel: it never carries the API key or a prompt.
+ */
+
+/**
+ * The server answered 429. Not a failure of the job: the pipeline puts it back on its
+ * queue for `retryAfterMs` without spending an attempt, and pauses the queue meanwhile.
+ */
+export class RateLimitedError extends Error {
+  constructor(
+    readonly retryAfterMs: number,
+    message = `the model server is rate limiting requests; retrying in ${Math.ceil(retryAfterMs / 1000)} s`,
+  ) {
+    super(message);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** The round cannot afford another call: retrying would only fail again. */
+export class TokenBudgetError extends Error {
+  constructor(
+    readonly budget: number,
+    readonly work: 'generation' | 'scoring' = 'generation',
+  ) {
+    super(
+      `the round's model token budget (${budget.toLocaleString('en-US')} tokens, LLM_ROUND_TOKEN_BUDGET) cannot cover another model call; ${work} stopped rather than overspend`,
+    );
+    this.name = 'TokenBudgetError';
+  }
+}
+
+/**
+ * The server refused the request for a reason no retry fixes (401, 403, 404: wrong key,
+ * wrong model name, wrong base URL).
+ */
+export class ModelSetupError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelSetupError';
+  }
+}

@@ -1,0 +1,218 @@
+import type { Candidate } from '../../domain/candidate.js';
+import { LIMITS } from '../../domain/limits.js';
+import type { Log } from '../../domain/log.js';
+import { createRng, shuffled } from '../../domain/random.js';
+import {
+  addUsage,
+  type CallLedger,
+  type GenerateInput,
+  type GenerateResult,
+  type Generator,
+  NO_USAGE,
+  type ParticipantView,
+  type Usage,
+} from '../ports.js';
+import type { CallOutcome, ModelClient } from './client.js';
+import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import { generationMessages, nonceFor } from './prompts.js';
+import {
+  checkStatement,
+  STATEMENT_SCHEMA_NAME,
+  type StatementOutput,
+  StatementOutputSchema,
+} from './schemas.js';
+
+export const DEFAULT_WORD_BUDGET = 120;
+
+export interface LlmGeneratorOptions {
+  client: ModelClient;
+  model: string;
+  /** Longest statement accepted, in words; a longer one is unusable output. */
+  wordBudget?: number;
+  /** Some spread between samples on top of the shuffles. */
+  temperature?: number;
+  log: Log;
+}
+
+type SampleResult =
+  | { kind: 'statement'; text: string; usage: Usage }
+  | { kind: 'dropped'; reason: string; usage: Usage }
+  | { kind: 'unaffordable' };
+
+/**
+ * Candidate statements from a language model: K samples in parallel, each from the
+ * opinions in a fresh seeded order (position bias differs per sample, and no member is
+ * always first). Unusable output is retried, then that sample is dropped; the round
+ * fails only when no sample survives.
+ */
+export class LlmGenerator implements Generator {
+  readonly name: string;
+  private readonly wordBudget: number;
+  private readonly temperature: number;
+
+  constructor(private readonly options: LlmGeneratorOptions) {
+    this.name = `llm (${options.model})`;
+    this.wordBudget = options.wordBudget ?? DEFAULT_WORD_BUDGET;
+    this.temperature = options.temperature ?? 1;
+  }
+
+  async generate(input: GenerateInput, signal?: AbortSignal): Promise<GenerateResult> {
+    signal?.throwIfAborted();
+    const k = Math.min(LIMITS.maxCandidates, Math.max(1, Math.floor(input.k)));
+    const members = input.participants.filter((p) => hasText(p.opinion) || hasText(p.critique));
+    if (members.length === 0) return { candidates: [], usage: NO_USAGE, notes: [] };
+
+    // One sample hitting a rate limit or a setup error stops its siblings: the job goes
+    // back to the queue (or fails) as a whole, and calls already paid for are remembered.
+    const stop = new AbortController();
+    const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const settled = await Promise.allSettled(
+      Array.from({ length: k }, (_, i) =>
+        this.sample(input, members, i, k, input.ledger, linked).catch((error: unknown) => {
+          if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
+            stop.abort(error);
+          }
+          throw error;
+        }),
+      ),
+    );
+    signal?.throwIfAborted();
+    const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (fatal) throw fatal.reason;
+
+    let usage = NO_USAGE;
+    const candidates: Candidate[] = [];
+    const dropped: string[] = [];
+    let unaffordable = 0;
+    const seen = new Set<string>();
+    let duplicates = 0;
+    settled.forEach((s, i) => {
+      if (s.status === 'rejected') return;
+      const result = s.value;
+      if (result.kind === 'unaffordable') {
+        unaffordable++;
+        return;
+      }
+      usage = addUsage(usage, result.usage);
+      if (result.kind === 'dropped') {
+        dropped.push(result.reason);
+        return;
+      }
+      const key = result.text.toLowerCase().replace(/\s+/g, ' ');
+      if (seen.has(key)) {
+        duplicates++;
+        return;
+      }
+      seen.add(key);
+      candidates.push({
+        id: `c${i + 1}`,
+        text: result.text,
+        source: input.previous === null ? 'llm' : 'revision',
+        explanation: `sample ${i + 1} of ${k} by ${this.options.model}, opinions in a fresh order`,
+      });
+    });
+
+    const notes: string[] = [];
+    if (dropped.length > 0) {
+      notes.push(
+        `${dropped.length} of ${k} samples gave no usable statement and were dropped (${summarise(dropped)})`,
+      );
+    }
+    if (duplicates > 0) notes.push(`${duplicates} samples repeated another word for word`);
+    if (unaffordable > 0) {
+      const budget = this.options.client.policy.roundTokenBudget;
+      if (candidates.length === 0) throw new TokenBudgetError(budget);
+      notes.push(
+        `the round's token budget stopped generation: ${unaffordable} of ${k} samples were not written`,
+      );
+    }
+    if (candidates.length === 0) {
+      throw new Error(`none of the ${k} samples gave a usable statement (${summarise(dropped)})`);
+    }
+    if (dropped.length > 0) {
+      this.options.log.warn({ dropped: dropped.length, k }, 'generation samples dropped');
+    }
+    return { candidates, usage, notes };
+  }
+
+  private async sample(
+    input: GenerateInput,
+    members: readonly ParticipantView[],
+    index: number,
+    k: number,
+    ledger: CallLedger | undefined,
+    signal: AbortSignal,
+  ): Promise<SampleResult> {
+    const key = `sample-${index}`;
+    const remembered = await ledger?.recall(key);
+    if (remembered) {
+      const parsed = StatementOutputSchema.safeParse(JSON.parse(remembered));
+      if (parsed.success) return { kind: 'statement', text: parsed.data.statement, usage: NO_USAGE };
+    }
+    const rng = createRng(`generate:${input.seed}:${index}`);
+    const opinions = shuffled(
+      members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim()),
+      rng,
+    );
+    const critiques =
+      input.previous === null
+        ? []
+        : shuffled(
+            members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : [])),
+            rng,
+          );
+    const messages = generationMessages({
+      question: input.question,
+      opinions,
+      previous: input.previous,
+      critiques,
+      wordBudget: this.wordBudget,
+      nonce: nonceFor(input.seed, 'generate'),
+    });
+    let outcome: CallOutcome<StatementOutput>;
+    try {
+      outcome = await this.options.client.structured(
+        {
+          model: this.options.model,
+          schemaName: STATEMENT_SCHEMA_NAME,
+          schema: StatementOutputSchema,
+          messages,
+          // Room for the JSON around a statement at the budget, at ~1.5 tokens a word.
+          maxTokens: Math.ceil(this.wordBudget * 2) + 64,
+          temperature: this.temperature,
+          check: (output) => checkStatement(output, this.wordBudget),
+        },
+        ledger,
+        signal,
+      );
+    } catch (error) {
+      if (isBudget(error)) return { kind: 'unaffordable' };
+      throw error;
+    }
+    if (!outcome.ok) {
+      this.options.log.debug(
+        { sample: index + 1, k, reason: outcome.reason, tries: outcome.tries },
+        'generation sample dropped',
+      );
+      return { kind: 'dropped', reason: outcome.reason, usage: outcome.usage };
+    }
+    const text = outcome.value.statement.trim();
+    await ledger?.remember(key, JSON.stringify({ statement: text }));
+    return { kind: 'statement', text, usage: outcome.usage };
+  }
+}
+
+function hasText(text: string | null): boolean {
+  return (text ?? '').trim().length > 0;
+}
+
+function isBudget(error: unknown): boolean {
+  return error instanceof TokenBudgetError;
+}
+
+/** "the output is not JSON x2; the request timed out" */
+export function summarise(reasons: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => (n > 1 ? `${r} x${n}` : r)).join('; ');
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * The JSON the models must answer with. The shapes go to the server as strict JSON
+ * schemas (`response_format`), but local servers may ignore them, so every answer is
+ * validated again here; the checks beyond the shape give each kind of bad output its
+ * own reason in the logs and notes.
+ */
+
+export const STATEMENT_SCHEMA_NAME = 'consensus_statement';
+export const RATINGS_SCHEMA_NAME = 'approval_ratings';
+
+export const StatementOutputSchema = z.strictObject({ statement: z.string() });
+export type StatementOutput = z.infer<typeof StatementOutputSchema>;
+
+export function wordCount(text: string): number {
+  const words = text.trim().split(/\s+/);
+  return words[0] === '' ? 0 : words.length;
+}
+
+/** Why a generated statement is unusable, or null. */
+export function checkStatement(output: StatementOutput, wordBudget: number): string | null {
+  const text = output.statement.trim();
+  if (text.length === 0) return 'the statement is empty';
+  const words = wordCount(text);
+  if (words > wordBudget) {
+    return `the statement has ${words} words, over the budget of ${wordBudget}`;
+  }
+  return null;
+}
+
+/** The studies' 7-point agreement scale. */
+export const AGREEMENT = { min: 1, max: 7 } as const;
+
+/** 1 (strongly disagree) .. 7 (strongly agree) -> 0 .. 1, evenly spaced. */
+export function approvalFromAgreement(rating: number): number {
+  return (rating - AGREEMENT.min) / (AGREEMENT.max - AGREEMENT.min);
+}
+
+/** Candidates are lettered for the judge; 16 letters cover the largest K. */
+export const LETTERS = 'ABCDEFGHIJKLMNOP'.split('');
+
+/**
+ * Exactly one whole rating per letter shown: a strict object, so a rating for a letter
+ * that was not shown fails, and so does a missing one.
+ */
+export function ratingsSchema(letters: readonly string[]) {
+  const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
+  return z.strictObject({
+    ratings: z.strictObject(Object.fromEntries(letters.map((l) => [l, rating]))),
+  });
+}
+export type RatingsOutput = { ratings: Record<string, number> };

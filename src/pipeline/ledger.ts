@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CallLedger, Usage } from '../models/ports.js';
+import type { Store } from '../store/store.js';
+import type { StageJob } from './payloads.js';
+
+/** The window a requests-per-minute limit is counted over. */
+const MINUTE_MS = 60_000;
+
+/**
+ * The ledger a stage run hands its model: every call is recorded under the round and
+ * stage as it is made (so a job that fails half-way still accounts for what it spent),
+ * tokens are reserved against the round's budget, and results are remembered per run
+ * (round, version, attempt, stage), so a job put back after a 429 pays only for the
+ * calls it had not made yet.
+ */
+export function stageLedger(
+  store: Store,
+  job: StageJob,
+  stage: 'generate' | 'score',
+  /** Key of the request window every worker on this Redis shares. */
+  requestWindowKey: string,
+  now: () => number = Date.now,
+): CallLedger {
+  const { scope, roundId } = job;
+  const run = ledgerHolder(job, stage);
+  return {
+    async awaitSlot(perMinute, signal) {
+      for (;;) {
+        signal?.throwIfAborted();
+        const wait = await store.usage.takeRequestSlot(
+          requestWindowKey,
+          perMinute,
+          MINUTE_MS,
+          now(),
+          randomUUID(),
+        );
+        if (wait === 0) return;
+        await sleep(wait, undefined, { signal });
+      }
+    },
+    reserve: (tokens, budget) => store.usage.reserve(scope, roundId, run, tokens, budget),
+    settle: (usage: Usage, reserved) =>
+      store.usage.settle(scope, roundId, stage, run, usage, reserved),
+    recall: (key) => store.usage.recall(scope, roundId, run, key),
+    remember: (key, value) => store.usage.remember(scope, roundId, run, key, value),
+  };
+}
+
+/** Names a stage run: its reservations and remembered results are kept under it. */
+export function ledgerHolder(job: StageJob, stage: 'generate' | 'score'): string {
+  return `v${job.version}-a${job.attempt}-${stage}`;
+}

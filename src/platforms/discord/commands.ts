@@ -1,0 +1,131 @@
+import {
+  type ChatInputCommandInteraction,
+  InteractionContextType,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+  SlashCommandBuilder,
+  type SlashCommandSubcommandBuilder,
+} from 'discord.js';
+import { LIMITS } from '../../domain/limits.js';
+import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
+import type { RoundSettings } from '../../domain/round.js';
+import { type WelfareName, WelfareNameSchema } from '../../domain/welfare-name.js';
+
+export const COMMAND_NAME = 'consensus';
+
+const WELFARE_LABELS: Record<WelfareName, string> = {
+  egalitarian: 'egalitarian: best for the least served member (default)',
+  utilitarian: 'utilitarian: highest mean approval',
+  nash: 'nash: balances mean and spread',
+  schulze: 'schulze: ranked choice over predicted rankings',
+};
+
+const SCALE_LABELS: Record<PollScale, string> = {
+  approval3: 'approval3: 👍 🤷 👎 (default)',
+  likert7: 'likert7: 1️⃣ … 7️⃣',
+};
+
+/** Subcommands that act on one round: the open round of the channel, or the one named. */
+export const ROUND_SUBCOMMANDS = [
+  ['close', 'Stop collecting opinions (or critiques) and write the statement'],
+  ['status', 'Show where the round stands (only you see it)'],
+  ['critique', 'Collect critiques of the statement for a revision'],
+  ['finish', 'End the poll and post the results'],
+  ['cancel', 'Cancel the round'],
+  ['results', 'Show the results so far'],
+  ['export', 'Download everything about the round as JSON (only you get it)'],
+] as const;
+
+export type RoundSubcommand = (typeof ROUND_SUBCOMMANDS)[number][0];
+
+function withRoundOption(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
+  return sub.addStringOption((o) =>
+    o
+      .setName('round')
+      .setDescription('Round id, when the channel has several open rounds')
+      .setMinLength(1)
+      .setMaxLength(128),
+  );
+}
+
+/** The `/consensus` command as Discord registers it, with typed options and choices. */
+export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  const builder = new SlashCommandBuilder()
+    .setName(COMMAND_NAME)
+    .setDescription('Find a statement the whole group can endorse')
+    .setContexts(InteractionContextType.Guild)
+    .addSubcommand((sub) =>
+      sub
+        .setName('start')
+        .setDescription('Ask a question; replies in its thread are opinions')
+        .addStringOption((o) =>
+          o
+            .setName('question')
+            .setDescription('The question to put to the group')
+            .setRequired(true)
+            .setMinLength(1)
+            .setMaxLength(LIMITS.questionMaxChars),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('candidates')
+            .setDescription(`Candidate statements to write (default ${LIMITS.defaultCandidates})`)
+            .setMinValue(LIMITS.minCandidates)
+            .setMaxValue(LIMITS.maxCandidates),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('minutes')
+            .setDescription('Close automatically after this many minutes')
+            .setMinValue(1)
+            .setMaxValue(LIMITS.maxMinutes),
+        )
+        .addStringOption((o) =>
+          o
+            .setName('welfare')
+            .setDescription('How the statement is chosen')
+            .addChoices(
+              ...WelfareNameSchema.options.map((w) => ({ name: WELFARE_LABELS[w], value: w })),
+            ),
+        )
+        .addStringOption((o) =>
+          o
+            .setName('scale')
+            .setDescription('How members rate the statement')
+            .addChoices(
+              ...PollScaleSchema.options.map((s) => ({ name: SCALE_LABELS[s], value: s })),
+            ),
+        ),
+    );
+  for (const [name, description] of ROUND_SUBCOMMANDS) {
+    builder.addSubcommand((sub) => withRoundOption(sub.setName(name).setDescription(description)));
+  }
+  builder.addSubcommand((sub) => sub.setName('help').setDescription('How consensus rounds work'));
+  return builder.toJSON();
+}
+
+export type ConsensusCommand =
+  | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
+  | { kind: RoundSubcommand; roundId: string | null }
+  | { kind: 'help' }
+  | { kind: 'unknown'; name: string };
+
+/** Reads a `/consensus` interaction into a command; Discord has already checked types and ranges. */
+export function parseCommand(interaction: ChatInputCommandInteraction): ConsensusCommand {
+  const sub = interaction.options.getSubcommand(false) ?? '';
+  if (sub === 'start') {
+    const settings: Partial<RoundSettings> = {};
+    const candidates = interaction.options.getInteger('candidates');
+    const minutes = interaction.options.getInteger('minutes');
+    const welfare = WelfareNameSchema.safeParse(interaction.options.getString('welfare'));
+    const scale = PollScaleSchema.safeParse(interaction.options.getString('scale'));
+    if (candidates !== null) settings.candidates = candidates;
+    if (minutes !== null) settings.minutes = minutes;
+    if (welfare.success) settings.welfare = welfare.data;
+    if (scale.success) settings.scale = scale.data;
+    return { kind: 'start', question: interaction.options.getString('question') ?? '', settings };
+  }
+  if (sub === 'help') return { kind: 'help' };
+  const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);
+  if (round) return { kind: round[0], roundId: interaction.options.getString('round') };
+  return { kind: 'unknown', name: sub };
+}

@@ -1,0 +1,172 @@
+import {
+  type APIEmbed,
+  DiscordAPIError,
+  type REST,
+  RESTJSONErrorCodes,
+  Routes,
+  ThreadAutoArchiveDuration,
+} from 'discord.js';
+import { z } from 'zod';
+import type { PlatformPort } from '../../deliberation/ports.js';
+import type {
+  CritiqueInviteView,
+  NoticeView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  RoundHeader,
+  StatementView,
+} from '../../deliberation/views.js';
+import type { Log } from '../../domain/log.js';
+import type { MessageRef } from '../../domain/round.js';
+import { emojiFor } from './emoji.js';
+import { describeError } from './errors.js';
+import {
+  CONTENT_MAX,
+  clip,
+  critiqueInviteText,
+  progressText,
+  questionEmbed,
+  resultsEmbed,
+  statementEmbed,
+  threadName,
+} from './render.js';
+
+const CreatedMessageSchema = z.object({ id: z.string().min(1), channel_id: z.string().min(1) });
+const CreatedThreadSchema = z.object({ id: z.string().min(1) });
+
+/** Nothing the bot posts may ping anyone: questions and statements quote members' text. */
+const NO_PINGS = { parse: [] as never[] };
+
+interface OutgoingMessage {
+  content?: string;
+  embeds?: APIEmbed[];
+}
+
+/**
+ * The service's outbound port on Discord's REST API. The publish worker calls it from a
+ * queue job, where no gateway objects are at hand, so it talks REST by channel id only;
+ * @discordjs/rest queues per route and waits out 429s by their retry_after.
+ */
+export class DiscordPlatform implements PlatformPort {
+  constructor(
+    private readonly rest: REST,
+    private readonly log: Log,
+  ) {}
+
+  async postQuestion(view: QuestionView): Promise<MessageRef> {
+    const message = await this.post(view.channelId, null, { embeds: [questionEmbed(view)] });
+    let threadId: string;
+    try {
+      const thread = CreatedThreadSchema.parse(
+        await this.rest.post(Routes.threads(view.channelId, message.id), {
+          body: {
+            name: threadName(view.question),
+            auto_archive_duration: ThreadAutoArchiveDuration.OneWeek,
+          },
+        }),
+      );
+      threadId = thread.id;
+    } catch (error) {
+      // Without a thread the round cannot collect opinions; take the question down so
+      // the job's retry posts one question, not two.
+      await this.rest
+        .delete(Routes.channelMessage(view.channelId, message.id))
+        .catch(() => undefined);
+      throw error;
+    }
+    // The thread's id equals the question's id; replies arrive with channel_id = thread.
+    return { channelId: view.channelId, messageId: message.id, threadId };
+  }
+
+  async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {
+    const body = { content: progressText(view) };
+    if (!existing) return this.inThread(view, body);
+    try {
+      await this.rest.patch(Routes.channelMessage(existing.channelId, existing.messageId), {
+        body: { ...body, allowed_mentions: NO_PINGS },
+      });
+    } catch (error) {
+      // Someone deleted the progress message: later stages still post their own messages.
+      if (!isUnknownMessage(error)) throw error;
+      this.log.info({ roundId: view.roundId }, 'progress message is gone; not editing it');
+    }
+    return existing;
+  }
+
+  async postStatement(view: StatementView): Promise<MessageRef> {
+    const ref = await this.inThread(view, { embeds: [statementEmbed(view)] });
+    // In order, so the options read left to right as on the scale. A failed reaction
+    // must not fail the job: a retry would post the statement twice, and members can
+    // still add the reaction themselves.
+    for (const option of view.options) {
+      try {
+        await this.rest.put(
+          Routes.channelMessageOwnReaction(
+            ref.channelId,
+            ref.messageId,
+            encodeURIComponent(emojiFor(option.key)),
+          ),
+        );
+      } catch (error) {
+        this.log.warn(
+          { roundId: view.roundId, option: option.key, ...describeError(error) },
+          'could not add a poll reaction',
+        );
+      }
+    }
+    return ref;
+  }
+
+  async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {
+    return this.inThread(view, { content: critiqueInviteText(view) });
+  }
+
+  async postResults(view: ResultsView): Promise<MessageRef> {
+    return this.inThread(view, { embeds: [resultsEmbed(view)] });
+  }
+
+  async postNotice(view: NoticeView): Promise<MessageRef | null> {
+    return this.inThread(view, { content: clip(view.text, CONTENT_MAX) });
+  }
+
+  /** Replies to a member's message (e.g. their opinion was cut), pinging only them. */
+  async replyTo(
+    channelId: string,
+    messageId: string,
+    userId: string,
+    text: string,
+  ): Promise<MessageRef> {
+    const body = {
+      content: clip(`<@${userId}> ${text}`, CONTENT_MAX),
+      message_reference: { message_id: messageId, fail_if_not_exists: false },
+      allowed_mentions: { parse: [], users: [userId], replied_user: true },
+    };
+    const message = CreatedMessageSchema.parse(
+      await this.rest.post(Routes.channelMessages(channelId), { body }),
+    );
+    return { channelId: message.channel_id, messageId: message.id, threadId: channelId };
+  }
+
+  /** Everything about a round after the question goes into the question's thread. */
+  private inThread(view: RoundHeader, message: OutgoingMessage): Promise<MessageRef> {
+    const threadId = view.thread?.threadId ?? null;
+    return this.post(threadId ?? view.channelId, threadId, message);
+  }
+
+  private async post(
+    channelId: string,
+    threadId: string | null,
+    message: OutgoingMessage,
+  ): Promise<MessageRef> {
+    const body = { ...message, allowed_mentions: NO_PINGS };
+    const created = CreatedMessageSchema.parse(
+      await this.rest.post(Routes.channelMessages(channelId), { body }),
+    );
+    return { channelId: created.channel_id, messageId: created.id, threadId };
+  }
+}
+
+function isUnknownMessage(error: unknown): boolean {
+  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage;
+}

@@ -1,0 +1,53 @@
+import type { PollOption, PollScale } from '../../domain/poll-scale.js';
+
+/**
+ * The reaction for every poll option key. Keys are distinct across scales, so a
+ * reaction maps to a key without knowing the poll; the service ignores keys that are
+ * not on the poll's scale.
+ */
+const EMOJI_BY_KEY: Record<string, string> = {
+  agree: '👍',
+  unsure: '🤷',
+  disagree: '👎',
+  '1': '1️⃣',
+  '2': '2️⃣',
+  '3': '3️⃣',
+  '4': '4️⃣',
+  '5': '5️⃣',
+  '6': '6️⃣',
+  '7': '7️⃣',
+};
+
+/** Skin tones, variation selectors and gendered ZWJ suffixes do not change what a reaction says. */
+function normalise(emoji: string): string {
+  return emoji
+    .replace(/\u200d[\u2640\u2642]\ufe0f?/gu, '')
+    .replace(/[\u{1F3FB}-\u{1F3FF}]/gu, '')
+    .replace(/\ufe0f/gu, '');
+}
+
+const KEY_BY_EMOJI = new Map<string, string>(
+  Object.entries(EMOJI_BY_KEY).map(([key, emoji]) => [normalise(emoji), key]),
+);
+
+export function emojiFor(optionKey: string): string {
+  const emoji = EMOJI_BY_KEY[optionKey];
+  if (emoji === undefined) throw new Error(`no reaction for poll option "${optionKey}"`);
+  return emoji;
+}
+
+/** The option key a reaction stands for, or null when it is not a poll reaction (custom emoji included). */
+export function optionKeyFor(emojiName: string | null, emojiId: string | null): string | null {
+  if (emojiId !== null || emojiName === null) return null;
+  return KEY_BY_EMOJI.get(normalise(emojiName)) ?? null;
+}
+
+export function pollLegend(options: readonly PollOption[]): string {
+  return options.map((o) => `${emojiFor(o.key)} ${o.label}`).join(' · ');
+}
+
+export function scaleReactions(scale: PollScale | string): string {
+  return scale === 'likert7'
+    ? ['1', '2', '3', '4', '5', '6', '7'].map(emojiFor).join(' ')
+    : ['agree', 'unsure', 'disagree'].map(emojiFor).join(' ');
+}

@@ -1,0 +1,228 @@
+import type { APIEmbed, APIEmbedField } from 'discord.js';
+import type {
+  CritiqueInviteView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+  StatusView,
+} from '../../deliberation/views.js';
+import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
+
+/** Discord's documented embed limits; a longer embed is refused with a 400. */
+const EMBED = {
+  title: 256,
+  description: 4096,
+  fieldName: 256,
+  fieldValue: 1024,
+  fields: 25,
+  footer: 2048,
+  total: 6000,
+} as const;
+
+/** Message content limit for bots. */
+export const CONTENT_MAX = 2000;
+/** Thread names are 1-100 characters. */
+const THREAD_NAME_MAX = 100;
+
+const COLOUR = { question: 0x5865f2, statement: 0x57f287, results: 0xfee75c, status: 0x99aab5 };
+
+export function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+const percent = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
+const mention = (userId: string) => `<@${userId}>`;
+const timestamp = (ms: number) => `<t:${Math.floor(ms / 1000)}:R>`;
+
+function field(name: string, value: string, inline = false): APIEmbedField {
+  return {
+    name: clip(name, EMBED.fieldName),
+    value: clip(value.trim() === '' ? '-' : value, EMBED.fieldValue),
+    inline,
+  };
+}
+
+function embedLength(embed: APIEmbed): number {
+  return (
+    (embed.title?.length ?? 0) +
+    (embed.description?.length ?? 0) +
+    (embed.footer?.text.length ?? 0) +
+    (embed.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0)
+  );
+}
+
+/** Keeps an embed inside Discord's total limit by shortening its description, which is the long part. */
+function fit(embed: APIEmbed): APIEmbed {
+  const fields = (embed.fields ?? []).slice(0, EMBED.fields);
+  const fitted: APIEmbed = {
+    ...embed,
+    ...(embed.title !== undefined && { title: clip(embed.title, EMBED.title) }),
+    ...(embed.description !== undefined && {
+      description: clip(embed.description, EMBED.description),
+    }),
+    ...(embed.footer !== undefined && { footer: { text: clip(embed.footer.text, EMBED.footer) } }),
+    fields,
+  };
+  const over = embedLength(fitted) - EMBED.total;
+  if (over > 0 && fitted.description !== undefined) {
+    fitted.description = clip(fitted.description, Math.max(1, fitted.description.length - over));
+  }
+  return fitted;
+}
+
+export function threadName(question: string): string {
+  const name = clip(question.replace(/\s+/g, ' ').trim(), THREAD_NAME_MAX);
+  return name === '' ? 'Consensus round' : name;
+}
+
+export function questionEmbed(view: QuestionView): APIEmbed {
+  const settings = [
+    `${view.candidates} candidate statements`,
+    `${view.welfare} welfare`,
+    `poll ${scaleReactions(view.scale)}`,
+  ].join(' · ');
+  const closes = view.deadline === null ? '' : `\nOpinions close ${timestamp(view.deadline)}.`;
+  return fit({
+    color: COLOUR.question,
+    title: '❓ What do you think?',
+    description:
+      `**${view.question}**\n\n` +
+      'Reply in the thread under this message with your opinion. Several replies from one member ' +
+      `are read together; edits and deletions count.${closes}`,
+    fields: [field('Started by', mention(view.createdBy), true), field('Settings', settings, true)],
+    footer: { text: `Round ${view.roundId}` },
+  });
+}
+
+export function progressText(view: ProgressView): string {
+  const steps = view.steps.map((s) => `${s.done ? '✅' : '⏳'} ${s.label}`).join('\n');
+  return clip(`**${view.summary}**\n${steps}`, CONTENT_MAX);
+}
+
+/** At most this many members are listed by name; the rest are counted. */
+const LISTED_MEMBERS = 12;
+
+function predictedLines(view: StatementView): string {
+  const rated = view.predicted.filter((p) => p.approval !== null);
+  if (rated.length === 0) return 'No predictions.';
+  const shown =
+    rated.length <= LISTED_MEMBERS
+      ? rated
+      : [...rated.slice(0, LISTED_MEMBERS / 2), ...rated.slice(-LISTED_MEMBERS / 2)];
+  const lines = shown.map((p) => `${mention(p.participantId)} ${percent(p.approval)}`);
+  if (shown.length < rated.length) {
+    lines.splice(LISTED_MEMBERS / 2, 0, `… ${rated.length - shown.length} more …`);
+  }
+  return lines.join('\n');
+}
+
+export function statementEmbed(view: StatementView): APIEmbed {
+  const least = view.predicted.filter((p) => p.approval !== null).at(-1);
+  const how = [
+    view.method,
+    `Chosen from ${view.considered.length} candidate${view.considered.length === 1 ? '' : 's'}; approvals predicted by ${view.model}.`,
+    least ? `Served least: ${mention(least.participantId)} (${percent(least.approval)}).` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return fit({
+    color: COLOUR.statement,
+    title: `🗳️ Proposed statement (version ${view.version})`,
+    description: view.statement,
+    fields: [
+      field('Round', `${view.roundId} · ${view.question}`),
+      field('How it was chosen', how),
+      field('Predicted approval', predictedLines(view)),
+      ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
+      field(
+        'Rate it',
+        `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
+      ),
+    ],
+    footer: { text: `Round ${view.roundId} · version ${view.version}` },
+  });
+}
+
+export function critiqueInviteText(view: CritiqueInviteView): string {
+  const closes = view.deadline === null ? '' : ` Critiques close ${timestamp(view.deadline)}.`;
+  const quoted = clip(view.statement, 1500)
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+  return clip(
+    `✍️ **What does this statement miss?** Reply in this thread with a critique; a revised statement follows.${closes}\n${quoted}`,
+    CONTENT_MAX,
+  );
+}
+
+export function resultsEmbed(view: ResultsView): APIEmbed {
+  const fields = view.versions.map(({ version, statement, results }) => {
+    const counts = results.distribution
+      .map((d) => `${emojiFor(d.key)} ${d.label} **${d.count}**`)
+      .join(' · ');
+    const lines = [
+      `> ${clip(statement.replace(/\s+/g, ' '), 300)}`,
+      counts,
+      `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
+    ];
+    if (results.welfareNote) lines.push(`_${results.welfareNote}_`);
+    if (results.leastServed) {
+      lines.push(
+        `Least served (${results.leastServed.basis}): ${results.leastServed.participantIds.map(mention).join(', ')} at ${percent(results.leastServed.approval)}: what would make it work for them?`,
+      );
+    }
+    if (results.meanAbsoluteError !== null) {
+      lines.push(
+        `Predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
+      );
+    }
+    return field(`Version ${version}`, lines.join('\n'));
+  });
+  return fit({
+    color: COLOUR.results,
+    title: '📊 Results',
+    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : ''}`,
+    fields,
+    footer: {
+      text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
+    },
+  });
+}
+
+export function statusEmbed(view: StatusView): APIEmbed {
+  const fields = [
+    field('Phase', view.phaseText, true),
+    field('Opinions', String(view.opinions), true),
+    field('Version', String(view.version), true),
+  ];
+  if (view.version > 0) {
+    fields.push(
+      field('Critiques', String(view.critiques), true),
+      field('Ratings', String(view.ratings), true),
+    );
+  }
+  if (view.deadline !== null) fields.push(field('Closes', timestamp(view.deadline), true));
+  if (view.failureReason) fields.push(field('Failure', view.failureReason));
+  const usage = Object.entries(view.usage)
+    .map(([stage, u]) => `${stage}: ${u.calls} calls, ${u.promptTokens + u.completionTokens} tokens`)
+    .join('\n');
+  if (usage) fields.push(field('Model usage', usage));
+  return fit({
+    color: COLOUR.status,
+    title: `Round ${view.roundId}`,
+    description: view.question,
+    fields,
+  });
+}
+
+export const HELP_TEXT = [
+  '**/consensus** finds a statement your whole group can endorse.',
+  '`/consensus start question:<text>`: post a question; replies in its thread are opinions. Options: `candidates`, `minutes` (close automatically), `welfare`, `scale`.',
+  '`/consensus close`: stop collecting and write the statement (needs 2 opinions).',
+  '`/consensus critique`: collect critiques of the statement in the thread, then `close` again for a revision.',
+  '`/consensus finish`: end the poll and post the results.',
+  '`/consensus status` · `results` · `export` · `cancel`',
+  'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
+].join('\n');

@@ -1,0 +1,315 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
+import { z } from 'zod';
+import type { Log } from '../../domain/log.js';
+import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
+import { START_MODAL_ID } from './blocks.js';
+import { parseCommand } from './command.js';
+import {
+  type CommandDeps,
+  helpReply,
+  type Reply,
+  readStartForm,
+  runCommand,
+  startFromForm,
+} from './commands.js';
+import { type EventMeta, onMessage, onReaction } from './events.js';
+import { Moderators } from './moderators.js';
+import { describe, SlackPort } from './port.js';
+import type { SlackService } from './service.js';
+
+export interface SlackAdapterOptions {
+  botToken: string;
+  /** Set: Socket Mode (no public URL). Unset: HTTP mode with `signingSecret`. */
+  appToken: string | null;
+  signingSecret: string | null;
+  /** Web API base, e.g. https://slack.com/api/ (Socket Mode opens its connection there too). */
+  apiUrl: string;
+  /** HTTP mode: where POST /slack/events listens; 0 = any free port. */
+  port: number;
+  /** SLACK_MODERATORS; null = anyone may start a round. */
+  moderatorIds: readonly string[] | null;
+  log: Log;
+  /** How the Web API client retries failed calls (a 429 waits for its retry-after first). */
+  retry?: webApi.RetryOptions;
+}
+
+/** Slack tokens have recognisable prefixes; none may reach a log line, whatever logs it. */
+const TOKEN_PATTERN = /\bx(?:ox[a-z]|app)-[A-Za-z0-9-]+/g;
+
+/** Bolt's logger interface over ours, scrubbed of secrets. */
+function boltLogger(log: Log, secrets: readonly string[]): Logger {
+  let component = 'bolt';
+  const line = (parts: unknown[]): string => {
+    let text = parts
+      .map((p) => (typeof p === 'string' ? p : p instanceof Error ? p.message : safeJson(p)))
+      .join(' ');
+    for (const secret of secrets) if (secret) text = text.replaceAll(secret, '[redacted]');
+    return text.replace(TOKEN_PATTERN, '[redacted]');
+  };
+  return {
+    // Bolt's debug lines carry whole request bodies: members' messages do not belong in logs.
+    debug: () => {},
+    info: (...parts: unknown[]) => log.info({ component }, line(parts)),
+    warn: (...parts: unknown[]) => log.warn({ component }, line(parts)),
+    error: (...parts: unknown[]) => log.error({ component }, line(parts)),
+    setLevel: () => {},
+    getLevel: () => LogLevel.INFO,
+    setName: (name: string) => {
+      component = name;
+    },
+  };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+const EnvelopeSchema = z.object({
+  team_id: z.string().nullish(),
+  event_id: z.string().nullish(),
+  enterprise_id: z.string().nullish(),
+});
+
+const DEFAULT_RETRY: webApi.RetryOptions = {
+  retries: 6,
+  factor: 2,
+  minTimeout: 500,
+  maxTimeout: 30_000,
+  randomize: true,
+};
+
+/**
+ * The Slack connection: a Bolt app (HTTP or Socket Mode) whose listeners turn events and
+ * commands into service calls, and the port the publish worker posts through.
+ */
+export class SlackAdapter {
+  readonly port: SlackPort;
+  private readonly app: App;
+  private readonly moderators: Moderators;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private service: SlackService | null = null;
+  private started = false;
+
+  constructor(private readonly options: SlackAdapterOptions) {
+    const { log } = options;
+    const logger = boltLogger(log, [
+      options.botToken,
+      options.appToken ?? '',
+      options.signingSecret ?? '',
+    ]);
+    const clientOptions: webApi.WebClientOptions = {
+      slackApiUrl: options.apiUrl,
+      retryConfig: options.retry ?? DEFAULT_RETRY,
+      // A call that hangs would hold a publish job forever.
+      timeout: 30_000,
+    };
+    const common = {
+      token: options.botToken,
+      logger,
+      clientOptions,
+      // Ours: the handlers drop the bot's own messages and reactions themselves.
+      ignoreSelf: false,
+      convoStore: false as const,
+      // auth.test runs in start(), not in the constructor, so building the adapter is pure.
+      deferInitialization: true,
+    };
+    if (options.appToken) {
+      this.app = new App({ ...common, appToken: options.appToken, socketMode: true });
+    } else {
+      if (!options.signingSecret) {
+        throw new Error('HTTP mode needs a signing secret (or an app token for Socket Mode)');
+      }
+      const receiver = new HTTPReceiver({
+        signingSecret: options.signingSecret,
+        endpoints: '/slack/events',
+        logger,
+        customRoutes: [
+          {
+            path: '/healthz',
+            method: ['GET'],
+            handler: (_req, res) => {
+              res.writeHead(200, { 'content-type': 'text/plain' });
+              res.end('ok\n');
+            },
+          },
+        ],
+      });
+      this.app = new App({ ...common, receiver });
+    }
+    this.port = new SlackPort(this.app.client, log);
+    this.moderators = new Moderators({
+      moderatorIds: options.moderatorIds,
+      isAdmin: (user) => this.port.isAdmin(user),
+      log,
+    });
+    this.register();
+  }
+
+  /** Connects to Slack and starts taking events; returns the HTTP port (null in Socket Mode). */
+  async start(service: SlackService): Promise<{ port: number | null }> {
+    this.service = service;
+    await this.app.init();
+    if (this.options.appToken) {
+      await this.app.start();
+      this.started = true;
+      this.options.log.info({ mode: 'socket' }, 'Slack connected (Socket Mode)');
+      return { port: null };
+    }
+    const server = (await this.app.start(this.options.port)) as Server;
+    this.started = true;
+    const port = (server.address() as AddressInfo).port;
+    this.options.log.info({ mode: 'http', port }, 'Slack listening on POST /slack/events');
+    return { port };
+  }
+
+  /** Stops taking events, then lets work already taken finish (up to `timeoutMs`). */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.started) {
+      this.started = false;
+      await this.app.stop().catch((error: unknown) => {
+        this.options.log.warn({ error: describe(error) }, 'Slack receiver did not stop cleanly');
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.idle(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Resolves once every event and command taken so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.add(settled);
+    void settled.then(() => this.inflight.delete(settled));
+    return work;
+  }
+
+  /** Work that runs after the acknowledgement, so Slack never waits on Redis or models. */
+  private queue(what: string, work: () => Promise<void>): void {
+    void this.track(
+      work().catch((error: unknown) => {
+        this.options.log.error({ what, error: describe(error) }, 'Slack work failed');
+      }),
+    );
+  }
+
+  private deps(): CommandDeps {
+    if (!this.service) throw new Error('the Slack adapter was not started');
+    return { service: this.service, port: this.port, moderators: this.moderators, log: this.options.log };
+  }
+
+  private scopeOf(...candidates: (string | null | undefined)[]): Scope | null {
+    const workspaceId = candidates.find((c) => typeof c === 'string' && c.length > 0);
+    if (!workspaceId || !KeySafeIdSchema.safeParse(workspaceId).success) return null;
+    return { platform: 'slack', workspaceId };
+  }
+
+  private register(): void {
+    const { app } = this;
+    const log = this.options.log;
+    // First in the chain, so work is tracked before Slack has even seen the acknowledgement.
+    app.use(async ({ next }) => {
+      await this.track(next());
+    });
+    app.error(async (error) => {
+      log.error({ error: describe(error) }, 'Slack listener failed');
+    });
+
+    app.command(/^\/\S+$/, async ({ command, ack, respond, context }) => {
+      const ephemeral = (reply: Reply) => ({ response_type: 'ephemeral' as const, ...reply });
+      const scope = this.scopeOf(command.team_id, context.teamId, command.enterprise_id);
+      if (!scope) {
+        await ack(ephemeral({ text: 'This workspace could not be identified.' }));
+        return;
+      }
+      const parsed = parseCommand(command.text ?? '', command.command);
+      if (parsed.kind === 'invalid') {
+        await ack(ephemeral({ text: parsed.message }));
+        return;
+      }
+      if (parsed.kind === 'help') {
+        await ack(ephemeral(helpReply(command.command)));
+        return;
+      }
+      await ack();
+      const input = {
+        scope,
+        channelId: command.channel_id,
+        userId: command.user_id,
+        command: command.command,
+        triggerId: command.trigger_id ?? null,
+      };
+      this.queue(`command ${parsed.kind}`, async () => {
+        const reply = await runCommand(parsed, input, this.deps());
+        if (reply) await respond(ephemeral(reply));
+      });
+    });
+
+    app.view(START_MODAL_ID, async ({ ack, body, view, context }) => {
+      const form = readStartForm(view);
+      if (!form.ok) {
+        await ack({ response_action: 'errors', errors: form.errors });
+        return;
+      }
+      await ack();
+      const scope = this.scopeOf(body.team?.id, body.user.team_id, context.teamId);
+      if (!scope) return;
+      const userId = body.user.id;
+      this.queue('start form', async () => {
+        const text = await startFromForm(
+          {
+            scope,
+            channelId: form.channelId,
+            userId,
+            command: '/consensus',
+            triggerId: null,
+            question: form.question,
+            settings: form.settings,
+          },
+          this.deps(),
+        );
+        await this.port.tell(form.channelId, userId, text, null);
+      });
+    });
+
+    const metaOf = (body: unknown, context: { teamId?: string; botUserId?: string; botId?: string }): EventMeta | null => {
+      const envelope = EnvelopeSchema.safeParse(body);
+      const env = envelope.success ? envelope.data : {};
+      const scope = this.scopeOf(env.team_id, context.teamId, env.enterprise_id);
+      if (!scope) return null;
+      return {
+        scope,
+        eventId: env.event_id ?? null,
+        botUserId: context.botUserId ?? null,
+        botId: context.botId ?? null,
+      };
+    };
+    app.event('message', async ({ event, body, context }) => {
+      const meta = metaOf(body, context);
+      if (meta) await onMessage(event, meta, this.deps());
+    });
+    for (const name of ['reaction_added', 'reaction_removed'] as const) {
+      app.event(name, async ({ event, body, context }) => {
+        const meta = metaOf(body, context);
+        if (meta) await onReaction(event, meta, this.deps());
+      });
+    }
+  }
+}

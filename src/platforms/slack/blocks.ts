@@ -1,0 +1,293 @@
+import type { types } from '@slack/bolt';
+import type {
+  CritiqueInviteView,
+  NoticeView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+  StatusView,
+} from '../../deliberation/views.js';
+import { LIMITS } from '../../domain/limits.js';
+import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
+import { DEFAULT_SETTINGS } from '../../domain/round.js';
+import { WelfareNameSchema } from '../../domain/welfare-name.js';
+import { emojiFor } from './emoji.js';
+import {
+  chunk,
+  escape,
+  escapeKeepingMentions,
+  mention,
+  percent,
+  slackDate,
+} from './text.js';
+
+type Block = types.KnownBlock;
+
+/** What chat.postMessage / chat.update / respond get: `text` is the notification fallback. */
+export interface SlackMessage {
+  text: string;
+  blocks: Block[];
+}
+
+/** A section holds 3,000 characters; leave room for the markup around the text. */
+const SECTION_MAX = 2_900;
+/** Beyond this many members the statement names only the least served. */
+const PREDICTED_LISTED = 10;
+
+const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const context = (...texts: string[]): Block => ({
+  type: 'context',
+  elements: texts.slice(0, 10).map((text) => ({ type: 'mrkdwn', text })),
+});
+const sections = (text: string): Block[] => chunk(text, SECTION_MAX).map(section);
+
+function legend(options: readonly { key: string; label: string }[]): string {
+  return options.map((o) => `:${emojiFor(o.key)}: ${o.label}`).join(' · ');
+}
+
+const SCALE_LABEL: Record<PollScale, string> = {
+  approval3: 'agree / unsure / disagree',
+  likert7: '1–7 agreement',
+};
+
+export function questionMessage(view: QuestionView): SlackMessage {
+  const scale = SCALE_LABEL[view.scale as PollScale] ?? view.scale;
+  const closes = view.deadline === null ? '' : ` · closes ${slackDate(view.deadline)}`;
+  return {
+    text: `Question: ${escape(view.question)}`,
+    blocks: [
+      ...sections(`:speech_balloon: ${escape(view.question)}`),
+      context(
+        `Reply in this thread with your opinion; edits and deletions count. Asked by ${mention(view.createdBy)}.`,
+        `Round \`${view.roundId}\` · ${view.candidates} candidate statements · ${view.welfare} welfare · ${scale} poll${closes}`,
+      ),
+    ],
+  };
+}
+
+export function progressMessage(view: ProgressView): SlackMessage {
+  const allDone = view.steps.every((s) => s.done);
+  const icon = view.summary.startsWith('Stopped')
+    ? ':warning:'
+    : allDone
+      ? ':white_check_mark:'
+      : ':hourglass_flowing_sand:';
+  const what = view.version > 1 ? `Revision ${view.version - 1}: ` : '';
+  return {
+    text: `${what}${view.summary}`,
+    blocks: [
+      section(`${icon} ${what}${escape(view.summary)}`),
+      context(
+        view.steps
+          .map((s) => `${s.done ? ':heavy_check_mark:' : ':hourglass:'} ${escape(s.label)}`)
+          .join('   '),
+      ),
+    ],
+  };
+}
+
+export function statementMessage(view: StatementView): SlackMessage {
+  const predicted = view.predicted.filter(
+    (p): p is { participantId: string; approval: number } => p.approval !== null,
+  );
+  const lowest = predicted.length > 0 ? Math.min(...predicted.map((p) => p.approval)) : null;
+  const worst = predicted.filter((p) => p.approval === lowest).map((p) => p.participantId);
+  const listed =
+    predicted.length <= PREDICTED_LISTED
+      ? predicted.map((p) => `${mention(p.participantId)} ${percent(p.approval)}`).join(' · ')
+      : `${predicted.length} members, mean ${percent(predicted.reduce((s, p) => s + p.approval, 0) / predicted.length)}`;
+  const blocks: Block[] = [
+    section(`:ballot_box_with_ballot: *Proposed statement* (version ${view.version})`),
+    ...sections(escape(view.statement)),
+    context(
+      `${escape(view.method)} Approvals predicted by ${escape(view.model)}.`,
+      ...view.notes.map(escape),
+    ),
+  ];
+  if (predicted.length > 0) {
+    blocks.push(
+      section(
+        `*Predicted approval:* ${listed}\n` +
+          `Served worst: ${worst.map(mention).join(', ')} (${percent(lowest)}). What would make it work for them?`,
+      ),
+    );
+  }
+  blocks.push(
+    section(
+      `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.`,
+    ),
+  );
+  return { text: `Proposed statement: ${escape(view.statement)}`, blocks };
+}
+
+export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
+  const closes = view.deadline === null ? [] : [context(`Critiques close ${slackDate(view.deadline)}.`)];
+  return {
+    text: 'What does the statement miss? Reply in this thread with your critique.',
+    blocks: [
+      section(
+        ':pencil2: *What does this statement miss?* Reply in this thread with your critique; ' +
+          'a revised statement is written from everyone’s opinions and critiques.',
+      ),
+      ...sections(escape(view.statement)),
+      ...closes,
+    ],
+  };
+}
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+}
+
+export function resultsBlocks(view: ResultsView): Block[] {
+  const blocks: Block[] = [section(`:bar_chart: *Results:* ${escape(shorten(view.question, 300))}`)];
+  if (view.versions.length === 0) {
+    blocks.push(section('No statement was put to the vote in this round.'));
+  }
+  for (const { version, statement, results: r } of view.versions) {
+    const lines = [
+      `*Version ${version}:* ${escape(shorten(statement, 500))}`,
+      `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
+      ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
+      `Mean approval: ${percent(r.meanApproval)} · ${r.welfareFunction} welfare: ${
+        r.welfareValue === null ? 'n/a' : r.welfareValue.toFixed(3)
+      }`,
+    ];
+    if (r.leastServed) {
+      lines.push(
+        `Served worst (${r.leastServed.basis}): ${r.leastServed.participantIds.map(mention).join(', ')} ` +
+          `at ${percent(r.leastServed.approval)}`,
+      );
+    }
+    if (r.meanAbsoluteError !== null) {
+      lines.push(
+        `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${r.comparedCount} members`,
+      );
+    }
+    blocks.push(...sections(lines.join('\n')));
+    if (r.welfareNote) blocks.push(context(escape(r.welfareNote)));
+  }
+  if (view.model) blocks.push(context(`Approvals were predicted by ${escape(view.model)}.`));
+  return blocks;
+}
+
+export function resultsMessage(view: ResultsView): SlackMessage {
+  const last = view.versions.at(-1)?.results;
+  const text = last
+    ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}`
+    : 'Results: no statement was put to the vote.';
+  return { text, blocks: resultsBlocks(view) };
+}
+
+export function noticeMessage(view: NoticeView): SlackMessage {
+  const text = escapeKeepingMentions(view.text);
+  return { text, blocks: [section(`:information_source: ${text}`)] };
+}
+
+export function statusText(view: StatusView): string {
+  const lines = [
+    `Round \`${view.roundId}\`: ${escape(shorten(view.question, 300))}`,
+    `It is ${view.phaseText}: ${view.opinions} opinion${view.opinions === 1 ? '' : 's'}` +
+      (view.version > 0
+        ? `, statement version ${view.version}, ${view.ratings} rating${view.ratings === 1 ? '' : 's'}`
+        : '') +
+      (view.critiques > 0 ? `, ${view.critiques} critiques` : '') +
+      '.',
+  ];
+  if (view.deadline !== null) lines.push(`Closes ${slackDate(view.deadline)}.`);
+  if (view.failureReason) lines.push(`Last run failed: ${escape(view.failureReason)}`);
+  const calls = Object.entries(view.usage).filter(([, u]) => u.calls > 0);
+  if (calls.length > 0) {
+    lines.push(
+      `Model calls: ${calls.map(([stage, u]) => `${stage} ${u.calls} (${u.promptTokens + u.completionTokens} tokens)`).join(', ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export const START_MODAL_ID = 'consensus_start';
+
+const option = (value: string) => ({
+  text: { type: 'plain_text' as const, text: value },
+  value,
+});
+const scaleOption = (scale: PollScale) => ({
+  text: { type: 'plain_text' as const, text: `${SCALE_LABEL[scale]} (${scale})` },
+  value: scale,
+});
+
+/** `/consensus` alone: the start options as a form; the channel rides along in metadata. */
+export function startModal(channelId: string): types.ModalView {
+  return {
+    type: 'modal',
+    callback_id: START_MODAL_ID,
+    private_metadata: JSON.stringify({ channelId }),
+    title: { type: 'plain_text', text: 'Start a round' },
+    submit: { type: 'plain_text', text: 'Start' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      {
+        type: 'input',
+        block_id: 'question',
+        label: { type: 'plain_text', text: 'Question' },
+        element: {
+          type: 'plain_text_input',
+          action_id: 'value',
+          multiline: true,
+          max_length: LIMITS.questionMaxChars,
+          placeholder: { type: 'plain_text', text: 'Should our team adopt a four-day week?' },
+        },
+      },
+      {
+        type: 'input',
+        block_id: 'candidates',
+        optional: true,
+        label: { type: 'plain_text', text: 'Candidate statements to write' },
+        element: {
+          type: 'number_input',
+          action_id: 'value',
+          is_decimal_allowed: false,
+          min_value: String(LIMITS.minCandidates),
+          max_value: String(LIMITS.maxCandidates),
+          initial_value: String(DEFAULT_SETTINGS.candidates),
+        },
+      },
+      {
+        type: 'input',
+        block_id: 'minutes',
+        optional: true,
+        label: { type: 'plain_text', text: 'Minutes to collect opinions (empty: until closed)' },
+        element: {
+          type: 'number_input',
+          action_id: 'value',
+          is_decimal_allowed: false,
+          min_value: '1',
+          max_value: String(LIMITS.maxMinutes),
+        },
+      },
+      {
+        type: 'input',
+        block_id: 'welfare',
+        label: { type: 'plain_text', text: 'How to weigh members (welfare function)' },
+        element: {
+          type: 'static_select',
+          action_id: 'value',
+          options: WelfareNameSchema.options.map(option),
+          initial_option: option(DEFAULT_SETTINGS.welfare),
+        },
+      },
+      {
+        type: 'input',
+        block_id: 'scale',
+        label: { type: 'plain_text', text: 'Poll' },
+        element: {
+          type: 'static_select',
+          action_id: 'value',
+          options: PollScaleSchema.options.map(scaleOption),
+          initial_option: scaleOption(DEFAULT_SETTINGS.scale),
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,216 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LIMITS } from '../../domain/limits.js';
+import { PollScaleSchema } from '../../domain/poll-scale.js';
+import { QuestionSchema, type RoundSettings } from '../../domain/round.js';
+import { KeySafeIdSchema } from '../../domain/scope.js';
+import { WelfareNameSchema } from '../../domain/welfare-name.js';
+import { fromSlack } from './text.js';
+
+export const ROUND_SUBCOMMANDS = [
+  'close',
+  'status',
+  'critique',
+  'finish',
+  'cancel',
+  'results',
+  'export',
+] as const;
+export type RoundSubcommand = (typeof ROUND_SUBCOMMANDS)[number];
+
+export type ParsedCommand =
+  | { kind: 'modal' }
+  | { kind: 'help' }
+  | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
+  | { kind: RoundSubcommand; roundId: string | null }
+  | { kind: 'invalid'; message: string };
+
+const wholeNumber = (flag: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${flag} takes a whole number from ${min} to ${max}.`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, `${flag} takes a whole number from ${min} to ${max}.`)
+        .max(max, `${flag} takes a whole number from ${min} to ${max}.`),
+    );
+
+/** The options of a new round, as strings from the command line or the modal. */
+export const StartOptionsSchema = z.object({
+  question: QuestionSchema,
+  candidates: wholeNumber('--candidates', LIMITS.minCandidates, LIMITS.maxCandidates).optional(),
+  minutes: wholeNumber('--minutes', 1, LIMITS.maxMinutes).optional(),
+  welfare: z
+    .string()
+    .pipe(
+      z.enum(WelfareNameSchema.options, {
+        error: `--welfare is one of ${WelfareNameSchema.options.join(', ')}.`,
+      }),
+    )
+    .optional(),
+  scale: z
+    .string()
+    .pipe(
+      z.enum(PollScaleSchema.options, {
+        error: `--scale is one of ${PollScaleSchema.options.join(', ')}.`,
+      }),
+    )
+    .optional(),
+});
+
+/** Validated start options, or the first problem in words fit for the member. */
+export function validateStart(
+  raw: Record<string, string | undefined>,
+): { ok: true; question: string; settings: Partial<RoundSettings> } | { ok: false; field: string; message: string } {
+  const parsed = StartOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      field: String(issue?.path[0] ?? 'question'),
+      message: issue?.message ?? 'Invalid options.',
+    };
+  }
+  const { question, ...rest } = parsed.data;
+  const settings: Partial<RoundSettings> = {};
+  if (rest.candidates !== undefined) settings.candidates = rest.candidates;
+  if (rest.minutes !== undefined) settings.minutes = rest.minutes;
+  if (rest.welfare !== undefined) settings.welfare = rest.welfare;
+  if (rest.scale !== undefined) settings.scale = rest.scale;
+  return { ok: true, question, settings };
+}
+
+interface Token {
+  value: string;
+  start: number;
+}
+
+function tokenize(text: string): Token[] {
+  return [...text.matchAll(/\S+/g)].map((m) => ({ value: m[0], start: m.index }));
+}
+
+/** macOS and some keyboards turn `--` into a dash; a flag is still meant. */
+function asFlag(token: string): string | null {
+  const normalised = token.replace(/^[—–]/, '--');
+  return normalised.startsWith('--') ? normalised : null;
+}
+
+const START_FLAGS = ['candidates', 'minutes', 'welfare', 'scale'] as const;
+
+/**
+ * `/consensus` text -> what to do. Flags come first; everything after the first word that
+ * is not a flag (or after `--`) is the question, kept exactly as typed.
+ */
+export function parseCommand(rawText: string, command = '/consensus'): ParsedCommand {
+  const text = rawText.trim();
+  if (text === '') return { kind: 'modal' };
+  const tokens = tokenize(text);
+  const head = tokens[0]?.value.toLowerCase() ?? '';
+  if (head === 'help') return { kind: 'help' };
+  if (head === 'start') return parseStart(text, tokens.slice(1), command);
+  if ((ROUND_SUBCOMMANDS as readonly string[]).includes(head)) {
+    const kind = head as RoundSubcommand;
+    if (tokens.length > 2) {
+      return invalid(`\`${command} ${kind}\` takes at most a round id.`, usageOf(command, kind));
+    }
+    const id = tokens[1]?.value;
+    if (id === undefined) return { kind, roundId: null };
+    if (!KeySafeIdSchema.safeParse(id).success) {
+      return invalid(`"${fromSlack(id)}" is not a round id.`, usageOf(command, kind));
+    }
+    return { kind, roundId: id };
+  }
+  const suggestion = asFlag(head) !== null || head.endsWith('?') || tokens.length > 2;
+  return invalid(
+    `I don't know "${fromSlack(tokens[0]?.value ?? '')}".` +
+      (suggestion ? ` To ask a question, write \`${command} start ${fromSlack(text)}\`.` : ''),
+    null,
+  );
+}
+
+function parseStart(text: string, tokens: Token[], command: string): ParsedCommand {
+  const args: string[] = [];
+  let i = 0;
+  let questionStart = text.length;
+  while (i < tokens.length) {
+    const token = tokens[i] as Token;
+    const flag = asFlag(token.value);
+    if (flag === null) {
+      questionStart = token.start;
+      break;
+    }
+    if (flag === '--') {
+      questionStart = tokens[i + 1]?.start ?? text.length;
+      break;
+    }
+    if (flag.includes('=')) {
+      args.push(flag);
+      i += 1;
+      continue;
+    }
+    const value = tokens[i + 1];
+    if (value === undefined) {
+      return invalid(`${flag} needs a value.`, usageOf(command, 'start'));
+    }
+    args.push(flag, value.value);
+    i += 2;
+  }
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      options: Object.fromEntries(START_FLAGS.map((f) => [f, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | undefined>;
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : 'Invalid option.';
+    return invalid(`${detail}`, usageOf(command, 'start'));
+  }
+  const checked = validateStart({
+    ...values,
+    question: fromSlack(text.slice(questionStart)),
+  });
+  if (!checked.ok) return invalid(checked.message, usageOf(command, 'start'));
+  return { kind: 'start', question: checked.question, settings: checked.settings };
+}
+
+function invalid(message: string, usage: string | null): ParsedCommand {
+  return { kind: 'invalid', message: usage ? `${message}\nUsage: ${usage}` : message };
+}
+
+const SUBCOMMAND_HELP: Record<RoundSubcommand, string> = {
+  close: 'end the opinion (or critique) phase and write the statement',
+  status: 'where the round is',
+  critique: 'ask for critiques of the statement; `close` then writes a revision',
+  finish: 'end the poll and post the results',
+  cancel: 'stop the round',
+  results: 'the ratings so far, only to you',
+  export: 'the whole round as a JSON file in its thread',
+};
+
+/** One line per form, with `<`/`>` already escaped for mrkdwn. */
+export function usageOf(command: string, kind: 'start' | RoundSubcommand): string {
+  if (kind === 'start') {
+    return (
+      `\`${command} start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ` +
+      `[--scale approval3|likert7] &lt;question&gt;\``
+    );
+  }
+  return `\`${command} ${kind} [round-id]\``;
+}
+
+export function helpText(command: string): string {
+  return [
+    `*${command}* finds a statement the whole channel can endorse.`,
+    `• ${usageOf(command, 'start')} — ask this channel a question; replies in its thread are opinions`,
+    `• \`${command}\` — the same, in a form`,
+    ...ROUND_SUBCOMMANDS.map((k) => `• ${usageOf(command, k)} — ${SUBCOMMAND_HELP[k]}`),
+    `• \`${command} help\` — this message`,
+    'Without a round id, a command is about the open round in this channel. ' +
+      'On the statement, react with :+1: agree, :shrug: unsure or :-1: disagree ' +
+      '(or :one: … :seven: on a 7-point poll); your latest reaction is your rating.',
+  ].join('\n');
+}

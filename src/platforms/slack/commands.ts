@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import type { RoundTarget } from '../../deliberation/service.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
+import type { RoundSettings } from '../../domain/round.js';
+import type { Scope } from '../../domain/scope.js';
+import { resultsBlocks, type SlackMessage, startModal, statusText } from './blocks.js';
+import { helpText, type ParsedCommand, usageOf, validateStart } from './command.js';
+import type { Moderators } from './moderators.js';
+import { describe, type SlackPort } from './port.js';
+import type { SlackService } from './service.js';
+import { escape, escapeKeepingMentions, mention } from './text.js';
+
+export interface CommandDeps {
+  service: SlackService;
+  port: SlackPort;
+  moderators: Moderators;
+  log: Log;
+}
+
+/** A slash command as the handlers need it. */
+export interface CommandInput {
+  scope: Scope;
+  channelId: string;
+  userId: string;
+  /** As the member typed it (`/consensus`, or whatever the workspace named it). */
+  command: string;
+  triggerId: string | null;
+}
+
+/** What the member is told, only them: a line of text, or blocks with a text fallback. */
+export type Reply = { text: string; blocks?: SlackMessage['blocks'] };
+
+/** Words for the member when something is not theirs to fix. */
+const SORRY = 'Sorry, something went wrong on my side. Please try again in a moment.';
+
+/** Runs a parsed command after it was acknowledged; never throws. */
+export async function runCommand(
+  parsed: Exclude<ParsedCommand, { kind: 'invalid' | 'help' }>,
+  input: CommandInput,
+  deps: CommandDeps,
+): Promise<Reply | null> {
+  try {
+    return await execute(parsed, input, deps);
+  } catch (error) {
+    return explain(error, deps.log, parsed.kind);
+  }
+}
+
+function explain(error: unknown, log: Log, what: string): Reply {
+  if (error instanceof DomainError) return { text: escapeKeepingMentions(error.message) };
+  log.error({ command: what, error: describe(error) }, 'slash command failed');
+  return { text: SORRY };
+}
+
+async function execute(
+  parsed: Exclude<ParsedCommand, { kind: 'invalid' | 'help' }>,
+  input: CommandInput,
+  deps: CommandDeps,
+): Promise<Reply | null> {
+  const { service, moderators } = deps;
+  const { scope, channelId, userId, command } = input;
+  if (parsed.kind === 'modal') {
+    const actor = await moderators.forStart(scope.workspaceId, userId);
+    if (!actor.mayStart) return { text: 'Only moderators may start a round in this workspace.' };
+    if (!input.triggerId) return { text: `Write the question: ${usageOf(command, 'start')}` };
+    await deps.port.openModal(input.triggerId, startModal(channelId));
+    return null;
+  }
+  if (parsed.kind === 'start') {
+    return {
+      text: await startRound(
+        { ...input, question: parsed.question, settings: parsed.settings },
+        deps,
+      ),
+    };
+  }
+  const target: RoundTarget = { scope, channelId, roundId: parsed.roundId };
+  switch (parsed.kind) {
+    case 'close': {
+      const actor = await moderators.forModeration(scope.workspaceId, userId);
+      const round = await service.close(target, actor);
+      return {
+        text:
+          round.version === 0
+            ? `:lock: Round \`${round.id}\` is closed. I am writing and ranking candidate statements; progress shows in its thread.`
+            : `:lock: Critiques of round \`${round.id}\` are closed. A revised statement follows in its thread.`,
+      };
+    }
+    case 'critique': {
+      const actor = await moderators.forModeration(scope.workspaceId, userId);
+      const round = await service.critique(target, actor);
+      return {
+        text: `:pencil2: Round \`${round.id}\` takes critiques now: replies in its thread count as critiques until \`${command} close\`.`,
+      };
+    }
+    case 'finish': {
+      const actor = await moderators.forModeration(scope.workspaceId, userId);
+      const results = await service.finish(target, actor);
+      return { text: `:checkered_flag: Round \`${results.roundId}\` is finished; the results are in its thread.` };
+    }
+    case 'cancel': {
+      const actor = await moderators.forModeration(scope.workspaceId, userId);
+      const round = await service.cancel(target, actor);
+      return { text: `Round \`${round.id}\` is cancelled.` };
+    }
+    case 'status':
+      return { text: statusText(await service.status(target)) };
+    case 'results': {
+      const view = await service.results(target);
+      const last = view.versions.at(-1)?.results;
+      return {
+        text: last ? `${last.ratingCount} ratings so far` : 'No statement has been put to the vote yet.',
+        blocks: resultsBlocks(view),
+      };
+    }
+    case 'export': {
+      const data = await service.export(target);
+      const { round } = data;
+      await deps.port.uploadText({
+        channel: round.channelId,
+        threadTs: round.questionRef?.messageId ?? null,
+        filename: `round-${round.id}.json`,
+        content: `${JSON.stringify(data, null, 2)}\n`,
+        comment: `Export of round \`${round.id}\`, asked for by ${mention(userId)}.`,
+      });
+      return { text: `The export of round \`${round.id}\` is in its thread.` };
+    }
+  }
+}
+
+/** Starts a round from the command line or the form; returns what to tell the member. */
+export async function startRound(
+  input: CommandInput & { question: string; settings: Partial<RoundSettings> },
+  deps: CommandDeps,
+): Promise<string> {
+  const actor = await deps.moderators.forStart(input.scope.workspaceId, input.userId);
+  if (!actor.mayStart) return 'Only moderators may start a round in this workspace.';
+  const access = await deps.port.channelAccess(input.channelId);
+  if (access === 'not_a_channel') {
+    return 'Rounds run in channels, where members can reply in a thread. Start one in a channel.';
+  }
+  if (access === 'not_member') {
+    return (
+      'I am not in this channel, so I could not read the replies. Add me first ' +
+      '(mention me and choose “Invite”, or use the channel’s Integrations tab), then start again.'
+    );
+  }
+  const round = await deps.service.start({
+    scope: input.scope,
+    channelId: input.channelId,
+    actor,
+    question: input.question,
+    settings: input.settings,
+  });
+  return (
+    `:white_check_mark: Round \`${round.id}\` started: ${escape(round.question)}\n` +
+    `Replies in the question’s thread are opinions; \`${input.command} close\` ends the opinion phase.`
+  );
+}
+
+/** The start form was submitted: start the round, and say how it went. Never throws. */
+export async function startFromForm(
+  input: CommandInput & { question: string; settings: Partial<RoundSettings> },
+  deps: CommandDeps,
+): Promise<string> {
+  try {
+    return await startRound(input, deps);
+  } catch (error) {
+    return explain(error, deps.log, 'start form').text;
+  }
+}
+
+export function helpReply(command: string): Reply {
+  return { text: helpText(command) };
+}
+
+// ---- the start form -------------------------------------------------------------------
+
+const TextInput = z.object({ value: z.string().nullish() });
+const SelectInput = z.object({ selected_option: z.object({ value: z.string() }).nullish() });
+
+const StartFormSchema = z.object({
+  private_metadata: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'bad metadata' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.object({ channelId: z.string().min(1) })),
+  state: z.object({
+    values: z.object({
+      question: z.object({ value: TextInput }),
+      candidates: z.object({ value: TextInput }).optional(),
+      minutes: z.object({ value: TextInput }).optional(),
+      welfare: z.object({ value: SelectInput }).optional(),
+      scale: z.object({ value: SelectInput }).optional(),
+    }),
+  }),
+});
+
+export type StartForm =
+  | { ok: true; channelId: string; question: string; settings: Partial<RoundSettings> }
+  | { ok: false; errors: Record<string, string> };
+
+/** The submitted form, or errors keyed by block id for `response_action: 'errors'`. */
+export function readStartForm(view: unknown): StartForm {
+  const parsed = StartFormSchema.safeParse(view);
+  if (!parsed.success) return { ok: false, errors: { question: 'The form could not be read; please open it again.' } };
+  const v = parsed.data.state.values;
+  const blank = (s: string | null | undefined) => (s === null || s === undefined || s.trim() === '' ? undefined : s.trim());
+  const checked = validateStart({
+    question: v.question.value.value ?? '',
+    candidates: blank(v.candidates?.value.value),
+    minutes: blank(v.minutes?.value.value),
+    welfare: v.welfare?.value.selected_option?.value,
+    scale: v.scale?.value.selected_option?.value,
+  });
+  if (!checked.ok) {
+    // The form has no flags: "--minutes takes …" reads as "Minutes takes …".
+    const message = checked.message.replace(/^--(\w)/, (_, c: string) => c.toUpperCase());
+    return { ok: false, errors: { [checked.field]: message } };
+  }
+  return {
+    ok: true,
+    channelId: parsed.data.private_metadata.channelId,
+    question: checked.question,
+    settings: checked.settings,
+  };
+}

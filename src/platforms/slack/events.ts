@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import type { ReplyEvent } from '../../deliberation/service.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
+import type { Scope } from '../../domain/scope.js';
+import { optionKeyFor } from './emoji.js';
+import type { SlackPort } from './port.js';
+import type { SlackService } from './service.js';
+import { escapeKeepingMentions, fromSlack, tsToMs } from './text.js';
+
+const Ts = z.string().regex(/^\d+\.\d+$/);
+
+/** The fields of a message the handlers read; Slack sends many more. */
+const MessageSchema = z.object({
+  subtype: z.string().nullish(),
+  user: z.string().nullish(),
+  bot_id: z.string().nullish(),
+  text: z.string().nullish(),
+  ts: Ts,
+  thread_ts: Ts.nullish(),
+});
+type Message = z.infer<typeof MessageSchema>;
+
+const MessageEventSchema = MessageSchema.partial().extend({
+  type: z.literal('message'),
+  channel: z.string().min(1),
+  message: MessageSchema.nullish(),
+  previous_message: MessageSchema.partial().nullish(),
+  deleted_ts: Ts.nullish(),
+});
+
+const ReactionEventSchema = z.object({
+  type: z.enum(['reaction_added', 'reaction_removed']),
+  user: z.string().min(1),
+  reaction: z.string().min(1),
+  item: z.object({ type: z.string(), channel: z.string().nullish(), ts: Ts.nullish() }),
+  event_ts: Ts,
+});
+
+/** Where an event came from, as Bolt's envelope and context tell it. */
+export interface EventMeta {
+  scope: Scope;
+  eventId: string | null;
+  /** The bot's own user and bot ids (auth.test), whose messages and reactions never count. */
+  botUserId: string | null;
+  botId: string | null;
+}
+
+/** Messages that are a member's reply: plain, broadcast to the channel too, or with a file. */
+const REPLY_SUBTYPES = new Set<string | null | undefined>([
+  undefined,
+  null,
+  'thread_broadcast',
+  'file_share',
+]);
+
+/** A member's reply in some thread (not the thread's root, not a bot's or an app's). */
+function isMemberReply(
+  m: Message,
+  meta: EventMeta,
+): m is Message & { user: string; thread_ts: string } {
+  return (
+    REPLY_SUBTYPES.has(m.subtype) &&
+    Boolean(m.user) &&
+    !m.bot_id &&
+    m.user !== meta.botUserId &&
+    Boolean(m.thread_ts) &&
+    m.thread_ts !== m.ts
+  );
+}
+
+export interface EventDeps {
+  service: SlackService;
+  port: SlackPort;
+  log: Log;
+}
+
+/**
+ * Thread replies become opinions (or critiques), edits replace them, deletions remove
+ * them. Which thread belongs to which round, and what phase it is in, is the service's.
+ */
+export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps): Promise<void> {
+  const parsed = MessageEventSchema.safeParse(raw);
+  if (!parsed.success) return;
+  const event = parsed.data;
+  const channel = event.channel;
+  if (event.subtype === 'message_deleted') {
+    const previous = event.previous_message;
+    const deleted = event.deleted_ts ?? previous?.ts;
+    if (!previous?.thread_ts || !deleted || previous.thread_ts === deleted || previous.bot_id) {
+      return;
+    }
+    await deps.service.removeReply({
+      scope: meta.scope,
+      channelId: channel,
+      threadRootId: previous.thread_ts,
+      messageId: deleted,
+      eventId: meta.eventId,
+    });
+    return;
+  }
+  // An edit carries the whole new message; Slack also sends edits of thread roots (reply
+  // counts) and link unfurls this way, which isMemberReply or the service sort out.
+  const message: unknown =
+    event.subtype === 'message_changed' ? event.message : REPLY_SUBTYPES.has(event.subtype) ? event : null;
+  const reply = MessageSchema.safeParse(message);
+  if (!reply.success || !isMemberReply(reply.data, meta)) return;
+  const m = reply.data;
+  const replyEvent: ReplyEvent = {
+    scope: meta.scope,
+    channelId: channel,
+    threadRootId: m.thread_ts,
+    messageId: m.ts,
+    userId: m.user,
+    text: fromSlack(m.text ?? ''),
+    at: tsToMs(m.ts),
+    eventId: meta.eventId,
+  };
+  const outcome = await deps.service.reply(replyEvent);
+  if (outcome.notice) {
+    const note =
+      outcome.status === 'ignored' ? `Thanks for your reply. ${outcome.notice}` : outcome.notice;
+    await deps.port.tell(channel, m.user, escapeKeepingMentions(note), m.thread_ts);
+  }
+}
+
+/** A member's reaction on a statement is their rating; the bot's own reactions never count. */
+export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps): Promise<void> {
+  const parsed = ReactionEventSchema.safeParse(raw);
+  if (!parsed.success) return;
+  const event = parsed.data;
+  if (event.user === meta.botUserId) return;
+  const { channel, ts } = event.item;
+  if (event.item.type !== 'message' || !channel || !ts) return;
+  const optionKey = optionKeyFor(event.reaction);
+  if (optionKey === null) return;
+  const removed = event.type === 'reaction_removed';
+  try {
+    await deps.service.react({
+      scope: meta.scope,
+      channelId: channel,
+      messageId: ts,
+      userId: event.user,
+      optionKey,
+      at: tsToMs(event.event_ts),
+      removed,
+      eventId: meta.eventId,
+    });
+  } catch (error) {
+    if (!(error instanceof DomainError) || error.code !== 'poll_closed') throw error;
+    // Taking a reaction back from a closed poll needs no answer.
+    if (!removed) {
+      await deps.port.tell(channel, event.user, `Thanks for rating. ${error.message}`, null);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import type { webApi } from '@slack/bolt';
+import type { PlatformPort } from '../../deliberation/ports.js';
+import type {
+  CritiqueInviteView,
+  NoticeView,
+  ProgressView,
+  QuestionView,
+  ResultsView,
+  StatementView,
+} from '../../deliberation/views.js';
+import type { Log } from '../../domain/log.js';
+import type { MessageRef } from '../../domain/round.js';
+import {
+  critiqueInviteMessage,
+  noticeMessage,
+  progressMessage,
+  questionMessage,
+  resultsMessage,
+  type SlackMessage,
+  statementMessage,
+} from './blocks.js';
+import { emojiFor } from './emoji.js';
+
+/** The `error` of a Web API answer `{ok: false, error}`, or null for any other failure. */
+export function slackErrorCode(error: unknown): string | null {
+  if (typeof error !== 'object' || error === null || !('data' in error)) return null;
+  const data: unknown = error.data;
+  if (typeof data !== 'object' || data === null || !('error' in data)) return null;
+  return typeof data.error === 'string' ? data.error : null;
+}
+
+/** Progress edits remembered, so an edit that would change nothing is not sent. */
+const REMEMBERED_EDITS = 500;
+
+export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel';
+
+/**
+ * The Slack side of the service: posts and edits messages through the Web API
+ * (chat.postMessage, chat.update, reactions.add), plus what the event and command
+ * handlers need (ephemeral notes, the start form, file export).
+ */
+export class SlackPort implements PlatformPort {
+  private readonly lastEdit = new Map<string, string>();
+
+  constructor(
+    private readonly client: webApi.WebClient,
+    private readonly log: Log,
+  ) {}
+
+  private async post(
+    channel: string,
+    message: SlackMessage,
+    threadTs: string | null,
+    broadcast = false,
+  ): Promise<MessageRef> {
+    const common = {
+      channel,
+      text: message.text,
+      blocks: message.blocks,
+      unfurl_links: false,
+      unfurl_media: false,
+    };
+    const res = await this.client.chat.postMessage(
+      threadTs === null
+        ? common
+        : broadcast
+          ? { ...common, thread_ts: threadTs, reply_broadcast: true }
+          : { ...common, thread_ts: threadTs },
+    );
+    if (!res.ts) throw new Error('chat.postMessage answered without a message ts');
+    return { channelId: res.channel ?? channel, messageId: res.ts, threadId: threadTs };
+  }
+
+  async postQuestion(view: QuestionView): Promise<MessageRef> {
+    return this.post(view.channelId, questionMessage(view), null);
+  }
+
+  async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {
+    const message = progressMessage(view);
+    if (!existing) {
+      const ref = await this.post(view.channelId, message, view.thread?.messageId ?? null);
+      this.remember(ref.messageId, message);
+      return ref;
+    }
+    const key = JSON.stringify(message);
+    if (this.lastEdit.get(existing.messageId) === key) return existing;
+    await this.client.chat.update({
+      channel: existing.channelId,
+      ts: existing.messageId,
+      text: message.text,
+      blocks: message.blocks,
+    });
+    this.remember(existing.messageId, message);
+    return existing;
+  }
+
+  private remember(ts: string, message: SlackMessage): void {
+    this.lastEdit.delete(ts);
+    this.lastEdit.set(ts, JSON.stringify(message));
+    if (this.lastEdit.size > REMEMBERED_EDITS) {
+      const oldest = this.lastEdit.keys().next().value;
+      if (oldest !== undefined) this.lastEdit.delete(oldest);
+    }
+  }
+
+  async postStatement(view: StatementView): Promise<MessageRef> {
+    const ref = await this.post(
+      view.channelId,
+      statementMessage(view),
+      view.thread?.messageId ?? null,
+    );
+    // In order, so the poll reads agree/unsure/disagree (or 1..7) left to right.
+    for (const option of view.options) {
+      const name = emojiFor(option.key);
+      try {
+        await this.client.reactions.add({ channel: ref.channelId, timestamp: ref.messageId, name });
+      } catch (error) {
+        // The statement stands without one of its reactions (members can add it); posting
+        // it again on a retry would split the vote over two messages.
+        if (slackErrorCode(error) !== 'already_reacted') {
+          this.log.warn(
+            { roundId: view.roundId, reaction: name, error: describe(error) },
+            'could not add a poll reaction',
+          );
+        }
+      }
+    }
+    return ref;
+  }
+
+  async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {
+    return this.post(view.channelId, critiqueInviteMessage(view), view.thread?.messageId ?? null);
+  }
+
+  async postResults(view: ResultsView): Promise<MessageRef> {
+    // Broadcast: the outcome belongs in the channel, not only in the thread.
+    return this.post(view.channelId, resultsMessage(view), view.thread?.messageId ?? null, true);
+  }
+
+  async postNotice(view: NoticeView): Promise<MessageRef | null> {
+    return this.post(view.channelId, noticeMessage(view), view.thread?.messageId ?? null);
+  }
+
+  // ---- for the handlers ---------------------------------------------------------------
+
+  /** A note only `user` sees. Failures are logged, not thrown: a note is never worth a crash. */
+  async tell(channel: string, user: string, text: string, threadTs: string | null): Promise<void> {
+    try {
+      await this.client.chat.postEphemeral(
+        threadTs === null ? { channel, user, text } : { channel, user, text, thread_ts: threadTs },
+      );
+    } catch (error) {
+      this.log.warn({ channel, error: describe(error) }, 'could not send an ephemeral note');
+    }
+  }
+
+  /** Whether a round can run here: the bot must see the channel's messages. */
+  async channelAccess(channel: string): Promise<ChannelAccess> {
+    try {
+      const res = await this.client.conversations.info({ channel });
+      if (res.channel?.is_im || res.channel?.is_mpim) return 'not_a_channel';
+      return res.channel?.is_member === false ? 'not_member' : 'ok';
+    } catch (error) {
+      const code = slackErrorCode(error);
+      if (code === 'channel_not_found') return 'not_member';
+      // Missing scope or a hiccup: let the post itself succeed or fail.
+      this.log.warn({ channel, error: describe(error) }, 'could not check channel membership');
+      return 'ok';
+    }
+  }
+
+  async openModal(triggerId: string, view: Parameters<webApi.WebClient['views']['open']>[0]['view']) {
+    await this.client.views.open({ trigger_id: triggerId, view });
+  }
+
+  async uploadText(options: {
+    channel: string;
+    threadTs: string | null;
+    filename: string;
+    content: string;
+    comment: string;
+  }): Promise<void> {
+    const file = {
+      filename: options.filename,
+      title: options.filename,
+      content: options.content,
+      initial_comment: options.comment,
+    };
+    await this.client.files.uploadV2(
+      options.threadTs
+        ? { ...file, channel_id: options.channel, thread_ts: options.threadTs }
+        : { ...file, channel_id: options.channel },
+    );
+  }
+
+  /** users.info: whether a member administers the workspace. */
+  async isAdmin(user: string): Promise<boolean> {
+    const res = await this.client.users.info({ user });
+    return Boolean(res.user?.is_admin || res.user?.is_owner || res.user?.is_primary_owner);
+  }
+}
+
+/** An error in one line, fit for a log: Slack's error code when there is one. */
+export function describe(error: unknown): string {
+  const code = slackErrorCode(error);
+  if (code) return code;
+  return error instanceof Error ? error.message : String(error);
+}
