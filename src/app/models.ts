@@ -1,8 +1,12 @@
 import type { Log } from '../domain/log.js';
+import { createOpenAIClient, ModelClient } from '../models/llm/client.js';
+import { EmbeddingRewardModel } from '../models/llm/embedding.js';
+import { LlmGenerator } from '../models/llm/generator.js';
+import { LlmJudgeRewardModel } from '../models/llm/judge.js';
 import { ExtractiveGenerator } from '../models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
-import type { Config } from './config.js';
+import { type Config, hasModelServer, judgeModel, redactUrl } from './config.js';
 
 export interface ModelChoice {
   generator: Generator;
@@ -11,18 +15,66 @@ export interface ModelChoice {
   description: string;
 }
 
-/** Picks the models for this process. Offline models need no account and no network. */
+const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
+
+/**
+ * Picks the models for this process: with OPENAI_BASE_URL or OPENAI_API_KEY set, the
+ * LLM generator and the reward model REWARD_MODEL names on that server; with neither,
+ * the offline models, which need no account and no network. Says which, once.
+ */
 export function chooseModels(config: Config, log: Log): ModelChoice {
-  const offline: ModelChoice = {
-    generator: new ExtractiveGenerator(),
-    rewardModel: new LexicalRewardModel(),
-    description: 'offline models: extractive generator, lexical (TF-IDF) reward model',
-  };
-  if (config.OPENAI_BASE_URL || config.OPENAI_API_KEY) {
-    log.warn(
-      {},
-      'OPENAI_BASE_URL/OPENAI_API_KEY are set, but this build has only the offline models; using them',
+  if (!hasModelServer(config)) {
+    const description = 'offline models: extractive generator, lexical (TF-IDF) reward model';
+    log.info(
+      { models: description },
+      'no model server configured (OPENAI_BASE_URL, OPENAI_API_KEY are unset): using the offline models',
     );
+    return {
+      generator: new ExtractiveGenerator(),
+      rewardModel: new LexicalRewardModel(),
+      description,
+    };
   }
-  return offline;
+  const llmLog = log.child({ component: 'llm' });
+  const client = new ModelClient(
+    createOpenAIClient({
+      baseURL: config.OPENAI_BASE_URL,
+      apiKey: config.OPENAI_API_KEY,
+      timeoutMs: config.LLM_TIMEOUT_MS,
+    }),
+    {
+      maxRetries: config.LLM_MAX_RETRIES,
+      concurrency: config.LLM_CONCURRENCY,
+      requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE,
+      roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET,
+      retryDelayMs: 500,
+      apiKey: config.OPENAI_API_KEY,
+      log: llmLog,
+    },
+  );
+  const generator = new LlmGenerator({
+    client,
+    model: config.LLM_MODEL,
+    wordBudget: config.LLM_WORD_BUDGET,
+    log: llmLog,
+  });
+  const rewardModel: RewardModel =
+    config.REWARD_MODEL === 'embedding'
+      ? new EmbeddingRewardModel({ client, model: config.EMBEDDING_MODEL })
+      : config.REWARD_MODEL === 'lexical'
+        ? new LexicalRewardModel()
+        : new LlmJudgeRewardModel({ client, model: judgeModel(config), log: llmLog });
+  const server = redactUrl(config.OPENAI_BASE_URL ?? OPENAI_DEFAULT_URL);
+  const description = `model server ${server}: generator ${generator.name}, reward model ${rewardModel.name}`;
+  log.info(
+    {
+      server,
+      generator: generator.name,
+      rewardModel: rewardModel.name,
+      requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE || 'unlimited',
+      roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET || 'unlimited',
+    },
+    'using the model server',
+  );
+  return { generator, rewardModel, description };
 }

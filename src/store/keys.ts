@@ -7,6 +7,10 @@ import { type Scope, scopeKey } from '../domain/scope.js';
 export class Keys {
   constructor(private readonly root: string) {}
 
+  /** Rounds per phase across all tenants, for metrics (no tenant data in it). */
+  phaseCounts(): string {
+    return `${this.root}:stats:phases`;
+  }
   tenant(scope: Scope): string {
     return `${this.root}:${scopeKey(scope)}`;
   }

@@ -13,6 +13,10 @@ import type { Keys } from './keys.js';
 const COMPARE_AND_SET = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
+  if ARGV[3] ~= ARGV[4] then
+    redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
+    redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+  end
   return 1
 end
 return 0`;
@@ -34,6 +38,7 @@ export class RoundRepository {
       .multi()
       .zadd(this.keys.rounds(valid.scope), valid.createdAt, valid.id)
       .sadd(this.keys.openInChannel(valid.scope, valid.channelId), valid.id)
+      .hincrby(this.keys.phaseCounts(), valid.phase, 1)
       .exec();
   }
 
@@ -59,9 +64,19 @@ export class RoundRepository {
       const raw = await this.redis.get(key);
       if (raw === null)
         throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
-      const next = RoundSchema.parse(change(decode(RoundSchema, key, raw)));
+      const current = decode(RoundSchema, key, raw);
+      const next = RoundSchema.parse(change(current));
       const nextRaw = JSON.stringify(next);
-      const ok = await this.redis.eval(COMPARE_AND_SET, 1, key, raw, nextRaw);
+      const ok = await this.redis.eval(
+        COMPARE_AND_SET,
+        2,
+        key,
+        this.keys.phaseCounts(),
+        raw,
+        nextRaw,
+        current.phase,
+        next.phase,
+      );
       if (ok === 1) {
         if (isTerminal(next.phase)) {
           await this.redis.srem(this.keys.openInChannel(scope, next.channelId), next.id);
@@ -79,6 +94,12 @@ export class RoundRepository {
     return rounds
       .filter((r): r is Round => r !== null && !isTerminal(r.phase))
       .sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** How many rounds are in each phase, across all workspaces (for metrics). */
+  async phaseCounts(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.phaseCounts());
+    return Object.fromEntries(Object.entries(raw).map(([phase, n]) => [phase, Number(n)]));
   }
 
   /** Most recent rounds of a workspace, newest first. */

@@ -131,7 +131,8 @@ export class UsageRepository {
       .hincrby(key, `${stage}.calls`, usage.calls)
       .hincrby(key, `${stage}.promptTokens`, usage.promptTokens)
       .hincrby(key, `${stage}.completionTokens`, usage.completionTokens);
-    if (reserved > 0) tx.hincrby(this.reservationsKey(scope, roundId), holder, -Math.ceil(reserved));
+    if (reserved > 0)
+      tx.hincrby(this.reservationsKey(scope, roundId), holder, -Math.ceil(reserved));
     await tx.exec();
   }
 

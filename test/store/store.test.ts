@@ -193,3 +193,19 @@ describe('store', () => {
     await expect(store.rounds.get(slack, 'bad')).rejects.toThrow(/invalid/);
   });
 });
+
+describe('phase counts', () => {
+  const env = testRedis();
+  it('moves a round between phase counters atomically with its update', async () => {
+    const redis = env.connect();
+    const store = createStore(redis, env.prefix);
+    await store.rounds.create(round('p1'));
+    await store.rounds.create(round('p2'));
+    expect(await store.rounds.phaseCounts()).toEqual({ collecting: 2 });
+    await store.rounds.update(slack, 'p1', (r) => ({ ...r, phase: 'generating' }));
+    await store.rounds.update(slack, 'p1', (r) => ({ ...r, attempt: 3 })); // no phase change
+    expect(await store.rounds.phaseCounts()).toEqual({ collecting: 1, generating: 1 });
+    await deletePrefix(redis, env.prefix);
+    await redis.quit();
+  });
+});

@@ -59,7 +59,7 @@ export class DiscordPlatform implements PlatformPort {
     let threadId: string;
     try {
       const thread = CreatedThreadSchema.parse(
-        await this.rest.post(Routes.threads(view.channelId, message.id), {
+        await this.rest.post(Routes.threads(view.channelId, message.messageId), {
           body: {
             name: threadName(view.question),
             auto_archive_duration: ThreadAutoArchiveDuration.OneWeek,
@@ -71,12 +71,12 @@ export class DiscordPlatform implements PlatformPort {
       // Without a thread the round cannot collect opinions; take the question down so
       // the job's retry posts one question, not two.
       await this.rest
-        .delete(Routes.channelMessage(view.channelId, message.id))
+        .delete(Routes.channelMessage(view.channelId, message.messageId))
         .catch(() => undefined);
       throw error;
     }
     // The thread's id equals the question's id; replies arrive with channel_id = thread.
-    return { channelId: view.channelId, messageId: message.id, threadId };
+    return { channelId: view.channelId, messageId: message.messageId, threadId };
   }
 
   async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {

@@ -212,7 +212,12 @@ export class SlackAdapter {
 
   private deps(): CommandDeps {
     if (!this.service) throw new Error('the Slack adapter was not started');
-    return { service: this.service, port: this.port, moderators: this.moderators, log: this.options.log };
+    return {
+      service: this.service,
+      port: this.port,
+      moderators: this.moderators,
+      log: this.options.log,
+    };
   }
 
   private scopeOf(...candidates: (string | null | undefined)[]): Scope | null {
@@ -289,7 +294,10 @@ export class SlackAdapter {
       });
     });
 
-    const metaOf = (body: unknown, context: { teamId?: string; botUserId?: string; botId?: string }): EventMeta | null => {
+    const metaOf = (
+      body: unknown,
+      context: { teamId?: string; botUserId?: string; botId?: string },
+    ): EventMeta | null => {
       const envelope = EnvelopeSchema.safeParse(body);
       const env = envelope.success ? envelope.data : {};
       const scope = this.scopeOf(env.team_id, context.teamId, env.enterprise_id);

@@ -13,14 +13,7 @@ import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { emojiFor } from './emoji.js';
-import {
-  chunk,
-  escape,
-  escapeKeepingMentions,
-  mention,
-  percent,
-  slackDate,
-} from './text.js';
+import { chunk, escapeKeepingMentions, escapeText, mention, percent, slackDate } from './text.js';
 
 type Block = types.KnownBlock;
 
@@ -55,9 +48,9 @@ export function questionMessage(view: QuestionView): SlackMessage {
   const scale = SCALE_LABEL[view.scale as PollScale] ?? view.scale;
   const closes = view.deadline === null ? '' : ` · closes ${slackDate(view.deadline)}`;
   return {
-    text: `Question: ${escape(view.question)}`,
+    text: `Question: ${escapeText(view.question)}`,
     blocks: [
-      ...sections(`:speech_balloon: ${escape(view.question)}`),
+      ...sections(`:speech_balloon: ${escapeText(view.question)}`),
       context(
         `Reply in this thread with your opinion; edits and deletions count. Asked by ${mention(view.createdBy)}.`,
         `Round \`${view.roundId}\` · ${view.candidates} candidate statements · ${view.welfare} welfare · ${scale} poll${closes}`,
@@ -77,10 +70,10 @@ export function progressMessage(view: ProgressView): SlackMessage {
   return {
     text: `${what}${view.summary}`,
     blocks: [
-      section(`${icon} ${what}${escape(view.summary)}`),
+      section(`${icon} ${what}${escapeText(view.summary)}`),
       context(
         view.steps
-          .map((s) => `${s.done ? ':heavy_check_mark:' : ':hourglass:'} ${escape(s.label)}`)
+          .map((s) => `${s.done ? ':heavy_check_mark:' : ':hourglass:'} ${escapeText(s.label)}`)
           .join('   '),
       ),
     ],
@@ -99,10 +92,10 @@ export function statementMessage(view: StatementView): SlackMessage {
       : `${predicted.length} members, mean ${percent(predicted.reduce((s, p) => s + p.approval, 0) / predicted.length)}`;
   const blocks: Block[] = [
     section(`:ballot_box_with_ballot: *Proposed statement* (version ${view.version})`),
-    ...sections(escape(view.statement)),
+    ...sections(escapeText(view.statement)),
     context(
-      `${escape(view.method)} Approvals predicted by ${escape(view.model)}.`,
-      ...view.notes.map(escape),
+      `${escapeText(view.method)} Approvals predicted by ${escapeText(view.model)}.`,
+      ...view.notes.map(escapeText),
     ),
   ];
   if (predicted.length > 0) {
@@ -118,11 +111,12 @@ export function statementMessage(view: StatementView): SlackMessage {
       `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.`,
     ),
   );
-  return { text: `Proposed statement: ${escape(view.statement)}`, blocks };
+  return { text: `Proposed statement: ${escapeText(view.statement)}`, blocks };
 }
 
 export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
-  const closes = view.deadline === null ? [] : [context(`Critiques close ${slackDate(view.deadline)}.`)];
+  const closes =
+    view.deadline === null ? [] : [context(`Critiques close ${slackDate(view.deadline)}.`)];
   return {
     text: 'What does the statement miss? Reply in this thread with your critique.',
     blocks: [
@@ -130,7 +124,7 @@ export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
         ':pencil2: *What does this statement miss?* Reply in this thread with your critique; ' +
           'a revised statement is written from everyone’s opinions and critiques.',
       ),
-      ...sections(escape(view.statement)),
+      ...sections(escapeText(view.statement)),
       ...closes,
     ],
   };
@@ -141,13 +135,15 @@ function shorten(text: string, max: number): string {
 }
 
 export function resultsBlocks(view: ResultsView): Block[] {
-  const blocks: Block[] = [section(`:bar_chart: *Results:* ${escape(shorten(view.question, 300))}`)];
+  const blocks: Block[] = [
+    section(`:bar_chart: *Results:* ${escapeText(shorten(view.question, 300))}`),
+  ];
   if (view.versions.length === 0) {
     blocks.push(section('No statement was put to the vote in this round.'));
   }
   for (const { version, statement, results: r } of view.versions) {
     const lines = [
-      `*Version ${version}:* ${escape(shorten(statement, 500))}`,
+      `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
       `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
       ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
       `Mean approval: ${percent(r.meanApproval)} · ${r.welfareFunction} welfare: ${
@@ -166,9 +162,9 @@ export function resultsBlocks(view: ResultsView): Block[] {
       );
     }
     blocks.push(...sections(lines.join('\n')));
-    if (r.welfareNote) blocks.push(context(escape(r.welfareNote)));
+    if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
   }
-  if (view.model) blocks.push(context(`Approvals were predicted by ${escape(view.model)}.`));
+  if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   return blocks;
 }
 
@@ -187,7 +183,7 @@ export function noticeMessage(view: NoticeView): SlackMessage {
 
 export function statusText(view: StatusView): string {
   const lines = [
-    `Round \`${view.roundId}\`: ${escape(shorten(view.question, 300))}`,
+    `Round \`${view.roundId}\`: ${escapeText(shorten(view.question, 300))}`,
     `It is ${view.phaseText}: ${view.opinions} opinion${view.opinions === 1 ? '' : 's'}` +
       (view.version > 0
         ? `, statement version ${view.version}, ${view.ratings} rating${view.ratings === 1 ? '' : 's'}`
@@ -196,7 +192,7 @@ export function statusText(view: StatusView): string {
       '.',
   ];
   if (view.deadline !== null) lines.push(`Closes ${slackDate(view.deadline)}.`);
-  if (view.failureReason) lines.push(`Last run failed: ${escape(view.failureReason)}`);
+  if (view.failureReason) lines.push(`Last run failed: ${escapeText(view.failureReason)}`);
   const calls = Object.entries(view.usage).filter(([, u]) => u.calls > 0);
   if (calls.length > 0) {
     lines.push(

@@ -63,7 +63,9 @@ export const StartOptionsSchema = z.object({
 /** Validated start options, or the first problem in words fit for the member. */
 export function validateStart(
   raw: Record<string, string | undefined>,
-): { ok: true; question: string; settings: Partial<RoundSettings> } | { ok: false; field: string; message: string } {
+):
+  | { ok: true; question: string; settings: Partial<RoundSettings> }
+  | { ok: false; field: string; message: string } {
   const parsed = StartOptionsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -9,7 +9,7 @@ import { helpText, type ParsedCommand, usageOf, validateStart } from './command.
 import type { Moderators } from './moderators.js';
 import { describe, type SlackPort } from './port.js';
 import type { SlackService } from './service.js';
-import { escape, escapeKeepingMentions, mention } from './text.js';
+import { escapeKeepingMentions, escapeText, mention } from './text.js';
 
 export interface CommandDeps {
   service: SlackService;
@@ -97,7 +97,9 @@ async function execute(
     case 'finish': {
       const actor = await moderators.forModeration(scope.workspaceId, userId);
       const results = await service.finish(target, actor);
-      return { text: `:checkered_flag: Round \`${results.roundId}\` is finished; the results are in its thread.` };
+      return {
+        text: `:checkered_flag: Round \`${results.roundId}\` is finished; the results are in its thread.`,
+      };
     }
     case 'cancel': {
       const actor = await moderators.forModeration(scope.workspaceId, userId);
@@ -110,7 +112,9 @@ async function execute(
       const view = await service.results(target);
       const last = view.versions.at(-1)?.results;
       return {
-        text: last ? `${last.ratingCount} ratings so far` : 'No statement has been put to the vote yet.',
+        text: last
+          ? `${last.ratingCount} ratings so far`
+          : 'No statement has been put to the vote yet.',
         blocks: resultsBlocks(view),
       };
     }
@@ -154,7 +158,7 @@ export async function startRound(
     settings: input.settings,
   });
   return (
-    `:white_check_mark: Round \`${round.id}\` started: ${escape(round.question)}\n` +
+    `:white_check_mark: Round \`${round.id}\` started: ${escapeText(round.question)}\n` +
     `Replies in the question’s thread are opinions; \`${input.command} close\` ends the opinion phase.`
   );
 }
@@ -210,9 +214,11 @@ export type StartForm =
 /** The submitted form, or errors keyed by block id for `response_action: 'errors'`. */
 export function readStartForm(view: unknown): StartForm {
   const parsed = StartFormSchema.safeParse(view);
-  if (!parsed.success) return { ok: false, errors: { question: 'The form could not be read; please open it again.' } };
+  if (!parsed.success)
+    return { ok: false, errors: { question: 'The form could not be read; please open it again.' } };
   const v = parsed.data.state.values;
-  const blank = (s: string | null | undefined) => (s === null || s === undefined || s.trim() === '' ? undefined : s.trim());
+  const blank = (s: string | null | undefined) =>
+    s === null || s === undefined || s.trim() === '' ? undefined : s.trim();
   const checked = validateStart({
     question: v.question.value.value ?? '',
     candidates: blank(v.candidates?.value.value),

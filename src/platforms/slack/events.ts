@@ -102,7 +102,11 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   // An edit carries the whole new message; Slack also sends edits of thread roots (reply
   // counts) and link unfurls this way, which isMemberReply or the service sort out.
   const message: unknown =
-    event.subtype === 'message_changed' ? event.message : REPLY_SUBTYPES.has(event.subtype) ? event : null;
+    event.subtype === 'message_changed'
+      ? event.message
+      : REPLY_SUBTYPES.has(event.subtype)
+        ? event
+        : null;
   const reply = MessageSchema.safeParse(message);
   if (!reply.success || !isMemberReply(reply.data, meta)) return;
   const m = reply.data;

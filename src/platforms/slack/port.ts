@@ -169,7 +169,10 @@ export class SlackPort implements PlatformPort {
     }
   }
 
-  async openModal(triggerId: string, view: Parameters<webApi.WebClient['views']['open']>[0]['view']) {
+  async openModal(
+    triggerId: string,
+    view: Parameters<webApi.WebClient['views']['open']>[0]['view'],
+  ) {
     await this.client.views.open({ trigger_id: triggerId, view });
   }
 

@@ -26,7 +26,7 @@ function splitOnce(text: string, separator: string): [string, string | undefined
 }
 
 /** Text members wrote, made inert for mrkdwn: `<` `>` `&` would start control sequences. */
-export function escape(text: string): string {
+export function escapeText(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
@@ -40,10 +40,10 @@ export function escapeKeepingMentions(text: string): string {
   let out = '';
   let last = 0;
   for (const match of text.matchAll(OUR_TOKENS)) {
-    out += escape(text.slice(last, match.index)) + match[0];
+    out += escapeText(text.slice(last, match.index)) + match[0];
     last = match.index + match[0].length;
   }
-  return out + escape(text.slice(last));
+  return out + escapeText(text.slice(last));
 }
 
 export const mention = (userId: string): string => `<@${userId}>`;

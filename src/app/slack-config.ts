@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { ConfigError } from './config.js';
+
+/** Empty strings count as unset: `FOO=` in a .env file means "no value". */
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Messages never include the value: a mistyped variable may hold a secret. */
+export const SlackEnvSchema = z
+  .object({
+    SLACK_BOT_TOKEN: optional.pipe(
+      z.string().startsWith('xoxb-', 'must be the bot token, which starts with xoxb-').optional(),
+    ),
+    SLACK_APP_TOKEN: optional.pipe(
+      z
+        .string()
+        .startsWith('xapp-', 'must be an app-level token, which starts with xapp-')
+        .optional(),
+    ),
+    SLACK_SIGNING_SECRET: optional,
+    SLACK_API_URL: optional
+      .pipe(
+        z
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. https://slack.com/api/',
+          })
+          .optional(),
+      )
+      .transform((v) => {
+        const url = v ?? 'https://slack.com/api/';
+        return url.endsWith('/') ? url : `${url}/`;
+      }),
+    SLACK_MODERATORS: optional.transform((v, ctx) => {
+      if (v === undefined) return null;
+      const ids = v
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id.length > 0);
+      for (const id of ids) {
+        if (!/^[UW][A-Z0-9]{2,}$/.test(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${id}" is not a Slack member id (like U012AB3CD); separate ids with commas`,
+          });
+        }
+      }
+      return ids.length > 0 ? ids : null;
+    }),
+    PORT: optional
+      .pipe(
+        z
+          .string()
+          .regex(/^\d+$/, 'must be a port number from 0 to 65535')
+          .transform(Number)
+          .pipe(z.number().int().min(0).max(65_535, 'must be a port number from 0 to 65535'))
+          .optional(),
+      )
+      .transform((v) => v ?? 3000),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.SLACK_BOT_TOKEN) {
+      if (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SLACK_BOT_TOKEN'],
+          message: 'is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set (xoxb-…)',
+        });
+      }
+      return;
+    }
+    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message:
+          'is required in HTTP mode (Basic Information → Signing Secret); or set SLACK_APP_TOKEN for Socket Mode',
+      });
+    }
+  });
+
+export interface SlackConfig {
+  mode: 'socket' | 'http';
+  botToken: string;
+  appToken: string | null;
+  signingSecret: string | null;
+  /** Web API base, ending in `/`. */
+  apiUrl: string;
+  /** null = SLACK_MODERATORS unset: anyone may start a round. */
+  moderatorIds: string[] | null;
+  /** HTTP mode: port of POST /slack/events. */
+  port: number;
+}
+
+/** The Slack settings, or null when Slack is not enabled (no SLACK_BOT_TOKEN). */
+export function loadSlackConfig(env: NodeJS.ProcessEnv = process.env): SlackConfig | null {
+  const parsed = SlackEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (!e.SLACK_BOT_TOKEN) return null;
+  return {
+    mode: e.SLACK_APP_TOKEN ? 'socket' : 'http',
+    botToken: e.SLACK_BOT_TOKEN,
+    appToken: e.SLACK_APP_TOKEN ?? null,
+    signingSecret: e.SLACK_SIGNING_SECRET ?? null,
+    apiUrl: e.SLACK_API_URL,
+    moderatorIds: e.SLACK_MODERATORS,
+    port: e.PORT,
+  };
+}

@@ -1,0 +1,49 @@
+import type { webApi } from '@slack/bolt';
+import type { PlatformPort } from '../deliberation/ports.js';
+import type { Log } from '../domain/log.js';
+import { SlackAdapter } from '../platforms/slack/app.js';
+import type { SlackService } from '../platforms/slack/service.js';
+import type { SlackConfig } from './slack-config.js';
+
+export interface SlackConnection {
+  /** Give to createRuntime as `platforms: { slack: port }`: the publish worker posts through it. */
+  port: PlatformPort;
+  /**
+   * Connects (auth.test, then Socket Mode or the HTTP listener) and routes events and
+   * commands to `service`; resolves with the HTTP port, or null in Socket Mode.
+   */
+  start(service: SlackService): Promise<{ port: number | null }>;
+  /** Stops taking events and waits (up to `timeoutMs`) for those already taken. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Resolves once every event and command taken so far has been handled (tests). */
+  idle(): Promise<void>;
+}
+
+export interface SlackDeps {
+  log: Log;
+  /** Web API retry policy; tests shorten it. */
+  retry?: webApi.RetryOptions;
+}
+
+/**
+ * The Slack connection from its settings. Building it contacts nobody, so the port can go
+ * into the runtime before the service that `start` needs exists.
+ */
+export function createSlack(config: SlackConfig, deps: SlackDeps): SlackConnection {
+  const adapter = new SlackAdapter({
+    botToken: config.botToken,
+    appToken: config.appToken,
+    signingSecret: config.signingSecret,
+    apiUrl: config.apiUrl,
+    port: config.port,
+    moderatorIds: config.moderatorIds,
+    log: deps.log.child({ platform: 'slack' }),
+    retry: deps.retry,
+  });
+  return {
+    port: adapter.port,
+    start: (service) => adapter.start(service),
+    stop: (timeoutMs) => adapter.stop(timeoutMs),
+    idle: () => adapter.idle(),
+  };
+}

@@ -1,0 +1,533 @@
+import {
+  type APIEmbed,
+  type APIInteractionGuildMember,
+  ChannelType,
+  type ChatInputCommandInteraction,
+  type Client,
+  type ClientEvents,
+  Events,
+  type GuildMember,
+  type Interaction,
+  type Message,
+  type MessageReaction,
+  MessageFlags,
+  MessageType,
+  type PartialMessage,
+  type PartialMessageReaction,
+  type PartialUser,
+  PermissionFlagsBits,
+  type User,
+} from 'discord.js';
+import type { Actor } from '../../deliberation/ports.js';
+import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
+import type { Scope } from '../../domain/scope.js';
+import { BOT_PERMISSIONS } from './client.js';
+import { COMMAND_NAME, type ConsensusCommand, parseCommand } from './commands.js';
+import type { DiscordPlatform } from './discord-platform.js';
+import { optionKeyFor } from './emoji.js';
+import { describeError } from './errors.js';
+import { HELP_TEXT, resultsEmbed, statusEmbed } from './render.js';
+import { reactionKey, ReplayGuard } from './replay-guard.js';
+
+/** The parts of the service the Discord adapter calls. */
+export type DiscordService = Pick<
+  DeliberationService,
+  | 'start'
+  | 'close'
+  | 'critique'
+  | 'finish'
+  | 'cancel'
+  | 'status'
+  | 'results'
+  | 'export'
+  | 'reply'
+  | 'removeReply'
+  | 'react'
+>;
+
+export interface DiscordBotOptions {
+  client: Client;
+  platform: DiscordPlatform;
+  service: DiscordService;
+  log: Log;
+  /** Role ids or names whose members are moderators (besides Manage Server / Manage Messages). */
+  moderatorRoles: readonly string[];
+  /**
+   * Discord forgets an interaction not answered within 3 s of sending it. Work that
+   * has not finished by this time is deferred ("thinking…") and answered by an edit.
+   */
+  deferAfterMs?: number;
+  now?: () => number;
+}
+
+/** Leaves room for the round trip to Discord inside its 3 s. */
+export const DEFAULT_DEFER_AFTER_MS = 1_500;
+
+export const OUTSIDE_GUILD_TEXT =
+  'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
+const INTERNAL_ERROR_TEXT = 'Something went wrong on my side; please try again in a moment.';
+
+interface Answer {
+  ephemeral: boolean;
+  content?: string;
+  embeds?: APIEmbed[];
+  files?: { name: string; attachment: Buffer }[];
+}
+
+/** Where a member's message sits: the guild, and the thread and channel it belongs to. */
+interface ThreadPlace {
+  scope: Scope;
+  parentId: string;
+  threadId: string;
+}
+
+/**
+ * Gateway events -> service calls, and slash commands -> service calls with answers.
+ * Events of one channel are handled one after another, in arrival order, so a quick
+ * edit or removal can never overtake the message or reaction it changes.
+ */
+export class DiscordBot {
+  private readonly client: Client;
+  private readonly service: DiscordService;
+  private readonly platform: DiscordPlatform;
+  private readonly log: Log;
+  private readonly moderatorRoles: string[];
+  private readonly deferAfterMs: number;
+  private readonly now: () => number;
+  private readonly guard = new ReplayGuard();
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly seenInteractions = new RecentSet(2_000);
+  private readonly notified = new RecentSet(5_000);
+  private readonly detachers: (() => void)[] = [];
+
+  constructor(options: DiscordBotOptions) {
+    this.client = options.client;
+    this.service = options.service;
+    this.platform = options.platform;
+    this.log = options.log;
+    this.moderatorRoles = options.moderatorRoles.map((r) => r.trim().toLowerCase());
+    this.deferAfterMs = options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  attach(): void {
+    const onRaw = (packet: unknown, shardId: unknown) =>
+      this.guard.observe(packet, typeof shardId === 'number' ? shardId : 0);
+    this.client.on(Events.Raw, onRaw);
+    this.detachers.push(() => this.client.off(Events.Raw, onRaw));
+    this.listen(Events.MessageCreate, (m) => this.onMessageCreate(m));
+    this.listen(Events.MessageUpdate, (_old, m) => this.onMessageUpdate(m));
+    this.listen(Events.MessageDelete, (m) => this.onMessageDelete(m));
+    this.listen(Events.MessageBulkDelete, (messages) => {
+      for (const m of messages.values()) this.onMessageDelete(m);
+    });
+    this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
+    this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
+    this.listen(Events.InteractionCreate, (i) => this.onInteraction(i));
+  }
+
+  detach(): void {
+    for (const detach of this.detachers.splice(0)) detach();
+  }
+
+  private listen<E extends keyof ClientEvents>(
+    event: E,
+    listener: (...args: ClientEvents[E]) => void,
+  ): void {
+    this.client.on(event, listener);
+    this.detachers.push(() => this.client.off(event, listener));
+  }
+
+  /** Resolves when every event and command received so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** Replays of a resumed session that were dropped (for logs and tests). */
+  get replaysDropped(): number {
+    return this.guard.droppedCount;
+  }
+
+  // ---- messages in round threads --------------------------------------------------------
+
+  private onMessageCreate(message: Message): void {
+    if (this.guard.isReplay(`MESSAGE_CREATE:${message.id}`)) return;
+    const place = this.placeOf(message);
+    if (!place || !isMemberMessage(message)) return;
+    this.inOrder(place.threadId, async () => {
+      const outcome = await this.service.reply({
+        scope: place.scope,
+        channelId: place.parentId,
+        threadRootId: place.threadId,
+        messageId: message.id,
+        userId: message.author.id,
+        text: message.content,
+        at: message.createdTimestamp,
+        eventId: `msg.${message.id}`,
+      });
+      await this.tell(outcome, message);
+    });
+  }
+
+  private onMessageUpdate(updated: Message | PartialMessage): void {
+    if (this.guard.isReplay(`MESSAGE_UPDATE:${updated.id}`)) return;
+    const place = this.placeOf(updated);
+    if (!place) return;
+    this.inOrder(place.threadId, async () => {
+      const message = updated.partial ? await updated.fetch().catch(() => null) : updated;
+      // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
+      if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
+      const outcome = await this.service.reply({
+        scope: place.scope,
+        channelId: place.parentId,
+        threadRootId: place.threadId,
+        messageId: message.id,
+        userId: message.author.id,
+        text: message.content,
+        at: message.createdTimestamp,
+        eventId: `edit.${message.id}.${message.editedTimestamp}`,
+      });
+      await this.tell(outcome, message);
+    });
+  }
+
+  private onMessageDelete(message: Message | PartialMessage): void {
+    if (this.guard.isReplay(`MESSAGE_DELETE:${message.id}`)) return;
+    const place = this.placeOf(message);
+    if (!place) return;
+    this.inOrder(place.threadId, async () => {
+      await this.service.removeReply({
+        scope: place.scope,
+        channelId: place.parentId,
+        threadRootId: place.threadId,
+        messageId: message.id,
+      });
+    });
+  }
+
+  /** Only messages in a thread count; the service then checks that it is a round's thread. */
+  private placeOf(message: Message | PartialMessage): ThreadPlace | null {
+    const guildId = message.guildId;
+    const channel = message.channel;
+    if (!guildId || !channel?.isThread() || !channel.parentId) return null;
+    return {
+      scope: { platform: 'discord', workspaceId: guildId },
+      parentId: channel.parentId,
+      threadId: channel.id,
+    };
+  }
+
+  /** Tells a member what the service wants them to know, once per round and notice. */
+  private async tell(outcome: ReplyOutcome, message: Message): Promise<void> {
+    if (!outcome.notice) return;
+    if (!this.notified.add(`${outcome.roundId}:${message.author.id}:${outcome.notice}`)) return;
+    await this.platform.replyTo(message.channelId, message.id, message.author.id, outcome.notice);
+  }
+
+  // ---- reactions on statements ------------------------------------------------------------
+
+  private onReaction(
+    reaction: MessageReaction | PartialMessageReaction,
+    user: User | PartialUser,
+    removed: boolean,
+  ): void {
+    const emoji = reaction.emoji.id ?? reaction.emoji.name ?? '';
+    const type = removed ? 'MESSAGE_REACTION_REMOVE' : 'MESSAGE_REACTION_ADD';
+    if (this.guard.isReplay(reactionKey(type, reaction.message.id, user.id, emoji))) return;
+    // The bot's own poll reactions, and any bot's, are never ratings.
+    if (user.id === this.client.user?.id || user.bot === true) return;
+    const optionKey = optionKeyFor(reaction.emoji.name, reaction.emoji.id);
+    const guildId = reaction.message.guildId;
+    if (optionKey === null || !guildId) return;
+    const at = this.now();
+    const { channelId, id: messageId } = reaction.message;
+    this.inOrder(channelId, async () => {
+      try {
+        await this.service.react({
+          scope: { platform: 'discord', workspaceId: guildId },
+          channelId,
+          messageId,
+          userId: user.id,
+          optionKey,
+          at,
+          removed,
+        });
+      } catch (error) {
+        // The results are posted already; a late reaction simply does not count.
+        if (error instanceof DomainError && error.code === 'poll_closed') return;
+        throw error;
+      }
+    });
+  }
+
+  // ---- slash commands -------------------------------------------------------------------------
+
+  private onInteraction(interaction: Interaction): void {
+    if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return;
+    if (this.guard.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return;
+    if (!this.seenInteractions.add(interaction.id)) return;
+    this.track(this.command(interaction));
+  }
+
+  private async command(interaction: ChatInputCommandInteraction): Promise<void> {
+    const command = parseCommand(interaction);
+    if (!interaction.inGuild()) {
+      await interaction.reply({ content: OUTSIDE_GUILD_TEXT, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (command.kind === 'help' || command.kind === 'unknown') {
+      await interaction.reply({ content: HELP_TEXT, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
+    const actor = this.actorOf(interaction);
+    const visibility = command.kind === 'results' ? 'public' : 'ephemeral';
+    await this.respond(interaction, visibility, () =>
+      this.run(command, scope, actor, interaction),
+    );
+  }
+
+  private async run(
+    command: Exclude<ConsensusCommand, { kind: 'help' } | { kind: 'unknown' }>,
+    scope: Scope,
+    actor: Actor,
+    interaction: ChatInputCommandInteraction<'cached' | 'raw'>,
+  ): Promise<Answer> {
+    const service = this.service;
+    if (command.kind === 'start') {
+      const refusal = startRefusal(interaction);
+      if (refusal) return { ephemeral: true, content: refusal };
+      const round = await service.start({
+        scope,
+        channelId: interaction.channelId,
+        actor,
+        question: command.question,
+        settings: command.settings,
+      });
+      const closes =
+        round.deadline === null
+          ? ' Close it with `/consensus close`.'
+          : ` It closes <t:${Math.floor(round.deadline / 1000)}:R>.`;
+      return {
+        ephemeral: true,
+        content: `Round \`${round.id}\` started: the question is posted in this channel, and replies in its thread are the opinions.${closes}`,
+      };
+    }
+    const target = { scope, channelId: roundChannelOf(interaction), roundId: command.roundId };
+    switch (command.kind) {
+      case 'close': {
+        const round = await service.close(target, actor);
+        return {
+          ephemeral: true,
+          content: `Round \`${round.id}\` is closed: writing the ${round.version === 0 ? 'statement' : 'revised statement'} now. It will appear in the thread.`,
+        };
+      }
+      case 'critique': {
+        const round = await service.critique(target, actor);
+        return {
+          ephemeral: true,
+          content: `Round \`${round.id}\` is collecting critiques: replies in its thread are critiques now. \`/consensus close\` writes the revision.`,
+        };
+      }
+      case 'finish': {
+        const results = await service.finish(target, actor);
+        return {
+          ephemeral: true,
+          content: `Round \`${results.roundId}\` is finished; the results are posted in its thread.`,
+        };
+      }
+      case 'cancel': {
+        const round = await service.cancel(target, actor);
+        return { ephemeral: true, content: `Round \`${round.id}\` is cancelled.` };
+      }
+      case 'status':
+        return { ephemeral: true, embeds: [statusEmbed(await service.status(target))] };
+      case 'results':
+        return { ephemeral: false, embeds: [resultsEmbed(await service.results(target))] };
+      case 'export': {
+        const data = await service.export(target);
+        return {
+          ephemeral: true,
+          content: `Everything about round \`${data.round.id}\`, as JSON.`,
+          files: [
+            {
+              name: `round-${data.round.id}.json`,
+              attachment: Buffer.from(JSON.stringify(data, null, 2)),
+            },
+          ],
+        };
+      }
+    }
+  }
+
+  /**
+   * Answers directly when the work is quick; otherwise defers before Discord's 3 s run
+   * out and edits the deferred reply when the work is done. Errors are only shown to
+   * the member who ran the command.
+   */
+  private async respond(
+    interaction: ChatInputCommandInteraction,
+    visibility: 'public' | 'ephemeral',
+    work: () => Promise<Answer>,
+  ): Promise<void> {
+    const deferral: { done: Promise<boolean> | null } = { done: null };
+    const timer = setTimeout(() => {
+      deferral.done = interaction
+        .deferReply(visibility === 'ephemeral' ? { flags: MessageFlags.Ephemeral } : {})
+        .then(
+          () => true,
+          (error: unknown) => {
+            this.log.warn(describeError(error), 'could not defer a command');
+            return false;
+          },
+        );
+    }, this.deferAfterMs);
+    let answer: Answer;
+    try {
+      answer = await work();
+    } catch (error) {
+      answer = this.failure(error, interaction);
+    } finally {
+      clearTimeout(timer);
+    }
+    const body = {
+      ...(answer.content !== undefined && { content: answer.content }),
+      ...(answer.embeds !== undefined && { embeds: answer.embeds }),
+      ...(answer.files !== undefined && { files: answer.files }),
+      allowedMentions: { parse: [] },
+    };
+    if (deferral.done === null) {
+      await interaction.reply(
+        answer.ephemeral ? { ...body, flags: MessageFlags.Ephemeral } : { ...body },
+      );
+      return;
+    }
+    if (!(await deferral.done)) return;
+    if (answer.ephemeral && visibility === 'public') {
+      // A public "thinking…" cannot turn private: replace it with a private follow-up.
+      await interaction.deleteReply();
+      await interaction.followUp({ ...body, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    await interaction.editReply(body);
+  }
+
+  private failure(error: unknown, interaction: ChatInputCommandInteraction): Answer {
+    if (error instanceof DomainError) return { ephemeral: true, content: error.message };
+    this.log.error(
+      {
+        ...describeError(error),
+        guildId: interaction.guildId,
+        subcommand: interaction.options.getSubcommand(false),
+      },
+      'command failed',
+    );
+    return { ephemeral: true, content: INTERNAL_ERROR_TEXT };
+  }
+
+  /** Moderators: Manage Server or Manage Messages, or a configured role. Starters are checked by the service. */
+  private actorOf(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): Actor {
+    const byPermission =
+      interaction.memberPermissions?.any([
+        PermissionFlagsBits.ManageGuild,
+        PermissionFlagsBits.ManageMessages,
+      ]) ?? false;
+    const roleIds = roleIdsOf(interaction.member);
+    const roleNames = roleIds.map(
+      (id) => interaction.guild?.roles.cache.get(id)?.name.toLowerCase() ?? '',
+    );
+    const byRole = this.moderatorRoles.some(
+      (role) => roleIds.includes(role) || roleNames.includes(role),
+    );
+    const moderator = byPermission || byRole;
+    return {
+      userId: interaction.user.id,
+      moderator,
+      // With no moderator roles configured, any member may start a round.
+      mayStart: moderator || this.moderatorRoles.length === 0,
+    };
+  }
+
+  // ---- bookkeeping ----------------------------------------------------------------------------
+
+  /** Runs `task` after every earlier task of the same key; a failure is logged, never thrown. */
+  private inOrder(key: string, task: () => Promise<void>): void {
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(task).catch((error: unknown) => {
+      this.log.error(describeError(error), 'discord event failed');
+    });
+    this.chains.set(key, next);
+    this.track(
+      next.finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      }),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.log.error(describeError(error), 'discord command failed');
+    });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+}
+
+function isMemberMessage(message: Message): boolean {
+  return (
+    !message.author.bot &&
+    message.webhookId === null &&
+    !message.system &&
+    (message.type === MessageType.Default || message.type === MessageType.Reply)
+  );
+}
+
+function roleIdsOf(member: GuildMember | APIInteractionGuildMember | null): string[] {
+  if (!member) return [];
+  return Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
+}
+
+/** Commands used inside a round's thread act on the rounds of its parent channel. */
+function roundChannelOf(interaction: ChatInputCommandInteraction): string {
+  const channel = interaction.channel;
+  if (channel?.isThread() && channel.parentId) return channel.parentId;
+  return interaction.channelId;
+}
+
+/** Why a round cannot start here, in words for the moderator; null when it can. */
+function startRefusal(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): string | null {
+  const channel = interaction.channel;
+  if (channel?.isThread()) {
+    return 'Start a round in a text channel, not inside a thread: the question gets a thread of its own.';
+  }
+  if (
+    channel &&
+    channel.type !== ChannelType.GuildText &&
+    channel.type !== ChannelType.GuildAnnouncement
+  ) {
+    return 'Start a round in a text channel: the question needs a thread for the replies.';
+  }
+  const missing = interaction.appPermissions.missing([...BOT_PERMISSIONS]);
+  if (missing.length > 0) {
+    return `I am missing these permissions in this channel: ${missing.join(', ')}. A server admin can grant them to my role, or re-invite me with the link in the setup guide.`;
+  }
+  return null;
+}
+
+/** Remembers the last `capacity` keys; `add` says whether a key is new. */
+class RecentSet {
+  private readonly keys = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  add(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.capacity) {
+      const oldest = this.keys.values().next().value;
+      if (oldest !== undefined) this.keys.delete(oldest);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,59 @@
+import {
+  Client,
+  GatewayIntentBits,
+  Partials,
+  PermissionFlagsBits,
+  PermissionsBitField,
+} from 'discord.js';
+
+/** MessageContent is privileged: it must also be switched on in the Developer Portal. */
+export const INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.MessageContent,
+  GatewayIntentBits.GuildMessageReactions,
+] as const;
+
+/**
+ * Without these, discord.js drops events about messages it has not cached, so a
+ * reaction on a statement posted before a restart would never count.
+ */
+export const PARTIALS = [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User];
+
+/** What the bot needs in a channel to run a round there. */
+export const BOT_PERMISSIONS = [
+  PermissionFlagsBits.ViewChannel,
+  PermissionFlagsBits.SendMessages,
+  PermissionFlagsBits.SendMessagesInThreads,
+  PermissionFlagsBits.CreatePublicThreads,
+  PermissionFlagsBits.EmbedLinks,
+  PermissionFlagsBits.AttachFiles,
+  PermissionFlagsBits.AddReactions,
+  PermissionFlagsBits.ReadMessageHistory,
+] as const;
+
+export interface ClientOptions {
+  /** REST base, e.g. a local fake; Discord's own when unset. `/v10` is appended. */
+  apiUrl?: string | undefined;
+}
+
+export function createDiscordClient(options: ClientOptions = {}): Client {
+  return new Client({
+    intents: [...INTENTS],
+    partials: PARTIALS,
+    // Members' text is quoted back in messages; no reply of the bot may ping anyone by default.
+    allowedMentions: { parse: [] },
+    ...(options.apiUrl !== undefined && { rest: { api: options.apiUrl } }),
+  });
+}
+
+/** The OAuth2 URL a server admin opens to add the bot with exactly the permissions above. */
+export function inviteUrl(applicationId: string): string {
+  const permissions = new PermissionsBitField([...BOT_PERMISSIONS]).bitfield;
+  const query = new URLSearchParams({
+    client_id: applicationId,
+    scope: 'bot applications.commands',
+    permissions: permissions.toString(),
+  });
+  return `https://discord.com/oauth2/authorize?${query.toString()}`;
+}
