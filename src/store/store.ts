@@ -4,6 +4,7 @@ import { EventLog } from './events.js';
 import { Keys } from './keys.js';
 import { MessageRepository } from './messages.js';
 import { PollRepository } from './polls.js';
+import { RateLimiter } from './rate-limits.js';
 import { RoundRepository } from './rounds.js';
 import { UsageRepository } from './usage.js';
 
@@ -15,6 +16,7 @@ export interface Store {
   messages: MessageRepository;
   events: EventLog;
   usage: UsageRepository;
+  limits: RateLimiter;
 }
 
 export function createStore(redis: Redis, root = 'dlb'): Store {
@@ -26,5 +28,6 @@ export function createStore(redis: Redis, root = 'dlb'): Store {
     messages: new MessageRepository(redis, keys),
     events: new EventLog(redis, keys),
     usage: new UsageRepository(redis, keys),
+    limits: new RateLimiter(redis, keys),
   };
 }

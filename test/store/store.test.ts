@@ -209,3 +209,22 @@ describe('phase counts', () => {
     await redis.quit();
   });
 });
+
+describe('rate limits', () => {
+  const env = testRedis();
+  it('allows max actions per window per bucket and workspace, then says when to retry', async () => {
+    const redis = env.connect();
+    const store = createStore(redis, env.prefix);
+    const rule = { max: 2, windowSeconds: 60 };
+    const now = 120_000; // start of a window
+    expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
+    expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
+    expect(await store.limits.hit(slack, 'start:U1', rule, now + 15_000)).toEqual({ allowed: false, retryAfterSeconds: 45 });
+    // Another member, another workspace, the next window: fresh counters.
+    expect((await store.limits.hit(slack, 'start:U2', rule, now)).allowed).toBe(true);
+    expect((await store.limits.hit(discord, 'start:U1', rule, now)).allowed).toBe(true);
+    expect((await store.limits.hit(slack, 'start:U1', rule, now + 60_000)).allowed).toBe(true);
+    await deletePrefix(redis, env.prefix);
+    await redis.quit();
+  });
+});
