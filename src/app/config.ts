@@ -43,7 +43,10 @@ export const ConfigSchema = z.object({
   /** Any OpenAI-compatible server (OpenAI, a gateway, Ollama, vLLM, llama.cpp, LM Studio). */
   OPENAI_BASE_URL: optionalString.pipe(
     z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://localhost:11434/v1' })
+      .url({
+        protocol: /^https?$/,
+        error: 'must be an http(s) URL, e.g. http://localhost:11434/v1',
+      })
       .optional(),
   ),
   OPENAI_API_KEY: optionalString,

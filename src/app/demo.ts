@@ -202,7 +202,7 @@ async function playRound(
 
   console.log('\n  /consensus close');
   await service.close({ scope, channelId, roundId: round.id }, moderator);
-  const statement = await platform.waitFor('statement', round.id);
+  const statement = await statementOrFailure(platform, round.id);
   const view = await service.statementView(
     await service.resolve({ scope, channelId, roundId: round.id }),
     1,
@@ -228,6 +228,43 @@ async function playRound(
   console.log('\n  /consensus finish');
   await service.finish({ scope, channelId, roundId: round.id }, moderator);
   await platform.waitFor('results', round.id);
+  const { usage } = await service.status({ scope, channelId, roundId: round.id });
+  console.log(`\n${describeUsage(usage)}`);
+}
+
+/** The statement, or the failure notice's reason when the run failed (e.g. the model server is down). */
+async function statementOrFailure(platform: ConsolePlatform, roundId: string) {
+  const failed = platform.waitFor('notice', roundId).then(
+    (notice) => Promise.reject(new Error(notice.text.replace(/^\s*!\s*/, ''))),
+    () => new Promise<never>(() => {}),
+  );
+  return Promise.race([platform.waitFor('statement', roundId), failed]);
+}
+
+type StageUsage = { calls: number; promptTokens: number; completionTokens: number };
+
+/** "Model use this round: generate 8 calls, ... tokens; ..." */
+function describeUsage(usage: Record<string, StageUsage>): string {
+  const stages = Object.entries(usage).filter(([, u]) => u.calls > 0);
+  if (stages.length === 0) return '  Model use this round: no model calls (offline models).';
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines = stages.map(
+    ([stage, u]) =>
+      `    ${stage.padEnd(9)} ${String(u.calls).padStart(3)} calls  ${n(u.promptTokens).padStart(8)} prompt + ${n(u.completionTokens).padStart(7)} completion tokens`,
+  );
+  const total = stages.reduce(
+    (t, [, u]) => ({
+      calls: t.calls + u.calls,
+      promptTokens: t.promptTokens + u.promptTokens,
+      completionTokens: t.completionTokens + u.completionTokens,
+    }),
+    { calls: 0, promptTokens: 0, completionTokens: 0 },
+  );
+  return [
+    '  Model use this round:',
+    ...lines,
+    `    ${'total'.padEnd(9)} ${String(total.calls).padStart(3)} calls  ${n(total.promptTokens).padStart(8)} prompt + ${n(total.completionTokens).padStart(7)} completion tokens`,
+  ].join('\n');
 }
 
 main().then(

@@ -360,6 +360,7 @@ export class DeliberationService {
       versions,
       model,
       participants: opinions.length,
+      usage: await store.usage.byStage(round.scope, round.id),
     };
   }
 

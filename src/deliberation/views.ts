@@ -67,11 +67,18 @@ export interface VersionResults {
   results: PollResults;
 }
 
+/** Model calls and tokens per pipeline stage ('generate', 'score'); empty for offline models. */
+export type RoundUsage = Record<
+  string,
+  { calls: number; promptTokens: number; completionTokens: number }
+>;
+
 export interface ResultsView extends RoundHeader {
   phase: RoundPhase;
   versions: VersionResults[];
   model: string | null;
   participants: number;
+  usage: RoundUsage;
 }
 
 export interface NoticeView extends RoundHeader {

@@ -36,7 +36,10 @@ export function stageLedger(
           randomUUID(),
         );
         if (wait === 0) return;
-        await sleep(wait, undefined, { signal });
+        // The caller's reason (a 429 elsewhere, a cancelled job), not a bare AbortError.
+        await sleep(wait, undefined, { signal }).catch((error: unknown) => {
+          throw signal?.reason ?? error;
+        });
       }
     },
     reserve: (tokens, budget) => store.usage.reserve(scope, roundId, run, tokens, budget),

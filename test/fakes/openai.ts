@@ -140,7 +140,13 @@ export class FakeOpenAI {
       // recorded as text
     }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    this.requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body, at: Date.now() });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body,
+      at: Date.now(),
+    });
 
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const index = this.scripted.findIndex((s) => s.matches(path, body));
@@ -229,7 +235,8 @@ export class FakeOpenAI {
         if (reply.retryAfterSeconds !== undefined) {
           headers['retry-after'] = String(reply.retryAfterSeconds);
         }
-        if (reply.retryAfterMs !== undefined) headers['retry-after-ms'] = String(reply.retryAfterMs);
+        if (reply.retryAfterMs !== undefined)
+          headers['retry-after-ms'] = String(reply.retryAfterMs);
         send(
           res,
           429,
@@ -302,7 +309,9 @@ export function defaultChat(body: ChatBody): FakeReply {
   switch (schemaName(body)) {
     case 'consensus_statement': {
       const data = dataOf(body);
-      const budget = Number(/at most (\d+) words/.exec(body.messages[0]?.content ?? '')?.[1] ?? 120);
+      const budget = Number(
+        /at most (\d+) words/.exec(body.messages[0]?.content ?? '')?.[1] ?? 120,
+      );
       return chatJson({ statement: stitch(data, budget) });
     }
     case 'approval_ratings': {
@@ -314,7 +323,8 @@ export function defaultChat(body: ChatBody): FakeReply {
         const theirs = words(text);
         let shared = 0;
         for (const w of own) if (theirs.has(w)) shared++;
-        const overlap = own.size === 0 ? 0 : shared / Math.sqrt(own.size * Math.max(1, theirs.size));
+        const overlap =
+          own.size === 0 ? 0 : shared / Math.sqrt(own.size * Math.max(1, theirs.size));
         ratings[letter] = Math.max(1, Math.min(7, 1 + Math.round(overlap * 12)));
       }
       return chatJson({ ratings });
@@ -327,11 +337,14 @@ export function defaultChat(body: ChatBody): FakeReply {
 function stitch(data: Record<string, unknown>, budget: number): string {
   const opinions = (data.opinions as string[] | undefined) ?? [];
   const critiques = (data.critiques as string[] | undefined) ?? [];
-  const clauses = [...opinions, ...critiques]
-    .map((o) => (o.split(/(?<=[.!?])\s/)[0] ?? o).trim().replace(/[.!?]+$/, ''))
-    .filter((c) => c.length > 0)
+  // The first few substantial sentences in the order this sample got them, so samples differ.
+  const clauses = [...critiques, ...opinions]
+    .flatMap((o) => o.split(/(?<=[.!?])\s+/))
+    .map((c) => c.trim().replace(/[.!?]+$/, ''))
+    .filter((c) => c.split(/\s+/).length >= 5)
+    .slice(0, 3)
     .map((c) => c.charAt(0).toLowerCase() + c.slice(1));
-  const text = `We hear several views: ${clauses.join('; ')}. We agree to look for a path that respects all of them.`;
+  const text = `Our group holds several views: ${clauses.join('; ')}. We agree to look for a way forward that respects each of them.`;
   const all = text.split(/\s+/);
   return all.length <= budget ? text : `${all.slice(0, budget - 1).join(' ')}…`;
 }

@@ -76,7 +76,7 @@ export type CallOutcome<T> =
 interface Call<T> {
   /** Tokens to hold from the round's budget while the call runs. */
   estimate: number;
-  send(signal: AbortSignal): Promise<unknown>;
+  send(signal: AbortSignal | undefined): Promise<unknown>;
   /** Tokens a successful response cost; estimated when the server does not say. */
   usageOf(raw: unknown): Usage;
   interpret(raw: unknown): Interpreted<T>;
@@ -128,6 +128,11 @@ type Failure = { reason: string; retryable: boolean; waitMs: number | null };
  */
 export class ModelClient {
   private readonly slots: Semaphore;
+  /**
+   * Until when the server asked this process to wait (its last 429's retry-after): calls
+   * in that window fail at once instead of adding to the storm.
+   */
+  private pausedUntil = 0;
 
   constructor(
     readonly openai: OpenAI,
@@ -233,7 +238,12 @@ export class ModelClient {
         if (!sent.failure.retryable) break;
         if (attempt < this.policy.maxRetries) {
           const backoff = Math.min(MAX_BACKOFF_MS, this.policy.retryDelayMs * 2 ** attempt);
-          await sleep(Math.min(MAX_WAIT_MS, sent.failure.waitMs ?? backoff), undefined, { signal });
+          await sleep(Math.min(MAX_WAIT_MS, sent.failure.waitMs ?? backoff), undefined, {
+            signal,
+          }).catch((error: unknown) => {
+            // The caller's reason (a 429 in a sibling call), not a bare AbortError.
+            throw signal?.reason ?? error;
+          });
         }
         continue;
       }
@@ -254,6 +264,8 @@ export class ModelClient {
     const { roundTokenBudget, requestsPerMinute } = this.policy;
     await this.slots.acquire(signal);
     try {
+      const pause = this.pausedUntil - Date.now();
+      if (pause > 0) throw new RateLimitedError(pause);
       const reserved = ledger && roundTokenBudget > 0 ? call.estimate : 0;
       if (ledger && reserved > 0 && !(await ledger.reserve(reserved, roundTokenBudget))) {
         throw new TokenBudgetError(roundTokenBudget);
@@ -262,7 +274,7 @@ export class ModelClient {
       try {
         if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, signal);
         signal?.throwIfAborted();
-        const raw = await call.send(signal ?? new AbortController().signal);
+        const raw = await call.send(signal);
         usage = call.usageOf(raw);
         return { raw, usage };
       } catch (error) {
@@ -292,8 +304,12 @@ export class ModelClient {
       const status = error.status;
       const message = this.redact(error.message);
       if (status === 429) {
-        const wait = retryAfterMs(error.headers) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
-        throw new RateLimitedError(Math.min(MAX_WAIT_MS, wait));
+        const wait = Math.min(
+          MAX_WAIT_MS,
+          retryAfterMs(error.headers) ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+        );
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + wait);
+        throw new RateLimitedError(wait);
       }
       if (status === 401 || status === 403 || status === 404) {
         throw new ModelSetupError(

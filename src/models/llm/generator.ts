@@ -77,6 +77,8 @@ export class LlmGenerator implements Generator {
       ),
     );
     signal?.throwIfAborted();
+    // The error that stopped the others, rather than the aborts it caused.
+    if (stop.signal.aborted) throw stop.signal.reason;
     const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (fatal) throw fatal.reason;
 
@@ -143,11 +145,12 @@ export class LlmGenerator implements Generator {
     ledger: CallLedger | undefined,
     signal: AbortSignal,
   ): Promise<SampleResult> {
-    const key = `sample-${index}`;
+    const key = `sample-${input.seed}-${index}`;
     const remembered = await ledger?.recall(key);
     if (remembered) {
       const parsed = StatementOutputSchema.safeParse(JSON.parse(remembered));
-      if (parsed.success) return { kind: 'statement', text: parsed.data.statement, usage: NO_USAGE };
+      if (parsed.success)
+        return { kind: 'statement', text: parsed.data.statement, usage: NO_USAGE };
     }
     const rng = createRng(`generate:${input.seed}:${index}`);
     const opinions = shuffled(

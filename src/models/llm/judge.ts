@@ -75,16 +75,17 @@ export class LlmJudgeRewardModel implements RewardModel {
       ),
     );
     signal?.throwIfAborted();
-    const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (fatal) {
-      if (fatal.reason instanceof TokenBudgetError) {
-        throw new TokenBudgetError(fatal.reason.budget, 'scoring');
-      }
-      throw fatal.reason;
-    }
+    // The error that stopped the others, rather than the aborts it caused.
+    const fatal: unknown = stop.signal.aborted
+      ? stop.signal.reason
+      : settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')?.reason;
+    if (fatal instanceof TokenBudgetError) throw new TokenBudgetError(fatal.budget, 'scoring');
+    if (fatal !== undefined) throw fatal;
 
     let usage = NO_USAGE;
-    const approvals = input.candidates.map(() => input.participants.map(() => null as number | null));
+    const approvals = input.candidates.map(() =>
+      input.participants.map(() => null as number | null),
+    );
     settled.forEach((s, p) => {
       if (s.status === 'rejected') return;
       const result = s.value;
@@ -119,7 +120,7 @@ export class LlmJudgeRewardModel implements RewardModel {
     if (member.opinion.trim() === '' && (member.critique ?? '').trim() === '') {
       return { failed: 'the member wrote nothing to judge from', usage: NO_USAGE };
     }
-    const key = `member-${member.id}`;
+    const key = `member-${input.seed}-${member.id}`;
     const remembered = await ledger?.recall(key);
     if (remembered) {
       const parsed = RememberedSchema.safeParse(JSON.parse(remembered));

@@ -9,8 +9,8 @@ import {
   type GuildMember,
   type Interaction,
   type Message,
-  type MessageReaction,
   MessageFlags,
+  type MessageReaction,
   MessageType,
   type PartialMessage,
   type PartialMessageReaction,
@@ -29,7 +29,7 @@ import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
 import { HELP_TEXT, resultsEmbed, statusEmbed } from './render.js';
-import { reactionKey, ReplayGuard } from './replay-guard.js';
+import { ReplayGuard, reactionKey } from './replay-guard.js';
 
 /** The parts of the service the Discord adapter calls. */
 export type DiscordService = Pick<
@@ -64,6 +64,10 @@ export interface DiscordBotOptions {
 
 /** Leaves room for the round trip to Discord inside its 3 s. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
+
+/** How long a reaction waits for its freshly posted statement to be linked (the publisher does it at once). */
+const LINK_RETRIES = 40;
+const LINK_RETRY_MS = 50;
 
 export const OUTSIDE_GUILD_TEXT =
   'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
@@ -244,17 +248,27 @@ export class DiscordBot {
     if (optionKey === null || !guildId) return;
     const at = this.now();
     const { channelId, id: messageId } = reaction.message;
+    const event = {
+      scope: { platform: 'discord' as const, workspaceId: guildId },
+      channelId,
+      messageId,
+      userId: user.id,
+      optionKey,
+      at,
+      removed,
+    };
     this.inOrder(channelId, async () => {
       try {
-        await this.service.react({
-          scope: { platform: 'discord', workspaceId: guildId },
-          channelId,
-          messageId,
-          userId: user.id,
-          optionKey,
-          at,
-          removed,
-        });
+        let outcome = await this.service.react(event);
+        // A member was quicker than the publisher: the statement is posted but not linked yet.
+        const posting = this.platform.postingOf(messageId);
+        if (outcome.status === 'ignored' && outcome.roundId === null && posting) {
+          await posting;
+          for (let i = 0; i < LINK_RETRIES && outcome.roundId === null; i++) {
+            await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
+            outcome = await this.service.react(event);
+          }
+        }
       } catch (error) {
         // The results are posted already; a late reaction simply does not count.
         if (error instanceof DomainError && error.code === 'poll_closed') return;
@@ -285,9 +299,7 @@ export class DiscordBot {
     const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
     const actor = this.actorOf(interaction);
     const visibility = command.kind === 'results' ? 'public' : 'ephemeral';
-    await this.respond(interaction, visibility, () =>
-      this.run(command, scope, actor, interaction),
-    );
+    await this.respond(interaction, visibility, () => this.run(command, scope, actor, interaction));
   }
 
   private async run(

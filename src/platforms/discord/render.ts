@@ -54,7 +54,7 @@ function embedLength(embed: APIEmbed): number {
 }
 
 /** Keeps an embed inside Discord's total limit by shortening its description, which is the long part. */
-function fit(embed: APIEmbed): APIEmbed {
+function withinLimits(embed: APIEmbed): APIEmbed {
   const fields = (embed.fields ?? []).slice(0, EMBED.fields);
   const fitted: APIEmbed = {
     ...embed,
@@ -84,7 +84,7 @@ export function questionEmbed(view: QuestionView): APIEmbed {
     `poll ${scaleReactions(view.scale)}`,
   ].join(' · ');
   const closes = view.deadline === null ? '' : `\nOpinions close ${timestamp(view.deadline)}.`;
-  return fit({
+  return withinLimits({
     color: COLOUR.question,
     title: '❓ What do you think?',
     description:
@@ -127,7 +127,7 @@ export function statementEmbed(view: StatementView): APIEmbed {
   ]
     .filter(Boolean)
     .join(' ');
-  return fit({
+  return withinLimits({
     color: COLOUR.statement,
     title: `🗳️ Proposed statement (version ${view.version})`,
     description: view.statement,
@@ -180,7 +180,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     }
     return field(`Version ${version}`, lines.join('\n'));
   });
-  return fit({
+  return withinLimits({
     color: COLOUR.results,
     title: '📊 Results',
     description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : ''}`,
@@ -206,10 +206,12 @@ export function statusEmbed(view: StatusView): APIEmbed {
   if (view.deadline !== null) fields.push(field('Closes', timestamp(view.deadline), true));
   if (view.failureReason) fields.push(field('Failure', view.failureReason));
   const usage = Object.entries(view.usage)
-    .map(([stage, u]) => `${stage}: ${u.calls} calls, ${u.promptTokens + u.completionTokens} tokens`)
+    .map(
+      ([stage, u]) => `${stage}: ${u.calls} calls, ${u.promptTokens + u.completionTokens} tokens`,
+    )
     .join('\n');
   if (usage) fields.push(field('Model usage', usage));
-  return fit({
+  return withinLimits({
     color: COLOUR.status,
     title: `Round ${view.roundId}`,
     description: view.question,

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
 import { z } from 'zod';
@@ -161,7 +160,7 @@ export class SlackAdapter {
       this.options.log.info({ mode: 'socket' }, 'Slack connected (Socket Mode)');
       return { port: null };
     }
-    const server = (await this.app.start(this.options.port)) as Server;
+    const server = await this.app.start(this.options.port);
     this.started = true;
     const port = (server.address() as AddressInfo).port;
     this.options.log.info({ mode: 'http', port }, 'Slack listening on POST /slack/events');

@@ -5,7 +5,10 @@ import { PollScaleSchema } from '../../domain/poll-scale.js';
 import { QuestionSchema, type RoundSettings } from '../../domain/round.js';
 import { KeySafeIdSchema } from '../../domain/scope.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
-import { fromSlack } from './text.js';
+import { escapeText, fromSlack } from './text.js';
+
+/** Text the member typed, shown back: plain, and inert in mrkdwn. */
+const echo = (text: string) => escapeText(fromSlack(text));
 
 export const ROUND_SUBCOMMANDS = [
   'close',
@@ -120,14 +123,16 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
     const id = tokens[1]?.value;
     if (id === undefined) return { kind, roundId: null };
     if (!KeySafeIdSchema.safeParse(id).success) {
-      return invalid(`"${fromSlack(id)}" is not a round id.`, usageOf(command, kind));
+      return invalid(`"${echo(id)}" is not a round id.`, usageOf(command, kind));
     }
     return { kind, roundId: id };
   }
   const suggestion = asFlag(head) !== null || head.endsWith('?') || tokens.length > 2;
   return invalid(
-    `I don't know "${fromSlack(tokens[0]?.value ?? '')}".` +
-      (suggestion ? ` To ask a question, write \`${command} start ${fromSlack(text)}\`.` : ''),
+    `I don't know "${echo(tokens[0]?.value ?? '')}".` +
+      (suggestion
+        ? ` To ask a question, write \`${command} start ${echo(text)}\`.`
+        : ` \`${command} help\` lists what I do.`),
     null,
   );
 }
@@ -146,6 +151,13 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     if (flag === '--') {
       questionStart = tokens[i + 1]?.start ?? text.length;
       break;
+    }
+    const name = flag.slice(2).split('=')[0] ?? '';
+    if (!(START_FLAGS as readonly string[]).includes(name)) {
+      return invalid(
+        `Unknown option --${echo(name)}; the options are ${START_FLAGS.map((f) => `--${f}`).join(', ')}.`,
+        usageOf(command, 'start'),
+      );
     }
     if (flag.includes('=')) {
       args.push(flag);

@@ -20,7 +20,7 @@ export interface ModeratorOptions {
  */
 export class Moderators {
   private readonly ids: ReadonlySet<string> | null;
-  private readonly admins = new Map<string, { admin: boolean; until: number }>();
+  private readonly admins = new Map<string, { admin: Promise<boolean>; until: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: ModeratorOptions) {
@@ -46,20 +46,19 @@ export class Moderators {
     const key = `${workspaceId}/${userId}`;
     const cached = this.admins.get(key);
     if (cached && cached.until > this.now()) return cached.admin;
-    let admin = false;
-    try {
-      admin = await this.options.isAdmin(userId);
-    } catch (error) {
-      // Unknown is not admin; not cached, so the next command asks again.
+    // Two commands at once from one member ask Slack once.
+    const lookup = this.options.isAdmin(userId).catch((error: unknown) => {
+      // Unknown is not admin; forgotten at once, so the next command asks again.
       this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
+      this.admins.delete(key);
       return false;
-    }
+    });
     this.admins.delete(key);
-    this.admins.set(key, { admin, until: this.now() + ADMIN_TTL_MS });
+    this.admins.set(key, { admin: lookup, until: this.now() + ADMIN_TTL_MS });
     if (this.admins.size > CACHED_USERS) {
       const oldest = this.admins.keys().next().value;
       if (oldest !== undefined) this.admins.delete(oldest);
     }
-    return admin;
+    return lookup;
   }
 }

@@ -1,0 +1,133 @@
+import { type Client, Events, REST } from 'discord.js';
+import type { PlatformPort } from '../deliberation/ports.js';
+import type { Log } from '../domain/log.js';
+import { DiscordBot, type DiscordService } from '../platforms/discord/bot.js';
+import { createDiscordClient, inviteUrl } from '../platforms/discord/client.js';
+import { DiscordPlatform } from '../platforms/discord/discord-platform.js';
+import { describeError } from '../platforms/discord/errors.js';
+import type { DiscordConfig } from './discord-config.js';
+
+export interface DiscordDeps {
+  log: Log;
+  /** Defer slash commands whose work takes longer than this (default 1.5 s of Discord's 3 s). */
+  deferAfterMs?: number;
+  now?: () => number;
+  /** How long `start` waits for the gateway's READY and the guilds (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface DiscordConnection {
+  /**
+   * Give this to the runtime as `platforms.discord`. It posts through its own REST
+   * client, so it works before `start` and after `stop` (the publish worker drains).
+   */
+  port: PlatformPort;
+  client: Client;
+  /** Logs in to the gateway and routes events and commands to the service. */
+  start(service: DiscordService): Promise<void>;
+  /** Stops taking events, waits (up to `timeoutMs`) for those taken, closes the gateway. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Resolves when every event received so far has been handled (tests, shutdown). */
+  idle(): Promise<void>;
+}
+
+/** Close codes after which reconnecting cannot help; each gets a sentence an admin can act on. */
+const FATAL_CLOSE: Record<number, string> = {
+  4004: 'Discord rejected DISCORD_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and set it again.',
+  4014: 'Discord refused the Message Content intent: enable it in the Developer Portal (Bot > Privileged Gateway Intents > Message Content Intent).',
+};
+
+export class DiscordStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DiscordStartError';
+  }
+}
+
+/** Wires the Discord client, the outbound port and the event handlers; the lead's serve.ts calls it. */
+export function createDiscord(config: DiscordConfig, deps: DiscordDeps): DiscordConnection {
+  const log = deps.log.child({ platform: 'discord' });
+  const client = createDiscordClient({ apiUrl: config.apiUrl });
+  // Outbound posts live as long as the process, not as long as the gateway session.
+  const rest = new REST(config.apiUrl ? { api: config.apiUrl } : {}).setToken(config.token);
+  const platform = new DiscordPlatform(rest, log);
+  let bot: DiscordBot | null = null;
+
+  client.on(Events.ShardError, (error) => log.warn(describeError(error), 'gateway error'));
+  client.on(Events.ShardResume, (shardId, replayed) =>
+    log.info({ shardId, replayed }, 'gateway session resumed'),
+  );
+
+  return {
+    port: platform,
+    client,
+    async start(service) {
+      bot = new DiscordBot({
+        client,
+        platform,
+        service,
+        log,
+        moderatorRoles: config.moderatorRoles,
+        deferAfterMs: deps.deferAfterMs,
+        now: deps.now,
+      });
+      bot.attach();
+      let closeCode: number | null = null;
+      const onDisconnect = (event: { code: number }) => {
+        closeCode = event.code;
+      };
+      client.on(Events.ShardDisconnect, onDisconnect);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const ready = new Promise<void>((resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new DiscordStartError('Discord did not become ready in time.')),
+            deps.readyTimeoutMs ?? 30_000,
+          );
+          client.once(Events.ClientReady, () => resolve());
+        });
+        // A login that fails first leaves `ready` pending; it must not reject unobserved later.
+        ready.catch(() => undefined);
+        await client.login(config.token);
+        await ready;
+      } catch (error) {
+        await client.destroy();
+        const fatal = closeCode === null ? undefined : FATAL_CLOSE[closeCode];
+        const reason = /disallowed intents/i.test(String(error))
+          ? FATAL_CLOSE[4014]
+          : /token/i.test(String(error))
+            ? FATAL_CLOSE[4004]
+            : undefined;
+        throw new DiscordStartError(
+          fatal ?? reason ?? `Could not connect to Discord: ${describeError(error).err}`,
+        );
+      } finally {
+        clearTimeout(timer);
+        client.off(Events.ShardDisconnect, onDisconnect);
+      }
+      log.info(
+        {
+          user: client.user?.tag,
+          guilds: client.guilds.cache.size,
+          invite: inviteUrl(config.applicationId),
+        },
+        'discord connected',
+      );
+    },
+    async stop(timeoutMs = 10_000) {
+      bot?.detach();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        bot?.idle(),
+        new Promise((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await client.destroy();
+    },
+    async idle() {
+      await bot?.idle();
+    },
+  };
+}

@@ -1,0 +1,902 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * A local Discord: REST on node:http and the Gateway over WebSocket on the same port,
+ * enough for the real discord.js client. Every REST request is recorded so tests can
+ * assert on what the bot sent; tests play members by dispatching gateway events.
+ */
+
+type Json = Record<string, unknown>;
+
+export interface RecordedRequest {
+  method: string;
+  /** Path after `/api/v10`, e.g. `/channels/1/messages`. */
+  path: string;
+  query: Record<string, string>;
+  /** JSON body (or `payload_json` of a multipart body); null when there was none. */
+  body: Json | Json[] | null;
+  files: { name: string; text: string }[];
+  status: number;
+  /** What the fake answered (JSON), or undefined for an empty answer. */
+  response: unknown;
+  at: number;
+  /** Whether the request carried `Authorization: Bot <the right token>`. */
+  authorized: boolean;
+}
+
+export interface FakeUser {
+  id: string;
+  username: string;
+  bot?: boolean;
+}
+
+export interface FakeRole {
+  id: string;
+  name: string;
+  permissions?: string;
+}
+
+export interface FakeDiscordOptions {
+  token: string;
+  applicationId: string;
+  guildId?: string;
+  /** Text channels of the guild. */
+  channels?: { id: string; name: string; type?: number }[];
+  roles?: FakeRole[];
+  /** Interactions answered later than this are unknown to Discord (10062). */
+  interactionWindowMs?: number;
+  /** False: the app has not enabled the Message Content intent in the portal (close 4014). */
+  messageContentEnabled?: boolean;
+}
+
+/** Discord's epoch (2015-01-01) in ms: snowflakes carry their creation time from it. */
+const DISCORD_EPOCH = 1_420_070_400_000n;
+let increment = 0n;
+export function snowflake(at = Date.now()): string {
+  increment = (increment + 1n) % 4096n;
+  return (((BigInt(at) - DISCORD_EPOCH) << 22n) | increment).toString();
+}
+
+const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
+/** Everything the bot could need; tests narrow it to check the permission guard. */
+export const ALL_PERMISSIONS = '2251799813685247';
+export const PERMS = { manageGuild: '32', manageMessages: '8192', member: '3072' } as const;
+
+interface Session {
+  id: string;
+  seq: number;
+  log: { s: number; packet: Json }[];
+  socket: WebSocket | null;
+}
+
+interface InteractionState {
+  id: string;
+  token: string;
+  createdAt: number;
+  acknowledged: boolean;
+  callbackType: number | null;
+  original: Json | null;
+  followUps: Json[];
+  deleted: boolean;
+}
+
+interface Route {
+  m: RegExpExecArray;
+  method: string;
+  path: string;
+  /** The JSON object body ({} when none); `list` when the body is an array. */
+  body: Json;
+  list: Json[];
+  query: Record<string, string>;
+  files: { name: string; text: string }[];
+}
+
+const UNKNOWN_MESSAGE: [number, unknown] = [404, { message: 'Unknown Message', code: 10008 }];
+const UNKNOWN_WEBHOOK: [number, unknown] = [404, { message: 'Unknown Webhook', code: 10015 }];
+
+interface RateLimitRule {
+  method: string;
+  path: RegExp;
+  retryAfter: number;
+  global: boolean;
+}
+
+export class FakeDiscord {
+  readonly requests: RecordedRequest[] = [];
+  readonly identifies: { intents: number }[] = [];
+  readonly resumes: { seq: number }[] = [];
+  readonly bot: FakeUser;
+  readonly guildId: string;
+  readonly channels = new Map<string, Json>();
+  readonly messages = new Map<string, Json>();
+  readonly interactions = new Map<string, InteractionState>();
+  readonly registeredCommands: { path: string; body: Json[] }[] = [];
+  private readonly roles: FakeRole[];
+  private readonly rateLimits: RateLimitRule[] = [];
+  private session: Session | null = null;
+  /** Already delivered events to send again on the next resume (at-least-once delivery). */
+  private replayOverlap = 0;
+  private readonly wss: WebSocketServer;
+  private readonly waiters = new Set<() => void>();
+  private constructor(
+    private readonly server: Server,
+    private readonly options: FakeDiscordOptions,
+  ) {
+    this.bot = { id: snowflake(), username: 'consensus-bot', bot: true };
+    this.guildId = options.guildId ?? snowflake();
+    this.roles = [
+      { id: this.guildId, name: '@everyone', permissions: PERMS.member },
+      ...(options.roles ?? []),
+    ];
+    for (const c of options.channels ?? [{ id: snowflake(), name: 'general' }]) {
+      this.channels.set(c.id, {
+        id: c.id,
+        type: c.type ?? CHANNEL.GuildText,
+        guild_id: this.guildId,
+        name: c.name,
+        position: 0,
+        permission_overwrites: [],
+        parent_id: null,
+        nsfw: false,
+        rate_limit_per_user: 0,
+      });
+    }
+    this.wss = new WebSocketServer({ server });
+    this.wss.on('connection', (socket) => this.onConnection(socket));
+    server.on('request', (req, res) => void this.onRequest(req, res));
+  }
+
+  static async start(options: FakeDiscordOptions): Promise<FakeDiscord> {
+    const server = createServer();
+    const fake = new FakeDiscord(server, options);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+  /** REST base to give discord.js (`/v10` is appended by the client). */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
+  get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+  get connected(): boolean {
+    return this.session?.socket !== null && this.session?.socket !== undefined;
+  }
+  /** The first text channel. */
+  get channelId(): string {
+    return [...this.channels.values()].find((c) => c.type === CHANNEL.GuildText)?.id as string;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- waiting ---------------------------------------------------------------------------
+
+  /** Resolves once `probe` holds; re-checked after every request and gateway frame. */
+  async waitFor<T>(
+    probe: () => T | null | undefined | false,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<T> {
+    const first = probe();
+    if (first) return first;
+    return new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const value = probe();
+        if (!value) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`fake Discord: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  private changed(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  /** Requests matching method and path (a RegExp over the path after /api/v10). */
+  requested(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path));
+  }
+
+  waitForRequest(method: string, path: RegExp, count = 1, timeoutMs?: number) {
+    return this.waitFor(
+      () => {
+        const found = this.requested(method, path).filter((r) => r.status < 300);
+        return found.length >= count ? found : null;
+      },
+      `${count} × ${method} ${path}`,
+      timeoutMs,
+    );
+  }
+
+  // ---- REST ------------------------------------------------------------------------------
+
+  /** The next request matching gets 429 with `retry_after` seconds (once per call). */
+  rateLimitNext(method: string, path: RegExp, retryAfter: number, global = false): void {
+    this.rateLimits.push({ method, path, retryAfter, global });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname.replace(/^\/api\/v\d+/, '');
+    const method = req.method ?? 'GET';
+    const raw = await readBody(req);
+    const { body, files } = await parseBody(raw, req.headers['content-type']);
+    const record: RecordedRequest = {
+      method,
+      path,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      files,
+      status: 0,
+      response: undefined,
+      at: Date.now(),
+      authorized: req.headers.authorization === `Bot ${this.options.token}`,
+    };
+    this.requests.push(record);
+    const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      record.response = payload;
+      if (payload === undefined) res.writeHead(status, headers).end();
+      else {
+        res
+          .writeHead(status, { 'content-type': 'application/json', ...headers })
+          .end(JSON.stringify(payload));
+      }
+      this.changed();
+    };
+    const limit = this.rateLimits.findIndex((r) => r.method === method && r.path.test(path));
+    if (limit >= 0) {
+      const rule = this.rateLimits.splice(limit, 1)[0] as RateLimitRule;
+      send(
+        429,
+        {
+          message: 'You are being rate limited.',
+          retry_after: rule.retryAfter,
+          global: rule.global,
+        },
+        {
+          'retry-after': String(rule.retryAfter),
+          'x-ratelimit-scope': 'user',
+          ...(rule.global ? { 'x-ratelimit-global': 'true' } : {}),
+        },
+      );
+      return;
+    }
+    const webhook = /^\/(interactions|webhooks)\//.test(path);
+    if (!webhook && !record.authorized) {
+      send(401, { message: '401: Unauthorized', code: 0 });
+      return;
+    }
+    try {
+      const [status, payload] = this.route({
+        method,
+        path,
+        body: Array.isArray(body) ? {} : (body ?? {}),
+        list: Array.isArray(body) ? body : [],
+        query: record.query,
+        files,
+      });
+      send(status, payload);
+    } catch (error) {
+      send(500, { message: String(error), code: 0 });
+    }
+  }
+
+  /** The REST routes the bot uses, each `[method, path pattern, handler]`. */
+  private readonly routes: [string, RegExp, (r: Route) => [number, unknown]][] = [
+    ['GET', /^\/gateway\/bot$/, () => [200, this.gatewayInfo()]],
+    ['PUT', /^\/applications\/(\d+)(?:\/guilds\/\d+)?\/commands$/, (r) => this.putCommands(r)],
+    ['GET', /^\/channels\/(\d+)$/, ({ m }) => this.getChannel(m[1] as string)],
+    ['POST', /^\/channels\/(\d+)\/messages$/, (r) => this.postMessage(r)],
+    ['GET', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
+    ['PATCH', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
+    ['DELETE', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
+    ['POST', /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/, (r) => this.startThread(r)],
+    [
+      'PUT',
+      /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/,
+      (r) => this.ownReaction(r),
+    ],
+    [
+      'DELETE',
+      /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/,
+      (r) => this.ownReaction(r),
+    ],
+    ['POST', /^\/interactions\/(\d+)\/([^/]+)\/callback$/, (r) => this.callback(r)],
+    ['PATCH', /^\/webhooks\/(\d+)\/([^/]+)\/messages\/(?:@|%40)original$/, (r) => this.original(r)],
+    [
+      'DELETE',
+      /^\/webhooks\/(\d+)\/([^/]+)\/messages\/(?:@|%40)original$/,
+      (r) => this.original(r),
+    ],
+    ['POST', /^\/webhooks\/(\d+)\/([^/]+)$/, (r) => this.followUp(r)],
+  ];
+
+  private route(request: Omit<Route, 'm'>): [number, unknown] {
+    for (const [method, pattern, handle] of this.routes) {
+      const m = request.method === method ? pattern.exec(request.path) : null;
+      if (m) return handle({ ...request, m });
+    }
+    return [
+      404,
+      { message: `fake Discord has no route ${request.method} ${request.path}`, code: 0 },
+    ];
+  }
+
+  private gatewayInfo(): Json {
+    return {
+      url: this.gatewayUrl,
+      shards: 1,
+      session_start_limit: {
+        total: 1000,
+        remaining: 999,
+        reset_after: 14_400_000,
+        max_concurrency: 1,
+      },
+    };
+  }
+
+  private putCommands({ m, path, list }: Route): [number, unknown] {
+    const commands = list.map((c) => ({
+      ...c,
+      id: snowflake(),
+      application_id: m[1],
+      version: snowflake(),
+    }));
+    this.registeredCommands.push({ path, body: commands });
+    return [200, commands];
+  }
+
+  private getChannel(id: string): [number, unknown] {
+    const channel = this.channels.get(id);
+    return channel ? [200, channel] : [404, { message: 'Unknown Channel', code: 10003 }];
+  }
+
+  private postMessage({ m, body }: Route): [number, unknown] {
+    const channelId = m[1] as string;
+    if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    const message = this.newMessage(channelId, this.bot, body);
+    this.dispatch('MESSAGE_CREATE', this.gatewayMessage(message));
+    return [200, message];
+  }
+
+  private onMessage({ m, method, body }: Route): [number, unknown] {
+    const message = this.messages.get(m[2] as string);
+    if (!message || message.channel_id !== m[1]) return UNKNOWN_MESSAGE;
+    if (method === 'PATCH') {
+      Object.assign(message, pick(body, ['content', 'embeds']), {
+        edited_timestamp: new Date().toISOString(),
+      });
+      this.dispatch('MESSAGE_UPDATE', this.gatewayMessage(message));
+    }
+    if (method === 'DELETE') {
+      this.messages.delete(message.id as string);
+      this.dispatch('MESSAGE_DELETE', {
+        id: message.id,
+        channel_id: message.channel_id,
+        guild_id: this.guildId,
+      });
+      return [204, undefined];
+    }
+    return [200, message];
+  }
+
+  private startThread({ m, body }: Route): [number, unknown] {
+    const [, parentId, messageId] = m as unknown as [string, string, string];
+    if (!this.messages.has(messageId)) return UNKNOWN_MESSAGE;
+    const thread = this.addThread(parentId, messageId, String(body.name ?? 'thread'));
+    this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    return [201, thread];
+  }
+
+  private ownReaction({ m, method }: Route): [number, unknown] {
+    const [, channelId, messageId, emoji] = m as unknown as [string, string, string, string];
+    if (!this.messages.has(messageId)) return UNKNOWN_MESSAGE;
+    const event = {
+      user_id: this.bot.id,
+      channel_id: channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+      emoji: { id: null, name: decodeURIComponent(emoji) },
+      burst: false,
+      type: 0,
+    };
+    if (method === 'PUT') {
+      this.dispatch('MESSAGE_REACTION_ADD', { ...event, member: this.member(this.bot) });
+    } else this.dispatch('MESSAGE_REACTION_REMOVE', event);
+    return [204, undefined];
+  }
+
+  private callback({ m, body, query, files }: Route): [number, unknown] {
+    const state = this.interactions.get(m[1] as string);
+    if (!state || state.token !== m[2] || Date.now() - state.createdAt > this.window) {
+      return [404, { message: 'Unknown interaction', code: 10062 }];
+    }
+    if (state.acknowledged) {
+      return [400, { message: 'Interaction has already been acknowledged.', code: 40060 }];
+    }
+    state.acknowledged = true;
+    state.callbackType = Number(body.type);
+    const data = (body.data ?? {}) as Json;
+    state.original =
+      state.callbackType === 4
+        ? { ...this.newMessage(state.id, this.bot, data, false), flags: data.flags ?? 0, files }
+        : { id: snowflake(), content: '', embeds: [], flags: data.flags ?? 0, deferred: true };
+    return query.with_response === 'true'
+      ? [200, { interaction: { id: state.id, type: 2 }, resource: { type: state.callbackType } }]
+      : [204, undefined];
+  }
+
+  /** The interaction a webhook token belongs to, once it was acknowledged. */
+  private byToken(m: RegExpExecArray): InteractionState | null {
+    const state = [...this.interactions.values()].find((i) => i.token === m[2]);
+    return state?.acknowledged && m[1] === this.options.applicationId ? state : null;
+  }
+
+  private original({ m, method, body, files }: Route): [number, unknown] {
+    const state = this.byToken(m);
+    if (!state) return UNKNOWN_WEBHOOK;
+    if (method === 'DELETE') {
+      state.deleted = true;
+      return [204, undefined];
+    }
+    Object.assign(state.original ?? {}, pick(body, ['content', 'embeds']), {
+      deferred: false,
+      files,
+    });
+    return [200, state.original];
+  }
+
+  private followUp({ m, body, files }: Route): [number, unknown] {
+    const state = this.byToken(m);
+    if (!state) return UNKNOWN_WEBHOOK;
+    const message = {
+      ...this.newMessage(state.id, this.bot, body, false),
+      flags: body.flags ?? 0,
+      files,
+    };
+    state.followUps.push(message);
+    return [200, message];
+  }
+
+  private get window(): number {
+    return this.options.interactionWindowMs ?? 3_000;
+  }
+
+  private newMessage(channelId: string, author: FakeUser, body: Json, store = true): Json {
+    const message: Json = {
+      id: snowflake(),
+      type: body.message_reference ? 19 : 0,
+      channel_id: channelId,
+      author: userPayload(author),
+      content: body.content ?? '',
+      embeds: body.embeds ?? [],
+      attachments: [],
+      mentions: [],
+      mention_roles: [],
+      mention_everyone: false,
+      pinned: false,
+      tts: false,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      flags: 0,
+      components: [],
+      ...(body.message_reference ? { message_reference: body.message_reference } : {}),
+    };
+    if (store) this.messages.set(message.id as string, message);
+    return message;
+  }
+
+  private gatewayMessage(message: Json): Json {
+    return { ...message, guild_id: this.guildId };
+  }
+
+  private addThread(parentId: string, messageId: string, name: string): Json {
+    const thread = {
+      id: messageId,
+      type: CHANNEL.PublicThread,
+      guild_id: this.guildId,
+      parent_id: parentId,
+      owner_id: this.bot.id,
+      name,
+      message_count: 0,
+      member_count: 1,
+      rate_limit_per_user: 0,
+      flags: 0,
+      total_message_sent: 0,
+      thread_metadata: {
+        archived: false,
+        auto_archive_duration: 10080,
+        archive_timestamp: new Date().toISOString(),
+        locked: false,
+        create_timestamp: new Date().toISOString(),
+      },
+    };
+    this.channels.set(messageId, thread);
+    return thread;
+  }
+
+  // ---- Gateway ------------------------------------------------------------------------------
+
+  private onConnection(socket: WebSocket): void {
+    socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
+    socket.on('message', (raw) => {
+      const frame = JSON.parse(String(raw)) as { op: number; d: Json | number | null };
+      const d = (frame.d ?? {}) as Json;
+      if (frame.op === 1) socket.send(JSON.stringify({ op: 11 }));
+      if (frame.op === 2) this.identify(socket, d);
+      if (frame.op === 6) this.resume(socket, d);
+      this.changed();
+    });
+    socket.on('close', () => {
+      if (this.session?.socket === socket) this.session.socket = null;
+      this.changed();
+    });
+  }
+
+  private identify(socket: WebSocket, d: Json): void {
+    if (d.token !== this.options.token) {
+      socket.close(4004, 'Authentication failed.');
+      return;
+    }
+    this.identifies.push({ intents: Number(d.intents) });
+    const messageContent = 1 << 15;
+    if (this.options.messageContentEnabled === false && Number(d.intents) & messageContent) {
+      socket.close(4014, 'Disallowed intent(s).');
+      return;
+    }
+    this.session = { id: randomBytes(16).toString('hex'), seq: 0, log: [], socket };
+    this.dispatch('READY', {
+      v: 10,
+      user: userPayload(this.bot),
+      guilds: [{ id: this.guildId, unavailable: true }],
+      session_id: this.session.id,
+      resume_gateway_url: this.gatewayUrl,
+      shard: [0, 1],
+      application: { id: this.options.applicationId, flags: 0 },
+    });
+    this.dispatch('GUILD_CREATE', this.guildPayload());
+  }
+
+  private resume(socket: WebSocket, d: Json): void {
+    const session = this.session;
+    if (!session || d.session_id !== session.id || d.token !== this.options.token) {
+      socket.send(JSON.stringify({ op: 9, d: false }));
+      return;
+    }
+    const seq = Number(d.seq);
+    this.resumes.push({ seq });
+    session.socket = socket;
+    const from = seq - this.replayOverlap;
+    this.replayOverlap = 0;
+    for (const entry of session.log) {
+      // Discord never replays the session's opening; everything after it may come again.
+      const opening = entry.packet.t === 'READY' || entry.packet.t === 'GUILD_CREATE';
+      if (entry.s > from && !opening) socket.send(JSON.stringify(entry.packet));
+    }
+    this.dispatch('RESUMED', {});
+  }
+
+  /**
+   * Sends a dispatch to the bot. While the connection is down it is kept and replayed
+   * on resume, as Discord does; with no session at all (bot offline) it is lost.
+   */
+  dispatch(t: string, d: Json): number {
+    const session = this.session;
+    if (!session) return 0;
+    session.seq += 1;
+    const packet = { op: 0, t, s: session.seq, d };
+    session.log.push({ s: session.seq, packet });
+    session.socket?.send(JSON.stringify(packet));
+    return session.seq;
+  }
+
+  /**
+   * Drops the connection as a network failure would; discord.js reconnects and resumes.
+   * `replayDelivered` events it already had are sent again with the missed ones.
+   */
+  async dropConnection(options: { replayDelivered?: number } = {}): Promise<void> {
+    const socket = this.session?.socket;
+    if (!socket) throw new Error('fake Discord: nothing to drop');
+    this.replayOverlap = options.replayDelivered ?? 0;
+    const resumesBefore = this.resumes.length;
+    socket.close(4000, 'Unknown error');
+    await this.waitFor(() => !this.connected, 'disconnect');
+    return void (await this.waitFor(
+      () => this.resumes.length > resumesBefore && this.connected,
+      'resume',
+    ));
+  }
+
+  /** Events since the current session started. */
+  get sequence(): number {
+    return this.session?.seq ?? 0;
+  }
+
+  private guildPayload(): Json {
+    const now = new Date().toISOString();
+    const all = [...this.channels.values()];
+    return {
+      id: this.guildId,
+      name: 'Test server',
+      icon: null,
+      owner_id: snowflake(),
+      afk_timeout: 300,
+      verification_level: 0,
+      default_message_notifications: 0,
+      explicit_content_filter: 0,
+      features: [],
+      mfa_level: 0,
+      system_channel_flags: 0,
+      premium_tier: 0,
+      preferred_locale: 'en-US',
+      nsfw_level: 0,
+      roles: this.roles.map((r, position) => ({
+        id: r.id,
+        name: r.name,
+        permissions: r.permissions ?? PERMS.member,
+        position,
+        color: 0,
+        hoist: false,
+        managed: false,
+        mentionable: false,
+        flags: 0,
+      })),
+      emojis: [],
+      stickers: [],
+      joined_at: now,
+      large: false,
+      unavailable: false,
+      member_count: 2,
+      members: [this.member(this.bot)],
+      channels: all.filter((c) => c.type !== CHANNEL.PublicThread),
+      // Discord lists active threads here, so a restarted bot knows them.
+      threads: all.filter((c) => c.type === CHANNEL.PublicThread),
+      presences: [],
+      voice_states: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+    };
+  }
+
+  member(user: FakeUser, roles: string[] = []): Json {
+    return {
+      user: userPayload(user),
+      roles,
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+      pending: false,
+      nick: null,
+      avatar: null,
+    };
+  }
+
+  // ---- playing members ------------------------------------------------------------------
+
+  /** A member posts in a channel or thread; returns the message. */
+  say(
+    channelId: string,
+    author: FakeUser,
+    content: string,
+    extra: { webhookId?: string; replyTo?: string } = {},
+  ): Json {
+    const reference = extra.replyTo
+      ? { message_reference: { message_id: extra.replyTo, channel_id: channelId } }
+      : {};
+    const message = this.newMessage(channelId, author, { content, ...reference });
+    if (extra.webhookId) message.webhook_id = extra.webhookId;
+    this.dispatch('MESSAGE_CREATE', {
+      ...this.gatewayMessage(message),
+      ...(author.bot || extra.webhookId ? {} : { member: this.member(author) }),
+    });
+    return message;
+  }
+
+  roleId(name: string): string {
+    const role = this.roles.find((r) => r.name === name);
+    if (!role) throw new Error(`fake Discord: no role ${name}`);
+    return role.id;
+  }
+
+  /** A member opens a thread on a message (not the bot's question). */
+  openThread(parentId: string, messageId: string, name: string): string {
+    const thread = this.addThread(parentId, messageId, name);
+    this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    return messageId;
+  }
+
+  edit(messageId: string, content: string): void {
+    const message = this.messages.get(messageId);
+    if (!message) throw new Error(`fake Discord: no message ${messageId}`);
+    Object.assign(message, { content, edited_timestamp: new Date().toISOString() });
+    this.dispatch('MESSAGE_UPDATE', this.gatewayMessage(message));
+  }
+
+  remove(messageId: string): void {
+    const message = this.messages.get(messageId);
+    if (!message) throw new Error(`fake Discord: no message ${messageId}`);
+    this.messages.delete(messageId);
+    this.dispatch('MESSAGE_DELETE', {
+      id: messageId,
+      channel_id: message.channel_id,
+      guild_id: this.guildId,
+    });
+  }
+
+  /** A member adds (or removes) a unicode reaction. */
+  react(channelId: string, messageId: string, user: FakeUser, emoji: string, removed = false) {
+    const event = {
+      user_id: user.id,
+      channel_id: channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+      emoji: { id: null, name: emoji },
+      burst: false,
+      type: 0,
+    };
+    if (removed) this.dispatch('MESSAGE_REACTION_REMOVE', event);
+    else this.dispatch('MESSAGE_REACTION_ADD', { ...event, member: this.member(user) });
+  }
+
+  /**
+   * A member runs `/consensus <sub>` (in a guild channel, or in a DM with `dm: true`).
+   * Returns the interaction id; `reply(id)` tells what the member saw.
+   */
+  command(
+    sub: string,
+    options: Record<string, string | number> = {},
+    as: {
+      user: FakeUser;
+      roles?: string[];
+      permissions?: string;
+      channelId?: string;
+      dm?: boolean;
+      appPermissions?: string;
+    },
+  ): string {
+    const id = snowflake();
+    const token = `itok_${randomBytes(24).toString('hex')}`;
+    this.interactions.set(id, {
+      id,
+      token,
+      createdAt: Date.now(),
+      acknowledged: false,
+      callbackType: null,
+      original: null,
+      followUps: [],
+      deleted: false,
+    });
+    const channelId = as.channelId ?? this.channelId;
+    const channel = as.dm
+      ? { id: snowflake(), type: CHANNEL.DM, recipients: [userPayload(as.user)] }
+      : this.channels.get(channelId);
+    const typeOf = (v: string | number) => (typeof v === 'number' ? 4 : 3);
+    this.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: this.options.applicationId,
+      type: 2,
+      token,
+      version: 1,
+      locale: 'en-US',
+      app_permissions: as.appPermissions ?? ALL_PERMISSIONS,
+      entitlements: [],
+      channel,
+      channel_id: channel?.id,
+      ...(as.dm
+        ? { user: userPayload(as.user), context: 1, authorizing_integration_owners: { '0': '0' } }
+        : {
+            guild_id: this.guildId,
+            authorizing_integration_owners: { '0': this.guildId },
+            guild_locale: 'en-US',
+            context: 0,
+            member: {
+              ...this.member(as.user, as.roles ?? []),
+              permissions: as.permissions ?? PERMS.member,
+            },
+          }),
+      data: {
+        id: snowflake(),
+        name: 'consensus',
+        type: 1,
+        options: [
+          {
+            name: sub,
+            type: 1,
+            options: Object.entries(options).map(([name, value]) => ({
+              name,
+              type: typeOf(value),
+              value,
+            })),
+          },
+        ],
+      },
+    });
+    return id;
+  }
+
+  /** What the member who ran a command saw: the reply (or deferral) and follow-ups. */
+  reply(interactionId: string): InteractionState {
+    const state = this.interactions.get(interactionId);
+    if (!state) throw new Error(`fake Discord: no interaction ${interactionId}`);
+    return state;
+  }
+
+  /** Waits until the command's answer (not just a deferral) is there. */
+  answered(interactionId: string, timeoutMs?: number): Promise<InteractionState> {
+    return this.waitFor(
+      () => {
+        const state = this.reply(interactionId);
+        const done =
+          (state.original && state.original.deferred !== true && !state.deleted) ||
+          state.followUps.length > 0;
+        return done ? state : null;
+      },
+      `answer to interaction ${interactionId}`,
+      timeoutMs,
+    );
+  }
+}
+
+function userPayload(user: FakeUser): Json {
+  return {
+    id: user.id,
+    username: user.username,
+    discriminator: '0',
+    global_name: user.username,
+    avatar: null,
+    bot: user.bot ?? false,
+  };
+}
+
+function pick(source: Json, keys: string[]): Json {
+  return Object.fromEntries(keys.filter((k) => k in source).map((k) => [k, source[k]]));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** JSON bodies, and multipart ones (files) with their `payload_json`. */
+async function parseBody(
+  raw: Buffer,
+  contentType: string | undefined,
+): Promise<{ body: Json | Json[] | null; files: { name: string; text: string }[] }> {
+  if (raw.length === 0) return { body: null, files: [] };
+  if (contentType?.startsWith('multipart/form-data')) {
+    const form = await new Response(new Uint8Array(raw), {
+      headers: { 'content-type': contentType },
+    }).formData();
+    const files: { name: string; text: string }[] = [];
+    let body: Json | null = null;
+    for (const [key, value] of form.entries()) {
+      if (key === 'payload_json' && typeof value === 'string') body = JSON.parse(value) as Json;
+      else if (typeof value !== 'string')
+        files.push({ name: value.name, text: await value.text() });
+    }
+    return { body, files };
+  }
+  return { body: JSON.parse(raw.toString('utf8')) as Json | Json[], files: [] };
+}

@@ -1,0 +1,340 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * A local Slack: the Web API the bot calls (POST /api/<method>, form-encoded, recorded),
+ * response_url and file upload endpoints, and a Socket Mode WebSocket at /link. It also
+ * plays Slack's side towards the bot: signed HTTP requests and Socket Mode envelopes.
+ */
+
+export interface RecordedCall {
+  /** Web API method, or `respond` (a response_url) or `upload` (a file's bytes). */
+  method: string;
+  args: Record<string, unknown>;
+  token: string | null;
+  status: number;
+  at: number;
+  /** What the fake answered (Web API calls only). */
+  response?: Record<string, unknown>;
+}
+
+export interface FakeSlackOptions {
+  teamId?: string;
+  botUserId?: string;
+  botId?: string;
+}
+
+/** Form fields that WebClient sends as JSON strings. */
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'files', 'metadata']);
+
+interface Hold {
+  matches: (call: RecordedCall) => boolean;
+  released: Promise<void>;
+}
+
+export class FakeSlack {
+  readonly calls: RecordedCall[] = [];
+  /** users.info answers; anyone not listed is a plain member. */
+  readonly users = new Map<string, { is_admin?: boolean; is_owner?: boolean }>();
+  /** conversations.info answers; channels not listed have the bot as a member. */
+  readonly channels = new Map<
+    string,
+    { is_member?: boolean; is_im?: boolean; missing?: boolean }
+  >();
+  readonly teamId: string;
+  readonly botUserId: string;
+  readonly botId: string;
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<WebSocket>();
+  private readonly acks = new Map<string, (payload: Record<string, unknown>) => void>();
+  private readonly faults = new Map<
+    string,
+    { status: number; retryAfter?: number; error?: string }[]
+  >();
+  private readonly holds: Hold[] = [];
+  private connectedResolve: () => void = () => {};
+  /** Resolves when a Socket Mode client has connected and been greeted. */
+  readonly connected = new Promise<void>((resolve) => {
+    this.connectedResolve = resolve;
+  });
+  private nextTs = 1;
+  private nextEnvelope = 1;
+  private pinger: NodeJS.Timeout | undefined;
+  base = '';
+
+  constructor(options: FakeSlackOptions = {}) {
+    this.teamId = options.teamId ?? 'T0001';
+    this.botUserId = options.botUserId ?? 'UBOT';
+    this.botId = options.botId ?? 'BBOT';
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.wss = new WebSocketServer({ server: this.server, path: '/link' });
+    this.wss.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as {
+          envelope_id?: string;
+          payload?: Record<string, unknown>;
+        };
+        if (message.envelope_id) this.acks.get(message.envelope_id)?.(message.payload ?? {});
+      });
+      socket.send(
+        JSON.stringify({
+          type: 'hello',
+          num_connections: 1,
+          connection_info: { app_id: 'A0001' },
+          debug_info: { host: 'fake' },
+        }),
+      );
+      this.connectedResolve();
+    });
+  }
+
+  get apiUrl(): string {
+    return `${this.base}/api/`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    // Socket Mode clients reconnect when the server stays silent for 30 s.
+    this.pinger = setInterval(() => {
+      for (const socket of this.sockets) socket.ping();
+    }, 5_000);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.pinger);
+    for (const socket of this.sockets) socket.terminate();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /** The next `times` calls of `method` get HTTP 429 with `retry-after: seconds`. */
+  rateLimit(method: string, seconds: number, times = 1): void {
+    this.addFault(method, { status: 429, retryAfter: seconds }, times);
+  }
+
+  /** The next `times` calls of `method` answer `{ok: false, error}`. */
+  fail(method: string, error: string, times = 1): void {
+    this.addFault(method, { status: 200, error }, times);
+  }
+
+  private addFault(
+    method: string,
+    fault: { status: number; retryAfter?: number; error?: string },
+    times: number,
+  ) {
+    const list = this.faults.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(fault);
+    this.faults.set(method, list);
+  }
+
+  /** Calls that match are recorded at once but answered only after `release()`. */
+  hold(matches: (call: RecordedCall) => boolean): () => void {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.holds.push({ matches, released });
+    return release;
+  }
+
+  /** Successful calls of one method, in order. */
+  ok(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method && c.status === 200);
+  }
+
+  async waitFor(
+    predicate: (call: RecordedCall) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<RecordedCall> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.calls.find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error('the fake Slack saw no such call in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const path = new URL(req.url ?? '/', this.base).pathname;
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : null;
+    const call: RecordedCall = { method: '', args: {}, token, status: 200, at: Date.now() };
+    if (path.startsWith('/respond/')) {
+      call.method = 'respond';
+      call.args = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    } else if (path.startsWith('/upload/')) {
+      call.method = 'upload';
+      call.args = { fileId: path.slice('/upload/'.length), bytes: raw.length };
+    } else if (path.startsWith('/api/')) {
+      call.method = path.slice('/api/'.length);
+      call.args = parseForm(raw, req.headers['content-type'] ?? '');
+      if (token === null && typeof call.args.token === 'string') call.token = call.args.token;
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    const fault = this.faults.get(call.method)?.shift();
+    if (fault?.status === 429) {
+      call.status = 429;
+      this.calls.push(call);
+      res.writeHead(429, { 'retry-after': String(fault.retryAfter ?? 1) }).end();
+      return;
+    }
+    this.calls.push(call);
+    for (const hold of this.holds) if (hold.matches(call)) await hold.released;
+    if (call.method === 'respond' || call.method === 'upload') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    const body = fault?.error ? { ok: false, error: fault.error } : this.answer(call);
+    call.response = body;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  private ts(): string {
+    return `${1_700_000_000 + this.nextTs++}.000100`;
+  }
+
+  private answer(call: RecordedCall): Record<string, unknown> {
+    const a = call.args;
+    switch (call.method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://fake.slack.test/',
+          team: 'Fake',
+          user: 'consensus',
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+          is_enterprise_install: false,
+        };
+      case 'apps.connections.open':
+        return { ok: true, url: `${this.base.replace('http', 'ws')}/link` };
+      case 'chat.postMessage': {
+        const ts = this.ts();
+        return {
+          ok: true,
+          channel: a.channel,
+          ts,
+          message: { text: a.text, ts, user: this.botUserId },
+        };
+      }
+      case 'chat.update':
+        return { ok: true, channel: a.channel, ts: a.ts, text: a.text };
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: this.ts() };
+      case 'reactions.add':
+      case 'views.open':
+        return { ok: true };
+      case 'users.info': {
+        const user = this.users.get(String(a.user)) ?? {};
+        return { ok: true, user: { id: a.user, is_admin: false, is_owner: false, ...user } };
+      }
+      case 'conversations.info': {
+        const channel = this.channels.get(String(a.channel)) ?? {};
+        if (channel.missing) return { ok: false, error: 'channel_not_found' };
+        return { ok: true, channel: { id: a.channel, is_member: true, is_im: false, ...channel } };
+      }
+      case 'files.getUploadURLExternal':
+        return { ok: true, upload_url: `${this.base}/upload/F0001`, file_id: 'F0001' };
+      case 'files.completeUploadExternal':
+        return { ok: true, files: a.files };
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+
+  // ---- Slack's side towards the bot ---------------------------------------------------
+
+  /** Sends a Socket Mode envelope and resolves with the bot's acknowledgement payload. */
+  async envelope(
+    type: 'events_api' | 'slash_commands' | 'interactive',
+    payload: Record<string, unknown>,
+    options: { retryAttempt?: number; timeoutMs?: number } = {},
+  ): Promise<Record<string, unknown>> {
+    const envelopeId = `env-${this.nextEnvelope++}`;
+    const acked = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ack for ${envelopeId}`)),
+        options.timeoutMs ?? 5_000,
+      );
+      this.acks.set(envelopeId, (p) => {
+        clearTimeout(timer);
+        this.acks.delete(envelopeId);
+        resolve(p);
+      });
+    });
+    const frame = JSON.stringify({
+      envelope_id: envelopeId,
+      type,
+      payload,
+      accepts_response_payload: type !== 'events_api',
+      ...(type === 'events_api'
+        ? {
+            retry_attempt: options.retryAttempt ?? 0,
+            retry_reason: options.retryAttempt ? 'timeout' : '',
+          }
+        : {}),
+    });
+    for (const socket of this.sockets) socket.send(frame);
+    return acked;
+  }
+}
+
+function parseForm(raw: string, contentType: string): Record<string, unknown> {
+  if (contentType.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(raw)) {
+    args[key] = JSON_FIELDS.has(key) ? JSON.parse(value) : value;
+  }
+  return args;
+}
+
+/** Slack's request signature: v0= HMAC-SHA256 of `v0:<timestamp>:<body>`. */
+export function slackSignature(secret: string, timestamp: number, body: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+export interface SignedPost {
+  secret: string;
+  /** Unix seconds; default now. */
+  timestamp?: number;
+  retryNum?: number;
+  /** Overrides the computed signature (to send a bad one). */
+  signature?: string;
+}
+
+/** POSTs to the bot as Slack does: JSON for events, form fields for commands and interactivity. */
+export async function postSigned(
+  url: string,
+  body: string,
+  contentType: string,
+  options: SignedPost,
+): Promise<{ status: number; text: string; ms: number }> {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': options.signature ?? slackSignature(options.secret, timestamp, body),
+  };
+  if (options.retryNum !== undefined) {
+    headers['x-slack-retry-num'] = String(options.retryNum);
+    headers['x-slack-retry-reason'] = 'http_timeout';
+  }
+  const started = Date.now();
+  const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, text: await res.text(), ms: Date.now() - started };
+}

@@ -1,0 +1,211 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { retryAfterMs, type StructuredRequest } from '../../../src/models/llm/client.js';
+import {
+  ModelSetupError,
+  RateLimitedError,
+  TokenBudgetError,
+} from '../../../src/models/llm/errors.js';
+import { chatJson, FakeOpenAI } from '../../fakes/openai.js';
+import { API_KEY, clientFor, MemoryLedger } from './support.js';
+
+const Schema = z.strictObject({ answer: z.string() });
+const request: StructuredRequest<z.infer<typeof Schema>> = {
+  model: 'test-model',
+  schemaName: 'test_answer',
+  schema: Schema,
+  messages: [
+    { role: 'system', content: 'Answer.' },
+    { role: 'user', content: 'Hello?' },
+  ],
+  maxTokens: 50,
+  temperature: 0,
+  check: (v) => (v.answer === 'bad' ? 'the answer is bad' : null),
+};
+
+describe('ModelClient against the fake server', () => {
+  let fake: FakeOpenAI;
+  beforeEach(async () => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = () => chatJson({ answer: 'fine' });
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('sends a strict json_schema response_format and reads the usage the server reports', async () => {
+    const { client } = clientFor(fake);
+    fake.script('test_answer', {
+      kind: 'chat',
+      content: '{"answer":"fine"}',
+      usage: { prompt_tokens: 11, completion_tokens: 3 },
+    });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toEqual({
+      ok: true,
+      value: { answer: 'fine' },
+      usage: { calls: 1, promptTokens: 11, completionTokens: 3 },
+      tries: 1,
+    });
+    const [body] = fake.chatBodies();
+    expect(body?.response_format).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'test_answer', strict: true },
+    });
+    expect(body?.model).toBe('test-model');
+    expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it.each([
+    ['non-JSON content', { kind: 'chat', content: 'Sure! Here is the answer: fine' }, /not JSON/],
+    ['JSON of the wrong shape', chatJson({ reply: 'fine' }), /wrong shape/],
+    ['a value the check refuses', chatJson({ answer: 'bad' }), /the answer is bad/],
+    [
+      'output cut off at the token limit',
+      { kind: 'chat', content: '{"answer": "fi', finishReason: 'length' },
+      /cut off/,
+    ],
+    ['a malformed response body', { kind: 'malformed' }, /unreadable response/],
+    ['a 500', { kind: 'error', status: 500 }, /answered 500/],
+  ] as const)('retries %s, then gives up with the reason', async (_, bad, reason) => {
+    const { client } = clientFor(fake, { maxRetries: 1 });
+    fake.script('test_answer', bad);
+    const recovered = await client.structured(request, undefined, undefined);
+    expect(recovered).toMatchObject({ ok: true, value: { answer: 'fine' }, tries: 2 });
+
+    fake.script('test_answer', bad, bad);
+    const failed = await client.structured(request, undefined, undefined);
+    expect(failed.ok).toBe(false);
+    expect(!failed.ok && failed.reason).toMatch(reason);
+    expect(failed.usage.calls).toBe(2);
+    expect(fake.chatBodies()).toHaveLength(4);
+  });
+
+  it('counts a request that times out as failed and retries it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 1 }, 200);
+    fake.script('test_answer', { kind: 'hang' });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, tries: 2 });
+
+    fake.script('test_answer', { kind: 'hang' }, { kind: 'hang' });
+    const failed = await client.structured(request, undefined, undefined);
+    expect(!failed.ok && failed.reason).toMatch(/timed out/);
+  });
+
+  it('does not retry a 429 itself but raises it with the server retry-after', async () => {
+    const { client } = clientFor(fake, { maxRetries: 3 });
+    fake.script('test_answer', { kind: 'rate-limit', retryAfterSeconds: 2 });
+    await expect(client.structured(request, undefined, undefined)).rejects.toMatchObject({
+      name: 'RateLimitedError',
+      retryAfterMs: 2_000,
+    });
+    // Within that window the client sends nothing more: it fails at once.
+    const paused = await client.structured(request, undefined, undefined).catch((e) => e);
+    expect(paused).toBeInstanceOf(RateLimitedError);
+    expect(paused.retryAfterMs).toBeGreaterThan(1_000);
+    expect(fake.chatBodies()).toHaveLength(1);
+
+    fake.script('test_answer', { kind: 'rate-limit', retryAfterMs: 250, retryAfterSeconds: 1 });
+    const fresh = clientFor(fake, { maxRetries: 3 }).client;
+    const error = await fresh.structured(request, undefined, undefined).catch((e) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error.retryAfterMs).toBe(250);
+    expect(fake.chatBodies()).toHaveLength(2);
+  });
+
+  it('fails at once on 401/404 without echoing the API key', async () => {
+    const { client } = clientFor(fake, { maxRetries: 3 });
+    fake.script('test_answer', {
+      kind: 'error',
+      status: 401,
+      message: `Incorrect API key provided: ${API_KEY}. You can find your API key at ...`,
+    });
+    const error = await client.structured(request, undefined, undefined).catch((e) => e);
+    expect(error).toBeInstanceOf(ModelSetupError);
+    expect(error.message).toMatch(/refused the request \(401/);
+    expect(error.message).not.toContain(API_KEY);
+    expect(error.message).not.toMatch(/0123456789abcdef/);
+    expect(fake.chatBodies()).toHaveLength(1);
+  });
+
+  it('gives up on a 400 without retrying it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 3 });
+    fake.script('test_answer', { kind: 'error', status: 400, message: 'context too long' });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: false, tries: 1 });
+    expect(!outcome.ok && outcome.reason).toMatch(/400 context too long/);
+  });
+
+  it('never has more requests in flight than its concurrency', async () => {
+    const { client } = clientFor(fake, { concurrency: 2 });
+    let inFlight = 0;
+    let most = 0;
+    fake.onChat = async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      return chatJson({ answer: 'fine' });
+    };
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => client.structured(request, undefined, undefined)),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(most).toBe(2);
+  });
+
+  it('meters every call through the ledger and refuses a call the budget cannot cover', async () => {
+    const { client } = clientFor(fake, { roundTokenBudget: 1_000, requestsPerMinute: 60 });
+    const ledger = new MemoryLedger();
+    fake.script('test_answer', {
+      kind: 'chat',
+      content: '{"answer":"fine"}',
+      usage: { prompt_tokens: 950, completion_tokens: 20 },
+    });
+    await client.structured(request, ledger, undefined);
+    expect(ledger.spent).toEqual({ calls: 1, promptTokens: 950, completionTokens: 20 });
+    expect(ledger.held).toBe(0);
+    expect(ledger.slots).toBe(1);
+    await expect(client.structured(request, ledger, undefined)).rejects.toBeInstanceOf(
+      TokenBudgetError,
+    );
+    expect(fake.chatBodies()).toHaveLength(1);
+  });
+
+  it('asks for float embeddings in one batched call and returns them in input order', async () => {
+    const { client } = clientFor(fake);
+    fake.script('embeddings', {
+      kind: 'embeddings',
+      vectors: [
+        [1, 0],
+        [0, 1],
+        [0.5, 0.5],
+      ],
+    });
+    const outcome = await client.embed('emb', ['a', 'b', 'c'], undefined, undefined);
+    expect(outcome).toMatchObject({
+      ok: true,
+      value: [
+        [1, 0],
+        [0, 1],
+        [0.5, 0.5],
+      ],
+    });
+    expect(fake.embeddingBodies()).toEqual([
+      { model: 'emb', input: ['a', 'b', 'c'], encoding_format: 'float' },
+    ]);
+  });
+});
+
+describe('retryAfterMs', () => {
+  it('reads retry-after-ms first, then retry-after as seconds or a date', () => {
+    expect(retryAfterMs(new Headers({ 'retry-after-ms': '150', 'retry-after': '9' }))).toBe(150);
+    expect(retryAfterMs(new Headers({ 'retry-after': '1.5' }))).toBe(1_500);
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(retryAfterMs(new Headers({ 'retry-after': 'Wed, 01 Jan 2025 00:00:03 GMT' }), now)).toBe(
+      3_000,
+    );
+    expect(retryAfterMs(new Headers({ 'retry-after': 'soon' }))).toBeNull();
+    expect(retryAfterMs(undefined)).toBeNull();
+  });
+});

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../../fakes/openai.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+/** Runs the demo without blocking this process, which serves the fake. */
+function runDemo(args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts', ...args], {
+      cwd: ROOT,
+      env,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run demo against the fake OpenAI server', () => {
+  let fake: FakeOpenAI | undefined;
+  afterEach(async () => {
+    await fake?.close();
+  });
+
+  it('takes the model path and prints the round’s model calls and tokens', async () => {
+    fake = await FakeOpenAI.start();
+    const run = await runDemo(['--scenario', 'four-day-week', '--seed', '3'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+      OPENAI_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: '',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(
+      /model server http:\/\/127\.0\.0\.1:\d+\/v1: generator llm \(gpt-4o-mini\)/,
+    );
+    expect(run.stdout).toMatch(/Approvals predicted by llm judge \(gpt-4o-mini\)/);
+    const members = fake.chatBodies('approval_ratings').length;
+    expect(fake.chatBodies('consensus_statement')).toHaveLength(8);
+    expect(members).toBeGreaterThan(2);
+    expect(run.stdout).toMatch(/Model use this round:/);
+    expect(run.stdout).toMatch(/generate\s+8 calls\s+[\d,]+ prompt \+\s+[\d,]+ completion tokens/);
+    expect(run.stdout).toMatch(new RegExp(`score\\s+${members} calls`));
+    expect(run.stdout).toMatch(new RegExp(`total\\s+${8 + members} calls`));
+  });
+
+  it('prints that the round used no model calls when offline', async () => {
+    const run = await runDemo(['--scenario', 'four-day-week', '--seed', '3'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+      OPENAI_BASE_URL: '',
+      OPENAI_API_KEY: '',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/Model use this round: no model calls \(offline models\)\./);
+  });
+});

@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../../src/domain/limits.js';
+import { member, opinions, settle, startRound, startWorld, until, type World } from './support.js';
+
+const ana = member('ana');
+const ben = member('ben');
+const cai = member('cai');
+
+describe('Discord: which messages are opinions', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await startWorld();
+  });
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it("counts only messages in the round's thread: not the parent channel, not other threads", async () => {
+    const { fake } = world;
+    const { round, threadId, questionId } = await startRound(world);
+    // Another thread in the same channel, opened by a member on their own message.
+    const other = fake.say(fake.channelId, cai, 'Side discussion');
+    const otherThread = fake.openThread(fake.channelId, String(other.id), 'side');
+    // A reply to the question, but in the channel: on Discord that is not the thread.
+    fake.say(fake.channelId, ana, 'In the channel, not in the thread.', { replyTo: questionId });
+    fake.say(otherThread, ana, 'In another thread.');
+    fake.say(threadId, ben, 'In the round thread: this one counts.');
+    await settle(world);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({
+        participantId: ben.id,
+        text: 'In the round thread: this one counts.',
+      }),
+    ]);
+  });
+
+  it('edits replace and deletions remove opinions, in the order they happened', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const first = String(fake.say(threadId, ana, 'Four days is too few.').id);
+    const second = String(fake.say(threadId, ana, 'Also, customers would notice.').id);
+    const third = String(fake.say(threadId, ben, 'Let us try it.').id);
+    // Back to back, without waiting: handling must keep the order.
+    fake.edit(first, 'Four days could work with a rota.');
+    fake.remove(second);
+    fake.edit(third, '');
+    await settle(world);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({ participantId: ana.id, text: 'Four days could work with a rota.' }),
+    ]);
+    // A message created and deleted at once never counts, however fast the two arrive.
+    const gone = String(fake.say(threadId, cai, 'Oops, wrong thread.').id);
+    fake.remove(gone);
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
+  });
+
+  it('ignores bots and webhooks, including its own posts in the thread', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(
+      threadId,
+      { id: '1200000000000000001', username: 'other-bot', bot: true },
+      'I am a bot.',
+    );
+    fake.say(threadId, { id: '1200000000000000002', username: 'Announcer' }, 'Via a webhook.', {
+      webhookId: '1200000000000000003',
+    });
+    fake.say(threadId, ana, 'A person.');
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
+    fake.say(threadId, ana, 'x'.repeat(LIMITS.opinionMaxChars));
+    await settle(world);
+    // The over-long opinion earns the member a reply: a bot post in the thread, which the
+    // gateway echoes back to the bot, and which counts for nothing.
+    const notices = fake
+      .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+      .map((r) => r.body as { content: string; message_reference?: unknown });
+    expect(notices).toHaveLength(1);
+    expect(notices[0]?.content).toMatch(
+      new RegExp(`^<@${ana.id}> Your opinion is \\d+ characters`),
+    );
+    expect(notices[0]?.message_reference).toBeDefined();
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
+    await until(async () => (await opinions(world, round.id))[0]?.truncated || null);
+  });
+});

@@ -1,0 +1,261 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
+import {
+  embedsOf,
+  MOD,
+  member,
+  opinions,
+  PERMS,
+  settle,
+  snowflake,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const EPHEMERAL = 64;
+const ana = member('ana');
+const ben = member('ben');
+
+const contentOf = (world: World, id: string) =>
+  String(world.fake.reply(id).original?.content ?? world.fake.reply(id).followUps[0]?.content);
+
+describe('Discord: slash commands', () => {
+  let world: World;
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('defers a command whose work takes longer than Discord’s 3 s, then edits in the answer', async () => {
+    let calls = 0;
+    world = await startWorld({
+      wrap: (service) => ({
+        ...pick(service),
+        status: async (target) => {
+          calls++;
+          await new Promise((r) => setTimeout(r, 3_300));
+          return service.status(target);
+        },
+      }),
+    });
+    const { fake } = world;
+    await startRound(world);
+    const started = Date.now();
+    const id = fake.command('status', {}, { user: ana });
+    const state = await fake.answered(id, 8_000);
+    expect(calls).toBe(1);
+    // "Thinking…" went out inside the window, privately; the answer came by editing it.
+    const [callback] = fake.requested('POST', new RegExp(`^/interactions/${id}/[^/]+/callback$`));
+    expect(callback?.body).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    expect((callback?.at ?? Infinity) - started).toBeLessThan(3_000);
+    const [edit] = fake.requested('PATCH', /^\/webhooks\/\d+\/[^/]+\/messages\/(@|%40)original$/);
+    expect((edit?.at ?? 0) - started).toBeGreaterThan(3_000);
+    expect(embedsOf(state.original)[0]?.title).toMatch(/^Round r/);
+    expect(fake.requests.filter((r) => r.status >= 400)).toEqual([]);
+  }, 15_000);
+
+  it('replaces a public "thinking…" with a private message when the deferred work fails', async () => {
+    world = await startWorld({
+      deferAfterMs: 50,
+      wrap: (service) => ({
+        ...pick(service),
+        results: async (target) => {
+          await new Promise((r) => setTimeout(r, 300));
+          return service.results(target);
+        },
+      }),
+    });
+    const { fake } = world;
+    const id = fake.command('results', {}, { user: ana });
+    const state = await fake.answered(id);
+    expect(state.callbackType).toBe(5);
+    expect(fake.requested('POST', /\/callback$/)[0]?.body).toMatchObject({
+      type: 5,
+      data: { flags: 0 },
+    });
+    expect(state.deleted).toBe(true);
+    expect(state.followUps[0]?.content).toMatch(/no open round in this channel/);
+    expect(Number(state.followUps[0]?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+  });
+
+  it('answers a quick command at once, without deferring', async () => {
+    world = await startWorld();
+    await startRound(world);
+    const id = world.fake.command('status', {}, { user: ana });
+    const state = await world.fake.answered(id);
+    expect(state.callbackType).toBe(4);
+    expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(embedsOf(state.original)[0]?.title).toMatch(/^Round r/);
+  });
+
+  it('tells a member who uses the command outside a server what to do, and does nothing', async () => {
+    world = await startWorld();
+    const id = world.fake.command('start', { question: 'In a DM?' }, { user: ana, dm: true });
+    const state = await world.fake.answered(id);
+    expect(state.original?.content).toBe(OUTSIDE_GUILD_TEXT);
+    expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(
+      await world.runtime.store.rounds.openInChannel(world.scope, world.fake.channelId),
+    ).toEqual([]);
+  });
+
+  it('shows errors only to the member, and lets moderators, configured roles and the starter act', async () => {
+    world = await startWorld({
+      moderatorRoles: ['facilitators'],
+      fake: { roles: [{ id: snowflake(), name: 'Facilitators' }] },
+    });
+    const { fake } = world;
+    // With moderator roles configured, a plain member may not start a round.
+    const refused = fake.command('start', { question: 'Pizza on Fridays?' }, { user: ana });
+    await fake.answered(refused);
+    expect(contentOf(world, refused)).toMatch(/Only moderators may start/);
+    expect(Number(fake.reply(refused).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+
+    // A member with a moderator role (by name) may.
+    const role = fake.roleId('Facilitators');
+    const started = fake.command(
+      'start',
+      { question: 'Pizza on Fridays?' },
+      { user: ben, roles: [role] },
+    );
+    await fake.answered(started);
+    expect(contentOf(world, started)).toMatch(/started/);
+    const [round] = await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId);
+    expect(round?.createdBy).toBe(ben.id);
+
+    // Another plain member may not close it; its starter may (and learns why it stays open).
+    const denied = fake.command('close', {}, { user: ana });
+    await fake.answered(denied);
+    expect(contentOf(world, denied)).toMatch(/Only a moderator or the member who started/);
+    const byStarter = fake.command('close', {}, { user: ben });
+    await fake.answered(byStarter);
+    expect(contentOf(world, byStarter)).toMatch(/0 opinions; it needs at least 2/);
+    // Manage Messages makes a moderator too.
+    const byPermission = fake.command(
+      'cancel',
+      {},
+      { user: ana, permissions: PERMS.manageMessages },
+    );
+    await fake.answered(byPermission);
+    expect(contentOf(world, byPermission)).toMatch(/is cancelled/);
+    // A command about no round says so, privately.
+    const none = fake.command('status', {}, { user: ana });
+    await fake.answered(none);
+    expect(contentOf(world, none)).toMatch(/no open round in this channel/);
+    expect(Number(fake.reply(none).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+  });
+
+  it('refuses to start inside a thread or without the permissions it needs, saying why', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { threadId } = await startRound(world);
+    const inThread = fake.command(
+      'start',
+      { question: 'Nested?' },
+      { user: MOD, permissions: PERMS.manageGuild, channelId: threadId },
+    );
+    await fake.answered(inThread);
+    expect(contentOf(world, inThread)).toMatch(/not inside a thread/);
+    const noThreads = fake.command(
+      'start',
+      { question: 'Without threads?' },
+      { user: MOD, permissions: PERMS.manageGuild, appPermissions: String(1024 + 2048 + 16384) },
+    );
+    await fake.answered(noThreads);
+    expect(contentOf(world, noThreads)).toMatch(/missing these permissions.*CreatePublicThreads/);
+    // Commands used inside the round's thread act on that round.
+    const status = fake.command('status', {}, { user: ana, channelId: threadId });
+    await fake.answered(status);
+    expect(embedsOf(fake.reply(status).original)[0]?.title).toMatch(/^Round r/);
+  });
+
+  it('runs start with typed options and choices, results in public, export as a private JSON file', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Which colour for the logo?', {
+      candidates: 3,
+      minutes: 90,
+      welfare: 'nash',
+      scale: 'likert7',
+    });
+    expect(round.settings).toEqual({
+      candidates: 3,
+      minutes: 90,
+      welfare: 'nash',
+      scale: 'likert7',
+    });
+    expect(round.deadline).not.toBeNull();
+    fake.say(threadId, ana, 'Blue, it is calm and readable.');
+    fake.say(threadId, ben, 'Green, it matches our products.');
+    await settle(world);
+    expect(await opinions(world, round.id)).toHaveLength(2);
+    const close = fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild });
+    await fake.answered(close);
+    const statementReactions = await fake.waitForRequest(
+      'PUT',
+      new RegExp(`^/channels/${threadId}/messages/\\d+/reactions/`),
+      7,
+    );
+    expect(statementReactions.map((r) => decodeURIComponent(r.path.split('/')[6] ?? ''))).toEqual([
+      '1️⃣',
+      '2️⃣',
+      '3️⃣',
+      '4️⃣',
+      '5️⃣',
+      '6️⃣',
+      '7️⃣',
+    ]);
+    const statementId = statementReactions[0]?.path.split('/')[4] ?? '';
+    fake.react(threadId, statementId, ana, '6️⃣');
+    fake.react(threadId, statementId, ben, '2️⃣');
+    await settle(world);
+    await until(
+      async () =>
+        (await world.runtime.service.status({ scope: world.scope, channelId: fake.channelId }))
+          .ratings === 2 || null,
+    );
+
+    const results = fake.command('results', {}, { user: ana });
+    const shown = await fake.answered(results);
+    expect(Number(shown.original?.flags) & EPHEMERAL).toBe(0);
+    const field = embedsOf(shown.original)[0]?.fields?.[0];
+    expect(field?.value).toContain('6️⃣ 6/7 **1**');
+    expect(field?.value).toContain('2️⃣ 2/7 **1**');
+
+    const exported = fake.command('export', {}, { user: ana });
+    const file = await fake.answered(exported);
+    expect(Number(file.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    const files = file.original?.files as { name: string; text: string }[];
+    expect(files[0]?.name).toBe(`round-${round.id}.json`);
+    const data = JSON.parse(files[0]?.text ?? '{}');
+    expect(data.round.id).toBe(round.id);
+    expect(data.opinions).toHaveLength(2);
+    expect(data.versions[0].ratings).toHaveLength(2);
+
+    const help = fake.command('help', {}, { user: ana });
+    expect(String((await fake.answered(help)).original?.content)).toMatch(/\/consensus start/);
+  });
+});
+
+/** Every method of the service, bound, so a test can replace one. */
+function pick<T extends object>(service: T): T {
+  const bound = {} as Record<string, unknown>;
+  for (const key of [
+    'start',
+    'close',
+    'critique',
+    'finish',
+    'cancel',
+    'status',
+    'results',
+    'export',
+    'reply',
+    'removeReply',
+    'react',
+  ]) {
+    const method = (service as Record<string, unknown>)[key];
+    if (typeof method === 'function') bound[key] = method.bind(service);
+  }
+  return bound as T;
+}

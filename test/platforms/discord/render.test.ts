@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { pollOptions } from '../../../src/domain/poll-scale.js';
+import { emojiFor, optionKeyFor } from '../../../src/platforms/discord/emoji.js';
+import { redact } from '../../../src/platforms/discord/errors.js';
+import { resultsEmbed, statementEmbed, threadName } from '../../../src/platforms/discord/render.js';
+import { ReplayGuard } from '../../../src/platforms/discord/replay-guard.js';
+
+describe('Discord reactions map onto poll options', () => {
+  it('reads skin tones, gendered variants and keycaps without the variation selector', () => {
+    expect(optionKeyFor('👍', null)).toBe('agree');
+    expect(optionKeyFor('👍🏽', null)).toBe('agree');
+    expect(optionKeyFor('🤷‍♀️', null)).toBe('unsure');
+    expect(optionKeyFor('👎🏿', null)).toBe('disagree');
+    expect(optionKeyFor('7️⃣', null)).toBe('7');
+    expect(optionKeyFor('3\u20e3', null)).toBe('3');
+    expect(optionKeyFor('8️⃣', null)).toBeNull();
+    expect(optionKeyFor('❤️', null)).toBeNull();
+    // A custom server emoji named like a poll reaction is not one.
+    expect(optionKeyFor('👍', '123456789012345678')).toBeNull();
+    for (const option of [...pollOptions('approval3'), ...pollOptions('likert7')]) {
+      expect(optionKeyFor(emojiFor(option.key), null)).toBe(option.key);
+    }
+  });
+});
+
+describe('Discord embeds stay inside Discord limits', () => {
+  const header = { roundId: 'r1', channelId: 'c', question: 'Q?'.repeat(200), thread: null };
+
+  it('fits a very long statement with many members into one statement embed', () => {
+    const embed = statementEmbed({
+      ...header,
+      version: 2,
+      statement: 'word '.repeat(2_000),
+      options: pollOptions('approval3'),
+      method: 'Chosen by egalitarian welfare. '.repeat(60),
+      predicted: Array.from({ length: 300 }, (_, i) => ({
+        participantId: String(1_000_000_000_000_000 + i),
+        approval: 1 - i / 300,
+      })),
+      considered: [],
+      model: 'lexical',
+      notes: ['a note '.repeat(400)],
+    });
+    const fields = embed.fields ?? [];
+    const total =
+      (embed.title?.length ?? 0) +
+      (embed.description?.length ?? 0) +
+      (embed.footer?.text.length ?? 0) +
+      fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
+    expect(total).toBeLessThanOrEqual(6_000);
+    expect(embed.description?.length).toBeLessThanOrEqual(4_096);
+    expect(fields.every((f) => f.value.length <= 1_024 && f.name.length <= 256)).toBe(true);
+    expect(fields.find((f) => f.name === 'Predicted approval')?.value).toMatch(/… 288 more …/);
+  });
+
+  it('keeps thread names to 100 characters and results within 25 fields', () => {
+    expect([...threadName('x'.repeat(300))]).toHaveLength(100);
+    const embed = resultsEmbed({
+      ...header,
+      phase: 'closed',
+      model: 'lexical',
+      participants: 3,
+      usage: {},
+      versions: Array.from({ length: 30 }, (_, i) => ({
+        version: i + 1,
+        statement: 's',
+        results: {
+          scale: 'approval3',
+          welfare: 'egalitarian',
+          welfareFunction: 'egalitarian',
+          welfareNote: null,
+          ratingCount: 0,
+          distribution: pollOptions('approval3').map((o) => ({ ...o, count: 0 })),
+          meanApproval: null,
+          welfareValue: null,
+          leastServed: null,
+          predictedCount: 0,
+          comparedCount: 0,
+          meanAbsoluteError: null,
+        },
+      })),
+    });
+    expect(embed.fields).toHaveLength(25);
+  });
+});
+
+describe('Discord error details reach logs without secrets', () => {
+  it('masks interaction and webhook tokens in paths, and anything shaped like a bot token', () => {
+    expect(redact('PATCH /api/v10/webhooks/123/aW50ZXJhY3Rpb246MTIz/messages/@original')).toBe(
+      'PATCH /api/v10/webhooks/123/***/messages/@original',
+    );
+    expect(redact('/interactions/9/itok_abc/callback')).toBe('/interactions/9/***/callback');
+    expect(
+      redact('token MTA5ODc2NTQzMjEwOTg3NjU0.GfAkEt.abcdefghijklmnopqrstuvwxyz01 leaked'),
+    ).toBe('token *** leaked');
+  });
+});
+
+describe('the replay guard', () => {
+  const packet = (t: string, s: number, d: object) => ({ op: 0, t, s, d });
+
+  it('marks a dispatch at or below the highest sequence of the session as a replay, in the same tick only', async () => {
+    const guard = new ReplayGuard();
+    guard.observe(packet('READY', 1, { session_id: 'a' }), 0);
+    guard.observe(packet('MESSAGE_CREATE', 2, { id: 'm1' }), 0);
+    expect(guard.isReplay('MESSAGE_CREATE:m1')).toBe(false);
+    guard.observe(packet('MESSAGE_CREATE', 2, { id: 'm1' }), 0);
+    expect(guard.isReplay('MESSAGE_CREATE:m1')).toBe(true);
+    await Promise.resolve();
+    expect(guard.isReplay('MESSAGE_CREATE:m1')).toBe(false);
+    const reaction = {
+      message_id: 'm1',
+      user_id: 'u1',
+      emoji: { id: null, name: '👍' },
+    };
+    guard.observe(packet('MESSAGE_REACTION_ADD', 3, reaction), 0);
+    guard.observe(packet('MESSAGE_REACTION_ADD', 3, reaction), 0);
+    expect(guard.isReplay('MESSAGE_REACTION_ADD:m1:u1:👍')).toBe(true);
+    // Another shard has its own sequence; a new session (READY) starts over.
+    guard.observe(packet('MESSAGE_CREATE', 2, { id: 'm9' }), 1);
+    expect(guard.isReplay('MESSAGE_CREATE:m9')).toBe(false);
+    guard.observe(packet('READY', 1, { session_id: 'b' }), 0);
+    guard.observe(packet('MESSAGE_CREATE', 2, { id: 'm2' }), 0);
+    expect(guard.isReplay('MESSAGE_CREATE:m2')).toBe(false);
+  });
+});

@@ -1,0 +1,74 @@
+import { REST } from 'discord.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLog } from '../../../src/domain/log.js';
+import { DiscordPlatform } from '../../../src/platforms/discord/discord-platform.js';
+import { FakeDiscord } from '../../fakes/discord.js';
+import { APPLICATION_ID, idOf, TOKEN } from './support.js';
+
+const header = {
+  roundId: 'r1',
+  question: 'Should our team adopt a four-day week?',
+  thread: null,
+};
+
+describe('Discord REST: rate limits', () => {
+  let fake: FakeDiscord;
+  let platform: DiscordPlatform;
+  beforeEach(async () => {
+    fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    platform = new DiscordPlatform(new REST({ api: fake.apiUrl }).setToken(TOKEN), silentLog);
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('waits out a 429 for its retry_after and sends the message exactly once', async () => {
+    const messages = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    fake.rateLimitNext('POST', messages, 0.4);
+    const ref = await platform.postNotice({ ...header, channelId: fake.channelId, text: 'Hello' });
+    const calls = fake.requested('POST', messages);
+    expect(calls.map((c) => c.status)).toEqual([429, 200]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(400);
+    expect(ref?.messageId).toBe(idOf(calls[1]?.response));
+    expect([...fake.messages.values()].filter((m) => m.content === 'Hello')).toHaveLength(1);
+  });
+
+  it('retries a rate-limited poll reaction and adds every reaction once, in order', async () => {
+    const question = await platform.postQuestion({
+      ...header,
+      channelId: fake.channelId,
+      createdBy: '1',
+      deadline: null,
+      candidates: 8,
+      welfare: 'egalitarian',
+      scale: 'approval3',
+    });
+    fake.rateLimitNext('PUT', /\/reactions\//, 0.3, true);
+    const ref = await platform.postStatement({
+      ...header,
+      channelId: fake.channelId,
+      thread: question,
+      version: 1,
+      statement: 'A three-month trial of a four-day week, with Friday support on a rota.',
+      options: [
+        { key: 'agree', label: 'agree', approval: 1 },
+        { key: 'unsure', label: 'unsure', approval: 0.5 },
+        { key: 'disagree', label: 'disagree', approval: 0 },
+      ],
+      method: 'Chosen by egalitarian welfare.',
+      predicted: [],
+      considered: [],
+      model: 'lexical',
+      notes: [],
+    });
+    expect(ref.channelId).toBe(question.threadId);
+    const puts = fake.requested('PUT', /\/reactions\//);
+    expect(puts.map((p) => p.status)).toEqual([429, 204, 204, 204]);
+    expect(puts.slice(1).map((p) => decodeURIComponent(p.path.split('/')[6] ?? ''))).toEqual([
+      '👍',
+      '🤷',
+      '👎',
+    ]);
+    expect((puts[1]?.at ?? 0) - (puts[0]?.at ?? 0)).toBeGreaterThanOrEqual(300);
+  });
+});

@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/app/config.js';
+import { createDiscord, DiscordStartError } from '../../../src/app/discord.js';
+import { registerCommands } from '../../../src/app/discord-commands.js';
+import { loadDiscordConfig } from '../../../src/app/discord-config.js';
+import { inviteUrl } from '../../../src/platforms/discord/client.js';
+import { consensusCommand } from '../../../src/platforms/discord/commands.js';
+import { FakeDiscord } from '../../fakes/discord.js';
+import { RecordingLog } from '../../support/harness.js';
+import { APPLICATION_ID, TOKEN } from './support.js';
+
+const GUILD = '1111111111111111111';
+
+describe('Discord setup: configuration', () => {
+  it('is off unless both the token and the application id are set; empty strings are unset', () => {
+    expect(loadDiscordConfig({})).toBeNull();
+    expect(
+      loadDiscordConfig({ DISCORD_TOKEN: '', DISCORD_APPLICATION_ID: '', DISCORD_GUILD_ID: '' }),
+    ).toBeNull();
+    expect(
+      loadDiscordConfig({
+        DISCORD_TOKEN: ` ${TOKEN} `,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: 'http://127.0.0.1:9999/api/',
+        DISCORD_GUILD_ID: '',
+        DISCORD_MODERATOR_ROLES: 'Facilitators, 1222222222222222222 ,',
+      }),
+    ).toEqual({
+      token: TOKEN,
+      applicationId: APPLICATION_ID,
+      apiUrl: 'http://127.0.0.1:9999/api',
+      guildId: undefined,
+      moderatorRoles: ['Facilitators', '1222222222222222222'],
+    });
+  });
+
+  it('names the variable that is wrong or missing, and never echoes the token', () => {
+    const fail = (env: Record<string, string>) => {
+      try {
+        loadDiscordConfig(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    const missing = fail({ DISCORD_TOKEN: TOKEN });
+    expect(missing).toMatch(/DISCORD_APPLICATION_ID: is required/);
+    expect(missing).not.toContain(TOKEN);
+    expect(fail({ DISCORD_APPLICATION_ID: APPLICATION_ID })).toMatch(/DISCORD_TOKEN: is required/);
+    const prefixed = fail({
+      DISCORD_TOKEN: `Bot ${TOKEN}`,
+      DISCORD_APPLICATION_ID: APPLICATION_ID,
+    });
+    expect(prefixed).toMatch(/DISCORD_TOKEN: give the token without the "Bot " prefix/);
+    expect(prefixed).not.toContain(TOKEN);
+    expect(
+      fail({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID, DISCORD_GUILD_ID: 'x' }),
+    ).toMatch(/DISCORD_GUILD_ID: must be a Discord id/);
+    expect(
+      fail({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID, DISCORD_API_URL: 'x' }),
+    ).toMatch(/DISCORD_API_URL/);
+  });
+
+  it('builds the invite URL with both scopes and exactly the permissions a round needs', () => {
+    const url = new URL(inviteUrl(APPLICATION_ID));
+    expect(url.origin + url.pathname).toBe('https://discord.com/oauth2/authorize');
+    expect(url.searchParams.get('client_id')).toBe(APPLICATION_ID);
+    expect(url.searchParams.get('scope')).toBe('bot applications.commands');
+    // View Channel, Send Messages, Send in Threads, Create Public Threads, Embed Links,
+    // Attach Files, Add Reactions, Read Message History.
+    const expected = [10, 11, 38, 35, 14, 15, 6, 16].reduce((sum, bit) => sum + 2 ** bit, 0);
+    expect(url.searchParams.get('permissions')).toBe(String(expected));
+  });
+});
+
+describe('Discord setup: the /consensus command', () => {
+  it('has every subcommand, typed options, ranges and choices, and is for servers only', () => {
+    const command = consensusCommand();
+    expect(command.name).toBe('consensus');
+    expect(command.contexts).toEqual([0]);
+    const subs = command.options ?? [];
+    expect(subs.map((s) => s.name)).toEqual([
+      'start',
+      'close',
+      'status',
+      'critique',
+      'finish',
+      'cancel',
+      'results',
+      'export',
+      'help',
+    ]);
+    expect(subs.every((s) => s.type === 1)).toBe(true);
+    const start = subs[0] as unknown as {
+      options: {
+        name: string;
+        type: number;
+        required?: boolean;
+        max_length?: number;
+        min_value?: number;
+        max_value?: number;
+        choices?: { value: string }[];
+      }[];
+    };
+    const byName = Object.fromEntries(start.options.map((o) => [o.name, o]));
+    expect(byName.question).toMatchObject({ type: 3, required: true, max_length: 500 });
+    expect(byName.candidates).toMatchObject({ type: 4, min_value: 1, max_value: 16 });
+    expect(byName.minutes).toMatchObject({ type: 4, min_value: 1, max_value: 10_080 });
+    expect(byName.welfare?.choices?.map((c) => c.value)).toEqual([
+      'utilitarian',
+      'egalitarian',
+      'nash',
+      'schulze',
+    ]);
+    expect(byName.scale?.choices?.map((c) => c.value)).toEqual(['approval3', 'likert7']);
+    const close = subs[1] as unknown as { options: { name: string; required?: boolean }[] };
+    expect(close.options).toEqual([expect.objectContaining({ name: 'round', type: 3 })]);
+  });
+
+  describe('registration (npm run discord:commands)', () => {
+    let fake: FakeDiscord;
+    afterEach(async () => {
+      await fake.close();
+    });
+
+    it('registers for one guild when DISCORD_GUILD_ID is set, globally otherwise', async () => {
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      const base = { token: TOKEN, applicationId: APPLICATION_ID, apiUrl: fake.apiUrl };
+      const guild = await registerCommands({ ...base, guildId: GUILD, moderatorRoles: [] });
+      expect(guild).toMatchObject({ scope: 'guild', names: ['consensus'] });
+      const global = await registerCommands({ ...base, guildId: undefined, moderatorRoles: [] });
+      expect(global).toMatchObject({ scope: 'global', names: ['consensus'] });
+      expect(fake.requests.map((r) => [r.method, r.path, r.authorized])).toEqual([
+        ['PUT', `/applications/${APPLICATION_ID}/guilds/${GUILD}/commands`, true],
+        ['PUT', `/applications/${APPLICATION_ID}/commands`, true],
+      ]);
+      expect(fake.requests[0]?.body).toEqual([consensusCommand()]);
+    });
+  });
+});
+
+describe('Discord setup: connecting', () => {
+  let fake: FakeDiscord;
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  const connect = (apiUrl: string, token = TOKEN) =>
+    createDiscord(
+      { token, applicationId: APPLICATION_ID, apiUrl, guildId: undefined, moderatorRoles: [] },
+      { log: new RecordingLog(), readyTimeoutMs: 5_000 },
+    );
+  const noService = {} as Parameters<ReturnType<typeof createDiscord>['start']>[0];
+
+  it('says how to fix a rejected token, without showing it', async () => {
+    fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    const wrong = `${TOKEN.slice(0, -4)}nope`;
+    const error = await connect(fake.apiUrl, wrong)
+      .start(noService)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DiscordStartError);
+    expect((error as Error).message).toMatch(/rejected DISCORD_TOKEN: reset the token/);
+    expect((error as Error).message).not.toContain(wrong);
+  });
+
+  it('says how to enable the Message Content intent when Discord refuses it', async () => {
+    fake = await FakeDiscord.start({
+      token: TOKEN,
+      applicationId: APPLICATION_ID,
+      messageContentEnabled: false,
+    });
+    const error = await connect(fake.apiUrl)
+      .start(noService)
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/Privileged Gateway Intents > Message Content Intent/);
+  });
+});

@@ -1,0 +1,186 @@
+import type { Redis } from 'ioredis';
+import { ConfigSchema } from '../../../src/app/config.js';
+import { createDiscord, type DiscordConnection } from '../../../src/app/discord.js';
+import type { DiscordConfig } from '../../../src/app/discord-config.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
+import type { Round } from '../../../src/domain/round.js';
+import type { Scope } from '../../../src/domain/scope.js';
+import { ExtractiveGenerator } from '../../../src/models/offline/extractive-generator.js';
+import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-model.js';
+import type { DiscordService } from '../../../src/platforms/discord/bot.js';
+import {
+  FakeDiscord,
+  type FakeDiscordOptions,
+  type FakeUser,
+  PERMS,
+  snowflake,
+} from '../../fakes/discord.js';
+import { RecordingLog, until } from '../../support/harness.js';
+import { deletePrefix, testRedis } from '../../support/redis.js';
+
+export const TOKEN = 'MTA5ODc2NTQzMjEwOTg3NjU0.GfAkEt.fake-token-for-tests-only-0123456789abcd';
+export const APPLICATION_ID = '1098765432109876543';
+
+export const member = (username: string): FakeUser => ({ id: snowflake(), username });
+export const MOD = member('mod');
+
+export interface World {
+  fake: FakeDiscord;
+  discord: DiscordConnection;
+  runtime: Runtime;
+  redis: Redis;
+  log: RecordingLog;
+  scope: Scope;
+  /** Root of this test's Redis keys. */
+  prefix: string;
+  /** The bot process dies and a new one starts on the same Redis and the same Discord. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WorldOptions {
+  fake?: Partial<FakeDiscordOptions>;
+  moderatorRoles?: string[];
+  deferAfterMs?: number;
+  /** Wraps the service the bot calls (e.g. to make it slow). */
+  wrap?: (service: DiscordService) => DiscordService;
+}
+
+/**
+ * The real discord.js client against the fake Discord, with the real runtime (Redis,
+ * BullMQ queues and workers, offline models) behind it: the bot process as deployed.
+ */
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const fake = await FakeDiscord.start({
+    token: TOKEN,
+    applicationId: APPLICATION_ID,
+    ...options.fake,
+  });
+  const env = testRedis();
+  const log = new RecordingLog();
+  const config: DiscordConfig = {
+    token: TOKEN,
+    applicationId: APPLICATION_ID,
+    apiUrl: fake.apiUrl,
+    guildId: undefined,
+    moderatorRoles: options.moderatorRoles ?? [],
+  };
+  const runtimeConfig = ConfigSchema.parse({
+    REDIS_PREFIX: env.prefix,
+    JOB_ATTEMPTS: '2',
+    JOB_BACKOFF_MS: '10',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+  });
+
+  const boot = async () => {
+    const redis = env.connect();
+    const discord = createDiscord(config, { log, deferAfterMs: options.deferAfterMs });
+    const runtime = createRuntime({
+      config: runtimeConfig,
+      redis,
+      log,
+      generator: new ExtractiveGenerator(),
+      rewardModel: new LexicalRewardModel(),
+      platforms: { discord: discord.port },
+      runWorkers: true,
+    });
+    const service = options.wrap ? options.wrap(runtime.service) : runtime.service;
+    await discord.start(service);
+    return { redis, discord, runtime };
+  };
+  const shutdown = async (parts: Awaited<ReturnType<typeof boot>>) => {
+    await parts.discord.stop();
+    await parts.runtime.close();
+  };
+
+  let parts = await boot();
+  const world: World = {
+    fake,
+    log,
+    scope: { platform: 'discord', workspaceId: fake.guildId },
+    prefix: env.prefix,
+    get discord() {
+      return parts.discord;
+    },
+    get runtime() {
+      return parts.runtime;
+    },
+    get redis() {
+      return parts.redis;
+    },
+    async restart() {
+      await shutdown(parts);
+      await parts.redis.quit();
+      parts = await boot();
+    },
+    async stop() {
+      await shutdown(parts);
+      await deletePrefix(parts.redis, env.prefix);
+      await parts.redis.quit();
+      await fake.close();
+    },
+  };
+  return world;
+}
+
+/** Runs `/consensus start` as a moderator and waits for the question, its thread and the link. */
+export async function startRound(
+  world: World,
+  question = 'Should our team adopt a four-day week?',
+  options: Record<string, string | number> = {},
+): Promise<{ round: Round; threadId: string; questionId: string; interactionId: string }> {
+  const interactionId = world.fake.command(
+    'start',
+    { question, ...options },
+    { user: MOD, permissions: PERMS.manageGuild },
+  );
+  const answer = await world.fake.answered(interactionId);
+  const roundId = /Round `([^`]+)` started/.exec(String(answer.original?.content))?.[1];
+  if (!roundId) throw new Error(`start failed: ${String(answer.original?.content)}`);
+  const round = await until(async () => {
+    const r = await world.runtime.store.rounds.require(world.scope, roundId);
+    return r.questionRef ? r : null;
+  });
+  const ref = round.questionRef;
+  if (!ref?.threadId) throw new Error('question has no thread');
+  return { round, threadId: ref.threadId, questionId: ref.messageId, interactionId };
+}
+
+const MARKER_AUTHOR = member('marker');
+
+/**
+ * Waits until the bot has received and handled every event the fake sent so far: a
+ * marker message goes down the same socket (outside any thread, so the bot ignores it);
+ * once discord.js has it, every earlier event has reached the handlers.
+ */
+export async function settle(world: World): Promise<void> {
+  const marker = String(world.fake.say(world.fake.channelId, MARKER_AUTHOR, 'marker').id);
+  await until(async () => {
+    const channel = world.discord.client.channels.cache.get(world.fake.channelId);
+    return (channel?.isTextBased() && channel.messages.cache.has(marker)) || null;
+  });
+  await world.discord.idle();
+}
+
+export async function opinions(world: World, roundId: string) {
+  return world.runtime.store.contributions.list(world.scope, roundId, 'opinion', 0);
+}
+
+export interface Embed {
+  title?: string;
+  description?: string;
+  fields?: { name: string; value: string }[];
+}
+
+/** The embeds of a recorded body or an interaction's message. */
+export function embedsOf(message: unknown): Embed[] {
+  const embeds = (message as { embeds?: unknown } | null | undefined)?.embeds;
+  return Array.isArray(embeds) ? (embeds as Embed[]) : [];
+}
+
+/** The id of a message the fake answered with. */
+export function idOf(response: unknown): string {
+  return String((response as { id?: unknown } | undefined)?.id);
+}
+
+export { PERMS, snowflake, until };

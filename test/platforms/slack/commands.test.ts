@@ -1,0 +1,369 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeliberationService } from '../../../src/deliberation/service.js';
+import type { SlackService } from '../../../src/platforms/slack/service.js';
+import {
+  CHANNEL,
+  type Mode,
+  message,
+  opinions,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
+
+const ephemeral = (text: string) => ({ response_type: 'ephemeral', text });
+const responses = (s: Stack) =>
+  s.fake.calls.filter((c) => c.method === 'respond').map((c) => c.args);
+
+describe('Slack slash commands', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('answers wrong or missing arguments with an ephemeral usage message, and keeps working', async () => {
+    s = await startStack();
+    const startUsage =
+      'Usage: `/consensus start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ' +
+      '[--scale approval3|likert7] &lt;question&gt;`';
+    const cases: [string, string][] = [
+      ['start', `The question is empty: write the question after the command.\n${startUsage}`],
+      [
+        'start --candidates 99 Why?',
+        `--candidates takes a whole number from 1 to 16.\n${startUsage}`,
+      ],
+      [
+        'start --candidates two Why?',
+        `--candidates takes a whole number from 1 to 16.\n${startUsage}`,
+      ],
+      ['start --minutes', `--minutes needs a value.\n${startUsage}`],
+      [
+        'start --welfare maximin Why?',
+        `--welfare is one of utilitarian, egalitarian, nash, schulze.\n${startUsage}`,
+      ],
+      ['start --scale stars Why?', `--scale is one of approval3, likert7.\n${startUsage}`],
+      [
+        'start --colour red Why?',
+        `Unknown option --colour; the options are --candidates, --minutes, --welfare, --scale.\n${startUsage}`,
+      ],
+      [
+        'close r1 now please',
+        '`/consensus close` takes at most a round id.\nUsage: `/consensus close [round-id]`',
+      ],
+      ['status r:1', '"r:1" is not a round id.\nUsage: `/consensus status [round-id]`'],
+      ['frobnicate', 'I don\'t know "frobnicate". `/consensus help` lists what I do.'],
+      [
+        'Should we move the office?',
+        'I don\'t know "Should". To ask a question, write `/consensus start Should we move the office?`.',
+      ],
+    ];
+    for (const [text, answer] of cases) {
+      const ack = await s.command('U001', text);
+      expect.soft(ack.status, text).toBe(200);
+      expect.soft(ack.body, text).toEqual(ephemeral(answer));
+    }
+    const help = await s.command('U001', 'help');
+    expect(String(help.body?.text)).toContain('/consensus close [round-id]');
+    // Nothing was started or posted, and the app still works.
+    expect(s.fake.ok('chat.postMessage')).toEqual([]);
+    await startRound(s);
+  });
+
+  it('parses flags and keeps the question as typed, dashes and quotes included', async () => {
+    s = await startStack();
+    const { round } = await startRound(
+      s,
+      'start —scale likert7 --minutes=30 --candidates 3 -- --Is "remote-first" better than hybrid? &amp; why',
+    );
+    expect(round.question).toBe('--Is "remote-first" better than hybrid? & why');
+    expect(round.settings).toEqual({
+      candidates: 3,
+      minutes: 30,
+      welfare: 'egalitarian',
+      scale: 'likert7',
+    });
+    expect(round.deadline).not.toBeNull();
+  });
+
+  it('refuses, with an ephemeral message, members who may not start or moderate', async () => {
+    s = await startStack({ moderators: 'UMOD,WMOD2' });
+    s.fake.users.set('UADMIN', { is_admin: true });
+    await s.command('UPLAIN', 'start Should we?');
+    await until(async () => responses(s).length === 1);
+    expect(responses(s)).toEqual([
+      ephemeral('Only moderators may start a round in this workspace.'),
+    ]);
+    expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+
+    const { round, questionTs } = await startRound(s, 'start Should we move?', 'UADMIN');
+    await s.event(message(s, 'U001', 'Yes, the new place is closer to the station.', questionTs));
+    await s.event(message(s, 'U002', 'No, the rent is much higher there.', questionTs));
+    await s.settle();
+    await s.command('UPLAIN', 'close');
+    await s.settle();
+    await s.command('UPLAIN', `cancel ${round.id}`);
+    await s.settle();
+    expect(responses(s).slice(-2)).toEqual([
+      ephemeral('Only a moderator or the member who started this round may close it.'),
+      ephemeral('Only a moderator or the member who started this round may cancel it.'),
+    ]);
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    // A listed moderator who did not start the round may close it.
+    await s.command('UMOD', 'close');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase !== 'collecting',
+    );
+    expect(s.fake.calls.filter((c) => c.method === 'users.info').map((c) => c.args.user)).toEqual([
+      'UPLAIN',
+      'UADMIN',
+    ]);
+  });
+
+  it('lets anyone start when SLACK_MODERATORS is unset, and the starter moderate their round', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s, 'start Pizza on Fridays?', 'U001');
+    await s.command('U002', 'close');
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral('Only a moderator or the member who started this round may close it.'),
+    );
+    await s.command('U001', 'close');
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral(
+        'This round has 0 opinions; it needs at least 2 to find common ground. It stays open: reply in its thread.',
+      ),
+    );
+    await s.event(message(s, 'U002', 'Yes please.', questionTs));
+    await s.event(message(s, 'U003', 'Only if there is a vegetarian option.', questionTs));
+    await s.settle();
+    await s.command('U001', `cancel ${round.id}`);
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(ephemeral(`Round \`${round.id}\` is cancelled.`));
+    const notice = await s.fake.waitFor(
+      (c) => c.method === 'chat.postMessage' && String(c.args.text).includes('cancelled'),
+    );
+    expect(notice.args.text).toBe('This round was cancelled by <@U001>.');
+  });
+
+  it('will not start a round where the bot cannot read the replies', async () => {
+    s = await startStack();
+    s.fake.channels.set('C0002', { is_member: false });
+    s.fake.channels.set('G0003', { missing: true });
+    s.fake.channels.set('D0004', { is_im: true });
+    for (const channel of ['C0002', 'G0003', 'D0004'])
+      await s.command('U001', 'start Why?', channel);
+    await s.settle();
+    const notMember =
+      'I am not in this channel, so I could not read the replies. Add me first ' +
+      '(mention me and choose “Invite”, or use the channel’s Integrations tab), then start again.';
+    expect(responses(s)).toEqual([
+      ephemeral(notMember),
+      ephemeral(notMember),
+      ephemeral(
+        'Rounds run in channels, where members can reply in a thread. Start one in a channel.',
+      ),
+    ]);
+    expect(s.fake.ok('chat.postMessage')).toEqual([]);
+  });
+
+  it('reports status and results only to the asker, and exports the round as a file in its thread', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Yes, a trial first.', questionTs));
+    await s.settle();
+    for (const text of ['status', 'results', `export ${round.id}`]) {
+      await s.command('U005', text);
+      await s.settle();
+    }
+    const [status, results, exported] = responses(s).slice(1);
+    expect(status).toEqual(
+      ephemeral(
+        `Round \`${round.id}\`: Should our team adopt a four-day week?\nIt is collecting opinions: 1 opinion.`,
+      ),
+    );
+    expect(results?.text).toBe('No statement has been put to the vote yet.');
+    expect(exported).toEqual(ephemeral(`The export of round \`${round.id}\` is in its thread.`));
+    const complete = s.fake.ok('files.completeUploadExternal')[0];
+    expect(complete?.args).toMatchObject({
+      channel_id: CHANNEL,
+      thread_ts: questionTs,
+      initial_comment: `Export of round \`${round.id}\`, asked for by <@U005>.`,
+    });
+    expect(s.fake.calls.find((c) => c.method === 'upload')?.args.bytes).toBeGreaterThan(100);
+    expect(s.fake.ok('files.getUploadURLExternal')[0]?.args.filename).toBe(
+      `round-${round.id}.json`,
+    );
+  });
+
+  it('opens a form for /consensus alone and starts the round it describes', async () => {
+    s = await startStack();
+    const ack = await s.command('U001', '');
+    expect(ack.body).toBeNull();
+    const open = await s.fake.waitFor((c) => c.method === 'views.open');
+    const view = open.args.view as {
+      callback_id: string;
+      private_metadata: string;
+      blocks: { block_id: string }[];
+    };
+    expect(open.args.trigger_id).toMatch(/^trigger-/);
+    expect(view.callback_id).toBe('consensus_start');
+    expect(view.blocks.map((b) => b.block_id)).toEqual([
+      'question',
+      'candidates',
+      'minutes',
+      'welfare',
+      'scale',
+    ]);
+
+    const submit = (values: Record<string, unknown>) =>
+      s.interactive({
+        type: 'view_submission',
+        team: { id: 'T0001', domain: 'fake' },
+        user: { id: 'U001', team_id: 'T0001' },
+        api_app_id: 'A0001',
+        view: {
+          id: 'V1',
+          type: 'modal',
+          callback_id: 'consensus_start',
+          private_metadata: view.private_metadata,
+          state: { values },
+        },
+      });
+    const text = (value: string | null) => ({ value: { type: 'plain_text_input', value } });
+    const select = (value: string) => ({
+      value: { type: 'static_select', selected_option: { value } },
+    });
+    const invalid = await submit({
+      question: text('Should we hire a second designer?'),
+      candidates: { value: { type: 'number_input', value: '40' } },
+      minutes: { value: { type: 'number_input', value: null } },
+      welfare: select('nash'),
+      scale: select('likert7'),
+    });
+    expect(invalid.body).toEqual({
+      response_action: 'errors',
+      errors: { candidates: 'Candidates takes a whole number from 1 to 16.' },
+    });
+    const valid = await submit({
+      question: text('Should we hire a second designer?'),
+      candidates: { value: { type: 'number_input', value: '5' } },
+      minutes: { value: { type: 'number_input', value: null } },
+      welfare: select('nash'),
+      scale: select('likert7'),
+    });
+    expect(valid.body).toBeNull();
+    const round = await until(
+      async () => (await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL))[0],
+    );
+    expect(round.question).toBe('Should we hire a second designer?');
+    expect(round.settings).toEqual({
+      candidates: 5,
+      minutes: null,
+      welfare: 'nash',
+      scale: 'likert7',
+    });
+    await s.settle();
+    expect(s.fake.ok('chat.postEphemeral')[0]?.args).toMatchObject({
+      channel: CHANNEL,
+      user: 'U001',
+    });
+    expect(await opinions(s, round.id)).toEqual([]);
+  });
+
+  it('runs a critique round in the thread: invite, critiques, a revised statement with its own poll', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Yes, try a four-day week for three months.', questionTs));
+    await s.event(message(s, 'U002', 'No, our customers need us on Fridays.', questionTs));
+    await s.settle();
+    await s.command('UMOD', 'close');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling',
+    );
+    await s.command('UMOD', 'critique');
+    const invite = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('What does the statement miss?'),
+    );
+    expect(invite.args.thread_ts).toBe(questionTs);
+    await s.event(message(s, 'U002', 'It ignores Friday support completely.', questionTs));
+    await s.settle();
+    expect(
+      (await s.runtime.store.contributions.list(SCOPE, round.id, 'critique', 1)).map((c) => c.text),
+    ).toEqual(['It ignores Friday support completely.']);
+    await s.command('UMOD', 'close');
+    await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.blocks ? JSON.stringify(c.args.blocks) : '').includes('(version 2)'),
+    );
+    await until(async () => s.fake.ok('reactions.add').length === 6);
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral(
+        `:lock: Critiques of round \`${round.id}\` are closed. A revised statement follows in its thread.`,
+      ),
+    );
+  });
+
+  it('waits out a 429 on chat.postMessage and then posts the question once', async () => {
+    s = await startStack();
+    s.fake.rateLimit('chat.postMessage', 1);
+    const started = Date.now();
+    const { round } = await startRound(s);
+    const attempts = s.fake.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(attempts.map((c) => c.status)).toEqual([429, 200]);
+    expect((attempts[1]?.at ?? 0) - (attempts[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(round.questionRef?.messageId).toBe(attempts[1]?.response?.ts);
+  });
+});
+
+describe.each<Mode>(['http', 'socket'])('acknowledging within 3 s (%s mode)', (mode) => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('acks a slash command at once while the work behind it is still running', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    s = await startStack({
+      mode,
+      service: (real: DeliberationService): SlackService => ({
+        ...pick(real),
+        start: async (command) => {
+          await gate;
+          return real.start(command);
+        },
+      }),
+    });
+    const ack = await s.command('U001', 'start Is this slow?');
+    expect(ack.status).toBe(200);
+    expect(ack.ms).toBeLessThan(1_000);
+    expect(s.fake.ok('chat.postMessage')).toEqual([]);
+    release();
+    await s.fake.waitFor((c) => c.method === 'chat.postMessage');
+  });
+});
+
+function pick(real: DeliberationService): SlackService {
+  return {
+    start: (c) => real.start(c),
+    close: (t, a) => real.close(t, a),
+    critique: (t, a) => real.critique(t, a),
+    finish: (t, a) => real.finish(t, a),
+    cancel: (t, a) => real.cancel(t, a),
+    status: (t) => real.status(t),
+    results: (t) => real.results(t),
+    export: (t) => real.export(t),
+    reply: (e) => real.reply(e),
+    removeReply: (e) => real.removeReply(e),
+    react: (e) => real.react(e),
+  };
+}

@@ -1,0 +1,241 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CHANNEL,
+  deleted,
+  edited,
+  message,
+  opinions,
+  reaction,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
+
+/** Thread replies, edits, deletions, reactions and redeliveries, over signed HTTP requests. */
+describe('Slack events', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  async function toPolling(roundId: string, questionTs: string) {
+    await s.event(
+      message(s, 'U001', 'We should try it for three months and then decide.', questionTs),
+    );
+    await s.event(message(s, 'U002', 'I am against it; customers need us on Fridays.', questionTs));
+    await s.settle();
+    await s.command('UMOD', 'close');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, roundId)).phase === 'polling',
+    );
+    const post = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    await until(async () => s.fake.ok('reactions.add').length === 3);
+    const poll = await s.runtime.store.polls.poll(SCOPE, roundId, 1);
+    if (!poll) throw new Error('no poll');
+    return { statementTs: String(post.response?.ts), poll };
+  }
+
+  it('counts replies in the round thread only: top-level chatter and other threads are ignored', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Top-level chatter about lunch.', null));
+    await s.event(message(s, 'U002', 'A reply in some other thread.', '1799999999.000100'));
+    await s.event(message(s, 'U003', 'My real opinion: yes, with a trial first.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U003', 'My real opinion: yes, with a trial first.'],
+    ]);
+    expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
+  });
+
+  it('replaces an opinion when its message is edited, and removes it when deleted', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const first = message(s, 'U001', 'First thought: no.', questionTs);
+    const second = message(s, 'U001', 'Second thought: customers matter most.', questionTs);
+    await s.event(first);
+    await s.event(second);
+    await s.event(edited(s, first, 'First thought, edited: yes, with a trial.'));
+    await s.settle();
+    expect((await opinions(s, round.id))[0]?.text).toBe(
+      'First thought, edited: yes, with a trial.\nSecond thought: customers matter most.',
+    );
+    await s.event(deleted(s, second));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual([
+      'First thought, edited: yes, with a trial.',
+    ]);
+    await s.event(deleted(s, first));
+    await s.settle();
+    expect(await opinions(s, round.id)).toEqual([]);
+  });
+
+  it('ignores bot and app messages in the thread, the bot’s own included', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(
+      message(s, 'UAPP', 'An integration posting in the thread.', questionTs, {
+        subtype: 'bot_message',
+        bot_id: 'BAPP',
+      }),
+    );
+    await s.event(
+      message(s, 'UWF', 'A workflow step posting as an app.', questionTs, { bot_id: 'BWF' }),
+    );
+    await s.event(
+      message(s, s.fake.botUserId, 'The bot talking in its own thread.', questionTs, {
+        bot_id: s.fake.botId,
+      }),
+    );
+    await s.settle();
+    expect(await opinions(s, round.id)).toEqual([]);
+  });
+
+  it('counts a reply that is also sent to the channel (thread_broadcast) once', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const text = 'Broadcast: I support it if Friday support is covered.';
+    const broadcast = message(s, 'U001', text, questionTs, {
+      subtype: 'thread_broadcast',
+      root: {
+        type: 'message',
+        user: s.fake.botUserId,
+        bot_id: s.fake.botId,
+        ts: questionTs,
+        thread_ts: questionTs,
+      },
+    });
+    await s.event(broadcast);
+    // Slack also reports the root's new reply count as an edit of the root.
+    await s.event({
+      type: 'message',
+      subtype: 'message_changed',
+      hidden: true,
+      channel: CHANNEL,
+      ts: s.ts(),
+      message: {
+        type: 'message',
+        user: s.fake.botUserId,
+        bot_id: s.fake.botId,
+        text: 'Question: Should our team adopt a four-day week?',
+        ts: questionTs,
+        thread_ts: questionTs,
+        reply_count: 1,
+      },
+    });
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U001', text],
+    ]);
+  });
+
+  it('answers an opinion that arrives after close with an ephemeral note and does not count it', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await toPolling(round.id, questionTs);
+    const late = message(s, 'U003', 'Sorry I am late: I would like a trial.', questionTs);
+    await s.event(late);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      {
+        channel: CHANNEL,
+        user: 'U003',
+        thread_ts: questionTs,
+        text: 'Thanks for your reply. This round is polling members on the statement; replies are not counted now.',
+      },
+    ]);
+  });
+
+  it('changes nothing when Slack redelivers an event (same event_id, retry header)', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const original = message(s, 'U001', 'Version one.', questionTs);
+    await s.event(original, { eventId: 'EvReply1' });
+    await s.event(edited(s, original, 'Version two.'), { eventId: 'EvEdit1' });
+    // The first delivery "timed out" on Slack's side and comes again, after the edit.
+    await s.event(original, { eventId: 'EvReply1', retryNum: 1 });
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['Version two.']);
+
+    await s.event(message(s, 'U002', 'I disagree with the whole idea.', questionTs));
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    const added = reaction(s, 'U001', '+1', statementTs);
+    await s.event(added, { eventId: 'EvAdd1' });
+    await s.event(reaction(s, 'U001', '+1', statementTs, true), { eventId: 'EvRemove1' });
+    await s.event(added, { eventId: 'EvAdd1', retryNum: 2 });
+    // A late reply, delivered twice, is answered once.
+    const late = message(s, 'U009', 'Late reply.', questionTs);
+    await s.event(late, { eventId: 'EvLate1' });
+    await s.event(late, { eventId: 'EvLate1', retryNum: 1 });
+    await s.settle();
+    expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args.user)).toEqual(['U009']);
+  });
+
+  it('rates by reaction: aliases and skin tones count, other emoji and the bot’s own do not', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    await s.event(reaction(s, s.fake.botUserId, '+1', statementTs));
+    await s.event(reaction(s, 'U001', 'tada', statementTs));
+    await s.event(reaction(s, 'U002', 'heart', statementTs));
+    await s.settle();
+    expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    await s.event(reaction(s, 'U001', 'thumbsup::skin-tone-4', statementTs));
+    await s.event(reaction(s, 'U002', 'thumbsdown', statementTs));
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([
+      ['U001', 'agree'],
+      ['U002', 'disagree'],
+    ]);
+  });
+
+  it('tells a member politely that a finished poll no longer counts their reaction', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    await s.command('UMOD', 'finish');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'closed',
+    );
+    await s.event(reaction(s, 'U001', '+1', statementTs));
+    await s.event(reaction(s, 'U001', '+1', statementTs, true));
+    await s.settle();
+    expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      {
+        channel: CHANNEL,
+        user: 'U001',
+        text: 'Thanks for rating. This poll is closed; your reaction was not counted.',
+      },
+    ]);
+  });
+
+  it('keeps workspaces apart: a reply from another team to the same thread ts is not counted', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U777', 'A reply from this workspace.', questionTs));
+    // Same channel and thread ts, but the envelope names another team.
+    await s.event(message(s, 'U888', 'A reply from another workspace.', questionTs), {
+      team: 'T0002',
+    });
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U777']);
+    expect(
+      await s.runtime.store.contributions.list(
+        { platform: 'slack', workspaceId: 'T0002' },
+        round.id,
+        'opinion',
+        0,
+      ),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { loadSlackConfig } from '../../../src/app/slack-config.js';
+import { parseCommand } from '../../../src/platforms/slack/command.js';
+import { emojiFor, optionKeyFor } from '../../../src/platforms/slack/emoji.js';
+import {
+  chunk,
+  escapeKeepingMentions,
+  fromSlack,
+  tsToMs,
+} from '../../../src/platforms/slack/text.js';
+
+describe('slash command parsing', () => {
+  it.each([
+    ['', { kind: 'modal' }],
+    ['  help  ', { kind: 'help' }],
+    ['close', { kind: 'close', roundId: null }],
+    ['FINISH rabc123', { kind: 'finish', roundId: 'rabc123' }],
+    ['start Four days?', { kind: 'start', question: 'Four days?', settings: {} }],
+    [
+      'start --welfare schulze --scale=likert7 --minutes 90 --candidates 12 Keep   the  spacing?',
+      {
+        kind: 'start',
+        question: 'Keep   the  spacing?',
+        settings: { welfare: 'schulze', scale: 'likert7', minutes: 90, candidates: 12 },
+      },
+    ],
+    [
+      'start -- --literal question',
+      { kind: 'start', question: '--literal question', settings: {} },
+    ],
+    [
+      'start A question with --flags later',
+      { kind: 'start', question: 'A question with --flags later', settings: {} },
+    ],
+    [
+      'start Invite <@U123|ana> &amp; <#C1|general>?',
+      { kind: 'start', question: 'Invite @ana & #general?', settings: {} },
+    ],
+  ])('%j', (text, expected) => {
+    expect(parseCommand(text)).toEqual(expected);
+  });
+
+  it.each([
+    'start --candidates 0 Q?',
+    'start --candidates 1.5 Q?',
+    `start --minutes ${7 * 24 * 60 + 1} Q?`,
+    'start --scale',
+    'start --welfare=rawls Q?',
+    `start ${'x'.repeat(501)}`,
+    'status one two',
+    'nope',
+  ])('rejects %j with a message, never a throw', (text) => {
+    const parsed = parseCommand(text);
+    expect(parsed.kind).toBe('invalid');
+  });
+});
+
+describe('emoji and options', () => {
+  it.each([
+    ['+1', 'agree'],
+    ['thumbsup', 'agree'],
+    ['+1::skin-tone-6', 'agree'],
+    ['shrug', 'unsure'],
+    ['woman-shrugging::skin-tone-2', 'unsure'],
+    ['-1', 'disagree'],
+    ['thumbsdown::skin-tone-3', 'disagree'],
+    ['one', '1'],
+    ['seven', '7'],
+    ['tada', null],
+    ['heart', null],
+    ['eight', null],
+  ])('%s -> %s', (emoji, key) => {
+    expect(optionKeyFor(emoji)).toBe(key);
+  });
+
+  it('adds the canonical name for every option', () => {
+    expect(['agree', 'unsure', 'disagree', '1', '7'].map(emojiFor)).toEqual([
+      '+1',
+      'shrug',
+      '-1',
+      'one',
+      'seven',
+    ]);
+  });
+});
+
+describe('Slack text', () => {
+  it('turns control sequences and entities into plain text', () => {
+    expect(
+      fromSlack(
+        'Hi <@U1>, see <https://x.test/a?b=1&amp;c=2|the doc> and <https://y.test> in <#C9|ops> <!here> 3 &lt; 4 &amp;&amp; 5 &gt; 4',
+      ),
+    ).toBe(
+      'Hi @U1, see the doc (https://x.test/a?b=1&c=2) and https://y.test in #ops @here 3 < 4 && 5 > 4',
+    );
+  });
+
+  it('escapes angle brackets but keeps the mentions the service wrote', () => {
+    expect(escapeKeepingMentions('Cancelled by <@U12AB>; use `start <question>` & <#C1|x>')).toBe(
+      'Cancelled by <@U12AB>; use `start &lt;question&gt;` &amp; <#C1|x>',
+    );
+  });
+
+  it('reads message timestamps as epoch milliseconds', () => {
+    expect(tsToMs('1700000000.123456')).toBe(1_700_000_000_123);
+    expect(tsToMs('1700000000.1')).toBe(1_700_000_000_100);
+  });
+
+  it('cuts long text at word breaks within the limit', () => {
+    const text = 'word '.repeat(1_000).trim();
+    const pieces = chunk(text, 2_900);
+    expect(pieces.every((p) => p.length <= 2_900)).toBe(true);
+    expect(pieces.join(' ')).toBe(text);
+  });
+});
+
+describe('Slack settings', () => {
+  it('is off without a bot token, and names every problem without echoing values', () => {
+    expect(loadSlackConfig({})).toBeNull();
+    expect(loadSlackConfig({ SLACK_BOT_TOKEN: '', PORT: '' })).toBeNull();
+    let message = '';
+    try {
+      loadSlackConfig({
+        SLACK_BOT_TOKEN: 'xoxp-user-token-secret',
+        SLACK_APP_TOKEN: 'xoxb-wrong-kind-secret',
+        SLACK_API_URL: 'ftp://nope',
+        SLACK_MODERATORS: 'U12AB, alice',
+        PORT: '70000',
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('SLACK_BOT_TOKEN: must be the bot token, which starts with xoxb-');
+    expect(message).toContain(
+      'SLACK_APP_TOKEN: must be an app-level token, which starts with xapp-',
+    );
+    expect(message).toContain('SLACK_API_URL: must be an http(s) URL');
+    expect(message).toContain('SLACK_MODERATORS: "alice" is not a Slack member id');
+    expect(message).toContain('PORT: must be a port number from 0 to 65535');
+    expect(message).not.toContain('secret');
+  });
+
+  it('requires the signing secret in HTTP mode, and the bot token with the others', () => {
+    expect(() => loadSlackConfig({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(
+      /SLACK_SIGNING_SECRET: is required in HTTP mode/,
+    );
+    expect(() => loadSlackConfig({ SLACK_APP_TOKEN: 'xapp-1' })).toThrow(
+      /SLACK_BOT_TOKEN: is required/,
+    );
+  });
+
+  it('reads HTTP and Socket Mode settings with their defaults', () => {
+    expect(loadSlackConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's3' })).toEqual({
+      mode: 'http',
+      botToken: 'xoxb-1',
+      appToken: null,
+      signingSecret: 's3',
+      apiUrl: 'https://slack.com/api/',
+      moderatorIds: null,
+      port: 3000,
+    });
+    expect(
+      loadSlackConfig({
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_APP_TOKEN: 'xapp-1',
+        SLACK_API_URL: 'http://127.0.0.1:9/api',
+        SLACK_MODERATORS: ' U1AA , W2BB ,',
+        PORT: '8080',
+      }),
+    ).toMatchObject({
+      mode: 'socket',
+      apiUrl: 'http://127.0.0.1:9/api/',
+      moderatorIds: ['U1AA', 'W2BB'],
+      port: 8080,
+    });
+  });
+});

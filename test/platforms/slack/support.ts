@@ -1,0 +1,350 @@
+import type { Redis } from 'ioredis';
+import { ConfigSchema } from '../../../src/app/config.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
+import { createSlack, type SlackConnection } from '../../../src/app/slack.js';
+import { loadSlackConfig } from '../../../src/app/slack-config.js';
+import type { DeliberationService } from '../../../src/deliberation/service.js';
+import type { Scope } from '../../../src/domain/scope.js';
+import { ExtractiveGenerator } from '../../../src/models/offline/extractive-generator.js';
+import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-model.js';
+import type { Generator, RewardModel } from '../../../src/models/ports.js';
+import type { SlackService } from '../../../src/platforms/slack/service.js';
+import { FakeSlack, postSigned } from '../../fakes/slack.js';
+import { RecordingLog } from '../../support/harness.js';
+import { deletePrefix, testRedis } from '../../support/redis.js';
+
+export const SECRET = 'fake-signing-secret-8f14e45fceea167a';
+export const BOT_TOKEN = 'xoxb-fake-bot-token-1234';
+export const APP_TOKEN = 'xapp-fake-app-token-5678';
+export const TEAM = 'T0001';
+export const CHANNEL = 'C0001';
+export const SCOPE: Scope = { platform: 'slack', workspaceId: TEAM };
+
+export type Mode = 'http' | 'socket';
+
+export interface StackOptions {
+  mode?: Mode;
+  /** SLACK_MODERATORS */
+  moderators?: string;
+  /** Wraps the real service (to slow it down, for instance). */
+  service?: (real: DeliberationService) => SlackService;
+  /** Awaited before the generator and the reward model run (to order progress edits). */
+  beforeGenerate?: () => Promise<void>;
+  beforePredict?: () => Promise<void>;
+  /** Web API retries; default: quick ones. */
+  retry?: { retries: number; minTimeout: number; maxTimeout: number; factor: number };
+}
+
+export interface Reply {
+  status: number;
+  /** The acknowledgement's body (HTTP response or Socket Mode ack payload); null when empty. */
+  body: Record<string, unknown> | null;
+  ms: number;
+}
+
+/** The real Bolt app and runtime (Redis, BullMQ workers, offline models) against a fake Slack. */
+export class Stack {
+  readonly log = new RecordingLog();
+  readonly fake = new FakeSlack({ teamId: TEAM });
+  slack!: SlackConnection;
+  runtime!: Runtime;
+  private redis!: Redis;
+  private prefix = '';
+  private url = '';
+  private counter = 0;
+  private clock = 1_800_000_000;
+
+  constructor(readonly mode: Mode) {}
+
+  async start(options: StackOptions): Promise<this> {
+    await this.fake.start();
+    const env = testRedis();
+    this.prefix = env.prefix;
+    this.redis = env.connect();
+    const config = ConfigSchema.parse({
+      REDIS_PREFIX: env.prefix,
+      JOB_ATTEMPTS: '2',
+      JOB_BACKOFF_MS: '10',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      // One job at a time, in order: progress edits then arrive in a fixed sequence.
+      WORKER_CONCURRENCY: '1',
+    });
+    const slackConfig = loadSlackConfig({
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      ...(this.mode === 'socket'
+        ? { SLACK_APP_TOKEN: APP_TOKEN }
+        : { SLACK_SIGNING_SECRET: SECRET }),
+      SLACK_API_URL: this.fake.apiUrl,
+      SLACK_MODERATORS: options.moderators ?? '',
+      PORT: '0',
+    });
+    if (!slackConfig) throw new Error('Slack config did not enable Slack');
+    this.slack = createSlack(slackConfig, {
+      log: this.log,
+      retry: options.retry ?? { retries: 3, minTimeout: 10, maxTimeout: 50, factor: 1 },
+    });
+    this.runtime = createRuntime({
+      config,
+      redis: this.redis,
+      log: this.log,
+      generator: gated(new ExtractiveGenerator(), options.beforeGenerate),
+      rewardModel: gatedModel(new LexicalRewardModel(), options.beforePredict),
+      platforms: { slack: this.slack.port },
+      runWorkers: true,
+    });
+    const service = options.service ? options.service(this.runtime.service) : this.runtime.service;
+    const { port } = await this.slack.start(service);
+    if (this.mode === 'socket') await this.fake.connected;
+    else this.url = `http://127.0.0.1:${port}/slack/events`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.slack.stop(5_000);
+    await this.runtime.close();
+    await deletePrefix(this.redis, this.prefix);
+    await this.redis.quit();
+    await this.fake.stop();
+  }
+
+  /** Waits until every event and command the bot has taken is handled. */
+  settle(): Promise<void> {
+    return this.slack.idle();
+  }
+
+  /** A Slack message ts, later than every one before. */
+  ts(): string {
+    this.clock += 1;
+    return `${this.clock}.000200`;
+  }
+
+  /** `/consensus <text>` from `user` in `channel`. */
+  async command(user: string, text: string, channel = CHANNEL): Promise<Reply> {
+    const n = ++this.counter;
+    const fields = {
+      token: 'legacy-verification-token',
+      team_id: TEAM,
+      team_domain: 'fake',
+      channel_id: channel,
+      channel_name: 'general',
+      user_id: user,
+      user_name: user.toLowerCase(),
+      command: '/consensus',
+      text,
+      api_app_id: 'A0001',
+      is_enterprise_install: 'false',
+      response_url: `${this.fake.base}/respond/${n}`,
+      trigger_id: `trigger-${n}`,
+    };
+    if (this.mode === 'socket') return this.viaSocket('slash_commands', fields);
+    return this.viaHttp(
+      new URLSearchParams(fields).toString(),
+      'application/x-www-form-urlencoded',
+    );
+  }
+
+  /** An Events API delivery; the same `eventId` twice is a redelivery. */
+  async event(
+    event: Record<string, unknown>,
+    options: { eventId?: string; retryNum?: number; team?: string } = {},
+  ): Promise<Reply> {
+    const team = options.team ?? TEAM;
+    const envelope = {
+      token: 'legacy-verification-token',
+      team_id: team,
+      api_app_id: 'A0001',
+      type: 'event_callback',
+      event_id: options.eventId ?? `Ev${String(++this.counter).padStart(6, '0')}`,
+      event_time: Math.floor(Date.now() / 1000),
+      authorizations: [
+        { team_id: team, user_id: this.fake.botUserId, is_bot: true, is_enterprise_install: false },
+      ],
+      event,
+    };
+    if (this.mode === 'socket') {
+      return this.viaSocket('events_api', envelope, options.retryNum);
+    }
+    return this.viaHttp(JSON.stringify(envelope), 'application/json', options.retryNum);
+  }
+
+  /** An interactivity payload (a form submission). */
+  async interactive(payload: Record<string, unknown>): Promise<Reply> {
+    if (this.mode === 'socket') return this.viaSocket('interactive', payload);
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return this.viaHttp(body, 'application/x-www-form-urlencoded');
+  }
+
+  /** A raw signed (or mis-signed) HTTP request, for signature tests. */
+  post(
+    body: string,
+    contentType: string,
+    options: { timestamp?: number; signature?: string } = {},
+  ) {
+    return postSigned(this.url, body, contentType, { secret: SECRET, ...options });
+  }
+
+  private async viaHttp(body: string, contentType: string, retryNum?: number): Promise<Reply> {
+    const res = await postSigned(this.url, body, contentType, { secret: SECRET, retryNum });
+    return {
+      status: res.status,
+      body: res.text ? (JSON.parse(res.text) as Record<string, unknown>) : null,
+      ms: res.ms,
+    };
+  }
+
+  private async viaSocket(
+    type: 'events_api' | 'slash_commands' | 'interactive',
+    payload: Record<string, unknown>,
+    retryAttempt?: number,
+  ): Promise<Reply> {
+    const started = Date.now();
+    const ack = await this.fake.envelope(type, payload, { retryAttempt });
+    return {
+      status: 200,
+      body: Object.keys(ack).length > 0 ? ack : null,
+      ms: Date.now() - started,
+    };
+  }
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  return new Stack(options.mode ?? 'http').start(options);
+}
+
+function gated(inner: Generator, before?: () => Promise<void>): Generator {
+  if (!before) return inner;
+  return {
+    name: inner.name,
+    generate: async (...args: Parameters<Generator['generate']>) => {
+      await before();
+      return inner.generate(...args);
+    },
+  };
+}
+
+function gatedModel(inner: RewardModel, before?: () => Promise<void>): RewardModel {
+  if (!before) return inner;
+  return {
+    name: inner.name,
+    predict: async (...args: Parameters<RewardModel['predict']>) => {
+      await before();
+      return inner.predict(...args);
+    },
+  };
+}
+
+// ---- event payloads as Slack sends them ----------------------------------------------------
+
+/** A member's reply in a thread (`thread_ts` given) or a top-level message (null). */
+export function message(
+  stack: Stack,
+  user: string,
+  text: string,
+  threadTs: string | null,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const ts = stack.ts();
+  return {
+    type: 'message',
+    channel: CHANNEL,
+    user,
+    text,
+    ts,
+    ...(threadTs ? { thread_ts: threadTs, parent_user_id: stack.fake.botUserId } : {}),
+    event_ts: ts,
+    channel_type: 'channel',
+    ...extra,
+  };
+}
+
+export function edited(
+  stack: Stack,
+  original: Record<string, unknown>,
+  text: string,
+): Record<string, unknown> {
+  const eventTs = stack.ts();
+  const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
+  return {
+    type: 'message',
+    subtype: 'message_changed',
+    hidden: true,
+    channel,
+    ts: eventTs,
+    event_ts: eventTs,
+    channel_type: 'channel',
+    message: { type: 'message', ...inner, text, edited: { user: inner.user, ts: eventTs } },
+    previous_message: { type: 'message', ...inner },
+  };
+}
+
+export function deleted(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
+  const eventTs = stack.ts();
+  const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
+  return {
+    type: 'message',
+    subtype: 'message_deleted',
+    hidden: true,
+    channel,
+    ts: eventTs,
+    deleted_ts: inner.ts,
+    event_ts: eventTs,
+    channel_type: 'channel',
+    previous_message: { type: 'message', ...inner },
+  };
+}
+
+export function reaction(
+  stack: Stack,
+  user: string,
+  name: string,
+  itemTs: string,
+  removed = false,
+): Record<string, unknown> {
+  return {
+    type: removed ? 'reaction_removed' : 'reaction_added',
+    user,
+    reaction: name,
+    item: { type: 'message', channel: CHANNEL, ts: itemTs },
+    item_user: stack.fake.botUserId,
+    event_ts: stack.ts(),
+  };
+}
+
+export async function until<T>(
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Starts a round with `/consensus start` and returns it with its question's ts. */
+export async function startRound(
+  stack: Stack,
+  text = 'start Should our team adopt a four-day week?',
+  user = 'UMOD',
+) {
+  const ack = await stack.command(user, text);
+  if (ack.status !== 200) throw new Error(`start was answered ${ack.status}`);
+  const post = await stack.fake.waitFor(
+    (c) =>
+      c.method === 'chat.postMessage' &&
+      String(c.args.text).startsWith('Question:') &&
+      c.status === 200,
+  );
+  const questionTs = String(post.response?.ts);
+  const round = await until(async () => {
+    const [r] = await stack.runtime.store.rounds.openInChannel(SCOPE, CHANNEL);
+    return r?.questionRef ? r : null;
+  });
+  return { round, questionTs };
+}
+
+export async function opinions(stack: Stack, roundId: string) {
+  return stack.runtime.store.contributions.list(SCOPE, roundId, 'opinion', 0);
+}
