@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     console.log(
       result.scope === 'guild'
         ? `Registered /${result.names.join(', /')} for guild ${config.guildId}; it is usable now.`
-        : `Registered /${result.names.join(', /')} globally; Discord may take up to an hour to show it everywhere.`,
+        : `Registered /${result.names.join(', /')} globally; it can take a while to appear (reload Discord with Ctrl+R).`,
     );
   } catch (error) {
     console.error(`Registering the commands failed: ${describeError(error).err}`);

@@ -44,7 +44,10 @@ export class DiscordStartError extends Error {
   }
 }
 
-/** Wires the Discord client, the outbound port and the event handlers; the lead's serve.ts calls it. */
+/**
+ * Wires the Discord client, the outbound port and the event handlers. Building it
+ * contacts nobody, so the port can go into the runtime before the service exists.
+ */
 export function createDiscord(config: DiscordConfig, deps: DiscordDeps): DiscordConnection {
   const log = deps.log.child({ platform: 'discord' });
   const client = createDiscordClient({ apiUrl: config.apiUrl });
@@ -53,6 +56,8 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
   const platform = new DiscordPlatform(rest, log);
   let bot: DiscordBot | null = null;
 
+  // An 'error' event without a listener would crash the process.
+  client.on(Events.Error, (error) => log.error(describeError(error), 'discord client error'));
   client.on(Events.ShardError, (error) => log.warn(describeError(error), 'gateway error'));
   client.on(Events.ShardResume, (shardId, replayed) =>
     log.info({ shardId, replayed }, 'gateway session resumed'),
@@ -91,6 +96,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         await client.login(config.token);
         await ready;
       } catch (error) {
+        bot.detach();
         await client.destroy();
         const fatal = closeCode === null ? undefined : FATAL_CLOSE[closeCode];
         const reason = /disallowed intents/i.test(String(error))

@@ -113,7 +113,6 @@ export class FakeDiscord {
   readonly channels = new Map<string, Json>();
   readonly messages = new Map<string, Json>();
   readonly interactions = new Map<string, InteractionState>();
-  readonly registeredCommands: { path: string; body: Json[] }[] = [];
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
   private session: Session | null = null;
@@ -361,7 +360,6 @@ export class FakeDiscord {
       application_id: m[1],
       version: snowflake(),
     }));
-    this.registeredCommands.push({ path, body: commands });
     return [200, commands];
   }
 

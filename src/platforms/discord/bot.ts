@@ -150,11 +150,6 @@ export class DiscordBot {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  /** Replays of a resumed session that were dropped (for logs and tests). */
-  get replaysDropped(): number {
-    return this.guard.droppedCount;
-  }
-
   // ---- messages in round threads --------------------------------------------------------
 
   private onMessageCreate(message: Message): void {

@@ -55,7 +55,6 @@ export function reactionKey(
 export class ReplayGuard {
   private readonly highest = new Map<number, number>();
   private readonly replayed = new Set<string>();
-  private dropped = 0;
 
   /** Feed every raw gateway packet, in order. */
   observe(packet: unknown, shardId: number): void {
@@ -74,17 +73,11 @@ export class ReplayGuard {
     const key = dispatchKey(t, d);
     if (key === null) return;
     this.replayed.add(key);
-    this.dropped++;
     queueMicrotask(() => this.replayed.delete(key));
   }
 
   /** True while the dispatch with this key is a replay being handled. */
   isReplay(key: string): boolean {
     return this.replayed.has(key);
-  }
-
-  /** Replays dropped since start (for logs and tests). */
-  get droppedCount(): number {
-    return this.dropped;
   }
 }

@@ -153,9 +153,19 @@ export class SlackAdapter {
   /** Connects to Slack and starts taking events; returns the HTTP port (null in Socket Mode). */
   async start(service: SlackService): Promise<{ port: number | null }> {
     this.service = service;
-    await this.app.init();
+    try {
+      await this.app.init();
+    } catch (error) {
+      throw new Error(`Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`);
+    }
     if (this.options.appToken) {
-      await this.app.start();
+      try {
+        await this.app.start();
+      } catch (error) {
+        throw new Error(
+          `Could not open a Socket Mode connection with SLACK_APP_TOKEN (${describe(error)}).`,
+        );
+      }
       this.started = true;
       this.options.log.info({ mode: 'socket' }, 'Slack connected (Socket Mode)');
       return { port: null };
@@ -295,7 +305,7 @@ export class SlackAdapter {
 
     const metaOf = (
       body: unknown,
-      context: { teamId?: string; botUserId?: string; botId?: string },
+      context: { teamId?: string; botUserId?: string },
     ): EventMeta | null => {
       const envelope = EnvelopeSchema.safeParse(body);
       const env = envelope.success ? envelope.data : {};
@@ -305,7 +315,6 @@ export class SlackAdapter {
         scope,
         eventId: env.event_id ?? null,
         botUserId: context.botUserId ?? null,
-        botId: context.botId ?? null,
       };
     };
     app.event('message', async ({ event, body, context }) => {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ReplyEvent } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
@@ -41,9 +40,8 @@ const ReactionEventSchema = z.object({
 export interface EventMeta {
   scope: Scope;
   eventId: string | null;
-  /** The bot's own user and bot ids (auth.test), whose messages and reactions never count. */
+  /** The bot's own user id (auth.test), whose messages and reactions never count. */
   botUserId: string | null;
-  botId: string | null;
 }
 
 /** Messages that are a member's reply: plain, broadcast to the channel too, or with a file. */
@@ -72,7 +70,6 @@ function isMemberReply(
 export interface EventDeps {
   service: SlackService;
   port: SlackPort;
-  log: Log;
 }
 
 /**
