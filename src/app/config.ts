@@ -40,6 +40,14 @@ export const ConfigSchema = z.object({
   JOB_ATTEMPTS: intFrom(3, 1, 50),
   JOB_BACKOFF_MS: intFrom(1_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 0, 600_000),
+  /** HTTP port: the Slack endpoint in HTTP mode, and /healthz, /readyz, /metrics. */
+  PORT: intFrom(3_000, 0, 65_535),
+  /** Where /healthz, /readyz and /metrics listen when PORT is not served (Socket Mode). */
+  METRICS_PORT: intFrom(0, 0, 65_535).transform((v) => (v === 0 ? null : v)),
+  /** `npm start` runs the pipeline workers too unless this is false (compose runs them apart). */
+  RUN_WORKERS: optionalString
+    .pipe(z.enum(['true', 'false', '1', '0']).optional())
+    .transform((v) => v === undefined || v === 'true' || v === '1'),
   /** Any OpenAI-compatible server (OpenAI, a gateway, Ollama, vLLM, llama.cpp, LM Studio). */
   OPENAI_BASE_URL: optionalString.pipe(
     z

@@ -2,13 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Usage } from '../models/ports.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
+import type { PipelineMetrics } from '../pipeline/stages.js';
 import type { Store } from '../store/store.js';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
 
 /** The Prometheus metrics this process exports; gauges are read from Redis at scrape time. */
-export class BotMetrics {
+export class BotMetrics implements PipelineMetrics {
   readonly registry = new Registry();
   readonly jobDuration: Histogram<'queue' | 'outcome'>;
   readonly modelCalls: Counter<'stage'>;
@@ -66,6 +68,20 @@ export class BotMetrics {
       labelNames: ['stage', 'kind'],
       registers: [this.registry],
     });
+  }
+
+  modelUsage(stage: 'generate' | 'score', usage: Usage): void {
+    this.modelCalls.inc({ stage }, usage.calls);
+    this.modelTokens.inc({ stage, kind: 'prompt' }, usage.promptTokens);
+    this.modelTokens.inc({ stage, kind: 'completion' }, usage.completionTokens);
+  }
+
+  jobFinished(
+    queue: string,
+    outcome: 'completed' | 'failed' | 'rate_limited',
+    seconds: number,
+  ): void {
+    this.jobDuration.observe({ queue, outcome }, seconds);
   }
 }
 

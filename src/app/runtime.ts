@@ -8,6 +8,7 @@ import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
 import type { Generator, RewardModel } from '../models/ports.js';
 import { PipelineQueues } from '../pipeline/queues.js';
+import type { PipelineMetrics } from '../pipeline/stages.js';
 import {
   closeWorkers,
   startDeadlineWorker,
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   /** Run generate/score/select and deadline workers in this process. */
   runWorkers: boolean;
   now?: () => number;
+  /** Receives job durations and model use (the Prometheus metrics of src/app). */
+  metrics?: PipelineMetrics;
 }
 
 export interface Runtime {
@@ -63,6 +66,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     newSeed: () => randomInt(0, 2 ** 31),
   });
   const workerOptions = {
+    metrics: options.metrics,
     connection: redis,
     prefix: `${config.REDIS_PREFIX}:bull`,
     concurrency: config.WORKER_CONCURRENCY,
@@ -72,7 +76,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (options.runWorkers) {
     workers.push(
       ...startStageWorkers(
-        { store, queues, generator: options.generator, rewardModel: options.rewardModel, log, now },
+        {
+          store,
+          queues,
+          generator: options.generator,
+          rewardModel: options.rewardModel,
+          log,
+          now,
+          metrics: options.metrics,
+        },
         workerOptions,
       ),
       startDeadlineWorker((job) => service.onDeadline(job), workerOptions),

@@ -1,7 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
-import { SlackAdapter } from '../platforms/slack/app.js';
+import { type HttpRoute, SlackAdapter } from '../platforms/slack/app.js';
 import type { SlackService } from '../platforms/slack/service.js';
 import type { SlackConfig } from './slack-config.js';
 
@@ -23,6 +23,8 @@ export interface SlackDeps {
   log: Log;
   /** Web API retry policy; tests shorten it. */
   retry?: webApi.RetryOptions;
+  /** HTTP mode: GET routes served beside /slack/events. */
+  routes?: readonly HttpRoute[];
 }
 
 /**
@@ -39,6 +41,7 @@ export function createSlack(config: SlackConfig, deps: SlackDeps): SlackConnecti
     moderatorIds: config.moderatorIds,
     log: deps.log.child({ platform: 'slack' }),
     retry: deps.retry,
+    routes: deps.routes,
   });
   return {
     port: adapter.port,

@@ -25,6 +25,18 @@ export interface StageDeps {
   rewardModel: RewardModel;
   log: Log;
   now: () => number;
+  /** Observes model use for metrics; optional so tests need not care. */
+  metrics?: PipelineMetrics;
+}
+
+/** What the pipeline reports to the process's metrics (Prometheus in src/app). */
+export interface PipelineMetrics {
+  modelUsage(stage: 'generate' | 'score', usage: Usage): void;
+  jobFinished(
+    queue: string,
+    outcome: 'completed' | 'failed' | 'rate_limited',
+    seconds: number,
+  ): void;
 }
 
 /** The phase a run of the pipeline works in: the first statement, or a revision. */
@@ -155,10 +167,12 @@ async function meteredLedger(deps: StageDeps, job: StageJob, stage: 'generate' |
     ...inner,
     settle: (usage, reserved) => {
       settled++;
+      deps.metrics?.modelUsage(stage, usage);
       return inner.settle(usage, reserved);
     },
     async recordUnmetered(usage) {
       if (settled === 0 && usage.calls > 0) {
+        deps.metrics?.modelUsage(stage, usage);
         await deps.store.usage.add(job.scope, job.roundId, stage, usage);
       }
     },

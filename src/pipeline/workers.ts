@@ -14,7 +14,14 @@ import {
   type StageJob,
 } from './payloads.js';
 import { QUEUE_NAMES } from './queues.js';
-import { failRun, runGenerate, runScore, runSelect, type StageDeps } from './stages.js';
+import {
+  failRun,
+  type PipelineMetrics,
+  runGenerate,
+  runScore,
+  runSelect,
+  type StageDeps,
+} from './stages.js';
 
 export interface WorkerOptions {
   connection: Redis;
@@ -22,6 +29,7 @@ export interface WorkerOptions {
   concurrency: number;
   log: Log;
   limiter?: { max: number; duration: number };
+  metrics?: PipelineMetrics;
 }
 
 /**
@@ -59,8 +67,11 @@ export function validatedWorker<S extends z.ZodType>(
         log.error({ jobId: job.id, reason }, 'job rejected without retry');
         throw new UnrecoverableError(reason);
       }
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         await handle(parsed.data, job);
+        options.metrics?.jobFinished(queue, 'completed', seconds());
       } catch (error) {
         let err = error instanceof Error ? error : new Error(String(error));
         if (err instanceof RateLimitedError) {
@@ -72,6 +83,7 @@ export function validatedWorker<S extends z.ZodType>(
             // Deprecated in favour of queue.rateLimit, which does the same; the worker is
             // what the processor has at hand.
             await worker.rateLimit(err.retryAfterMs);
+            options.metrics?.jobFinished(queue, 'rate_limited', seconds());
             throw Worker.RateLimitError();
           }
           err = new UnrecoverableError(
@@ -87,6 +99,7 @@ export function validatedWorker<S extends z.ZodType>(
           { jobId: job.id, attempt: job.attemptsMade + 1, attempts, final, err: err.message },
           'job failed',
         );
+        options.metrics?.jobFinished(queue, 'failed', seconds());
         if (final && onFinalFailure) await onFinalFailure(parsed.data, err);
         throw err;
       }

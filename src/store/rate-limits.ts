@@ -27,10 +27,11 @@ export class RateLimiter {
   async hit(scope: Scope, bucket: string, rule: LimitRule, now: number): Promise<LimitVerdict> {
     const window = Math.floor(now / 1000 / rule.windowSeconds);
     const key = `${this.keys.tenant(scope)}:limit:${bucket}:${window}`;
-    const [[, count]] = (await this.redis.multi().incr(key).expire(key, rule.windowSeconds + 1).exec()) as [
-      [Error | null, number],
-      [Error | null, number],
-    ];
+    const [[, count]] = (await this.redis
+      .multi()
+      .incr(key)
+      .expire(key, rule.windowSeconds + 1)
+      .exec()) as [[Error | null, number], [Error | null, number]];
     if (count <= rule.max) return { allowed: true, retryAfterSeconds: 0 };
     const resetsAt = (window + 1) * rule.windowSeconds;
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(resetsAt - now / 1000)) };

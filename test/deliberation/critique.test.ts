@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANNEL, type Harness, MODERATOR, OPINIONS, SCOPE, startHarness, startRound } from '../support/harness.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  startRound,
+} from '../support/harness.js';
 
 describe('critique and revision', () => {
   let h: Harness;
@@ -14,7 +22,15 @@ describe('critique and revision', () => {
     const { service, store } = h.runtime;
     const { round, thread } = await startRound(h);
     const reply = (messageId: string, userId: string, text: string, at: number) =>
-      service.reply({ scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, messageId, userId, text, at });
+      service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId,
+        userId,
+        text,
+        at,
+      });
     let at = 1;
     for (const [id, text] of Object.entries(OPINIONS)) await reply(`o-${id}`, id, text, at++);
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
@@ -26,10 +42,17 @@ describe('critique and revision', () => {
     await h.platform.waitFor('critique-invite', round.id);
     await expect(service.close(target, MODERATOR)).rejects.toThrow(/No critiques yet/);
 
-    const critique = await reply('c-ben', 'ben', 'It ignores Friday customer support entirely.', at++);
+    const critique = await reply(
+      'c-ben',
+      'ben',
+      'It ignores Friday customer support entirely.',
+      at++,
+    );
     expect(critique).toMatchObject({ status: 'recorded', kind: 'critique' });
     // While critiquing, a new reply is a critique of version 1, not an opinion.
-    expect((await store.contributions.list(SCOPE, round.id, 'critique', 1)).map((c) => c.participantId)).toEqual(['ben']);
+    expect(
+      (await store.contributions.list(SCOPE, round.id, 'critique', 1)).map((c) => c.participantId),
+    ).toEqual(['ben']);
 
     await service.close(target, MODERATOR);
     const second = await waitForStatement(h, round.id, 2);
@@ -41,9 +64,25 @@ describe('critique and revision', () => {
 
     // Ratings on the first version's poll are closed now.
     await expect(
-      service.react({ scope: SCOPE, channelId: CHANNEL, messageId: first.ref.messageId, userId: 'ana', optionKey: 'agree', at: 99, removed: false }),
+      service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: first.ref.messageId,
+        userId: 'ana',
+        optionKey: 'agree',
+        at: 99,
+        removed: false,
+      }),
     ).rejects.toMatchObject({ code: 'poll_closed' });
-    await service.react({ scope: SCOPE, channelId: CHANNEL, messageId: second.ref.messageId, userId: 'ben', optionKey: 'agree', at: 100, removed: false });
+    await service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: second.ref.messageId,
+      userId: 'ben',
+      optionKey: 'agree',
+      at: 100,
+      removed: false,
+    });
 
     const results = await service.finish(target, MODERATOR);
     expect(results.versions.map((v) => [v.version, v.results.ratingCount])).toEqual([
@@ -56,7 +95,9 @@ describe('critique and revision', () => {
 async function waitForStatement(h: Harness, roundId: string, version: number) {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const statements = h.platform.posted.filter((m) => m.kind === 'statement' && m.roundId === roundId);
+    const statements = h.platform.posted.filter(
+      (m) => m.kind === 'statement' && m.roundId === roundId,
+    );
     if (statements.length >= version) return statements[version - 1]!;
     await new Promise((r) => setTimeout(r, 10));
   }

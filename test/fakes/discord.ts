@@ -353,7 +353,7 @@ export class FakeDiscord {
     };
   }
 
-  private putCommands({ m, path, list }: Route): [number, unknown] {
+  private putCommands({ m, list }: Route): [number, unknown] {
     const commands = list.map((c) => ({
       ...c,
       id: snowflake(),

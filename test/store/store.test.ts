@@ -219,7 +219,10 @@ describe('rate limits', () => {
     const now = 120_000; // start of a window
     expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
     expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
-    expect(await store.limits.hit(slack, 'start:U1', rule, now + 15_000)).toEqual({ allowed: false, retryAfterSeconds: 45 });
+    expect(await store.limits.hit(slack, 'start:U1', rule, now + 15_000)).toEqual({
+      allowed: false,
+      retryAfterSeconds: 45,
+    });
     // Another member, another workspace, the next window: fresh counters.
     expect((await store.limits.hit(slack, 'start:U2', rule, now)).allowed).toBe(true);
     expect((await store.limits.hit(discord, 'start:U1', rule, now)).allowed).toBe(true);

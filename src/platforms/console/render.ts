@@ -98,7 +98,9 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
   if (stages.length > 0) {
     const total = stages.reduce((sum, [, u]) => sum + u.promptTokens + u.completionTokens, 0);
     const calls = stages.reduce((sum, [, u]) => sum + u.calls, 0);
-    lines.push(`   model use: ${calls} calls, ${total} tokens (${stages.map(([s, u]) => `${s} ${u.calls}`).join(', ')})`);
+    lines.push(
+      `   model use: ${calls} calls, ${total} tokens (${stages.map(([s, u]) => `${s} ${u.calls}`).join(', ')})`,
+    );
   }
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
 import { z } from 'zod';
@@ -32,6 +33,14 @@ export interface SlackAdapterOptions {
   log: Log;
   /** How the Web API client retries failed calls (a 429 waits for its retry-after first). */
   retry?: webApi.RetryOptions;
+  /** HTTP mode: more GET routes beside /slack/events (health, readiness, metrics). */
+  routes?: readonly HttpRoute[];
+}
+
+/** A GET route served beside the Slack endpoint. */
+export interface HttpRoute {
+  path: string;
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Slack tokens have recognisable prefixes; none may reach a log line, whatever logs it. */
@@ -128,16 +137,17 @@ export class SlackAdapter {
         signingSecret: options.signingSecret,
         endpoints: '/slack/events',
         logger,
-        customRoutes: [
-          {
-            path: '/healthz',
-            method: ['GET'],
-            handler: (_req, res) => {
-              res.writeHead(200, { 'content-type': 'text/plain' });
-              res.end('ok\n');
+        customRoutes: (
+          options.routes ?? [
+            {
+              path: '/healthz',
+              handler: (_req: IncomingMessage, res: ServerResponse) => {
+                res.writeHead(200, { 'content-type': 'text/plain' });
+                res.end('ok\n');
+              },
             },
-          },
-        ],
+          ]
+        ).map((route) => ({ path: route.path, method: ['GET'], handler: route.handler })),
       });
       this.app = new App({ ...common, receiver });
     }
