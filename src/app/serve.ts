@@ -140,18 +140,6 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     healthPort = started.port;
   }
 
-  log.info(
-    {
-      redis: redactUrl(config.REDIS_URL),
-      models: models.description,
-      workers: runtime.workers.length,
-      slack: slackConfig ? (slackConfig.appToken ? 'socket-mode' : `http:${slackPort}`) : 'off',
-      discord: discord ? 'on' : 'off',
-      health: healthPort,
-    },
-    `${role} running`,
-  );
-
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -175,4 +163,16 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // Logged last: whoever waits for this line may signal the process right away.
+  log.info(
+    {
+      redis: redactUrl(config.REDIS_URL),
+      models: models.description,
+      workers: runtime.workers.length,
+      slack: slackConfig ? (slackConfig.appToken ? 'socket-mode' : `http:${slackPort}`) : 'off',
+      discord: discord ? 'on' : 'off',
+      health: healthPort,
+    },
+    `${role} running`,
+  );
 }
