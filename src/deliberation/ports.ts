@@ -32,3 +32,19 @@ export interface Actor {
   /** May start rounds (with no moderator list configured, everyone may). */
   mayStart: boolean;
 }
+
+/** The part of the service a platform adapter calls; adapters depend on this, not the class. */
+export type PlatformService = Pick<
+  import('./service.js').DeliberationService,
+  | 'start'
+  | 'close'
+  | 'critique'
+  | 'finish'
+  | 'cancel'
+  | 'status'
+  | 'results'
+  | 'export'
+  | 'reply'
+  | 'removeReply'
+  | 'react'
+>;

@@ -18,8 +18,8 @@ import {
   PermissionFlagsBits,
   type User,
 } from 'discord.js';
-import type { Actor } from '../../deliberation/ports.js';
-import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
+import type { Actor, PlatformService } from '../../deliberation/ports.js';
+import type { ReplyOutcome } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -32,20 +32,7 @@ import { HELP_TEXT, resultsEmbed, statusEmbed } from './render.js';
 import { ReplayGuard, reactionKey } from './replay-guard.js';
 
 /** The parts of the service the Discord adapter calls. */
-export type DiscordService = Pick<
-  DeliberationService,
-  | 'start'
-  | 'close'
-  | 'critique'
-  | 'finish'
-  | 'cancel'
-  | 'status'
-  | 'results'
-  | 'export'
-  | 'reply'
-  | 'removeReply'
-  | 'react'
->;
+export type DiscordService = PlatformService;
 
 export interface DiscordBotOptions {
   client: Client;

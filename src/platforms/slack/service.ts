@@ -1,17 +1,4 @@
-import type { DeliberationService } from '../../deliberation/service.js';
+import type { PlatformService } from '../../deliberation/ports.js';
 
 /** The part of the deliberation service the Slack adapter calls. */
-export type SlackService = Pick<
-  DeliberationService,
-  | 'start'
-  | 'close'
-  | 'critique'
-  | 'finish'
-  | 'cancel'
-  | 'status'
-  | 'results'
-  | 'export'
-  | 'reply'
-  | 'removeReply'
-  | 'react'
->;
+export type SlackService = PlatformService;

@@ -10,7 +10,7 @@ import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-m
 import type { Generator, RewardModel } from '../../../src/models/ports.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
 import { FakeSlack, postSigned } from '../../fakes/slack.js';
-import { RecordingLog } from '../../support/harness.js';
+import { RecordingLog, until as waitUntil } from '../../support/harness.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
 
 export const SECRET = 'fake-signing-secret-8f14e45fceea167a';
@@ -310,17 +310,11 @@ export function reaction(
   };
 }
 
-export async function until<T>(
+export function until<T>(
   probe: () => Promise<T | null | undefined | false>,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return waitUntil(probe, timeoutMs);
 }
 
 /** Starts a round with `/consensus start` and returns it with its question's ts. */
