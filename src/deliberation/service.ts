@@ -394,10 +394,12 @@ export class DeliberationService {
 
   /** A new or edited reply in a round's thread: an opinion while collecting, a critique while critiquing. */
   async reply(event: ReplyEvent): Promise<ReplyOutcome> {
+    if (!(await this.firstDelivery(event))) return { ...IGNORED, status: 'duplicate' };
+    return this.forgetOnFailure(event, () => this.applyReply(event));
+  }
+
+  private async applyReply(event: ReplyEvent): Promise<ReplyOutcome> {
     const { store } = this.deps;
-    if (event.eventId && !(await store.events.firstSeen(event.scope, event.eventId))) {
-      return { ...IGNORED, status: 'duplicate' };
-    }
     const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
     if (role?.kind !== 'question') return IGNORED;
     const round = await store.rounds.get(event.scope, role.roundId);
@@ -471,10 +473,36 @@ export class DeliberationService {
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
   async react(event: ReactionEvent): Promise<RatingOutcome> {
-    const { store } = this.deps;
-    if (event.eventId && !(await store.events.firstSeen(event.scope, event.eventId))) {
-      return { status: 'duplicate', roundId: null };
+    if (!(await this.firstDelivery(event))) return { status: 'duplicate', roundId: null };
+    return this.forgetOnFailure(event, () => this.applyReaction(event));
+  }
+
+  /** False for an event id already handled (platforms redeliver what they think was lost). */
+  private async firstDelivery(event: { scope: Scope; eventId?: string | null }): Promise<boolean> {
+    return !event.eventId || this.deps.store.events.firstSeen(event.scope, event.eventId);
+  }
+
+  /**
+   * An event that failed for a transient reason (Redis hiccup, a bug) is forgotten, so the
+   * platform's redelivery is handled instead of being dropped as a duplicate. A rule's
+   * refusal (DomainError) is a final answer and stays remembered.
+   */
+  private async forgetOnFailure<T>(
+    event: { scope: Scope; eventId?: string | null },
+    apply: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await apply();
+    } catch (error) {
+      if (event.eventId && !(error instanceof DomainError)) {
+        await this.deps.store.events.forget(event.scope, event.eventId).catch(() => undefined);
+      }
+      throw error;
     }
+  }
+
+  private async applyReaction(event: ReactionEvent): Promise<RatingOutcome> {
+    const { store } = this.deps;
     const role = await store.messages.lookup(event.scope, event.channelId, event.messageId);
     if (role?.kind !== 'statement') return { status: 'ignored', roundId: null };
     const round = await store.rounds.get(event.scope, role.roundId);

@@ -22,4 +22,9 @@ export class EventLog {
     );
     return ok === 'OK';
   }
+
+  /** Lets a redelivery of an event through again (its first handling failed). */
+  async forget(scope: Scope, eventId: string): Promise<void> {
+    await this.redis.del(this.keys.event(scope, eventId));
+  }
 }

@@ -206,6 +206,33 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect(opinions.map((o) => o.text)).toEqual(['Edited.']);
   });
 
+  it('handles a redelivered event whose first delivery failed half-way, and only once', async () => {
+    const { round, thread } = await startRound(h);
+    const contributions = h.runtime.store.contributions;
+    const original = contributions.upsert.bind(contributions);
+    let failures = 1;
+    contributions.upsert = async (...args) => {
+      if (failures-- > 0) throw new Error('connection reset');
+      return original(...args);
+    };
+    const event = {
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'm1',
+      userId: 'ana',
+      text: 'Mine.',
+      at: 1,
+      eventId: 'Ev-retry',
+    };
+    await expect(h.runtime.service.reply(event)).rejects.toThrow(/connection reset/);
+    expect((await h.runtime.service.reply(event)).status).toBe('recorded');
+    expect((await h.runtime.service.reply(event)).status).toBe('duplicate');
+    expect((await contributions.list(SCOPE, round.id, 'opinion', 0)).map((o) => o.text)).toEqual([
+      'Mine.',
+    ]);
+  });
+
   it('lets only moderators and the round starter close, critique, finish or cancel', async () => {
     const { round, thread } = await startRound(h);
     await addOpinions(thread.messageId);
