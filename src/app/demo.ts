@@ -29,6 +29,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --seed <n>            seed for every random choice (default 1)
   --welfare <name>      utilitarian | egalitarian | nash | schulze (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
+  --no-critique         skip the critique-and-revise round
   --help`;
 
 function parseOptions(argv: string[]) {
@@ -41,6 +42,8 @@ function parseOptions(argv: string[]) {
       seed: { type: 'string', default: '1' },
       welfare: { type: 'string', default: 'egalitarian' },
       scale: { type: 'string', default: 'approval3' },
+      critique: { type: 'boolean', default: true },
+      'no-critique': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -49,6 +52,7 @@ function parseOptions(argv: string[]) {
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
   return {
     ...values,
+    critique: values.critique && !values['no-critique'],
     seed,
     welfare: WelfareNameSchema.parse(values.welfare),
     scale: PollScaleSchema.parse(values.scale),
@@ -200,45 +204,77 @@ async function playRound(
     });
   }
 
-  console.log('\n  /consensus close');
-  await service.close({ scope, channelId, roundId: round.id }, moderator);
-  const statement = await statementOrFailure(platform, round.id);
-  const view = await service.statementView(
-    await service.resolve({ scope, channelId, roundId: round.id }),
-    1,
-  );
+  const target = { scope, channelId, roundId: round.id };
+  const nameOf = (id: string) => scenario.members.find((m) => m.id === id)?.name ?? id;
 
-  console.log('\n  Members react:');
-  for (const p of view.predicted) {
-    const key = simulatedReaction(p.approval, options.scale, rng);
-    console.log(
-      `    ${(scenario.members.find((m) => m.id === p.participantId)?.name ?? p.participantId).padEnd(12)} ${key}`,
-    );
-    await service.react({
-      scope,
-      channelId,
-      messageId: statement.ref.messageId,
-      userId: p.participantId,
-      optionKey: key,
-      at: at++,
-      removed: false,
-    });
+  /** Members react to a posted statement: noisy around their predicted approval. */
+  async function react(version: number) {
+    const statement = await statementOrFailure(platform, round.id, version);
+    const view = await service.statementView(await service.resolve(target), version);
+    console.log('\n  Members react:');
+    for (const p of view.predicted) {
+      const key = simulatedReaction(p.approval, options.scale, rng);
+      console.log(`    ${nameOf(p.participantId).padEnd(12)} ${key}`);
+      await service.react({
+        scope,
+        channelId,
+        messageId: statement.ref.messageId,
+        userId: p.participantId,
+        optionKey: key,
+        at: at++,
+        removed: false,
+      });
+    }
+    return view;
+  }
+
+  console.log('\n  /consensus close');
+  await service.close(target, moderator);
+  const first = await react(1);
+
+  if (options.critique) {
+    // The members the statement serves worst say what it misses, in their own words.
+    console.log('\n  /consensus critique');
+    await service.critique(target, moderator);
+    await platform.waitFor('critique-invite', round.id);
+    const critics = first.predicted
+      .filter((p) => p.approval !== null)
+      .slice(-2)
+      .map((p) => scenario.members.find((m) => m.id === p.participantId))
+      .filter((m): m is Scenario['members'][number] => m !== undefined);
+    for (const member of critics) {
+      const point = member.opinion.split(/(?<=[.!?])\s+/)[0] ?? member.opinion;
+      const critique = `It leaves out what matters most to me: ${point}`;
+      console.log(`  ✍️  ${member.name}: ${critique}`);
+      await service.reply({
+        scope,
+        channelId,
+        threadRootId: thread.messageId,
+        messageId: `critique-${member.id}`,
+        userId: member.id,
+        text: critique,
+        at: at++,
+      });
+    }
+    console.log('\n  /consensus close');
+    await service.close(target, moderator);
+    await react(2);
   }
 
   console.log('\n  /consensus finish');
-  await service.finish({ scope, channelId, roundId: round.id }, moderator);
+  await service.finish(target, moderator);
   await platform.waitFor('results', round.id);
-  const { usage } = await service.status({ scope, channelId, roundId: round.id });
+  const { usage } = await service.status(target);
   console.log(`\n${describeUsage(usage)}`);
 }
 
 /** The statement, or the failure notice's reason when the run failed (e.g. the model server is down). */
-async function statementOrFailure(platform: ConsolePlatform, roundId: string) {
+async function statementOrFailure(platform: ConsolePlatform, roundId: string, version: number) {
   const failed = platform.waitFor('notice', roundId).then(
     (notice) => Promise.reject(new Error(notice.text.replace(/^\s*!\s*/, ''))),
     () => new Promise<never>(() => {}),
   );
-  return Promise.race([platform.waitFor('statement', roundId), failed]);
+  return Promise.race([platform.waitFor('statement', roundId, 30_000, version), failed]);
 }
 
 type StageUsage = { calls: number; promptTokens: number; completionTokens: number };

@@ -25,6 +25,10 @@ describe('npm run demo', () => {
     expect(run.stdout).toMatch(/Predicted approval per member:/);
     expect(run.stdout).toMatch(/📊 Results/);
     expect(run.stdout).toMatch(/least served/);
+    // The critique round: critiques, a revised statement and results for both versions.
+    expect(run.stdout).toMatch(/✍️ {2}\S+: It leaves out what matters most to me/);
+    expect(run.stdout).toMatch(/Statement \(version 2\)/);
+    expect(run.stdout).toMatch(/Version 1:[\s\S]*Version 2:/);
   });
 
   it('says how to get a Redis and exits non-zero when there is none', () => {

@@ -41,18 +41,23 @@ export class ConsolePlatform implements PlatformPort {
     private readonly nameOf: (participantId: string) => string = (id) => id,
   ) {}
 
-  /** Resolves with the first message of `kind` for `roundId`, posted already or yet to come. */
+  /**
+   * Resolves with the `occurrence`-th message of `kind` for `roundId` (1 = the first),
+   * posted already or yet to come.
+   */
   waitFor(
     kind: PostedMessage['kind'],
     roundId: string,
     timeoutMs = 30_000,
+    occurrence = 1,
   ): Promise<PostedMessage> {
     const matches = (m: PostedMessage) => m.kind === kind && m.roundId === roundId;
-    const past = this.posted.find(matches);
-    if (past) return Promise.resolve(past);
+    const past = this.posted.filter(matches);
+    if (past.length >= occurrence) return Promise.resolve(past[occurrence - 1] as PostedMessage);
+    let seen = past.length;
     return new Promise((resolve, reject) => {
       const waiter = {
-        matches,
+        matches: (m: PostedMessage) => matches(m) && ++seen === occurrence,
         resolve: (m: PostedMessage) => {
           clearTimeout(timer);
           resolve(m);
@@ -60,7 +65,11 @@ export class ConsolePlatform implements PlatformPort {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`no ${kind} message for round ${roundId} within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `no ${kind} message #${occurrence} for round ${roundId} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(waiter);
     });
