@@ -40,6 +40,17 @@ export const ConfigSchema = z.object({
   JOB_ATTEMPTS: intFrom(3, 1, 50),
   JOB_BACKOFF_MS: intFrom(1_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 0, 600_000),
+  /**
+   * A job whose worker stopped renewing its lock (killed, hung) for this long is handed
+   * to another worker; also how often workers look for such jobs. BullMQ's default.
+   */
+  WORKER_STALL_INTERVAL_MS: intFrom(30_000, 1_000, 600_000),
+  /** Rounds one member may start per hour, across every bot process; 0 = no limit. */
+  LIMIT_STARTS_PER_MEMBER_PER_HOUR: intFrom(20, 0, 1_000_000),
+  /** Rounds one workspace or guild may start per hour; 0 = no limit. */
+  LIMIT_STARTS_PER_WORKSPACE_PER_HOUR: intFrom(100, 0, 1_000_000),
+  /** Rounds open at once in one channel; 0 = no limit. */
+  MAX_OPEN_ROUNDS_PER_CHANNEL: intFrom(10, 0, 10_000),
   /** HTTP port: the Slack endpoint in HTTP mode, and /healthz, /readyz, /metrics. */
   PORT: intFrom(3_000, 0, 65_535),
   /** Where /healthz, /readyz and /metrics listen when PORT is not served (Socket Mode). */
@@ -67,12 +78,21 @@ export const ConfigSchema = z.object({
   REWARD_MODEL: optionalString
     .pipe(z.enum(['judge', 'embedding', 'lexical']).optional())
     .transform((v) => v ?? 'judge'),
+  /**
+   * Ratings a workspace needs before the reward model is blended with the one learned
+   * from them (see README, "Learning from ratings"); 0 = always blend once any exist.
+   */
+  LEARNED_MIN_RATINGS: intFrom(30, 0, 10_000_000),
   /** One request's limit; a request that takes longer counts as failed and is retried. */
   LLM_TIMEOUT_MS: intFrom(60_000, 1_000, 600_000),
   /** Further tries of one model call after a server error, timeout or unusable output. */
   LLM_MAX_RETRIES: intFrom(2, 0, 10),
-  /** Requests one process has in flight at once, across all jobs. */
-  LLM_CONCURRENCY: intFrom(8, 1, 256),
+  /** Model requests in flight at once across every worker on this Redis (and in each process). */
+  LLM_CONCURRENCY: intFrom(16, 1, 256),
+  /** Largest generation prompt (estimated tokens); larger groups are clustered and summarised. */
+  LLM_PROMPT_BUDGET_TOKENS: intFrom(6_000, 500, 1_000_000),
+  /** Members the judge rates per call in rounds of more than 100 members; 1 = one call each. */
+  LLM_JUDGE_BATCH: intFrom(12, 1, 50),
   /** Requests per minute across every worker sharing this Redis; 0 = no limit. */
   LLM_REQUESTS_PER_MINUTE: intFrom(0, 0, 1_000_000),
   /** Prompt + completion tokens one round may spend, all stages and versions; 0 = no limit. */

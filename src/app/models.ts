@@ -7,6 +7,7 @@ import { ExtractiveGenerator } from '../models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
 import { type Config, hasModelServer, judgeModel, redactUrl } from './config.js';
+import { sharedRequestGate } from './llm-gate.js';
 
 export interface ModelChoice {
   generator: Generator;
@@ -24,7 +25,7 @@ const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
  */
 export function chooseModels(config: Config, log: Log): ModelChoice {
   if (!hasModelServer(config)) {
-    const description = 'offline models: extractive generator, lexical (TF-IDF) reward model';
+    const description = `offline models: extractive generator, lexical (TF-IDF) reward model${LEARNED_NOTE(config)}`;
     log.info(
       { models: description },
       'no model server configured (OPENAI_BASE_URL, OPENAI_API_KEY are unset): using the offline models',
@@ -45,6 +46,7 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
     {
       maxRetries: config.LLM_MAX_RETRIES,
       concurrency: config.LLM_CONCURRENCY,
+      gate: sharedRequestGate(config),
       requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE,
       roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET,
       retryDelayMs: 500,
@@ -56,6 +58,8 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
     client,
     model: config.LLM_MODEL,
     wordBudget: config.LLM_WORD_BUDGET,
+    promptBudgetTokens: config.LLM_PROMPT_BUDGET_TOKENS,
+    embeddingModel: config.EMBEDDING_MODEL,
     log: llmLog,
   });
   const rewardModel: RewardModel =
@@ -63,9 +67,14 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
       ? new EmbeddingRewardModel({ client, model: config.EMBEDDING_MODEL })
       : config.REWARD_MODEL === 'lexical'
         ? new LexicalRewardModel()
-        : new LlmJudgeRewardModel({ client, model: judgeModel(config), log: llmLog });
+        : new LlmJudgeRewardModel({
+            client,
+            model: judgeModel(config),
+            batchSize: config.LLM_JUDGE_BATCH,
+            log: llmLog,
+          });
   const server = redactUrl(config.OPENAI_BASE_URL ?? OPENAI_DEFAULT_URL);
-  const description = `model server ${server}: generator ${generator.name}, reward model ${rewardModel.name}`;
+  const description = `model server ${server}: generator ${generator.name}, reward model ${rewardModel.name}${LEARNED_NOTE(config)}`;
   log.info(
     {
       server,
@@ -77,4 +86,9 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
     'using the model server',
   );
   return { generator, rewardModel, description };
+}
+
+/** The runtime blends whichever reward model is chosen with the learned one (runtime.ts). */
+function LEARNED_NOTE(config: Config): string {
+  return `, blended with the learned model once a workspace has ${config.LEARNED_MIN_RATINGS} ratings`;
 }

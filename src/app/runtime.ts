@@ -6,6 +6,7 @@ import { createPublisher } from '../deliberation/publisher.js';
 import { DeliberationService } from '../deliberation/service.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
+import { BlendedRewardModel } from '../models/blended-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
 import { PipelineQueues } from '../pipeline/queues.js';
 import type { PipelineMetrics } from '../pipeline/stages.js';
@@ -57,6 +58,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });
+  // Without a listener BullMQ prints every connection error as a bare stack trace on
+  // stderr (a Redis restart makes dozens); as log lines they stay JSON and countable.
+  for (const queue of [
+    queues.generate,
+    queues.score,
+    queues.select,
+    queues.publish,
+    queues.deadline,
+  ]) {
+    queue.on('error', (err) =>
+      log.warn({ queue: queue.name, err: err.message }, 'queue connection error'),
+    );
+  }
   const service = new DeliberationService({
     store,
     queues,
@@ -64,12 +78,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     now,
     newId: newRoundId,
     newSeed: () => randomInt(0, 2 ** 31),
+    limits: {
+      startsPerMemberPerHour: config.LIMIT_STARTS_PER_MEMBER_PER_HOUR,
+      startsPerWorkspacePerHour: config.LIMIT_STARTS_PER_WORKSPACE_PER_HOUR,
+      openRoundsPerChannel: config.MAX_OPEN_ROUNDS_PER_CHANNEL,
+    },
   });
   const workerOptions = {
     metrics: options.metrics,
     connection: redis,
     prefix: `${config.REDIS_PREFIX}:bull`,
     concurrency: config.WORKER_CONCURRENCY,
+    stallIntervalMs: config.WORKER_STALL_INTERVAL_MS,
     log,
   };
   const workers: Worker[] = [];
@@ -80,7 +100,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           store,
           queues,
           generator: options.generator,
-          rewardModel: options.rewardModel,
+          rewardModel: learnsFromRatings(options.rewardModel, config),
           log,
           now,
           metrics: options.metrics,
@@ -105,4 +125,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       await Promise.race([queues.close(), new Promise((r) => setTimeout(r, 2_000))]);
     },
   };
+}
+
+/**
+ * Whichever reward model was chosen learns from the workspace's ratings once there are
+ * LEARNED_MIN_RATINGS of them; one already blended (a test's own threshold) is kept.
+ */
+function learnsFromRatings(model: RewardModel, config: Config): RewardModel {
+  return model instanceof BlendedRewardModel
+    ? model
+    : new BlendedRewardModel(model, { minRatings: config.LEARNED_MIN_RATINGS });
 }

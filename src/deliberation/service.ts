@@ -1,6 +1,12 @@
 import type { Candidate } from '../domain/candidate.js';
 import { DomainError } from '../domain/errors.js';
-import { LIMITS } from '../domain/limits.js';
+import {
+  type CommandLimits,
+  clip,
+  DEFAULT_COMMAND_LIMITS,
+  describeWait,
+  LIMITS,
+} from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, isTerminal } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
@@ -35,6 +41,8 @@ export interface ServiceDeps {
   now: () => number;
   newId: () => string;
   newSeed: () => number;
+  /** Start rates and open-round caps; DEFAULT_COMMAND_LIMITS when not given. */
+  limits?: CommandLimits;
 }
 
 export interface StartCommand {
@@ -121,6 +129,8 @@ export class DeliberationService {
       );
     }
     const now = this.deps.now();
+    // After validation, so a mistyped command does not use up a member's allowance.
+    await this.checkStartLimits(command, now);
     const round: Round = {
       id: this.deps.newId(),
       scope: command.scope,
@@ -145,6 +155,68 @@ export class DeliberationService {
     if (round.deadline !== null) await this.scheduleDeadline(round, 'collecting', round.deadline);
     this.deps.log.info({ roundId: round.id, scope: round.scope }, 'round started');
     return round;
+  }
+
+  /**
+   * The open-round cap first (it costs nothing to be refused), then the member's and
+   * the workspace's start rates; a member refused does not count against the workspace.
+   * Two starts racing past the cap can both land: the cap bounds load, it is not a quota.
+   */
+  private async checkStartLimits(command: StartCommand, now: number): Promise<void> {
+    const limits = this.deps.limits ?? DEFAULT_COMMAND_LIMITS;
+    const { store, log } = this.deps;
+    if (limits.openRoundsPerChannel > 0) {
+      const open = await store.rounds.openInChannel(command.scope, command.channelId);
+      if (open.length >= limits.openRoundsPerChannel) {
+        log.info(
+          { scope: command.scope, channelId: command.channelId, open: open.length },
+          'start refused: MAX_OPEN_ROUNDS_PER_CHANNEL',
+        );
+        throw new DomainError(
+          'limit_reached',
+          `This channel already has ${open.length} open rounds, the most allowed at once. ` +
+            'Finish or cancel one of them first.',
+        );
+      }
+    }
+    const rates = [
+      {
+        setting: 'LIMIT_STARTS_PER_MEMBER_PER_HOUR',
+        bucket: `starts:member:${command.actor.userId}`,
+        max: limits.startsPerMemberPerHour,
+        refusal: (max: number) =>
+          `You have started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
+      },
+      {
+        setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
+        bucket: 'starts:workspace',
+        max: limits.startsPerWorkspacePerHour,
+        refusal: (max: number) =>
+          `This workspace has started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
+      },
+    ];
+    for (const rate of rates) {
+      if (rate.max <= 0) continue;
+      const verdict = await store.limits.hit(
+        command.scope,
+        rate.bucket,
+        { max: rate.max, windowSeconds: 3_600 },
+        now,
+      );
+      if (verdict.allowed) continue;
+      log.info(
+        {
+          scope: command.scope,
+          userId: command.actor.userId,
+          retryAfterSeconds: verdict.retryAfterSeconds,
+        },
+        `start refused: ${rate.setting}`,
+      );
+      throw new DomainError(
+        'rate_limited',
+        `${rate.refusal(rate.max)}; try again in ${describeWait(verdict.retryAfterSeconds)}.`,
+      );
+    }
   }
 
   /** Records where the question was posted; replies in its thread become opinions. */
@@ -222,6 +294,9 @@ export class DeliberationService {
       return { ...r, phase: target, attempt: r.attempt + 1, deadline: null, failureReason: null };
     });
     await queues.cancelDeadline({ scope: moved.scope, roundId: moved.id });
+    // A revision closes the previous version's poll: its ratings must be in the matrix
+    // before the new candidates are scored.
+    if (version > 1) await this.recordRatings(moved, version - 1);
     const job = { scope: moved.scope, roundId: moved.id, version, attempt: moved.attempt };
     await queues.enqueuePublish(
       { ...job, kind: 'progress', text: null },
@@ -270,6 +345,7 @@ export class DeliberationService {
     if (poll && poll.closedAt === null) {
       await this.deps.store.polls.savePoll(moved.scope, { ...poll, closedAt: this.deps.now() });
     }
+    await this.recordRatings(moved, moved.version);
     await this.deps.queues.enqueuePublish(
       {
         scope: moved.scope,
@@ -415,7 +491,8 @@ export class DeliberationService {
       };
     }
     const version = kind === 'opinion' ? 0 : round.version;
-    const text = event.text.trim();
+    // Kept long enough to tell the member how long their reply was, never unbounded.
+    const text = clip(event.text.trim(), LIMITS.replyMaxChars);
     if (text.length === 0) {
       // An empty reply (or an edit to nothing) removes what that message said.
       await store.contributions.remove(event.scope, round.id, kind, version, event.messageId);
@@ -605,6 +682,29 @@ export class DeliberationService {
   }
 
   // ---- helpers -------------------------------------------------------------------------
+
+  /**
+   * Adds a closed poll's ratings (each member's latest reaction) to the workspace's
+   * ratings matrix, with the round's opinions; recording it twice changes nothing.
+   */
+  private async recordRatings(round: Round, version: number): Promise<void> {
+    const { store } = this.deps;
+    const poll = await store.polls.poll(round.scope, round.id, version);
+    if (!poll) return;
+    const [ratings, opinions] = await Promise.all([
+      store.polls.ratings(round.scope, poll),
+      store.contributions.list(round.scope, round.id, 'opinion', 0),
+    ]);
+    await store.ratingsMatrix.recordPoll(round.scope, {
+      roundId: round.id,
+      version,
+      question: round.question,
+      statement: poll.statement,
+      openedAt: poll.openedAt,
+      ratings,
+      opinions,
+    });
+  }
 
   async resolve(target: RoundTarget): Promise<Round> {
     const { rounds } = this.deps.store;

@@ -19,4 +19,8 @@ export type DomainErrorCode =
   | 'not_found'
   | 'forbidden'
   | 'poll_closed'
-  | 'conflict';
+  | 'conflict'
+  /** Too many commands in a window (LIMIT_STARTS_PER_*); the message says when to retry. */
+  | 'rate_limited'
+  /** A cap on what may exist at once (MAX_OPEN_ROUNDS_PER_CHANNEL). */
+  | 'limit_reached';

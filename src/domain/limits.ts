@@ -3,9 +3,48 @@ export const LIMITS = {
   questionMaxChars: 500,
   opinionMaxChars: 4_000,
   critiqueMaxChars: 4_000,
+  /**
+   * Longest single reply kept as it came. Far above what counts (the joined opinion is
+   * cut to opinionMaxChars) and at Slack's own message limit, so the "your opinion was
+   * cut" notice can still say how long it was, while a misbehaving client cannot make
+   * Redis hold megabytes per message.
+   */
+  replyMaxChars: 40_000,
+  /** Longest failure reason kept on a round and shown in its channel. */
+  reasonMaxChars: 600,
   minOpinionsToClose: 2,
   minCandidates: 1,
   maxCandidates: 16,
   defaultCandidates: 8,
   maxMinutes: 7 * 24 * 60,
 } as const;
+
+/**
+ * How often rounds may be started and how many may be open at once; 0 = no limit.
+ * The rates are counted in Redis over fixed hour windows, so they hold across processes.
+ */
+export interface CommandLimits {
+  startsPerMemberPerHour: number;
+  startsPerWorkspacePerHour: number;
+  openRoundsPerChannel: number;
+}
+
+/** Generous enough for a busy team, low enough that a script cannot flood a workspace. */
+export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
+  startsPerMemberPerHour: 20,
+  startsPerWorkspacePerHour: 100,
+  openRoundsPerChannel: 10,
+};
+
+/** Cuts text to at most `max` characters, marking the cut with an ellipsis. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
+}
+
+/** "3 minutes", "1 minute", "45 seconds": how long a member has to wait, in words. */
+export function describeWait(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}

@@ -1,4 +1,5 @@
 import type { ApprovalMatrix, Candidate } from '../domain/candidate.js';
+import type { LearnedInput } from './learned/model.js';
 
 /** Model calls and tokens spent; offline models report zero tokens. */
 export interface Usage {
@@ -67,12 +68,25 @@ export interface Generator {
   generate(input: GenerateInput, signal?: AbortSignal): Promise<GenerateResult>;
 }
 
+/**
+ * The workspace's past ratings (members x statements, with texts and opinions), for a
+ * reward model that learns from them. A port: the pipeline implements it over the store,
+ * which src/models may not read; absent outside the pipeline.
+ */
+export interface RatingsHistory {
+  /** How many ratings there are: cheap, so a model can decide whether to load them. */
+  count(): Promise<number>;
+  load(): Promise<LearnedInput>;
+}
+
 export interface PredictInput {
   question: string;
   participants: readonly ParticipantView[];
   candidates: readonly Candidate[];
   seed: number;
   ledger?: CallLedger;
+  /** The workspace's ratings so far (see BlendedRewardModel); other models ignore it. */
+  history?: RatingsHistory;
 }
 
 export interface PredictResult {

@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import { ledgerHolder, stageLedger } from './ledger.js';
 import type { StageJob } from './payloads.js';
 import type { PipelineQueues } from './queues.js';
+import { ratingsHistory } from './ratings-history.js';
 
 export interface StageDeps {
   store: Store;
@@ -143,6 +144,7 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
     candidates: set.candidates,
     seed: runSeed(round, job),
     ledger,
+    history: ratingsHistory(deps.store, job.scope),
   });
   await ledger.recordUnmetered(result.usage);
   requireMajority(result.matrix);

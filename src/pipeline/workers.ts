@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { clip, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from '../models/llm/errors.js';
 import {
@@ -30,6 +31,11 @@ export interface WorkerOptions {
   log: Log;
   limiter?: { max: number; duration: number };
   metrics?: PipelineMetrics;
+  /**
+   * Lock duration and stalled-job check interval (WORKER_STALL_INTERVAL_MS): how soon a
+   * job held by a worker that died is handed to another. BullMQ's 30 s when unset.
+   */
+  stallIntervalMs?: number;
 }
 
 /**
@@ -109,6 +115,9 @@ export function validatedWorker<S extends z.ZodType>(
       prefix: options.prefix,
       concurrency: options.concurrency,
       ...(options.limiter ? { limiter: options.limiter } : {}),
+      ...(options.stallIntervalMs
+        ? { lockDuration: options.stallIntervalMs, stalledInterval: options.stallIntervalMs }
+        : {}),
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
@@ -117,7 +126,9 @@ export function validatedWorker<S extends z.ZodType>(
 
 /** generate -> score -> select, each its own queue so they scale and retry separately. */
 export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Worker[] {
-  const fail = (job: StageJob, err: Error) => failRun(deps, job, err.message);
+  // A server's error page can be long; the reason is stored and shown in the channel.
+  const fail = (job: StageJob, err: Error) =>
+    failRun(deps, job, clip(err.message, LIMITS.reasonMaxChars));
   const modelQueue = { ...options, limiter: MODEL_QUEUE_LIMITER };
   return [
     validatedWorker(

@@ -50,6 +50,10 @@ export class Keys {
   event(scope: Scope, eventId: string): string {
     return `${this.tenant(scope)}:event:${eventId}`;
   }
+  /** The workspace's ratings matrix (ratings-matrix.ts): one hash per part. */
+  ratingsMatrix(scope: Scope, part: 'ratings' | 'statements' | 'opinions'): string {
+    return `${this.tenant(scope)}:matrix:${part}`;
+  }
 }
 
 /** Opinions are version 0 of a round's contributions; critiques of version v are `critique:v`. */

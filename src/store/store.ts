@@ -5,6 +5,7 @@ import { Keys } from './keys.js';
 import { MessageRepository } from './messages.js';
 import { PollRepository } from './polls.js';
 import { RateLimiter } from './rate-limits.js';
+import { RatingsMatrixRepository } from './ratings-matrix.js';
 import { RoundRepository } from './rounds.js';
 import { UsageRepository } from './usage.js';
 
@@ -17,6 +18,7 @@ export interface Store {
   events: EventLog;
   usage: UsageRepository;
   limits: RateLimiter;
+  ratingsMatrix: RatingsMatrixRepository;
 }
 
 export function createStore(redis: Redis, root = 'dlb'): Store {
@@ -29,5 +31,6 @@ export function createStore(redis: Redis, root = 'dlb'): Store {
     events: new EventLog(redis, keys),
     usage: new UsageRepository(redis, keys),
     limits: new RateLimiter(redis, keys),
+    ratingsMatrix: new RatingsMatrixRepository(redis, keys),
   };
 }

@@ -21,7 +21,7 @@ const RULES: Record<string, { layers: string[]; packages: RegExp }> = {
   },
   deliberation: {
     layers: ['domain', 'store', 'pipeline', 'deliberation'],
-    packages: /^(zod|ioredis|bullmq)$/,
+    packages: /^(zod|ioredis|bullmq|csv-stringify(\/.*)?)$/,
   },
   platforms: {
     layers: ['domain', 'deliberation', 'platforms'],

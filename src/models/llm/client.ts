@@ -42,12 +42,25 @@ export interface CallPolicy {
   retryDelayMs: number;
   /** Logged as *** wherever a server's message might echo it. */
   apiKey?: string | undefined;
+  /**
+   * A cap on requests in flight shared by every process (a Redis lease semaphore, see
+   * src/pipeline/request-gate.ts); absent, only this process's `concurrency` holds.
+   */
+  gate?: RequestGate | undefined;
   log: Log;
+}
+
+/**
+ * Admits one request at a time against a cap shared beyond this process. `acquire`
+ * resolves with the function that gives the place back.
+ */
+export interface RequestGate {
+  acquire(signal?: AbortSignal): Promise<() => Promise<void>>;
 }
 
 export const DEFAULT_POLICY: Omit<CallPolicy, 'log'> = {
   maxRetries: 2,
-  concurrency: 8,
+  concurrency: 16,
   requestsPerMinute: 0,
   roundTokenBudget: 0,
   retryDelayMs: 500,
@@ -263,7 +276,11 @@ export class ModelClient {
   ): Promise<{ raw: unknown; usage: Usage } | { failure: Failure; usage: Usage }> {
     const { roundTokenBudget, requestsPerMinute } = this.policy;
     await this.slots.acquire(signal);
+    // The shared place is taken after the local one, so a process never has more waiters
+    // polling Redis than its own concurrency, however many calls its jobs queue up.
+    let leave: (() => Promise<void>) | null = null;
     try {
+      if (this.policy.gate) leave = await this.policy.gate.acquire(signal);
       const pause = this.pausedUntil - Date.now();
       if (pause > 0) throw new RateLimitedError(pause);
       const reserved = ledger && roundTokenBudget > 0 ? call.estimate : 0;
@@ -284,6 +301,7 @@ export class ModelClient {
         await ledger?.settle(usage, reserved);
       }
     } finally {
+      await leave?.().catch(() => undefined);
       this.slots.release();
     }
   }

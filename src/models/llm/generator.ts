@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Candidate } from '../../domain/candidate.js';
 import { LIMITS } from '../../domain/limits.js';
 import type { Log } from '../../domain/log.js';
@@ -14,6 +15,14 @@ import {
 } from '../ports.js';
 import type { CallOutcome, ModelClient } from './client.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import {
+  DEFAULT_PROMPT_BUDGET_TOKENS,
+  type PromptPlan,
+  planPrompt,
+  summaryMessages,
+  summaryNote,
+  toPromptGroup,
+} from './large-group.js';
 import { generationMessages, nonceFor } from './prompts.js';
 import {
   checkStatement,
@@ -31,6 +40,13 @@ export interface LlmGeneratorOptions {
   wordBudget?: number;
   /** Some spread between samples on top of the shuffles. */
   temperature?: number;
+  /**
+   * Largest generation prompt, in estimated tokens (LLM_PROMPT_BUDGET_TOKENS); above it
+   * the opinions are clustered and summarised. 0 = no limit.
+   */
+  promptBudgetTokens?: number;
+  /** Embeddings model to cluster a large group's opinions on; lexical vectors without. */
+  embeddingModel?: string;
   log: Log;
 }
 
@@ -66,9 +82,38 @@ export class LlmGenerator implements Generator {
     // back to the queue (or fails) as a whole, and calls already paid for are remembered.
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // Every waiting call listens on it; hundreds are expected in a large round, not a leak.
+    setMaxListeners(0, linked);
+    const budget = this.options.promptBudgetTokens ?? DEFAULT_PROMPT_BUDGET_TOKENS;
+    const plan = await planPrompt(
+      {
+        question: input.question,
+        opinions: members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim()),
+        critiques:
+          input.previous === null
+            ? []
+            : members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : [])),
+        previous: input.previous,
+        wordBudget: this.wordBudget,
+        nonce: nonceFor(input.seed, 'generate'),
+      },
+      {
+        budgetTokens: budget,
+        seed: input.seed,
+        embed: this.options.embeddingModel
+          ? {
+              client: this.options.client,
+              model: this.options.embeddingModel,
+              ledger: input.ledger,
+            }
+          : undefined,
+        signal: linked,
+      },
+    );
+    // Every sample starts at once; the client's limits decide how many run together.
     const settled = await Promise.allSettled(
       Array.from({ length: k }, (_, i) =>
-        this.sample(input, members, i, k, input.ledger, linked).catch((error: unknown) => {
+        this.sample(input, members, plan, i, k, input.ledger, linked).catch((error: unknown) => {
           if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
             stop.abort(error);
           }
@@ -82,7 +127,7 @@ export class LlmGenerator implements Generator {
     const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (fatal) throw fatal.reason;
 
-    let usage = NO_USAGE;
+    let usage = plan.kind === 'summaries' ? plan.usage : NO_USAGE;
     const candidates: Candidate[] = [];
     const dropped: string[] = [];
     let unaffordable = 0;
@@ -115,6 +160,7 @@ export class LlmGenerator implements Generator {
     });
 
     const notes: string[] = [];
+    if (plan.kind === 'summaries') notes.push(summaryNote(plan, budget));
     if (dropped.length > 0) {
       notes.push(
         `${dropped.length} of ${k} samples gave no usable statement and were dropped (${summarise(dropped)})`,
@@ -140,6 +186,7 @@ export class LlmGenerator implements Generator {
   private async sample(
     input: GenerateInput,
     members: readonly ParticipantView[],
+    plan: PromptPlan,
     index: number,
     k: number,
     ledger: CallLedger | undefined,
@@ -164,14 +211,23 @@ export class LlmGenerator implements Generator {
             members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : [])),
             rng,
           );
-    const messages = generationMessages({
+    const prompt = {
       question: input.question,
       opinions,
       previous: input.previous,
       critiques,
       wordBudget: this.wordBudget,
       nonce: nonceFor(input.seed, 'generate'),
-    });
+    };
+    // A large group's clusters are shuffled per sample too, against position bias.
+    const messages =
+      plan.kind === 'verbatim'
+        ? generationMessages(prompt)
+        : summaryMessages(
+            prompt,
+            shuffled(plan.opinions.summaries.map(toPromptGroup), rng),
+            shuffled(plan.critiques?.summaries.map(toPromptGroup) ?? [], rng),
+          );
     let outcome: CallOutcome<StatementOutput>;
     try {
       outcome = await this.options.client.structured(

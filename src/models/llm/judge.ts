@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { ApprovalMatrix, Candidate } from '../../domain/candidate.js';
 import type { Log } from '../../domain/log.js';
@@ -14,9 +15,12 @@ import {
 } from '../ports.js';
 import type { ModelClient } from './client.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
-import { judgeMessages, nonceFor } from './prompts.js';
+import { judgeBatchMessages, judgeMessages, nonceFor } from './prompts.js';
 import {
   approvalFromAgreement,
+  BATCH_RATINGS_SCHEMA_NAME,
+  type BatchRatingsOutput,
+  batchRatingsSchema,
   LETTERS,
   RATINGS_SCHEMA_NAME,
   type RatingsOutput,
@@ -28,8 +32,16 @@ const RememberedSchema = z.record(z.string(), z.number());
 export interface LlmJudgeOptions {
   client: ModelClient;
   model: string;
+  /**
+   * Most members one call rates (LLM_JUDGE_BATCH); 1 = always one call per member. See
+   * batchSizeFor for when batches are used.
+   */
+  batchSize?: number;
   log: Log;
 }
+
+/** Members per call at most, unless set: 1,000 members -> 84 calls. */
+export const DEFAULT_JUDGE_BATCH = 12;
 
 /** A member's ratings by candidate id, or why there are none. */
 type MemberRatings =
@@ -59,9 +71,22 @@ export class LlmJudgeRewardModel implements RewardModel {
     }
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const settled = await Promise.allSettled(
-      input.participants.map((p) =>
-        this.rate(input, p, input.ledger, linked).catch((error: unknown) => {
+    // Every waiting call listens on it; hundreds are expected in a large round, not a leak.
+    setMaxListeners(0, linked);
+    const batches = memberBatches(input.participants.length, this.batchSizeFor(input.participants.length));
+    // Every call of the round starts at once; the client's limits (the global cap on
+    // requests in flight, the request rate) decide how many actually run together.
+    const batched = await Promise.allSettled(
+      batches.map((indices) =>
+        (indices.length === 1
+          ? this.rate(
+              input,
+              input.participants[indices[0] as number] as ParticipantView,
+              input.ledger,
+              linked,
+            ).then((r) => [r])
+          : this.rateBatch(input, indices, input.ledger, linked)
+        ).catch((error: unknown) => {
           // Every later call would hit the same wall: stop spending on them.
           if (
             error instanceof RateLimitedError ||
@@ -74,6 +99,20 @@ export class LlmJudgeRewardModel implements RewardModel {
         }),
       ),
     );
+    // Back to one outcome per member, in the participants' order.
+    const settled: PromiseSettledResult<MemberRatings>[] = new Array(input.participants.length);
+    batched.forEach((b, bi) => {
+      (batches[bi] ?? []).forEach((p, j) => {
+        settled[p] =
+          b.status === 'rejected'
+            ? b
+            : {
+                status: 'fulfilled',
+                // The batch's usage is counted once, on its first member.
+                value: (b.value[j] ?? { failed: 'no rating', usage: NO_USAGE }) as MemberRatings,
+              };
+      });
+    });
     signal?.throwIfAborted();
     // The error that stopped the others, rather than the aborts it caused.
     const fatal: unknown = stop.signal.aborted
@@ -109,6 +148,90 @@ export class LlmJudgeRewardModel implements RewardModel {
       approvals,
     };
     return { matrix, usage, model: this.name };
+  }
+
+  /**
+   * One member per call while the round's members fit in one wave of requests (the
+   * client's concurrency, LLM_CONCURRENCY); above that, batches just large enough to
+   * judge everyone in one wave, at most `batchSize`. So small rounds keep the studies'
+   * per-member prompt, and a large one pays fidelity only as far as it must.
+   */
+  batchSizeFor(members: number): number {
+    const most = Math.max(1, Math.floor(this.options.batchSize ?? DEFAULT_JUDGE_BATCH));
+    const wave = Math.max(1, this.options.client.policy.concurrency);
+    return Math.min(most, Math.max(1, Math.ceil(members / wave)));
+  }
+
+  /**
+   * Several members in one call, sharing one candidate order (seeded per batch). A member
+   * whose ratings this run already paid for is not asked again; a failed call leaves
+   * every member of the batch unpredicted.
+   */
+  private async rateBatch(
+    input: PredictInput,
+    indices: readonly number[],
+    ledger: CallLedger | undefined,
+    signal: AbortSignal,
+  ): Promise<MemberRatings[]> {
+    const results: (MemberRatings | undefined)[] = indices.map(() => undefined);
+    const ask: { at: number; member: ParticipantView; key: string }[] = [];
+    for (const [at, p] of indices.entries()) {
+      const member = input.participants[p] as ParticipantView;
+      if (member.opinion.trim() === '' && (member.critique ?? '').trim() === '') {
+        results[at] = { failed: 'the member wrote nothing to judge from', usage: NO_USAGE };
+        continue;
+      }
+      const remembered = await ledger?.recall(`member-${input.seed}-${member.id}`);
+      const parsed = remembered ? RememberedSchema.safeParse(JSON.parse(remembered)) : null;
+      if (parsed?.success) results[at] = { ratings: parsed.data, usage: NO_USAGE };
+      else ask.push({ at, member, key: `m${ask.length + 1}` });
+    }
+    if (ask.length > 0) {
+      const order: Candidate[] = shuffled(
+        input.candidates,
+        createRng(`judge-batch:${input.seed}:${ask[0]?.member.id}`),
+      );
+      const statements = order.map((c, i) => ({ letter: LETTERS[i] as string, text: c.text }));
+      const letters = statements.map((s) => s.letter);
+      const keys = ask.map((a) => a.key);
+      const outcome = await this.options.client.structured<BatchRatingsOutput>(
+        {
+          model: this.options.model,
+          schemaName: BATCH_RATINGS_SCHEMA_NAME,
+          schema: batchRatingsSchema(keys, letters),
+          messages: judgeBatchMessages({
+            question: input.question,
+            members: ask.map((a) => ({
+              key: a.key,
+              opinion: a.member.opinion.trim(),
+              critique: a.member.critique?.trim() || null,
+            })),
+            statements,
+            nonce: nonceFor(input.seed, `judge-batch:${ask[0]?.member.id}`),
+          }),
+          maxTokens: 32 + ask.length * (16 + 10 * letters.length),
+          temperature: 0,
+        },
+        ledger,
+        signal,
+      );
+      for (const [j, a] of ask.entries()) {
+        // The call's usage is reported once, with the first member asked.
+        const usage = j === 0 ? outcome.usage : NO_USAGE;
+        if (!outcome.ok) {
+          results[a.at] = { failed: outcome.reason, usage };
+          continue;
+        }
+        const ratings: Record<string, number> = {};
+        order.forEach((c, i) => {
+          const rating = outcome.value.ratings[a.key]?.[letters[i] as string];
+          if (rating !== undefined) ratings[c.id] = rating;
+        });
+        await ledger?.remember(`member-${input.seed}-${a.member.id}`, JSON.stringify(ratings));
+        results[a.at] = { ratings, usage };
+      }
+    }
+    return results.map((r) => r ?? { failed: 'no rating', usage: NO_USAGE });
   }
 
   private async rate(
@@ -160,4 +283,13 @@ export class LlmJudgeRewardModel implements RewardModel {
     await ledger?.remember(key, JSON.stringify(ratings));
     return { ratings, usage: outcome.usage };
   }
+}
+
+/** Member indices in order, cut into consecutive batches of at most `size`. */
+export function memberBatches(count: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < count; i += size) {
+    out.push(Array.from({ length: Math.min(size, count - i) }, (_, j) => i + j));
+  }
+  return out;
 }

@@ -51,3 +51,15 @@ export function ratingsSchema(letters: readonly string[]) {
   });
 }
 export type RatingsOutput = { ratings: Record<string, number> };
+
+export const BATCH_RATINGS_SCHEMA_NAME = 'approval_ratings_batch';
+
+/** One strict ratings object per member key: a missing or extra member or letter fails. */
+export function batchRatingsSchema(keys: readonly string[], letters: readonly string[]) {
+  const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
+  const perMember = z.strictObject(Object.fromEntries(letters.map((l) => [l, rating])));
+  return z.strictObject({
+    ratings: z.strictObject(Object.fromEntries(keys.map((k) => [k, perMember]))),
+  });
+}
+export type BatchRatingsOutput = { ratings: Record<string, Record<string, number>> };

@@ -18,6 +18,7 @@ import {
   PermissionFlagsBits,
   type User,
 } from 'discord.js';
+import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
 import type { ReplyOutcome } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
@@ -345,12 +346,16 @@ export class DiscordBot {
         const data = await service.export(target);
         return {
           ephemeral: true,
-          content: `Everything about round \`${data.round.id}\`, as JSON.`,
+          content: `Everything about round \`${data.round.id}\`, as JSON, and in the Polis export layout (CSV).`,
           files: [
             {
               name: `round-${data.round.id}.json`,
               attachment: Buffer.from(JSON.stringify(data, null, 2)),
             },
+            ...polisExportFiles(data.round.scope, [data]).map((f) => ({
+              name: `round-${data.round.id}-${f.name}`,
+              attachment: Buffer.from(f.content),
+            })),
           ],
         };
       }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { RoundTarget } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
@@ -127,6 +128,15 @@ async function execute(
         filename: `round-${round.id}.json`,
         content: `${JSON.stringify(data, null, 2)}\n`,
         comment: `Export of round \`${round.id}\`, asked for by ${mention(userId)}.`,
+      });
+      await deps.port.uploadTexts({
+        channel: round.channelId,
+        threadTs: round.questionRef?.messageId ?? null,
+        files: polisExportFiles(scope, [data]).map((f) => ({
+          filename: `round-${round.id}-${f.name}`,
+          content: f.content,
+        })),
+        comment: `The same round in the Polis export layout (for \`npm run eval\` and Polis tools).`,
       });
       return { text: `The export of round \`${round.id}\` is in its thread.` };
     }

@@ -196,6 +196,28 @@ export class SlackPort implements PlatformPort {
     );
   }
 
+  /** Several text files in one message (one upload, one comment), e.g. an export's CSVs. */
+  async uploadTexts(options: {
+    channel: string;
+    threadTs: string | null;
+    files: readonly { filename: string; content: string }[];
+    comment: string;
+  }): Promise<void> {
+    const upload = {
+      file_uploads: options.files.map((f) => ({
+        filename: f.filename,
+        title: f.filename,
+        content: f.content,
+      })),
+      initial_comment: options.comment,
+    };
+    await this.client.files.uploadV2(
+      options.threadTs
+        ? { ...upload, channel_id: options.channel, thread_ts: options.threadTs }
+        : { ...upload, channel_id: options.channel },
+    );
+  }
+
   /** users.info: whether a member administers the workspace. */
   async isAdmin(user: string): Promise<boolean> {
     const res = await this.client.users.info({ user });

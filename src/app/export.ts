@@ -1,0 +1,160 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  collectRoundExports,
+  type PolisFile,
+  polisExportFiles,
+} from '../deliberation/polis-export.js';
+import { DeliberationService } from '../deliberation/service.js';
+import { DomainError } from '../domain/errors.js';
+import { silentLog } from '../domain/log.js';
+import { type Scope, ScopeSchema } from '../domain/scope.js';
+import { PipelineQueues } from '../pipeline/queues.js';
+import { createStore, type Store } from '../store/store.js';
+import { ConfigError, loadConfig } from './config.js';
+import { connectRedis, RedisUnavailableError } from './redis.js';
+
+/**
+ * `npm run export -- --platform slack --workspace T123 [--round ID] --out DIR`: writes a
+ * round, or the whole workspace, in the Polis export layout (src/deliberation/polis-export.ts)
+ * so `npm run eval -- DIR` and other Polis tools read it.
+ */
+
+const USAGE =
+  'usage: npm run export -- --platform slack|discord|console --workspace ID [--round ID] --out DIR';
+
+export interface ExportDeps {
+  service: Pick<DeliberationService, 'export'>;
+  store: Pick<Store, 'rounds'>;
+}
+
+/** Writes the four CSV files into `outDir` (created if missing); returns what was written. */
+export async function writePolisExport(
+  deps: ExportDeps,
+  scope: Scope,
+  roundId: string | null,
+  outDir: string,
+): Promise<{ rounds: number; files: PolisFile[] }> {
+  const rounds = await collectRoundExports(deps, scope, roundId);
+  const files = polisExportFiles(scope, rounds);
+  mkdirSync(outDir, { recursive: true });
+  for (const file of files) writeFileSync(join(outDir, file.name), file.content);
+  return { rounds: rounds.length, files };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const scope = ScopeSchema.safeParse({ platform: values.platform, workspaceId: values.workspace });
+  if (!scope.success || !values.out) {
+    const issue = scope.success ? 'missing --out' : scope.error.issues[0];
+    const detail =
+      typeof issue === 'string'
+        ? issue
+        : `--${issue?.path[0] === 'platform' ? 'platform' : 'workspace'}: ${issue?.message}`;
+    process.stderr.write(`export: ${detail}\n${USAGE}\n`);
+    return 2;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`export: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (!config.REDIS_URL) {
+    process.stderr.write("export: REDIS_URL is not set; the export reads the bot's Redis\n");
+    return 2;
+  }
+  let redis: Awaited<ReturnType<typeof connectRedis>>;
+  try {
+    redis = await connectRedis(config.REDIS_URL);
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) {
+      process.stderr.write(`export: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  let queues: PipelineQueues | null = null;
+  try {
+    const store = createStore(redis, config.REDIS_PREFIX);
+    queues = new PipelineQueues(redis, {
+      prefix: `${config.REDIS_PREFIX}:bull`,
+      attempts: config.JOB_ATTEMPTS,
+      backoffMs: config.JOB_BACKOFF_MS,
+    });
+    // The export only reads; the service is the one place that knows how to gather a round.
+    const service = new DeliberationService({
+      store,
+      queues,
+      log: silentLog,
+      now: Date.now,
+      newId: () => {
+        throw new Error('the export creates no round');
+      },
+      newSeed: () => 0,
+    });
+    const out = resolve(values.out);
+    const { rounds, files } = await writePolisExport(
+      { service, store },
+      scope.data,
+      values.round ?? null,
+      out,
+    );
+    process.stdout.write(
+      `wrote ${files.map((f) => f.name).join(', ')} (${rounds} round${rounds === 1 ? '' : 's'}) to ${out}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof DomainError) {
+      process.stderr.write(`export: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await queues?.close();
+    redis.disconnect();
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      platform: { type: 'string' },
+      workspace: { type: 'string' },
+      round: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+const isScript =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isScript) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`export: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,101 @@
+import type { ApprovalMatrix } from '../domain/candidate.js';
+import { fitLearnedModel, type LearnedInput } from './learned/model.js';
+import type { PredictInput, PredictResult, RewardModel } from './ports.js';
+
+/**
+ * The configured reward model (LLM judge, embedding or lexical), blended with the model
+ * learned from the workspace's real ratings once there are enough of them.
+ *
+ * Per member the learned prediction weighs `maxWeight * n / (n + memberShrink)`, n being
+ * that member's ratings so far: a member who never rated anything keeps the base model's
+ * number (the learned model only knows the workspace's average for them), and even a
+ * prolific rater keeps the base model at half weight or more, because a round's
+ * candidates are always statements nobody rated (the cold-start case, task D of
+ * docs/EVAL, where the learned model's AUC is 0.60-0.76 — informative, not decisive),
+ * while the base model reads the candidate against this round's opinion.
+ */
+export interface BlendOptions {
+  /** Below this many ratings in the workspace the base model is used alone. */
+  minRatings: number;
+  /** The learned model's weight for a member with very many ratings. */
+  maxWeight?: number;
+  /** Ratings at which a member's learned weight is half of `maxWeight`. */
+  memberShrink?: number;
+}
+
+export const DEFAULT_MAX_LEARNED_WEIGHT = 0.5;
+export const DEFAULT_MEMBER_SHRINK = 3;
+
+/** Candidate ids share the learned model's id space with stored statements; this keeps them apart. */
+const CANDIDATE_PREFIX = 'candidate:';
+
+export class BlendedRewardModel implements RewardModel {
+  /**
+   * The configured model's name: whether a round's numbers were blended depends on the
+   * workspace, so each result's `model` says it, not the process-wide name.
+   */
+  readonly name: string;
+
+  constructor(
+    private readonly base: RewardModel,
+    private readonly options: BlendOptions,
+  ) {
+    this.name = base.name;
+  }
+
+  async predict(input: PredictInput, signal?: AbortSignal): Promise<PredictResult> {
+    const history = input.history;
+    const count = history ? await history.count() : 0;
+    const result = await this.base.predict(input, signal);
+    if (!history || count < this.options.minRatings || input.candidates.length === 0) {
+      return result;
+    }
+    const data = await history.load();
+    const ratings = data.ratings.length;
+    if (ratings < this.options.minRatings) return result;
+    return {
+      ...result,
+      matrix: this.blend(result.matrix, input, data),
+      model: `${result.model} blended with learned (${ratings} ratings)`,
+    };
+  }
+
+  private blend(matrix: ApprovalMatrix, input: PredictInput, data: LearnedInput): ApprovalMatrix {
+    const maxWeight = this.options.maxWeight ?? DEFAULT_MAX_LEARNED_WEIGHT;
+    const shrink = this.options.memberShrink ?? DEFAULT_MEMBER_SHRINK;
+    const opinionOf = new Map(input.participants.map((p) => [p.id, p.opinion]));
+    // A member's words: their earlier opinions and this round's, so text similarity sees both.
+    const members = data.members.map((m) => {
+      const now = opinionOf.get(m.id);
+      opinionOf.delete(m.id);
+      return { id: m.id, text: [m.text ?? '', now ?? ''].filter((t) => t !== '').join('\n') };
+    });
+    for (const [id, opinion] of opinionOf) members.push({ id, text: opinion });
+    const model = fitLearnedModel({
+      members,
+      statements: [
+        ...data.statements,
+        ...input.candidates.map((c) => ({ id: `${CANDIDATE_PREFIX}${c.id}`, text: c.text })),
+      ],
+      ratings: data.ratings,
+    });
+    const rated = new Map<string, number>();
+    for (const r of data.ratings) rated.set(r.member, (rated.get(r.member) ?? 0) + 1);
+    const approvals = matrix.approvals.map((row, c) => {
+      const candidateId = `${CANDIDATE_PREFIX}${matrix.candidates[c] ?? ''}`;
+      return row.map((base, p) => {
+        const member = matrix.participants[p];
+        const n = member === undefined ? 0 : (rated.get(member) ?? 0);
+        if (base === null || member === undefined || n === 0) return base;
+        const weight = (maxWeight * n) / (n + shrink);
+        const learned = model.predict(member, candidateId);
+        return clamp01((1 - weight) * base + weight * learned);
+      });
+    });
+    return { ...matrix, approvals };
+  }
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0.5;
+}

@@ -1,0 +1,292 @@
+import { createRng } from '../../domain/random.js';
+import { contentTerms } from '../text/analyze.js';
+import { TfIdf } from '../text/tfidf.js';
+
+/**
+ * Clustering of a large group's opinions, so that the generator can be given every
+ * opinion's weight within its prompt budget: spherical k-means (cosine) over unit
+ * vectors — TF-IDF vectors offline, embeddings when a model server gives them.
+ *
+ * Vectors are stored sparse (indices + values) because TF-IDF vectors of 2,000 opinions
+ * have a few dozen non-zero terms out of thousands; centroids are dense, so one
+ * point-centroid similarity costs the point's non-zeros, which keeps k-means over
+ * embeddings (all non-zero) just as correct, only slower.
+ */
+export interface UnitVector {
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+export interface Vectors {
+  vectors: UnitVector[];
+  dims: number;
+  /** Term per dimension for lexical vectors (to name a cluster); null for embeddings. */
+  terms: string[] | null;
+}
+
+function unitSparse(entries: [number, number][]): UnitVector {
+  entries.sort((a, b) => a[0] - b[0]);
+  const norm = Math.sqrt(entries.reduce((n, [, v]) => n + v * v, 0));
+  return {
+    idx: Int32Array.from(entries.map(([i]) => i)),
+    val: Float64Array.from(entries.map(([, v]) => (norm === 0 ? 0 : v / norm))),
+  };
+}
+
+/** TF-IDF vectors of the texts (content lemmas, see text/analyze.ts). */
+export function lexicalVectors(texts: readonly string[]): Vectors {
+  const docs = texts.map((t) => contentTerms(t));
+  const tfidf = TfIdf.fit(docs);
+  const index = new Map<string, number>();
+  const terms: string[] = [];
+  const vectors = docs.map((doc) => {
+    const entries: [number, number][] = [];
+    for (const [term, weight] of tfidf.vector(doc)) {
+      let i = index.get(term);
+      if (i === undefined) {
+        i = terms.length;
+        index.set(term, i);
+        terms.push(term);
+      }
+      entries.push([i, weight]);
+    }
+    return unitSparse(entries);
+  });
+  return { vectors, dims: terms.length, terms };
+}
+
+/** Embeddings (dense rows of one length) as unit vectors. */
+export function embeddingVectors(rows: readonly (readonly number[])[]): Vectors {
+  const dims = rows[0]?.length ?? 0;
+  const vectors = rows.map((row) => unitSparse(row.map((v, i): [number, number] => [i, v])));
+  return { vectors, dims, terms: null };
+}
+
+function dotDense(v: UnitVector, centroid: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < v.idx.length; j++)
+    s += (v.val[j] as number) * (centroid[v.idx[j] as number] as number);
+  return s;
+}
+
+/**
+ * Seeded spherical k-means with k-means++ seeding. Every point ends in exactly one
+ * cluster; clusters left empty are dropped and the rest renumbered 0..k'-1, so cluster
+ * sizes always add up to the number of points.
+ */
+export function kmeans(
+  data: Vectors,
+  k: number,
+  seed: number | string,
+  iterations = 12,
+): { assignment: Int32Array; clusters: number } {
+  const n = data.vectors.length;
+  const assignment = new Int32Array(n);
+  const want = Math.max(1, Math.min(k, n));
+  if (n === 0 || want === 1) return { assignment, clusters: n === 0 ? 0 : 1 };
+  const rng = createRng(`kmeans:${seed}`);
+  const centroids: Float64Array[] = [];
+  const place = (v: UnitVector) => {
+    const c = new Float64Array(data.dims);
+    for (let j = 0; j < v.idx.length; j++) c[v.idx[j] as number] = v.val[j] as number;
+    centroids.push(c);
+  };
+  place(data.vectors[Math.floor(rng.next() * n)] as UnitVector);
+  // k-means++: each next centre far (in cosine distance) from those chosen.
+  const nearest = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  while (centroids.length < want) {
+    const last = centroids[centroids.length - 1] as Float64Array;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Math.max(0, 1 - dotDense(data.vectors[i] as UnitVector, last));
+      if (d < (nearest[i] as number)) nearest[i] = d;
+      total += (nearest[i] as number) ** 2;
+    }
+    if (total === 0) break; // every point sits on a centre already
+    let r = rng.next() * total;
+    let pick = n - 1;
+    for (let i = 0; i < n; i++) {
+      r -= (nearest[i] as number) ** 2;
+      if (r <= 0) {
+        pick = i;
+        break;
+      }
+    }
+    place(data.vectors[pick] as UnitVector);
+  }
+  const kk = centroids.length;
+  for (let it = 0; it < iterations; it++) {
+    let moved = 0;
+    for (let i = 0; i < n; i++) {
+      const v = data.vectors[i] as UnitVector;
+      let best = 0;
+      let bestSim = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < kk; c++) {
+        const sim = dotDense(v, centroids[c] as Float64Array);
+        if (sim > bestSim) {
+          bestSim = sim;
+          best = c;
+        }
+      }
+      if (assignment[i] !== best || it === 0) moved++;
+      assignment[i] = best;
+    }
+    if (moved === 0) break;
+    for (const c of centroids) c.fill(0);
+    for (let i = 0; i < n; i++) {
+      const v = data.vectors[i] as UnitVector;
+      const c = centroids[assignment[i] as number] as Float64Array;
+      for (let j = 0; j < v.idx.length; j++) {
+        const d = v.idx[j] as number;
+        c[d] = (c[d] as number) + (v.val[j] as number);
+      }
+    }
+    for (const c of centroids) {
+      let norm = 0;
+      for (const x of c) norm += x * x;
+      norm = Math.sqrt(norm);
+      if (norm > 0) for (let d = 0; d < c.length; d++) c[d] = (c[d] as number) / norm;
+    }
+  }
+  // Renumber so that no cluster is empty.
+  const renumber = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const c = assignment[i] as number;
+    if (!renumber.has(c)) renumber.set(c, renumber.size);
+    assignment[i] = renumber.get(c) as number;
+  }
+  return { assignment, clusters: renumber.size };
+}
+
+/** What the generator is given about one cluster of opinions. */
+export interface ClusterSummary {
+  /** Opinions in the cluster: every opinion is counted in exactly one cluster. */
+  size: number;
+  /** Its share of all opinions, in whole percent. */
+  percent: number;
+  /** Words its opinions use most (lexical vectors only). */
+  terms: string[];
+  /** Opinions written in it, verbatim, the most central first (long ones cut with "…"). */
+  quotes: string[];
+}
+
+export interface SummaryShape {
+  clusters: number;
+  quotes: number;
+  quoteChars: number;
+  terms: number;
+}
+
+/** Cuts a quote at a word boundary; the "…" says it was cut. */
+export function cutQuote(text: string, chars: number): string {
+  const t = text.trim().replace(/\s+/g, ' ');
+  if (t.length <= chars) return t;
+  const cut = t.slice(0, Math.max(1, chars - 1));
+  const space = cut.lastIndexOf(' ');
+  return `${space > chars / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/** Summaries of a clustering, largest cluster first. */
+export function summarise(
+  texts: readonly string[],
+  data: Vectors,
+  assignment: Int32Array,
+  clusters: number,
+  shape: Omit<SummaryShape, 'clusters'>,
+): ClusterSummary[] {
+  const members: number[][] = Array.from({ length: clusters }, () => []);
+  assignment.forEach((c, i) => {
+    members[c]?.push(i);
+  });
+  const out = members.map((ids) => {
+    const centroid = new Float64Array(data.dims);
+    for (const i of ids) {
+      const v = data.vectors[i] as UnitVector;
+      for (let j = 0; j < v.idx.length; j++) {
+        const d = v.idx[j] as number;
+        centroid[d] = (centroid[d] as number) + (v.val[j] as number);
+      }
+    }
+    const central = [...ids].sort(
+      (a, b) =>
+        dotDense(data.vectors[b] as UnitVector, centroid) -
+          dotDense(data.vectors[a] as UnitVector, centroid) || a - b,
+    );
+    const quotes: string[] = [];
+    const seen = new Set<string>();
+    for (const i of central) {
+      if (quotes.length >= shape.quotes) break;
+      const q = cutQuote(texts[i] ?? '', shape.quoteChars);
+      if (q === '' || seen.has(q.toLowerCase())) continue;
+      seen.add(q.toLowerCase());
+      quotes.push(q);
+    }
+    const terms =
+      data.terms === null
+        ? []
+        : [...centroid.keys()]
+            .filter((d) => (centroid[d] as number) > 0)
+            .sort((a, b) => (centroid[b] as number) - (centroid[a] as number) || a - b)
+            .slice(0, shape.terms)
+            .map((d) => (data.terms as string[])[d] as string);
+    return {
+      size: ids.length,
+      percent: Math.round((100 * ids.length) / Math.max(1, texts.length)),
+      terms,
+      quotes,
+    };
+  });
+  return out.sort((a, b) => b.size - a.size);
+}
+
+/** Shapes tried in order, richest first, until the prompt fits its budget. */
+export function shapesFor(count: number, maxClusters: number): SummaryShape[] {
+  const shapes: SummaryShape[] = [];
+  const counts = [maxClusters, 12, 9, 6, 4, 3, 2, 1].filter(
+    (c) => c <= Math.min(maxClusters, count),
+  );
+  for (const c of new Set(counts)) {
+    shapes.push({ clusters: c, quotes: 3, quoteChars: 400, terms: 6 });
+    shapes.push({ clusters: c, quotes: 2, quoteChars: 300, terms: 6 });
+    shapes.push({ clusters: c, quotes: 1, quoteChars: 240, terms: 5 });
+  }
+  shapes.push({ clusters: 1, quotes: 1, quoteChars: 120, terms: 3 });
+  shapes.push({ clusters: 1, quotes: 0, quoteChars: 0, terms: 0 });
+  return shapes;
+}
+
+export interface FittedSummaries {
+  summaries: ClusterSummary[];
+  /** Cluster per opinion, in the texts' order. */
+  assignment: Int32Array;
+  shape: SummaryShape;
+}
+
+/**
+ * The richest summaries (most clusters, then most and longest quotes) for which `fits`
+ * holds. Clusterings are computed once per cluster count. The last shape (one cluster,
+ * sizes only) is returned even when it does not fit: the caller checks again.
+ */
+export function summariseWithin(
+  texts: readonly string[],
+  data: Vectors,
+  seed: number | string,
+  fits: (summaries: ClusterSummary[]) => boolean,
+  maxClusters = 16,
+): FittedSummaries {
+  const clusterings = new Map<number, { assignment: Int32Array; clusters: number }>();
+  const shapes = shapesFor(texts.length, maxClusters);
+  let last: FittedSummaries | null = null;
+  for (const shape of shapes) {
+    let clustering = clusterings.get(shape.clusters);
+    if (!clustering) {
+      clustering = kmeans(data, shape.clusters, seed);
+      clusterings.set(shape.clusters, clustering);
+    }
+    const summaries = summarise(texts, data, clustering.assignment, clustering.clusters, shape);
+    last = { summaries, assignment: clustering.assignment, shape };
+    if (fits(summaries)) return last;
+  }
+  if (!last) throw new Error('no opinions to summarise');
+  return last;
+}

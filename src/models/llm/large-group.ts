@@ -1,0 +1,197 @@
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import {
+  type ClusterSummary,
+  embeddingVectors,
+  type FittedSummaries,
+  lexicalVectors,
+  summariseWithin,
+  type Vectors,
+} from '../cluster/clusters.js';
+import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
+import { estimateTokens, type ModelClient } from './client.js';
+import { ModelSetupError, TokenBudgetError } from './errors.js';
+import {
+  generationMessages,
+  type PromptGroup,
+  promptChars,
+  summaryGenerationMessages,
+} from './prompts.js';
+
+/** LLM_PROMPT_BUDGET_TOKENS unless set: a generation prompt, estimated at 3 characters a token. */
+export const DEFAULT_PROMPT_BUDGET_TOKENS = 6_000;
+
+/** At most this many clusters: more would leave too little room for quotes at the default budget. */
+export const MAX_CLUSTERS = 16;
+
+/** Texts per embeddings request (servers cap inputs per request; OpenAI at 2,048). */
+const EMBED_CHUNK = 256;
+
+export interface PromptInputs {
+  question: string;
+  opinions: readonly string[];
+  critiques: readonly string[];
+  previous: string | null;
+  wordBudget: number;
+  nonce: string;
+}
+
+/** How every sample's prompt is built for one round. */
+export type PromptPlan =
+  | { kind: 'verbatim'; estimate: number }
+  | {
+      kind: 'summaries';
+      estimate: number;
+      /** What all opinions verbatim would have cost. */
+      verbatimEstimate: number;
+      opinions: FittedSummaries;
+      critiques: FittedSummaries | null;
+      basis: string;
+      usage: Usage;
+    };
+
+export function toPromptGroup(s: ClusterSummary): PromptGroup {
+  return { members: s.size, percent: s.percent, terms: s.terms, quotes: s.quotes };
+}
+
+export function summaryMessages(
+  p: PromptInputs,
+  opinions: readonly PromptGroup[],
+  critiques: readonly PromptGroup[],
+): ChatCompletionMessageParam[] {
+  return summaryGenerationMessages({
+    question: p.question,
+    groups: opinions,
+    totalMembers: p.opinions.length,
+    previous: p.previous,
+    critiqueGroups: critiques,
+    wordBudget: p.wordBudget,
+    nonce: p.nonce,
+  });
+}
+
+export function estimateOf(messages: readonly ChatCompletionMessageParam[]): number {
+  return estimateTokens(promptChars(messages));
+}
+
+export interface PlanOptions {
+  budgetTokens: number;
+  seed: number;
+  /** Cluster on this model's embeddings; lexical vectors when absent or when it fails. */
+  embed?: { client: ModelClient; model: string; ledger: CallLedger | undefined } | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Every opinion verbatim when that fits the budget; otherwise clusters of opinions (and
+ * critiques) summarised with their sizes and verbatim quotes, the richest summaries that
+ * fit. No opinion is dropped: each is counted in exactly one cluster.
+ */
+export async function planPrompt(p: PromptInputs, options: PlanOptions): Promise<PromptPlan> {
+  const verbatimEstimate = estimateOf(
+    generationMessages({
+      question: p.question,
+      opinions: p.opinions,
+      previous: p.previous,
+      critiques: p.critiques,
+      wordBudget: p.wordBudget,
+      nonce: p.nonce,
+    }),
+  );
+  const budget = options.budgetTokens;
+  if (budget <= 0 || verbatimEstimate <= budget)
+    return { kind: 'verbatim', estimate: verbatimEstimate };
+
+  let usage = NO_USAGE;
+  let basis = 'word (TF-IDF) vectors';
+  const vectorsOf = async (texts: readonly string[]): Promise<Vectors> => {
+    if (options.embed && texts.length > 0) {
+      const got = await embedAll(options.embed, texts, options.signal);
+      usage = addUsage(usage, got.usage);
+      if (got.rows) {
+        basis = `embeddings (${options.embed.model})`;
+        return embeddingVectors(got.rows);
+      }
+      basis = `word (TF-IDF) vectors, as the embeddings call failed (${got.reason})`;
+    }
+    return lexicalVectors(texts);
+  };
+
+  const opinionVectors = await vectorsOf(p.opinions);
+  const critiqueVectors = p.critiques.length > 0 ? await vectorsOf(p.critiques) : null;
+  // Critiques, when there are any, get room in proportion to their length (at least 15%).
+  const oChars = p.opinions.reduce((n, t) => n + t.length, 0);
+  const cChars = p.critiques.reduce((n, t) => n + t.length, 0);
+  const opinionShare = critiqueVectors
+    ? Math.min(0.85, Math.max(0.5, oChars / (oChars + cChars)))
+    : 1;
+  const opinions = summariseWithin(
+    p.opinions,
+    opinionVectors,
+    `opinions:${options.seed}`,
+    (s) => estimateOf(summaryMessages(p, s.map(toPromptGroup), [])) <= budget * opinionShare,
+    MAX_CLUSTERS,
+  );
+  const opinionGroups = opinions.summaries.map(toPromptGroup);
+  const critiques = critiqueVectors
+    ? summariseWithin(
+        p.critiques,
+        critiqueVectors,
+        `critiques:${options.seed}`,
+        (s) => estimateOf(summaryMessages(p, opinionGroups, s.map(toPromptGroup))) <= budget,
+        MAX_CLUSTERS,
+      )
+    : null;
+  const estimate = estimateOf(
+    summaryMessages(p, opinionGroups, critiques?.summaries.map(toPromptGroup) ?? []),
+  );
+  return { kind: 'summaries', estimate, verbatimEstimate, opinions, critiques, basis, usage };
+}
+
+async function embedAll(
+  embed: NonNullable<PlanOptions['embed']>,
+  texts: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<{ rows: number[][] | null; usage: Usage; reason: string }> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < texts.length; i += EMBED_CHUNK) chunks.push(texts.slice(i, i + EMBED_CHUNK));
+  let outcomes: Awaited<ReturnType<ModelClient['embed']>>[];
+  try {
+    outcomes = await Promise.all(
+      chunks.map((chunk) => embed.client.embed(embed.model, chunk, embed.ledger, signal)),
+    );
+  } catch (error) {
+    // A server without that embeddings model (404) or a spent budget still gets a
+    // statement, clustered on words; a 429 goes back to the queue like any other.
+    if (error instanceof ModelSetupError || error instanceof TokenBudgetError) {
+      return { rows: null, usage: NO_USAGE, reason: error.message };
+    }
+    throw error;
+  }
+  let usage = NO_USAGE;
+  const rows: number[][] = [];
+  for (const o of outcomes) {
+    usage = addUsage(usage, o.usage);
+    if (!o.ok) return { rows: null, usage, reason: o.reason };
+    rows.push(...o.value);
+  }
+  return { rows, usage, reason: '' };
+}
+
+/** The note the results carry: the statement was written from summaries, and how. */
+export function summaryNote(
+  plan: Extract<PromptPlan, { kind: 'summaries' }>,
+  budget: number,
+): string {
+  const sizes = plan.opinions.summaries.map((s) => s.size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const shown = sizes.length > 8 ? `${sizes.slice(0, 8).join(', ')}, …` : sizes.join(', ');
+  const critiques = plan.critiques
+    ? `; the ${plan.critiques.summaries.reduce((a, s) => a + s.size, 0)} critiques likewise in ${plan.critiques.summaries.length} clusters`
+    : '';
+  return (
+    `made from summaries: all ${total} opinions verbatim (~${plan.verbatimEstimate.toLocaleString('en-US')} tokens) exceed the prompt budget ` +
+    `(${budget.toLocaleString('en-US')} tokens, LLM_PROMPT_BUDGET_TOKENS), so they were grouped on ${plan.basis} into ${sizes.length} clusters ` +
+    `of similar opinions (sizes ${shown}; every opinion counted in one), each given to the model with its size and up to ` +
+    `${plan.opinions.shape.quotes} verbatim quotes${critiques}`
+  );
+}

@@ -1,0 +1,135 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writePolisExport } from '../../src/app/export.js';
+import { BOT_XID } from '../../src/deliberation/polis-export.js';
+import type { Scope } from '../../src/domain/scope.js';
+import { loadConversation } from '../../src/eval/polis.js';
+import { finish, rate, roundToPoll } from '../deliberation/learning-support.js';
+import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+
+const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
+
+describe('export in the Polis layout, read back by the evaluation loader', () => {
+  let h: Harness | undefined;
+  const dirs: string[] = [];
+  const outDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'polis-export-'));
+    dirs.push(dir);
+    return join(dir, 'conversation');
+  };
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('round-trips a rated round: comments, latest votes, authors and topic', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE, {
+      ...OPINIONS,
+      ana: 'Yes, "a trial", then decide,\nwith a\r\nmulti-line note.',
+    });
+    await rate(h, SCOPE, statementMessageId, { ana: 'agree', ben: 'disagree', cai: 'unsure' });
+    await rate(h, SCOPE, statementMessageId, { ben: 'agree' }, 200); // ben's latest counts
+    await finish(h, SCOPE, round.id);
+    const dir = outDir();
+    const { files } = await writePolisExport(h.runtime, SCOPE, round.id, dir);
+    expect(files.map((f) => f.name)).toEqual([
+      'comments.csv',
+      'votes.csv',
+      'participants-votes.csv',
+      'summary.csv',
+    ]);
+
+    const conversation = loadConversation(dir);
+    expect(conversation.topic).toBe(round.question);
+    const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
+    const statement = conversation.comments.find((c) => c.text === poll?.statement);
+    expect(statement?.authorId).toBe('0');
+    // Opinions are comments by their members, with their text exactly (quotes, commas, newlines).
+    expect(conversation.comments.map((c) => c.text)).toContain(
+      'Yes, "a trial", then decide,\nwith a\r\nmulti-line note.',
+    );
+    expect(conversation.comments).toHaveLength(5);
+
+    const participants = readFileSync(join(dir, 'participants-votes.csv'), 'utf8');
+    const xidOf = new Map(
+      participants
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(',') as [string, string])
+        .map(([participant, xid]) => [participant, xid]),
+    );
+    expect(xidOf.get('0')).toBe(BOT_XID);
+    const votes = Object.fromEntries(
+      conversation.votes.map((v) => [xidOf.get(v.voterId), [v.commentId, v.vote]]),
+    );
+    expect(votes).toEqual({
+      ana: [statement?.id, 1],
+      ben: [statement?.id, 1],
+      cai: [statement?.id, 0],
+    });
+    const header = participants.split('\n')[0];
+    expect(header).toBe(
+      `participant,xid,group-id,n-comments,n-votes,n-agree,n-disagree,${conversation.comments.map((c) => c.id).join(',')}`,
+    );
+    const comments = readFileSync(join(dir, 'comments.csv'), 'utf8');
+    expect(comments.split('\n')[0]).toBe(
+      'timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body',
+    );
+    expect(comments).toContain(`,${statement?.id},0,2,0,1,`);
+    expect(readFileSync(join(dir, 'votes.csv'), 'utf8').split('\n')[0]).toBe(
+      'timestamp,datetime,comment-id,voter-id,vote',
+    );
+  });
+
+  it('exports a round nobody rated: opinions and statement, an empty votes file', async () => {
+    h = await startHarness();
+    const { round } = await roundToPoll(h, SCOPE);
+    const dir = outDir();
+    await writePolisExport(h.runtime, SCOPE, round.id, dir);
+    const conversation = loadConversation(dir);
+    expect(conversation.votes).toEqual([]);
+    expect(conversation.comments).toHaveLength(Object.keys(OPINIONS).length + 1);
+    expect(conversation.participants).toHaveLength(Object.keys(OPINIONS).length + 1);
+    expect(readFileSync(join(dir, 'votes.csv'), 'utf8')).toBe(
+      'timestamp,datetime,comment-id,voter-id,vote\n',
+    );
+  });
+
+  it("exports a whole workspace and never another workspace's data", async () => {
+    h = await startHarness();
+    const a1 = await roundToPoll(h, SCOPE, { ana: 'Ana in A.', ben: 'Ben in A.' }, 'Question A1?');
+    await rate(h, SCOPE, a1.statementMessageId, { ana: 'agree', ben: 'disagree' });
+    await finish(h, SCOPE, a1.round.id);
+    const a2 = await roundToPoll(h, SCOPE, { ana: 'Ana again.', cai: 'Cai in A.' }, 'Question A2?');
+    await rate(h, SCOPE, a2.statementMessageId, { cai: 'agree' });
+    const b = await roundToPoll(
+      h,
+      OTHER,
+      { zed: 'Zed in B only.', yan: 'Yan in B.' },
+      'Question B?',
+    );
+    await rate(h, OTHER, b.statementMessageId, { zed: 'agree', yan: 'agree' });
+    await finish(h, OTHER, b.round.id);
+
+    const dir = outDir();
+    const { rounds, files } = await writePolisExport(h.runtime, SCOPE, null, dir);
+    expect(rounds).toBe(2);
+    const everything = files.map((f) => f.content).join('\n');
+    for (const foreign of ['zed', 'yan', 'Zed in B only.', 'Question B?', b.round.id]) {
+      expect(everything).not.toContain(foreign);
+    }
+    const conversation = loadConversation(dir);
+    expect(conversation.votes).toHaveLength(3);
+    // ana is one participant across both rounds.
+    expect(conversation.participants).toHaveLength(4); // bot, ana, ben, cai
+    expect(conversation.topic).toBe('2 rounds in console workspace W1');
+
+    // A round id of another workspace is not found through this one.
+    await expect(writePolisExport(h.runtime, SCOPE, b.round.id, outDir())).rejects.toThrow();
+  });
+});

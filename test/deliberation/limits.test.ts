@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeliberationService } from '../../src/deliberation/service.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { type CommandLimits, LIMITS } from '../../src/domain/limits.js';
+import type { Scope } from '../../src/domain/scope.js';
+import {
+  CHANNEL,
+  type Harness,
+  MEMBER,
+  MODERATOR,
+  SCOPE,
+  startHarness,
+  startRound,
+} from '../support/harness.js';
+
+/** The harness's store and queues behind a service with these limits and this clock. */
+function limited(h: Harness, limits: CommandLimits, now: () => number) {
+  let n = 0;
+  return new DeliberationService({
+    store: h.runtime.store,
+    queues: h.runtime.queues,
+    log: h.log,
+    now,
+    newId: () => `lim${++n}`,
+    newSeed: () => 1,
+    limits,
+  });
+}
+
+async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof DomainError)) throw new Error(`expected a DomainError, got ${error}`);
+  return error;
+}
+
+describe('limits on starting rounds and on text sizes', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  const start = (
+    service: DeliberationService,
+    userId: string,
+    channelId = CHANNEL,
+    scope: Scope = SCOPE,
+  ) => service.start({ scope, channelId, actor: MEMBER(userId), question: 'Lunch at noon?' });
+
+  it('refuses a member past their hourly starts, says when to retry, and resets next hour', async () => {
+    // 10:15 into an hour window: 45 minutes until it resets.
+    let clock = 3_600_000 * 500_000 + 15 * 60_000;
+    const service = limited(
+      h,
+      { startsPerMemberPerHour: 2, startsPerWorkspacePerHour: 0, openRoundsPerChannel: 0 },
+      () => clock,
+    );
+    await start(service, 'ana');
+    await start(service, 'ana');
+    const error = await refusal(start(service, 'ana'));
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toBe(
+      'You have started 2 rounds this hour, the most allowed; try again in 45 minutes.',
+    );
+    // Another member is not affected.
+    await start(service, 'ben');
+    clock += 45 * 60_000;
+    await start(service, 'ana');
+  });
+
+  it('refuses a workspace past its hourly starts, whoever asks, and not another workspace', async () => {
+    const clock = 3_600_000 * 500_000 + 59 * 60_000 + 30_000;
+    const service = limited(
+      h,
+      { startsPerMemberPerHour: 0, startsPerWorkspacePerHour: 3, openRoundsPerChannel: 0 },
+      () => clock,
+    );
+    for (const who of ['ana', 'ben', 'cai']) await start(service, who);
+    const error = await refusal(start(service, 'dee'));
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toBe(
+      'This workspace has started 3 rounds this hour, the most allowed; try again in 30 seconds.',
+    );
+    await start(service, 'dee', CHANNEL, { platform: 'console', workspaceId: 'W2' });
+  });
+
+  it('caps the open rounds of a channel; finishing or cancelling one makes room', async () => {
+    const service = limited(
+      h,
+      { startsPerMemberPerHour: 0, startsPerWorkspacePerHour: 0, openRoundsPerChannel: 2 },
+      Date.now,
+    );
+    const first = await start(service, 'ana');
+    await start(service, 'ben');
+    const error = await refusal(start(service, 'cai'));
+    expect(error.code).toBe('limit_reached');
+    expect(error.message).toMatch(/already has 2 open rounds/);
+    // Other channels are counted apart.
+    await start(service, 'cai', 'C2');
+    await service.cancel({ scope: SCOPE, channelId: CHANNEL, roundId: first.id }, MODERATOR);
+    await start(service, 'cai');
+  });
+
+  it('does not count an invalid command against the member', async () => {
+    const service = limited(
+      h,
+      { startsPerMemberPerHour: 1, startsPerWorkspacePerHour: 1, openRoundsPerChannel: 0 },
+      Date.now,
+    );
+    const invalid = await refusal(
+      service.start({ scope: SCOPE, channelId: CHANNEL, actor: MEMBER('ana'), question: ' ' }),
+    );
+    expect(invalid.code).toBe('invalid_input');
+    await start(service, 'ana');
+  });
+
+  it('applies the configured defaults through the runtime', async () => {
+    // createRuntime passes LIMIT_* and MAX_OPEN_ROUNDS_PER_CHANNEL (defaults 20/100/10).
+    for (let i = 0; i < 10; i++) await start(h.runtime.service, `m${i}`);
+    const error = await refusal(start(h.runtime.service, 'm10'));
+    expect(error.code).toBe('limit_reached');
+  });
+
+  it('keeps one reply to a bounded size and still tells the member how long it was', async () => {
+    const { round, thread } = await startRound(h);
+    const outcome = await h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'huge',
+      userId: 'ana',
+      text: 'word '.repeat(100_000),
+      at: 1,
+    });
+    expect(outcome.notice).toBe(
+      `Your opinion is ${LIMITS.replyMaxChars} characters; only the first ${LIMITS.opinionMaxChars} are used.`,
+    );
+    const stored = await h.redis.hget(`${h.prefix}:console.W1:round:${round.id}:opinion:0`, 'huge');
+    expect(stored?.length).toBeLessThan(LIMITS.replyMaxChars + 200);
+  });
+});

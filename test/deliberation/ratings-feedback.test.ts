@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Scope } from '../../src/domain/scope.js';
+import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import { matrixStatementId } from '../../src/store/ratings-matrix.js';
+import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+import { finish, rate, roundToPoll } from './learning-support.js';
+
+const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
+const VOTES = { ana: 'agree', ben: 'disagree', cai: 'agree', dee: 'disagree' };
+const ACTUAL: Record<string, number> = { ana: 1, ben: 0, cai: 1, dee: 0 };
+
+describe('every poll feeds the workspace ratings matrix, and scoring learns from it', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  it('records a finished poll in its own workspace only, latest rating per member', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES, 100);
+    // ana changes her mind: her latest reaction counts.
+    await rate(h, SCOPE, statementMessageId, { ana: 'unsure' }, 200);
+    expect(await h.runtime.store.ratingsMatrix.count(SCOPE)).toBe(0); // not before the close
+    await finish(h, SCOPE, round.id);
+
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    const id = matrixStatementId(round.id, 1);
+    expect(matrix.statements.map((s) => s.id)).toEqual([id]);
+    const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
+    expect(matrix.statements[0]?.text).toBe(poll?.statement);
+    expect(
+      Object.fromEntries(matrix.ratings.map((r) => [r.member, [r.statement, r.approval]])),
+    ).toEqual({ ana: [id, 0.5], ben: [id, 0], cai: [id, 1], dee: [id, 0] });
+    expect(matrix.members.find((m) => m.id === 'ben')?.text).toBe(OPINIONS.ben);
+
+    expect(await h.runtime.store.ratingsMatrix.count(OTHER)).toBe(0);
+    expect(await h.runtime.store.ratingsMatrix.load(OTHER)).toEqual({
+      members: [],
+      statements: [],
+      ratings: [],
+    });
+  });
+
+  it('records the previous poll when a revision closes it', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const target = { scope: SCOPE, channelId: 'C1', roundId: round.id };
+    const moderator = { userId: 'mod', moderator: true, mayStart: true };
+    await h.runtime.service.critique(target, moderator);
+    const critiqueThread = (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef;
+    await h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: 'C1',
+      threadRootId: critiqueThread?.messageId ?? '',
+      messageId: 'crit-ben',
+      userId: 'ben',
+      text: 'It ignores customer support entirely.',
+      at: 300,
+    });
+    await h.runtime.service.close(target, moderator);
+    await h.platform.waitFor('statement', round.id, 30_000, 2);
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
+    expect(matrix.ratings).toHaveLength(4);
+  });
+
+  it('a second round predicts members who rated closer to what they actually said', async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 4 }) });
+    const first = await roundToPoll(h, SCOPE);
+    const firstScores = await h.runtime.store.polls.scores(SCOPE, first.round.id, 1);
+    // Below the threshold (no ratings yet): the base model alone, under its own name.
+    expect(firstScores?.model).toBe(base.name);
+    await rate(h, SCOPE, first.statementMessageId, VOTES);
+    await finish(h, SCOPE, first.round.id);
+
+    const second = await roundToPoll(h, SCOPE);
+    const scores = await h.runtime.store.polls.scores(SCOPE, second.round.id, 1);
+    expect(scores?.model).toBe(`${base.name} blended with learned (4 ratings)`);
+    const view = await h.runtime.service.results({
+      scope: SCOPE,
+      channelId: 'C1',
+      roundId: second.round.id,
+    });
+    expect(view.model).toBe(`${base.name} blended with learned (4 ratings)`);
+
+    // The same candidates scored by the base model alone: what the round would have said.
+    const candidates = await h.runtime.store.polls.candidates(SCOPE, second.round.id, 1);
+    const plain = await base.predict({
+      question: second.round.question,
+      participants: Object.entries(OPINIONS).map(([id, opinion]) => ({
+        id,
+        opinion,
+        critique: null,
+      })),
+      candidates: candidates?.candidates ?? [],
+      seed: 1,
+    });
+    const error = (approvals: (number | null)[][], participants: string[]) => {
+      let sum = 0;
+      approvals.forEach((row) => {
+        row.forEach((a, p) => {
+          sum += Math.abs((a ?? 0.5) - (ACTUAL[participants[p] ?? ''] ?? 0.5));
+        });
+      });
+      return sum;
+    };
+    expect(scores?.matrix.participants).toEqual(plain.matrix.participants);
+    expect(error(scores?.matrix.approvals ?? [], scores?.matrix.participants ?? [])).toBeLessThan(
+      error(plain.matrix.approvals, plain.matrix.participants),
+    );
+    // Member by member, too: each prediction moved toward that member's rating.
+    for (const [p, member] of plain.matrix.participants.entries()) {
+      const actual = ACTUAL[member] ?? 0.5;
+      const before = plain.matrix.approvals.map((row) => Math.abs((row[p] ?? 0) - actual));
+      const after = (scores?.matrix.approvals ?? []).map((row) => Math.abs((row[p] ?? 0) - actual));
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(mean(after)).toBeLessThan(mean(before));
+    }
+  });
+
+  it('keeps workspaces apart: another workspace with ratings does not make this one blend', async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 4 }) });
+    const first = await roundToPoll(h, OTHER);
+    await rate(h, OTHER, first.statementMessageId, VOTES);
+    await finish(h, OTHER, first.round.id);
+    const mine = await roundToPoll(h, SCOPE);
+    expect((await h.runtime.store.polls.scores(SCOPE, mine.round.id, 1))?.model).toBe(base.name);
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
+import type { LearnedInput } from '../../src/models/learned/model.js';
+import type { PredictInput, RatingsHistory, RewardModel } from '../../src/models/ports.js';
+import { NO_USAGE } from '../../src/models/ports.js';
+
+/** A base model that predicts one half for everyone, so any move comes from the blend. */
+const half: RewardModel = {
+  name: 'constant',
+  async predict(input) {
+    return {
+      matrix: {
+        participants: input.participants.map((p) => p.id),
+        candidates: input.candidates.map((c) => c.id),
+        approvals: input.candidates.map(() => input.participants.map(() => 0.5)),
+      },
+      usage: NO_USAGE,
+      model: 'constant (0.5)',
+    };
+  },
+};
+
+/** Six statements on one theme: yes always agrees, no always disagrees. */
+function history(): LearnedInput {
+  const statements = Array.from({ length: 6 }, (_, i) => ({
+    id: `r${i}.v1`,
+    text: `A four-day week trial with support rota, variant ${i}`,
+  }));
+  return {
+    members: [
+      { id: 'yes', text: 'I want a four-day week.' },
+      { id: 'no', text: 'Customers need us five days.' },
+    ],
+    statements,
+    ratings: statements.flatMap((s) => [
+      { member: 'yes', statement: s.id, approval: 1 },
+      { member: 'no', statement: s.id, approval: 0 },
+    ]),
+  };
+}
+
+function port(data: LearnedInput): RatingsHistory & { loads: number } {
+  const p = {
+    loads: 0,
+    count: async () => data.ratings.length,
+    load: async () => {
+      p.loads++;
+      return data;
+    },
+  };
+  return p;
+}
+
+const input = (h?: RatingsHistory): PredictInput => ({
+  question: 'Four-day week?',
+  participants: [
+    { id: 'yes', opinion: 'Yes please.', critique: null },
+    { id: 'no', opinion: 'No.', critique: null },
+    { id: 'new', opinion: 'Not sure.', critique: null },
+  ],
+  candidates: [
+    {
+      id: 'c1',
+      text: 'A four-day week trial with a support rota',
+      source: 'opinion',
+      explanation: null,
+    },
+  ],
+  seed: 1,
+  ...(h ? { history: h } : {}),
+});
+
+describe('BlendedRewardModel', () => {
+  it('uses the base model alone below the threshold, without loading the matrix', async () => {
+    const h = port(history());
+    const model = new BlendedRewardModel(half, { minRatings: 13 });
+    const result = await model.predict(input(h));
+    expect(result.model).toBe('constant (0.5)');
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5, 0.5]]);
+    expect(h.loads).toBe(0);
+    expect(model.name).toBe('constant');
+  });
+
+  it('uses the base model alone without a history (outside the pipeline)', async () => {
+    const result = await new BlendedRewardModel(half, { minRatings: 0 }).predict(input());
+    expect(result.model).toBe('constant (0.5)');
+  });
+
+  it('blends at the threshold, moving raters toward their record and leaving newcomers', async () => {
+    const model = new BlendedRewardModel(half, { minRatings: 12 });
+    const result = await model.predict(input(port(history())));
+    expect(result.model).toBe('constant (0.5) blended with learned (12 ratings)');
+    const [yes, no, newcomer] = result.matrix.approvals[0] ?? [];
+    expect(yes).toBeGreaterThan(0.6);
+    expect(no).toBeLessThan(0.4);
+    expect(newcomer).toBe(0.5);
+    // Never more than half learned: the base model still reads this round's candidate.
+    expect(yes).toBeLessThanOrEqual(0.75);
+    expect(no).toBeGreaterThanOrEqual(0.25);
+  });
+});

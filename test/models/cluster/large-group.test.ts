@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cutQuote,
+  kmeans,
+  lexicalVectors,
+  summariseWithin,
+} from '../../../src/models/cluster/clusters.js';
+import { estimateTokens } from '../../../src/models/llm/client.js';
+import { LlmGenerator } from '../../../src/models/llm/generator.js';
+import { planPrompt } from '../../../src/models/llm/large-group.js';
+import { FakeOpenAI } from '../../fakes/openai.js';
+import { RecordingLog } from '../../support/harness.js';
+import { largeGroupChat, syntheticOpinions } from '../llm/large-groups.js';
+import { clientFor, MemoryLedger, QUESTION } from '../llm/support.js';
+
+const BUDGET = 6_000;
+const inputs = (opinions: readonly string[]) => ({
+  question: QUESTION,
+  opinions,
+  critiques: [],
+  previous: null,
+  wordBudget: 120,
+  nonce: '0badc0de',
+});
+
+describe('clustering', () => {
+  it('puts every opinion in exactly one non-empty cluster', () => {
+    const texts = syntheticOpinions(300).map((p) => p.opinion);
+    const { assignment, clusters } = kmeans(lexicalVectors(texts), 8, 3);
+    expect(assignment).toHaveLength(300);
+    const sizes = new Array<number>(clusters).fill(0);
+    for (const c of assignment) sizes[c] = (sizes[c] ?? 0) + 1;
+    expect(sizes.every((s) => s > 0)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
+    // Six themes, eight clusters: the clustering finds most of the structure.
+    expect(clusters).toBeGreaterThanOrEqual(6);
+  });
+
+  it('is reproducible from its seed', () => {
+    const data = lexicalVectors(syntheticOpinions(120).map((p) => p.opinion));
+    expect([...kmeans(data, 5, 'x').assignment]).toEqual([...kmeans(data, 5, 'x').assignment]);
+  });
+
+  it('cuts long quotes at a word and marks the cut', () => {
+    expect(cutQuote('one two three four five', 12)).toBe('one two…');
+    expect(cutQuote('short', 12)).toBe('short');
+  });
+
+  it('returns summaries with sizes that add up, largest first, within the fit', () => {
+    const texts = syntheticOpinions(500).map((p) => p.opinion);
+    const fitted = summariseWithin(
+      texts,
+      lexicalVectors(texts),
+      1,
+      (s) => JSON.stringify(s).length < 4_000,
+    );
+    expect(JSON.stringify(fitted.summaries).length).toBeLessThan(4_000);
+    const sizes = fitted.summaries.map((s) => s.size);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(500);
+    expect([...sizes].sort((a, b) => b - a)).toEqual(sizes);
+    for (const s of fitted.summaries) {
+      expect(s.percent).toBe(Math.round((100 * s.size) / 500));
+      for (const q of s.quotes) {
+        // Verbatim: a whole opinion, or its beginning cut with "…".
+        const body = q.endsWith('…') ? q.slice(0, -1) : q;
+        expect(texts.some((t) => t.startsWith(body))).toBe(true);
+      }
+    }
+  });
+});
+
+describe('the generation prompt of a large group', () => {
+  it('stays verbatim while every opinion fits', async () => {
+    const texts = syntheticOpinions(20).map((p) => p.opinion);
+    const plan = await planPrompt(inputs(texts), { budgetTokens: BUDGET, seed: 1 });
+    expect(plan.kind).toBe('verbatim');
+  });
+
+  it('2,000 opinions of ~60 words: clustered, every opinion counted, within the budget', async () => {
+    const texts = syntheticOpinions(2_000, 60).map((p) => p.opinion);
+    const plan = await planPrompt(inputs(texts), { budgetTokens: BUDGET, seed: 7 });
+    if (plan.kind !== 'summaries') throw new Error('expected summaries');
+    expect(plan.verbatimEstimate).toBeGreaterThan(10 * BUDGET);
+    expect(plan.estimate).toBeLessThanOrEqual(BUDGET);
+    expect(plan.opinions.assignment).toHaveLength(2_000);
+    expect(plan.opinions.summaries.reduce((n, s) => n + s.size, 0)).toBe(2_000);
+    expect(plan.opinions.summaries.length).toBeGreaterThanOrEqual(4);
+    expect(plan.opinions.summaries.every((s) => s.size > 0 && s.quotes.length > 0)).toBe(true);
+  });
+
+  it('holds a small budget too, with critiques in a revision', async () => {
+    const texts = syntheticOpinions(400).map((p) => p.opinion);
+    const critiques = syntheticOpinions(150, 40, 9).map((p) => p.opinion);
+    const plan = await planPrompt(
+      { ...inputs(texts), critiques, previous: 'The earlier statement.' },
+      { budgetTokens: 1_500, seed: 2 },
+    );
+    if (plan.kind !== 'summaries') throw new Error('expected summaries');
+    expect(plan.estimate).toBeLessThanOrEqual(1_500);
+    expect(plan.opinions.summaries.reduce((n, s) => n + s.size, 0)).toBe(400);
+    expect(plan.critiques?.summaries.reduce((n, s) => n + s.size, 0)).toBe(150);
+  });
+});
+
+describe('LlmGenerator on a large group (real openai client, fake server)', () => {
+  let fake: FakeOpenAI | undefined;
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+  });
+
+  it.each([
+    ['word vectors', undefined],
+    ['embeddings', 'embed-model'],
+  ])('clusters on %s, keeps every prompt within budget and says so', async (_, embeddingModel) => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = largeGroupChat;
+    const { client } = clientFor(fake);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      promptBudgetTokens: BUDGET,
+      ...(embeddingModel ? { embeddingModel } : {}),
+      log: new RecordingLog(),
+    });
+    const participants = syntheticOpinions(1_000, 60);
+    const ledger = new MemoryLedger();
+    const result = await generator.generate({
+      question: QUESTION,
+      participants,
+      k: 8,
+      seed: 11,
+      previous: null,
+      ledger,
+    });
+    expect(result.candidates.length).toBeGreaterThan(0);
+    const bodies = fake.chatBodies('consensus_statement');
+    expect(bodies).toHaveLength(8);
+    for (const body of bodies) {
+      const chars = body.messages.reduce((n, m) => n + m.content.length, 0);
+      expect(estimateTokens(chars)).toBeLessThanOrEqual(BUDGET);
+      const user = body.messages.find((m) => m.role === 'user')?.content ?? '';
+      const counted = [...user.matchAll(/"members": (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(counted).toBe(1_000);
+    }
+    expect(fake.embeddingBodies().length).toBe(embeddingModel ? 4 : 0);
+    const note = result.notes.find((n) => n.startsWith('made from summaries'));
+    expect(note).toContain('1000 opinions');
+    expect(note).toContain(embeddingModel ? 'embeddings (embed-model)' : 'TF-IDF');
+    expect(note).toContain('LLM_PROMPT_BUDGET_TOKENS');
+    // Embedding calls are model calls of the round too.
+    expect(ledger.spent.calls).toBe(8 + (embeddingModel ? 4 : 0));
+  });
+});
