@@ -58,6 +58,15 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
       OPENAI_API_KEY: API_KEY,
       WORKER_STALL_INTERVAL_MS: '2000',
       LIMIT_STARTS_PER_MEMBER_PER_HOUR: '1',
+      // One try per sample: the error below then drops a sample, which is logged.
+      LLM_MAX_RETRIES: '0',
+    });
+    // Servers echo a bad key in their error ("Incorrect API key provided: sk-…"): the
+    // message travels into a log line and the statement's notes, so it must be masked.
+    openai.script('consensus_statement', {
+      kind: 'error',
+      status: 500,
+      message: `Incorrect API key provided: ${API_KEY}`,
     });
     const apps: AppProcess[] = [];
     cleanups.push(() => Promise.all(apps.map((a) => kill(a, 'SIGKILL'))));
@@ -202,10 +211,15 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     // The secrets were in use: a grep that finds nothing proves something only then.
     expect(slack.calls.some((c) => c.token === BOT_TOKEN)).toBe(true);
     expect(openai.requests.some((r) => r.headers.authorization === `Bearer ${API_KEY}`)).toBe(true);
+    // The echoed key reached a log line, masked: without the masking the grep below fails.
+    expect(logs).toMatch(/Incorrect API key provided: \*\*\*/);
+    // What members see (the Web API's own token field aside).
+    const posted = JSON.stringify(slack.calls.map((c) => [c.args.text, c.args.blocks]));
     for (const secret of [BOT_TOKEN, SIGNING_SECRET, API_KEY]) {
       expect(logs).not.toContain(secret);
       // Nor a recognisable part of one (a log that cut or quoted it).
       expect(logs).not.toContain(secret.slice(-12));
+      expect(posted).not.toContain(secret);
     }
-  });
+  }, 45_000);
 });

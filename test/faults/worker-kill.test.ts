@@ -127,5 +127,5 @@ describe('a worker killed with SIGKILL in the middle of generation', () => {
     expect(finished?.attemptsMade).toBe(1);
     // The second worker wrote all three samples again (the dead one's calls never returned).
     expect(fake.chatBodies('consensus_statement').length).toBe(sentBeforeKill + 3);
-  });
+  }, 45_000);
 });

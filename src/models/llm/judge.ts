@@ -73,7 +73,10 @@ export class LlmJudgeRewardModel implements RewardModel {
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // Every waiting call listens on it; hundreds are expected in a large round, not a leak.
     setMaxListeners(0, linked);
-    const batches = memberBatches(input.participants.length, this.batchSizeFor(input.participants.length));
+    const batches = memberBatches(
+      input.participants.length,
+      this.batchSizeFor(input.participants.length),
+    );
     // Every call of the round starts at once; the client's limits (the global cap on
     // requests in flight, the request rate) decide how many actually run together.
     const batched = await Promise.allSettled(

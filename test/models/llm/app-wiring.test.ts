@@ -19,7 +19,7 @@ describe('model settings', () => {
       REWARD_MODEL: 'judge',
       LLM_TIMEOUT_MS: 60_000,
       LLM_MAX_RETRIES: 2,
-      LLM_CONCURRENCY: 8,
+      LLM_CONCURRENCY: 16,
       LLM_REQUESTS_PER_MINUTE: 0,
       LLM_ROUND_TOKEN_BUDGET: 200_000,
       LLM_WORD_BUDGET: 120,

@@ -50,12 +50,13 @@ describe('npm run demo against the fake OpenAI server', () => {
     );
     expect(run.stdout).toMatch(/Approvals predicted by llm judge \(gpt-4o-mini\)/);
     const members = fake.chatBodies('approval_ratings').length;
-    expect(fake.chatBodies('consensus_statement')).toHaveLength(8);
+    // K = 8 for the statement, and 8 again for the critique round's revision (the demo plays one).
+    expect(fake.chatBodies('consensus_statement')).toHaveLength(16);
     expect(members).toBeGreaterThan(2);
     expect(run.stdout).toMatch(/Model use this round:/);
-    expect(run.stdout).toMatch(/generate\s+8 calls\s+[\d,]+ prompt \+\s+[\d,]+ completion tokens/);
+    expect(run.stdout).toMatch(/generate\s+16 calls\s+[\d,]+ prompt \+\s+[\d,]+ completion tokens/);
     expect(run.stdout).toMatch(new RegExp(`score\\s+${members} calls`));
-    expect(run.stdout).toMatch(new RegExp(`total\\s+${8 + members} calls`));
+    expect(run.stdout).toMatch(new RegExp(`total\\s+${16 + members} calls`));
   });
 
   it('prints that the round used no model calls when offline', async () => {

@@ -61,7 +61,11 @@ describe('LlmJudgeRewardModel', () => {
 
   function judge(policy = {}) {
     const { client, log } = clientFor(fake, policy);
-    return { model: new LlmJudgeRewardModel({ client, model: 'judge-model', log }), log };
+    // batchSize 1: these tests are about the per-member call (batches: batch-judge.test.ts).
+    return {
+      model: new LlmJudgeRewardModel({ client, model: 'judge-model', batchSize: 1, log }),
+      log,
+    };
   }
 
   it('makes one call per member, rating every candidate shuffled and lettered, mapped to [0,1]', async () => {
