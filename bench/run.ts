@@ -2,15 +2,19 @@
  * `npm run bench`: figures, not pass/fail (issue 8). Everything runs on this machine:
  * an ephemeral redis-server, the fake OpenAI server with a fixed latency per call, the
  * bot's service and publish worker in this process, and the pipeline workers in a
- * separate `src/app/worker.ts` process (the real `npm run worker`), so that its peak
- * RSS is a worker's own. Load goes to 127.0.0.1 only, in bounded loops.
+ * separate process, so that its peak RSS is a worker's own. That process runs the way the
+ * production image runs it, compiled: the bench first runs `npm run build` and then
+ * spawns `node --max-old-space-size=512 dist/app/worker.js`, docker-compose.yml's worker
+ * command. Until this was changed it ran `node --import tsx src/app/worker.ts`, whose
+ * RSS included tsx's TypeScript compiler (~40 MiB the image never loads) and no heap
+ * limit. Load goes to 127.0.0.1 only, in bounded loops.
  *
  * "Ours" is the worker with this command's settings; "sequential" is the same worker
  * with LLM_CONCURRENCY=1, LLM_JUDGE_BATCH=1 and no prompt budget: the Habermas Machine's
  * shape, K + N calls one after another, every opinion verbatim in every prompt.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigSchema } from '../src/app/config.js';
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'judge-batch': { type: 'string', default: '12' },
     'prompt-budget': { type: 'string', default: '6000' },
+    'embed-min': { type: 'string', default: '300' },
     rounds: { type: 'string', default: '100' },
     reactions: { type: 'string', default: '2000' },
     'slack-rate': { type: 'string', default: '200' },
@@ -47,7 +52,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'npm run bench -- [--latency ms] [--seq-latency ms] [--runs n] [--concurrency n] [--judge-batch n]\n' +
-      '                 [--prompt-budget tokens] [--rounds n] [--reactions n] [--slack-rate per-s] [--slack-seconds s]',
+      '                 [--prompt-budget tokens] [--embed-min opinions] [--rounds n] [--reactions n] [--slack-rate per-s] [--slack-seconds s]',
   );
   process.exit(0);
 }
@@ -57,6 +62,7 @@ const RUNS = Math.max(1, Number(values.runs));
 const CONCURRENCY = Number(values.concurrency);
 const JUDGE_BATCH = Number(values['judge-batch']);
 const PROMPT_BUDGET = Number(values['prompt-budget']);
+const EMBED_MIN = Number(values['embed-min']);
 const ROUNDS = Number(values.rounds);
 const REACTIONS = Number(values.reactions);
 const SLACK_RATE = Number(values['slack-rate']);
@@ -86,12 +92,33 @@ const quantile = (xs: readonly number[], q: number) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
-/** A `npm run worker` process (node + tsx on src/app/worker.ts) with these settings. */
+/** The worker as the Docker image runs it, compiled; a stale dist/ would bench old code. */
+function build(): void {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const result = spawnSync(npm, ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  // tsc writes dist/ even when it reports type errors, so a tree in the middle of an edit
+  // is still benchmarked as it stands (as tsx ran it before), only with a warning.
+  if (result.status !== 0) {
+    if (!existsSync(resolve(ROOT, 'dist/app/worker.js'))) {
+      throw new Error(`npm run build failed (status ${result.status}) and wrote no worker`);
+    }
+    progress(`npm run build reported errors (status ${result.status}); benchmarking what it wrote`);
+  }
+}
+
+/**
+ * The worker's command in docker-compose.yml: node with a V8 heap limit. Without one V8
+ * sizes the heap from the host's memory and lets garbage pile up (~290 MiB peak here
+ * against a live heap of ~30 MB); with it, ~180 MiB.
+ */
+const WORKER_COMMAND = ['--max-old-space-size=512', 'dist/app/worker.js'];
+
+/** A worker process (docker-compose's worker command) with these settings. */
 class WorkerProcess {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(env: Record<string, string>): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/worker.ts'], {
+    const child = spawn(process.execPath, WORKER_COMMAND, {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -133,6 +160,8 @@ class WorkerProcess {
 
 async function main() {
   const started = performance.now();
+  progress('npm run build (the worker runs from dist/)');
+  build();
   const redisServer = await startEphemeralRedis();
   const redis = await connectRedis(redisServer.url);
   const fake = await FakeOpenAI.start({ latencyMs: L });
@@ -181,6 +210,7 @@ async function main() {
     LLM_CONCURRENCY: String(CONCURRENCY),
     LLM_JUDGE_BATCH: String(JUDGE_BATCH),
     LLM_PROMPT_BUDGET_TOKENS: String(PROMPT_BUDGET),
+    LLM_EMBED_CLUSTERING_MIN: String(EMBED_MIN),
     ...over,
   });
   const SEQUENTIAL = {
@@ -493,13 +523,13 @@ async function main() {
   if (refused > 0) rows.push(['Slack events not answered 200', String(refused), '', '', '0']);
 
   console.log(
-    `npm run bench -- --latency ${L} --seq-latency ${L_SEQ} --runs ${RUNS} --concurrency ${CONCURRENCY} --judge-batch ${JUDGE_BATCH} --prompt-budget ${PROMPT_BUDGET} --rounds ${ROUNDS} --reactions ${REACTIONS} --slack-rate ${SLACK_RATE} --slack-seconds ${SLACK_SECONDS}`,
+    `npm run bench -- --latency ${L} --seq-latency ${L_SEQ} --runs ${RUNS} --concurrency ${CONCURRENCY} --judge-batch ${JUDGE_BATCH} --prompt-budget ${PROMPT_BUDGET} --embed-min ${EMBED_MIN} --rounds ${ROUNDS} --reactions ${REACTIONS} --slack-rate ${SLACK_RATE} --slack-seconds ${SLACK_SECONDS}`,
   );
   console.log(
-    `fake OpenAI server (L = ${L} ms per call; sequential timed at L = ${L_SEQ} ms, shown in its own L), ephemeral redis-server, one worker process (src/app/worker.ts);`,
+    `fake OpenAI server (L = ${L} ms per call; sequential timed at L = ${L_SEQ} ms, shown in its own L), ephemeral redis-server, one worker process (node --max-old-space-size=512 dist/app/worker.js as in docker-compose.yml, built by npm run build first; before issue 8's fixes: node --import tsx src/app/worker.ts);`,
   );
   console.log(
-    `ours: LLM_CONCURRENCY=${CONCURRENCY} (global, Redis), LLM_JUDGE_BATCH=${JUDGE_BATCH}, LLM_PROMPT_BUDGET_TOKENS=${PROMPT_BUDGET}, clustering on embeddings; sequential: LLM_CONCURRENCY=1, LLM_JUDGE_BATCH=1, no prompt budget.`,
+    `ours: LLM_CONCURRENCY=${CONCURRENCY} (global, Redis), LLM_JUDGE_BATCH=${JUDGE_BATCH}, LLM_PROMPT_BUDGET_TOKENS=${PROMPT_BUDGET}, clustering on embeddings from LLM_EMBED_CLUSTERING_MIN=${EMBED_MIN} opinions (N=1000), on word vectors below (N=100: no embeddings call); sequential: LLM_CONCURRENCY=1, LLM_JUDGE_BATCH=1, no prompt budget.`,
   );
   console.log(
     `medians of ${RUNS} runs (sequential N=1000: 1 run); opinions ~60 words; tokens as the fake counts them (characters / 4).`,

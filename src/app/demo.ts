@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Actor } from '../deliberation/ports.js';
 import { DomainError } from '../domain/errors.js';
@@ -30,6 +31,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --welfare <name>      utilitarian | egalitarian | nash | schulze (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
+  --chart <file.png>    also write the results chart (PNG) to this file
   --help`;
 
 function parseOptions(argv: string[]) {
@@ -44,6 +46,7 @@ function parseOptions(argv: string[]) {
       scale: { type: 'string', default: 'approval3' },
       critique: { type: 'boolean', default: true },
       'no-critique': { type: 'boolean', default: false },
+      chart: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -122,9 +125,16 @@ async function main(): Promise<number> {
   const redis = await connectRedis(redisUrl);
   const scenario = pickScenario(options);
   const names = new Map(scenario.members.map((m) => [m.id, m.name]));
+  const chartPath = options.chart;
   const consolePlatform = new ConsolePlatform(
     (text) => console.log(text),
     (id) => names.get(id) ?? id,
+    chartPath === undefined
+      ? null
+      : (_filename, png) => {
+          writeFileSync(chartPath, png);
+          console.log(`  (chart written to ${chartPath})`);
+        },
   );
   const models = chooseModels(config, log);
   // A demo's keys live under their own root so a shared Redis keeps nothing of it.

@@ -60,6 +60,7 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
     wordBudget: config.LLM_WORD_BUDGET,
     promptBudgetTokens: config.LLM_PROMPT_BUDGET_TOKENS,
     embeddingModel: config.EMBEDDING_MODEL,
+    embedClusteringMin: config.LLM_EMBED_CLUSTERING_MIN,
     log: llmLog,
   });
   const rewardModel: RewardModel =

@@ -4,14 +4,14 @@ import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
 import { type Config, ConfigError, loadConfig, redactUrl } from './config.js';
-import { createDiscord, DiscordStartError } from './discord.js';
+import type { DiscordConnection } from './discord.js';
 import { type DiscordConfig, loadDiscordConfig } from './discord-config.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
 import { BotMetrics, healthRoutes, startHealthServer } from './observability.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { createSlack, type SlackConnection } from './slack.js';
+import type { SlackConnection } from './slack.js';
 import { loadSlackConfig, type SlackConfig } from './slack-config.js';
 
 function exitWith(code: number, message: string): never {
@@ -71,14 +71,18 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       void healthRoutes({ redis, queues: runtimeRef.queues, metrics: metricsRef })(req, res);
     },
   });
+  // The platform SDKs are imported only when configured: discord.js and Bolt are ~60 MiB of
+  // a process's RSS, and a `worker` never holds a platform connection.
   const slack: SlackConnection | null = slackConfig
-    ? createSlack(slackConfig, {
+    ? (await import('./slack.js')).createSlack(slackConfig, {
         log,
         routes: [route('/healthz'), route('/readyz'), route('/metrics')],
       })
     : null;
 
-  const discord = discordConfig ? createDiscord(discordConfig, { log }) : null;
+  const discordModule = discordConfig ? await import('./discord.js') : null;
+  const discord: DiscordConnection | null =
+    discordConfig && discordModule ? discordModule.createDiscord(discordConfig, { log }) : null;
 
   const platforms: Partial<Record<Platform, PlatformPort>> = {};
   if (slack) platforms.slack = slack.port;
@@ -116,7 +120,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     try {
       await discord.start(runtime.service);
     } catch (error) {
-      if (!(error instanceof DiscordStartError)) throw error;
+      if (!discordModule || !(error instanceof discordModule.DiscordStartError)) throw error;
       await slack?.stop(1_000).catch(() => undefined);
       await runtime.close();
       redis.disconnect();

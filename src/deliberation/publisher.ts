@@ -81,15 +81,18 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
       case 'statement': {
         const slot = `statement:${job.version}`;
-        if (await messages.slot(round.scope, round.id, slot)) return;
-        const view = await deps.service.statementView(round, job.version);
-        const ref = await port.postStatement(view);
-        await messages.link(
-          round.scope,
-          ref,
-          { roundId: round.id, kind: 'statement', version: job.version },
-          slot,
-        );
+        if (!(await messages.slot(round.scope, round.id, slot))) {
+          const view = await deps.service.statementView(round, job.version);
+          const ref = await port.postStatement(view);
+          await messages.link(
+            round.scope,
+            ref,
+            { roundId: round.id, kind: 'statement', version: job.version },
+            slot,
+          );
+        }
+        // Also when posted already: a job retried after a crash still sets the deadline.
+        await deps.service.openPoll(round.scope, round.id, job.version);
         return;
       }
       case 'critique-invite': {
@@ -121,6 +124,11 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
       case 'notice': {
         await port.postNotice({ ...header, text: job.text ?? '' });
+        return;
+      }
+      case 'reminder': {
+        const view = await deps.service.reminderView(round, job.version);
+        if (view) await port.postNotice(view);
         return;
       }
     }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Candidate } from '../domain/candidate.js';
 import { DomainError } from '../domain/errors.js';
 import {
@@ -10,7 +11,13 @@ import {
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, isTerminal } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
-import { pollResults } from '../domain/results.js';
+import {
+  concealed,
+  endorsement,
+  type LeastServed,
+  type PollResults,
+  pollResults,
+} from '../domain/results.js';
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
@@ -27,7 +34,9 @@ import type { ContributionKind } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { Actor } from './ports.js';
 import {
+  type ExclusionCheck,
   headerOf,
+  type NoticeView,
   type ResultsView,
   type StatementView,
   type StatusView,
@@ -91,11 +100,24 @@ export interface ReactionEvent {
   at: number;
   removed: boolean;
   eventId?: string | null;
+  /**
+   * 'button': a click on an anonymous round's poll (sets the rating, replacing any other);
+   * absent or 'reaction': an emoji reaction, counted only in rounds that are not anonymous.
+   */
+  source?: 'reaction' | 'button';
 }
 
 export interface RatingOutcome {
   status: 'recorded' | 'removed' | 'ignored' | 'duplicate';
   roundId: string | null;
+}
+
+/**
+ * The generator's note for a statement written from cluster summaries starts so (see
+ * `summaryNote` in src/models/llm/large-group.ts; a test holds the two together).
+ */
+export function isSummaryNote(note: string): boolean {
+  return note.startsWith('made from summaries');
 }
 
 const IGNORED: ReplyOutcome = { status: 'ignored', kind: null, roundId: null, notice: null };
@@ -410,6 +432,8 @@ export class DeliberationService {
   async results(targetOrRound: RoundTarget | Round): Promise<ResultsView> {
     const round = 'phase' in targetOrRound ? targetOrRound : await this.resolve(targetOrRound);
     const { store } = this.deps;
+    // A cancelled round never finishes, so what it hid stays hidden.
+    const hidden = round.settings.hidden && round.phase !== 'closed';
     const versions: VersionResults[] = [];
     let model: string | null = null;
     for (let v = 1; v <= round.version; v++) {
@@ -418,26 +442,60 @@ export class DeliberationService {
       const ratings = await store.polls.ratings(round.scope, poll);
       const scores = await store.polls.scores(round.scope, round.id, v);
       model = scores?.model ?? model;
+      const results = pollResults({
+        scale: poll.scale,
+        ratings,
+        predicted: poll.predicted,
+        welfare: round.settings.welfare,
+      });
       versions.push({
         version: v,
         statement: poll.statement,
-        results: pollResults({
-          scale: poll.scale,
-          ratings,
-          predicted: poll.predicted,
-          welfare: round.settings.welfare,
-        }),
+        results: hidden ? concealed(results) : results,
+        endorsement: hidden ? null : endorsement(results, round.settings.minTurnout),
       });
     }
     const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
+    const exclusion = await this.exclusionCheck(round, opinions);
+    const anonymous = round.settings.anonymous;
     return {
       ...headerOf(round),
       phase: round.phase,
-      versions,
+      hidden,
+      anonymous,
+      exclusion: anonymous
+        ? { ...exclusion, truncated: exclusion.truncated.map(() => '') }
+        : exclusion,
+      versions: anonymous
+        ? versions.map((v) => ({ ...v, results: withoutNames(v.results) }))
+        : versions,
       model,
       participants: opinions.length,
       usage: await store.usage.byStage(round.scope, round.id),
     };
+  }
+
+  /**
+   * What did not reach the statement writer whole: opinions and critiques cut to the
+   * length limit (read as the pipeline reads them), and versions written from summaries.
+   */
+  private async exclusionCheck(
+    round: Round,
+    opinions: readonly { participantId: string; truncated: boolean }[],
+  ): Promise<ExclusionCheck> {
+    const { store } = this.deps;
+    const truncated = new Set(opinions.filter((o) => o.truncated).map((o) => o.participantId));
+    const summarisedVersions: number[] = [];
+    for (let v = 1; v <= round.version; v++) {
+      // A revision reads the critiques of the version before it.
+      if (v > 1) {
+        const critiques = await store.contributions.list(round.scope, round.id, 'critique', v - 1);
+        for (const c of critiques) if (c.truncated) truncated.add(c.participantId);
+      }
+      const set = await store.polls.candidates(round.scope, round.id, v);
+      if (set?.notes.some(isSummaryNote)) summarisedVersions.push(v);
+    }
+    return { truncated: [...truncated].sort(), summarisedVersions };
   }
 
   /** Everything about a round, for `/consensus export` (JSON). */
@@ -445,6 +503,8 @@ export class DeliberationService {
     const round = await this.resolve(target);
     const { store } = this.deps;
     const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
+    // Anyone may export, so a hidden round's ratings wait for the finish here too.
+    const hidden = round.settings.hidden && round.phase !== 'closed';
     const versions: RoundExport['versions'] = [];
     for (let v = 1; v <= round.version; v++) {
       const [set, scores, poll] = await Promise.all([
@@ -459,11 +519,13 @@ export class DeliberationService {
         predicted: scores?.matrix ?? null,
         model: scores?.model ?? null,
         poll,
-        ratings: poll ? await store.polls.ratings(round.scope, poll) : [],
+        ratings: poll && !hidden ? await store.polls.ratings(round.scope, poll) : [],
         critiques,
       });
     }
-    return { round, opinions, versions, usage: await store.usage.byStage(round.scope, round.id) };
+    const usage = await store.usage.byStage(round.scope, round.id);
+    if (round.settings.anonymous) return anonymousExport({ round, opinions, versions, usage });
+    return { round, opinions, versions, usage };
   }
 
   // ---- events from the thread --------------------------------------------------------
@@ -589,6 +651,10 @@ export class DeliberationService {
     if (!pollOptions(poll.scale).some((o) => o.key === event.optionKey)) {
       return { status: 'ignored', roundId: round.id };
     }
+    // Reactions show who chose what, so an anonymous round counts only its buttons.
+    if (round.settings.anonymous !== (event.source === 'button')) {
+      return { status: 'ignored', roundId: round.id };
+    }
     const open =
       poll.closedAt === null &&
       round.version === role.version &&
@@ -596,12 +662,26 @@ export class DeliberationService {
     if (!open) {
       throw new DomainError('poll_closed', 'This poll is closed; your reaction was not counted.');
     }
+    const participantId = round.settings.anonymous ? pseudonym(round, event.userId) : event.userId;
+    if (event.source === 'button') {
+      // A click is the member's whole rating: other options they clicked before go.
+      for (const option of pollOptions(poll.scale)) {
+        if (option.key === event.optionKey) continue;
+        await store.polls.removeReaction(
+          event.scope,
+          round.id,
+          role.version,
+          participantId,
+          option.key,
+        );
+      }
+    }
     if (event.removed) {
       await store.polls.removeReaction(
         event.scope,
         round.id,
         role.version,
-        event.userId,
+        participantId,
         event.optionKey,
       );
       return { status: 'removed', roundId: round.id };
@@ -610,7 +690,7 @@ export class DeliberationService {
       event.scope,
       round.id,
       role.version,
-      event.userId,
+      participantId,
       event.optionKey,
       event.at,
     );
@@ -631,10 +711,25 @@ export class DeliberationService {
   async onDeadline(job: DeadlineJob): Promise<void> {
     const round = await this.deps.store.rounds.get(job.scope, job.roundId);
     if (!round || round.phase !== job.phase || round.version !== job.version) return;
+    if (job.kind === 'reminder') {
+      // Built when published, so who is named is who still has not rated then.
+      await this.deps.queues.enqueuePublish(
+        {
+          scope: round.scope,
+          roundId: round.id,
+          kind: 'reminder',
+          version: round.version,
+          text: null,
+        },
+        `reminder-v${round.version}`,
+      );
+      return;
+    }
     try {
       const target = { scope: job.scope, channelId: round.channelId, roundId: round.id };
-      if (job.phase === 'polling') await this.finish(target, null);
-      else await this.close(target, null);
+      if (job.phase !== 'polling') await this.close(target, null);
+      else if (await this.belowReviseThreshold(round)) await this.critique(target, null);
+      else await this.finish(target, null);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       // Not enough opinions or critiques at the deadline: say so; the round stays open.
@@ -651,7 +746,94 @@ export class DeliberationService {
     }
   }
 
+  /**
+   * `--revise-below`: the first poll, rated by someone, with a mean approval under the
+   * threshold goes to critique at its deadline rather than finishing. Only the first poll,
+   * so a round cannot loop through revisions on its own.
+   */
+  private async belowReviseThreshold(round: Round): Promise<boolean> {
+    const threshold = round.settings.reviseBelow;
+    if (threshold === null || round.version !== 1) return false;
+    const poll = await this.deps.store.polls.poll(round.scope, round.id, 1);
+    if (!poll) return false;
+    const ratings = await this.deps.store.polls.ratings(round.scope, poll);
+    const { meanApproval } = pollResults({
+      scale: poll.scale,
+      ratings,
+      predicted: poll.predicted,
+      welfare: round.settings.welfare,
+    });
+    return meanApproval !== null && meanApproval * 100 < threshold;
+  }
+
+  /**
+   * The statement of `version` is up: with `--poll-minutes` its poll gets a deadline that
+   * finishes it. Called by the publisher after posting, so the time counts from when
+   * members can see the poll; calling it again (a retried job) reschedules the same time.
+   */
+  async openPoll(scope: Scope, roundId: string, version: number): Promise<void> {
+    const round = await this.deps.store.rounds.get(scope, roundId);
+    const remind = round?.settings.remindMinutes ?? null;
+    if (round && remind !== null && round.phase === 'polling' && round.version === version) {
+      await this.deps.queues.scheduleReminder(
+        { scope, roundId, phase: 'polling', version },
+        this.deps.now() + remind * 60_000,
+        this.deps.now(),
+      );
+    }
+    const minutes = round?.settings.pollMinutes ?? null;
+    if (!round || minutes === null || round.phase !== 'polling' || round.version !== version) {
+      return;
+    }
+    const deadline = round.deadline ?? this.deps.now() + minutes * 60_000;
+    const moved = await this.deps.store.rounds.update(scope, roundId, (r) =>
+      r.phase === 'polling' && r.version === version ? { ...r, deadline } : r,
+    );
+    if (moved.phase === 'polling' && moved.version === version) {
+      await this.scheduleDeadline(moved, 'polling', deadline);
+    }
+  }
+
   // ---- views the publisher renders --------------------------------------------------------
+
+  /**
+   * The reminder for `version`'s poll: the members who gave an opinion and have not rated
+   * it yet, or null when there is nobody to remind (or the poll is over).
+   */
+  async reminderView(round: Round, version: number): Promise<NoticeView | null> {
+    const { store } = this.deps;
+    if (round.phase !== 'polling' || round.version !== version) return null;
+    const poll = await store.polls.poll(round.scope, round.id, version);
+    if (!poll) return null;
+    const [opinions, ratings] = await Promise.all([
+      store.contributions.list(round.scope, round.id, 'opinion', 0),
+      store.polls.ratings(round.scope, poll),
+    ]);
+    const rated = new Set(ratings.map((r) => r.participantId));
+    // An anonymous round's ratings are under pseudonyms: match authors by theirs.
+    const ratingId = (id: string) => (round.settings.anonymous ? pseudonym(round, id) : id);
+    const missing = [...new Set(opinions.map((o) => o.participantId))]
+      .filter((id) => !rated.has(ratingId(id)))
+      .sort();
+    if (missing.length === 0) return null;
+    const deadline = round.deadline === null ? '' : ' before the poll closes';
+    if (round.settings.anonymous) {
+      // Naming who has not rated would tell who has: the count only.
+      return {
+        ...headerOf(round),
+        text:
+          `Reminder: ${missing.length} member${missing.length === 1 ? '' : 's'} who gave an opinion ` +
+          `${missing.length === 1 ? 'has' : 'have'} not rated the statement yet. Use its buttons${deadline}; ratings are anonymous.`,
+      };
+    }
+    return {
+      ...headerOf(round),
+      text:
+        `Reminder: ${missing.map((id) => `<@${id}>`).join(', ')}, you gave an opinion but have not ` +
+        `rated the statement yet. React on it${deadline}: your rating decides whether it stands.`,
+      mentions: missing,
+    };
+  }
 
   async statementView(round: Round, version: number): Promise<StatementView> {
     const { store } = this.deps;
@@ -669,9 +851,12 @@ export class DeliberationService {
       statement: poll.statement,
       options: pollOptions(poll.scale),
       method: poll.method,
-      predicted: Object.entries(poll.predicted)
-        .map(([participantId, approval]) => ({ participantId, approval }))
-        .sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1)),
+      anonymous: round.settings.anonymous,
+      predicted: round.settings.anonymous
+        ? []
+        : Object.entries(poll.predicted)
+            .map(([participantId, approval]) => ({ participantId, approval }))
+            .sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1)),
       considered: selection.ranked.flatMap((r) => {
         const candidate = byId.get(r.candidateId);
         return candidate ? [{ candidate, welfare: r.welfare, mean: r.mean }] : [];
@@ -689,6 +874,9 @@ export class DeliberationService {
    */
   private async recordRatings(round: Round, version: number): Promise<void> {
     const { store } = this.deps;
+    // Anonymous ratings cannot be tied to an opinion (that is the point), so they teach
+    // the learned model nothing and stay out of the workspace's matrix.
+    if (round.settings.anonymous) return;
     const poll = await store.polls.poll(round.scope, round.id, version);
     if (!poll) return;
     const [ratings, opinions] = await Promise.all([
@@ -752,6 +940,74 @@ export interface RoundExport {
     critiques: { participantId: string; text: string }[];
   }[];
   usage: Record<string, { calls: number; promptTokens: number; completionTokens: number }>;
+}
+
+/**
+ * A rating's participant id in an anonymous round: stable per member and round (one
+ * rating each, changeable), but not their platform id.
+ */
+function pseudonym(round: Round, userId: string): string {
+  const digest = createHmac('sha256', `${round.id}:${round.seed}`).update(userId).digest('hex');
+  return `anon-${digest.slice(0, 16)}`;
+}
+
+/** The results with every member id blanked: an anonymous round names nobody. */
+function withoutNames(results: PollResults): PollResults {
+  const blank = (l: LeastServed | null) =>
+    l && { ...l, participantIds: l.participantIds.map(() => '') };
+  return {
+    ...results,
+    leastServed: blank(results.leastServed),
+    predictedLeastServed: blank(results.predictedLeastServed),
+  };
+}
+
+/**
+ * An anonymous round's export: members of the opinions are numbered (`member-1` …) in
+ * the order they wrote, raters apart (`rater-1` …), so neither a platform id nor the
+ * link between an opinion and a rating leaves the bot.
+ */
+function anonymousExport(data: RoundExport): RoundExport {
+  const labels = new Map(data.opinions.map((o, i) => [o.participantId, `member-${i + 1}`]));
+  const label = (id: string) => labels.get(id) ?? 'member';
+  const raters = new Map<string, string>();
+  const rater = (pseudonymId: string) => {
+    const known = raters.get(pseudonymId);
+    if (known) return known;
+    const next = `rater-${raters.size + 1}`;
+    raters.set(pseudonymId, next);
+    return next;
+  };
+  // Generators explain a candidate by whose sentences it composes: those ids go too.
+  const scrub = (text: string) =>
+    [...labels].reduce((t, [id, name]) => t.split(id).join(name), text);
+  return {
+    ...data,
+    round: { ...data.round, createdBy: 'moderator' },
+    opinions: data.opinions.map((o) => ({ ...o, participantId: label(o.participantId) })),
+    versions: data.versions.map((v) => ({
+      ...v,
+      candidates: v.candidates.map((c) => ({
+        ...c,
+        explanation: c.explanation === null ? null : scrub(c.explanation),
+      })),
+      predicted: v.predicted && {
+        ...v.predicted,
+        participants: v.predicted.participants.map(label),
+      },
+      poll: v.poll && {
+        ...v.poll,
+        method: scrub(v.poll.method),
+        predicted: Object.fromEntries(
+          Object.entries(v.poll.predicted).map(([id, u]) => [label(id), u]),
+        ),
+      },
+      critiques: v.critiques.map((c) => ({ ...c, participantId: label(c.participantId) })),
+      // The export carries the round's id and seed, the pseudonyms' key: raters are
+      // numbered instead, or anyone with a member list could recompute who rated what.
+      ratings: v.ratings.map((r) => ({ ...r, participantId: rater(r.participantId) })),
+    })),
+  };
 }
 
 export { isTerminal };

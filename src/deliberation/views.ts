@@ -1,7 +1,7 @@
 import type { Candidate } from '../domain/candidate.js';
 import type { RoundPhase } from '../domain/phase.js';
 import type { PollOption } from '../domain/poll-scale.js';
-import type { PollResults } from '../domain/results.js';
+import type { Endorsement, PollResults } from '../domain/results.js';
 import type { MessageRef, Round } from '../domain/round.js';
 
 /** What every view says about its round: enough to find the channel and thread. */
@@ -44,6 +44,8 @@ export interface ProgressView extends RoundHeader {
 
 export interface StatementView extends RoundHeader {
   version: number;
+  /** Rated with buttons, not reactions; `predicted` is empty so no member is named. */
+  anonymous: boolean;
   statement: string;
   options: readonly PollOption[];
   method: string;
@@ -65,6 +67,8 @@ export interface VersionResults {
   version: number;
   statement: string;
   results: PollResults;
+  /** With a minimum turnout (`--min-turnout`): the verdict on this version; else null. */
+  endorsement: Endorsement | null;
 }
 
 /** Model calls and tokens per pipeline stage ('generate', 'score'); empty for offline models. */
@@ -73,16 +77,40 @@ export type RoundUsage = Record<
   { calls: number; promptTokens: number; completionTokens: number }
 >;
 
+/** Whether every opinion reached the statement writer whole (issue 7's exclusion check). */
+export interface ExclusionCheck {
+  /** Members whose opinion or critique was over the length limit and reached it cut. */
+  truncated: string[];
+  /** Versions written from cluster summaries of the opinions rather than from each verbatim. */
+  summarisedVersions: number[];
+}
+
 export interface ResultsView extends RoundHeader {
   phase: RoundPhase;
+  /**
+   * A hidden round (`--hidden`) before it is finished: each version's results hold only
+   * the rating count (see `concealed`); renderers say the rest comes at the finish.
+   */
+  hidden: boolean;
+  /**
+   * An anonymous round: every member id in the view is blanked (''), so renderers say
+   * how many members, never which.
+   */
+  anonymous: boolean;
   versions: VersionResults[];
   model: string | null;
   participants: number;
   usage: RoundUsage;
+  exclusion: ExclusionCheck;
 }
 
 export interface NoticeView extends RoundHeader {
   text: string;
+  /**
+   * Members the notice is addressed to (a reminder to rate); adapters that suppress
+   * pings let these through. Absent: nobody is pinged.
+   */
+  mentions?: string[];
 }
 
 export interface StatusView extends RoundHeader {

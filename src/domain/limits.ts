@@ -17,6 +17,8 @@ export const LIMITS = {
   maxCandidates: 16,
   defaultCandidates: 8,
   maxMinutes: 7 * 24 * 60,
+  /** Largest `--min-turnout`: a group bigger than this does not poll in one thread. */
+  maxTurnout: 1_000,
 } as const;
 
 /**

@@ -36,8 +36,15 @@ export interface PollResults {
   /** `welfareFunction` of the actual approvals; null without ratings. */
   welfareValue: number | null;
   leastServed: LeastServed | null;
+  /**
+   * Whose view the statement serves worst by the model's per-member prediction, rated or
+   * not: the exclusion check beside the ratings (members left out tend to dissent).
+   */
+  predictedLeastServed: LeastServed | null;
   /** Members with a (non-null) predicted approval. */
   predictedCount: number;
+  /** Mean predicted approval over those members (the chart sets it beside the actual mean). */
+  meanPredictedApproval: number | null;
   /** Members with both a prediction and a rating: the base of `meanAbsoluteError`. */
   comparedCount: number;
   /** Mean |predicted - actual| over the compared members; null when there are none. */
@@ -140,8 +147,44 @@ export function pollResults(input: PollResultsInput): PollResults {
     meanApproval: mean(actual),
     welfareValue,
     leastServed,
+    predictedLeastServed: predictedLowest ? { ...predictedLowest, basis: 'predicted' } : null,
     predictedCount: predictedEntries.length,
+    meanPredictedApproval: mean(predictedEntries.map(([, u]) => u)),
     comparedCount: errors.length,
     meanAbsoluteError: mean(errors),
+  };
+}
+
+/** Whether a poll's statement can be declared endorsed under the round's turnout rule. */
+export type Endorsement = 'endorsed' | 'not endorsed' | 'not enough ratings';
+
+/**
+ * The verdict on a poll with a minimum turnout: too few ratings and no claim is made
+ * either way; otherwise a mean approval of at least half endorses it. Null when the
+ * round set no minimum (0): then the results report numbers only, as before.
+ */
+export function endorsement(results: PollResults, minTurnout: number): Endorsement | null {
+  if (minTurnout <= 0) return null;
+  if (results.ratingCount < minTurnout || results.meanApproval === null) {
+    return 'not enough ratings';
+  }
+  return results.meanApproval >= 0.5 ? 'endorsed' : 'not endorsed';
+}
+
+/**
+ * The results with everything but the counts of ratings and predictions removed, for a
+ * hidden round before it is finished: what is not in the view cannot leak into a message.
+ */
+export function concealed(results: PollResults): PollResults {
+  return {
+    ...results,
+    distribution: results.distribution.map((d) => ({ ...d, count: 0 })),
+    meanApproval: null,
+    welfareValue: null,
+    leastServed: null,
+    predictedLeastServed: null,
+    meanPredictedApproval: null,
+    comparedCount: 0,
+    meanAbsoluteError: null,
   };
 }

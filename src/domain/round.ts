@@ -20,6 +20,25 @@ export const RoundSettingsSchema = z.object({
   minutes: z.number().int().min(1).max(LIMITS.maxMinutes).nullable(),
   welfare: WelfareNameSchema,
   scale: PollScaleSchema,
+  // Poll behaviour (issue 7). Defaults keep rounds stored before these existed parsing.
+  /** Minutes each poll stays open before it finishes by itself; null = until `finish`. */
+  pollMinutes: z.number().int().min(1).max(LIMITS.maxMinutes).nullable().default(null),
+  /** Minutes after a statement is posted to remind members who have not rated; null = never. */
+  remindMinutes: z.number().int().min(1).max(LIMITS.maxMinutes).nullable().default(null),
+  /**
+   * Members rate with buttons (reactions would show who chose what); ratings are stored
+   * under a pseudonym and nothing the bot posts or exports names a member.
+   */
+  anonymous: z.boolean().default(false),
+  /** Results show only how many rated until the round is finished. */
+  hidden: z.boolean().default(false),
+  /** Ratings a statement needs before the results may call it endorsed; 0 = no verdict. */
+  minTurnout: z.number().int().min(0).max(LIMITS.maxTurnout).default(0),
+  /**
+   * Percent: when the first poll's deadline finds its mean approval below this, a
+   * critique round starts instead of finishing. Null = never.
+   */
+  reviseBelow: z.number().int().min(1).max(100).nullable().default(null),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
@@ -28,6 +47,12 @@ export const DEFAULT_SETTINGS: RoundSettings = {
   minutes: null,
   welfare: 'egalitarian',
   scale: 'approval3',
+  pollMinutes: null,
+  remindMinutes: null,
+  anonymous: false,
+  hidden: false,
+  minTurnout: 0,
+  reviseBelow: null,
 };
 
 /** A platform message the bot posted or reads, as the adapter identifies it. */

@@ -23,6 +23,8 @@ export const PublishKindSchema = z.enum([
   'critique-invite',
   'results',
   'notice',
+  // A nudge to members who gave an opinion but have not rated (`--remind-minutes`).
+  'reminder',
 ]);
 export type PublishKind = z.infer<typeof PublishKindSchema>;
 
@@ -42,6 +44,8 @@ export const DeadlineJobSchema = z.object({
   /** The phase the deadline ends; a round that has moved on ignores it. */
   phase: z.enum(['collecting', 'critiquing', 'polling']),
   version: z.number().int().min(0),
+  /** 'reminder': not the end of the phase, a reminder to rate during it; absent = the deadline. */
+  kind: z.literal('reminder').optional(),
 });
 export type DeadlineJob = z.infer<typeof DeadlineJobSchema>;
 

@@ -97,6 +97,23 @@ export class PipelineQueues {
     });
   }
 
+  /**
+   * A reminder during a poll, on the deadline queue but with an id of its own per version,
+   * so it neither replaces nor is replaced by the round's deadline. Scheduling it again
+   * (a retried publish) keeps the first one.
+   */
+  async scheduleReminder(job: DeadlineJob, at: number, now: number): Promise<void> {
+    const valid = DeadlineJobSchema.parse({ ...job, kind: 'reminder' });
+    await this.deadline.add('reminder', valid, {
+      jobId: jobId('reminder', scopeKey(valid.scope), valid.roundId, `v${valid.version}`),
+      delay: Math.max(0, at - now),
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
   async cancelDeadline(job: Pick<DeadlineJob, 'scope' | 'roundId'>): Promise<void> {
     const existing = await this.deadline.getJob(this.deadlineId(job));
     // A deadline that is running right now is locked; it will see the new phase and stop.

@@ -25,7 +25,7 @@ const RULES: Record<string, { layers: string[]; packages: RegExp }> = {
   },
   platforms: {
     layers: ['domain', 'deliberation', 'platforms'],
-    packages: /^(zod|@slack\/.*|discord\.js|undici|ws)$/,
+    packages: /^(zod|@slack\/.*|discord\.js|undici|ws|@resvg\/resvg-js)$/,
   },
   eval: { layers: ['domain', 'models', 'eval'], packages: /^(zod|csv-parse(\/.*)?)$/ },
   app: {

@@ -131,7 +131,9 @@ describe('pollResults without ratings', () => {
       meanApproval: null,
       welfareValue: null,
       leastServed: { participantIds: ['p3'], approval: 0.3, basis: 'predicted' },
+      predictedLeastServed: { participantIds: ['p3'], approval: 0.3, basis: 'predicted' },
       predictedCount: 4,
+      meanPredictedApproval: expect.closeTo((0.8 + 0.5 + 0.3 + 0.6) / 4, 12),
       comparedCount: 0,
       meanAbsoluteError: null,
     });

@@ -18,13 +18,21 @@ export interface RecordedRequest {
   query: Record<string, string>;
   /** JSON body (or `payload_json` of a multipart body); null when there was none. */
   body: Json | Json[] | null;
-  files: { name: string; text: string }[];
+  files: FakeFile[];
   status: number;
   /** What the fake answered (JSON), or undefined for an empty answer. */
   response: unknown;
   at: number;
   /** Whether the request carried `Authorization: Bot <the right token>`. */
   authorized: boolean;
+}
+
+/** A file sent as multipart; `bytes` as sent (a PNG does not survive `text`). */
+export interface FakeFile {
+  name: string;
+  text: string;
+  bytes: Buffer;
+  type: string;
 }
 
 export interface FakeUser {
@@ -91,7 +99,7 @@ interface Route {
   body: Json;
   list: Json[];
   query: Record<string, string>;
-  files: { name: string; text: string }[];
+  files: FakeFile[];
 }
 
 const UNKNOWN_MESSAGE: [number, unknown] = [404, { message: 'Unknown Message', code: 10008 }];
@@ -496,7 +504,7 @@ export class FakeDiscord {
       timestamp: new Date().toISOString(),
       edited_timestamp: null,
       flags: 0,
-      components: [],
+      components: body.components ?? [],
       ...(body.message_reference ? { message_reference: body.message_reference } : {}),
     };
     if (store) this.messages.set(message.id as string, message);
@@ -763,7 +771,7 @@ export class FakeDiscord {
    */
   command(
     sub: string,
-    options: Record<string, string | number> = {},
+    options: Record<string, string | number | boolean> = {},
     as: {
       user: FakeUser;
       roles?: string[];
@@ -789,7 +797,9 @@ export class FakeDiscord {
     const channel = as.dm
       ? { id: snowflake(), type: CHANNEL.DM, recipients: [userPayload(as.user)] }
       : this.channels.get(channelId);
-    const typeOf = (v: string | number) => (typeof v === 'number' ? 4 : 3);
+    // Discord's option types: 3 string, 4 integer, 5 boolean.
+    const typeOf = (v: string | number | boolean) =>
+      typeof v === 'boolean' ? 5 : typeof v === 'number' ? 4 : 3;
     this.dispatch('INTERACTION_CREATE', {
       id,
       application_id: this.options.applicationId,
@@ -829,6 +839,45 @@ export class FakeDiscord {
           },
         ],
       },
+    });
+    return id;
+  }
+
+  /** A member clicks a button (component interaction, type 3) on a message the bot posted. */
+  click(messageId: string, customId: string, user: FakeUser): string {
+    const message = this.messages.get(messageId);
+    if (!message) throw new Error(`fake Discord: no message ${messageId}`);
+    const id = snowflake();
+    const token = `itok_${randomBytes(24).toString('hex')}`;
+    this.interactions.set(id, {
+      id,
+      token,
+      createdAt: Date.now(),
+      acknowledged: false,
+      callbackType: null,
+      original: null,
+      followUps: [],
+      deleted: false,
+    });
+    const channelId = String(message.channel_id);
+    this.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: this.options.applicationId,
+      type: 3,
+      token,
+      version: 1,
+      locale: 'en-US',
+      app_permissions: ALL_PERMISSIONS,
+      entitlements: [],
+      channel: this.channels.get(channelId),
+      channel_id: channelId,
+      guild_id: this.guildId,
+      authorizing_integration_owners: { '0': this.guildId },
+      guild_locale: 'en-US',
+      context: 0,
+      member: { ...this.member(user, []), permissions: PERMS.member },
+      message: this.gatewayMessage(message),
+      data: { custom_id: customId, component_type: 2 },
     });
     return id;
   }
@@ -881,18 +930,20 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 async function parseBody(
   raw: Buffer,
   contentType: string | undefined,
-): Promise<{ body: Json | Json[] | null; files: { name: string; text: string }[] }> {
+): Promise<{ body: Json | Json[] | null; files: FakeFile[] }> {
   if (raw.length === 0) return { body: null, files: [] };
   if (contentType?.startsWith('multipart/form-data')) {
     const form = await new Response(new Uint8Array(raw), {
       headers: { 'content-type': contentType },
     }).formData();
-    const files: { name: string; text: string }[] = [];
+    const files: FakeFile[] = [];
     let body: Json | null = null;
     for (const [key, value] of form.entries()) {
       if (key === 'payload_json' && typeof value === 'string') body = JSON.parse(value) as Json;
-      else if (typeof value !== 'string')
-        files.push({ name: value.name, text: await value.text() });
+      else if (typeof value !== 'string') {
+        const bytes = Buffer.from(await value.arrayBuffer());
+        files.push({ name: value.name, text: bytes.toString('utf8'), bytes, type: value.type });
+      }
     }
     return { body, files };
   }

@@ -166,7 +166,8 @@ export class FakeSlack {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString('utf8');
     const path = new URL(req.url ?? '/', this.base).pathname;
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : null;
@@ -176,7 +177,9 @@ export class FakeSlack {
       call.args = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     } else if (path.startsWith('/upload/')) {
       call.method = 'upload';
-      call.args = { fileId: path.slice('/upload/'.length), bytes: raw.length };
+      // `data` keeps the file's bytes: a PNG is not UTF-8 and would not survive `raw`.
+      const data = await uploadedBytes(bytes, req.headers['content-type'] ?? '');
+      call.args = { fileId: path.slice('/upload/'.length), bytes: raw.length, data };
     } else if (path.startsWith('/api/')) {
       call.method = path.slice('/api/'.length);
       call.args = parseForm(raw, req.headers['content-type'] ?? '');
@@ -292,6 +295,18 @@ export class FakeSlack {
     for (const socket of this.sockets) socket.send(frame);
     return acked;
   }
+}
+
+/** The file in an upload: WebClient sends it as multipart (field `body`) or as raw bytes. */
+async function uploadedBytes(body: Buffer, contentType: string): Promise<Buffer> {
+  if (!contentType.startsWith('multipart/form-data')) return body;
+  const form = await new Response(new Uint8Array(body), {
+    headers: { 'content-type': contentType },
+  }).formData();
+  for (const value of form.values()) {
+    if (typeof value !== 'string') return Buffer.from(await value.arrayBuffer());
+  }
+  return Buffer.alloc(0);
 }
 
 function parseForm(raw: string, contentType: string): Record<string, unknown> {

@@ -108,6 +108,27 @@ export interface StructuredRequest<T> {
 }
 
 /**
+ * `response_format` per schema object and name. Converting a zod schema to a strict JSON
+ * schema walks and copies it (zod's toJSONSchema, then the SDK's strict transform): the
+ * largest share of a judge call's CPU in a profile of a zero-latency round, for a value
+ * that never changes. Weakly held, so a schema nobody uses any more is not kept.
+ */
+const formats = new WeakMap<z.ZodType, Map<string, ReturnType<typeof zodResponseFormat>>>();
+function responseFormat<T>(schema: z.ZodType<T>, name: string) {
+  let byName = formats.get(schema);
+  if (!byName) {
+    byName = new Map();
+    formats.set(schema, byName);
+  }
+  let format = byName.get(name);
+  if (!format) {
+    format = zodResponseFormat(schema, name);
+    byName.set(name, format);
+  }
+  return format;
+}
+
+/**
  * What we read from a chat completion. Validated rather than trusted: some servers send
  * a 200 with an empty or foreign body.
  */
@@ -160,7 +181,7 @@ export class ModelClient {
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
   ): Promise<CallOutcome<T>> {
-    const format = zodResponseFormat(request.schema, request.schemaName);
+    const format = responseFormat(request.schema, request.schemaName);
     const promptChars = request.messages.reduce(
       (n, m) => n + (typeof m.content === 'string' ? m.content.length : 0),
       0,

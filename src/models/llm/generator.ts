@@ -47,6 +47,11 @@ export interface LlmGeneratorOptions {
   promptBudgetTokens?: number;
   /** Embeddings model to cluster a large group's opinions on; lexical vectors without. */
   embeddingModel?: string;
+  /**
+   * Fewest opinions (or critiques) clustered on embeddings (LLM_EMBED_CLUSTERING_MIN);
+   * fewer are clustered on word vectors, see PlanOptions.embedMin. 0 = always embeddings.
+   */
+  embedClusteringMin?: number;
   log: Log;
 }
 
@@ -107,6 +112,7 @@ export class LlmGenerator implements Generator {
               ledger: input.ledger,
             }
           : undefined,
+        embedMin: this.options.embedClusteringMin ?? 0,
         signal: linked,
       },
     );

@@ -178,13 +178,20 @@ export class LlmJudgeRewardModel implements RewardModel {
   ): Promise<MemberRatings[]> {
     const results: (MemberRatings | undefined)[] = indices.map(() => undefined);
     const ask: { at: number; member: ParticipantView; key: string }[] = [];
+    // All of the batch's look-ups at once: one after another they were a Redis round
+    // trip each on the way to the call, for every batch of a round.
+    const recalled = await Promise.all(
+      indices.map((p) =>
+        ledger?.recall(`member-${input.seed}-${(input.participants[p] as ParticipantView).id}`),
+      ),
+    );
     for (const [at, p] of indices.entries()) {
       const member = input.participants[p] as ParticipantView;
       if (member.opinion.trim() === '' && (member.critique ?? '').trim() === '') {
         results[at] = { failed: 'the member wrote nothing to judge from', usage: NO_USAGE };
         continue;
       }
-      const remembered = await ledger?.recall(`member-${input.seed}-${member.id}`);
+      const remembered = recalled[at];
       const parsed = remembered ? RememberedSchema.safeParse(JSON.parse(remembered)) : null;
       if (parsed?.success) results[at] = { ratings: parsed.data, usage: NO_USAGE };
       else ask.push({ at, member, key: `m${ask.length + 1}` });
@@ -218,6 +225,7 @@ export class LlmJudgeRewardModel implements RewardModel {
         ledger,
         signal,
       );
+      const remembering: Promise<void>[] = [];
       for (const [j, a] of ask.entries()) {
         // The call's usage is reported once, with the first member asked.
         const usage = j === 0 ? outcome.usage : NO_USAGE;
@@ -230,9 +238,15 @@ export class LlmJudgeRewardModel implements RewardModel {
           const rating = outcome.value.ratings[a.key]?.[letters[i] as string];
           if (rating !== undefined) ratings[c.id] = rating;
         });
-        await ledger?.remember(`member-${input.seed}-${a.member.id}`, JSON.stringify(ratings));
+        const remembered = ledger?.remember(
+          `member-${input.seed}-${a.member.id}`,
+          JSON.stringify(ratings),
+        );
+        if (remembered) remembering.push(remembered);
         results[a.at] = { ratings, usage };
       }
+      // Stored together, for the same reason as the look-ups above.
+      await Promise.all(remembering);
     }
     return results.map((r) => r ?? { failed: 'no rating', usage: NO_USAGE });
   }

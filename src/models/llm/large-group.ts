@@ -78,6 +78,16 @@ export interface PlanOptions {
   seed: number;
   /** Cluster on this model's embeddings; lexical vectors when absent or when it fails. */
   embed?: { client: ModelClient; model: string; ledger: CallLedger | undefined } | undefined;
+  /**
+   * Fewest texts worth an embeddings call (LLM_EMBED_CLUSTERING_MIN); fewer are clustered
+   * on word vectors. The call is a full model round trip before generation can start (a
+   * third of the time to a statement at 100 members), and below a few hundred opinions
+   * it buys little: the richest summary shape quotes up to 48 opinions verbatim (about
+   * half of 100, a sixth of 300), so the grouping decides less of what the model reads
+   * than at 1,000, where each cluster stands for ~60 members and only embeddings group
+   * paraphrases together. 0 or absent = embeddings whenever `embed` is set.
+   */
+  embedMin?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -102,9 +112,11 @@ export async function planPrompt(p: PromptInputs, options: PlanOptions): Promise
     return { kind: 'verbatim', estimate: verbatimEstimate };
 
   let usage = NO_USAGE;
-  let basis = 'word (TF-IDF) vectors';
+  let basis = options.embed
+    ? `word (TF-IDF) vectors (fewer than ${options.embedMin ?? 0} texts: no embeddings call, LLM_EMBED_CLUSTERING_MIN)`
+    : 'word (TF-IDF) vectors';
   const vectorsOf = async (texts: readonly string[]): Promise<Vectors> => {
-    if (options.embed && texts.length > 0) {
+    if (options.embed && texts.length > 0 && texts.length >= (options.embedMin ?? 0)) {
       const got = await embedAll(options.embed, texts, options.signal);
       usage = addUsage(usage, got.usage);
       if (got.rows) {

@@ -45,9 +45,11 @@ export const LETTERS = 'ABCDEFGHIJKLMNOP'.split('');
  * that was not shown fails, and so does a missing one.
  */
 export function ratingsSchema(letters: readonly string[]) {
-  const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
-  return z.strictObject({
-    ratings: z.strictObject(Object.fromEntries(letters.map((l) => [l, rating]))),
+  return memo(`${letters.join(',')}`, () => {
+    const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
+    return z.strictObject({
+      ratings: z.strictObject(Object.fromEntries(letters.map((l) => [l, rating]))),
+    });
   });
 }
 export type RatingsOutput = { ratings: Record<string, number> };
@@ -56,10 +58,30 @@ export const BATCH_RATINGS_SCHEMA_NAME = 'approval_ratings_batch';
 
 /** One strict ratings object per member key: a missing or extra member or letter fails. */
 export function batchRatingsSchema(keys: readonly string[], letters: readonly string[]) {
-  const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
-  const perMember = z.strictObject(Object.fromEntries(letters.map((l) => [l, rating])));
-  return z.strictObject({
-    ratings: z.strictObject(Object.fromEntries(keys.map((k) => [k, perMember]))),
+  return memo(`${keys.join(',')}|${letters.join(',')}`, () => {
+    const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
+    const perMember = z.strictObject(Object.fromEntries(letters.map((l) => [l, rating])));
+    return z.strictObject({
+      ratings: z.strictObject(Object.fromEntries(keys.map((k) => [k, perMember]))),
+    });
   });
+}
+
+/**
+ * The judge asks for the same few shapes over and over (K letters; m1..mB members), and
+ * the same schema object lets the client reuse its JSON-schema conversion, which cost
+ * more CPU per call than anything else of ours (see ModelClient.structured). Bounded: a
+ * few hundred shapes at most (the largest K times the largest batch); the cap only
+ * guards against a caller that invents keys.
+ */
+const schemas = new Map<string, z.ZodType>();
+const MAX_MEMO = 2_048;
+function memo<T extends z.ZodType>(key: string, make: () => T): T {
+  const known = schemas.get(key);
+  if (known) return known as T;
+  const made = make();
+  if (schemas.size >= MAX_MEMO) schemas.clear();
+  schemas.set(key, made);
+  return made;
 }
 export type BatchRatingsOutput = { ratings: Record<string, Record<string, number>> };

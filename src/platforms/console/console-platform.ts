@@ -8,6 +8,7 @@ import type {
   StatementView,
 } from '../../deliberation/views.js';
 import type { MessageRef } from '../../domain/round.js';
+import { chartAltText, chartFilename, resultsChartPng } from '../chart/results-chart.js';
 import {
   renderCritiqueInvite,
   renderProgress,
@@ -39,6 +40,8 @@ export class ConsolePlatform implements PlatformPort {
   constructor(
     private readonly write: (text: string) => void,
     private readonly nameOf: (participantId: string) => string = (id) => id,
+    /** Where the results chart goes (the demo's `--chart` file); no chart is drawn without it. */
+    private readonly saveChart: ((filename: string, png: Uint8Array) => void) | null = null,
   ) {}
 
   /**
@@ -117,7 +120,13 @@ export class ConsolePlatform implements PlatformPort {
   }
 
   async postResults(view: ResultsView): Promise<MessageRef> {
-    return this.post('results', view, renderResults(view, this.nameOf));
+    const ref = this.post('results', view, renderResults(view, this.nameOf));
+    if (this.saveChart && view.versions.length > 0 && !view.hidden) {
+      const filename = chartFilename(view);
+      this.saveChart(filename, resultsChartPng(view));
+      this.write(`  Chart: ${chartAltText(view)}`);
+    }
+    return ref;
   }
 
   async postNotice(view: NoticeView): Promise<MessageRef | null> {

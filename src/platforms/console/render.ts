@@ -65,11 +65,22 @@ export function renderCritiqueInvite(view: CritiqueInviteView): string {
 }
 
 export function renderResults(view: ResultsView, nameOf: (id: string) => string): string {
+  // An anonymous round's view holds no ids (they are blanked): say how many, never who.
+  const who = (ids: readonly string[]) =>
+    view.anonymous
+      ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
+      : ids.map(nameOf).join(', ');
   const lines = ['', `📊 Results for: ${view.question}`];
-  for (const { version, statement, results } of view.versions) {
+  for (const { version, statement, results, endorsement } of view.versions) {
     lines.push(
       `   Version ${version}: ${statement.length > 90 ? `${statement.slice(0, 87)}...` : statement}`,
     );
+    if (view.hidden) {
+      lines.push(
+        `   ${results.ratingCount} ratings so far; the results are hidden until the round is finished.`,
+      );
+      continue;
+    }
     lines.push(`   ${results.ratingCount} ratings of ${view.participants} members:`);
     const max = Math.max(1, ...results.distribution.map((d) => d.count));
     for (const d of results.distribution) {
@@ -81,10 +92,10 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
       `   mean approval ${percent(results.meanApproval)}, ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
     );
     if (results.welfareNote) lines.push(`   (${results.welfareNote})`);
+    if (endorsement) lines.push(`   verdict: ${endorsement}`);
     if (results.leastServed) {
-      const who = results.leastServed.participantIds.map(nameOf).join(', ');
       lines.push(
-        `   least served (${results.leastServed.basis}): ${who} at ${percent(results.leastServed.approval).trim()} — what would make it work for them?`,
+        `   least served (${results.leastServed.basis}): ${who(results.leastServed.participantIds)} at ${percent(results.leastServed.approval).trim()} — what would make it work for them?`,
       );
     }
     if (results.meanAbsoluteError !== null) {
@@ -92,6 +103,22 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
         `   predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
       );
     }
+    if (results.predictedLeastServed) {
+      lines.push(
+        `   predicted to serve worst: ${who(results.predictedLeastServed.participantIds)} at ${percent(results.predictedLeastServed.approval).trim()}`,
+      );
+    }
+  }
+  if (view.versions.length > 0) {
+    const { truncated, summarisedVersions } = view.exclusion;
+    const parts: string[] = [];
+    if (truncated.length > 0) parts.push(`cut to the length limit: ${who(truncated)}`);
+    if (summarisedVersions.length > 0) {
+      parts.push(`written from summaries: version ${summarisedVersions.join(', ')}`);
+    }
+    lines.push(
+      `   exclusion check: ${parts.length > 0 ? parts.join('; ') : 'every opinion reached the statement writer in full'}`,
+    );
   }
   if (view.model) lines.push(`   approvals were predicted by ${view.model}`);
   const stages = Object.entries(view.usage).filter(([, u]) => u.calls > 0);

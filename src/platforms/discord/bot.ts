@@ -1,6 +1,7 @@
 import {
   type APIEmbed,
   type APIInteractionGuildMember,
+  type ButtonInteraction,
   ChannelType,
   type ChatInputCommandInteraction,
   type Client,
@@ -29,7 +30,7 @@ import { COMMAND_NAME, type ConsensusCommand, parseCommand } from './commands.js
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
-import { HELP_TEXT, resultsEmbed, statusEmbed } from './render.js';
+import { HELP_TEXT, RATE_BUTTON_PREFIX, resultsEmbed, statusEmbed } from './render.js';
 import { ReplayGuard, reactionKey } from './replay-guard.js';
 
 /** The parts of the service the Discord adapter calls. */
@@ -263,10 +264,46 @@ export class DiscordBot {
   // ---- slash commands -------------------------------------------------------------------------
 
   private onInteraction(interaction: Interaction): void {
+    if (interaction.isButton() && interaction.customId.startsWith(RATE_BUTTON_PREFIX)) {
+      if (this.guard.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return;
+      if (!this.seenInteractions.add(interaction.id)) return;
+      this.track(this.rateButton(interaction));
+      return;
+    }
     if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return;
     if (this.guard.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return;
     if (!this.seenInteractions.add(interaction.id)) return;
     this.track(this.command(interaction));
+  }
+
+  /**
+   * A click on an anonymous poll's button: the member's rating, answered only to them
+   * (ephemeral), so nothing in the channel shows who rated or how.
+   */
+  private async rateButton(interaction: ButtonInteraction): Promise<void> {
+    const optionKey = interaction.customId.slice(RATE_BUTTON_PREFIX.length);
+    if (!interaction.inGuild()) return;
+    let answer: string;
+    try {
+      const outcome = await this.service.react({
+        scope: { platform: 'discord', workspaceId: interaction.guildId },
+        channelId: interaction.channelId,
+        messageId: interaction.message.id,
+        userId: interaction.user.id,
+        optionKey,
+        at: this.now(),
+        removed: false,
+        source: 'button',
+      });
+      answer =
+        outcome.status === 'recorded'
+          ? `Your anonymous rating: ${optionKey}. Click another button to change it.`
+          : 'That button is not a rating in an open poll.';
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      answer = error.message;
+    }
+    await interaction.reply({ content: answer, flags: MessageFlags.Ephemeral });
   }
 
   private async command(interaction: ChatInputCommandInteraction): Promise<void> {

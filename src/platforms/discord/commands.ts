@@ -94,6 +94,44 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
             .addChoices(
               ...PollScaleSchema.options.map((s) => ({ name: SCALE_LABELS[s], value: s })),
             ),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('poll_minutes')
+            .setDescription('Finish each poll automatically after this many minutes')
+            .setMinValue(1)
+            .setMaxValue(LIMITS.maxMinutes),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('remind_minutes')
+            .setDescription('Remind members who have not rated, this many minutes into each poll')
+            .setMinValue(1)
+            .setMaxValue(LIMITS.maxMinutes),
+        )
+        .addBooleanOption((o) =>
+          o
+            .setName('anonymous')
+            .setDescription('Rate with buttons; ratings and results never show who'),
+        )
+        .addBooleanOption((o) =>
+          o.setName('hidden').setDescription('Hide the results until the round is finished'),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('min_turnout')
+            .setDescription('Ratings needed before a statement can be declared endorsed')
+            .setMinValue(1)
+            .setMaxValue(LIMITS.maxTurnout),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('revise_below')
+            .setDescription(
+              'Percent: critique automatically when the first poll ends below this mean approval',
+            )
+            .setMinValue(1)
+            .setMaxValue(100),
         ),
     );
   for (const [name, description] of ROUND_SUBCOMMANDS) {
@@ -122,6 +160,18 @@ export function parseCommand(interaction: ChatInputCommandInteraction): Consensu
     if (minutes !== null) settings.minutes = minutes;
     if (welfare.success) settings.welfare = welfare.data;
     if (scale.success) settings.scale = scale.data;
+    const pollMinutes = interaction.options.getInteger('poll_minutes');
+    const remindMinutes = interaction.options.getInteger('remind_minutes');
+    const hidden = interaction.options.getBoolean('hidden');
+    const anonymous = interaction.options.getBoolean('anonymous');
+    const minTurnout = interaction.options.getInteger('min_turnout');
+    const reviseBelow = interaction.options.getInteger('revise_below');
+    if (pollMinutes !== null) settings.pollMinutes = pollMinutes;
+    if (remindMinutes !== null) settings.remindMinutes = remindMinutes;
+    if (hidden !== null) settings.hidden = hidden;
+    if (anonymous !== null) settings.anonymous = anonymous;
+    if (minTurnout !== null) settings.minTurnout = minTurnout;
+    if (reviseBelow !== null) settings.reviseBelow = reviseBelow;
     return { kind: 'start', question: interaction.options.getString('question') ?? '', settings };
   }
   if (sub === 'help') return { kind: 'help' };

@@ -1,4 +1,6 @@
 import {
+  type APIActionRowComponent,
+  type APIButtonComponent,
   type APIEmbed,
   DiscordAPIError,
   type REST,
@@ -19,6 +21,7 @@ import type {
 } from '../../deliberation/views.js';
 import type { Log } from '../../domain/log.js';
 import type { MessageRef } from '../../domain/round.js';
+import { chartAltText, chartFilename, resultsChartPng } from '../chart/results-chart.js';
 import { emojiFor } from './emoji.js';
 import { describeError } from './errors.js';
 import {
@@ -27,6 +30,7 @@ import {
   critiqueInviteText,
   progressText,
   questionEmbed,
+  rateButtons,
   resultsEmbed,
   statementEmbed,
   threadName,
@@ -44,6 +48,11 @@ const NO_PINGS = { parse: [] as never[] };
 interface OutgoingMessage {
   content?: string;
   embeds?: APIEmbed[];
+  components?: APIActionRowComponent<APIButtonComponent>[];
+  /** Who may be pinged; default nobody (NO_PINGS). */
+  allowedMentions?: { parse: never[]; users: string[] };
+  /** Attachments, sent as multipart; `attachments` in the body names them. */
+  files?: { name: string; data: Buffer; contentType: string; description: string }[];
 }
 
 /**
@@ -101,6 +110,10 @@ export class DiscordPlatform implements PlatformPort {
   }
 
   async postStatement(view: StatementView): Promise<MessageRef> {
+    // An anonymous poll is its buttons; reactions would show who chose what.
+    if (view.anonymous) {
+      return this.inThread(view, { embeds: [statementEmbed(view)], components: rateButtons(view) });
+    }
     const ref = await this.inThread(view, { embeds: [statementEmbed(view)] });
     // Members see the statement before the publisher links it (after this returns);
     // reactions in that window are held until then (see `postingOf`).
@@ -155,11 +168,44 @@ export class DiscordPlatform implements PlatformPort {
   }
 
   async postResults(view: ResultsView): Promise<MessageRef> {
-    return this.inThread(view, { embeds: [resultsEmbed(view)] });
+    const embed = resultsEmbed(view);
+    const chart = this.chartOf(view);
+    if (!chart) return this.inThread(view, { embeds: [embed] });
+    // One message with the chart as the embed's image: results and picture stay together.
+    return this.inThread(view, {
+      embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
+      files: [chart],
+    });
+  }
+
+  /** The results chart, or null (nothing to draw, or rendering failed: the text still goes). */
+  private chartOf(view: ResultsView): NonNullable<OutgoingMessage['files']>[number] | null {
+    if (view.versions.length === 0 || view.hidden) return null;
+    try {
+      return {
+        name: chartFilename(view),
+        data: Buffer.from(resultsChartPng(view)),
+        contentType: 'image/png',
+        // Discord caps an attachment's description at 1024 characters.
+        description: clip(chartAltText(view), 1_024),
+      };
+    } catch (error) {
+      this.log.warn(
+        { roundId: view.roundId, ...describeError(error) },
+        'could not render the chart',
+      );
+      return null;
+    }
   }
 
   async postNotice(view: NoticeView): Promise<MessageRef | null> {
-    return this.inThread(view, { content: clip(view.text, CONTENT_MAX) });
+    const content = clip(view.text, CONTENT_MAX);
+    if (!view.mentions?.length) return this.inThread(view, { content });
+    // A reminder pings the members it names (Discord takes at most 100), and no one else.
+    return this.inThread(view, {
+      content,
+      allowedMentions: { parse: [], users: view.mentions.slice(0, 100) },
+    });
   }
 
   /** Replies to a member's message (e.g. their opinion was cut), pinging only them. */
@@ -191,9 +237,30 @@ export class DiscordPlatform implements PlatformPort {
     threadId: string | null,
     message: OutgoingMessage,
   ): Promise<MessageRef> {
-    const body = { ...message, allowed_mentions: NO_PINGS };
+    const { files, allowedMentions, ...rest } = message;
+    const body = {
+      ...rest,
+      allowed_mentions: allowedMentions ?? NO_PINGS,
+      ...(files
+        ? {
+            attachments: files.map((f, id) => ({
+              id,
+              filename: f.name,
+              description: f.description,
+            })),
+          }
+        : {}),
+    };
     const created = CreatedMessageSchema.parse(
-      await this.rest.post(Routes.channelMessages(channelId), { body }),
+      await this.rest.post(
+        Routes.channelMessages(channelId),
+        files
+          ? {
+              body,
+              files: files.map(({ name, data, contentType }) => ({ name, data, contentType })),
+            }
+          : { body },
+      ),
     );
     return { channelId: created.channel_id, messageId: created.id, threadId };
   }

@@ -1,4 +1,11 @@
-import type { APIEmbed, APIEmbedField } from 'discord.js';
+import {
+  type APIActionRowComponent,
+  type APIButtonComponent,
+  type APIEmbed,
+  type APIEmbedField,
+  ButtonStyle,
+  ComponentType,
+} from 'discord.js';
 import type {
   CritiqueInviteView,
   ProgressView,
@@ -34,6 +41,22 @@ export function clip(text: string, max: number): string {
 
 const percent = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
 const mention = (userId: string) => `<@${userId}>`;
+
+/** The exclusion check in one sentence; `name` formats a member for the platform. */
+function exclusionText(view: ResultsView, names: (ids: readonly string[]) => string): string {
+  const { truncated, summarisedVersions } = view.exclusion;
+  if (truncated.length === 0 && summarisedVersions.length === 0) {
+    return 'Exclusion check: every opinion reached the statement writer in full.';
+  }
+  const parts: string[] = [];
+  if (truncated.length > 0) {
+    parts.push(`cut to the length limit: ${names(truncated)}`);
+  }
+  if (summarisedVersions.length > 0) {
+    parts.push(`written from summaries of the opinions: version ${summarisedVersions.join(', ')}`);
+  }
+  return `Exclusion check: ${parts.join('; ')}.`;
+}
 const timestamp = (ms: number) => `<t:${Math.floor(ms / 1000)}:R>`;
 
 function field(name: string, value: string, inline = false): APIEmbedField {
@@ -138,7 +161,9 @@ export function statementEmbed(view: StatementView): APIEmbed {
       ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
       field(
         'Rate it',
-        `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
+        view.anonymous
+          ? `${pollLegend(view.options)}\nClick a button below: your rating is anonymous, and a new click replaces it.`
+          : `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
       ),
     ],
     footer: { text: `Round ${view.roundId} · version ${view.version}` },
@@ -158,7 +183,18 @@ export function critiqueInviteText(view: CritiqueInviteView): string {
 }
 
 export function resultsEmbed(view: ResultsView): APIEmbed {
-  const fields = view.versions.map(({ version, statement, results }) => {
+  // An anonymous round's view holds no ids (they are blanked): say how many, never who.
+  const who = (ids: readonly string[]) =>
+    view.anonymous
+      ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
+      : ids.map(mention).join(', ');
+  const fields = view.versions.map(({ version, statement, results, endorsement }) => {
+    if (view.hidden) {
+      return field(
+        `Version ${version}`,
+        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.`,
+      );
+    }
     const counts = results.distribution
       .map((d) => `${emojiFor(d.key)} ${d.label} **${d.count}**`)
       .join(' · ');
@@ -168,9 +204,10 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
     ];
     if (results.welfareNote) lines.push(`_${results.welfareNote}_`);
+    if (endorsement) lines.push(`Verdict: **${endorsement}**`);
     if (results.leastServed) {
       lines.push(
-        `Least served (${results.leastServed.basis}): ${results.leastServed.participantIds.map(mention).join(', ')} at ${percent(results.leastServed.approval)}: what would make it work for them?`,
+        `Least served (${results.leastServed.basis}): ${who(results.leastServed.participantIds)} at ${percent(results.leastServed.approval)}: what would make it work for them?`,
       );
     }
     if (results.meanAbsoluteError !== null) {
@@ -178,12 +215,17 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
         `Predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
       );
     }
+    if (results.predictedLeastServed) {
+      lines.push(
+        `Predicted to serve worst: ${who(results.predictedLeastServed.participantIds)} at ${percent(results.predictedLeastServed.approval)}`,
+      );
+    }
     return field(`Version ${version}`, lines.join('\n'));
   });
   return withinLimits({
     color: COLOUR.results,
     title: '📊 Results',
-    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : ''}`,
+    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}`,
     fields,
     footer: {
       text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
@@ -221,10 +263,29 @@ export function statusEmbed(view: StatusView): APIEmbed {
 
 export const HELP_TEXT = [
   '**/consensus** finds a statement your whole group can endorse.',
-  '`/consensus start question:<text>`: post a question; replies in its thread are opinions. Options: `candidates`, `minutes` (close automatically), `welfare`, `scale`.',
+  '`/consensus start question:<text>`: post a question; replies in its thread are opinions. Options: `candidates`, `minutes` (close automatically), `welfare`, `scale`, `poll_minutes` (finish each poll automatically), `remind_minutes`, `anonymous`, `hidden`, `min_turnout`, `revise_below`.',
   '`/consensus close`: stop collecting and write the statement (needs 2 opinions).',
   '`/consensus critique`: collect critiques of the statement in the thread, then `close` again for a revision.',
   '`/consensus finish`: end the poll and post the results.',
   '`/consensus status` · `results` · `export` · `cancel`',
   'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
 ].join('\n');
+
+/** Custom ids of an anonymous poll's buttons: the prefix + the option key. */
+export const RATE_BUTTON_PREFIX = 'consensus:rate:';
+
+/** An anonymous poll's buttons, five to a row (Discord's limit), in the scale's order. */
+export function rateButtons(view: StatementView): APIActionRowComponent<APIButtonComponent>[] {
+  const rows: APIActionRowComponent<APIButtonComponent>[] = [];
+  view.options.forEach((option, i) => {
+    if (i % 5 === 0) rows.push({ type: ComponentType.ActionRow, components: [] });
+    rows.at(-1)?.components.push({
+      type: ComponentType.Button,
+      style: ButtonStyle.Secondary,
+      custom_id: `${RATE_BUTTON_PREFIX}${option.key}`,
+      label: option.label,
+      emoji: { name: emojiFor(option.key) },
+    });
+  });
+  return rows;
+}

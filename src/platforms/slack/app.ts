@@ -4,7 +4,7 @@ import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bo
 import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
-import { START_MODAL_ID } from './blocks.js';
+import { RATE_BLOCK_ID, START_MODAL_ID } from './blocks.js';
 import { parseCommand } from './command.js';
 import {
   type CommandDeps,
@@ -14,7 +14,7 @@ import {
   runCommand,
   startFromForm,
 } from './commands.js';
-import { type EventMeta, onMessage, onReaction } from './events.js';
+import { type EventMeta, onMessage, onRateAction, onReaction } from './events.js';
 import { Moderators } from './moderators.js';
 import { describe, SlackPort } from './port.js';
 import type { SlackService } from './service.js';
@@ -330,6 +330,14 @@ export class SlackAdapter {
     app.event('message', async ({ event, body, context }) => {
       const meta = metaOf(body, context);
       if (meta) await onMessage(event, meta, this.deps());
+    });
+    app.action({ block_id: RATE_BLOCK_ID }, async ({ ack, body, context }) => {
+      await ack();
+      const team = 'team' in body ? body.team?.id : undefined;
+      const scope = this.scopeOf(team, body.user.team_id, context.teamId);
+      if (!scope) return;
+      const meta = { scope, botUserId: context.botUserId ?? null };
+      this.queue('rating button', () => onRateAction(body, meta, this.deps()));
     });
     for (const name of ['reaction_added', 'reaction_removed'] as const) {
       app.event(name, async ({ event, body, context }) => {

@@ -80,6 +80,10 @@ export function progressMessage(view: ProgressView): SlackMessage {
   };
 }
 
+/** The actions block of an anonymous poll; its buttons' action ids are the prefix + option key. */
+export const RATE_BLOCK_ID = 'consensus_rate';
+export const RATE_ACTION_PREFIX = 'rate_';
+
 export function statementMessage(view: StatementView): SlackMessage {
   const predicted = view.predicted.filter(
     (p): p is { participantId: string; approval: number } => p.approval !== null,
@@ -106,11 +110,32 @@ export function statementMessage(view: StatementView): SlackMessage {
       ),
     );
   }
-  blocks.push(
-    section(
-      `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.`,
-    ),
-  );
+  if (view.anonymous) {
+    blocks.push(
+      section('*Rate it* with a button: your rating is anonymous, and a new click replaces it.'),
+      {
+        type: 'actions',
+        block_id: RATE_BLOCK_ID,
+        // Slack shows at most 25 elements in one actions block; a scale has at most 7.
+        elements: view.options.map((o) => ({
+          type: 'button' as const,
+          action_id: `${RATE_ACTION_PREFIX}${o.key}`,
+          value: o.key,
+          text: {
+            type: 'plain_text' as const,
+            text: `:${emojiFor(o.key)}: ${o.label}`,
+            emoji: true,
+          },
+        })),
+      },
+    );
+  } else {
+    blocks.push(
+      section(
+        `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.`,
+      ),
+    );
+  }
   return { text: `Proposed statement: ${escapeText(view.statement)}`, blocks };
 }
 
@@ -134,14 +159,56 @@ function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
+/** The exclusion check in one sentence; `name` formats a member for the platform. */
+const members = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
+
+export function exclusionText(
+  view: ResultsView,
+  names: (ids: readonly string[]) => string,
+): string {
+  const { truncated, summarisedVersions } = view.exclusion;
+  if (truncated.length === 0 && summarisedVersions.length === 0) {
+    return 'Exclusion check: every opinion reached the statement writer in full.';
+  }
+  const parts: string[] = [];
+  if (truncated.length > 0) {
+    parts.push(
+      `${truncated.length === 1 ? 'the opinion or critique' : 'the opinions or critiques'} of ${names(truncated)} ${truncated.length === 1 ? 'was' : 'were'} cut to the length limit`,
+    );
+  }
+  if (summarisedVersions.length > 0) {
+    parts.push(
+      `version${summarisedVersions.length === 1 ? '' : 's'} ${summarisedVersions.join(', ')} ${summarisedVersions.length === 1 ? 'was' : 'were'} written from summaries of the opinions, not each one verbatim`,
+    );
+  }
+  return `Exclusion check: ${parts.join('; ')}.`;
+}
+
+/** What members of a hidden round see instead of the numbers. */
+export const HIDDEN_NOTE = 'The results are hidden until the round is finished.';
+
 export function resultsBlocks(view: ResultsView): Block[] {
+  // An anonymous round's view holds no ids (they are blanked): say how many, never who.
+  const who = (ids: readonly string[]) =>
+    view.anonymous ? members(ids.length) : ids.map(mention).join(', ');
   const blocks: Block[] = [
     section(`:bar_chart: *Results:* ${escapeText(shorten(view.question, 300))}`),
   ];
   if (view.versions.length === 0) {
     blocks.push(section('No statement was put to the vote in this round.'));
   }
-  for (const { version, statement, results: r } of view.versions) {
+  for (const { version, statement, results: r, endorsement } of view.versions) {
+    if (view.hidden) {
+      blocks.push(
+        ...sections(
+          [
+            `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
+            `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
+          ].join('\n'),
+        ),
+      );
+      continue;
+    }
     const lines = [
       `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
       `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
@@ -150,9 +217,10 @@ export function resultsBlocks(view: ResultsView): Block[] {
         r.welfareValue === null ? 'n/a' : r.welfareValue.toFixed(3)
       }`,
     ];
+    if (endorsement) lines.push(`Verdict: *${endorsement}*`);
     if (r.leastServed) {
       lines.push(
-        `Served worst (${r.leastServed.basis}): ${r.leastServed.participantIds.map(mention).join(', ')} ` +
+        `Served worst (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
           `at ${percent(r.leastServed.approval)}`,
       );
     }
@@ -161,18 +229,28 @@ export function resultsBlocks(view: ResultsView): Block[] {
         `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${r.comparedCount} members`,
       );
     }
+    if (r.predictedLeastServed) {
+      lines.push(
+        `Predicted to serve worst: ${who(r.predictedLeastServed.participantIds)} ` +
+          `at ${percent(r.predictedLeastServed.approval)}`,
+      );
+    }
     blocks.push(...sections(lines.join('\n')));
     if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
   }
+  if (view.versions.length > 0) blocks.push(context(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   return blocks;
 }
 
 export function resultsMessage(view: ResultsView): SlackMessage {
   const last = view.versions.at(-1)?.results;
-  const text = last
-    ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}`
-    : 'Results: no statement was put to the vote.';
+  const verdict = view.versions.at(-1)?.endorsement ?? null;
+  const text = view.hidden
+    ? `Results: ${last?.ratingCount ?? 0} ratings so far; hidden until the round is finished.`
+    : last
+      ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}${verdict ? `: ${verdict}` : ''}`
+      : 'Results: no statement was put to the vote.';
   return { text, blocks: resultsBlocks(view) };
 }
 

@@ -61,6 +61,13 @@ export const StartOptionsSchema = z.object({
       }),
     )
     .optional(),
+  'poll-minutes': wholeNumber('--poll-minutes', 1, LIMITS.maxMinutes).optional(),
+  'remind-minutes': wholeNumber('--remind-minutes', 1, LIMITS.maxMinutes).optional(),
+  'min-turnout': wholeNumber('--min-turnout', 1, LIMITS.maxTurnout).optional(),
+  'revise-below': wholeNumber('--revise-below', 1, 100).optional(),
+  /** A switch: present (from the command line, or the modal's checkbox) means on. */
+  hidden: z.literal('true').optional(),
+  anonymous: z.literal('true').optional(),
 });
 
 /** Validated start options, or the first problem in words fit for the member. */
@@ -84,6 +91,12 @@ export function validateStart(
   if (rest.minutes !== undefined) settings.minutes = rest.minutes;
   if (rest.welfare !== undefined) settings.welfare = rest.welfare;
   if (rest.scale !== undefined) settings.scale = rest.scale;
+  if (rest['poll-minutes'] !== undefined) settings.pollMinutes = rest['poll-minutes'];
+  if (rest['remind-minutes'] !== undefined) settings.remindMinutes = rest['remind-minutes'];
+  if (rest['min-turnout'] !== undefined) settings.minTurnout = rest['min-turnout'];
+  if (rest['revise-below'] !== undefined) settings.reviseBelow = rest['revise-below'];
+  if (rest.hidden !== undefined) settings.hidden = true;
+  if (rest.anonymous !== undefined) settings.anonymous = true;
   return { ok: true, question, settings };
 }
 
@@ -102,7 +115,18 @@ function asFlag(token: string): string | null {
   return normalised.startsWith('--') ? normalised : null;
 }
 
-const START_FLAGS = ['candidates', 'minutes', 'welfare', 'scale'] as const;
+const START_FLAGS = [
+  'candidates',
+  'minutes',
+  'welfare',
+  'scale',
+  'poll-minutes',
+  'remind-minutes',
+  'min-turnout',
+  'revise-below',
+] as const;
+/** Flags that take no value. */
+const START_SWITCHES = ['hidden', 'anonymous'] as const;
 
 /**
  * `/consensus` text -> what to do. Flags come first; everything after the first word that
@@ -139,6 +163,7 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
 
 function parseStart(text: string, tokens: Token[], command: string): ParsedCommand {
   const args: string[] = [];
+  const switches: Record<string, string> = {};
   let i = 0;
   let questionStart = text.length;
   while (i < tokens.length) {
@@ -153,9 +178,16 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
       break;
     }
     const name = flag.slice(2).split('=')[0] ?? '';
+    if ((START_SWITCHES as readonly string[]).includes(name)) {
+      if (flag.includes('='))
+        return invalid(`--${name} takes no value.`, usageOf(command, 'start'));
+      switches[name] = 'true';
+      i += 1;
+      continue;
+    }
     if (!(START_FLAGS as readonly string[]).includes(name)) {
       return invalid(
-        `Unknown option --${echo(name)}; the options are ${START_FLAGS.map((f) => `--${f}`).join(', ')}.`,
+        `Unknown option --${echo(name)}; the options are ${[...START_FLAGS, ...START_SWITCHES].map((f) => `--${f}`).join(', ')}.`,
         usageOf(command, 'start'),
       );
     }
@@ -185,6 +217,7 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
   }
   const checked = validateStart({
     ...values,
+    ...switches,
     question: fromSlack(text.slice(questionStart)),
   });
   if (!checked.ok) return invalid(checked.message, usageOf(command, 'start'));
@@ -210,7 +243,7 @@ export function usageOf(command: string, kind: 'start' | RoundSubcommand): strin
   if (kind === 'start') {
     return (
       `\`${command} start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ` +
-      `[--scale approval3|likert7] &lt;question&gt;\``
+      `[--scale approval3|likert7] [--poll-minutes M] [--remind-minutes M] [--hidden] [--anonymous] [--min-turnout N] [--revise-below P] &lt;question&gt;\``
     );
   }
   return `\`${command} ${kind} [round-id]\``;

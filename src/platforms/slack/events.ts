@@ -155,3 +155,50 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
     }
   }
 }
+
+const RateActionSchema = z.object({
+  user: z.object({ id: z.string().min(1) }),
+  channel: z.object({ id: z.string().min(1) }),
+  message: z.object({ ts: z.string().min(1), thread_ts: z.string().optional() }),
+  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
+});
+
+/**
+ * A click on an anonymous poll's button (block_actions): the member's rating, answered
+ * only to them. Nothing about it is posted in the channel.
+ */
+export async function onRateAction(
+  raw: unknown,
+  meta: Omit<EventMeta, 'eventId'>,
+  deps: EventDeps,
+): Promise<void> {
+  const parsed = RateActionSchema.safeParse(raw);
+  if (!parsed.success) return;
+  const { user, channel, message, actions } = parsed.data;
+  const optionKey = actions[0]?.value;
+  if (!optionKey) return;
+  const thread = message.thread_ts ?? null;
+  try {
+    const outcome = await deps.service.react({
+      scope: meta.scope,
+      channelId: channel.id,
+      messageId: message.ts,
+      userId: user.id,
+      optionKey,
+      at: Date.now(),
+      removed: false,
+      source: 'button',
+    });
+    if (outcome.status === 'recorded') {
+      await deps.port.tell(
+        channel.id,
+        user.id,
+        `Your anonymous rating: ${optionKey}. Click another button to change it.`,
+        thread,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof DomainError) || error.code !== 'poll_closed') throw error;
+    await deps.port.tell(channel.id, user.id, error.message, thread);
+  }
+}

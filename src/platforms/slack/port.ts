@@ -10,6 +10,7 @@ import type {
 } from '../../deliberation/views.js';
 import type { Log } from '../../domain/log.js';
 import type { MessageRef } from '../../domain/round.js';
+import { chartAltText, chartFilename, resultsChartPng } from '../chart/results-chart.js';
 import {
   critiqueInviteMessage,
   noticeMessage,
@@ -109,6 +110,8 @@ export class SlackPort implements PlatformPort {
       statementMessage(view),
       view.thread?.messageId ?? null,
     );
+    // An anonymous poll is its buttons; reactions would show who chose what.
+    if (view.anonymous) return ref;
     // In order, so the poll reads agree/unsure/disagree (or 1..7) left to right.
     for (const option of view.options) {
       const name = emojiFor(option.key);
@@ -134,7 +137,39 @@ export class SlackPort implements PlatformPort {
 
   async postResults(view: ResultsView): Promise<MessageRef> {
     // Broadcast: the outcome belongs in the channel, not only in the thread.
-    return this.post(view.channelId, resultsMessage(view), view.thread?.messageId ?? null, true);
+    const ref = await this.post(
+      view.channelId,
+      resultsMessage(view),
+      view.thread?.messageId ?? null,
+      true,
+    );
+    await this.uploadChart(view);
+    return ref;
+  }
+
+  /**
+   * The results chart as a PNG in the round's thread. A failure is logged, not thrown:
+   * the results message is posted already, and a retry of the job would post it twice.
+   */
+  private async uploadChart(view: ResultsView): Promise<void> {
+    if (view.versions.length === 0 || view.hidden) return;
+    try {
+      const filename = chartFilename(view);
+      const file = {
+        file: Buffer.from(resultsChartPng(view)),
+        filename,
+        title: 'Results chart',
+        alt_text: clipAlt(chartAltText(view)),
+        channel_id: view.channelId,
+      };
+      const threadTs = view.thread?.messageId ?? null;
+      await this.client.files.uploadV2(threadTs ? { ...file, thread_ts: threadTs } : file);
+    } catch (error) {
+      this.log.warn(
+        { roundId: view.roundId, error: describe(error) },
+        'could not upload the chart',
+      );
+    }
   }
 
   async postNotice(view: NoticeView): Promise<MessageRef | null> {
@@ -223,6 +258,11 @@ export class SlackPort implements PlatformPort {
     const res = await this.client.users.info({ user });
     return Boolean(res.user?.is_admin || res.user?.is_owner || res.user?.is_primary_owner);
   }
+}
+
+/** Slack caps a file's alt text at 1000 characters. */
+function clipAlt(text: string): string {
+  return text.length <= 1_000 ? text : `${text.slice(0, 999)}…`;
 }
 
 /** An error in one line, fit for a log: Slack's error code when there is one. */

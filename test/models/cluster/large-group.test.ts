@@ -151,4 +151,49 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
     // Embedding calls are model calls of the round too.
     expect(ledger.spent.calls).toBe(8 + (embeddingModel ? 4 : 0));
   });
+  it.each([
+    [100, 300, 0],
+    [300, 300, 2],
+  ])(
+    '%i opinions with LLM_EMBED_CLUSTERING_MIN=%i: %i embeddings calls, every opinion counted',
+    async (members, embedMin, embedCalls) => {
+      fake = await FakeOpenAI.start();
+      fake.onChat = largeGroupChat;
+      const { client } = clientFor(fake);
+      const generator = new LlmGenerator({
+        client,
+        model: 'gen',
+        promptBudgetTokens: BUDGET,
+        embeddingModel: 'embed-model',
+        embedClusteringMin: embedMin,
+        log: new RecordingLog(),
+      });
+      const ledger = new MemoryLedger();
+      const result = await generator.generate({
+        question: QUESTION,
+        participants: syntheticOpinions(members, 60),
+        k: 2,
+        seed: 5,
+        previous: null,
+        ledger,
+      });
+      expect(fake.embeddingBodies()).toHaveLength(embedCalls);
+      for (const body of fake.chatBodies('consensus_statement')) {
+        const chars = body.messages.reduce((n, m) => n + m.content.length, 0);
+        expect(estimateTokens(chars)).toBeLessThanOrEqual(BUDGET);
+        const user = body.messages.find((m) => m.role === 'user')?.content ?? '';
+        const counted = [...user.matchAll(/"members": (\d+)/g)].reduce(
+          (n, m) => n + Number(m[1]),
+          0,
+        );
+        expect(counted).toBe(members);
+      }
+      const note = result.notes.find((n) => n.startsWith('made from summaries'));
+      expect(note).toContain(
+        embedCalls > 0
+          ? 'embeddings (embed-model)'
+          : 'no embeddings call, LLM_EMBED_CLUSTERING_MIN',
+      );
+    },
+  );
 });

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chartSize } from '../../../src/platforms/chart/results-chart.js';
+import { pngSize } from '../../support/png.js';
 import {
   type Embed,
   embedsOf,
@@ -157,6 +159,11 @@ describe('Discord: a whole round through the real discord.js client, fake Discor
     expect(v1?.value).toContain('👍 agree **2** · 🤷 unsure **1** · 👎 disagree **2**');
     expect(v1?.value).toContain('5 ratings from 5 members');
     expect(v1?.value).toContain('mean approval 50%');
+    // The chart rides in the same message as the embed's image: a real PNG of its size.
+    const chartName = `results-${round.id}.png`;
+    expect(embedsOf(results?.body)[0]?.image).toEqual({ url: `attachment://${chartName}` });
+    expect(results?.files.map((f) => [f.name, f.type])).toEqual([[chartName, 'image/png']]);
+    expect(pngSize(results?.files[0]?.bytes as Buffer)).toEqual(chartSize(1));
 
     // Everything the round stored lives under this guild's scope.
     const roundKeys = (await world.redis.keys(`${world.prefix}:*`)).filter((k) =>

@@ -178,12 +178,23 @@ describe('Discord: slash commands', () => {
       minutes: 90,
       welfare: 'nash',
       scale: 'likert7',
+      poll_minutes: 15,
+      remind_minutes: 5,
+      hidden: false,
+      min_turnout: 3,
+      revise_below: 60,
     });
     expect(round.settings).toEqual({
       candidates: 3,
       minutes: 90,
       welfare: 'nash',
       scale: 'likert7',
+      pollMinutes: 15,
+      remindMinutes: 5,
+      anonymous: false,
+      hidden: false,
+      minTurnout: 3,
+      reviseBelow: 60,
     });
     expect(round.deadline).not.toBeNull();
     fake.say(threadId, ana, 'Blue, it is calm and readable.');

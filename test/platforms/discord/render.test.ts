@@ -30,6 +30,7 @@ describe('Discord embeds stay inside Discord limits', () => {
     const embed = statementEmbed({
       ...header,
       version: 2,
+      anonymous: false,
       statement: 'word '.repeat(2_000),
       options: pollOptions('approval3'),
       method: 'Chosen by egalitarian welfare. '.repeat(60),
@@ -58,9 +59,12 @@ describe('Discord embeds stay inside Discord limits', () => {
     const embed = resultsEmbed({
       ...header,
       phase: 'closed',
+      hidden: false,
+      anonymous: false,
       model: 'lexical',
       participants: 3,
       usage: {},
+      exclusion: { truncated: [], summarisedVersions: [] },
       versions: Array.from({ length: 30 }, (_, i) => ({
         version: i + 1,
         statement: 's',
@@ -74,10 +78,13 @@ describe('Discord embeds stay inside Discord limits', () => {
           meanApproval: null,
           welfareValue: null,
           leastServed: null,
+          predictedLeastServed: null,
           predictedCount: 0,
+          meanPredictedApproval: null,
           comparedCount: 0,
           meanAbsoluteError: null,
         },
+        endorsement: null,
       })),
     });
     expect(embed.fields).toHaveLength(25);

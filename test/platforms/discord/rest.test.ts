@@ -33,6 +33,22 @@ describe('Discord REST: rate limits', () => {
     expect([...fake.messages.values()].filter((m) => m.content === 'Hello')).toHaveLength(1);
   });
 
+  it('pings only the members a reminder names; other notices ping nobody', async () => {
+    const messages = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    await platform.postNotice({ ...header, channelId: fake.channelId, text: 'Cancelled by <@1>.' });
+    await platform.postNotice({
+      ...header,
+      channelId: fake.channelId,
+      text: 'Reminder: <@2>, <@3>, rate it.',
+      mentions: ['2', '3'],
+    });
+    expect(
+      fake
+        .requested('POST', messages)
+        .map((c) => (c.body as { allowed_mentions?: unknown }).allowed_mentions),
+    ).toEqual([{ parse: [] }, { parse: [], users: ['2', '3'] }]);
+  });
+
   it('retries a rate-limited poll reaction and adds every reaction once, in order', async () => {
     const question = await platform.postQuestion({
       ...header,
@@ -48,6 +64,7 @@ describe('Discord REST: rate limits', () => {
       ...header,
       channelId: fake.channelId,
       thread: question,
+      anonymous: false,
       version: 1,
       statement: 'A three-month trial of a four-day week, with Friday support on a rota.',
       options: [

@@ -127,7 +127,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 export async function startRound(
   world: World,
   question = 'Should our team adopt a four-day week?',
-  options: Record<string, string | number> = {},
+  options: Record<string, string | number | boolean> = {},
 ): Promise<{ round: Round; threadId: string; questionId: string; interactionId: string }> {
   const interactionId = world.fake.command(
     'start',
@@ -170,6 +170,7 @@ export interface Embed {
   title?: string;
   description?: string;
   fields?: { name: string; value: string }[];
+  image?: { url: string };
 }
 
 /** The embeds of a recorded body or an interaction's message. */

@@ -27,7 +27,7 @@ describe('Slack slash commands', () => {
     s = await startStack();
     const startUsage =
       'Usage: `/consensus start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ' +
-      '[--scale approval3|likert7] &lt;question&gt;`';
+      '[--scale approval3|likert7] [--poll-minutes M] [--remind-minutes M] [--hidden] [--anonymous] [--min-turnout N] [--revise-below P] &lt;question&gt;`';
     const cases: [string, string][] = [
       ['start', `The question is empty: write the question after the command.\n${startUsage}`],
       [
@@ -46,7 +46,7 @@ describe('Slack slash commands', () => {
       ['start --scale stars Why?', `--scale is one of approval3, likert7.\n${startUsage}`],
       [
         'start --colour red Why?',
-        `Unknown option --colour; the options are --candidates, --minutes, --welfare, --scale.\n${startUsage}`,
+        `Unknown option --colour; the options are --candidates, --minutes, --welfare, --scale, --poll-minutes, --remind-minutes, --min-turnout, --revise-below, --hidden, --anonymous.\n${startUsage}`,
       ],
       [
         'close r1 now please',
@@ -75,7 +75,7 @@ describe('Slack slash commands', () => {
     s = await startStack();
     const { round } = await startRound(
       s,
-      'start —scale likert7 --minutes=30 --candidates 3 -- --Is "remote-first" better than hybrid? &amp; why',
+      'start —scale likert7 --minutes=30 --candidates 3 --poll-minutes 20 --remind-minutes 10 --hidden --min-turnout 4 --revise-below=40 -- --Is "remote-first" better than hybrid? &amp; why',
     );
     expect(round.question).toBe('--Is "remote-first" better than hybrid? & why');
     expect(round.settings).toEqual({
@@ -83,6 +83,12 @@ describe('Slack slash commands', () => {
       minutes: 30,
       welfare: 'egalitarian',
       scale: 'likert7',
+      pollMinutes: 20,
+      remindMinutes: 10,
+      anonymous: false,
+      hidden: true,
+      minTurnout: 4,
+      reviseBelow: 40,
     });
     expect(round.deadline).not.toBeNull();
   });
@@ -264,6 +270,12 @@ describe('Slack slash commands', () => {
       minutes: null,
       welfare: 'nash',
       scale: 'likert7',
+      pollMinutes: null,
+      remindMinutes: null,
+      anonymous: false,
+      hidden: false,
+      minTurnout: 0,
+      reviseBelow: null,
     });
     await s.settle();
     expect(s.fake.ok('chat.postEphemeral')[0]?.args).toMatchObject({

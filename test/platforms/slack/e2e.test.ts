@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { chartSize } from '../../../src/platforms/chart/results-chart.js';
+import { pngSize } from '../../support/png.js';
 import {
   APP_TOKEN,
   BOT_TOKEN,
@@ -84,6 +86,12 @@ describe.each<Mode>(['http', 'socket'])('a whole round on Slack (%s mode)', (mod
       minutes: null,
       welfare: 'utilitarian',
       scale: 'approval3',
+      pollMinutes: null,
+      remindMinutes: null,
+      anonymous: false,
+      hidden: false,
+      minTurnout: 0,
+      reviseBelow: null,
     });
 
     // ---- five members answer in the thread ------------------------------------------------------
@@ -243,14 +251,32 @@ describe.each<Mode>(['http', 'socket'])('a whole round on Slack (%s mode)', (mod
             'Mean approval: 38% · utilitarian welfare: 0.375',
             'Served worst (rated): <@U002>, <@U004> at 0%',
             `Predicted vs. rated: mean absolute error ${mae.toFixed(2)} over 4 members`,
+            `Predicted to serve worst: ${predicted
+              .filter((p) => p.approval === lowest)
+              .map((p) => `<@${p.id}>`)
+              .join(', ')} at ${pct(lowest)}`,
           ].join('\n'),
         ),
+        context('Exclusion check: every opinion reached the statement writer in full.'),
         context(`Approvals were predicted by ${scores.model}.`),
       ],
       unfurl_links: 'false',
       unfurl_media: 'false',
     });
     expect((await runtime.store.rounds.require(SCOPE, roundId)).phase).toBe('closed');
+
+    // The chart follows in the thread: a real PNG of the chart's size, via files.uploadV2.
+    const completed = await fake.waitFor((c) => c.method === 'files.completeUploadExternal');
+    expect(completed.args).toMatchObject({
+      channel_id: CHANNEL,
+      thread_ts: questionTs,
+      files: [{ id: 'F0001', title: 'Results chart' }],
+    });
+    expect(fake.ok('files.getUploadURLExternal')[0]?.args).toMatchObject({
+      filename: `results-${roundId}.png`,
+    });
+    const upload = fake.calls.find((c) => c.method === 'upload');
+    expect(pngSize(upload?.args.data as Buffer)).toEqual(chartSize(1));
 
     // What the moderator was told, only them, in order; nobody else was told anything.
     await s.settle();

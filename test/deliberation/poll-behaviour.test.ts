@@ -1,0 +1,243 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type RoundSettings, RoundSettingsSchema } from '../../src/domain/round.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  startRound,
+  until,
+} from '../support/harness.js';
+
+/** A round with every opinion in, closed, and its first statement up for rating. */
+async function pollingRound(h: Harness, settings: Partial<RoundSettings>) {
+  const { service } = h.runtime;
+  const { round, thread } = await startRound(h, undefined, settings);
+  let at = 1;
+  for (const [id, text] of Object.entries(OPINIONS)) {
+    await service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: `o-${id}`,
+      userId: id,
+      text,
+      at: at++,
+    });
+  }
+  const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+  await service.close(target, MODERATOR);
+  const statement = await h.platform.waitFor('statement', round.id);
+  const rate = (userId: string, optionKey: string) =>
+    service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: statement.ref.messageId,
+      userId,
+      optionKey,
+      at: at++,
+      removed: false,
+    });
+  return { round, target, statement, rate };
+}
+
+describe('poll behaviour', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('--poll-minutes: the statement gets a deadline job that finishes the poll', async () => {
+    const { round, rate } = await pollingRound(h, { pollMinutes: 5 });
+    const { store, queues, service } = h.runtime;
+    const polling = await until(async () => {
+      const r = await store.rounds.require(SCOPE, round.id);
+      return r.deadline !== null ? r : null;
+    });
+    expect(polling.phase).toBe('polling');
+    const jobs = await queues.deadline.getJobs(['delayed']);
+    expect(jobs.map((j) => j.data)).toEqual([
+      { scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 },
+    ]);
+    await rate('ana', 'agree');
+    // What the deadline worker does when the delay is over.
+    await service.onDeadline({ scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 });
+    expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
+    const results = await h.platform.waitFor('results', round.id);
+    expect(results.text).toContain('1 ratings of 4 members');
+  });
+
+  it('--remind-minutes: a delayed reminder names who gave an opinion but has not rated', async () => {
+    const { round, target, rate } = await pollingRound(h, { remindMinutes: 10 });
+    const { queues, service } = h.runtime;
+    const job = await until(async () =>
+      (await queues.deadline.getJobs(['delayed'])).find((j) => j.name === 'reminder'),
+    );
+    expect(job.data).toEqual({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+      kind: 'reminder',
+    });
+    expect(job.opts.delay).toBe(10 * 60_000);
+    await rate('ana', 'agree');
+    await rate('cai', 'unsure');
+    // What the deadline worker does when the delay is over.
+    await service.onDeadline(job.data);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toContain('Reminder: <@ben>, <@dee>, you gave an opinion');
+    expect(notice.text).not.toMatch(/<@(ana|cai)>/);
+    // After the finish a late reminder says nothing.
+    await service.finish(target, MODERATOR);
+    await service.onDeadline({ ...job.data, phase: 'polling' });
+    await h.platform.waitFor('results', round.id);
+    expect(h.platform.posted.filter((m) => m.kind === 'notice')).toHaveLength(1);
+  });
+
+  it('--revise-below: a first poll under the threshold goes to critique at its deadline', async () => {
+    const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 60 });
+    await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
+    await rate('ana', 'agree');
+    await rate('ben', 'disagree');
+    await rate('cai', 'disagree'); // mean 33% < 60%
+    await h.runtime.service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+    });
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
+    await h.platform.waitFor('critique-invite', round.id);
+    expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
+  });
+
+  it('--revise-below: a first poll at or over the threshold finishes as usual', async () => {
+    const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 50 });
+    await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
+    await rate('ana', 'agree');
+    await rate('ben', 'unsure'); // mean 75%
+    await h.runtime.service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+    });
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
+  });
+
+  it('--hidden: results show only the count of ratings until the finish', async () => {
+    const { target, rate } = await pollingRound(h, { hidden: true });
+    const { service } = h.runtime;
+    await rate('ana', 'agree');
+    await rate('ben', 'disagree');
+    const before = await service.results(target);
+    expect(before.hidden).toBe(true);
+    const v1 = before.versions[0];
+    expect(v1?.results.ratingCount).toBe(2);
+    expect(v1?.results.distribution.map((d) => d.count)).toEqual([0, 0, 0]);
+    expect(v1?.results).toMatchObject({
+      meanApproval: null,
+      welfareValue: null,
+      leastServed: null,
+      meanAbsoluteError: null,
+    });
+    // Nor can the export (anyone may run it) show them early.
+    expect((await service.export(target)).versions[0]?.ratings).toEqual([]);
+    const after = await service.finish(target, MODERATOR);
+    expect((await service.export(target)).versions[0]?.ratings).toHaveLength(2);
+    expect(after.hidden).toBe(false);
+    expect(after.versions[0]?.results.distribution.map((d) => d.count)).toEqual([1, 0, 1]);
+  });
+
+  it('--min-turnout: results say "not enough ratings" below it and "endorsed" at it', async () => {
+    const { round, target, rate } = await pollingRound(h, { minTurnout: 3 });
+    const { service } = h.runtime;
+    await rate('ana', 'agree');
+    expect((await service.results(target)).versions[0]?.endorsement).toBe('not enough ratings');
+    await rate('ben', 'agree');
+    await rate('cai', 'unsure');
+    const finished = await service.finish(target, MODERATOR);
+    expect(finished.versions[0]?.endorsement).toBe('endorsed');
+    const results = await h.platform.waitFor('results', round.id);
+    expect(results.text).toContain('verdict: endorsed');
+  });
+
+  it('--anonymous: only buttons rate, under a pseudonym; reminders and results name nobody', async () => {
+    const { round, target, statement } = await pollingRound(h, {
+      anonymous: true,
+      remindMinutes: 5,
+    });
+    const { service, store } = h.runtime;
+    const rate = (userId: string, optionKey: string, source?: 'button' | 'reaction') =>
+      service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: statement.ref.messageId,
+        userId,
+        optionKey,
+        at: Date.now(),
+        removed: false,
+        source,
+      });
+    expect(await rate('ana', 'agree')).toMatchObject({ status: 'ignored' }); // a reaction
+    expect(await rate('ana', 'agree', 'button')).toMatchObject({ status: 'recorded' });
+    expect(await rate('ana', 'disagree', 'button')).toMatchObject({ status: 'recorded' });
+    const poll = await store.polls.poll(SCOPE, round.id, 1);
+    const ratings = await store.polls.ratings(SCOPE, poll!);
+    expect(ratings.map((r) => r.optionKey)).toEqual(['disagree']);
+    expect(ratings[0]?.participantId).toMatch(/^anon-/);
+    expect(ratings[0]?.participantId).not.toContain('ana');
+
+    await service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+      kind: 'reminder',
+    });
+    const notice = await h.platform.waitFor('notice', round.id);
+    // ana rated; the other three are counted, not named.
+    expect(notice.text).toContain('Reminder: 3 members who gave an opinion have not rated');
+    expect(notice.text).not.toMatch(/ana|ben|cai|dee/);
+
+    const results = await service.finish(target, MODERATOR);
+    expect(results.anonymous).toBe(true);
+    expect(JSON.stringify(results)).not.toMatch(/"(ana|ben|cai|dee|mod)"|anon-/);
+    const posted = await h.platform.waitFor('results', round.id);
+    expect(posted.text).not.toMatch(/\b(ana|ben|cai|dee)\b/);
+  });
+
+  it('buttons are no rating in a round that is not anonymous', async () => {
+    const { statement } = await pollingRound(h, {});
+    const outcome = await h.runtime.service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: statement.ref.messageId,
+      userId: 'ana',
+      optionKey: 'agree',
+      at: 1,
+      removed: false,
+      source: 'button',
+    });
+    expect(outcome.status).toBe('ignored');
+  });
+
+  it('stored rounds from before these settings still parse, with the defaults', () => {
+    const old = { candidates: 4, minutes: null, welfare: 'egalitarian', scale: 'approval3' };
+    expect(RoundSettingsSchema.parse(old)).toEqual({
+      ...old,
+      pollMinutes: null,
+      remindMinutes: null,
+      anonymous: false,
+      hidden: false,
+      minTurnout: 0,
+      reviseBelow: null,
+    });
+  });
+});

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  embedsOf,
+  idOf,
+  MOD,
+  member,
+  opinions,
+  PERMS,
+  settle,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const MEMBERS = { ana: member('ana'), ben: member('ben'), cai: member('cai') };
+const OPINIONS: Record<keyof typeof MEMBERS, string> = {
+  ana: 'Yes, a four-day week would reduce burnout and help us focus on what matters.',
+  ben: 'No. Our customers expect us five days a week and support would suffer.',
+  cai: 'Only if we keep Friday support coverage with a rota, and try it for three months first.',
+};
+
+describe('Discord: an anonymous round', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await startWorld();
+  });
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('rates with buttons answered privately, and names nobody in the results or export', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
+      anonymous: true,
+    });
+    expect(round.settings.anonymous).toBe(true);
+    for (const [name, user] of Object.entries(MEMBERS)) {
+      fake.say(threadId, user, OPINIONS[name as keyof typeof MEMBERS]);
+    }
+    await until(async () => (await opinions(world, round.id)).length === 3 || null);
+    const close = fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild });
+    await fake.answered(close);
+    const inThread = new RegExp(`^/channels/${threadId}/messages$`);
+    const [statement] = await fake.waitFor(() => {
+      const posts = fake
+        .requested('POST', inThread)
+        .filter((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement'));
+      return posts.length > 0 ? posts : null;
+    }, 'statement');
+    const body = statement?.body as {
+      components?: { components: { custom_id: string }[] }[];
+    };
+    expect(body.components?.flatMap((row) => row.components.map((b) => b.custom_id))).toEqual([
+      'consensus:rate:agree',
+      'consensus:rate:unsure',
+      'consensus:rate:disagree',
+    ]);
+    const statementId = idOf(statement?.response);
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling',
+    );
+    await settle(world);
+    // No poll reactions, and the statement names no member.
+    expect(fake.requested('PUT', /\/reactions\//)).toEqual([]);
+    for (const user of Object.values(MEMBERS)) {
+      expect(JSON.stringify(statement?.body)).not.toContain(user.id);
+    }
+
+    const clicks = [
+      fake.click(statementId, 'consensus:rate:agree', MEMBERS.ana),
+      fake.click(statementId, 'consensus:rate:agree', MEMBERS.ben),
+    ];
+    for (const id of clicks) await fake.answered(id);
+    const change = fake.click(statementId, 'consensus:rate:disagree', MEMBERS.ben);
+    const answer = await fake.answered(change);
+    expect(Number(answer.original?.flags) & 64).toBe(64); // only ben sees it
+    expect(String(answer.original?.content)).toContain('Your anonymous rating: disagree');
+    // A reaction is not a rating in an anonymous round.
+    fake.react(threadId, statementId, MEMBERS.cai, '👍');
+    await settle(world);
+    const poll = await world.runtime.store.polls.poll(world.scope, round.id, 1);
+    const ratings = await world.runtime.store.polls.ratings(world.scope, poll!);
+    expect(ratings.map((r) => r.optionKey).sort()).toEqual(['agree', 'disagree']);
+    for (const r of ratings) expect(r.participantId).toMatch(/^anon-[0-9a-f]{16}$/);
+
+    const finish = fake.command('finish', {}, { user: MOD, permissions: PERMS.manageGuild });
+    await fake.answered(finish);
+    const [results] = await fake.waitFor(() => {
+      const posts = fake
+        .requested('POST', inThread)
+        .filter((r) => embedsOf(r.body)[0]?.title === '📊 Results');
+      return posts.length > 0 ? posts : null;
+    }, 'results');
+    const shown = JSON.stringify(results?.body);
+    expect(shown).toContain('Least served (rated): 1 member at 0%');
+    for (const user of [...Object.values(MEMBERS), MOD]) expect(shown).not.toContain(user.id);
+    expect(shown).not.toContain('anon-');
+
+    const exported = JSON.stringify(
+      await world.runtime.service.export({
+        scope: world.scope,
+        channelId: fake.channelId,
+        roundId: round.id,
+      }),
+    );
+    for (const user of [...Object.values(MEMBERS), MOD]) expect(exported).not.toContain(user.id);
+    expect(exported).not.toContain('anon-');
+  });
+});

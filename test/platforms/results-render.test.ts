@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { ResultsView } from '../../src/deliberation/views.js';
+import { concealed, endorsement, pollResults } from '../../src/domain/results.js';
+import { renderResults } from '../../src/platforms/console/render.js';
+import { resultsEmbed } from '../../src/platforms/discord/render.js';
+import { resultsBlocks, resultsMessage } from '../../src/platforms/slack/blocks.js';
+
+/** The same results, rendered by every adapter: a hidden round and a turnout verdict. */
+const results = pollResults({
+  scale: 'approval3',
+  ratings: [
+    { participantId: 'U_ANA', optionKey: 'agree', approval: 1, at: 1 },
+    { participantId: 'U_BEN', optionKey: 'disagree', approval: 0, at: 2 },
+  ],
+  predicted: { U_ANA: 0.8, U_BEN: 0.3 },
+  welfare: 'utilitarian',
+});
+
+function view(
+  hidden: boolean,
+  minTurnout: number,
+  exclusion: ResultsView['exclusion'] = { truncated: [], summarisedVersions: [] },
+): ResultsView {
+  return {
+    roundId: 'r1',
+    channelId: 'C1',
+    question: 'Q?',
+    thread: null,
+    phase: hidden ? 'polling' : 'closed',
+    hidden,
+    anonymous: false,
+    versions: [
+      {
+        version: 1,
+        statement: 'We try it for three months.',
+        results: hidden ? concealed(results) : results,
+        endorsement: hidden ? null : endorsement(results, minTurnout),
+      },
+    ],
+    model: 'lexical',
+    participants: 2,
+    usage: {},
+    exclusion,
+  };
+}
+
+const everyRendering = (v: ResultsView) => [
+  JSON.stringify(resultsBlocks(v)),
+  resultsMessage(v).text,
+  JSON.stringify(resultsEmbed(v)),
+  renderResults(v, (id) => id),
+];
+
+describe('results in every adapter', () => {
+  it('a hidden round shows the count of ratings and no result, nor who rated', () => {
+    for (const text of everyRendering(view(true, 0))) {
+      expect(text).toMatch(/2 ratings so far/);
+      expect(text).toMatch(/hidden until the round is finished/);
+      expect(text).not.toMatch(/U_ANA|U_BEN|50%|mean approval \d/i);
+    }
+  });
+
+  it('with a minimum turnout the verdict is stated; without one it is not', () => {
+    for (const text of everyRendering(view(false, 2))) expect(text).toMatch(/endorsed/);
+    for (const text of everyRendering(view(false, 3))) {
+      expect(text).toMatch(/not enough ratings/);
+    }
+    for (const text of everyRendering(view(false, 0))) {
+      expect(text).not.toMatch(/endorsed|not enough ratings/);
+    }
+  });
+});
+
+describe('the exclusion check in every adapter', () => {
+  it('says when every opinion went in whole, and names whom the statement is predicted to serve worst', () => {
+    // Every rendering but Slack's one-line notification text.
+    for (const text of everyRendering(view(false, 0)).filter((_, i) => i !== 1)) {
+      expect(text).toMatch(
+        /[Ee]xclusion check: every opinion reached the statement writer in full/,
+      );
+      expect(text).toMatch(/[Pp]redicted to serve worst: (<@)?U_BEN>? at 30%/);
+    }
+  });
+
+  it('names the members whose text was cut, and the versions written from summaries', () => {
+    const cut = view(false, 0, { truncated: ['U_CAI'], summarisedVersions: [1] });
+    for (const text of [JSON.stringify(resultsBlocks(cut)), JSON.stringify(resultsEmbed(cut))]) {
+      expect(text).toContain('<@U_CAI>');
+      expect(text).toMatch(/summaries/);
+    }
+    expect(renderResults(cut, (id) => id.toLowerCase())).toContain(
+      'exclusion check: cut to the length limit: u_cai; written from summaries: version 1',
+    );
+  });
+});
+
+describe('endorsement', () => {
+  it('needs the turnout, then a mean approval of at least half', () => {
+    expect(endorsement(results, 0)).toBeNull();
+    expect(endorsement(results, 2)).toBe('endorsed'); // mean 50%
+    expect(endorsement(results, 3)).toBe('not enough ratings');
+    const against = pollResults({
+      scale: 'approval3',
+      ratings: [{ participantId: 'a', optionKey: 'disagree', approval: 0, at: 1 }],
+      predicted: {},
+      welfare: 'utilitarian',
+    });
+    expect(endorsement(against, 1)).toBe('not endorsed');
+  });
+});

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BOT_TOKEN,
+  CHANNEL,
+  message,
+  reaction,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
+
+const OPINIONS: Record<string, string> = {
+  U001: 'Yes. A four-day week would reduce burnout and help us focus on the work that matters most.',
+  U002: 'No. Our customers expect us five days a week, and support would suffer without Friday cover.',
+  U003: 'Only with a rota that keeps Friday support covered, and as a three-month trial first.',
+};
+const MEMBERS = Object.keys(OPINIONS);
+
+describe('an anonymous round on Slack', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('rates with buttons, stores no member id with a rating, and names nobody in the results or export', async () => {
+    s = await startStack();
+    const { fake, runtime } = s;
+    const { round, questionTs } = await startRound(
+      s,
+      'start --anonymous Should our team adopt a four-day week?',
+    );
+    expect(round.settings.anonymous).toBe(true);
+    for (const user of MEMBERS)
+      await s.event(message(s, user, OPINIONS[user] as string, questionTs));
+    await s.settle();
+    await s.command('UMOD', 'close');
+    const statementPost = await fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    const statementTs = String(statementPost.response?.ts);
+    const blocks = statementPost.args.blocks as {
+      type: string;
+      elements?: { action_id: string; value: string }[];
+    }[];
+    const actions = blocks.find((b) => b.type === 'actions');
+    expect(actions?.elements?.map((e) => e.value)).toEqual(['agree', 'unsure', 'disagree']);
+    // No reactions to click, and the statement names no member.
+    await until(
+      async () => (await runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling',
+    );
+    await s.settle();
+    expect(fake.ok('reactions.add')).toEqual([]);
+    for (const user of MEMBERS) expect(JSON.stringify(statementPost.args)).not.toContain(user);
+
+    const click = (user: string, value: string) =>
+      s.interactive({
+        type: 'block_actions',
+        team: { id: SCOPE.workspaceId, domain: 'fake' },
+        user: { id: user, team_id: SCOPE.workspaceId, username: user, name: user },
+        api_app_id: 'A1',
+        token: 'verification',
+        trigger_id: `t-${user}-${value}`,
+        container: {
+          type: 'message',
+          message_ts: statementTs,
+          channel_id: CHANNEL,
+          is_ephemeral: false,
+        },
+        channel: { id: CHANNEL, name: 'general' },
+        message: {
+          type: 'message',
+          ts: statementTs,
+          thread_ts: questionTs,
+          text: 'Proposed statement',
+        },
+        actions: [
+          {
+            type: 'button',
+            block_id: 'consensus_rate',
+            action_id: `rate_${value}`,
+            value,
+            action_ts: `${Date.now() / 1000}`,
+          },
+        ],
+      });
+    await click('U001', 'agree');
+    await click('U002', 'agree');
+    await click('U002', 'disagree'); // changes their mind: one rating each
+    await click('U003', 'unsure');
+    // A reaction in an anonymous round is not a rating (it would show who chose what).
+    await s.event(reaction(s, 'U003', '+1', statementTs));
+    await s.settle();
+    const poll = await runtime.store.polls.poll(SCOPE, round.id, 1);
+    const ratings = await runtime.store.polls.ratings(SCOPE, poll!);
+    expect(ratings.map((r) => r.optionKey).sort()).toEqual(['agree', 'disagree', 'unsure']);
+    for (const r of ratings) expect(r.participantId).toMatch(/^anon-[0-9a-f]{16}$/);
+    // Each click was answered to the clicking member only.
+    const told = await until(async () => {
+      const calls = fake.ok('chat.postEphemeral');
+      return calls.length >= 4 ? calls : null;
+    });
+    expect(told.map((c) => c.args.user)).toEqual(['U001', 'U002', 'U002', 'U003']);
+
+    await s.command('UMOD', 'finish');
+    const resultsPost = await fake.waitFor(
+      (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Results'),
+    );
+    const results = JSON.stringify(resultsPost.args);
+    expect(results).toContain('Served worst (rated): 1 member at 0%');
+    for (const user of MEMBERS) expect(results).not.toContain(user);
+    expect(results).not.toContain('anon-');
+
+    const exported = await runtime.service.export({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      roundId: round.id,
+    });
+    const text = JSON.stringify(exported);
+    for (const user of [...MEMBERS, 'UMOD']) expect(text).not.toContain(user);
+    expect(text).not.toContain('anon-');
+    expect(exported.versions[0]?.ratings.map((r) => r.participantId).sort()).toEqual([
+      'rater-1',
+      'rater-2',
+      'rater-3',
+    ]);
+    expect(exported.opinions.map((o) => o.participantId)).toEqual([
+      'member-1',
+      'member-2',
+      'member-3',
+    ]);
+    expect(fake.calls.every((c) => c.status === 200)).toBe(true);
+    expect(resultsPost.token).toBe(BOT_TOKEN);
+  });
+});
