@@ -457,6 +457,7 @@ export class DeliberationService {
     }
     const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
     const exclusion = await this.exclusionCheck(round, opinions);
+    const withoutOpinion = await this.critiquedWithoutOpinion(round, opinions);
     const anonymous = round.settings.anonymous;
     return {
       ...headerOf(round),
@@ -471,8 +472,28 @@ export class DeliberationService {
         : versions,
       model,
       participants: opinions.length,
+      critiquedWithoutOpinion: anonymous ? withoutOpinion.map(() => '') : withoutOpinion,
       usage: await store.usage.byStage(round.scope, round.id),
     };
+  }
+
+  /** Members who critiqued some version of the statement but never gave an opinion. */
+  private async critiquedWithoutOpinion(
+    round: Round,
+    opinions: readonly { participantId: string }[],
+  ): Promise<string[]> {
+    const gave = new Set(opinions.map((o) => o.participantId));
+    const only = new Set<string>();
+    for (let v = 1; v <= round.version; v++) {
+      const critiques = await this.deps.store.contributions.list(
+        round.scope,
+        round.id,
+        'critique',
+        v,
+      );
+      for (const c of critiques) if (!gave.has(c.participantId)) only.add(c.participantId);
+    }
+    return [...only].sort();
   }
 
   /**

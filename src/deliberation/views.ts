@@ -100,6 +100,12 @@ export interface ResultsView extends RoundHeader {
   versions: VersionResults[];
   model: string | null;
   participants: number;
+  /**
+   * Members who critiqued a version but gave no opinion (issue 7: accepted, and labelled so
+   * readers know the revision heard them only through their critique). Blanked ('') when
+   * the round is anonymous, like every other id in the view.
+   */
+  critiquedWithoutOpinion: string[];
   usage: RoundUsage;
   exclusion: ExclusionCheck;
 }

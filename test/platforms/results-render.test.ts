@@ -39,6 +39,7 @@ function view(
     ],
     model: 'lexical',
     participants: 2,
+    critiquedWithoutOpinion: [],
     usage: {},
     exclusion,
   };

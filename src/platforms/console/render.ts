@@ -82,6 +82,8 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
       continue;
     }
     lines.push(`   ${results.ratingCount} ratings of ${view.participants} members:`);
+    // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
+    if (results.ratingCount === 0) lines.push('   no ratings were given for this version');
     const max = Math.max(1, ...results.distribution.map((d) => d.count));
     for (const d of results.distribution) {
       lines.push(
@@ -119,6 +121,9 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
     lines.push(
       `   exclusion check: ${parts.length > 0 ? parts.join('; ') : 'every opinion reached the statement writer in full'}`,
     );
+  }
+  if (view.critiquedWithoutOpinion.length > 0) {
+    lines.push(`   critiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`);
   }
   if (view.model) lines.push(`   approvals were predicted by ${view.model}`);
   const stages = Object.entries(view.usage).filter(([, u]) => u.calls > 0);

@@ -200,7 +200,8 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       .join(' · ');
     const lines = [
       `> ${clip(statement.replace(/\s+/g, ' '), 300)}`,
-      counts,
+      // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
+      results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
       `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
     ];
     if (results.welfareNote) lines.push(`_${results.welfareNote}_`);
@@ -225,7 +226,11 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
   return withinLimits({
     color: COLOUR.results,
     title: '📊 Results',
-    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}`,
+    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
+      view.critiquedWithoutOpinion.length > 0
+        ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
+        : ''
+    }`,
     fields,
     footer: {
       text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,

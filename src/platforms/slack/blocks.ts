@@ -184,6 +184,12 @@ export function exclusionText(
   return `Exclusion check: ${parts.join('; ')}.`;
 }
 
+/** A version nobody rated, said in words. */
+const NO_RATINGS = 'No ratings were given for this version.';
+
+/** The label for members who critiqued but gave no opinion (issue 7's "accepted, labelled"). */
+const CRITIQUED_ONLY = 'Critiqued without giving an opinion';
+
 /** What members of a hidden round see instead of the numbers. */
 export const HIDDEN_NOTE = 'The results are hidden until the round is finished.';
 
@@ -212,6 +218,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
     const lines = [
       `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
       `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
+      // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
+      ...(r.ratingCount === 0 ? [NO_RATINGS] : []),
       ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
       `Mean approval: ${percent(r.meanApproval)} · ${r.welfareFunction} welfare: ${
         r.welfareValue === null ? 'n/a' : r.welfareValue.toFixed(3)
@@ -238,6 +246,9 @@ export function resultsBlocks(view: ResultsView): Block[] {
     blocks.push(...sections(lines.join('\n')));
     if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
   }
+  if (view.critiquedWithoutOpinion.length > 0) {
+    blocks.push(context(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
+  }
   if (view.versions.length > 0) blocks.push(context(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   return blocks;
@@ -248,9 +259,11 @@ export function resultsMessage(view: ResultsView): SlackMessage {
   const verdict = view.versions.at(-1)?.endorsement ?? null;
   const text = view.hidden
     ? `Results: ${last?.ratingCount ?? 0} ratings so far; hidden until the round is finished.`
-    : last
-      ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}${verdict ? `: ${verdict}` : ''}`
-      : 'Results: no statement was put to the vote.';
+    : last?.ratingCount === 0
+      ? 'Results: no ratings were given.'
+      : last
+        ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}${verdict ? `: ${verdict}` : ''}`
+        : 'Results: no statement was put to the vote.';
   return { text, blocks: resultsBlocks(view) };
 }
 

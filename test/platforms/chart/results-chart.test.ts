@@ -9,7 +9,7 @@ import {
   resultsChartPng,
   resultsChartSvg,
 } from '../../../src/platforms/chart/results-chart.js';
-import { pngSize } from '../../support/png.js';
+import { decodePng, pngSize } from '../../support/png.js';
 
 const rating = (participantId: string, optionKey: string, approval: number): Rating => ({
   participantId,
@@ -45,6 +45,7 @@ function view(versions: VersionResults[]): ResultsView {
     model: 'lexical',
     participants: 2,
     usage: {},
+    critiquedWithoutOpinion: [],
     exclusion: { truncated: [], summarisedVersions: [] },
   };
 }
@@ -64,6 +65,7 @@ describe('the results chart', () => {
   it('draws a chart with one rating, and one with none (saying so)', () => {
     const one = resultsChartPng(view([version(1, [rating('U_SECRET_1', 'agree', 1)])]));
     expect(pngSize(one)).toEqual(chartSize(1));
+    expect(decodePng(one)).toMatchObject(chartSize(1));
     const none = view([version(1, [])]);
     expect(resultsChartSvg(none)).toContain('no ratings');
     expect(pngSize(resultsChartPng(none))).toEqual(chartSize(1));
@@ -85,5 +87,16 @@ describe('the results chart', () => {
     expect(svg).toContain(`latest ${CHART_MAX_VERSIONS} of ${CHART_MAX_VERSIONS + 3}`);
     expect(svg).not.toContain('>v1<');
     expect(pngSize(resultsChartPng(view(many)))).toEqual(chartSize(CHART_MAX_VERSIONS));
+  });
+
+  it('has a PNG check that fails on a damaged file (so passing it means something)', () => {
+    const png = Buffer.from(
+      resultsChartPng(view([version(1, [rating('U_SECRET_1', 'agree', 1)])])),
+    );
+    const damaged = Buffer.from(png);
+    const middle = Math.floor(damaged.length / 2);
+    damaged[middle] = (damaged[middle] ?? 0) ^ 0xff;
+    expect(() => decodePng(damaged)).toThrow(/CRC|IDAT|inflate|incorrect|invalid/i);
+    expect(() => decodePng(png.subarray(0, 40))).toThrow();
   });
 });

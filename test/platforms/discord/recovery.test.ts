@@ -107,6 +107,15 @@ describe('Discord: restarts and reconnects', () => {
     // From here on, replies in the thread are critiques: a replayed opinion would count again.
     const critique = fake.command('critique', {}, { user: MOD, permissions: PERMS.manageGuild });
     await fake.answered(critique);
+    // The invitation goes out through the publish queue, after the interaction is answered:
+    // wait for it, or it could land after the count below and look like a replayed command.
+    await until(
+      () =>
+        fake
+          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+          .find((r) => JSON.stringify(r.body).includes('What does this statement miss?')) ??
+        null,
+    );
     await settle(world);
     const postsBefore = fake.requests.filter((r) => r.method === 'POST').length;
     const roundsBefore = await world.runtime.store.rounds.openInChannel(

@@ -64,6 +64,7 @@ describe('Discord embeds stay inside Discord limits', () => {
       model: 'lexical',
       participants: 3,
       usage: {},
+      critiquedWithoutOpinion: [],
       exclusion: { truncated: [], summarisedVersions: [] },
       versions: Array.from({ length: 30 }, (_, i) => ({
         version: i + 1,

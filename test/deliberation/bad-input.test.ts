@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResultsView } from '../../src/deliberation/views.js';
+import { renderResults } from '../../src/platforms/console/render.js';
+import { resultsEmbed } from '../../src/platforms/discord/render.js';
+import { resultsBlocks, resultsMessage } from '../../src/platforms/slack/blocks.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  startRound,
+  until,
+} from '../support/harness.js';
+
+/** Every place a results view reaches members, as text: Slack, Discord and the console. */
+function rendered(view: ResultsView) {
+  return {
+    slack: `${resultsMessage(view).text}\n${JSON.stringify(resultsBlocks(view))}`,
+    discord: JSON.stringify(resultsEmbed(view)),
+    console: renderResults(view, (id) => `@${id}`),
+  };
+}
+
+describe("issue 7's bad input", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  async function reply(threadRootId: string, userId: string, text: string, messageId: string) {
+    return h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId,
+      messageId,
+      userId,
+      text,
+      at: Date.now(),
+    });
+  }
+
+  async function toPolling(ids = Object.keys(OPINIONS)) {
+    const { round, thread } = await startRound(h);
+    for (const id of ids) await reply(thread.messageId, id, OPINIONS[id] ?? '', `o-${id}`);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await h.runtime.service.close(target, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    return { round, thread, target };
+  }
+
+  it('refuses a critique round before there is a winner, and changes nothing', async () => {
+    const { round, thread } = await startRound(h);
+    await reply(thread.messageId, 'ana', OPINIONS.ana ?? '', 'o-ana');
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    const before = await h.runtime.store.rounds.require(SCOPE, round.id);
+
+    await expect(h.runtime.service.critique(target, MODERATOR)).rejects.toMatchObject({
+      code: 'illegal_transition',
+      message: expect.stringContaining('collecting opinions'),
+    });
+
+    expect(await h.runtime.store.rounds.require(SCOPE, round.id)).toEqual(before);
+    // A later reply is still an opinion, not a critique, and no invitation went out.
+    expect(await reply(thread.messageId, 'ben', OPINIONS.ben ?? '', 'o-ben')).toMatchObject({
+      status: 'recorded',
+      kind: 'opinion',
+    });
+    expect(h.platform.posted.filter((m) => m.kind === 'critique-invite')).toEqual([]);
+  });
+
+  it('accepts a critique from a member who gave no opinion, and labels it in the results', async () => {
+    const { round, thread, target } = await toPolling(['ana', 'ben', 'cai']);
+    await h.runtime.service.critique(target, MODERATOR);
+    await h.platform.waitFor('critique-invite', round.id);
+    expect(
+      await reply(thread.messageId, 'zed', 'It forgets the people who work part-time.', 'c-zed'),
+    ).toMatchObject({ status: 'recorded', kind: 'critique' });
+    expect(
+      await reply(thread.messageId, 'ana', 'It should say how long the trial runs.', 'c-ana'),
+    ).toMatchObject({ status: 'recorded', kind: 'critique' });
+    await h.runtime.service.close(target, MODERATOR);
+    await until(async () => {
+      const r = await h.runtime.store.rounds.require(SCOPE, round.id);
+      return r.version === 2 && r.phase === 'polling';
+    });
+    // The revision took zed's critique into account: zed's approval was predicted.
+    const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 2);
+    expect(Object.keys(poll?.predicted ?? {}).sort()).toEqual(['ana', 'ben', 'cai', 'zed']);
+
+    const view = await h.runtime.service.finish(target, MODERATOR);
+    expect(view.critiquedWithoutOpinion).toEqual(['zed']);
+    const out = rendered(view);
+    expect(out.slack).toContain('Critiqued without giving an opinion: <@zed>');
+    expect(out.discord).toContain('Critiqued without giving an opinion: <@zed>');
+    expect(out.console).toContain('critiqued without giving an opinion: @zed');
+    // ana gave an opinion too: she is not labelled.
+    for (const text of Object.values(out)) expect(text).not.toMatch(/opinion: [^\n"]*ana/);
+  });
+
+  it('says so in every renderer when a round is finished with no ratings', async () => {
+    const { target } = await toPolling(['ana', 'ben']);
+    const view = await h.runtime.service.finish(target, MODERATOR);
+    expect(view.versions.map((v) => v.results.ratingCount)).toEqual([0]);
+    const out = rendered(view);
+    expect(resultsMessage(view).text).toBe('Results: no ratings were given.');
+    expect(out.slack).toContain('No ratings were given');
+    expect(out.discord).toContain('No ratings were given');
+    expect(out.console).toContain('no ratings were given');
+  });
+});
