@@ -113,8 +113,7 @@ describe('Discord: restarts and reconnects', () => {
       () =>
         fake
           .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
-          .find((r) => JSON.stringify(r.body).includes('What does this statement miss?')) ??
-        null,
+          .find((r) => JSON.stringify(r.body).includes('What does this statement miss?')) ?? null,
     );
     await settle(world);
     const postsBefore = fake.requests.filter((r) => r.method === 'POST').length;
