@@ -253,8 +253,7 @@ async function playRound(
       .map((p) => scenario.members.find((m) => m.id === p.participantId))
       .filter((m): m is Scenario['members'][number] => m !== undefined);
     for (const member of critics) {
-      const point = member.opinion.split(/(?<=[.!?])\s+/)[0] ?? member.opinion;
-      const critique = `It leaves out what matters most to me: ${point}`;
+      const critique = `It leaves out what matters most to me: ${missedPoint(member.opinion, first.statement)}`;
       console.log(`  ✍️  ${member.name}: ${critique}`);
       await service.reply({
         scope,
@@ -276,6 +275,20 @@ async function playRound(
   await platform.waitFor('results', round.id);
   const { usage } = await service.status(target);
   console.log(`\n${describeUsage(usage)}`);
+}
+
+/**
+ * The sentence of a member's opinion the statement carries least of: the longest one not
+ * quoted in it (a bare "No." is a stance, not a point a revision could take up).
+ */
+function missedPoint(opinion: string, statement: string): string {
+  const sentences = opinion
+    .split(/(?<=[.!?])\s+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const missing = sentences.filter((s) => !statement.includes(s));
+  const pool = missing.length > 0 ? missing : sentences;
+  return pool.reduce((best, s) => (s.length > best.length ? s : best), pool[0] ?? opinion);
 }
 
 /** The statement, or the failure notice's reason when the run failed (e.g. the model server is down). */

@@ -39,6 +39,12 @@ describe('tidy', () => {
     ['Well paid staff stay longer.', 'Well paid staff stay longer.'],
     ['My main worry is the cost.', 'The cost is a real worry.'],
     ['I worry about fairness.', 'Fairness is a real worry.'],
+    // A critique's frame goes; the point it makes stays.
+    [
+      'It leaves out what matters most to me: parents need real exceptions.',
+      'Parents need real exceptions.',
+    ],
+    ['This misses: support hours must stay.', 'Support hours must stay.'],
     [
       'I would support it only if customers can reach us.',
       'It should only go ahead if customers can reach us.',

@@ -49,7 +49,7 @@ const OPINION_DIVERSITY = 0.5;
 
 /** Sentence openers that only make sense in the writer's own message. */
 const LEADING_FILLER =
-  /^(?:(?:yes|no|honestly|frankly|personally|well|ok|okay|anyway|strongly yes)\s*[,:;!.-]\s*|(?:and|but|also)\s*,?\s+|(?:on balance,? )?i(?: really)? (?:think|believe|feel|am convinced|'m convinced|am sure|'m sure|(?:could|would|'d) (?:accept|agree)|agree)(?: that)?\s+|in my (?:view|opinion),?\s+|to be (?:fair|honest),?\s+)/i;
+  /^(?:(?:yes|no|honestly|frankly|personally|well|ok|okay|anyway|strongly yes)\s*[,:;!.-]\s*|(?:and|but|also)\s*,?\s+|(?:on balance,? )?i(?: really)? (?:think|believe|feel|am convinced|'m convinced|am sure|'m sure|(?:could|would|'d) (?:accept|agree)|agree)(?: that)?\s+|in my (?:view|opinion),?\s+|to be (?:fair|honest),?\s+|(?:it|this|the statement) (?:leaves out|misses|ignores|forgets|overlooks|(?:does not|doesn't) (?:mention|say))(?: what matters(?: most)? to (?:me|us))?\s*[:\u2014-]\s*)/i;
 
 /** "I run a shop", "my commute": one person's story, odd in a group's statement. */
 const FIRST_PERSON = /\b(?:I|I'm|I've|I'd|I'll)\b|\b(?:my|me|mine)\b/;
