@@ -17,8 +17,15 @@ export interface PlatformPort {
   postQuestion(view: QuestionView): Promise<MessageRef>;
   /** Posts the progress message, or edits it when `existing` is given. */
   upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef>;
-  /** Posts the statement and adds the poll's reactions (or buttons). */
-  postStatement(view: StatementView): Promise<MessageRef>;
+  /**
+   * Posts the statement and adds the poll's reactions (or buttons). `onPosted` must be
+   * awaited as soon as the message exists, before the reactions are added: members react
+   * the moment they see it, and their ratings count only once the message is linked.
+   */
+  postStatement(
+    view: StatementView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef>;
   postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef>;
   postResults(view: ResultsView): Promise<MessageRef>;
   postNotice(view: NoticeView): Promise<MessageRef | null>;

@@ -83,12 +83,13 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
         const slot = `statement:${job.version}`;
         if (!(await messages.slot(round.scope, round.id, slot))) {
           const view = await deps.service.statementView(round, job.version);
-          const ref = await port.postStatement(view);
-          await messages.link(
-            round.scope,
-            ref,
-            { roundId: round.id, kind: 'statement', version: job.version },
-            slot,
+          await port.postStatement(view, (ref) =>
+            messages.link(
+              round.scope,
+              ref,
+              { roundId: round.id, kind: 'statement', version: job.version },
+              slot,
+            ),
           );
         }
         // Also when posted already: a job retried after a crash still sets the deadline.

@@ -30,6 +30,7 @@ import type { Scope } from '../domain/scope.js';
 import { selectConsensus } from '../domain/selection.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
+import type { ReplySlot } from '../store/contributions.js';
 import type { ContributionKind } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import type { Actor } from './ports.js';
@@ -78,7 +79,13 @@ export interface ReplyEvent {
   messageId: string;
   userId: string;
   text: string;
+  /** When the message was first posted (orders a member's replies). */
   at: number;
+  /**
+   * When this text was written: the edit's time for an edit, else `at`. An edit older than
+   * the stored text is ignored, so out-of-order delivery cannot undo a later edit.
+   */
+  revision?: number;
   /** Platform event id for de-duplication of redelivered events. */
   eventId?: string | null;
 }
@@ -105,6 +112,11 @@ export interface ReactionEvent {
    * absent or 'reaction': an emoji reaction, counted only in rounds that are not anonymous.
    */
   source?: 'reaction' | 'button';
+  /**
+   * The reaction as the platform names it ('+1::skin-tone-2', '👍🏽'); two variants of one
+   * option are two reactions, each removed on its own. Defaults to the option key.
+   */
+  variant?: string;
 }
 
 export interface RatingOutcome {
@@ -121,6 +133,13 @@ export function isSummaryNote(note: string): boolean {
 }
 
 const IGNORED: ReplyOutcome = { status: 'ignored', kind: null, roundId: null, notice: null };
+
+/** The set a new reply goes to in the round's current phase, or null when none is open. */
+function openSlot(round: Round): ReplySlot | null {
+  if (round.phase === 'collecting') return { kind: 'opinion', version: 0 };
+  if (round.phase === 'critiquing') return { kind: 'critique', version: round.version };
+  return null;
+}
 
 /**
  * The application service every platform calls. It enforces the rules of a round
@@ -563,9 +582,14 @@ export class DeliberationService {
     if (role?.kind !== 'question') return IGNORED;
     const round = await store.rounds.get(event.scope, role.roundId);
     if (!round) return IGNORED;
-    const kind: ContributionKind | null =
-      round.phase === 'collecting' ? 'opinion' : round.phase === 'critiquing' ? 'critique' : null;
-    if (!kind) {
+    const location = await store.contributions.locate(event.scope, round.id, event.messageId);
+    // A late event for a deleted message (platforms deliver out of order) changes nothing.
+    if (location === 'deleted') return { ...IGNORED, roundId: round.id };
+    const open = openSlot(round);
+    // An edit stays what its message was when first written: an opinion edited during the
+    // critique phase is not a critique, and an edit after its phase closed is not counted.
+    const slot = location ?? open;
+    if (!slot) {
       return {
         status: 'ignored',
         kind: null,
@@ -573,12 +597,20 @@ export class DeliberationService {
         notice: `This round is ${describePhase(round.phase)}; replies are not counted now.`,
       };
     }
-    const version = kind === 'opinion' ? 0 : round.version;
+    if (open === null || slot.kind !== open.kind || slot.version !== open.version) {
+      return {
+        status: 'ignored',
+        kind: slot.kind,
+        roundId: round.id,
+        notice: `Your edit was not counted: ${slot.kind === 'opinion' ? 'opinions' : 'critiques of that version'} closed when the round moved on.`,
+      };
+    }
+    const { kind, version } = slot;
     // Kept long enough to tell the member how long their reply was, never unbounded.
     const text = clip(event.text.trim(), LIMITS.replyMaxChars);
     if (text.length === 0) {
-      // An empty reply (or an edit to nothing) removes what that message said.
-      await store.contributions.remove(event.scope, round.id, kind, version, event.messageId);
+      // An empty reply (or an edit to nothing) empties what that message said.
+      await store.contributions.clear(event.scope, round.id, kind, version, event.messageId);
       return { status: 'removed', kind, roundId: round.id, notice: null };
     }
     const outcome = await store.contributions.upsert(
@@ -587,13 +619,10 @@ export class DeliberationService {
       kind,
       version,
       event.userId,
-      {
-        messageId: event.messageId,
-        text,
-        at: event.at,
-      },
+      { messageId: event.messageId, text, at: event.at },
+      event.revision ?? event.at,
     );
-    if (outcome === 'ignored') return { ...IGNORED, roundId: round.id };
+    if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
     const joined = await store.contributions.get(
       event.scope,
       round.id,
@@ -602,33 +631,24 @@ export class DeliberationService {
       event.userId,
     );
     const limit = kind === 'opinion' ? LIMITS.opinionMaxChars : LIMITS.critiqueMaxChars;
+    // The stored reply may itself be clipped: count what the member actually wrote.
+    const written = joined ? joined.originalLength - text.length + event.text.trim().length : 0;
     const notice = joined?.truncated
-      ? `Your ${kind} is ${joined.originalLength} characters; only the first ${limit} are used.`
+      ? `Your ${kind} is ${written} characters; only the first ${limit} are used.`
       : null;
     return { status: outcome === 'added' ? 'recorded' : 'edited', kind, roundId: round.id, notice };
   }
 
-  /** A reply was deleted: it no longer counts, in any phase. */
+  /** A reply was deleted: it no longer counts, in any phase, and a late event cannot revive it. */
   async removeReply(event: Omit<ReplyEvent, 'text' | 'userId' | 'at'>): Promise<ReplyOutcome> {
     const { store } = this.deps;
     const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
     if (role?.kind !== 'question') return IGNORED;
     const round = await store.rounds.get(event.scope, role.roundId);
     if (!round) return IGNORED;
-    const fromOpinion = await store.contributions.remove(
-      event.scope,
-      round.id,
-      'opinion',
-      0,
-      event.messageId,
-    );
-    if (fromOpinion) return { status: 'removed', kind: 'opinion', roundId: round.id, notice: null };
-    for (let v = round.version; v >= 1; v--) {
-      if (await store.contributions.remove(event.scope, round.id, 'critique', v, event.messageId)) {
-        return { status: 'removed', kind: 'critique', roundId: round.id, notice: null };
-      }
-    }
-    return { ...IGNORED, roundId: round.id };
+    const slot = await store.contributions.remove(event.scope, round.id, event.messageId);
+    if (!slot) return { ...IGNORED, roundId: round.id };
+    return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
   }
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
@@ -684,18 +704,17 @@ export class DeliberationService {
       throw new DomainError('poll_closed', 'This poll is closed; your reaction was not counted.');
     }
     const participantId = round.settings.anonymous ? pseudonym(round, event.userId) : event.userId;
+    const variant = event.variant ?? event.optionKey;
     if (event.source === 'button') {
       // A click is the member's whole rating: other options they clicked before go.
-      for (const option of pollOptions(poll.scale)) {
-        if (option.key === event.optionKey) continue;
-        await store.polls.removeReaction(
-          event.scope,
-          round.id,
-          role.version,
-          participantId,
-          option.key,
-        );
-      }
+      await store.polls.removeOtherReactions(
+        event.scope,
+        round.id,
+        role.version,
+        participantId,
+        event.optionKey,
+        event.at,
+      );
     }
     if (event.removed) {
       await store.polls.removeReaction(
@@ -704,6 +723,8 @@ export class DeliberationService {
         role.version,
         participantId,
         event.optionKey,
+        event.at,
+        variant,
       );
       return { status: 'removed', roundId: round.id };
     }
@@ -714,6 +735,7 @@ export class DeliberationService {
       participantId,
       event.optionKey,
       event.at,
+      variant,
     );
     return { status: 'recorded', roundId: round.id };
   }

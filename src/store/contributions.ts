@@ -9,14 +9,71 @@ const StoredContributionSchema = z.object({
   participantId: z.string().min(1),
   text: z.string(),
   at: z.number().int(),
+  /** When this text was written (the edit's time); older edits never overwrite newer ones. */
+  revision: z.number().int().optional(),
 });
 
-export type UpsertOutcome = 'added' | 'edited' | 'ignored';
+/**
+ * 'stale': an edit older than the text already stored (platforms deliver out of order);
+ * 'deleted': the message was deleted, and a late event must not bring it back;
+ * 'ignored': the message belongs to someone else.
+ */
+export type UpsertOutcome = 'added' | 'edited' | 'ignored' | 'stale' | 'deleted';
+
+/** Where a reply message's text is kept. */
+export type ReplySlot = { kind: ContributionKind; version: number };
+
+/** A message id's entry in the reply index: its slot, or that it was deleted. */
+export type ReplyLocation = ReplySlot | 'deleted' | null;
+
+const DELETED = 'deleted';
+
+/**
+ * One script, so an edit racing a deletion or another edit of the same message cannot
+ * interleave: KEYS = reply index, slot hash; ARGV = message id, slot, participant, value,
+ * revision.
+ */
+const UPSERT = `
+local indexed = redis.call('HGET', KEYS[1], ARGV[1])
+if indexed == '${DELETED}' then return 'deleted' end
+if indexed and indexed ~= ARGV[2] then return 'elsewhere' end
+local current = redis.call('HGET', KEYS[2], ARGV[1])
+if current then
+  local stored = cjson.decode(current)
+  if stored.participantId ~= ARGV[3] then return 'ignored' end
+  local revision = stored.revision or stored.at
+  if tonumber(ARGV[5]) < revision then return 'stale' end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if current then return 'edited' end
+return 'added'`;
+
+/** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
+const TOMBSTONE = `
+local indexed = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], '${DELETED}')
+if indexed == '${DELETED}' then return false end
+return indexed`;
+
+function slotField(slot: ReplySlot): string {
+  return `${slot.kind}:${slot.version}`;
+}
+
+function parseSlot(field: string): ReplySlot | null {
+  const [kind, version] = field.split(':');
+  const v = Number(version);
+  if ((kind !== 'opinion' && kind !== 'critique') || !Number.isInteger(v) || v < 0) return null;
+  return { kind, version: v };
+}
 
 /**
  * Opinions (kind 'opinion', version 0) and critiques (kind 'critique', version v) are
  * stored per platform message, so an edit replaces exactly one reply and a deletion
- * removes it; a member's text is all their replies joined.
+ * removes it; a member's text is all their replies joined. A per-round index remembers
+ * which set each message went to, so an edit lands where the message first did (an
+ * opinion edited during the critique phase never becomes a critique), and which messages
+ * were deleted, so an event delivered after the deletion cannot revive them.
  */
 export class ContributionRepository {
   constructor(
@@ -24,7 +81,18 @@ export class ContributionRepository {
     private readonly keys: Keys,
   ) {}
 
-  /** Adds or replaces one message. A message id that belongs to someone else is ignored. */
+  /** Where a message's text is kept, 'deleted', or null for a message never seen. */
+  async locate(scope: Scope, roundId: string, messageId: string): Promise<ReplyLocation> {
+    const field = await this.redis.hget(this.keys.replyIndex(scope, roundId), messageId);
+    if (field === null) return null;
+    if (field === DELETED) return DELETED;
+    return parseSlot(field);
+  }
+
+  /**
+   * Adds or replaces one message. `revision` (default: the message's own time) orders
+   * edits: one older than what is stored is 'stale' and changes nothing.
+   */
   async upsert(
     scope: Scope,
     roundId: string,
@@ -32,21 +100,38 @@ export class ContributionRepository {
     version: number,
     participantId: string,
     contribution: Contribution,
+    revision: number = contribution.at,
   ): Promise<UpsertOutcome> {
-    const key = this.keys.contributions(scope, roundId, kind, version);
-    const existingRaw = await this.redis.hget(key, contribution.messageId);
-    if (existingRaw !== null) {
-      const existing = decode(StoredContributionSchema, key, existingRaw);
-      if (existing.participantId !== participantId) return 'ignored';
-    }
-    const value = { participantId, text: contribution.text, at: contribution.at };
-    // A duplicate or retried event carries the same text; writing it again is harmless.
-    await this.redis.hset(key, contribution.messageId, JSON.stringify(value));
-    return existingRaw === null ? 'added' : 'edited';
+    const slot = slotField({ kind, version });
+    const value = StoredContributionSchema.parse({
+      participantId,
+      text: contribution.text,
+      at: contribution.at,
+      revision,
+    });
+    const outcome = await this.redis.eval(
+      UPSERT,
+      2,
+      this.keys.replyIndex(scope, roundId),
+      this.keys.contributions(scope, roundId, kind, version),
+      contribution.messageId,
+      slot,
+      participantId,
+      JSON.stringify(value),
+      String(revision),
+    );
+    if (outcome === 'added' || outcome === 'edited' || outcome === 'stale') return outcome;
+    if (outcome === 'deleted') return 'deleted';
+    // 'elsewhere' is the caller's mistake (it should have located the message first);
+    // refusing keeps one message in exactly one set.
+    return 'ignored';
   }
 
-  /** Removes one message; returns whose it was (null when unknown). */
-  async remove(
+  /**
+   * Empties one message's text but keeps its place (an edit to nothing: the member may
+   * edit it back). Returns whose it was (null when unknown).
+   */
+  async clear(
     scope: Scope,
     roundId: string,
     kind: ContributionKind,
@@ -58,6 +143,26 @@ export class ContributionRepository {
     if (raw === null) return null;
     await this.redis.hdel(key, messageId);
     return decode(StoredContributionSchema, key, raw).participantId;
+  }
+
+  /**
+   * A deleted message: removed from whichever set holds it, and remembered as deleted.
+   * Returns the slot it was removed from (null when it held nothing).
+   */
+  async remove(scope: Scope, roundId: string, messageId: string): Promise<ReplySlot | null> {
+    const field = await this.redis.eval(
+      TOMBSTONE,
+      1,
+      this.keys.replyIndex(scope, roundId),
+      messageId,
+    );
+    const slot = typeof field === 'string' ? parseSlot(field) : null;
+    if (!slot) return null;
+    const removed = await this.redis.hdel(
+      this.keys.contributions(scope, roundId, slot.kind, slot.version),
+      messageId,
+    );
+    return removed > 0 ? slot : null;
   }
 
   /** Every member's joined text, in order of their first reply. */

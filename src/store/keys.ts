@@ -26,6 +26,10 @@ export class Keys {
   contributions(scope: Scope, roundId: string, kind: ContributionKind, version: number): string {
     return `${this.round(scope, roundId)}:${kind}:${version}`;
   }
+  /** Which contribution set each reply message belongs to, or that it was deleted. */
+  replyIndex(scope: Scope, roundId: string): string {
+    return `${this.round(scope, roundId)}:replies`;
+  }
   candidates(scope: Scope, roundId: string, version: number): string {
     return `${this.round(scope, roundId)}:candidates:${version}`;
   }

@@ -23,11 +23,48 @@ export type ScoreSet = z.infer<typeof ScoreSetSchema>;
 /** Field separator inside the reactions hash: ids never contain it. */
 const SEP = '\u001f';
 
+/** A removed reaction's value starts so, followed by the time it was removed. */
+const REMOVED = 'x';
+
+function field(participantId: string, optionKey: string, variant: string): string {
+  return `${participantId}${SEP}${optionKey}${SEP}${variant}`;
+}
+
+/**
+ * KEYS = reactions hash; ARGV = field, time. The stored time is the latest add seen, so a
+ * re-add that arrives before the removal it followed still wins; a removal is undone only
+ * by an add at least as new.
+ */
+const ADD_REACTION = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local at = tonumber(ARGV[2])
+if not current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
+if string.sub(current, 1, 1) == '${REMOVED}' then
+  if at >= tonumber(string.sub(current, 2)) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
+  return 0
+end
+if at > tonumber(current) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0`;
+
+/** KEYS = reactions hash; ARGV = field, time. A removal older than the add it meets is stale. */
+const REMOVE_REACTION = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local at = tonumber(ARGV[2])
+if current and string.sub(current, 1, 1) == '${REMOVED}' then
+  if at > tonumber(string.sub(current, 2)) then redis.call('HSET', KEYS[1], ARGV[1], '${REMOVED}' .. ARGV[2]) end
+  return 0
+end
+if current and at < tonumber(current) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], '${REMOVED}' .. ARGV[2])
+if current then return 1 end
+return 0`;
+
 /**
  * Candidates, their predicted approvals, the posted poll and its ratings, per version.
- * A member's reactions are kept per option with the time they were added, so the
- * rating is their latest reaction still present: removing it falls back to an
- * earlier one, or to no rating.
+ * A member's reactions are kept per option and emoji variant with the time they were
+ * added, so the rating is their latest reaction still present: removing it falls back to
+ * an earlier one, or to no rating. Removals are kept with their time, so events that
+ * arrive out of order settle on what the member did last.
  */
 export class PollRepository {
   constructor(
@@ -74,7 +111,11 @@ export class PollRepository {
     return raw === null ? null : decode(PollSchema, key, raw);
   }
 
-  /** Records that a member reacted with an option; repeating it changes nothing. */
+  /**
+   * Records that a member reacted with an option. `variant` is the reaction as the
+   * platform names it (👍 and 👍🏽 are two reactions on the same option, each removable on
+   * its own). Repeating it changes nothing; it undoes a removal only if it is newer.
+   */
   async addReaction(
     scope: Scope,
     roundId: string,
@@ -82,31 +123,65 @@ export class PollRepository {
     participantId: string,
     optionKey: string,
     at: number,
+    variant: string = optionKey,
   ): Promise<void> {
-    const key = this.keys.reactions(scope, roundId, version);
-    // HSETNX: a retried or duplicated event must not move the reaction's time forward.
-    await this.redis.hsetnx(key, `${participantId}${SEP}${optionKey}`, String(at));
+    await this.redis.eval(
+      ADD_REACTION,
+      1,
+      this.keys.reactions(scope, roundId, version),
+      field(participantId, optionKey, variant),
+      String(at),
+    );
   }
 
+  /**
+   * Records that a member took a reaction back at `at`. It is remembered (as a removal
+   * with its time), so an add for the same reaction delivered late, with an older time,
+   * does not bring the rating back.
+   */
   async removeReaction(
     scope: Scope,
     roundId: string,
     version: number,
     participantId: string,
     optionKey: string,
+    at: number,
+    variant: string = optionKey,
   ): Promise<void> {
-    await this.redis.hdel(
+    await this.redis.eval(
+      REMOVE_REACTION,
+      1,
       this.keys.reactions(scope, roundId, version),
-      `${participantId}${SEP}${optionKey}`,
+      field(participantId, optionKey, variant),
+      String(at),
     );
+  }
+
+  /** Takes back every reaction of a member on options other than `keep` (a button click replaces them). */
+  async removeOtherReactions(
+    scope: Scope,
+    roundId: string,
+    version: number,
+    participantId: string,
+    keep: string,
+    at: number,
+  ): Promise<void> {
+    const key = this.keys.reactions(scope, roundId, version);
+    const all = await this.redis.hgetall(key);
+    for (const name of Object.keys(all)) {
+      const [who, optionKey] = name.split(SEP);
+      if (who !== participantId || optionKey === keep) continue;
+      await this.redis.eval(REMOVE_REACTION, 1, key, name, String(at));
+    }
   }
 
   /** Each member's rating: their most recent reaction still present. */
   async ratings(scope: Scope, poll: Poll): Promise<Rating[]> {
     const all = await this.redis.hgetall(this.keys.reactions(scope, poll.roundId, poll.version));
     const latest = new Map<string, Rating>();
-    for (const [field, rawAt] of Object.entries(all)) {
-      const [participantId, optionKey] = field.split(SEP);
+    for (const [name, rawAt] of Object.entries(all)) {
+      if (rawAt.startsWith(REMOVED)) continue;
+      const [participantId, optionKey] = name.split(SEP);
       const option = optionKey === undefined ? undefined : optionFor(poll.scale, optionKey);
       const at = Number(rawAt);
       if (!participantId || !option || !Number.isFinite(at)) continue;

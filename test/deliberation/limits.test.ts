@@ -138,7 +138,7 @@ describe('limits on starting rounds and on text sizes', () => {
       at: 1,
     });
     expect(outcome.notice).toBe(
-      `Your opinion is ${LIMITS.replyMaxChars} characters; only the first ${LIMITS.opinionMaxChars} are used.`,
+      `Your opinion is ${'word '.repeat(100_000).trim().length} characters; only the first ${LIMITS.opinionMaxChars} are used.`,
     );
     const stored = await h.redis.hget(`${h.prefix}:console.W1:round:${round.id}:opinion:0`, 'huge');
     expect(stored?.length).toBeLessThan(LIMITS.replyMaxChars + 200);

@@ -113,12 +113,40 @@ describe('store', () => {
     expect(
       await c.upsert(slack, 'r1', 'opinion', 0, 'U2', { messageId: 'm1', text: 'hijack', at: 5 }),
     ).toBe('ignored');
-    expect(await c.remove(slack, 'r1', 'opinion', 0, 'm2')).toBe('U1');
+    expect(await c.remove(slack, 'r1', 'm2')).toEqual({ kind: 'opinion', version: 0 });
     expect((await c.get(slack, 'r1', 'opinion', 0, 'U1'))?.text).toBe('Edited.');
-    await c.remove(slack, 'r1', 'opinion', 0, 'm1');
+    await c.remove(slack, 'r1', 'm1');
     expect(await c.get(slack, 'r1', 'opinion', 0, 'U1')).toBeNull();
     // The other workspace sees none of it.
     expect(await c.list(discord, 'r1', 'opinion', 0)).toEqual([]);
+  });
+
+  it('keeps the latest edit and the deletion whatever order their events arrive in', async () => {
+    const c = store.contributions;
+    const reply = (text: string, revision: number) =>
+      c.upsert(slack, 'order', 'opinion', 0, 'U1', { messageId: 'm1', text, at: 10 }, revision);
+    expect(await reply('Second edit.', 30)).toBe('added');
+    // The first edit arrives late: it is older than what is stored and changes nothing.
+    expect(await reply('First edit.', 20)).toBe('stale');
+    expect(await reply('Original.', 10)).toBe('stale');
+    expect((await c.get(slack, 'order', 'opinion', 0, 'U1'))?.text).toBe('Second edit.');
+    expect(await c.locate(slack, 'order', 'm1')).toEqual({ kind: 'opinion', version: 0 });
+
+    // A deletion handled before the message itself: the message never counts.
+    expect(await c.remove(slack, 'order', 'm2')).toBeNull();
+    expect(
+      await c.upsert(slack, 'order', 'opinion', 0, 'U2', { messageId: 'm2', text: 'Late.', at: 5 }),
+    ).toBe('deleted');
+    expect(await c.locate(slack, 'order', 'm2')).toBe('deleted');
+    expect((await c.list(slack, 'order', 'opinion', 0)).map((o) => o.participantId)).toEqual([
+      'U1',
+    ]);
+
+    // A message stays in the set it was first written to.
+    expect(
+      await c.upsert(slack, 'order', 'critique', 1, 'U1', { messageId: 'm1', text: 'x', at: 40 }),
+    ).toBe('ignored');
+    expect(await c.list(slack, 'order', 'critique', 1)).toEqual([]);
   });
 
   it('stores an over-long opinion truncated, with a note and its original length', async () => {
@@ -151,7 +179,7 @@ describe('store', () => {
     const p = store.polls;
     await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 10);
     await p.addReaction(slack, 'r1', 1, 'U1', 'disagree', 20);
-    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 30); // duplicate delivery: keeps t=10
+    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 10); // duplicate delivery: still t=10
     await p.addReaction(slack, 'r1', 1, 'U2', 'unsure', 15);
     await p.addReaction(slack, 'r1', 1, 'U3', 'not-an-option', 15);
     let ratings = await p.ratings(slack, poll);
@@ -159,10 +187,52 @@ describe('store', () => {
       ['U1', 'disagree', 0],
       ['U2', 'unsure', 0.5],
     ]);
-    await p.removeReaction(slack, 'r1', 1, 'U1', 'disagree');
-    await p.removeReaction(slack, 'r1', 1, 'U2', 'unsure');
+    await p.removeReaction(slack, 'r1', 1, 'U1', 'disagree', 25);
+    await p.removeReaction(slack, 'r1', 1, 'U2', 'unsure', 25);
     ratings = await p.ratings(slack, poll);
     expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['U1', 'agree']]);
+  });
+
+  it('settles on what a member did last when reaction events arrive out of order', async () => {
+    const poll = {
+      roundId: 'r2',
+      version: 1,
+      candidateId: 'c1',
+      statement: 'We agree.',
+      scale: 'approval3' as const,
+      openedAt: 0,
+      closedAt: null,
+      predicted: {},
+      welfare: null,
+      method: 'test',
+    };
+    const p = store.polls;
+    const rated = async () =>
+      (await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey]);
+    // U1 added agree (10) and took it back (20); the removal is handled first.
+    await p.removeReaction(slack, 'r2', 1, 'U1', 'agree', 20);
+    await p.addReaction(slack, 'r2', 1, 'U1', 'agree', 10);
+    expect(await rated()).toEqual([]);
+    // U1 reacted again (30); that add arrives before a stale copy of the removal.
+    await p.addReaction(slack, 'r2', 1, 'U1', 'agree', 30);
+    await p.removeReaction(slack, 'r2', 1, 'U1', 'agree', 20);
+    expect(await rated()).toEqual([['U1', 'agree']]);
+    // Two skin tones of one option are two reactions: removing one keeps the other.
+    await p.addReaction(slack, 'r2', 1, 'U2', 'agree', 40, '+1');
+    await p.addReaction(slack, 'r2', 1, 'U2', 'agree', 41, '+1::skin-tone-3');
+    await p.removeReaction(slack, 'r2', 1, 'U2', 'agree', 42, '+1::skin-tone-3');
+    expect(await rated()).toEqual([
+      ['U1', 'agree'],
+      ['U2', 'agree'],
+    ]);
+    // A button click replaces every other option the member chose.
+    await p.addReaction(slack, 'r2', 1, 'U2', 'disagree', 10);
+    await p.removeOtherReactions(slack, 'r2', 1, 'U2', 'unsure', 50);
+    await p.addReaction(slack, 'r2', 1, 'U2', 'unsure', 50);
+    expect(await rated()).toEqual([
+      ['U1', 'agree'],
+      ['U2', 'unsure'],
+    ]);
   });
 
   it('de-duplicates events per workspace', async () => {

@@ -78,16 +78,20 @@ export class ConsolePlatform implements PlatformPort {
     });
   }
 
-  private post(
-    kind: PostedMessage['kind'],
-    view: { roundId: string; channelId: string; thread: MessageRef | null },
-    text: string,
-  ): MessageRef {
-    const ref: MessageRef = {
+  private refFor(view: { channelId: string; thread: MessageRef | null }): MessageRef {
+    return {
       channelId: view.channelId,
       messageId: `m${this.nextId++}`,
       threadId: view.thread?.messageId ?? null,
     };
+  }
+
+  private post(
+    kind: PostedMessage['kind'],
+    view: { roundId: string; channelId: string; thread: MessageRef | null },
+    text: string,
+    ref: MessageRef = this.refFor(view),
+  ): MessageRef {
     const message = { ref, kind, roundId: view.roundId, text };
     this.posted.push(message);
     this.write(text);
@@ -111,8 +115,14 @@ export class ConsolePlatform implements PlatformPort {
     return existing;
   }
 
-  async postStatement(view: StatementView): Promise<MessageRef> {
-    return this.post('statement', view, renderStatement(view, this.nameOf));
+  async postStatement(
+    view: StatementView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
+    // Linked before anyone watching the terminal can react to it.
+    const ref = this.refFor(view);
+    await onPosted(ref);
+    return this.post('statement', view, renderStatement(view, this.nameOf), ref);
   }
 
   async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {

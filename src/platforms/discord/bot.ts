@@ -176,6 +176,8 @@ export class DiscordBot {
         userId: message.author.id,
         text: message.content,
         at: message.createdTimestamp,
+        // Edits fetched or delivered out of order: the newest edit wins.
+        revision: message.editedTimestamp,
         eventId: `edit.${message.id}.${message.editedTimestamp}`,
       });
       await this.tell(outcome, message);
@@ -240,6 +242,8 @@ export class DiscordBot {
       optionKey,
       at,
       removed,
+      // 👍 and 👍🏽 are two reactions on Discord: each is added and removed on its own.
+      variant: emoji,
     };
     this.inOrder(channelId, async () => {
       try {

@@ -109,12 +109,21 @@ export class DiscordPlatform implements PlatformPort {
     return existing;
   }
 
-  async postStatement(view: StatementView): Promise<MessageRef> {
+  async postStatement(
+    view: StatementView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
     // An anonymous poll is its buttons; reactions would show who chose what.
     if (view.anonymous) {
-      return this.inThread(view, { embeds: [statementEmbed(view)], components: rateButtons(view) });
+      const ref = await this.inThread(view, {
+        embeds: [statementEmbed(view)],
+        components: rateButtons(view),
+      });
+      await onPosted(ref);
+      return ref;
     }
     const ref = await this.inThread(view, { embeds: [statementEmbed(view)] });
+    await onPosted(ref);
     // Members see the statement before the publisher links it (after this returns);
     // reactions in that window are held until then (see `postingOf`).
     let posted = () => {};

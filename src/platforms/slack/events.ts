@@ -17,6 +17,8 @@ const MessageSchema = z.object({
   text: z.string().nullish(),
   ts: Ts,
   thread_ts: Ts.nullish(),
+  /** Set on an edited message: when it was last edited. */
+  edited: z.object({ ts: Ts }).partial().nullish(),
 });
 type Message = z.infer<typeof MessageSchema>;
 
@@ -26,6 +28,7 @@ const MessageEventSchema = MessageSchema.partial().extend({
   message: MessageSchema.nullish(),
   previous_message: MessageSchema.partial().nullish(),
   deleted_ts: Ts.nullish(),
+  event_ts: Ts.nullish(),
 });
 
 const ReactionEventSchema = z.object({
@@ -115,6 +118,11 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
     userId: m.user,
     text: fromSlack(m.text ?? ''),
     at: tsToMs(m.ts),
+    // Edits can arrive out of order; the edit's own time says which text is the latest.
+    revision:
+      event.subtype === 'message_changed'
+        ? tsToMs(m.edited?.ts ?? event.event_ts ?? m.ts)
+        : tsToMs(m.ts),
     eventId: meta.eventId,
   };
   const outcome = await deps.service.reply(replyEvent);
@@ -145,6 +153,7 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
       optionKey,
       at: tsToMs(event.event_ts),
       removed,
+      variant: event.reaction,
       eventId: meta.eventId,
     });
   } catch (error) {

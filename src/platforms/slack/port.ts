@@ -104,12 +104,16 @@ export class SlackPort implements PlatformPort {
     }
   }
 
-  async postStatement(view: StatementView): Promise<MessageRef> {
+  async postStatement(
+    view: StatementView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
     const ref = await this.post(
       view.channelId,
       statementMessage(view),
       view.thread?.messageId ?? null,
     );
+    await onPosted(ref);
     // An anonymous poll is its buttons; reactions would show who chose what.
     if (view.anonymous) return ref;
     // In order, so the poll reads agree/unsure/disagree (or 1..7) left to right.

@@ -60,24 +60,32 @@ describe('Discord REST: rate limits', () => {
       scale: 'approval3',
     });
     fake.rateLimitNext('PUT', /\/reactions\//, 0.3, true);
-    const ref = await platform.postStatement({
-      ...header,
-      channelId: fake.channelId,
-      thread: question,
-      anonymous: false,
-      version: 1,
-      statement: 'A three-month trial of a four-day week, with Friday support on a rota.',
-      options: [
-        { key: 'agree', label: 'agree', approval: 1 },
-        { key: 'unsure', label: 'unsure', approval: 0.5 },
-        { key: 'disagree', label: 'disagree', approval: 0 },
-      ],
-      method: 'Chosen by egalitarian welfare.',
-      predicted: [],
-      considered: [],
-      model: 'lexical',
-      notes: [],
-    });
+    // The publisher links the message before the first reaction is added.
+    let reactionsWhenLinked = -1;
+    const ref = await platform.postStatement(
+      {
+        ...header,
+        channelId: fake.channelId,
+        thread: question,
+        anonymous: false,
+        version: 1,
+        statement: 'A three-month trial of a four-day week, with Friday support on a rota.',
+        options: [
+          { key: 'agree', label: 'agree', approval: 1 },
+          { key: 'unsure', label: 'unsure', approval: 0.5 },
+          { key: 'disagree', label: 'disagree', approval: 0 },
+        ],
+        method: 'Chosen by egalitarian welfare.',
+        predicted: [],
+        considered: [],
+        model: 'lexical',
+        notes: [],
+      },
+      async () => {
+        reactionsWhenLinked = fake.requested('PUT', /\/reactions\//).length;
+      },
+    );
+    expect(reactionsWhenLinked).toBe(0);
     expect(ref.channelId).toBe(question.threadId);
     const puts = fake.requested('PUT', /\/reactions\//);
     expect(puts.map((p) => p.status)).toEqual([429, 204, 204, 204]);
