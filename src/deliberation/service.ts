@@ -25,6 +25,7 @@ import {
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
+  ratesWithButtons,
 } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import { selectConsensus } from '../domain/selection.js';
@@ -108,8 +109,8 @@ export interface ReactionEvent {
   removed: boolean;
   eventId?: string | null;
   /**
-   * 'button': a click on an anonymous round's poll (sets the rating, replacing any other);
-   * absent or 'reaction': an emoji reaction, counted only in rounds that are not anonymous.
+   * 'button': a click on an anonymous or hidden round's poll (sets the rating, replacing
+   * any other); absent or 'reaction': an emoji reaction, counted only in the other rounds.
    */
   source?: 'reaction' | 'button';
   /**
@@ -422,7 +423,7 @@ export class DeliberationService {
   }
 
   async status(target: RoundTarget): Promise<StatusView> {
-    const round = await this.resolve(target);
+    const round = await this.resolve(target, true);
     const { store } = this.deps;
     const [opinions, critiques, poll, usage] = await Promise.all([
       store.contributions.list(round.scope, round.id, 'opinion', 0),
@@ -449,7 +450,8 @@ export class DeliberationService {
 
   /** Results of every posted version so far (the round need not be finished). */
   async results(targetOrRound: RoundTarget | Round): Promise<ResultsView> {
-    const round = 'phase' in targetOrRound ? targetOrRound : await this.resolve(targetOrRound);
+    const round =
+      'phase' in targetOrRound ? targetOrRound : await this.resolve(targetOrRound, true);
     const { store } = this.deps;
     // A cancelled round never finishes, so what it hid stays hidden.
     const hidden = round.settings.hidden && round.phase !== 'closed';
@@ -540,7 +542,7 @@ export class DeliberationService {
 
   /** Everything about a round, for `/consensus export` (JSON). */
   async export(target: RoundTarget): Promise<RoundExport> {
-    const round = await this.resolve(target);
+    const round = await this.resolve(target, true);
     const { store } = this.deps;
     const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
     // Anyone may export, so a hidden round's ratings wait for the finish here too.
@@ -692,8 +694,9 @@ export class DeliberationService {
     if (!pollOptions(poll.scale).some((o) => o.key === event.optionKey)) {
       return { status: 'ignored', roundId: round.id };
     }
-    // Reactions show who chose what, so an anonymous round counts only its buttons.
-    if (round.settings.anonymous !== (event.source === 'button')) {
+    // Reactions show who chose what and the tally, so anonymous and hidden rounds count
+    // only their buttons.
+    if (ratesWithButtons(round.settings) !== (event.source === 'button')) {
       return { status: 'ignored', roundId: round.id };
     }
     const open =
@@ -873,7 +876,7 @@ export class DeliberationService {
       ...headerOf(round),
       text:
         `Reminder: ${missing.map((id) => `<@${id}>`).join(', ')}, you gave an opinion but have not ` +
-        `rated the statement yet. React on it${deadline}: your rating decides whether it stands.`,
+        `rated the statement yet. ${ratesWithButtons(round.settings) ? 'Use its buttons' : 'React on it'}${deadline}: your rating decides whether it stands.`,
       mentions: missing,
     };
   }
@@ -895,6 +898,7 @@ export class DeliberationService {
       options: pollOptions(poll.scale),
       method: poll.method,
       anonymous: round.settings.anonymous,
+      buttons: ratesWithButtons(round.settings),
       predicted: round.settings.anonymous
         ? []
         : Object.entries(poll.predicted)
@@ -937,10 +941,29 @@ export class DeliberationService {
     });
   }
 
-  async resolve(target: RoundTarget): Promise<Round> {
+  /**
+   * The round a command is about: the one named (which must belong to this channel, so a
+   * moderator of one channel cannot act on another's rounds), else the channel's open one.
+   * `readOnly` commands (status, results, export) fall back to the channel's latest round,
+   * so they still work right after `finish`.
+   */
+  async resolve(target: RoundTarget, readOnly = false): Promise<Round> {
     const { rounds } = this.deps.store;
-    if (target.roundId) return rounds.require(target.scope, target.roundId);
+    if (target.roundId) {
+      const round = await rounds.require(target.scope, target.roundId);
+      if (round.channelId !== target.channelId) {
+        throw new DomainError(
+          'not_found',
+          `Round ${round.id} belongs to another channel; run the command there.`,
+        );
+      }
+      return round;
+    }
     const open = await rounds.openInChannel(target.scope, target.channelId);
+    if (open.length === 0 && readOnly) {
+      const latest = await rounds.latestInChannel(target.scope, target.channelId);
+      if (latest) return latest;
+    }
     if (open.length === 0) {
       throw new DomainError(
         'not_found',

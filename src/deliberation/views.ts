@@ -44,8 +44,10 @@ export interface ProgressView extends RoundHeader {
 
 export interface StatementView extends RoundHeader {
   version: number;
-  /** Rated with buttons, not reactions; `predicted` is empty so no member is named. */
+  /** Ratings are anonymous; `predicted` is empty so no member is named. */
   anonymous: boolean;
+  /** Rated with buttons, not reactions (anonymous or hidden rounds: see ratesWithButtons). */
+  buttons: boolean;
   statement: string;
   options: readonly PollOption[];
   method: string;

@@ -14,6 +14,14 @@ export const QuestionSchema = z
     `The question is too long: keep it under ${LIMITS.questionMaxChars} characters.`,
   );
 
+/**
+ * Whether members rate with buttons instead of reactions: reactions show everyone who
+ * chose what (not anonymous) and the running tally (not hidden).
+ */
+export function ratesWithButtons(settings: Pick<RoundSettings, 'anonymous' | 'hidden'>): boolean {
+  return settings.anonymous || settings.hidden;
+}
+
 export const RoundSettingsSchema = z.object({
   candidates: z.number().int().min(LIMITS.minCandidates).max(LIMITS.maxCandidates),
   /** Minutes the opinion phase stays open; null = until a moderator closes it. */

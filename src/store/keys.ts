@@ -23,6 +23,10 @@ export class Keys {
   openInChannel(scope: Scope, channelId: string): string {
     return `${this.tenant(scope)}:channel:${channelId}:open`;
   }
+  /** Every round of a channel by creation time (the latest one answers read-only commands). */
+  channelRounds(scope: Scope, channelId: string): string {
+    return `${this.tenant(scope)}:channel:${channelId}:rounds`;
+  }
   contributions(scope: Scope, roundId: string, kind: ContributionKind, version: number): string {
     return `${this.round(scope, roundId)}:${kind}:${version}`;
   }

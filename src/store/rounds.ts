@@ -38,6 +38,7 @@ export class RoundRepository {
       .multi()
       .zadd(this.keys.rounds(valid.scope), valid.createdAt, valid.id)
       .sadd(this.keys.openInChannel(valid.scope, valid.channelId), valid.id)
+      .zadd(this.keys.channelRounds(valid.scope, valid.channelId), valid.createdAt, valid.id)
       .hincrby(this.keys.phaseCounts(), valid.phase, 1)
       .exec();
   }
@@ -100,6 +101,12 @@ export class RoundRepository {
   async phaseCounts(): Promise<Record<string, number>> {
     const raw = await this.redis.hgetall(this.keys.phaseCounts());
     return Object.fromEntries(Object.entries(raw).map(([phase, n]) => [phase, Number(n)]));
+  }
+
+  /** The channel's most recently started round, open or not. */
+  async latestInChannel(scope: Scope, channelId: string): Promise<Round | null> {
+    const [id] = await this.redis.zrevrange(this.keys.channelRounds(scope, channelId), 0, 0);
+    return id === undefined ? null : this.get(scope, id);
   }
 
   /** Most recent rounds of a workspace, newest first. */

@@ -30,7 +30,7 @@ async function pollingRound(h: Harness, settings: Partial<RoundSettings>) {
   const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
   await service.close(target, MODERATOR);
   const statement = await h.platform.waitFor('statement', round.id);
-  const rate = (userId: string, optionKey: string) =>
+  const rate = (userId: string, optionKey: string, source: 'reaction' | 'button' = 'reaction') =>
     service.react({
       scope: SCOPE,
       channelId: CHANNEL,
@@ -39,6 +39,7 @@ async function pollingRound(h: Harness, settings: Partial<RoundSettings>) {
       optionKey,
       at: at++,
       removed: false,
+      source,
     });
   return { round, target, statement, rate };
 }
@@ -132,10 +133,13 @@ describe('poll behaviour', () => {
   });
 
   it('--hidden: results show only the count of ratings until the finish', async () => {
-    const { target, rate } = await pollingRound(h, { hidden: true });
+    const { round, target, rate } = await pollingRound(h, { hidden: true });
     const { service } = h.runtime;
-    await rate('ana', 'agree');
-    await rate('ben', 'disagree');
+    // Reactions would show the running tally under the statement: a hidden poll is buttons.
+    expect((await service.statementView(round, 1)).buttons).toBe(true);
+    expect((await rate('cai', 'agree')).status).toBe('ignored');
+    await rate('ana', 'agree', 'button');
+    await rate('ben', 'disagree', 'button');
     const before = await service.results(target);
     expect(before.hidden).toBe(true);
     const v1 = before.versions[0];
@@ -150,7 +154,10 @@ describe('poll behaviour', () => {
     // Nor can the export (anyone may run it) show them early.
     expect((await service.export(target)).versions[0]?.ratings).toEqual([]);
     const after = await service.finish(target, MODERATOR);
-    expect((await service.export(target)).versions[0]?.ratings).toHaveLength(2);
+    // Hidden is not anonymous: once finished, the ratings are the members' own.
+    expect((await service.export(target)).versions[0]?.ratings.map((r) => r.participantId)).toEqual(
+      ['ana', 'ben'],
+    );
     expect(after.hidden).toBe(false);
     expect(after.versions[0]?.results.distribution.map((d) => d.count)).toEqual([1, 0, 1]);
   });

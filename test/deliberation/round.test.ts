@@ -82,6 +82,28 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     ).toHaveLength(1);
   });
 
+  it('acts on a named round only from its own channel, and answers read-only commands after finish', async () => {
+    const { service } = h.runtime;
+    const { round, thread } = await startRound(h);
+    await addOpinions(thread.messageId);
+    const elsewhere = { scope: SCOPE, channelId: 'C-other', roundId: round.id };
+    // A moderator in another channel can neither act on nor read this channel's round.
+    await expect(service.cancel(elsewhere, MODERATOR)).rejects.toThrow(/another channel/);
+    await expect(service.export(elsewhere)).rejects.toThrow(/another channel/);
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+
+    const here = { scope: SCOPE, channelId: CHANNEL };
+    await service.close(here, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await service.finish(here, MODERATOR);
+    // No round is open now, but status, results and export still mean the one just finished.
+    expect((await service.status(here)).roundId).toBe(round.id);
+    expect((await service.results(here)).roundId).toBe(round.id);
+    expect((await service.export(here)).round.id).toBe(round.id);
+    // Commands that change a round still need an open one.
+    await expect(service.close(here, MODERATOR)).rejects.toThrow(/no open round/);
+  });
+
   it('keeps the round open with a clear message when fewer than 2 opinions were given', async () => {
     const { round, thread } = await startRound(h);
     await addOpinions(thread.messageId, ['ana']);

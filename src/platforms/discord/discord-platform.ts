@@ -113,8 +113,8 @@ export class DiscordPlatform implements PlatformPort {
     view: StatementView,
     onPosted: (ref: MessageRef) => Promise<void>,
   ): Promise<MessageRef> {
-    // An anonymous poll is its buttons; reactions would show who chose what.
-    if (view.anonymous) {
+    // An anonymous or hidden poll is its buttons; reactions would show who chose what.
+    if (view.buttons) {
       const ref = await this.inThread(view, {
         embeds: [statementEmbed(view)],
         components: rateButtons(view),

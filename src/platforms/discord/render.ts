@@ -161,8 +161,8 @@ export function statementEmbed(view: StatementView): APIEmbed {
       ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
       field(
         'Rate it',
-        view.anonymous
-          ? `${pollLegend(view.options)}\nClick a button below: your rating is anonymous, and a new click replaces it.`
+        view.buttons
+          ? `${pollLegend(view.options)}\nClick a button below: ${view.anonymous ? 'your rating is anonymous' : 'the tally stays hidden until the round is finished'}, and a new click replaces it.`
           : `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
       ),
     ],

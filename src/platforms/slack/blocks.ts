@@ -110,9 +110,13 @@ export function statementMessage(view: StatementView): SlackMessage {
       ),
     );
   }
-  if (view.anonymous) {
+  if (view.buttons) {
     blocks.push(
-      section('*Rate it* with a button: your rating is anonymous, and a new click replaces it.'),
+      section(
+        view.anonymous
+          ? '*Rate it* with a button: your rating is anonymous, and a new click replaces it.'
+          : '*Rate it* with a button: the tally stays hidden until the round is finished, and a new click replaces your rating.',
+      ),
       {
         type: 'actions',
         block_id: RATE_BLOCK_ID,

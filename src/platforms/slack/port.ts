@@ -115,7 +115,7 @@ export class SlackPort implements PlatformPort {
     );
     await onPosted(ref);
     // An anonymous poll is its buttons; reactions would show who chose what.
-    if (view.anonymous) return ref;
+    if (view.buttons) return ref;
     // In order, so the poll reads agree/unsure/disagree (or 1..7) left to right.
     for (const option of view.options) {
       const name = emojiFor(option.key);

@@ -139,8 +139,8 @@ describe('Discord: slash commands', () => {
     );
     await fake.answered(byPermission);
     expect(contentOf(world, byPermission)).toMatch(/is cancelled/);
-    // A command about no round says so, privately.
-    const none = fake.command('status', {}, { user: ana });
+    // A command about no open round says so, privately (status would show the cancelled one).
+    const none = fake.command('close', {}, { user: ana });
     await fake.answered(none);
     expect(contentOf(world, none)).toMatch(/no open round in this channel/);
     expect(Number(fake.reply(none).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);

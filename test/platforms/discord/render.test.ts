@@ -31,6 +31,7 @@ describe('Discord embeds stay inside Discord limits', () => {
       ...header,
       version: 2,
       anonymous: false,
+      buttons: false,
       statement: 'word '.repeat(2_000),
       options: pollOptions('approval3'),
       method: 'Chosen by egalitarian welfare. '.repeat(60),

@@ -68,6 +68,7 @@ describe('Discord REST: rate limits', () => {
         channelId: fake.channelId,
         thread: question,
         anonymous: false,
+        buttons: false,
         version: 1,
         statement: 'A three-month trial of a four-day week, with Friday support on a rota.',
         options: [
