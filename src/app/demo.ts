@@ -57,9 +57,24 @@ function parseOptions(argv: string[]) {
     ...values,
     critique: values.critique && !values['no-critique'],
     seed,
-    welfare: WelfareNameSchema.parse(values.welfare),
-    scale: PollScaleSchema.parse(values.scale),
+    welfare: oneOf('--welfare', WelfareNameSchema, values.welfare),
+    scale: oneOf('--scale', PollScaleSchema, values.scale),
   };
+}
+
+/** A flag's value checked against its enum, with a sentence instead of zod's report. */
+function oneOf<T extends string>(
+  flag: string,
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false };
+    options: readonly T[];
+  },
+  value: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new Error(`${flag} takes one of ${schema.options.join(', ')}; got "${value}"`);
+  return parsed.data;
 }
 
 type Options = ReturnType<typeof parseOptions>;
@@ -110,8 +125,15 @@ async function main(): Promise<number> {
   const started = Date.now();
   const config = loadConfig();
   const log: Log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  // Before any process is started, so a bad flag leaves nothing running.
+  let scenario: Scenario;
+  try {
+    scenario = pickScenario(options);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    return 2;
+  }
 
-  let stopRedis = async () => {};
   let redisUrl = config.REDIS_URL;
   if (!redisUrl) {
     if (!hasRedisServerBinary()) {
@@ -120,10 +142,27 @@ async function main(): Promise<number> {
     }
     const ephemeral = await startEphemeralRedis();
     redisUrl = ephemeral.url;
-    stopRedis = ephemeral.stop;
+    stopEphemeralRedis = ephemeral.stop;
   }
+  try {
+    return await runDemo(config, log, redisUrl, scenario, options, started);
+  } finally {
+    await stopEphemeralRedis();
+  }
+}
+
+/** Stops the throwaway redis-server, once, whichever way the demo ends. */
+let stopEphemeralRedis = async () => {};
+
+async function runDemo(
+  config: ReturnType<typeof loadConfig>,
+  log: Log,
+  redisUrl: string,
+  scenario: Scenario,
+  options: Options,
+  started: number,
+): Promise<number> {
   const redis = await connectRedis(redisUrl);
-  const scenario = pickScenario(options);
   const names = new Map(scenario.members.map((m) => [m.id, m.name]));
   const chartPath = options.chart;
   const consolePlatform = new ConsolePlatform(
@@ -159,7 +198,6 @@ async function main(): Promise<number> {
     await runtime.close();
     await cleanupPrefix(redis, demoConfig.REDIS_PREFIX);
     redis.disconnect();
-    await stopRedis();
   }
 }
 
@@ -326,12 +364,20 @@ function describeUsage(usage: Record<string, StageUsage>): string {
   ].join('\n');
 }
 
+// Interrupted (Ctrl-C, a timeout's SIGTERM): the throwaway Redis goes with the demo.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopEphemeralRedis().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
 main().then(
   (code) => process.exit(code),
-  (error) => {
+  async (error) => {
     const message =
       error instanceof DomainError || error instanceof Error ? error.message : String(error);
     console.error(`Demo failed: ${message}`);
+    await stopEphemeralRedis().catch(() => undefined);
     process.exit(1);
   },
 );

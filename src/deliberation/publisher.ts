@@ -1,3 +1,4 @@
+import type { ApprovalMatrix } from '../domain/candidate.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
@@ -54,7 +55,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
           },
           {
             label: scores
-              ? `approval predicted for ${scores.matrix.participants.length} members (${scores.model})`
+              ? predictedLabel(scores.matrix, scores.model)
               : "predicting each member's approval",
             done: scores !== null,
           },
@@ -134,4 +135,14 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
     }
   };
+}
+
+/** "approval predicted for 4 of 6 members (llm-judge); 2 not predicted" */
+function predictedLabel(matrix: ApprovalMatrix, model: string): string {
+  const total = matrix.participants.length;
+  const predicted = matrix.participants.filter((_, i) =>
+    matrix.approvals.some((row) => row[i] !== null && row[i] !== undefined),
+  ).length;
+  if (predicted === total) return `approval predicted for ${total} members (${model})`;
+  return `approval predicted for ${predicted} of ${total} members (${model}); ${total - predicted} not predicted`;
 }

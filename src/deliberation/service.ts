@@ -379,6 +379,12 @@ export class DeliberationService {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'finish');
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      if (r.phase === 'failed' && r.version === 0) {
+        throw new DomainError(
+          'illegal_transition',
+          'No statement was put to a vote yet, so there is nothing to finish: retry with `close`, or `cancel` the round.',
+        );
+      }
       assertTransition(r.phase, 'closed');
       return { ...r, phase: 'closed', deadline: null };
     });
@@ -415,7 +421,13 @@ export class DeliberationService {
         roundId: moved.id,
         kind: 'notice',
         version: moved.version,
-        text: `This round was cancelled by <@${actor?.userId ?? 'the bot'}>.`,
+        // An anonymous round names nobody, not even the moderator.
+        text:
+          actor === null
+            ? 'This round was cancelled by the bot.'
+            : moved.settings.anonymous
+              ? 'This round was cancelled by a moderator.'
+              : `This round was cancelled by <@${actor.userId}>.`,
       },
       'cancelled',
     );
@@ -574,6 +586,10 @@ export class DeliberationService {
 
   /** A new or edited reply in a round's thread: an opinion while collecting, a critique while critiquing. */
   async reply(event: ReplyEvent): Promise<ReplyOutcome> {
+    // Chatter in threads that are no round's costs one read, and leaves nothing behind.
+    if (!(await this.isRoundMessage(event.scope, event.channelId, event.threadRootId, 'question'))) {
+      return IGNORED;
+    }
     if (!(await this.firstDelivery(event))) return { ...IGNORED, status: 'duplicate' };
     return this.forgetOnFailure(event, () => this.applyReply(event));
   }
@@ -655,8 +671,21 @@ export class DeliberationService {
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
   async react(event: ReactionEvent): Promise<RatingOutcome> {
+    if (!(await this.isRoundMessage(event.scope, event.channelId, event.messageId, 'statement'))) {
+      return { status: 'ignored', roundId: null };
+    }
     if (!(await this.firstDelivery(event))) return { status: 'duplicate', roundId: null };
     return this.forgetOnFailure(event, () => this.applyReaction(event));
+  }
+
+  private async isRoundMessage(
+    scope: Scope,
+    channelId: string,
+    messageId: string,
+    kind: 'question' | 'statement',
+  ): Promise<boolean> {
+    const role = await this.deps.store.messages.lookup(scope, channelId, messageId);
+    return role?.kind === kind;
   }
 
   /** False for an event id already handled (platforms redeliver what they think was lost). */
@@ -889,7 +918,12 @@ export class DeliberationService {
       store.polls.scores(round.scope, round.id, version),
     ]);
     if (!poll || !set || !scores) throw new Error(`round ${round.id} has no statement v${version}`);
-    const selection = selectConsensus(scores.matrix, round.settings.welfare, round.seed);
+    // The seed the pipeline chose with, so ties are listed in the order they were broken.
+    const selection = selectConsensus(
+      scores.matrix,
+      round.settings.welfare,
+      poll.selectionSeed ?? round.seed,
+    );
     const byId = new Map<string, Candidate>(set.candidates.map((c) => [c.id, c]));
     return {
       ...headerOf(round),
@@ -1034,7 +1068,16 @@ function withoutNames(results: PollResults): PollResults {
  * link between an opinion and a rating leaves the bot.
  */
 function anonymousExport(data: RoundExport): RoundExport {
-  const labels = new Map(data.opinions.map((o, i) => [o.participantId, `member-${i + 1}`]));
+  // Numbered in the order they wrote: opinion authors, then members who only critiqued,
+  // then anyone else the predictions name. Every id gets its own label.
+  const labels = new Map<string, string>();
+  const ids = [
+    ...data.opinions.map((o) => o.participantId),
+    ...data.versions.flatMap((v) => v.critiques.map((c) => c.participantId)),
+    ...data.versions.flatMap((v) => v.predicted?.participants ?? []),
+    ...data.versions.flatMap((v) => Object.keys(v.poll?.predicted ?? {})),
+  ];
+  for (const id of ids) if (!labels.has(id)) labels.set(id, `member-${labels.size + 1}`);
   const label = (id: string) => labels.get(id) ?? 'member';
   const raters = new Map<string, string>();
   const rater = (pseudonymId: string) => {
@@ -1045,8 +1088,9 @@ function anonymousExport(data: RoundExport): RoundExport {
     return next;
   };
   // Generators explain a candidate by whose sentences it composes: those ids go too.
-  const scrub = (text: string) =>
-    [...labels].reduce((t, [id, name]) => t.split(id).join(name), text);
+  // Longest ids first, so an id that contains another is replaced whole.
+  const byLength = [...labels].sort((a, b) => b[0].length - a[0].length);
+  const scrub = (text: string) => byLength.reduce((t, [id, name]) => t.split(id).join(name), text);
   return {
     ...data,
     round: { ...data.round, createdBy: 'moderator' },

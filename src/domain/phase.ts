@@ -3,7 +3,8 @@ import { DomainError } from './errors.js';
 
 /**
  * collecting -> generating -> polling -> [critiquing -> revising -> polling]* -> closed,
- * plus cancelled and failed. A failed generation or revision may be retried.
+ * plus cancelled and failed. A failed generation or revision may be retried; after a
+ * failed revision the round may also be finished on its last poll.
  */
 export const RoundPhaseSchema = z.enum([
   'collecting',
@@ -23,7 +24,8 @@ const TRANSITIONS: Record<RoundPhase, readonly RoundPhase[]> = {
   polling: ['critiquing', 'closed', 'cancelled'],
   critiquing: ['revising', 'closed', 'cancelled'],
   revising: ['polling', 'failed', 'cancelled'],
-  failed: ['generating', 'revising', 'cancelled'],
+  // A failed revision leaves the last poll standing: it may still be finished.
+  failed: ['generating', 'revising', 'closed', 'cancelled'],
   closed: [],
   cancelled: [],
 };

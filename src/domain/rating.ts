@@ -15,6 +15,8 @@ export const PollSchema = z.object({
   welfare: z.number().nullable(),
   /** How the statement was chosen, in one sentence, for the poll message. */
   method: z.string(),
+  /** The seed the selection broke ties with, so the poll's list of candidates shows the same order. */
+  selectionSeed: z.number().int().min(0).optional(),
 });
 export type Poll = z.infer<typeof PollSchema>;
 

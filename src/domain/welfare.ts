@@ -87,34 +87,37 @@ function assertAlpha(alpha: number): void {
  * Isoelastic welfare W_a(u) = mean(u_i^(1-a) / (1-a)), with a >= 0 the aversion to
  * inequality: a = 0 is the mean, a = 1 is Nash (mean log, its limit), a = Infinity is
  * the minimum. For a > 1 the approvals are floored at NASH_FLOOR, as for Nash, because
- * 0^(1-a) is infinite. Values are only comparable for the same alpha; use
- * `isoelasticEquivalent` for a number on the approval scale.
+ * 0^(1-a) is infinite. Values are only comparable for the same alpha, and for a large
+ * alpha they leave the range of a double (W really is below -1e308); compare with
+ * `isoelasticEquivalent`, which stays on the approval scale for every alpha.
  */
 export function isoelastic(approvals: readonly number[], alpha: number): number {
   assertAlpha(alpha);
   if (alpha === 1) return nash(approvals);
   if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
-  assertApprovals(approvals);
   const e = 1 - alpha;
-  let sum = 0;
-  for (const u of approvals) {
-    const v = alpha > 1 ? Math.max(u, NASH_FLOOR) : u;
-    sum += v ** e / e;
-  }
-  return sum / approvals.length;
+  return isoelasticEquivalent(approvals, alpha) ** e / e;
 }
 
 /**
  * The approval which, given to every member alike, yields the same isoelastic welfare
  * (the "equally distributed equivalent"). It lies between the minimum and the mean, so
- * it reads on the same scale as the approvals whatever alpha is.
+ * it reads on the same scale as the approvals whatever alpha is. Computed relative to
+ * the minimum (a > 1) or the maximum (a < 1), so every power lies in (0, 1] and nothing
+ * overflows however large alpha is.
  */
 export function isoelasticEquivalent(approvals: readonly number[], alpha: number): number {
   assertAlpha(alpha);
   if (alpha === 1) return Math.exp(nash(approvals));
   if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
+  assertApprovals(approvals);
   const e = 1 - alpha;
-  return (e * isoelastic(approvals, alpha)) ** (1 / e);
+  const values = approvals.map((u) => (alpha > 1 ? Math.max(u, NASH_FLOOR) : u));
+  const anchor = alpha > 1 ? Math.min(...values) : Math.max(...values);
+  if (anchor === 0) return 0; // a < 1 and every approval is 0
+  let sum = 0;
+  for (const v of values) sum += (v / anchor) ** e;
+  return anchor * (sum / values.length) ** (1 / e);
 }
 
 /** The welfare of one approval vector under a named function. */

@@ -212,7 +212,8 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
     deps.store.polls.scores(job.scope, job.roundId, job.version),
   ]);
   if (!set || !scores) throw new Error(`candidates or scores missing for version ${job.version}`);
-  const selection = selectConsensus(scores.matrix, round.settings.welfare, runSeed(round, job));
+  const selectionSeed = runSeed(round, job);
+  const selection = selectConsensus(scores.matrix, round.settings.welfare, selectionSeed);
   const best = selection.ranked[0];
   const winner = set.candidates.find((c) => c.id === best?.candidateId);
   if (!best || !winner) throw new UnrecoverableError('selection returned no winner');
@@ -232,6 +233,7 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
     predicted,
     welfare: best.welfare,
     method: selection.description,
+    selectionSeed,
   };
   await deps.store.polls.savePoll(job.scope, poll);
   const moved = await deps.store.rounds.update(job.scope, job.roundId, (r) => {

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,5 +45,38 @@ describe('npm run demo', () => {
     const run = runDemo(['--nope'], { ...process.env, REDIS_URL: '' });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/Usage: npm run demo/);
+  });
+
+  it.each([
+    [['--welfare', 'fair'], /--welfare takes one of utilitarian, egalitarian, nash, schulze/],
+    [['--scenario', 'nope'], /Unknown scenario "nope"/],
+  ])('says what is wrong with %j, exits 2 and starts no Redis', (args, message) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'demo-tmp-'));
+    const run = runDemo(args, { ...process.env, REDIS_URL: '', TMPDIR: tmp });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
+  });
+
+  it('stops its throwaway Redis when interrupted', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'demo-tmp-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: '', TMPDIR: tmp },
+    });
+    let out = '';
+    let killed = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!killed && out.includes('❓ Round')) {
+        killed = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const code = await new Promise((done) => child.once('exit', done));
+    expect(out).toContain('❓ Round');
+    expect(code).toBe(143);
+    // The throwaway server's folder (socket and all) is gone, so the server is too.
+    expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
   });
 });

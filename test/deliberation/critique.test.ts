@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
 import {
   CHANNEL,
   type Harness,
@@ -89,6 +91,82 @@ describe('critique and revision', () => {
       [1, 0],
       [2, 1],
     ]);
+  });
+});
+
+/** Writes first statements, but every revision fails (say, the token budget ran out). */
+class RevisionFails implements Generator {
+  readonly name = 'revision-fails';
+  private readonly inner = new ExtractiveGenerator();
+  async generate(input: GenerateInput): Promise<GenerateResult> {
+    if (input.previous !== null) throw new Error('the round token budget is spent');
+    return this.inner.generate(input);
+  }
+}
+
+describe('a failed revision', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('leaves the last poll standing: the round can still be finished on it', async () => {
+    h = await startHarness({ generator: new RevisionFails(), attempts: 1 });
+    const { service } = h.runtime;
+    const { round, thread } = await startRound(h);
+    let at = 1;
+    for (const [id, text] of Object.entries(OPINIONS)) {
+      await service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: `o-${id}`,
+        userId: id,
+        text,
+        at: at++,
+      });
+    }
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await service.close(target, MODERATOR);
+    const first = await h.platform.waitFor('statement', round.id);
+    await service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: first.ref.messageId,
+      userId: 'ana',
+      optionKey: 'agree',
+      at: at++,
+      removed: false,
+    });
+    await service.critique(target, MODERATOR);
+    await service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'c-ben',
+      userId: 'ben',
+      text: 'It should mention support hours.',
+      at: at++,
+    });
+    await service.close(target, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(/token budget is spent/);
+    expect(await h.runtime.store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'failed',
+      version: 1,
+    });
+    const results = await service.finish(target, MODERATOR);
+    expect(results.versions.map((v) => [v.version, v.results.ratingCount])).toEqual([[1, 1]]);
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
+  });
+
+  it('refuses to finish a round that never put a statement to a vote', async () => {
+    h = await startHarness({ generator: new RevisionFails(), attempts: 1 });
+    const { round } = await startRound(h);
+    await h.runtime.store.rounds.update(SCOPE, round.id, (r) => ({ ...r, phase: 'failed' }));
+    await expect(
+      h.runtime.service.finish({ scope: SCOPE, channelId: CHANNEL }, MODERATOR),
+    ).rejects.toThrow(/nothing to finish/);
   });
 });
 

@@ -90,6 +90,34 @@ describe('replies across phases', () => {
     expect((await list(round.id, 'opinion', 0)).map((o) => o.participantId)).not.toContain(member);
   });
 
+  it('keeps nothing about chatter in threads and on messages that belong to no round', async () => {
+    const { service } = h.runtime;
+    await startRound(h);
+    const before = await h.redis.keys(`${h.prefix}:*:event:*`);
+    const reply = await service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: 'some-other-thread',
+      messageId: 'm-chat',
+      userId: 'ana',
+      text: 'Lunch at noon?',
+      at: 1,
+      eventId: 'Ev-chat',
+    });
+    const reaction = await service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: 'some-message',
+      userId: 'ana',
+      optionKey: 'agree',
+      at: 1,
+      removed: false,
+      eventId: 'Ev-react',
+    });
+    expect([reply.status, reaction.status]).toEqual(['ignored', 'ignored']);
+    expect(await h.redis.keys(`${h.prefix}:*:event:*`)).toEqual(before);
+  });
+
   it('keeps the newest edit of a critique when an older edit arrives late', async () => {
     const { round, reply, at } = await toCritique();
     await reply('c-ben', 'ben', 'First draft.', at, at);

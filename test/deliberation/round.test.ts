@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import type { RewardModel } from '../../src/models/ports.js';
 import {
   CHANNEL,
   type Harness,
@@ -314,5 +316,53 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     await until(
       async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling',
     );
+  });
+});
+
+describe('the progress message', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('counts the members whose approval could not be predicted', async () => {
+    // A reward model that has nothing to say about one member (a failed judge call).
+    const inner = new LexicalRewardModel();
+    const rewardModel: RewardModel = {
+      name: inner.name,
+      async predict(input) {
+        const result = await inner.predict(input);
+        const dee = result.matrix.participants.indexOf('dee');
+        return {
+          ...result,
+          matrix: {
+            ...result.matrix,
+            approvals: result.matrix.approvals.map((row) =>
+              row.map((u, i) => (i === dee ? null : u)),
+            ),
+          },
+        };
+      },
+    };
+    h = await startHarness({ rewardModel });
+    const { round, thread } = await startRound(h);
+    let at = 1;
+    for (const [id, text] of Object.entries(OPINIONS)) {
+      await h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: `m-${id}`,
+        userId: id,
+        text,
+        at: at++,
+      });
+    }
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await until(async () =>
+      h.output.some((line) => line.includes('approval predicted for 3 of 4 members')),
+    );
+    expect(h.output.join('\n')).toMatch(/3 of 4 members \(lexical-tfidf\); 1 not predicted/);
   });
 });

@@ -96,6 +96,21 @@ describe('isoelastic', () => {
     }
   });
 
+  it('stays finite and ordered for alphas whose powers overflow a double', () => {
+    // 4^599 and 1000^999 are far beyond 1e308; the equivalent must still read ~ the minimum.
+    for (const alpha of [200, 600, 1e6]) {
+      const equivalent = isoelasticEquivalent([0.25, 1], alpha);
+      expect(equivalent).toBeGreaterThanOrEqual(0.25);
+      expect(equivalent).toBeLessThan(0.25 * 2 ** (1 / (alpha - 1)) + 1e-12);
+      // A zero (floored at 1e-3) is the minimum too.
+      expect(isoelasticEquivalent([0, 1], alpha)).toBeCloseTo(1e-3, 4);
+      // Near the min rule, [0.5, 0.9] beats [0.4, 1] although its mean is lower.
+      expect(isoelasticEquivalent([0.5, 0.9], alpha)).toBeGreaterThan(
+        isoelasticEquivalent([0.4, 1], alpha),
+      );
+    }
+  });
+
   it.each([-1, -0.001, Number.NaN])('rejects alpha %s', (alpha) => {
     expect(() => isoelastic([0.5], alpha)).toThrow(DomainError);
     expect(() => isoelasticEquivalent([0.5], alpha)).toThrow(/alpha/);
