@@ -587,7 +587,9 @@ export class DeliberationService {
   /** A new or edited reply in a round's thread: an opinion while collecting, a critique while critiquing. */
   async reply(event: ReplyEvent): Promise<ReplyOutcome> {
     // Chatter in threads that are no round's costs one read, and leaves nothing behind.
-    if (!(await this.isRoundMessage(event.scope, event.channelId, event.threadRootId, 'question'))) {
+    if (
+      !(await this.isRoundMessage(event.scope, event.channelId, event.threadRootId, 'question'))
+    ) {
       return IGNORED;
     }
     if (!(await this.firstDelivery(event))) return { ...IGNORED, status: 'duplicate' };
