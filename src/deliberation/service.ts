@@ -335,7 +335,7 @@ export class DeliberationService {
       assertTransition(r.phase, target);
       return { ...r, phase: target, attempt: r.attempt + 1, deadline: null, failureReason: null };
     });
-    await queues.cancelDeadline({ scope: moved.scope, roundId: moved.id });
+    await queues.cancelDeadline({ scope: moved.scope, roundId: moved.id, version: moved.version });
     // A revision closes the previous version's poll: its ratings must be in the matrix
     // before the new candidates are scored.
     if (version > 1) await this.recordRatings(moved, version - 1);
@@ -388,7 +388,11 @@ export class DeliberationService {
       assertTransition(r.phase, 'closed');
       return { ...r, phase: 'closed', deadline: null };
     });
-    await this.deps.queues.cancelDeadline({ scope: moved.scope, roundId: moved.id });
+    await this.deps.queues.cancelDeadline({
+      scope: moved.scope,
+      roundId: moved.id,
+      version: moved.version,
+    });
     const poll = await this.deps.store.polls.poll(moved.scope, moved.id, moved.version);
     if (poll && poll.closedAt === null) {
       await this.deps.store.polls.savePoll(moved.scope, { ...poll, closedAt: this.deps.now() });
@@ -414,7 +418,11 @@ export class DeliberationService {
       assertTransition(r.phase, 'cancelled');
       return { ...r, phase: 'cancelled', deadline: null };
     });
-    await this.deps.queues.cancelDeadline({ scope: moved.scope, roundId: moved.id });
+    await this.deps.queues.cancelDeadline({
+      scope: moved.scope,
+      roundId: moved.id,
+      version: moved.version,
+    });
     await this.deps.queues.enqueuePublish(
       {
         scope: moved.scope,

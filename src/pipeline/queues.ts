@@ -33,6 +33,8 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
 };
 
 /** The queues the service and the stages write to; workers consume them elsewhere. */
+const DEADLINE_PHASES = DeadlineJobSchema.shape.phase.options;
+
 export class PipelineQueues {
   readonly generate: Queue;
   readonly score: Queue;
@@ -79,8 +81,13 @@ export class PipelineQueues {
     await this.publish.add(valid.kind, valid, options);
   }
 
-  private deadlineId(job: Pick<DeadlineJob, 'scope' | 'roundId'>): string {
-    return jobId('deadline', scopeKey(job.scope), job.roundId);
+  /**
+   * Per phase and version: a deadline that starts the next phase (a poll's deadline that
+   * opens a critique round) runs while the next deadline is added, and BullMQ ignores an
+   * add whose id belongs to a job that still exists.
+   */
+  private deadlineId(job: Pick<DeadlineJob, 'scope' | 'roundId' | 'phase' | 'version'>): string {
+    return jobId('deadline', scopeKey(job.scope), job.roundId, job.phase, `v${job.version}`);
   }
 
   /** One deadline per round: scheduling again replaces the previous one. */
@@ -114,10 +121,17 @@ export class PipelineQueues {
     });
   }
 
-  async cancelDeadline(job: Pick<DeadlineJob, 'scope' | 'roundId'>): Promise<void> {
-    const existing = await this.deadline.getJob(this.deadlineId(job));
-    // A deadline that is running right now is locked; it will see the new phase and stop.
-    if (existing && !(await existing.isActive())) await existing.remove();
+  /**
+   * Removes the round's pending deadline. A round's deadlines are all scheduled at its
+   * current version (the version only moves when a new poll opens), so the candidates are
+   * the three phases at that version.
+   */
+  async cancelDeadline(job: Pick<DeadlineJob, 'scope' | 'roundId' | 'version'>): Promise<void> {
+    for (const phase of DEADLINE_PHASES) {
+      const existing = await this.deadline.getJob(this.deadlineId({ ...job, phase }));
+      // A deadline that is running right now is locked; it will see the new phase and stop.
+      if (existing && !(await existing.isActive())) await existing.remove();
+    }
   }
 
   async close(): Promise<void> {

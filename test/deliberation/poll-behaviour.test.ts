@@ -118,6 +118,29 @@ describe('poll behaviour', () => {
     expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
   });
 
+  it('--revise-below through the deadline worker: the critique round gets its own deadline', async () => {
+    const { round, rate } = await pollingRound(h, {
+      minutes: 10,
+      pollMinutes: 5,
+      reviseBelow: 60,
+    });
+    const { queues, store } = h.runtime;
+    const pollDeadline = await until(() =>
+      queues.deadline.getJob(`deadline-console.W1-${round.id}-polling-v1`),
+    );
+    await rate('ana', 'agree');
+    await rate('ben', 'disagree');
+    // The poll's deadline fires now (the real worker runs it), instead of in five minutes.
+    await pollDeadline.changeDelay(0);
+    await until(async () => (await store.rounds.require(SCOPE, round.id)).phase === 'critiquing');
+    // Scheduled from inside the running poll deadline: it must exist, delayed ten minutes.
+    const critiqueDeadline = await until(() =>
+      queues.deadline.getJob(`deadline-console.W1-${round.id}-critiquing-v1`),
+    );
+    expect(await critiqueDeadline.isDelayed()).toBe(true);
+    expect(critiqueDeadline.opts.delay).toBeGreaterThan(9 * 60_000);
+  });
+
   it('--revise-below: a first poll at or over the threshold finishes as usual', async () => {
     const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 50 });
     await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);

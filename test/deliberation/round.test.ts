@@ -295,7 +295,9 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     const { round, thread } = await startRound(h, 'Deadline question?', { minutes: 1 });
     await addOpinions(thread.messageId);
     // Move the deadline job forward instead of waiting a minute.
-    const job = await h.runtime.queues.deadline.getJob(`deadline-console.W1-${round.id}`);
+    const job = await h.runtime.queues.deadline.getJob(
+      `deadline-console.W1-${round.id}-collecting-v0`,
+    );
     expect(job).toBeTruthy();
     clock += 60_000;
     await job?.changeDelay(0);
@@ -311,7 +313,7 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
       MODERATOR,
     );
     expect(
-      await h.runtime.queues.deadline.getJob(`deadline-console.W1-${round.id}`),
+      await h.runtime.queues.deadline.getJob(`deadline-console.W1-${round.id}-collecting-v0`),
     ).toBeUndefined();
     await until(
       async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).phase === 'polling',
