@@ -26,7 +26,7 @@ const USAGE =
   'usage: npm run export -- --platform slack|discord|console --workspace ID [--round ID] --out DIR';
 
 export interface ExportDeps {
-  service: Pick<DeliberationService, 'export'>;
+  service: Pick<DeliberationService, 'exportById'>;
   store: Pick<Store, 'rounds'>;
 }
 

@@ -59,6 +59,15 @@ export function approvalToVote(approval: number): Vote {
 }
 
 /**
+ * A member's key across rounds. An anonymous round's labels (`member-1`, `rater-1`) are
+ * numbered per round, so they are kept per round too: two rounds' `member-1` are not one
+ * person.
+ */
+function memberKey(r: RoundExport, participantId: string): string {
+  return r.round.settings.anonymous ? `${r.round.id}/${participantId}` : participantId;
+}
+
+/**
  * The four files for `rounds` (one round, or every round of a workspace). Every round
  * must belong to `scope`: a workspace's export never mixes in another's data.
  */
@@ -100,7 +109,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
         add: () =>
           comments.push({
             id: comments.length,
-            authorId: participant(o.participantId),
+            authorId: participant(memberKey(r, o.participantId)),
             at: r.round.createdAt,
             text: o.text,
           }),
@@ -121,7 +130,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
             votes.push({
               at: rating.at,
               commentId,
-              voterId: participant(rating.participantId),
+              voterId: participant(memberKey(r, rating.participantId)),
               vote: approvalToVote(rating.approval),
             });
           }
@@ -229,18 +238,16 @@ const ALL_ROUNDS = 1_000_000;
 
 /** One round's export, or every round of the workspace (`roundId` null), oldest first. */
 export async function collectRoundExports(
-  deps: { service: Pick<DeliberationService, 'export'>; store: Pick<Store, 'rounds'> },
+  deps: { service: Pick<DeliberationService, 'exportById'>; store: Pick<Store, 'rounds'> },
   scope: Scope,
   roundId: string | null,
 ): Promise<RoundExport[]> {
-  // The channel is only used to find an open round when no id is given; here one always is.
   const ids =
     roundId !== null
       ? [roundId]
       : (await deps.store.rounds.recent(scope, ALL_ROUNDS)).map((r) => r.id).reverse();
   const exports: RoundExport[] = [];
-  for (const id of ids)
-    exports.push(await deps.service.export({ scope, channelId: '', roundId: id }));
+  for (const id of ids) exports.push(await deps.service.exportById(scope, id));
   return exports;
 }
 

@@ -562,7 +562,18 @@ export class DeliberationService {
 
   /** Everything about a round, for `/consensus export` (JSON). */
   async export(target: RoundTarget): Promise<RoundExport> {
-    const round = await this.resolve(target, true);
+    return this.exportOf(await this.resolve(target, true));
+  }
+
+  /**
+   * A round of the workspace by id, whatever its channel: for operators' tools
+   * (`npm run export`), never for a platform command, which must go through `export`.
+   */
+  async exportById(scope: Scope, roundId: string): Promise<RoundExport> {
+    return this.exportOf(await this.deps.store.rounds.require(scope, roundId));
+  }
+
+  private async exportOf(round: Round): Promise<RoundExport> {
     const { store } = this.deps;
     const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
     // Anyone may export, so a hidden round's ratings wait for the finish here too.

@@ -100,6 +100,22 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     );
   });
 
+  it('keeps members of different anonymous rounds apart, and names none of them', async () => {
+    h = await startHarness();
+    const anonymous = { anonymous: true };
+    const a = await roundToPoll(h, SCOPE, { ana: 'Ana here.', ben: 'Ben here.' }, 'A?', anonymous);
+    await finish(h, SCOPE, a.round.id);
+    const b = await roundToPoll(h, SCOPE, { cai: 'Cai here.', dee: 'Dee here.' }, 'B?', anonymous);
+    await finish(h, SCOPE, b.round.id);
+    const dir = outDir();
+    const { files } = await writePolisExport(h.runtime, SCOPE, null, dir);
+    // Each round numbers its authors member-1, member-2: four people, not two (plus the bot).
+    expect(loadConversation(dir).participants).toHaveLength(5);
+    const everything = files.map((f) => f.content).join('\n');
+    for (const id of ['ana', 'ben', 'cai', 'dee'])
+      expect(everything).not.toMatch(new RegExp(`\\b${id}\\b`));
+  });
+
   it("exports a whole workspace and never another workspace's data", async () => {
     h = await startHarness();
     const a1 = await roundToPoll(h, SCOPE, { ana: 'Ana in A.', ben: 'Ben in A.' }, 'Question A1?');

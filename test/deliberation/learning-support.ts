@@ -1,4 +1,4 @@
-import type { Round } from '../../src/domain/round.js';
+import type { Round, RoundSettings } from '../../src/domain/round.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { CHANNEL, type Harness, MODERATOR, OPINIONS, until } from '../support/harness.js';
 
@@ -8,12 +8,14 @@ export async function roundToPoll(
   scope: Scope,
   opinions: Record<string, string> = OPINIONS,
   question = 'Should our team adopt a four-day week?',
+  settings: Partial<RoundSettings> = {},
 ): Promise<{ round: Round; statementMessageId: string }> {
   const round = await h.runtime.service.start({
     scope,
     channelId: CHANNEL,
     actor: MODERATOR,
     question,
+    settings,
   });
   const thread = await until(
     async () => (await h.runtime.store.rounds.require(scope, round.id)).questionRef,
