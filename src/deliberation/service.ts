@@ -828,7 +828,11 @@ export class DeliberationService {
       else await this.finish(target, null);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      // Not enough opinions or critiques at the deadline: say so; the round stays open.
+      // Not enough opinions or critiques at the deadline: say so; the round stays open,
+      // until a moderator closes it (status must not show a deadline in the past).
+      await this.deps.store.rounds.update(round.scope, round.id, (r) =>
+        r.phase === job.phase && r.version === job.version ? { ...r, deadline: null } : r,
+      );
       await this.deps.queues.enqueuePublish(
         {
           scope: round.scope,

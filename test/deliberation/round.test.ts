@@ -305,6 +305,19 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('polling');
   });
 
+  it('says so at the deadline when too few opinions came in, and clears the passed deadline', async () => {
+    const { round, thread } = await startRound(h, 'Lonely question?', { minutes: 1 });
+    await addOpinions(thread.messageId, ['ana']);
+    const job = await h.runtime.queues.deadline.getJob(
+      `deadline-console.W1-${round.id}-collecting-v0`,
+    );
+    await job?.changeDelay(0);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(/needs at least 2/);
+    const after = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(after).toMatchObject({ phase: 'collecting', deadline: null });
+  });
+
   it('cancels the deadline when a round is closed early', async () => {
     const { round, thread } = await startRound(h, 'Early close?', { minutes: 5 });
     await addOpinions(thread.messageId);
