@@ -135,6 +135,11 @@ export function isSummaryNote(note: string): boolean {
 
 const IGNORED: ReplyOutcome = { status: 'ignored', kind: null, roundId: null, notice: null };
 
+/** The phases a deadline can end. */
+function timedPhase(phase: Round['phase']): DeadlineJob['phase'] | null {
+  return phase === 'collecting' || phase === 'critiquing' || phase === 'polling' ? phase : null;
+}
+
 /** The set a new reply goes to in the round's current phase, or null when none is open. */
 function openSlot(round: Round): ReplySlot | null {
   if (round.phase === 'collecting') return { kind: 'opinion', version: 0 };
@@ -372,6 +377,34 @@ export class DeliberationService {
       `critique-v${moved.version}`,
     );
     if (deadline !== null) await this.scheduleDeadline(moved, 'critiquing', deadline);
+    return moved;
+  }
+
+  /**
+   * Moves the current phase's deadline to `minutes` from now (or sets one): opinions,
+   * critiques or the poll stay open that much longer. The delayed job is replaced.
+   */
+  async extend(target: RoundTarget, actor: Actor | null, minutes: number): Promise<Round> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > LIMITS.maxMinutes) {
+      throw new DomainError(
+        'invalid_input',
+        `Extend by a whole number of minutes from 1 to ${LIMITS.maxMinutes}; got ${minutes}.`,
+      );
+    }
+    const round = await this.resolve(target);
+    this.requireModerator(round, actor, 'extend');
+    const deadline = this.deps.now() + minutes * 60_000;
+    const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      if (timedPhase(r.phase) === null) {
+        throw new DomainError(
+          'illegal_transition',
+          `This round is ${describePhase(r.phase)}; only collecting opinions or critiques, or a poll, can be extended.`,
+        );
+      }
+      return { ...r, deadline };
+    });
+    const phase = timedPhase(moved.phase);
+    if (phase) await this.scheduleDeadline(moved, phase, deadline);
     return moved;
   }
 

@@ -318,6 +318,27 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect(after).toMatchObject({ phase: 'collecting', deadline: null });
   });
 
+  it('extends a phase: the deadline moves, the delayed job with it', async () => {
+    let clock = Date.now();
+    await h.stop();
+    h = await startHarness({ now: () => clock });
+    const { service, queues } = h.runtime;
+    const { round } = await startRound(h, 'Extend me?', { minutes: 5 });
+    const jobId = `deadline-console.W1-${round.id}-collecting-v0`;
+    const first = await queues.deadline.getJob(jobId);
+    expect(first?.opts.delay).toBe(5 * 60_000);
+    clock += 60_000;
+    const here = { scope: SCOPE, channelId: CHANNEL };
+    await expect(service.extend(here, MEMBER('zed'), 30)).rejects.toThrow(/Only a moderator/);
+    await expect(service.extend(here, MODERATOR, 0)).rejects.toThrow(/from 1 to/);
+    const moved = await service.extend(here, MODERATOR, 30);
+    expect(moved.deadline).toBe(clock + 30 * 60_000);
+    const replaced = await queues.deadline.getJob(jobId);
+    expect(replaced?.opts.delay).toBe(30 * 60_000);
+    await service.cancel(here, MODERATOR);
+    await expect(service.extend(here, MODERATOR, 10)).rejects.toThrow(/no open round/);
+  });
+
   it('cancels the deadline when a round is closed early', async () => {
     const { round, thread } = await startRound(h, 'Early close?', { minutes: 5 });
     await addOpinions(thread.messageId);
