@@ -10,6 +10,7 @@ import {
   type Stack,
   startRound,
   startStack,
+  TEAM,
   until,
 } from './support.js';
 
@@ -219,11 +220,11 @@ describe('Slack events', () => {
     ]);
   });
 
-  it('keeps workspaces apart: a reply from another team to the same thread ts is not counted', async () => {
+  it('keeps installations apart: an event delivered for another installation is not counted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
     await s.event(message(s, 'U777', 'A reply from this workspace.', questionTs));
-    // Same channel and thread ts, but the envelope names another team.
+    // Same channel and thread ts, but delivered for another workspace's installation.
     await s.event(message(s, 'U888', 'A reply from another workspace.', questionTs), {
       team: 'T0002',
     });
@@ -232,6 +233,36 @@ describe('Slack events', () => {
     expect(
       await s.runtime.store.contributions.list(
         { platform: 'slack', workspaceId: 'T0002' },
+        round.id,
+        'opinion',
+        0,
+      ),
+    ).toEqual([]);
+  });
+
+  it('counts replies and reactions in a shared channel owned by another organisation', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    // Slack Connect: the envelope names the channel's owner, authorizations name us.
+    const shared = { team: 'T0EXT', installation: TEAM };
+    await s.event(message(s, 'U001', 'From our side: a trial first.', questionTs), shared);
+    await s.event(message(s, 'WEXT1', 'From the partner: fine by us.', questionTs), shared);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'WEXT1']);
+    // The partner's slash command names their team too; the round is still ours.
+    await s.command('WEXT1', 'status', CHANNEL, 'T0EXT');
+    await s.settle();
+    const told = s.fake.calls.filter((c) => c.method === 'respond').at(-1);
+    expect(String(told?.args.text)).toContain(`Round \`${round.id}\``);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    await s.event(reaction(s, 'WEXT1', '+1', statementTs), shared);
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['WEXT1', 'agree']]);
+    expect(
+      await s.runtime.store.contributions.list(
+        { platform: 'slack', workspaceId: 'T0EXT' },
         round.id,
         'opinion',
         0,
