@@ -199,6 +199,34 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('counts a reaction given while the bot is still adding the poll’s reactions', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Yes, as a three-month trial.', questionTs));
+    await s.event(message(s, 'U002', 'No, customers need us on Fridays.', questionTs));
+    await s.settle();
+    // Slack is slow to take the bot's first reaction: the poll is up but not yet decorated.
+    const release = s.fake.hold((c) => c.method === 'reactions.add');
+    await s.command('UMOD', 'close');
+    const post = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    const statementTs = String(post.response?.ts);
+    await s.fake.waitFor((c) => c.method === 'reactions.add');
+    expect(s.fake.ok('reactions.add').filter((c) => c.response)).toEqual([]);
+    await s.event(reaction(s, 'U002', '-1', statementTs));
+    await s.settle();
+    const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+    if (!poll) throw new Error('no poll');
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['U002', 'disagree']]);
+    expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
+    release();
+    await until(async () => s.fake.ok('reactions.add').filter((c) => c.response).length === 3);
+  });
+
   it('tells a member politely that a finished poll no longer counts their reaction', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
