@@ -264,6 +264,22 @@ export class SlackAdapter {
     };
   }
 
+  /**
+   * A response_url from a form's metadata is only followed to Slack's hooks host (or the
+   * Web API's own host: a proxy, or the fake in tests). Only this app writes that
+   * metadata, in requests Slack signs; the check keeps a bug from sending answers elsewhere.
+   */
+  private isResponseUrl(url: string): boolean {
+    const parsed = z.url({ protocol: /^https?$/ }).safeParse(url);
+    if (!parsed.success) return false;
+    const target = new URL(parsed.data);
+    if (target.origin === new URL(this.options.apiUrl).origin) return true;
+    return (
+      target.protocol === 'https:' &&
+      (target.hostname === 'hooks.slack.com' || target.hostname === 'hooks.slack-gov.com')
+    );
+  }
+
   /** The workspace of the bot token, from auth.test. */
   private async identify(): Promise<Installation> {
     let answer: unknown;
@@ -338,6 +354,7 @@ export class SlackAdapter {
         userId: command.user_id,
         command: command.command,
         triggerId: command.trigger_id ?? null,
+        responseUrl: command.response_url ?? null,
       };
       this.queue(`command ${parsed.kind}`, async () => {
         const reply = await runCommand(parsed, input, this.deps());
@@ -363,11 +380,16 @@ export class SlackAdapter {
             userId,
             command: '/consensus',
             triggerId: null,
+            responseUrl: null,
             question: form.question,
             settings: form.settings,
           },
           this.deps(),
         );
+        // chat.postEphemeral fails in a channel the bot is not in and in DMs, exactly
+        // where the answer matters most; the command's response_url works everywhere.
+        const url = form.responseUrl;
+        if (url && this.isResponseUrl(url) && (await this.port.respond(url, text))) return;
         await this.port.tell(form.channelId, userId, text, null);
       });
     });

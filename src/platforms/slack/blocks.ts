@@ -308,12 +308,19 @@ const scaleOption = (scale: PollScale) => ({
   value: scale,
 });
 
-/** `/consensus` alone: the start options as a form; the channel rides along in metadata. */
-export function startModal(channelId: string): types.ModalView {
+/**
+ * `/consensus` alone: the start options as a form. The channel and the command's
+ * response_url ride along in metadata: the submission is answered through the latter,
+ * which works where the bot is not a member (chat.postEphemeral fails there).
+ */
+export function startModal(origin: {
+  channelId: string;
+  responseUrl: string | null;
+}): types.ModalView {
   return {
     type: 'modal',
     callback_id: START_MODAL_ID,
-    private_metadata: JSON.stringify({ channelId }),
+    private_metadata: JSON.stringify(origin),
     title: { type: 'plain_text', text: 'Start a round' },
     submit: { type: 'plain_text', text: 'Start' },
     close: { type: 'plain_text', text: 'Cancel' },
