@@ -14,6 +14,8 @@ const MessageSchema = z.object({
   subtype: z.string().nullish(),
   user: z.string().nullish(),
   bot_id: z.string().nullish(),
+  /** Set on messages an app posted, also when Slack gives them no bot_id (workflows, some integrations). */
+  app_id: z.string().nullish(),
   text: z.string().nullish(),
   ts: Ts,
   thread_ts: Ts.nullish(),
@@ -55,6 +57,14 @@ const REPLY_SUBTYPES = new Set<string | null | undefined>([
   'file_share',
 ]);
 
+/** Slackbot's user id: its replies (reminders, auto-responses) are nobody's opinion. */
+const SLACKBOT = 'USLACKBOT';
+
+/** Written by a bot, an app or Slackbot rather than typed by a member. */
+function isAutomated(m: Partial<Message>, meta: EventMeta): boolean {
+  return Boolean(m.bot_id || m.app_id) || m.user === SLACKBOT || m.user === meta.botUserId;
+}
+
 /** A member's reply in some thread (not the thread's root, not a bot's or an app's). */
 function isMemberReply(
   m: Message,
@@ -63,8 +73,7 @@ function isMemberReply(
   return (
     REPLY_SUBTYPES.has(m.subtype) &&
     Boolean(m.user) &&
-    !m.bot_id &&
-    m.user !== meta.botUserId &&
+    !isAutomated(m, meta) &&
     Boolean(m.thread_ts) &&
     m.thread_ts !== m.ts
   );
@@ -87,7 +96,12 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   if (event.subtype === 'message_deleted') {
     const previous = event.previous_message;
     const deleted = event.deleted_ts ?? previous?.ts;
-    if (!previous?.thread_ts || !deleted || previous.thread_ts === deleted || previous.bot_id) {
+    if (
+      !previous?.thread_ts ||
+      !deleted ||
+      previous.thread_ts === deleted ||
+      isAutomated(previous, meta)
+    ) {
       return;
     }
     await deps.service.removeReply({

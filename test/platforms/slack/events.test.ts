@@ -93,6 +93,11 @@ describe('Slack events', () => {
         bot_id: s.fake.botId,
       }),
     );
+    // Slackbot (a reminder, an auto-response) and an app's message that has no bot_id.
+    await s.event(message(s, 'USLACKBOT', 'Reminder: reply to the question.', questionTs));
+    await s.event(
+      message(s, 'UWF2', 'A workflow posting as its builder.', questionTs, { app_id: 'A0WF' }),
+    );
     await s.settle();
     expect(await opinions(s, round.id)).toEqual([]);
   });
