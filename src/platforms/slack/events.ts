@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReplyEvent } from '../../deliberation/service.js';
+import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/scope.js';
 import { optionKeyFor } from './emoji.js';
@@ -174,7 +174,9 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
     if (!(error instanceof DomainError) || error.code !== 'poll_closed') throw error;
     // Taking a reaction back from a closed poll needs no answer.
     if (!removed) {
-      await deps.port.tell(channel, event.user, `Thanks for rating. ${error.message}`, null);
+      // In the round's thread, where the statement is: a reaction event does not say.
+      const thread = error instanceof PollClosedError ? (error.thread?.messageId ?? null) : null;
+      await deps.port.tell(channel, event.user, `Thanks for rating. ${error.message}`, thread);
     }
   }
 }

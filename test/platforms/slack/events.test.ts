@@ -244,10 +244,12 @@ describe('Slack events', () => {
     await s.event(reaction(s, 'U001', '+1', statementTs, true));
     await s.settle();
     expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    // In the thread, where the statement is, not in the channel.
     expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
       {
         channel: CHANNEL,
         user: 'U001',
+        thread_ts: questionTs,
         text: 'Thanks for rating. This poll is closed; your reaction was not counted.',
       },
     ]);
