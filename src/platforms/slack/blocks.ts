@@ -213,7 +213,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
         ...sections(
           [
             `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
-            `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
+            `Approval predicted for ${members(r.predictedCount)}; ` +
+              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
           ].join('\n'),
         ),
       );
@@ -222,6 +223,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
     const lines = [
       `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
       `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
+      // How far the model's picture of the group reaches, beside how many answered for themselves.
+      `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       ...(r.ratingCount === 0 ? [NO_RATINGS] : []),
       ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
@@ -231,9 +234,11 @@ export function resultsBlocks(view: ResultsView): Block[] {
     ];
     if (endorsement) lines.push(`Verdict: *${endorsement}*`);
     if (r.leastServed) {
+      // The invitation that leads to a critique round (Discord's results ask it too);
+      // in an anonymous round `who` counts members and names nobody.
       lines.push(
         `Served worst (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
-          `at ${percent(r.leastServed.approval)}`,
+          `at ${percent(r.leastServed.approval)}: what would make it work for them?`,
       );
     }
     if (r.meanAbsoluteError !== null) {
