@@ -4,7 +4,7 @@ import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bo
 import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
-import { RATE_BLOCK_ID, START_MODAL_ID } from './blocks.js';
+import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
 import { parseCommand } from './command.js';
 import {
   type CommandDeps,
@@ -415,7 +415,7 @@ export class SlackAdapter {
       const meta = metaOf(body, context);
       if (meta) await onMessage(event, meta, this.deps());
     });
-    app.action({ block_id: RATE_BLOCK_ID }, async ({ ack, body, context }) => {
+    app.action({ block_id: RATE_BLOCK_PATTERN }, async ({ ack, body, context }) => {
       await ack();
       const scope = this.scope();
       if (!scope) return;

@@ -80,8 +80,14 @@ export function progressMessage(view: ProgressView): SlackMessage {
   };
 }
 
-/** The actions block of an anonymous poll; its buttons' action ids are the prefix + option key. */
+/**
+ * The actions block of a poll rated with buttons; its buttons' action ids are the prefix +
+ * option key. The block id tells a click's handler which kind of round it is, so the
+ * confirmation says the right thing: anonymous, or hidden until the finish.
+ */
 export const RATE_BLOCK_ID = 'consensus_rate';
+export const RATE_HIDDEN_BLOCK_ID = 'consensus_rate_hidden';
+export const RATE_BLOCK_PATTERN = /^consensus_rate(?:_hidden)?$/;
 export const RATE_ACTION_PREFIX = 'rate_';
 
 export function statementMessage(view: StatementView): SlackMessage {
@@ -119,7 +125,7 @@ export function statementMessage(view: StatementView): SlackMessage {
       ),
       {
         type: 'actions',
-        block_id: RATE_BLOCK_ID,
+        block_id: view.anonymous ? RATE_BLOCK_ID : RATE_HIDDEN_BLOCK_ID,
         // Slack shows at most 25 elements in one actions block; a scale has at most 7.
         elements: view.options.map((o) => ({
           type: 'button' as const,

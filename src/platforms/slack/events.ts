@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
+import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
 import type { Scope } from '../../domain/scope.js';
+import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
 import type { SlackService } from './service.js';
@@ -185,12 +187,29 @@ const RateActionSchema = z.object({
   user: z.object({ id: z.string().min(1) }),
   channel: z.object({ id: z.string().min(1) }),
   message: z.object({ ts: z.string().min(1), thread_ts: z.string().optional() }),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
+  actions: z
+    .array(
+      z.object({
+        action_id: z.string(),
+        block_id: z.string().optional(),
+        value: z.string().optional(),
+      }),
+    )
+    .min(1),
 });
 
+/** An option's label ("agree", "3/7") from its key; the keys of the scales do not overlap. */
+function labelOf(optionKey: string): string {
+  for (const scale of PollScaleSchema.options) {
+    const option = optionFor(scale, optionKey);
+    if (option) return option.label;
+  }
+  return optionKey;
+}
+
 /**
- * A click on an anonymous poll's button (block_actions): the member's rating, answered
- * only to them. Nothing about it is posted in the channel.
+ * A click on the button of an anonymous or hidden poll (block_actions): the member's
+ * rating, answered only to them. Nothing about it is posted in the channel.
  */
 export async function onRateAction(
   raw: unknown,
@@ -202,6 +221,7 @@ export async function onRateAction(
   const { user, channel, message, actions } = parsed.data;
   const optionKey = actions[0]?.value;
   if (!optionKey) return;
+  const hidden = actions[0]?.block_id === RATE_HIDDEN_BLOCK_ID;
   const thread = message.thread_ts ?? null;
   try {
     const outcome = await deps.service.react({
@@ -218,7 +238,9 @@ export async function onRateAction(
       await deps.port.tell(
         channel.id,
         user.id,
-        `Your anonymous rating: ${optionKey}. Click another button to change it.`,
+        hidden
+          ? `Your rating: ${labelOf(optionKey)}. The tally stays hidden until the round is finished; click another button to change it.`
+          : `Your anonymous rating: ${labelOf(optionKey)}. Click another button to change it.`,
         thread,
       );
     }

@@ -353,3 +353,37 @@ export async function startRound(
 export async function opinions(stack: Stack, roundId: string) {
   return stack.runtime.store.contributions.list(SCOPE, roundId, 'opinion', 0);
 }
+
+/** A member's click on a poll button (block_actions), as Slack sends it. */
+export function click(
+  stack: Stack,
+  user: string,
+  value: string,
+  at: { statementTs: string; questionTs: string; blockId: string },
+): Promise<Reply> {
+  return stack.interactive({
+    type: 'block_actions',
+    team: { id: TEAM, domain: 'fake' },
+    user: { id: user, team_id: TEAM, username: user, name: user },
+    api_app_id: 'A0001',
+    token: 'verification',
+    trigger_id: `t-${user}-${value}`,
+    container: {
+      type: 'message',
+      message_ts: at.statementTs,
+      channel_id: CHANNEL,
+      is_ephemeral: false,
+    },
+    channel: { id: CHANNEL, name: 'general' },
+    message: { type: 'message', ts: at.statementTs, thread_ts: at.questionTs, text: 'Proposed' },
+    actions: [
+      {
+        type: 'button',
+        block_id: at.blockId,
+        action_id: `rate_${value}`,
+        value,
+        action_ts: `${Date.now() / 1000}`,
+      },
+    ],
+  });
+}
