@@ -232,6 +232,23 @@ describe('Slack events', () => {
     await until(async () => s.fake.ok('reactions.add').filter((c) => c.response).length === 3);
   });
 
+  it('keeps agree when a member who reacted with two skin tones of 👍 removes one of them', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    const ratings = async () =>
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]);
+    // Slack shows these as two reactions, each with its own count.
+    await s.event(reaction(s, 'U001', '+1', statementTs));
+    await s.event(reaction(s, 'U001', '+1::skin-tone-2', statementTs));
+    await s.event(reaction(s, 'U001', '+1', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([['U001', 'agree']]);
+    await s.event(reaction(s, 'U001', '+1::skin-tone-2', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([]);
+  });
+
   it('tells a member politely that a finished poll no longer counts their reaction', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
