@@ -76,6 +76,31 @@ describe('Slack events', () => {
     expect(await opinions(s, round.id)).toEqual([]);
   });
 
+  it('takes a message_deleted without previous_message in its stride', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const reply = message(s, 'U001', 'An opinion that stays.', questionTs);
+    await s.event(reply);
+    // Slack omits previous_message for some deletions (very old messages, some clients).
+    const eventTs = s.ts();
+    const ack = await s.event({
+      type: 'message',
+      subtype: 'message_deleted',
+      hidden: true,
+      channel: CHANNEL,
+      ts: eventTs,
+      deleted_ts: reply.ts,
+      event_ts: eventTs,
+      channel_type: 'channel',
+    });
+    expect(ack.status).toBe(200);
+    await s.event(message(s, 'U002', 'And a later one.', questionTs));
+    await s.settle();
+    // Which thread it was in is unknown, so nothing is removed; and nothing broke.
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('ignores bot and app messages in the thread, the bot’s own included', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
