@@ -322,6 +322,18 @@ describe('Slack slash commands', () => {
     expect(s.fake.ok('chat.postMessage')).toEqual([]);
   });
 
+  it('answers the form with an ephemeral message when the response_url no longer works', async () => {
+    s = await startStack();
+    const metadata = await openForm(s, 'U001', CHANNEL);
+    // A response_url lives 30 minutes: a form left open longer finds it refused.
+    s.fake.rateLimit('respond', 1);
+    await submitForm(s, 'U001', metadata, 'Should we move the stand-up?');
+    await s.settle();
+    const told = s.fake.ok('chat.postEphemeral');
+    expect(told.map((c) => [c.args.channel, c.args.user])).toEqual([[CHANNEL, 'U001']]);
+    expect(String(told[0]?.args.text)).toContain('started: Should we move the stand-up?');
+  });
+
   it('opens the form before a slow moderator lookup, and checks who may start on submit', async () => {
     s = await startStack({ moderators: 'UMOD' });
     // users.info takes longer than the 3 s a trigger_id lives.
