@@ -299,7 +299,11 @@ export class SlackAdapter {
     return { scope: { platform: 'slack', workspaceId }, teamId, enterpriseId };
   }
 
-  /** Ours, for commands and interactions: only our installation can send them with our token. */
+  /**
+   * The scope of a command or an interaction. Their team fields name the member's team,
+   * which in a shared channel is the partner's; whatever they say, the bot token answers
+   * for one workspace, so that is where the round lives.
+   */
   private scope(): Scope | null {
     return this.installation?.scope ?? null;
   }
