@@ -133,6 +133,16 @@ export function isSummaryNote(note: string): boolean {
   return note.startsWith('made from summaries');
 }
 
+/**
+ * A rating for a poll that is over. It carries the round's thread (its question's message),
+ * so an adapter can answer the member there: a reaction event does not say where it is.
+ */
+export class PollClosedError extends DomainError {
+  constructor(readonly thread: MessageRef | null) {
+    super('poll_closed', 'This poll is closed; your reaction was not counted.');
+  }
+}
+
 const IGNORED: ReplyOutcome = { status: 'ignored', kind: null, roundId: null, notice: null };
 
 /** The phases a deadline can end. */
@@ -787,7 +797,7 @@ export class DeliberationService {
       round.version === role.version &&
       (round.phase === 'polling' || round.phase === 'critiquing');
     if (!open) {
-      throw new DomainError('poll_closed', 'This poll is closed; your reaction was not counted.');
+      throw new PollClosedError(round.questionRef);
     }
     const participantId = round.settings.anonymous ? pseudonym(round, event.userId) : event.userId;
     const variant = event.variant ?? event.optionKey;

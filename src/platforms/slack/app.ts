@@ -4,7 +4,7 @@ import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bo
 import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
-import { RATE_BLOCK_ID, START_MODAL_ID } from './blocks.js';
+import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
 import { parseCommand } from './command.js';
 import {
   type CommandDeps,
@@ -82,7 +82,26 @@ const EnvelopeSchema = z.object({
   team_id: z.string().nullish(),
   event_id: z.string().nullish(),
   enterprise_id: z.string().nullish(),
+  /** The installations the event is delivered for; ours comes first. */
+  authorizations: z
+    .array(
+      z.object({ team_id: z.string().nullish(), enterprise_id: z.string().nullish() }).partial(),
+    )
+    .nullish(),
 });
+
+/** auth.test: the workspace (or, for an org-wide install, the organisation) of the bot token. */
+const AuthTestSchema = z.object({
+  team_id: z.string().nullish(),
+  enterprise_id: z.string().nullish(),
+});
+
+/** The one installation the bot token belongs to. */
+interface Installation {
+  scope: Scope;
+  teamId: string | null;
+  enterpriseId: string | null;
+}
 
 const DEFAULT_RETRY: webApi.RetryOptions = {
   retries: 6,
@@ -102,6 +121,11 @@ export class SlackAdapter {
   private readonly moderators: Moderators;
   private readonly inflight = new Set<Promise<unknown>>();
   private service: SlackService | null = null;
+  /**
+   * Pinned at start from auth.test: one bot token is one installation, so every round is
+   * stored under its workspace, whoever's team a shared channel's envelope names.
+   */
+  private installation: Installation | null = null;
   private started = false;
 
   constructor(private readonly options: SlackAdapterOptions) {
@@ -168,6 +192,7 @@ export class SlackAdapter {
     } catch (error) {
       throw new Error(`Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`);
     }
+    this.installation = await this.identify();
     if (this.options.appToken) {
       try {
         await this.app.start();
@@ -239,10 +264,64 @@ export class SlackAdapter {
     };
   }
 
-  private scopeOf(...candidates: (string | null | undefined)[]): Scope | null {
-    const workspaceId = candidates.find((c) => typeof c === 'string' && c.length > 0);
-    if (!workspaceId || !KeySafeIdSchema.safeParse(workspaceId).success) return null;
-    return { platform: 'slack', workspaceId };
+  /**
+   * A response_url from a form's metadata is only followed to Slack's hooks host (or the
+   * Web API's own host: a proxy, or the fake in tests). Only this app writes that
+   * metadata, in requests Slack signs; the check keeps a bug from sending answers elsewhere.
+   */
+  private isResponseUrl(url: string): boolean {
+    const parsed = z.url({ protocol: /^https?$/ }).safeParse(url);
+    if (!parsed.success) return false;
+    const target = new URL(parsed.data);
+    if (target.origin === new URL(this.options.apiUrl).origin) return true;
+    return (
+      target.protocol === 'https:' &&
+      (target.hostname === 'hooks.slack.com' || target.hostname === 'hooks.slack-gov.com')
+    );
+  }
+
+  /** The workspace of the bot token, from auth.test. */
+  private async identify(): Promise<Installation> {
+    let answer: unknown;
+    try {
+      answer = await this.app.client.auth.test();
+    } catch (error) {
+      throw new Error(`Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`);
+    }
+    const parsed = AuthTestSchema.safeParse(answer);
+    const teamId = (parsed.success && parsed.data.team_id) || null;
+    const enterpriseId = (parsed.success && parsed.data.enterprise_id) || null;
+    // An org-wide installation has no single team: its organisation is the scope.
+    const workspaceId = teamId ?? enterpriseId;
+    if (!workspaceId || !KeySafeIdSchema.safeParse(workspaceId).success) {
+      throw new Error('Slack did not say which workspace SLACK_BOT_TOKEN belongs to (auth.test).');
+    }
+    return { scope: { platform: 'slack', workspaceId }, teamId, enterpriseId };
+  }
+
+  /**
+   * The scope of a command or an interaction. Their team fields name the member's team,
+   * which in a shared channel is the partner's; whatever they say, the bot token answers
+   * for one workspace, so that is where the round lives.
+   */
+  private scope(): Scope | null {
+    return this.installation?.scope ?? null;
+  }
+
+  /**
+   * The scope of an Events API delivery, or null when it is for another installation of
+   * the app (a distributed app whose events reach this URL too). In a shared (Slack
+   * Connect) channel the envelope's team_id is the team that owns the channel, which may
+   * be another organisation's; `authorizations` names the installation it is delivered for.
+   */
+  private eventScope(envelope: z.infer<typeof EnvelopeSchema>): Scope | null {
+    const ours = this.installation;
+    if (!ours) return null;
+    const auth = envelope.authorizations?.[0];
+    const teamId = auth ? (auth.team_id ?? null) : (envelope.team_id ?? null);
+    const enterpriseId = auth ? (auth.enterprise_id ?? null) : (envelope.enterprise_id ?? null);
+    if (teamId !== null) return teamId === ours.teamId ? ours.scope : null;
+    return enterpriseId !== null && enterpriseId === ours.enterpriseId ? ours.scope : null;
   }
 
   private register(): void {
@@ -256,9 +335,9 @@ export class SlackAdapter {
       log.error({ error: describe(error) }, 'Slack listener failed');
     });
 
-    app.command(/^\/\S+$/, async ({ command, ack, respond, context }) => {
+    app.command(/^\/\S+$/, async ({ command, ack, respond }) => {
       const ephemeral = (reply: Reply) => ({ response_type: 'ephemeral' as const, ...reply });
-      const scope = this.scopeOf(command.team_id, context.teamId, command.enterprise_id);
+      const scope = this.scope();
       if (!scope) {
         await ack(ephemeral({ text: 'This workspace could not be identified.' }));
         return;
@@ -279,6 +358,7 @@ export class SlackAdapter {
         userId: command.user_id,
         command: command.command,
         triggerId: command.trigger_id ?? null,
+        responseUrl: command.response_url ?? null,
       };
       this.queue(`command ${parsed.kind}`, async () => {
         const reply = await runCommand(parsed, input, this.deps());
@@ -286,14 +366,14 @@ export class SlackAdapter {
       });
     });
 
-    app.view(START_MODAL_ID, async ({ ack, body, view, context }) => {
+    app.view(START_MODAL_ID, async ({ ack, body, view }) => {
       const form = readStartForm(view);
       if (!form.ok) {
         await ack({ response_action: 'errors', errors: form.errors });
         return;
       }
       await ack();
-      const scope = this.scopeOf(body.team?.id, body.user.team_id, context.teamId);
+      const scope = this.scope();
       if (!scope) return;
       const userId = body.user.id;
       this.queue('start form', async () => {
@@ -304,23 +384,31 @@ export class SlackAdapter {
             userId,
             command: '/consensus',
             triggerId: null,
+            responseUrl: null,
             question: form.question,
             settings: form.settings,
           },
           this.deps(),
         );
+        // chat.postEphemeral fails in a channel the bot is not in and in DMs, exactly
+        // where the answer matters most; the command's response_url works everywhere.
+        const url = form.responseUrl;
+        if (url && this.isResponseUrl(url) && (await this.port.respond(url, text))) return;
         await this.port.tell(form.channelId, userId, text, null);
       });
     });
 
-    const metaOf = (
-      body: unknown,
-      context: { teamId?: string; botUserId?: string },
-    ): EventMeta | null => {
+    const metaOf = (body: unknown, context: { botUserId?: string }): EventMeta | null => {
       const envelope = EnvelopeSchema.safeParse(body);
       const env = envelope.success ? envelope.data : {};
-      const scope = this.scopeOf(env.team_id, context.teamId, env.enterprise_id);
-      if (!scope) return null;
+      const scope = this.eventScope(env);
+      if (!scope) {
+        log.debug(
+          { team: env.authorizations?.[0]?.team_id ?? env.team_id },
+          'event for another installation dropped',
+        );
+        return null;
+      }
       return {
         scope,
         eventId: env.event_id ?? null,
@@ -331,10 +419,9 @@ export class SlackAdapter {
       const meta = metaOf(body, context);
       if (meta) await onMessage(event, meta, this.deps());
     });
-    app.action({ block_id: RATE_BLOCK_ID }, async ({ ack, body, context }) => {
+    app.action({ block_id: RATE_BLOCK_PATTERN }, async ({ ack, body, context }) => {
       await ack();
-      const team = 'team' in body ? body.team?.id : undefined;
-      const scope = this.scopeOf(team, body.user.team_id, context.teamId);
+      const scope = this.scope();
       if (!scope) return;
       const meta = { scope, botUserId: context.botUserId ?? null };
       this.queue('rating button', () => onRateAction(body, meta, this.deps()));

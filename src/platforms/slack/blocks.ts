@@ -80,8 +80,14 @@ export function progressMessage(view: ProgressView): SlackMessage {
   };
 }
 
-/** The actions block of an anonymous poll; its buttons' action ids are the prefix + option key. */
+/**
+ * The actions block of a poll rated with buttons; its buttons' action ids are the prefix +
+ * option key. The block id tells a click's handler which kind of round it is, so the
+ * confirmation says the right thing: anonymous, or hidden until the finish.
+ */
 export const RATE_BLOCK_ID = 'consensus_rate';
+export const RATE_HIDDEN_BLOCK_ID = 'consensus_rate_hidden';
+export const RATE_BLOCK_PATTERN = /^consensus_rate(?:_hidden)?$/;
 export const RATE_ACTION_PREFIX = 'rate_';
 
 export function statementMessage(view: StatementView): SlackMessage {
@@ -119,7 +125,7 @@ export function statementMessage(view: StatementView): SlackMessage {
       ),
       {
         type: 'actions',
-        block_id: RATE_BLOCK_ID,
+        block_id: view.anonymous ? RATE_BLOCK_ID : RATE_HIDDEN_BLOCK_ID,
         // Slack shows at most 25 elements in one actions block; a scale has at most 7.
         elements: view.options.map((o) => ({
           type: 'button' as const,
@@ -213,7 +219,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
         ...sections(
           [
             `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
-            `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
+            `Approval predicted for ${members(r.predictedCount)}; ` +
+              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
           ].join('\n'),
         ),
       );
@@ -222,6 +229,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
     const lines = [
       `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
       `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
+      // How far the model's picture of the group reaches, beside how many answered for themselves.
+      `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       ...(r.ratingCount === 0 ? [NO_RATINGS] : []),
       ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
@@ -231,9 +240,11 @@ export function resultsBlocks(view: ResultsView): Block[] {
     ];
     if (endorsement) lines.push(`Verdict: *${endorsement}*`);
     if (r.leastServed) {
+      // The invitation that leads to a critique round (Discord's results ask it too);
+      // in an anonymous round `who` counts members and names nobody.
       lines.push(
         `Served worst (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
-          `at ${percent(r.leastServed.approval)}`,
+          `at ${percent(r.leastServed.approval)}: what would make it work for them?`,
       );
     }
     if (r.meanAbsoluteError !== null) {
@@ -308,12 +319,19 @@ const scaleOption = (scale: PollScale) => ({
   value: scale,
 });
 
-/** `/consensus` alone: the start options as a form; the channel rides along in metadata. */
-export function startModal(channelId: string): types.ModalView {
+/**
+ * `/consensus` alone: the start options as a form. The channel and the command's
+ * response_url ride along in metadata: the submission is answered through the latter,
+ * which works where the bot is not a member (chat.postEphemeral fails there).
+ */
+export function startModal(origin: {
+  channelId: string;
+  responseUrl: string | null;
+}): types.ModalView {
   return {
     type: 'modal',
     callback_id: START_MODAL_ID,
-    private_metadata: JSON.stringify({ channelId }),
+    private_metadata: JSON.stringify(origin),
     title: { type: 'plain_text', text: 'Start a round' },
     submit: { type: 'plain_text', text: 'Start' },
     close: { type: 'plain_text', text: 'Cancel' },

@@ -129,8 +129,9 @@ const START_FLAGS = [
 const START_SWITCHES = ['hidden', 'anonymous'] as const;
 
 /**
- * `/consensus` text -> what to do. Flags come first; everything after the first word that
- * is not a flag (or after `--`) is the question, kept exactly as typed.
+ * `/consensus` text -> what to do. `start` takes its known flags anywhere in the text
+ * (`start --minutes 5 Q?` and `start Q? --minutes 5` alike); the rest, in order, is the
+ * question. Quoted text and everything after a lone `--` stay in the question as typed.
  */
 export function parseCommand(rawText: string, command = '/consensus'): ParsedCommand {
   const text = rawText.trim();
@@ -161,48 +162,91 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
   );
 }
 
+/** Spans of quoted text ("…", “…”, `…`): flags inside them are part of the question. */
+function quotedSpans(text: string): [number, number][] {
+  return [...text.matchAll(/"[^"]*"|“[^”]*”|`[^`]*`/g)].map((m) => [
+    m.index,
+    m.index + m[0].length,
+  ]);
+}
+
 function parseStart(text: string, tokens: Token[], command: string): ParsedCommand {
+  const usage = usageOf(command, 'start');
+  const quoted = quotedSpans(text);
+  const inQuotes = (at: number) => quoted.some(([from, to]) => at > from && at < to);
   const args: string[] = [];
   const switches: Record<string, string> = {};
+  /** The question's pieces: the text between the flags, each as typed. */
+  const pieces: string[] = [];
+  let cursor = tokens[0]?.start ?? text.length;
+  const cut = (from: number, to: number) => {
+    pieces.push(text.slice(cursor, from));
+    cursor = to;
+  };
+  const end = (token: Token) => token.start + token.value.length;
   let i = 0;
-  let questionStart = text.length;
   while (i < tokens.length) {
     const token = tokens[i] as Token;
-    const flag = asFlag(token.value);
+    // Before the first word of the question, the options' old, strict rules apply.
+    const leading = pieces.join('').trim() === '' && text.slice(cursor, token.start).trim() === '';
+    const flag = inQuotes(token.start) ? null : asFlag(token.value);
     if (flag === null) {
-      questionStart = token.start;
-      break;
-    }
-    if (flag === '--') {
-      questionStart = tokens[i + 1]?.start ?? text.length;
-      break;
-    }
-    const name = flag.slice(2).split('=')[0] ?? '';
-    if ((START_SWITCHES as readonly string[]).includes(name)) {
-      if (flag.includes('='))
-        return invalid(`--${name} takes no value.`, usageOf(command, 'start'));
-      switches[name] = 'true';
       i += 1;
       continue;
     }
-    if (!(START_FLAGS as readonly string[]).includes(name)) {
+    const typedDash = !token.value.startsWith('--');
+    // Within the question, an arrow or rule ("--->", "---") is text, not an option.
+    if (!leading && flag !== '--' && !/^--[a-z]/i.test(flag)) {
+      i += 1;
+      continue;
+    }
+    if (flag === '--') {
+      // A lone dash in a sentence ("try it — maybe") is prose; a typed `--` ends the options.
+      if (typedDash && !leading) {
+        i += 1;
+        continue;
+      }
+      cut(token.start, tokens[i + 1]?.start ?? text.length);
+      break;
+    }
+    const name = flag.slice(2).split('=')[0] ?? '';
+    const known =
+      (START_SWITCHES as readonly string[]).includes(name) ||
+      (START_FLAGS as readonly string[]).includes(name);
+    if (!known) {
+      // "—maybe" inside a sentence is a dash, not a mistyped option.
+      if (typedDash && !leading) {
+        i += 1;
+        continue;
+      }
       return invalid(
-        `Unknown option --${echo(name)}; the options are ${[...START_FLAGS, ...START_SWITCHES].map((f) => `--${f}`).join(', ')}.`,
-        usageOf(command, 'start'),
+        `Unknown option --${echo(name)}; the options are ${[...START_FLAGS, ...START_SWITCHES].map((f) => `--${f}`).join(', ')}.` +
+          (leading
+            ? ''
+            : ' To keep it in the question, put it in quotes or write `--` before the question.'),
+        usage,
       );
+    }
+    if ((START_SWITCHES as readonly string[]).includes(name)) {
+      if (flag.includes('=')) return invalid(`--${name} takes no value.`, usage);
+      switches[name] = 'true';
+      cut(token.start, end(token));
+      i += 1;
+      continue;
     }
     if (flag.includes('=')) {
       args.push(flag);
+      cut(token.start, end(token));
       i += 1;
       continue;
     }
     const value = tokens[i + 1];
-    if (value === undefined) {
-      return invalid(`${flag} needs a value.`, usageOf(command, 'start'));
-    }
+    if (value === undefined) return invalid(`${flag} needs a value.`, usage);
     args.push(flag, value.value);
+    cut(token.start, end(value));
     i += 2;
   }
+  pieces.push(text.slice(cursor));
   let values: Record<string, string | undefined>;
   try {
     values = parseArgs({
@@ -213,14 +257,15 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     }).values as Record<string, string | undefined>;
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : 'Invalid option.';
-    return invalid(`${detail}`, usageOf(command, 'start'));
+    return invalid(`${detail}`, usage);
   }
-  const checked = validateStart({
-    ...values,
-    ...switches,
-    question: fromSlack(text.slice(questionStart)),
-  });
-  if (!checked.ok) return invalid(checked.message, usageOf(command, 'start'));
+  // Where a flag was cut out, its two sides meet with one space; the rest keeps its spacing.
+  const question = pieces
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .join(' ');
+  const checked = validateStart({ ...values, ...switches, question: fromSlack(question) });
+  if (!checked.ok) return invalid(checked.message, usage);
   return { kind: 'start', question: checked.question, settings: checked.settings };
 }
 
@@ -252,7 +297,8 @@ export function usageOf(command: string, kind: 'start' | RoundSubcommand): strin
 export function helpText(command: string): string {
   return [
     `*${command}* finds a statement the whole channel can endorse.`,
-    `• ${usageOf(command, 'start')} — ask this channel a question; replies in its thread are opinions`,
+    `• ${usageOf(command, 'start')} — ask this channel a question; replies in its thread are opinions. ` +
+      'Options may also follow the question; to keep a `--word` in the question, quote it or write `--` before the question',
     `• \`${command}\` — the same, in a form`,
     ...ROUND_SUBCOMMANDS.map((k) => `• ${usageOf(command, k)} — ${SUBCOMMAND_HELP[k]}`),
     `• \`${command} help\` — this message`,

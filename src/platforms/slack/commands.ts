@@ -27,6 +27,8 @@ export interface CommandInput {
   /** As the member typed it (`/consensus`, or whatever the workspace named it). */
   command: string;
   triggerId: string | null;
+  /** The command's response_url: answers the member wherever they typed it, DMs included. */
+  responseUrl: string | null;
 }
 
 /** What the member is told, only them: a line of text, or blocks with a text fallback. */
@@ -62,10 +64,13 @@ async function execute(
   const { service, moderators } = deps;
   const { scope, channelId, userId, command } = input;
   if (parsed.kind === 'modal') {
-    const actor = await moderators.forStart(scope.workspaceId, userId);
-    if (!actor.mayStart) return { text: 'Only moderators may start a round in this workspace.' };
+    // The form opens first: its trigger_id expires 3 s after the command, and a users.info
+    // lookup (SLACK_MODERATORS) can take longer. Who may start is checked on submit.
     if (!input.triggerId) return { text: `Write the question: ${usageOf(command, 'start')}` };
-    await deps.port.openModal(input.triggerId, startModal(channelId));
+    await deps.port.openModal(
+      input.triggerId,
+      startModal({ channelId, responseUrl: input.responseUrl }),
+    );
     return null;
   }
   if (parsed.kind === 'start') {
@@ -205,7 +210,7 @@ const StartFormSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(z.object({ channelId: z.string().min(1) })),
+    .pipe(z.object({ channelId: z.string().min(1), responseUrl: z.string().nullish() })),
   state: z.object({
     values: z.object({
       question: z.object({ value: TextInput }),
@@ -218,7 +223,14 @@ const StartFormSchema = z.object({
 });
 
 export type StartForm =
-  | { ok: true; channelId: string; question: string; settings: Partial<RoundSettings> }
+  | {
+      ok: true;
+      channelId: string;
+      /** The opening command's response_url, to answer the submission through. */
+      responseUrl: string | null;
+      question: string;
+      settings: Partial<RoundSettings>;
+    }
   | { ok: false; errors: Record<string, string> };
 
 /** The submitted form, or errors keyed by block id for `response_action: 'errors'`. */
@@ -244,6 +256,7 @@ export function readStartForm(view: unknown): StartForm {
   return {
     ok: true,
     channelId: parsed.data.private_metadata.channelId,
+    responseUrl: parsed.data.private_metadata.responseUrl ?? null,
     question: checked.question,
     settings: checked.settings,
   };

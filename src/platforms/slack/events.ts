@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import type { ReplyEvent } from '../../deliberation/service.js';
+import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
+import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
 import type { Scope } from '../../domain/scope.js';
+import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
 import type { SlackService } from './service.js';
@@ -14,6 +16,8 @@ const MessageSchema = z.object({
   subtype: z.string().nullish(),
   user: z.string().nullish(),
   bot_id: z.string().nullish(),
+  /** Set on messages an app posted, also when Slack gives them no bot_id (workflows, some integrations). */
+  app_id: z.string().nullish(),
   text: z.string().nullish(),
   ts: Ts,
   thread_ts: Ts.nullish(),
@@ -55,6 +59,14 @@ const REPLY_SUBTYPES = new Set<string | null | undefined>([
   'file_share',
 ]);
 
+/** Slackbot's user id: its replies (reminders, auto-responses) are nobody's opinion. */
+const SLACKBOT = 'USLACKBOT';
+
+/** Written by a bot, an app or Slackbot rather than typed by a member. */
+function isAutomated(m: Partial<Message>, meta: EventMeta): boolean {
+  return Boolean(m.bot_id || m.app_id) || m.user === SLACKBOT || m.user === meta.botUserId;
+}
+
 /** A member's reply in some thread (not the thread's root, not a bot's or an app's). */
 function isMemberReply(
   m: Message,
@@ -63,8 +75,7 @@ function isMemberReply(
   return (
     REPLY_SUBTYPES.has(m.subtype) &&
     Boolean(m.user) &&
-    !m.bot_id &&
-    m.user !== meta.botUserId &&
+    !isAutomated(m, meta) &&
     Boolean(m.thread_ts) &&
     m.thread_ts !== m.ts
   );
@@ -87,7 +98,12 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   if (event.subtype === 'message_deleted') {
     const previous = event.previous_message;
     const deleted = event.deleted_ts ?? previous?.ts;
-    if (!previous?.thread_ts || !deleted || previous.thread_ts === deleted || previous.bot_id) {
+    if (
+      !previous?.thread_ts ||
+      !deleted ||
+      previous.thread_ts === deleted ||
+      isAutomated(previous, meta)
+    ) {
       return;
     }
     await deps.service.removeReply({
@@ -160,7 +176,9 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
     if (!(error instanceof DomainError) || error.code !== 'poll_closed') throw error;
     // Taking a reaction back from a closed poll needs no answer.
     if (!removed) {
-      await deps.port.tell(channel, event.user, `Thanks for rating. ${error.message}`, null);
+      // In the round's thread, where the statement is: a reaction event does not say.
+      const thread = error instanceof PollClosedError ? (error.thread?.messageId ?? null) : null;
+      await deps.port.tell(channel, event.user, `Thanks for rating. ${error.message}`, thread);
     }
   }
 }
@@ -169,12 +187,29 @@ const RateActionSchema = z.object({
   user: z.object({ id: z.string().min(1) }),
   channel: z.object({ id: z.string().min(1) }),
   message: z.object({ ts: z.string().min(1), thread_ts: z.string().optional() }),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
+  actions: z
+    .array(
+      z.object({
+        action_id: z.string(),
+        block_id: z.string().optional(),
+        value: z.string().optional(),
+      }),
+    )
+    .min(1),
 });
 
+/** An option's label ("agree", "3/7") from its key; the keys of the scales do not overlap. */
+function labelOf(optionKey: string): string {
+  for (const scale of PollScaleSchema.options) {
+    const option = optionFor(scale, optionKey);
+    if (option) return option.label;
+  }
+  return optionKey;
+}
+
 /**
- * A click on an anonymous poll's button (block_actions): the member's rating, answered
- * only to them. Nothing about it is posted in the channel.
+ * A click on the button of an anonymous or hidden poll (block_actions): the member's
+ * rating, answered only to them. Nothing about it is posted in the channel.
  */
 export async function onRateAction(
   raw: unknown,
@@ -186,6 +221,7 @@ export async function onRateAction(
   const { user, channel, message, actions } = parsed.data;
   const optionKey = actions[0]?.value;
   if (!optionKey) return;
+  const hidden = actions[0]?.block_id === RATE_HIDDEN_BLOCK_ID;
   const thread = message.thread_ts ?? null;
   try {
     const outcome = await deps.service.react({
@@ -202,7 +238,9 @@ export async function onRateAction(
       await deps.port.tell(
         channel.id,
         user.id,
-        `Your anonymous rating: ${optionKey}. Click another button to change it.`,
+        hidden
+          ? `Your rating: ${labelOf(optionKey)}. The tally stays hidden until the round is finished; click another button to change it.`
+          : `Your anonymous rating: ${labelOf(optionKey)}. Click another button to change it.`,
         thread,
       );
     }

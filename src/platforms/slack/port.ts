@@ -193,6 +193,26 @@ export class SlackPort implements PlatformPort {
     }
   }
 
+  /**
+   * An ephemeral answer through a command's response_url (valid 30 minutes, 5 uses).
+   * False when Slack refused it (expired, used up) or it could not be reached.
+   */
+  async respond(responseUrl: string, text: string): Promise<boolean> {
+    try {
+      const res = await fetch(responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.ok) return true;
+      this.log.warn({ status: res.status }, 'Slack refused an answer through a response_url');
+    } catch (error) {
+      this.log.warn({ error: describe(error) }, 'could not answer through a response_url');
+    }
+    return false;
+  }
+
   /** Whether a round can run here: the bot must see the channel's messages. */
   async channelAccess(channel: string): Promise<ChannelAccess> {
     try {

@@ -109,7 +109,10 @@ describe('an anonymous round on Slack', () => {
       (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Results'),
     );
     const results = JSON.stringify(resultsPost.args);
-    expect(results).toContain('Served worst (rated): 1 member at 0%');
+    expect(results).toContain(
+      'Served worst (rated): 1 member at 0%: what would make it work for them?',
+    );
+    expect(results).toContain('Approval predicted for 3 members, rated by 3');
     for (const user of MEMBERS) expect(results).not.toContain(user);
     expect(results).not.toContain('anon-');
 

@@ -278,11 +278,84 @@ describe('Slack slash commands', () => {
       reviseBelow: null,
     });
     await s.settle();
-    expect(s.fake.ok('chat.postEphemeral')[0]?.args).toMatchObject({
-      channel: CHANNEL,
-      user: 'U001',
-    });
+    // Answered through the command's response_url, which works in any channel.
+    expect(responses(s)).toEqual([
+      {
+        response_type: 'ephemeral',
+        replace_original: false,
+        text:
+          `:white_check_mark: Round \`${round.id}\` started: Should we hire a second designer?\n` +
+          'Replies in the question’s thread are opinions; `/consensus close` ends the opinion phase.',
+      },
+    ]);
+    expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
     expect(await opinions(s, round.id)).toEqual([]);
+  });
+
+  it('answers the form where the bot is not a member, and in a DM, through the response_url', async () => {
+    s = await startStack();
+    s.fake.channels.set('C0002', { is_member: false });
+    s.fake.channels.set('D0004', { is_im: true });
+    // Slack refuses ephemeral messages in those conversations.
+    s.fake.fail('chat.postEphemeral', 'channel_not_found', 10);
+    for (const channel of ['C0002', 'D0004']) {
+      const metadata = await openForm(s, 'U001', channel);
+      const ack = await submitForm(s, 'U001', metadata, 'Should we move the stand-up?');
+      expect(ack.body).toBeNull();
+    }
+    await s.settle();
+    const answer = (text: string) => ({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text,
+    });
+    expect(responses(s)).toEqual([
+      answer(
+        'I am not in this channel, so I could not read the replies. Add me first ' +
+          '(mention me and choose “Invite”, or use the channel’s Integrations tab), then start again.',
+      ),
+      answer(
+        'Rounds run in channels, where members can reply in a thread. Start one in a channel.',
+      ),
+    ]);
+    expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
+    expect(s.fake.ok('chat.postMessage')).toEqual([]);
+  });
+
+  it('answers the form with an ephemeral message when the response_url no longer works', async () => {
+    s = await startStack();
+    const metadata = await openForm(s, 'U001', CHANNEL);
+    // A response_url lives 30 minutes: a form left open longer finds it refused.
+    s.fake.rateLimit('respond', 1);
+    await submitForm(s, 'U001', metadata, 'Should we move the stand-up?');
+    await s.settle();
+    const told = s.fake.ok('chat.postEphemeral');
+    expect(told.map((c) => [c.args.channel, c.args.user])).toEqual([[CHANNEL, 'U001']]);
+    expect(String(told[0]?.args.text)).toContain('started: Should we move the stand-up?');
+  });
+
+  it('opens the form before a slow moderator lookup, and checks who may start on submit', async () => {
+    s = await startStack({ moderators: 'UMOD' });
+    // users.info takes longer than the 3 s a trigger_id lives.
+    const release = s.fake.hold((c) => c.method === 'users.info');
+    const ack = await s.command('UPLAIN', '');
+    expect(ack.body).toBeNull();
+    const open = await s.fake.waitFor((c) => c.method === 'views.open', 2_000);
+    expect(open.args.trigger_id).toMatch(/^trigger-/);
+    expect(s.fake.calls.filter((c) => c.method === 'users.info')).toEqual([]);
+    const metadata = String((open.args.view as { private_metadata: string }).private_metadata);
+    await submitForm(s, 'UPLAIN', metadata, 'Should we move the stand-up?');
+    await s.fake.waitFor((c) => c.method === 'users.info');
+    release();
+    await s.settle();
+    expect(responses(s)).toEqual([
+      {
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: 'Only moderators may start a round in this workspace.',
+      },
+    ]);
+    expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
   });
 
   it('runs a critique round in the thread: invite, critiques, a revised statement with its own poll', async () => {
@@ -363,6 +436,39 @@ describe.each<Mode>(['http', 'socket'])('acknowledging within 3 s (%s mode)', (m
     await s.fake.waitFor((c) => c.method === 'chat.postMessage');
   });
 });
+
+/** `/consensus` alone in `channel`: the form's private_metadata, as views.open got it. */
+async function openForm(s: Stack, user: string, channel: string): Promise<string> {
+  const before = s.fake.calls.filter((c) => c.method === 'views.open').length;
+  await s.command(user, '', channel);
+  const open = await until(
+    async () => s.fake.calls.filter((c) => c.method === 'views.open')[before],
+  );
+  return String((open.args.view as { private_metadata: string }).private_metadata);
+}
+
+/** Submits the start form with a question and the defaults. */
+function submitForm(s: Stack, user: string, metadata: string, question: string) {
+  return s.interactive({
+    type: 'view_submission',
+    team: { id: 'T0001', domain: 'fake' },
+    user: { id: user, team_id: 'T0001' },
+    api_app_id: 'A0001',
+    view: {
+      id: 'V1',
+      type: 'modal',
+      callback_id: 'consensus_start',
+      private_metadata: metadata,
+      state: {
+        values: {
+          question: { value: { type: 'plain_text_input', value: question } },
+          welfare: { value: { type: 'static_select', selected_option: { value: 'egalitarian' } } },
+          scale: { value: { type: 'static_select', selected_option: { value: 'approval3' } } },
+        },
+      },
+    },
+  });
+}
 
 function pick(real: DeliberationService): SlackService {
   return {

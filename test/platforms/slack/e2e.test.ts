@@ -245,11 +245,12 @@ describe.each<Mode>(['http', 'socket'])('a whole round on Slack (%s mode)', (mod
           [
             `*Version 1:* ${poll.statement}`,
             '4 ratings (5 members gave opinions)',
+            'Approval predicted for 5 members, rated by 4',
             ':+1: agree: 1',
             ':shrug: unsure: 1',
             ':-1: disagree: 2',
             'Mean approval: 38% · utilitarian welfare: 0.375',
-            'Served worst (rated): <@U002>, <@U004> at 0%',
+            'Served worst (rated): <@U002>, <@U004> at 0%: what would make it work for them?',
             `Predicted vs. rated: mean absolute error ${mae.toFixed(2)} over 4 members`,
             `Predicted to serve worst: ${predicted
               .filter((p) => p.approval === lowest)

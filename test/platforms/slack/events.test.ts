@@ -10,6 +10,7 @@ import {
   type Stack,
   startRound,
   startStack,
+  TEAM,
   until,
 } from './support.js';
 
@@ -75,6 +76,31 @@ describe('Slack events', () => {
     expect(await opinions(s, round.id)).toEqual([]);
   });
 
+  it('takes a message_deleted without previous_message in its stride', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const reply = message(s, 'U001', 'An opinion that stays.', questionTs);
+    await s.event(reply);
+    // Slack omits previous_message for some deletions (very old messages, some clients).
+    const eventTs = s.ts();
+    const ack = await s.event({
+      type: 'message',
+      subtype: 'message_deleted',
+      hidden: true,
+      channel: CHANNEL,
+      ts: eventTs,
+      deleted_ts: reply.ts,
+      event_ts: eventTs,
+      channel_type: 'channel',
+    });
+    expect(ack.status).toBe(200);
+    await s.event(message(s, 'U002', 'And a later one.', questionTs));
+    await s.settle();
+    // Which thread it was in is unknown, so nothing is removed; and nothing broke.
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('ignores bot and app messages in the thread, the bot’s own included', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
@@ -91,6 +117,11 @@ describe('Slack events', () => {
       message(s, s.fake.botUserId, 'The bot talking in its own thread.', questionTs, {
         bot_id: s.fake.botId,
       }),
+    );
+    // Slackbot (a reminder, an auto-response) and an app's message that has no bot_id.
+    await s.event(message(s, 'USLACKBOT', 'Reminder: reply to the question.', questionTs));
+    await s.event(
+      message(s, 'UWF2', 'A workflow posting as its builder.', questionTs, { app_id: 'A0WF' }),
     );
     await s.settle();
     expect(await opinions(s, round.id)).toEqual([]);
@@ -198,6 +229,51 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('counts a reaction given while the bot is still adding the poll’s reactions', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Yes, as a three-month trial.', questionTs));
+    await s.event(message(s, 'U002', 'No, customers need us on Fridays.', questionTs));
+    await s.settle();
+    // Slack is slow to take the bot's first reaction: the poll is up but not yet decorated.
+    const release = s.fake.hold((c) => c.method === 'reactions.add');
+    await s.command('UMOD', 'close');
+    const post = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    const statementTs = String(post.response?.ts);
+    await s.fake.waitFor((c) => c.method === 'reactions.add');
+    expect(s.fake.ok('reactions.add').filter((c) => c.response)).toEqual([]);
+    await s.event(reaction(s, 'U002', '-1', statementTs));
+    await s.settle();
+    const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+    if (!poll) throw new Error('no poll');
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['U002', 'disagree']]);
+    expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
+    release();
+    await until(async () => s.fake.ok('reactions.add').filter((c) => c.response).length === 3);
+  });
+
+  it('keeps agree when a member who reacted with two skin tones of 👍 removes one of them', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    const ratings = async () =>
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]);
+    // Slack shows these as two reactions, each with its own count.
+    await s.event(reaction(s, 'U001', '+1', statementTs));
+    await s.event(reaction(s, 'U001', '+1::skin-tone-2', statementTs));
+    await s.event(reaction(s, 'U001', '+1', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([['U001', 'agree']]);
+    await s.event(reaction(s, 'U001', '+1::skin-tone-2', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([]);
+  });
+
   it('tells a member politely that a finished poll no longer counts their reaction', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
@@ -210,20 +286,22 @@ describe('Slack events', () => {
     await s.event(reaction(s, 'U001', '+1', statementTs, true));
     await s.settle();
     expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    // In the thread, where the statement is, not in the channel.
     expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
       {
         channel: CHANNEL,
         user: 'U001',
+        thread_ts: questionTs,
         text: 'Thanks for rating. This poll is closed; your reaction was not counted.',
       },
     ]);
   });
 
-  it('keeps workspaces apart: a reply from another team to the same thread ts is not counted', async () => {
+  it('keeps installations apart: an event delivered for another installation is not counted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
     await s.event(message(s, 'U777', 'A reply from this workspace.', questionTs));
-    // Same channel and thread ts, but the envelope names another team.
+    // Same channel and thread ts, but delivered for another workspace's installation.
     await s.event(message(s, 'U888', 'A reply from another workspace.', questionTs), {
       team: 'T0002',
     });
@@ -232,6 +310,36 @@ describe('Slack events', () => {
     expect(
       await s.runtime.store.contributions.list(
         { platform: 'slack', workspaceId: 'T0002' },
+        round.id,
+        'opinion',
+        0,
+      ),
+    ).toEqual([]);
+  });
+
+  it('counts replies and reactions in a shared channel owned by another organisation', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    // Slack Connect: the envelope names the channel's owner, authorizations name us.
+    const shared = { team: 'T0EXT', installation: TEAM };
+    await s.event(message(s, 'U001', 'From our side: a trial first.', questionTs), shared);
+    await s.event(message(s, 'WEXT1', 'From the partner: fine by us.', questionTs), shared);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'WEXT1']);
+    // The partner's slash command names their team too; the round is still ours.
+    await s.command('WEXT1', 'status', CHANNEL, 'T0EXT');
+    await s.settle();
+    const told = s.fake.calls.filter((c) => c.method === 'respond').at(-1);
+    expect(String(told?.args.text)).toContain(`Round \`${round.id}\``);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    await s.event(reaction(s, 'WEXT1', '+1', statementTs), shared);
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['WEXT1', 'agree']]);
+    expect(
+      await s.runtime.store.contributions.list(
+        { platform: 'slack', workspaceId: 'T0EXT' },
         round.id,
         'opinion',
         0,

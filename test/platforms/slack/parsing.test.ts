@@ -28,9 +28,36 @@ describe('slash command parsing', () => {
       'start -- --literal question',
       { kind: 'start', question: '--literal question', settings: {} },
     ],
+    // Known flags count wherever they are; the question is what is left, in order.
     [
-      'start A question with --flags later',
-      { kind: 'start', question: 'A question with --flags later', settings: {} },
+      'start Should we? --minutes 5',
+      { kind: 'start', question: 'Should we?', settings: { minutes: 5 } },
+    ],
+    [
+      'start Should we --hidden move   the office? --candidates=3 --scale likert7',
+      {
+        kind: 'start',
+        question: 'Should we move   the office?',
+        settings: { hidden: true, candidates: 3, scale: 'likert7' },
+      },
+    ],
+    // Quoted text, and everything after a lone `--`, is the question as typed.
+    [
+      'start Is "--minutes 5" a good name? Or “--hidden”? --anonymous',
+      {
+        kind: 'start',
+        question: 'Is "--minutes 5" a good name? Or “--hidden”?',
+        settings: { anonymous: true },
+      },
+    ],
+    [
+      'start --minutes 5 Should we -- use --force pushes?',
+      { kind: 'start', question: 'Should we use --force pushes?', settings: { minutes: 5 } },
+    ],
+    // Dashes in prose stay prose; an autocorrected —flag still counts.
+    [
+      'start We could — maybe — try it ---> later —minutes 5',
+      { kind: 'start', question: 'We could — maybe — try it ---> later', settings: { minutes: 5 } },
     ],
     [
       'start Invite <@U123|ana> &amp; <#C1|general>?',
@@ -40,12 +67,26 @@ describe('slash command parsing', () => {
     expect(parseCommand(text)).toEqual(expected);
   });
 
+  it('names an unknown option inside the question, and how to keep it there', () => {
+    const parsed = parseCommand('start Should we use --force pushes?');
+    expect(parsed).toMatchObject({ kind: 'invalid' });
+    expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0]).toBe(
+      'Unknown option --force; the options are --candidates, --minutes, --welfare, --scale, ' +
+        '--poll-minutes, --remind-minutes, --min-turnout, --revise-below, --hidden, --anonymous. ' +
+        'To keep it in the question, put it in quotes or write `--` before the question.',
+    );
+  });
+
   it.each([
     'start --candidates 0 Q?',
     'start --candidates 1.5 Q?',
     `start --minutes ${7 * 24 * 60 + 1} Q?`,
     'start --scale',
     'start --welfare=rawls Q?',
+    'start A question with --flags later',
+    'start Q? --minutes',
+    'start Q? --minutes soon',
+    'start Q? --hidden=yes',
     `start ${'x'.repeat(501)}`,
     'status one two',
     'nope',

@@ -118,12 +118,12 @@ export class Stack {
     return `${this.clock}.000200`;
   }
 
-  /** `/consensus <text>` from `user` in `channel`. */
-  async command(user: string, text: string, channel = CHANNEL): Promise<Reply> {
+  /** `/consensus <text>` from `user` (of `team`: another one in a shared channel) in `channel`. */
+  async command(user: string, text: string, channel = CHANNEL, team = TEAM): Promise<Reply> {
     const n = ++this.counter;
     const fields = {
       token: 'legacy-verification-token',
-      team_id: TEAM,
+      team_id: team,
       team_domain: 'fake',
       channel_id: channel,
       channel_name: 'general',
@@ -143,12 +143,17 @@ export class Stack {
     );
   }
 
-  /** An Events API delivery; the same `eventId` twice is a redelivery. */
+  /**
+   * An Events API delivery; the same `eventId` twice is a redelivery. `team` is the
+   * envelope's team_id (in a shared channel: the team that owns the channel);
+   * `installation` is the team the delivery is for (`authorizations`), by default `team`.
+   */
   async event(
     event: Record<string, unknown>,
-    options: { eventId?: string; retryNum?: number; team?: string } = {},
+    options: { eventId?: string; retryNum?: number; team?: string; installation?: string } = {},
   ): Promise<Reply> {
     const team = options.team ?? TEAM;
+    const installation = options.installation ?? team;
     const envelope = {
       token: 'legacy-verification-token',
       team_id: team,
@@ -157,7 +162,13 @@ export class Stack {
       event_id: options.eventId ?? `Ev${String(++this.counter).padStart(6, '0')}`,
       event_time: Math.floor(Date.now() / 1000),
       authorizations: [
-        { team_id: team, user_id: this.fake.botUserId, is_bot: true, is_enterprise_install: false },
+        {
+          enterprise_id: null,
+          team_id: installation,
+          user_id: this.fake.botUserId,
+          is_bot: true,
+          is_enterprise_install: false,
+        },
       ],
       event,
     };
@@ -341,4 +352,38 @@ export async function startRound(
 
 export async function opinions(stack: Stack, roundId: string) {
   return stack.runtime.store.contributions.list(SCOPE, roundId, 'opinion', 0);
+}
+
+/** A member's click on a poll button (block_actions), as Slack sends it. */
+export function click(
+  stack: Stack,
+  user: string,
+  value: string,
+  at: { statementTs: string; questionTs: string; blockId: string },
+): Promise<Reply> {
+  return stack.interactive({
+    type: 'block_actions',
+    team: { id: TEAM, domain: 'fake' },
+    user: { id: user, team_id: TEAM, username: user, name: user },
+    api_app_id: 'A0001',
+    token: 'verification',
+    trigger_id: `t-${user}-${value}`,
+    container: {
+      type: 'message',
+      message_ts: at.statementTs,
+      channel_id: CHANNEL,
+      is_ephemeral: false,
+    },
+    channel: { id: CHANNEL, name: 'general' },
+    message: { type: 'message', ts: at.statementTs, thread_ts: at.questionTs, text: 'Proposed' },
+    actions: [
+      {
+        type: 'button',
+        block_id: at.blockId,
+        action_id: `rate_${value}`,
+        value,
+        action_ts: `${Date.now() / 1000}`,
+      },
+    ],
+  });
 }
