@@ -48,6 +48,7 @@ export type PlatformService = Pick<
   | 'critique'
   | 'finish'
   | 'cancel'
+  | 'extend'
   | 'status'
   | 'results'
   | 'export'

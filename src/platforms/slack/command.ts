@@ -26,6 +26,7 @@ export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
   | { kind: RoundSubcommand; roundId: string | null }
+  | { kind: 'extend'; minutes: number; roundId: string | null }
   | { kind: 'invalid'; message: string };
 
 const wholeNumber = (flag: string, min: number, max: number) =>
@@ -140,6 +141,7 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
   const head = tokens[0]?.value.toLowerCase() ?? '';
   if (head === 'help') return { kind: 'help' };
   if (head === 'start') return parseStart(text, tokens.slice(1), command);
+  if (head === 'extend') return parseExtend(tokens.slice(1), command);
   if ((ROUND_SUBCOMMANDS as readonly string[]).includes(head)) {
     const kind = head as RoundSubcommand;
     if (tokens.length > 2) {
@@ -269,6 +271,23 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
   return { kind: 'start', question: checked.question, settings: checked.settings };
 }
 
+/** `extend <minutes> [round-id]`: the current phase stays open that many minutes from now. */
+function parseExtend(tokens: Token[], command: string): ParsedCommand {
+  const usage = usageOf(command, 'extend');
+  const [minutes, id, ...rest] = tokens.map((t) => t.value);
+  if (minutes === undefined || rest.length > 0) {
+    return invalid(`\`${command} extend\` takes the minutes, then at most a round id.`, usage);
+  }
+  const parsed = wholeNumber('extend', 1, LIMITS.maxMinutes).safeParse(minutes);
+  if (!parsed.success) {
+    return invalid(`extend takes a whole number of minutes from 1 to ${LIMITS.maxMinutes}.`, usage);
+  }
+  if (id !== undefined && !KeySafeIdSchema.safeParse(id).success) {
+    return invalid(`"${echo(id)}" is not a round id.`, usage);
+  }
+  return { kind: 'extend', minutes: parsed.data, roundId: id ?? null };
+}
+
 function invalid(message: string, usage: string | null): ParsedCommand {
   return { kind: 'invalid', message: usage ? `${message}\nUsage: ${usage}` : message };
 }
@@ -284,7 +303,8 @@ const SUBCOMMAND_HELP: Record<RoundSubcommand, string> = {
 };
 
 /** One line per form, with `<`/`>` already escaped for mrkdwn. */
-export function usageOf(command: string, kind: 'start' | RoundSubcommand): string {
+export function usageOf(command: string, kind: 'start' | 'extend' | RoundSubcommand): string {
+  if (kind === 'extend') return `\`${command} extend &lt;minutes&gt; [round-id]\``;
   if (kind === 'start') {
     return (
       `\`${command} start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ` +
@@ -301,6 +321,7 @@ export function helpText(command: string): string {
       'Options may also follow the question; to keep a `--word` in the question, quote it or write `--` before the question',
     `• \`${command}\` — the same, in a form`,
     ...ROUND_SUBCOMMANDS.map((k) => `• ${usageOf(command, k)} — ${SUBCOMMAND_HELP[k]}`),
+    `• ${usageOf(command, 'extend')} — keep the opinions, critiques or poll open that many minutes from now`,
     `• \`${command} help\` — this message`,
     'Without a round id, a command is about the open round in this channel. ' +
       'On the statement, react with :+1: agree, :shrug: unsure or :-1: disagree ' +

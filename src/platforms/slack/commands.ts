@@ -112,6 +112,13 @@ async function execute(
       const round = await service.cancel(target, actor);
       return { text: `Round \`${round.id}\` is cancelled.` };
     }
+    case 'extend': {
+      const actor = await moderators.forModeration(scope.workspaceId, userId);
+      const round = await service.extend(target, actor, parsed.minutes);
+      return {
+        text: `:hourglass_flowing_sand: Round \`${round.id}\` stays open until <!date^${Math.floor((round.deadline ?? 0) / 1000)}^{date_short_pretty} {time}|${new Date(round.deadline ?? 0).toISOString()}>.`,
+      };
+    }
     case 'status':
       return { text: statusText(await service.status(target)) };
     case 'results': {

@@ -14,6 +14,7 @@ function bound(service: DiscordService): DiscordService {
     critique: service.critique.bind(service),
     finish: service.finish.bind(service),
     cancel: service.cancel.bind(service),
+    extend: service.extend.bind(service),
     status: service.status.bind(service),
     results: service.results.bind(service),
     export: service.export.bind(service),

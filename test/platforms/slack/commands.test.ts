@@ -127,6 +127,25 @@ describe('Slack slash commands', () => {
     ]);
   });
 
+  it('extends the open phase for moderators, and refuses others', async () => {
+    s = await startStack({ moderators: 'UMOD' });
+    const { round } = await startRound(s, 'start --minutes 5 Should we move?', 'UMOD');
+    await s.command('UPLAIN', 'extend 60');
+    await s.command('UMOD', 'extend 60');
+    await until(async () => responses(s).length >= 3);
+    const [denied, extended] = responses(s).slice(-2);
+    expect(denied).toEqual(
+      ephemeral('Only a moderator or the member who started this round may extend it.'),
+    );
+    expect(String(extended?.text)).toMatch(/stays open until <!date\^\d+/);
+    const after = await s.runtime.store.rounds.require(SCOPE, round.id);
+    expect(after.deadline).toBeGreaterThan(Date.now() + 59 * 60_000);
+    const job = await s.runtime.queues.deadline.getJob(
+      `deadline-slack.${SCOPE.workspaceId}-${round.id}-collecting-v0`,
+    );
+    expect(job?.opts.delay).toBeGreaterThan(59 * 60_000);
+  });
+
   it('lets anyone start when SLACK_MODERATORS is unset, and the starter moderate their round', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s, 'start Pizza on Fridays?', 'U001');
@@ -477,6 +496,7 @@ function pick(real: DeliberationService): SlackService {
     critique: (t, a) => real.critique(t, a),
     finish: (t, a) => real.finish(t, a),
     cancel: (t, a) => real.cancel(t, a),
+    extend: (t, a, m) => real.extend(t, a, m),
     status: (t) => real.status(t),
     results: (t) => real.results(t),
     export: (t) => real.export(t),

@@ -15,6 +15,8 @@ describe('slash command parsing', () => {
     ['  help  ', { kind: 'help' }],
     ['close', { kind: 'close', roundId: null }],
     ['FINISH rabc123', { kind: 'finish', roundId: 'rabc123' }],
+    ['extend 30', { kind: 'extend', minutes: 30, roundId: null }],
+    ['extend 5 rabc123', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
     ['start Four days?', { kind: 'start', question: 'Four days?', settings: {} }],
     [
       'start --welfare schulze --scale=likert7 --minutes 90 --candidates 12 Keep   the  spacing?',
@@ -66,6 +68,15 @@ describe('slash command parsing', () => {
   ])('%j', (text, expected) => {
     expect(parseCommand(text)).toEqual(expected);
   });
+
+  it.each(['extend', 'extend soon', 'extend 0', 'extend 5 r1 r2'])(
+    'refuses %j with the extend usage',
+    (text) => {
+      const parsed = parseCommand(text);
+      expect(parsed.kind).toBe('invalid');
+      expect(parsed.kind === 'invalid' && parsed.message).toMatch(/Usage: `\/consensus extend/);
+    },
+  );
 
   it('names an unknown option inside the question, and how to keep it there', () => {
     const parsed = parseCommand('start Should we use --force pushes?');
