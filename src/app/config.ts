@@ -146,13 +146,28 @@ export function judgeModel(config: Pick<Config, 'LLM_MODEL' | 'LLM_JUDGE_MODEL'>
   return config.LLM_JUDGE_MODEL ?? config.LLM_MODEL;
 }
 
-/** A Redis URL fit for logs and error messages: the password is masked. */
+/**
+ * A URL fit for logs and error messages: user name, password and every query value are
+ * masked (a token may be the user name, and `?password=`, `?api-key=` carry credentials).
+ * A unix socket path (ioredis takes `/path/redis.sock?password=…`) keeps its path.
+ */
 export function redactUrl(url: string): string {
+  const maskQuery = (query: string) => {
+    const params = new URLSearchParams(query);
+    for (const key of new Set(params.keys())) params.set(key, '***');
+    return params.toString();
+  };
+  if (url.startsWith('/')) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : `${url.slice(0, q)}?${maskQuery(url.slice(q + 1))}`;
+  }
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = parsed.search ? maskQuery(parsed.search.slice(1)) : '';
     return parsed.toString();
   } catch {
-    return url.startsWith('/') ? url : '(unparseable URL)';
+    return '(unparseable URL)';
   }
 }

@@ -48,6 +48,15 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     throw error;
   }
   const log: Log = createLogger(config.LOG_LEVEL).child({ role });
+  // Node would print an uncaught error's message and stack on stderr as they are; through
+  // the logger they are masked like every other line. Exit status 1, as Node's own.
+  const crash = (kind: string) => (error: unknown) => {
+    const err = error instanceof Error ? { message: error.message, stack: error.stack } : error;
+    log.error({ err }, `${kind}; exiting`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
 
   // The handlers come before anything slow (Redis, Slack's auth.test, Discord's gateway):
   // an orchestrator that stops a process still starting expects exit 0 as well, not

@@ -11,9 +11,7 @@ describe('connecting to Redis', () => {
   it('fails fast with a message naming REDIS_URL when nothing answers', async () => {
     const error = await connectRedis('redis://:hunter2@127.0.0.1:1', 1_000).catch((e) => e);
     expect(error).toBeInstanceOf(RedisUnavailableError);
-    expect(error.message).toMatch(
-      /Cannot reach Redis at REDIS_URL=redis:\/\/:\*\*\*@127\.0\.0\.1:1/,
-    );
+    expect(error.message).toMatch(/Cannot reach Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:1 /);
     expect(error.message).not.toMatch(/hunter2/);
   });
 
@@ -27,8 +25,8 @@ describe('connecting to Redis', () => {
     for (const times of [21, 100, 10_000]) expect(strategy(times)).toBe(DEFAULT_RECONNECT.maxMs);
   });
 
-  it('masks passwords in URLs it prints', () => {
-    expect(redactUrl('redis://user:secret@host:6379/0')).toBe('redis://user:***@host:6379/0');
+  it('masks credentials in URLs it prints', () => {
+    expect(redactUrl('redis://user:secret@host:6379/0')).toBe('redis://host:6379/0');
     expect(redactUrl('/tmp/redis.sock')).toBe('/tmp/redis.sock');
   });
 });
