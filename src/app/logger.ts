@@ -51,15 +51,16 @@ export const CENSOR = '[redacted]';
 
 /**
  * Shapes of tokens that are secret whoever configured them: Slack (xoxb-, xoxp-, xapp-…),
- * OpenAI-style keys (sk-…), bearer credentials, and three-part tokens (Discord bot tokens,
- * JWTs). They are masked even when they are not this process's own (a token pasted in an
+ * OpenAI-style keys (sk-…), bearer credentials, Discord bot tokens and JWTs. They are masked even when they are not this process's own (a token pasted in an
  * opinion, a key echoed by a proxy).
  */
 const TOKEN_PATTERNS: readonly [RegExp, string][] = [
   [/\bx(?:ox[abeoprs]|app)-[A-Za-z0-9-]{6,}/g, CENSOR],
   [/\bsk-[A-Za-z0-9_-]{8,}/g, CENSOR],
   [/\b(Bearer)(\s+)[A-Za-z0-9._~+/-]{8,}=*/gi, `$1$2${CENSOR}`],
-  [/\b[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{20,}/g, CENSOR],
+  // Discord: base64 user id, a 6-character timestamp, an HMAC of 27 characters or more.
+  [/\b[A-Za-z0-9_-]{23,}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}/g, CENSOR],
+  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, CENSOR],
 ];
 
 /** The credentials a URL carries: its password, and values of credential-like query keys. */

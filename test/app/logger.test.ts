@@ -75,13 +75,23 @@ describe('secrets in log lines', () => {
         pasted: 'xoxp-9999-8888-someoneelses and xapp-1-B0-7777-another',
         key: 'sk-proj-AbCdEf0123456789',
         discord: 'OTk5OTk5OTk5OTk5OTk5OTk5.Gabcde.zyxwvutsrqponmlkjihgfedcba012',
+        jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWxvZ3Rlc3Q',
+        host: 'http://inference-gateway-service.ml-namespace.svc:8000/v1',
       },
       'foreign tokens',
     );
     const line = lines[0] ?? '';
-    for (const leak of ['abc.def-ghi', 'someoneelses', 'another', 'AbCdEf0123', 'zyxwvutsrq']) {
+    for (const leak of [
+      'abc.def-ghi',
+      'someoneelses',
+      'another',
+      'AbCdEf0123',
+      'zyxwvutsrq',
+      'c2lnbmF0dXJl',
+    ]) {
       expect(line).not.toContain(leak);
     }
+    expect(line).toContain('inference-gateway-service.ml-namespace.svc:8000');
     expect(line).toContain('Bearer [redacted]');
     // Ordinary text is left alone.
     expect(JSON.parse(line).msg).toBe('foreign tokens');
