@@ -31,4 +31,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "dist/app/healthcheck.js"]
 # `node dist/app/worker.js` runs the pipeline workers alone (see docker-compose.yml).
+# Not `npm start` / `npm run worker`: those run the TypeScript sources through tsx, a
+# development dependency this image leaves out (and node as PID 1 gets SIGTERM itself).
 CMD ["node", "dist/app/start.js"]

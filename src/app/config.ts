@@ -87,6 +87,12 @@ export const ConfigSchema = z.object({
   LLM_TIMEOUT_MS: intFrom(60_000, 1_000, 600_000),
   /** Further tries of one model call after a server error, timeout or unusable output. */
   LLM_MAX_RETRIES: intFrom(2, 0, 10),
+  /**
+   * How long a model call waits for a server that is unreachable or answers 502/503/504
+   * (down, restarting, loading a model) before the round fails with a message; 0 = no
+   * waiting beyond LLM_MAX_RETRIES and JOB_ATTEMPTS.
+   */
+  LLM_SERVER_WAIT_MS: intFrom(120_000, 0, 3_600_000),
   /** Model requests in flight at once across every worker on this Redis (and in each process). */
   LLM_CONCURRENCY: intFrom(16, 1, 256),
   /** Largest generation prompt (estimated tokens); larger groups are clustered and summarised. */
@@ -103,6 +109,15 @@ export const ConfigSchema = z.object({
   LLM_WORD_BUDGET: intFrom(120, 20, 1_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * The port of /healthz, /readyz and /metrics that the container's HEALTHCHECK asks, and
+ * that serve() always listens on: METRICS_PORT when set (every process serves them there,
+ * also beside a Slack HTTP endpoint on PORT), otherwise PORT.
+ */
+export function healthPort(config: Pick<Config, 'PORT' | 'METRICS_PORT'>): number {
+  return config.METRICS_PORT ?? config.PORT;
+}
 
 /** True when the model path is configured: a base URL (local servers need no key) or a key. */
 export function hasModelServer(config: Pick<Config, 'OPENAI_BASE_URL' | 'OPENAI_API_KEY'>) {
@@ -131,13 +146,28 @@ export function judgeModel(config: Pick<Config, 'LLM_MODEL' | 'LLM_JUDGE_MODEL'>
   return config.LLM_JUDGE_MODEL ?? config.LLM_MODEL;
 }
 
-/** A Redis URL fit for logs and error messages: the password is masked. */
+/**
+ * A URL fit for logs and error messages: user name, password and every query value are
+ * masked (a token may be the user name, and `?password=`, `?api-key=` carry credentials).
+ * A unix socket path (ioredis takes `/path/redis.sock?password=…`) keeps its path.
+ */
 export function redactUrl(url: string): string {
+  const maskQuery = (query: string) => {
+    const params = new URLSearchParams(query);
+    for (const key of new Set(params.keys())) params.set(key, '***');
+    return params.toString();
+  };
+  if (url.startsWith('/')) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : `${url.slice(0, q)}?${maskQuery(url.slice(q + 1))}`;
+  }
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = parsed.search ? maskQuery(parsed.search.slice(1)) : '';
     return parsed.toString();
   } catch {
-    return url.startsWith('/') ? url : '(unparseable URL)';
+    return '(unparseable URL)';
   }
 }

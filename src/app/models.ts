@@ -1,5 +1,5 @@
 import type { Log } from '../domain/log.js';
-import { createOpenAIClient, ModelClient } from '../models/llm/client.js';
+import { createOpenAIClient } from '../models/llm/client.js';
 import { EmbeddingRewardModel } from '../models/llm/embedding.js';
 import { LlmGenerator } from '../models/llm/generator.js';
 import { LlmJudgeRewardModel } from '../models/llm/judge.js';
@@ -8,6 +8,7 @@ import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
 import { type Config, hasModelServer, judgeModel, redactUrl } from './config.js';
 import { sharedRequestGate } from './llm-gate.js';
+import { type ModelRequestObserver, observedFetch, WaitingModelClient } from './model-server.js';
 
 export interface ModelChoice {
   generator: Generator;
@@ -23,7 +24,11 @@ const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
  * LLM generator and the reward model REWARD_MODEL names on that server; with neither,
  * the offline models, which need no account and no network. Says which, once.
  */
-export function chooseModels(config: Config, log: Log): ModelChoice {
+export function chooseModels(
+  config: Config,
+  log: Log,
+  hooks: { modelRequest?: ModelRequestObserver } = {},
+): ModelChoice {
   if (!hasModelServer(config)) {
     const description = `offline models: extractive generator, lexical (TF-IDF) reward model${LEARNED_NOTE(config)}`;
     log.info(
@@ -37,12 +42,15 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
     };
   }
   const llmLog = log.child({ component: 'llm' });
-  const client = new ModelClient(
-    createOpenAIClient({
-      baseURL: config.OPENAI_BASE_URL,
-      apiKey: config.OPENAI_API_KEY,
-      timeoutMs: config.LLM_TIMEOUT_MS,
-    }),
+  // The SDK's fetch is wrapped to time each request (metrics) and to tell the client
+  // whether the server was there (LLM_SERVER_WAIT_MS).
+  const openai = createOpenAIClient({
+    baseURL: config.OPENAI_BASE_URL,
+    apiKey: config.OPENAI_API_KEY,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+  }).withOptions({ fetch: observedFetch(hooks.modelRequest) });
+  const client = new WaitingModelClient(
+    openai,
     {
       maxRetries: config.LLM_MAX_RETRIES,
       concurrency: config.LLM_CONCURRENCY,
@@ -53,6 +61,7 @@ export function chooseModels(config: Config, log: Log): ModelChoice {
       apiKey: config.OPENAI_API_KEY,
       log: llmLog,
     },
+    { waitMs: config.LLM_SERVER_WAIT_MS, log: llmLog },
   );
   const generator = new LlmGenerator({
     client,

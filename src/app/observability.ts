@@ -2,50 +2,82 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RoundPhaseSchema } from '../domain/phase.js';
 import type { Usage } from '../models/ports.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
 import type { PipelineMetrics } from '../pipeline/stages.js';
 import type { Store } from '../store/store.js';
+import { withTimeout } from './redis.js';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
 
-/** The Prometheus metrics this process exports; gauges are read from Redis at scrape time. */
+/** How long /readyz and a scrape of /metrics wait for Redis before answering without it. */
+export const REDIS_CHECK_TIMEOUT_MS = 2_000;
+
+/** What one scrape reads from Redis: shared by every Redis-backed gauge of that scrape. */
+interface RedisSnapshot {
+  phases: Record<string, number>;
+  jobs: { queue: string; counts: Record<string, number> }[];
+}
+
+export interface BotMetricsDeps {
+  store: Store;
+  queues: PipelineQueues;
+  /** The store's connection: while it is down, a scrape does not queue commands on it. */
+  redis?: Redis;
+  /** How long a scrape waits for Redis (REDIS_CHECK_TIMEOUT_MS unless a test says). */
+  redisTimeoutMs?: number;
+}
+
+/**
+ * The Prometheus metrics this process exports. `dlb_rounds` and `dlb_jobs` are read
+ * from Redis at scrape time, so every process reports the same, global, numbers; the
+ * counters and histograms count what this process did.
+ */
 export class BotMetrics implements PipelineMetrics {
   readonly registry = new Registry();
   readonly jobDuration: Histogram<'queue' | 'outcome'>;
   readonly modelCalls: Counter<'stage'>;
   readonly modelTokens: Counter<'stage' | 'kind'>;
+  readonly modelRequestDuration: Histogram<'endpoint' | 'outcome'>;
+  private inFlight: Promise<RedisSnapshot | null> | null = null;
 
-  constructor(deps: { store: Store; queues: PipelineQueues }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'dlb_process_' });
+  constructor(private readonly deps: BotMetricsDeps) {
+    // prom-client's default names already start with process_ or nodejs_.
+    collectDefaultMetrics({ register: this.registry, prefix: 'dlb_' });
+    const snapshot = () => this.redisSnapshot();
+    new Gauge({
+      name: 'dlb_redis_up',
+      help: 'Whether this scrape read dlb_rounds and dlb_jobs from Redis (1) or Redis did not answer in time and they are left out (0)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await snapshot()) ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'dlb_rounds',
-      help: 'Rounds by phase, across all workspaces',
+      help: 'Rounds by phase, across all workspaces (global: the same in every process)',
       labelNames: ['phase'],
       registers: [this.registry],
       async collect() {
-        const counts = await deps.store.rounds.phaseCounts();
+        const snap = await snapshot();
         this.reset();
-        for (const [phase, n] of Object.entries(counts)) this.set({ phase }, n);
+        if (!snap) return;
+        // Every phase, zeros included, so a rate or an alert has a series before any round.
+        for (const phase of RoundPhaseSchema.options) this.set({ phase }, snap.phases[phase] ?? 0);
       },
     });
     new Gauge({
       name: 'dlb_jobs',
-      help: 'BullMQ jobs by queue and state',
+      help: 'BullMQ jobs by queue and state (global: the same in every process)',
       labelNames: ['queue', 'state'],
       registers: [this.registry],
       async collect() {
-        const queues = [
-          deps.queues.generate,
-          deps.queues.score,
-          deps.queues.select,
-          deps.queues.publish,
-          deps.queues.deadline,
-        ];
-        for (const queue of queues) {
-          const counts = await queue.getJobCounts(...JOB_STATES);
-          for (const state of JOB_STATES)
-            this.set({ queue: queue.name, state }, counts[state] ?? 0);
+        const snap = await snapshot();
+        this.reset();
+        if (!snap) return;
+        for (const { queue, counts } of snap.jobs) {
+          for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
         }
       },
     });
@@ -68,6 +100,13 @@ export class BotMetrics implements PipelineMetrics {
       labelNames: ['stage', 'kind'],
       registers: [this.registry],
     });
+    this.modelRequestDuration = new Histogram({
+      name: 'dlb_model_request_duration_seconds',
+      help: 'One HTTP request to the model server, by endpoint (chat, embeddings) and outcome (HTTP status class, or error)',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+      registers: [this.registry],
+    });
   }
 
   modelUsage(stage: 'generate' | 'score', usage: Usage): void {
@@ -83,6 +122,50 @@ export class BotMetrics implements PipelineMetrics {
   ): void {
     this.jobDuration.observe({ queue, outcome }, seconds);
   }
+
+  modelRequest(endpoint: string, outcome: string, seconds: number): void {
+    this.modelRequestDuration.observe({ endpoint, outcome }, seconds);
+  }
+
+  /**
+   * One read of Redis per scrape, bounded in time: prom-client awaits every gauge's
+   * collect, so without the bound /metrics never answered while Redis was down.
+   */
+  private redisSnapshot(): Promise<RedisSnapshot | null> {
+    this.inFlight ??= this.readRedis().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async readRedis(): Promise<RedisSnapshot | null> {
+    const { store, queues, redis } = this.deps;
+    // A command sent while disconnected waits in ioredis's queue until Redis is back;
+    // a scrape every few seconds through a long outage would pile them up.
+    if (redis && !usable(redis)) return null;
+    const all = [queues.generate, queues.score, queues.select, queues.publish, queues.deadline];
+    try {
+      const [phases, ...jobs] = await withTimeout(
+        Promise.all([store.rounds.phaseCounts(), ...all.map((q) => q.getJobCounts(...JOB_STATES))]),
+        this.deps.redisTimeoutMs ?? REDIS_CHECK_TIMEOUT_MS,
+        'redis did not answer',
+      );
+      return {
+        phases,
+        jobs: jobs.map((counts, i) => ({ queue: all[i]?.name ?? '', counts })),
+      };
+    } catch {
+      return null;
+    }
+  }
+}
+
+/**
+ * False while the connection is known to be down (between tries, or given up); a
+ * connection still connecting gets the benefit of the doubt and the timeout.
+ */
+function usable(redis: Redis): boolean {
+  return !['reconnecting', 'close', 'end'].includes(redis.status);
 }
 
 export interface HealthServerOptions {
@@ -97,13 +180,15 @@ export interface HealthServerOptions {
 export async function readiness(
   redis: Redis,
   queues: PipelineQueues,
+  timeoutMs = REDIS_CHECK_TIMEOUT_MS,
 ): Promise<{ ok: boolean; detail: string }> {
+  if (!usable(redis)) return { ok: false, detail: `redis unreachable: connection ${redis.status}` };
   try {
-    const check = Promise.all([redis.ping(), queues.generate.getJobCounts('waiting')]);
-    await Promise.race([
-      check,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000)),
-    ]);
+    await withTimeout(
+      Promise.all([redis.ping(), queues.generate.getJobCounts('waiting')]),
+      timeoutMs,
+      'timed out: no answer',
+    );
     return { ok: true, detail: 'redis and queues reachable' };
   } catch (error) {
     return {
@@ -119,7 +204,11 @@ export function healthRoutes(options: Omit<HealthServerOptions, 'port' | 'host'>
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return false;
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      // Alive unless the connection gave up for good, which only a restart mends.
+      const ended = options.redis.status === 'end';
+      res
+        .writeHead(ended ? 503 : 200, { 'content-type': 'text/plain' })
+        .end(ended ? 'redis connection ended\n' : 'ok\n');
       return true;
     }
     if (path === '/readyz') {

@@ -11,17 +11,47 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** How a connection that was up tries again after Redis went away. */
+export interface ReconnectPolicy {
+  /** The first retry waits this long, the second twice as long, and so on up to `maxMs`. */
+  stepMs: number;
+  /** The longest wait between two tries: how late a Redis that came back is noticed. */
+  maxMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { stepMs: 200, maxMs: 2_000 };
+
+/**
+ * ioredis's retryStrategy. Before the connection was ever ready it gives up (null) at
+ * once, so start-up fails fast with a message naming REDIS_URL. Once it has been ready
+ * it never gives up: a connection that ends stays dead (status `end`), and so would every
+ * BullMQ connection duplicated from it, while /healthz kept answering 200 and nothing
+ * restarted the process. An outage of any length must end with everything reconnected.
+ */
+export function reconnectStrategy(
+  wasReady: () => boolean,
+  policy: ReconnectPolicy = DEFAULT_RECONNECT,
+): (times: number) => number | null {
+  return (times) => (wasReady() ? Math.min(times * policy.stepMs, policy.maxMs) : null);
+}
+
 /**
  * Connects and pings once, failing fast with a message that names REDIS_URL instead of
- * letting ioredis retry forever in the background. BullMQ needs maxRetriesPerRequest: null.
+ * letting ioredis retry in the background; after that the connection (and each one
+ * duplicated from it, which copies the strategy) reconnects forever. BullMQ needs
+ * maxRetriesPerRequest: null, which also keeps commands queued through an outage.
  */
-export async function connectRedis(url: string, timeoutMs = 5_000): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  timeoutMs = 5_000,
+  reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+): Promise<Redis> {
+  let wasReady = false;
   const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
-    // Before the first successful connection, do not retry: report instead.
-    retryStrategy: (times) => (times > 20 ? null : Math.min(times * 200, 2_000)),
+    retryStrategy: reconnectStrategy(() => wasReady, reconnect),
   });
   redis.on('error', () => {
     // Connection errors surface through connect() or commands; an unhandled 'error'
@@ -30,6 +60,7 @@ export async function connectRedis(url: string, timeoutMs = 5_000): Promise<Redi
   try {
     await withTimeout(redis.connect(), timeoutMs);
     await withTimeout(redis.ping(), timeoutMs);
+    wasReady = true;
     return redis;
   } catch (error) {
     redis.disconnect();
@@ -37,13 +68,17 @@ export async function connectRedis(url: string, timeoutMs = 5_000): Promise<Redi
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what = 'no answer',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+        timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
       }),
     ]);
   } finally {

@@ -39,8 +39,11 @@ export interface Runtime {
   queues: PipelineQueues;
   service: DeliberationService;
   workers: Worker[];
-  /** Stops taking jobs, lets running ones finish up to the timeout, closes queues. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets running ones finish and closes the queues, all within
+   * `timeoutMs` (SHUTDOWN_TIMEOUT_MS unless the caller has less left).
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /** Round ids are short, key-safe and never all digits (BullMQ job ids). */
@@ -129,10 +132,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     queues,
     service,
     workers,
-    async close() {
-      const clean = await closeWorkers(workers, config.SHUTDOWN_TIMEOUT_MS);
+    async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      const clean = await closeWorkers(workers, timeoutMs);
       if (!clean) log.warn({}, 'workers did not close in time; exiting anyway');
-      await Promise.race([queues.close(), new Promise((r) => setTimeout(r, 2_000))]);
+      // Like the workers', the queues' close never resolves while Redis is unreachable.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        queues.close(),
+        new Promise((r) => {
+          timer = setTimeout(r, Math.min(2_000, Math.max(0, deadline - Date.now())));
+        }),
+      ]);
+      clearTimeout(timer);
       // BullMQ leaves a connection it was given open; this one is the runtime's own.
       bull.disconnect();
     },

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
-import { type Config, ConfigError, loadConfig, redactUrl } from './config.js';
+import { type Config, ConfigError, healthPort, loadConfig, redactUrl } from './config.js';
 import type { DiscordConnection } from './discord.js';
 import { type DiscordConfig, loadDiscordConfig } from './discord-config.js';
 import { createLogger } from './logger.js';
@@ -19,11 +19,20 @@ function exitWith(code: number, message: string): never {
   process.exit(code);
 }
 
+/** What a shutdown has to close: filled in as start-up creates each piece. */
+interface Live {
+  redis: Redis | null;
+  slack: SlackConnection | null;
+  discord: DiscordConnection | null;
+  runtime: Runtime | null;
+  healthServer: Server | null;
+}
+
 /**
  * Runs a long-lived process until SIGTERM/SIGINT: `start` holds the platform connections
  * (and, unless RUN_WORKERS=false, the pipeline workers); `worker` runs workers alone.
- * Shutdown stops taking events, lets active jobs finish up to the timeout, closes
- * queues and Redis, and exits 0.
+ * Shutdown stops taking events, lets active jobs finish, closes queues and Redis, and
+ * exits 0, all within SHUTDOWN_TIMEOUT_MS.
  */
 export async function serve(role: 'start' | 'worker'): Promise<void> {
   let config: Config;
@@ -39,6 +48,65 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     throw error;
   }
   const log: Log = createLogger(config.LOG_LEVEL).child({ role });
+  // Node would print an uncaught error's message and stack on stderr as they are; through
+  // the logger they are masked like every other line. Exit status 1, as Node's own.
+  const crash = (kind: string) => (error: unknown) => {
+    const err = error instanceof Error ? { message: error.message, stack: error.stack } : error;
+    log.error({ err }, `${kind}; exiting`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
+
+  // The handlers come before anything slow (Redis, Slack's auth.test, Discord's gateway):
+  // an orchestrator that stops a process still starting expects exit 0 as well, not
+  // death by the signal's default action.
+  const live: Live = { redis: null, slack: null, discord: null, runtime: null, healthServer: null };
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const timeoutMs = config.SHUTDOWN_TIMEOUT_MS;
+    // One deadline for all of it: each step gets what the ones before it left, and the
+    // whole never outlasts the orchestrator's grace period (compose's stop_grace_period).
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    log.info({ signal, timeoutMs }, 'shutting down');
+    const exit = () => {
+      // A slow client (a scrape of /metrics, a half-sent request) must not hold the exit.
+      live.healthServer?.closeAllConnections();
+      live.redis?.disconnect();
+      process.exit(0);
+    };
+    const backstop = setTimeout(() => {
+      log.warn({ timeoutMs }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway');
+      exit();
+    }, timeoutMs);
+    // Inbound events stop first; the ports still post while the publish worker drains.
+    await Promise.all([
+      live.slack?.stop(left()).catch(() => undefined),
+      live.discord?.stop(left()).catch(() => undefined),
+    ]);
+    await live.runtime?.close(left());
+    const server = live.healthServer;
+    if (server) {
+      await new Promise((resolve) => {
+        server.close(resolve);
+        server.closeIdleConnections();
+      });
+    }
+    if (live.redis) {
+      await Promise.race([
+        live.redis.quit().catch(() => undefined),
+        new Promise((r) => setTimeout(r, Math.min(1_000, left()))),
+      ]);
+    }
+    clearTimeout(backstop);
+    exit();
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
   if (!config.REDIS_URL) {
     exitWith(
       2,
@@ -49,26 +117,46 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   try {
     redis = await connectRedis(config.REDIS_URL);
   } catch (error) {
+    if (stopping) return;
     if (error instanceof RedisUnavailableError) exitWith(1, error.message);
     throw error;
   }
+  if (stopping) {
+    redis.disconnect();
+    return;
+  }
+  live.redis = redis;
+  // The connection retries for as long as Redis is away; say so once each way.
+  let redisDown = false;
+  redis.on('reconnecting', () => {
+    if (redisDown || stopping) return;
+    redisDown = true;
+    log.warn({}, 'lost the Redis connection; reconnecting until it is back');
+  });
+  redis.on('ready', () => {
+    if (!redisDown) return;
+    redisDown = false;
+    log.info({}, 'Redis connection back');
+  });
 
-  const models = chooseModels(config, log);
+  // Model requests are timed by the metrics, which exist only once the runtime does.
+  let metrics: BotMetrics | undefined;
+  const models = chooseModels(config, log, {
+    modelRequest: (endpoint, outcome, seconds) => metrics?.modelRequest(endpoint, outcome, seconds),
+  });
   const runWorkers = role === 'worker' || config.RUN_WORKERS;
   // Routes close over the runtime, which exists only once the platforms are built.
-  let runtimeRef: Runtime | null = null;
-  let metricsRef: BotMetrics | null = null;
   const route = (path: string) => ({
     path,
     handler: (
       req: import('node:http').IncomingMessage,
       res: import('node:http').ServerResponse,
     ) => {
-      if (!runtimeRef || !metricsRef) {
+      if (!live.runtime || !metrics) {
         res.writeHead(503).end('starting\n');
         return;
       }
-      void healthRoutes({ redis, queues: runtimeRef.queues, metrics: metricsRef })(req, res);
+      void healthRoutes({ redis, queues: live.runtime.queues, metrics })(req, res);
     },
   });
   // The platform SDKs are imported only when configured: discord.js and Bolt are ~60 MiB of
@@ -83,12 +171,14 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   const discordModule = discordConfig ? await import('./discord.js') : null;
   const discord: DiscordConnection | null =
     discordConfig && discordModule ? discordModule.createDiscord(discordConfig, { log }) : null;
+  if (stopping) return;
+  live.slack = slack;
+  live.discord = discord;
 
   const platforms: Partial<Record<Platform, PlatformPort>> = {};
   if (slack) platforms.slack = slack.port;
   if (discord) platforms.discord = discord.port;
 
-  let metrics: BotMetrics | undefined;
   const runtime: Runtime = createRuntime({
     config,
     redis,
@@ -102,15 +192,15 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       jobFinished: (queue, outcome, seconds) => metrics?.jobFinished(queue, outcome, seconds),
     },
   });
-  metrics = new BotMetrics({ store: runtime.store, queues: runtime.queues });
-  runtimeRef = runtime;
-  metricsRef = metrics;
+  live.runtime = runtime;
+  metrics = new BotMetrics({ store: runtime.store, queues: runtime.queues, redis });
 
   let slackPort: number | null = null;
   if (slack) {
     try {
       slackPort = (await slack.start(runtime.service)).port;
     } catch (error) {
+      if (stopping) return;
       await runtime.close();
       redis.disconnect();
       exitWith(1, error instanceof Error ? error.message : String(error));
@@ -120,6 +210,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     try {
       await discord.start(runtime.service);
     } catch (error) {
+      if (stopping) return;
       if (!discordModule || !(error instanceof discordModule.DiscordStartError)) throw error;
       await slack?.stop(1_000).catch(() => undefined);
       await runtime.close();
@@ -127,46 +218,27 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       exitWith(1, error.message);
     }
   }
-  // Health and metrics ride on the Slack HTTP listener when there is one; otherwise they
-  // get their own server on METRICS_PORT, or PORT.
-  let healthServer: Server | null = null;
-  let healthPort: number | null = slackPort;
-  if (slackPort === null) {
-    const port = config.METRICS_PORT ?? config.PORT;
+  if (stopping) return;
+  // Health and metrics ride on the Slack HTTP listener when there is one. They get their
+  // own server on healthPort() otherwise, and also when METRICS_PORT names another port:
+  // the container's HEALTHCHECK asks healthPort() too, whatever the mode.
+  let ownPort: number | null = null;
+  if (slackPort === null || (config.METRICS_PORT !== null && config.METRICS_PORT !== config.PORT)) {
+    const port = healthPort(config);
     const started = await startHealthServer({ port, redis, queues: runtime.queues, metrics }).catch(
-      (error: unknown) =>
+      (error: unknown) => {
+        if (stopping) return null;
         exitWith(
           1,
           `Cannot serve /healthz on port ${port}: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+        );
+      },
     );
-    healthServer = started.server;
-    healthPort = started.port;
+    if (!started) return;
+    live.healthServer = started.server;
+    ownPort = started.port;
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    // Inbound events stop first; the ports still post while the publish worker drains.
-    await Promise.all([
-      slack?.stop(config.SHUTDOWN_TIMEOUT_MS).catch(() => undefined),
-      discord?.stop(config.SHUTDOWN_TIMEOUT_MS).catch(() => undefined),
-    ]);
-    await runtime.close();
-    await new Promise((resolve) =>
-      healthServer ? healthServer.close(resolve) : resolve(undefined),
-    );
-    await Promise.race([
-      redis.quit().catch(() => undefined),
-      new Promise((r) => setTimeout(r, 1_000)),
-    ]);
-    redis.disconnect();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (stopping) return;
   // Logged last: whoever waits for this line may signal the process right away.
   log.info(
     {
@@ -175,7 +247,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       workers: runtime.workers.length,
       slack: slackConfig ? (slackConfig.appToken ? 'socket-mode' : `http:${slackPort}`) : 'off',
       discord: discord ? 'on' : 'off',
-      health: healthPort,
+      health: ownPort ?? slackPort,
     },
     `${role} running`,
   );

@@ -1,15 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { type EphemeralRedis, startEphemeralRedis } from '../../src/app/redis-server.js';
+import { FakeSlack } from '../fakes/slack.js';
+import { until } from '../support/harness.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Starts an entry point and resolves with its "running" log line (JSON on stderr). */
+interface Launched {
+  child: ChildProcess;
+  running: Record<string, unknown>;
+  logs: () => string;
+}
+
+/** Starts an entry point and resolves once a log line (JSON on stderr) matches `ready`. */
 function launch(
   entry: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; running: Record<string, unknown>; logs: () => string }> {
+  ready: (line: string) => boolean = (line) => line.includes(' running"'),
+): Promise<Launched> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env,
@@ -17,11 +28,11 @@ function launch(
   });
   let stderr = '';
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "running" line:\n${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no matching line:\n${stderr}`)), 20_000);
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       for (const line of stderr.split('\n')) {
-        if (!line.includes(' running"')) continue;
+        if (!line.startsWith('{') || !ready(line)) continue;
         clearTimeout(timer);
         resolvePromise({ child, running: JSON.parse(line), logs: () => stderr });
         return;
@@ -34,14 +45,38 @@ function launch(
   });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) => child.once('exit', (code) => r(code)));
+function exited(child: ChildProcess): Promise<number | string | null> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(child.exitCode ?? child.signalCode);
+  }
+  return new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+}
+
+/** Runs the container's HEALTHCHECK command with `env`; resolves with its exit code. */
+function healthcheck(env: NodeJS.ProcessEnv): Promise<number | string | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/healthcheck.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: 'ignore',
+  });
+  return exited(child);
+}
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 describe('npm start and npm run worker as processes', () => {
   const children: ChildProcess[] = [];
-  afterEach(() => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
   afterAll(async () => {
     const redis = testRedis().connect();
@@ -54,9 +89,13 @@ describe('npm start and npm run worker as processes', () => {
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: `proc${process.pid}`,
     PORT: '0',
+    METRICS_PORT: '',
     LOG_LEVEL: 'info',
     SLACK_BOT_TOKEN: '',
+    SLACK_APP_TOKEN: '',
+    SLACK_SIGNING_SECRET: '',
     DISCORD_TOKEN: '',
+    DISCORD_APPLICATION_ID: '',
     OPENAI_API_KEY: '',
     OPENAI_BASE_URL: '',
     ...extra,
@@ -97,5 +136,87 @@ describe('npm start and npm run worker as processes', () => {
     });
     expect(await exited(child)).toBe(2);
     expect(stderr).toMatch(/WORKER_CONCURRENCY: must be a whole number/);
+  });
+
+  it('exits 0 within SHUTDOWN_TIMEOUT_MS on SIGTERM while Redis is down and a client hangs', async () => {
+    const redis: EphemeralRedis = await startEphemeralRedis();
+    cleanups.push(() => redis.stop());
+    const timeoutMs = 2_000;
+    const { child, running } = await launch(
+      'src/app/start.ts',
+      env({ REDIS_URL: redis.url, SHUTDOWN_TIMEOUT_MS: String(timeoutMs) }),
+    );
+    children.push(child);
+    const port = Number(running.health);
+    const base = `http://127.0.0.1:${port}`;
+    await redis.stop();
+    await until(async () => (await fetch(`${base}/readyz`)).status === 503, 5_000);
+    // A client that sent half a request and went quiet: the HTTP server's close waits for
+    // it (up to its 60 s headers timeout) unless the shutdown cuts it off.
+    const stalled: Socket = connect(port, '127.0.0.1');
+    cleanups.push(async () => stalled.destroy());
+    await new Promise((r) => stalled.once('connect', r));
+    stalled.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    stalled.on('error', () => {});
+
+    const started = Date.now();
+    const done = exited(child);
+    child.kill('SIGTERM');
+    expect(await done).toBe(0);
+    expect(Date.now() - started).toBeLessThan(timeoutMs + 1_500);
+  });
+
+  it('exits 0 on SIGTERM during start-up', async () => {
+    // A Slack that accepts connections and never answers: auth.test hangs, so the process
+    // is still starting when the signal comes.
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => silent.close(r));
+    });
+    const { child } = await launch(
+      'src/app/start.ts',
+      env({
+        SLACK_BOT_TOKEN: 'xoxb-startup-test',
+        SLACK_SIGNING_SECRET: 'startup-secret',
+        SLACK_API_URL: `http://127.0.0.1:${(silent.address() as { port: number }).port}/api/`,
+      }),
+      // Logged once Redis is connected, before the platforms start.
+      (line) => line.includes('no model server configured'),
+    );
+    children.push(child);
+    await until(() => sockets.size > 0, 10_000);
+    const done = exited(child);
+    child.kill('SIGTERM');
+    expect(await done).toBe(0);
+  });
+
+  it('serves /healthz on METRICS_PORT beside a Slack HTTP endpoint, where the healthcheck asks', async () => {
+    const slack = await new FakeSlack().start();
+    cleanups.push(() => slack.stop());
+    const metricsPort = await freePort();
+    const appEnv = env({
+      SLACK_BOT_TOKEN: 'xoxb-healthport-test',
+      SLACK_SIGNING_SECRET: 'healthport-secret',
+      SLACK_API_URL: slack.apiUrl,
+      METRICS_PORT: String(metricsPort),
+    });
+    const { child, running } = await launch('src/app/start.ts', appEnv);
+    children.push(child);
+    expect(running.slack).toMatch(/^http:\d+$/);
+    expect(running.health).toBe(metricsPort);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+    // Still beside the Slack endpoint too.
+    const slackPort = String(running.slack).slice('http:'.length);
+    expect((await fetch(`http://127.0.0.1:${slackPort}/healthz`)).status).toBe(200);
+    expect(await healthcheck(appEnv)).toBe(0);
+    const done = exited(child);
+    child.kill('SIGTERM');
+    expect(await done).toBe(0);
+    expect(await healthcheck(appEnv)).toBe(1);
   });
 });

@@ -78,6 +78,9 @@ export class AofRedis {
   private child: ChildProcess | null = null;
   starts = 0;
 
+  /** `extraArgs` go to redis-server as they are (e.g. `--requirepass`, `<password>`). */
+  constructor(private readonly extraArgs: readonly string[] = []) {}
+
   async start(): Promise<void> {
     const child = spawn(
       'redis-server',
@@ -94,6 +97,7 @@ export class AofRedis {
         'always',
         '--save',
         '',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -85,7 +85,7 @@ describe('chooseModels', () => {
     expect(choice.generator.name).toBe('llm (llama3.1)');
     expect(choice.rewardModel).toBeInstanceOf(LlmJudgeRewardModel);
     expect(choice.rewardModel.name).toBe('llm judge (qwen2.5)');
-    expect(choice.description).toContain('http://user:***@localhost:11434/v1');
+    expect(choice.description).toContain('http://localhost:11434/v1');
     const said = JSON.stringify([choice.description, log.lines]);
     expect(said).not.toContain(KEY);
     expect(said).not.toContain('secret');

@@ -1,0 +1,113 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/app/config.js';
+import { createLogger, secretsFrom } from '../../src/app/logger.js';
+
+// Fake secrets, distinctive enough that any trace of them in a line is found.
+const ENV = {
+  SLACK_BOT_TOKEN: 'xoxb-1111-2222-logtestbottoken',
+  SLACK_APP_TOKEN: 'xapp-1-A0LOG-3333-logtestapptoken',
+  SLACK_SIGNING_SECRET: 'sigsecret-logtest-8c1d2e',
+  DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GlOgTt.logtest-discord-token-abcdefghijk',
+  OPENAI_API_KEY: 'sk-logtest-0a9b8c7d6e5f',
+  // A password with characters URLs encode, and a second one in the query.
+  REDIS_URL: 'redis://default:p%40ss-redis-logtest@redis.internal:6379/0?password=qpass-logtest',
+};
+const SECRETS = [
+  ENV.SLACK_BOT_TOKEN,
+  ENV.SLACK_APP_TOKEN,
+  ENV.SLACK_SIGNING_SECRET,
+  ENV.DISCORD_TOKEN,
+  ENV.OPENAI_API_KEY,
+  'p@ss-redis-logtest',
+  'p%40ss-redis-logtest',
+  'qpass-logtest',
+];
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+describe('secrets in log lines', () => {
+  it('takes every configured secret from the environment, Redis passwords included', () => {
+    expect(secretsFrom(ENV).sort()).toEqual([...new Set(SECRETS)].sort());
+    expect(secretsFrom({ REDIS_URL: '/tmp/redis.sock?password=sockpass-1' })).toContain(
+      'sockpass-1',
+    );
+    expect(secretsFrom({})).toEqual([]);
+  });
+
+  it('masks each one in messages, fields at any depth, error messages and stacks', () => {
+    const { stream, lines } = capture();
+    const log = createLogger('info', stream, secretsFrom(ENV)).child({ role: 'test' });
+    for (const secret of SECRETS) {
+      const error = new Error(`the server said: bad credential ${secret}`);
+      log.error(
+        {
+          err: { message: error.message, stack: error.stack },
+          nested: { deeper: [{ note: `value=${secret};` }] },
+          quoted: `"${secret}"`,
+        },
+        `request failed with ${secret}`,
+      );
+    }
+    expect(lines).toHaveLength(SECRETS.length);
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      expect(parsed.msg).toMatch(/^request failed with \[redacted\]$/);
+      for (const secret of SECRETS) expect(line).not.toContain(secret);
+    }
+  });
+
+  it('masks token shapes nobody configured: Slack, OpenAI-style, bearer, Discord', () => {
+    const { stream, lines } = capture();
+    const log = createLogger('info', stream, []);
+    log.warn(
+      {
+        header: 'Authorization: Bearer abc.def-ghi_jkl012345',
+        pasted: 'xoxp-9999-8888-someoneelses and xapp-1-B0-7777-another',
+        key: 'sk-proj-AbCdEf0123456789',
+        discord: 'OTk5OTk5OTk5OTk5OTk5OTk5.Gabcde.zyxwvutsrqponmlkjihgfedcba012',
+        jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWxvZ3Rlc3Q',
+        host: 'http://inference-gateway-service.ml-namespace.svc:8000/v1',
+      },
+      'foreign tokens',
+    );
+    const line = lines[0] ?? '';
+    for (const leak of [
+      'abc.def-ghi',
+      'someoneelses',
+      'another',
+      'AbCdEf0123',
+      'zyxwvutsrq',
+      'c2lnbmF0dXJl',
+    ]) {
+      expect(line).not.toContain(leak);
+    }
+    expect(line).toContain('inference-gateway-service.ml-namespace.svc:8000');
+    expect(line).toContain('Bearer [redacted]');
+    // Ordinary text is left alone.
+    expect(JSON.parse(line).msg).toBe('foreign tokens');
+  });
+
+  it('prints URLs without user name, password or query values', () => {
+    expect(redactUrl('redis://xoxb-as-user:secret@host:6379/0?password=hunter2')).toBe(
+      'redis://host:6379/0?password=***',
+    );
+    expect(redactUrl('https://gateway.example/v1?api-key=k-123&api-version=2024')).toBe(
+      'https://gateway.example/v1?api-key=***&api-version=***',
+    );
+    expect(redactUrl('/tmp/redis.sock?password=hunter2&db=1')).toBe(
+      '/tmp/redis.sock?password=***&db=***',
+    );
+    expect(redactUrl('/tmp/redis.sock')).toBe('/tmp/redis.sock');
+    expect(redactUrl('not a url')).toBe('(unparseable URL)');
+  });
+});

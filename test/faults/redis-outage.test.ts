@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../../src/app/config.js';
+import { BotMetrics, startHealthServer } from '../../src/app/observability.js';
+import { connectRedis } from '../../src/app/redis.js';
+import { createRuntime, type Runtime } from '../../src/app/runtime.js';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
+import { CHANNEL, MODERATOR, RecordingLog, SCOPE, until } from '../support/harness.js';
+import { AofRedis } from './support.js';
+
+/**
+ * The give-up window the old strategy had (20 tries, ~31 s at the default backoff) is
+ * the number of tries, so a backoff of a few milliseconds passes it within a second: the
+ * outage below lasts for many more tries than that, in seconds rather than a minute.
+ */
+const FAST_RECONNECT = { stepMs: 5, maxMs: 40 };
+
+describe('Redis down for longer than a connection used to keep trying', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+
+  it('reports not ready during the outage, then every connection (BullMQ workers too) comes back', async () => {
+    const server = new AofRedis();
+    await server.start();
+    cleanups.push(() => server.stop());
+    const redis: Redis = await connectRedis(server.socketPath, 1_000, FAST_RECONNECT);
+    cleanups.push(async () => redis.disconnect());
+    const platform = new ConsolePlatform(() => {});
+    const runtime: Runtime = createRuntime({
+      config: ConfigSchema.parse({ JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' }),
+      redis,
+      log: new RecordingLog(),
+      generator: new ExtractiveGenerator(),
+      rewardModel: new LexicalRewardModel(),
+      platforms: { console: platform },
+      runWorkers: true,
+    });
+    cleanups.push(() => runtime.close());
+    const metrics = new BotMetrics({ store: runtime.store, queues: runtime.queues, redis });
+    const health = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      redis,
+      queues: runtime.queues,
+      metrics,
+    });
+    cleanups.push(async () => {
+      health.server.closeAllConnections();
+      await new Promise((r) => health.server.close(r));
+    });
+    const base = `http://127.0.0.1:${health.port}`;
+    const get = (path: string) => fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+    expect((await get('/readyz')).status).toBe(200);
+
+    await server.crash();
+    await until(async () => (await get('/readyz')).status === 503, 5_000);
+    let reconnects = 0;
+    redis.on('reconnecting', () => {
+      reconnects++;
+    });
+    await until(() => reconnects > 40, 10_000);
+    await sleep(500);
+    // Still trying, not given up: an ended connection never comes back.
+    expect(redis.status).not.toBe('end');
+    const during = await get('/readyz');
+    expect(during.status).toBe(503);
+    expect(await during.text()).toMatch(/redis unreachable/);
+    expect((await get('/healthz')).status).toBe(200);
+    expect(await (await get('/metrics')).text()).toMatch(/^dlb_redis_up 0$/m);
+
+    await server.start();
+    await until(async () => (await get('/readyz')).status === 200, 10_000);
+    expect(await (await get('/metrics')).text()).toMatch(/^dlb_redis_up 1$/m);
+    // The workers' own connections (duplicated from this one) are back too: a round's
+    // question goes through the publish queue and its worker.
+    const round = await runtime.service.start({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      actor: MODERATOR,
+      question: 'Should our team adopt a four-day week?',
+    });
+    await platform.waitFor('question', round.id, 15_000);
+  }, 40_000);
+});
