@@ -96,7 +96,7 @@ export class Components {
       lambdaBias: options.lambdaBias,
       lambdaFactor: options.lambdaFactor,
       seeds: [options.seed],
-      tolerance: 1e-5,
+      tolerance: 1e-4,
       maxSweeps: 500,
       initScale: 0.1,
     });

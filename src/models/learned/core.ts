@@ -123,6 +123,9 @@ export class LearnedCore {
   /** Members with at least one rating: the room, when there are no groups to bridge. */
   private readonly members: number[] = [];
   private readonly consensusCache = new Map<number, number>();
+  /** Known ratings, member-major; NaN where the member did not rate the statement. */
+  private readonly known: Float32Array;
+  private readonly statements: number;
 
   constructor(input: CoreInput, options: CoreOptions = DEFAULT_CORE_OPTIONS) {
     const { ratings } = input;
@@ -145,6 +148,11 @@ export class LearnedCore {
       examples.cold.statement,
     );
     this.components = new Components(ratings, text, options);
+    this.statements = ratings.statements;
+    this.known = new Float32Array(ratings.members * ratings.statements).fill(Number.NaN);
+    ratings.value.forEach((a, i) => {
+      this.known[ratings.member[i]! * ratings.statements + ratings.statement[i]!] = a;
+    });
 
     const hasRatings = new Uint8Array(ratings.members);
     for (const u of ratings.member) hasRatings[u] = 1;
@@ -163,8 +171,13 @@ export class LearnedCore {
     return this.components.rated[statement] === 1;
   }
 
-  /** Predicted approval in [0, 1]. */
+  /**
+   * Approval in [0, 1]: the member's own rating when they rated the statement (nothing
+   * predicts it better), else the blend's prediction.
+   */
   predict(member: number, statement: number): number {
+    const rating = this.known[member * this.statements + statement];
+    if (rating !== undefined && !Number.isNaN(rating)) return rating;
     const p = this.isRated(statement)
       ? dot(this.warmWeights, this.components.warmFeatures(member, statement))
       : dot(this.coldWeights, this.components.coldFeatures(member, statement));

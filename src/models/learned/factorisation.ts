@@ -260,14 +260,105 @@ function updateSide(
     const to = start[row + 1]!;
     if (from === to) continue;
     solver.reset(ridge[0], ridge[1]);
-    for (let p = from; p < to; p++) {
-      const o = other[p]!;
-      solver.add(otherFactors, o * k, value[p]! - mu - otherBias[o]!);
+    if (k === 1) accumulateOne(solver, other, value, from, to, otherFactors, otherBias, mu);
+    else if (k === 2) accumulateTwo(solver, other, value, from, to, otherFactors, otherBias, mu);
+    else {
+      for (let p = from; p < to; p++) {
+        const o = other[p]!;
+        solver.add(otherFactors, o * k, value[p]! - mu - otherBias[o]!);
+      }
     }
     solver.solve(solution);
     ownBias[row] = solution[0]!;
     for (let f = 0; f < k; f++) ownFactors[row * k + f] = solution[f + 1]!;
   }
+}
+
+/*
+ * RidgeSolver.add unrolled for one and two factors, the sizes the model and the
+ * Community Notes baseline use: the same products added to the same cells in the same
+ * order (so the same results), kept in locals instead of the solver's arrays.
+ */
+
+function accumulateOne(
+  solver: RidgeSolver,
+  other: Int32Array,
+  value: Float64Array,
+  from: number,
+  to: number,
+  otherFactors: Float64Array,
+  otherBias: Float64Array,
+  mu: number,
+) {
+  const a = solver.a;
+  const b = solver.b;
+  let a00 = a[0]!;
+  let a10 = a[2]!;
+  let a11 = a[3]!;
+  let b0 = b[0]!;
+  let b1 = b[1]!;
+  for (let p = from; p < to; p++) {
+    const o = other[p]!;
+    const y = value[p]! - mu - otherBias[o]!;
+    const x1 = otherFactors[o]!;
+    b0 += y;
+    a00 += 1;
+    b1 += x1 * y;
+    a10 += x1;
+    a11 += x1 * x1;
+  }
+  a[0] = a00;
+  a[2] = a10;
+  a[3] = a11;
+  b[0] = b0;
+  b[1] = b1;
+}
+
+function accumulateTwo(
+  solver: RidgeSolver,
+  other: Int32Array,
+  value: Float64Array,
+  from: number,
+  to: number,
+  otherFactors: Float64Array,
+  otherBias: Float64Array,
+  mu: number,
+) {
+  const a = solver.a;
+  const b = solver.b;
+  let a00 = a[0]!;
+  let a10 = a[3]!;
+  let a11 = a[4]!;
+  let a20 = a[6]!;
+  let a21 = a[7]!;
+  let a22 = a[8]!;
+  let b0 = b[0]!;
+  let b1 = b[1]!;
+  let b2 = b[2]!;
+  for (let p = from; p < to; p++) {
+    const o = other[p]!;
+    const y = value[p]! - mu - otherBias[o]!;
+    const x1 = otherFactors[2 * o]!;
+    const x2 = otherFactors[2 * o + 1]!;
+    b0 += y;
+    a00 += 1;
+    b1 += x1 * y;
+    a10 += x1;
+    a11 += x1 * x1;
+    b2 += x2 * y;
+    a20 += x2;
+    a21 += x2 * x1;
+    a22 += x2 * x2;
+  }
+  a[0] = a00;
+  a[3] = a10;
+  a[4] = a11;
+  a[6] = a20;
+  a[7] = a21;
+  a[8] = a22;
+  b[0] = b0;
+  b[1] = b1;
+  b[2] = b2;
 }
 
 /** Sum over ratings of (rating - prediction + mu): what the optimal mu is proportional to. */
