@@ -375,8 +375,15 @@ function predictFast(model: Factorisation, member: number, statement: number): n
   const k = model.factors;
   const fu = model.memberFactors;
   const fs = model.statementFactors;
-  let dot = 0;
-  for (let f = 0; f < k; f++) dot += fu[member * k + f]! * fs[statement * k + f]!;
+  let dot: number;
+  // Unrolled for the common sizes; 0 + x is x, so the sums are the generic loop's.
+  if (k === 1) dot = fu[member]! * fs[statement]!;
+  else if (k === 2) {
+    dot = fu[2 * member]! * fs[2 * statement]! + fu[2 * member + 1]! * fs[2 * statement + 1]!;
+  } else {
+    dot = 0;
+    for (let f = 0; f < k; f++) dot += fu[member * k + f]! * fs[statement * k + f]!;
+  }
   return model.mu + model.memberBias[member]! + model.statementBias[statement]! + dot;
 }
 
