@@ -53,7 +53,7 @@ export function opinionClusters(
     count[c] = (count[c] ?? 0) + 1;
     perMember[ratings.member[i] as number] = (perMember[ratings.member[i] as number] ?? 0) + 1;
   }
-  const rows: { index: number[]; value: number[] }[] = Array.from({ length: m }, () => ({
+  const rows: SparseRow[] = Array.from({ length: m }, () => ({
     index: [],
     value: [],
   }));
@@ -70,20 +70,13 @@ export function opinionClusters(
   for (let u = 0; u < m; u++) if ((perMember[u] as number) >= options.minRatings) members.push(u);
   if (members.length < 2 * options.minGroups) return none;
 
-  const cov = new Float64Array(s * s);
-  for (const u of members) {
-    const { index, value } = rows[u] as { index: number[]; value: number[] };
-    for (let a = 0; a < index.length; a++) {
-      const ia = (index[a] as number) * s;
-      const va = value[a] as number;
-      for (let b = 0; b < index.length; b++) {
-        cov[ia + (index[b] as number)] =
-          (cov[ia + (index[b] as number)] ?? 0) + va * (value[b] as number);
-      }
-    }
-  }
   const rng = createRng(options.seed);
-  const axes = principalAxes(cov, s, options.components, rng);
+  const axes = principalAxes(
+    members.map((u) => rows[u] as SparseRow),
+    s,
+    options.components,
+    rng,
+  );
   // Polis scales a sparse member's projection up by sqrt(statements / rated): unrated
   // statements count as zero, which would otherwise pull them to the centre.
   const ratedStatements = count.reduce((n, x) => n + (x > 0 ? 1 : 0), 0);
@@ -112,22 +105,31 @@ export function opinionClusters(
   return { groups: best.k, assignment };
 }
 
-/** Leading eigenvectors of a symmetric matrix by power iteration with deflation. */
-function principalAxes(cov: Float64Array, n: number, count: number, rng: Rng): Float64Array[] {
+interface SparseRow {
+  index: number[];
+  value: number[];
+}
+
+/**
+ * Leading eigenvectors of X'X (X: the members' centred rows) by power iteration with
+ * deflation. X'X v is computed as the sum of x (x . v) over rows, never forming the
+ * statements x statements matrix: on a sparse conversation that is far cheaper.
+ */
+function principalAxes(
+  rows: readonly SparseRow[],
+  n: number,
+  count: number,
+  rng: Rng,
+): Float64Array[] {
   const axes: Float64Array[] = [];
   for (let q = 0; q < count; q++) {
-    let v = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+    let v: Float64Array = Float64Array.from({ length: n }, () => rng.next() - 0.5);
     for (let iter = 0; iter < 200; iter++) {
-      const w = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        let x = 0;
-        for (let j = 0; j < n; j++) x += (cov[i * n + j] as number) * (v[j] as number);
-        w[i] = x;
-      }
+      const w = gramTimes(rows, v);
       for (const a of axes) {
         let d = 0;
-        for (let i = 0; i < n; i++) d += (w[i] as number) * (a[i] as number);
-        for (let i = 0; i < n; i++) w[i] = (w[i] as number) - d * (a[i] as number);
+        for (let i = 0; i < n; i++) d += w[i]! * a[i]!;
+        for (let i = 0; i < n; i++) w[i]! -= d * a[i]!;
       }
       let norm = 0;
       for (const x of w) norm += x * x;
@@ -135,16 +137,27 @@ function principalAxes(cov: Float64Array, n: number, count: number, rng: Rng): F
       if (norm === 0) break;
       let change = 0;
       for (let i = 0; i < n; i++) {
-        const x = (w[i] as number) / norm;
-        change += Math.abs(x - (v[i] as number));
+        const x = w[i]! / norm;
+        change += Math.abs(x - v[i]!);
         w[i] = x;
       }
       v = w;
-      if (change < 1e-9) break;
+      // The axes only place members for k-means: four digits are plenty.
+      if (change < 1e-4) break;
     }
     axes.push(v);
   }
   return axes;
+}
+
+function gramTimes(rows: readonly SparseRow[], v: Float64Array): Float64Array {
+  const w = new Float64Array(v.length);
+  for (const { index, value } of rows) {
+    let p = 0;
+    for (let a = 0; a < index.length; a++) p += value[a]! * v[index[a]!]!;
+    for (let a = 0; a < index.length; a++) w[index[a]!]! += p * value[a]!;
+  }
+  return w;
 }
 
 function distance2(a: readonly number[], b: readonly number[]): number {

@@ -67,40 +67,43 @@ export function predictFactorisation(model: Factorisation, member: number, state
   return model.mu + (model.memberBias[member] ?? 0) + (model.statementBias[statement] ?? 0) + dot;
 }
 
+/** One side's ratings grouped by row (CSR), in rating order within a row. */
+interface SideIndex {
+  start: Int32Array;
+  /** The other side's index of each grouped rating. */
+  other: Int32Array;
+  value: Float64Array;
+  /** Rows with at least one rating. */
+  rated: number;
+}
+
 interface Index {
-  /** CSR offsets and rating indices, by member and by statement. */
-  memberStart: Int32Array;
-  memberRatings: Int32Array;
-  statementStart: Int32Array;
-  statementRatings: Int32Array;
-  ratedMembers: number;
-  ratedStatements: number;
+  member: SideIndex;
+  statement: SideIndex;
+}
+
+function sideIndex(keys: Int32Array, others: Int32Array, values: Float64Array, size: number) {
+  const start = new Int32Array(size + 1);
+  for (const key of keys) start[key + 1]! += 1;
+  for (let i = 0; i < size; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, size);
+  const other = new Int32Array(keys.length);
+  const value = new Float64Array(keys.length);
+  keys.forEach((key, idx) => {
+    const p = fill[key]!;
+    other[p] = others[idx]!;
+    value[p] = values[idx]!;
+    fill[key] = p + 1;
+  });
+  let rated = 0;
+  for (let i = 0; i < size; i++) if (start[i + 1]! > start[i]!) rated++;
+  return { start, other, value, rated };
 }
 
 function buildIndex(r: SparseRatings): Index {
-  const csr = (keys: Int32Array, size: number) => {
-    const start = new Int32Array(size + 1);
-    for (const key of keys) start[key + 1] = (start[key + 1] ?? 0) + 1;
-    for (let i = 0; i < size; i++) start[i + 1] = (start[i + 1] ?? 0) + (start[i] as number);
-    const fill = start.slice(0, size);
-    const order = new Int32Array(keys.length);
-    keys.forEach((key, idx) => {
-      order[fill[key] as number] = idx;
-      fill[key] = (fill[key] ?? 0) + 1;
-    });
-    let rated = 0;
-    for (let i = 0; i < size; i++) if ((start[i + 1] as number) > (start[i] as number)) rated++;
-    return { start, order, rated };
-  };
-  const byMember = csr(r.member, r.members);
-  const byStatement = csr(r.statement, r.statements);
   return {
-    memberStart: byMember.start,
-    memberRatings: byMember.order,
-    statementStart: byStatement.start,
-    statementRatings: byStatement.order,
-    ratedMembers: byMember.rated,
-    ratedStatements: byStatement.rated,
+    member: sideIndex(r.member, r.statement, r.value, r.members),
+    statement: sideIndex(r.statement, r.member, r.value, r.statements),
   };
 }
 
@@ -147,52 +150,26 @@ function fitOnce(
       for (let f = 0; f < k; f++) factors[i * k + f] = gaussian(rng) * options.initScale;
     }
   };
-  init(model.memberFactors, index.memberStart, r.members);
-  init(model.statementFactors, index.statementStart, r.statements);
+  init(model.memberFactors, index.member.start, r.members);
+  init(model.statementFactors, index.statement.start, r.statements);
 
   // The per-row problems are scaled by n (the loss is a mean over n ratings), so the
   // mean-based penalties become ridge terms n * lambda / (rows that have ratings).
   const memberRidge = [
-    (n * options.lambdaBias) / index.ratedMembers,
-    (n * options.lambdaFactor) / index.ratedMembers,
+    (n * options.lambdaBias) / index.member.rated,
+    (n * options.lambdaFactor) / index.member.rated,
   ] as const;
   const statementRidge = [
-    (n * options.lambdaBias) / index.ratedStatements,
-    (n * options.lambdaFactor) / index.ratedStatements,
+    (n * options.lambdaBias) / index.statement.rated,
+    (n * options.lambdaFactor) / index.statement.rated,
   ] as const;
   const solver = new RidgeSolver(k + 1);
 
   let previous = loss(r, model, options, index);
   for (let sweep = 1; sweep <= options.maxSweeps; sweep++) {
-    updateSide(
-      r,
-      model,
-      r.statement,
-      index.memberStart,
-      index.memberRatings,
-      r.members,
-      true,
-      memberRidge,
-      solver,
-    );
-    updateSide(
-      r,
-      model,
-      r.member,
-      index.statementStart,
-      index.statementRatings,
-      r.statements,
-      false,
-      statementRidge,
-      solver,
-    );
-    let residual = 0;
-    for (let i = 0; i < n; i++) {
-      residual +=
-        (r.value[i] as number) -
-        (predictFactorisation(model, r.member[i] as number, r.statement[i] as number) - model.mu);
-    }
-    model.mu = residual / n / (1 + options.lambdaBias);
+    updateSide(model, index.member, r.members, true, memberRidge, solver);
+    updateSide(model, index.statement, r.statements, false, statementRidge, solver);
+    model.mu = residualSum(r, model) / n / (1 + options.lambdaBias);
     const current = loss(r, model, options, index);
     model.sweeps = sweep;
     model.loss = current;
@@ -206,9 +183,12 @@ function fitOnce(
 class RidgeSolver {
   readonly a: Float64Array;
   readonly b: Float64Array;
+  /** The current observation's features, reused to keep the inner loop allocation-free. */
+  private readonly x: Float64Array;
   constructor(readonly size: number) {
     this.a = new Float64Array(size * size);
     this.b = new Float64Array(size);
+    this.x = new Float64Array(size);
   }
   reset(ridgeBias: number, ridgeFactor: number) {
     this.a.fill(0);
@@ -221,13 +201,14 @@ class RidgeSolver {
     const s = this.size;
     const a = this.a;
     const b = this.b;
+    const x = this.x;
+    x[0] = 1;
+    for (let i = 1; i < s; i++) x[i] = other[offset + i - 1]!;
     for (let i = 0; i < s; i++) {
-      const xi = i === 0 ? 1 : (other[offset + i - 1] as number);
-      b[i] = (b[i] ?? 0) + xi * y;
-      for (let j = 0; j <= i; j++) {
-        const xj = j === 0 ? 1 : (other[offset + j - 1] as number);
-        a[i * s + j] = (a[i * s + j] ?? 0) + xi * xj;
-      }
+      const xi = x[i]!;
+      b[i]! += xi * y;
+      const row = i * s;
+      for (let j = 0; j <= i; j++) a[row + j]! += xi * x[j]!;
     }
   }
   /** Cholesky on the lower triangle (the system is symmetric positive definite). */
@@ -259,11 +240,8 @@ class RidgeSolver {
 }
 
 function updateSide(
-  r: SparseRatings,
   model: Factorisation,
-  other: Int32Array,
-  start: Int32Array,
-  order: Int32Array,
+  side: SideIndex,
   size: number,
   isMember: boolean,
   ridge: readonly [number, number],
@@ -274,47 +252,161 @@ function updateSide(
   const otherBias = isMember ? model.statementBias : model.memberBias;
   const ownFactors = isMember ? model.memberFactors : model.statementFactors;
   const otherFactors = isMember ? model.statementFactors : model.memberFactors;
+  const { start, other, value } = side;
+  const mu = model.mu;
   const solution = new Float64Array(k + 1);
   for (let row = 0; row < size; row++) {
-    const from = start[row] as number;
-    const to = start[row + 1] as number;
+    const from = start[row]!;
+    const to = start[row + 1]!;
     if (from === to) continue;
     solver.reset(ridge[0], ridge[1]);
-    for (let p = from; p < to; p++) {
-      const idx = order[p] as number;
-      const o = other[idx] as number;
-      solver.add(
-        otherFactors,
-        o * k,
-        (r.value[idx] as number) - model.mu - (otherBias[o] as number),
-      );
+    if (k === 1) accumulateOne(solver, other, value, from, to, otherFactors, otherBias, mu);
+    else if (k === 2) accumulateTwo(solver, other, value, from, to, otherFactors, otherBias, mu);
+    else {
+      for (let p = from; p < to; p++) {
+        const o = other[p]!;
+        solver.add(otherFactors, o * k, value[p]! - mu - otherBias[o]!);
+      }
     }
     solver.solve(solution);
-    ownBias[row] = solution[0] as number;
-    for (let f = 0; f < k; f++) ownFactors[row * k + f] = solution[f + 1] as number;
+    ownBias[row] = solution[0]!;
+    for (let f = 0; f < k; f++) ownFactors[row * k + f] = solution[f + 1]!;
   }
+}
+
+/*
+ * RidgeSolver.add unrolled for one and two factors, the sizes the model and the
+ * Community Notes baseline use: the same products added to the same cells in the same
+ * order (so the same results), kept in locals instead of the solver's arrays.
+ */
+
+function accumulateOne(
+  solver: RidgeSolver,
+  other: Int32Array,
+  value: Float64Array,
+  from: number,
+  to: number,
+  otherFactors: Float64Array,
+  otherBias: Float64Array,
+  mu: number,
+) {
+  const a = solver.a;
+  const b = solver.b;
+  let a00 = a[0]!;
+  let a10 = a[2]!;
+  let a11 = a[3]!;
+  let b0 = b[0]!;
+  let b1 = b[1]!;
+  for (let p = from; p < to; p++) {
+    const o = other[p]!;
+    const y = value[p]! - mu - otherBias[o]!;
+    const x1 = otherFactors[o]!;
+    b0 += y;
+    a00 += 1;
+    b1 += x1 * y;
+    a10 += x1;
+    a11 += x1 * x1;
+  }
+  a[0] = a00;
+  a[2] = a10;
+  a[3] = a11;
+  b[0] = b0;
+  b[1] = b1;
+}
+
+function accumulateTwo(
+  solver: RidgeSolver,
+  other: Int32Array,
+  value: Float64Array,
+  from: number,
+  to: number,
+  otherFactors: Float64Array,
+  otherBias: Float64Array,
+  mu: number,
+) {
+  const a = solver.a;
+  const b = solver.b;
+  let a00 = a[0]!;
+  let a10 = a[3]!;
+  let a11 = a[4]!;
+  let a20 = a[6]!;
+  let a21 = a[7]!;
+  let a22 = a[8]!;
+  let b0 = b[0]!;
+  let b1 = b[1]!;
+  let b2 = b[2]!;
+  for (let p = from; p < to; p++) {
+    const o = other[p]!;
+    const y = value[p]! - mu - otherBias[o]!;
+    const x1 = otherFactors[2 * o]!;
+    const x2 = otherFactors[2 * o + 1]!;
+    b0 += y;
+    a00 += 1;
+    b1 += x1 * y;
+    a10 += x1;
+    a11 += x1 * x1;
+    b2 += x2 * y;
+    a20 += x2;
+    a21 += x2 * x1;
+    a22 += x2 * x2;
+  }
+  a[0] = a00;
+  a[3] = a10;
+  a[4] = a11;
+  a[6] = a20;
+  a[7] = a21;
+  a[8] = a22;
+  b[0] = b0;
+  b[1] = b1;
+  b[2] = b2;
+}
+
+/** Sum over ratings of (rating - prediction + mu): what the optimal mu is proportional to. */
+function residualSum(r: SparseRatings, model: Factorisation): number {
+  let residual = 0;
+  for (let i = 0; i < r.value.length; i++) {
+    residual += r.value[i]! - (predictFast(model, r.member[i]!, r.statement[i]!) - model.mu);
+  }
+  return residual;
+}
+
+/** predictFactorisation for indices known to be in range (the hot loops' version). */
+function predictFast(model: Factorisation, member: number, statement: number): number {
+  const k = model.factors;
+  const fu = model.memberFactors;
+  const fs = model.statementFactors;
+  let dot: number;
+  // Unrolled for the common sizes; 0 + x is x, so the sums are the generic loop's.
+  if (k === 1) dot = fu[member]! * fs[statement]!;
+  else if (k === 2) {
+    dot = fu[2 * member]! * fs[2 * statement]! + fu[2 * member + 1]! * fs[2 * statement + 1]!;
+  } else {
+    dot = 0;
+    for (let f = 0; f < k; f++) dot += fu[member * k + f]! * fs[statement * k + f]!;
+  }
+  return model.mu + model.memberBias[member]! + model.statementBias[statement]! + dot;
+}
+
+function sumSquares(values: Float64Array): number {
+  let total = 0;
+  for (const v of values) total += v * v;
+  return total;
 }
 
 function loss(r: SparseRatings, model: Factorisation, options: FactorisationOptions, index: Index) {
   const n = r.value.length;
   let sse = 0;
   for (let i = 0; i < n; i++) {
-    const e =
-      (r.value[i] as number) -
-      predictFactorisation(model, r.member[i] as number, r.statement[i] as number);
+    const e = r.value[i]! - predictFast(model, r.member[i]!, r.statement[i]!);
     sse += e * e;
   }
-  let bu = 0;
-  for (const b of model.memberBias) bu += b * b;
-  let bs = 0;
-  for (const b of model.statementBias) bs += b * b;
-  let fu = 0;
-  for (const f of model.memberFactors) fu += f * f;
-  let fs = 0;
-  for (const f of model.statementFactors) fs += f * f;
+  const bu = sumSquares(model.memberBias);
+  const bs = sumSquares(model.statementBias);
+  const fu = sumSquares(model.memberFactors);
+  const fs = sumSquares(model.statementFactors);
   return (
     sse / n +
-    options.lambdaBias * (model.mu ** 2 + bu / index.ratedMembers + bs / index.ratedStatements) +
-    options.lambdaFactor * (fu / index.ratedMembers + fs / index.ratedStatements)
+    options.lambdaBias * (model.mu ** 2 + bu / index.member.rated + bs / index.statement.rated) +
+    options.lambdaFactor * (fu / index.member.rated + fs / index.statement.rated)
   );
 }

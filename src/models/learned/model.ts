@@ -28,11 +28,14 @@ export const LearnedInputSchema = z.object({
 export type LearnedInput = z.infer<typeof LearnedInputSchema>;
 
 export const LEARNED_MODEL_NAME =
-  'learned (stacked factorisation + opinion groups + text neighbours)';
+  'learned (cross-fitted blend: factorisation, neighbours, opinion groups, text)';
 
 export interface LearnedRewardModel {
   readonly name: string;
-  /** Approval in [0, 1]; throws for an id that was not given at fit time. */
+  /**
+   * Approval in [0, 1]: the member's own rating when they rated the statement, else
+   * the prediction. Throws for an id that was not given at fit time.
+   */
   predict(memberId: string, statementId: string): number;
   /** approvals[statement][member], the layout of the RewardModel port's matrix. */
   predictMatrix(memberIds: readonly string[], statementIds: readonly string[]): number[][];

@@ -45,9 +45,11 @@ function twoCamps(): LearnedInput {
 describe('fitLearnedModel', () => {
   it('predicts rated statements per camp', () => {
     const model = fitLearnedModel(twoCamps());
+    // Pairs the members skipped, so these are predictions, not their own ratings.
     expect(model.predict('m0', 's0')).toBeGreaterThan(0.7);
-    expect(model.predict('m0', 's4')).toBeLessThan(0.3);
-    expect(model.predict('m15', 's4')).toBeGreaterThan(0.7);
+    expect(model.predict('m3', 's4')).toBeLessThan(0.3);
+    expect(model.predict('m15', 's6')).toBeGreaterThan(0.7);
+    expect(model.predict('m17', 's4')).toBeGreaterThan(0.7);
   });
 
   it('predicts new statements from their text, differently per statement and camp', () => {
@@ -77,6 +79,35 @@ describe('fitLearnedModel', () => {
     expect(Number.isFinite(p)).toBe(true);
     expect(p).toBeGreaterThanOrEqual(0);
     expect(p).toBeLessThanOrEqual(1);
+  });
+
+  it("returns a member's own rating of a statement they rated", () => {
+    const input = twoCamps();
+    const model = fitLearnedModel(input);
+    for (const r of input.ratings.slice(0, 10)) {
+      expect(model.predict(r.member, r.statement)).toBe(r.approval);
+    }
+  });
+
+  it('fits the same model from the same input', () => {
+    const a = fitLearnedModel(twoCamps());
+    const b = fitLearnedModel(twoCamps());
+    for (const s of ['s0', 's4', 's8', 's9']) {
+      expect(a.predict('m3', s)).toBe(b.predict('m3', s));
+      expect(a.consensus(s)).toBe(b.consensus(s));
+    }
+  });
+
+  it('fits on a handful of ratings without failing', () => {
+    const input = twoCamps();
+    input.ratings = input.ratings.slice(0, 3);
+    const model = fitLearnedModel(input);
+    for (const s of ['s0', 's8']) {
+      const p = model.predict('m19', s);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(model.consensus(s))).toBe(true);
+    }
   });
 
   it('returns the matrix as approvals[statement][member]', () => {
