@@ -39,6 +39,7 @@ export function clip(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const percent = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
 const mention = (userId: string) => `<@${userId}>`;
 
@@ -189,10 +190,12 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
       : ids.map(mention).join(', ');
   const fields = view.versions.map(({ version, statement, results, endorsement }) => {
+    // Counts only, so it names nobody in an anonymous round, and a hidden round keeps both.
+    const coverage = `Approval predicted for ${count(results.predictedCount, 'member')}, rated by ${results.ratingCount}.`;
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.`,
+        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.\n${coverage}`,
       );
     }
     const counts = results.distribution
@@ -200,6 +203,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       .join(' · ');
     const lines = [
       `> ${clip(statement.replace(/\s+/g, ' '), 300)}`,
+      coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
       `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
