@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/app/config.js';
 import { createDiscord, DiscordStartError } from '../../../src/app/discord.js';
@@ -116,6 +119,23 @@ describe('Discord setup: the /consensus command', () => {
     expect(byName.scale?.choices?.map((c) => c.value)).toEqual(['approval3', 'likert7']);
     const close = subs[1] as unknown as { options: { name: string; required?: boolean }[] };
     expect(close.options).toEqual([expect.objectContaining({ name: 'round', type: 3 })]);
+  });
+
+  it('without settings, npm run discord:commands points to the README section that exists', async () => {
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
+    );
+    const script = fileURLToPath(new URL('../../../src/app/discord-commands.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env, stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('see "Connect to Discord" in the README');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(readme).toMatch(/^## Connect to Discord$/m);
   });
 
   describe('registration (npm run discord:commands)', () => {
