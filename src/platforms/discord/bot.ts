@@ -26,7 +26,12 @@ import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import { BOT_PERMISSIONS } from './client.js';
-import { COMMAND_NAME, type ConsensusCommand, parseCommand } from './commands.js';
+import {
+  COMMAND_NAME,
+  type ConsensusCommand,
+  parseCommand,
+  StaleCommandError,
+} from './commands.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
@@ -311,19 +316,18 @@ export class DiscordBot {
   }
 
   private async command(interaction: ChatInputCommandInteraction): Promise<void> {
-    const command = parseCommand(interaction);
-    if (!interaction.inGuild()) {
-      await interaction.reply({ content: OUTSIDE_GUILD_TEXT, flags: MessageFlags.Ephemeral });
-      return;
-    }
-    if (command.kind === 'help' || command.kind === 'unknown') {
-      await interaction.reply({ content: HELP_TEXT, flags: MessageFlags.Ephemeral });
-      return;
-    }
-    const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
-    const actor = this.actorOf(interaction);
-    const visibility = command.kind === 'results' ? 'public' : 'ephemeral';
-    await this.respond(interaction, visibility, () => this.run(command, scope, actor, interaction));
+    // Read before parsing (which fails on a stale registration): this never throws.
+    const visibility =
+      interaction.options.getSubcommand(false) === 'results' ? 'public' : 'ephemeral';
+    await this.respond(interaction, visibility, async () => {
+      if (!interaction.inGuild()) return { ephemeral: true, content: OUTSIDE_GUILD_TEXT };
+      const command = parseCommand(interaction);
+      if (command.kind === 'help' || command.kind === 'unknown') {
+        return { ephemeral: true, content: HELP_TEXT };
+      }
+      const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
+      return this.run(command, scope, this.actorOf(interaction), interaction);
+    });
   }
 
   private async run(
@@ -457,6 +461,14 @@ export class DiscordBot {
 
   private failure(error: unknown, interaction: ChatInputCommandInteraction): Answer {
     if (error instanceof DomainError) return { ephemeral: true, content: error.message };
+    if (error instanceof StaleCommandError) {
+      // The admin's to fix, not a bug here: say what to run, and log it once per use.
+      this.log.warn(
+        { ...describeError(error.cause), guildId: interaction.guildId },
+        'command options do not match the registration; run npm run discord:commands',
+      );
+      return { ephemeral: true, content: error.message };
+    }
     this.log.error(
       {
         ...describeError(error),
