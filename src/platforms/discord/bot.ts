@@ -35,7 +35,13 @@ import {
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
-import { HELP_TEXT, RATE_BUTTON_PREFIX, resultsEmbed, statusEmbed } from './render.js';
+import {
+  HELP_TEXT,
+  parseRateButton,
+  type RateButtonKind,
+  resultsEmbed,
+  statusEmbed,
+} from './render.js';
 import { ReplayGuard, reactionKey } from './replay-guard.js';
 
 /** The parts of the service the Discord adapter calls. */
@@ -273,10 +279,11 @@ export class DiscordBot {
   // ---- slash commands -------------------------------------------------------------------------
 
   private onInteraction(interaction: Interaction): void {
-    if (interaction.isButton() && interaction.customId.startsWith(RATE_BUTTON_PREFIX)) {
+    const button = interaction.isButton() ? parseRateButton(interaction.customId) : null;
+    if (interaction.isButton() && button) {
       if (this.guard.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return;
       if (!this.seenInteractions.add(interaction.id)) return;
-      this.track(this.rateButton(interaction));
+      this.track(this.rateButton(interaction, button.kind, button.optionKey));
       return;
     }
     if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return;
@@ -286,31 +293,44 @@ export class DiscordBot {
   }
 
   /**
-   * A click on an anonymous poll's button: the member's rating, answered only to them
-   * (ephemeral), so nothing in the channel shows who rated or how.
+   * A click on a buttons poll (anonymous or hidden): the member's rating, answered only to
+   * them (ephemeral), so nothing in the channel shows who rated or how. Every click gets an
+   * answer, or Discord tells the member "This interaction failed".
    */
-  private async rateButton(interaction: ButtonInteraction): Promise<void> {
-    const optionKey = interaction.customId.slice(RATE_BUTTON_PREFIX.length);
-    if (!interaction.inGuild()) return;
+  private async rateButton(
+    interaction: ButtonInteraction,
+    kind: RateButtonKind | null,
+    optionKey: string,
+  ): Promise<void> {
     let answer: string;
-    try {
-      const outcome = await this.service.react({
-        scope: { platform: 'discord', workspaceId: interaction.guildId },
-        channelId: interaction.channelId,
-        messageId: interaction.message.id,
-        userId: interaction.user.id,
-        optionKey,
-        at: this.now(),
-        removed: false,
-        source: 'button',
-      });
-      answer =
-        outcome.status === 'recorded'
-          ? `Your anonymous rating: ${optionKey}. Click another button to change it.`
-          : 'That button is not a rating in an open poll.';
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      answer = error.message;
+    if (!interaction.inGuild()) {
+      answer = OUTSIDE_GUILD_TEXT;
+    } else {
+      try {
+        const outcome = await this.service.react({
+          scope: { platform: 'discord', workspaceId: interaction.guildId },
+          channelId: interaction.channelId,
+          messageId: interaction.message.id,
+          userId: interaction.user.id,
+          optionKey,
+          at: this.now(),
+          removed: false,
+          source: 'button',
+        });
+        answer =
+          outcome.status === 'recorded'
+            ? ratedText(kind, optionKey)
+            : 'That button is not a rating in an open poll.';
+      } catch (error) {
+        if (error instanceof DomainError) answer = error.message;
+        else {
+          this.log.error(
+            { ...describeError(error), guildId: interaction.guildId },
+            'rating button failed',
+          );
+          answer = INTERNAL_ERROR_TEXT;
+        }
+      }
     }
     await interaction.reply({ content: answer, flags: MessageFlags.Ephemeral });
   }
@@ -526,6 +546,17 @@ export class DiscordBot {
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
+}
+
+/** What a member sees after clicking a rating button; never "anonymous" unless it is. */
+function ratedText(kind: RateButtonKind | null, optionKey: string): string {
+  if (kind === 'anonymous') {
+    return `Your anonymous rating: ${optionKey}. Click another button to change it.`;
+  }
+  if (kind === 'hidden') {
+    return `Your rating: ${optionKey}. The tally stays hidden until the round is finished; click another button to change it.`;
+  }
+  return `Your rating: ${optionKey}. Click another button to change it.`;
 }
 
 function isMemberMessage(message: Message): boolean {

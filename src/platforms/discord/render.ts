@@ -280,18 +280,46 @@ export const HELP_TEXT = [
   'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
 ].join('\n');
 
-/** Custom ids of an anonymous poll's buttons: the prefix + the option key. */
+/** Custom ids of a buttons poll's buttons: the prefix, the poll's kind, the option key. */
 export const RATE_BUTTON_PREFIX = 'consensus:rate:';
 
-/** An anonymous poll's buttons, five to a row (Discord's limit), in the scale's order. */
+/**
+ * Why a poll rates with buttons: 'anonymous' (nobody sees who rated what) or 'hidden' (the
+ * tally waits for the finish, ratings are under members' ids). A click's confirmation
+ * must say the right one, and the click carries no more than its custom id.
+ */
+export type RateButtonKind = 'anonymous' | 'hidden';
+
+export function rateButtonId(kind: RateButtonKind, optionKey: string): string {
+  return `${RATE_BUTTON_PREFIX}${kind}:${optionKey}`;
+}
+
+/**
+ * Reads a rating button's custom id. `kind` is null for buttons posted before the kind
+ * was part of the id (`consensus:rate:<key>`); null overall for any other custom id.
+ */
+export function parseRateButton(
+  customId: string,
+): { kind: RateButtonKind | null; optionKey: string } | null {
+  if (!customId.startsWith(RATE_BUTTON_PREFIX)) return null;
+  const parts = customId.slice(RATE_BUTTON_PREFIX.length).split(':');
+  const [first, second] = parts;
+  if (!first || parts.length > 2) return null;
+  if (second === undefined) return { kind: null, optionKey: first };
+  if ((first !== 'anonymous' && first !== 'hidden') || !second) return null;
+  return { kind: first, optionKey: second };
+}
+
+/** A buttons poll's buttons, five to a row (Discord's limit), in the scale's order. */
 export function rateButtons(view: StatementView): APIActionRowComponent<APIButtonComponent>[] {
+  const kind: RateButtonKind = view.anonymous ? 'anonymous' : 'hidden';
   const rows: APIActionRowComponent<APIButtonComponent>[] = [];
   view.options.forEach((option, i) => {
     if (i % 5 === 0) rows.push({ type: ComponentType.ActionRow, components: [] });
     rows.at(-1)?.components.push({
       type: ComponentType.Button,
       style: ButtonStyle.Secondary,
-      custom_id: `${RATE_BUTTON_PREFIX}${option.key}`,
+      custom_id: rateButtonId(kind, option.key),
       label: option.label,
       emoji: { name: emojiFor(option.key) },
     });

@@ -122,6 +122,33 @@ describe('Discord: slash commands', () => {
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
 
+  it('answers every rating button click: outside a server, and when something breaks', async () => {
+    world = await startWorld({
+      wrap: (service) => ({
+        ...pick(service),
+        react: async (event) => {
+          if (event.source === 'button') throw new Error('Redis went away');
+          return service.react(event);
+        },
+      }),
+    });
+    const { fake } = world;
+    const { questionId } = await startRound(world);
+    const inDm = fake.click(questionId, 'consensus:rate:hidden:agree', ana, { dm: true });
+    expect(contentOf(world, (await fake.answered(inDm)).id)).toBe(OUTSIDE_GUILD_TEXT);
+    expect(Number(fake.reply(inDm).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+
+    const broken = fake.click(questionId, 'consensus:rate:anonymous:agree', ana);
+    await fake.answered(broken);
+    expect(contentOf(world, broken)).toBe(
+      'Something went wrong on my side; please try again in a moment.',
+    );
+    expect(Number(fake.reply(broken).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    const logged = world.log.lines.find((l) => l.message === 'rating button failed');
+    expect(logged?.level).toBe('error');
+    expect(logged?.fields).toMatchObject({ err: 'Redis went away' });
+  });
+
   it('shows errors only to the member, and lets moderators, configured roles and the starter act', async () => {
     world = await startWorld({
       moderatorRoles: ['facilitators'],
