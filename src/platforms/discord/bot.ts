@@ -65,10 +65,6 @@ export interface DiscordBotOptions {
 /** Leaves room for the round trip to Discord inside its 3 s. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
 
-/** How long a reaction waits for its freshly posted statement to be linked (the publisher does it at once). */
-const LINK_RETRIES = 40;
-const LINK_RETRY_MS = 50;
-
 export const OUTSIDE_GUILD_TEXT =
   'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
 const INTERNAL_ERROR_TEXT = 'Something went wrong on my side; please try again in a moment.';
@@ -256,18 +252,11 @@ export class DiscordBot {
       // 👍 and 👍🏽 are two reactions on Discord: each is added and removed on its own.
       variant: emoji,
     };
+    // The publisher links a statement before its poll reactions are added, so a member
+    // reacting as soon as they see them finds it linked.
     this.inOrder(channelId, async () => {
       try {
-        let outcome = await this.service.react(event);
-        // A member was quicker than the publisher: the statement is posted but not linked yet.
-        const posting = this.platform.postingOf(messageId);
-        if (outcome.status === 'ignored' && outcome.roundId === null && posting) {
-          await posting;
-          for (let i = 0; i < LINK_RETRIES && outcome.roundId === null; i++) {
-            await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
-            outcome = await this.service.react(event);
-          }
-        }
+        await this.service.react(event);
       } catch (error) {
         // The results are posted already; a late reaction simply does not count.
         if (error instanceof DomainError && error.code === 'poll_closed') return;
