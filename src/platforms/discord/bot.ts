@@ -21,7 +21,7 @@ import {
 } from 'discord.js';
 import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
-import type { ReplyOutcome } from '../../deliberation/service.js';
+import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -42,10 +42,14 @@ import {
   resultsEmbed,
   statusEmbed,
 } from './render.js';
-import { ReplayGuard, reactionKey } from './replay-guard.js';
+import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
 
-/** The parts of the service the Discord adapter calls. */
-export type DiscordService = PlatformService;
+/**
+ * The parts of the service the Discord adapter calls: every adapter's, and what it needs to
+ * catch up after being offline and to follow reactions removed in bulk.
+ */
+export type DiscordService = PlatformService &
+  Pick<DeliberationService, 'openRounds' | 'pollReactions'>;
 
 export interface DiscordBotOptions {
   client: Client;
@@ -126,6 +130,10 @@ export class DiscordBot {
     });
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
+    this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
+    this.listen(Events.MessageReactionRemoveEmoji, (r) =>
+      this.onReactionsCleared(r.message, r.emoji.id ?? r.emoji.name ?? ''),
+    );
     this.listen(Events.InteractionCreate, (i) => this.onInteraction(i));
   }
 
@@ -262,6 +270,38 @@ export class DiscordBot {
         if (error instanceof DomainError && error.code === 'poll_closed') return;
         throw error;
       }
+    });
+  }
+
+  /**
+   * A moderator (or a bot) removed every reaction of a message, or every one of an emoji
+   * (`variant`): Discord says no more than that, so the ratings stored under those
+   * reactions are taken back one by one. Never the bot's own, which are never stored.
+   */
+  private onReactionsCleared(message: Message | PartialMessage, variant: string | null): void {
+    const type = variant === null ? 'MESSAGE_REACTION_REMOVE_ALL' : 'MESSAGE_REACTION_REMOVE_EMOJI';
+    if (this.guard.isReplay(clearedKey(type, message.id, variant))) return;
+    const guildId = message.guildId;
+    if (!guildId) return;
+    const scope: Scope = { platform: 'discord', workspaceId: guildId };
+    const { channelId, id: messageId } = message;
+    const at = this.now();
+    this.inOrder(channelId, async () => {
+      const stored = await this.service.pollReactions(scope, channelId, messageId);
+      if (!stored) return;
+      try {
+        for (const reaction of stored.reactions) {
+          if (variant !== null && reaction.variant !== variant) continue;
+          await this.service.react({ scope, channelId, messageId, at, removed: true, ...reaction });
+        }
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'poll_closed') return;
+        throw error;
+      }
+      this.log.info(
+        { roundId: stored.roundId, version: stored.version, variant },
+        'reactions cleared from a statement',
+      );
     });
   }
 

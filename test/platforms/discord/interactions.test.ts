@@ -317,6 +317,8 @@ function pick<T extends object>(service: T): T {
     'reply',
     'removeReply',
     'react',
+    'openRounds',
+    'pollReactions',
   ]) {
     const method = (service as Record<string, unknown>)[key];
     if (typeof method === 'function') bound[key] = method.bind(service);

@@ -85,6 +85,33 @@ describe('Discord: reactions as ratings', () => {
     expect(await ratings(world, round.id)).toEqual({});
   });
 
+  it('takes back the ratings when a moderator removes an emoji, or every reaction, and a replay does not', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    fake.react(threadId, statementId, cai, '👍🏽');
+    await settle(world);
+    // Only 👍 goes: cai's 👍🏽 is another reaction on Discord, and stays.
+    fake.removeEmojiReactions(threadId, statementId, '👍');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ben.id]: 'disagree', [cai.id]: 'agree' });
+
+    fake.removeAllReactions(threadId, statementId);
+    const removedAt = fake.sequence;
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+    // Rating again afterwards counts, and a resumed session replaying the removal (Discord
+    // delivers at least once) does not take it back.
+    fake.react(threadId, statementId, ana, '🤷');
+    await settle(world);
+    // Everything from the removal on comes again.
+    await fake.dropConnection({ replayDelivered: fake.sequence - removedAt + 1 });
+    await settle(world);
+    expect(fake.resumes).toHaveLength(1);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'unsure' });
+  });
+
   it('counts a reaction given while the bot is still adding the poll reactions', async () => {
     const { fake } = world;
     // The bot's first poll reaction waits out a 1 s rate limit; the statement is up meanwhile.
