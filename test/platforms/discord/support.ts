@@ -44,6 +44,7 @@ export interface WorldOptions {
   deferAfterMs?: number;
   /** Wraps the service the bot calls (e.g. to make it slow). */
   wrap?: (service: DiscordService) => DiscordService;
+  onFatal?: (message: string) => void;
 }
 
 /**
@@ -74,7 +75,12 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   const boot = async () => {
     const redis = env.connect();
-    const discord = createDiscord(config, { log, deferAfterMs: options.deferAfterMs });
+    const discord = createDiscord(config, {
+      log,
+      deferAfterMs: options.deferAfterMs,
+      // A fatal close must never end the test process.
+      onFatal: options.onFatal ?? (() => {}),
+    });
     const runtime = createRuntime({
       config: runtimeConfig,
       redis,
