@@ -2,6 +2,7 @@ import { type Client, Events, REST } from 'discord.js';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import { DiscordBot, type DiscordService } from '../platforms/discord/bot.js';
+import type { CatchUpLimits } from '../platforms/discord/catch-up.js';
 import { createDiscordClient, inviteUrl } from '../platforms/discord/client.js';
 import { DiscordPlatform } from '../platforms/discord/discord-platform.js';
 import { describeError } from '../platforms/discord/errors.js';
@@ -21,6 +22,8 @@ export interface DiscordDeps {
    * the failure shows; a caller with a graceful shutdown passes its own.
    */
   onFatal?: (message: string) => void;
+  /** Bounds on what catching up after a gap reads per round (tests make them small). */
+  catchUpLimits?: Partial<CatchUpLimits>;
 }
 
 export interface DiscordConnection {
@@ -114,6 +117,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         moderatorRoles: config.moderatorRoles,
         deferAfterMs: deps.deferAfterMs,
         now: deps.now,
+        catchUpLimits: deps.catchUpLimits,
       });
       bot.attach();
       state = 'starting';

@@ -7,6 +7,7 @@ import {
   type Client,
   type ClientEvents,
   Events,
+  type Guild,
   type GuildMember,
   type Interaction,
   type Message,
@@ -25,6 +26,7 @@ import type { DeliberationService, ReplyOutcome } from '../../deliberation/servi
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
+import { CatchUp, type CatchUpLimits } from './catch-up.js';
 import { BOT_PERMISSIONS } from './client.js';
 import {
   COMMAND_NAME,
@@ -64,6 +66,8 @@ export interface DiscordBotOptions {
    */
   deferAfterMs?: number;
   now?: () => number;
+  /** Bounds on what catching up after a restart may read per round (tests make them small). */
+  catchUpLimits?: Partial<CatchUpLimits>;
 }
 
 /** Leaves room for the round trip to Discord inside its 3 s. */
@@ -106,6 +110,7 @@ export class DiscordBot {
   private readonly seenInteractions = new RecentSet(2_000);
   private readonly notified = new RecentSet(5_000);
   private readonly detachers: (() => void)[] = [];
+  private readonly catchUp: CatchUp;
 
   constructor(options: DiscordBotOptions) {
     this.client = options.client;
@@ -115,6 +120,15 @@ export class DiscordBot {
     this.moderatorRoles = options.moderatorRoles.map((r) => r.trim().toLowerCase());
     this.deferAfterMs = options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS;
     this.now = options.now ?? Date.now;
+    this.catchUp = new CatchUp({
+      rest: this.client.rest,
+      service: this.service,
+      log: this.log,
+      now: this.now,
+      botUserId: () => this.client.user?.id ?? null,
+      tell: (outcome, place) => this.tellAt(outcome, place),
+      ...(options.catchUpLimits && { limits: options.catchUpLimits }),
+    });
   }
 
   attach(): void {
@@ -135,6 +149,9 @@ export class DiscordBot {
       this.onReactionsCleared(r.message, r.emoji.id ?? r.emoji.name ?? ''),
     );
     this.listen(Events.InteractionCreate, (i) => this.onInteraction(i));
+    // A fresh session (the first, or after Discord refused to resume one) follows a gap in
+    // which events were lost; a resumed session replays them, so it needs no catch-up.
+    this.listen(Events.ShardReady, (shardId) => this.onSessionStart(shardId));
   }
 
   detach(): void {
@@ -160,7 +177,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_CREATE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place || !isMemberMessage(message)) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       const outcome = await this.service.reply({
         scope: place.scope,
         channelId: place.parentId,
@@ -179,7 +196,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_UPDATE:${updated.id}`)) return;
     const place = this.placeOf(updated);
     if (!place) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       const message = updated.partial ? await updated.fetch().catch(() => null) : updated;
       // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
       if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
@@ -203,7 +220,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_DELETE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       await this.service.removeReply({
         scope: place.scope,
         channelId: place.parentId,
@@ -227,9 +244,20 @@ export class DiscordBot {
 
   /** Tells a member what the service wants them to know, once per round and notice. */
   private async tell(outcome: ReplyOutcome, message: Message): Promise<void> {
+    await this.tellAt(outcome, {
+      channelId: message.channelId,
+      messageId: message.id,
+      userId: message.author.id,
+    });
+  }
+
+  private async tellAt(
+    outcome: ReplyOutcome,
+    place: { channelId: string; messageId: string; userId: string },
+  ): Promise<void> {
     if (!outcome.notice) return;
-    if (!this.notified.add(`${outcome.roundId}:${message.author.id}:${outcome.notice}`)) return;
-    await this.platform.replyTo(message.channelId, message.id, message.author.id, outcome.notice);
+    if (!this.notified.add(`${outcome.roundId}:${place.userId}:${outcome.notice}`)) return;
+    await this.platform.replyTo(place.channelId, place.messageId, place.userId, outcome.notice);
   }
 
   // ---- reactions on statements ------------------------------------------------------------
@@ -262,7 +290,7 @@ export class DiscordBot {
     };
     // The publisher links a statement before its poll reactions are added, so a member
     // reacting as soon as they see them finds it linked.
-    this.inOrder(channelId, async () => {
+    void this.inOrder(channelId, async () => {
       try {
         await this.service.react(event);
       } catch (error) {
@@ -286,7 +314,7 @@ export class DiscordBot {
     const scope: Scope = { platform: 'discord', workspaceId: guildId };
     const { channelId, id: messageId } = message;
     const at = this.now();
-    this.inOrder(channelId, async () => {
+    void this.inOrder(channelId, async () => {
       const stored = await this.service.pollReactions(scope, channelId, messageId);
       if (!stored) return;
       try {
@@ -303,6 +331,42 @@ export class DiscordBot {
         'reactions cleared from a statement',
       );
     });
+  }
+
+  // ---- catching up after a gap ------------------------------------------------------------
+
+  private onSessionStart(shardId: number): void {
+    for (const guild of this.client.guilds.cache.values()) {
+      if (guild.shardId === shardId && guild.available) this.track(this.catchUpGuild(guild));
+    }
+  }
+
+  /**
+   * Reads back what happened in the guild's open rounds while no session was up. Rounds
+   * go one at a time, each in its thread's queue, so live events wait for it and nothing
+   * read from Discord can overtake them.
+   */
+  private async catchUpGuild(guild: Guild): Promise<void> {
+    const scope: Scope = { platform: 'discord', workspaceId: guild.id };
+    const channelIds = [...guild.channels.cache.values()]
+      .filter((c) => !c.isThread())
+      .map((c) => c.id);
+    const open = await this.service.openRounds(scope, channelIds);
+    const rounds = open.slice(0, CATCH_UP_ROUNDS_PER_GUILD);
+    if (open.length > rounds.length) {
+      this.log.warn(
+        { guildId: guild.id, open: open.length, caughtUp: rounds.length },
+        'more open rounds than catch-up reads; the rest only get events from now on',
+      );
+    }
+    for (const state of rounds) {
+      const threadId = state.round.questionRef?.threadId;
+      if (!threadId) continue;
+      await this.inOrder(threadId, async () => {
+        const report = await this.catchUp.round(scope, state);
+        this.log.info({ guildId: guild.id, ...report }, 'caught up on a round');
+      });
+    }
   }
 
   // ---- slash commands -------------------------------------------------------------------------
@@ -555,7 +619,7 @@ export class DiscordBot {
   // ---- bookkeeping ----------------------------------------------------------------------------
 
   /** Runs `task` after every earlier task of the same key; a failure is logged, never thrown. */
-  private inOrder(key: string, task: () => Promise<void>): void {
+  private inOrder(key: string, task: () => Promise<void>): Promise<void> {
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(task).catch((error: unknown) => {
       this.log.error(describeError(error), 'discord event failed');
@@ -566,6 +630,7 @@ export class DiscordBot {
         if (this.chains.get(key) === next) this.chains.delete(key);
       }),
     );
+    return next;
   }
 
   private track(work: Promise<void>): void {
@@ -576,6 +641,9 @@ export class DiscordBot {
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 }
+
+/** Open rounds read back per guild after a gap; more than this many at once is unusual. */
+const CATCH_UP_ROUNDS_PER_GUILD = 50;
 
 /** What a member sees after clicking a rating button; never "anonymous" unless it is. */
 function ratedText(kind: RateButtonKind | null, optionKey: string): string {
