@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   }
   if (!config) {
     console.error(
-      'Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID for one server) first; see docs/connect-discord.md.',
+      'Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID for one server) first; see "Connect to Discord" in the README.',
     );
     process.exit(2);
   }

@@ -2,6 +2,7 @@ import { type Client, Events, REST } from 'discord.js';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import { DiscordBot, type DiscordService } from '../platforms/discord/bot.js';
+import type { CatchUpLimits } from '../platforms/discord/catch-up.js';
 import { createDiscordClient, inviteUrl } from '../platforms/discord/client.js';
 import { DiscordPlatform } from '../platforms/discord/discord-platform.js';
 import { describeError } from '../platforms/discord/errors.js';
@@ -14,6 +15,15 @@ export interface DiscordDeps {
   now?: () => number;
   /** How long `start` waits for the gateway's READY and the guilds (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * Called when Discord closes the gateway for good after `start` (token reset, intent
+   * switched off): the bot would otherwise sit deaf. The sentence says what to fix. The
+   * default prints it and exits with status 1, so a supervisor restarts the process and
+   * the failure shows; a caller with a graceful shutdown passes its own.
+   */
+  onFatal?: (message: string) => void;
+  /** Bounds on what catching up after a gap reads per round (tests make them small). */
+  catchUpLimits?: Partial<CatchUpLimits>;
 }
 
 export interface DiscordConnection {
@@ -29,6 +39,11 @@ export interface DiscordConnection {
   stop(timeoutMs?: number): Promise<void>;
   /** Resolves when every event received so far has been handled (tests, shutdown). */
   idle(): Promise<void>;
+  /**
+   * True from a successful `start` until `stop` or a fatal close: whether Discord events
+   * reach the bot. A readiness probe should include it.
+   */
+  ready(): boolean;
 }
 
 /** Close codes after which reconnecting cannot help; each gets a sentence an admin can act on. */
@@ -36,6 +51,19 @@ const FATAL_CLOSE: Record<number, string> = {
   4004: 'Discord rejected DISCORD_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and set it again.',
   4014: 'Discord refused the Message Content intent: enable it in the Developer Portal (Bot > Privileged Gateway Intents > Message Content Intent).',
 };
+
+/** What to do about a close code that is not in FATAL_CLOSE; discord.js gives up on those too. */
+function fatalCloseText(code: number): string {
+  return (
+    FATAL_CLOSE[code] ??
+    `Discord closed the gateway with code ${code} and the bot cannot reconnect; check the application in the Developer Portal, then restart the bot.`
+  );
+}
+
+function exitOnFatal(message: string): void {
+  console.error(message);
+  process.exit(1);
+}
 
 export class DiscordStartError extends Error {
   constructor(message: string) {
@@ -55,6 +83,8 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
   const rest = new REST(config.apiUrl ? { api: config.apiUrl } : {}).setToken(config.token);
   const platform = new DiscordPlatform(rest, log);
   let bot: DiscordBot | null = null;
+  let state: 'idle' | 'starting' | 'ready' | 'stopped' | 'failed' = 'idle';
+  let closeCode: number | null = null;
 
   // An 'error' event without a listener would crash the process.
   client.on(Events.Error, (error) => log.error(describeError(error), 'discord client error'));
@@ -62,6 +92,18 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
   client.on(Events.ShardResume, (shardId, replayed) =>
     log.info({ shardId, replayed }, 'gateway session resumed'),
   );
+  // discord.js emits this only for close codes it will not reconnect after (4004 token,
+  // 4014 intents, ...). It stays attached for the life of the client: such a close can
+  // come at any time, and without a listener the process would run on, deaf.
+  client.on(Events.ShardDisconnect, (event, shardId) => {
+    closeCode = event.code;
+    if (state !== 'ready') return; // start() reports it, or stop() caused it
+    state = 'failed';
+    const message = fatalCloseText(event.code);
+    log.error({ code: event.code, shardId }, message);
+    bot?.detach();
+    (deps.onFatal ?? exitOnFatal)(message);
+  });
 
   return {
     port: platform,
@@ -75,13 +117,11 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         moderatorRoles: config.moderatorRoles,
         deferAfterMs: deps.deferAfterMs,
         now: deps.now,
+        catchUpLimits: deps.catchUpLimits,
       });
       bot.attach();
-      let closeCode: number | null = null;
-      const onDisconnect = (event: { code: number }) => {
-        closeCode = event.code;
-      };
-      client.on(Events.ShardDisconnect, onDisconnect);
+      state = 'starting';
+      closeCode = null;
       let timer: NodeJS.Timeout | undefined;
       try {
         const ready = new Promise<void>((resolve, reject) => {
@@ -96,6 +136,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         await client.login(config.token);
         await ready;
       } catch (error) {
+        state = 'failed';
         bot.detach();
         await client.destroy();
         const fatal = closeCode === null ? undefined : FATAL_CLOSE[closeCode];
@@ -109,8 +150,8 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         );
       } finally {
         clearTimeout(timer);
-        client.off(Events.ShardDisconnect, onDisconnect);
       }
+      state = 'ready';
       log.info(
         {
           user: client.user?.tag,
@@ -121,6 +162,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
       );
     },
     async stop(timeoutMs = 10_000) {
+      state = 'stopped';
       bot?.detach();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -134,6 +176,9 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
     },
     async idle() {
       await bot?.idle();
+    },
+    ready() {
+      return state === 'ready';
     },
   };
 }

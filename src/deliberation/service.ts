@@ -125,6 +125,26 @@ export interface RatingOutcome {
   roundId: string | null;
 }
 
+/** An open round, as an adapter needs it to catch up on events it missed while offline. */
+export interface OpenRoundState {
+  round: Round;
+  /**
+   * The set new replies go to now, with the ids of the messages it holds, and `since`: the
+   * bot's message that opened it (the question, or the critique invitation), as replies
+   * before it belong elsewhere; null before it is posted. Null when no set is open.
+   */
+  replies: (ReplySlot & { messageIds: string[]; since: string | null }) | null;
+  /** The statement whose poll counts reactions now (not a buttons poll), or null. */
+  statement: MessageRef | null;
+}
+
+/** The reactions stored on a statement whose poll is open and counts reactions. */
+export interface PollReactions {
+  roundId: string;
+  version: number;
+  reactions: { userId: string; optionKey: string; variant: string }[];
+}
+
 /**
  * The generator's note for a statement written from cluster summaries starts so (see
  * `summaryNote` in src/models/llm/large-group.ts; a test holds the two together).
@@ -834,6 +854,82 @@ export class DeliberationService {
       variant,
     );
     return { status: 'recorded', roundId: round.id };
+  }
+
+  // ---- catching up after the adapter was offline ------------------------------------------
+
+  /**
+   * The open rounds of these channels. Platforms do not redeliver what happened while no
+   * connection was up, so an adapter reads its threads and polls again with this.
+   */
+  async openRounds(scope: Scope, channelIds: readonly string[]): Promise<OpenRoundState[]> {
+    const { store } = this.deps;
+    const rounds = (
+      await Promise.all(channelIds.map((id) => store.rounds.openInChannel(scope, id)))
+    ).flat();
+    return Promise.all(
+      rounds.map(async (round) => {
+        const slot = openSlot(round);
+        const reacting =
+          !ratesWithButtons(round.settings) &&
+          round.version > 0 &&
+          (round.phase === 'polling' || round.phase === 'critiquing');
+        return {
+          round,
+          replies: slot && {
+            ...slot,
+            messageIds: await store.contributions.messageIds(
+              scope,
+              round.id,
+              slot.kind,
+              slot.version,
+            ),
+            since:
+              slot.kind === 'opinion'
+                ? (round.questionRef?.messageId ?? null)
+                : ((await store.messages.slot(scope, round.id, `critique:${slot.version}`))
+                    ?.messageId ?? null),
+          },
+          statement: reacting
+            ? await store.messages.slot(scope, round.id, `statement:${round.version}`)
+            : null,
+        };
+      }),
+    );
+  }
+
+  /**
+   * The reactions stored on a statement, or null unless its poll is open and counts
+   * reactions (as in applyReaction): an adapter compares them with the platform's when
+   * reactions were removed in bulk or while it was offline.
+   */
+  async pollReactions(
+    scope: Scope,
+    channelId: string,
+    messageId: string,
+  ): Promise<PollReactions | null> {
+    const { store } = this.deps;
+    const role = await store.messages.lookup(scope, channelId, messageId);
+    if (role?.kind !== 'statement') return null;
+    const round = await store.rounds.get(scope, role.roundId);
+    if (!round || ratesWithButtons(round.settings)) return null;
+    const poll = await store.polls.poll(scope, round.id, role.version);
+    const open =
+      poll !== null &&
+      poll.closedAt === null &&
+      round.version === role.version &&
+      (round.phase === 'polling' || round.phase === 'critiquing');
+    if (!open) return null;
+    const reactions = await store.polls.reactions(scope, round.id, role.version);
+    return {
+      roundId: round.id,
+      version: role.version,
+      reactions: reactions.map((r) => ({
+        userId: r.participantId,
+        optionKey: r.optionKey,
+        variant: r.variant,
+      })),
+    };
   }
 
   // ---- deadlines -------------------------------------------------------------------------

@@ -165,6 +165,16 @@ export class ContributionRepository {
     return removed > 0 ? slot : null;
   }
 
+  /** The ids of the messages whose text a set holds (an adapter checks they still exist). */
+  async messageIds(
+    scope: Scope,
+    roundId: string,
+    kind: ContributionKind,
+    version: number,
+  ): Promise<string[]> {
+    return this.redis.hkeys(this.keys.contributions(scope, roundId, kind, version));
+  }
+
   /** Every member's joined text, in order of their first reply. */
   async list(
     scope: Scope,

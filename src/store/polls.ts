@@ -175,6 +175,24 @@ export class PollRepository {
     }
   }
 
+  /**
+   * The reactions present on a poll (removals left out): member, option and variant each,
+   * for an adapter comparing them with what the platform shows.
+   */
+  async reactions(
+    scope: Scope,
+    roundId: string,
+    version: number,
+  ): Promise<{ participantId: string; optionKey: string; variant: string }[]> {
+    const all = await this.redis.hgetall(this.keys.reactions(scope, roundId, version));
+    return Object.entries(all).flatMap(([name, value]) => {
+      if (value.startsWith(REMOVED)) return [];
+      const [participantId, optionKey, variant] = name.split(SEP);
+      if (!participantId || !optionKey) return [];
+      return [{ participantId, optionKey, variant: variant ?? optionKey }];
+    });
+  }
+
   /** Each member's rating: their most recent reaction still present. */
   async ratings(scope: Scope, poll: Poll): Promise<Rating[]> {
     const all = await this.redis.hgetall(this.keys.reactions(scope, poll.roundId, poll.version));

@@ -120,7 +120,11 @@ export class FakeDiscord {
   readonly guildId: string;
   readonly channels = new Map<string, Json>();
   readonly messages = new Map<string, Json>();
+  /** Who reacted with what: message id -> emoji (unicode name) -> user ids, in order. */
+  readonly reactions = new Map<string, Map<string, Set<string>>>();
   readonly interactions = new Map<string, InteractionState>();
+  /** Every user the tests played, so reaction lists can name them. */
+  private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
   private session: Session | null = null;
@@ -128,11 +132,14 @@ export class FakeDiscord {
   private replayOverlap = 0;
   private readonly wss: WebSocketServer;
   private readonly waiters = new Set<() => void>();
+  private holdConnections = false;
+  private readonly held: (() => void)[] = [];
   private constructor(
     private readonly server: Server,
     private readonly options: FakeDiscordOptions,
   ) {
     this.bot = { id: snowflake(), username: 'consensus-bot', bot: true };
+    this.users.set(this.bot.id, this.bot);
     this.guildId = options.guildId ?? snowflake();
     this.roles = [
       { id: this.guildId, name: '@everyone', permissions: PERMS.member },
@@ -313,6 +320,7 @@ export class FakeDiscord {
     ['PUT', /^\/applications\/(\d+)(?:\/guilds\/\d+)?\/commands$/, (r) => this.putCommands(r)],
     ['GET', /^\/channels\/(\d+)$/, ({ m }) => this.getChannel(m[1] as string)],
     ['POST', /^\/channels\/(\d+)\/messages$/, (r) => this.postMessage(r)],
+    ['GET', /^\/channels\/(\d+)\/messages$/, (r) => this.listMessages(r)],
     ['GET', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
     ['PATCH', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
     ['DELETE', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
@@ -327,6 +335,7 @@ export class FakeDiscord {
       /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/,
       (r) => this.ownReaction(r),
     ],
+    ['GET', /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)$/, (r) => this.reactors(r)],
     ['POST', /^\/interactions\/(\d+)\/([^/]+)\/callback$/, (r) => this.callback(r)],
     ['PATCH', /^\/webhooks\/(\d+)\/([^/]+)\/messages\/(?:@|%40)original$/, (r) => this.original(r)],
     [
@@ -402,7 +411,75 @@ export class FakeDiscord {
       });
       return [204, undefined];
     }
-    return [200, message];
+    return [200, this.withReactions(message)];
+  }
+
+  /**
+   * GET /channels/{c}/messages: as Discord, the oldest `limit` (default 50, at most 100)
+   * after `after`, or the newest before `before`, always sorted newest first.
+   */
+  private listMessages({ m, query }: Route): [number, unknown] {
+    const channelId = m[1] as string;
+    if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    const limit = Math.min(100, Math.max(1, Number(query.limit ?? 50)));
+    const id = (message: Json) => BigInt(String(message.id));
+    let found = [...this.messages.values()]
+      .filter((message) => message.channel_id === channelId)
+      .sort((a, b) => (id(a) < id(b) ? -1 : 1));
+    if (query.after !== undefined) {
+      const after = BigInt(query.after);
+      found = found.filter((message) => id(message) > after).slice(0, limit);
+    } else {
+      if (query.before !== undefined) {
+        const before = BigInt(query.before);
+        found = found.filter((message) => id(message) < before);
+      }
+      found = found.slice(-limit);
+    }
+    return [200, found.reverse().map((message) => this.withReactions(message))];
+  }
+
+  /** GET .../reactions/{emoji}: the users who reacted, by id ascending, after `after`. */
+  private reactors({ m, query }: Route): [number, unknown] {
+    const [, , messageId, emoji] = m as unknown as [string, string, string, string];
+    if (!this.messages.has(messageId)) return UNKNOWN_MESSAGE;
+    // Super reactions (type 1) are never played by the tests.
+    if (query.type === '1') return [200, []];
+    const limit = Math.min(100, Math.max(1, Number(query.limit ?? 25)));
+    const after = BigInt(query.after ?? '0');
+    const ids = [...(this.reactions.get(messageId)?.get(decodeURIComponent(emoji)) ?? [])]
+      .filter((id) => BigInt(id) > after)
+      .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+      .slice(0, limit);
+    return [200, ids.map((id) => userPayload(this.users.get(id) ?? { id, username: id }))];
+  }
+
+  /** A message as REST returns it: with its reactions summed up per emoji. */
+  private withReactions(message: Json): Json {
+    const byEmoji = this.reactions.get(String(message.id));
+    const reactions = [...(byEmoji ?? [])]
+      .filter(([, users]) => users.size > 0)
+      .map(([name, users]) => ({
+        count: users.size,
+        count_details: { burst: 0, normal: users.size },
+        me: users.has(this.bot.id),
+        me_burst: false,
+        burst_colors: [],
+        emoji: { id: null, name },
+      }));
+    return reactions.length > 0 ? { ...message, reactions } : message;
+  }
+
+  /** Records a reaction being added or removed; says whether anything changed. */
+  private setReaction(messageId: string, userId: string, emoji: string, present: boolean): boolean {
+    const byEmoji = this.reactions.get(messageId) ?? new Map<string, Set<string>>();
+    this.reactions.set(messageId, byEmoji);
+    const users = byEmoji.get(emoji) ?? new Set<string>();
+    byEmoji.set(emoji, users);
+    if (users.has(userId) === present) return false;
+    if (present) users.add(userId);
+    else users.delete(userId);
+    return true;
   }
 
   private startThread({ m, body }: Route): [number, unknown] {
@@ -425,6 +502,9 @@ export class FakeDiscord {
       burst: false,
       type: 0,
     };
+    if (!this.setReaction(messageId, this.bot.id, decodeURIComponent(emoji), method === 'PUT')) {
+      return [204, undefined];
+    }
     if (method === 'PUT') {
       this.dispatch('MESSAGE_REACTION_ADD', { ...event, member: this.member(this.bot) });
     } else this.dispatch('MESSAGE_REACTION_REMOVE', event);
@@ -543,6 +623,11 @@ export class FakeDiscord {
   // ---- Gateway ------------------------------------------------------------------------------
 
   private onConnection(socket: WebSocket): void {
+    // While a test plays events in a gap between sessions, new connections wait for it.
+    if (this.holdConnections) {
+      this.held.push(() => this.onConnection(socket));
+      return;
+    }
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
     socket.on('message', (raw) => {
       const frame = JSON.parse(String(raw)) as { op: number; d: Json | number | null };
@@ -632,6 +717,35 @@ export class FakeDiscord {
     ));
   }
 
+  /**
+   * Ends the session as Discord does when it cannot be resumed: the connection drops and
+   * the resume is refused (op 9), so the bot identifies afresh. Events sent before it
+   * reconnects are lost, as they are on Discord (`dispatch` needs a session).
+   */
+  async dropSession(whileGone: () => void | Promise<void> = () => {}): Promise<void> {
+    const socket = this.session?.socket;
+    if (!socket) throw new Error('fake Discord: nothing to drop');
+    const identifiesBefore = this.identifies.length;
+    this.session = null;
+    this.holdConnections = true;
+    socket.close(4000, 'Unknown error');
+    await whileGone();
+    this.holdConnections = false;
+    for (const release of this.held.splice(0)) release();
+    await this.waitFor(
+      () => this.identifies.length > identifiesBefore && this.connected,
+      'a new session',
+    );
+  }
+
+  /** Closes the gateway with a close code, e.g. 4004 (token reset) or 4014 (intent revoked). */
+  closeGateway(code: number, reason: string): void {
+    const socket = this.session?.socket;
+    if (!socket) throw new Error('fake Discord: no connection to close');
+    this.session = null;
+    socket.close(code, reason);
+  }
+
   /** Events since the current session started. */
   get sequence(): number {
     return this.session?.seq ?? 0;
@@ -707,6 +821,7 @@ export class FakeDiscord {
     content: string,
     extra: { webhookId?: string; replyTo?: string } = {},
   ): Json {
+    this.users.set(author.id, author);
     const reference = extra.replyTo
       ? { message_reference: { message_id: extra.replyTo, channel_id: channelId } }
       : {};
@@ -732,11 +847,29 @@ export class FakeDiscord {
     return messageId;
   }
 
-  edit(messageId: string, content: string): void {
+  /**
+   * A member edits a message. `withoutContent`: the MESSAGE_UPDATE carries no content
+   * (Discord sends partial updates), so the bot must fetch the message to read it.
+   */
+  edit(messageId: string, content: string, options: { withoutContent?: boolean } = {}): void {
     const message = this.messages.get(messageId);
     if (!message) throw new Error(`fake Discord: no message ${messageId}`);
     Object.assign(message, { content, edited_timestamp: new Date().toISOString() });
-    this.dispatch('MESSAGE_UPDATE', this.gatewayMessage(message));
+    const { content: _content, ...withoutContent } = this.gatewayMessage(message);
+    this.dispatch(
+      'MESSAGE_UPDATE',
+      options.withoutContent ? withoutContent : this.gatewayMessage(message),
+    );
+  }
+
+  /** A moderator deletes several messages of a channel at once (MESSAGE_DELETE_BULK). */
+  removeMany(channelId: string, messageIds: string[]): void {
+    for (const id of messageIds) this.messages.delete(id);
+    this.dispatch('MESSAGE_DELETE_BULK', {
+      ids: messageIds,
+      channel_id: channelId,
+      guild_id: this.guildId,
+    });
   }
 
   remove(messageId: string): void {
@@ -752,6 +885,9 @@ export class FakeDiscord {
 
   /** A member adds (or removes) a unicode reaction. */
   react(channelId: string, messageId: string, user: FakeUser, emoji: string, removed = false) {
+    this.users.set(user.id, user);
+    // As on Discord: adding a reaction twice, or removing one that is not there, sends nothing.
+    if (!this.setReaction(messageId, user.id, emoji, !removed)) return;
     const event = {
       user_id: user.id,
       channel_id: channelId,
@@ -763,6 +899,27 @@ export class FakeDiscord {
     };
     if (removed) this.dispatch('MESSAGE_REACTION_REMOVE', event);
     else this.dispatch('MESSAGE_REACTION_ADD', { ...event, member: this.member(user) });
+  }
+
+  /** A moderator removes every reaction from a message (MESSAGE_REACTION_REMOVE_ALL). */
+  removeAllReactions(channelId: string, messageId: string): void {
+    this.reactions.delete(messageId);
+    this.dispatch('MESSAGE_REACTION_REMOVE_ALL', {
+      channel_id: channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+    });
+  }
+
+  /** A moderator removes one emoji's reactions from a message (MESSAGE_REACTION_REMOVE_EMOJI). */
+  removeEmojiReactions(channelId: string, messageId: string, emoji: string): void {
+    this.reactions.get(messageId)?.delete(emoji);
+    this.dispatch('MESSAGE_REACTION_REMOVE_EMOJI', {
+      channel_id: channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+      emoji: { id: null, name: emoji },
+    });
   }
 
   /**
@@ -844,7 +1001,12 @@ export class FakeDiscord {
   }
 
   /** A member clicks a button (component interaction, type 3) on a message the bot posted. */
-  click(messageId: string, customId: string, user: FakeUser): string {
+  click(
+    messageId: string,
+    customId: string,
+    user: FakeUser,
+    options: { dm?: boolean } = {},
+  ): string {
     const message = this.messages.get(messageId);
     if (!message) throw new Error(`fake Discord: no message ${messageId}`);
     const id = snowflake();
@@ -860,6 +1022,7 @@ export class FakeDiscord {
       deleted: false,
     });
     const channelId = String(message.channel_id);
+    const dm = { id: snowflake(), type: CHANNEL.DM, recipients: [userPayload(user)] };
     this.dispatch('INTERACTION_CREATE', {
       id,
       application_id: this.options.applicationId,
@@ -869,14 +1032,25 @@ export class FakeDiscord {
       locale: 'en-US',
       app_permissions: ALL_PERMISSIONS,
       entitlements: [],
-      channel: this.channels.get(channelId),
-      channel_id: channelId,
-      guild_id: this.guildId,
-      authorizing_integration_owners: { '0': this.guildId },
-      guild_locale: 'en-US',
-      context: 0,
-      member: { ...this.member(user, []), permissions: PERMS.member },
-      message: this.gatewayMessage(message),
+      ...(options.dm
+        ? {
+            channel: dm,
+            channel_id: dm.id,
+            user: userPayload(user),
+            context: 1,
+            authorizing_integration_owners: { '0': '0' },
+            message: { ...message, channel_id: dm.id },
+          }
+        : {
+            channel: this.channels.get(channelId),
+            channel_id: channelId,
+            guild_id: this.guildId,
+            authorizing_integration_owners: { '0': this.guildId },
+            guild_locale: 'en-US',
+            context: 0,
+            member: { ...this.member(user, []), permissions: PERMS.member },
+            message: this.gatewayMessage(message),
+          }),
       data: { custom_id: customId, component_type: 2 },
     });
     return id;

@@ -7,6 +7,7 @@ import {
   type Client,
   type ClientEvents,
   Events,
+  type Guild,
   type GuildMember,
   type Interaction,
   type Message,
@@ -21,20 +22,36 @@ import {
 } from 'discord.js';
 import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
-import type { ReplyOutcome } from '../../deliberation/service.js';
+import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
+import { CatchUp, type CatchUpLimits } from './catch-up.js';
 import { BOT_PERMISSIONS } from './client.js';
-import { COMMAND_NAME, type ConsensusCommand, parseCommand } from './commands.js';
+import {
+  COMMAND_NAME,
+  type ConsensusCommand,
+  parseCommand,
+  StaleCommandError,
+} from './commands.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
-import { HELP_TEXT, RATE_BUTTON_PREFIX, resultsEmbed, statusEmbed } from './render.js';
-import { ReplayGuard, reactionKey } from './replay-guard.js';
+import {
+  HELP_TEXT,
+  parseRateButton,
+  type RateButtonKind,
+  resultsEmbed,
+  statusEmbed,
+} from './render.js';
+import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
 
-/** The parts of the service the Discord adapter calls. */
-export type DiscordService = PlatformService;
+/**
+ * The parts of the service the Discord adapter calls: every adapter's, and what it needs to
+ * catch up after being offline and to follow reactions removed in bulk.
+ */
+export type DiscordService = PlatformService &
+  Pick<DeliberationService, 'openRounds' | 'pollReactions'>;
 
 export interface DiscordBotOptions {
   client: Client;
@@ -49,14 +66,12 @@ export interface DiscordBotOptions {
    */
   deferAfterMs?: number;
   now?: () => number;
+  /** Bounds on what catching up after a restart may read per round (tests make them small). */
+  catchUpLimits?: Partial<CatchUpLimits>;
 }
 
 /** Leaves room for the round trip to Discord inside its 3 s. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
-
-/** How long a reaction waits for its freshly posted statement to be linked (the publisher does it at once). */
-const LINK_RETRIES = 40;
-const LINK_RETRY_MS = 50;
 
 export const OUTSIDE_GUILD_TEXT =
   'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
@@ -95,6 +110,7 @@ export class DiscordBot {
   private readonly seenInteractions = new RecentSet(2_000);
   private readonly notified = new RecentSet(5_000);
   private readonly detachers: (() => void)[] = [];
+  private readonly catchUp: CatchUp;
 
   constructor(options: DiscordBotOptions) {
     this.client = options.client;
@@ -104,6 +120,15 @@ export class DiscordBot {
     this.moderatorRoles = options.moderatorRoles.map((r) => r.trim().toLowerCase());
     this.deferAfterMs = options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS;
     this.now = options.now ?? Date.now;
+    this.catchUp = new CatchUp({
+      rest: this.client.rest,
+      service: this.service,
+      log: this.log,
+      now: this.now,
+      botUserId: () => this.client.user?.id ?? null,
+      tell: (outcome, place) => this.tellAt(outcome, place),
+      ...(options.catchUpLimits && { limits: options.catchUpLimits }),
+    });
   }
 
   attach(): void {
@@ -119,7 +144,14 @@ export class DiscordBot {
     });
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
+    this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
+    this.listen(Events.MessageReactionRemoveEmoji, (r) =>
+      this.onReactionsCleared(r.message, r.emoji.id ?? r.emoji.name ?? ''),
+    );
     this.listen(Events.InteractionCreate, (i) => this.onInteraction(i));
+    // A fresh session (the first, or after Discord refused to resume one) follows a gap in
+    // which events were lost; a resumed session replays them, so it needs no catch-up.
+    this.listen(Events.ShardReady, (shardId) => this.onSessionStart(shardId));
   }
 
   detach(): void {
@@ -145,7 +177,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_CREATE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place || !isMemberMessage(message)) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       const outcome = await this.service.reply({
         scope: place.scope,
         channelId: place.parentId,
@@ -164,7 +196,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_UPDATE:${updated.id}`)) return;
     const place = this.placeOf(updated);
     if (!place) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       const message = updated.partial ? await updated.fetch().catch(() => null) : updated;
       // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
       if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
@@ -188,7 +220,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_DELETE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place) return;
-    this.inOrder(place.threadId, async () => {
+    void this.inOrder(place.threadId, async () => {
       await this.service.removeReply({
         scope: place.scope,
         channelId: place.parentId,
@@ -212,9 +244,20 @@ export class DiscordBot {
 
   /** Tells a member what the service wants them to know, once per round and notice. */
   private async tell(outcome: ReplyOutcome, message: Message): Promise<void> {
+    await this.tellAt(outcome, {
+      channelId: message.channelId,
+      messageId: message.id,
+      userId: message.author.id,
+    });
+  }
+
+  private async tellAt(
+    outcome: ReplyOutcome,
+    place: { channelId: string; messageId: string; userId: string },
+  ): Promise<void> {
     if (!outcome.notice) return;
-    if (!this.notified.add(`${outcome.roundId}:${message.author.id}:${outcome.notice}`)) return;
-    await this.platform.replyTo(message.channelId, message.id, message.author.id, outcome.notice);
+    if (!this.notified.add(`${outcome.roundId}:${place.userId}:${outcome.notice}`)) return;
+    await this.platform.replyTo(place.channelId, place.messageId, place.userId, outcome.notice);
   }
 
   // ---- reactions on statements ------------------------------------------------------------
@@ -245,18 +288,11 @@ export class DiscordBot {
       // 👍 and 👍🏽 are two reactions on Discord: each is added and removed on its own.
       variant: emoji,
     };
-    this.inOrder(channelId, async () => {
+    // The publisher links a statement before its poll reactions are added, so a member
+    // reacting as soon as they see them finds it linked.
+    void this.inOrder(channelId, async () => {
       try {
-        let outcome = await this.service.react(event);
-        // A member was quicker than the publisher: the statement is posted but not linked yet.
-        const posting = this.platform.postingOf(messageId);
-        if (outcome.status === 'ignored' && outcome.roundId === null && posting) {
-          await posting;
-          for (let i = 0; i < LINK_RETRIES && outcome.roundId === null; i++) {
-            await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
-            outcome = await this.service.react(event);
-          }
-        }
+        await this.service.react(event);
       } catch (error) {
         // The results are posted already; a late reaction simply does not count.
         if (error instanceof DomainError && error.code === 'poll_closed') return;
@@ -265,13 +301,82 @@ export class DiscordBot {
     });
   }
 
+  /**
+   * A moderator (or a bot) removed every reaction of a message, or every one of an emoji
+   * (`variant`): Discord says no more than that, so the ratings stored under those
+   * reactions are taken back one by one. Never the bot's own, which are never stored.
+   */
+  private onReactionsCleared(message: Message | PartialMessage, variant: string | null): void {
+    const type = variant === null ? 'MESSAGE_REACTION_REMOVE_ALL' : 'MESSAGE_REACTION_REMOVE_EMOJI';
+    if (this.guard.isReplay(clearedKey(type, message.id, variant))) return;
+    const guildId = message.guildId;
+    if (!guildId) return;
+    const scope: Scope = { platform: 'discord', workspaceId: guildId };
+    const { channelId, id: messageId } = message;
+    const at = this.now();
+    void this.inOrder(channelId, async () => {
+      const stored = await this.service.pollReactions(scope, channelId, messageId);
+      if (!stored) return;
+      try {
+        for (const reaction of stored.reactions) {
+          if (variant !== null && reaction.variant !== variant) continue;
+          await this.service.react({ scope, channelId, messageId, at, removed: true, ...reaction });
+        }
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'poll_closed') return;
+        throw error;
+      }
+      this.log.info(
+        { roundId: stored.roundId, version: stored.version, variant },
+        'reactions cleared from a statement',
+      );
+    });
+  }
+
+  // ---- catching up after a gap ------------------------------------------------------------
+
+  private onSessionStart(shardId: number): void {
+    for (const guild of this.client.guilds.cache.values()) {
+      if (guild.shardId === shardId && guild.available) this.track(this.catchUpGuild(guild));
+    }
+  }
+
+  /**
+   * Reads back what happened in the guild's open rounds while no session was up. Rounds
+   * go one at a time, each in its thread's queue, so live events wait for it and nothing
+   * read from Discord can overtake them.
+   */
+  private async catchUpGuild(guild: Guild): Promise<void> {
+    const scope: Scope = { platform: 'discord', workspaceId: guild.id };
+    const channelIds = [...guild.channels.cache.values()]
+      .filter((c) => !c.isThread())
+      .map((c) => c.id);
+    const open = await this.service.openRounds(scope, channelIds);
+    const rounds = open.slice(0, CATCH_UP_ROUNDS_PER_GUILD);
+    if (open.length > rounds.length) {
+      this.log.warn(
+        { guildId: guild.id, open: open.length, caughtUp: rounds.length },
+        'more open rounds than catch-up reads; the rest only get events from now on',
+      );
+    }
+    for (const state of rounds) {
+      const threadId = state.round.questionRef?.threadId;
+      if (!threadId) continue;
+      await this.inOrder(threadId, async () => {
+        const report = await this.catchUp.round(scope, state);
+        this.log.info({ guildId: guild.id, ...report }, 'caught up on a round');
+      });
+    }
+  }
+
   // ---- slash commands -------------------------------------------------------------------------
 
   private onInteraction(interaction: Interaction): void {
-    if (interaction.isButton() && interaction.customId.startsWith(RATE_BUTTON_PREFIX)) {
+    const button = interaction.isButton() ? parseRateButton(interaction.customId) : null;
+    if (interaction.isButton() && button) {
       if (this.guard.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return;
       if (!this.seenInteractions.add(interaction.id)) return;
-      this.track(this.rateButton(interaction));
+      this.track(this.rateButton(interaction, button.kind, button.optionKey));
       return;
     }
     if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return;
@@ -281,49 +386,61 @@ export class DiscordBot {
   }
 
   /**
-   * A click on an anonymous poll's button: the member's rating, answered only to them
-   * (ephemeral), so nothing in the channel shows who rated or how.
+   * A click on a buttons poll (anonymous or hidden): the member's rating, answered only to
+   * them (ephemeral), so nothing in the channel shows who rated or how. Every click gets an
+   * answer, or Discord tells the member "This interaction failed".
    */
-  private async rateButton(interaction: ButtonInteraction): Promise<void> {
-    const optionKey = interaction.customId.slice(RATE_BUTTON_PREFIX.length);
-    if (!interaction.inGuild()) return;
+  private async rateButton(
+    interaction: ButtonInteraction,
+    kind: RateButtonKind | null,
+    optionKey: string,
+  ): Promise<void> {
     let answer: string;
-    try {
-      const outcome = await this.service.react({
-        scope: { platform: 'discord', workspaceId: interaction.guildId },
-        channelId: interaction.channelId,
-        messageId: interaction.message.id,
-        userId: interaction.user.id,
-        optionKey,
-        at: this.now(),
-        removed: false,
-        source: 'button',
-      });
-      answer =
-        outcome.status === 'recorded'
-          ? `Your anonymous rating: ${optionKey}. Click another button to change it.`
-          : 'That button is not a rating in an open poll.';
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      answer = error.message;
+    if (!interaction.inGuild()) {
+      answer = OUTSIDE_GUILD_TEXT;
+    } else {
+      try {
+        const outcome = await this.service.react({
+          scope: { platform: 'discord', workspaceId: interaction.guildId },
+          channelId: interaction.channelId,
+          messageId: interaction.message.id,
+          userId: interaction.user.id,
+          optionKey,
+          at: this.now(),
+          removed: false,
+          source: 'button',
+        });
+        answer =
+          outcome.status === 'recorded'
+            ? ratedText(kind, optionKey)
+            : 'That button is not a rating in an open poll.';
+      } catch (error) {
+        if (error instanceof DomainError) answer = error.message;
+        else {
+          this.log.error(
+            { ...describeError(error), guildId: interaction.guildId },
+            'rating button failed',
+          );
+          answer = INTERNAL_ERROR_TEXT;
+        }
+      }
     }
     await interaction.reply({ content: answer, flags: MessageFlags.Ephemeral });
   }
 
   private async command(interaction: ChatInputCommandInteraction): Promise<void> {
-    const command = parseCommand(interaction);
-    if (!interaction.inGuild()) {
-      await interaction.reply({ content: OUTSIDE_GUILD_TEXT, flags: MessageFlags.Ephemeral });
-      return;
-    }
-    if (command.kind === 'help' || command.kind === 'unknown') {
-      await interaction.reply({ content: HELP_TEXT, flags: MessageFlags.Ephemeral });
-      return;
-    }
-    const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
-    const actor = this.actorOf(interaction);
-    const visibility = command.kind === 'results' ? 'public' : 'ephemeral';
-    await this.respond(interaction, visibility, () => this.run(command, scope, actor, interaction));
+    // Read before parsing (which fails on a stale registration): this never throws.
+    const visibility =
+      interaction.options.getSubcommand(false) === 'results' ? 'public' : 'ephemeral';
+    await this.respond(interaction, visibility, async () => {
+      if (!interaction.inGuild()) return { ephemeral: true, content: OUTSIDE_GUILD_TEXT };
+      const command = parseCommand(interaction);
+      if (command.kind === 'help' || command.kind === 'unknown') {
+        return { ephemeral: true, content: HELP_TEXT };
+      }
+      const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
+      return this.run(command, scope, this.actorOf(interaction), interaction);
+    });
   }
 
   private async run(
@@ -457,6 +574,14 @@ export class DiscordBot {
 
   private failure(error: unknown, interaction: ChatInputCommandInteraction): Answer {
     if (error instanceof DomainError) return { ephemeral: true, content: error.message };
+    if (error instanceof StaleCommandError) {
+      // The admin's to fix, not a bug here: say what to run, and log it once per use.
+      this.log.warn(
+        { ...describeError(error.cause), guildId: interaction.guildId },
+        'command options do not match the registration; run npm run discord:commands',
+      );
+      return { ephemeral: true, content: error.message };
+    }
     this.log.error(
       {
         ...describeError(error),
@@ -494,7 +619,7 @@ export class DiscordBot {
   // ---- bookkeeping ----------------------------------------------------------------------------
 
   /** Runs `task` after every earlier task of the same key; a failure is logged, never thrown. */
-  private inOrder(key: string, task: () => Promise<void>): void {
+  private inOrder(key: string, task: () => Promise<void>): Promise<void> {
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(task).catch((error: unknown) => {
       this.log.error(describeError(error), 'discord event failed');
@@ -505,6 +630,7 @@ export class DiscordBot {
         if (this.chains.get(key) === next) this.chains.delete(key);
       }),
     );
+    return next;
   }
 
   private track(work: Promise<void>): void {
@@ -514,6 +640,20 @@ export class DiscordBot {
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
+}
+
+/** Open rounds read back per guild after a gap; more than this many at once is unusual. */
+const CATCH_UP_ROUNDS_PER_GUILD = 50;
+
+/** What a member sees after clicking a rating button; never "anonymous" unless it is. */
+function ratedText(kind: RateButtonKind | null, optionKey: string): string {
+  if (kind === 'anonymous') {
+    return `Your anonymous rating: ${optionKey}. Click another button to change it.`;
+  }
+  if (kind === 'hidden') {
+    return `Your rating: ${optionKey}. The tally stays hidden until the round is finished; click another button to change it.`;
+  }
+  return `Your rating: ${optionKey}. Click another button to change it.`;
 }
 
 function isMemberMessage(message: Message): boolean {

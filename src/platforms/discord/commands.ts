@@ -147,8 +147,34 @@ export type ConsensusCommand =
   | { kind: 'help' }
   | { kind: 'unknown'; name: string };
 
-/** Reads a `/consensus` interaction into a command; Discord has already checked types and ranges. */
+/**
+ * The options Discord sent do not have the types this bot registers: the server still has
+ * an older registration of `/consensus` (discord.js throws on reading such an option).
+ */
+export class StaleCommandError extends Error {
+  constructor(cause: unknown) {
+    super(
+      'This server has an out-of-date registration of `/consensus`: its options do not match this version of the bot. ' +
+        'A server admin can fix it by running `npm run discord:commands` again (README, "Connect to Discord").',
+      { cause },
+    );
+    this.name = 'StaleCommandError';
+  }
+}
+
+/**
+ * Reads a `/consensus` interaction into a command. Discord checks types and ranges against
+ * the registration; a registration older than the bot fails here with StaleCommandError.
+ */
 export function parseCommand(interaction: ChatInputCommandInteraction): ConsensusCommand {
+  try {
+    return readCommand(interaction);
+  } catch (error) {
+    throw new StaleCommandError(error);
+  }
+}
+
+function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand {
   const sub = interaction.options.getSubcommand(false) ?? '';
   if (sub === 'start') {
     const settings: Partial<RoundSettings> = {};

@@ -39,9 +39,6 @@ import {
 const CreatedMessageSchema = z.object({ id: z.string().min(1), channel_id: z.string().min(1) });
 const CreatedThreadSchema = z.object({ id: z.string().min(1) });
 
-/** Long enough for the publisher to link a statement once it is posted. */
-const POSTING_MEMORY_MS = 60_000;
-
 /** Nothing the bot posts may ping anyone: questions and statements quote members' text. */
 const NO_PINGS = { parse: [] as never[] };
 
@@ -61,9 +58,6 @@ interface OutgoingMessage {
  * @discordjs/rest queues per route and waits out 429s by their retry_after.
  */
 export class DiscordPlatform implements PlatformPort {
-  /** Statements this process is posting, until the publisher has had time to link them. */
-  private readonly posting = new Map<string, Promise<void>>();
-
   constructor(
     private readonly rest: REST,
     private readonly log: Log,
@@ -123,31 +117,11 @@ export class DiscordPlatform implements PlatformPort {
       return ref;
     }
     const ref = await this.inThread(view, { embeds: [statementEmbed(view)] });
+    // Linked before the first reaction goes on: members who react as soon as the poll
+    // shows find the statement linked, and their rating counts.
     await onPosted(ref);
-    // Members see the statement before the publisher links it (after this returns);
-    // reactions in that window are held until then (see `postingOf`).
-    let posted = () => {};
-    this.posting.set(
-      ref.messageId,
-      new Promise<void>((resolve) => {
-        posted = resolve;
-      }),
-    );
-    setTimeout(() => this.posting.delete(ref.messageId), POSTING_MEMORY_MS).unref();
-    try {
-      await this.addPollReactions(view, ref);
-    } finally {
-      posted();
-    }
+    await this.addPollReactions(view, ref);
     return ref;
-  }
-
-  /**
-   * For a statement this process posted moments ago: resolves when its post is done
-   * and handed back to the publisher. Null for any other message.
-   */
-  postingOf(messageId: string): Promise<void> | null {
-    return this.posting.get(messageId) ?? null;
   }
 
   private async addPollReactions(view: StatementView, ref: MessageRef): Promise<void> {

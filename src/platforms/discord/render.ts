@@ -39,6 +39,7 @@ export function clip(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const percent = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
 const mention = (userId: string) => `<@${userId}>`;
 
@@ -189,10 +190,12 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
       : ids.map(mention).join(', ');
   const fields = view.versions.map(({ version, statement, results, endorsement }) => {
+    // Counts only, so it names nobody in an anonymous round, and a hidden round keeps both.
+    const coverage = `Approval predicted for ${count(results.predictedCount, 'member')}, rated by ${results.ratingCount}.`;
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.`,
+        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.\n${coverage}`,
       );
     }
     const counts = results.distribution
@@ -200,6 +203,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       .join(' · ');
     const lines = [
       `> ${clip(statement.replace(/\s+/g, ' '), 300)}`,
+      coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
       `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
@@ -276,18 +280,46 @@ export const HELP_TEXT = [
   'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
 ].join('\n');
 
-/** Custom ids of an anonymous poll's buttons: the prefix + the option key. */
+/** Custom ids of a buttons poll's buttons: the prefix, the poll's kind, the option key. */
 export const RATE_BUTTON_PREFIX = 'consensus:rate:';
 
-/** An anonymous poll's buttons, five to a row (Discord's limit), in the scale's order. */
+/**
+ * Why a poll rates with buttons: 'anonymous' (nobody sees who rated what) or 'hidden' (the
+ * tally waits for the finish, ratings are under members' ids). A click's confirmation
+ * must say the right one, and the click carries no more than its custom id.
+ */
+export type RateButtonKind = 'anonymous' | 'hidden';
+
+export function rateButtonId(kind: RateButtonKind, optionKey: string): string {
+  return `${RATE_BUTTON_PREFIX}${kind}:${optionKey}`;
+}
+
+/**
+ * Reads a rating button's custom id. `kind` is null for buttons posted before the kind
+ * was part of the id (`consensus:rate:<key>`); null overall for any other custom id.
+ */
+export function parseRateButton(
+  customId: string,
+): { kind: RateButtonKind | null; optionKey: string } | null {
+  if (!customId.startsWith(RATE_BUTTON_PREFIX)) return null;
+  const parts = customId.slice(RATE_BUTTON_PREFIX.length).split(':');
+  const [first, second] = parts;
+  if (!first || parts.length > 2) return null;
+  if (second === undefined) return { kind: null, optionKey: first };
+  if ((first !== 'anonymous' && first !== 'hidden') || !second) return null;
+  return { kind: first, optionKey: second };
+}
+
+/** A buttons poll's buttons, five to a row (Discord's limit), in the scale's order. */
 export function rateButtons(view: StatementView): APIActionRowComponent<APIButtonComponent>[] {
+  const kind: RateButtonKind = view.anonymous ? 'anonymous' : 'hidden';
   const rows: APIActionRowComponent<APIButtonComponent>[] = [];
   view.options.forEach((option, i) => {
     if (i % 5 === 0) rows.push({ type: ComponentType.ActionRow, components: [] });
     rows.at(-1)?.components.push({
       type: ComponentType.Button,
       style: ButtonStyle.Secondary,
-      custom_id: `${RATE_BUTTON_PREFIX}${option.key}`,
+      custom_id: rateButtonId(kind, option.key),
       label: option.label,
       emoji: { name: emojiFor(option.key) },
     });

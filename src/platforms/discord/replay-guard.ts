@@ -13,6 +13,11 @@ const ReactionSchema = z.object({
   emoji: z.object({ id: z.string().nullable().optional(), name: z.string().nullable() }),
 });
 
+const ClearedSchema = z.object({
+  message_id: z.string(),
+  emoji: z.object({ id: z.string().nullable().optional(), name: z.string().nullable() }).optional(),
+});
+
 /** The identity of a dispatch the adapter acts on, computed alike from the raw packet and from discord.js objects. */
 export function dispatchKey(type: string, data: unknown): string | null {
   switch (type) {
@@ -30,9 +35,29 @@ export function dispatchKey(type: string, data: unknown): string | null {
       const { message_id, user_id, emoji } = parsed.data;
       return reactionKey(type, message_id, user_id, emoji.id ?? emoji.name ?? '');
     }
+    case 'MESSAGE_REACTION_REMOVE_ALL':
+    case 'MESSAGE_REACTION_REMOVE_EMOJI': {
+      const parsed = ClearedSchema.safeParse(data);
+      if (!parsed.success) return null;
+      const { message_id, emoji } = parsed.data;
+      return clearedKey(
+        type,
+        message_id,
+        type === 'MESSAGE_REACTION_REMOVE_ALL' ? null : (emoji?.id ?? emoji?.name ?? ''),
+      );
+    }
     default:
       return null;
   }
+}
+
+/** Replayed, a removal of all (or one emoji's) reactions would take back ratings given since. */
+export function clearedKey(
+  type: 'MESSAGE_REACTION_REMOVE_ALL' | 'MESSAGE_REACTION_REMOVE_EMOJI',
+  messageId: string,
+  variant: string | null,
+): string {
+  return variant === null ? `${type}:${messageId}` : `${type}:${messageId}:${variant}`;
 }
 
 export function reactionKey(

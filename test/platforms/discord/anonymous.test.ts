@@ -52,9 +52,9 @@ describe('Discord: an anonymous round', () => {
       components?: { components: { custom_id: string }[] }[];
     };
     expect(body.components?.flatMap((row) => row.components.map((b) => b.custom_id))).toEqual([
-      'consensus:rate:agree',
-      'consensus:rate:unsure',
-      'consensus:rate:disagree',
+      'consensus:rate:anonymous:agree',
+      'consensus:rate:anonymous:unsure',
+      'consensus:rate:anonymous:disagree',
     ]);
     const statementId = idOf(statement?.response);
     await until(
@@ -69,11 +69,11 @@ describe('Discord: an anonymous round', () => {
     }
 
     const clicks = [
-      fake.click(statementId, 'consensus:rate:agree', MEMBERS.ana),
-      fake.click(statementId, 'consensus:rate:agree', MEMBERS.ben),
+      fake.click(statementId, 'consensus:rate:anonymous:agree', MEMBERS.ana),
+      fake.click(statementId, 'consensus:rate:anonymous:agree', MEMBERS.ben),
     ];
     for (const id of clicks) await fake.answered(id);
-    const change = fake.click(statementId, 'consensus:rate:disagree', MEMBERS.ben);
+    const change = fake.click(statementId, 'consensus:rate:anonymous:disagree', MEMBERS.ben);
     const answer = await fake.answered(change);
     expect(Number(answer.original?.flags) & 64).toBe(64); // only ben sees it
     expect(String(answer.original?.content)).toContain('Your anonymous rating: disagree');
@@ -107,5 +107,67 @@ describe('Discord: an anonymous round', () => {
     );
     for (const user of [...Object.values(MEMBERS), MOD]) expect(exported).not.toContain(user.id);
     expect(exported).not.toContain('anon-');
+  });
+});
+
+describe('Discord: a hidden round', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await startWorld();
+  });
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('rates with buttons under members’ own ids, and never calls the rating anonymous', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
+      hidden: true,
+    });
+    expect(round.settings).toMatchObject({ hidden: true, anonymous: false });
+    fake.say(threadId, MEMBERS.ana, OPINIONS.ana);
+    fake.say(threadId, MEMBERS.ben, OPINIONS.ben);
+    await until(async () => (await opinions(world, round.id)).length === 2 || null);
+    await fake.answered(fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild }));
+    const inThread = new RegExp(`^/channels/${threadId}/messages$`);
+    const statement = await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', inThread)
+          .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
+      'statement',
+    );
+    const body = statement.body as { components?: { components: { custom_id: string }[] }[] };
+    expect(body.components?.flatMap((row) => row.components.map((b) => b.custom_id))).toEqual([
+      'consensus:rate:hidden:agree',
+      'consensus:rate:hidden:unsure',
+      'consensus:rate:hidden:disagree',
+    ]);
+    const rateIt = embedsOf(statement.body)[0]?.fields?.find((f) => f.name === 'Rate it')?.value;
+    expect(rateIt).toContain('the tally stays hidden until the round is finished');
+    expect(rateIt).not.toMatch(/anonymous/i);
+    const statementId = idOf(statement.response);
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling',
+    );
+    await settle(world);
+    // The bot adds no reactions (they would show the tally), and a member's is no rating.
+    expect(fake.requested('PUT', /\/reactions\//)).toEqual([]);
+    fake.react(threadId, statementId, MEMBERS.cai, '👍');
+
+    const click = fake.click(statementId, 'consensus:rate:hidden:disagree', MEMBERS.ana);
+    const answer = await fake.answered(click);
+    expect(Number(answer.original?.flags) & 64).toBe(64);
+    const text = String(answer.original?.content);
+    expect(text).toBe(
+      'Your rating: disagree. The tally stays hidden until the round is finished; click another button to change it.',
+    );
+    await settle(world);
+    const poll = await world.runtime.store.polls.poll(world.scope, round.id, 1);
+    const ratings = await world.runtime.store.polls.ratings(world.scope, poll!);
+    expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([
+      [MEMBERS.ana.id, 'disagree'],
+    ]);
   });
 });

@@ -55,6 +55,46 @@ describe('Discord: which messages are opinions', () => {
     expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
   });
 
+  it('removes the opinions of messages deleted in bulk, and only those', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const spam = [
+      String(fake.say(threadId, ana, 'Buy cheap watches.').id),
+      String(fake.say(threadId, ben, 'Buy cheap watches too.').id),
+    ];
+    fake.say(threadId, cai, 'Four days, as a trial.');
+    fake.say(threadId, ana, 'Sorry, my account was hacked: yes.');
+    await settle(world);
+    expect(await opinions(world, round.id)).toHaveLength(3);
+    fake.removeMany(threadId, spam);
+    await settle(world);
+    expect(
+      Object.fromEntries((await opinions(world, round.id)).map((o) => [o.participantId, o.text])),
+    ).toEqual({
+      [cai.id]: 'Four days, as a trial.',
+      [ana.id]: 'Sorry, my account was hacked: yes.',
+    });
+  });
+
+  it('reads an edit that arrives without content for an uncached message by fetching it', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const id = String(fake.say(threadId, ana, 'Four days is too few.').id);
+    await settle(world);
+    // The client no longer holds the message (evicted, or from before a restart).
+    const thread = world.discord.client.channels.cache.get(threadId);
+    if (!thread?.isTextBased()) throw new Error('thread not cached');
+    thread.messages.cache.delete(id);
+    fake.edit(id, 'Four days could work with a rota.', { withoutContent: true });
+    await settle(world);
+    expect(
+      fake.requested('GET', new RegExp(`^/channels/${threadId}/messages/${id}$`)),
+    ).toHaveLength(1);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({ participantId: ana.id, text: 'Four days could work with a rota.' }),
+    ]);
+  });
+
   it('ignores bots and webhooks, including its own posts in the thread', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);

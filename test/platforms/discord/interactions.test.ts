@@ -100,6 +100,55 @@ describe('Discord: slash commands', () => {
     ).toEqual([]);
   });
 
+  it('answers a command from an out-of-date registration with what to run, instead of silence', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    // An older registration sent `candidates` as a string option; this bot reads an integer.
+    const id = fake.command(
+      'start',
+      { question: 'Pizza on Fridays?', candidates: 'eight' },
+      {
+        user: MOD,
+        permissions: PERMS.manageGuild,
+      },
+    );
+    const state = await fake.answered(id);
+    expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(contentOf(world, id)).toMatch(/out-of-date registration of `\/consensus`/);
+    expect(contentOf(world, id)).toContain('npm run discord:commands');
+    expect(world.log.lines.map((l) => l.message)).toContain(
+      'command options do not match the registration; run npm run discord:commands',
+    );
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+  });
+
+  it('answers every rating button click: outside a server, and when something breaks', async () => {
+    world = await startWorld({
+      wrap: (service) => ({
+        ...pick(service),
+        react: async (event) => {
+          if (event.source === 'button') throw new Error('Redis went away');
+          return service.react(event);
+        },
+      }),
+    });
+    const { fake } = world;
+    const { questionId } = await startRound(world);
+    const inDm = fake.click(questionId, 'consensus:rate:hidden:agree', ana, { dm: true });
+    expect(contentOf(world, (await fake.answered(inDm)).id)).toBe(OUTSIDE_GUILD_TEXT);
+    expect(Number(fake.reply(inDm).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+
+    const broken = fake.click(questionId, 'consensus:rate:anonymous:agree', ana);
+    await fake.answered(broken);
+    expect(contentOf(world, broken)).toBe(
+      'Something went wrong on my side; please try again in a moment.',
+    );
+    expect(Number(fake.reply(broken).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    const logged = world.log.lines.find((l) => l.message === 'rating button failed');
+    expect(logged?.level).toBe('error');
+    expect(logged?.fields).toMatchObject({ err: 'Redis went away' });
+  });
+
   it('shows errors only to the member, and lets moderators, configured roles and the starter act', async () => {
     world = await startWorld({
       moderatorRoles: ['facilitators'],
@@ -149,7 +198,7 @@ describe('Discord: slash commands', () => {
   it('refuses to start inside a thread or without the permissions it needs, saying why', async () => {
     world = await startWorld();
     const { fake } = world;
-    const { threadId } = await startRound(world);
+    const { round, threadId } = await startRound(world);
     const inThread = fake.command(
       'start',
       { question: 'Nested?' },
@@ -164,10 +213,14 @@ describe('Discord: slash commands', () => {
     );
     await fake.answered(noThreads);
     expect(contentOf(world, noThreads)).toMatch(/missing these permissions.*CreatePublicThreads/);
-    // Commands used inside the round's thread act on that round.
+    // Commands used inside the round's thread act on that round, named or not: the
+    // round belongs to the thread's parent channel.
     const status = fake.command('status', {}, { user: ana, channelId: threadId });
     await fake.answered(status);
     expect(embedsOf(fake.reply(status).original)[0]?.title).toMatch(/^Round r/);
+    const named = fake.command('status', { round: round.id }, { user: ana, channelId: threadId });
+    await fake.answered(named);
+    expect(embedsOf(fake.reply(named).original)[0]?.title).toBe(`Round ${round.id}`);
   });
 
   it('runs start with typed options and choices, results in public, export as a private JSON file', async () => {
@@ -264,6 +317,8 @@ function pick<T extends object>(service: T): T {
     'reply',
     'removeReply',
     'react',
+    'openRounds',
+    'pollReactions',
   ]) {
     const method = (service as Record<string, unknown>)[key];
     if (typeof method === 'function') bound[key] = method.bind(service);

@@ -21,6 +21,8 @@ function bound(service: DiscordService): DiscordService {
     reply: service.reply.bind(service),
     removeReply: service.removeReply.bind(service),
     react: service.react.bind(service),
+    openRounds: service.openRounds.bind(service),
+    pollReactions: service.pollReactions.bind(service),
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pollOptions } from '../../../src/domain/poll-scale.js';
+import { concealed, pollResults } from '../../../src/domain/results.js';
 import { emojiFor, optionKeyFor } from '../../../src/platforms/discord/emoji.js';
 import { redact } from '../../../src/platforms/discord/errors.js';
 import { resultsEmbed, statementEmbed, threadName } from '../../../src/platforms/discord/render.js';
@@ -90,6 +91,69 @@ describe('Discord embeds stay inside Discord limits', () => {
       })),
     });
     expect(embed.fields).toHaveLength(25);
+  });
+});
+
+describe('Discord results say how many members were predicted and how many rated', () => {
+  const results = pollResults({
+    scale: 'approval3',
+    ratings: [
+      { participantId: '1200000000000000001', optionKey: 'agree', approval: 1, at: 1 },
+      { participantId: '1200000000000000002', optionKey: 'disagree', approval: 0, at: 2 },
+    ],
+    predicted: {
+      '1200000000000000001': 0.9,
+      '1200000000000000002': 0.4,
+      '1200000000000000003': 0.6,
+      '1200000000000000004': 0.2,
+    },
+    welfare: 'egalitarian',
+  });
+  const view = (anonymous: boolean, hidden: boolean) =>
+    resultsEmbed({
+      roundId: 'r1',
+      channelId: 'c',
+      question: 'Q?',
+      thread: null,
+      phase: hidden ? 'polling' : 'closed',
+      hidden,
+      anonymous,
+      model: 'lexical',
+      participants: 4,
+      usage: {},
+      critiquedWithoutOpinion: [],
+      exclusion: { truncated: [], summarisedVersions: [] },
+      versions: [
+        {
+          version: 1,
+          statement: 's',
+          results: hidden ? concealed(results) : results,
+          endorsement: null,
+        },
+        {
+          version: 2,
+          statement: 't',
+          results: { ...results, predictedCount: 1, ratingCount: 0 },
+          endorsement: null,
+        },
+      ],
+    });
+
+  it('per version, in every kind of round, by count and never by name when anonymous', () => {
+    for (const [anonymous, hidden] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      const embed = view(anonymous, hidden);
+      expect(embed.fields?.[0]?.value).toContain('Approval predicted for 4 members, rated by 2.');
+      expect(embed.fields?.[1]?.value).toContain('Approval predicted for 1 member, rated by 0.');
+    }
+    // Anonymous views come with blanked ids (the service's job); nothing here adds any.
+    const anonymous = view(true, false);
+    anonymous.fields?.forEach((f) => {
+      expect(f.value).not.toMatch(/<@/);
+    });
   });
 });
 

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/app/config.js';
 import { createDiscord, DiscordStartError } from '../../../src/app/discord.js';
@@ -7,7 +10,10 @@ import { inviteUrl } from '../../../src/platforms/discord/client.js';
 import { consensusCommand } from '../../../src/platforms/discord/commands.js';
 import { FakeDiscord } from '../../fakes/discord.js';
 import { RecordingLog } from '../../support/harness.js';
-import { APPLICATION_ID, TOKEN } from './support.js';
+import { APPLICATION_ID, startWorld, TOKEN, until } from './support.js';
+
+/** The child printed an error before connecting: stop waiting, the assertions say why. */
+const exitedEarly = (stderr: string) => /Error/.test(stderr);
 
 const GUILD = '1111111111111111111';
 
@@ -118,6 +124,23 @@ describe('Discord setup: the /consensus command', () => {
     expect(close.options).toEqual([expect.objectContaining({ name: 'round', type: 3 })]);
   });
 
+  it('without settings, npm run discord:commands points to the README section that exists', async () => {
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
+    );
+    const script = fileURLToPath(new URL('../../../src/app/discord-commands.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env, stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('see "Connect to Discord" in the README');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(readme).toMatch(/^## Connect to Discord$/m);
+  });
+
   describe('registration (npm run discord:commands)', () => {
     let fake: FakeDiscord;
     afterEach(async () => {
@@ -175,4 +198,63 @@ describe('Discord setup: connecting', () => {
       .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/Privileged Gateway Intents > Message Content Intent/);
   });
+});
+
+describe('Discord setup: when Discord ends the connection for good', () => {
+  it('logs what to fix, calls onFatal and stops being ready, on a close after start', async () => {
+    const fatal: string[] = [];
+    const world = await startWorld({ onFatal: (message) => fatal.push(message) });
+    try {
+      expect(world.discord.ready()).toBe(true);
+      // The token was reset in the Developer Portal while the bot ran.
+      world.fake.closeGateway(4004, 'Authentication failed.');
+      await world.fake.waitFor(() => fatal.length > 0, 'fatal close');
+      expect(fatal).toEqual([expect.stringMatching(/rejected DISCORD_TOKEN: reset the token/)]);
+      expect(world.discord.ready()).toBe(false);
+      const line = world.log.lines.find((l) => l.message === fatal[0]);
+      expect(line).toMatchObject({ level: 'error', fields: { code: 4004 } });
+    } finally {
+      await world.stop();
+    }
+  });
+
+  it('exits the process with status 1 by default, saying how to fix it', async () => {
+    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./fatal-child.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          DISCORD_API_URL: fake.apiUrl,
+          DISCORD_TOKEN: TOKEN,
+          DISCORD_APPLICATION_ID: APPLICATION_ID,
+        },
+        stdio: 'pipe',
+      },
+    );
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await until(() => stdout.includes('connected') || exitedEarly(stderr), 15_000);
+      expect(stdout).toContain('connected');
+      // The Message Content intent was switched off in the portal.
+      fake.closeGateway(4014, 'Disallowed intent(s).');
+      expect(await exited).toBe(1);
+      expect(stderr).toContain(
+        'Discord refused the Message Content intent: enable it in the Developer Portal',
+      );
+    } finally {
+      // A child that did not exit must not outlive the test.
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fake.close();
+    }
+  }, 30_000);
 });

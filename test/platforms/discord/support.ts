@@ -8,6 +8,7 @@ import type { Scope } from '../../../src/domain/scope.js';
 import { ExtractiveGenerator } from '../../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-model.js';
 import type { DiscordService } from '../../../src/platforms/discord/bot.js';
+import type { CatchUpLimits } from '../../../src/platforms/discord/catch-up.js';
 import {
   FakeDiscord,
   type FakeDiscordOptions,
@@ -33,8 +34,11 @@ export interface World {
   scope: Scope;
   /** Root of this test's Redis keys. */
   prefix: string;
-  /** The bot process dies and a new one starts on the same Redis and the same Discord. */
-  restart(): Promise<void>;
+  /**
+   * The bot process dies and a new one starts on the same Redis and the same Discord.
+   * `whileDown` plays what members do in between (the gateway delivers none of it).
+   */
+  restart(whileDown?: () => void | Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,8 @@ export interface WorldOptions {
   deferAfterMs?: number;
   /** Wraps the service the bot calls (e.g. to make it slow). */
   wrap?: (service: DiscordService) => DiscordService;
+  onFatal?: (message: string) => void;
+  catchUpLimits?: Partial<CatchUpLimits>;
 }
 
 /**
@@ -74,7 +80,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 
   const boot = async () => {
     const redis = env.connect();
-    const discord = createDiscord(config, { log, deferAfterMs: options.deferAfterMs });
+    const discord = createDiscord(config, {
+      log,
+      deferAfterMs: options.deferAfterMs,
+      // A fatal close must never end the test process.
+      onFatal: options.onFatal ?? (() => {}),
+      catchUpLimits: options.catchUpLimits,
+    });
     const runtime = createRuntime({
       config: runtimeConfig,
       redis,
@@ -108,9 +120,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     get redis() {
       return parts.redis;
     },
-    async restart() {
+    async restart(whileDown) {
       await shutdown(parts);
       await parts.redis.quit();
+      await whileDown?.();
       parts = await boot();
     },
     async stop() {

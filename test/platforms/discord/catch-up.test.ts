@@ -1,0 +1,227 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  idOf,
+  MOD,
+  member,
+  opinions,
+  PERMS,
+  settle,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const ana = member('ana');
+const ben = member('ben');
+const cai = member('cai');
+const dee = member('dee');
+
+const moderator = { user: MOD, permissions: PERMS.manageGuild };
+
+async function ratings(world: World, roundId: string) {
+  const poll = await world.runtime.store.polls.poll(world.scope, roundId, 1);
+  if (!poll) return {};
+  const all = await world.runtime.store.polls.ratings(world.scope, poll);
+  return Object.fromEntries(all.map((r) => [r.participantId, r.optionKey]));
+}
+
+/** Closes the round and waits for its statement, its three poll reactions and the polling phase. */
+async function closeToPoll(world: World, roundId: string, threadId: string): Promise<string> {
+  const { fake } = world;
+  await fake.answered(fake.command('close', {}, moderator));
+  const puts = await fake.waitForRequest(
+    'PUT',
+    new RegExp(`^/channels/${threadId}/messages/\\d+/reactions/`),
+    3,
+  );
+  await until(
+    async () =>
+      (await world.runtime.store.rounds.require(world.scope, roundId)).phase === 'polling' || null,
+  );
+  return puts[0]?.path.split('/')[4] ?? '';
+}
+
+const threadReads = (world: World, threadId: string) =>
+  world.fake.requested('GET', new RegExp(`^/channels/${threadId}/messages$`));
+
+describe('Discord: catching up on what happened while the bot was offline', () => {
+  let world: World;
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('reads back replies, edits, deletions and reactions made while it was down, page by page', async () => {
+    // Pages of two, so the thread takes several pages to read back.
+    world = await startWorld({ catchUpLimits: { pageSize: 2 } });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const anaFirst = String(fake.say(threadId, ana, 'Four days, with a rota for Fridays.').id);
+    const benFirst = String(fake.say(threadId, ben, 'Five days; customers expect us.').id);
+    await settle(world);
+
+    let deeId = '';
+    await world.restart(() => {
+      fake.edit(anaFirst, 'Four days, with a rota for Fridays and a three-month trial.');
+      fake.remove(benFirst);
+      fake.say(threadId, cai, 'Try it in one team first.');
+      deeId = String(fake.say(threadId, dee, 'Whatever the team decides.').id);
+      fake.edit(deeId, 'Whatever the team decides, with a review after a quarter.');
+      fake.say(threadId, ben, 'On second thought: a trial is fine.');
+    });
+    await settle(world);
+    expect(
+      Object.fromEntries((await opinions(world, round.id)).map((o) => [o.participantId, o.text])),
+    ).toEqual({
+      [ana.id]: 'Four days, with a rota for Fridays and a three-month trial.',
+      [cai.id]: 'Try it in one team first.',
+      [dee.id]: 'Whatever the team decides, with a review after a quarter.',
+      [ben.id]: 'On second thought: a trial is fine.',
+    });
+    // Read from the question on, forward, two at a time: six messages, four pages.
+    const reads = threadReads(world, threadId);
+    expect(reads[0]?.query).toEqual({ after: threadId, limit: '2' });
+    expect(reads.length).toBeGreaterThanOrEqual(3);
+    expect(world.log.lines.some((l) => l.message === 'caught up on a round')).toBe(true);
+
+    // A second restart with nothing new changes nothing and tells nobody anything.
+    const posts = fake.requested('POST', new RegExp(`^/channels/${threadId}/messages$`)).length;
+    await world.restart();
+    await settle(world);
+    expect(await opinions(world, round.id)).toHaveLength(4);
+    expect(fake.requested('POST', new RegExp(`^/channels/${threadId}/messages$`))).toHaveLength(
+      posts,
+    );
+
+    // The poll: two members rate live, then the bot goes down.
+    const statementId = await closeToPoll(world, round.id, threadId);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    fake.react(threadId, statementId, dee, '🤷');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({
+      [ana.id]: 'agree',
+      [ben.id]: 'disagree',
+      [dee.id]: 'unsure',
+    });
+    await world.restart(() => {
+      fake.react(threadId, statementId, ana, '👍', true); // ana changes her mind
+      fake.react(threadId, statementId, ana, '👎');
+      fake.react(threadId, statementId, cai, '👍🏽'); // a new rating, with a skin tone
+      fake.react(threadId, statementId, dee, '🤷', true); // withdrawn
+    });
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({
+      [ana.id]: 'disagree',
+      [ben.id]: 'disagree',
+      [cai.id]: 'agree',
+    });
+    // The bot's own three reactions were read back too, and are not ratings.
+    expect(
+      fake.requested('GET', new RegExp(`^/channels/${threadId}/messages/${statementId}/reactions/`))
+        .length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(fake.requests.filter((r) => r.status >= 400)).toEqual([]);
+    // What caught up still counts the usual way afterwards: cai's 👍🏽 removal withdraws it.
+    fake.react(threadId, statementId, cai, '👍🏽', true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({
+      [ana.id]: 'disagree',
+      [ben.id]: 'disagree',
+    });
+  });
+
+  it('stops at its page cap, logs it, and removes nothing it did not read', async () => {
+    world = await startWorld({ catchUpLimits: { pageSize: 2, messagePages: 2 } });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const eve = member('eve');
+    for (const [user, text] of [
+      [ana, 'One.'],
+      [ben, 'Two.'],
+      [cai, 'Three.'],
+      [dee, 'Four.'],
+    ] as const) {
+      fake.say(threadId, user, text);
+    }
+    const fifth = String(fake.say(threadId, eve, 'Five, deleted while the bot is down.').id);
+    await settle(world);
+    await world.restart(() => {
+      fake.remove(fifth);
+      fake.say(threadId, member('fay'), 'Six, beyond the cap.');
+    });
+    await settle(world);
+    // Two pages of two: the first four messages. The fifth's deletion and the sixth lie
+    // beyond what was read, so neither is concluded: eve's opinion stays, fay's is not in.
+    expect(threadReads(world, threadId)).toHaveLength(2);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([
+      ana.id,
+      ben.id,
+      cai.id,
+      dee.id,
+      eve.id,
+    ]);
+    expect(world.log.lines.map((l) => l.message)).toContain(
+      'catch-up read the most thread messages it may; later ones are left as they were',
+    );
+  });
+
+  it('catches up after a fresh session, and not after a resumed one', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    await settle(world);
+    const readsBefore = threadReads(world, threadId).length;
+
+    // Discord refuses to resume: what was said in the gap is only found by reading back.
+    await fake.dropSession(() => {
+      fake.say(threadId, ben, 'Five days; customers expect us.');
+    });
+    await settle(world);
+    expect(fake.identifies).toHaveLength(2);
+    expect(threadReads(world, threadId).length).toBeGreaterThan(readsBefore);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id, ben.id]);
+
+    // A resumed session replays what it missed: no reading back.
+    const readsAfter = threadReads(world, threadId).length;
+    await fake.dropConnection();
+    fake.say(threadId, cai, 'Try it in one team first.');
+    await settle(world);
+    expect(fake.resumes).toHaveLength(1);
+    expect(threadReads(world, threadId)).toHaveLength(readsAfter);
+    expect(await opinions(world, round.id)).toHaveLength(3);
+  });
+
+  it('leaves a buttons poll alone: its ratings are not reactions', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Four days?', { hidden: true });
+    fake.say(threadId, ana, 'Yes, with a rota for Fridays.');
+    fake.say(threadId, ben, 'No, customers expect us five days.');
+    await settle(world);
+    await fake.answered(fake.command('close', {}, moderator));
+    const statement = await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+          .find((r) => (r.body as { components?: unknown[] }).components?.length) ?? null,
+      'statement with buttons',
+    );
+    const statementId = idOf(statement.response);
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling' ||
+        null,
+    );
+    await fake.answered(fake.click(statementId, 'consensus:rate:hidden:agree', ana));
+    await world.restart(() => {
+      fake.react(threadId, statementId, ben, '👎');
+    });
+    await settle(world);
+    expect(fake.requested('GET', new RegExp(`/messages/${statementId}(/reactions/.*)?$`))).toEqual(
+      [],
+    );
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
+  });
+});

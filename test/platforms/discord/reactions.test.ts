@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  embedsOf,
+  idOf,
+  MOD,
+  member,
+  PERMS,
+  settle,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const ana = member('ana');
+const ben = member('ben');
+const cai = member('cai');
+
+const moderator = { user: MOD, permissions: PERMS.manageGuild };
+
+async function ratings(world: World, roundId: string) {
+  const poll = await world.runtime.store.polls.poll(world.scope, roundId, 1);
+  if (!poll) return {};
+  const all = await world.runtime.store.polls.ratings(world.scope, poll);
+  return Object.fromEntries(all.map((r) => [r.participantId, r.optionKey]));
+}
+
+/** A round with two opinions, closed; resolves once its statement is posted. */
+async function toStatement(world: World) {
+  const { fake } = world;
+  const { round, threadId } = await startRound(world);
+  fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+  fake.say(threadId, ben, 'Five days; customers expect us.');
+  await settle(world);
+  await fake.answered(fake.command('close', {}, moderator));
+  const statement = await fake.waitFor(
+    () =>
+      fake
+        .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+        .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
+    'statement',
+  );
+  return { round, threadId, statementId: idOf(statement.response) };
+}
+
+/** …and once its three poll reactions are on and the round polls. */
+async function toPoll(world: World) {
+  const posted = await toStatement(world);
+  await world.fake.waitForRequest(
+    'PUT',
+    new RegExp(`/messages/${posted.statementId}/reactions/.+/@me$`),
+    3,
+  );
+  await until(
+    async () =>
+      (await world.runtime.store.rounds.require(world.scope, posted.round.id)).phase ===
+        'polling' || null,
+  );
+  return posted;
+}
+
+describe('Discord: reactions as ratings', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await startWorld();
+  });
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('counts 👍 and 👍🏽 as two reactions of one rating: removing one keeps "agree"', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ana, '👍🏽');
+    fake.react(threadId, statementId, ben, '👎🏿');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
+    fake.react(threadId, statementId, ana, '👍', true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
+    fake.react(threadId, statementId, ana, '👍🏽', true);
+    fake.react(threadId, statementId, ben, '👎🏿', true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+  });
+
+  it('takes back the ratings when a moderator removes an emoji, or every reaction, and a replay does not', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    fake.react(threadId, statementId, cai, '👍🏽');
+    await settle(world);
+    // Only 👍 goes: cai's 👍🏽 is another reaction on Discord, and stays.
+    fake.removeEmojiReactions(threadId, statementId, '👍');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ben.id]: 'disagree', [cai.id]: 'agree' });
+
+    fake.removeAllReactions(threadId, statementId);
+    const removedAt = fake.sequence;
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+    // Rating again afterwards counts, and a resumed session replaying the removal (Discord
+    // delivers at least once) does not take it back.
+    fake.react(threadId, statementId, ana, '🤷');
+    await settle(world);
+    // Everything from the removal on comes again.
+    await fake.dropConnection({ replayDelivered: fake.sequence - removedAt + 1 });
+    await settle(world);
+    expect(fake.resumes).toHaveLength(1);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'unsure' });
+  });
+
+  it('counts a reaction given while the bot is still adding the poll reactions', async () => {
+    const { fake } = world;
+    // The bot's first poll reaction waits out a 1 s rate limit; the statement is up meanwhile.
+    fake.rateLimitNext('PUT', /\/reactions\/.+\/@me$/, 1);
+    const { round, threadId, statementId } = await toStatement(world);
+    // As soon as the statement is linked, which happens before its first reaction goes on.
+    await until(() => world.runtime.store.messages.lookup(world.scope, threadId, statementId));
+    fake.react(threadId, statementId, cai, '👎');
+    await settle(world);
+    const added = fake
+      .requested('PUT', new RegExp(`/messages/${statementId}/reactions/.+/@me$`))
+      .filter((r) => r.status === 204);
+    expect(added.length).toBeLessThan(3);
+    expect(await ratings(world, round.id)).toEqual({ [cai.id]: 'disagree' });
+    await fake.waitForRequest('PUT', new RegExp(`/messages/${statementId}/reactions/.+/@me$`), 3);
+  });
+});
