@@ -174,6 +174,11 @@ export interface HealthServerOptions {
   redis: Redis;
   queues: PipelineQueues;
   metrics: BotMetrics;
+  /**
+   * Why a platform connection cannot take events now (e.g. Discord's gateway is down),
+   * or null when every configured platform is connected. Absent: none to check.
+   */
+  platformTrouble?: () => string | null;
 }
 
 /** Answers whether Redis and the queues respond, within a short timeout. */
@@ -212,7 +217,10 @@ export function healthRoutes(options: Omit<HealthServerOptions, 'port' | 'host'>
       return true;
     }
     if (path === '/readyz') {
-      const ready = await readiness(options.redis, options.queues);
+      const trouble = options.platformTrouble?.() ?? null;
+      const ready = trouble
+        ? { ok: false, detail: trouble }
+        : await readiness(options.redis, options.queues);
       res
         .writeHead(ready.ok ? 200 : 503, { 'content-type': 'text/plain' })
         .end(`${ready.detail}\n`);

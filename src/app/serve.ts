@@ -63,7 +63,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   // death by the signal's default action.
   const live: Live = { redis: null, slack: null, discord: null, runtime: null, healthServer: null };
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     const timeoutMs = config.SHUTDOWN_TIMEOUT_MS;
@@ -76,7 +76,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       // A slow client (a scrape of /metrics, a half-sent request) must not hold the exit.
       live.healthServer?.closeAllConnections();
       live.redis?.disconnect();
-      process.exit(0);
+      process.exit(code);
     };
     const backstop = setTimeout(() => {
       log.warn({ timeoutMs }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway');
@@ -145,6 +145,9 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     modelRequest: (endpoint, outcome, seconds) => metrics?.modelRequest(endpoint, outcome, seconds),
   });
   const runWorkers = role === 'worker' || config.RUN_WORKERS;
+  // A platform that lost its connection for good makes the process not ready.
+  const platformTrouble = () =>
+    live.discord && !live.discord.ready() ? 'discord gateway not connected' : null;
   // Routes close over the runtime, which exists only once the platforms are built.
   const route = (path: string) => ({
     path,
@@ -156,7 +159,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
         res.writeHead(503).end('starting\n');
         return;
       }
-      void healthRoutes({ redis, queues: live.runtime.queues, metrics })(req, res);
+      void healthRoutes({ redis, queues: live.runtime.queues, metrics, platformTrouble })(req, res);
     },
   });
   // The platform SDKs are imported only when configured: discord.js and Bolt are ~60 MiB of
@@ -170,7 +173,14 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
 
   const discordModule = discordConfig ? await import('./discord.js') : null;
   const discord: DiscordConnection | null =
-    discordConfig && discordModule ? discordModule.createDiscord(discordConfig, { log }) : null;
+    discordConfig && discordModule
+      ? discordModule.createDiscord(discordConfig, {
+          log,
+          // Discord refused the session for good (a reset token, a revoked intent): finish
+          // the jobs in hand like any stop, then exit non-zero so the orchestrator says so.
+          onFatal: () => void stop('discord-fatal', 1),
+        })
+      : null;
   if (stopping) return;
   live.slack = slack;
   live.discord = discord;
@@ -225,15 +235,19 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   let ownPort: number | null = null;
   if (slackPort === null || (config.METRICS_PORT !== null && config.METRICS_PORT !== config.PORT)) {
     const port = healthPort(config);
-    const started = await startHealthServer({ port, redis, queues: runtime.queues, metrics }).catch(
-      (error: unknown) => {
-        if (stopping) return null;
-        exitWith(
-          1,
-          `Cannot serve /healthz on port ${port}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      },
-    );
+    const started = await startHealthServer({
+      port,
+      redis,
+      queues: runtime.queues,
+      metrics,
+      platformTrouble,
+    }).catch((error: unknown) => {
+      if (stopping) return null;
+      exitWith(
+        1,
+        `Cannot serve /healthz on port ${port}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
     if (!started) return;
     live.healthServer = started.server;
     ownPort = started.port;

@@ -53,6 +53,27 @@ describe('health and metrics endpoints', () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
+  it('is not ready while a platform connection is lost for good, and says which', async () => {
+    let trouble: string | null = null;
+    const { server, port } = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      redis: h.redis,
+      queues: h.runtime.queues,
+      metrics: new BotMetrics({ store: h.runtime.store, queues: h.runtime.queues, redis: h.redis }),
+      platformTrouble: () => trouble,
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    trouble = 'discord gateway not connected';
+    const down = await fetch(`${base}/readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.text()).toBe('discord gateway not connected\n');
+    // Alive still: a restart is the orchestrator's call, made on readiness and exit codes.
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
   it('exposes every phase, zeros included, before any round exists, and the process metrics once prefixed', async () => {
     const { base } = await serve(h.redis);
     const body = await (await fetch(`${base}/metrics`)).text();

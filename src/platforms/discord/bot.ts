@@ -496,6 +496,13 @@ export class DiscordBot {
         const round = await service.cancel(target, actor);
         return { ephemeral: true, content: `Round \`${round.id}\` is cancelled.` };
       }
+      case 'extend': {
+        const round = await service.extend(target, actor, command.minutes);
+        return {
+          ephemeral: true,
+          content: `Round \`${round.id}\` stays open until <t:${Math.floor((round.deadline ?? 0) / 1000)}:f> (<t:${Math.floor((round.deadline ?? 0) / 1000)}:R>).`,
+        };
+      }
       case 'status':
         return { ephemeral: true, embeds: [statusEmbed(await service.status(target))] };
       case 'results':

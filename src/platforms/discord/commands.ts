@@ -137,6 +137,22 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
   for (const [name, description] of ROUND_SUBCOMMANDS) {
     builder.addSubcommand((sub) => withRoundOption(sub.setName(name).setDescription(description)));
   }
+  // Discord wants required options before optional ones: minutes, then the round.
+  builder.addSubcommand((sub) =>
+    withRoundOption(
+      sub
+        .setName('extend')
+        .setDescription('Keep the opinions, critiques or poll open longer')
+        .addIntegerOption((o) =>
+          o
+            .setName('minutes')
+            .setDescription('Minutes from now until the phase closes by itself')
+            .setRequired(true)
+            .setMinValue(1)
+            .setMaxValue(LIMITS.maxMinutes),
+        ),
+    ),
+  );
   builder.addSubcommand((sub) => sub.setName('help').setDescription('How consensus rounds work'));
   return builder.toJSON();
 }
@@ -144,6 +160,7 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
 export type ConsensusCommand =
   | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
   | { kind: RoundSubcommand; roundId: string | null }
+  | { kind: 'extend'; minutes: number; roundId: string | null }
   | { kind: 'help' }
   | { kind: 'unknown'; name: string };
 
@@ -201,6 +218,13 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     return { kind: 'start', question: interaction.options.getString('question') ?? '', settings };
   }
   if (sub === 'help') return { kind: 'help' };
+  if (sub === 'extend') {
+    return {
+      kind: 'extend',
+      minutes: interaction.options.getInteger('minutes', true),
+      roundId: interaction.options.getString('round'),
+    };
+  }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);
   if (round) return { kind: round[0], roundId: interaction.options.getString('round') };
   return { kind: 'unknown', name: sub };

@@ -180,6 +180,16 @@ describe('Discord: slash commands', () => {
     const byStarter = fake.command('close', {}, { user: ben });
     await fake.answered(byStarter);
     expect(contentOf(world, byStarter)).toMatch(/0 opinions; it needs at least 2/);
+    // Extending is a moderator's call too; the starter may.
+    const extendDenied = fake.command('extend', { minutes: 30 }, { user: ana });
+    await fake.answered(extendDenied);
+    expect(contentOf(world, extendDenied)).toMatch(/Only a moderator or the member who started/);
+    const extended = fake.command('extend', { minutes: 30 }, { user: ben });
+    await fake.answered(extended);
+    expect(contentOf(world, extended)).toMatch(/stays open until <t:\d+:f>/);
+    const deadline = (await world.runtime.store.rounds.require(world.scope, round?.id ?? ''))
+      .deadline;
+    expect(deadline).toBeGreaterThan(Date.now() + 29 * 60_000);
     // Manage Messages makes a moderator too.
     const byPermission = fake.command(
       'cancel',

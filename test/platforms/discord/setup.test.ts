@@ -95,9 +95,17 @@ describe('Discord setup: the /consensus command', () => {
       'cancel',
       'results',
       'export',
+      'extend',
       'help',
     ]);
     expect(subs.every((s) => s.type === 1)).toBe(true);
+    const extend = subs.find((s) => s.name === 'extend') as unknown as {
+      options: { name: string; type: number; required?: boolean; min_value?: number }[];
+    };
+    expect(extend.options.map((o) => [o.name, o.type, o.required ?? false])).toEqual([
+      ['minutes', 4, true],
+      ['round', 3, false],
+    ]);
     const start = subs[0] as unknown as {
       options: {
         name: string;
