@@ -62,17 +62,18 @@ describe('two workspaces with the same channel and user ids', () => {
 
     // Workspace two has no open round in "the same" channel: commands find nothing there.
     const to = { scope: TWO, channelId: CHANNEL };
+    // Each run only when awaited: a refusal nobody awaits yet is an unhandled rejection.
     for (const command of [
-      service.status(to),
-      service.results(to),
-      service.export(to),
-      service.close(to, MODERATOR),
-      service.cancel(to, MODERATOR),
+      () => service.status(to),
+      () => service.results(to),
+      () => service.export(to),
+      () => service.close(to, MODERATOR),
+      () => service.cancel(to, MODERATOR),
       // Even naming the other workspace's round id does not reach it.
-      service.export({ ...to, roundId: one.round.id }),
-      service.finish({ ...to, roundId: one.round.id }, MODERATOR),
+      () => service.export({ ...to, roundId: one.round.id }),
+      () => service.finish({ ...to, roundId: one.round.id }, MODERATOR),
     ]) {
-      expect((await refusal(command)).code).toBe('not_found');
+      expect((await refusal(command())).code).toBe('not_found');
     }
     // A reply in workspace two to a thread with the same message id is not an opinion of one.
     const stray = await reply(TWO, one.thread.messageId, 'ben', 'Written in workspace two.');
