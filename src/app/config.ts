@@ -99,7 +99,7 @@ export const ConfigSchema = z.object({
   LLM_PROMPT_BUDGET_TOKENS: intFrom(6_000, 500, 1_000_000),
   /** Fewest opinions clustered on embeddings; fewer go on word vectors (no extra call). 0 = always. */
   LLM_EMBED_CLUSTERING_MIN: intFrom(300, 0, 1_000_000),
-  /** Members the judge rates per call in rounds of more than 100 members; 1 = one call each. */
+  /** Most members one judge call rates, used once a round has more members than LLM_CONCURRENCY; 1 = one call each. */
   LLM_JUDGE_BATCH: intFrom(12, 1, 50),
   /** Requests per minute across every worker sharing this Redis; 0 = no limit. */
   LLM_REQUESTS_PER_MINUTE: intFrom(0, 0, 1_000_000),
