@@ -10,8 +10,13 @@ import type { SparseRatings } from './factorisation.js';
 
 export interface ClusterOptions {
   components: number;
-  /** Members with fewer ratings are left unclustered (their position is mostly noise). */
+  /**
+   * Members with fewer ratings (or fewer than every rated statement, when there are
+   * fewer) are left unclustered: their position is mostly noise.
+   */
   minRatings: number;
+  /** When fewer members qualify, the most active are clustered up to this many (as Polis does). */
+  minClustered: number;
   minGroups: number;
   maxGroups: number;
   restarts: number;
@@ -21,6 +26,7 @@ export interface ClusterOptions {
 export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
   components: 2,
   minRatings: 7,
+  minClustered: 15,
   minGroups: 2,
   maxGroups: 5,
   restarts: 5,
@@ -66,20 +72,21 @@ export function opinionClusters(
       2 * (ratings.value[i] as number) - 1 - (sum[c] as number) / (count[c] as number),
     );
   }
-  const members: number[] = [];
-  for (let u = 0; u < m; u++) if ((perMember[u] as number) >= options.minRatings) members.push(u);
+  const ratedStatements = count.reduce((n, x) => n + (x > 0 ? 1 : 0), 0);
+  const members = clusteredMembers(perMember, ratedStatements, options);
   if (members.length < 2 * options.minGroups) return none;
 
   const rng = createRng(options.seed);
+  // The axes come from every member with a rating, as Polis computes them; only the
+  // placing into groups is limited to members with enough ratings.
   const axes = principalAxes(
-    members.map((u) => rows[u] as SparseRow),
+    rows.filter((row) => row.index.length > 0),
     s,
     options.components,
     rng,
   );
   // Polis scales a sparse member's projection up by sqrt(statements / rated): unrated
   // statements count as zero, which would otherwise pull them to the centre.
-  const ratedStatements = count.reduce((n, x) => n + (x > 0 ? 1 : 0), 0);
   const points = members.map((u) => {
     const { index, value } = rows[u] as { index: number[]; value: number[] };
     const scale = Math.sqrt(ratedStatements / index.length);
@@ -103,6 +110,30 @@ export function opinionClusters(
     assignment[u] = best.labels[i] as number;
   });
   return { groups: best.k, assignment };
+}
+
+/**
+ * Polis's rule for who is clustered: at least minRatings ratings, or every rated
+ * statement when there are fewer; if that leaves fewer than minClustered members, the
+ * most active members are added (a small round still gets groups).
+ */
+function clusteredMembers(
+  perMember: Int32Array,
+  ratedStatements: number,
+  options: ClusterOptions,
+): number[] {
+  const threshold = Math.min(options.minRatings, ratedStatements);
+  const active: number[] = [];
+  perMember.forEach((n, u) => {
+    if (n > 0) active.push(u);
+  });
+  const qualified = active.filter((u) => perMember[u]! >= threshold);
+  if (qualified.length >= options.minClustered) return qualified;
+  // Most ratings first, ties by index, so the choice is deterministic.
+  const byActivity = [...active].sort((a, b) => perMember[b]! - perMember[a]! || a - b);
+  return byActivity
+    .slice(0, Math.max(options.minClustered, qualified.length))
+    .sort((a, b) => a - b);
 }
 
 interface SparseRow {

@@ -48,8 +48,10 @@ export const COLD_FEATURES = [
   'member factors . borrowed factors',
   'member factors . author factors',
   'member residual on similar statements',
+  'member deviation on similar statements',
   'similarity to own words',
   'is author',
+  "author's other statements' bias",
 ] as const;
 
 interface Neighbours {
@@ -71,6 +73,8 @@ export class Components {
   private readonly k: number;
   /** Dense residual (rating - factorisation), member-major; NaN where unrated. */
   private readonly residual: Float32Array;
+  /** Dense (rating - statement mean), member-major; NaN where unrated. */
+  private readonly deviation: Float32Array;
   private readonly statementMean: Float64Array;
   private readonly memberMean: Float64Array;
   /** Per statement and group, the group's mean approval shrunk to the statement's. */
@@ -81,6 +85,8 @@ export class Components {
   private meanLength = 0;
   private readonly borrowedFactors: Float64Array;
   private readonly borrowed: (Borrowed | null)[];
+  /** Per unrated statement, the mean bias of its author's rated statements (shrunk to 0). */
+  private readonly authorBias: Float64Array;
 
   constructor(
     ratings: SparseRatings,
@@ -105,6 +111,7 @@ export class Components {
     this.statementMean = smoothedMeans(stats.statementSum, stats.statementCount);
     this.memberMean = smoothedMeans(stats.memberSum, stats.memberCount);
     this.residual = residuals(ratings, this.mf);
+    this.deviation = deviations(ratings, this.statementMean);
     this.neighbours = memberNeighbours(this.residual, stats.raters, m, s, options);
     this.clustering = opinionClusters(ratings);
     this.groupMean = groupMeans(ratings, this.clustering, this.statementMean, options.groupShrink);
@@ -112,6 +119,7 @@ export class Components {
     this.borrowedBias = new Float64Array(s);
     this.borrowedFactors = new Float64Array(s * this.k);
     this.borrowed = Array.from({ length: s }, () => null);
+    this.authorBias = new Float64Array(s);
     const unrated: number[] = [];
     for (let c = 0; c < s; c++) if (this.rated[c] === 0) unrated.push(c);
     if (unrated.length > 0) this.fitCold(unrated);
@@ -150,9 +158,11 @@ export class Components {
       this.text.length(c) - this.meanLength,
       borrowedDot,
       authorDot,
-      this.personalResidual(u, c),
+      this.personalResidual(u, c, this.residual),
+      this.personalResidual(u, c, this.deviation),
       this.text.ownSimilarity(u, c),
       this.text.isAuthor(u, c) ? 1 : 0,
+      this.authorBias[c] ?? 0,
     ];
   }
 
@@ -179,13 +189,13 @@ export class Components {
   }
 
   /** The member's own residuals on statements textually like the unrated one. */
-  private personalResidual(u: number, c: number): number {
+  private personalResidual(u: number, c: number, residual: Float32Array): number {
     const near = this.borrowed[c];
     if (!near) return 0;
     let num = 0;
     let den = 0;
     near.index.forEach((j, i) => {
-      const r = this.residual[u * this.s + j]!;
+      const r = residual[u * this.s + j]!;
       if (Number.isNaN(r)) return;
       num += near.weight[i]! * r;
       den += near.weight[i]!;
@@ -203,6 +213,29 @@ export class Components {
     }
     this.meanLength = rated.length === 0 ? 0 : lengthSum / rated.length;
     for (const c of unrated) this.borrow(c, rated);
+    this.fitAuthorBias(unrated, rated);
+  }
+
+  /**
+   * How the author's other statements were received: a member who writes statements the
+   * room approves of tends to write more of them. Shrunk by textShrink pseudo-statements
+   * of bias 0, so an author of one statement says little.
+   */
+  private fitAuthorBias(unrated: readonly number[], rated: readonly number[]) {
+    const sum = new Map<number, number>();
+    const count = new Map<number, number>();
+    for (const j of rated) {
+      const author = this.text.author(j);
+      if (author < 0) continue;
+      sum.set(author, (sum.get(author) ?? 0) + this.mf.statementBias[j]!);
+      count.set(author, (count.get(author) ?? 0) + 1);
+    }
+    for (const c of unrated) {
+      const author = this.text.author(c);
+      if (author < 0) continue;
+      this.authorBias[c] =
+        (sum.get(author) ?? 0) / ((count.get(author) ?? 0) + this.options.textShrink);
+    }
   }
 
   /** Bias and factors for an unrated statement, from the rated ones like it in text. */
@@ -264,6 +297,16 @@ function residuals(ratings: SparseRatings, mf: Factorisation): Float32Array {
     const u = ratings.member[i]!;
     const c = ratings.statement[i]!;
     out[u * s + c] = ratings.value[i]! - predictFactorisation(mf, u, c);
+  }
+  return out;
+}
+
+function deviations(ratings: SparseRatings, statementMean: Float64Array): Float32Array {
+  const s = ratings.statements;
+  const out = new Float32Array(ratings.members * s).fill(Number.NaN);
+  for (let i = 0; i < ratings.value.length; i++) {
+    const c = ratings.statement[i]!;
+    out[ratings.member[i]! * s + c] = ratings.value[i]! - statementMean[c]!;
   }
   return out;
 }

@@ -48,6 +48,26 @@ describe('opinionClusters', () => {
     expect(assignment[1]).toBeGreaterThanOrEqual(0);
   });
 
+  it('groups a small round where nobody could rate seven statements (Polis: every statement)', () => {
+    // Six statements, twelve members rating all of them: fewer than 7 ratings each.
+    const camps = Array.from({ length: 12 }, (_, u) => (u < 6 ? 0 : 1));
+    const six = campRatings(camps, (_u, s) => s % 2 === 1);
+    const { groups, assignment } = opinionClusters(six);
+    expect(groups).toBeGreaterThanOrEqual(2);
+    expect(assignment.every((g) => g >= 0)).toBe(true);
+    expect(assignment[0]).not.toBe(assignment[11]);
+  });
+
+  it('clusters the most active members when too few have seven ratings', () => {
+    // Twelve statements; only members 0-3 rated more than five of them.
+    const camps = Array.from({ length: 20 }, (_, u) => u % 2);
+    const sparse = campRatings(camps, (u, s) => u >= 4 && (u + s) % 12 >= 5);
+    const { assignment } = opinionClusters(sparse);
+    // Fifteen members are clustered; the five least active (ties by index) are not.
+    expect(assignment.filter((g) => g >= 0)).toHaveLength(15);
+    expect(assignment[0]).toBeGreaterThanOrEqual(0);
+  });
+
   it('finds no groups in an empty or tiny matrix', () => {
     expect(opinionClusters(campRatings([])).groups).toBe(0);
     expect(opinionClusters(campRatings([0, 1])).groups).toBe(0);
