@@ -73,7 +73,10 @@ export const CV_FOLDS = 5;
  * folds. Besides the given prior, the constant prediction (the mean of y) is a
  * candidate prior: where no predictor generalises, the blend can fall back on it.
  * `cluster[n]`, when given, keeps rows of one cluster in one fold: cold-start rows are
- * votes, but what has to generalise is from some statements to other statements.
+ * votes, but what has to generalise is from some statements to other statements. With
+ * fewer clusters than folds there is nothing to validate on (a workspace's first poll or
+ * two), so the prior stands: a member's own bias, not a constant that forgets what they
+ * said.
  */
 export function cvRidgeFit(
   rows: readonly (readonly number[])[],
@@ -84,6 +87,7 @@ export function cvRidgeFit(
   cluster?: readonly number[],
 ): number[] {
   if (rows.length === 0) return [...prior];
+  if (cluster !== undefined && new Set(cluster).size < CV_FOLDS) return [...prior];
   const d = prior.length;
   const fold = assignFolds(rows.length, rng, cluster);
   const byFold = Array.from({ length: CV_FOLDS }, () => emptyMoments(d));

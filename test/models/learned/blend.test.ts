@@ -52,6 +52,20 @@ describe('cvRidgeFit', () => {
     expect(Math.abs(w[1] as number)).toBeLessThan(0.1);
   });
 
+  it('keeps the prior when too few clusters (statements) exist to validate across', () => {
+    // The same data as above, but only four statements: no fold could hold one out.
+    const rows = [
+      [1, 0.1],
+      [1, 0.9],
+      [1, 0.4],
+      [1, 0.6],
+    ];
+    const y = [0.3, 0.3, 0.3, 0.3];
+    expect(cvRidgeFit(rows, y, [0, 1], [1, 10], createRng(6), [0, 1, 2, 3])).toEqual([0, 1]);
+    // Without clusters the same four rows are validated as votes, and may move.
+    expect(cvRidgeFit(rows, y, [0, 1], [1e-6], createRng(6))).not.toEqual([0, 1]);
+  });
+
   it('returns the prior when there are no rows', () => {
     expect(cvRidgeFit([], [], [0.3, 0.7], [1], createRng(5))).toEqual([0.3, 0.7]);
   });
