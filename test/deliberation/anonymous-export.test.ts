@@ -4,6 +4,8 @@ import {
   type Harness,
   MODERATOR,
   OPINIONS,
+  postOpinions,
+  replier,
   SCOPE,
   startHarness,
   startRound,
@@ -25,18 +27,8 @@ describe('an anonymous round with critiques from members who gave no opinion', (
   it('exports no member id, gives every member their own label, and names nobody on cancel', async () => {
     const { service, store } = h.runtime;
     const { round, thread } = await startRound(h, undefined, { anonymous: true });
-    const reply = (messageId: string, userId: string, text: string, at: number) =>
-      service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId,
-        userId,
-        text,
-        at,
-      });
-    let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) await reply(`o-${id}`, id, text, at++);
+    const reply = replier(h, thread.messageId);
+    let at = await postOpinions(h, thread.messageId);
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
     await service.close(target, MODERATOR);
     await h.platform.waitFor('statement', round.id);

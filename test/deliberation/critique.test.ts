@@ -6,6 +6,8 @@ import {
   type Harness,
   MODERATOR,
   OPINIONS,
+  postOpinions,
+  replier,
   SCOPE,
   startHarness,
   startRound,
@@ -114,18 +116,7 @@ describe('a failed revision', () => {
     h = await startHarness({ generator: new RevisionFails(), attempts: 1 });
     const { service } = h.runtime;
     const { round, thread } = await startRound(h);
-    let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) {
-      await service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId: `o-${id}`,
-        userId: id,
-        text,
-        at: at++,
-      });
-    }
+    let at = await postOpinions(h, thread.messageId);
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
     await service.close(target, MODERATOR);
     const first = await h.platform.waitFor('statement', round.id);
@@ -139,15 +130,7 @@ describe('a failed revision', () => {
       removed: false,
     });
     await service.critique(target, MODERATOR);
-    await service.reply({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      threadRootId: thread.messageId,
-      messageId: 'c-ben',
-      userId: 'ben',
-      text: 'It should mention support hours.',
-      at: at++,
-    });
+    await replier(h, thread.messageId)('c-ben', 'ben', 'It should mention support hours.', at++);
     await service.close(target, MODERATOR);
     const notice = await h.platform.waitFor('notice', round.id);
     expect(notice.text).toMatch(/token budget is spent/);

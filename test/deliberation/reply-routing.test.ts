@@ -4,6 +4,8 @@ import {
   type Harness,
   MODERATOR,
   OPINIONS,
+  postOpinions,
+  replier,
   SCOPE,
   startHarness,
   startRound,
@@ -22,23 +24,7 @@ describe('replies across phases', () => {
   async function toCritique() {
     const { service } = h.runtime;
     const { round, thread } = await startRound(h);
-    const reply = (
-      messageId: string,
-      userId: string,
-      text: string,
-      at: number,
-      revision?: number,
-    ) =>
-      service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId,
-        userId,
-        text,
-        at,
-        revision,
-      });
+    const reply = replier(h, thread.messageId);
     const remove = (messageId: string) =>
       service.removeReply({
         scope: SCOPE,
@@ -46,8 +32,7 @@ describe('replies across phases', () => {
         threadRootId: thread.messageId,
         messageId,
       });
-    let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) await reply(`o-${id}`, id, text, at++);
+    const at = await postOpinions(h, thread.messageId);
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
     await service.close(target, MODERATOR);
     await h.platform.waitFor('statement', round.id);

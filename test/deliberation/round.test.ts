@@ -8,6 +8,7 @@ import {
   MEMBER,
   MODERATOR,
   OPINIONS,
+  postOpinions,
   SCOPE,
   startHarness,
   startRound,
@@ -382,18 +383,7 @@ describe('the progress message', () => {
     };
     h = await startHarness({ rewardModel });
     const { round, thread } = await startRound(h);
-    let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) {
-      await h.runtime.service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId: `m-${id}`,
-        userId: id,
-        text,
-        at: at++,
-      });
-    }
+    await postOpinions(h, thread.messageId);
     await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
     await h.platform.waitFor('statement', round.id);
     await until(async () =>

@@ -90,6 +90,33 @@ export async function startHarness(
   };
 }
 
+/** Replies in a round's thread as members would, one message each. */
+export function replier(h: Harness, threadRootId: string) {
+  return (messageId: string, userId: string, text: string, at: number, revision?: number) =>
+    h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId,
+      messageId,
+      userId,
+      text,
+      at,
+      revision,
+    });
+}
+
+/** Every member of `opinions` answers once (message `o-<id>`); returns the next free time. */
+export async function postOpinions(
+  h: Harness,
+  threadRootId: string,
+  opinions: Record<string, string> = OPINIONS,
+  at = 1,
+): Promise<number> {
+  const reply = replier(h, threadRootId);
+  for (const [id, text] of Object.entries(opinions)) await reply(`o-${id}`, id, text, at++);
+  return at;
+}
+
 /** Starts a round and waits until its question is posted and linked. */
 export async function startRound(
   h: Harness,
