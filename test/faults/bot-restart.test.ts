@@ -6,7 +6,7 @@ import { FakeOpenAI } from '../fakes/openai.js';
 import { FakeSlack, postSigned } from '../fakes/slack.js';
 import { until } from '../support/harness.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
-import { type AppProcess, childEnv, kill, launch } from './support.js';
+import { type AppProcess, childEnv, drained, kill, launch } from './support.js';
 
 // Fake secrets, distinctive enough that any trace of them in a log is found.
 const BOT_TOKEN = 'xoxb-fault-7d1e0c94b2a84f3e';
@@ -127,15 +127,6 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     };
     const opinionCount = async (roundId: string) =>
       (await store.contributions.list(SCOPE, roundId, 'opinion', 0)).length;
-    const drained = () =>
-      until(async () => {
-        const counts = await Promise.all(
-          [queues.generate, queues.score, queues.select, queues.publish].map((q) =>
-            q.getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
-          ),
-        );
-        return counts.every((c) => Object.values(c).every((x) => x === 0));
-      }, 15_000);
     const posts = () => slack.ok('chat.postMessage').map((c) => String(c.args.text));
 
     // ---- first process: the question and two opinions -------------------------------------
@@ -173,7 +164,7 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     await command(second, 'UMOD', 'close');
     const pollEmoji = await slack.waitFor((c) => c.method === 'reactions.add', 15_000);
     const statementTs = String(pollEmoji.args.timestamp);
-    await drained();
+    await drained(queues);
     expect(await kill(second, 'SIGKILL')).toBe('SIGKILL');
 
     // ---- third process: the poll still counts, and finish posts the results -------------
@@ -193,7 +184,7 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     await until(async () => (await store.polls.ratings(SCOPE, poll)).length === 4);
     await command(third, 'UMOD', 'finish');
     await until(async () => (await store.rounds.require(SCOPE, round.id)).phase === 'closed');
-    await drained();
+    await drained(queues);
     expect(await kill(third, 'SIGTERM')).toBe(0);
 
     // Each message once, across three processes.

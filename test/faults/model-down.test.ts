@@ -7,6 +7,7 @@ import { ConsolePlatform } from '../../src/platforms/console/console-platform.js
 import { defaultChat, FakeOpenAI } from '../fakes/openai.js';
 import { CHANNEL, MODERATOR, OPINIONS, RecordingLog, SCOPE, until } from '../support/harness.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
+import { drained } from './support.js';
 
 /**
  * A round waits for a model server that is away (unreachable, or 502/503/504) for up to
@@ -89,19 +90,6 @@ describe('the model server down for a while', () => {
     return { runtime, platform, round, log, failedAttempts, logged, target, closedAt, requests };
   }
 
-  /** Waits until no pipeline or publish job is left, so nothing more can be posted. */
-  async function drained(runtime: Runtime) {
-    const { generate, score, select, publish } = runtime.queues;
-    await until(async () => {
-      const counts = await Promise.all(
-        [generate, score, select, publish].map((q) =>
-          q.getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
-        ),
-      );
-      return counts.every((c) => Object.values(c).every((n) => n === 0));
-    });
-  }
-
   it('completes the round when the server comes back within the wait, posting once', async () => {
     // A port that refuses connections: the server is down.
     const probe = await FakeOpenAI.start();
@@ -121,7 +109,7 @@ describe('the model server down for a while', () => {
     cleanups.push(() => fake.close());
 
     await platform.waitFor('statement', round.id, 15_000);
-    await drained(runtime);
+    await drained(runtime.queues);
     expect(platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
     expect(platform.posted.filter((m) => m.kind === 'notice')).toEqual([]);
     expect(fake.chatBodies('consensus_statement').length).toBeGreaterThanOrEqual(2);
@@ -150,7 +138,7 @@ describe('the model server down for a while', () => {
     expect(notice.text).toMatch(
       /The statement could not be produced: the model server was unavailable for 2 s, as long as LLM_SERVER_WAIT_MS allows \(the model server answered 503 .*upstream unavailable\); check that it is running and reachable at OPENAI_BASE_URL\. A moderator can retry with `close`\.$/,
     );
-    await drained(runtime);
+    await drained(runtime.queues);
     expect(failedAttempts()).toHaveLength(1);
     expect(failedAttempts()[0]?.fields).toMatchObject({ attempt: 1, final: true });
     expect(platform.posted.filter((m) => m.kind === 'notice')).toHaveLength(1);
@@ -163,7 +151,7 @@ describe('the model server down for a while', () => {
     fake.onChat = defaultChat;
     await runtime.service.close(target, MODERATOR);
     await platform.waitFor('statement', round.id, 15_000);
-    await drained(runtime);
+    await drained(runtime.queues);
     expect(platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
     expect(platform.posted.filter((m) => m.kind === 'notice')).toHaveLength(1);
   }, 40_000);

@@ -7,7 +7,7 @@ import { FakeDiscord, snowflake } from '../fakes/discord.js';
 import { FakeOpenAI } from '../fakes/openai.js';
 import { FakeSlack } from '../fakes/slack.js';
 import { until } from '../support/harness.js';
-import { AofRedis, type AppProcess, childEnv, kill, launch } from './support.js';
+import { AofRedis, type AppProcess, childEnv, drained, kill, launch } from './support.js';
 
 // Fake secrets, distinctive enough that any trace of them in a log is found.
 const BOT_TOKEN = 'xoxb-secrets-3e9a1c7d5b2f';
@@ -44,15 +44,6 @@ describe('the logs of a round in Socket Mode, with Discord on and a password on 
       backoffMs: 100,
     });
     cleanups.push(() => queues.close());
-    const drained = () =>
-      until(async () => {
-        const counts = await Promise.all(
-          [queues.generate, queues.score, queues.select, queues.publish].map((q) =>
-            q.getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
-          ),
-        );
-        return counts.every((c) => Object.values(c).every((x) => x === 0));
-      }, 15_000);
 
     const slack = await new FakeSlack({ teamId: TEAM }).start();
     cleanups.push(() => slack.stop());
@@ -146,7 +137,7 @@ describe('the logs of a round in Socket Mode, with Discord on and a password on 
     await command('UMOD', 'close');
     const pollEmoji = await slack.waitFor((c) => c.method === 'reactions.add', 15_000);
     // The statement is recorded as posted once its publish job is done.
-    await drained();
+    await drained(queues);
     for (const user of Object.keys(OPINIONS)) {
       await event({
         type: 'reaction_added',

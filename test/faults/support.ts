@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { PipelineQueues } from '../../src/pipeline/queues.js';
+import { until } from '../support/harness.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -141,4 +143,17 @@ export class AofRedis {
     await this.crash();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Waits until no pipeline or publish job is left, so nothing more can be posted. */
+export async function drained(queues: PipelineQueues, timeoutMs = 15_000): Promise<void> {
+  const { generate, score, select, publish } = queues;
+  await until(async () => {
+    const counts = await Promise.all(
+      [generate, score, select, publish].map((q) =>
+        q.getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
+      ),
+    );
+    return counts.every((c) => Object.values(c).every((n) => n === 0));
+  }, timeoutMs);
 }
