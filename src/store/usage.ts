@@ -36,6 +36,17 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 `;
 
+/** A finished call's usage under its stage, and its reservation (ARGV[5] > 0) given back. */
+const SETTLE = `
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.calls', ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.promptTokens', ARGV[3])
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.completionTokens', ARGV[4])
+if tonumber(ARGV[6]) > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[5], -tonumber(ARGV[6]))
+end
+return 1
+`;
+
 /**
  * Sliding-window request log: at most ARGV[3] requests in any ARGV[2] ms. Returns 0 when
  * a slot was taken, else how many ms until the oldest request leaves the window.
@@ -125,15 +136,20 @@ export class UsageRepository {
     usage: StageUsage,
     reserved: number,
   ): Promise<void> {
-    const key = this.keys.usage(scope, roundId);
-    const tx = this.redis
-      .multi()
-      .hincrby(key, `${stage}.calls`, usage.calls)
-      .hincrby(key, `${stage}.promptTokens`, usage.promptTokens)
-      .hincrby(key, `${stage}.completionTokens`, usage.completionTokens);
-    if (reserved > 0)
-      tx.hincrby(this.reservationsKey(scope, roundId), holder, -Math.ceil(reserved));
-    await tx.exec();
+    // One script rather than a MULTI of four commands: this runs once per model call, and
+    // in a profile of a zero-latency round the MULTIs were a tenth of the worker's CPU.
+    await this.redis.eval(
+      SETTLE,
+      2,
+      this.keys.usage(scope, roundId),
+      this.reservationsKey(scope, roundId),
+      stage,
+      usage.calls,
+      usage.promptTokens,
+      usage.completionTokens,
+      holder,
+      Math.ceil(Math.max(0, reserved)),
+    );
   }
 
   /**
@@ -144,13 +160,21 @@ export class UsageRepository {
     await this.redis.hdel(this.reservationsKey(scope, roundId), holder);
   }
 
-  async recall(scope: Scope, roundId: string, run: string, key: string): Promise<string | null> {
-    return this.redis.hget(this.memoKey(scope, roundId, run), key);
+  /** Every result `run` has paid for so far, by key (see the stage ledger). */
+  async recallAll(scope: Scope, roundId: string, run: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.memoKey(scope, roundId, run))));
   }
 
-  async remember(scope: Scope, roundId: string, run: string, key: string, value: string) {
+  /** Stores several paid-for results of `run` in one transaction. */
+  async rememberAll(
+    scope: Scope,
+    roundId: string,
+    run: string,
+    entries: ReadonlyMap<string, string>,
+  ): Promise<void> {
+    if (entries.size === 0) return;
     const memo = this.memoKey(scope, roundId, run);
-    await this.redis.multi().hset(memo, key, value).expire(memo, MEMO_TTL_SECONDS).exec();
+    await this.redis.multi().hset(memo, entries).expire(memo, MEMO_TTL_SECONDS).exec();
   }
 
   /**
