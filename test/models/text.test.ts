@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { agreement, CONTRADICTION_WEIGHT } from '../../src/models/text/agreement.js';
-import { contentTerms, splitSentences, wordCount } from '../../src/models/text/analyze.js';
+import {
+  contentTerms,
+  quickContentTerms,
+  splitSentences,
+  wordCount,
+} from '../../src/models/text/analyze.js';
 import { cosine, TfIdf } from '../../src/models/text/tfidf.js';
 
 describe('splitSentences', () => {
@@ -48,6 +53,41 @@ describe('contentTerms', () => {
 
   it('passes a negated opinion verb on to the clause it introduces', () => {
     expect(contentTerms("I don't think we should adopt it.")).toEqual(['think', 'not_adopt']);
+  });
+});
+
+describe('quickContentTerms', () => {
+  it('keeps negation marks and lexicon lemmas without tagging parts of speech', () => {
+    expect(quickContentTerms('We should not adopt a four-day week.')).toEqual([
+      'not_adopt',
+      'day',
+      'week',
+    ]);
+    expect(quickContentTerms("I don't think we should adopt it.")).toEqual(['think', 'not_adopt']);
+    // Without the tagger "playing" is not known to be a verb, so it stays as written.
+    expect(quickContentTerms('The children are playing in the parks!')).toEqual([
+      'child',
+      'playing',
+      'park',
+    ]);
+  });
+
+  it('agrees with contentTerms on most terms of real comments', () => {
+    const comments = [
+      'Eliminate bias - wider background check to see the type of people they are hiring',
+      'Why are so many policemen also domestic abusers? Why are we allowing them to police us?',
+      'Young people should be involved in the decisions that affect them.',
+      'Costs of the new stations should not fall on the council budget.',
+    ];
+    let shared = 0;
+    let all = 0;
+    for (const c of comments) {
+      const full = new Set(contentTerms(c));
+      const quick = new Set(quickContentTerms(c));
+      shared += [...full].filter((t) => quick.has(t)).length;
+      all += new Set([...full, ...quick]).size;
+    }
+    expect(shared / all).toBeGreaterThan(0.8);
   });
 });
 
