@@ -15,7 +15,13 @@ const LEASE_MARGIN_MS = 5_000;
  */
 export function sharedRequestGate(config: Config): RequestGate | undefined {
   if (!config.REDIS_URL) return undefined;
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // Auto-pipelined like the store's connection: a wave of calls takes and gives back its
+  // places in the same few turns of the event loop.
+  const redis = new Redis(config.REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+  });
   redis.on('error', () => {
     // Surfaced through the commands the gate sends (the call then fails and is retried).
   });
