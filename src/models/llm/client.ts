@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import { createNodeFetch } from './node-fetch.js';
 
 /** Where the model server is. Local servers (Ollama, vLLM, llama.cpp) need no key. */
 export interface ServerSettings {
@@ -22,6 +23,7 @@ export function createOpenAIClient(settings: ServerSettings): OpenAI {
     baseURL: settings.baseURL,
     apiKey: settings.apiKey ?? NO_KEY,
     timeout: settings.timeoutMs,
+    fetch: createNodeFetch(),
     // Retries are ours (ModelClient.call): a 429 must reach the queue, which pauses every
     // worker, rather than sleep inside one job; and unusable output is retried too.
     maxRetries: 0,
@@ -90,9 +92,12 @@ interface Call<T> {
   /** Tokens to hold from the round's budget while the call runs. */
   estimate: number;
   send(signal: AbortSignal | undefined): Promise<unknown>;
-  /** Tokens a successful response cost; estimated when the server does not say. */
-  usageOf(raw: unknown): Usage;
-  interpret(raw: unknown): Interpreted<T>;
+  /**
+   * What a successful response cost (estimated when the server does not say) and what
+   * it holds. One function, so the body is validated once: for 1,000 embeddings that is
+   * tens of thousands of numbers.
+   */
+  read(raw: unknown): { usage: Usage; result: Interpreted<T> };
 }
 
 export interface StructuredRequest<T> {
@@ -155,6 +160,17 @@ const EmbeddingsSchema = z.object({
 type Failure = { reason: string; retryable: boolean; waitMs: number | null };
 
 /**
+ * `signal` ends a call wherever it is (the job was cancelled). `beforeSending` ends it
+ * only while it has not been sent: a sibling's 429 stops the calls still waiting for a
+ * place, but a request already on the wire is paid for whatever happens to it, so its
+ * answer is awaited and kept (remembered in the ledger) instead of thrown away.
+ */
+interface CallSignals {
+  signal: AbortSignal | undefined;
+  beforeSending: AbortSignal | undefined;
+}
+
+/**
  * Chat and embedding calls against any OpenAI-compatible server, with the behaviour the
  * models need: structured output validated with zod and retried when unusable, server
  * errors and timeouts retried with backoff, 429s raised for the queue to handle, a
@@ -175,11 +191,16 @@ export class ModelClient {
     this.slots = new Semaphore(policy.concurrency);
   }
 
-  /** A chat completion whose content must be JSON matching `request.schema`. */
+  /**
+   * A chat completion whose content must be JSON matching `request.schema`. `signal` ends
+   * the call wherever it is; `beforeSending` (which should include `signal`) only while
+   * it waits for a place or a retry, see CallSignals.
+   */
   structured<T>(
     request: StructuredRequest<T>,
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<T>> {
     const format = responseFormat(request.schema, request.schemaName);
     const promptChars = request.messages.reduce(
@@ -201,27 +222,30 @@ export class ModelClient {
             },
             { signal: s },
           ),
-        usageOf: (raw) => {
+        read: (raw) => {
           const parsed = CompletionSchema.safeParse(raw);
           const usage = parsed.success ? parsed.data.usage : null;
-          if (usage) {
-            return {
-              calls: 1,
-              promptTokens: usage.prompt_tokens,
-              completionTokens: usage.completion_tokens,
-            };
-          }
           const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
           return {
-            calls: 1,
-            promptTokens: Math.ceil(promptChars / 4),
-            completionTokens: Math.ceil(content.length / 4),
+            usage: usage
+              ? {
+                  calls: 1,
+                  promptTokens: usage.prompt_tokens,
+                  completionTokens: usage.completion_tokens,
+                }
+              : {
+                  calls: 1,
+                  promptTokens: Math.ceil(promptChars / 4),
+                  completionTokens: Math.ceil(content.length / 4),
+                },
+            result: parsed.success
+              ? interpretCompletion(parsed.data, request)
+              : { invalid: 'the server sent no chat completion' },
           };
         },
-        interpret: (raw) => interpretCompletion(raw, request),
       },
       ledger,
-      signal,
+      { signal, beforeSending: beforeSending ?? signal },
     );
   }
 
@@ -231,6 +255,7 @@ export class ModelClient {
     inputs: readonly string[],
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<number[][]>> {
     const chars = inputs.reduce((n, t) => n + t.length, 0);
     return this.call(
@@ -243,29 +268,34 @@ export class ModelClient {
             { model, input: [...inputs], encoding_format: 'float' },
             { signal: s },
           ),
-        usageOf: (raw) => {
+        read: (raw) => {
           const parsed = EmbeddingsSchema.safeParse(raw);
           const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
-          return { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 };
+          return {
+            usage: { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 },
+            result: parsed.success
+              ? interpretEmbeddings(parsed.data, inputs.length)
+              : { invalid: 'the server sent no embeddings' },
+          };
         },
-        interpret: (raw) => interpretEmbeddings(raw, inputs.length),
       },
       ledger,
-      signal,
+      { signal, beforeSending: beforeSending ?? signal },
     );
   }
 
   private async call<T>(
     call: Call<T>,
     ledger: CallLedger | undefined,
-    signal: AbortSignal | undefined,
+    signals: CallSignals,
   ): Promise<CallOutcome<T>> {
+    const waiting = signals.beforeSending;
     let usage = NO_USAGE;
     let reason = 'no try was made';
     let tries = 0;
     for (let attempt = 0; attempt <= this.policy.maxRetries; attempt++) {
       tries++;
-      const sent = await this.send(call, ledger, signal);
+      const sent = await this.send(call, ledger, signals);
       usage = addUsage(usage, sent.usage);
       if ('failure' in sent) {
         reason = sent.failure.reason;
@@ -273,15 +303,15 @@ export class ModelClient {
         if (attempt < this.policy.maxRetries) {
           const backoff = Math.min(MAX_BACKOFF_MS, this.policy.retryDelayMs * 2 ** attempt);
           await sleep(Math.min(MAX_WAIT_MS, sent.failure.waitMs ?? backoff), undefined, {
-            signal,
+            signal: waiting,
           }).catch((error: unknown) => {
             // The caller's reason (a 429 in a sibling call), not a bare AbortError.
-            throw signal?.reason ?? error;
+            throw waiting?.reason ?? error;
           });
         }
         continue;
       }
-      const result = call.interpret(sent.raw);
+      const result = sent.result;
       if ('value' in result) return { ok: true, value: result.value, usage, tries };
       reason = result.invalid;
       this.policy.log.debug({ attempt: attempt + 1, reason }, 'unusable model output');
@@ -293,15 +323,25 @@ export class ModelClient {
   private async send<T>(
     call: Call<T>,
     ledger: CallLedger | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<{ raw: unknown; usage: Usage } | { failure: Failure; usage: Usage }> {
+    signals: CallSignals,
+  ): Promise<{ result: Interpreted<T>; usage: Usage } | { failure: Failure; usage: Usage }> {
     const { roundTokenBudget, requestsPerMinute } = this.policy;
-    await this.slots.acquire(signal);
+    const { signal, beforeSending: waiting } = signals;
+    await this.slots.acquire(waiting);
     // The shared place is taken after the local one, so a process never has more waiters
     // polling Redis than its own concurrency, however many calls its jobs queue up.
     let leave: (() => Promise<void>) | null = null;
+    let released = false;
+    // The shared place first, then the local one, so that the local waiter it wakes finds
+    // the shared place free instead of polling for it.
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await leave?.().catch(() => undefined);
+      this.slots.release();
+    };
     try {
-      if (this.policy.gate) leave = await this.policy.gate.acquire(signal);
+      if (this.policy.gate) leave = await this.policy.gate.acquire(waiting);
       const pause = this.pausedUntil - Date.now();
       if (pause > 0) throw new RateLimitedError(pause);
       const reserved = ledger && roundTokenBudget > 0 ? call.estimate : 0;
@@ -310,20 +350,22 @@ export class ModelClient {
       }
       let usage: Usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
       try {
-        if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, signal);
-        signal?.throwIfAborted();
+        if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, waiting);
+        waiting?.throwIfAborted();
         const raw = await call.send(signal);
-        usage = call.usageOf(raw);
-        return { raw, usage };
+        const read = call.read(raw);
+        usage = read.usage;
+        return { result: read.result, usage };
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? error;
         return { failure: this.classify(error), usage };
       } finally {
-        await ledger?.settle(usage, reserved);
+        // The request is over: its place goes to the next call while this one is recorded,
+        // rather than a round trip later.
+        await Promise.all([release(), ledger?.settle(usage, reserved)]);
       }
     } finally {
-      await leave?.().catch(() => undefined);
-      this.slots.release();
+      await release();
     }
   }
 
@@ -380,10 +422,11 @@ export class ModelClient {
   }
 }
 
-function interpretCompletion<T>(raw: unknown, request: StructuredRequest<T>): Interpreted<T> {
-  const parsed = CompletionSchema.safeParse(raw);
-  if (!parsed.success) return { invalid: 'the server sent no chat completion' };
-  const choice = parsed.data.choices[0];
+function interpretCompletion<T>(
+  completion: z.infer<typeof CompletionSchema>,
+  request: StructuredRequest<T>,
+): Interpreted<T> {
+  const choice = completion.choices[0];
   if (choice?.message.refusal) return { invalid: 'the model refused' };
   if (choice?.finish_reason === 'length') {
     return { invalid: 'the output was cut off at the token limit' };
@@ -411,11 +454,12 @@ function stripFence(content: string): string {
   return fenced?.[1] ?? content;
 }
 
-function interpretEmbeddings(raw: unknown, count: number): Interpreted<number[][]> {
-  const parsed = EmbeddingsSchema.safeParse(raw);
-  if (!parsed.success) return { invalid: 'the server sent no embeddings' };
+function interpretEmbeddings(
+  embeddings: z.infer<typeof EmbeddingsSchema>,
+  count: number,
+): Interpreted<number[][]> {
   const vectors: (number[] | undefined)[] = new Array(count).fill(undefined);
-  for (const item of parsed.data.data) {
+  for (const item of embeddings.data) {
     if (item.index >= 0 && item.index < count) vectors[item.index] = item.embedding;
   }
   const dims = vectors[0]?.length ?? 0;

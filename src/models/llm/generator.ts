@@ -83,8 +83,9 @@ export class LlmGenerator implements Generator {
     const members = input.participants.filter((p) => hasText(p.opinion) || hasText(p.critique));
     if (members.length === 0) return { candidates: [], usage: NO_USAGE, notes: [] };
 
-    // One sample hitting a rate limit or a setup error stops its siblings: the job goes
-    // back to the queue (or fails) as a whole, and calls already paid for are remembered.
+    // One sample hitting a rate limit or a setup error stops its siblings that are not
+    // sent yet: the job goes back to the queue (or fails) as a whole once the requests on
+    // the wire are answered, and every call paid for is remembered.
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // Every waiting call listens on it; hundreds are expected in a large round, not a leak.
@@ -119,12 +120,14 @@ export class LlmGenerator implements Generator {
     // Every sample starts at once; the client's limits decide how many run together.
     const settled = await Promise.allSettled(
       Array.from({ length: k }, (_, i) =>
-        this.sample(input, members, plan, i, k, input.ledger, linked).catch((error: unknown) => {
-          if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
-            stop.abort(error);
-          }
-          throw error;
-        }),
+        this.sample(input, members, plan, i, k, input.ledger, signal, linked).catch(
+          (error: unknown) => {
+            if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
+              stop.abort(error);
+            }
+            throw error;
+          },
+        ),
       ),
     );
     signal?.throwIfAborted();
@@ -196,7 +199,8 @@ export class LlmGenerator implements Generator {
     index: number,
     k: number,
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<SampleResult> {
     const key = `sample-${input.seed}-${index}`;
     const remembered = await ledger?.recall(key);
@@ -249,6 +253,7 @@ export class LlmGenerator implements Generator {
         },
         ledger,
         signal,
+        beforeSending,
       );
     } catch (error) {
       if (isBudget(error)) return { kind: 'unaffordable' };

@@ -86,9 +86,10 @@ export class LlmJudgeRewardModel implements RewardModel {
               input,
               input.participants[indices[0] as number] as ParticipantView,
               input.ledger,
+              signal,
               linked,
             ).then((r) => [r])
-          : this.rateBatch(input, indices, input.ledger, linked)
+          : this.rateBatch(input, indices, input.ledger, signal, linked)
         ).catch((error: unknown) => {
           // Every later call would hit the same wall: stop spending on them.
           if (
@@ -174,7 +175,8 @@ export class LlmJudgeRewardModel implements RewardModel {
     input: PredictInput,
     indices: readonly number[],
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<MemberRatings[]> {
     const results: (MemberRatings | undefined)[] = indices.map(() => undefined);
     const ask: { at: number; member: ParticipantView; key: string }[] = [];
@@ -224,6 +226,7 @@ export class LlmJudgeRewardModel implements RewardModel {
         },
         ledger,
         signal,
+        beforeSending,
       );
       const remembering: Promise<void>[] = [];
       for (const [j, a] of ask.entries()) {
@@ -255,7 +258,8 @@ export class LlmJudgeRewardModel implements RewardModel {
     input: PredictInput,
     member: ParticipantView,
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<MemberRatings> {
     if (member.opinion.trim() === '' && (member.critique ?? '').trim() === '') {
       return { failed: 'the member wrote nothing to judge from', usage: NO_USAGE };
@@ -290,6 +294,7 @@ export class LlmJudgeRewardModel implements RewardModel {
       },
       ledger,
       signal,
+      beforeSending,
     );
     if (!outcome.ok) return { failed: outcome.reason, usage: outcome.usage };
     const ratings: Record<string, number> = {};
