@@ -3,6 +3,7 @@ import { createOpenAIClient } from '../models/llm/client.js';
 import { EmbeddingRewardModel } from '../models/llm/embedding.js';
 import { LlmGenerator } from '../models/llm/generator.js';
 import { LlmJudgeRewardModel } from '../models/llm/judge.js';
+import { createNodeFetch } from '../models/llm/node-fetch.js';
 import { ExtractiveGenerator } from '../models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
@@ -42,13 +43,15 @@ export function chooseModels(
     };
   }
   const llmLog = log.child({ component: 'llm' });
-  // The SDK's fetch is wrapped to time each request (metrics) and to tell the client
-  // whether the server was there (LLM_SERVER_WAIT_MS).
+  // The SDK's fetch (keep-alive node:http, see node-fetch.ts) is wrapped to time each
+  // request (metrics) and to tell the client whether the server was there
+  // (LLM_SERVER_WAIT_MS).
   const openai = createOpenAIClient({
     baseURL: config.OPENAI_BASE_URL,
     apiKey: config.OPENAI_API_KEY,
     timeoutMs: config.LLM_TIMEOUT_MS,
-  }).withOptions({ fetch: observedFetch(hooks.modelRequest) });
+    fetch: observedFetch(hooks.modelRequest, createNodeFetch()),
+  });
   const client = new WaitingModelClient(
     openai,
     {

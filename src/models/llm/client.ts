@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  type ClientOptions,
+} from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
@@ -13,6 +18,11 @@ export interface ServerSettings {
   baseURL?: string | undefined;
   apiKey?: string | undefined;
   timeoutMs: number;
+  /**
+   * The fetch the SDK sends its requests with; createNodeFetch() when absent. A wrapper
+   * (the metrics' and LLM_SERVER_WAIT_MS's, see src/app/model-server.ts) goes around it.
+   */
+  fetch?: ClientOptions['fetch'] | undefined;
 }
 
 /** The SDK insists on a key; servers that need none ignore this one. */
@@ -23,7 +33,7 @@ export function createOpenAIClient(settings: ServerSettings): OpenAI {
     baseURL: settings.baseURL,
     apiKey: settings.apiKey ?? NO_KEY,
     timeout: settings.timeoutMs,
-    fetch: createNodeFetch(),
+    fetch: settings.fetch ?? createNodeFetch(),
     // Retries are ours (ModelClient.call): a 429 must reach the queue, which pauses every
     // worker, rather than sleep inside one job; and unusable output is retried too.
     maxRetries: 0,
