@@ -77,10 +77,14 @@ export class LlmJudgeRewardModel implements RewardModel {
       input.participants.length,
       this.batchSizeFor(input.participants.length),
     );
-    // Every call of the round starts at once; the client's limits (the global cap on
-    // requests in flight, the request rate) decide how many actually run together.
-    const batched = await Promise.allSettled(
-      batches.map((indices) =>
+    // The client's limits (the global cap on requests in flight, the request rate) decide
+    // how many calls run together. Calls are prepared only as places can come free: all
+    // 84 batch prompts of 1,000 members built up front held the first request back by
+    // ~40 ms, while the ones past the first wave can be built while it is in flight.
+    const batched = await settleWithin(
+      batches,
+      Math.max(1, this.options.client.policy.concurrency),
+      (indices) =>
         (indices.length === 1
           ? this.rate(
               input,
@@ -101,7 +105,6 @@ export class LlmJudgeRewardModel implements RewardModel {
           }
           throw error;
         }),
-      ),
     );
     // Back to one outcome per member, in the participants' order.
     const settled: PromiseSettledResult<MemberRatings>[] = new Array(input.participants.length);
@@ -314,4 +317,29 @@ export function memberBatches(count: number, size: number): number[][] {
     out.push(Array.from({ length: Math.min(size, count - i) }, (_, j) => i + j));
   }
   return out;
+}
+
+/**
+ * Promise.allSettled over `items`, with at most `limit` of them started and unsettled
+ * at once; results in the items' order.
+ */
+export async function settleWithin<T, R>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const at = next++;
+      try {
+        results[at] = { status: 'fulfilled', value: await run(items[at] as T) };
+      } catch (reason) {
+        results[at] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
