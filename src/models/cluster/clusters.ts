@@ -1,5 +1,5 @@
 import { createRng } from '../../domain/random.js';
-import { quickContentTerms } from '../text/analyze.js';
+import { quickTerms } from '../text/quick-terms.js';
 import { TfIdf } from '../text/tfidf.js';
 
 /**
@@ -43,9 +43,24 @@ function unitDense(row: readonly number[]): UnitVector {
   return { idx: null, val };
 }
 
-/** TF-IDF vectors of the texts (content lemmas without tagging, see quickContentTerms). */
+/**
+ * TF-IDF vectors of the texts, over quickTerms. A dimension is named by the word most
+ * often written for its term, so a cluster's frequent words read as members wrote them.
+ */
 export function lexicalVectors(texts: readonly string[]): Vectors {
-  const docs = texts.map((t) => quickContentTerms(t));
+  const analysed = texts.map((t) => quickTerms(t));
+  const written = new Map<string, Map<string, number>>();
+  for (const doc of analysed) {
+    for (const { term, word } of doc) {
+      let forms = written.get(term);
+      if (!forms) {
+        forms = new Map();
+        written.set(term, forms);
+      }
+      forms.set(word, (forms.get(word) ?? 0) + 1);
+    }
+  }
+  const docs = analysed.map((doc) => doc.map((t) => t.term));
   const tfidf = TfIdf.fit(docs);
   const index = new Map<string, number>();
   const terms: string[] = [];
@@ -56,13 +71,26 @@ export function lexicalVectors(texts: readonly string[]): Vectors {
       if (i === undefined) {
         i = terms.length;
         index.set(term, i);
-        terms.push(term);
+        terms.push(mostWritten(written.get(term)) ?? term);
       }
       entries.push([i, weight]);
     }
     return unitSparse(entries);
   });
   return { vectors, dims: terms.length, terms };
+}
+
+/** The most frequent form; the first seen on ties. */
+function mostWritten(forms: ReadonlyMap<string, number> | undefined): string | undefined {
+  let best: string | undefined;
+  let most = 0;
+  for (const [word, n] of forms ?? []) {
+    if (n > most) {
+      best = word;
+      most = n;
+    }
+  }
+  return best;
 }
 
 /** Embeddings (dense rows of one length) as unit vectors. */

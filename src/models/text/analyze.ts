@@ -9,7 +9,6 @@ import type { ItemSentence, ItsFunction, WinkMethods } from 'wink-nlp';
  */
 
 let nlp: WinkMethods | null = null;
-let quick: WinkMethods | null = null;
 
 /**
  * Loaded on first use, the packages too (not only the engine): importing them costs
@@ -18,26 +17,14 @@ let quick: WinkMethods | null = null;
  * keeps this synchronous; both packages are CommonJS.
  */
 function engine(): WinkMethods {
-  // 'pos' feeds the lemmatiser (e.g. "costs" as a noun -> "cost"); 'negation' marks the
-  // scope of "not"/"never", which a bag of words would otherwise throw away.
-  nlp ??= load(['sbd', 'pos', 'negation']);
-  return nlp;
-}
-
-/**
- * The same model without sentence boundaries and part-of-speech tags: for quickContentTerms.
- * A second engine over the already loaded model costs ~5 MiB.
- */
-function quickEngine(): WinkMethods {
-  quick ??= load(['negation']);
-  return quick;
-}
-
-function load(pipe: string[]): WinkMethods {
+  if (nlp) return nlp;
   const require = createRequire(import.meta.url);
   const create = require('wink-nlp') as typeof winkNLP;
   const theModel = require('wink-eng-lite-web-model') as typeof model;
-  return create(theModel, pipe);
+  // 'pos' feeds the lemmatiser (e.g. "costs" as a noun -> "cost"); 'negation' marks the
+  // scope of "not"/"never", which a bag of words would otherwise throw away.
+  nlp = create(theModel, ['sbd', 'pos', 'negation']);
+  return nlp;
 }
 
 /**
@@ -87,25 +74,10 @@ export function splitSentences(text: string): string[] {
  * week"); marking the rest would turn shared topic words into false contradictions.
  */
 export function contentTerms(text: string): string[] {
-  return termsOf(engine(), text);
-}
-
-/**
- * contentTerms without part-of-speech tagging, for grouping many texts at once (the
- * clusters of a large group's opinions). Lemmas then come from the lexicon alone
- * ("playing" stays, "costs" is still "cost"): on real Polis comments 95% of the terms
- * are the same, and the tagger was 60% of the time, which was the largest share of a
- * worker's CPU for a 100-member round clustered on word vectors.
- */
-export function quickContentTerms(text: string): string[] {
-  return termsOf(quickEngine(), text);
-}
-
-function termsOf(nlpEngine: WinkMethods, text: string): string[] {
   const terms: string[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line.trim().length === 0) continue;
-    const { its } = nlpEngine;
+    const { its } = engine();
     // wink-nlp's declarations give its.lemma the (index, rdd, addons) signature of the
     // internal helper, which does not match the ItsFunction that out() accepts, although
     // out() calls it correctly at run time; the cast only restates the real contract.
@@ -113,7 +85,7 @@ function termsOf(nlpEngine: WinkMethods, text: string): string[] {
     // Each property for the whole line in one pass: reading them token by token built an
     // item object per token and cost ~3x as much before the JIT warmed up (profile of a
     // worker clustering 100 opinions on word vectors).
-    const tokens = nlpEngine.readDoc(line).tokens();
+    const tokens = engine().readDoc(line).tokens();
     const values = tokens.out() as string[];
     const negatedFlags = tokens.out(its.negationFlag) as unknown as boolean[];
     const types = tokens.out(its.type) as unknown as string[];
