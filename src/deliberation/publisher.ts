@@ -41,10 +41,10 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
       case 'progress': {
         const v = job.version;
-        const [set, scores, poll] = await Promise.all([
+        const [set, scores, chosen] = await Promise.all([
           polls.candidates(round.scope, round.id, v),
-          polls.scores(round.scope, round.id, v),
-          polls.poll(round.scope, round.id, v),
+          polls.scoresOutline(round.scope, round.id, v),
+          polls.hasPoll(round.scope, round.id, v),
         ]);
         const steps: ProgressStep[] = [
           {
@@ -59,7 +59,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
               : "predicting each member's approval",
             done: scores !== null,
           },
-          { label: poll ? 'statement chosen' : 'choosing the statement', done: poll !== null },
+          { label: chosen ? 'statement chosen' : 'choosing the statement', done: chosen },
         ];
         const done = steps.filter((s) => s.done).length;
         const failed = round.phase === 'failed' && round.version < v;

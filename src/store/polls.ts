@@ -20,6 +20,13 @@ export const ScoreSetSchema = z.object({
 });
 export type ScoreSet = z.infer<typeof ScoreSetSchema>;
 
+/** A score set's participants and model; its approvals are left unread. */
+const ScoreOutlineSchema = z.object({
+  matrix: z.object({ participants: z.array(z.string()) }),
+  model: z.string(),
+});
+export type ScoreOutline = z.infer<typeof ScoreOutlineSchema>;
+
 /** Field separator inside the reactions hash: ids never contain it. */
 const SEP = '\u001f';
 
@@ -96,6 +103,26 @@ export class PollRepository {
     const key = this.keys.scores(scope, roundId, version);
     const raw = await this.redis.get(key);
     return raw === null ? null : decode(ScoreSetSchema, key, raw);
+  }
+
+  /**
+   * Who was predicted and by which model, without the approvals: the progress message
+   * needs only that, and validating an 8 x 1,000 matrix for it cost the bot process more
+   * than the rest of the message, while the round's model calls were still under way.
+   */
+  async scoresOutline(
+    scope: Scope,
+    roundId: string,
+    version: number,
+  ): Promise<ScoreOutline | null> {
+    const key = this.keys.scores(scope, roundId, version);
+    const raw = await this.redis.get(key);
+    return raw === null ? null : decode(ScoreOutlineSchema, key, raw);
+  }
+
+  /** Whether the poll of `version` exists (is chosen), without reading it. */
+  async hasPoll(scope: Scope, roundId: string, version: number): Promise<boolean> {
+    return (await this.redis.exists(this.keys.poll(scope, roundId, version))) === 1;
   }
 
   async savePoll(scope: Scope, poll: Poll) {
