@@ -20,9 +20,16 @@ export const ScoreSetSchema = z.object({
 });
 export type ScoreSet = z.infer<typeof ScoreSetSchema>;
 
-/** A score set's participants and model; its approvals are left unread. */
+/**
+ * A score set's participants and model, and its approvals as rows checked only for being
+ * arrays: enough to count who was predicted (a number in some row), without validating
+ * every approval of an 8 x 1,000 matrix.
+ */
 const ScoreOutlineSchema = z.object({
-  matrix: z.object({ participants: z.array(z.string()) }),
+  matrix: z.object({
+    participants: z.array(z.string()),
+    approvals: z.array(z.custom<readonly unknown[]>(Array.isArray, 'expected an array')),
+  }),
   model: z.string(),
 });
 export type ScoreOutline = z.infer<typeof ScoreOutlineSchema>;
@@ -106,9 +113,10 @@ export class PollRepository {
   }
 
   /**
-   * Who was predicted and by which model, without the approvals: the progress message
-   * needs only that, and validating an 8 x 1,000 matrix for it cost the bot process more
-   * than the rest of the message, while the round's model calls were still under way.
+   * Who was predicted and by which model, the approvals left unvalidated: the progress
+   * message needs only that, and validating an 8 x 1,000 matrix for it cost the bot
+   * process more than the rest of the message, while the round's model calls were still
+   * under way.
    */
   async scoresOutline(
     scope: Scope,
