@@ -149,6 +149,19 @@ describe('store', () => {
     expect(await c.list(slack, 'order', 'critique', 1)).toEqual([]);
   });
 
+  it('counts the members who wrote, each once, no further than asked', async () => {
+    for (let i = 0; i < 250; i++) {
+      await store.contributions.upsert(slack, 'many', 'opinion', 0, `U${i % 120}`, {
+        messageId: `m${i}`,
+        text: `reply ${i}`,
+        at: i,
+      });
+    }
+    expect(await store.contributions.countAuthors(slack, 'many', 'opinion', 0, 1_000)).toBe(120);
+    expect(await store.contributions.countAuthors(slack, 'many', 'opinion', 0, 2)).toBe(2);
+    expect(await store.contributions.countAuthors(slack, 'none', 'opinion', 0, 2)).toBe(0);
+  });
+
   it('stores an over-long opinion truncated, with a note and its original length', async () => {
     const long = 'x'.repeat(5_000);
     await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', {
