@@ -223,7 +223,7 @@ export class ContributionRepository {
     do {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', 100);
       cursor = next;
-      for (let i = 1; i < flat.length; i += 2) {
+      for (let i = 1; i < flat.length && authors.size < enough; i += 2) {
         const stored = decode(StoredContributionSchema, key, flat[i] as string);
         if (stored.text.trim().length > 0) authors.add(stored.participantId);
       }
