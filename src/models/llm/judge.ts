@@ -40,7 +40,7 @@ export interface LlmJudgeOptions {
   log: Log;
 }
 
-/** Members per call at most, unless set: 1,000 members -> 84 calls. */
+/** Members per call at most, unless set: 1,000 members at 32 in flight -> 91 calls. */
 export const DEFAULT_JUDGE_BATCH = 12;
 
 /** A member's ratings by candidate id, or why there are none. */
@@ -160,13 +160,16 @@ export class LlmJudgeRewardModel implements RewardModel {
   /**
    * One member per call while the round's members fit in one wave of requests (the
    * client's concurrency, LLM_CONCURRENCY); above that, batches just large enough to
-   * judge everyone in one wave, at most `batchSize`. So small rounds keep the studies'
+   * judge everyone in as few waves as batches of `batchSize` allow, and no larger: with
+   * 1,000 members and 32 places, batches of 12 need 3 waves (84 calls), and so do
+   * batches of 11 (91 calls), which are smaller. So small rounds keep the studies'
    * per-member prompt, and a large one pays fidelity only as far as it must.
    */
   batchSizeFor(members: number): number {
     const most = Math.max(1, Math.floor(this.options.batchSize ?? DEFAULT_JUDGE_BATCH));
     const wave = Math.max(1, this.options.client.policy.concurrency);
-    return Math.min(most, Math.max(1, Math.ceil(members / wave)));
+    const waves = Math.max(1, Math.ceil(members / (wave * most)));
+    return Math.min(most, Math.max(1, Math.ceil(members / (waves * wave))));
   }
 
   /**
