@@ -30,6 +30,7 @@ import {
   type StatementOutput,
   StatementOutputSchema,
 } from './schemas.js';
+import { settleWithin } from './settle.js';
 
 export const DEFAULT_WORD_BUDGET = 120;
 
@@ -117,9 +118,12 @@ export class LlmGenerator implements Generator {
         signal: linked,
       },
     );
-    // Every sample starts at once; the client's limits decide how many run together.
-    const settled = await Promise.allSettled(
-      Array.from({ length: k }, (_, i) =>
+    // Every sample is started at once (a turn of the event loop apart, see settleWithin);
+    // the client's limits decide how many run together.
+    const settled = await settleWithin(
+      Array.from({ length: k }, (_, i) => i),
+      k,
+      (i) =>
         this.sample(input, members, plan, i, k, input.ledger, signal, linked).catch(
           (error: unknown) => {
             if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
@@ -128,7 +132,6 @@ export class LlmGenerator implements Generator {
             throw error;
           },
         ),
-      ),
     );
     signal?.throwIfAborted();
     // The error that stopped the others, rather than the aborts it caused.

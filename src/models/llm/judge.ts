@@ -26,6 +26,7 @@ import {
   type RatingsOutput,
   ratingsSchema,
 } from './schemas.js';
+import { settleWithin } from './settle.js';
 
 const RememberedSchema = z.record(z.string(), z.number());
 
@@ -320,29 +321,4 @@ export function memberBatches(count: number, size: number): number[][] {
     out.push(Array.from({ length: Math.min(size, count - i) }, (_, j) => i + j));
   }
   return out;
-}
-
-/**
- * Promise.allSettled over `items`, with at most `limit` of them started and unsettled
- * at once; results in the items' order.
- */
-export async function settleWithin<T, R>(
-  items: readonly T[],
-  limit: number,
-  run: (item: T) => Promise<R>,
-): Promise<PromiseSettledResult<R>[]> {
-  const results: PromiseSettledResult<R>[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const at = next++;
-      try {
-        results[at] = { status: 'fulfilled', value: await run(items[at] as T) };
-      } catch (reason) {
-        results[at] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
