@@ -83,37 +83,61 @@ const NOT_PLURAL: ReadonlySet<string> = new Set([
   'chaos',
 ]);
 
+const PLURAL_ES: readonly string[] = ['sses', 'xes', 'ches', 'shes', 'zes'];
+const NOT_PLURAL_S: readonly string[] = ['ss', 'us', 'is'];
+
 /** Plurals folded onto the singular ("families" -> "family", "costs" -> "cost"). */
 function singular(word: string): string {
   if (NOT_PLURAL.has(word)) return word;
   if (word.length > 4 && word.endsWith('ies')) return `${word.slice(0, -3)}y`;
-  if (word.length > 4 && /(?:sses|xes|ches|shes|zes)$/.test(word)) return word.slice(0, -2);
-  if (word.length > 3 && word.endsWith('s') && !/(?:ss|us|is)$/.test(word)) {
+  if (word.length > 4 && PLURAL_ES.some((e) => word.endsWith(e))) return word.slice(0, -2);
+  if (word.length > 3 && word.endsWith('s') && !NOT_PLURAL_S.some((e) => word.endsWith(e))) {
     return word.slice(0, -1);
   }
   return word;
 }
 
+/** A word, apostrophes inside it included, or a mark that ends a negation's scope. */
 const TOKEN = /[a-z0-9]+(?:['’][a-z]+)*|[.,;:!?()\n]/g;
+const CONTRACTION = /['’](?:s|re|ve|ll|d|m)$/;
 
+function isLetter(code: number): boolean {
+  return code >= 97 && code <= 122;
+}
+
+// One regular expression over the text and character tests per token: a worker runs
+// this over every opinion of a large round before the JIT has warmed up.
 export function quickTerms(text: string): QuickTerm[] {
   const out: QuickTerm[] = [];
   // A negation waiting for the content word it negates; punctuation ends its scope.
   let negated = false;
-  for (const match of text.toLowerCase().matchAll(TOKEN)) {
-    let token = match[0].replace('’', "'");
-    if (token.length === 1 && !/[a-z0-9]/.test(token)) {
+  const lower = text.toLowerCase();
+  TOKEN.lastIndex = 0;
+  for (let match = TOKEN.exec(lower); match !== null; match = TOKEN.exec(lower)) {
+    let token = match[0];
+    const first = token.charCodeAt(0);
+    if (token.length === 1 && !isLetter(first) && !(first >= 48 && first <= 57)) {
       negated = false;
       continue;
     }
-    if (NEGATIONS.has(token) || token.endsWith("n't")) {
+    const apostrophe = token.includes("'") || token.includes('’');
+    if (apostrophe) {
+      token = token.replaceAll('’', "'");
+      if (token.endsWith("n't")) {
+        negated = true;
+        continue;
+      }
+      // Possessives and contractions keep their stem ("team's" -> "team").
+      token = token.replace(CONTRACTION, '');
+      if (token.includes("'")) continue;
+    }
+    if (NEGATIONS.has(token)) {
       negated = true;
       continue;
     }
-    // Possessives and contractions keep their stem ("team's" -> "team").
-    token = token.replace(/'(?:s|re|ve|ll|d|m)$/, '');
-    if (token.length < 2 || token.includes("'") || !/[a-z]/.test(token)) continue;
-    if (STOP_WORDS.has(token)) continue;
+    if (token.length < 2 || STOP_WORDS.has(token)) continue;
+    // Numbers alone carry no content.
+    if (!isLetter(token.charCodeAt(0)) && !/[a-z]/.test(token)) continue;
     const term = singular(token);
     // "I don't think we should adopt it" negates the adopting, not the thinking.
     if (negated && !OPINION_VERBS.has(term)) {
