@@ -24,15 +24,14 @@ export function stageLedger(
 ): CallLedger {
   const { scope, roundId } = job;
   const run = ledgerHolder(job, stage);
-  // What this run already paid for is read once, on the first look-up: a round asks for
-  // one result per call (per member in a judge batch), and a round trip for each of a
-  // thousand members stood between the judge stage starting and its first request.
-  // Only this run writes under its name, so the copy stays true while the run lasts.
-  let paid: Promise<Map<string, string>> | null = null;
-  const known = () => {
-    paid ??= store.usage.recallAll(scope, roundId, run);
-    return paid;
-  };
+  // What this run already paid for is read once, now, alongside the stage's other reads:
+  // a round asks for one result per call (per member in a judge batch), and a round trip
+  // for each of a thousand members stood between the judge stage starting and its first
+  // request. Only this run writes under its name, so the copy stays true while it lasts.
+  const paid = store.usage.recallAll(scope, roundId, run);
+  // Awaited by the first look-up; a failure surfaces there, not as an unhandled rejection.
+  paid.catch(() => undefined);
+  const known = () => paid;
   const mine = new Map<string, string>();
   // Results remembered in one turn of the event loop (a judge batch's members) are
   // written together, in one transaction.

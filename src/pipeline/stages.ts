@@ -175,9 +175,9 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
  * they report in their result is recorded when nothing went through the ledger.
  */
 async function meteredLedger(deps: StageDeps, job: StageJob, stage: 'generate' | 'score') {
+  const inner = stageLedger(deps.store, job, stage, `${deps.queues.options.prefix}:model-requests`);
   // Reservations a crashed earlier run of this stage left behind are no longer in use.
   await deps.store.usage.releaseReservations(job.scope, job.roundId, ledgerHolder(job, stage));
-  const inner = stageLedger(deps.store, job, stage, `${deps.queues.options.prefix}:model-requests`);
   let settled = 0;
   const ledger: CallLedger & { recordUnmetered(usage: Usage): Promise<void> } = {
     ...inner,
