@@ -24,15 +24,6 @@ export interface Vectors {
   terms: string[] | null;
 }
 
-function unitSparse(entries: [number, number][]): UnitVector {
-  entries.sort((a, b) => a[0] - b[0]);
-  const norm = Math.sqrt(entries.reduce((n, [, v]) => n + v * v, 0));
-  return {
-    idx: Int32Array.from(entries.map(([i]) => i)),
-    val: Float64Array.from(entries.map(([, v]) => (norm === 0 ? 0 : v / norm))),
-  };
-}
-
 function unitDense(row: readonly number[]): UnitVector {
   const val = Float64Array.from(row);
   let norm = 0;
@@ -77,8 +68,11 @@ export function lexicalVectors(texts: readonly string[]): Vectors {
     }
   }
   const idf = Float64Array.from(df, (d) => Math.log((1 + docs.length) / (1 + d)) + 1);
-  const vectors = docs.map((doc) => {
-    const entries: [number, number][] = [];
+  const vectors = docs.map((doc): UnitVector => {
+    // Runs of equal ids in the sorted document: one dimension each, ascending.
+    const idx: number[] = [];
+    const val: number[] = [];
+    let norm = 0;
     for (let i = 0; i < doc.length; ) {
       const id = doc[i] as number;
       let tf = 0;
@@ -86,9 +80,16 @@ export function lexicalVectors(texts: readonly string[]): Vectors {
         tf++;
         i++;
       }
-      entries.push([id, (1 + Math.log(tf)) * (idf[id] as number)]);
+      const weight = (1 + Math.log(tf)) * (idf[id] as number);
+      idx.push(id);
+      val.push(weight);
+      norm += weight * weight;
     }
-    return unitSparse(entries);
+    norm = Math.sqrt(norm);
+    return {
+      idx: Int32Array.from(idx),
+      val: Float64Array.from(val, (v) => (norm === 0 ? 0 : v / norm)),
+    };
   });
   const terms = [...ids.keys()].map((term, id) => mostWritten(forms[id]) ?? term);
   return { vectors, dims, terms };
