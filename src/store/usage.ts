@@ -165,7 +165,12 @@ export class UsageRepository {
     return new Map(Object.entries(await this.redis.hgetall(this.memoKey(scope, roundId, run))));
   }
 
-  /** Stores several paid-for results of `run` in one transaction. */
+  /**
+   * Stores several paid-for results of `run`. Two plain commands, not a MULTI: a MULTI
+   * is written on its own, while plain commands share the connection's auto-pipelined
+   * writes with the round's other calls; that the expiry could land without the fields
+   * (a lost connection) only means an empty key expiring.
+   */
   async rememberAll(
     scope: Scope,
     roundId: string,
@@ -174,7 +179,7 @@ export class UsageRepository {
   ): Promise<void> {
     if (entries.size === 0) return;
     const memo = this.memoKey(scope, roundId, run);
-    await this.redis.multi().hset(memo, entries).expire(memo, MEMO_TTL_SECONDS).exec();
+    await Promise.all([this.redis.hset(memo, entries), this.redis.expire(memo, MEMO_TTL_SECONDS)]);
   }
 
   /**
