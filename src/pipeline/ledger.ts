@@ -37,6 +37,8 @@ export function stageLedger(
   // written together, in one transaction.
   let pending: Map<string, string> | null = null;
   let written: Promise<void> = Promise.resolve();
+  // The run's results live as long as its first write said; later writes need not repeat it.
+  let lifetimeSet = false;
   return {
     async awaitSlot(perMinute, signal) {
       for (;;) {
@@ -66,7 +68,10 @@ export function stageLedger(
         pending = batch;
         written = Promise.resolve().then(() => {
           pending = null;
-          return store.usage.rememberAll(scope, roundId, run, batch);
+          const first = !lifetimeSet;
+          return store.usage.rememberAll(scope, roundId, run, batch, first).then(() => {
+            lifetimeSet = true;
+          });
         });
       }
       pending.set(key, value);

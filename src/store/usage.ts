@@ -166,20 +166,25 @@ export class UsageRepository {
   }
 
   /**
-   * Stores several paid-for results of `run`. Two plain commands, not a MULTI: a MULTI
-   * is written on its own, while plain commands share the connection's auto-pipelined
-   * writes with the round's other calls; that the expiry could land without the fields
-   * (a lost connection) only means an empty key expiring.
+   * Stores several paid-for results of `run`, and with `expire` (the run's first write)
+   * gives them their lifetime. Plain commands, not a MULTI: a MULTI is written on its
+   * own, while plain commands share the connection's auto-pipelined writes with the
+   * round's other calls; that the expiry could land without the fields (a lost
+   * connection) only means an empty key expiring.
    */
   async rememberAll(
     scope: Scope,
     roundId: string,
     run: string,
     entries: ReadonlyMap<string, string>,
+    expire = true,
   ): Promise<void> {
     if (entries.size === 0) return;
     const memo = this.memoKey(scope, roundId, run);
-    await Promise.all([this.redis.hset(memo, entries), this.redis.expire(memo, MEMO_TTL_SECONDS)]);
+    await Promise.all([
+      this.redis.hset(memo, entries),
+      expire ? this.redis.expire(memo, MEMO_TTL_SECONDS) : null,
+    ]);
   }
 
   /**
