@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Log } from '../domain/log.js';
 import { createOpenAIClient } from '../models/llm/client.js';
 import { EmbeddingRewardModel } from '../models/llm/embedding.js';
@@ -29,6 +30,8 @@ export function chooseModels(
   config: Config,
   log: Log,
   hooks: { modelRequest?: ModelRequestObserver } = {},
+  /** The process's main connection, for the global cap on requests in flight too. */
+  redis?: Redis,
 ): ModelChoice {
   if (!hasModelServer(config)) {
     const description = `offline models: extractive generator, lexical (TF-IDF) reward model${LEARNED_NOTE(config)}`;
@@ -57,7 +60,7 @@ export function chooseModels(
     {
       maxRetries: config.LLM_MAX_RETRIES,
       concurrency: config.LLM_CONCURRENCY,
-      gate: sharedRequestGate(config),
+      gate: sharedRequestGate(config, redis),
       requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE,
       roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET,
       retryDelayMs: 500,
