@@ -213,17 +213,17 @@ export class LlmGenerator implements Generator {
         return { kind: 'statement', text: parsed.data.statement, usage: NO_USAGE };
     }
     const rng = createRng(`generate:${input.seed}:${index}`);
-    const opinions = shuffled(
-      members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim()),
-      rng,
-    );
-    const critiques =
+    // A summary prompt shows clusters, not these lists (only how many opinions there
+    // are), so only a verbatim prompt shuffles them: at 1,000 members that was K
+    // shuffles of 1,000 opinions for nothing.
+    const verbatim = plan.kind === 'verbatim';
+    const opinionTexts = members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim());
+    const opinions = verbatim ? shuffled(opinionTexts, rng) : opinionTexts;
+    const critiqueTexts =
       input.previous === null
         ? []
-        : shuffled(
-            members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : [])),
-            rng,
-          );
+        : members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : []));
+    const critiques = verbatim ? shuffled(critiqueTexts, rng) : critiqueTexts;
     const prompt = {
       question: input.question,
       opinions,
