@@ -138,8 +138,10 @@ export class LlmJudgeRewardModel implements RewardModel {
       const result = s.value;
       usage = addUsage(usage, result.usage);
       if ('failed' in result) {
+        // The member's place in the round, never their id: an anonymous round's members
+        // must not reach the logs.
         this.options.log.warn(
-          { participantId: input.participants[p]?.id, reason: result.failed },
+          { member: p + 1, of: input.participants.length, reason: result.failed },
           'judge call failed; member not predicted',
         );
         return;
