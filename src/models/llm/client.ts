@@ -95,7 +95,17 @@ export type Interpreted<T> = { value: T } | { invalid: string };
 
 export type CallOutcome<T> =
   | { ok: true; value: T; usage: Usage; tries: number }
-  | { ok: false; reason: string; usage: Usage; tries: number };
+  | {
+      ok: false;
+      reason: string;
+      usage: Usage;
+      tries: number;
+      /**
+       * The last try was answered, with output the call could not use (not JSON, off the
+       * schema, cut off, refused): the model's answer, not the server's trouble.
+       */
+      unusable: boolean;
+    };
 
 /** One model call as the retry loop sees it. */
 interface Call<T> {
@@ -311,6 +321,7 @@ export class ModelClient {
     const waiting = signals.beforeSending;
     let usage = NO_USAGE;
     let reason = 'no try was made';
+    let unusable = false;
     let tries = 0;
     for (let attempt = 0; attempt <= this.policy.maxRetries; attempt++) {
       tries++;
@@ -318,6 +329,7 @@ export class ModelClient {
       usage = addUsage(usage, sent.usage);
       if ('failure' in sent) {
         reason = sent.failure.reason;
+        unusable = false;
         if (!sent.failure.retryable) break;
         if (attempt < this.policy.maxRetries) {
           const backoff = Math.min(MAX_BACKOFF_MS, this.policy.retryDelayMs * 2 ** attempt);
@@ -333,9 +345,10 @@ export class ModelClient {
       const result = sent.result;
       if ('value' in result) return { ok: true, value: result.value, usage, tries };
       reason = result.invalid;
+      unusable = true;
       this.policy.log.debug({ attempt: attempt + 1, reason }, 'unusable model output');
     }
-    return { ok: false, reason, usage, tries };
+    return { ok: false, reason, usage, tries, unusable };
   }
 
   /** One request: a concurrency slot, budget, rate-limit slot, then the request itself. */

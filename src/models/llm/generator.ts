@@ -14,7 +14,12 @@ import {
   type Usage,
 } from '../ports.js';
 import type { CallOutcome, ModelClient } from './client.js';
-import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import {
+  ModelSetupError,
+  NoUsableOutputError,
+  RateLimitedError,
+  TokenBudgetError,
+} from './errors.js';
 import {
   DEFAULT_PROMPT_BUDGET_TOKENS,
   type PromptPlan,
@@ -58,7 +63,7 @@ export interface LlmGeneratorOptions {
 
 type SampleResult =
   | { kind: 'statement'; text: string; usage: Usage }
-  | { kind: 'dropped'; reason: string; usage: Usage }
+  | { kind: 'dropped'; reason: string; usage: Usage; unusable: boolean }
   | { kind: 'unaffordable' };
 
 /**
@@ -142,6 +147,8 @@ export class LlmGenerator implements Generator {
     let usage = plan.kind === 'summaries' ? plan.usage : NO_USAGE;
     const candidates: Candidate[] = [];
     const dropped: string[] = [];
+    /** Samples the server answered with output no retry made usable. */
+    let unusableOutput = 0;
     let unaffordable = 0;
     const seen = new Set<string>();
     let duplicates = 0;
@@ -155,6 +162,7 @@ export class LlmGenerator implements Generator {
       usage = addUsage(usage, result.usage);
       if (result.kind === 'dropped') {
         dropped.push(result.reason);
+        if (result.unusable) unusableOutput++;
         return;
       }
       const key = result.text.toLowerCase().replace(/\s+/g, ' ');
@@ -187,7 +195,13 @@ export class LlmGenerator implements Generator {
       );
     }
     if (candidates.length === 0) {
-      throw new Error(`none of the ${k} samples gave a usable statement (${summarise(dropped)})`);
+      const message = `none of the ${k} samples gave a usable statement (${summarise(dropped)})`;
+      // Every sample answered, each with output its retries could not make usable: the
+      // job's next attempts would pay for all K again to the same end, so the run fails
+      // now (the channel is told once; a moderator's close starts a new run). A sample
+      // lost to the server (a 500, a timeout) leaves it to the job's attempts.
+      if (unusableOutput === dropped.length) throw new NoUsableOutputError(message);
+      throw new Error(message);
     }
     if (dropped.length > 0) {
       this.options.log.warn({ dropped: dropped.length, k }, 'generation samples dropped');
@@ -267,7 +281,12 @@ export class LlmGenerator implements Generator {
         { sample: index + 1, k, reason: outcome.reason, tries: outcome.tries },
         'generation sample dropped',
       );
-      return { kind: 'dropped', reason: outcome.reason, usage: outcome.usage };
+      return {
+        kind: 'dropped',
+        reason: outcome.reason,
+        usage: outcome.usage,
+        unusable: outcome.unusable,
+      };
     }
     const text = outcome.value.statement.trim();
     await ledger?.remember(key, JSON.stringify({ statement: text }));
