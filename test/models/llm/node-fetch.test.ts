@@ -42,6 +42,33 @@ describe('the fetch given to the openai SDK', () => {
     expect(await response.json()).toEqual({ method: 'POST', length: '10', body: '{"a":"é"}' });
   });
 
+  it('answers with a real Response whose headers and body read as fetch would give them', async () => {
+    const url = await serve((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-request-id', 'req_1');
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.setHeader('x-many', ['one', 'two']);
+      res.end(JSON.stringify({ ok: true }));
+    });
+    const response = await createNodeFetch()(`${url}/v1/chat/completions?x=1`, { method: 'POST' });
+    expect(response).toBeInstanceOf(Response);
+    expect(response.ok).toBe(true);
+    expect(response.headers).toBeInstanceOf(Headers);
+    expect(response.headers.get('X-Request-Id')).toBe('req_1');
+    expect(response.headers.get('x-many')).toBe('one, two');
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(response.headers.has('content-type')).toBe(true);
+    // In name order, as Headers iterates.
+    const names = [...response.headers.keys()];
+    expect(names).toEqual([...names].sort());
+    expect(Object.fromEntries(response.headers.entries())['x-request-id']).toBe('req_1');
+    const copy = response.clone();
+    expect(await response.json()).toEqual({ ok: true });
+    expect(response.bodyUsed).toBe(true);
+    await expect(response.text()).rejects.toThrow(TypeError);
+    expect(await new Response(copy.body).text()).toBe('{"ok":true}');
+  });
+
   it('undoes gzip, as fetch does', async () => {
     const url = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
