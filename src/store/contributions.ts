@@ -4,6 +4,7 @@ import { type Contribution, joinContributions, type Opinion } from '../domain/op
 import type { Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { ContributionKind, Keys } from './keys.js';
+import { LuaScript } from './script.js';
 
 const StoredContributionSchema = z.object({
   participantId: z.string().min(1),
@@ -33,7 +34,8 @@ const DELETED = 'deleted';
  * interleave: KEYS = reply index, slot hash; ARGV = message id, slot, participant, value,
  * revision.
  */
-const UPSERT = `
+const UPSERT = new LuaScript(
+  `
 local indexed = redis.call('HGET', KEYS[1], ARGV[1])
 if indexed == '${DELETED}' then return 'deleted' end
 if indexed and indexed ~= ARGV[2] then return 'elsewhere' end
@@ -47,7 +49,9 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if current then return 'edited' end
-return 'added'`;
+return 'added'`,
+  2,
+);
 
 /** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
 const TOMBSTONE = `
@@ -109,9 +113,8 @@ export class ContributionRepository {
       at: contribution.at,
       revision,
     });
-    const outcome = await this.redis.eval(
-      UPSERT,
-      2,
+    const outcome = await UPSERT.run(
+      this.redis,
       this.keys.replyIndex(scope, roundId),
       this.keys.contributions(scope, roundId, kind, version),
       contribution.messageId,
