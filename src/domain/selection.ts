@@ -53,7 +53,7 @@ export interface Selection {
  * through zod once per selection, twice a round (when the statement is chosen and when
  * it is shown). Anything it does not accept goes to the schema for the precise message.
  */
-function plainlyValid(matrix: ApprovalMatrix): boolean {
+export function isWellFormedMatrix(matrix: ApprovalMatrix): boolean {
   const ids = (xs: unknown) =>
     Array.isArray(xs) && xs.every((x) => typeof x === 'string' && x.length > 0);
   if (!ids(matrix.participants) || !ids(matrix.candidates) || !Array.isArray(matrix.approvals)) {
@@ -70,7 +70,7 @@ function plainlyValid(matrix: ApprovalMatrix): boolean {
 
 /** Throws DomainError('invalid_input') naming the first problem with the matrix. */
 export function validateApprovalMatrix(matrix: ApprovalMatrix): void {
-  const parsed = plainlyValid(matrix)
+  const parsed = isWellFormedMatrix(matrix)
     ? ({ success: true } as const)
     : ApprovalMatrixSchema.safeParse(matrix);
   if (!parsed.success) {

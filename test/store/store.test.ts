@@ -275,6 +275,24 @@ describe('store', () => {
     await redis.set(`${env.prefix}:slack.T1:round:bad`, JSON.stringify({ id: 'bad' }));
     await expect(store.rounds.get(slack, 'bad')).rejects.toThrow(/invalid/);
   });
+
+  it('keeps scores as stored, and refuses a stored matrix with an approval off the 0..1 scale', async () => {
+    const matrix = { participants: ['U1', 'U2'], candidates: ['c1'], approvals: [[0.5, null]] };
+    await store.polls.saveScores(slack, 'r9', 1, { matrix, model: 'judge' });
+    expect(await store.polls.scores(slack, 'r9', 1)).toEqual({ matrix, model: 'judge' });
+    await expect(
+      store.polls.saveScores(slack, 'r9', 2, {
+        matrix: { ...matrix, approvals: [[1.5, null]] },
+        model: 'judge',
+      }),
+    ).rejects.toThrow();
+    const key = `${env.prefix}:slack.T1:round:r9:scores:3`;
+    await redis.set(
+      key,
+      JSON.stringify({ matrix: { ...matrix, approvals: [[-1, 0]] }, model: 'x' }),
+    );
+    await expect(store.polls.scores(slack, 'r9', 3)).rejects.toThrow(/invalid/);
+  });
 });
 
 describe('phase counts', () => {
