@@ -345,14 +345,17 @@ export function batchJudgeReply(body: ChatBody): FakeReply {
 
 /**
  * Rates members against these statements (7-point, from the words they share). Each
- * statement's words are worked out once per request, not once per member: the fake runs
- * inside `npm run bench`, and recomputing them for every member of a batch was tens of
- * ms per round of CPU measured as the bot's overhead.
+ * statement's words are worked out once per request, not once per member (and kept for
+ * the round's other requests, which show the same statements): the fake runs inside
+ * `npm run bench`, and recomputing them for every member of a batch was tens of ms per
+ * round of CPU measured as the bot's overhead.
  */
 function overlapRater(
   statements: Record<string, string>,
 ): (member: JudgedMember) => Record<string, number> {
-  const theirs = Object.entries(statements).map(([letter, text]) => [letter, words(text)] as const);
+  const theirs = Object.entries(statements).map(
+    ([letter, text]) => [letter, statementWords(text)] as const,
+  );
   return (member) => {
     const own = words(`${member.opinion} ${member.critique ?? ''}`);
     const ratings: Record<string, number> = {};
@@ -364,6 +367,19 @@ function overlapRater(
     }
     return ratings;
   };
+}
+
+/** Recent statements' words: a round's judge requests all show the same K statements. */
+const knownStatements = new Map<string, Set<string>>();
+
+function statementWords(text: string): Set<string> {
+  let set = knownStatements.get(text);
+  if (!set) {
+    set = words(text);
+    if (knownStatements.size >= 256) knownStatements.clear();
+    knownStatements.set(text, set);
+  }
+  return set;
 }
 
 function stitch(data: Record<string, unknown>, budget: number): string {
