@@ -129,8 +129,12 @@ export class WaitingModelClient extends ModelClient {
     request: StructuredRequest<T>,
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<T>> {
-    return this.patiently(() => super.structured(request, ledger, signal), signal);
+    return this.patiently(
+      () => super.structured(request, ledger, signal, beforeSending),
+      beforeSending ?? signal,
+    );
   }
 
   override embed(
@@ -138,10 +142,18 @@ export class WaitingModelClient extends ModelClient {
     inputs: readonly string[],
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<number[][]>> {
-    return this.patiently(() => super.embed(model, inputs, ledger, signal), signal);
+    return this.patiently(
+      () => super.embed(model, inputs, ledger, signal, beforeSending),
+      beforeSending ?? signal,
+    );
   }
 
+  /**
+   * `signal` is the call's beforeSending signal (see ModelClient): a pause between two
+   * tries has nothing on the wire, so a sibling's rate limit or setup error ends it.
+   */
   private async patiently<T>(
     call: () => Promise<CallOutcome<T>>,
     signal: AbortSignal | undefined,

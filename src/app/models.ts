@@ -1,8 +1,10 @@
+import type { Redis } from 'ioredis';
 import type { Log } from '../domain/log.js';
 import { createOpenAIClient } from '../models/llm/client.js';
 import { EmbeddingRewardModel } from '../models/llm/embedding.js';
 import { LlmGenerator } from '../models/llm/generator.js';
 import { LlmJudgeRewardModel } from '../models/llm/judge.js';
+import { createNodeFetch } from '../models/llm/node-fetch.js';
 import { ExtractiveGenerator } from '../models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
@@ -28,6 +30,8 @@ export function chooseModels(
   config: Config,
   log: Log,
   hooks: { modelRequest?: ModelRequestObserver } = {},
+  /** The process's main connection, for the global cap on requests in flight too. */
+  redis?: Redis,
 ): ModelChoice {
   if (!hasModelServer(config)) {
     const description = `offline models: extractive generator, lexical (TF-IDF) reward model${LEARNED_NOTE(config)}`;
@@ -42,19 +46,21 @@ export function chooseModels(
     };
   }
   const llmLog = log.child({ component: 'llm' });
-  // The SDK's fetch is wrapped to time each request (metrics) and to tell the client
-  // whether the server was there (LLM_SERVER_WAIT_MS).
+  // The SDK's fetch (keep-alive node:http, see node-fetch.ts) is wrapped to time each
+  // request (metrics) and to tell the client whether the server was there
+  // (LLM_SERVER_WAIT_MS).
   const openai = createOpenAIClient({
     baseURL: config.OPENAI_BASE_URL,
     apiKey: config.OPENAI_API_KEY,
     timeoutMs: config.LLM_TIMEOUT_MS,
-  }).withOptions({ fetch: observedFetch(hooks.modelRequest) });
+    fetch: observedFetch(hooks.modelRequest, createNodeFetch()),
+  });
   const client = new WaitingModelClient(
     openai,
     {
       maxRetries: config.LLM_MAX_RETRIES,
       concurrency: config.LLM_CONCURRENCY,
-      gate: sharedRequestGate(config),
+      gate: sharedRequestGate(config, redis),
       requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE,
       roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET,
       retryDelayMs: 500,

@@ -61,8 +61,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // shared connection, each store transaction (several per model call) built ~150
   // closures: the largest source of garbage, ~180 MB, in an allocation profile of a
   // worker running 100 rounds at once. So BullMQ gets its own connection and the
-  // store's stays plain.
-  const bull = redis.duplicate();
+  // store's stays plain (and auto-pipelined, see connectRedis; BullMQ's is not).
+  const bull = redis.duplicate({ enableAutoPipelining: false });
   bull.on('error', () => {
     // Surfaced by the queues' and workers' own 'error' events, which are logged below.
   });

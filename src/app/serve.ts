@@ -141,9 +141,16 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
 
   // Model requests are timed by the metrics, which exist only once the runtime does.
   let metrics: BotMetrics | undefined;
-  const models = chooseModels(config, log, {
-    modelRequest: (endpoint, outcome, seconds) => metrics?.modelRequest(endpoint, outcome, seconds),
-  });
+  // The global cap on requests in flight shares the main connection (see sharedRequestGate).
+  const models = chooseModels(
+    config,
+    log,
+    {
+      modelRequest: (endpoint, outcome, seconds) =>
+        metrics?.modelRequest(endpoint, outcome, seconds),
+    },
+    redis,
+  );
   const runWorkers = role === 'worker' || config.RUN_WORKERS;
   // A platform that lost its connection for good makes the process not ready.
   const platformTrouble = () =>

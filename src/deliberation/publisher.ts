@@ -1,7 +1,7 @@
-import type { ApprovalMatrix } from '../domain/candidate.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
+import type { ScoreOutline } from '../store/polls.js';
 import type { Store } from '../store/store.js';
 import type { PlatformPort } from './ports.js';
 import type { DeliberationService } from './service.js';
@@ -41,10 +41,10 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
       case 'progress': {
         const v = job.version;
-        const [set, scores, poll] = await Promise.all([
+        const [set, scores, chosen] = await Promise.all([
           polls.candidates(round.scope, round.id, v),
-          polls.scores(round.scope, round.id, v),
-          polls.poll(round.scope, round.id, v),
+          polls.scoresOutline(round.scope, round.id, v),
+          polls.hasPoll(round.scope, round.id, v),
         ]);
         const steps: ProgressStep[] = [
           {
@@ -59,7 +59,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
               : "predicting each member's approval",
             done: scores !== null,
           },
-          { label: poll ? 'statement chosen' : 'choosing the statement', done: poll !== null },
+          { label: chosen ? 'statement chosen' : 'choosing the statement', done: chosen },
         ];
         const done = steps.filter((s) => s.done).length;
         const failed = round.phase === 'failed' && round.version < v;
@@ -138,11 +138,12 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
 }
 
 /** "approval predicted for 4 of 6 members (llm-judge); 2 not predicted" */
-function predictedLabel(matrix: ApprovalMatrix, model: string): string {
+function predictedLabel(matrix: ScoreOutline['matrix'], model: string): string {
   const total = matrix.participants.length;
-  const predicted = matrix.participants.filter((_, i) =>
-    matrix.approvals.some((row) => row[i] !== null && row[i] !== undefined),
-  ).length;
+  let predicted = 0;
+  for (let i = 0; i < total; i++) {
+    if (matrix.approvals.some((row) => typeof row[i] === 'number')) predicted++;
+  }
   if (predicted === total) return `approval predicted for ${total} members (${model})`;
   return `approval predicted for ${predicted} of ${total} members (${model}); ${total - predicted} not predicted`;
 }

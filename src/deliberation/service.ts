@@ -338,22 +338,29 @@ export class DeliberationService {
     const { store, queues } = this.deps;
     const target = version === 1 ? 'generating' : 'revising';
     if (version === 1) {
-      const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
-      if (opinions.length < LIMITS.minOpinionsToClose) {
+      const opinions = await store.contributions.countAuthors(
+        round.scope,
+        round.id,
+        'opinion',
+        0,
+        LIMITS.minOpinionsToClose,
+      );
+      if (opinions < LIMITS.minOpinionsToClose) {
         throw new DomainError(
           'not_enough_opinions',
-          `This round has ${opinions.length} opinion${opinions.length === 1 ? '' : 's'}; ` +
+          `This round has ${opinions} opinion${opinions === 1 ? '' : 's'}; ` +
             `it needs at least ${LIMITS.minOpinionsToClose} to find common ground. It stays open: reply in its thread.`,
         );
       }
     } else {
-      const critiques = await store.contributions.list(
+      const critiques = await store.contributions.countAuthors(
         round.scope,
         round.id,
         'critique',
         version - 1,
+        1,
       );
-      if (critiques.length === 0 && round.phase === 'critiquing') {
+      if (critiques === 0 && round.phase === 'critiquing') {
         throw new DomainError(
           'not_enough_opinions',
           'No critiques yet: reply in the thread to say what the statement misses, then close again.',
@@ -370,16 +377,21 @@ export class DeliberationService {
       assertTransition(r.phase, target);
       return { ...r, phase: target, attempt: r.attempt + 1, deadline: null, failureReason: null };
     });
-    await queues.cancelDeadline({ scope: moved.scope, roundId: moved.id, version: moved.version });
     // A revision closes the previous version's poll: its ratings must be in the matrix
     // before the new candidates are scored.
     if (version > 1) await this.recordRatings(moved, version - 1);
     const job = { scope: moved.scope, roundId: moved.id, version, attempt: moved.attempt };
-    await queues.enqueuePublish(
-      { ...job, kind: 'progress', text: null },
-      `progress-v${version}-a${moved.attempt}-started`,
-    );
-    await queues.enqueueStage('generate', job);
+    // Independent, so together: the pipeline need not wait for the progress message to be
+    // queued, nor for the old deadline to go (one that fires meanwhile sees the round has
+    // moved on and does nothing).
+    await Promise.all([
+      queues.cancelDeadline({ scope: moved.scope, roundId: moved.id, version: moved.version }),
+      queues.enqueuePublish(
+        { ...job, kind: 'progress', text: null },
+        `progress-v${version}-a${moved.attempt}-started`,
+      ),
+      queues.enqueueStage('generate', job),
+    ]);
     this.deps.log.info(
       { roundId: moved.id, version, attempt: moved.attempt },
       'pipeline run started',

@@ -46,8 +46,12 @@ export class BlendedRewardModel implements RewardModel {
 
   async predict(input: PredictInput, signal?: AbortSignal): Promise<PredictResult> {
     const history = input.history;
-    const count = history ? await history.count() : 0;
+    // The count is a round trip that need not hold up the base model's first call; the
+    // base model is still awaited whole, so a failed count never leaves calls running.
+    const counting = history ? history.count() : Promise.resolve(0);
+    counting.catch(() => undefined);
     const result = await this.base.predict(input, signal);
+    const count = await counting;
     if (!history || count < this.options.minRatings || input.candidates.length === 0) {
       return result;
     }

@@ -24,6 +24,21 @@ export function stageLedger(
 ): CallLedger {
   const { scope, roundId } = job;
   const run = ledgerHolder(job, stage);
+  // What this run already paid for is read once, now, alongside the stage's other reads:
+  // a round asks for one result per call (per member in a judge batch), and a round trip
+  // for each of a thousand members stood between the judge stage starting and its first
+  // request. Only this run writes under its name, so the copy stays true while it lasts.
+  const paid = store.usage.recallAll(scope, roundId, run);
+  // Awaited by the first look-up; a failure surfaces there, not as an unhandled rejection.
+  paid.catch(() => undefined);
+  const known = () => paid;
+  const mine = new Map<string, string>();
+  // Results remembered in one turn of the event loop (a judge batch's members) are
+  // written together, in one transaction.
+  let pending: Map<string, string> | null = null;
+  let written: Promise<void> = Promise.resolve();
+  // The run's results live as long as its first write said; later writes need not repeat it.
+  let lifetimeSet = false;
   return {
     async awaitSlot(perMinute, signal) {
       for (;;) {
@@ -45,8 +60,23 @@ export function stageLedger(
     reserve: (tokens, budget) => store.usage.reserve(scope, roundId, run, tokens, budget),
     settle: (usage: Usage, reserved) =>
       store.usage.settle(scope, roundId, stage, run, usage, reserved),
-    recall: (key) => store.usage.recall(scope, roundId, run, key),
-    remember: (key, value) => store.usage.remember(scope, roundId, run, key, value),
+    recall: async (key) => mine.get(key) ?? (await known()).get(key) ?? null,
+    remember(key, value) {
+      mine.set(key, value);
+      if (!pending) {
+        const batch = new Map<string, string>();
+        pending = batch;
+        written = Promise.resolve().then(() => {
+          pending = null;
+          const first = !lifetimeSet;
+          return store.usage.rememberAll(scope, roundId, run, batch, first).then(() => {
+            lifetimeSet = true;
+          });
+        });
+      }
+      pending.set(key, value);
+      return written;
+    },
   };
 }
 

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { RequestGate } from '../models/llm/client.js';
+import { LuaScript } from '../store/script.js';
 
 /**
  * Takes a place when fewer than ARGV[3] unexpired leases exist. Leases are members of a
  * sorted set scored by their expiry, so a worker that dies holding places frees them
  * when its leases run out instead of shrinking the cap forever. Returns 1 when taken.
  */
-const TAKE = `
+const TAKE = new LuaScript(
+  `
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
@@ -17,7 +19,9 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   return 1
 end
 return 0
-`;
+`,
+  1,
+);
 
 export interface RedisRequestGateOptions {
   /** Requests in flight across every process sharing `key`. */
@@ -51,9 +55,8 @@ export class RedisRequestGate implements RequestGate {
     const id = randomUUID();
     for (;;) {
       signal?.throwIfAborted();
-      const taken = await this.redis.eval(
-        TAKE,
-        1,
+      const taken = await TAKE.run(
+        this.redis,
         this.key,
         this.now(),
         this.options.leaseMs,

@@ -53,15 +53,16 @@ function isCurrentRun(round: Round, job: StageJob): boolean {
 /** Every member's opinion, plus their critique of the previous statement in a revision. */
 export async function participantViews(
   deps: Pick<StageDeps, 'store'>,
-  round: Round,
-  version: number,
+  job: Pick<StageJob, 'scope' | 'roundId' | 'version'>,
 ): Promise<ParticipantView[]> {
   const { store } = deps;
-  const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
-  const critiques: Opinion[] =
+  const { scope, roundId, version } = job;
+  const [opinions, critiques] = await Promise.all([
+    store.contributions.list(scope, roundId, 'opinion', 0),
     version > 1
-      ? await store.contributions.list(round.scope, round.id, 'critique', version - 1)
-      : [];
+      ? store.contributions.list(scope, roundId, 'critique', version - 1)
+      : Promise.resolve<Opinion[]>([]),
+  ]);
   const critiqueOf = new Map(critiques.map((c) => [c.participantId, c.text]));
   const views: ParticipantView[] = opinions.map((o) => ({
     id: o.participantId,
@@ -69,8 +70,9 @@ export async function participantViews(
     critique: critiqueOf.get(o.participantId) ?? null,
   }));
   // A member who only critiqued still counts: their approval matters to the revision.
+  const withOpinion = new Set(opinions.map((o) => o.participantId));
   for (const c of critiques) {
-    if (!views.some((v) => v.id === c.participantId)) {
+    if (!withOpinion.has(c.participantId)) {
       views.push({ id: c.participantId, opinion: '', critique: c.text });
     }
   }
@@ -102,14 +104,19 @@ async function publishProgress(deps: StageDeps, job: StageJob, step: string): Pr
 }
 
 export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void> {
-  const round = await currentRound(deps, job, 'generate');
-  if (!round) return;
-  const participants = await participantViews(deps, round, job.version);
-  const previous =
+  // The stage's reads are independent, so they share one round trip; a run that turns
+  // out not to be current has only read.
+  const [round, participants, previous, ledger] = await Promise.all([
+    currentRound(deps, job, 'generate'),
+    participantViews(deps, job),
     job.version > 1
-      ? ((await deps.store.polls.poll(job.scope, job.roundId, job.version - 1))?.statement ?? null)
-      : null;
-  const ledger = await meteredLedger(deps, job, 'generate');
+      ? deps.store.polls
+          .poll(job.scope, job.roundId, job.version - 1)
+          .then((p) => p?.statement ?? null)
+      : Promise.resolve(null),
+    meteredLedger(deps, job, 'generate'),
+  ]);
+  if (!round) return;
   const result = await deps.generator.generate({
     question: round.question,
     participants,
@@ -135,12 +142,14 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
 }
 
 export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
-  const round = await currentRound(deps, job, 'score');
+  const [round, set, participants, ledger] = await Promise.all([
+    currentRound(deps, job, 'score'),
+    deps.store.polls.candidates(job.scope, job.roundId, job.version),
+    participantViews(deps, job),
+    meteredLedger(deps, job, 'score'),
+  ]);
   if (!round) return;
-  const set = await deps.store.polls.candidates(job.scope, job.roundId, job.version);
   if (!set) throw new Error(`no candidates stored for version ${job.version}`);
-  const participants = await participantViews(deps, round, job.version);
-  const ledger = await meteredLedger(deps, job, 'score');
   const result = await deps.rewardModel.predict({
     question: round.question,
     participants,
@@ -166,9 +175,9 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
  * they report in their result is recorded when nothing went through the ledger.
  */
 async function meteredLedger(deps: StageDeps, job: StageJob, stage: 'generate' | 'score') {
+  const inner = stageLedger(deps.store, job, stage, `${deps.queues.options.prefix}:model-requests`);
   // Reservations a crashed earlier run of this stage left behind are no longer in use.
   await deps.store.usage.releaseReservations(job.scope, job.roundId, ledgerHolder(job, stage));
-  const inner = stageLedger(deps.store, job, stage, `${deps.queues.options.prefix}:model-requests`);
   let settled = 0;
   const ledger: CallLedger & { recordUnmetered(usage: Usage): Promise<void> } = {
     ...inner,
@@ -205,12 +214,12 @@ function requireMajority(matrix: ApprovalMatrix): void {
 }
 
 export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
-  const round = await currentRound(deps, job, 'select');
-  if (!round) return;
-  const [set, scores] = await Promise.all([
+  const [round, set, scores] = await Promise.all([
+    currentRound(deps, job, 'select'),
     deps.store.polls.candidates(job.scope, job.roundId, job.version),
     deps.store.polls.scores(job.scope, job.roundId, job.version),
   ]);
+  if (!round) return;
   if (!set || !scores) throw new Error(`candidates or scores missing for version ${job.version}`);
   const selectionSeed = runSeed(round, job);
   const selection = selectConsensus(scores.matrix, round.settings.welfare, selectionSeed);
@@ -242,11 +251,19 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
     return { ...r, phase: 'polling', version: job.version, deadline: null, failureReason: null };
   });
   if (moved.phase !== 'polling' || moved.version !== job.version) return;
-  await publishProgress(deps, job, 'selected');
-  await deps.queues.enqueuePublish(
-    { scope: job.scope, roundId: job.roundId, kind: 'statement', version: job.version, text: null },
-    `statement-v${job.version}`,
-  );
+  await Promise.all([
+    publishProgress(deps, job, 'selected'),
+    deps.queues.enqueuePublish(
+      {
+        scope: job.scope,
+        roundId: job.roundId,
+        kind: 'statement',
+        version: job.version,
+        text: null,
+      },
+      `statement-v${job.version}`,
+    ),
+  ]);
 }
 
 /**

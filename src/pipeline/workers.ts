@@ -3,7 +3,12 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { clip, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import { ModelSetupError, RateLimitedError, TokenBudgetError } from '../models/llm/errors.js';
+import {
+  ModelSetupError,
+  NoUsableOutputError,
+  RateLimitedError,
+  TokenBudgetError,
+} from '../models/llm/errors.js';
 import {
   type DeadlineJob,
   DeadlineJobSchema,
@@ -95,8 +100,13 @@ export function validatedWorker<S extends z.ZodType>(
           err = new UnrecoverableError(
             `the model server kept rate limiting requests (${job.attemptsStarted} tries)`,
           );
-        } else if (err instanceof TokenBudgetError || err instanceof ModelSetupError) {
-          // Retrying cannot help: the round has no budget left, or the setup is wrong.
+        } else if (
+          err instanceof TokenBudgetError ||
+          err instanceof ModelSetupError ||
+          err instanceof NoUsableOutputError
+        ) {
+          // Retrying cannot help: the round has no budget left, the setup is wrong, or
+          // every sample was tried and none was usable (a moderator's close starts anew).
           err = new UnrecoverableError(err.message);
         }
         const attempts = job.opts.attempts ?? 1;

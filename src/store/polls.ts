@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { ApprovalMatrixSchema, CandidateSchema } from '../domain/candidate.js';
+import { type ApprovalMatrix, ApprovalMatrixSchema, CandidateSchema } from '../domain/candidate.js';
 import { optionFor } from '../domain/poll-scale.js';
 import { type Poll, PollSchema, type Rating } from '../domain/rating.js';
 import type { Scope } from '../domain/scope.js';
+import { isWellFormedMatrix } from '../domain/selection.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
 
@@ -19,6 +20,36 @@ export const ScoreSetSchema = z.object({
   model: z.string(),
 });
 export type ScoreSet = z.infer<typeof ScoreSetSchema>;
+
+/**
+ * ScoreSetSchema in plain loops, for a well-formed set: its matrix is K x N approvals
+ * (8,000 numbers at 1,000 members), parsed by zod when stored, when selected from and
+ * when shown. zod still parses a set this refuses, for the message.
+ */
+function isScoreSet(value: unknown): value is ScoreSet {
+  if (typeof value !== 'object' || value === null) return false;
+  const { matrix, model } = value as Partial<Record<keyof ScoreSet, unknown>>;
+  return (
+    typeof model === 'string' &&
+    typeof matrix === 'object' &&
+    matrix !== null &&
+    isWellFormedMatrix(matrix as ApprovalMatrix)
+  );
+}
+
+/**
+ * A score set's participants and model, and its approvals as rows checked only for being
+ * arrays: enough to count who was predicted (a number in some row), without validating
+ * every approval of an 8 x 1,000 matrix.
+ */
+const ScoreOutlineSchema = z.object({
+  matrix: z.object({
+    participants: z.array(z.string()),
+    approvals: z.array(z.custom<readonly unknown[]>(Array.isArray, 'expected an array')),
+  }),
+  model: z.string(),
+});
+export type ScoreOutline = z.infer<typeof ScoreOutlineSchema>;
 
 /** Field separator inside the reactions hash: ids never contain it. */
 const SEP = '\u001f';
@@ -88,14 +119,35 @@ export class PollRepository {
   async saveScores(scope: Scope, roundId: string, version: number, set: ScoreSet) {
     await this.redis.set(
       this.keys.scores(scope, roundId, version),
-      JSON.stringify(ScoreSetSchema.parse(set)),
+      JSON.stringify(isScoreSet(set) ? set : ScoreSetSchema.parse(set)),
     );
   }
 
   async scores(scope: Scope, roundId: string, version: number): Promise<ScoreSet | null> {
     const key = this.keys.scores(scope, roundId, version);
     const raw = await this.redis.get(key);
-    return raw === null ? null : decode(ScoreSetSchema, key, raw);
+    return raw === null ? null : decode(ScoreSetSchema, key, raw, isScoreSet);
+  }
+
+  /**
+   * Who was predicted and by which model, the approvals left unvalidated: the progress
+   * message needs only that, and validating an 8 x 1,000 matrix for it cost the bot
+   * process more than the rest of the message, while the round's model calls were still
+   * under way.
+   */
+  async scoresOutline(
+    scope: Scope,
+    roundId: string,
+    version: number,
+  ): Promise<ScoreOutline | null> {
+    const key = this.keys.scores(scope, roundId, version);
+    const raw = await this.redis.get(key);
+    return raw === null ? null : decode(ScoreOutlineSchema, key, raw);
+  }
+
+  /** Whether the poll of `version` exists (is chosen), without reading it. */
+  async hasPoll(scope: Scope, roundId: string, version: number): Promise<boolean> {
+    return (await this.redis.exists(this.keys.poll(scope, roundId, version))) === 1;
   }
 
   async savePoll(scope: Scope, poll: Poll) {

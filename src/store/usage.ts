@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Scope } from '../domain/scope.js';
 import type { Keys } from './keys.js';
+import { LuaScript } from './script.js';
 
 export interface StageUsage {
   calls: number;
@@ -16,7 +17,8 @@ const MEMO_TTL_SECONDS = 7 * 24 * 3600;
  * completion tokens) plus every holder's reservations plus `tokens` stay within the
  * budget. Atomic, so parallel calls of one round cannot together overspend.
  */
-const RESERVE = `
+const RESERVE = new LuaScript(
+  `
 local spent = 0
 local usage = redis.call('HGETALL', KEYS[1])
 for i = 1, #usage, 2 do
@@ -34,13 +36,30 @@ end
 redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
-`;
+`,
+  2,
+);
+
+/** A finished call's usage under its stage, and its reservation (ARGV[5] > 0) given back. */
+const SETTLE = new LuaScript(
+  `
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.calls', ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.promptTokens', ARGV[3])
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '.completionTokens', ARGV[4])
+if tonumber(ARGV[6]) > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[5], -tonumber(ARGV[6]))
+end
+return 1
+`,
+  2,
+);
 
 /**
  * Sliding-window request log: at most ARGV[3] requests in any ARGV[2] ms. Returns 0 when
  * a slot was taken, else how many ms until the oldest request leaves the window.
  */
-const TAKE_SLOT = `
+const TAKE_SLOT = new LuaScript(
+  `
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -51,7 +70,9 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)
-`;
+`,
+  1,
+);
 
 /**
  * Model calls and tokens per round and stage, kept beside the round; and what the model
@@ -103,9 +124,8 @@ export class UsageRepository {
     tokens: number,
     budget: number,
   ): Promise<boolean> {
-    const ok = await this.redis.eval(
-      RESERVE,
-      2,
+    const ok = await RESERVE.run(
+      this.redis,
       this.keys.usage(scope, roundId),
       this.reservationsKey(scope, roundId),
       holder,
@@ -125,15 +145,19 @@ export class UsageRepository {
     usage: StageUsage,
     reserved: number,
   ): Promise<void> {
-    const key = this.keys.usage(scope, roundId);
-    const tx = this.redis
-      .multi()
-      .hincrby(key, `${stage}.calls`, usage.calls)
-      .hincrby(key, `${stage}.promptTokens`, usage.promptTokens)
-      .hincrby(key, `${stage}.completionTokens`, usage.completionTokens);
-    if (reserved > 0)
-      tx.hincrby(this.reservationsKey(scope, roundId), holder, -Math.ceil(reserved));
-    await tx.exec();
+    // One script rather than a MULTI of four commands: this runs once per model call, and
+    // in a profile of a zero-latency round the MULTIs were a tenth of the worker's CPU.
+    await SETTLE.run(
+      this.redis,
+      this.keys.usage(scope, roundId),
+      this.reservationsKey(scope, roundId),
+      stage,
+      usage.calls,
+      usage.promptTokens,
+      usage.completionTokens,
+      holder,
+      Math.ceil(Math.max(0, reserved)),
+    );
   }
 
   /**
@@ -144,13 +168,31 @@ export class UsageRepository {
     await this.redis.hdel(this.reservationsKey(scope, roundId), holder);
   }
 
-  async recall(scope: Scope, roundId: string, run: string, key: string): Promise<string | null> {
-    return this.redis.hget(this.memoKey(scope, roundId, run), key);
+  /** Every result `run` has paid for so far, by key (see the stage ledger). */
+  async recallAll(scope: Scope, roundId: string, run: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.memoKey(scope, roundId, run))));
   }
 
-  async remember(scope: Scope, roundId: string, run: string, key: string, value: string) {
+  /**
+   * Stores several paid-for results of `run`, and with `expire` (the run's first write)
+   * gives them their lifetime. Plain commands, not a MULTI: a MULTI is written on its
+   * own, while plain commands share the connection's auto-pipelined writes with the
+   * round's other calls; that the expiry could land without the fields (a lost
+   * connection) only means an empty key expiring.
+   */
+  async rememberAll(
+    scope: Scope,
+    roundId: string,
+    run: string,
+    entries: ReadonlyMap<string, string>,
+    expire = true,
+  ): Promise<void> {
+    if (entries.size === 0) return;
     const memo = this.memoKey(scope, roundId, run);
-    await this.redis.multi().hset(memo, key, value).expire(memo, MEMO_TTL_SECONDS).exec();
+    await Promise.all([
+      this.redis.hset(memo, entries),
+      expire ? this.redis.expire(memo, MEMO_TTL_SECONDS) : null,
+    ]);
   }
 
   /**
@@ -164,7 +206,7 @@ export class UsageRepository {
     now: number,
     id: string,
   ): Promise<number> {
-    const wait = await this.redis.eval(TAKE_SLOT, 1, key, now, windowMs, perWindow, id);
+    const wait = await TAKE_SLOT.run(this.redis, key, now, windowMs, perWindow, id);
     return Number(wait);
   }
 

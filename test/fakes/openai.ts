@@ -302,8 +302,10 @@ export function chatJson(value: unknown): FakeReply {
 
 /**
  * A plausible answer to whatever our prompts ask, so that a demo against the fake reads
- * sensibly: a statement stitched from the opinions in the order the sample got them, and
- * ratings that rise with the words a member shares with a statement.
+ * sensibly: a statement stitched from the opinions in the order the sample got them (or
+ * from a large group's quoted opinions), and ratings that rise with the words a member
+ * shares with a statement, one member per request or a batch of them (LLM_JUDGE_BATCH,
+ * used once a round has more members than LLM_CONCURRENCY).
  */
 export function defaultChat(body: ChatBody): FakeReply {
   switch (schemaName(body)) {
@@ -316,26 +318,75 @@ export function defaultChat(body: ChatBody): FakeReply {
     }
     case 'approval_ratings': {
       const data = dataOf(body);
-      const member = data.member as { opinion: string; critique: string | null };
-      const own = words(`${member.opinion} ${member.critique ?? ''}`);
-      const ratings: Record<string, number> = {};
-      for (const [letter, text] of Object.entries(data.statements as Record<string, string>)) {
-        const theirs = words(text);
-        let shared = 0;
-        for (const w of own) if (theirs.has(w)) shared++;
-        const overlap =
-          own.size === 0 ? 0 : shared / Math.sqrt(own.size * Math.max(1, theirs.size));
-        ratings[letter] = Math.max(1, Math.min(7, 1 + Math.round(overlap * 12)));
-      }
-      return chatJson({ ratings });
+      const rate = overlapRater(data.statements as Record<string, string>);
+      return chatJson({ ratings: rate(data.member as JudgedMember) });
     }
+    case 'approval_ratings_batch':
+      return batchJudgeReply(body);
     default:
       return { kind: 'chat', content: 'OK' };
   }
 }
 
+interface JudgedMember {
+  opinion: string;
+  critique: string | null;
+}
+
+/** A rating per member key and letter, from word overlap as for one member. */
+export function batchJudgeReply(body: ChatBody): FakeReply {
+  const data = dataOf(body);
+  const members = data.members as Record<string, JudgedMember>;
+  const rate = overlapRater(data.statements as Record<string, string>);
+  const ratings: Record<string, Record<string, number>> = {};
+  for (const [key, member] of Object.entries(members)) ratings[key] = rate(member);
+  return chatJson({ ratings });
+}
+
+/**
+ * Rates members against these statements (7-point, from the words they share). Each
+ * statement's words are worked out once per request, not once per member (and kept for
+ * the round's other requests, which show the same statements): the fake runs inside
+ * `npm run bench`, and recomputing them for every member of a batch was tens of ms per
+ * round of CPU measured as the bot's overhead.
+ */
+function overlapRater(
+  statements: Record<string, string>,
+): (member: JudgedMember) => Record<string, number> {
+  const theirs = Object.entries(statements).map(
+    ([letter, text]) => [letter, statementWords(text)] as const,
+  );
+  return (member) => {
+    const own = words(`${member.opinion} ${member.critique ?? ''}`);
+    const ratings: Record<string, number> = {};
+    for (const [letter, set] of theirs) {
+      let shared = 0;
+      for (const w of own) if (set.has(w)) shared++;
+      const overlap = own.size === 0 ? 0 : shared / Math.sqrt(own.size * Math.max(1, set.size));
+      ratings[letter] = Math.max(1, Math.min(7, 1 + Math.round(overlap * 12)));
+    }
+    return ratings;
+  };
+}
+
+/** Recent statements' words: a round's judge requests all show the same K statements. */
+const knownStatements = new Map<string, Set<string>>();
+
+function statementWords(text: string): Set<string> {
+  let set = knownStatements.get(text);
+  if (!set) {
+    set = words(text);
+    if (knownStatements.size >= 256) knownStatements.clear();
+    knownStatements.set(text, set);
+  }
+  return set;
+}
+
 function stitch(data: Record<string, unknown>, budget: number): string {
-  const opinions = (data.opinions as string[] | undefined) ?? [];
+  // A large group's prompt has summaries of opinion groups, with a few quotes each.
+  const groups = (data.opinion_groups as { quoted_opinions?: string[] }[] | undefined) ?? [];
+  const opinions =
+    (data.opinions as string[] | undefined) ?? groups.flatMap((g) => g.quoted_opinions ?? []);
   const critiques = (data.critiques as string[] | undefined) ?? [];
   // The first few substantial sentences in the order this sample got them, so samples differ.
   const clauses = [...critiques, ...opinions]
@@ -349,7 +400,11 @@ function stitch(data: Record<string, unknown>, budget: number): string {
   return all.length <= budget ? text : `${all.slice(0, budget - 1).join(' ')}…`;
 }
 
+/** How many texts the fake has split into words (its tests count them). */
+export const wordSetsMade = { count: 0 };
+
 function words(text: string): Set<string> {
+  wordSetsMade.count++;
   return new Set((text.toLowerCase().match(/[a-z']{4,}/g) ?? []).map((w) => w.replace(/'s$/, '')));
 }
 

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { agreement, CONTRADICTION_WEIGHT } from '../../src/models/text/agreement.js';
 import { contentTerms, splitSentences, wordCount } from '../../src/models/text/analyze.js';
+import { quickContentTerms, quickTerms } from '../../src/models/text/quick-terms.js';
 import { cosine, TfIdf } from '../../src/models/text/tfidf.js';
 
 describe('splitSentences', () => {
@@ -48,6 +52,52 @@ describe('contentTerms', () => {
 
   it('passes a negated opinion verb on to the clause it introduces', () => {
     expect(contentTerms("I don't think we should adopt it.")).toEqual(['think', 'not_adopt']);
+  });
+});
+
+describe('quickContentTerms', () => {
+  it('drops stop words, folds plurals, and marks the first negated word', () => {
+    expect(quickContentTerms('We should not adopt a four-day week.')).toEqual([
+      'not_adopt',
+      'four',
+      'day',
+      'week',
+    ]);
+    expect(quickContentTerms("I don't think we should adopt it.")).toEqual(['think', 'not_adopt']);
+    expect(quickContentTerms("Families' costs, and the team's boxes!")).toEqual([
+      'family',
+      'cost',
+      'team',
+      'box',
+    ]);
+    // Punctuation ends a negation's scope before any content word.
+    expect(quickContentTerms('No, customers come first.')).toEqual(['customer', 'come', 'first']);
+    expect(quickContentTerms('There is no bias here')).toEqual(['not_bias']);
+  });
+
+  it('keeps the word as written beside the term', () => {
+    expect(quickTerms('Stresses and stress')).toEqual([
+      { term: 'stress', word: 'stresses' },
+      { term: 'stress', word: 'stress' },
+    ]);
+  });
+
+  it('agrees with contentTerms on most terms of real comments', () => {
+    const csv = readFileSync(
+      resolve(import.meta.dirname, '../fixtures/polis/london.youth.policing/comments.csv'),
+    );
+    const comments = (parse(csv, { columns: true }) as { 'comment-body': string }[]).map(
+      (r) => r['comment-body'],
+    );
+    let agreement = 0;
+    for (const c of comments) {
+      const full = new Set(contentTerms(c));
+      const quick = new Set(quickContentTerms(c));
+      const both = [...full].filter((t) => quick.has(t)).length;
+      agreement += both / Math.max(1, new Set([...full, ...quick]).size);
+    }
+    // Mostly inflections a lemmatiser merges and this does not ("hiring" / "hire").
+    expect(agreement / comments.length).toBeGreaterThan(0.75);
   });
 });
 

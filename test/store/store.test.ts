@@ -149,6 +149,19 @@ describe('store', () => {
     expect(await c.list(slack, 'order', 'critique', 1)).toEqual([]);
   });
 
+  it('counts the members who wrote, each once, no further than asked', async () => {
+    for (let i = 0; i < 250; i++) {
+      await store.contributions.upsert(slack, 'many', 'opinion', 0, `U${i % 120}`, {
+        messageId: `m${i}`,
+        text: `reply ${i}`,
+        at: i,
+      });
+    }
+    expect(await store.contributions.countAuthors(slack, 'many', 'opinion', 0, 1_000)).toBe(120);
+    expect(await store.contributions.countAuthors(slack, 'many', 'opinion', 0, 2)).toBe(2);
+    expect(await store.contributions.countAuthors(slack, 'none', 'opinion', 0, 2)).toBe(0);
+  });
+
   it('stores an over-long opinion truncated, with a note and its original length', async () => {
     const long = 'x'.repeat(5_000);
     await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', {
@@ -261,6 +274,24 @@ describe('store', () => {
   it('rejects stored data that no longer matches its schema', async () => {
     await redis.set(`${env.prefix}:slack.T1:round:bad`, JSON.stringify({ id: 'bad' }));
     await expect(store.rounds.get(slack, 'bad')).rejects.toThrow(/invalid/);
+  });
+
+  it('keeps scores as stored, and refuses a stored matrix with an approval off the 0..1 scale', async () => {
+    const matrix = { participants: ['U1', 'U2'], candidates: ['c1'], approvals: [[0.5, null]] };
+    await store.polls.saveScores(slack, 'r9', 1, { matrix, model: 'judge' });
+    expect(await store.polls.scores(slack, 'r9', 1)).toEqual({ matrix, model: 'judge' });
+    await expect(
+      store.polls.saveScores(slack, 'r9', 2, {
+        matrix: { ...matrix, approvals: [[1.5, null]] },
+        model: 'judge',
+      }),
+    ).rejects.toThrow();
+    const key = `${env.prefix}:slack.T1:round:r9:scores:3`;
+    await redis.set(
+      key,
+      JSON.stringify({ matrix: { ...matrix, approvals: [[-1, 0]] }, model: 'x' }),
+    );
+    await expect(store.polls.scores(slack, 'r9', 3)).rejects.toThrow(/invalid/);
   });
 });
 

@@ -1,19 +1,19 @@
 import { createRng } from '../../domain/random.js';
-import { contentTerms } from '../text/analyze.js';
-import { TfIdf } from '../text/tfidf.js';
+import { quickTerms } from '../text/quick-terms.js';
 
 /**
  * Clustering of a large group's opinions, so that the generator can be given every
  * opinion's weight within its prompt budget: spherical k-means (cosine) over unit
  * vectors — TF-IDF vectors offline, embeddings when a model server gives them.
  *
- * Vectors are stored sparse (indices + values) because TF-IDF vectors of 2,000 opinions
- * have a few dozen non-zero terms out of thousands; centroids are dense, so one
- * point-centroid similarity costs the point's non-zeros, which keeps k-means over
- * embeddings (all non-zero) just as correct, only slower.
+ * TF-IDF vectors of 2,000 opinions have a few dozen non-zero terms out of thousands, so
+ * they are stored sparse (indices + values); embeddings are all non-zero, so they are
+ * stored dense, without indices. Centroids are dense, so one point-centroid similarity
+ * costs the point's stored values either way.
  */
 export interface UnitVector {
-  idx: Int32Array;
+  /** Dimensions of `val`, ascending; null when `val` holds every dimension (embeddings). */
+  idx: Int32Array | null;
   val: Float64Array;
 }
 
@@ -24,49 +24,119 @@ export interface Vectors {
   terms: string[] | null;
 }
 
-function unitSparse(entries: [number, number][]): UnitVector {
-  entries.sort((a, b) => a[0] - b[0]);
-  const norm = Math.sqrt(entries.reduce((n, [, v]) => n + v * v, 0));
-  return {
-    idx: Int32Array.from(entries.map(([i]) => i)),
-    val: Float64Array.from(entries.map(([, v]) => (norm === 0 ? 0 : v / norm))),
-  };
+function unitDense(row: readonly number[]): UnitVector {
+  const val = Float64Array.from(row);
+  let norm = 0;
+  for (let d = 0; d < val.length; d++) norm += (val[d] as number) * (val[d] as number);
+  norm = Math.sqrt(norm);
+  for (let d = 0; d < val.length; d++) val[d] = norm === 0 ? 0 : (val[d] as number) / norm;
+  return { idx: null, val };
 }
 
-/** TF-IDF vectors of the texts (content lemmas, see text/analyze.ts). */
+/**
+ * TF-IDF vectors of the texts, over quickTerms. A dimension is named by the word most
+ * often written for its term, so a cluster's frequent words read as members wrote them.
+ */
 export function lexicalVectors(texts: readonly string[]): Vectors {
-  const docs = texts.map((t) => contentTerms(t));
-  const tfidf = TfIdf.fit(docs);
-  const index = new Map<string, number>();
-  const terms: string[] = [];
-  const vectors = docs.map((doc) => {
-    const entries: [number, number][] = [];
-    for (const [term, weight] of tfidf.vector(doc)) {
-      let i = index.get(term);
-      if (i === undefined) {
-        i = terms.length;
-        index.set(term, i);
-        terms.push(term);
+  // Terms as integers from the start (dimension = order of first appearance): Maps and
+  // Sets of strings per document were most of the time of clustering 100 opinions.
+  const ids = new Map<string, number>();
+  const forms: Map<string, number>[] = [];
+  const docs = texts.map((text) => {
+    const analysed = quickTerms(text);
+    const doc = new Int32Array(analysed.length);
+    analysed.forEach(({ term, word }, i) => {
+      let id = ids.get(term);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(term, id);
+        forms.push(new Map());
       }
-      entries.push([i, weight]);
-    }
-    return unitSparse(entries);
+      const written = forms[id] as Map<string, number>;
+      written.set(word, (written.get(word) ?? 0) + 1);
+      doc[i] = id;
+    });
+    return doc.sort();
   });
-  return { vectors, dims: terms.length, terms };
+  const dims = ids.size;
+  // Document frequency, and the weights of TfIdf (text/tfidf.ts) over the sorted ids.
+  const df = new Int32Array(dims);
+  for (const doc of docs) {
+    for (let i = 0; i < doc.length; i++) {
+      const id = doc[i] as number;
+      if (i === 0 || id !== doc[i - 1]) df[id] = (df[id] as number) + 1;
+    }
+  }
+  const idf = Float64Array.from(df, (d) => Math.log((1 + docs.length) / (1 + d)) + 1);
+  const vectors = docs.map((doc): UnitVector => {
+    // Runs of equal ids in the sorted document: one dimension each, ascending.
+    const idx: number[] = [];
+    const val: number[] = [];
+    let norm = 0;
+    for (let i = 0; i < doc.length; ) {
+      const id = doc[i] as number;
+      let tf = 0;
+      while (i < doc.length && doc[i] === id) {
+        tf++;
+        i++;
+      }
+      const weight = (1 + Math.log(tf)) * (idf[id] as number);
+      idx.push(id);
+      val.push(weight);
+      norm += weight * weight;
+    }
+    norm = Math.sqrt(norm);
+    return {
+      idx: Int32Array.from(idx),
+      val: Float64Array.from(val, (v) => (norm === 0 ? 0 : v / norm)),
+    };
+  });
+  const terms = [...ids.keys()].map((term, id) => mostWritten(forms[id]) ?? term);
+  return { vectors, dims, terms };
+}
+
+/** The most frequent form; the first seen on ties. */
+function mostWritten(forms: ReadonlyMap<string, number> | undefined): string | undefined {
+  let best: string | undefined;
+  let most = 0;
+  for (const [word, n] of forms ?? []) {
+    if (n > most) {
+      best = word;
+      most = n;
+    }
+  }
+  return best;
 }
 
 /** Embeddings (dense rows of one length) as unit vectors. */
 export function embeddingVectors(rows: readonly (readonly number[])[]): Vectors {
   const dims = rows[0]?.length ?? 0;
-  const vectors = rows.map((row) => unitSparse(row.map((v, i): [number, number] => [i, v])));
-  return { vectors, dims, terms: null };
+  return { vectors: rows.map(unitDense), dims, terms: null };
 }
 
 function dotDense(v: UnitVector, centroid: Float64Array): number {
+  const { idx, val } = v;
   let s = 0;
-  for (let j = 0; j < v.idx.length; j++)
-    s += (v.val[j] as number) * (centroid[v.idx[j] as number] as number);
+  if (idx === null) {
+    for (let j = 0; j < val.length; j++) s += (val[j] as number) * (centroid[j] as number);
+  } else {
+    for (let j = 0; j < idx.length; j++)
+      s += (val[j] as number) * (centroid[idx[j] as number] as number);
+  }
   return s;
+}
+
+/** centroid += v */
+function addTo(centroid: Float64Array, v: UnitVector): void {
+  const { idx, val } = v;
+  if (idx === null) {
+    for (let j = 0; j < val.length; j++) centroid[j] = (centroid[j] as number) + (val[j] as number);
+  } else {
+    for (let j = 0; j < idx.length; j++) {
+      const d = idx[j] as number;
+      centroid[d] = (centroid[d] as number) + (val[j] as number);
+    }
+  }
 }
 
 /**
@@ -88,7 +158,7 @@ export function kmeans(
   const centroids: Float64Array[] = [];
   const place = (v: UnitVector) => {
     const c = new Float64Array(data.dims);
-    for (let j = 0; j < v.idx.length; j++) c[v.idx[j] as number] = v.val[j] as number;
+    addTo(c, v);
     centroids.push(c);
   };
   place(data.vectors[Math.floor(rng.next() * n)] as UnitVector);
@@ -115,31 +185,37 @@ export function kmeans(
     place(data.vectors[pick] as UnitVector);
   }
   const kk = centroids.length;
+  // Dense points (embeddings) and centroids in one array each, so the assignment step,
+  // which is nearly all of the time, runs over contiguous memory without indices.
+  const dense = data.vectors.every((v) => v.idx === null) ? flatten(data.vectors, data.dims) : null;
+  const flat = dense ? new Float64Array(kk * data.dims) : null;
   for (let it = 0; it < iterations; it++) {
     let moved = 0;
-    for (let i = 0; i < n; i++) {
-      const v = data.vectors[i] as UnitVector;
-      let best = 0;
-      let bestSim = Number.NEGATIVE_INFINITY;
-      for (let c = 0; c < kk; c++) {
-        const sim = dotDense(v, centroids[c] as Float64Array);
-        if (sim > bestSim) {
-          bestSim = sim;
-          best = c;
+    if (dense && flat) {
+      centroids.forEach((c, ci) => {
+        flat.set(c, ci * data.dims);
+      });
+      moved = assignDense(dense, flat, n, kk, data.dims, assignment, it === 0);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = data.vectors[i] as UnitVector;
+        let best = 0;
+        let bestSim = Number.NEGATIVE_INFINITY;
+        for (let c = 0; c < kk; c++) {
+          const sim = dotDense(v, centroids[c] as Float64Array);
+          if (sim > bestSim) {
+            bestSim = sim;
+            best = c;
+          }
         }
+        if (assignment[i] !== best || it === 0) moved++;
+        assignment[i] = best;
       }
-      if (assignment[i] !== best || it === 0) moved++;
-      assignment[i] = best;
     }
     if (moved === 0) break;
     for (const c of centroids) c.fill(0);
     for (let i = 0; i < n; i++) {
-      const v = data.vectors[i] as UnitVector;
-      const c = centroids[assignment[i] as number] as Float64Array;
-      for (let j = 0; j < v.idx.length; j++) {
-        const d = v.idx[j] as number;
-        c[d] = (c[d] as number) + (v.val[j] as number);
-      }
+      addTo(centroids[assignment[i] as number] as Float64Array, data.vectors[i] as UnitVector);
     }
     for (const c of centroids) {
       let norm = 0;
@@ -156,6 +232,45 @@ export function kmeans(
     assignment[i] = renumber.get(c) as number;
   }
   return { assignment, clusters: renumber.size };
+}
+
+function flatten(vectors: readonly UnitVector[], dims: number): Float64Array {
+  const out = new Float64Array(vectors.length * dims);
+  vectors.forEach((v, i) => {
+    out.set(v.val, i * dims);
+  });
+  return out;
+}
+
+/** Each point to its most similar centroid (the first on ties); returns how many moved. */
+function assignDense(
+  points: Float64Array,
+  centroids: Float64Array,
+  n: number,
+  k: number,
+  dims: number,
+  assignment: Int32Array,
+  first: boolean,
+): number {
+  let moved = 0;
+  for (let i = 0; i < n; i++) {
+    const p = i * dims;
+    let best = 0;
+    let bestSim = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < k; c++) {
+      const q = c * dims;
+      let sim = 0;
+      for (let d = 0; d < dims; d++)
+        sim += (points[p + d] as number) * (centroids[q + d] as number);
+      if (sim > bestSim) {
+        bestSim = sim;
+        best = c;
+      }
+    }
+    if (assignment[i] !== best || first) moved++;
+    assignment[i] = best;
+  }
+  return moved;
 }
 
 /** What the generator is given about one cluster of opinions. */
@@ -186,32 +301,48 @@ export function cutQuote(text: string, chars: number): string {
   return `${space > chars / 2 ? cut.slice(0, space) : cut}…`;
 }
 
-/** Summaries of a clustering, largest cluster first. */
-export function summarise(
-  texts: readonly string[],
-  data: Vectors,
-  assignment: Int32Array,
-  clusters: number,
-  shape: Omit<SummaryShape, 'clusters'>,
-): ClusterSummary[] {
+/**
+ * A clustering's members in order of centrality, worked out once and cut to any
+ * summary shape: summariseWithin tries up to three shapes per clustering.
+ */
+interface RankedCluster {
+  /** Most central first (highest similarity to the cluster's summed vector), ties by index. */
+  central: number[];
+  /** Dimensions with positive weight, heaviest first; computed when first asked for. */
+  termOrder: () => number[];
+}
+
+function rankClusters(data: Vectors, assignment: Int32Array, clusters: number): RankedCluster[] {
   const members: number[][] = Array.from({ length: clusters }, () => []);
   assignment.forEach((c, i) => {
     members[c]?.push(i);
   });
-  const out = members.map((ids) => {
+  return members.map((ids) => {
     const centroid = new Float64Array(data.dims);
-    for (const i of ids) {
-      const v = data.vectors[i] as UnitVector;
-      for (let j = 0; j < v.idx.length; j++) {
-        const d = v.idx[j] as number;
-        centroid[d] = (centroid[d] as number) + (v.val[j] as number);
-      }
-    }
+    for (const i of ids) addTo(centroid, data.vectors[i] as UnitVector);
+    // Each similarity once, not once per comparison of the sort.
+    const sim = new Map(ids.map((i) => [i, dotDense(data.vectors[i] as UnitVector, centroid)]));
     const central = [...ids].sort(
-      (a, b) =>
-        dotDense(data.vectors[b] as UnitVector, centroid) -
-          dotDense(data.vectors[a] as UnitVector, centroid) || a - b,
+      (a, b) => (sim.get(b) as number) - (sim.get(a) as number) || a - b,
     );
+    let order: number[] | null = null;
+    const termOrder = () => {
+      order ??= [...centroid.keys()]
+        .filter((d) => (centroid[d] as number) > 0)
+        .sort((a, b) => (centroid[b] as number) - (centroid[a] as number) || a - b);
+      return order;
+    };
+    return { central, termOrder };
+  });
+}
+
+function summariesOf(
+  texts: readonly string[],
+  data: Vectors,
+  ranked: readonly RankedCluster[],
+  shape: Omit<SummaryShape, 'clusters'>,
+): ClusterSummary[] {
+  const out = ranked.map(({ central, termOrder }) => {
     const quotes: string[] = [];
     const seen = new Set<string>();
     for (const i of central) {
@@ -222,21 +353,30 @@ export function summarise(
       quotes.push(q);
     }
     const terms =
-      data.terms === null
+      data.terms === null || shape.terms <= 0
         ? []
-        : [...centroid.keys()]
-            .filter((d) => (centroid[d] as number) > 0)
-            .sort((a, b) => (centroid[b] as number) - (centroid[a] as number) || a - b)
+        : termOrder()
             .slice(0, shape.terms)
             .map((d) => (data.terms as string[])[d] as string);
     return {
-      size: ids.length,
-      percent: Math.round((100 * ids.length) / Math.max(1, texts.length)),
+      size: central.length,
+      percent: Math.round((100 * central.length) / Math.max(1, texts.length)),
       terms,
       quotes,
     };
   });
   return out.sort((a, b) => b.size - a.size);
+}
+
+/** Summaries of a clustering, largest cluster first. */
+export function summarise(
+  texts: readonly string[],
+  data: Vectors,
+  assignment: Int32Array,
+  clusters: number,
+  shape: Omit<SummaryShape, 'clusters'>,
+): ClusterSummary[] {
+  return summariesOf(texts, data, rankClusters(data, assignment, clusters), shape);
 }
 
 /** Shapes tried in order, richest first, until the prompt fits its budget. */
@@ -264,7 +404,7 @@ export interface FittedSummaries {
 
 /**
  * The richest summaries (most clusters, then most and longest quotes) for which `fits`
- * holds. Clusterings are computed once per cluster count. The last shape (one cluster,
+ * holds. Clusterings (and their members' order) are computed once per cluster count. The last shape (one cluster,
  * sizes only) is returned even when it does not fit: the caller checks again.
  */
 export function summariseWithin(
@@ -274,16 +414,17 @@ export function summariseWithin(
   fits: (summaries: ClusterSummary[]) => boolean,
   maxClusters = 16,
 ): FittedSummaries {
-  const clusterings = new Map<number, { assignment: Int32Array; clusters: number }>();
+  const clusterings = new Map<number, { assignment: Int32Array; ranked: RankedCluster[] }>();
   const shapes = shapesFor(texts.length, maxClusters);
   let last: FittedSummaries | null = null;
   for (const shape of shapes) {
     let clustering = clusterings.get(shape.clusters);
     if (!clustering) {
-      clustering = kmeans(data, shape.clusters, seed);
+      const { assignment, clusters } = kmeans(data, shape.clusters, seed);
+      clustering = { assignment, ranked: rankClusters(data, assignment, clusters) };
       clusterings.set(shape.clusters, clustering);
     }
-    const summaries = summarise(texts, data, clustering.assignment, clustering.clusters, shape);
+    const summaries = summariesOf(texts, data, clustering.ranked, shape);
     last = { summaries, assignment: clustering.assignment, shape };
     if (fits(summaries)) return last;
   }

@@ -1,17 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  type ClientOptions,
+} from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import { createNodeFetch } from './node-fetch.js';
+import { parseOutput } from './schemas.js';
 
 /** Where the model server is. Local servers (Ollama, vLLM, llama.cpp) need no key. */
 export interface ServerSettings {
   baseURL?: string | undefined;
   apiKey?: string | undefined;
   timeoutMs: number;
+  /**
+   * The fetch the SDK sends its requests with; createNodeFetch() when absent. A wrapper
+   * (the metrics' and LLM_SERVER_WAIT_MS's, see src/app/model-server.ts) goes around it.
+   */
+  fetch?: ClientOptions['fetch'] | undefined;
 }
 
 /** The SDK insists on a key; servers that need none ignore this one. */
@@ -22,6 +34,7 @@ export function createOpenAIClient(settings: ServerSettings): OpenAI {
     baseURL: settings.baseURL,
     apiKey: settings.apiKey ?? NO_KEY,
     timeout: settings.timeoutMs,
+    fetch: settings.fetch ?? createNodeFetch(),
     // Retries are ours (ModelClient.call): a 429 must reach the queue, which pauses every
     // worker, rather than sleep inside one job; and unusable output is retried too.
     maxRetries: 0,
@@ -83,16 +96,29 @@ export type Interpreted<T> = { value: T } | { invalid: string };
 
 export type CallOutcome<T> =
   | { ok: true; value: T; usage: Usage; tries: number }
-  | { ok: false; reason: string; usage: Usage; tries: number };
+  | {
+      ok: false;
+      reason: string;
+      usage: Usage;
+      tries: number;
+      /**
+       * The last try was answered, with output the call could not use (not JSON, off the
+       * schema, cut off, refused): the model's answer, not the server's trouble.
+       */
+      unusable: boolean;
+    };
 
 /** One model call as the retry loop sees it. */
 interface Call<T> {
   /** Tokens to hold from the round's budget while the call runs. */
   estimate: number;
   send(signal: AbortSignal | undefined): Promise<unknown>;
-  /** Tokens a successful response cost; estimated when the server does not say. */
-  usageOf(raw: unknown): Usage;
-  interpret(raw: unknown): Interpreted<T>;
+  /**
+   * What a successful response cost (estimated when the server does not say) and what
+   * it holds. One function, so the body is validated once: for 1,000 embeddings that is
+   * tens of thousands of numbers.
+   */
+  read(raw: unknown): { usage: Usage; result: Interpreted<T> };
 }
 
 export interface StructuredRequest<T> {
@@ -147,12 +173,85 @@ const CompletionSchema = z.object({
   usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
 });
 
+/**
+ * One loop over a vector rather than a zod parse per element: 1,000 embeddings are
+ * 64k-1.5M numbers, and the per-element parse was over half of reading them.
+ */
+const VectorSchema = z.custom<number[]>(
+  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number'),
+  'expected an array of numbers',
+);
+
 const EmbeddingsSchema = z.object({
-  data: z.array(z.object({ index: z.number().int(), embedding: z.array(z.number()) })),
+  data: z.array(z.object({ index: z.number().int(), embedding: VectorSchema })),
   usage: z.object({ prompt_tokens: z.number() }).nullish(),
 });
 
+/**
+ * The schemas above, checked in plain loops for a well-formed body (nearly every one):
+ * zod then parses only a body they do not accept, whose failure is reported. A round
+ * reads ~33 bodies, and zod's parse of each was a tenth of a call's CPU in a fresh
+ * worker.
+ */
+function parseBody<S extends z.ZodType>(
+  schema: S,
+  plainly: (raw: unknown) => boolean,
+  raw: unknown,
+): z.ZodSafeParseResult<z.infer<S>> {
+  if (plainly(raw)) return { success: true, data: raw as z.infer<S> };
+  return schema.safeParse(raw);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const optionalString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+
+function plainCompletion(raw: unknown): boolean {
+  if (!isRecord(raw)) return false;
+  const { choices, usage } = raw;
+  if (!Array.isArray(choices) || choices.length === 0) return false;
+  for (const choice of choices) {
+    if (!isRecord(choice) || !isRecord(choice.message)) return false;
+    if (!optionalString(choice.message.content) || !optionalString(choice.message.refusal)) {
+      return false;
+    }
+    if (!optionalString(choice.finish_reason)) return false;
+  }
+  if (usage === undefined || usage === null) return true;
+  return (
+    isRecord(usage) &&
+    typeof usage.prompt_tokens === 'number' &&
+    typeof usage.completion_tokens === 'number'
+  );
+}
+
+function plainEmbeddings(raw: unknown): boolean {
+  if (!isRecord(raw) || !Array.isArray(raw.data)) return false;
+  for (const item of raw.data) {
+    if (!isRecord(item) || !Number.isInteger(item.index)) return false;
+    const vector = item.embedding;
+    if (!Array.isArray(vector)) return false;
+    for (const x of vector) if (typeof x !== 'number') return false;
+  }
+  const usage = raw.usage;
+  if (usage === undefined || usage === null) return true;
+  return isRecord(usage) && typeof usage.prompt_tokens === 'number';
+}
+
 type Failure = { reason: string; retryable: boolean; waitMs: number | null };
+
+/**
+ * `signal` ends a call wherever it is (the job was cancelled). `beforeSending` ends it
+ * only while it has not been sent: a sibling's 429 stops the calls still waiting for a
+ * place, but a request already on the wire is paid for whatever happens to it, so its
+ * answer is awaited and kept (remembered in the ledger) instead of thrown away.
+ */
+interface CallSignals {
+  signal: AbortSignal | undefined;
+  beforeSending: AbortSignal | undefined;
+}
 
 /**
  * Chat and embedding calls against any OpenAI-compatible server, with the behaviour the
@@ -175,11 +274,16 @@ export class ModelClient {
     this.slots = new Semaphore(policy.concurrency);
   }
 
-  /** A chat completion whose content must be JSON matching `request.schema`. */
+  /**
+   * A chat completion whose content must be JSON matching `request.schema`. `signal` ends
+   * the call wherever it is; `beforeSending` (which should include `signal`) only while
+   * it waits for a place or a retry, see CallSignals.
+   */
   structured<T>(
     request: StructuredRequest<T>,
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<T>> {
     const format = responseFormat(request.schema, request.schemaName);
     const promptChars = request.messages.reduce(
@@ -201,27 +305,30 @@ export class ModelClient {
             },
             { signal: s },
           ),
-        usageOf: (raw) => {
-          const parsed = CompletionSchema.safeParse(raw);
+        read: (raw) => {
+          const parsed = parseBody(CompletionSchema, plainCompletion, raw);
           const usage = parsed.success ? parsed.data.usage : null;
-          if (usage) {
-            return {
-              calls: 1,
-              promptTokens: usage.prompt_tokens,
-              completionTokens: usage.completion_tokens,
-            };
-          }
           const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
           return {
-            calls: 1,
-            promptTokens: Math.ceil(promptChars / 4),
-            completionTokens: Math.ceil(content.length / 4),
+            usage: usage
+              ? {
+                  calls: 1,
+                  promptTokens: usage.prompt_tokens,
+                  completionTokens: usage.completion_tokens,
+                }
+              : {
+                  calls: 1,
+                  promptTokens: Math.ceil(promptChars / 4),
+                  completionTokens: Math.ceil(content.length / 4),
+                },
+            result: parsed.success
+              ? interpretCompletion(parsed.data, request)
+              : { invalid: 'the server sent no chat completion' },
           };
         },
-        interpret: (raw) => interpretCompletion(raw, request),
       },
       ledger,
-      signal,
+      { signal, beforeSending: beforeSending ?? signal },
     );
   }
 
@@ -231,6 +338,7 @@ export class ModelClient {
     inputs: readonly string[],
     ledger: CallLedger | undefined,
     signal: AbortSignal | undefined,
+    beforeSending?: AbortSignal,
   ): Promise<CallOutcome<number[][]>> {
     const chars = inputs.reduce((n, t) => n + t.length, 0);
     return this.call(
@@ -243,65 +351,83 @@ export class ModelClient {
             { model, input: [...inputs], encoding_format: 'float' },
             { signal: s },
           ),
-        usageOf: (raw) => {
-          const parsed = EmbeddingsSchema.safeParse(raw);
+        read: (raw) => {
+          const parsed = parseBody(EmbeddingsSchema, plainEmbeddings, raw);
           const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
-          return { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 };
+          return {
+            usage: { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 },
+            result: parsed.success
+              ? interpretEmbeddings(parsed.data, inputs.length)
+              : { invalid: 'the server sent no embeddings' },
+          };
         },
-        interpret: (raw) => interpretEmbeddings(raw, inputs.length),
       },
       ledger,
-      signal,
+      { signal, beforeSending: beforeSending ?? signal },
     );
   }
 
   private async call<T>(
     call: Call<T>,
     ledger: CallLedger | undefined,
-    signal: AbortSignal | undefined,
+    signals: CallSignals,
   ): Promise<CallOutcome<T>> {
+    const waiting = signals.beforeSending;
     let usage = NO_USAGE;
     let reason = 'no try was made';
+    let unusable = false;
     let tries = 0;
     for (let attempt = 0; attempt <= this.policy.maxRetries; attempt++) {
       tries++;
-      const sent = await this.send(call, ledger, signal);
+      const sent = await this.send(call, ledger, signals);
       usage = addUsage(usage, sent.usage);
       if ('failure' in sent) {
         reason = sent.failure.reason;
+        unusable = false;
         if (!sent.failure.retryable) break;
         if (attempt < this.policy.maxRetries) {
           const backoff = Math.min(MAX_BACKOFF_MS, this.policy.retryDelayMs * 2 ** attempt);
           await sleep(Math.min(MAX_WAIT_MS, sent.failure.waitMs ?? backoff), undefined, {
-            signal,
+            signal: waiting,
           }).catch((error: unknown) => {
             // The caller's reason (a 429 in a sibling call), not a bare AbortError.
-            throw signal?.reason ?? error;
+            throw waiting?.reason ?? error;
           });
         }
         continue;
       }
-      const result = call.interpret(sent.raw);
+      const result = sent.result;
       if ('value' in result) return { ok: true, value: result.value, usage, tries };
       reason = result.invalid;
+      unusable = true;
       this.policy.log.debug({ attempt: attempt + 1, reason }, 'unusable model output');
     }
-    return { ok: false, reason, usage, tries };
+    return { ok: false, reason, usage, tries, unusable };
   }
 
   /** One request: a concurrency slot, budget, rate-limit slot, then the request itself. */
   private async send<T>(
     call: Call<T>,
     ledger: CallLedger | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<{ raw: unknown; usage: Usage } | { failure: Failure; usage: Usage }> {
+    signals: CallSignals,
+  ): Promise<{ result: Interpreted<T>; usage: Usage } | { failure: Failure; usage: Usage }> {
     const { roundTokenBudget, requestsPerMinute } = this.policy;
-    await this.slots.acquire(signal);
+    const { signal, beforeSending: waiting } = signals;
+    await this.slots.acquire(waiting);
     // The shared place is taken after the local one, so a process never has more waiters
     // polling Redis than its own concurrency, however many calls its jobs queue up.
     let leave: (() => Promise<void>) | null = null;
+    let released = false;
+    // The shared place first, then the local one, so that the local waiter it wakes finds
+    // the shared place free instead of polling for it.
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await leave?.().catch(() => undefined);
+      this.slots.release();
+    };
     try {
-      if (this.policy.gate) leave = await this.policy.gate.acquire(signal);
+      if (this.policy.gate) leave = await this.policy.gate.acquire(waiting);
       const pause = this.pausedUntil - Date.now();
       if (pause > 0) throw new RateLimitedError(pause);
       const reserved = ledger && roundTokenBudget > 0 ? call.estimate : 0;
@@ -310,20 +436,22 @@ export class ModelClient {
       }
       let usage: Usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
       try {
-        if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, signal);
-        signal?.throwIfAborted();
+        if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, waiting);
+        waiting?.throwIfAborted();
         const raw = await call.send(signal);
-        usage = call.usageOf(raw);
-        return { raw, usage };
+        const read = call.read(raw);
+        usage = read.usage;
+        return { result: read.result, usage };
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? error;
         return { failure: this.classify(error), usage };
       } finally {
-        await ledger?.settle(usage, reserved);
+        // The request is over: its place goes to the next call while this one is recorded,
+        // rather than a round trip later.
+        await Promise.all([release(), ledger?.settle(usage, reserved)]);
       }
     } finally {
-      await leave?.().catch(() => undefined);
-      this.slots.release();
+      await release();
     }
   }
 
@@ -380,10 +508,11 @@ export class ModelClient {
   }
 }
 
-function interpretCompletion<T>(raw: unknown, request: StructuredRequest<T>): Interpreted<T> {
-  const parsed = CompletionSchema.safeParse(raw);
-  if (!parsed.success) return { invalid: 'the server sent no chat completion' };
-  const choice = parsed.data.choices[0];
+function interpretCompletion<T>(
+  completion: z.infer<typeof CompletionSchema>,
+  request: StructuredRequest<T>,
+): Interpreted<T> {
+  const choice = completion.choices[0];
   if (choice?.message.refusal) return { invalid: 'the model refused' };
   if (choice?.finish_reason === 'length') {
     return { invalid: 'the output was cut off at the token limit' };
@@ -395,7 +524,7 @@ function interpretCompletion<T>(raw: unknown, request: StructuredRequest<T>): In
   } catch {
     return { invalid: 'the output is not JSON' };
   }
-  const value = request.schema.safeParse(json);
+  const value = parseOutput(request.schema, json);
   if (!value.success) {
     const issue = value.error.issues[0];
     const where = issue?.path.join('.') || '(root)';
@@ -411,11 +540,12 @@ function stripFence(content: string): string {
   return fenced?.[1] ?? content;
 }
 
-function interpretEmbeddings(raw: unknown, count: number): Interpreted<number[][]> {
-  const parsed = EmbeddingsSchema.safeParse(raw);
-  if (!parsed.success) return { invalid: 'the server sent no embeddings' };
+function interpretEmbeddings(
+  embeddings: z.infer<typeof EmbeddingsSchema>,
+  count: number,
+): Interpreted<number[][]> {
   const vectors: (number[] | undefined)[] = new Array(count).fill(undefined);
-  for (const item of parsed.data.data) {
+  for (const item of embeddings.data) {
     if (item.index >= 0 && item.index < count) vectors[item.index] = item.embedding;
   }
   const dims = vectors[0]?.length ?? 0;

@@ -43,3 +43,17 @@ export class ModelSetupError extends Error {
     this.name = 'ModelSetupError';
   }
 }
+
+/**
+ * Every generation sample was answered, and none gave a usable statement within the
+ * client's retries (not JSON, off the schema, over the word budget). The job's further
+ * attempts would only pay for all K samples again with the same prompts, so the pipeline
+ * fails the run at once and tells the channel once; a moderator's `close` starts a new
+ * run (a fresh seed).
+ */
+export class NoUsableOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoUsableOutputError';
+  }
+}

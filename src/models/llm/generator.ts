@@ -14,7 +14,12 @@ import {
   type Usage,
 } from '../ports.js';
 import type { CallOutcome, ModelClient } from './client.js';
-import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
+import {
+  ModelSetupError,
+  NoUsableOutputError,
+  RateLimitedError,
+  TokenBudgetError,
+} from './errors.js';
 import {
   DEFAULT_PROMPT_BUDGET_TOKENS,
   type PromptPlan,
@@ -30,6 +35,7 @@ import {
   type StatementOutput,
   StatementOutputSchema,
 } from './schemas.js';
+import { settleWithin } from './settle.js';
 
 export const DEFAULT_WORD_BUDGET = 120;
 
@@ -57,7 +63,7 @@ export interface LlmGeneratorOptions {
 
 type SampleResult =
   | { kind: 'statement'; text: string; usage: Usage }
-  | { kind: 'dropped'; reason: string; usage: Usage }
+  | { kind: 'dropped'; reason: string; usage: Usage; unusable: boolean }
   | { kind: 'unaffordable' };
 
 /**
@@ -83,8 +89,9 @@ export class LlmGenerator implements Generator {
     const members = input.participants.filter((p) => hasText(p.opinion) || hasText(p.critique));
     if (members.length === 0) return { candidates: [], usage: NO_USAGE, notes: [] };
 
-    // One sample hitting a rate limit or a setup error stops its siblings: the job goes
-    // back to the queue (or fails) as a whole, and calls already paid for are remembered.
+    // One sample hitting a rate limit or a setup error stops its siblings that are not
+    // sent yet: the job goes back to the queue (or fails) as a whole once the requests on
+    // the wire are answered, and every call paid for is remembered.
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // Every waiting call listens on it; hundreds are expected in a large round, not a leak.
@@ -116,16 +123,20 @@ export class LlmGenerator implements Generator {
         signal: linked,
       },
     );
-    // Every sample starts at once; the client's limits decide how many run together.
-    const settled = await Promise.allSettled(
-      Array.from({ length: k }, (_, i) =>
-        this.sample(input, members, plan, i, k, input.ledger, linked).catch((error: unknown) => {
-          if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
-            stop.abort(error);
-          }
-          throw error;
-        }),
-      ),
+    // Every sample is started at once (a turn of the event loop apart, see settleWithin);
+    // the client's limits decide how many run together.
+    const settled = await settleWithin(
+      Array.from({ length: k }, (_, i) => i),
+      k,
+      (i) =>
+        this.sample(input, members, plan, i, k, input.ledger, signal, linked).catch(
+          (error: unknown) => {
+            if (error instanceof RateLimitedError || error instanceof ModelSetupError) {
+              stop.abort(error);
+            }
+            throw error;
+          },
+        ),
     );
     signal?.throwIfAborted();
     // The error that stopped the others, rather than the aborts it caused.
@@ -136,6 +147,8 @@ export class LlmGenerator implements Generator {
     let usage = plan.kind === 'summaries' ? plan.usage : NO_USAGE;
     const candidates: Candidate[] = [];
     const dropped: string[] = [];
+    /** Samples the server answered with output no retry made usable. */
+    let unusableOutput = 0;
     let unaffordable = 0;
     const seen = new Set<string>();
     let duplicates = 0;
@@ -149,6 +162,7 @@ export class LlmGenerator implements Generator {
       usage = addUsage(usage, result.usage);
       if (result.kind === 'dropped') {
         dropped.push(result.reason);
+        if (result.unusable) unusableOutput++;
         return;
       }
       const key = result.text.toLowerCase().replace(/\s+/g, ' ');
@@ -181,7 +195,13 @@ export class LlmGenerator implements Generator {
       );
     }
     if (candidates.length === 0) {
-      throw new Error(`none of the ${k} samples gave a usable statement (${summarise(dropped)})`);
+      const message = `none of the ${k} samples gave a usable statement (${summarise(dropped)})`;
+      // Every sample answered, each with output its retries could not make usable: the
+      // job's next attempts would pay for all K again to the same end, so the run fails
+      // now (the channel is told once; a moderator's close starts a new run). A sample
+      // lost to the server (a 500, a timeout) leaves it to the job's attempts.
+      if (unusableOutput === dropped.length) throw new NoUsableOutputError(message);
+      throw new Error(message);
     }
     if (dropped.length > 0) {
       this.options.log.warn({ dropped: dropped.length, k }, 'generation samples dropped');
@@ -196,7 +216,8 @@ export class LlmGenerator implements Generator {
     index: number,
     k: number,
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<SampleResult> {
     const key = `sample-${input.seed}-${index}`;
     const remembered = await ledger?.recall(key);
@@ -206,17 +227,17 @@ export class LlmGenerator implements Generator {
         return { kind: 'statement', text: parsed.data.statement, usage: NO_USAGE };
     }
     const rng = createRng(`generate:${input.seed}:${index}`);
-    const opinions = shuffled(
-      members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim()),
-      rng,
-    );
-    const critiques =
+    // A summary prompt shows clusters, not these lists (only how many opinions there
+    // are), so only a verbatim prompt shuffles them: at 1,000 members that was K
+    // shuffles of 1,000 opinions for nothing.
+    const verbatim = plan.kind === 'verbatim';
+    const opinionTexts = members.filter((p) => hasText(p.opinion)).map((p) => p.opinion.trim());
+    const opinions = verbatim ? shuffled(opinionTexts, rng) : opinionTexts;
+    const critiqueTexts =
       input.previous === null
         ? []
-        : shuffled(
-            members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : [])),
-            rng,
-          );
+        : members.flatMap((p) => (hasText(p.critique) ? [(p.critique ?? '').trim()] : []));
+    const critiques = verbatim ? shuffled(critiqueTexts, rng) : critiqueTexts;
     const prompt = {
       question: input.question,
       opinions,
@@ -249,6 +270,7 @@ export class LlmGenerator implements Generator {
         },
         ledger,
         signal,
+        beforeSending,
       );
     } catch (error) {
       if (isBudget(error)) return { kind: 'unaffordable' };
@@ -259,7 +281,12 @@ export class LlmGenerator implements Generator {
         { sample: index + 1, k, reason: outcome.reason, tries: outcome.tries },
         'generation sample dropped',
       );
-      return { kind: 'dropped', reason: outcome.reason, usage: outcome.usage };
+      return {
+        kind: 'dropped',
+        reason: outcome.reason,
+        usage: outcome.usage,
+        unusable: outcome.unusable,
+      };
     }
     const text = outcome.value.statement.trim();
     await ledger?.remember(key, JSON.stringify({ statement: text }));

@@ -26,6 +26,7 @@ import {
   type RatingsOutput,
   ratingsSchema,
 } from './schemas.js';
+import { settleWithin } from './settle.js';
 
 const RememberedSchema = z.record(z.string(), z.number());
 
@@ -40,7 +41,7 @@ export interface LlmJudgeOptions {
   log: Log;
 }
 
-/** Members per call at most, unless set: 1,000 members -> 84 calls. */
+/** Members per call at most, unless set: 1,000 members at 32 in flight -> 91 calls. */
 export const DEFAULT_JUDGE_BATCH = 12;
 
 /** A member's ratings by candidate id, or why there are none. */
@@ -77,18 +78,23 @@ export class LlmJudgeRewardModel implements RewardModel {
       input.participants.length,
       this.batchSizeFor(input.participants.length),
     );
-    // Every call of the round starts at once; the client's limits (the global cap on
-    // requests in flight, the request rate) decide how many actually run together.
-    const batched = await Promise.allSettled(
-      batches.map((indices) =>
+    // The client's limits (the global cap on requests in flight, the request rate) decide
+    // how many calls run together. Calls are prepared only as places can come free: all
+    // 84 batch prompts of 1,000 members built up front held the first request back by
+    // ~40 ms, while the ones past the first wave can be built while it is in flight.
+    const batched = await settleWithin(
+      batches,
+      Math.max(1, this.options.client.policy.concurrency),
+      (indices) =>
         (indices.length === 1
           ? this.rate(
               input,
               input.participants[indices[0] as number] as ParticipantView,
               input.ledger,
+              signal,
               linked,
             ).then((r) => [r])
-          : this.rateBatch(input, indices, input.ledger, linked)
+          : this.rateBatch(input, indices, input.ledger, signal, linked)
         ).catch((error: unknown) => {
           // Every later call would hit the same wall: stop spending on them.
           if (
@@ -100,7 +106,6 @@ export class LlmJudgeRewardModel implements RewardModel {
           }
           throw error;
         }),
-      ),
     );
     // Back to one outcome per member, in the participants' order.
     const settled: PromiseSettledResult<MemberRatings>[] = new Array(input.participants.length);
@@ -133,8 +138,10 @@ export class LlmJudgeRewardModel implements RewardModel {
       const result = s.value;
       usage = addUsage(usage, result.usage);
       if ('failed' in result) {
+        // The member's place in the round, never their id: an anonymous round's members
+        // must not reach the logs.
         this.options.log.warn(
-          { participantId: input.participants[p]?.id, reason: result.failed },
+          { member: p + 1, of: input.participants.length, reason: result.failed },
           'judge call failed; member not predicted',
         );
         return;
@@ -156,13 +163,16 @@ export class LlmJudgeRewardModel implements RewardModel {
   /**
    * One member per call while the round's members fit in one wave of requests (the
    * client's concurrency, LLM_CONCURRENCY); above that, batches just large enough to
-   * judge everyone in one wave, at most `batchSize`. So small rounds keep the studies'
+   * judge everyone in as few waves as batches of `batchSize` allow, and no larger: with
+   * 1,000 members and 32 places, batches of 12 need 3 waves (84 calls), and so do
+   * batches of 11 (91 calls), which are smaller. So small rounds keep the studies'
    * per-member prompt, and a large one pays fidelity only as far as it must.
    */
   batchSizeFor(members: number): number {
     const most = Math.max(1, Math.floor(this.options.batchSize ?? DEFAULT_JUDGE_BATCH));
     const wave = Math.max(1, this.options.client.policy.concurrency);
-    return Math.min(most, Math.max(1, Math.ceil(members / wave)));
+    const waves = Math.max(1, Math.ceil(members / (wave * most)));
+    return Math.min(most, Math.max(1, Math.ceil(members / (waves * wave))));
   }
 
   /**
@@ -174,7 +184,8 @@ export class LlmJudgeRewardModel implements RewardModel {
     input: PredictInput,
     indices: readonly number[],
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<MemberRatings[]> {
     const results: (MemberRatings | undefined)[] = indices.map(() => undefined);
     const ask: { at: number; member: ParticipantView; key: string }[] = [];
@@ -224,6 +235,7 @@ export class LlmJudgeRewardModel implements RewardModel {
         },
         ledger,
         signal,
+        beforeSending,
       );
       const remembering: Promise<void>[] = [];
       for (const [j, a] of ask.entries()) {
@@ -255,7 +267,8 @@ export class LlmJudgeRewardModel implements RewardModel {
     input: PredictInput,
     member: ParticipantView,
     ledger: CallLedger | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
+    beforeSending: AbortSignal,
   ): Promise<MemberRatings> {
     if (member.opinion.trim() === '' && (member.critique ?? '').trim() === '') {
       return { failed: 'the member wrote nothing to judge from', usage: NO_USAGE };
@@ -290,6 +303,7 @@ export class LlmJudgeRewardModel implements RewardModel {
       },
       ledger,
       signal,
+      beforeSending,
     );
     if (!outcome.ok) return { failed: outcome.reason, usage: outcome.usage };
     const ratings: Record<string, number> = {};

@@ -13,6 +13,40 @@ export const RATINGS_SCHEMA_NAME = 'approval_ratings';
 export const StatementOutputSchema = z.strictObject({ statement: z.string() });
 export type StatementOutput = z.infer<typeof StatementOutputSchema>;
 
+/**
+ * Plain checks of exactly what a schema below accepts, made beside it: the models' output
+ * is well formed nearly always, and zod's parse of it was a tenth of a judge call's CPU in
+ * a fresh worker. parseOutput runs the schema only on output its check refuses, so every
+ * failure still gets zod's message.
+ */
+const plainChecks = new WeakMap<z.ZodType, (value: unknown) => boolean>();
+
+/** `schema`'s parse of `value`: by its plain check when it has one that accepts it. */
+export function parseOutput<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
+  if (plainChecks.get(schema)?.(value)) return { success: true, data: value as T };
+  return schema.safeParse(value);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A strict object: exactly these keys (no others), each value accepted by `ok`. */
+function exactly(v: unknown, keys: readonly string[], ok: (x: unknown) => boolean): boolean {
+  if (!isPlainObject(v)) return false;
+  let seen = 0;
+  for (const key in v) {
+    if (!Object.hasOwn(v, key)) continue;
+    seen++;
+    if (!keys.includes(key) || !ok(v[key])) return false;
+  }
+  return seen === keys.length;
+}
+
+plainChecks.set(StatementOutputSchema, (v) =>
+  exactly(v, ['statement'], (s) => typeof s === 'string'),
+);
+
 export function wordCount(text: string): number {
   const words = text.trim().split(/\s+/);
   return words[0] === '' ? 0 : words.length;
@@ -47,10 +81,17 @@ export const LETTERS = 'ABCDEFGHIJKLMNOP'.split('');
 export function ratingsSchema(letters: readonly string[]) {
   return memo(`${letters.join(',')}`, () => {
     const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
-    return z.strictObject({
+    const schema = z.strictObject({
       ratings: z.strictObject(Object.fromEntries(letters.map((l) => [l, rating]))),
     });
+    const rated = (r: unknown) => exactly(r, letters, isRating);
+    plainChecks.set(schema, (v) => exactly(v, ['ratings'], rated));
+    return schema;
   });
+}
+
+function isRating(v: unknown): boolean {
+  return Number.isInteger(v) && (v as number) >= AGREEMENT.min && (v as number) <= AGREEMENT.max;
 }
 export type RatingsOutput = { ratings: Record<string, number> };
 
@@ -61,9 +102,13 @@ export function batchRatingsSchema(keys: readonly string[], letters: readonly st
   return memo(`${keys.join(',')}|${letters.join(',')}`, () => {
     const rating = z.number().int().min(AGREEMENT.min).max(AGREEMENT.max);
     const perMember = z.strictObject(Object.fromEntries(letters.map((l) => [l, rating])));
-    return z.strictObject({
+    const schema = z.strictObject({
       ratings: z.strictObject(Object.fromEntries(keys.map((k) => [k, perMember]))),
     });
+    const rated = (r: unknown) => exactly(r, letters, isRating);
+    const members = (m: unknown) => exactly(m, keys, rated);
+    plainChecks.set(schema, (v) => exactly(v, ['ratings'], members));
+    return schema;
   });
 }
 

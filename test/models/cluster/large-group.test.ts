@@ -8,6 +8,8 @@ import {
 import { estimateTokens } from '../../../src/models/llm/client.js';
 import { LlmGenerator } from '../../../src/models/llm/generator.js';
 import { planPrompt } from '../../../src/models/llm/large-group.js';
+import { quickContentTerms } from '../../../src/models/text/quick-terms.js';
+import { TfIdf } from '../../../src/models/text/tfidf.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { largeGroupChat, syntheticOpinions } from '../llm/large-groups.js';
@@ -34,6 +36,27 @@ describe('clustering', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
     // Six themes, eight clusters: the clustering finds most of the structure.
     expect(clusters).toBeGreaterThanOrEqual(6);
+  });
+
+  it('weighs terms as TfIdf does, and names dimensions by the words written', () => {
+    const texts = [
+      'Families need rest. Families need time.',
+      'Customers call on Fridays',
+      'We should not adopt it',
+    ];
+    const data = lexicalVectors(texts);
+    const docs = texts.map(quickContentTerms);
+    const tfidf = TfIdf.fit(docs);
+    data.vectors.forEach((v, i) => {
+      const expected = tfidf.vector(docs[i] ?? []);
+      const got = new Map([...(v.idx ?? [])].map((d, j) => [data.terms?.[d], v.val[j]]));
+      expect(got.size).toBe(expected.size);
+      // Named by the word as written; the term behind "families" is "family".
+      for (const [term, weight] of expected) {
+        const name = term === 'family' ? 'families' : term === 'customer' ? 'customers' : term;
+        expect(got.get(name === 'friday' ? 'fridays' : name)).toBeCloseTo(weight, 12);
+      }
+    });
   });
 
   it('is reproducible from its seed', () => {

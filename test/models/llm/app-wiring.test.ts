@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, judgeModel, loadConfig } from '../../../src/app/config.js';
 import { chooseModels } from '../../../src/app/models.js';
 import { EmbeddingRewardModel } from '../../../src/models/llm/embedding.js';
@@ -6,7 +6,9 @@ import { LlmGenerator } from '../../../src/models/llm/generator.js';
 import { LlmJudgeRewardModel } from '../../../src/models/llm/judge.js';
 import { ExtractiveGenerator } from '../../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-model.js';
+import { FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
+import { MEMBERS, QUESTION } from './support.js';
 
 const KEY = 'sk-live-abcdefghijklmnop';
 
@@ -109,5 +111,38 @@ describe('chooseModels', () => {
     expect(lexical.generator).toBeInstanceOf(LlmGenerator);
     expect(lexical.rewardModel).toBeInstanceOf(LexicalRewardModel);
     expect(JSON.stringify(log.lines)).not.toContain(KEY);
+  });
+
+  describe('requests', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it("go through the SDK over the keep-alive node:http fetch, timed by the metrics' wrapper", async () => {
+      const fake = await FakeOpenAI.start();
+      try {
+        // Node's own fetch (undici) would be the SDK's default: it must not be used.
+        const nodeFetch = vi.spyOn(globalThis, 'fetch');
+        const requests: string[] = [];
+        const choice = chooseModels(
+          loadConfig({ OPENAI_BASE_URL: fake.baseURL, LLM_MAX_RETRIES: '0' }),
+          new RecordingLog(),
+          { modelRequest: (endpoint, outcome) => requests.push(`${endpoint} ${outcome}`) },
+        );
+        const result = await choice.generator.generate({
+          question: QUESTION,
+          participants: MEMBERS,
+          k: 2,
+          seed: 1,
+          previous: null,
+        });
+        expect(result.candidates).toHaveLength(2);
+        expect(requests).toEqual(['chat 2xx', 'chat 2xx']);
+        expect(fake.chatBodies('consensus_statement')).toHaveLength(2);
+        expect(nodeFetch).not.toHaveBeenCalled();
+      } finally {
+        await fake.close();
+      }
+    });
   });
 });

@@ -34,8 +34,9 @@ describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
 
   it('judges one member per call while the members fit in one wave (the concurrency, 8)', async () => {
     const model = await judge(12);
+    // Past one wave of batches of 12 (96 members), batches are as small as the waves allow.
     expect([8, 9, 16, 17, 96, 97, 1_000].map((n) => model.batchSizeFor(n))).toEqual([
-      1, 2, 2, 3, 12, 12, 12,
+      1, 2, 2, 3, 12, 7, 12,
     ]);
     const participants = syntheticOpinions(8);
     await model.predict({ question: QUESTION, participants, candidates: CANDIDATES, seed: 1 });
@@ -43,7 +44,7 @@ describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
     expect(fake?.chatBodies('approval_ratings_batch')).toHaveLength(0);
   });
 
-  it('rates 250 members in ceil(250 / 12) = 21 calls, every member predicted', async () => {
+  it('rates 250 members in 3 waves of 8 calls, batches of 11: 23 calls, every member predicted', async () => {
     const model = await judge(12);
     const participants = syntheticOpinions(250);
     const ledger = new MemoryLedger();
@@ -54,9 +55,9 @@ describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
       seed: 1,
       ledger,
     });
-    expect(fake?.chatBodies('approval_ratings_batch')).toHaveLength(21);
-    expect(ledger.spent.calls).toBe(21);
-    expect(result.usage.calls).toBe(21);
+    expect(fake?.chatBodies('approval_ratings_batch')).toHaveLength(23);
+    expect(ledger.spent.calls).toBe(23);
+    expect(result.usage.calls).toBe(23);
     for (const row of result.matrix.approvals) {
       expect(row.every((v) => v !== null && v >= 0 && v <= 1)).toBe(true);
     }

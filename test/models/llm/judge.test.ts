@@ -110,9 +110,13 @@ describe('LlmJudgeRewardModel', () => {
       expect(row[ben]).toBeNull();
       expect(row.filter((x) => x === null)).toHaveLength(1);
     }
-    expect(log.lines.some((l) => l.message === 'judge call failed; member not predicted')).toBe(
-      true,
-    );
+    const failed = log.lines.filter((l) => l.message === 'judge call failed; member not predicted');
+    // Where the member stands in the round, not who it is (anonymous rounds log no ids).
+    expect(failed.map((l) => l.fields)).toEqual([
+      expect.objectContaining({ member: ben + 1, of: MEMBERS.length }),
+    ]);
+    const logged = JSON.stringify(log.lines);
+    for (const m of MEMBERS) expect(logged).not.toContain(JSON.stringify(m.id));
   });
 
   it('keeps a member who recovers on the retry', async () => {

@@ -11,8 +11,7 @@ import {
 
 /**
  * Helpers for large groups against the fake OpenAI server, shared by the tests and
- * `npm run bench`: synthetic opinions, and answers to the batched judge's requests
- * (which the fake's default handler does not know).
+ * `npm run bench`: synthetic opinions, and answers to a summaries prompt.
  */
 
 const THEMES: readonly (readonly string[])[] = [
@@ -58,36 +57,11 @@ export function syntheticOpinions(n: number, words = 60, seed = 1): ParticipantV
   });
 }
 
-/** A rating per member key and letter, from word overlap as the fake's own judge does. */
-export function batchJudgeReply(body: ChatBody): FakeReply {
-  const data = dataOf(body);
-  const members = data.members as Record<string, { opinion: string; critique: string | null }>;
-  const statements = data.statements as Record<string, string>;
-  const ratings: Record<string, Record<string, number>> = {};
-  for (const [key, member] of Object.entries(members)) {
-    const own = wordSet(`${member.opinion} ${member.critique ?? ''}`);
-    ratings[key] = {};
-    for (const [letter, text] of Object.entries(statements)) {
-      const theirs = wordSet(text);
-      let shared = 0;
-      for (const w of own) if (theirs.has(w)) shared++;
-      const overlap = own.size === 0 ? 0 : shared / Math.sqrt(own.size * Math.max(1, theirs.size));
-      (ratings[key] as Record<string, number>)[letter] = Math.max(
-        1,
-        Math.min(7, 1 + Math.round(overlap * 12)),
-      );
-    }
-  }
-  return chatJson({ ratings });
-}
-
-function wordSet(text: string): Set<string> {
-  return new Set(text.toLowerCase().match(/[a-z']{4,}/g) ?? []);
-}
-
-/** The fake's default answers, plus the summaries prompt and the batched judge. */
+/**
+ * The fake's default answers (the batched judge included), with a statement made from a
+ * summaries prompt's first quotes.
+ */
 export function largeGroupChat(body: ChatBody): FakeReply {
-  if (schemaName(body) === 'approval_ratings_batch') return batchJudgeReply(body);
   if (schemaName(body) === 'consensus_statement') {
     const data = dataOf(body);
     if (Array.isArray(data.opinion_groups)) {

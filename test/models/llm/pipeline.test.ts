@@ -212,8 +212,9 @@ describe('a round on the model path (real openai client, fake server, Redis, Bul
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('failed');
   });
 
-  it('says so when no sample survives, and a close retries the round', async () => {
-    const { fake, h } = await setUp({ policy: { maxRetries: 1 }, attempts: 1 });
+  it('says so once when no sample survives, without trying them all again, and a close retries the round', async () => {
+    // Three job attempts: no further attempt pays for the 8 samples again.
+    const { fake, h } = await setUp({ policy: { maxRetries: 1 }, attempts: 3 });
     fake.onChat = (body) =>
       body.response_format?.json_schema?.name === 'consensus_statement'
         ? { kind: 'chat', content: 'I cannot answer in JSON, sorry.' }
@@ -224,6 +225,7 @@ describe('a round on the model path (real openai client, fake server, Redis, Bul
       /could not be produced: none of the 8 samples gave a usable statement \(the output is not JSON x8\)\. A moderator can retry with `close`/,
     );
     expect(fake.chatBodies('consensus_statement')).toHaveLength(16);
+    expect(h.platform.posted.filter((m) => m.kind === 'notice')).toHaveLength(1);
 
     scriptedModels(fake);
     await h.runtime.service.close(
