@@ -1,11 +1,12 @@
 import type { Log } from '../domain/log.js';
+import type { Round } from '../domain/round.js';
 import type { Platform } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
 import type { ScoreOutline } from '../store/polls.js';
 import type { Store } from '../store/store.js';
 import type { PlatformPort } from './ports.js';
 import type { DeliberationService } from './service.js';
-import { headerOf, type ProgressStep } from './views.js';
+import { headerOf, type ProgressStep, type ProgressView } from './views.js';
 
 export interface PublisherDeps {
   store: Store;
@@ -41,43 +42,23 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       }
       case 'progress': {
         const v = job.version;
-        const [set, scores, chosen] = await Promise.all([
-          polls.candidates(round.scope, round.id, v),
-          polls.scoresOutline(round.scope, round.id, v),
-          polls.hasPoll(round.scope, round.id, v),
-        ]);
-        const steps: ProgressStep[] = [
-          {
-            label: set
-              ? `${set.candidates.length} candidate statements written`
-              : 'writing candidate statements',
-            done: set !== null,
-          },
-          {
-            label: scores
-              ? predictedLabel(scores.matrix, scores.model)
-              : "predicting each member's approval",
-            done: scores !== null,
-          },
-          { label: chosen ? 'statement chosen' : 'choosing the statement', done: chosen },
-        ];
-        const done = steps.filter((s) => s.done).length;
-        const failed = round.phase === 'failed' && round.version < v;
-        const summary = failed
-          ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
-          : done === steps.length
-            ? 'Done: the statement is below.'
-            : `Working on it: ${done} of ${steps.length} steps done.`;
         const slot = `progress:${v}`;
-        const existing = await messages.slot(round.scope, round.id, slot);
-        const ref = await port.upsertProgress({ ...header, version: v, steps, summary }, existing);
-        if (!existing)
-          await messages.link(
-            round.scope,
-            ref,
-            { roundId: round.id, kind: 'progress', version: v },
-            slot,
-          );
+        // The view is read under the lock too: of two edits, the later holder shows the
+        // newer state, whatever order the jobs started in.
+        await messages.withSlotLock(round.scope, round.id, slot, async () => {
+          const current = await deps.store.rounds.require(job.scope, job.roundId);
+          const view = await progressView(deps, current, v);
+          const existing = await messages.slot(round.scope, round.id, slot);
+          const ref = await port.upsertProgress(view, existing);
+          if (!existing) {
+            await messages.link(
+              round.scope,
+              ref,
+              { roundId: round.id, kind: 'progress', version: v },
+              slot,
+            );
+          }
+        });
         return;
       }
       case 'statement': {
@@ -146,4 +127,37 @@ function predictedLabel(matrix: ScoreOutline['matrix'], model: string): string {
   }
   if (predicted === total) return `approval predicted for ${total} members (${model})`;
   return `approval predicted for ${predicted} of ${total} members (${model}); ${total - predicted} not predicted`;
+}
+
+/** The progress message's view: which stages of version `v` have finished. */
+async function progressView(deps: PublisherDeps, round: Round, v: number): Promise<ProgressView> {
+  const { polls } = deps.store;
+  const [set, scores, chosen] = await Promise.all([
+    polls.candidates(round.scope, round.id, v),
+    polls.scoresOutline(round.scope, round.id, v),
+    polls.hasPoll(round.scope, round.id, v),
+  ]);
+  const steps: ProgressStep[] = [
+    {
+      label: set
+        ? `${set.candidates.length} candidate statements written`
+        : 'writing candidate statements',
+      done: set !== null,
+    },
+    {
+      label: scores
+        ? predictedLabel(scores.matrix, scores.model)
+        : "predicting each member's approval",
+      done: scores !== null,
+    },
+    { label: chosen ? 'statement chosen' : 'choosing the statement', done: chosen },
+  ];
+  const done = steps.filter((s) => s.done).length;
+  const failed = round.phase === 'failed' && round.version < v;
+  const summary = failed
+    ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
+    : done === steps.length
+      ? 'Done: the statement is below.'
+      : `Working on it: ${done} of ${steps.length} steps done.`;
+  return { ...headerOf(round), version: v, steps, summary };
 }

@@ -52,6 +52,10 @@ export class Keys {
   messages(scope: Scope, roundId: string): string {
     return `${this.round(scope, roundId)}:messages`;
   }
+  /** Held while one process posts or edits the message of a round's slot. */
+  slotLock(scope: Scope, roundId: string, slot: string): string {
+    return `${this.round(scope, roundId)}:lock:${slot}`;
+  }
   messageRef(scope: Scope, channelId: string, messageId: string): string {
     return `${this.tenant(scope)}:msg:${channelId}:${messageId}`;
   }

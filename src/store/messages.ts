@@ -4,6 +4,21 @@ import { type MessageRef, MessageRefSchema } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
+import { LuaScript } from './script.js';
+
+/** Deletes the lock only if it is still ours (it may have expired and passed to another). */
+const RELEASE = new LuaScript(
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+  1,
+);
+
+/** Thrown when a slot stayed locked for the whole wait; the publish job is retried. */
+export class SlotBusyError extends Error {
+  constructor(slot: string) {
+    super(`another process is still posting the ${slot} message`);
+    this.name = 'SlotBusyError';
+  }
+}
 
 /** What a platform message is to a round; replies and reactions are routed by it. */
 export const MessageRoleSchema = z.object({
@@ -39,6 +54,33 @@ export class MessageRepository {
     const key = this.keys.messages(scope, roundId);
     const raw = await this.redis.hget(key, slot);
     return raw === null ? null : decode(MessageRefSchema, key, raw);
+  }
+
+  /**
+   * Runs `work` while holding the slot's lock, so the messages of one slot are posted and
+   * edited one at a time across every process: two progress jobs of a round would
+   * otherwise both find no message and post two, or edit in the wrong order. The lock
+   * expires after `holdMs` in case its holder dies; waiting gives up after `waitMs`.
+   */
+  async withSlotLock<T>(
+    scope: Scope,
+    roundId: string,
+    slot: string,
+    work: () => Promise<T>,
+    { holdMs = 30_000, waitMs = 10_000, pollMs = 25 } = {},
+  ): Promise<T> {
+    const key = this.keys.slotLock(scope, roundId, slot);
+    const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const until = Date.now() + waitMs;
+    while ((await this.redis.set(key, token, 'PX', holdMs, 'NX')) !== 'OK') {
+      if (Date.now() >= until) throw new SlotBusyError(slot);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    try {
+      return await work();
+    } finally {
+      await RELEASE.run(this.redis, key, token);
+    }
   }
 
   async all(scope: Scope, roundId: string): Promise<Record<string, MessageRef>> {

@@ -243,6 +243,27 @@ describe('poll behaviour', () => {
     expect(posted.text).not.toMatch(/\b(ana|ben|cai|dee)\b/);
   });
 
+  it('a later click wins even when the clicks are handled in the other order', async () => {
+    const { statement } = await pollingRound(h, { anonymous: true });
+    const click = (optionKey: string, at: number) =>
+      h.runtime.service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: statement.ref.messageId,
+        userId: 'ana',
+        optionKey,
+        at,
+        removed: false,
+        source: 'button',
+      });
+    // ana clicked agree at t=1000, then disagree at t=2000; the handlers ran the other way.
+    await click('disagree', 2_000);
+    await click('agree', 1_000);
+    const poll = await h.runtime.store.polls.poll(SCOPE, statement.roundId, 1);
+    const ratings = await h.runtime.store.polls.ratings(SCOPE, poll!);
+    expect(ratings.map((r) => r.optionKey)).toEqual(['disagree']);
+  });
+
   it('buttons are no rating in a round that is not anonymous', async () => {
     const { statement } = await pollingRound(h, {});
     const outcome = await h.runtime.service.react({

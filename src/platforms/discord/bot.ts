@@ -46,6 +46,10 @@ import {
 } from './render.js';
 import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
 
+/** How long a click on a just-posted statement waits for its link: 5 x 100 ms. */
+const LINK_RETRIES = 5;
+const LINK_RETRY_MS = 100;
+
 /**
  * The parts of the service the Discord adapter calls: every adapter's, and what it needs to
  * catch up after being offline and to follow reactions removed in bulk.
@@ -400,16 +404,23 @@ export class DiscordBot {
       answer = OUTSIDE_GUILD_TEXT;
     } else {
       try {
-        const outcome = await this.service.react({
-          scope: { platform: 'discord', workspaceId: interaction.guildId },
+        const event = {
+          scope: { platform: 'discord' as const, workspaceId: interaction.guildId },
           channelId: interaction.channelId,
           messageId: interaction.message.id,
           userId: interaction.user.id,
           optionKey,
           at: this.now(),
           removed: false,
-          source: 'button',
-        });
+          source: 'button' as const,
+        };
+        let outcome = await this.service.react(event);
+        // Buttons exist only on the bot's own statements: an unknown one is a statement
+        // posted a moment ago whose link to its round is still being written.
+        for (let i = 0; i < LINK_RETRIES && outcome.status === 'ignored' && !outcome.roundId; i++) {
+          await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
+          outcome = await this.service.react(event);
+        }
         answer =
           outcome.status === 'recorded'
             ? ratedText(kind, optionKey)

@@ -193,10 +193,20 @@ const RateActionSchema = z.object({
         action_id: z.string(),
         block_id: z.string().optional(),
         value: z.string().optional(),
+        /** When the member clicked; clicks are handled concurrently, so this orders them. */
+        action_ts: z.string().optional(),
       }),
     )
     .min(1),
 });
+
+/** A click's time from its action_ts ("1548426417.840180"); the receipt time if it has none. */
+function clickTime(actionTs: string | undefined): number {
+  const seconds = Number(actionTs);
+  return actionTs && Number.isFinite(seconds) && seconds > 0
+    ? Math.round(seconds * 1000)
+    : Date.now();
+}
 
 /** An option's label ("agree", "3/7") from its key; the keys of the scales do not overlap. */
 function labelOf(optionKey: string): string {
@@ -230,7 +240,8 @@ export async function onRateAction(
       messageId: message.ts,
       userId: user.id,
       optionKey,
-      at: Date.now(),
+      // Two quick clicks can be handled in either order: the later click must win.
+      at: clickTime(actions[0]?.action_ts),
       removed: false,
       source: 'button',
     });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  contentOf,
   idOf,
   MOD,
   member,
@@ -214,7 +215,9 @@ describe('Discord: catching up on what happened while the bot was offline', () =
         (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling' ||
         null,
     );
-    await fake.answered(fake.click(statementId, 'consensus:rate:hidden:agree', ana));
+    const click = fake.click(statementId, 'consensus:rate:hidden:agree', ana);
+    await fake.answered(click);
+    expect(contentOf(world, click)).toMatch(/Your rating: agree/);
     await world.restart(() => {
       fake.react(threadId, statementId, ben, '👎');
     });

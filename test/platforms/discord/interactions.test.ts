@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
 import {
+  contentOf,
   embedsOf,
   MOD,
   member,
@@ -17,9 +18,6 @@ import {
 const EPHEMERAL = 64;
 const ana = member('ana');
 const ben = member('ben');
-
-const contentOf = (world: World, id: string) =>
-  String(world.fake.reply(id).original?.content ?? world.fake.reply(id).followUps[0]?.content);
 
 describe('Discord: slash commands', () => {
   let world: World;

@@ -198,3 +198,9 @@ export function idOf(response: unknown): string {
 }
 
 export { PERMS, snowflake, until };
+
+/** The text an interaction was answered with (its reply, or its first follow-up). */
+export function contentOf(world: World, id: string): string {
+  const reply = world.fake.reply(id);
+  return String(reply.original?.content ?? reply.followUps[0]?.content);
+}

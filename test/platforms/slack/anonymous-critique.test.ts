@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHANNEL, message, SCOPE, type Stack, startRound, startStack, until } from './support.js';
+import {
+  CHANNEL,
+  clickTs,
+  message,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
 
 const OPINIONS: Record<string, string> = {
   U001: 'Yes. A four-day week would reduce burnout and help us focus on the work that matters most.',
@@ -79,7 +88,7 @@ describe('an anonymous round with a critique round, on Slack', () => {
           block_id: 'consensus_rate',
           action_id: 'rate_disagree',
           value: 'disagree',
-          action_ts: `${Date.now() / 1000}`,
+          action_ts: clickTs(),
         },
       ],
     });

@@ -247,6 +247,13 @@ function gatedModel(inner: RewardModel, before?: () => Promise<void>): RewardMod
 // ---- event payloads as Slack sends them ----------------------------------------------------
 
 /** A member's reply in a thread (`thread_ts` given) or a top-level message (null). */
+let lastClick = 0;
+/** A click's action_ts as Slack writes it, later than the one before (clicks are ordered by it). */
+export function clickTs(): string {
+  lastClick = Math.max(Date.now(), lastClick + 1);
+  return (lastClick / 1000).toFixed(6);
+}
+
 export function message(
   stack: Stack,
   user: string,
@@ -382,7 +389,7 @@ export function click(
         block_id: at.blockId,
         action_id: `rate_${value}`,
         value,
-        action_ts: `${Date.now() / 1000}`,
+        action_ts: clickTs(),
       },
     ],
   });

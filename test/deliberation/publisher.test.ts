@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PlatformPort } from '../../src/deliberation/ports.js';
+import { createPublisher } from '../../src/deliberation/publisher.js';
+import type { ProgressView } from '../../src/deliberation/views.js';
+import type { MessageRef } from '../../src/domain/round.js';
+import {
+  type Harness,
+  MODERATOR,
+  postOpinions,
+  SCOPE,
+  startHarness,
+  startRound,
+} from '../support/harness.js';
+
+/** A platform whose progress posts and edits take a while, as a rate-limited API would. */
+function slowPort(log: { posts: ProgressView[]; edits: ProgressView[] }): PlatformPort {
+  let id = 0;
+  const slow = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 30));
+  const ref = (): MessageRef => ({ channelId: 'C1', messageId: `p${++id}`, threadId: null });
+  return {
+    postQuestion: async () => ref(),
+    upsertProgress: async (view, existing) => {
+      if (existing) {
+        log.edits.push(view);
+        return slow(existing);
+      }
+      log.posts.push(view);
+      return slow(ref());
+    },
+    postStatement: async (_view, onPosted) => {
+      const r = ref();
+      await onPosted(r);
+      return r;
+    },
+    postCritiqueInvite: async () => ref(),
+    postResults: async () => ref(),
+    postNotice: async () => null,
+  };
+}
+
+describe('the publisher', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('posts one progress message however many progress jobs run at once, and ends on the newest state', async () => {
+    const { round, thread } = await startRound(h);
+    await postOpinions(h, thread.messageId);
+    await h.runtime.service.close({ scope: SCOPE, channelId: 'C1' }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    // Every stage is done now; replay four progress jobs of that run at once elsewhere.
+    const log = { posts: [] as ProgressView[], edits: [] as ProgressView[] };
+    const publish = createPublisher({
+      store: h.runtime.store,
+      service: h.runtime.service,
+      platforms: { console: slowPort(log) },
+      log: h.log,
+    });
+    // A fresh slot, so this publisher starts with no progress message of its own.
+    await h.redis.hdel(`${h.prefix}:console.W1:round:${round.id}:messages`, 'progress:1');
+    const job = {
+      scope: SCOPE,
+      roundId: round.id,
+      kind: 'progress' as const,
+      version: 1,
+      text: null,
+    };
+    await Promise.all([publish(job), publish(job), publish(job), publish(job)]);
+    expect(log.posts).toHaveLength(1);
+    expect(log.edits).toHaveLength(3);
+    expect(log.edits.at(-1)?.summary).toBe('Done: the statement is below.');
+  });
+});
