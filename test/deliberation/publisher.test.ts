@@ -10,6 +10,7 @@ import {
   SCOPE,
   startHarness,
   startRound,
+  until,
 } from '../support/harness.js';
 
 /** A platform whose progress posts and edits take a while, as a rate-limited API would. */
@@ -52,6 +53,12 @@ describe('the publisher', () => {
     await postOpinions(h, thread.messageId);
     await h.runtime.service.close({ scope: SCOPE, channelId: 'C1' }, MODERATOR);
     await h.platform.waitFor('statement', round.id);
+    // The run's own progress jobs may still be queued after the statement is out; let them
+    // finish first, or one of them re-links the slot this test frees below.
+    await until(async () => {
+      const c = await h.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
+    });
     // Every stage is done now; replay four progress jobs of that run at once elsewhere.
     const log = { posts: [] as ProgressView[], edits: [] as ProgressView[] };
     const publish = createPublisher({
