@@ -387,14 +387,17 @@ function stitch(data: Record<string, unknown>, budget: number): string {
   const groups = (data.opinion_groups as { quoted_opinions?: string[] }[] | undefined) ?? [];
   const opinions =
     (data.opinions as string[] | undefined) ?? groups.flatMap((g) => g.quoted_opinions ?? []);
-  const critiques = (data.critiques as string[] | undefined) ?? [];
+  // A critique's point, without a lead-in such as "It leaves out what matters most to me:".
+  const critiques = ((data.critiques as string[] | undefined) ?? []).map((c) =>
+    c.replace(/^[^:.!?]{1,60}:\s*/, ''),
+  );
   // The first few substantial sentences in the order this sample got them, so samples differ.
   const clauses = [...critiques, ...opinions]
     .flatMap((o) => o.split(/(?<=[.!?])\s+/))
     .map((c) => c.trim().replace(/[.!?]+$/, ''))
     .filter((c) => c.split(/\s+/).length >= 5)
     .slice(0, 3)
-    .map((c) => c.charAt(0).toLowerCase() + c.slice(1));
+    .map((c) => (/^I\b/.test(c) ? c : c.charAt(0).toLowerCase() + c.slice(1)));
   const text = `Our group holds several views: ${clauses.join('; ')}. We agree to look for a way forward that respects each of them.`;
   const all = text.split(/\s+/);
   return all.length <= budget ? text : `${all.slice(0, budget - 1).join(' ')}…`;
