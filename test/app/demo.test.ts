@@ -1,10 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+
+/** A fresh folder under the system's temp dir, removed when the test ends. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 function runDemo(args: string[], env: NodeJS.ProcessEnv) {
   return spawnSync(process.execPath, ['--import', 'tsx', 'src/app/demo.ts', ...args], {
@@ -33,7 +40,7 @@ describe('npm run demo', () => {
 
   it('says how to get a Redis and exits non-zero when there is none', () => {
     // A PATH with node but without redis-server.
-    const bin = mkdtempSync(join(tmpdir(), 'no-redis-'));
+    const bin = tempDir('no-redis-');
     symlinkSync(process.execPath, join(bin, 'node'));
     const run = runDemo([], { ...process.env, REDIS_URL: '', PATH: bin });
     expect(run.status).toBe(1);
@@ -51,7 +58,7 @@ describe('npm run demo', () => {
     [['--welfare', 'fair'], /--welfare takes one of utilitarian, egalitarian, nash, schulze/],
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
   ])('says what is wrong with %j, exits 2 and starts no Redis', (args, message) => {
-    const tmp = mkdtempSync(join(tmpdir(), 'demo-tmp-'));
+    const tmp = tempDir('demo-tmp-');
     const run = runDemo(args, { ...process.env, REDIS_URL: '', TMPDIR: tmp });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
@@ -59,7 +66,7 @@ describe('npm run demo', () => {
   });
 
   it('stops its throwaway Redis when interrupted', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'demo-tmp-'));
+    const tmp = tempDir('demo-tmp-');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: '', TMPDIR: tmp },

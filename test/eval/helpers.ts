@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 export const COMMENTS_HEADER =
   'timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body';
@@ -15,9 +16,14 @@ export interface ExportFiles {
   summary: string | null;
 }
 
-/** Writes a conversation in the Polis export layout into a fresh folder; null leaves a file out. */
+/**
+ * Writes a conversation in the Polis export layout into a fresh folder, removed when the
+ * calling test ends; null leaves a file out.
+ */
 export function writeExport(name: string, files: ExportFiles): string {
-  const folder = join(mkdtempSync(join(tmpdir(), 'polis-')), name);
+  const root = mkdtempSync(join(tmpdir(), 'polis-'));
+  onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+  const folder = join(root, name);
   mkdirSync(folder);
   const entries: [string, string | null][] = [
     ['comments.csv', files.comments],
