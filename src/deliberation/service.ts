@@ -1,23 +1,16 @@
-import { createHmac } from 'node:crypto';
-import type { Candidate } from '../domain/candidate.js';
+/**
+ * The application service every platform calls, and the one place the rules of a round
+ * are enforced: who may start, close, critique, extend, finish or cancel it, in which
+ * phase, and what each move schedules (pipeline runs, deadlines, messages to publish).
+ * Thread events, read-side views and exports are built in ./ingest.ts, ./round-views.ts
+ * and ./round-export.ts; the service resolves the round, checks the rules and hands over,
+ * so platforms keep one object to call and this file keeps one job.
+ */
 import { DomainError } from '../domain/errors.js';
-import {
-  type CommandLimits,
-  clip,
-  DEFAULT_COMMAND_LIMITS,
-  describeWait,
-  LIMITS,
-} from '../domain/limits.js';
+import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import { assertTransition, describePhase, isTerminal } from '../domain/phase.js';
-import { pollOptions } from '../domain/poll-scale.js';
-import {
-  concealed,
-  endorsement,
-  type LeastServed,
-  type PollResults,
-  pollResults,
-} from '../domain/results.js';
+import { assertTransition, describePhase } from '../domain/phase.js';
+import { pollResults } from '../domain/results.js';
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
@@ -25,25 +18,39 @@ import {
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
-  ratesWithButtons,
 } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
-import { selectConsensus } from '../domain/selection.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
-import type { ReplySlot } from '../store/contributions.js';
-import type { ContributionKind } from '../store/keys.js';
 import type { Store } from '../store/store.js';
+import type {
+  OpenRoundState,
+  PollReactions,
+  RatingOutcome,
+  ReactionEvent,
+  ReplyEvent,
+  ReplyOutcome,
+} from './ingest.js';
+import * as ingest from './ingest.js';
 import type { Actor } from './ports.js';
-import {
-  type ExclusionCheck,
-  headerOf,
-  type NoticeView,
-  type ResultsView,
-  type StatementView,
-  type StatusView,
-  type VersionResults,
-} from './views.js';
+import { type RoundExport, roundExport } from './round-export.js';
+import * as roundViews from './round-views.js';
+import { checkStartLimits } from './start-limits.js';
+import type { NoticeView, ResultsView, StatementView, StatusView } from './views.js';
+
+// Built in the modules above (or the domain) and exported here too, so callers import from one place.
+export { isTerminal } from '../domain/phase.js';
+export {
+  type OpenRoundState,
+  PollClosedError,
+  type PollReactions,
+  type RatingOutcome,
+  type ReactionEvent,
+  type ReplyEvent,
+  type ReplyOutcome,
+} from './ingest.js';
+export type { RoundExport } from './round-export.js';
+export { isSummaryNote } from './round-views.js';
 
 export interface ServiceDeps {
   store: Store;
@@ -71,110 +78,9 @@ export interface RoundTarget {
   roundId?: string | null;
 }
 
-/** A reply in a round's thread, as the adapter saw it. */
-export interface ReplyEvent {
-  scope: Scope;
-  channelId: string;
-  /** The message the thread hangs off (Slack thread_ts, Discord thread's starter). */
-  threadRootId: string;
-  messageId: string;
-  userId: string;
-  text: string;
-  /** When the message was first posted (orders a member's replies). */
-  at: number;
-  /**
-   * When this text was written: the edit's time for an edit, else `at`. An edit older than
-   * the stored text is ignored, so out-of-order delivery cannot undo a later edit.
-   */
-  revision?: number;
-  /** Platform event id for de-duplication of redelivered events. */
-  eventId?: string | null;
-}
-
-export interface ReplyOutcome {
-  status: 'recorded' | 'edited' | 'removed' | 'ignored' | 'duplicate';
-  kind: ContributionKind | null;
-  roundId: string | null;
-  /** Something the member should be told (e.g. their reply was cut), or null. */
-  notice: string | null;
-}
-
-export interface ReactionEvent {
-  scope: Scope;
-  channelId: string;
-  messageId: string;
-  userId: string;
-  optionKey: string;
-  at: number;
-  removed: boolean;
-  eventId?: string | null;
-  /**
-   * 'button': a click on an anonymous or hidden round's poll (sets the rating, replacing
-   * any other); absent or 'reaction': an emoji reaction, counted only in the other rounds.
-   */
-  source?: 'reaction' | 'button';
-  /**
-   * The reaction as the platform names it ('+1::skin-tone-2', '👍🏽'); two variants of one
-   * option are two reactions, each removed on its own. Defaults to the option key.
-   */
-  variant?: string;
-}
-
-export interface RatingOutcome {
-  status: 'recorded' | 'removed' | 'ignored' | 'duplicate';
-  roundId: string | null;
-}
-
-/** An open round, as an adapter needs it to catch up on events it missed while offline. */
-export interface OpenRoundState {
-  round: Round;
-  /**
-   * The set new replies go to now, with the ids of the messages it holds, and `since`: the
-   * bot's message that opened it (the question, or the critique invitation), as replies
-   * before it belong elsewhere; null before it is posted. Null when no set is open.
-   */
-  replies: (ReplySlot & { messageIds: string[]; since: string | null }) | null;
-  /** The statement whose poll counts reactions now (not a buttons poll), or null. */
-  statement: MessageRef | null;
-}
-
-/** The reactions stored on a statement whose poll is open and counts reactions. */
-export interface PollReactions {
-  roundId: string;
-  version: number;
-  reactions: { userId: string; optionKey: string; variant: string }[];
-}
-
-/**
- * The generator's note for a statement written from cluster summaries starts so (see
- * `summaryNote` in src/models/llm/large-group.ts; a test holds the two together).
- */
-export function isSummaryNote(note: string): boolean {
-  return note.startsWith('made from summaries');
-}
-
-/**
- * A rating for a poll that is over. It carries the round's thread (its question's message),
- * so an adapter can answer the member there: a reaction event does not say where it is.
- */
-export class PollClosedError extends DomainError {
-  constructor(readonly thread: MessageRef | null) {
-    super('poll_closed', 'This poll is closed; your reaction was not counted.');
-  }
-}
-
-const IGNORED: ReplyOutcome = { status: 'ignored', kind: null, roundId: null, notice: null };
-
 /** The phases a deadline can end. */
 function timedPhase(phase: Round['phase']): DeadlineJob['phase'] | null {
   return phase === 'collecting' || phase === 'critiquing' || phase === 'polling' ? phase : null;
-}
-
-/** The set a new reply goes to in the round's current phase, or null when none is open. */
-function openSlot(round: Round): ReplySlot | null {
-  if (round.phase === 'collecting') return { kind: 'opinion', version: 0 };
-  if (round.phase === 'critiquing') return { kind: 'critique', version: round.version };
-  return null;
 }
 
 /**
@@ -207,7 +113,11 @@ export class DeliberationService {
     }
     const now = this.deps.now();
     // After validation, so a mistyped command does not use up a member's allowance.
-    await this.checkStartLimits(command, now);
+    await checkStartLimits(
+      { ...this.deps, limits: this.deps.limits ?? DEFAULT_COMMAND_LIMITS },
+      command,
+      now,
+    );
     const round: Round = {
       id: this.deps.newId(),
       scope: command.scope,
@@ -232,68 +142,6 @@ export class DeliberationService {
     if (round.deadline !== null) await this.scheduleDeadline(round, 'collecting', round.deadline);
     this.deps.log.info({ roundId: round.id, scope: round.scope }, 'round started');
     return round;
-  }
-
-  /**
-   * The open-round cap first (it costs nothing to be refused), then the member's and
-   * the workspace's start rates; a member refused does not count against the workspace.
-   * Two starts racing past the cap can both land: the cap bounds load, it is not a quota.
-   */
-  private async checkStartLimits(command: StartCommand, now: number): Promise<void> {
-    const limits = this.deps.limits ?? DEFAULT_COMMAND_LIMITS;
-    const { store, log } = this.deps;
-    if (limits.openRoundsPerChannel > 0) {
-      const open = await store.rounds.openInChannel(command.scope, command.channelId);
-      if (open.length >= limits.openRoundsPerChannel) {
-        log.info(
-          { scope: command.scope, channelId: command.channelId, open: open.length },
-          'start refused: MAX_OPEN_ROUNDS_PER_CHANNEL',
-        );
-        throw new DomainError(
-          'limit_reached',
-          `This channel already has ${open.length} open rounds, the most allowed at once. ` +
-            'Finish or cancel one of them first.',
-        );
-      }
-    }
-    const rates = [
-      {
-        setting: 'LIMIT_STARTS_PER_MEMBER_PER_HOUR',
-        bucket: `starts:member:${command.actor.userId}`,
-        max: limits.startsPerMemberPerHour,
-        refusal: (max: number) =>
-          `You have started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
-      },
-      {
-        setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
-        bucket: 'starts:workspace',
-        max: limits.startsPerWorkspacePerHour,
-        refusal: (max: number) =>
-          `This workspace has started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
-      },
-    ];
-    for (const rate of rates) {
-      if (rate.max <= 0) continue;
-      const verdict = await store.limits.hit(
-        command.scope,
-        rate.bucket,
-        { max: rate.max, windowSeconds: 3_600 },
-        now,
-      );
-      if (verdict.allowed) continue;
-      log.info(
-        {
-          scope: command.scope,
-          userId: command.actor.userId,
-          retryAfterSeconds: verdict.retryAfterSeconds,
-        },
-        `start refused: ${rate.setting}`,
-      );
-      throw new DomainError(
-        'rate_limited',
-        `${rate.refusal(rate.max)}; try again in ${describeWait(verdict.retryAfterSeconds)}.`,
-      );
-    }
   }
 
   /** Records where the question was posted; replies in its thread become opinions. */
@@ -518,126 +366,19 @@ export class DeliberationService {
   }
 
   async status(target: RoundTarget): Promise<StatusView> {
-    const round = await this.resolve(target, true);
-    const { store } = this.deps;
-    const [opinions, critiques, poll, usage] = await Promise.all([
-      store.contributions.list(round.scope, round.id, 'opinion', 0),
-      round.version > 0
-        ? store.contributions.list(round.scope, round.id, 'critique', round.version)
-        : Promise.resolve([]),
-      store.polls.poll(round.scope, round.id, round.version),
-      store.usage.byStage(round.scope, round.id),
-    ]);
-    const ratings = poll ? await store.polls.ratings(round.scope, poll) : [];
-    return {
-      ...headerOf(round),
-      phase: round.phase,
-      phaseText: describePhase(round.phase),
-      opinions: opinions.length,
-      critiques: critiques.length,
-      version: round.version,
-      ratings: ratings.length,
-      deadline: round.deadline,
-      failureReason: round.failureReason,
-      usage,
-    };
+    return roundViews.statusView(this.deps.store, await this.resolve(target, true));
   }
 
   /** Results of every posted version so far (the round need not be finished). */
   async results(targetOrRound: RoundTarget | Round): Promise<ResultsView> {
     const round =
       'phase' in targetOrRound ? targetOrRound : await this.resolve(targetOrRound, true);
-    const { store } = this.deps;
-    // A cancelled round never finishes, so what it hid stays hidden.
-    const hidden = round.settings.hidden && round.phase !== 'closed';
-    const versions: VersionResults[] = [];
-    let model: string | null = null;
-    for (let v = 1; v <= round.version; v++) {
-      const poll = await store.polls.poll(round.scope, round.id, v);
-      if (!poll) continue;
-      const ratings = await store.polls.ratings(round.scope, poll);
-      const scores = await store.polls.scores(round.scope, round.id, v);
-      model = scores?.model ?? model;
-      const results = pollResults({
-        scale: poll.scale,
-        ratings,
-        predicted: poll.predicted,
-        welfare: round.settings.welfare,
-      });
-      versions.push({
-        version: v,
-        statement: poll.statement,
-        results: hidden ? concealed(results) : results,
-        endorsement: hidden ? null : endorsement(results, round.settings.minTurnout),
-      });
-    }
-    const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
-    const exclusion = await this.exclusionCheck(round, opinions);
-    const withoutOpinion = await this.critiquedWithoutOpinion(round, opinions);
-    const anonymous = round.settings.anonymous;
-    return {
-      ...headerOf(round),
-      phase: round.phase,
-      hidden,
-      anonymous,
-      exclusion: anonymous
-        ? { ...exclusion, truncated: exclusion.truncated.map(() => '') }
-        : exclusion,
-      versions: anonymous
-        ? versions.map((v) => ({ ...v, results: withoutNames(v.results) }))
-        : versions,
-      model,
-      participants: opinions.length,
-      critiquedWithoutOpinion: anonymous ? withoutOpinion.map(() => '') : withoutOpinion,
-      usage: await store.usage.byStage(round.scope, round.id),
-    };
-  }
-
-  /** Members who critiqued some version of the statement but never gave an opinion. */
-  private async critiquedWithoutOpinion(
-    round: Round,
-    opinions: readonly { participantId: string }[],
-  ): Promise<string[]> {
-    const gave = new Set(opinions.map((o) => o.participantId));
-    const only = new Set<string>();
-    for (let v = 1; v <= round.version; v++) {
-      const critiques = await this.deps.store.contributions.list(
-        round.scope,
-        round.id,
-        'critique',
-        v,
-      );
-      for (const c of critiques) if (!gave.has(c.participantId)) only.add(c.participantId);
-    }
-    return [...only].sort();
-  }
-
-  /**
-   * What did not reach the statement writer whole: opinions and critiques cut to the
-   * length limit (read as the pipeline reads them), and versions written from summaries.
-   */
-  private async exclusionCheck(
-    round: Round,
-    opinions: readonly { participantId: string; truncated: boolean }[],
-  ): Promise<ExclusionCheck> {
-    const { store } = this.deps;
-    const truncated = new Set(opinions.filter((o) => o.truncated).map((o) => o.participantId));
-    const summarisedVersions: number[] = [];
-    for (let v = 1; v <= round.version; v++) {
-      // A revision reads the critiques of the version before it.
-      if (v > 1) {
-        const critiques = await store.contributions.list(round.scope, round.id, 'critique', v - 1);
-        for (const c of critiques) if (c.truncated) truncated.add(c.participantId);
-      }
-      const set = await store.polls.candidates(round.scope, round.id, v);
-      if (set?.notes.some(isSummaryNote)) summarisedVersions.push(v);
-    }
-    return { truncated: [...truncated].sort(), summarisedVersions };
+    return roundViews.resultsView(this.deps.store, round);
   }
 
   /** Everything about a round, for `/consensus export` (JSON). */
   async export(target: RoundTarget): Promise<RoundExport> {
-    return this.exportOf(await this.resolve(target, true));
+    return roundExport(this.deps.store, await this.resolve(target, true));
   }
 
   /**
@@ -645,303 +386,40 @@ export class DeliberationService {
    * (`npm run export`), never for a platform command, which must go through `export`.
    */
   async exportById(scope: Scope, roundId: string): Promise<RoundExport> {
-    return this.exportOf(await this.deps.store.rounds.require(scope, roundId));
-  }
-
-  private async exportOf(round: Round): Promise<RoundExport> {
-    const { store } = this.deps;
-    const opinions = await store.contributions.list(round.scope, round.id, 'opinion', 0);
-    // Anyone may export, so a hidden round's ratings wait for the finish here too.
-    const hidden = round.settings.hidden && round.phase !== 'closed';
-    const versions: RoundExport['versions'] = [];
-    for (let v = 1; v <= round.version; v++) {
-      const [set, scores, poll] = await Promise.all([
-        store.polls.candidates(round.scope, round.id, v),
-        store.polls.scores(round.scope, round.id, v),
-        store.polls.poll(round.scope, round.id, v),
-      ]);
-      const critiques = await store.contributions.list(round.scope, round.id, 'critique', v);
-      versions.push({
-        version: v,
-        candidates: set?.candidates ?? [],
-        predicted: scores?.matrix ?? null,
-        model: scores?.model ?? null,
-        poll,
-        ratings: poll && !hidden ? await store.polls.ratings(round.scope, poll) : [],
-        critiques,
-      });
-    }
-    const usage = await store.usage.byStage(round.scope, round.id);
-    if (round.settings.anonymous) return anonymousExport({ round, opinions, versions, usage });
-    return { round, opinions, versions, usage };
+    return roundExport(this.deps.store, await this.deps.store.rounds.require(scope, roundId));
   }
 
   // ---- events from the thread --------------------------------------------------------
 
   /** A new or edited reply in a round's thread: an opinion while collecting, a critique while critiquing. */
   async reply(event: ReplyEvent): Promise<ReplyOutcome> {
-    // Chatter in threads that are no round's costs one read, and leaves nothing behind.
-    if (
-      !(await this.isRoundMessage(event.scope, event.channelId, event.threadRootId, 'question'))
-    ) {
-      return IGNORED;
-    }
-    if (!(await this.firstDelivery(event))) return { ...IGNORED, status: 'duplicate' };
-    return this.forgetOnFailure(event, () => this.applyReply(event));
-  }
-
-  private async applyReply(event: ReplyEvent): Promise<ReplyOutcome> {
-    const { store } = this.deps;
-    const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
-    if (role?.kind !== 'question') return IGNORED;
-    const round = await store.rounds.get(event.scope, role.roundId);
-    if (!round) return IGNORED;
-    const location = await store.contributions.locate(event.scope, round.id, event.messageId);
-    // A late event for a deleted message (platforms deliver out of order) changes nothing.
-    if (location === 'deleted') return { ...IGNORED, roundId: round.id };
-    const open = openSlot(round);
-    // An edit stays what its message was when first written: an opinion edited during the
-    // critique phase is not a critique, and an edit after its phase closed is not counted.
-    const slot = location ?? open;
-    if (!slot) {
-      return {
-        status: 'ignored',
-        kind: null,
-        roundId: round.id,
-        notice: `This round is ${describePhase(round.phase)}; replies are not counted now.`,
-      };
-    }
-    if (open === null || slot.kind !== open.kind || slot.version !== open.version) {
-      return {
-        status: 'ignored',
-        kind: slot.kind,
-        roundId: round.id,
-        notice: `Your edit was not counted: ${slot.kind === 'opinion' ? 'opinions' : 'critiques of that version'} closed when the round moved on.`,
-      };
-    }
-    const { kind, version } = slot;
-    // Kept long enough to tell the member how long their reply was, never unbounded.
-    const text = clip(event.text.trim(), LIMITS.replyMaxChars);
-    if (text.length === 0) {
-      // An empty reply (or an edit to nothing) empties what that message said.
-      await store.contributions.clear(event.scope, round.id, kind, version, event.messageId);
-      return { status: 'removed', kind, roundId: round.id, notice: null };
-    }
-    const outcome = await store.contributions.upsert(
-      event.scope,
-      round.id,
-      kind,
-      version,
-      event.userId,
-      { messageId: event.messageId, text, at: event.at },
-      event.revision ?? event.at,
-    );
-    if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
-    const joined = await store.contributions.get(
-      event.scope,
-      round.id,
-      kind,
-      version,
-      event.userId,
-    );
-    const limit = kind === 'opinion' ? LIMITS.opinionMaxChars : LIMITS.critiqueMaxChars;
-    // The stored reply may itself be clipped: count what the member actually wrote.
-    const written = joined ? joined.originalLength - text.length + event.text.trim().length : 0;
-    const notice = joined?.truncated
-      ? `Your ${kind} is ${written} characters; only the first ${limit} are used.`
-      : null;
-    return { status: outcome === 'added' ? 'recorded' : 'edited', kind, roundId: round.id, notice };
+    return ingest.reply(this.deps.store, event);
   }
 
   /** A reply was deleted: it no longer counts, in any phase, and a late event cannot revive it. */
   async removeReply(event: Omit<ReplyEvent, 'text' | 'userId' | 'at'>): Promise<ReplyOutcome> {
-    const { store } = this.deps;
-    const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
-    if (role?.kind !== 'question') return IGNORED;
-    const round = await store.rounds.get(event.scope, role.roundId);
-    if (!round) return IGNORED;
-    const slot = await store.contributions.remove(event.scope, round.id, event.messageId);
-    if (!slot) return { ...IGNORED, roundId: round.id };
-    return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
+    return ingest.removeReply(this.deps.store, event);
   }
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
   async react(event: ReactionEvent): Promise<RatingOutcome> {
-    if (!(await this.isRoundMessage(event.scope, event.channelId, event.messageId, 'statement'))) {
-      return { status: 'ignored', roundId: null };
-    }
-    if (!(await this.firstDelivery(event))) return { status: 'duplicate', roundId: null };
-    return this.forgetOnFailure(event, () => this.applyReaction(event));
-  }
-
-  private async isRoundMessage(
-    scope: Scope,
-    channelId: string,
-    messageId: string,
-    kind: 'question' | 'statement',
-  ): Promise<boolean> {
-    const role = await this.deps.store.messages.lookup(scope, channelId, messageId);
-    return role?.kind === kind;
-  }
-
-  /** False for an event id already handled (platforms redeliver what they think was lost). */
-  private async firstDelivery(event: { scope: Scope; eventId?: string | null }): Promise<boolean> {
-    return !event.eventId || this.deps.store.events.firstSeen(event.scope, event.eventId);
-  }
-
-  /**
-   * An event that failed for a transient reason (Redis hiccup, a bug) is forgotten, so the
-   * platform's redelivery is handled instead of being dropped as a duplicate. A rule's
-   * refusal (DomainError) is a final answer and stays remembered.
-   */
-  private async forgetOnFailure<T>(
-    event: { scope: Scope; eventId?: string | null },
-    apply: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await apply();
-    } catch (error) {
-      if (event.eventId && !(error instanceof DomainError)) {
-        await this.deps.store.events.forget(event.scope, event.eventId).catch(() => undefined);
-      }
-      throw error;
-    }
-  }
-
-  private async applyReaction(event: ReactionEvent): Promise<RatingOutcome> {
-    const { store } = this.deps;
-    const role = await store.messages.lookup(event.scope, event.channelId, event.messageId);
-    if (role?.kind !== 'statement') return { status: 'ignored', roundId: null };
-    const round = await store.rounds.get(event.scope, role.roundId);
-    if (!round) return { status: 'ignored', roundId: null };
-    const poll = await store.polls.poll(event.scope, round.id, role.version);
-    if (!poll) return { status: 'ignored', roundId: round.id };
-    if (!pollOptions(poll.scale).some((o) => o.key === event.optionKey)) {
-      return { status: 'ignored', roundId: round.id };
-    }
-    // Reactions show who chose what and the tally, so anonymous and hidden rounds count
-    // only their buttons.
-    if (ratesWithButtons(round.settings) !== (event.source === 'button')) {
-      return { status: 'ignored', roundId: round.id };
-    }
-    const open =
-      poll.closedAt === null &&
-      round.version === role.version &&
-      (round.phase === 'polling' || round.phase === 'critiquing');
-    if (!open) {
-      throw new PollClosedError(round.questionRef);
-    }
-    const participantId = round.settings.anonymous ? pseudonym(round, event.userId) : event.userId;
-    const variant = event.variant ?? event.optionKey;
-    if (event.source === 'button') {
-      // A click is the member's whole rating: other options they clicked before go.
-      await store.polls.removeOtherReactions(
-        event.scope,
-        round.id,
-        role.version,
-        participantId,
-        event.optionKey,
-        event.at,
-      );
-    }
-    if (event.removed) {
-      await store.polls.removeReaction(
-        event.scope,
-        round.id,
-        role.version,
-        participantId,
-        event.optionKey,
-        event.at,
-        variant,
-      );
-      return { status: 'removed', roundId: round.id };
-    }
-    await store.polls.addReaction(
-      event.scope,
-      round.id,
-      role.version,
-      participantId,
-      event.optionKey,
-      event.at,
-      variant,
-    );
-    return { status: 'recorded', roundId: round.id };
+    return ingest.react(this.deps.store, event);
   }
 
   // ---- catching up after the adapter was offline ------------------------------------------
 
-  /**
-   * The open rounds of these channels. Platforms do not redeliver what happened while no
-   * connection was up, so an adapter reads its threads and polls again with this.
-   */
+  /** The open rounds of these channels, for an adapter to reread their threads and polls. */
   async openRounds(scope: Scope, channelIds: readonly string[]): Promise<OpenRoundState[]> {
-    const { store } = this.deps;
-    const rounds = (
-      await Promise.all(channelIds.map((id) => store.rounds.openInChannel(scope, id)))
-    ).flat();
-    return Promise.all(
-      rounds.map(async (round) => {
-        const slot = openSlot(round);
-        const reacting =
-          !ratesWithButtons(round.settings) &&
-          round.version > 0 &&
-          (round.phase === 'polling' || round.phase === 'critiquing');
-        return {
-          round,
-          replies: slot && {
-            ...slot,
-            messageIds: await store.contributions.messageIds(
-              scope,
-              round.id,
-              slot.kind,
-              slot.version,
-            ),
-            since:
-              slot.kind === 'opinion'
-                ? (round.questionRef?.messageId ?? null)
-                : ((await store.messages.slot(scope, round.id, `critique:${slot.version}`))
-                    ?.messageId ?? null),
-          },
-          statement: reacting
-            ? await store.messages.slot(scope, round.id, `statement:${round.version}`)
-            : null,
-        };
-      }),
-    );
+    return ingest.openRounds(this.deps.store, scope, channelIds);
   }
 
-  /**
-   * The reactions stored on a statement, or null unless its poll is open and counts
-   * reactions (as in applyReaction): an adapter compares them with the platform's when
-   * reactions were removed in bulk or while it was offline.
-   */
+  /** The reactions stored on a statement whose poll is open and counts reactions, or null. */
   async pollReactions(
     scope: Scope,
     channelId: string,
     messageId: string,
   ): Promise<PollReactions | null> {
-    const { store } = this.deps;
-    const role = await store.messages.lookup(scope, channelId, messageId);
-    if (role?.kind !== 'statement') return null;
-    const round = await store.rounds.get(scope, role.roundId);
-    if (!round || ratesWithButtons(round.settings)) return null;
-    const poll = await store.polls.poll(scope, round.id, role.version);
-    const open =
-      poll !== null &&
-      poll.closedAt === null &&
-      round.version === role.version &&
-      (round.phase === 'polling' || round.phase === 'critiquing');
-    if (!open) return null;
-    const reactions = await store.polls.reactions(scope, round.id, role.version);
-    return {
-      roundId: round.id,
-      version: role.version,
-      reactions: reactions.map((r) => ({
-        userId: r.participantId,
-        optionKey: r.optionKey,
-        variant: r.variant,
-      })),
-    };
+    return ingest.pollReactions(this.deps.store, scope, channelId, messageId);
   }
 
   // ---- deadlines -------------------------------------------------------------------------
@@ -1047,80 +525,13 @@ export class DeliberationService {
 
   // ---- views the publisher renders --------------------------------------------------------
 
-  /**
-   * The reminder for `version`'s poll: the members who gave an opinion and have not rated
-   * it yet, or null when there is nobody to remind (or the poll is over).
-   */
+  /** The reminder for `version`'s poll, or null when there is nobody to remind. */
   async reminderView(round: Round, version: number): Promise<NoticeView | null> {
-    const { store } = this.deps;
-    if (round.phase !== 'polling' || round.version !== version) return null;
-    const poll = await store.polls.poll(round.scope, round.id, version);
-    if (!poll) return null;
-    const [opinions, ratings] = await Promise.all([
-      store.contributions.list(round.scope, round.id, 'opinion', 0),
-      store.polls.ratings(round.scope, poll),
-    ]);
-    const rated = new Set(ratings.map((r) => r.participantId));
-    // An anonymous round's ratings are under pseudonyms: match authors by theirs.
-    const ratingId = (id: string) => (round.settings.anonymous ? pseudonym(round, id) : id);
-    const missing = [...new Set(opinions.map((o) => o.participantId))]
-      .filter((id) => !rated.has(ratingId(id)))
-      .sort();
-    if (missing.length === 0) return null;
-    const deadline = round.deadline === null ? '' : ' before the poll closes';
-    if (round.settings.anonymous) {
-      // Naming who has not rated would tell who has: the count only.
-      return {
-        ...headerOf(round),
-        text:
-          `Reminder: ${missing.length} member${missing.length === 1 ? '' : 's'} who gave an opinion ` +
-          `${missing.length === 1 ? 'has' : 'have'} not rated the statement yet. Use its buttons${deadline}; ratings are anonymous.`,
-      };
-    }
-    return {
-      ...headerOf(round),
-      text:
-        `Reminder: ${missing.map((id) => `<@${id}>`).join(', ')}, you gave an opinion but have not ` +
-        `rated the statement yet. ${ratesWithButtons(round.settings) ? 'Use its buttons' : 'React on it'}${deadline}: your rating decides whether it stands.`,
-      mentions: missing,
-    };
+    return roundViews.reminderView(this.deps.store, round, version);
   }
 
   async statementView(round: Round, version: number): Promise<StatementView> {
-    const { store } = this.deps;
-    const [poll, set, scores] = await Promise.all([
-      store.polls.poll(round.scope, round.id, version),
-      store.polls.candidates(round.scope, round.id, version),
-      store.polls.scores(round.scope, round.id, version),
-    ]);
-    if (!poll || !set || !scores) throw new Error(`round ${round.id} has no statement v${version}`);
-    // The seed the pipeline chose with, so ties are listed in the order they were broken.
-    const selection = selectConsensus(
-      scores.matrix,
-      round.settings.welfare,
-      poll.selectionSeed ?? round.seed,
-    );
-    const byId = new Map<string, Candidate>(set.candidates.map((c) => [c.id, c]));
-    return {
-      ...headerOf(round),
-      version,
-      statement: poll.statement,
-      options: pollOptions(poll.scale),
-      method: poll.method,
-      anonymous: round.settings.anonymous,
-      buttons: ratesWithButtons(round.settings),
-      predicted: round.settings.anonymous
-        ? []
-        : Object.entries(poll.predicted)
-            .map(([participantId, approval]) => ({ participantId, approval }))
-            .sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1)),
-      considered: selection.ranked.flatMap((r) => {
-        const candidate = byId.get(r.candidateId);
-        return candidate ? [{ candidate, welfare: r.welfare, mean: r.mean }] : [];
-      }),
-      model: scores.model,
-      notes: set.notes,
-    };
+    return roundViews.statementView(this.deps.store, round, version);
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -1198,102 +609,3 @@ export class DeliberationService {
     );
   }
 }
-
-export interface RoundExport {
-  round: Round;
-  opinions: { participantId: string; text: string; truncated: boolean }[];
-  versions: {
-    version: number;
-    candidates: Candidate[];
-    predicted: {
-      participants: string[];
-      candidates: string[];
-      approvals: (number | null)[][];
-    } | null;
-    model: string | null;
-    poll: import('../domain/rating.js').Poll | null;
-    ratings: import('../domain/rating.js').Rating[];
-    critiques: { participantId: string; text: string }[];
-  }[];
-  usage: Record<string, { calls: number; promptTokens: number; completionTokens: number }>;
-}
-
-/**
- * A rating's participant id in an anonymous round: stable per member and round (one
- * rating each, changeable), but not their platform id.
- */
-function pseudonym(round: Round, userId: string): string {
-  const digest = createHmac('sha256', `${round.id}:${round.seed}`).update(userId).digest('hex');
-  return `anon-${digest.slice(0, 16)}`;
-}
-
-/** The results with every member id blanked: an anonymous round names nobody. */
-function withoutNames(results: PollResults): PollResults {
-  const blank = (l: LeastServed | null) =>
-    l && { ...l, participantIds: l.participantIds.map(() => '') };
-  return {
-    ...results,
-    leastServed: blank(results.leastServed),
-    predictedLeastServed: blank(results.predictedLeastServed),
-  };
-}
-
-/**
- * An anonymous round's export: members of the opinions are numbered (`member-1` …) in
- * the order they wrote, raters apart (`rater-1` …), so neither a platform id nor the
- * link between an opinion and a rating leaves the bot.
- */
-function anonymousExport(data: RoundExport): RoundExport {
-  // Numbered in the order they wrote: opinion authors, then members who only critiqued,
-  // then anyone else the predictions name. Every id gets its own label.
-  const labels = new Map<string, string>();
-  const ids = [
-    ...data.opinions.map((o) => o.participantId),
-    ...data.versions.flatMap((v) => v.critiques.map((c) => c.participantId)),
-    ...data.versions.flatMap((v) => v.predicted?.participants ?? []),
-    ...data.versions.flatMap((v) => Object.keys(v.poll?.predicted ?? {})),
-  ];
-  for (const id of ids) if (!labels.has(id)) labels.set(id, `member-${labels.size + 1}`);
-  const label = (id: string) => labels.get(id) ?? 'member';
-  const raters = new Map<string, string>();
-  const rater = (pseudonymId: string) => {
-    const known = raters.get(pseudonymId);
-    if (known) return known;
-    const next = `rater-${raters.size + 1}`;
-    raters.set(pseudonymId, next);
-    return next;
-  };
-  // Generators explain a candidate by whose sentences it composes: those ids go too.
-  // Longest ids first, so an id that contains another is replaced whole.
-  const byLength = [...labels].sort((a, b) => b[0].length - a[0].length);
-  const scrub = (text: string) => byLength.reduce((t, [id, name]) => t.split(id).join(name), text);
-  return {
-    ...data,
-    round: { ...data.round, createdBy: 'moderator' },
-    opinions: data.opinions.map((o) => ({ ...o, participantId: label(o.participantId) })),
-    versions: data.versions.map((v) => ({
-      ...v,
-      candidates: v.candidates.map((c) => ({
-        ...c,
-        explanation: c.explanation === null ? null : scrub(c.explanation),
-      })),
-      predicted: v.predicted && {
-        ...v.predicted,
-        participants: v.predicted.participants.map(label),
-      },
-      poll: v.poll && {
-        ...v.poll,
-        method: scrub(v.poll.method),
-        predicted: Object.fromEntries(
-          Object.entries(v.poll.predicted).map(([id, u]) => [label(id), u]),
-        ),
-      },
-      critiques: v.critiques.map((c) => ({ ...c, participantId: label(c.participantId) })),
-      // The export carries the round's id and seed, the pseudonyms' key: raters are
-      // numbered instead, or anyone with a member list could recompute who rated what.
-      ratings: v.ratings.map((r) => ({ ...r, participantId: rater(r.participantId) })),
-    })),
-  };
-}
-
-export { isTerminal };

@@ -188,3 +188,14 @@ export function concealed(results: PollResults): PollResults {
     meanAbsoluteError: null,
   };
 }
+
+/** The results with every member id blanked: an anonymous round names nobody. */
+export function withoutNames(results: PollResults): PollResults {
+  const blank = (l: LeastServed | null) =>
+    l && { ...l, participantIds: l.participantIds.map(() => '') };
+  return {
+    ...results,
+    leastServed: blank(results.leastServed),
+    predictedLeastServed: blank(results.predictedLeastServed),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The limits on starting a round: how many rounds a channel may have open at once, and how
+ * many a member and a workspace may start an hour. They guard against load and spam, not
+ * against a round's rules, so they sit apart from the service that calls them before it
+ * creates a round; the limits and the store they count in are passed in.
+ */
+import { DomainError } from '../domain/errors.js';
+import { type CommandLimits, describeWait } from '../domain/limits.js';
+import type { Log } from '../domain/log.js';
+import type { Scope } from '../domain/scope.js';
+import type { Store } from '../store/store.js';
+import type { Actor } from './ports.js';
+
+/** What of a start command the limits look at. */
+export interface StartRequest {
+  scope: Scope;
+  channelId: string;
+  actor: Actor;
+}
+
+/**
+ * The open-round cap first (it costs nothing to be refused), then the member's and
+ * the workspace's start rates; a member refused does not count against the workspace.
+ * Two starts racing past the cap can both land: the cap bounds load, it is not a quota.
+ */
+export async function checkStartLimits(
+  deps: { store: Store; log: Log; limits: CommandLimits },
+  command: StartRequest,
+  now: number,
+): Promise<void> {
+  const { store, log, limits } = deps;
+  if (limits.openRoundsPerChannel > 0) {
+    const open = await store.rounds.openInChannel(command.scope, command.channelId);
+    if (open.length >= limits.openRoundsPerChannel) {
+      log.info(
+        { scope: command.scope, channelId: command.channelId, open: open.length },
+        'start refused: MAX_OPEN_ROUNDS_PER_CHANNEL',
+      );
+      throw new DomainError(
+        'limit_reached',
+        `This channel already has ${open.length} open rounds, the most allowed at once. ` +
+          'Finish or cancel one of them first.',
+      );
+    }
+  }
+  const rates = [
+    {
+      setting: 'LIMIT_STARTS_PER_MEMBER_PER_HOUR',
+      bucket: `starts:member:${command.actor.userId}`,
+      max: limits.startsPerMemberPerHour,
+      refusal: (max: number) =>
+        `You have started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
+    },
+    {
+      setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
+      bucket: 'starts:workspace',
+      max: limits.startsPerWorkspacePerHour,
+      refusal: (max: number) =>
+        `This workspace has started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
+    },
+  ];
+  for (const rate of rates) {
+    if (rate.max <= 0) continue;
+    const verdict = await store.limits.hit(
+      command.scope,
+      rate.bucket,
+      { max: rate.max, windowSeconds: 3_600 },
+      now,
+    );
+    if (verdict.allowed) continue;
+    log.info(
+      {
+        scope: command.scope,
+        userId: command.actor.userId,
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      },
+      `start refused: ${rate.setting}`,
+    );
+    throw new DomainError(
+      'rate_limited',
+      `${rate.refusal(rate.max)}; try again in ${describeWait(verdict.retryAfterSeconds)}.`,
+    );
+  }
+}
