@@ -274,19 +274,9 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<Rating
       event.at,
     );
   }
-  if (event.removed) {
-    await store.polls.removeReaction(
-      event.scope,
-      round.id,
-      role.version,
-      participantId,
-      event.optionKey,
-      event.at,
-      variant,
-    );
-    return { status: 'removed', roundId: round.id };
-  }
-  await store.polls.addReaction(
+  const apply = event.removed ? store.polls.removeReaction : store.polls.addReaction;
+  await apply.call(
+    store.polls,
     event.scope,
     round.id,
     role.version,
@@ -295,7 +285,7 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<Rating
     event.at,
     variant,
   );
-  return { status: 'recorded', roundId: round.id };
+  return { status: event.removed ? 'removed' : 'recorded', roundId: round.id };
 }
 
 // ---- catching up after the adapter was offline ------------------------------------------
