@@ -5,14 +5,22 @@ import OpenAI, {
   APIError,
   type ClientOptions,
 } from 'openai';
-import { zodResponseFormat } from 'openai/helpers/zod';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
 import { createNodeFetch } from './node-fetch.js';
-import { parseOutput } from './schemas.js';
+import {
+  type Interpreted,
+  readCompletion,
+  readEmbeddings,
+  responseFormat,
+  type StructuredRequest,
+} from './responses.js';
+import { Semaphore } from './semaphore.js';
+
+// Callers and tests import these from here, as they did before they had modules of their own.
+export type { Interpreted, StructuredRequest } from './responses.js';
+export { Semaphore } from './semaphore.js';
 
 /** Where the model server is. Local servers (Ollama, vLLM, llama.cpp) need no key. */
 export interface ServerSettings {
@@ -92,8 +100,6 @@ export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 3);
 }
 
-export type Interpreted<T> = { value: T } | { invalid: string };
-
 export type CallOutcome<T> =
   | { ok: true; value: T; usage: Usage; tries: number }
   | {
@@ -119,125 +125,6 @@ interface Call<T> {
    * tens of thousands of numbers.
    */
   read(raw: unknown): { usage: Usage; result: Interpreted<T> };
-}
-
-export interface StructuredRequest<T> {
-  model: string;
-  /** Name of the JSON schema sent as `response_format` (the fake server keys on it). */
-  schemaName: string;
-  schema: z.ZodType<T>;
-  messages: ChatCompletionMessageParam[];
-  maxTokens: number;
-  temperature: number;
-  /** Checks beyond the shape; returns why the value is unusable, or null. */
-  check?: (value: T) => string | null;
-}
-
-/**
- * `response_format` per schema object and name. Converting a zod schema to a strict JSON
- * schema walks and copies it (zod's toJSONSchema, then the SDK's strict transform): the
- * largest share of a judge call's CPU in a profile of a zero-latency round, for a value
- * that never changes. Weakly held, so a schema nobody uses any more is not kept.
- */
-const formats = new WeakMap<z.ZodType, Map<string, ReturnType<typeof zodResponseFormat>>>();
-function responseFormat<T>(schema: z.ZodType<T>, name: string) {
-  let byName = formats.get(schema);
-  if (!byName) {
-    byName = new Map();
-    formats.set(schema, byName);
-  }
-  let format = byName.get(name);
-  if (!format) {
-    format = zodResponseFormat(schema, name);
-    byName.set(name, format);
-  }
-  return format;
-}
-
-/**
- * What we read from a chat completion. Validated rather than trusted: some servers send
- * a 200 with an empty or foreign body.
- */
-const CompletionSchema = z.object({
-  choices: z
-    .array(
-      z.object({
-        message: z.object({
-          content: z.string().nullable().optional(),
-          refusal: z.string().nullable().optional(),
-        }),
-        finish_reason: z.string().nullable().optional(),
-      }),
-    )
-    .min(1),
-  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
-});
-
-/**
- * One loop over a vector rather than a zod parse per element: 1,000 embeddings are
- * 64k-1.5M numbers, and the per-element parse was over half of reading them.
- */
-const VectorSchema = z.custom<number[]>(
-  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number'),
-  'expected an array of numbers',
-);
-
-const EmbeddingsSchema = z.object({
-  data: z.array(z.object({ index: z.number().int(), embedding: VectorSchema })),
-  usage: z.object({ prompt_tokens: z.number() }).nullish(),
-});
-
-/**
- * The schemas above, checked in plain loops for a well-formed body (nearly every one):
- * zod then parses only a body they do not accept, whose failure is reported. A round
- * reads ~33 bodies, and zod's parse of each was a tenth of a call's CPU in a fresh
- * worker.
- */
-function parseBody<S extends z.ZodType>(
-  schema: S,
-  plainly: (raw: unknown) => boolean,
-  raw: unknown,
-): z.ZodSafeParseResult<z.infer<S>> {
-  if (plainly(raw)) return { success: true, data: raw as z.infer<S> };
-  return schema.safeParse(raw);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const optionalString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
-
-function plainCompletion(raw: unknown): boolean {
-  if (!isRecord(raw)) return false;
-  const { choices, usage } = raw;
-  if (!Array.isArray(choices) || choices.length === 0) return false;
-  for (const choice of choices) {
-    if (!isRecord(choice) || !isRecord(choice.message)) return false;
-    if (!optionalString(choice.message.content) || !optionalString(choice.message.refusal)) {
-      return false;
-    }
-    if (!optionalString(choice.finish_reason)) return false;
-  }
-  if (usage === undefined || usage === null) return true;
-  return (
-    isRecord(usage) &&
-    typeof usage.prompt_tokens === 'number' &&
-    typeof usage.completion_tokens === 'number'
-  );
-}
-
-function plainEmbeddings(raw: unknown): boolean {
-  if (!isRecord(raw) || !Array.isArray(raw.data)) return false;
-  for (const item of raw.data) {
-    if (!isRecord(item) || !Number.isInteger(item.index)) return false;
-    const vector = item.embedding;
-    if (!Array.isArray(vector)) return false;
-    for (const x of vector) if (typeof x !== 'number') return false;
-  }
-  const usage = raw.usage;
-  if (usage === undefined || usage === null) return true;
-  return isRecord(usage) && typeof usage.prompt_tokens === 'number';
 }
 
 type Failure = { reason: string; retryable: boolean; waitMs: number | null };
@@ -305,27 +192,7 @@ export class ModelClient {
             },
             { signal: s },
           ),
-        read: (raw) => {
-          const parsed = parseBody(CompletionSchema, plainCompletion, raw);
-          const usage = parsed.success ? parsed.data.usage : null;
-          const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
-          return {
-            usage: usage
-              ? {
-                  calls: 1,
-                  promptTokens: usage.prompt_tokens,
-                  completionTokens: usage.completion_tokens,
-                }
-              : {
-                  calls: 1,
-                  promptTokens: Math.ceil(promptChars / 4),
-                  completionTokens: Math.ceil(content.length / 4),
-                },
-            result: parsed.success
-              ? interpretCompletion(parsed.data, request)
-              : { invalid: 'the server sent no chat completion' },
-          };
-        },
+        read: (raw) => readCompletion(raw, request, promptChars),
       },
       ledger,
       { signal, beforeSending: beforeSending ?? signal },
@@ -351,16 +218,7 @@ export class ModelClient {
             { model, input: [...inputs], encoding_format: 'float' },
             { signal: s },
           ),
-        read: (raw) => {
-          const parsed = parseBody(EmbeddingsSchema, plainEmbeddings, raw);
-          const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
-          return {
-            usage: { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 },
-            result: parsed.success
-              ? interpretEmbeddings(parsed.data, inputs.length)
-              : { invalid: 'the server sent no embeddings' },
-          };
-        },
+        read: (raw) => readEmbeddings(raw, inputs.length, chars),
       },
       ledger,
       { signal, beforeSending: beforeSending ?? signal },
@@ -508,53 +366,6 @@ export class ModelClient {
   }
 }
 
-function interpretCompletion<T>(
-  completion: z.infer<typeof CompletionSchema>,
-  request: StructuredRequest<T>,
-): Interpreted<T> {
-  const choice = completion.choices[0];
-  if (choice?.message.refusal) return { invalid: 'the model refused' };
-  if (choice?.finish_reason === 'length') {
-    return { invalid: 'the output was cut off at the token limit' };
-  }
-  const content = choice?.message.content ?? '';
-  let json: unknown;
-  try {
-    json = JSON.parse(stripFence(content));
-  } catch {
-    return { invalid: 'the output is not JSON' };
-  }
-  const value = parseOutput(request.schema, json);
-  if (!value.success) {
-    const issue = value.error.issues[0];
-    const where = issue?.path.join('.') || '(root)';
-    return { invalid: `the output has the wrong shape (${where}: ${issue?.message})` };
-  }
-  const problem = request.check?.(value.data) ?? null;
-  return problem === null ? { value: value.data } : { invalid: problem };
-}
-
-/** Local models without strict schemas sometimes wrap their JSON in a Markdown fence. */
-function stripFence(content: string): string {
-  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n\s*```\s*$/.exec(content);
-  return fenced?.[1] ?? content;
-}
-
-function interpretEmbeddings(
-  embeddings: z.infer<typeof EmbeddingsSchema>,
-  count: number,
-): Interpreted<number[][]> {
-  const vectors: (number[] | undefined)[] = new Array(count).fill(undefined);
-  for (const item of embeddings.data) {
-    if (item.index >= 0 && item.index < count) vectors[item.index] = item.embedding;
-  }
-  const dims = vectors[0]?.length ?? 0;
-  if (dims === 0 || vectors.some((v) => v === undefined || v.length !== dims)) {
-    return { invalid: `expected ${count} embeddings of one size` };
-  }
-  return { value: vectors as number[][] };
-}
-
 /** Milliseconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or date). */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | null {
   const ms = Number(headers?.get('retry-after-ms') ?? Number.NaN);
@@ -565,41 +376,4 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-
-/** Counting semaphore; waiters are served in order. */
-export class Semaphore {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = Math.max(1, size);
-  }
-
-  async acquire(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', abort);
-        resolve();
-      };
-      const abort = () => {
-        const i = this.waiting.indexOf(grant);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal?.reason);
-      };
-      this.waiting.push(grant);
-      signal?.addEventListener('abort', abort, { once: true });
-    });
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
 }
