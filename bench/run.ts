@@ -223,6 +223,8 @@ async function main() {
   };
 
   let channel = 0;
+  /** Opinions per second into a round of 1,000 members (each reply reads its member's text back). */
+  const replyRates: number[] = [];
   async function openRound(scope: Scope, members: number, k: number) {
     const channelId = `ch${++channel}`;
     const round = await service.start({
@@ -238,6 +240,7 @@ async function main() {
       if (!thread) await sleep(2);
     }
     const opinions = syntheticOpinions(members, 60, channel);
+    const t = performance.now();
     for (let i = 0; i < opinions.length; i += 50) {
       await Promise.all(
         opinions.slice(i, i + 50).map((o, j) =>
@@ -253,6 +256,7 @@ async function main() {
         ),
       );
     }
+    if (members === 1_000) replyRates.push(members / ((performance.now() - t) / 1000));
     return { round, channelId };
   }
 
@@ -513,6 +517,13 @@ async function main() {
     fmt(seqRss),
     ratio(ourRss, seqRss),
     '< 300 MiB',
+  ]);
+  rows.push([
+    'opinion replies/s through the service into Redis, N=1000 (50 at a time)',
+    fmt(median(replyRates)),
+    '',
+    '',
+    '',
   ]);
   rows.push([
     `reaction events/s through the service into Redis (${REACTIONS}, 500 at a time)`,

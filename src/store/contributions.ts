@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { LIMITS } from '../domain/limits.js';
 import { type Contribution, joinContributions, type Opinion } from '../domain/opinion.js';
 import type { Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
@@ -31,8 +32,11 @@ const DELETED = 'deleted';
 
 /**
  * One script, so an edit racing a deletion or another edit of the same message cannot
- * interleave: KEYS = reply index, slot hash; ARGV = message id, slot, participant, value,
- * revision.
+ * interleave: KEYS = reply index, slot hash, the slot's by-member index; ARGV = message
+ * id, slot, participant, value, revision. The by-member index lists each member's message
+ * ids (newline-separated, each once), so one member's text is read without decoding the
+ * whole set: reading it after every reply was quadratic in the group's size. Ids of
+ * messages since cleared or deleted stay listed and simply read as absent.
  */
 const UPSERT = new LuaScript(
   `
@@ -49,8 +53,14 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if current then return 'edited' end
+local ids = redis.call('HGET', KEYS[3], ARGV[3])
+if not ids then
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+elseif not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[1] .. '\\n', 1, true) then
+  redis.call('HSET', KEYS[3], ARGV[3], ids .. '\\n' .. ARGV[1])
+end
 return 'added'`,
-  2,
+  3,
 );
 
 /** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
@@ -117,6 +127,7 @@ export class ContributionRepository {
       this.redis,
       this.keys.replyIndex(scope, roundId),
       this.keys.contributions(scope, roundId, kind, version),
+      this.keys.contributionsByMember(scope, roundId, kind, version),
       contribution.messageId,
       slot,
       participantId,
@@ -234,6 +245,7 @@ export class ContributionRepository {
     return Math.min(authors.size, enough);
   }
 
+  /** One member's joined text in a set, read through the by-member index. */
   async get(
     scope: Scope,
     roundId: string,
@@ -241,7 +253,25 @@ export class ContributionRepository {
     version: number,
     participantId: string,
   ): Promise<Opinion | null> {
-    const all = await this.list(scope, roundId, kind, version);
-    return all.find((o) => o.participantId === participantId) ?? null;
+    const key = this.keys.contributions(scope, roundId, kind, version);
+    const ids = await this.redis.hget(
+      this.keys.contributionsByMember(scope, roundId, kind, version),
+      participantId,
+    );
+    if (ids === null) return null;
+    const messageIds = ids.split('\n');
+    const raws = await this.redis.hmget(key, ...messageIds);
+    const contributions: Contribution[] = [];
+    raws.forEach((raw, i) => {
+      if (raw === null) return; // cleared or deleted since
+      const stored = decode(StoredContributionSchema, key, raw);
+      if (stored.participantId !== participantId) return;
+      contributions.push({ messageId: messageIds[i] as string, text: stored.text, at: stored.at });
+    });
+    return joinContributions(
+      participantId,
+      contributions,
+      kind === 'critique' ? LIMITS.critiqueMaxChars : LIMITS.opinionMaxChars,
+    );
   }
 }

@@ -30,6 +30,15 @@ export class Keys {
   contributions(scope: Scope, roundId: string, kind: ContributionKind, version: number): string {
     return `${this.round(scope, roundId)}:${kind}:${version}`;
   }
+  /** Per member of one contribution set: the ids of the messages they wrote in it. */
+  contributionsByMember(
+    scope: Scope,
+    roundId: string,
+    kind: ContributionKind,
+    version: number,
+  ): string {
+    return `${this.contributions(scope, roundId, kind, version)}:by-member`;
+  }
   /** Which contribution set each reply message belongs to, or that it was deleted. */
   replyIndex(scope: Scope, roundId: string): string {
     return `${this.round(scope, roundId)}:replies`;

@@ -149,6 +149,41 @@ describe('store', () => {
     expect(await c.list(slack, 'order', 'critique', 1)).toEqual([]);
   });
 
+  it("reads one member's text alone, through cleared, deleted and re-written messages", async () => {
+    const c = store.contributions;
+    const write = (member: string, messageId: string, text: string, at: number, revision = at) =>
+      c.upsert(slack, 'one', 'opinion', 0, member, { messageId, text, at }, revision);
+    await write('U1', 'a', 'First point.', 1);
+    await write('U2', 'b', 'Someone else entirely.', 2);
+    await write('U1', 'c', 'Second point.', 3);
+    await write('U1', 'd', 'Third point.', 4);
+    expect((await c.get(slack, 'one', 'opinion', 0, 'U1'))?.text).toBe(
+      'First point.\nSecond point.\nThird point.',
+    );
+    // Edited to nothing, deleted, then the emptied message written again: listed once.
+    await c.clear(slack, 'one', 'opinion', 0, 'a');
+    await c.remove(slack, 'one', 'c');
+    expect((await c.get(slack, 'one', 'opinion', 0, 'U1'))?.text).toBe('Third point.');
+    await write('U1', 'a', 'First point, again.', 1, 5);
+    await write('U1', 'a', 'First point, again and again.', 1, 6);
+    expect((await c.get(slack, 'one', 'opinion', 0, 'U1'))?.text).toBe(
+      'First point, again and again.\nThird point.',
+    );
+    // Another member's message under the same id is refused, not listed as theirs.
+    expect(await write('U2', 'd', 'Not yours.', 7)).toBe('ignored');
+    expect((await c.get(slack, 'one', 'opinion', 0, 'U2'))?.text).toBe('Someone else entirely.');
+    expect(await c.get(slack, 'one', 'opinion', 0, 'U3')).toBeNull();
+    expect(await c.get(slack, 'one', 'critique', 1, 'U1')).toBeNull();
+    // Agrees with the whole set's listing.
+    const all = await c.list(slack, 'one', 'opinion', 0);
+    expect(all.find((o) => o.participantId === 'U1')).toEqual(
+      await c.get(slack, 'one', 'opinion', 0, 'U1'),
+    );
+    expect(await redis.hget(`${env.prefix}:slack.T1:round:one:opinion:0:by-member`, 'U1')).toBe(
+      'a\nc\nd',
+    );
+  });
+
   it('counts the members who wrote, each once, no further than asked', async () => {
     for (let i = 0; i < 250; i++) {
       await store.contributions.upsert(slack, 'many', 'opinion', 0, `U${i % 120}`, {
