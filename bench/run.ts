@@ -62,6 +62,8 @@ const L_SEQ = Number(values['seq-latency']);
 const RUNS = Math.max(1, Number(values.runs));
 /** Rounds a worker runs before its overhead is timed: a long-running worker's code is JIT-compiled. */
 const WARMUP = Math.max(0, Number(values.warmup));
+/** Timed rounds behind the overhead's median: one round varies by ±20 ms on two busy cores. */
+const OVERHEAD_ROUNDS = 15;
 const CONCURRENCY = Number(values.concurrency);
 const JUDGE_BATCH = Number(values['judge-batch']);
 const PROMPT_BUDGET = Number(values['prompt-budget']);
@@ -325,7 +327,7 @@ async function main() {
     const first = (await oneRound(100, 8)).ms;
     for (let w = 0; w < WARMUP; w++) await oneRound(100, 8);
     const ms = [];
-    for (let r = 0; r < Math.max(RUNS, 5); r++) ms.push((await oneRound(100, 8)).ms);
+    for (let r = 0; r < Math.max(RUNS, OVERHEAD_ROUNDS); r++) ms.push((await oneRound(100, 8)).ms);
     return { first, warm: median(ms) };
   }
   async function burst(): Promise<number> {
@@ -491,7 +493,7 @@ async function main() {
     }
   }
   rows.push([
-    `pipeline overhead, zero-latency model, N=100 K=8, after ${WARMUP} warm-up rounds (ms/round)`,
+    `pipeline overhead, zero-latency model, N=100 K=8, median of ${Math.max(RUNS, OVERHEAD_ROUNDS)} rounds after ${WARMUP} warm-up (ms/round)`,
     fmt(ourOverhead.warm, 0),
     fmt(seqOverhead.warm, 0),
     ratio(ourOverhead.warm, seqOverhead.warm),
