@@ -186,6 +186,12 @@ async function runDemo(
     rewardModel: models.rewardModel,
     platforms: { console: consolePlatform },
     runWorkers: true,
+    // Round seeds from --seed too, so the same flags replay the same round (its shuffles
+    // and samples), with a model server as offline.
+    newSeed: (() => {
+      const rounds = createRng(`rounds-${options.seed}`);
+      return () => Math.floor(rounds.next() * 2 ** 31);
+    })(),
   });
   try {
     console.log(

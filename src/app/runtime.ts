@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   /** Run generate/score/select and deadline workers in this process. */
   runWorkers: boolean;
   now?: () => number;
+  /** Each new round's seed (its shuffles and samples); random unless given, as by the demo. */
+  newSeed?: () => number;
   /** Receives job durations and model use (the Prometheus metrics of src/app). */
   metrics?: PipelineMetrics;
 }
@@ -90,7 +92,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     log,
     now,
     newId: newRoundId,
-    newSeed: () => randomInt(0, 2 ** 31),
+    newSeed: options.newSeed ?? (() => randomInt(0, 2 ** 31)),
     limits: {
       startsPerMemberPerHour: config.LIMIT_STARTS_PER_MEMBER_PER_HOUR,
       startsPerWorkspacePerHour: config.LIMIT_STARTS_PER_WORKSPACE_PER_HOUR,

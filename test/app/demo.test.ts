@@ -38,6 +38,19 @@ describe('npm run demo', () => {
     expect(run.stdout).toMatch(/Version 1:[\s\S]*Version 2:/);
   });
 
+  it('replays the same statements for the same --seed', () => {
+    const env = { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' };
+    // Each statement as posted, with how it was chosen (versions 1 and 2).
+    const statements = (stdout: string) =>
+      [...stdout.matchAll(/🗳 {2}Statement[\s\S]*?Chosen from[^\n]*/g)].map((m) => m[0]);
+    const first = runDemo(['--seed', '7'], env);
+    const second = runDemo(['--seed', '7'], env);
+    expect(first.status).toBe(0);
+    expect(second.status).toBe(0);
+    expect(statements(first.stdout)).toHaveLength(2);
+    expect(statements(second.stdout)).toEqual(statements(first.stdout));
+  });
+
   it('says how to get a Redis and exits non-zero when there is none', () => {
     // A PATH with node but without redis-server.
     const bin = tempDir('no-redis-');
