@@ -227,14 +227,14 @@ async function main() {
   let channel = 0;
   /** Opinions per second into a round of 1,000 members (each reply reads its member's text back). */
   const replyRates: number[] = [];
-  async function openRound(scope: Scope, members: number, k: number) {
+  async function openRound(scope: Scope, members: number, k: number, settings = {}) {
     const channelId = `ch${++channel}`;
     const round = await service.start({
       scope,
       channelId,
       actor: moderator,
       question: QUESTION,
-      settings: { candidates: k },
+      settings: { ...settings, candidates: k },
     });
     let thread = null;
     while (!thread) {
@@ -355,31 +355,39 @@ async function main() {
   const ourBurst = median(ourBursts);
   const ourRss = worker.peakRssMiB();
 
-  // 4. Rating ingestion through the service into Redis.
+  // 4. Rating ingestion through the service into Redis: reactions, and button clicks (an
+  // anonymous poll), where each click also takes back the member's other options.
   progress('rating ingestion');
-  const polled = await openRound(consoleScope, 10, 8);
-  await service.close({ scope: consoleScope, channelId: polled.channelId }, moderator);
-  const statement = await platform.waitFor('statement', polled.round.id);
-  const ingest: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const t = performance.now();
-    for (let i = 0; i < REACTIONS; i += 500) {
-      await Promise.all(
-        Array.from({ length: Math.min(500, REACTIONS - i) }, (_, j) =>
-          service.react({
-            scope: consoleScope,
-            channelId: polled.channelId,
-            messageId: statement.ref.messageId,
-            userId: `u${(i + j) % 500}`,
-            optionKey: (i + j) % 2 ? 'agree' : 'disagree',
-            at: run * REACTIONS + i + j + 1,
-            removed: false,
-          }),
-        ),
-      );
+  async function ingestion(source: 'reaction' | 'button', members: number): Promise<number> {
+    const polled = await openRound(consoleScope, 10, 8, { anonymous: source === 'button' });
+    await service.close({ scope: consoleScope, channelId: polled.channelId }, moderator);
+    const statement = await platform.waitFor('statement', polled.round.id);
+    const options = ['agree', 'unsure', 'disagree'];
+    const rates: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const t = performance.now();
+      for (let i = 0; i < REACTIONS; i += 500) {
+        await Promise.all(
+          Array.from({ length: Math.min(500, REACTIONS - i) }, (_, j) =>
+            service.react({
+              scope: consoleScope,
+              channelId: polled.channelId,
+              messageId: statement.ref.messageId,
+              userId: `u${(i + j) % members}`,
+              optionKey: options[(i + j) % 3] as string,
+              at: run * REACTIONS + i + j + 1,
+              removed: false,
+              source,
+            }),
+          ),
+        );
+      }
+      rates.push(REACTIONS / ((performance.now() - t) / 1000));
     }
-    ingest.push(REACTIONS / ((performance.now() - t) / 1000));
+    return median(rates);
   }
+  const reactionRate = await ingestion('reaction', 500);
+  const clickRate = await ingestion('button', 1_000);
 
   // 5. Signed reaction events through the Slack HTTP endpoint at a fixed rate.
   progress('Slack endpoint');
@@ -528,11 +536,18 @@ async function main() {
     '',
   ]);
   rows.push([
-    `reaction events/s through the service into Redis (${REACTIONS}, 500 at a time)`,
-    fmt(median(ingest)),
+    `reaction events/s through the service into Redis (${REACTIONS} from 500 members, 500 at a time)`,
+    fmt(reactionRate),
     '',
     '',
     '>= 2,000/s',
+  ]);
+  rows.push([
+    `button clicks/s, anonymous poll (${REACTIONS} from 1,000 members, 500 at a time)`,
+    fmt(clickRate),
+    '',
+    '',
+    '',
   ]);
   rows.push([
     `Slack HTTP endpoint, signed reaction_added at ${fmt(achieved, 0)}/s: p50 ack (ms)`,

@@ -272,6 +272,7 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<Rating
       participantId,
       event.optionKey,
       event.at,
+      pollOptions(poll.scale).map((o) => o.key),
     );
   }
   const apply = event.removed ? store.polls.removeReaction : store.polls.addReaction;

@@ -209,7 +209,13 @@ export class PollRepository {
     );
   }
 
-  /** Takes back every reaction of a member on options other than `keep` (a button click replaces them). */
+  /**
+   * A button click: takes back the member's choice of every option in `optionKeys` other
+   * than `keep`, as of `at`. Clicks carry no emoji variant, so each option is one field,
+   * and the member's fields are addressed directly: scanning the poll's whole hash made
+   * every click cost as much as the group is large. A removal is recorded even for an
+   * option not chosen (yet), so an older click on it delivered late stays replaced.
+   */
   async removeOtherReactions(
     scope: Scope,
     roundId: string,
@@ -217,14 +223,17 @@ export class PollRepository {
     participantId: string,
     keep: string,
     at: number,
+    optionKeys: readonly string[],
   ): Promise<void> {
     const key = this.keys.reactions(scope, roundId, version);
-    const all = await this.redis.hgetall(key);
-    for (const name of Object.keys(all)) {
-      const [who, optionKey] = name.split(SEP);
-      if (who !== participantId || optionKey === keep) continue;
-      await this.redis.eval(REMOVE_REACTION, 1, key, name, String(at));
+    const pipeline = this.redis.pipeline();
+    for (const option of optionKeys) {
+      if (option === keep) continue;
+      pipeline.eval(REMOVE_REACTION, 1, key, field(participantId, option, option), String(at));
     }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
   }
 
   /**

@@ -275,7 +275,11 @@ describe('store', () => {
     ]);
     // A button click replaces every other option the member chose.
     await p.addReaction(slack, 'r2', 1, 'U2', 'disagree', 10);
-    await p.removeOtherReactions(slack, 'r2', 1, 'U2', 'unsure', 50);
+    await p.removeOtherReactions(slack, 'r2', 1, 'U2', 'unsure', 50, [
+      'agree',
+      'unsure',
+      'disagree',
+    ]);
     await p.addReaction(slack, 'r2', 1, 'U2', 'unsure', 50);
     expect(await rated()).toEqual([
       ['U1', 'agree'],
