@@ -2,6 +2,7 @@ import type { webApi } from '@slack/bolt';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import { type HttpRoute, SlackAdapter } from '../platforms/slack/app.js';
+import type { SlackCatchUpLimits } from '../platforms/slack/catch-up.js';
 import type { SlackService } from '../platforms/slack/service.js';
 import type { SlackConfig } from './slack-config.js';
 
@@ -25,6 +26,8 @@ export interface SlackDeps {
   retry?: webApi.RetryOptions;
   /** HTTP mode: GET routes served beside /slack/events. */
   routes?: readonly HttpRoute[];
+  /** Bounds on rereading the open rounds at start; tests make them small. */
+  catchUpLimits?: Partial<SlackCatchUpLimits>;
 }
 
 /**
@@ -42,6 +45,7 @@ export function createSlack(config: SlackConfig, deps: SlackDeps): SlackConnecti
     log: deps.log.child({ platform: 'slack' }),
     retry: deps.retry,
     routes: deps.routes,
+    catchUpLimits: deps.catchUpLimits,
   });
   return {
     port: adapter.port,

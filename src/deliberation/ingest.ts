@@ -7,7 +7,7 @@
  */
 import { DomainError } from '../domain/errors.js';
 import { clip, LIMITS } from '../domain/limits.js';
-import { describePhase } from '../domain/phase.js';
+import { describePhase, isTerminal } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
 import { type MessageRef, type Round, ratesWithButtons } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
@@ -303,35 +303,43 @@ export async function openRounds(
   const rounds = (
     await Promise.all(channelIds.map((id) => store.rounds.openInChannel(scope, id)))
   ).flat();
-  return Promise.all(
-    rounds.map(async (round) => {
-      const slot = openSlot(round);
-      const reacting =
-        !ratesWithButtons(round.settings) &&
-        round.version > 0 &&
-        (round.phase === 'polling' || round.phase === 'critiquing');
-      return {
-        round,
-        replies: slot && {
-          ...slot,
-          messageIds: await store.contributions.messageIds(
-            scope,
-            round.id,
-            slot.kind,
-            slot.version,
-          ),
-          since:
-            slot.kind === 'opinion'
-              ? (round.questionRef?.messageId ?? null)
-              : ((await store.messages.slot(scope, round.id, `critique:${slot.version}`))
-                  ?.messageId ?? null),
-        },
-        statement: reacting
-          ? await store.messages.slot(scope, round.id, `statement:${round.version}`)
-          : null,
-      };
-    }),
-  );
+  return Promise.all(rounds.map((round) => openRoundState(store, scope, round)));
+}
+
+/**
+ * The open rounds among the workspace's `limit` most recently started, newest first: for
+ * an adapter that cannot list its channels cheaply (Slack), so the read stays bounded.
+ */
+export async function recentOpenRounds(
+  store: Store,
+  scope: Scope,
+  limit: number,
+): Promise<OpenRoundState[]> {
+  const rounds = (await store.rounds.recent(scope, limit)).filter((r) => !isTerminal(r.phase));
+  return Promise.all(rounds.map((round) => openRoundState(store, scope, round)));
+}
+
+async function openRoundState(store: Store, scope: Scope, round: Round): Promise<OpenRoundState> {
+  const slot = openSlot(round);
+  const reacting =
+    !ratesWithButtons(round.settings) &&
+    round.version > 0 &&
+    (round.phase === 'polling' || round.phase === 'critiquing');
+  return {
+    round,
+    replies: slot && {
+      ...slot,
+      messageIds: await store.contributions.messageIds(scope, round.id, slot.kind, slot.version),
+      since:
+        slot.kind === 'opinion'
+          ? (round.questionRef?.messageId ?? null)
+          : ((await store.messages.slot(scope, round.id, `critique:${slot.version}`))?.messageId ??
+            null),
+    },
+    statement: reacting
+      ? await store.messages.slot(scope, round.id, `statement:${round.version}`)
+      : null,
+  };
 }
 
 /**

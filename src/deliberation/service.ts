@@ -413,6 +413,11 @@ export class DeliberationService {
     return ingest.openRounds(this.deps.store, scope, channelIds);
   }
 
+  /** The open rounds among the workspace's `limit` most recent, newest first, to reread. */
+  async recentOpenRounds(scope: Scope, limit: number): Promise<OpenRoundState[]> {
+    return ingest.recentOpenRounds(this.deps.store, scope, limit);
+  }
+
   /** The reactions stored on a statement whose poll is open and counts reactions, or null. */
   async pollReactions(
     scope: Scope,

@@ -29,6 +29,25 @@ export interface FakeSlackOptions {
 /** Form fields that WebClient sends as JSON strings. */
 const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'files', 'metadata']);
 
+/** A message in a thread, as conversations.replies lists it. */
+export interface ThreadMessage {
+  ts: string;
+  user?: string;
+  text?: string;
+  thread_ts?: string;
+  subtype?: string;
+  bot_id?: string;
+  edited?: { user?: string; ts: string };
+}
+
+/** One reaction on a message, as reactions.get lists it. */
+export interface MessageReaction {
+  name: string;
+  users: string[];
+  /** Slack's count; more than `users.length` when it cut the list short. */
+  count?: number;
+}
+
 interface Hold {
   matches: (call: RecordedCall) => boolean;
   released: Promise<void>;
@@ -43,6 +62,13 @@ export class FakeSlack {
     string,
     { is_member?: boolean; is_im?: boolean; missing?: boolean }
   >();
+  /**
+   * conversations.replies answers, by `channel root-ts`: the replies in the thread, oldest
+   * first (the root itself is listed first, as Slack does). Threads not listed are not found.
+   */
+  readonly threads = new Map<string, ThreadMessage[]>();
+  /** reactions.get answers, by `channel ts`; messages not listed have no reactions. */
+  readonly reactions = new Map<string, MessageReaction[]>();
   readonly teamId: string;
   readonly botUserId: string;
   readonly botId: string;
@@ -251,6 +277,28 @@ export class FakeSlack {
         if (channel.missing) return { ok: false, error: 'channel_not_found' };
         return { ok: true, channel: { id: a.channel, is_member: true, is_im: false, ...channel } };
       }
+      case 'conversations.replies':
+        return this.replies(a);
+      case 'reactions.get': {
+        const reactions = this.reactions.get(`${a.channel} ${a.timestamp}`) ?? [];
+        return {
+          ok: true,
+          type: 'message',
+          channel: a.channel,
+          message: {
+            type: 'message',
+            ts: a.timestamp,
+            user: this.botUserId,
+            ...(reactions.length > 0 && {
+              reactions: reactions.map((r) => ({
+                name: r.name,
+                users: r.users,
+                count: r.count ?? r.users.length,
+              })),
+            }),
+          },
+        };
+      }
       case 'files.getUploadURLExternal':
         return { ok: true, upload_url: `${this.base}/upload/F0001`, file_id: 'F0001' };
       case 'files.completeUploadExternal':
@@ -258,6 +306,30 @@ export class FakeSlack {
       default:
         return { ok: false, error: 'unknown_method' };
     }
+  }
+
+  /** conversations.replies: the root, then replies after `oldest`, a page per cursor. */
+  private replies(a: Record<string, unknown>): Record<string, unknown> {
+    const root = String(a.ts);
+    const thread = this.threads.get(`${a.channel} ${root}`);
+    if (!thread) return { ok: false, error: 'thread_not_found' };
+    const oldest = a.oldest === undefined ? 0 : Number(a.oldest);
+    const all = [
+      { type: 'message', ts: root, thread_ts: root, user: this.botUserId, bot_id: this.botId },
+      ...thread
+        .filter((m) => Number(m.ts) > oldest)
+        .map((m) => ({ type: 'message', thread_ts: root, ...m })),
+    ];
+    const start = a.cursor === undefined ? 0 : Number(String(a.cursor).replace('page-', ''));
+    const limit = a.limit === undefined ? 1000 : Number(a.limit);
+    const page = all.slice(start, start + limit);
+    const more = start + limit < all.length;
+    return {
+      ok: true,
+      messages: page,
+      has_more: more,
+      response_metadata: { next_cursor: more ? `page-${start + limit}` : '' },
+    };
   }
 
   // ---- Slack's side towards the bot ---------------------------------------------------

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
 import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
+import { SlackCatchUp, type SlackCatchUpLimits } from './catch-up.js';
 import { parseCommand } from './command.js';
 import {
   type CommandDeps,
@@ -18,6 +19,7 @@ import { type EventMeta, onMessage, onRateAction, onReaction } from './events.js
 import { Moderators } from './moderators.js';
 import { describe, SlackPort } from './port.js';
 import type { SlackService } from './service.js';
+import { escapeKeepingMentions } from './text.js';
 
 export interface SlackAdapterOptions {
   botToken: string;
@@ -35,6 +37,8 @@ export interface SlackAdapterOptions {
   retry?: webApi.RetryOptions;
   /** HTTP mode: more GET routes beside /slack/events (health, readiness, metrics). */
   routes?: readonly HttpRoute[];
+  /** Bounds on what rereading the open rounds at start may read (tests make them small). */
+  catchUpLimits?: Partial<SlackCatchUpLimits>;
 }
 
 /** A GET route served beside the Slack endpoint. */
@@ -94,6 +98,7 @@ const EnvelopeSchema = z.object({
 const AuthTestSchema = z.object({
   team_id: z.string().nullish(),
   enterprise_id: z.string().nullish(),
+  user_id: z.string().nullish(),
 });
 
 /** The one installation the bot token belongs to. */
@@ -101,6 +106,8 @@ interface Installation {
   scope: Scope;
   teamId: string | null;
   enterpriseId: string | null;
+  /** The bot's own user id. */
+  botUserId: string | null;
 }
 
 const DEFAULT_RETRY: webApi.RetryOptions = {
@@ -203,13 +210,39 @@ export class SlackAdapter {
       }
       this.started = true;
       this.options.log.info({ mode: 'socket' }, 'Slack connected (Socket Mode)');
+      this.catchUp(service, this.installation);
       return { port: null };
     }
     const server = await this.app.start(this.options.port);
     this.started = true;
     const port = (server.address() as AddressInfo).port;
     this.options.log.info({ mode: 'http', port }, 'Slack listening on POST /slack/events');
+    this.catchUp(service, this.installation);
     return { port };
+  }
+
+  /**
+   * Rereads the open rounds in the background: what members did while the bot was down
+   * is lost once Slack's few retries are over. Tracked, so stop() waits for it as for events.
+   */
+  private catchUp(service: SlackService, installation: Installation): void {
+    const { log } = this.options;
+    const catchUp = new SlackCatchUp({
+      client: this.app.client,
+      service,
+      log,
+      now: Date.now,
+      botUserId: installation.botUserId,
+      tell: (channel, user, text, threadTs) =>
+        this.port.tell(channel, user, escapeKeepingMentions(text), threadTs),
+      stopping: () => !this.started,
+      ...(this.options.catchUpLimits && { limits: this.options.catchUpLimits }),
+    });
+    void this.track(
+      catchUp.workspace(installation.scope).catch((error: unknown) => {
+        log.error({ error: describe(error) }, 'could not catch up on the open rounds');
+      }),
+    );
   }
 
   /** Stops taking events, then lets work already taken finish (up to `timeoutMs`). */
@@ -296,7 +329,8 @@ export class SlackAdapter {
     if (!workspaceId || !KeySafeIdSchema.safeParse(workspaceId).success) {
       throw new Error('Slack did not say which workspace SLACK_BOT_TOKEN belongs to (auth.test).');
     }
-    return { scope: { platform: 'slack', workspaceId }, teamId, enterpriseId };
+    const botUserId = (parsed.success && parsed.data.user_id) || null;
+    return { scope: { platform: 'slack', workspaceId }, teamId, enterpriseId, botUserId };
   }
 
   /**

@@ -11,8 +11,8 @@ import { escapeKeepingMentions, fromSlack, tsToMs } from './text.js';
 
 const Ts = z.string().regex(/^\d+\.\d+$/);
 
-/** The fields of a message the handlers read; Slack sends many more. */
-const MessageSchema = z.object({
+/** The fields of a message the handlers (and the catch-up) read; Slack sends many more. */
+export const MessageSchema = z.object({
   subtype: z.string().nullish(),
   user: z.string().nullish(),
   bot_id: z.string().nullish(),
@@ -24,7 +24,7 @@ const MessageSchema = z.object({
   /** Set on an edited message: when it was last edited. */
   edited: z.object({ ts: Ts }).partial().nullish(),
 });
-type Message = z.infer<typeof MessageSchema>;
+export type Message = z.infer<typeof MessageSchema>;
 
 const MessageEventSchema = MessageSchema.partial().extend({
   type: z.literal('message'),
@@ -63,14 +63,14 @@ const REPLY_SUBTYPES = new Set<string | null | undefined>([
 const SLACKBOT = 'USLACKBOT';
 
 /** Written by a bot, an app or Slackbot rather than typed by a member. */
-function isAutomated(m: Partial<Message>, meta: EventMeta): boolean {
+function isAutomated(m: Partial<Message>, meta: Pick<EventMeta, 'botUserId'>): boolean {
   return Boolean(m.bot_id || m.app_id) || m.user === SLACKBOT || m.user === meta.botUserId;
 }
 
 /** A member's reply in some thread (not the thread's root, not a bot's or an app's). */
-function isMemberReply(
+export function isMemberReply(
   m: Message,
-  meta: EventMeta,
+  meta: Pick<EventMeta, 'botUserId'>,
 ): m is Message & { user: string; thread_ts: string } {
   return (
     REPLY_SUBTYPES.has(m.subtype) &&

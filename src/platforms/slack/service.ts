@@ -1,4 +1,6 @@
 import type { PlatformService } from '../../deliberation/ports.js';
+import type { DeliberationService } from '../../deliberation/service.js';
 
-/** The part of the deliberation service the Slack adapter calls. */
-export type SlackService = PlatformService;
+/** The part of the deliberation service the Slack adapter calls (and its catch-up). */
+export type SlackService = PlatformService &
+  Pick<DeliberationService, 'recentOpenRounds' | 'pollReactions'>;

@@ -503,5 +503,7 @@ function pick(real: DeliberationService): SlackService {
     reply: (e) => real.reply(e),
     removeReply: (e) => real.removeReply(e),
     react: (e) => real.react(e),
+    recentOpenRounds: (scope, limit) => real.recentOpenRounds(scope, limit),
+    pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),
   };
 }

@@ -33,8 +33,11 @@ const SCOPES_OF_METHOD: Record<string, readonly string[]> = {
   'chat.postEphemeral': ['chat:write'],
   'chat.update': ['chat:write'],
   'conversations.info': ['channels:read', 'groups:read', 'im:read', 'mpim:read'],
+  // Rereading a round's thread after the bot was down; rounds live in channels only.
+  'conversations.replies': ['channels:history', 'groups:history'],
   'files.uploadV2': ['files:write'],
   'reactions.add': ['reactions:write'],
+  'reactions.get': ['reactions:read'],
   'users.info': ['users:read'],
   'views.open': [],
 };

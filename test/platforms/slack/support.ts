@@ -8,6 +8,7 @@ import type { Scope } from '../../../src/domain/scope.js';
 import { ExtractiveGenerator } from '../../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../../../src/models/ports.js';
+import type { SlackCatchUpLimits } from '../../../src/platforms/slack/catch-up.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
 import { FakeSlack, postSigned } from '../../fakes/slack.js';
 import { RecordingLog, until as waitUntil } from '../../support/harness.js';
@@ -33,6 +34,8 @@ export interface StackOptions {
   beforePredict?: () => Promise<void>;
   /** Web API retries; default: quick ones. */
   retry?: { retries: number; minTimeout: number; maxTimeout: number; factor: number };
+  /** Bounds on what the adapter rereads at start. */
+  catchUpLimits?: Partial<SlackCatchUpLimits>;
 }
 
 export interface Reply {
@@ -53,6 +56,8 @@ export class Stack {
   private url = '';
   private counter = 0;
   private clock = 1_800_000_000;
+  /** Connects a fresh Slack adapter (the same settings) to the running runtime. */
+  private connect: () => Promise<void> = async () => {};
 
   constructor(readonly mode: Mode) {}
 
@@ -79,10 +84,12 @@ export class Stack {
       PORT: '0',
     });
     if (!slackConfig) throw new Error('Slack config did not enable Slack');
-    this.slack = createSlack(slackConfig, {
+    const slackDeps = {
       log: this.log,
       retry: options.retry ?? { retries: 3, minTimeout: 10, maxTimeout: 50, factor: 1 },
-    });
+      catchUpLimits: options.catchUpLimits,
+    };
+    this.slack = createSlack(slackConfig, slackDeps);
     this.runtime = createRuntime({
       config,
       redis: this.redis,
@@ -96,7 +103,24 @@ export class Stack {
     const { port } = await this.slack.start(service);
     if (this.mode === 'socket') await this.fake.connected;
     else this.url = `http://127.0.0.1:${port}/slack/events`;
+    this.connect = async () => {
+      this.slack = createSlack(slackConfig, slackDeps);
+      const { port } = await this.slack.start(service);
+      this.url = `http://127.0.0.1:${port}/slack/events`;
+    };
     return this;
+  }
+
+  /**
+   * The bot process goes down and comes back: the Slack adapter stops, `whileDown` changes
+   * what the fake Slack holds, and a new adapter starts on the same Redis and workers (the
+   * publish worker keeps posting through the first adapter's Web API client, as it may).
+   */
+  async restart(whileDown: () => void | Promise<void>): Promise<void> {
+    if (this.mode === 'socket') throw new Error('restart() is for HTTP mode');
+    await this.slack.stop(5_000);
+    await whileDown();
+    await this.connect();
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,285 @@
+import type { webApi } from '@slack/bolt';
+import { z } from 'zod';
+import type { OpenRoundState, ReplyOutcome } from '../../deliberation/service.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
+import type { Scope } from '../../domain/scope.js';
+import { optionKeyFor } from './emoji.js';
+import { isMemberReply, type Message, MessageSchema } from './events.js';
+import { describe } from './port.js';
+import type { SlackService } from './service.js';
+import { fromSlack, tsToMs } from './text.js';
+
+/**
+ * How much a start's catch-up may read, so a restart in a busy workspace stays a bounded
+ * number of Web API calls (conversations.replies and reactions.get are rate-limited; the
+ * client waits out a 429 and retries).
+ */
+export interface SlackCatchUpLimits {
+  /** Rounds looked at: the open ones among the workspace's most recently started. */
+  rounds: number;
+  /** Messages per conversations.replies page: Slack's largest recommended is 200. */
+  pageSize: number;
+  /** Pages of thread replies per round. */
+  replyPages: number;
+}
+
+export const SLACK_CATCH_UP_LIMITS: SlackCatchUpLimits = {
+  rounds: 200,
+  pageSize: 200,
+  replyPages: 10,
+};
+
+const RepliesPageSchema = z.object({
+  messages: z.array(z.unknown()).optional(),
+  has_more: z.boolean().optional(),
+  response_metadata: z.object({ next_cursor: z.string().optional() }).nullish(),
+});
+
+const ReactionsSchema = z.object({
+  message: z
+    .object({
+      reactions: z
+        .array(
+          z.object({
+            name: z.string().min(1),
+            users: z.array(z.string()).optional(),
+            count: z.number().int().optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+/** What one round's catch-up did, for the log. */
+export interface CatchUpReport {
+  roundId: string;
+  messagesRead: number;
+  replies: Partial<Record<ReplyOutcome['status'], number>>;
+  repliesRemoved: number;
+  ratingsAdded: number;
+  ratingsRemoved: number;
+  /** A cap was reached: what lies beyond it was left as the store had it. */
+  capped: boolean;
+}
+
+export interface SlackCatchUpDeps {
+  client: webApi.WebClient;
+  service: SlackService;
+  log: Log;
+  now: () => number;
+  /** The bot's own user id (auth.test): its messages and poll reactions never count. */
+  botUserId: string | null;
+  /** Tells a member about a reply the catch-up recorded (e.g. it was cut). */
+  tell: (channel: string, user: string, text: string, threadTs: string) => Promise<void>;
+  /** True once the adapter is stopping: the catch-up gives up between rounds. */
+  stopping: () => boolean;
+  limits?: Partial<SlackCatchUpLimits>;
+}
+
+type Reaction = { userId: string; optionKey: string; variant: string };
+const keyOf = (r: Reaction) => `${r.userId} ${r.optionKey} ${r.variant}`;
+
+/**
+ * Brings the workspace's open rounds up to date with Slack after the bot was offline:
+ * Slack retries an undelivered event only a few times within minutes, so the threads and
+ * polls are read back over the Web API. Replies go through the service as the live events
+ * would (the store ignores an unchanged or older revision, so rereading counts nothing
+ * twice); removals are only concluded from what was read in full.
+ */
+export class SlackCatchUp {
+  private readonly limits: SlackCatchUpLimits;
+
+  constructor(private readonly deps: SlackCatchUpDeps) {
+    this.limits = { ...SLACK_CATCH_UP_LIMITS, ...deps.limits };
+  }
+
+  /** Every open round of the workspace, one at a time; a failing round does not stop the rest. */
+  async workspace(scope: Scope): Promise<void> {
+    const open = await this.deps.service.recentOpenRounds(scope, this.limits.rounds);
+    for (const state of open) {
+      if (this.deps.stopping()) return;
+      const report = await this.round(scope, state);
+      this.deps.log.info({ ...report }, 'caught up on a round');
+    }
+  }
+
+  async round(scope: Scope, state: OpenRoundState): Promise<CatchUpReport> {
+    const report: CatchUpReport = {
+      roundId: state.round.id,
+      messagesRead: 0,
+      replies: {},
+      repliesRemoved: 0,
+      ratingsAdded: 0,
+      ratingsRemoved: 0,
+      capped: false,
+    };
+    // One part failing (a channel archived, a scope missing) must not stop the other.
+    try {
+      await this.replies(scope, state, report);
+    } catch (error) {
+      this.deps.log.warn(
+        { roundId: state.round.id, error: describe(error) },
+        'could not catch up on the replies of a round',
+      );
+    }
+    try {
+      await this.ratings(scope, state, report);
+    } catch (error) {
+      this.deps.log.warn(
+        { roundId: state.round.id, error: describe(error) },
+        'could not catch up on the ratings of a round',
+      );
+    }
+    return report;
+  }
+
+  // ---- replies -----------------------------------------------------------------------------
+
+  private async replies(scope: Scope, state: OpenRoundState, report: CatchUpReport) {
+    const { round, replies } = state;
+    const root = round.questionRef?.messageId;
+    // Without the message that opened the set, nothing tells its replies from earlier ones.
+    if (!replies || !root || replies.since === null) return;
+    const since = replies.since;
+    const { messages, complete } = await this.threadReplies(round.channelId, root, since);
+    report.messagesRead = messages.length;
+    if (!complete) report.capped = true;
+    const meta = { botUserId: this.deps.botUserId };
+    const present = new Set<string>();
+    for (const m of messages) {
+      // Slack lists the thread's root first whatever `oldest` says.
+      if (!isMemberReply(m, meta) || m.thread_ts !== root || !isAfter(m.ts, since)) continue;
+      present.add(m.ts);
+      const outcome = await this.deps.service.reply({
+        scope,
+        channelId: round.channelId,
+        threadRootId: root,
+        messageId: m.ts,
+        userId: m.user,
+        text: fromSlack(m.text ?? ''),
+        at: tsToMs(m.ts),
+        // The revision the live message or message_changed event would have carried.
+        revision: tsToMs(m.edited?.ts ?? m.ts),
+      });
+      report.replies[outcome.status] = (report.replies[outcome.status] ?? 0) + 1;
+      // Only a reply new to the store earns a notice: rereading old ones must stay silent.
+      if (outcome.status === 'recorded' && outcome.notice) {
+        await this.deps.tell(round.channelId, m.user, outcome.notice, root);
+      }
+    }
+    if (!complete) return;
+    for (const messageId of replies.messageIds) {
+      if (present.has(messageId)) continue;
+      const outcome = await this.deps.service.removeReply({
+        scope,
+        channelId: round.channelId,
+        threadRootId: root,
+        messageId,
+      });
+      if (outcome.status === 'removed') report.repliesRemoved++;
+    }
+  }
+
+  /** The thread's messages after `since`, and whether they were all read (no cap reached). */
+  private async threadReplies(
+    channel: string,
+    root: string,
+    since: string,
+  ): Promise<{ messages: Message[]; complete: boolean }> {
+    const messages: Message[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < this.limits.replyPages; page++) {
+      const answer = RepliesPageSchema.parse(
+        await this.deps.client.conversations.replies({
+          channel,
+          ts: root,
+          oldest: since,
+          limit: this.limits.pageSize,
+          ...(cursor && { cursor }),
+        }),
+      );
+      for (const raw of answer.messages ?? []) {
+        const parsed = MessageSchema.safeParse(raw);
+        if (parsed.success) messages.push(parsed.data);
+        else this.deps.log.warn({ channel, root }, 'skipped a thread message Slack sent');
+      }
+      cursor = answer.response_metadata?.next_cursor || undefined;
+      if (!cursor) return { messages, complete: answer.has_more !== true };
+    }
+    this.deps.log.warn(
+      { channel, root, read: messages.length },
+      'catch-up read the most thread replies it may; later ones are left as they were',
+    );
+    return { messages, complete: false };
+  }
+
+  // ---- ratings -----------------------------------------------------------------------------
+
+  private async ratings(scope: Scope, state: OpenRoundState, report: CatchUpReport) {
+    const statement = state.statement;
+    if (!statement) return;
+    const { channelId, messageId } = statement;
+    // The store is read before Slack: a live reaction handled between the two reads is then
+    // on Slack's side too, so it is never taken for one that went while the bot was away.
+    const stored = await this.deps.service.pollReactions(scope, channelId, messageId);
+    if (!stored) return;
+    const onSlack = await this.reactionsOnSlack(channelId, messageId);
+    if (onSlack.partial.size > 0) report.capped = true;
+    const storedKeys = new Set(stored.reactions.map(keyOf));
+    const at = this.deps.now();
+    const react = (r: Reaction, removed: boolean) =>
+      this.deps.service.react({ scope, channelId, messageId, at, removed, ...r });
+    try {
+      for (const reaction of onSlack.present.values()) {
+        if (storedKeys.has(keyOf(reaction))) continue;
+        await react(reaction, false);
+        report.ratingsAdded++;
+      }
+      for (const reaction of stored.reactions) {
+        // A reaction whose user list Slack cut short proves nothing about who took it back.
+        if (onSlack.present.has(keyOf(reaction)) || onSlack.partial.has(reaction.variant)) {
+          continue;
+        }
+        await react(reaction, true);
+        report.ratingsRemoved++;
+      }
+    } catch (error) {
+      // Finished while we read: the results stand as they were posted.
+      if (error instanceof DomainError && error.code === 'poll_closed') return;
+      throw error;
+    }
+  }
+
+  /** The poll reactions on a statement as Slack has them (the bot's own left out). */
+  private async reactionsOnSlack(channel: string, timestamp: string) {
+    const answer = ReactionsSchema.parse(
+      await this.deps.client.reactions.get({ channel, timestamp, full: true }),
+    );
+    const present = new Map<string, Reaction>();
+    /** Reaction names whose `users` is shorter than their `count`. */
+    const partial = new Set<string>();
+    for (const r of answer.message?.reactions ?? []) {
+      const optionKey = optionKeyFor(r.name);
+      if (optionKey === null) continue;
+      const users = r.users ?? [];
+      if (r.count !== undefined && users.length < r.count) partial.add(r.name);
+      for (const userId of users) {
+        if (userId === this.deps.botUserId) continue;
+        const reaction = { userId, optionKey, variant: r.name };
+        present.set(keyOf(reaction), reaction);
+      }
+    }
+    return { present, partial };
+  }
+}
+
+/** Whether Slack ts `a` ("1700000000.000100") is later than `b`. */
+function isAfter(a: string, b: string): boolean {
+  const [as = '0', af = ''] = a.split('.');
+  const [bs = '0', bf = ''] = b.split('.');
+  const x = BigInt(as) * 1_000_000n + BigInt(af.padEnd(6, '0').slice(0, 6) || '0');
+  const y = BigInt(bs) * 1_000_000n + BigInt(bf.padEnd(6, '0').slice(0, 6) || '0');
+  return x > y;
+}

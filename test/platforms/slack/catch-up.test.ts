@@ -1,0 +1,247 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MessageReaction, ThreadMessage } from '../../fakes/slack.js';
+import {
+  CHANNEL,
+  message,
+  opinions,
+  reaction,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
+
+/** Opinions as [member, text], by member: what the store holds for the round. */
+async function opinionsOf(s: Stack, roundId: string): Promise<string[][]> {
+  return (await opinions(s, roundId))
+    .map((o) => [o.participantId, o.text])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}
+
+/** A thread under a question in the fake Slack: what conversations.replies lists. */
+interface Thread {
+  root: string;
+  messages: ThreadMessage[];
+}
+
+function openThread(s: Stack, questionTs: string): Thread {
+  const thread = { root: questionTs, messages: [] };
+  s.fake.threads.set(`${CHANNEL} ${questionTs}`, thread.messages);
+  return thread;
+}
+
+/** A member's reply, delivered live to the bot and kept in the fake's thread, as Slack does. */
+async function liveReply(s: Stack, thread: Thread, user: string, text: string) {
+  const event = message(s, user, text, thread.root);
+  await s.event(event);
+  thread.messages.push({ ts: String(event.ts), user, text });
+}
+
+describe('Slack catch-up after the bot was down', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('rereads an open round’s thread at start: new replies, edits and deletions count, bots do not', async () => {
+    // Two messages a page: the thread's seven at restart (its root included) take four.
+    s = await startStack({ catchUpLimits: { pageSize: 2 } });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    const replies = thread.messages;
+    await liveReply(s, thread, 'U001', 'A four-day week would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'Customers expect us five days a week.');
+    await liveReply(s, thread, 'U003', 'Only as a three-month trial.');
+    await s.settle();
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U001', 'A four-day week would reduce burnout.'],
+      ['U002', 'Customers expect us five days a week.'],
+      ['U003', 'Only as a three-month trial.'],
+    ]);
+    expect(s.fake.calls.filter((c) => c.method === 'conversations.replies')).toEqual([]);
+
+    await s.restart(() => {
+      const edit = replies.find((m) => m.user === 'U002');
+      if (!edit) throw new Error('no reply of U002');
+      edit.text = 'Customers expect us five days a week, so Fridays need a rota.';
+      edit.edited = { user: 'U002', ts: s.ts() };
+      replies.splice(
+        replies.findIndex((m) => m.user === 'U003'),
+        1,
+      );
+      replies.push(
+        { ts: s.ts(), user: 'U004', text: 'Try it for a quarter and measure.' },
+        // None of these is a member's opinion.
+        { ts: s.ts(), user: 'UOTHERBOT', bot_id: 'B0002', text: 'Reminder: lunch at noon.' },
+        { ts: s.ts(), user: 'USLACKBOT', text: 'Slackbot auto-response.' },
+        { ts: s.ts(), user: 'U005', subtype: 'channel_join', text: '<@U005> has joined' },
+      );
+    });
+
+    await until(async () => {
+      const now = await opinionsOf(s, round.id);
+      return now.length === 3 && now.some(([user]) => user === 'U004') ? now : null;
+    });
+    await s.settle();
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U001', 'A four-day week would reduce burnout.'],
+      ['U002', 'Customers expect us five days a week, so Fridays need a rota.'],
+      ['U004', 'Try it for a quarter and measure.'],
+    ]);
+    const reads = s.fake.ok('conversations.replies').map((c) => c.args);
+    expect(reads).toEqual([
+      { channel: CHANNEL, ts: questionTs, oldest: questionTs, limit: '2' },
+      { channel: CHANNEL, ts: questionTs, oldest: questionTs, limit: '2', cursor: 'page-2' },
+      { channel: CHANNEL, ts: questionTs, oldest: questionTs, limit: '2', cursor: 'page-4' },
+      { channel: CHANNEL, ts: questionTs, oldest: questionTs, limit: '2', cursor: 'page-6' },
+    ]);
+    expect(s.log.lines).toContainEqual(
+      expect.objectContaining({
+        message: 'caught up on a round',
+        fields: expect.objectContaining({
+          roundId: round.id,
+          // U001's unchanged reply is rewritten as it was (the store counts that an edit).
+          replies: { recorded: 1, edited: 2 },
+          repliesRemoved: 1,
+          capped: false,
+        }),
+      }),
+    );
+  });
+
+  it('removes nothing when the page cap stops the reread short', async () => {
+    s = await startStack({ catchUpLimits: { pageSize: 2, replyPages: 1 } });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    const replies = thread.messages;
+    await liveReply(s, thread, 'U001', 'First.');
+    await liveReply(s, thread, 'U002', 'Second.');
+    await s.settle();
+    await s.restart(() => {
+      // U002's reply is gone from Slack, but lies beyond the one page the bot may read.
+      replies.splice(1, 1, { ts: s.ts(), user: 'U003', text: 'Third.' });
+    });
+    await until(async () =>
+      s.log.lines.find((l) => l.message.startsWith('catch-up read the most thread replies')),
+    );
+    await s.settle();
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U001', 'First.'],
+      ['U002', 'Second.'],
+    ]);
+  });
+
+  it('reconciles an open poll’s reactions at start, leaving out the bot’s and other emoji', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
+    await liveReply(s, thread, 'U003', 'Maybe, as a trial.');
+    await s.settle();
+    await s.command('UMOD', 'close');
+    const statementPost = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('Proposed statement') &&
+        c.status === 200,
+    );
+    const statementTs = String(statementPost.response?.ts);
+    await until(async () => s.fake.ok('reactions.add').length === 3);
+    const onStatement: MessageReaction[] = [
+      { name: '+1', users: [s.fake.botUserId] },
+      { name: 'shrug', users: [s.fake.botUserId] },
+      { name: '-1', users: [s.fake.botUserId] },
+    ];
+    s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+    const live = async (user: string, name: string) => {
+      // At the wall clock's time, as Slack stamps events: the catch-up's removals happen now.
+      const eventTs = (Date.now() / 1000).toFixed(6);
+      await s.event({ ...reaction(s, user, name, statementTs), event_ts: eventTs });
+      onStatement.find((r) => r.name === name)?.users.push(user);
+    };
+    await live('U001', '+1');
+    await live('U002', '-1');
+    await live('U006', 'shrug');
+    await s.settle();
+    const ratings = async () => {
+      const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+      if (!poll) throw new Error('no poll');
+      return (await s.runtime.store.polls.ratings(SCOPE, poll))
+        .map((r) => [r.participantId, r.optionKey])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    };
+    expect(await ratings()).toEqual([
+      ['U001', 'agree'],
+      ['U002', 'disagree'],
+      ['U006', 'unsure'],
+    ]);
+
+    await s.restart(() => {
+      const [up, unsure, down] = onStatement;
+      if (!up || !unsure || !down) throw new Error('no poll reactions');
+      up.users.push('U003', 'U004');
+      down.users.splice(down.users.indexOf('U002'), 1);
+      // Slack cut this list short (count 40, two users listed): U006 missing from it proves
+      // nothing, so their rating stays.
+      unsure.users = [s.fake.botUserId, 'U007'];
+      unsure.count = 40;
+      onStatement.push(
+        { name: '+1::skin-tone-3', users: ['U005'] },
+        { name: 'tada', users: ['U002', s.fake.botUserId] },
+        { name: 'heart', users: [s.fake.botUserId] },
+      );
+    });
+
+    const expected = [
+      ['U001', 'agree'],
+      ['U003', 'agree'],
+      ['U004', 'agree'],
+      ['U005', 'agree'],
+      ['U006', 'unsure'],
+      ['U007', 'unsure'],
+    ];
+    await until(async () => JSON.stringify(await ratings()) === JSON.stringify(expected));
+    await s.settle();
+    expect(await ratings()).toEqual(expected);
+    expect(s.fake.ok('reactions.get').map((c) => c.args)).toEqual([
+      { channel: CHANNEL, timestamp: statementTs, full: 'true' },
+    ]);
+    const stored = await s.runtime.service.pollReactions(SCOPE, CHANNEL, statementTs);
+    expect(stored?.reactions.map((r) => [r.userId, r.variant]).sort()).toEqual([
+      ['U001', '+1'],
+      ['U003', '+1'],
+      ['U004', '+1'],
+      ['U005', '+1::skin-tone-3'],
+      ['U006', 'shrug'],
+      ['U007', 'shrug'],
+    ]);
+  });
+
+  it('logs a failing thread read and goes on serving events', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    const replies = thread.messages;
+    await liveReply(s, thread, 'U001', 'Before the restart.');
+    await s.settle();
+    s.fake.fail('conversations.replies', 'missing_scope');
+    await s.restart(() => {
+      replies.push({ ts: s.ts(), user: 'U002', text: 'While the bot was down.' });
+    });
+    const warning = await until(async () =>
+      s.log.lines.find((l) => l.message === 'could not catch up on the replies of a round'),
+    );
+    expect(warning).toMatchObject({
+      level: 'warn',
+      fields: { roundId: round.id, error: 'missing_scope' },
+    });
+    await liveReply(s, thread, 'U003', 'After the restart.');
+    await s.settle();
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U001', 'Before the restart.'],
+      ['U003', 'After the restart.'],
+    ]);
+  });
+});
