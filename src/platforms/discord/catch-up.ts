@@ -1,5 +1,6 @@
 import { type REST, Routes } from 'discord.js';
 import { z } from 'zod';
+import { type CatchUpReport, catchUpRound } from '../../deliberation/catch-up.js';
 import type { OpenRoundState, ReplyOutcome } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
@@ -60,18 +61,6 @@ const ReactorSchema = z.object({ id: Snowflake, bot: z.boolean().optional() });
 /** Default (0) and Reply (19): the only message types that are a member's words. */
 const MEMBER_MESSAGE_TYPES = new Set([0, 19]);
 
-/** What one round's catch-up did, for the log. */
-export interface CatchUpReport {
-  roundId: string;
-  messagesRead: number;
-  replies: Partial<Record<ReplyOutcome['status'], number>>;
-  repliesRemoved: number;
-  ratingsAdded: number;
-  ratingsRemoved: number;
-  /** A page cap was reached: what lies beyond it was left as the store had it. */
-  capped: boolean;
-}
-
 export interface CatchUpDeps {
   rest: REST;
   service: DiscordService;
@@ -114,33 +103,10 @@ export class CatchUp {
   }
 
   async round(scope: Scope, state: OpenRoundState): Promise<CatchUpReport> {
-    const report: CatchUpReport = {
-      roundId: state.round.id,
-      messagesRead: 0,
-      replies: {},
-      repliesRemoved: 0,
-      ratingsAdded: 0,
-      ratingsRemoved: 0,
-      capped: false,
-    };
-    // One part failing (a thread deleted, a permission taken away) must not stop the other.
-    try {
-      await this.replies(scope, state, report);
-    } catch (error) {
-      this.deps.log.warn(
-        { roundId: state.round.id, ...describeError(error) },
-        'could not catch up on the replies of a round',
-      );
-    }
-    try {
-      await this.ratings(scope, state, report);
-    } catch (error) {
-      this.deps.log.warn(
-        { roundId: state.round.id, ...describeError(error) },
-        'could not catch up on the ratings of a round',
-      );
-    }
-    return report;
+    return catchUpRound(state.round.id, this.deps.log, describeError, {
+      replies: (report) => this.replies(scope, state, report),
+      ratings: (report) => this.ratings(scope, state, report),
+    });
   }
 
   // ---- replies -----------------------------------------------------------------------------

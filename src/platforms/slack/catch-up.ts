@@ -1,6 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
-import type { OpenRoundState, ReplyOutcome } from '../../deliberation/service.js';
+import { type CatchUpReport, catchUpRound } from '../../deliberation/catch-up.js';
+import type { OpenRoundState } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -52,18 +53,6 @@ const ReactionsSchema = z.object({
     .optional(),
 });
 
-/** What one round's catch-up did, for the log. */
-export interface CatchUpReport {
-  roundId: string;
-  messagesRead: number;
-  replies: Partial<Record<ReplyOutcome['status'], number>>;
-  repliesRemoved: number;
-  ratingsAdded: number;
-  ratingsRemoved: number;
-  /** A cap was reached: what lies beyond it was left as the store had it. */
-  capped: boolean;
-}
-
 export interface SlackCatchUpDeps {
   client: webApi.WebClient;
   service: SlackService;
@@ -106,33 +95,10 @@ export class SlackCatchUp {
   }
 
   async round(scope: Scope, state: OpenRoundState): Promise<CatchUpReport> {
-    const report: CatchUpReport = {
-      roundId: state.round.id,
-      messagesRead: 0,
-      replies: {},
-      repliesRemoved: 0,
-      ratingsAdded: 0,
-      ratingsRemoved: 0,
-      capped: false,
-    };
-    // One part failing (a channel archived, a scope missing) must not stop the other.
-    try {
-      await this.replies(scope, state, report);
-    } catch (error) {
-      this.deps.log.warn(
-        { roundId: state.round.id, error: describe(error) },
-        'could not catch up on the replies of a round',
-      );
-    }
-    try {
-      await this.ratings(scope, state, report);
-    } catch (error) {
-      this.deps.log.warn(
-        { roundId: state.round.id, error: describe(error) },
-        'could not catch up on the ratings of a round',
-      );
-    }
-    return report;
+    return catchUpRound(state.round.id, this.deps.log, (error) => ({ error: describe(error) }), {
+      replies: (report) => this.replies(scope, state, report),
+      ratings: (report) => this.ratings(scope, state, report),
+    });
   }
 
   // ---- replies -----------------------------------------------------------------------------
