@@ -37,8 +37,8 @@ export const NEGATED_PREFIX = 'not_';
 /** Punctuation inside a compound ("four-day", "and/or"), which does not end a scope. */
 const WORD_JOINERS: ReadonlySet<string> = new Set(['-', '–', '/']);
 
-/** Verbs that pass a negation on to the clause they introduce. */
-const OPINION_VERBS: ReadonlySet<string> = new Set([
+/** Verbs that pass a negation on to the clause they introduce (quick-terms.ts too). */
+export const OPINION_VERBS: ReadonlySet<string> = new Set([
   'think',
   'believe',
   'feel',

@@ -1,4 +1,4 @@
-import { NEGATED_PREFIX } from './analyze.js';
+import { NEGATED_PREFIX, OPINION_VERBS } from './analyze.js';
 
 /**
  * Content terms for grouping many texts at once (the clusters of a large group's
@@ -50,17 +50,6 @@ const NEGATIONS: ReadonlySet<string> = new Set([
   'none',
   'nothing',
   'nobody',
-]);
-
-/** Verbs that pass a negation on to the clause they introduce, as in contentTerms. */
-const OPINION_VERBS: ReadonlySet<string> = new Set([
-  'think',
-  'believe',
-  'feel',
-  'suppose',
-  'reckon',
-  'expect',
-  'want',
 ]);
 
 /** Words ending in "s" that are not plurals. */

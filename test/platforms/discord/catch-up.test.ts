@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   contentOf,
   idOf,
-  MOD,
   member,
+  moderator,
   opinions,
-  PERMS,
+  ratings,
   settle,
   startRound,
   startWorld,
@@ -17,15 +17,6 @@ const ana = member('ana');
 const ben = member('ben');
 const cai = member('cai');
 const dee = member('dee');
-
-const moderator = { user: MOD, permissions: PERMS.manageGuild };
-
-async function ratings(world: World, roundId: string) {
-  const poll = await world.runtime.store.polls.poll(world.scope, roundId, 1);
-  if (!poll) return {};
-  const all = await world.runtime.store.polls.ratings(world.scope, poll);
-  return Object.fromEntries(all.map((r) => [r.participantId, r.optionKey]));
-}
 
 /** Closes the round and waits for its statement, its three poll reactions and the polling phase. */
 async function closeToPoll(world: World, roundId: string, threadId: string): Promise<string> {

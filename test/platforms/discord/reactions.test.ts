@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   embedsOf,
   idOf,
-  MOD,
   member,
-  PERMS,
+  moderator,
+  ratings,
   settle,
   startRound,
   startWorld,
@@ -15,15 +15,6 @@ import {
 const ana = member('ana');
 const ben = member('ben');
 const cai = member('cai');
-
-const moderator = { user: MOD, permissions: PERMS.manageGuild };
-
-async function ratings(world: World, roundId: string) {
-  const poll = await world.runtime.store.polls.poll(world.scope, roundId, 1);
-  if (!poll) return {};
-  const all = await world.runtime.store.polls.ratings(world.scope, poll);
-  return Object.fromEntries(all.map((r) => [r.participantId, r.optionKey]));
-}
 
 /** A round with two opinions, closed; resolves once its statement is posted. */
 async function toStatement(world: World) {

@@ -197,6 +197,17 @@ export function idOf(response: unknown): string {
   return String((response as { id?: unknown } | undefined)?.id);
 }
 
+/** A moderator by permission (Manage Server), as most tests' rounds are run. */
+export const moderator = { user: MOD, permissions: PERMS.manageGuild };
+
+/** Each member's rating of version 1 of a round, as the store counts it. */
+export async function ratings(world: World, roundId: string): Promise<Record<string, string>> {
+  const poll = await world.runtime.store.polls.poll(world.scope, roundId, 1);
+  if (!poll) return {};
+  const all = await world.runtime.store.polls.ratings(world.scope, poll);
+  return Object.fromEntries(all.map((r) => [r.participantId, r.optionKey]));
+}
+
 export { PERMS, snowflake, until };
 
 /** The text an interaction was answered with (its reply, or its first follow-up). */
