@@ -8,6 +8,7 @@ import {
   type Harness,
   MODERATOR,
   OPINIONS,
+  replier,
   SCOPE,
   startHarness,
   startRound,
@@ -32,17 +33,8 @@ describe("issue 7's bad input", () => {
     await h.stop();
   });
 
-  async function reply(threadRootId: string, userId: string, text: string, messageId: string) {
-    return h.runtime.service.reply({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      threadRootId,
-      messageId,
-      userId,
-      text,
-      at: Date.now(),
-    });
-  }
+  const reply = (threadRootId: string, userId: string, text: string, messageId: string) =>
+    replier(h, threadRootId)(messageId, userId, text, Date.now());
 
   async function toPolling(ids = Object.keys(OPINIONS)) {
     const { round, thread } = await startRound(h);
