@@ -1,17 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { conversationSpread, formatSpread, type SpreadLine } from '../eval/bootstrap.js';
 import { CsvError } from '../eval/csv.js';
 import { loadConversation, PolisInputError } from '../eval/polis.js';
 import type { Row } from '../eval/protocol.js';
-import {
-  evaluateConversation,
-  formatTable,
-  meanRows,
-  targetReport,
-  toJson,
-} from '../eval/table.js';
+import { formatTable, meanRows, scoreConversation, targetReport, toJson } from '../eval/table.js';
 
-const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json]';
+const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json | --bootstrap <resamples>]';
+const MAX_RESAMPLES = 100_000;
 
 function main(argv: readonly string[]): number {
   let parsed: ReturnType<typeof parse>;
@@ -24,6 +20,24 @@ function main(argv: readonly string[]): number {
   if (parsed.values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  let resamples = 0;
+  if (parsed.values.bootstrap !== undefined) {
+    const n = Number(parsed.values.bootstrap);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_RESAMPLES) {
+      process.stderr.write(
+        `--bootstrap takes a whole number of resamples from 1 to ${MAX_RESAMPLES}\n${USAGE}\n`,
+      );
+      return 2;
+    }
+    if (parsed.values.json) {
+      // The JSON output is exactly EVAL.md's array; the spread has no place in it.
+      process.stderr.write(
+        `--bootstrap prints a table and does not combine with --json\n${USAGE}\n`,
+      );
+      return 2;
+    }
+    resamples = n;
   }
   if (parsed.positionals.length === 0) {
     process.stderr.write(`no conversation folder given\n${USAGE}\n`);
@@ -51,9 +65,12 @@ function main(argv: readonly string[]): number {
     return 2;
   }
   const rows: Row[] = [];
+  const spread: SpreadLine[] = [];
   for (const folder of folders) {
     try {
-      rows.push(...evaluateConversation(loadConversation(folder)));
+      const scored = scoreConversation(loadConversation(folder));
+      rows.push(...scored.map((s) => s.row));
+      if (resamples > 0) spread.push(...conversationSpread(scored, resamples));
     } catch (error) {
       if (error instanceof CsvError || error instanceof PolisInputError) {
         process.stderr.write(`eval: ${error.message}\n`);
@@ -67,6 +84,7 @@ function main(argv: readonly string[]): number {
   } else {
     process.stdout.write(`${formatTable([...rows, ...meanRows(rows)])}\n\n`);
     process.stdout.write(`model vs best baseline:\n${targetReport(rows).join('\n')}\n`);
+    if (resamples > 0) process.stdout.write(`\n${formatSpread(spread, resamples)}\n`);
   }
   return 0;
 }
@@ -77,6 +95,7 @@ function parse(argv: readonly string[]) {
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
+      bootstrap: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

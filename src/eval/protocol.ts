@@ -167,15 +167,54 @@ function meanPrediction(fitted: FittedMethod, comment: number, participants: rea
   return sum / participants.length;
 }
 
-function voteAuc(fitted: FittedMethod, votes: readonly IndexedVote[]): number | null {
-  const scores: number[] = [];
-  const positive: boolean[] = [];
+/** Each non-pass vote's score and class, with its comment (the bootstrap's unit). */
+export interface VoteScores {
+  comment: number[];
+  score: number[];
+  positive: boolean[];
+}
+
+/** Ranked items of tasks B, C and D's rho: one per eligible comment. */
+export interface RankItems {
+  comment: number[];
+  score: Score[];
+  truth: Score[];
+}
+
+/**
+ * What a method scored, item by item, for the metrics that compare methods: the row's
+ * figures are computed from these, and `npm run eval -- --bootstrap` resamples them.
+ * null where the metric is n/a for this method.
+ */
+export interface ScoredItems {
+  A_auc: VoteScores | null;
+  B_rho: RankItems | null;
+  C_rho: RankItems | null;
+  D_auc: VoteScores;
+}
+
+export interface ScoredMethod {
+  row: Row;
+  items: ScoredItems;
+}
+
+function voteScores(fitted: FittedMethod, votes: readonly IndexedVote[]): VoteScores {
+  const out: VoteScores = { comment: [], score: [], positive: [] };
   for (const v of votes) {
     if (v.vote === 0) continue;
-    scores.push(fitted.predict(v.voter, v.comment));
-    positive.push(v.vote === 1);
+    out.comment.push(v.comment);
+    out.score.push(fitted.predict(v.voter, v.comment));
+    out.positive.push(v.vote === 1);
   }
-  return rocAuc(scores, positive);
+  return out;
+}
+
+export function voteAuc(items: VoteScores): number | null {
+  return rocAuc(items.score, items.positive);
+}
+
+export function rankRho(items: RankItems): number | null {
+  return spearman(items.score, items.truth);
 }
 
 /** Mean approval per comment over `votes`, for comments with at least `minVotes`. */
@@ -235,6 +274,10 @@ export function bridgingTruth(
 }
 
 export function evaluate(prepared: Prepared, method: Method): Row {
+  return evaluateItems(prepared, method).row;
+}
+
+export function evaluateItems(prepared: Prepared, method: Method): ScoredMethod {
   const started = performance.now();
   const fitted = method.fit(prepared.data);
   const fitMs = performance.now() - started;
@@ -255,14 +298,22 @@ export function evaluate(prepared: Prepared, method: Method): Row {
     fit_ms: fitMs,
   };
 
+  const items: ScoredItems = {
+    A_auc: null,
+    B_rho: null,
+    C_rho: null,
+    D_auc: voteScores(fitted, prepared.newVotes),
+  };
   if (method.scoresAtoC) {
-    row.A_auc = voteAuc(fitted, prepared.testVotes);
+    items.A_auc = voteScores(fitted, prepared.testVotes);
+    row.A_auc = voteAuc(items.A_auc);
 
     const b = commentTruth(prepared.testVotes, comments, B_MIN_TEST_VOTES);
     row.B_n = b.eligible.length;
     if (b.eligible.length >= B_MIN_COMMENTS && participants.length > 0) {
       const w = b.eligible.map((c) => meanPrediction(fitted, c, participants));
-      row.B_rho = spearman(w, b.truth);
+      items.B_rho = { comment: b.eligible, score: w, truth: b.truth };
+      row.B_rho = rankRho(items.B_rho);
       row.B_regret = regretAt1(w, b.truth);
     }
 
@@ -272,17 +323,18 @@ export function evaluate(prepared: Prepared, method: Method): Row {
       const consensus = fitted.consensus;
       if (c.eligible.length >= C_MIN_COMMENTS && consensus !== undefined) {
         const score = c.eligible.map((comment) => consensus.call(fitted, comment, participants));
-        row.C_rho = spearman(score, c.truth);
+        items.C_rho = { comment: c.eligible, score, truth: c.truth };
+        row.C_rho = rankRho(items.C_rho);
       }
     }
   }
 
-  row.D_auc = voteAuc(fitted, prepared.newVotes);
+  row.D_auc = voteAuc(items.D_auc);
   const d = commentTruth(prepared.newVotes, comments, D_MIN_VOTES);
   row.D_n = d.eligible.length;
   if (method.textAware && d.eligible.length >= D_MIN_COMMENTS && participants.length > 0) {
     const w = d.eligible.map((c) => meanPrediction(fitted, c, participants));
     row.D_rho = spearman(w, d.truth);
   }
-  return row;
+  return { row, items };
 }

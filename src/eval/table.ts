@@ -1,7 +1,7 @@
 import { commentMean, METHOD_NAMES, oneFactor, polisGroups, voterMean } from './baselines.js';
 import { learnedModel } from './model-method.js';
 import type { Conversation } from './polis.js';
-import { evaluate, type Method, prepare, type Row } from './protocol.js';
+import { evaluateItems, type Method, prepare, type Row, type ScoredMethod } from './protocol.js';
 
 export const METRIC_KEYS = [
   'A_auc',
@@ -24,8 +24,13 @@ export function methodsFor(conversation: Conversation): Method[] {
 }
 
 export function evaluateConversation(conversation: Conversation): Row[] {
+  return scoreConversation(conversation).map((s) => s.row);
+}
+
+/** Every method's row with the per-item scores behind it (for the bootstrap). */
+export function scoreConversation(conversation: Conversation): ScoredMethod[] {
   const prepared = prepare(conversation);
-  return methodsFor(conversation).map((method) => evaluate(prepared, method));
+  return methodsFor(conversation).map((method) => evaluateItems(prepared, method));
 }
 
 /** Per method, each metric averaged over the conversations where it is defined. */

@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const FIXTURE = 'test/fixtures/polis/london.youth.policing';
+
+function runEval(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/app/eval.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('npm run eval', () => {
+  it('prints exactly the JSON of EVAL.md section 5 with --json', () => {
+    const run = runEval([FIXTURE, '--json']);
+    expect(run.status).toBe(0);
+    const rows = JSON.parse(run.stdout) as Record<string, unknown>[];
+    expect(rows.map((r) => r.method)).toEqual([
+      'comment mean',
+      'Polis groups',
+      'voter mean',
+      'MF one-factor',
+      'model',
+    ]);
+    for (const row of rows) {
+      expect(Object.keys(row)).toEqual([
+        'conversation',
+        'method',
+        'A_auc',
+        'B_rho',
+        'B_regret',
+        'B_n',
+        'C_rho',
+        'C_n',
+        'D_auc',
+        'D_rho',
+        'D_n',
+        'fit_ms',
+      ]);
+    }
+  });
+
+  it('adds the bootstrap spread after the table with --bootstrap', () => {
+    const run = runEval([FIXTURE, '--bootstrap', '30']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('model vs best baseline:');
+    expect(run.stdout).toContain('(30 paired bootstrap resamples)');
+    expect(run.stdout).toMatch(/london\.youth\.policing\s+D_auc\s+\S+.*%/);
+  });
+
+  it.each([
+    [['--bootstrap', '0', FIXTURE], /--bootstrap takes a whole number/],
+    [['--bootstrap', 'many', FIXTURE], /--bootstrap takes a whole number/],
+    [['--bootstrap', '20', '--json', FIXTURE], /does not combine with --json/],
+    [[], /no conversation folder given/],
+    [['--frobnicate', FIXTURE], /Unknown option/],
+  ])('refuses %j with a usage message and exit code 2', (args, message) => {
+    const run = runEval(args);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain('usage: npm run eval');
+    expect(run.stdout).toBe('');
+  });
+
+  it('names the missing file of an incomplete export and exits 1', () => {
+    const run = runEval(['test/fixtures/polis']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/comments\.csv/);
+  });
+});
