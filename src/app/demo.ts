@@ -28,7 +28,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --bank                pick a question from the Habermas question bank (by seed)
   --scenario <id>       one of: ${SCENARIOS.map((s) => s.id).join(', ')}
   --seed <n>            seed for every random choice (default 1)
-  --welfare <name>      utilitarian | egalitarian | nash | schulze (default egalitarian)
+  --welfare <name>      utilitarian | egalitarian | nash | schulze | bridging (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
   --chart <file.png>    also write the results chart (PNG) to this file

@@ -4,7 +4,7 @@
  * and an already resolved round and leave the rules of who may do what to the service;
  * what a hidden or anonymous round keeps back is removed here, before any platform renders.
  */
-import type { Candidate } from '../domain/candidate.js';
+import type { ApprovalMatrix, Candidate } from '../domain/candidate.js';
 import { describePhase } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
 import { concealed, endorsement, pollResults, withoutNames } from '../domain/results.js';
@@ -71,6 +71,7 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
       ratings,
       predicted: poll.predicted,
       welfare: round.settings.welfare,
+      groups: groupsOf(scores?.matrix),
     });
     versions.push({
       version: v,
@@ -99,6 +100,17 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
     critiquedWithoutOpinion: anonymous ? withoutOpinion.map(() => '') : withoutOpinion,
     usage: await store.usage.byStage(round.scope, round.id),
   };
+}
+
+/** Participant -> opinion group of a scores matrix, when the reward model learned groups. */
+function groupsOf(matrix: ApprovalMatrix | undefined): Record<string, number> | undefined {
+  const groups = matrix?.groups;
+  if (matrix === undefined || groups === undefined) return undefined;
+  const byParticipant: Record<string, number> = {};
+  matrix.participants.forEach((p, i) => {
+    byParticipant[p] = groups[i] ?? -1;
+  });
+  return byParticipant;
 }
 
 /** Members who critiqued some version of the statement but never gave an opinion. */

@@ -20,5 +20,10 @@ export const ApprovalMatrixSchema = z.object({
   participants: z.array(z.string().min(1)),
   candidates: z.array(z.string().min(1)),
   approvals: z.array(z.array(z.number().min(0).max(1).nullable())),
+  /**
+   * Opinion group per participant (-1: in none), when the reward model learned groups;
+   * bridging welfare bridges them. Absent: no groups are known.
+   */
+  groups: z.array(z.number().int().min(-1)).optional(),
 });
 export type ApprovalMatrix = z.infer<typeof ApprovalMatrixSchema>;

@@ -57,6 +57,8 @@ export interface PollResultsInput {
   /** Predicted approval per participant for the polled statement; null = not predicted. */
   predicted: Readonly<Record<string, number | null>>;
   welfare: WelfareName;
+  /** Opinion group per participant (from the scores' matrix), for bridging welfare. */
+  groups?: Readonly<Record<string, number>>;
 }
 
 export const SCHULZE_RESULTS_NOTE =
@@ -117,7 +119,10 @@ export function pollResults(input: PollResultsInput): PollResults {
 
   const actual = ratings.map((r) => r.approval);
   const welfareFunction: ScalarWelfareName = isScalarWelfare(welfare) ? welfare : 'utilitarian';
-  const welfareValue = actual.length > 0 ? welfareScore(welfareFunction, actual) : null;
+  const groups = input.groups;
+  const raterGroups = ratings.map((r) => groups?.[r.participantId] ?? -1);
+  const welfareValue =
+    actual.length > 0 ? welfareScore(welfareFunction, actual, raterGroups) : null;
 
   const predictedEntries: [string, number][] = [];
   for (const [id, u] of Object.entries(input.predicted)) {

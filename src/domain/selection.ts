@@ -3,7 +3,13 @@ import { ApprovalMatrixSchema } from './candidate.js';
 import { DomainError } from './errors.js';
 import { createRng, shuffled } from './random.js';
 import { type Ballot, type SchulzeResult, schulze } from './schulze.js';
-import { compareWelfare, egalitarian, utilitarian, welfareScore } from './welfare.js';
+import {
+  bridgedGroupCount,
+  compareWelfare,
+  egalitarian,
+  utilitarian,
+  welfareScore,
+} from './welfare.js';
 import type { WelfareName } from './welfare-name.js';
 
 /** A member and the approval a candidate is predicted to get from them. */
@@ -65,6 +71,11 @@ export function isWellFormedMatrix(matrix: ApprovalMatrix): boolean {
       if (u !== null && !(typeof u === 'number' && u >= 0 && u <= 1)) return false;
     }
   }
+  const { groups } = matrix;
+  if (groups !== undefined) {
+    if (!Array.isArray(groups)) return false;
+    for (const g of groups) if (!Number.isInteger(g) || g < -1) return false;
+  }
   return true;
 }
 
@@ -95,6 +106,12 @@ export function validateApprovalMatrix(matrix: ApprovalMatrix): void {
         `Row ${c} of the approval matrix (candidate "${candidates[c]}") has ${row.length} entries but there are ${participants.length} participants.`,
       );
     }
+  }
+  if (matrix.groups !== undefined && matrix.groups.length !== participants.length) {
+    throw new DomainError(
+      'invalid_input',
+      `The approval matrix has ${matrix.groups.length} opinion groups but there are ${participants.length} participants; it needs one per participant.`,
+    );
   }
   assertUnique(candidates, 'candidate');
   assertUnique(participants, 'participant');
@@ -134,6 +151,8 @@ export function ballotFromApprovals(
 interface Stats {
   index: number;
   values: number[];
+  /** The opinion group behind each of `values` (-1: none), for bridging. */
+  groups: number[];
   mean: number | null;
   min: number | null;
   worstServed: ServedMember | null;
@@ -142,18 +161,21 @@ interface Stats {
 function statsOf(matrix: ApprovalMatrix, c: number): Stats {
   const row = matrix.approvals[c] as readonly (number | null)[];
   const values: number[] = [];
+  const groups: number[] = [];
   let worstServed: ServedMember | null = null;
   for (const [p, u] of row.entries()) {
     if (u === null) continue;
     values.push(u);
+    groups.push(matrix.groups?.[p] ?? -1);
     if (worstServed === null || u < worstServed.approval) {
       worstServed = { participantId: matrix.participants[p] as string, approval: u };
     }
   }
-  if (values.length === 0) return { index: c, values, mean: null, min: null, worstServed };
+  if (values.length === 0) return { index: c, values, groups, mean: null, min: null, worstServed };
   return {
     index: c,
     values,
+    groups,
     mean: utilitarian(values),
     min: egalitarian(values),
     worstServed,
@@ -228,12 +250,14 @@ export function selectConsensus(
   } else {
     const name = welfare;
     const sorted = [...predicted].sort(
-      (a, b) => compareWelfare(name, a.values, b.values) || byPriority(a, b),
+      (a, b) => compareWelfare(name, a.values, b.values, a.groups, b.groups) || byPriority(a, b),
     );
     let previous: Stats | null = null;
     for (const s of sorted) {
-      const tied = previous !== null && compareWelfare(name, previous.values, s.values) === 0;
-      push(s, welfareScore(name, s.values), tied);
+      const tied =
+        previous !== null &&
+        compareWelfare(name, previous.values, s.values, previous.groups, s.groups) === 0;
+      push(s, welfareScore(name, s.values, s.groups), tied);
       previous = s;
     }
   }
@@ -243,7 +267,7 @@ export function selectConsensus(
     welfare,
     ranked,
     schulze: schulzeResult,
-    description: describeSelection(welfare, candidates.length),
+    description: describeSelection(welfare, candidates.length, bridgedGroupCount(matrix.groups)),
   };
 }
 
@@ -253,10 +277,20 @@ const METHOD: Record<WelfareName, string> = {
   nash: 'Nash welfare (the mean log of predicted approvals, so anyone left near zero weighs heavily)',
   schulze:
     "the Schulze method (each member's predicted ranking of the candidates, combined by strongest paths)",
+  bridging:
+    "bridging welfare (each opinion group's mean predicted approval, combined as a product, so a statement one group rejects ranks low)",
 };
 
 /** E.g. "Chosen from 8 candidates by egalitarian welfare (the least-served member's …)." */
-export function describeSelection(welfare: WelfareName, candidateCount: number): string {
+export function describeSelection(
+  welfare: WelfareName,
+  candidateCount: number,
+  bridgedGroups = 0,
+): string {
   const noun = candidateCount === 1 ? 'candidate' : 'candidates';
-  return `Chosen from ${candidateCount} ${noun} by ${METHOD[welfare]}.`;
+  const chosen = `Chosen from ${candidateCount} ${noun} by ${METHOD[welfare]}`;
+  if (welfare !== 'bridging') return `${chosen}.`;
+  return bridgedGroups >= 2
+    ? `${chosen}, over ${bridgedGroups} opinion groups learned from the workspace's ratings.`
+    : `${chosen}; no two opinion groups are known among these members yet (the workspace has too few ratings), so it ranked by the mean predicted approval.`;
 }

@@ -1,4 +1,10 @@
 import { z } from 'zod';
 
-export const WelfareNameSchema = z.enum(['utilitarian', 'egalitarian', 'nash', 'schulze']);
+export const WelfareNameSchema = z.enum([
+  'utilitarian',
+  'egalitarian',
+  'nash',
+  'schulze',
+  'bridging',
+]);
 export type WelfareName = z.infer<typeof WelfareNameSchema>;

@@ -120,8 +120,54 @@ export function isoelasticEquivalent(approvals: readonly number[], alpha: number
   return anchor * (sum / values.length) ** (1 / e);
 }
 
-/** The welfare of one approval vector under a named function. */
-export function welfareScore(name: ScalarWelfareName, approvals: readonly number[]): number {
+/**
+ * Bridging welfare: the mean over opinion groups of log(the group's mean approval), a
+ * Nash welfare over groups rather than members. A statement one group rejects scores low
+ * however much another group loves it, and a large group cannot outvote a small one.
+ * `groups[i]` is the group of the member behind `approvals[i]`, -1 for none; members in
+ * no group count only when fewer than two groups are present, and then the whole room is
+ * one group (the log of the mean approval, which ranks as utilitarian does). The groups
+ * come from the ratings (the learned model's opinion groups), never from labels.
+ */
+export function bridging(approvals: readonly number[], groups?: readonly number[]): number {
+  assertApprovals(approvals);
+  if (groups !== undefined && groups.length !== approvals.length) {
+    throw new DomainError(
+      'invalid_input',
+      `Bridging needs one group per approval; got ${groups.length} groups for ${approvals.length} approvals.`,
+    );
+  }
+  const sums = new Map<number, { sum: number; count: number }>();
+  if (groups !== undefined) {
+    for (const [i, g] of groups.entries()) {
+      if (g < 0) continue;
+      const cell = sums.get(g) ?? { sum: 0, count: 0 };
+      cell.sum += approvals[i] as number;
+      cell.count += 1;
+      sums.set(g, cell);
+    }
+  }
+  if (sums.size < 2) return Math.log(Math.max(mean(approvals), NASH_FLOOR));
+  let total = 0;
+  for (const { sum, count } of sums.values()) total += Math.log(Math.max(sum / count, NASH_FLOOR));
+  return total / sums.size;
+}
+
+/** How many opinion groups `bridging` bridges for these groups (0: the room is one). */
+export function bridgedGroupCount(groups: readonly number[] | undefined): number {
+  const present = new Set((groups ?? []).filter((g) => g >= 0));
+  return present.size < 2 ? 0 : present.size;
+}
+
+/**
+ * The welfare of one approval vector under a named function. `groups` (aligned with
+ * `approvals`) is read by bridging only.
+ */
+export function welfareScore(
+  name: ScalarWelfareName,
+  approvals: readonly number[],
+  groups?: readonly number[],
+): number {
   switch (name) {
     case 'utilitarian':
       return utilitarian(approvals);
@@ -129,6 +175,8 @@ export function welfareScore(name: ScalarWelfareName, approvals: readonly number
       return egalitarian(approvals);
     case 'nash':
       return nash(approvals);
+    case 'bridging':
+      return bridging(approvals, groups);
   }
 }
 
@@ -136,9 +184,14 @@ export function welfareScore(name: ScalarWelfareName, approvals: readonly number
  * What candidates are compared on, most significant first. The second key only matters
  * when the first ties: among candidates whose worst-served member fares equally, the one
  * better for everyone else is better (egalitarian -> mean); among equal means, the one
- * that leaves nobody further behind (utilitarian -> min); Nash ties fall back to the mean.
+ * that leaves nobody further behind (utilitarian -> min); Nash and bridging ties fall back
+ * to the mean.
  */
-export function welfareKey(name: ScalarWelfareName, approvals: readonly number[]): number[] {
+export function welfareKey(
+  name: ScalarWelfareName,
+  approvals: readonly number[],
+  groups?: readonly number[],
+): number[] {
   switch (name) {
     case 'utilitarian':
       return [utilitarian(approvals), egalitarian(approvals)];
@@ -146,6 +199,8 @@ export function welfareKey(name: ScalarWelfareName, approvals: readonly number[]
       return [egalitarian(approvals), utilitarian(approvals)];
     case 'nash':
       return [nash(approvals), utilitarian(approvals)];
+    case 'bridging':
+      return [bridging(approvals, groups), utilitarian(approvals)];
   }
 }
 
@@ -168,6 +223,8 @@ export function compareWelfare(
   name: ScalarWelfareName,
   a: readonly number[],
   b: readonly number[],
+  groupsA?: readonly number[],
+  groupsB?: readonly number[],
 ): number {
-  return compareWelfareKeys(welfareKey(name, a), welfareKey(name, b));
+  return compareWelfareKeys(welfareKey(name, a, groupsA), welfareKey(name, b, groupsB));
 }

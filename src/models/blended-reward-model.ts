@@ -97,7 +97,9 @@ export class BlendedRewardModel implements RewardModel {
         return clamp01((1 - weight) * base + weight * learned);
       });
     });
-    return { ...matrix, approvals };
+    // The opinion groups learned from the workspace's ratings, for bridging welfare.
+    const groups = matrix.participants.map((member) => model.groupOf(member));
+    return { ...matrix, approvals, groups };
   }
 }
 

@@ -132,4 +132,52 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     const mine = await roundToPoll(h, SCOPE);
     expect((await h.runtime.store.polls.scores(SCOPE, mine.round.id, 1))?.model).toBe(base.name);
   });
+  it('bridges the opinion groups learned from earlier polls when a round asks for bridging', async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 30 }) });
+    // Eight earlier polls rated by two camps of six who always disagree with each other.
+    const camps = {
+      a: ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'],
+      b: ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'],
+    };
+    for (let i = 0; i < 8; i++) {
+      const approvalOf = (camp: 'a' | 'b') => ((i % 2 === 0) === (camp === 'a') ? 1 : 0);
+      await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
+        roundId: `past${i}`,
+        version: 1,
+        question: 'An earlier question',
+        statement: `Earlier statement ${i}`,
+        openedAt: i,
+        ratings: (['a', 'b'] as const).flatMap((camp) =>
+          camps[camp].map((participantId) => ({
+            participantId,
+            optionKey: approvalOf(camp) === 1 ? 'agree' : 'disagree',
+            approval: approvalOf(camp),
+            at: i,
+          })),
+        ),
+        opinions: [],
+      });
+    }
+    const opinions = {
+      a1: 'We should move the office to the city centre.',
+      a2: 'The city centre is easier to reach by train.',
+      a3: 'A central office would help hiring.',
+      b1: 'Stay in the suburbs, rent is cheaper.',
+      b2: 'Parking in the centre is impossible.',
+    };
+    const { round } = await roundToPoll(h, SCOPE, opinions, 'Where should the office be?', {
+      welfare: 'bridging',
+    });
+    const scores = await h.runtime.store.polls.scores(SCOPE, round.id, 1);
+    expect(scores?.model).toBe(`${base.name} blended with learned (96 ratings)`);
+    const groupOf = new Map(
+      (scores?.matrix.participants ?? []).map((p, i) => [p, scores?.matrix.groups?.[i]]),
+    );
+    expect(groupOf.get('a1')).toBe(groupOf.get('a3'));
+    expect(groupOf.get('b1')).toBe(groupOf.get('b2'));
+    expect(groupOf.get('a1')).not.toBe(groupOf.get('b1'));
+    const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
+    expect(poll?.method).toMatch(/bridging welfare .*over 2 opinion groups/);
+  });
 });

@@ -45,6 +45,23 @@ describe('pollResults with ratings', () => {
     expect(results.welfareValue).toBeCloseTo(value, 6);
   });
 
+  it('computes bridging welfare of the ratings over the groups the scores learned', () => {
+    // p1 (1) and p2 (0.5) in group 0, p3 (0) in group 1: (ln 0.75 + ln 0.001) / 2.
+    const grouped = pollResults({
+      scale: 'approval3',
+      ratings,
+      predicted,
+      welfare: 'bridging',
+      groups: { p1: 0, p2: 0, p3: 1 },
+    });
+    expect(grouped.welfareFunction).toBe('bridging');
+    expect(grouped.welfareNote).toBeNull();
+    expect(grouped.welfareValue).toBeCloseTo((Math.log(0.75) + Math.log(0.001)) / 2, 9);
+    // Without groups the room is one group: ln of the mean, 0.5.
+    const room = pollResults({ scale: 'approval3', ratings, predicted, welfare: 'bridging' });
+    expect(room.welfareValue).toBeCloseTo(Math.log(0.5), 9);
+  });
+
   it('counts, distributes and compares with the predictions', () => {
     const results = pollResults({ scale: 'approval3', ratings, predicted, welfare: 'egalitarian' });
     expect(results).toMatchObject({

@@ -267,6 +267,57 @@ describe('validateApprovalMatrix', () => {
   });
 });
 
+describe('selectConsensus with bridging welfare', () => {
+  // p1-p4 form one opinion group, p5 and p6 another, p7 is in none. c1 delights the
+  // large group and loses the small one; c2 is fairly good for both.
+  const grouped: ApprovalMatrix = {
+    participants: ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'],
+    candidates: ['c1', 'c2'],
+    approvals: [
+      [1, 1, 1, 1, 0, 0, 1],
+      [0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6],
+    ],
+    groups: [0, 0, 0, 0, 1, 1, -1],
+  };
+
+  it('picks the candidate both groups accept over the one a larger group loves', () => {
+    const selection = selectConsensus(grouped, 'bridging', 1);
+    expect(selection.ranked.map((r) => r.candidateId)).toEqual(['c2', 'c1']);
+    expect(selection.ranked[0]?.welfare).toBeCloseTo(Math.log(0.6), 9);
+    // Utilitarian, on the same numbers, prefers c1 (mean 0.71 against 0.6).
+    expect(selectConsensus(grouped, 'utilitarian', 1).ranked[0]?.candidateId).toBe('c1');
+    expect(selection.description).toMatch(/bridging welfare .*over 2 opinion groups/);
+  });
+
+  it('leaves out the groups of members nobody predicted', () => {
+    // p5 and p6 unpredicted for c1: only group 0 remains, so c1's room mean (1) counts.
+    const partial: ApprovalMatrix = {
+      ...grouped,
+      approvals: [[1, 1, 1, 1, null, null, 1], grouped.approvals[1] as (number | null)[]],
+    };
+    const selection = selectConsensus(partial, 'bridging', 1);
+    expect(selection.ranked[0]?.candidateId).toBe('c1');
+    expect(selection.ranked[0]?.welfare).toBeCloseTo(0, 9);
+  });
+
+  it('ranks by the mean and says so when no groups are known', () => {
+    const { groups: _groups, ...ungrouped } = grouped;
+    const selection = selectConsensus(ungrouped, 'bridging', 1);
+    expect(selection.ranked.map((r) => r.candidateId)).toEqual(['c1', 'c2']);
+    expect(selection.description).toMatch(/no two opinion groups are known/);
+    expect(selection.description).toMatch(/mean predicted approval/);
+  });
+
+  it('refuses a groups list that does not match the participants', () => {
+    expect(() => validateApprovalMatrix({ ...grouped, groups: [0, 1, 2.5, 0, 0, 0, 0] })).toThrow(
+      DomainError,
+    );
+    expect(() => validateApprovalMatrix({ ...grouped, groups: [0, 1] })).toThrow(
+      /2 opinion groups but there are 7 participants/,
+    );
+  });
+});
+
 describe('describeSelection', () => {
   it.each<{ welfare: WelfareName; count: number; text: string }>([
     {

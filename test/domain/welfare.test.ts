@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import {
+  bridgedGroupCount,
+  bridging,
   compareWelfare,
   egalitarian,
   isoelastic,
@@ -231,5 +233,61 @@ describe('compareWelfare', () => {
       [0.5, 0.6],
       [0.2, 1],
     ]);
+  });
+});
+
+describe('bridging', () => {
+  it('is the mean over groups of the log of each group mean', () => {
+    // Group 0 means 0.75, group 1 means 0.25: (ln 0.75 + ln 0.25) / 2.
+    expect(bridging([1, 0.5, 0.25], [0, 0, 1])).toBeCloseTo(
+      (Math.log(0.75) + Math.log(0.25)) / 2,
+      12,
+    );
+  });
+
+  it('ranks the statement both groups accept above one a larger group loves', () => {
+    // Four members in group 0, two in group 1.
+    const groups = [0, 0, 0, 0, 1, 1];
+    const loved = [1, 1, 1, 1, 0, 0]; // mean 0.67
+    const shared = [0.6, 0.6, 0.6, 0.6, 0.6, 0.6]; // mean 0.6
+    expect(utilitarian(loved)).toBeGreaterThan(utilitarian(shared));
+    expect(bridging(shared, groups)).toBeGreaterThan(bridging(loved, groups));
+    expect(compareWelfare('bridging', shared, loved, groups, groups)).toBeLessThan(0);
+  });
+
+  it('weighs each group once however many members it has', () => {
+    // Group 0 has three members at 0.5, group 1 one member at 0.5: the same as one each.
+    expect(bridging([0.5, 0.5, 0.5, 0.5], [0, 0, 0, 1])).toBeCloseTo(Math.log(0.5), 12);
+  });
+
+  it('treats the room as one group when fewer than two groups are known', () => {
+    const u = [1, 0.5, 0];
+    expect(bridging(u)).toBeCloseTo(Math.log(0.5), 12);
+    expect(bridging(u, [-1, -1, -1])).toBeCloseTo(Math.log(0.5), 12);
+    expect(bridging(u, [0, 0, -1])).toBeCloseTo(Math.log(0.5), 12);
+    expect(bridgedGroupCount(undefined)).toBe(0);
+    expect(bridgedGroupCount([0, 0, -1])).toBe(0);
+    expect(bridgedGroupCount([2, 0, -1, 2])).toBe(2);
+  });
+
+  it('leaves members in no group out once two groups are known', () => {
+    expect(bridging([1, 0.5, 0], [0, 1, -1])).toBeCloseTo(Math.log(0.5) / 2, 12);
+  });
+
+  it('floors a group that rejects the statement at NASH_FLOOR', () => {
+    expect(bridging([1, 0], [0, 1])).toBeCloseTo(Math.log(NASH_FLOOR) / 2, 12);
+  });
+
+  it('refuses groups that do not line up with the approvals', () => {
+    expect(() => bridging([1, 0.5], [0])).toThrow(DomainError);
+    expect(() => bridging([1, 0.5], [0])).toThrow(/one group per approval/);
+  });
+
+  it('is a scalar welfare with the mean as its tie-break', () => {
+    expect(isScalarWelfare('bridging')).toBe(true);
+    const key = welfareKey('bridging', [1, 0.5], [0, 1]);
+    expect(key[0]).toBeCloseTo(Math.log(0.5) / 2, 12);
+    expect(key[1]).toBeCloseTo(0.75, 12);
+    expect(welfareScore('bridging', [1, 0.5], [0, 1])).toBeCloseTo(Math.log(0.5) / 2, 12);
   });
 });

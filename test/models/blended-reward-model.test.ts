@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { selectConsensus } from '../../src/domain/selection.js';
 import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import type { LearnedInput } from '../../src/models/learned/model.js';
 import type { PredictInput, RatingsHistory, RewardModel } from '../../src/models/ports.js';
@@ -97,5 +98,48 @@ describe('BlendedRewardModel', () => {
     // Never more than half learned: the base model still reads this round's candidate.
     expect(yes).toBeLessThanOrEqual(0.75);
     expect(no).toBeGreaterThanOrEqual(0.25);
+  });
+  it('hands the opinion groups it learned to selection, for bridging welfare', async () => {
+    // Two camps of six: camp a agrees with s0-s3 and rejects s4-s7, camp b the reverse.
+    const statements = Array.from({ length: 8 }, (_, i) => ({
+      id: `s${i}`,
+      text: `Statement ${i} on the office move`,
+    }));
+    const members = [...'abcdefghijkl'].map((letter) => ({ id: letter, text: '' }));
+    const camp = (id: string) => ('abcdef'.includes(id) ? 'a' : 'b');
+    const data: LearnedInput = {
+      members,
+      statements,
+      ratings: members.flatMap((m) =>
+        statements.map((s, i) => ({
+          member: m.id,
+          statement: s.id,
+          approval: i < 4 === (camp(m.id) === 'a') ? 1 : 0,
+        })),
+      ),
+    };
+    const participants = ['a', 'b', 'g', 'h', 'newcomer'];
+    const result = await new BlendedRewardModel(half, { minRatings: 30 }).predict({
+      ...input(port(data)),
+      participants: participants.map((id) => ({ id, opinion: 'An opinion.', critique: null })),
+    });
+    const groups = result.matrix.groups;
+    expect(groups).toHaveLength(participants.length);
+    const [a, b, g, h, newcomer] = groups ?? [];
+    expect(a).toBe(b);
+    expect(g).toBe(h);
+    expect(a).not.toBe(g);
+    expect(Math.min(a ?? -1, g ?? -1)).toBeGreaterThanOrEqual(0);
+    // The newcomer rated nothing: in no group, so bridging leaves them out.
+    expect(newcomer).toBe(-1);
+    const selection = selectConsensus(result.matrix, 'bridging', 1);
+    expect(selection.description).toMatch(/over 2 opinion groups/);
+  });
+
+  it('learns no groups below the threshold, so bridging ranks by the mean', async () => {
+    const result = await new BlendedRewardModel(half, { minRatings: 13 }).predict(
+      input(port(history())),
+    );
+    expect(result.matrix.groups).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { createRng, type Rng } from '../../domain/random.js';
+import { bridging } from '../../domain/welfare.js';
 import { cvRidgeFit, dot } from './blend.js';
 import { COLD_FEATURES, type ComponentOptions, Components, WARM_FEATURES } from './components.js';
 import type { SparseRatings } from './factorisation.js';
@@ -118,10 +119,12 @@ export class LearnedCore {
   private readonly components: Components;
   readonly warmWeights: number[];
   readonly coldWeights: number[];
-  /** Members of each learned group large enough to count in the consensus. */
-  private readonly groupMembers: number[][];
-  /** Members with at least one rating: the room, when there are no groups to bridge. */
+  /** Per member, the index of their learned group large enough to count, else -1. */
+  private readonly groupIndex: Int32Array;
+  /** Members with at least one rating: whose predictions the consensus score weighs. */
   private readonly members: number[] = [];
+  /** groupOf for each of `members`. */
+  private readonly memberGroups: number[];
   private readonly consensusCache = new Map<number, number>();
   /** Known ratings, member-major; NaN where the member did not rate the statement. */
   private readonly known: Float32Array;
@@ -160,11 +163,16 @@ export class LearnedCore {
       if (flag === 1) this.members.push(u);
     });
     const { groups, assignment } = this.components.clustering;
-    const byGroup: number[][] = Array.from({ length: groups }, () => []);
-    assignment.forEach((g, u) => {
-      if (g >= 0) byGroup[g]!.push(u);
+    const sizes = new Int32Array(groups);
+    for (const g of assignment) if (g >= 0) sizes[g]! += 1;
+    // Renumbered over the groups that count, so group indices are 0..n-1.
+    const kept = new Int32Array(groups).fill(-1);
+    let next = 0;
+    sizes.forEach((size, g) => {
+      if (size >= options.minGroupSize) kept[g] = next++;
     });
-    this.groupMembers = byGroup.filter((g) => g.length >= options.minGroupSize);
+    this.groupIndex = Int32Array.from(assignment, (g) => (g >= 0 ? kept[g]! : -1));
+    this.memberGroups = this.members.map((u) => this.groupIndex[u]!);
   }
 
   isRated(statement: number): boolean {
@@ -185,31 +193,28 @@ export class LearnedCore {
   }
 
   /**
-   * Bridging score: the product over the learned opinion groups of each group's mean
-   * predicted approval (a Nash welfare over groups), so a statement one group rejects
-   * scores low however much another loves it. Predictions rather than the group's own
-   * votes, because a small group has few votes on a statement and the predictions
-   * borrow from every rating. Returned as a log, to keep precision; comparable between
-   * statements of one fit.
+   * The member's learned opinion group: an index among the groups of at least
+   * `minGroupSize` members, or -1 (unclustered, or in a smaller group).
+   */
+  groupOf(member: number): number {
+    return this.groupIndex[member] ?? -1;
+  }
+
+  /**
+   * Bridging score: the domain's bridging welfare (the same function a round with
+   * `--welfare bridging` selects by) of the predicted approvals of every member with a
+   * rating, over the learned opinion groups: a statement one group rejects scores low
+   * however much another loves it. Predictions rather than the group's own votes,
+   * because a small group has few votes on a statement and the predictions borrow from
+   * every rating. Comparable between statements of one fit.
    */
   consensus(statement: number): number {
     let cached = this.consensusCache.get(statement);
     if (cached === undefined) {
-      cached = this.computeConsensus(statement);
+      const approvals = this.members.map((u) => this.predict(u, statement));
+      cached = bridging(approvals, this.memberGroups);
       this.consensusCache.set(statement, cached);
     }
     return cached;
-  }
-
-  private computeConsensus(c: number): number {
-    // Without two groups to bridge, the room is one group.
-    const groups = this.groupMembers.length >= 2 ? this.groupMembers : [this.members];
-    let score = 0;
-    for (const group of groups) {
-      let predicted = 0;
-      for (const u of group) predicted += this.predict(u, c);
-      score += Math.log(Math.max(predicted / Math.max(group.length, 1), 1e-6));
-    }
-    return score;
   }
 }

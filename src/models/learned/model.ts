@@ -46,6 +46,11 @@ export interface LearnedRewardModel {
    * opinion groups learned from the ratings; comparable between statements of one fit.
    */
   consensus(statementId: string): number;
+  /**
+   * The member's opinion group learned from the ratings (0..n-1 over the groups large
+   * enough to bridge), or -1 when they are in none.
+   */
+  groupOf(memberId: string): number;
 }
 
 export function fitLearnedModel(
@@ -103,6 +108,7 @@ export function fitLearnedModel(
       statementIds.map((s) => memberIds.map((m) => predict(m, s))),
     isRated: (statementId) => core.isRated(lookup(statementIndex, statementId, 'statement')),
     consensus: (statementId) => core.consensus(lookup(statementIndex, statementId, 'statement')),
+    groupOf: (memberId) => core.groupOf(lookup(memberIndex, memberId, 'member')),
   };
 }
 

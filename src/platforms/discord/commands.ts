@@ -17,6 +17,7 @@ const WELFARE_LABELS: Record<WelfareName, string> = {
   utilitarian: 'utilitarian: highest mean approval',
   nash: 'nash: balances mean and spread',
   schulze: 'schulze: ranked choice over predicted rankings',
+  bridging: 'bridging: approved across opinion groups learned from ratings',
 };
 
 const SCALE_LABELS: Record<PollScale, string> = {

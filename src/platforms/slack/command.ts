@@ -307,7 +307,7 @@ export function usageOf(command: string, kind: 'start' | 'extend' | RoundSubcomm
   if (kind === 'extend') return `\`${command} extend &lt;minutes&gt; [round-id]\``;
   if (kind === 'start') {
     return (
-      `\`${command} start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ` +
+      `\`${command} start [--candidates N] [--minutes M] [--welfare ${WelfareNameSchema.options.join('|')}] ` +
       `[--scale approval3|likert7] [--poll-minutes M] [--remind-minutes M] [--hidden] [--anonymous] [--min-turnout N] [--revise-below P] &lt;question&gt;\``
     );
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/domain/random.js';
+import { bridging as bridgingWelfare } from '../../../src/domain/welfare.js';
 import {
   fitFactorisation,
   predictFactorisation,
@@ -181,6 +182,20 @@ describe('consensus', () => {
     const mean = (s: string) => ids.reduce((t, m) => t + model.predict(m, s), 0) / ids.length;
     expect(mean('s8')).toBeGreaterThan(mean('s9'));
     expect(model.consensus('s9')).toBeGreaterThan(model.consensus('s8'));
+  });
+
+  it('is the bridging welfare selection uses, over the groups it hands out', () => {
+    const model = fitLearnedModel(bridging());
+    const ids = bridging().members.map((m) => m.id);
+    const groups = ids.map((m) => model.groupOf(m));
+    // The two camps, each of at least five members.
+    expect(new Set(groups.filter((g) => g >= 0)).size).toBe(2);
+    expect(groups[0]).not.toBe(groups[59]);
+    for (const s of ['s0', 's8', 's9']) {
+      const approvals = ids.map((m) => model.predict(m, s));
+      expect(model.consensus(s)).toBeCloseTo(bridgingWelfare(approvals, groups), 12);
+    }
+    expect(() => model.groupOf('nobody')).toThrow(/Unknown member/);
   });
 
   it('scores a statement nobody rated, finitely', () => {

@@ -126,6 +126,7 @@ describe('Discord setup: the /consensus command', () => {
       'egalitarian',
       'nash',
       'schulze',
+      'bridging',
     ]);
     expect(byName.scale?.choices?.map((c) => c.value)).toEqual(['approval3', 'likert7']);
     const close = subs[1] as unknown as { options: { name: string; required?: boolean }[] };

@@ -26,7 +26,7 @@ describe('Slack slash commands', () => {
   it('answers wrong or missing arguments with an ephemeral usage message, and keeps working', async () => {
     s = await startStack();
     const startUsage =
-      'Usage: `/consensus start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze] ' +
+      'Usage: `/consensus start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze|bridging] ' +
       '[--scale approval3|likert7] [--poll-minutes M] [--remind-minutes M] [--hidden] [--anonymous] [--min-turnout N] [--revise-below P] &lt;question&gt;`';
     const cases: [string, string][] = [
       ['start', `The question is empty: write the question after the command.\n${startUsage}`],
@@ -41,7 +41,7 @@ describe('Slack slash commands', () => {
       ['start --minutes', `--minutes needs a value.\n${startUsage}`],
       [
         'start --welfare maximin Why?',
-        `--welfare is one of utilitarian, egalitarian, nash, schulze.\n${startUsage}`,
+        `--welfare is one of utilitarian, egalitarian, nash, schulze, bridging.\n${startUsage}`,
       ],
       ['start --scale stars Why?', `--scale is one of approval3, likert7.\n${startUsage}`],
       [

@@ -27,6 +27,10 @@ describe('slash command parsing', () => {
       },
     ],
     [
+      'start --welfare bridging Office move?',
+      { kind: 'start', question: 'Office move?', settings: { welfare: 'bridging' } },
+    ],
+    [
       'start -- --literal question',
       { kind: 'start', question: '--literal question', settings: {} },
     ],
