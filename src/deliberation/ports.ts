@@ -13,8 +13,15 @@ import type {
  * gets a platform-neutral view; rendering (Block Kit, embeds, terminal) is the adapter's.
  */
 export interface PlatformPort {
-  /** Posts the question; the thread under the returned message collects opinions. */
-  postQuestion(view: QuestionView): Promise<MessageRef>;
+  /**
+   * Posts the question; the thread under the returned message collects opinions.
+   * `onPosted` must be awaited as soon as the message exists, before its thread is opened
+   * where that is a step of its own (Discord): replies count only once it is linked.
+   */
+  postQuestion(
+    view: QuestionView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef>;
   /** Posts the progress message, or edits it when `existing` is given. */
   upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef>;
   /**

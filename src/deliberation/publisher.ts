@@ -29,14 +29,25 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
     switch (job.kind) {
       case 'question': {
         if (round.questionRef) return; // posted already (job re-delivered after a crash)
-        const ref = await port.postQuestion({
-          ...header,
-          createdBy: round.createdBy,
-          deadline: round.deadline,
-          candidates: round.settings.candidates,
-          welfare: round.settings.welfare,
-          scale: round.settings.scale,
-        });
+        const ref = await port.postQuestion(
+          {
+            ...header,
+            createdBy: round.createdBy,
+            deadline: round.deadline,
+            candidates: round.settings.candidates,
+            welfare: round.settings.welfare,
+            scale: round.settings.scale,
+          },
+          // Only the link, not questionRef: a round with a questionRef counts as posted,
+          // and one whose thread then failed must be posted again by the retry.
+          (posted) =>
+            messages.link(
+              round.scope,
+              posted,
+              { roundId: round.id, kind: 'question', version: 0 },
+              'question',
+            ),
+        );
         await deps.service.attachQuestion(round.scope, round.id, ref);
         return;
       }

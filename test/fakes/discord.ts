@@ -134,6 +134,11 @@ export class FakeDiscord {
   private readonly waiters = new Set<() => void>();
   private holdConnections = false;
   private readonly held: (() => void)[] = [];
+  /**
+   * Runs when the bot has opened a thread, after THREAD_CREATE is sent and before the bot
+   * gets the REST answer: a member (or a script) replying the moment the thread appears.
+   */
+  onThreadStarted: ((threadId: string) => void) | null = null;
   private constructor(
     private readonly server: Server,
     private readonly options: FakeDiscordOptions,
@@ -487,6 +492,7 @@ export class FakeDiscord {
     if (!this.messages.has(messageId)) return UNKNOWN_MESSAGE;
     const thread = this.addThread(parentId, messageId, String(body.name ?? 'thread'));
     this.dispatch('THREAD_CREATE', { ...thread, newly_created: true });
+    this.onThreadStarted?.(messageId);
     return [201, thread];
   }
 

@@ -104,8 +104,13 @@ export class ConsolePlatform implements PlatformPort {
     return ref;
   }
 
-  async postQuestion(view: QuestionView): Promise<MessageRef> {
-    return this.post('question', view, renderQuestion(view));
+  async postQuestion(
+    view: QuestionView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
+    const ref = this.refFor(view);
+    await onPosted(ref);
+    return this.post('question', view, renderQuestion(view), ref);
   }
 
   async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {

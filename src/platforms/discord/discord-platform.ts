@@ -63,10 +63,16 @@ export class DiscordPlatform implements PlatformPort {
     private readonly log: Log,
   ) {}
 
-  async postQuestion(view: QuestionView): Promise<MessageRef> {
+  async postQuestion(
+    view: QuestionView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
     const message = await this.post(view.channelId, null, { embeds: [questionEmbed(view)] });
     let threadId: string;
     try {
+      // Linked before the thread exists: it takes the question's id, so a member who
+      // replies the moment it opens finds the round. Linked after, that reply was lost.
+      await onPosted(message);
       const thread = CreatedThreadSchema.parse(
         await this.rest.post(Routes.threads(view.channelId, message.messageId), {
           body: {
@@ -77,8 +83,8 @@ export class DiscordPlatform implements PlatformPort {
       );
       threadId = thread.id;
     } catch (error) {
-      // Without a thread the round cannot collect opinions; take the question down so
-      // the job's retry posts one question, not two.
+      // Without a thread (or a link) the round cannot collect opinions; take the question
+      // down so the job's retry posts one question, not two.
       await this.rest
         .delete(Routes.channelMessage(view.channelId, message.messageId))
         .catch(() => undefined);

@@ -112,44 +112,33 @@ export class Interactions {
     kind: RateButtonKind | null,
     optionKey: string,
   ): Promise<void> {
-    let answer: string;
-    if (!interaction.inGuild()) {
-      answer = OUTSIDE_GUILD_TEXT;
-    } else {
-      try {
-        const event = {
-          scope: { platform: 'discord' as const, workspaceId: interaction.guildId },
-          channelId: interaction.channelId,
-          messageId: interaction.message.id,
-          userId: interaction.user.id,
-          optionKey,
-          at: this.now(),
-          removed: false,
-          source: 'button' as const,
-        };
-        let outcome = await this.service.react(event);
-        // Buttons exist only on the bot's own statements: an unknown one is a statement
-        // posted a moment ago whose link to its round is still being written.
-        for (let i = 0; i < LINK_RETRIES && outcome.status === 'ignored' && !outcome.roundId; i++) {
-          await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
-          outcome = await this.service.react(event);
-        }
-        answer =
+    await this.respond(interaction, 'ephemeral', async () => {
+      if (!interaction.inGuild()) return { ephemeral: true, content: OUTSIDE_GUILD_TEXT };
+      const event = {
+        scope: { platform: 'discord' as const, workspaceId: interaction.guildId },
+        channelId: interaction.channelId,
+        messageId: interaction.message.id,
+        userId: interaction.user.id,
+        optionKey,
+        at: this.now(),
+        removed: false,
+        source: 'button' as const,
+      };
+      let outcome = await this.service.react(event);
+      // Buttons exist only on the bot's own statements: an unknown one is a statement
+      // posted a moment ago whose link to its round is still being written.
+      for (let i = 0; i < LINK_RETRIES && outcome.status === 'ignored' && !outcome.roundId; i++) {
+        await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
+        outcome = await this.service.react(event);
+      }
+      return {
+        ephemeral: true,
+        content:
           outcome.status === 'recorded'
             ? ratedText(kind, optionKey)
-            : 'That button is not a rating in an open poll.';
-      } catch (error) {
-        if (error instanceof DomainError) answer = error.message;
-        else {
-          this.log.error(
-            { ...describeError(error), guildId: interaction.guildId },
-            'rating button failed',
-          );
-          answer = INTERNAL_ERROR_TEXT;
-        }
-      }
-    }
-    await interaction.reply({ content: answer, flags: MessageFlags.Ephemeral });
+            : 'That button is not a rating in an open poll.',
+      };
+    });
   }
 
   private async command(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -254,10 +243,10 @@ export class Interactions {
   /**
    * Answers directly when the work is quick; otherwise defers before Discord's 3 s run
    * out and edits the deferred reply when the work is done. Errors are only shown to
-   * the member who ran the command.
+   * the member who ran the command or clicked the button.
    */
   private async respond(
-    interaction: ChatInputCommandInteraction,
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
     visibility: 'public' | 'ephemeral',
     work: () => Promise<Answer>,
   ): Promise<void> {
@@ -268,7 +257,7 @@ export class Interactions {
         .then(
           () => true,
           (error: unknown) => {
-            this.log.warn(describeError(error), 'could not defer a command');
+            this.log.warn(describeError(error), 'could not defer an interaction');
             return false;
           },
         );
@@ -303,8 +292,18 @@ export class Interactions {
     await interaction.editReply(body);
   }
 
-  private failure(error: unknown, interaction: ChatInputCommandInteraction): Answer {
+  private failure(
+    error: unknown,
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+  ): Answer {
     if (error instanceof DomainError) return { ephemeral: true, content: error.message };
+    if (interaction.isButton()) {
+      this.log.error(
+        { ...describeError(error), guildId: interaction.guildId },
+        'rating button failed',
+      );
+      return { ephemeral: true, content: INTERNAL_ERROR_TEXT };
+    }
     if (error instanceof StaleCommandError) {
       // The admin's to fix, not a bug here: say what to run, and log it once per use.
       this.log.warn(

@@ -72,8 +72,13 @@ export class SlackPort implements PlatformPort {
     return { channelId: res.channel ?? channel, messageId: res.ts, threadId: threadTs };
   }
 
-  async postQuestion(view: QuestionView): Promise<MessageRef> {
-    return this.post(view.channelId, questionMessage(view), null);
+  async postQuestion(
+    view: QuestionView,
+    onPosted: (ref: MessageRef) => Promise<void>,
+  ): Promise<MessageRef> {
+    const ref = await this.post(view.channelId, questionMessage(view), null);
+    await onPosted(ref);
+    return ref;
   }
 
   async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {

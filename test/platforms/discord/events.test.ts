@@ -34,6 +34,22 @@ describe('Discord: which messages are opinions', () => {
     ]);
   });
 
+  it('counts a reply sent the moment the round’s thread opens, before the bot hears back', async () => {
+    const { fake } = world;
+    fake.onThreadStarted = (threadId) => {
+      fake.say(threadId, ana, 'Yes, if Friday support is covered by a rota.');
+    };
+    const { round } = await startRound(world);
+    fake.onThreadStarted = null;
+    await settle(world);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({
+        participantId: ana.id,
+        text: 'Yes, if Friday support is covered by a rota.',
+      }),
+    ]);
+  });
+
   it('edits replace and deletions remove opinions, in the order they happened', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);

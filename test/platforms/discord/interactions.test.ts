@@ -3,10 +3,13 @@ import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
 import {
   contentOf,
   embedsOf,
+  idOf,
   MOD,
   member,
+  moderator,
   opinions,
   PERMS,
+  ratings,
   settle,
   snowflake,
   startRound,
@@ -119,6 +122,53 @@ describe('Discord: slash commands', () => {
     );
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
+
+  it('defers a rating click whose work takes longer than Discord’s 3 s, then edits in the answer', async () => {
+    world = await startWorld({
+      wrap: (service) => ({
+        ...pick(service),
+        react: async (event) => {
+          if (event.source === 'button') await new Promise((r) => setTimeout(r, 3_300));
+          return service.react(event);
+        },
+      }),
+    });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
+      anonymous: true,
+    });
+    fake.say(threadId, ana, 'Yes, a four-day week would reduce burnout.');
+    fake.say(threadId, ben, 'No, our customers expect us five days a week.');
+    await until(async () => (await opinions(world, round.id)).length === 2 || null);
+    await fake.answered(fake.command('close', {}, moderator));
+    const statement = await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+          .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
+      'statement',
+    );
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling',
+    );
+    const started = Date.now();
+    const click = fake.click(idOf(statement.response), 'consensus:rate:anonymous:agree', ana);
+    const state = await fake.answered(click, 8_000);
+    // "Thinking…" went out inside the window, privately, as the quick answer would have.
+    const [callback] = fake.requested(
+      'POST',
+      new RegExp(`^/interactions/${click}/[^/]+/callback$`),
+    );
+    expect(callback?.body).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    expect((callback?.at ?? Infinity) - started).toBeLessThan(3_000);
+    expect(String(state.original?.content)).toBe(
+      'Your anonymous rating: agree. Click another button to change it.',
+    );
+    expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(Object.values(await ratings(world, round.id))).toEqual(['agree']);
+    expect(fake.requests.filter((r) => r.status >= 400)).toEqual([]);
+  }, 20_000);
 
   it('answers every rating button click: outside a server, and when something breaks', async () => {
     world = await startWorld({

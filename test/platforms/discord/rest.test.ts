@@ -50,15 +50,18 @@ describe('Discord REST: rate limits', () => {
   });
 
   it('retries a rate-limited poll reaction and adds every reaction once, in order', async () => {
-    const question = await platform.postQuestion({
-      ...header,
-      channelId: fake.channelId,
-      createdBy: '1',
-      deadline: null,
-      candidates: 8,
-      welfare: 'egalitarian',
-      scale: 'approval3',
-    });
+    const question = await platform.postQuestion(
+      {
+        ...header,
+        channelId: fake.channelId,
+        createdBy: '1',
+        deadline: null,
+        candidates: 8,
+        welfare: 'egalitarian',
+        scale: 'approval3',
+      },
+      async () => {},
+    );
     fake.rateLimitNext('PUT', /\/reactions\//, 0.3, true);
     // The publisher links the message before the first reaction is added.
     let reactionsWhenLinked = -1;
