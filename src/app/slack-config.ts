@@ -10,13 +10,21 @@ const optional = z
 /** Messages never include the value: a mistyped variable may hold a secret. */
 export const SlackEnvSchema = z
   .object({
+    // Only a token of another Slack kind is refused (a user or app token where the bot
+    // token belongs is the usual mix-up); other values, such as a local fake's, pass.
     SLACK_BOT_TOKEN: optional.pipe(
-      z.string().startsWith('xoxb-', 'must be the bot token, which starts with xoxb-').optional(),
+      z
+        .string()
+        .refine(
+          (v) => !/^(xox[ac-z]-|xapp-)/.test(v),
+          'must be the bot token, which starts with xoxb-',
+        )
+        .optional(),
     ),
     SLACK_APP_TOKEN: optional.pipe(
       z
         .string()
-        .startsWith('xapp-', 'must be an app-level token, which starts with xapp-')
+        .refine((v) => !/^xox[a-z]-/.test(v), 'must be an app-level token, which starts with xapp-')
         .optional(),
     ),
     SLACK_SIGNING_SECRET: optional,
@@ -40,7 +48,7 @@ export const SlackEnvSchema = z
         .map((id) => id.trim())
         .filter((id) => id.length > 0);
       for (const id of ids) {
-        if (!/^[UW][A-Z0-9]{2,}$/.test(id)) {
+        if (!/^[UW][A-Z0-9]+$/.test(id)) {
           ctx.addIssue({
             code: 'custom',
             message: `"${id}" is not a Slack member id (like U012AB3CD); separate ids with commas`,

@@ -160,7 +160,7 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
       (suggestion
         ? ` To ask a question, write \`${command} start ${echo(text)}\`.`
         : ` \`${command} help\` lists what I do.`),
-    null,
+    `\`${command} ${['start', ...ROUND_SUBCOMMANDS, 'extend', 'help'].join('|')} …\``,
   );
 }
 

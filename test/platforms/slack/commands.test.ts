@@ -28,6 +28,8 @@ describe('Slack slash commands', () => {
     const startUsage =
       'Usage: `/consensus start [--candidates N] [--minutes M] [--welfare utilitarian|egalitarian|nash|schulze|bridging] ' +
       '[--scale approval3|likert7] [--poll-minutes M] [--remind-minutes M] [--hidden] [--anonymous] [--min-turnout N] [--revise-below P] &lt;question&gt;`';
+    const commandsUsage =
+      'Usage: `/consensus start|close|status|critique|finish|cancel|results|export|extend|help …`';
     const cases: [string, string][] = [
       ['start', `The question is empty: write the question after the command.\n${startUsage}`],
       [
@@ -53,10 +55,13 @@ describe('Slack slash commands', () => {
         '`/consensus close` takes at most a round id.\nUsage: `/consensus close [round-id]`',
       ],
       ['status r:1', '"r:1" is not a round id.\nUsage: `/consensus status [round-id]`'],
-      ['frobnicate', 'I don\'t know "frobnicate". `/consensus help` lists what I do.'],
+      [
+        'frobnicate',
+        `I don't know "frobnicate". \`/consensus help\` lists what I do.\n${commandsUsage}`,
+      ],
       [
         'Should we move the office?',
-        'I don\'t know "Should". To ask a question, write `/consensus start Should we move the office?`.',
+        `I don't know "Should". To ask a question, write \`/consensus start Should we move the office?\`.\n${commandsUsage}`,
       ],
     ];
     for (const [text, answer] of cases) {

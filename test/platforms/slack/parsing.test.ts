@@ -196,6 +196,23 @@ describe('Slack settings', () => {
     expect(message).not.toContain('secret');
   });
 
+  it('accepts tokens and member ids of shapes Slack does not use in production, such as a fake uses', () => {
+    const config = loadSlackConfig({
+      SLACK_BOT_TOKEN: 'test-bot-token',
+      SLACK_APP_TOKEN: 'test-app-token',
+      SLACK_MODERATORS: 'U1,W2',
+    });
+    expect(config).toMatchObject({
+      mode: 'socket',
+      botToken: 'test-bot-token',
+      appToken: 'test-app-token',
+      moderatorIds: ['U1', 'W2'],
+    });
+    expect(() =>
+      loadSlackConfig({ SLACK_BOT_TOKEN: 'xapp-1-A1-x', SLACK_SIGNING_SECRET: 's' }),
+    ).toThrow(/SLACK_BOT_TOKEN: must be the bot token/);
+  });
+
   it('requires the signing secret in HTTP mode, and the bot token with the others', () => {
     expect(() => loadSlackConfig({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(
       /SLACK_SIGNING_SECRET: is required in HTTP mode/,
