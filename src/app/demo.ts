@@ -1,10 +1,16 @@
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Redis } from 'ioredis';
 import type { Actor } from '../deliberation/ports.js';
+import type { DeliberationService, RoundTarget } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
+import { describePhase } from '../domain/phase.js';
 import { PollScaleSchema } from '../domain/poll-scale.js';
 import { createRng } from '../domain/random.js';
+import { QuestionSchema } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import { WelfareNameSchema } from '../domain/welfare-name.js';
 import { ConsolePlatform } from '../platforms/console/console-platform.js';
@@ -15,13 +21,18 @@ import {
   scenarioFromQuestion,
 } from '../platforms/console/scenarios.js';
 import { simulatedReaction } from '../platforms/console/simulation.js';
-import { loadConfig } from './config.js';
+import { type Config, ConfigError, hasModelServer, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
 import { loadQuestionBank } from './question-bank.js';
 import { connectRedis } from './redis.js';
-import { hasRedisServerBinary, NO_REDIS_HELP, startEphemeralRedis } from './redis-server.js';
-import { createRuntime } from './runtime.js';
+import {
+  type EphemeralRedis,
+  hasRedisServerBinary,
+  NO_REDIS_HELP,
+  startEphemeralRedis,
+} from './redis-server.js';
+import { createRuntime, type Runtime } from './runtime.js';
 
 const USAGE = `Usage: npm run demo -- [options]
   --question "<text>"   ask this question (members' opinions are simulated around it)
@@ -31,8 +42,14 @@ const USAGE = `Usage: npm run demo -- [options]
   --welfare <name>      utilitarian | egalitarian | nash | schulze | bridging (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
-  --chart <file.png>    also write the results chart (PNG) to this file
-  --help`;
+  --chart <file.png>    also write the results chart (PNG) to this file; a path that
+                        cannot be written is an error: exit 2 before the round starts
+                        (missing or read-only folder), 1 if the write itself fails
+  --help
+
+Exit status: 0 when the round ran (also when the reader of the output stops early, as
+with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 130/143 when
+interrupted (SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -53,6 +70,7 @@ function parseOptions(argv: string[]) {
   });
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
+  if (values.question !== undefined) checkQuestion(values.question);
   return {
     ...values,
     critique: values.critique && !values['no-critique'],
@@ -75,6 +93,42 @@ function oneOf<T extends string>(
   if (!parsed.success)
     throw new Error(`${flag} takes one of ${schema.options.join(', ')}; got "${value}"`);
   return parsed.data;
+}
+
+/** The service's own rule, checked here so that a bad question starts no Redis. */
+function checkQuestion(question: string): void {
+  const parsed = QuestionSchema.safeParse(question);
+  if (parsed.success) return;
+  const text = question.trim();
+  if (text === '')
+    throw new Error(
+      '--question is empty: give the question to ask, e.g. --question "Should we ban cars from the city centre?"',
+    );
+  throw new Error(
+    `--question has ${text.length} characters; keep it under ${LIMITS.questionMaxChars}.`,
+  );
+}
+
+/**
+ * Why the chart cannot be written to `path`, or null. Checked before anything starts,
+ * so a typo in the folder does not cost a whole round first; a write that still fails
+ * (a full disk) is reported at the end.
+ */
+function chartPathProblem(path: string): string | null {
+  const file = resolve(path);
+  const existing = statSync(file, { throwIfNoEntry: false });
+  if (existing?.isDirectory())
+    return `${path} is a folder; give a file name, e.g. ${join(path, 'results.png')}`;
+  const folder = dirname(file);
+  const parent = statSync(folder, { throwIfNoEntry: false });
+  if (!parent) return `the folder ${folder} does not exist`;
+  if (!parent.isDirectory()) return `${folder} is not a folder`;
+  try {
+    accessSync(existing ? file : folder, constants.W_OK);
+  } catch {
+    return existing ? `${file} is not writable` : `the folder ${folder} is not writable`;
+  }
+  return null;
 }
 
 type Options = ReturnType<typeof parseOptions>;
@@ -123,12 +177,25 @@ async function main(): Promise<number> {
     return 0;
   }
   const started = Date.now();
-  const config = loadConfig();
-  const log: Log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  // Before any process is started, so a bad flag leaves nothing running.
+  // Before any process is started, so a bad flag or setting leaves nothing running.
+  let config: Config;
+  try {
+    // The demo's quieter default goes in before validation, so an empty or padded
+    // LOG_LEVEL is read as start and worker read it ("" = unset, " warn " = warn).
+    const level = process.env.LOG_LEVEL?.trim() ? process.env.LOG_LEVEL : 'warn';
+    config = loadConfig({ ...process.env, LOG_LEVEL: level });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  shutdownTimeoutMs = config.SHUTDOWN_TIMEOUT_MS;
+  const log: Log = createLogger(config.LOG_LEVEL);
   let scenario: Scenario;
   try {
     scenario = pickScenario(options);
+    const problem = options.chart === undefined ? null : chartPathProblem(options.chart);
+    if (problem) throw new Error(`--chart ${options.chart}: cannot write the chart: ${problem}.`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     return 2;
@@ -140,22 +207,26 @@ async function main(): Promise<number> {
       console.error(NO_REDIS_HELP);
       return 1;
     }
-    const ephemeral = await startEphemeralRedis();
-    redisUrl = ephemeral.url;
-    stopEphemeralRedis = ephemeral.stop;
+    // The promise itself, so a stop that comes while the server starts still stops it.
+    live.ephemeral = startEphemeralRedis();
+    redisUrl = (await live.ephemeral).url;
   }
-  try {
-    return await runDemo(config, log, redisUrl, scenario, options, started);
-  } finally {
-    await stopEphemeralRedis();
-  }
+  return runDemo(config, log, redisUrl, scenario, options, started);
 }
 
-/** Stops the throwaway redis-server, once, whichever way the demo ends. */
-let stopEphemeralRedis = async () => {};
+/** What a stop has to undo, filled in as the demo starts each piece (see exit). */
+const live: {
+  ephemeral: Promise<EphemeralRedis> | null;
+  redis: Redis | null;
+  runtime: Runtime | null;
+  prefix: string | null;
+} = { ephemeral: null, redis: null, runtime: null, prefix: null };
+
+/** SHUTDOWN_TIMEOUT_MS, once the settings are read: the limit of the cleanup. */
+let shutdownTimeoutMs = 10_000;
 
 async function runDemo(
-  config: ReturnType<typeof loadConfig>,
+  config: Config,
   log: Log,
   redisUrl: string,
   scenario: Scenario,
@@ -163,6 +234,7 @@ async function runDemo(
   started: number,
 ): Promise<number> {
   const redis = await connectRedis(redisUrl);
+  live.redis = redis;
   const names = new Map(scenario.members.map((m) => [m.id, m.name]));
   const chartPath = options.chart;
   const consolePlatform = new ConsolePlatform(
@@ -178,6 +250,7 @@ async function runDemo(
   const models = chooseModels(config, log);
   // A demo's keys live under their own root so a shared Redis keeps nothing of it.
   const demoConfig = { ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-demo-${process.pid}` };
+  live.prefix = demoConfig.REDIS_PREFIX;
   const runtime = createRuntime({
     config: demoConfig,
     redis,
@@ -193,21 +266,21 @@ async function runDemo(
       return () => Math.floor(rounds.next() * 2 ** 31);
     })(),
   });
-  try {
-    console.log(
-      `Consensus bot demo — ${models.description}; Redis ${config.REDIS_URL ? 'from REDIS_URL' : 'throwaway'}.`,
+  live.runtime = runtime;
+  console.log(
+    `Consensus bot demo — ${models.description}; Redis ${config.REDIS_URL ? 'from REDIS_URL' : 'throwaway'}.`,
+  );
+  await playRound(runtime.service, consolePlatform, scenario, options, config);
+  if (chartPath !== undefined && consolePlatform.chartError) {
+    throw new Error(
+      `the results chart could not be written to ${chartPath} (${consolePlatform.chartError.message})`,
     );
-    await playRound(runtime.service, consolePlatform, scenario, options);
-    console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    return 0;
-  } finally {
-    await runtime.close();
-    await cleanupPrefix(redis, demoConfig.REDIS_PREFIX);
-    redis.disconnect();
   }
+  console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  return 0;
 }
 
-async function cleanupPrefix(redis: import('ioredis').Redis, prefix: string) {
+async function cleanupPrefix(redis: Redis, prefix: string) {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -218,10 +291,11 @@ async function cleanupPrefix(redis: import('ioredis').Redis, prefix: string) {
 
 /** One whole round, as members would play it in a channel. */
 async function playRound(
-  service: import('../deliberation/service.js').DeliberationService,
+  service: DeliberationService,
   platform: ConsolePlatform,
   scenario: Scenario,
   options: Options,
+  config: Config,
 ) {
   const scope: Scope = { platform: 'console', workspaceId: 'demo' };
   const channelId = 'demo-channel';
@@ -260,10 +334,11 @@ async function playRound(
 
   const target = { scope, channelId, roundId: round.id };
   const nameOf = (id: string) => scenario.members.find((m) => m.id === id)?.name ?? id;
+  const waitMs = statementWaitMs(config, round.settings.candidates, scenario.members.length);
 
   /** Members react to a posted statement: noisy around their predicted approval. */
   async function react(version: number) {
-    const statement = await statementOrFailure(platform, round.id, version);
+    const statement = await statementOrFailure(platform, service, target, version, waitMs);
     const view = await service.statementView(await service.resolve(target), version);
     console.log('\n  Members react:');
     for (const p of view.predicted) {
@@ -335,13 +410,79 @@ function missedPoint(opinion: string, statement: string): string {
   return pool.reduce((best, s) => (s.length > best.length ? s : best), pool[0] ?? opinion);
 }
 
-/** The statement, or the failure notice's reason when the run failed (e.g. the model server is down). */
-async function statementOrFailure(platform: ConsolePlatform, roundId: string, version: number) {
-  const failed = platform.waitFor('notice', roundId).then(
-    (notice) => Promise.reject(new Error(notice.text.replace(/^\s*!\s*/, ''))),
-    () => new Promise<never>(() => {}),
-  );
-  return Promise.race([platform.waitFor('statement', roundId, 30_000, version), failed]);
+/** setTimeout's largest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The longest the demo waits for one version's statement. A run that fails says so
+ * itself (the round's phase becomes failed, with the reason), so this only catches a
+ * pipeline that hangs, and it must never cut short a run the settings allow: generation
+ * (K calls) then scoring (at most one call per member), each call spending every try on
+ * its timeout and waiting out a server that is away, in waves of LLM_CONCURRENCY, at
+ * LLM_REQUESTS_PER_MINUTE, with every job attempt and its backoff used.
+ */
+function statementWaitMs(config: Config, candidates: number, members: number): number {
+  const tries = config.LLM_MAX_RETRIES + 1;
+  const modelStage = (calls: number) => {
+    if (!hasModelServer(config)) return 0;
+    const waves = Math.ceil(calls / config.LLM_CONCURRENCY);
+    const perCall = tries * config.LLM_TIMEOUT_MS + config.LLM_SERVER_WAIT_MS;
+    const rpm = config.LLM_REQUESTS_PER_MINUTE;
+    const rateMs = rpm > 0 ? Math.ceil((calls * tries) / rpm) * 60_000 : 0;
+    return waves * perCall + rateMs;
+  };
+  const backoffMs = config.JOB_BACKOFF_MS * (2 ** (config.JOB_ATTEMPTS - 1) - 1);
+  const stage = (calls: number) => config.JOB_ATTEMPTS * modelStage(calls) + backoffMs;
+  // The slack covers queues and Redis, and the offline models, which make no calls.
+  return Math.min(stage(candidates) + stage(members) + 30_000, MAX_TIMER_MS);
+}
+
+/** How often the demo looks at the round's phase while it waits for a statement. */
+const PHASE_POLL_MS = 200;
+
+/**
+ * The statement, or the round's own failure reason once its run failed (e.g. the model
+ * server is down). The phase is read, not the failure notice awaited: the notice goes
+ * through the publish queue and may come late, or after an earlier version's.
+ */
+async function statementOrFailure(
+  platform: ConsolePlatform,
+  service: DeliberationService,
+  target: RoundTarget & { roundId: string },
+  version: number,
+  waitMs: number,
+) {
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const failed = new Promise<never>((_, reject) => {
+    const look = () => {
+      service.resolve(target, true).then((round) => {
+        if (done) return;
+        if (round.phase === 'failed') {
+          reject(
+            new Error(
+              `the statement could not be produced: ${round.failureReason ?? 'the pipeline gave no reason'}`,
+            ),
+          );
+        } else timer = setTimeout(look, PHASE_POLL_MS);
+      }, reject);
+    };
+    timer = setTimeout(look, PHASE_POLL_MS);
+  });
+  const posted = platform.waitFor('statement', target.roundId, waitMs, version).catch(async () => {
+    const round = await service.resolve(target, true);
+    throw new Error(
+      `no statement (version ${version}) within ${Math.round(waitMs / 1000)} s, the longest the settings allow ` +
+        `(LLM_TIMEOUT_MS, LLM_MAX_RETRIES, LLM_SERVER_WAIT_MS, LLM_CONCURRENCY, LLM_REQUESTS_PER_MINUTE, JOB_ATTEMPTS); ` +
+        `the round is still ${describePhase(round.phase)}`,
+    );
+  });
+  try {
+    return await Promise.race([posted, failed]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
 }
 
 type StageUsage = { calls: number; promptTokens: number; completionTokens: number };
@@ -370,20 +511,85 @@ function describeUsage(usage: Record<string, StageUsage>): string {
   ].join('\n');
 }
 
-// Interrupted (Ctrl-C, a timeout's SIGTERM): the throwaway Redis goes with the demo.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void stopEphemeralRedis().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+/** Resolves with `promise`, or after `ms` regardless: for steps a gone Redis would hold forever. */
+function within(ms: number, promise: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+let stopping: Promise<void> | null = null;
+
+/** Stops the throwaway redis-server and removes its folder, once, however often asked. */
+function stopThrowaway(): Promise<void> {
+  stopping ??= (async () => {
+    const ephemeral = await live.ephemeral?.catch(() => null);
+    await ephemeral?.stop();
+  })();
+  return stopping;
+}
+
+/** Undoes what the demo started, within SHUTDOWN_TIMEOUT_MS; the throwaway server always goes. */
+async function cleanUp(): Promise<void> {
+  const deadline = Date.now() + shutdownTimeoutMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  try {
+    await live.runtime?.close(left());
+    if (live.redis && live.prefix) await within(left(), cleanupPrefix(live.redis, live.prefix));
+  } catch {
+    // Redis went away: there is nothing left to delete there.
+  }
+  live.redis?.disconnect();
+  await stopThrowaway();
+}
+
+let exiting: Promise<never> | null = null;
+
+/**
+ * The one way out: cleans up, prints `message` last (after whatever the pipeline still
+ * prints while it drains), and exits with `code`. The first caller's code wins, so an
+ * error the cleanup itself causes in the round (its Redis closing) changes nothing.
+ */
+function exit(code: number, message?: string): Promise<never> {
+  exiting ??= (async () => {
+    await cleanUp().catch(() => undefined);
+    if (message) console.error(message);
+    process.exit(code);
+  })();
+  return exiting;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof DomainError || error instanceof Error ? error.message : String(error);
+}
+
+// The reader of the output went away (`npm run demo | head`): nothing more can be shown,
+// and Node would otherwise die of the write's unhandled 'error', leaving the throwaway
+// server behind. The reader chose to stop, so that is not a failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => void exit(error.code === 'EPIPE' ? 0 : 1));
+}
+
+// Interrupted (Ctrl-C, a timeout's SIGTERM): the demo cleans up and exits as the
+// signal's own death would report it. A second one does not wait for the round's jobs,
+// only for the throwaway server to stop.
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+  process.on(signal, () => {
+    if (exiting) void stopThrowaway().finally(() => process.exit(code));
+    else void exit(code);
   });
 }
 
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => void exit(1, `Demo failed: ${describeError(error)}`));
+}
+
 main().then(
-  (code) => process.exit(code),
-  async (error) => {
-    const message =
-      error instanceof DomainError || error instanceof Error ? error.message : String(error);
-    console.error(`Demo failed: ${message}`);
-    await stopEphemeralRedis().catch(() => undefined);
-    process.exit(1);
-  },
+  (code) => exit(code),
+  (error: unknown) => exit(1, `Demo failed: ${describeError(error)}`),
 );

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -11,6 +11,27 @@ function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The redis-server processes whose command line names `dir` (the demo's throwaway ones). */
+function redisServersUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (cmdline.includes('redis-server') && cmdline.includes(dir)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** The throwaway servers' folders the demo made under `tmp`. */
+function throwawayFolders(tmp: string): string[] {
+  return readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'));
 }
 
 function runDemo(args: string[], env: NodeJS.ProcessEnv) {
@@ -78,6 +99,18 @@ describe('npm run demo', () => {
     expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
   });
 
+  it.each([
+    ['empty', '', /--question is empty: give the question to ask/],
+    ['blank', '   ', /--question is empty: give the question to ask/],
+    ['501 characters long', 'x'.repeat(501), /--question has 501 characters; keep it under 500\./],
+  ])('refuses a --question that is %s with exit 2 and starts no Redis', (_, question, message) => {
+    const tmp = tempDir('demo-tmp-');
+    const run = runDemo(['--question', question], { ...process.env, REDIS_URL: '', TMPDIR: tmp });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  });
+
   it('stops its throwaway Redis when interrupted', async () => {
     const tmp = tempDir('demo-tmp-');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
@@ -99,4 +132,88 @@ describe('npm run demo', () => {
     // The throwaway server's folder (socket and all) is gone, so the server is too.
     expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
   });
+
+  it('cleans up and exits 0 when the reader of its output stops early (`| head`)', async () => {
+    const tmp = tempDir('demo-tmp-');
+    // Without the fix the server outlives the test: stop it, so the check fails alone.
+    onTestFinished(() => {
+      for (const pid of redisServersUnder(tmp)) process.kill(pid, 'SIGKILL');
+    });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn', TMPDIR: tmp },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // Like `head -1`: the banner comes once the throwaway server runs; then the pipe closes.
+    let banner = '';
+    let foldersWhileRunning: string[] = [];
+    child.stdout.once('data', (chunk: Buffer) => {
+      banner = chunk.toString();
+      foldersWhileRunning = throwawayFolders(tmp);
+      child.stdout.destroy();
+    });
+    const code = await new Promise((done) =>
+      child.once('exit', (status, signal) => done(status ?? signal)),
+    );
+    expect(banner).toContain('Consensus bot demo');
+    expect(foldersWhileRunning).toHaveLength(1);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+    expect(redisServersUnder(tmp)).toEqual([]);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  });
+
+  it.each([[''], ['   '], [' warn ']])('reads LOG_LEVEL=%j as start and worker do', (level) => {
+    const run = runDemo(['--no-critique'], { ...process.env, REDIS_URL: '', LOG_LEVEL: level });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/Demo finished in/);
+  });
+
+  it.each([
+    [{ LLM_TIMEOUT_MS: '1.5' }, /LLM_TIMEOUT_MS: must be a whole number/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL: /],
+  ])('exits 2 on the bad setting %j, naming it, and starts no Redis', (setting, message) => {
+    const tmp = tempDir('demo-tmp-');
+    const run = runDemo([], { ...process.env, REDIS_URL: '', TMPDIR: tmp, ...setting });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^Invalid configuration:/);
+    expect(run.stderr).toMatch(message);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  });
+
+  it('refuses a --chart path it cannot write before anything starts, exit 2', () => {
+    const tmp = tempDir('demo-tmp-');
+    const missing = join(tmp, 'missing', 'chart.png');
+    const run = runDemo(['--chart', missing], { ...process.env, REDIS_URL: '', TMPDIR: tmp });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      `--chart ${missing}: cannot write the chart: the folder ${join(tmp, 'missing')} does not exist.`,
+    );
+    const folder = runDemo(['--chart', tmp], { ...process.env, REDIS_URL: '', TMPDIR: tmp });
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(/is a folder; give a file name/);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  });
+
+  // /dev/full takes the open and refuses the write (ENOSPC), as a full disk would.
+  it.skipIf(!existsSync('/dev/full'))(
+    'says the chart was not written and exits 1 when the write fails',
+    () => {
+      const run = runDemo(['--no-critique', '--chart', '/dev/full'], {
+        ...process.env,
+        REDIS_URL: '',
+        LOG_LEVEL: 'warn',
+      });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toMatch(/📊 Results/);
+      expect(run.stdout).not.toMatch(/chart written to/);
+      expect(run.stderr).toBe(
+        'Demo failed: the results chart could not be written to /dev/full (ENOSPC: no space left on device, write)\n',
+      );
+    },
+  );
 });

@@ -36,6 +36,11 @@ export class ConsolePlatform implements PlatformPort {
     resolve: (m: PostedMessage) => void;
   }>();
   private nextId = 1;
+  /**
+   * Why the last results chart could not be saved (a folder gone, a full disk), for the
+   * demo to report; null once a chart is saved.
+   */
+  chartError: Error | null = null;
 
   constructor(
     private readonly write: (text: string) => void,
@@ -138,7 +143,15 @@ export class ConsolePlatform implements PlatformPort {
     const ref = this.post('results', view, renderResults(view, this.nameOf));
     if (this.saveChart && view.versions.length > 0 && !view.hidden) {
       const filename = chartFilename(view);
-      this.saveChart(filename, resultsChartPng(view));
+      try {
+        this.saveChart(filename, resultsChartPng(view));
+        this.chartError = null;
+      } catch (error) {
+        // Kept, not thrown: the results are posted already, and a failed publish job would
+        // be retried and post them again, while nobody would learn the chart is missing.
+        this.chartError = error instanceof Error ? error : new Error(String(error));
+        return ref;
+      }
       this.write(`  Chart: ${chartAltText(view)}`);
     }
     return ref;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../../fakes/openai.js';
@@ -70,4 +71,53 @@ describe('npm run demo against the fake OpenAI server', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/Model use this round: no model calls \(offline models\)\./);
   });
+});
+
+/** A port nothing listens on: a model server that is down. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  await new Promise((done) => server.close(done));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+// Each run takes just over 30 s, the wait the demo once had for a statement whatever the
+// settings; the two run side by side.
+describe.concurrent('npm run demo with a slow or absent model server', () => {
+  it('waits as long as the model settings allow for a slow server', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    // Generation and then scoring each make one wave of requests, 17 s apiece.
+    const slow = await FakeOpenAI.start({ latencyMs: 17_000 });
+    onTestFinished(() => slow.close());
+    const run = await runDemo(['--scenario', 'four-day-week', '--no-critique'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+      OPENAI_BASE_URL: slow.baseURL,
+      OPENAI_API_KEY: '',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/Statement \(version 1\)/);
+    expect(run.stdout).toMatch(/Demo finished in (3\d|[4-9]\d)\.\d s\./);
+  }, 90_000);
+
+  it('reports why the round failed when the model server is down, exit 1', async ({ expect }) => {
+    const run = await runDemo(['--scenario', 'four-day-week', '--no-critique'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'silent',
+      OPENAI_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1`,
+      OPENAI_API_KEY: '',
+      LLM_SERVER_WAIT_MS: '32000',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /^Demo failed: the statement could not be produced: the model server was unavailable for 3\d s, as long as LLM_SERVER_WAIT_MS allows .*; check that it is running and reachable at OPENAI_BASE_URL\n$/,
+    );
+  }, 90_000);
 });
