@@ -52,6 +52,7 @@ export type PlatformService = Pick<
   | 'status'
   | 'results'
   | 'export'
+  | 'exportWorkspace'
   | 'reply'
   | 'removeReply'
   | 'react'

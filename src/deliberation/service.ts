@@ -32,6 +32,7 @@ import type {
   ReplyOutcome,
 } from './ingest.js';
 import * as ingest from './ingest.js';
+import { collectRoundExports } from './polis-export.js';
 import type { Actor } from './ports.js';
 import { type RoundExport, roundExport } from './round-export.js';
 import * as roundViews from './round-views.js';
@@ -379,6 +380,23 @@ export class DeliberationService {
   /** Everything about a round, for `/consensus export` (JSON). */
   async export(target: RoundTarget): Promise<RoundExport> {
     return roundExport(this.deps.store, await this.resolve(target, true));
+  }
+
+  /**
+   * Every round of the command's workspace, oldest first, for `/consensus export all`:
+   * moderators only, since it holds the rounds of every channel, private ones included.
+   * The scope is the platform's own (the bot's workspace or the command's guild), never
+   * one named by the member, so no other workspace's rounds can come back.
+   */
+  async exportWorkspace(scope: Scope, actor: Actor): Promise<RoundExport[]> {
+    if (!actor.moderator) {
+      throw new DomainError(
+        'forbidden',
+        'Only moderators may export the whole workspace: it holds the rounds of every channel. ' +
+          'To export one round, give its id, or run the command in its channel.',
+      );
+    }
+    return collectRoundExports({ service: this, store: this.deps.store }, scope, null);
   }
 
   /**

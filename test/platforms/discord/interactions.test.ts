@@ -322,6 +322,7 @@ function pick<T extends object>(service: T): T {
     'status',
     'results',
     'export',
+    'exportWorkspace',
     'reply',
     'removeReply',
     'react',

@@ -18,6 +18,7 @@ function bound(service: DiscordService): DiscordService {
     status: service.status.bind(service),
     results: service.results.bind(service),
     export: service.export.bind(service),
+    exportWorkspace: service.exportWorkspace.bind(service),
     reply: service.reply.bind(service),
     removeReply: service.removeReply.bind(service),
     react: service.react.bind(service),

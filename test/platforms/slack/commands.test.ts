@@ -500,6 +500,7 @@ function pick(real: DeliberationService): SlackService {
     status: (t) => real.status(t),
     results: (t) => real.results(t),
     export: (t) => real.export(t),
+    exportWorkspace: (scope, actor) => real.exportWorkspace(scope, actor),
     reply: (e) => real.reply(e),
     removeReply: (e) => real.removeReply(e),
     react: (e) => real.react(e),
