@@ -53,6 +53,7 @@ export type PlatformService = Pick<
   | 'results'
   | 'export'
   | 'exportWorkspace'
+  | 'admitCommand'
   | 'reply'
   | 'removeReply'
   | 'react'

@@ -23,6 +23,7 @@ import type { Scope } from '../domain/scope.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
 import type { Store } from '../store/store.js';
+import { type CommandRequest, checkCommandLimits } from './command-limits.js';
 import type {
   OpenRoundState,
   PollReactions,
@@ -41,6 +42,7 @@ import type { NoticeView, ResultsView, StatementView, StatusView } from './views
 
 // Built in the modules above (or the domain) and exported here too, so callers import from one place.
 export { isTerminal } from '../domain/phase.js';
+export type { CommandRequest } from './command-limits.js';
 export {
   type OpenRoundState,
   PollClosedError,
@@ -60,7 +62,7 @@ export interface ServiceDeps {
   now: () => number;
   newId: () => string;
   newSeed: () => number;
-  /** Start rates and open-round caps; DEFAULT_COMMAND_LIMITS when not given. */
+  /** Command and start rates, open-round caps; DEFAULT_COMMAND_LIMITS when not given. */
   limits?: CommandLimits;
 }
 
@@ -92,6 +94,20 @@ export class DeliberationService {
   constructor(private readonly deps: ServiceDeps) {}
 
   // ---- commands -------------------------------------------------------------------
+
+  /**
+   * Counts a command against the member's and the workspace's command rates (and the
+   * export rates, for an export); throws `rate_limited`, saying when to retry, past one.
+   * Adapters call it before running any command, so the service's rules see only the
+   * commands admitted.
+   */
+  async admitCommand(request: CommandRequest): Promise<void> {
+    await checkCommandLimits(
+      { ...this.deps, limits: this.deps.limits ?? DEFAULT_COMMAND_LIMITS },
+      request,
+      this.deps.now(),
+    );
+  }
 
   async start(command: StartCommand): Promise<Round> {
     if (!command.actor.mayStart) {

@@ -163,6 +163,12 @@ export class Interactions {
         return { ephemeral: true, content: HELP_TEXT };
       }
       const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
+      await this.service.admitCommand({
+        scope,
+        userId: interaction.user.id,
+        command: command.kind,
+        isExport: command.kind === 'export' || command.kind === 'exportWorkspace',
+      });
       return this.run(command, scope, this.actorOf(interaction), interaction);
     });
   }

@@ -63,6 +63,12 @@ async function execute(
 ): Promise<Reply | null> {
   const { service, moderators } = deps;
   const { scope, channelId, userId, command } = input;
+  await service.admitCommand({
+    scope,
+    userId,
+    command: parsed.kind,
+    isExport: parsed.kind === 'export' || parsed.kind === 'exportWorkspace',
+  });
   if (parsed.kind === 'modal') {
     // The form opens first: its trigger_id expires 3 s after the command, and a users.info
     // lookup (SLACK_MODERATORS) can take longer. Who may start is checked on submit.

@@ -323,6 +323,7 @@ function pick<T extends object>(service: T): T {
     'results',
     'export',
     'exportWorkspace',
+    'admitCommand',
     'reply',
     'removeReply',
     'react',
