@@ -49,6 +49,14 @@ export const ConfigSchema = z.object({
   LIMIT_STARTS_PER_MEMBER_PER_HOUR: intFrom(20, 0, 1_000_000),
   /** Rounds one workspace or guild may start per hour; 0 = no limit. */
   LIMIT_STARTS_PER_WORKSPACE_PER_HOUR: intFrom(100, 0, 1_000_000),
+  /** Commands of every kind one member may run per minute, across every bot process; 0 = no limit. */
+  LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE: intFrom(20, 0, 1_000_000),
+  /** Commands one workspace or guild may run per minute; 0 = no limit. */
+  LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE: intFrom(300, 0, 1_000_000),
+  /** Exports (each posts five files) one member may ask for per hour, besides the above; 0 = no limit. */
+  LIMIT_EXPORTS_PER_MEMBER_PER_HOUR: intFrom(5, 0, 1_000_000),
+  /** Exports one workspace or guild may ask for per hour; 0 = no limit. */
+  LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR: intFrom(30, 0, 1_000_000),
   /** Rounds open at once in one channel; 0 = no limit. */
   MAX_OPEN_ROUNDS_PER_CHANNEL: intFrom(10, 0, 10_000),
   /** HTTP port: the Slack endpoint in HTTP mode, and /healthz, /readyz, /metrics. */

@@ -97,6 +97,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       startsPerMemberPerHour: config.LIMIT_STARTS_PER_MEMBER_PER_HOUR,
       startsPerWorkspacePerHour: config.LIMIT_STARTS_PER_WORKSPACE_PER_HOUR,
       openRoundsPerChannel: config.MAX_OPEN_ROUNDS_PER_CHANNEL,
+      commandsPerMemberPerMinute: config.LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE,
+      commandsPerWorkspacePerMinute: config.LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE,
+      exportsPerMemberPerHour: config.LIMIT_EXPORTS_PER_MEMBER_PER_HOUR,
+      exportsPerWorkspacePerHour: config.LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR,
     },
   });
   const workerOptions = {

@@ -253,10 +253,12 @@ export async function collectRoundExports(
 
 function csv(header: readonly (string | number)[] | null, rows: readonly (string | number)[][]) {
   const all = header === null ? rows : [header, ...rows];
-  // Quote only where needed (commas, quotes, line breaks), as Polis exports do.
+  // Quote only where needed (commas, quotes, line breaks), as Polis exports do. A bare CR
+  // is a line break too for csv readers (ours, Python's) but not for csv-stringify, which
+  // would leave it unquoted and so split the row: members' texts keep theirs verbatim.
   return stringify(
     all.map((row) => row.map(String)),
-    { record_delimiter: '\n' },
+    { record_delimiter: '\n', quoted_match: /\r/ },
   );
 }
 

@@ -59,6 +59,8 @@ export type PlatformService = Pick<
   | 'status'
   | 'results'
   | 'export'
+  | 'exportWorkspace'
+  | 'admitCommand'
   | 'reply'
   | 'removeReply'
   | 'react'

@@ -23,6 +23,7 @@ import type { Scope } from '../domain/scope.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
 import type { Store } from '../store/store.js';
+import { type CommandRequest, checkCommandLimits } from './command-limits.js';
 import type {
   OpenRoundState,
   PollReactions,
@@ -32,6 +33,7 @@ import type {
   ReplyOutcome,
 } from './ingest.js';
 import * as ingest from './ingest.js';
+import { collectRoundExports } from './polis-export.js';
 import type { Actor } from './ports.js';
 import { type RoundExport, roundExport } from './round-export.js';
 import * as roundViews from './round-views.js';
@@ -40,6 +42,7 @@ import type { NoticeView, ResultsView, StatementView, StatusView } from './views
 
 // Built in the modules above (or the domain) and exported here too, so callers import from one place.
 export { isTerminal } from '../domain/phase.js';
+export type { CommandRequest } from './command-limits.js';
 export {
   type OpenRoundState,
   PollClosedError,
@@ -59,7 +62,7 @@ export interface ServiceDeps {
   now: () => number;
   newId: () => string;
   newSeed: () => number;
-  /** Start rates and open-round caps; DEFAULT_COMMAND_LIMITS when not given. */
+  /** Command and start rates, open-round caps; DEFAULT_COMMAND_LIMITS when not given. */
   limits?: CommandLimits;
 }
 
@@ -91,6 +94,20 @@ export class DeliberationService {
   constructor(private readonly deps: ServiceDeps) {}
 
   // ---- commands -------------------------------------------------------------------
+
+  /**
+   * Counts a command against the member's and the workspace's command rates (and the
+   * export rates, for an export); throws `rate_limited`, saying when to retry, past one.
+   * Adapters call it before running any command, so the service's rules see only the
+   * commands admitted.
+   */
+  async admitCommand(request: CommandRequest): Promise<void> {
+    await checkCommandLimits(
+      { ...this.deps, limits: this.deps.limits ?? DEFAULT_COMMAND_LIMITS },
+      request,
+      this.deps.now(),
+    );
+  }
 
   async start(command: StartCommand): Promise<Round> {
     if (!command.actor.mayStart) {
@@ -379,6 +396,23 @@ export class DeliberationService {
   /** Everything about a round, for `/consensus export` (JSON). */
   async export(target: RoundTarget): Promise<RoundExport> {
     return roundExport(this.deps.store, await this.resolve(target, true));
+  }
+
+  /**
+   * Every round of the command's workspace, oldest first, for `/consensus export all`:
+   * moderators only, since it holds the rounds of every channel, private ones included.
+   * The scope is the platform's own (the bot's workspace or the command's guild), never
+   * one named by the member, so no other workspace's rounds can come back.
+   */
+  async exportWorkspace(scope: Scope, actor: Actor): Promise<RoundExport[]> {
+    if (!actor.moderator) {
+      throw new DomainError(
+        'forbidden',
+        'Only moderators may export the whole workspace: it holds the rounds of every channel. ' +
+          'To export one round, give its id, or run the command in its channel.',
+      );
+    }
+    return collectRoundExports({ service: this, store: this.deps.store }, scope, null);
   }
 
   /**

@@ -5,11 +5,12 @@
  * creates a round; the limits and the store they count in are passed in.
  */
 import { DomainError } from '../domain/errors.js';
-import { type CommandLimits, describeWait } from '../domain/limits.js';
+import type { CommandLimits } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import type { Scope } from '../domain/scope.js';
 import type { Store } from '../store/store.js';
 import type { Actor } from './ports.js';
+import { count, enforceRates } from './rate-checks.js';
 
 /** What of a start command the limits look at. */
 export interface StartRequest {
@@ -43,42 +44,26 @@ export async function checkStartLimits(
       );
     }
   }
-  const rates = [
-    {
-      setting: 'LIMIT_STARTS_PER_MEMBER_PER_HOUR',
-      bucket: `starts:member:${command.actor.userId}`,
-      max: limits.startsPerMemberPerHour,
-      refusal: (max: number) =>
-        `You have started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
-    },
-    {
-      setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
-      bucket: 'starts:workspace',
-      max: limits.startsPerWorkspacePerHour,
-      refusal: (max: number) =>
-        `This workspace has started ${max} round${max === 1 ? '' : 's'} this hour, the most allowed`,
-    },
-  ];
-  for (const rate of rates) {
-    if (rate.max <= 0) continue;
-    const verdict = await store.limits.hit(
-      command.scope,
-      rate.bucket,
-      { max: rate.max, windowSeconds: 3_600 },
-      now,
-    );
-    if (verdict.allowed) continue;
-    log.info(
+  await enforceRates(
+    deps,
+    { scope: command.scope, userId: command.actor.userId, action: 'start' },
+    [
       {
-        scope: command.scope,
-        userId: command.actor.userId,
-        retryAfterSeconds: verdict.retryAfterSeconds,
+        setting: 'LIMIT_STARTS_PER_MEMBER_PER_HOUR',
+        bucket: `starts:member:${command.actor.userId}`,
+        max: limits.startsPerMemberPerHour,
+        windowSeconds: 3_600,
+        refusal: (max) => `You have started ${count(max, 'round')} this hour, the most allowed`,
       },
-      `start refused: ${rate.setting}`,
-    );
-    throw new DomainError(
-      'rate_limited',
-      `${rate.refusal(rate.max)}; try again in ${describeWait(verdict.retryAfterSeconds)}.`,
-    );
-  }
+      {
+        setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
+        bucket: 'starts:workspace',
+        max: limits.startsPerWorkspacePerHour,
+        windowSeconds: 3_600,
+        refusal: (max) =>
+          `This workspace has started ${count(max, 'round')} this hour, the most allowed`,
+      },
+    ],
+    now,
+  );
 }

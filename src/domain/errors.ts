@@ -20,7 +20,7 @@ export type DomainErrorCode =
   | 'forbidden'
   | 'poll_closed'
   | 'conflict'
-  /** Too many commands in a window (LIMIT_STARTS_PER_*); the message says when to retry. */
+  /** Too many commands, exports or starts in a window (LIMIT_*); the message says when to retry. */
   | 'rate_limited'
   /** A cap on what may exist at once (MAX_OPEN_ROUNDS_PER_CHANNEL). */
   | 'limit_reached';

@@ -22,20 +22,35 @@ export const LIMITS = {
 } as const;
 
 /**
- * How often rounds may be started and how many may be open at once; 0 = no limit.
- * The rates are counted in Redis over fixed hour windows, so they hold across processes.
+ * How often commands may be run and rounds started, and how many rounds may be open at
+ * once; 0 = no limit. The rates are counted in Redis over fixed clock windows (a minute
+ * for commands, an hour for starts and exports), so they hold across processes.
  */
 export interface CommandLimits {
   startsPerMemberPerHour: number;
   startsPerWorkspacePerHour: number;
   openRoundsPerChannel: number;
+  /** Commands of every kind one member may run per minute. */
+  commandsPerMemberPerMinute: number;
+  commandsPerWorkspacePerMinute: number;
+  /** Exports (of a round or a workspace) one member may ask for per hour, on top of the above. */
+  exportsPerMemberPerHour: number;
+  exportsPerWorkspacePerHour: number;
 }
 
-/** Generous enough for a busy team, low enough that a script cannot flood a workspace. */
+/**
+ * Generous enough for a busy team, low enough that a script cannot flood a workspace.
+ * A command every three seconds is far beyond anyone typing; an export posts five files,
+ * and nobody needs a fresh copy of a round more than a few times an hour.
+ */
 export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
   startsPerMemberPerHour: 20,
   startsPerWorkspacePerHour: 100,
   openRoundsPerChannel: 10,
+  commandsPerMemberPerMinute: 20,
+  commandsPerWorkspacePerMinute: 300,
+  exportsPerMemberPerHour: 5,
+  exportsPerWorkspacePerHour: 30,
 };
 
 /** Cuts text to at most `max` characters, marking the cut with an ellipsis. */

@@ -31,6 +31,13 @@ const DETAILS: Partial<Record<string, string>> = {
   CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'unexpected text after a closing quote',
 };
 
+/** Errors of a quoted field, which may run on over later rows before they show. */
+const QUOTE_ERRORS: ReadonlySet<string> = new Set([
+  'CSV_QUOTE_NOT_CLOSED',
+  'CSV_INVALID_CLOSING_QUOTE',
+  'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE',
+]);
+
 /**
  * Parses the whole text into records. CRLF, LF and CR all end a record (files edited on
  * different systems mix them); a final line break does not add a record, a blank line
@@ -55,13 +62,17 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
   } catch (error) {
     if (!(error instanceof LibraryCsvError)) throw error;
     const started = (ends.at(-1) ?? 0) + 1;
-    // An unterminated quote is only noticed at the end of the file; the line it opens on
-    // is where to look. Other errors are reported where they occur.
-    const line =
-      error.code === 'CSV_QUOTE_NOT_CLOSED' || typeof error.lines !== 'number'
-        ? started
-        : error.lines;
-    throw new CsvError(file, line, DETAILS[error.code] ?? error.message);
+    const noticed = typeof error.lines === 'number' ? error.lines : started;
+    const detail = DETAILS[error.code] ?? error.message;
+    if (!QUOTE_ERRORS.has(error.code)) throw new CsvError(file, noticed, detail);
+    // A quoted field that never closes properly is only noticed where the parser gives up:
+    // at the end of the file, or rows later where another row's quote seems to close it.
+    // The row it opens in is where to look.
+    const runsOn =
+      noticed > started && error.code !== 'CSV_QUOTE_NOT_CLOSED'
+        ? ` at line ${noticed}: a quoted field opened in this row runs on to there`
+        : '';
+    throw new CsvError(file, started, `${detail}${runsOn}`);
   }
   return fields.map((record, i) => ({
     line: i === 0 ? 1 : (ends[i - 1] as number) + 1,

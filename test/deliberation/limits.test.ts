@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeliberationService } from '../../src/deliberation/service.js';
 import { DomainError } from '../../src/domain/errors.js';
-import { type CommandLimits, LIMITS } from '../../src/domain/limits.js';
+import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../../src/domain/limits.js';
 import type { Scope } from '../../src/domain/scope.js';
 import {
   CHANNEL,
@@ -13,8 +13,8 @@ import {
   startRound,
 } from '../support/harness.js';
 
-/** The harness's store and queues behind a service with these limits and this clock. */
-function limited(h: Harness, limits: CommandLimits, now: () => number) {
+/** The harness's store and queues behind a service with these start limits and this clock. */
+function limited(h: Harness, starts: StartLimits, now: () => number) {
   let n = 0;
   return new DeliberationService({
     store: h.runtime.store,
@@ -23,9 +23,14 @@ function limited(h: Harness, limits: CommandLimits, now: () => number) {
     now,
     newId: () => `lim${++n}`,
     newSeed: () => 1,
-    limits,
+    limits: { ...DEFAULT_COMMAND_LIMITS, ...starts },
   });
 }
+
+type StartLimits = Pick<
+  CommandLimits,
+  'startsPerMemberPerHour' | 'startsPerWorkspacePerHour' | 'openRoundsPerChannel'
+>;
 
 async function refusal(promise: Promise<unknown>): Promise<DomainError> {
   const error = await promise.then(

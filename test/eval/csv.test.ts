@@ -29,6 +29,19 @@ describe('parseCsv', () => {
     expect(() => parseCsv('"a"b\n', 'x.csv')).toThrow('x.csv line 1: unexpected text');
   });
 
+  it('reports a stray opening quote at the row it opens in, not where the parser gave up', () => {
+    // Line 3 opens a quote that never closes; line 5's quoted field seems to close it.
+    const text = 'id,body\n1,fine\n2,"never closed\n3,plain\n4,"quoted, here"\n5,last\n';
+    expect(() => parseCsv(text, 'comments.csv')).toThrow(
+      'comments.csv line 3: unexpected text after a closing quote at line 5: a quoted field opened in this row runs on to there',
+    );
+    // The same with CRLF line ends, and with whitespace after the seeming closing quote.
+    expect(() => parseCsv(text.replaceAll('\n', '\r\n'), 'c.csv')).toThrow('c.csv line 3:');
+    expect(() => parseCsv('a\n"x\ny" z\n', 't.csv')).toThrow(
+      't.csv line 2: unexpected text after a closing quote at line 3',
+    );
+  });
+
   it('accepts CR-only line ends and ignores a BOM', () => {
     expect(parseCsv('\ufeffa,b\r1,2\r', 'mac.csv')).toEqual([
       { line: 1, fields: ['a', 'b'] },

@@ -942,6 +942,8 @@ export class FakeDiscord {
       channelId?: string;
       dm?: boolean;
       appPermissions?: string;
+      /** The largest attachment the bot may send in its reply (Discord says per interaction). */
+      attachmentSizeLimit?: number;
     },
   ): string {
     const id = snowflake();
@@ -972,6 +974,7 @@ export class FakeDiscord {
       locale: 'en-US',
       app_permissions: as.appPermissions ?? ALL_PERMISSIONS,
       entitlements: [],
+      attachment_size_limit: as.attachmentSizeLimit ?? 10 * 1024 * 1024,
       channel,
       channel_id: channel?.id,
       ...(as.dm

@@ -87,6 +87,7 @@ export class FakeSlack {
     this.connectedResolve = resolve;
   });
   private nextTs = 1;
+  private nextFile = 1;
   private nextEnvelope = 1;
   private pinger: NodeJS.Timeout | undefined;
   base = '';
@@ -174,6 +175,18 @@ export class FakeSlack {
   /** Successful calls of one method, in order. */
   ok(method: string): RecordedCall[] {
     return this.calls.filter((c) => c.method === method && c.status === 200);
+  }
+
+  /** Every file uploaded so far, by the name it was announced with, and its bytes. */
+  uploadedFiles(): { fileId: string; filename: string; data: Buffer }[] {
+    return this.ok('files.getUploadURLExternal').flatMap((announce) => {
+      const fileId = String(announce.response?.file_id);
+      const upload = this.calls.find((c) => c.method === 'upload' && c.args.fileId === fileId);
+      const data = upload?.args.data;
+      return Buffer.isBuffer(data)
+        ? [{ fileId, filename: String(announce.args.filename), data }]
+        : [];
+    });
   }
 
   async waitFor(
@@ -279,6 +292,9 @@ export class FakeSlack {
       }
       case 'conversations.replies':
         return this.replies(a);
+      case 'conversations.open':
+        // The bot's direct message with one member: one id per member, as Slack keeps it.
+        return { ok: true, channel: { id: `D${String(a.users)}` } };
       case 'reactions.get': {
         const reactions = this.reactions.get(`${a.channel} ${a.timestamp}`) ?? [];
         return {
@@ -299,8 +315,10 @@ export class FakeSlack {
           },
         };
       }
-      case 'files.getUploadURLExternal':
-        return { ok: true, upload_url: `${this.base}/upload/F0001`, file_id: 'F0001' };
+      case 'files.getUploadURLExternal': {
+        const fileId = `F${String(this.nextFile++).padStart(4, '0')}`;
+        return { ok: true, upload_url: `${this.base}/upload/${fileId}`, file_id: fileId };
+      }
       case 'files.completeUploadExternal':
         return { ok: true, files: a.files };
       default:

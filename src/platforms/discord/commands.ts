@@ -33,7 +33,7 @@ export const ROUND_SUBCOMMANDS = [
   ['finish', 'End the poll and post the results'],
   ['cancel', 'Cancel the round'],
   ['results', 'Show the results so far'],
-  ['export', 'Download everything about the round as JSON (only you get it)'],
+  ['export', 'Download the round as JSON and Polis CSVs (only you get it)'],
 ] as const;
 
 export type RoundSubcommand = (typeof ROUND_SUBCOMMANDS)[number][0];
@@ -136,7 +136,15 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
         ),
     );
   for (const [name, description] of ROUND_SUBCOMMANDS) {
-    builder.addSubcommand((sub) => withRoundOption(sub.setName(name).setDescription(description)));
+    builder.addSubcommand((sub) => {
+      const withRound = withRoundOption(sub.setName(name).setDescription(description));
+      if (name !== 'export') return withRound;
+      return withRound.addBooleanOption((o) =>
+        o
+          .setName('workspace')
+          .setDescription('Every round of this server instead of one (moderators only)'),
+      );
+    });
   }
   // Discord wants required options before optional ones: minutes, then the round.
   builder.addSubcommand((sub) =>
@@ -162,6 +170,8 @@ export type ConsensusCommand =
   | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
   | { kind: RoundSubcommand; roundId: string | null }
   | { kind: 'extend'; minutes: number; roundId: string | null }
+  /** `export workspace:true`: every round of the server. */
+  | { kind: 'exportWorkspace' }
   | { kind: 'help' }
   | { kind: 'unknown'; name: string };
 
@@ -225,6 +235,9 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
       minutes: interaction.options.getInteger('minutes', true),
       roundId: interaction.options.getString('round'),
     };
+  }
+  if (sub === 'export' && interaction.options.getBoolean('workspace') === true) {
+    return { kind: 'exportWorkspace' };
   }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);
   if (round) return { kind: round[0], roundId: interaction.options.getString('round') };

@@ -15,7 +15,6 @@ import {
   MessageFlags,
   PermissionFlagsBits,
 } from 'discord.js';
-import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
@@ -28,6 +27,7 @@ import {
   StaleCommandError,
 } from './commands.js';
 import { describeError } from './errors.js';
+import { roundExportAnswer, workspaceExportAnswer } from './export.js';
 import { RecentSet } from './recent-set.js';
 import {
   HELP_TEXT,
@@ -152,6 +152,12 @@ export class Interactions {
         return { ephemeral: true, content: HELP_TEXT };
       }
       const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
+      await this.service.admitCommand({
+        scope,
+        userId: interaction.user.id,
+        command: command.kind,
+        isExport: command.kind === 'export' || command.kind === 'exportWorkspace',
+      });
       return this.run(command, scope, this.actorOf(interaction), interaction);
     });
   }
@@ -180,6 +186,13 @@ export class Interactions {
       return {
         ephemeral: true,
         content: `Round \`${round.id}\` started: the question is posted in this channel, and replies in its thread are the opinions.${closes}`,
+      };
+    }
+    if (command.kind === 'exportWorkspace') {
+      const rounds = await service.exportWorkspace(scope, actor);
+      return {
+        ephemeral: true,
+        ...workspaceExportAnswer(scope, rounds, interaction.attachmentSizeLimit),
       };
     }
     const target = { scope, channelId: roundChannelOf(interaction), roundId: command.roundId };
@@ -222,20 +235,7 @@ export class Interactions {
         return { ephemeral: false, embeds: [resultsEmbed(await service.results(target))] };
       case 'export': {
         const data = await service.export(target);
-        return {
-          ephemeral: true,
-          content: `Everything about round \`${data.round.id}\`, as JSON, and in the Polis export layout (CSV).`,
-          files: [
-            {
-              name: `round-${data.round.id}.json`,
-              attachment: Buffer.from(JSON.stringify(data, null, 2)),
-            },
-            ...polisExportFiles(data.round.scope, [data]).map((f) => ({
-              name: `round-${data.round.id}-${f.name}`,
-              attachment: Buffer.from(f.content),
-            })),
-          ],
-        };
+        return { ephemeral: true, ...roundExportAnswer(data, interaction.attachmentSizeLimit) };
       }
     }
   }

@@ -27,7 +27,12 @@ export type ParsedCommand =
   | { kind: 'start'; question: string; settings: Partial<RoundSettings> }
   | { kind: RoundSubcommand; roundId: string | null }
   | { kind: 'extend'; minutes: number; roundId: string | null }
+  /** `export all`: every round of the workspace, sent to a moderator privately. */
+  | { kind: 'exportWorkspace' }
   | { kind: 'invalid'; message: string };
+
+/** What after `export` asks for the whole workspace; round ids (`r…` + hex) are never these. */
+const WORKSPACE_WORDS: readonly string[] = ['all', '--workspace'];
 
 const wholeNumber = (flag: string, min: number, max: number) =>
   z
@@ -149,6 +154,9 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
     }
     const id = tokens[1]?.value;
     if (id === undefined) return { kind, roundId: null };
+    if (kind === 'export' && WORKSPACE_WORDS.includes(asFlag(id) ?? id.toLowerCase())) {
+      return { kind: 'exportWorkspace' };
+    }
     if (!KeySafeIdSchema.safeParse(id).success) {
       return invalid(`"${echo(id)}" is not a round id.`, usageOf(command, kind));
     }
@@ -299,12 +307,15 @@ const SUBCOMMAND_HELP: Record<RoundSubcommand, string> = {
   finish: 'end the poll and post the results',
   cancel: 'stop the round',
   results: 'the ratings so far, only to you',
-  export: 'the whole round as a JSON file in its thread',
+  export:
+    'the round as JSON and as the four Polis CSVs in its thread; `all` instead of a round id: ' +
+    'every round of the workspace, for moderators, in a direct message',
 };
 
 /** One line per form, with `<`/`>` already escaped for mrkdwn. */
 export function usageOf(command: string, kind: 'start' | 'extend' | RoundSubcommand): string {
   if (kind === 'extend') return `\`${command} extend &lt;minutes&gt; [round-id]\``;
+  if (kind === 'export') return `\`${command} export [round-id | all]\``;
   if (kind === 'start') {
     return (
       `\`${command} start [--candidates N] [--minutes M] [--welfare ${WelfareNameSchema.options.join('|')}] ` +

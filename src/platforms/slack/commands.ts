@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { polisExportFiles } from '../../deliberation/polis-export.js';
 import type { RoundTarget } from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
@@ -7,10 +6,11 @@ import type { RoundSettings } from '../../domain/round.js';
 import type { Scope } from '../../domain/scope.js';
 import { resultsBlocks, type SlackMessage, startModal, statusText } from './blocks.js';
 import { helpText, type ParsedCommand, usageOf, validateStart } from './command.js';
+import { exportRound, exportWorkspace } from './export.js';
 import type { Moderators } from './moderators.js';
 import { describe, type SlackPort } from './port.js';
 import type { SlackService } from './service.js';
-import { escapeKeepingMentions, escapeText, mention } from './text.js';
+import { escapeKeepingMentions, escapeText } from './text.js';
 
 export interface CommandDeps {
   service: SlackService;
@@ -63,6 +63,12 @@ async function execute(
 ): Promise<Reply | null> {
   const { service, moderators } = deps;
   const { scope, channelId, userId, command } = input;
+  await service.admitCommand({
+    scope,
+    userId,
+    command: parsed.kind,
+    isExport: parsed.kind === 'export' || parsed.kind === 'exportWorkspace',
+  });
   if (parsed.kind === 'modal') {
     // The form opens first: its trigger_id expires 3 s after the command, and a users.info
     // lookup (SLACK_MODERATORS) can take longer. Who may start is checked on submit.
@@ -81,6 +87,7 @@ async function execute(
       ),
     };
   }
+  if (parsed.kind === 'exportWorkspace') return exportWorkspace(input, deps);
   const target: RoundTarget = { scope, channelId, roundId: parsed.roundId };
   switch (parsed.kind) {
     case 'close': {
@@ -131,27 +138,8 @@ async function execute(
         blocks: resultsBlocks(view),
       };
     }
-    case 'export': {
-      const data = await service.export(target);
-      const { round } = data;
-      await deps.port.uploadText({
-        channel: round.channelId,
-        threadTs: round.questionRef?.messageId ?? null,
-        filename: `round-${round.id}.json`,
-        content: `${JSON.stringify(data, null, 2)}\n`,
-        comment: `Export of round \`${round.id}\`, asked for by ${mention(userId)}.`,
-      });
-      await deps.port.uploadTexts({
-        channel: round.channelId,
-        threadTs: round.questionRef?.messageId ?? null,
-        files: polisExportFiles(scope, [data]).map((f) => ({
-          filename: `round-${round.id}-${f.name}`,
-          content: f.content,
-        })),
-        comment: `The same round in the Polis export layout (for \`npm run eval\` and Polis tools).`,
-      });
-      return { text: `The export of round \`${round.id}\` is in its thread.` };
-    }
+    case 'export':
+      return exportRound(target, input, deps);
   }
 }
 

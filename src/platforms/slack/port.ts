@@ -282,6 +282,26 @@ export class SlackPort implements PlatformPort {
     );
   }
 
+  /**
+   * Several text files in the bot's direct message with `user`, where only they see them
+   * (conversations.open, which needs the im:write scope).
+   */
+  async uploadTextsToMember(options: {
+    user: string;
+    files: readonly { filename: string; content: string }[];
+    comment: string;
+  }): Promise<void> {
+    const res = await this.client.conversations.open({ users: options.user });
+    const channel = res.channel?.id;
+    if (!channel) throw new Error('conversations.open answered without a channel');
+    await this.uploadTexts({
+      channel,
+      threadTs: null,
+      files: options.files,
+      comment: options.comment,
+    });
+  }
+
   /** users.info: whether a member administers the workspace. */
   async isAdmin(user: string): Promise<boolean> {
     const res = await this.client.users.info({ user });

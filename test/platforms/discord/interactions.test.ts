@@ -372,6 +372,8 @@ function pick<T extends object>(service: T): T {
     'status',
     'results',
     'export',
+    'exportWorkspace',
+    'admitCommand',
     'reply',
     'removeReply',
     'react',

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { newRoundId } from '../../../src/app/runtime.js';
 import { DeliberationService } from '../../../src/deliberation/service.js';
+import { DEFAULT_COMMAND_LIMITS } from '../../../src/domain/limits.js';
 import type { DiscordService } from '../../../src/platforms/discord/bot.js';
-import { member, startWorld, type World } from './support.js';
+import type { FakeUser } from '../../fakes/discord.js';
+import { clockInsideWindows } from '../../support/clock.js';
+import { member, startRound, startWorld, type World } from './support.js';
 
 const EPHEMERAL = 64;
 
@@ -18,6 +21,8 @@ function bound(service: DiscordService): DiscordService {
     status: service.status.bind(service),
     results: service.results.bind(service),
     export: service.export.bind(service),
+    exportWorkspace: service.exportWorkspace.bind(service),
+    admitCommand: service.admitCommand.bind(service),
     reply: service.reply.bind(service),
     removeReply: service.removeReply.bind(service),
     react: service.react.bind(service),
@@ -44,6 +49,7 @@ describe('Discord: limits on starting rounds', () => {
         newId: newRoundId,
         newSeed: () => 7,
         limits: {
+          ...DEFAULT_COMMAND_LIMITS,
           startsPerMemberPerHour: 1,
           startsPerWorkspacePerHour: 0,
           openRoundsPerChannel: 0,
@@ -68,5 +74,77 @@ describe('Discord: limits on starting rounds', () => {
     expect(
       await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId),
     ).toHaveLength(1);
+  });
+});
+
+describe('Discord: limits on commands', () => {
+  let world: World;
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  /** Runs a subcommand and returns what the member saw and whether only they saw it. */
+  async function run(sub: string, user: FakeUser, options: Record<string, boolean> = {}) {
+    const id = world.fake.command(sub, options, { user });
+    await world.fake.answered(id);
+    const state = world.fake.reply(id);
+    const answer = state.followUps[0] ?? state.original;
+    return {
+      content: String(answer?.content),
+      ephemeral: (Number(answer?.flags) & EPHEMERAL) === EPHEMERAL,
+      files: (answer?.files as unknown[] | undefined) ?? [],
+    };
+  }
+
+  it('refuses a member past LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE only to them, even for public results', async () => {
+    world = await startWorld({
+      env: { LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE: '2' },
+      now: clockInsideWindows(),
+    });
+    await startRound(world);
+    const ana = member('ana');
+    expect((await run('results', ana)).ephemeral).toBe(false);
+    expect((await run('results', ana)).ephemeral).toBe(false);
+    const refused = await run('results', ana);
+    expect(refused.ephemeral).toBe(true);
+    expect(refused.content).toMatch(
+      /^You have run 2 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+    );
+    expect((await run('status', member('ben'))).content).not.toMatch(/most allowed/);
+  });
+
+  it('refuses a server past LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE', async () => {
+    world = await startWorld({
+      env: { LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE: '2' },
+      now: clockInsideWindows(),
+    });
+    await run('status', member('ana'));
+    await run('status', member('ben'));
+    const refused = await run('status', member('cai'));
+    expect(refused.ephemeral).toBe(true);
+    expect(refused.content).toMatch(
+      /^This workspace has run 2 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+    );
+  });
+
+  it('refuses exports past LIMIT_EXPORTS_PER_MEMBER_PER_HOUR and LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR', async () => {
+    world = await startWorld({
+      env: { LIMIT_EXPORTS_PER_MEMBER_PER_HOUR: '1', LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR: '2' },
+      now: clockInsideWindows(),
+    });
+    await startRound(world);
+    const ana = member('ana');
+    expect((await run('export', ana)).files).toHaveLength(5);
+    const again = await run('export', ana);
+    expect(again).toMatchObject({ ephemeral: true, files: [] });
+    expect(again.content).toMatch(
+      /^You have asked for 1 export this hour, the most allowed; try again in \d+ minutes?\.$/,
+    );
+    expect((await run('export', member('ben'))).files).toHaveLength(5);
+    const third = await run('export', member('cai'));
+    expect(third.files).toEqual([]);
+    expect(third.content).toMatch(
+      /^This workspace has asked for 2 exports this hour, the most allowed; try again in \d+ minutes?\.$/,
+    );
   });
 });

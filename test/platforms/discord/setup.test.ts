@@ -106,6 +106,14 @@ describe('Discord setup: the /consensus command', () => {
       ['minutes', 4, true],
       ['round', 3, false],
     ]);
+    const exportSub = subs.find((s) => s.name === 'export') as unknown as {
+      options: { name: string; type: number }[];
+    };
+    // A round, or (a boolean) every round of the server.
+    expect(exportSub.options.map((o) => [o.name, o.type])).toEqual([
+      ['round', 3],
+      ['workspace', 5],
+    ]);
     const start = subs[0] as unknown as {
       options: {
         name: string;

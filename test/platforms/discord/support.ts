@@ -50,6 +50,12 @@ export interface WorldOptions {
   wrap?: (service: DiscordService) => DiscordService;
   onFatal?: (message: string) => void;
   catchUpLimits?: Partial<CatchUpLimits>;
+  /** More settings of the runtime (LIMIT_*, for instance), as environment variables. */
+  env?: Record<
+    string,
+    string
+  > /** The runtime's clock (limits count in its windows); default Date.now. */;
+  now?: () => number;
 }
 
 /**
@@ -76,6 +82,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     JOB_ATTEMPTS: '2',
     JOB_BACKOFF_MS: '10',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    ...options.env,
   });
 
   const boot = async () => {
@@ -95,6 +102,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       rewardModel: new LexicalRewardModel(),
       platforms: { discord: discord.port },
       runWorkers: true,
+      now: options.now,
     });
     const service = options.wrap ? options.wrap(runtime.service) : runtime.service;
     await discord.start(service);

@@ -136,6 +136,7 @@ describe('Slack slash commands', () => {
     s = await startStack({ moderators: 'UMOD' });
     const { round } = await startRound(s, 'start --minutes 5 Should we move?', 'UMOD');
     await s.command('UPLAIN', 'extend 60');
+    await s.settle();
     await s.command('UMOD', 'extend 60');
     await until(async () => responses(s).length >= 3);
     const [denied, extended] = responses(s).slice(-2);
@@ -183,9 +184,12 @@ describe('Slack slash commands', () => {
     s.fake.channels.set('C0002', { is_member: false });
     s.fake.channels.set('G0003', { missing: true });
     s.fake.channels.set('D0004', { is_im: true });
-    for (const channel of ['C0002', 'G0003', 'D0004'])
+    // One at a time: commands run after their acknowledgement, so answers to commands
+    // sent together may arrive in any order.
+    for (const channel of ['C0002', 'G0003', 'D0004']) {
       await s.command('U001', 'start Why?', channel);
-    await s.settle();
+      await s.settle();
+    }
     const notMember =
       'I am not in this channel, so I could not read the replies. Add me first ' +
       '(mention me and choose “Invite”, or use the channel’s Integrations tab), then start again.';
@@ -505,6 +509,8 @@ function pick(real: DeliberationService): SlackService {
     status: (t) => real.status(t),
     results: (t) => real.results(t),
     export: (t) => real.export(t),
+    exportWorkspace: (scope, actor) => real.exportWorkspace(scope, actor),
+    admitCommand: (request) => real.admitCommand(request),
     reply: (e) => real.reply(e),
     removeReply: (e) => real.removeReply(e),
     react: (e) => real.react(e),

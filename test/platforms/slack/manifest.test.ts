@@ -33,6 +33,8 @@ const SCOPES_OF_METHOD: Record<string, readonly string[]> = {
   'chat.postEphemeral': ['chat:write'],
   'chat.update': ['chat:write'],
   'conversations.info': ['channels:read', 'groups:read', 'im:read', 'mpim:read'],
+  // The direct message a workspace export is sent in, where only the moderator sees it.
+  'conversations.open': ['im:write'],
   // Rereading a round's thread after the bot was down; rounds live in channels only.
   'conversations.replies': ['channels:history', 'groups:history'],
   'files.uploadV2': ['files:write'],

@@ -36,6 +36,12 @@ export interface StackOptions {
   retry?: { retries: number; minTimeout: number; maxTimeout: number; factor: number };
   /** Bounds on what the adapter rereads at start. */
   catchUpLimits?: Partial<SlackCatchUpLimits>;
+  /** More settings of the runtime (LIMIT_*, for instance), as environment variables. */
+  env?: Record<
+    string,
+    string
+  > /** The runtime's clock (limits count in its windows); default Date.now. */;
+  now?: () => number;
 }
 
 export interface Reply {
@@ -73,6 +79,7 @@ export class Stack {
       SHUTDOWN_TIMEOUT_MS: '5000',
       // One job at a time, in order: progress edits then arrive in a fixed sequence.
       WORKER_CONCURRENCY: '1',
+      ...options.env,
     });
     const slackConfig = loadSlackConfig({
       SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -98,6 +105,7 @@ export class Stack {
       rewardModel: gatedModel(new LexicalRewardModel(), options.beforePredict),
       platforms: { slack: this.slack.port },
       runWorkers: true,
+      now: options.now,
     });
     const service = options.service ? options.service(this.runtime.service) : this.runtime.service;
     const { port } = await this.slack.start(service);

@@ -1,0 +1,67 @@
+/**
+ * `/consensus export`: one round into its thread, where the channel already sees it, or
+ * with `all` every round of the workspace into the moderator's direct message with the
+ * bot, since it holds the rounds of channels others are not in.
+ */
+import {
+  type ExportFile,
+  POLIS_FOLDER_NOTE,
+  roundExportFiles,
+  workspaceExportFiles,
+} from '../../deliberation/export-files.js';
+import type { RoundTarget } from '../../deliberation/service.js';
+import type { CommandDeps, CommandInput, Reply } from './commands.js';
+import { slackErrorCode } from './port.js';
+import { mention } from './text.js';
+
+const asUpload = (f: ExportFile) => ({ filename: f.name, content: f.content });
+
+export async function exportRound(
+  target: RoundTarget,
+  input: CommandInput,
+  deps: CommandDeps,
+): Promise<Reply> {
+  const data = await deps.service.export(target);
+  const { round } = data;
+  const files = roundExportFiles(data);
+  const threadTs = round.questionRef?.messageId ?? null;
+  await deps.port.uploadText({
+    channel: round.channelId,
+    threadTs,
+    filename: files.json.name,
+    content: files.json.content,
+    comment: `Export of round \`${round.id}\`, asked for by ${mention(input.userId)}.`,
+  });
+  await deps.port.uploadTexts({
+    channel: round.channelId,
+    threadTs,
+    files: files.polis.map(asUpload),
+    comment: `The same round in the Polis export layout: ${POLIS_FOLDER_NOTE}.`,
+  });
+  return { text: `The export of round \`${round.id}\` is in its thread.` };
+}
+
+export async function exportWorkspace(input: CommandInput, deps: CommandDeps): Promise<Reply> {
+  const actor = await deps.moderators.forModeration(input.scope.workspaceId, input.userId);
+  const rounds = await deps.service.exportWorkspace(input.scope, actor);
+  if (rounds.length === 0) return { text: 'This workspace has no rounds to export yet.' };
+  const files = workspaceExportFiles(input.scope, rounds);
+  const what = `every round of this workspace (${rounds.length} round${rounds.length === 1 ? '' : 's'})`;
+  try {
+    await deps.port.uploadTextsToMember({
+      user: input.userId,
+      files: [files.json, ...files.polis].map(asUpload),
+      comment: `Export of ${what}, as JSON and in the Polis export layout: ${POLIS_FOLDER_NOTE}.`,
+    });
+  } catch (error) {
+    // The app's admin fixes this one, not the moderator: say what to do.
+    if (slackErrorCode(error) !== 'missing_scope') throw error;
+    deps.log.warn({ command: 'export all' }, 'conversations.open needs the im:write scope');
+    return {
+      text:
+        'I could not send you a direct message: the app lacks the `im:write` scope. ' +
+        'An admin can add it (manifest.json has it) and reinstall the app.',
+    };
+  }
+  return { text: `The export of ${what} is in your direct messages with me.` };
+}

@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CommandRequest, DeliberationService } from '../../src/deliberation/service.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { type CommandLimits, DEFAULT_COMMAND_LIMITS } from '../../src/domain/limits.js';
+import type { Scope } from '../../src/domain/scope.js';
+import { type Harness, SCOPE, startHarness } from '../support/harness.js';
+
+/** Every limit off but the ones a test sets. */
+const NONE: CommandLimits = {
+  startsPerMemberPerHour: 0,
+  startsPerWorkspacePerHour: 0,
+  openRoundsPerChannel: 0,
+  commandsPerMemberPerMinute: 0,
+  commandsPerWorkspacePerMinute: 0,
+  exportsPerMemberPerHour: 0,
+  exportsPerWorkspacePerHour: 0,
+};
+
+/** 10 min 15 s into an hour: 49 min 45 s ("50 minutes") to the next hour, 45 s to the next minute. */
+const QUARTER_PAST = 3_600_000 * 500_000 + 10 * 60_000 + 15_000;
+
+function limited(h: Harness, limits: Partial<CommandLimits>, now: () => number) {
+  return new DeliberationService({
+    store: h.runtime.store,
+    queues: h.runtime.queues,
+    log: h.log,
+    now,
+    newId: () => 'unused',
+    newSeed: () => 1,
+    limits: { ...NONE, ...limits },
+  });
+}
+
+const request = (userId: string, command = 'status', scope: Scope = SCOPE): CommandRequest => ({
+  scope,
+  userId,
+  command,
+  isExport: command === 'export',
+});
+
+async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof DomainError)) throw new Error(`expected a DomainError, got ${error}`);
+  return error;
+}
+
+describe('limits on running commands', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('refuses a member past their commands a minute, says when to retry, and resets next minute', async () => {
+    let clock = QUARTER_PAST;
+    const service = limited(h, { commandsPerMemberPerMinute: 3 }, () => clock);
+    for (const command of ['status', 'results', 'close']) {
+      await service.admitCommand(request('ana', command));
+    }
+    const error = await refusal(service.admitCommand(request('ana', 'status')));
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toBe(
+      'You have run 3 commands this minute, the most allowed; try again in 45 seconds.',
+    );
+    // Another member is not affected, and the log names the setting for the operator.
+    await service.admitCommand(request('ben'));
+    expect(h.log.lines.map((l) => l.message)).toContain(
+      'status refused: LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE',
+    );
+    clock += 45_000;
+    await service.admitCommand(request('ana'));
+  });
+
+  it('refuses a workspace past its commands a minute, whoever asks, and not another workspace', async () => {
+    const service = limited(h, { commandsPerWorkspacePerMinute: 2 }, () => QUARTER_PAST);
+    await service.admitCommand(request('ana'));
+    await service.admitCommand(request('ben'));
+    const error = await refusal(service.admitCommand(request('cai')));
+    expect(error.message).toBe(
+      'This workspace has run 2 commands this minute, the most allowed; try again in 45 seconds.',
+    );
+    await service.admitCommand(
+      request('cai', 'status', { platform: 'console', workspaceId: 'W2' }),
+    );
+  });
+
+  it('does not count a member refused against the workspace', async () => {
+    const service = limited(
+      h,
+      { commandsPerMemberPerMinute: 1, commandsPerWorkspacePerMinute: 2 },
+      () => QUARTER_PAST,
+    );
+    await service.admitCommand(request('ana'));
+    for (let i = 0; i < 5; i++) await refusal(service.admitCommand(request('ana')));
+    await service.admitCommand(request('ben'));
+  });
+
+  it('counts exports against their own, stricter, hourly limit per member', async () => {
+    let clock = QUARTER_PAST;
+    const service = limited(
+      h,
+      { commandsPerMemberPerMinute: 20, exportsPerMemberPerHour: 2 },
+      () => clock,
+    );
+    await service.admitCommand(request('ana', 'export'));
+    await service.admitCommand(request('ana', 'export'));
+    const error = await refusal(service.admitCommand(request('ana', 'export')));
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toBe(
+      'You have asked for 2 exports this hour, the most allowed; try again in 50 minutes.',
+    );
+    // Other commands still run; the next hour allows exports again.
+    await service.admitCommand(request('ana', 'status'));
+    await service.admitCommand(request('ben', 'export'));
+    clock += 50 * 60_000;
+    await service.admitCommand(request('ana', 'export'));
+  });
+
+  it('counts exports against a workspace-wide hourly limit', async () => {
+    const service = limited(h, { exportsPerWorkspacePerHour: 1 }, () => QUARTER_PAST);
+    await service.admitCommand(request('ana', 'export'));
+    const error = await refusal(service.admitCommand(request('ben', 'export')));
+    expect(error.message).toBe(
+      'This workspace has asked for 1 export this hour, the most allowed; try again in 50 minutes.',
+    );
+    await service.admitCommand(
+      request('ben', 'export', { platform: 'console', workspaceId: 'W2' }),
+    );
+  });
+
+  it('limits nothing at 0', async () => {
+    const off = limited(h, {}, () => QUARTER_PAST);
+    for (let i = 0; i < 50; i++) await off.admitCommand(request('ana', 'export'));
+  });
+
+  it('applies the configured defaults through the runtime', async () => {
+    // createRuntime passes LIMIT_COMMANDS_* and LIMIT_EXPORTS_* (20/300 a minute, 5/30 an hour).
+    const fixed = await startHarness({ now: () => QUARTER_PAST });
+    try {
+      const service = fixed.runtime.service;
+      const { exportsPerMemberPerHour, commandsPerMemberPerMinute } = DEFAULT_COMMAND_LIMITS;
+      for (let i = 0; i < exportsPerMemberPerHour; i++) {
+        await service.admitCommand(request('ben', 'export'));
+      }
+      expect((await refusal(service.admitCommand(request('ben', 'export')))).message).toMatch(
+        /^You have asked for 5 exports this hour/,
+      );
+      // The refused export counted as a command too.
+      for (let i = exportsPerMemberPerHour + 1; i < commandsPerMemberPerMinute; i++) {
+        await service.admitCommand(request('ben', 'status'));
+      }
+      expect((await refusal(service.admitCommand(request('ben', 'status')))).message).toMatch(
+        /^You have run 20 commands this minute/,
+      );
+    } finally {
+      await fixed.stop();
+    }
+  });
+});

@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { polisExportFiles } from '../../src/deliberation/polis-export.js';
+import type { RoundExport } from '../../src/deliberation/service.js';
+import { DEFAULT_SETTINGS } from '../../src/domain/round.js';
+import type { Scope } from '../../src/domain/scope.js';
+import { parseCsv } from '../../src/eval/csv.js';
+import { loadConversation } from '../../src/eval/polis.js';
+
+const SCOPE: Scope = { platform: 'console', workspaceId: 'W1' };
+
+/** Every kind of line break and every character CSV must quote, in one text each. */
+const TEXTS = {
+  ana: 'first line\rsecond line',
+  ben: 'windows\r\nline ends, and "quotes"',
+  cai: 'unix\nline end',
+  dee: 'a, b, "c"',
+  eve: 'trailing carriage return\r',
+};
+const STATEMENT = 'We agree,\rmostly: "a trial"\r\nthen\ndecide.';
+
+/** A stored round as the service gathers it, with the texts above verbatim. */
+function roundExport(): RoundExport {
+  return {
+    round: {
+      id: 'r1',
+      scope: SCOPE,
+      channelId: 'C1',
+      question: 'Lunch\rat noon?',
+      createdBy: 'mod',
+      createdAt: 1_000,
+      deadline: null,
+      settings: DEFAULT_SETTINGS,
+      phase: 'closed',
+      questionRef: null,
+      version: 1,
+      attempt: 1,
+      failureReason: null,
+      seed: 1,
+    },
+    opinions: Object.entries(TEXTS).map(([participantId, text]) => ({
+      participantId,
+      text,
+      truncated: false,
+    })),
+    versions: [
+      {
+        version: 1,
+        candidates: [],
+        predicted: null,
+        model: null,
+        poll: {
+          roundId: 'r1',
+          version: 1,
+          candidateId: 'c1',
+          statement: STATEMENT,
+          scale: 'approval3',
+          openedAt: 2_000,
+          closedAt: 4_000,
+          predicted: {},
+          welfare: null,
+          method: 'test',
+        },
+        ratings: [
+          { participantId: 'ana', optionKey: 'agree', approval: 1, at: 3_000 },
+          { participantId: 'ben', optionKey: 'disagree', approval: 0, at: 3_001 },
+        ],
+        critiques: [],
+      },
+    ],
+    usage: {},
+  };
+}
+
+describe('the Polis export keeps every text whole', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('reads back CR, CRLF, LF, commas and quotes identically through the Polis loader', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'polis-cr-'));
+    dirs.push(dir);
+    const files = polisExportFiles(SCOPE, [roundExport()]);
+    for (const f of files) writeFileSync(join(dir, f.name), f.content);
+    const conversation = loadConversation(dir);
+    expect(conversation.comments.map((c) => c.text)).toEqual([...Object.values(TEXTS), STATEMENT]);
+    expect(conversation.topic).toBe('Lunch\rat noon?');
+    expect(conversation.votes).toHaveLength(2);
+    // Every file parses into rows of its header's width: no row was split by a bare CR.
+    for (const f of files.filter((f) => f.name !== 'summary.csv')) {
+      const [header, ...rows] = parseCsv(f.content, f.name);
+      for (const row of rows) expect(row.fields).toHaveLength(header?.fields.length ?? 0);
+    }
+  });
+
+  it('quotes a field holding a bare CR, which csv-stringify alone leaves bare', () => {
+    const comments = polisExportFiles(SCOPE, [roundExport()])[0]?.content ?? '';
+    expect(comments).toContain(',"first line\rsecond line"\n');
+    expect(comments).toContain(',"trailing carriage return\r"\n');
+  });
+});

@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, type Round } from '../../../src/domain/round.js';
+import { loadConversation } from '../../../src/eval/polis.js';
+import {
+  contentOf,
+  member,
+  moderator,
+  opinions,
+  settle,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const EPHEMERAL = 64;
+const POLIS = ['comments.csv', 'votes.csv', 'participants-votes.csv', 'summary.csv'];
+const FOLDER_NOTE =
+  'save `comments.csv`, `votes.csv`, `participants-votes.csv`, `summary.csv` into one folder, ' +
+  'and `npm run eval -- <folder>` (or any tool that reads Polis exports) reads it';
+
+/** A round of another server, stored on the same Redis. */
+function foreignRound(): Round {
+  return {
+    id: 'rforeign01',
+    scope: { platform: 'discord', workspaceId: '999999999999999999' },
+    channelId: '888888888888888888',
+    question: 'A question of another server?',
+    createdBy: '777777777777777777',
+    createdAt: 1_000,
+    deadline: null,
+    settings: DEFAULT_SETTINGS,
+    phase: 'collecting',
+    questionRef: null,
+    version: 0,
+    attempt: 0,
+    failureReason: null,
+    seed: 1,
+  };
+}
+
+describe('Discord: /consensus export', () => {
+  let world: World;
+  const dirs: string[] = [];
+  const ana = member('ana');
+  const ben = member('ben');
+
+  /** The attachments of an answer, saved into a fresh folder as a member would. */
+  const save = (files: readonly { name: string; text: string }[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'discord-export-'));
+    dirs.push(dir);
+    for (const f of files) writeFileSync(join(dir, f.name), f.text);
+    return dir;
+  };
+  afterEach(async () => {
+    await world.stop();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function roundWithOpinions(question: string, texts: [string, string]) {
+    const { round, threadId } = await startRound(world, question);
+    world.fake.say(threadId, ana, texts[0]);
+    world.fake.say(threadId, ben, texts[1]);
+    await settle(world);
+    await until(async () => (await opinions(world, round.id)).length === 2 || null);
+    return round;
+  }
+
+  it('attaches the Polis files under their Polis names, and says a folder of them is what npm run eval reads', async () => {
+    world = await startWorld();
+    const round = await roundWithOpinions('Which colour for the logo?', [
+      'Blue, "calm", and readable.',
+      'Green,\nlike our products.',
+    ]);
+    const id = world.fake.command('export', {}, { user: ana });
+    const answer = await world.fake.answered(id);
+    expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(answer.original?.content).toBe(
+      `Everything about round \`${round.id}\`, as JSON, and in the Polis export layout: ${FOLDER_NOTE}.`,
+    );
+    const files = answer.original?.files as { name: string; text: string }[];
+    expect(files.map((f) => f.name)).toEqual([`round-${round.id}.json`, ...POLIS]);
+    const conversation = loadConversation(save(files.slice(1)));
+    expect(conversation.topic).toBe(round.question);
+    expect(conversation.comments.map((c) => c.text).sort()).toEqual([
+      'Blue, "calm", and readable.',
+      'Green,\nlike our products.',
+    ]);
+  });
+
+  it('exports every round of the server to a moderator only, privately, and nothing of another server', async () => {
+    world = await startWorld();
+    await world.runtime.store.rounds.create(foreignRound());
+    const first = await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    const second = await roundWithOpinions('Lunch at noon?', ['Yes, noon.', 'Later, at one.']);
+
+    const refused = world.fake.command('export', { workspace: true }, { user: ana });
+    await world.fake.answered(refused);
+    expect(contentOf(world, refused)).toBe(
+      'Only moderators may export the whole workspace: it holds the rounds of every channel. ' +
+        'To export one round, give its id, or run the command in its channel.',
+    );
+    expect(world.fake.reply(refused).original?.files ?? []).toEqual([]);
+
+    const id = world.fake.command('export', { workspace: true }, moderator);
+    const answer = await world.fake.answered(id);
+    expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(answer.original?.content).toBe(
+      `Every round of this server (2 rounds), as JSON, and in the Polis export layout: ${FOLDER_NOTE}.`,
+    );
+    const files = answer.original?.files as { name: string; text: string }[];
+    expect(files.map((f) => f.name)).toEqual([
+      `workspace-discord-${world.fake.guildId}.json`,
+      ...POLIS,
+    ]);
+    const everything = files.map((f) => f.text).join('\n');
+    expect(everything).toContain(first.id);
+    expect(everything).toContain(second.id);
+    for (const foreign of ['rforeign01', 'A question of another server?', '999999999999999999']) {
+      expect(everything).not.toContain(foreign);
+    }
+    const conversation = loadConversation(save(files.slice(1)));
+    expect(conversation.topic).toBe(`2 rounds in discord workspace ${world.fake.guildId}`);
+    expect(conversation.comments.map((c) => c.text).sort()).toEqual([
+      'Blue.',
+      'Green.',
+      'Later, at one.',
+      'Yes, noon.',
+    ]);
+  });
+
+  it('names the operators’ command instead when a file is larger than Discord attaches', async () => {
+    world = await startWorld();
+    await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    const id = world.fake.command(
+      'export',
+      { workspace: true },
+      { ...moderator, attachmentSizeLimit: 200 },
+    );
+    const answer = await world.fake.answered(id);
+    expect(answer.original?.files ?? []).toEqual([]);
+    expect(String(answer.original?.content)).toMatch(
+      /^This export has a file of \d+ KB, more than Discord attaches here \(1 KB\)\. /,
+    );
+    expect(String(answer.original?.content)).toContain(
+      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\`.`,
+    );
+  });
+});
