@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_COMMAND_LIMITS } from '../domain/limits.js';
 
 /** Empty strings count as unset: `FOO=` in a .env file means "no value". */
 const optionalString = z
@@ -46,19 +47,43 @@ export const ConfigSchema = z.object({
    */
   WORKER_STALL_INTERVAL_MS: intFrom(30_000, 1_000, 600_000),
   /** Rounds one member may start per hour, across every bot process; 0 = no limit. */
-  LIMIT_STARTS_PER_MEMBER_PER_HOUR: intFrom(20, 0, 1_000_000),
+  LIMIT_STARTS_PER_MEMBER_PER_HOUR: intFrom(
+    DEFAULT_COMMAND_LIMITS.startsPerMemberPerHour,
+    0,
+    1_000_000,
+  ),
   /** Rounds one workspace or guild may start per hour; 0 = no limit. */
-  LIMIT_STARTS_PER_WORKSPACE_PER_HOUR: intFrom(100, 0, 1_000_000),
+  LIMIT_STARTS_PER_WORKSPACE_PER_HOUR: intFrom(
+    DEFAULT_COMMAND_LIMITS.startsPerWorkspacePerHour,
+    0,
+    1_000_000,
+  ),
   /** Commands of every kind one member may run per minute, across every bot process; 0 = no limit. */
-  LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE: intFrom(20, 0, 1_000_000),
+  LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE: intFrom(
+    DEFAULT_COMMAND_LIMITS.commandsPerMemberPerMinute,
+    0,
+    1_000_000,
+  ),
   /** Commands one workspace or guild may run per minute; 0 = no limit. */
-  LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE: intFrom(300, 0, 1_000_000),
+  LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE: intFrom(
+    DEFAULT_COMMAND_LIMITS.commandsPerWorkspacePerMinute,
+    0,
+    1_000_000,
+  ),
   /** Exports (each posts five files) one member may ask for per hour, besides the above; 0 = no limit. */
-  LIMIT_EXPORTS_PER_MEMBER_PER_HOUR: intFrom(5, 0, 1_000_000),
+  LIMIT_EXPORTS_PER_MEMBER_PER_HOUR: intFrom(
+    DEFAULT_COMMAND_LIMITS.exportsPerMemberPerHour,
+    0,
+    1_000_000,
+  ),
   /** Exports one workspace or guild may ask for per hour; 0 = no limit. */
-  LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR: intFrom(30, 0, 1_000_000),
+  LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR: intFrom(
+    DEFAULT_COMMAND_LIMITS.exportsPerWorkspacePerHour,
+    0,
+    1_000_000,
+  ),
   /** Rounds open at once in one channel; 0 = no limit. */
-  MAX_OPEN_ROUNDS_PER_CHANNEL: intFrom(10, 0, 10_000),
+  MAX_OPEN_ROUNDS_PER_CHANNEL: intFrom(DEFAULT_COMMAND_LIMITS.openRoundsPerChannel, 0, 10_000),
   /** HTTP port: the Slack endpoint in HTTP mode, and /healthz, /readyz, /metrics. */
   PORT: intFrom(3_000, 0, 65_535),
   /** Where /healthz, /readyz and /metrics listen when PORT is not served (Socket Mode). */

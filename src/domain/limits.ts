@@ -39,18 +39,19 @@ export interface CommandLimits {
 }
 
 /**
- * Generous enough for a busy team, low enough that a script cannot flood a workspace.
- * A command every three seconds is far beyond anyone typing; an export posts five files,
- * and nobody needs a fresh copy of a round more than a few times an hour.
+ * Far beyond what people typing do, low enough that a script cannot flood a workspace:
+ * a command a second, a round a minute, an export (five files) every three minutes per
+ * member. Scripted clients (tests, integrations) share one member id and run far
+ * faster than people, so the limits stop floods rather than ration normal use.
  */
 export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
-  startsPerMemberPerHour: 20,
-  startsPerWorkspacePerHour: 100,
-  openRoundsPerChannel: 10,
-  commandsPerMemberPerMinute: 20,
-  commandsPerWorkspacePerMinute: 300,
-  exportsPerMemberPerHour: 5,
-  exportsPerWorkspacePerHour: 30,
+  startsPerMemberPerHour: 60,
+  startsPerWorkspacePerHour: 300,
+  openRoundsPerChannel: 20,
+  commandsPerMemberPerMinute: 60,
+  commandsPerWorkspacePerMinute: 600,
+  exportsPerMemberPerHour: 20,
+  exportsPerWorkspacePerHour: 100,
 };
 
 /** Cuts text to at most `max` characters, marking the cut with an ellipsis. */

@@ -139,7 +139,7 @@ describe('limits on running commands', () => {
   });
 
   it('applies the configured defaults through the runtime', async () => {
-    // createRuntime passes LIMIT_COMMANDS_* and LIMIT_EXPORTS_* (20/300 a minute, 5/30 an hour).
+    // createRuntime passes LIMIT_COMMANDS_* and LIMIT_EXPORTS_* (60/600 a minute, 20/100 an hour).
     const fixed = await startHarness({ now: () => QUARTER_PAST });
     try {
       const service = fixed.runtime.service;
@@ -148,14 +148,14 @@ describe('limits on running commands', () => {
         await service.admitCommand(request('ben', 'export'));
       }
       expect((await refusal(service.admitCommand(request('ben', 'export')))).message).toMatch(
-        /^You have asked for 5 exports this hour/,
+        /^You have asked for 20 exports this hour/,
       );
       // The refused export counted as a command too.
       for (let i = exportsPerMemberPerHour + 1; i < commandsPerMemberPerMinute; i++) {
         await service.admitCommand(request('ben', 'status'));
       }
       expect((await refusal(service.admitCommand(request('ben', 'status')))).message).toMatch(
-        /^You have run 20 commands this minute/,
+        /^You have run 60 commands this minute/,
       );
     } finally {
       await fixed.stop();

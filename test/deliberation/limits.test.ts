@@ -125,9 +125,9 @@ describe('limits on starting rounds and on text sizes', () => {
   });
 
   it('applies the configured defaults through the runtime', async () => {
-    // createRuntime passes LIMIT_* and MAX_OPEN_ROUNDS_PER_CHANNEL (defaults 20/100/10).
-    for (let i = 0; i < 10; i++) await start(h.runtime.service, `m${i}`);
-    const error = await refusal(start(h.runtime.service, 'm10'));
+    // createRuntime passes LIMIT_* and MAX_OPEN_ROUNDS_PER_CHANNEL (defaults 60/300/20).
+    for (let i = 0; i < 20; i++) await start(h.runtime.service, `m${i}`);
+    const error = await refusal(start(h.runtime.service, 'm20'));
     expect(error.code).toBe('limit_reached');
   });
 
