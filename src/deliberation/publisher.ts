@@ -31,7 +31,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
         if (round.questionRef) return; // posted already (job re-delivered after a crash)
         const ref = await port.postQuestion({
           ...header,
-          createdBy: round.createdBy,
+          createdBy: round.settings.anonymous ? null : round.createdBy,
           deadline: round.deadline,
           candidates: round.settings.candidates,
           welfare: round.settings.welfare,

@@ -139,7 +139,10 @@ async function execute(
         threadTs: round.questionRef?.messageId ?? null,
         filename: `round-${round.id}.json`,
         content: `${JSON.stringify(data, null, 2)}\n`,
-        comment: `Export of round \`${round.id}\`, asked for by ${mention(userId)}.`,
+        // The upload is public: in an anonymous round it must not say who asked.
+        comment: round.settings.anonymous
+          ? `Export of round \`${round.id}\`.`
+          : `Export of round \`${round.id}\`, asked for by ${mention(userId)}.`,
       });
       await deps.port.uploadTexts({
         channel: round.channelId,
