@@ -249,7 +249,7 @@ export class DeliberationService {
       queues.enqueueStage('generate', job),
     ]);
     this.deps.log.info(
-      { roundId: moved.id, version, attempt: moved.attempt },
+      { roundId: moved.id, scope: moved.scope, version, attempt: moved.attempt },
       'pipeline run started',
     );
     return moved;
