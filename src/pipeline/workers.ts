@@ -42,6 +42,11 @@ export interface WorkerOptions {
    * job held by a worker that died is handed to another. BullMQ's 30 s when unset.
    */
   stallIntervalMs?: number;
+  /**
+   * Offered each 'error' the worker emits first: true when it was a lost Redis
+   * connection, which the process reports once per outage rather than once per try.
+   */
+  connectionError?: (error: Error) => boolean;
 }
 
 /**
@@ -162,7 +167,10 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
         : {}),
     },
   );
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  worker.on('error', (err) => {
+    if (options.connectionError?.(err)) return;
+    log.error({ err: err.message }, 'worker error');
+  });
   return worker;
 }
 
