@@ -74,8 +74,17 @@ async function freePort(): Promise<number> {
 describe('npm start and npm run worker as processes', () => {
   const children: ChildProcess[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
+  /** Node processes started through npm, which a broken signal path would leave running. */
+  const orphans: number[] = [];
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const pid of orphans.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already, as it should be.
+      }
+    }
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
   afterAll(async () => {
@@ -122,6 +131,40 @@ describe('npm start and npm run worker as processes', () => {
     child.kill('SIGINT');
     expect(await done).toBe(0);
   });
+
+  it.each(['npm start', 'npm run worker'])(
+    '%s hands a SIGTERM sent to npm alone on to node, which shuts down and exits 0',
+    async (command) => {
+      // What a supervisor that signals only its child's pid (pm2, supervisord, `timeout`,
+      // `docker run … npm start`) does: npm forwards the signal to the script's process,
+      // which must be node itself, not a shell that dies and leaves node running.
+      const npm = spawn('npm', command.split(' ').slice(1), {
+        cwd: ROOT,
+        env: env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(npm);
+      let stderr = '';
+      const running = await new Promise<{ pid: number }>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not running:\n${stderr}`)), 20_000);
+        npm.stderr?.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const line = stderr.split('\n').find((l) => l.includes(' running"'));
+          if (!line) return;
+          clearTimeout(timer);
+          resolvePromise(JSON.parse(line) as { pid: number });
+        });
+      });
+      orphans.push(running.pid);
+      expect(running.pid).not.toBe(npm.pid);
+      const done = exited(npm);
+      npm.kill('SIGTERM');
+      expect(await done).toBe(0);
+      expect(stderr).toContain('"msg":"shutting down"');
+      // npm waited for node: nothing is left holding the port and the workers.
+      expect(() => process.kill(running.pid, 0)).toThrow(/ESRCH/);
+    },
+  );
 
   it('refuses to start with a bad setting and names it', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
