@@ -253,9 +253,16 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       platformTrouble,
     }).catch((error: unknown) => {
       if (stopping) return null;
+      const setting = config.METRICS_PORT === null ? 'PORT' : 'METRICS_PORT';
+      // Most often a second process on the host (`npm start` beside `npm run worker`), each
+      // on the default PORT: say what to change, not only what failed.
+      const taken =
+        error instanceof Error && 'code' in error && error.code === 'EADDRINUSE'
+          ? ` Another process on this host listens there: give each process its own ${setting}${setting === 'PORT' ? ' (PORT=0 picks a free port)' : ''}.`
+          : '';
       exitWith(
         1,
-        `Cannot serve /healthz on port ${port}: ${error instanceof Error ? error.message : String(error)}`,
+        `Cannot serve /healthz on port ${port} (${setting}): ${error instanceof Error ? error.message : String(error)}.${taken}`,
       );
     });
     if (!started) return;

@@ -166,6 +166,43 @@ describe('npm start and npm run worker as processes', () => {
     },
   );
 
+  it('a second process on a PORT in use exits 1 naming the setting; with METRICS_PORT set, PORT is left alone', async () => {
+    const port = await freePort();
+    const first = await launch('src/app/worker.ts', env({ PORT: String(port) }));
+    children.push(first.child);
+    expect(first.running.health).toBe(port);
+
+    const second = spawn(process.execPath, ['--import', 'tsx', 'src/app/worker.ts'], {
+      cwd: ROOT,
+      env: env({ PORT: String(port) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(second);
+    let stderr = '';
+    second.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    expect(await exited(second)).toBe(1);
+    expect(stderr).toContain(`Cannot serve /healthz on port ${port} (PORT): listen EADDRINUSE`);
+    expect(stderr).toContain('give each process its own PORT');
+
+    // METRICS_PORT moves the endpoints (with no Slack HTTP endpoint, nothing is on PORT):
+    // `npm start` with no platform runs beside the worker that holds PORT.
+    const metricsPort = await freePort();
+    const third = await launch(
+      'src/app/start.ts',
+      env({ PORT: String(port), METRICS_PORT: String(metricsPort) }),
+    );
+    children.push(third.child);
+    expect(third.running.health).toBe(metricsPort);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+    for (const app of [first, third]) {
+      const done = exited(app.child);
+      app.child.kill('SIGTERM');
+      expect(await done).toBe(0);
+    }
+  });
+
   it('refuses to start with a bad setting and names it', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
       cwd: ROOT,
