@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Log } from '../domain/log.js';
 import { redactUrl } from './config.js';
 
 export class RedisUnavailableError extends Error {
@@ -90,5 +91,97 @@ export async function withTimeout<T>(
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Errors of a connection to Redis that is away (refused, reset, closed, unreachable). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOENT', // a unix socket whose server is gone
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+const CONNECTION_MESSAGES =
+  /Connection is closed|Stream isn't writeable|Socket closed unexpectedly|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOENT)\b/;
+
+export function isConnectionError(error: Error): boolean {
+  const code = 'code' in error ? error.code : undefined;
+  return (
+    (typeof code === 'string' && CONNECTION_CODES.has(code)) ||
+    CONNECTION_MESSAGES.test(error.message)
+  );
+}
+
+/**
+ * One line when the process loses Redis and one when it is back. Every connection (the
+ * store's, BullMQ's, each worker's blocking one) fails and retries on its own, and BullMQ
+ * reports each failed try of each as an 'error' event: a 4 s outage made ~67 lines, most
+ * at error level, where operators want to hear of the outage once. Errors that are not
+ * about the connection are left to the caller to log as before.
+ */
+export class RedisOutageLog {
+  private readonly connections: Redis[] = [];
+  private down: { since: number; errors: number } | null = null;
+  private closing = false;
+
+  constructor(
+    private readonly log: Log,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Follows a connection: an outage starts when it reconnects, ends when all are ready. */
+  watch(connection: Redis): void {
+    this.connections.push(connection);
+    connection.on('reconnecting', () => this.lost());
+    connection.on('ready', () => this.maybeBack());
+  }
+
+  /**
+   * A queue's or worker's 'error'. True when it is a connection error, which this
+   * accounts for (the outage's one line); false when the caller should log it.
+   */
+  connectionError(error: Error): boolean {
+    if (!isConnectionError(error)) return false;
+    if (this.down) {
+      this.down.errors++;
+    } else if (this.allReady()) {
+      // A worker's own connection can fail one more try after the ones watched are back;
+      // the outage was reported, and a new one shows on the watched connections too.
+      this.log.debug({ err: error.message }, 'Redis connection error while reconnecting');
+    } else {
+      this.lost(1);
+    }
+    return true;
+  }
+
+  /** From the start of a shutdown on: closing connections is no outage. */
+  close(): void {
+    this.closing = true;
+  }
+
+  private allReady(): boolean {
+    return this.connections.every((c) => c.status === 'ready');
+  }
+
+  private lost(errors = 0): void {
+    if (this.down || this.closing) return;
+    this.down = { since: this.now(), errors };
+    this.log.warn({}, 'lost the Redis connection; reconnecting until it is back');
+  }
+
+  private maybeBack(): void {
+    if (!this.down || this.closing || !this.allReady()) return;
+    const { since, errors } = this.down;
+    this.down = null;
+    this.log.info(
+      { downMs: this.now() - since, connectionErrors: errors },
+      'Redis connection back',
+    );
   }
 }

@@ -18,6 +18,7 @@ import {
 } from '../pipeline/workers.js';
 import { createStore, type Store } from '../store/store.js';
 import type { Config } from './config.js';
+import { RedisOutageLog } from './redis.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -34,6 +35,11 @@ export interface RuntimeOptions {
   newSeed?: () => number;
   /** Receives job durations and model use (the Prometheus metrics of src/app). */
   metrics?: PipelineMetrics;
+  /**
+   * Reports Redis outages, already watching `redis` (serve() makes it as soon as it has
+   * connected); one of the runtime's own otherwise.
+   */
+  outages?: RedisOutageLog;
 }
 
 export interface Runtime {
@@ -68,6 +74,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   bull.on('error', () => {
     // Surfaced by the queues' and workers' own 'error' events, which are logged below.
   });
+  const outages = options.outages ?? watching(new RedisOutageLog(log), redis);
+  outages.watch(bull);
   const queues = new PipelineQueues(bull, {
     prefix: `${config.REDIS_PREFIX}:bull`,
     attempts: config.JOB_ATTEMPTS,
@@ -82,9 +90,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     queues.publish,
     queues.deadline,
   ]) {
-    queue.on('error', (err) =>
-      log.warn({ queue: queue.name, err: err.message }, 'queue connection error'),
-    );
+    queue.on('error', (err) => {
+      if (outages.connectionError(err)) return;
+      log.warn({ queue: queue.name, err: err.message }, 'queue error');
+    });
   }
   const service = new DeliberationService({
     store,
@@ -110,6 +119,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     concurrency: config.WORKER_CONCURRENCY,
     stallIntervalMs: config.WORKER_STALL_INTERVAL_MS,
     log,
+    connectionError: (err: Error) => outages.connectionError(err),
   };
   const workers: Worker[] = [];
   if (options.runWorkers) {
@@ -139,6 +149,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     service,
     workers,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
+      outages.close();
       const deadline = Date.now() + timeoutMs;
       const clean = await closeWorkers(workers, timeoutMs);
       if (!clean) log.warn({}, 'workers did not close in time; exiting anyway');
@@ -155,6 +166,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       bull.disconnect();
     },
   };
+}
+
+function watching(outages: RedisOutageLog, connection: Redis): RedisOutageLog {
+  outages.watch(connection);
+  return outages;
 }
 
 /**

@@ -9,7 +9,7 @@ import { type DiscordConfig, loadDiscordConfig } from './discord-config.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
 import { BotMetrics, healthRoutes, startHealthServer } from './observability.js';
-import { connectRedis, RedisUnavailableError } from './redis.js';
+import { connectRedis, RedisOutageLog, RedisUnavailableError } from './redis.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { SlackConnection } from './slack.js';
 import { loadSlackConfig, type SlackConfig } from './slack-config.js';
@@ -26,6 +26,7 @@ interface Live {
   discord: DiscordConnection | null;
   runtime: Runtime | null;
   healthServer: Server | null;
+  outages: RedisOutageLog | null;
 }
 
 /**
@@ -61,7 +62,14 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
   // The handlers come before anything slow (Redis, Slack's auth.test, Discord's gateway):
   // an orchestrator that stops a process still starting expects exit 0 as well, not
   // death by the signal's default action.
-  const live: Live = { redis: null, slack: null, discord: null, runtime: null, healthServer: null };
+  const live: Live = {
+    redis: null,
+    slack: null,
+    discord: null,
+    runtime: null,
+    healthServer: null,
+    outages: null,
+  };
   let stopping = false;
   const stop = async (signal: string, code = 0) => {
     if (stopping) return;
@@ -72,6 +80,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(0, deadline - Date.now());
     log.info({ signal, timeoutMs }, 'shutting down');
+    live.outages?.close();
     const exit = () => {
       // A slow client (a scrape of /metrics, a half-sent request) must not hold the exit.
       live.healthServer?.closeAllConnections();
@@ -126,18 +135,11 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     return;
   }
   live.redis = redis;
-  // The connection retries for as long as Redis is away; say so once each way.
-  let redisDown = false;
-  redis.on('reconnecting', () => {
-    if (redisDown || stopping) return;
-    redisDown = true;
-    log.warn({}, 'lost the Redis connection; reconnecting until it is back');
-  });
-  redis.on('ready', () => {
-    if (!redisDown) return;
-    redisDown = false;
-    log.info({}, 'Redis connection back');
-  });
+  // Every connection retries for as long as Redis is away; the process says so once each
+  // way, from now on (the runtime adds its own connections to it).
+  const outages = new RedisOutageLog(log);
+  outages.watch(redis);
+  live.outages = outages;
 
   // Model requests are timed by the metrics, which exist only once the runtime does.
   let metrics: BotMetrics | undefined;
@@ -204,6 +206,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     rewardModel: models.rewardModel,
     platforms,
     runWorkers,
+    outages,
     metrics: {
       modelUsage: (stage, usage) => metrics?.modelUsage(stage, usage),
       jobFinished: (queue, outcome, seconds) => metrics?.jobFinished(queue, outcome, seconds),
@@ -250,9 +253,16 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       platformTrouble,
     }).catch((error: unknown) => {
       if (stopping) return null;
+      const setting = config.METRICS_PORT === null ? 'PORT' : 'METRICS_PORT';
+      // Most often a second process on the host (`npm start` beside `npm run worker`), each
+      // on the default PORT: say what to change, not only what failed.
+      const taken =
+        error instanceof Error && 'code' in error && error.code === 'EADDRINUSE'
+          ? ` Another process on this host listens there: give each process its own ${setting}${setting === 'PORT' ? ' (PORT=0 picks a free port)' : ''}.`
+          : '';
       exitWith(
         1,
-        `Cannot serve /healthz on port ${port}: ${error instanceof Error ? error.message : String(error)}`,
+        `Cannot serve /healthz on port ${port} (${setting}): ${error instanceof Error ? error.message : String(error)}.${taken}`,
       );
     });
     if (!started) return;

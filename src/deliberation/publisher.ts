@@ -32,7 +32,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
         const ref = await port.postQuestion(
           {
             ...header,
-            createdBy: round.createdBy,
+            createdBy: round.settings.anonymous ? null : round.createdBy,
             deadline: round.deadline,
             candidates: round.settings.candidates,
             welfare: round.settings.welfare,

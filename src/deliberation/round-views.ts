@@ -225,8 +225,11 @@ export async function statementView(
           .map(([participantId, approval]) => ({ participantId, approval }))
           .sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1)),
     considered: selection.ranked.flatMap((r) => {
-      const candidate = byId.get(r.candidateId);
-      return candidate ? [{ candidate, welfare: r.welfare, mean: r.mean }] : [];
+      const found = byId.get(r.candidateId);
+      if (!found) return [];
+      // Generators explain a candidate by whose opinion it draws on (member ids).
+      const candidate = round.settings.anonymous ? { ...found, explanation: null } : found;
+      return [{ candidate, welfare: r.welfare, mean: r.mean }];
     }),
     model: scores.model,
     notes: set.notes,

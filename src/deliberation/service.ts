@@ -18,6 +18,7 @@ import {
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
+  reviseBelowNeedsPollMinutes,
 } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
@@ -118,6 +119,13 @@ export class DeliberationService {
       throw new DomainError(
         'invalid_input',
         question.error.issues[0]?.message ?? 'Invalid question.',
+      );
+    }
+    // Adapters refuse this first in their own option names; this covers every other caller.
+    if (reviseBelowNeedsPollMinutes(command.settings ?? {})) {
+      throw new DomainError(
+        'invalid_input',
+        'The revise-below threshold needs a poll deadline (poll minutes): it is checked only when the first poll reaches its deadline.',
       );
     }
     const settings = RoundSettingsSchema.safeParse({ ...DEFAULT_SETTINGS, ...command.settings });
@@ -258,7 +266,7 @@ export class DeliberationService {
       queues.enqueueStage('generate', job),
     ]);
     this.deps.log.info(
-      { roundId: moved.id, version, attempt: moved.attempt },
+      { roundId: moved.id, scope: moved.scope, version, attempt: moved.attempt },
       'pipeline run started',
     );
     return moved;

@@ -23,7 +23,11 @@ export function headerOf(round: Round): RoundHeader {
 }
 
 export interface QuestionView extends RoundHeader {
-  createdBy: string;
+  /**
+   * Who started the round; null in an anonymous round, where the slash command that
+   * started it is invisible to the channel and this message would be what names them.
+   */
+  createdBy: string | null;
   deadline: number | null;
   candidates: number;
   welfare: string;

@@ -50,6 +50,17 @@ export const RoundSettingsSchema = z.object({
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
 
+/**
+ * `reviseBelow` is checked when the first poll reaches its `pollMinutes` deadline, never on
+ * a moderator's `finish`: set without `pollMinutes` it would never start a critique round,
+ * so starting such a round is refused rather than accepted to do nothing.
+ */
+export function reviseBelowNeedsPollMinutes(
+  settings: Partial<Pick<RoundSettings, 'reviseBelow' | 'pollMinutes'>>,
+): boolean {
+  return (settings.reviseBelow ?? null) !== null && (settings.pollMinutes ?? null) === null;
+}
+
 export const DEFAULT_SETTINGS: RoundSettings = {
   candidates: LIMITS.defaultCandidates,
   minutes: null,

@@ -88,7 +88,7 @@ async function currentRound(deps: StageDeps, job: StageJob, stage: string): Prom
   const round = await deps.store.rounds.require(job.scope, job.roundId);
   if (!isCurrentRun(round, job)) {
     deps.log.info(
-      { roundId: job.roundId, stage, phase: round.phase, attempt: round.attempt },
+      { roundId: job.roundId, scope: job.scope, stage, phase: round.phase, attempt: round.attempt },
       'stage skipped: the round has moved on',
     );
     return null;

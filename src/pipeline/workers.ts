@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { clip, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
+import type { Scope } from '../domain/scope.js';
 import {
   ModelSetupError,
   NoUsableOutputError,
@@ -41,6 +42,11 @@ export interface WorkerOptions {
    * job held by a worker that died is handed to another. BullMQ's 30 s when unset.
    */
   stallIntervalMs?: number;
+  /**
+   * Offered each 'error' the worker emits first: true when it was a lost Redis
+   * connection, which the process reports once per outage rather than once per try.
+   */
+  connectionError?: (error: Error) => boolean;
 }
 
 /**
@@ -57,11 +63,32 @@ export const MODEL_QUEUE_LIMITER = { max: 1_000_000, duration: 1_000 } as const;
  */
 export const MAX_RATE_LIMITED_RUNS = 50;
 
+/** What every payload of payloads.ts carries: the round, its workspace and version. */
+interface RoundPayload {
+  scope: Scope;
+  roundId: string;
+  version: number;
+}
+
+/**
+ * The ids a job's log lines carry, so one round (and workspace) can be followed through
+ * every stage. Ids only: a payload may hold a notice's text, which stays out of the logs.
+ */
+function jobFields(job: Job, payload: RoundPayload, queue: string) {
+  return {
+    stage: queue,
+    jobId: job.id,
+    roundId: payload.roundId,
+    scope: { platform: payload.scope.platform, workspaceId: payload.scope.workspaceId },
+    version: payload.version,
+  };
+}
+
 /**
  * A worker whose payloads are validated first: a payload that fails its schema can
  * never succeed, so it fails at once (no retry) with the reason logged.
  */
-export function validatedWorker<S extends z.ZodType>(
+export function validatedWorker<S extends z.ZodType<RoundPayload>>(
   queue: string,
   schema: S,
   handle: (payload: z.infer<S>, job: Job) => Promise<void>,
@@ -80,15 +107,18 @@ export function validatedWorker<S extends z.ZodType>(
       }
       const started = performance.now();
       const seconds = () => (performance.now() - started) / 1000;
+      const ids = jobFields(job, parsed.data, queue);
       try {
         await handle(parsed.data, job);
-        options.metrics?.jobFinished(queue, 'completed', seconds());
+        const elapsed = seconds();
+        options.metrics?.jobFinished(queue, 'completed', elapsed);
+        log.debug({ ...ids, durationMs: Math.round(elapsed * 1000) }, 'job finished');
       } catch (error) {
         let err = error instanceof Error ? error : new Error(String(error));
         if (err instanceof RateLimitedError) {
           if (job.attemptsStarted <= MAX_RATE_LIMITED_RUNS) {
             log.info(
-              { jobId: job.id, waitMs: err.retryAfterMs },
+              { ...ids, waitMs: err.retryAfterMs },
               'model server rate limited; job put back without spending an attempt',
             );
             // Deprecated in favour of queue.rateLimit, which does the same; the worker is
@@ -112,7 +142,14 @@ export function validatedWorker<S extends z.ZodType>(
         const attempts = job.opts.attempts ?? 1;
         const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
         log.warn(
-          { jobId: job.id, attempt: job.attemptsMade + 1, attempts, final, err: err.message },
+          {
+            ...ids,
+            attempt: job.attemptsMade + 1,
+            attempts,
+            final,
+            durationMs: Math.round(seconds() * 1000),
+            err: err.message,
+          },
           'job failed',
         );
         options.metrics?.jobFinished(queue, 'failed', seconds());
@@ -130,7 +167,10 @@ export function validatedWorker<S extends z.ZodType>(
         : {}),
     },
   );
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  worker.on('error', (err) => {
+    if (options.connectionError?.(err)) return;
+    log.error({ err: err.message }, 'worker error');
+  });
   return worker;
 }
 

@@ -74,8 +74,17 @@ async function freePort(): Promise<number> {
 describe('npm start and npm run worker as processes', () => {
   const children: ChildProcess[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
+  /** Node processes started through npm, which a broken signal path would leave running. */
+  const orphans: number[] = [];
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const pid of orphans.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already, as it should be.
+      }
+    }
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
   afterAll(async () => {
@@ -121,6 +130,77 @@ describe('npm start and npm run worker as processes', () => {
     const done = exited(child);
     child.kill('SIGINT');
     expect(await done).toBe(0);
+  });
+
+  it.each(['npm start', 'npm run worker'])(
+    '%s hands a SIGTERM sent to npm alone on to node, which shuts down and exits 0',
+    async (command) => {
+      // What a supervisor that signals only its child's pid (pm2, supervisord, `timeout`,
+      // `docker run … npm start`) does: npm forwards the signal to the script's process,
+      // which must be node itself, not a shell that dies and leaves node running.
+      const npm = spawn('npm', command.split(' ').slice(1), {
+        cwd: ROOT,
+        env: env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(npm);
+      let stderr = '';
+      const running = await new Promise<{ pid: number }>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not running:\n${stderr}`)), 20_000);
+        npm.stderr?.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const line = stderr.split('\n').find((l) => l.includes(' running"'));
+          if (!line) return;
+          clearTimeout(timer);
+          resolvePromise(JSON.parse(line) as { pid: number });
+        });
+      });
+      orphans.push(running.pid);
+      expect(running.pid).not.toBe(npm.pid);
+      const done = exited(npm);
+      npm.kill('SIGTERM');
+      expect(await done).toBe(0);
+      expect(stderr).toContain('"msg":"shutting down"');
+      // npm waited for node: nothing is left holding the port and the workers.
+      expect(() => process.kill(running.pid, 0)).toThrow(/ESRCH/);
+    },
+  );
+
+  it('a second process on a PORT in use exits 1 naming the setting; with METRICS_PORT set, PORT is left alone', async () => {
+    const port = await freePort();
+    const first = await launch('src/app/worker.ts', env({ PORT: String(port) }));
+    children.push(first.child);
+    expect(first.running.health).toBe(port);
+
+    const second = spawn(process.execPath, ['--import', 'tsx', 'src/app/worker.ts'], {
+      cwd: ROOT,
+      env: env({ PORT: String(port) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(second);
+    let stderr = '';
+    second.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    expect(await exited(second)).toBe(1);
+    expect(stderr).toContain(`Cannot serve /healthz on port ${port} (PORT): listen EADDRINUSE`);
+    expect(stderr).toContain('give each process its own PORT');
+
+    // METRICS_PORT moves the endpoints (with no Slack HTTP endpoint, nothing is on PORT):
+    // `npm start` with no platform runs beside the worker that holds PORT.
+    const metricsPort = await freePort();
+    const third = await launch(
+      'src/app/start.ts',
+      env({ PORT: String(port), METRICS_PORT: String(metricsPort) }),
+    );
+    children.push(third.child);
+    expect(third.running.health).toBe(metricsPort);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+    for (const app of [first, third]) {
+      const done = exited(app.child);
+      app.child.kill('SIGTERM');
+      expect(await done).toBe(0);
+    }
   });
 
   it('refuses to start with a bad setting and names it', async () => {

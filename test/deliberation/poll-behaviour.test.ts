@@ -279,6 +279,18 @@ describe('poll behaviour', () => {
     expect(outcome.status).toBe('ignored');
   });
 
+  it('--revise-below without --poll-minutes is refused at start: no deadline would ever check it', async () => {
+    const start = h.runtime.service.start({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      actor: MODERATOR,
+      question: 'Should our team adopt a four-day week?',
+      settings: { reviseBelow: 50 },
+    });
+    await expect(start).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(await h.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+  });
+
   it('stored rounds from before these settings still parse, with the defaults', () => {
     const old = { candidates: 4, minutes: null, welfare: 'egalitarian', scale: 'approval3' };
     expect(RoundSettingsSchema.parse(old)).toEqual({

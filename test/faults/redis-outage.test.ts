@@ -9,7 +9,7 @@ import { ExtractiveGenerator } from '../../src/models/offline/extractive-generat
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
 import { CHANNEL, MODERATOR, RecordingLog, SCOPE, until } from '../support/harness.js';
-import { AofRedis } from './support.js';
+import { AofRedis, childEnv, kill, launch } from './support.js';
 
 /**
  * The give-up window the old strategy had (20 tries, ~31 s at the default backoff) is
@@ -31,10 +31,11 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     const redis: Redis = await connectRedis(server.socketPath, 1_000, FAST_RECONNECT);
     cleanups.push(async () => redis.disconnect());
     const platform = new ConsolePlatform(() => {});
+    const log = new RecordingLog();
     const runtime: Runtime = createRuntime({
       config: ConfigSchema.parse({ JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' }),
       redis,
-      log: new RecordingLog(),
+      log,
       generator: new ExtractiveGenerator(),
       rewardModel: new LexicalRewardModel(),
       platforms: { console: platform },
@@ -57,6 +58,7 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     const get = (path: string) => fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
     expect((await get('/readyz')).status).toBe(200);
 
+    const before = log.lines.length;
     await server.crash();
     await until(async () => (await get('/readyz')).status === 503, 5_000);
     let reconnects = 0;
@@ -76,6 +78,20 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     await server.start();
     await until(async () => (await get('/readyz')).status === 200, 10_000);
     expect(await (await get('/metrics')).text()).toMatch(/^dlb_redis_up 1$/m);
+    // Long enough for every connection's next try (FAST_RECONNECT waits at most 40 ms).
+    await sleep(500);
+    // Hundreds of failed tries over the store's, BullMQ's and each worker's connections,
+    // and the outage is told once each way; nothing at error level.
+    const outage = log.lines.slice(before).filter((l) => l.level !== 'debug');
+    expect(outage.map((l) => [l.level, l.message])).toEqual([
+      ['warn', 'lost the Redis connection; reconnecting until it is back'],
+      ['info', 'Redis connection back'],
+    ]);
+    const back = outage[1]?.fields as { connectionErrors?: number } | undefined;
+    expect(back?.connectionErrors).toBeGreaterThan(40);
+    // An error that is not about the connection is still logged, at error level.
+    runtime.workers[0]?.emit('error', new Error('Missing lock for job 7. moveToFinished'));
+    expect(log.lines.at(-1)).toMatchObject({ level: 'error', message: 'worker error' });
     // The workers' own connections (duplicated from this one) are back too: a round's
     // question goes through the publish queue and its worker.
     const round = await runtime.service.start({
@@ -85,5 +101,35 @@ describe('Redis down for longer than a connection used to keep trying', () => {
       question: 'Should our team adopt a four-day week?',
     });
     await platform.waitFor('question', round.id, 15_000);
+  }, 40_000);
+
+  it('says once that `npm start` lost Redis and once that it is back, at the default retry pace', async () => {
+    const server = new AofRedis();
+    await server.start();
+    cleanups.push(() => server.stop());
+    const app = await launch('src/app/start.ts', childEnv({ REDIS_URL: server.socketPath }));
+    cleanups.push(() => kill(app, 'SIGKILL'));
+    const lines = () =>
+      app
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; connectionErrors?: number });
+    const before = lines().length;
+    // About what the audit measured (4 s: 67 lines, 40 of them at error level).
+    await server.crash();
+    await sleep(4_000);
+    await server.start();
+    await until(() => lines().some((l) => l.msg === 'Redis connection back'), 10_000);
+    // Past the longest wait between two tries (2 s), so every connection has come back.
+    await sleep(2_500);
+    const outage = lines().slice(before);
+    expect(outage.map((l) => l.msg)).toEqual([
+      'lost the Redis connection; reconnecting until it is back',
+      'Redis connection back',
+    ]);
+    expect(outage.map((l) => l.level)).toEqual([40, 30]);
+    expect(outage[1]?.connectionErrors).toBeGreaterThan(0);
+    expect(await kill(app, 'SIGTERM')).toBe(0);
   }, 40_000);
 });

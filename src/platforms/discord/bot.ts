@@ -225,7 +225,7 @@ export class DiscordBot {
   ): Promise<void> {
     if (!outcome.notice) return;
     if (!this.notified.add(`${outcome.roundId}:${place.userId}:${outcome.notice}`)) return;
-    await this.platform.replyTo(place.channelId, place.messageId, place.userId, outcome.notice);
+    await this.platform.replyTo(place.channelId, place.messageId, outcome.notice);
   }
 
   // ---- reactions on statements ------------------------------------------------------------

@@ -197,17 +197,16 @@ export class DiscordPlatform implements PlatformPort {
     });
   }
 
-  /** Replies to a member's message (e.g. their opinion was cut), pinging only them. */
-  async replyTo(
-    channelId: string,
-    messageId: string,
-    userId: string,
-    text: string,
-  ): Promise<MessageRef> {
+  /**
+   * Replies to a member's message (e.g. their opinion was cut), pinging only them. The
+   * reply itself pings its author (`replied_user`), so the text carries no mention: the
+   * thread may be an anonymous round's, where nothing the bot posts names a member.
+   */
+  async replyTo(channelId: string, messageId: string, text: string): Promise<MessageRef> {
     const body = {
-      content: clip(`<@${userId}> ${text}`, CONTENT_MAX),
+      content: clip(text, CONTENT_MAX),
       message_reference: { message_id: messageId, fail_if_not_exists: false },
-      allowed_mentions: { parse: [], users: [userId], replied_user: true },
+      allowed_mentions: { parse: [], replied_user: true },
     };
     const message = CreatedMessageSchema.parse(
       await this.rest.post(Routes.channelMessages(channelId), { body }),

@@ -115,7 +115,10 @@ export function questionEmbed(view: QuestionView): APIEmbed {
       `**${view.question}**\n\n` +
       'Reply in the thread under this message with your opinion. Several replies from one member ' +
       `are read together; edits and deletions count.${closes}`,
-    fields: [field('Started by', mention(view.createdBy), true), field('Settings', settings, true)],
+    fields: [
+      ...(view.createdBy === null ? [] : [field('Started by', mention(view.createdBy), true)]),
+      field('Settings', settings, true),
+    ],
     footer: { text: `Round ${view.roundId}` },
   });
 }

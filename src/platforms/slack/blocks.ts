@@ -47,12 +47,13 @@ const SCALE_LABEL: Record<PollScale, string> = {
 export function questionMessage(view: QuestionView): SlackMessage {
   const scale = SCALE_LABEL[view.scale as PollScale] ?? view.scale;
   const closes = view.deadline === null ? '' : ` · closes ${slackDate(view.deadline)}`;
+  const askedBy = view.createdBy === null ? '' : ` Asked by ${mention(view.createdBy)}.`;
   return {
     text: `Question: ${escapeText(view.question)}`,
     blocks: [
       ...sections(`:speech_balloon: ${escapeText(view.question)}`),
       context(
-        `Reply in this thread with your opinion; edits and deletions count. Asked by ${mention(view.createdBy)}.`,
+        `Reply in this thread with your opinion; edits and deletions count.${askedBy}`,
         `Round \`${view.roundId}\` · ${view.candidates} candidate statements · ${view.welfare} welfare · ${scale} poll${closes}`,
       ),
     ],

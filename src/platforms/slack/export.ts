@@ -30,7 +30,10 @@ export async function exportRound(
     threadTs,
     filename: files.json.name,
     content: files.json.content,
-    comment: `Export of round \`${round.id}\`, asked for by ${mention(input.userId)}.`,
+    // The upload is public: in an anonymous round it must not say who asked.
+    comment: round.settings.anonymous
+      ? `Export of round \`${round.id}\`.`
+      : `Export of round \`${round.id}\`, asked for by ${mention(input.userId)}.`,
   });
   await deps.port.uploadTexts({
     channel: round.channelId,

@@ -281,6 +281,30 @@ describe('Discord: slash commands', () => {
     expect(embedsOf(fake.reply(named).original)[0]?.title).toBe(`Round ${round.id}`);
   });
 
+  it('refuses revise_below without poll_minutes, as Slack does, and starts nothing', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const alone = fake.command(
+      'start',
+      { question: 'Should we adopt a four-day week?', revise_below: 50 },
+      { user: MOD, permissions: PERMS.manageGuild },
+    );
+    const answer = await fake.answered(alone);
+    expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(contentOf(world, alone)).toBe(
+      '`revise_below` needs `poll_minutes`: the first poll’s mean approval is checked when the poll ' +
+        'reaches its deadline (`/consensus finish` never starts a critique round), so without one it would do nothing. ' +
+        'Add `poll_minutes`, or leave `revise_below` out.',
+    );
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+    expect(fake.requested('POST', /^\/channels\/\d+\/messages$/)).toEqual([]);
+    const { round } = await startRound(world, 'Should we adopt a four-day week?', {
+      revise_below: 50,
+      poll_minutes: 30,
+    });
+    expect(round.settings).toMatchObject({ reviseBelow: 50, pollMinutes: 30 });
+  });
+
   it('runs start with typed options and choices, results in public, export as a private JSON file', async () => {
     world = await startWorld();
     const { fake } = world;

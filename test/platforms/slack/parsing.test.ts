@@ -97,6 +97,24 @@ describe('slash command parsing', () => {
     );
   });
 
+  it('refuses --revise-below without --poll-minutes, which would never start a critique round', () => {
+    for (const text of ['start --revise-below 50 Q?', 'start Q? --revise-below=50 --minutes 30']) {
+      const parsed = parseCommand(text);
+      expect(parsed.kind, text).toBe('invalid');
+      expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0], text).toBe(
+        '--revise-below needs --poll-minutes: the first poll’s mean approval is checked when the poll ' +
+          'reaches its deadline (a `finish` never starts a critique round), so without one it would do nothing. ' +
+          'Add --poll-minutes M, or leave --revise-below out.',
+      );
+      expect(parsed.kind === 'invalid' && parsed.message).toMatch(/\nUsage: `\/consensus start/);
+    }
+    expect(parseCommand('start --revise-below 50 --poll-minutes 30 Q?')).toEqual({
+      kind: 'start',
+      question: 'Q?',
+      settings: { reviseBelow: 50, pollMinutes: 30 },
+    });
+  });
+
   it.each([
     'start --candidates 0 Q?',
     'start --candidates 1.5 Q?',
