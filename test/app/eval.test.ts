@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EVAL_JSON_KEYS } from '../eval/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = 'test/fixtures/polis/london.youth.policing';
@@ -26,20 +27,7 @@ describe('npm run eval', () => {
       'model',
     ]);
     for (const row of rows) {
-      expect(Object.keys(row)).toEqual([
-        'conversation',
-        'method',
-        'A_auc',
-        'B_rho',
-        'B_regret',
-        'B_n',
-        'C_rho',
-        'C_n',
-        'D_auc',
-        'D_rho',
-        'D_n',
-        'fit_ms',
-      ]);
+      expect(Object.keys(row)).toEqual(EVAL_JSON_KEYS);
     }
   });
 

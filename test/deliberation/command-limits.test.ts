@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CommandRequest, DeliberationService } from '../../src/deliberation/service.js';
-import { DomainError } from '../../src/domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS } from '../../src/domain/limits.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { type Harness, SCOPE, startHarness } from '../support/harness.js';
+import { refusal } from '../support/refusal.js';
 
 /** Every limit off but the ones a test sets. */
 const NONE: CommandLimits = {
@@ -37,15 +37,6 @@ const request = (userId: string, command = 'status', scope: Scope = SCOPE): Comm
   command,
   isExport: command === 'export',
 });
-
-async function refusal(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof DomainError)) throw new Error(`expected a DomainError, got ${error}`);
-  return error;
-}
 
 describe('limits on running commands', () => {
   let h: Harness;

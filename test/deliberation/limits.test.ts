@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeliberationService } from '../../src/deliberation/service.js';
-import { DomainError } from '../../src/domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../../src/domain/limits.js';
 import type { Scope } from '../../src/domain/scope.js';
 import {
@@ -12,6 +11,7 @@ import {
   startHarness,
   startRound,
 } from '../support/harness.js';
+import { refusal } from '../support/refusal.js';
 
 /** The harness's store and queues behind a service with these start limits and this clock. */
 function limited(h: Harness, starts: StartLimits, now: () => number) {
@@ -31,15 +31,6 @@ type StartLimits = Pick<
   CommandLimits,
   'startsPerMemberPerHour' | 'startsPerWorkspacePerHour' | 'openRoundsPerChannel'
 >;
-
-async function refusal(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof DomainError)) throw new Error(`expected a DomainError, got ${error}`);
-  return error;
-}
 
 describe('limits on starting rounds and on text sizes', () => {
   let h: Harness;

@@ -9,6 +9,22 @@ export const VOTES_HEADER = 'timestamp,datetime,comment-id,voter-id,vote';
 export const PARTICIPANTS_HEADER = 'participant,group-id,n-comments,n-votes,n-agree,n-disagree';
 export const SUMMARY = 'topic,Test\n';
 
+/** EVAL.md section 5: the keys of every `--json` row, in order. */
+export const EVAL_JSON_KEYS = [
+  'conversation',
+  'method',
+  'A_auc',
+  'B_rho',
+  'B_regret',
+  'B_n',
+  'C_rho',
+  'C_n',
+  'D_auc',
+  'D_rho',
+  'D_n',
+  'fit_ms',
+];
+
 export interface ExportFiles {
   comments: string | null;
   votes: string | null;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConversation } from '../../src/eval/polis.js';
 import { bridgingTruth, prepare, type Row } from '../../src/eval/protocol.js';
 import { evaluateConversation, formatTable, meanRows, toJson } from '../../src/eval/table.js';
-import { syntheticExport } from './helpers.js';
+import { EVAL_JSON_KEYS, syntheticExport } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/polis/london.youth.policing');
 
@@ -28,20 +28,7 @@ describe('evaluation protocol', () => {
     ]);
     expectNoNaN(rows);
     const json = JSON.parse(toJson(rows)) as Record<string, unknown>[];
-    expect(Object.keys(json[0] ?? {})).toEqual([
-      'conversation',
-      'method',
-      'A_auc',
-      'B_rho',
-      'B_regret',
-      'B_n',
-      'C_rho',
-      'C_n',
-      'D_auc',
-      'D_rho',
-      'D_n',
-      'fit_ms',
-    ]);
+    expect(Object.keys(json[0] ?? {})).toEqual(EVAL_JSON_KEYS);
     const voterMean = json.find((r) => r.method === 'voter mean');
     expect(voterMean?.A_auc).toBeNull();
     expect(voterMean?.D_auc).toEqual(expect.any(Number));

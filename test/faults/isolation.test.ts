@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/domain/errors.js';
 import type { Scope } from '../../src/domain/scope.js';
 import {
   CHANNEL,
@@ -9,21 +8,13 @@ import {
   startHarness,
   until,
 } from '../support/harness.js';
+import { refusal } from '../support/refusal.js';
 
 // Two workspaces whose channel and member ids are the same (ids are only unique per platform
 // workspace, and tests of one tenant must not pass because the other happens to differ).
 const ONE: Scope = { platform: 'console', workspaceId: 'W1' };
 const TWO: Scope = { platform: 'console', workspaceId: 'W2' };
 const SECRET_OPINION = 'Workspace one only: our budget for next year is 1.2 million.';
-
-async function refusal(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof DomainError)) throw new Error(`expected a DomainError, got ${error}`);
-  return error;
-}
 
 describe('two workspaces with the same channel and user ids', () => {
   let h: Harness;
