@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { ApprovalMatrix } from '../domain/candidate.js';
 import type { Log } from '../domain/log.js';
+import { replaceMemberIds } from '../domain/member-ids.js';
 import type { Opinion } from '../domain/opinion.js';
 import { assertTransition, type RoundPhase } from '../domain/phase.js';
 import type { Poll } from '../domain/rating.js';
@@ -270,9 +271,12 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
  * After the last attempt of a stage fails, the round is marked failed with a reason a
  * moderator can act on, and the channel is told; `close` retries it.
  */
-export async function failRun(deps: StageDeps, job: StageJob, reason: string): Promise<void> {
+export async function failRun(deps: StageDeps, job: StageJob, error: string): Promise<void> {
   const round = await deps.store.rounds.get(job.scope, job.roundId);
   if (!round || !isCurrentRun(round, job)) return;
+  // The reason is shown in the channel; an error's text can hold a member id (e.g. a
+  // model's complaint about one member), which an anonymous round must not show.
+  const reason = round.settings.anonymous ? await withoutMemberIds(deps, round, error) : error;
   await deps.store.rounds.update(job.scope, job.roundId, (r) => {
     if (!isCurrentRun(r, job)) return r;
     assertTransition(r.phase, 'failed');
@@ -288,4 +292,16 @@ export async function failRun(deps: StageDeps, job: StageJob, reason: string): P
     },
     `failed-v${job.version}-a${job.attempt}`,
   );
+}
+
+/** `text` with every id of the round's members (starter included) replaced by "a member". */
+async function withoutMemberIds(deps: StageDeps, round: Round, text: string): Promise<string> {
+  const lists = await Promise.all([
+    deps.store.contributions.list(round.scope, round.id, 'opinion', 0),
+    ...Array.from({ length: round.version }, (_, v) =>
+      deps.store.contributions.list(round.scope, round.id, 'critique', v + 1),
+    ),
+  ]);
+  const ids = new Set([round.createdBy, ...lists.flat().map((o) => o.participantId)]);
+  return replaceMemberIds(text, [...ids]);
 }

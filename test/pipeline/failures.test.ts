@@ -82,6 +82,34 @@ describe('pipeline failures', () => {
     expect(done).toMatchObject({ phase: 'polling', attempt: 2, failureReason: null });
   });
 
+  it('shows no member id in the failure of an anonymous round', async () => {
+    class NamingGenerator implements Generator {
+      readonly name = 'naming';
+      async generate(): Promise<GenerateResult> {
+        throw new Error('the model refused the opinion of ben and of mod');
+      }
+    }
+    h = await startHarness({ generator: new NamingGenerator(), attempts: 1 });
+    const { round, thread } = await startRound(h, 'Anonymous?', { anonymous: true });
+    let at = 1;
+    for (const [id, text] of Object.entries(OPINIONS)) {
+      await h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: id,
+        userId: id,
+        text,
+        at: at++,
+      });
+    }
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toContain('the model refused the opinion of a member and of a member');
+    const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(failed.failureReason).toBe('the model refused the opinion of a member and of a member');
+  });
+
   it('fails a job whose payload breaks its schema at once, without retry, and logs why', async () => {
     h = await startHarness({ attempts: 5 });
     const job = await h.runtime.queues.generate.add(
