@@ -71,7 +71,7 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
       ratings,
       predicted: poll.predicted,
       welfare: round.settings.welfare,
-      groups: groupsOf(scores?.matrix),
+      groups: groupsOf(round, scores?.matrix),
     });
     versions.push({
       version: v,
@@ -102,15 +102,22 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
   };
 }
 
-/** Participant -> opinion group of a scores matrix, when the reward model learned groups. */
-function groupsOf(matrix: ApprovalMatrix | undefined): Record<string, number> | undefined {
+/**
+ * Rater -> opinion group of a scores matrix, when the reward model learned groups. Keyed
+ * as the round stores ratings: an anonymous round's under each member's pseudonym.
+ */
+function groupsOf(
+  round: Round,
+  matrix: ApprovalMatrix | undefined,
+): Record<string, number> | undefined {
   const groups = matrix?.groups;
   if (matrix === undefined || groups === undefined) return undefined;
-  const byParticipant: Record<string, number> = {};
+  const ratingId = (id: string) => (round.settings.anonymous ? pseudonym(round, id) : id);
+  const byRater: Record<string, number> = {};
   matrix.participants.forEach((p, i) => {
-    byParticipant[p] = groups[i] ?? -1;
+    byRater[ratingId(p)] = groups[i] ?? -1;
   });
-  return byParticipant;
+  return byRater;
 }
 
 /** Members who critiqued some version of the statement but never gave an opinion. */

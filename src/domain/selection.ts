@@ -267,7 +267,12 @@ export function selectConsensus(
     welfare,
     ranked,
     schulze: schulzeResult,
-    description: describeSelection(welfare, candidates.length, bridgedGroupCount(matrix.groups)),
+    description: describeSelection(
+      welfare,
+      candidates.length,
+      bridgedGroupCount(matrix.groups),
+      (matrix.groups ?? []).filter((g) => g < 0).length,
+    ),
   };
 }
 
@@ -286,11 +291,16 @@ export function describeSelection(
   welfare: WelfareName,
   candidateCount: number,
   bridgedGroups = 0,
+  unplaced = 0,
 ): string {
   const noun = candidateCount === 1 ? 'candidate' : 'candidates';
   const chosen = `Chosen from ${candidateCount} ${noun} by ${METHOD[welfare]}`;
   if (welfare !== 'bridging') return `${chosen}.`;
-  return bridgedGroups >= 2
-    ? `${chosen}, over ${bridgedGroups} opinion groups learned from the workspace's ratings.`
-    : `${chosen}; no two opinion groups are known among these members yet (the workspace has too few ratings), so it ranked by the mean predicted approval.`;
+  if (bridgedGroups < 2) {
+    return `${chosen}; no two opinion groups are known among these members yet (the workspace has too few ratings), so it ranked by the mean predicted approval.`;
+  }
+  const over = `${chosen}, over ${bridgedGroups} opinion groups learned from the workspace's ratings`;
+  if (unplaced === 0) return `${over}.`;
+  const members = unplaced === 1 ? '1 member' : `${unplaced} members`;
+  return `${over}, and the ${members} in none of them as one more.`;
 }

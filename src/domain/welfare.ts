@@ -124,10 +124,13 @@ export function isoelasticEquivalent(approvals: readonly number[], alpha: number
  * Bridging welfare: the mean over opinion groups of log(the group's mean approval), a
  * Nash welfare over groups rather than members. A statement one group rejects scores low
  * however much another group loves it, and a large group cannot outvote a small one.
- * `groups[i]` is the group of the member behind `approvals[i]`, -1 for none; members in
- * no group count only when fewer than two groups are present, and then the whole room is
- * one group (the log of the mean approval, which ranks as utilitarian does). The groups
- * come from the ratings (the learned model's opinion groups), never from labels.
+ * `groups[i]` is the group of the member behind `approvals[i]`, -1 for none. Once two
+ * groups are known, the members in none (newcomers, or members with too few ratings to
+ * place) together count as one more group: their view is unknown, not absent, so a
+ * statement they reject cannot win by pleasing the placed few. With fewer than two
+ * groups the whole room is one group (the log of the mean approval, which ranks as
+ * utilitarian does). The groups come from the ratings (the learned model's opinion
+ * groups), never from labels.
  */
 export function bridging(approvals: readonly number[], groups?: readonly number[]): number {
   assertApprovals(approvals);
@@ -140,14 +143,16 @@ export function bridging(approvals: readonly number[], groups?: readonly number[
   const sums = new Map<number, { sum: number; count: number }>();
   if (groups !== undefined) {
     for (const [i, g] of groups.entries()) {
-      if (g < 0) continue;
-      const cell = sums.get(g) ?? { sum: 0, count: 0 };
+      // Every member in no group shares the key -1: one more group, counted below.
+      const key = g < 0 ? -1 : g;
+      const cell = sums.get(key) ?? { sum: 0, count: 0 };
       cell.sum += approvals[i] as number;
       cell.count += 1;
-      sums.set(g, cell);
+      sums.set(key, cell);
     }
   }
-  if (sums.size < 2) return Math.log(Math.max(mean(approvals), NASH_FLOOR));
+  const known = sums.size - (sums.has(-1) ? 1 : 0);
+  if (known < 2) return Math.log(Math.max(mean(approvals), NASH_FLOOR));
   let total = 0;
   for (const { sum, count } of sums.values()) total += Math.log(Math.max(sum / count, NASH_FLOOR));
   return total / sums.size;

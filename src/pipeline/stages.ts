@@ -1,5 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { ApprovalMatrix } from '../domain/candidate.js';
+import { clip, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { replaceMemberIds } from '../domain/member-ids.js';
 import type { Opinion } from '../domain/opinion.js';
@@ -275,8 +276,11 @@ export async function failRun(deps: StageDeps, job: StageJob, error: string): Pr
   const round = await deps.store.rounds.get(job.scope, job.roundId);
   if (!round || !isCurrentRun(round, job)) return;
   // The reason is shown in the channel; an error's text can hold a member id (e.g. a
-  // model's complaint about one member), which an anonymous round must not show.
-  const reason = round.settings.anonymous ? await withoutMemberIds(deps, round, error) : error;
+  // model's complaint about one member), which an anonymous round must not show. Cut
+  // only after the ids are replaced: a cut through an id would leave most of it.
+  const shown = round.settings.anonymous ? await withoutMemberIds(deps, round, error) : error;
+  // A server's error page can be long; the reason is stored and shown in the channel.
+  const reason = clip(shown, LIMITS.reasonMaxChars);
   await deps.store.rounds.update(job.scope, job.roundId, (r) => {
     if (!isCurrentRun(r, job)) return r;
     assertTransition(r.phase, 'failed');

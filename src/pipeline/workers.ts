@@ -1,7 +1,6 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { clip, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import type { Scope } from '../domain/scope.js';
 import {
@@ -176,9 +175,7 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
 
 /** generate -> score -> select, each its own queue so they scale and retry separately. */
 export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Worker[] {
-  // A server's error page can be long; the reason is stored and shown in the channel.
-  const fail = (job: StageJob, err: Error) =>
-    failRun(deps, job, clip(err.message, LIMITS.reasonMaxChars));
+  const fail = (job: StageJob, err: Error) => failRun(deps, job, err.message);
   const modelQueue = { ...options, limiter: MODEL_QUEUE_LIMITER };
   return [
     validatedWorker(

@@ -3,12 +3,47 @@ import type { Scope } from '../../src/domain/scope.js';
 import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import { matrixStatementId } from '../../src/store/ratings-matrix.js';
-import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+import { CHANNEL, type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
 import { finish, rate, roundToPoll } from './learning-support.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
 const VOTES = { ana: 'agree', ben: 'disagree', cai: 'agree', dee: 'disagree' };
 const ACTUAL: Record<string, number> = { ana: 1, ben: 0, cai: 1, dee: 0 };
+
+/** Eight earlier polls rated by two camps of six (a1-a6, b1-b6) who always disagree. */
+async function seedTwoCamps(h: Harness): Promise<void> {
+  const camps = {
+    a: ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'],
+    b: ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'],
+  };
+  for (let i = 0; i < 8; i++) {
+    const approvalOf = (camp: 'a' | 'b') => ((i % 2 === 0) === (camp === 'a') ? 1 : 0);
+    await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
+      roundId: `past${i}`,
+      version: 1,
+      question: 'An earlier question',
+      statement: `Earlier statement ${i}`,
+      openedAt: i,
+      ratings: (['a', 'b'] as const).flatMap((camp) =>
+        camps[camp].map((participantId) => ({
+          participantId,
+          optionKey: approvalOf(camp) === 1 ? 'agree' : 'disagree',
+          approval: approvalOf(camp),
+          at: i,
+        })),
+      ),
+      opinions: [],
+    });
+  }
+}
+
+const OFFICE_OPINIONS = {
+  a1: 'We should move the office to the city centre.',
+  a2: 'The city centre is easier to reach by train.',
+  a3: 'A central office would help hiring.',
+  b1: 'Stay in the suburbs, rent is cheaper.',
+  b2: 'Parking in the centre is impossible.',
+};
 
 describe('every poll feeds the workspace ratings matrix, and scoring learns from it', () => {
   let h: Harness | undefined;
@@ -135,38 +170,8 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
   it('bridges the opinion groups learned from earlier polls when a round asks for bridging', async () => {
     const base = new LexicalRewardModel();
     h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 30 }) });
-    // Eight earlier polls rated by two camps of six who always disagree with each other.
-    const camps = {
-      a: ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'],
-      b: ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'],
-    };
-    for (let i = 0; i < 8; i++) {
-      const approvalOf = (camp: 'a' | 'b') => ((i % 2 === 0) === (camp === 'a') ? 1 : 0);
-      await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
-        roundId: `past${i}`,
-        version: 1,
-        question: 'An earlier question',
-        statement: `Earlier statement ${i}`,
-        openedAt: i,
-        ratings: (['a', 'b'] as const).flatMap((camp) =>
-          camps[camp].map((participantId) => ({
-            participantId,
-            optionKey: approvalOf(camp) === 1 ? 'agree' : 'disagree',
-            approval: approvalOf(camp),
-            at: i,
-          })),
-        ),
-        opinions: [],
-      });
-    }
-    const opinions = {
-      a1: 'We should move the office to the city centre.',
-      a2: 'The city centre is easier to reach by train.',
-      a3: 'A central office would help hiring.',
-      b1: 'Stay in the suburbs, rent is cheaper.',
-      b2: 'Parking in the centre is impossible.',
-    };
-    const { round } = await roundToPoll(h, SCOPE, opinions, 'Where should the office be?', {
+    await seedTwoCamps(h);
+    const { round } = await roundToPoll(h, SCOPE, OFFICE_OPINIONS, 'Where should the office be?', {
       welfare: 'bridging',
     });
     const scores = await h.runtime.store.polls.scores(SCOPE, round.id, 1);
@@ -179,5 +184,37 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     expect(groupOf.get('a1')).not.toBe(groupOf.get('b1'));
     const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
     expect(poll?.method).toMatch(/bridging welfare .*over 2 opinion groups/);
+  });
+
+  it('reports the bridging welfare of an anonymous round over the groups, raters under pseudonyms', async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 30 }) });
+    await seedTwoCamps(h);
+    const { round, statementMessageId } = await roundToPoll(
+      h,
+      SCOPE,
+      OFFICE_OPINIONS,
+      'Where should the office be?',
+      { welfare: 'bridging', anonymous: true },
+    );
+    const votes = { a1: 'agree', a2: 'agree', a3: 'unsure', b1: 'disagree', b2: 'unsure' };
+    for (const [userId, optionKey] of Object.entries(votes)) {
+      const outcome = await h.runtime.service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: statementMessageId,
+        userId,
+        optionKey,
+        at: 100,
+        removed: false,
+        source: 'button',
+      });
+      expect(outcome.status, userId).toBe('recorded');
+    }
+    const view = await finish(h, SCOPE, round.id);
+    const results = view.versions[0]?.results;
+    // Camp a rated 1, 1, 0.5 and camp b 0, 0.5: (ln 5/6 + ln 1/4) / 2, not ln of the mean.
+    expect(results?.welfareFunction).toBe('bridging');
+    expect(results?.welfareValue).toBeCloseTo((Math.log(5 / 6) + Math.log(0.25)) / 2, 9);
   });
 });

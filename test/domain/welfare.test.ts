@@ -270,8 +270,20 @@ describe('bridging', () => {
     expect(bridgedGroupCount([2, 0, -1, 2])).toBe(2);
   });
 
-  it('leaves members in no group out once two groups are known', () => {
-    expect(bridging([1, 0.5, 0], [0, 1, -1])).toBeCloseTo(Math.log(0.5) / 2, 12);
+  it('counts the members in no group as one more group once two groups are known', () => {
+    // Groups 0 and 1, and the two unplaced members together: (ln 1 + ln 0.5 + ln 0.25) / 3.
+    expect(bridging([1, 0.5, 0.5, 0], [0, 1, -1, -1])).toBeCloseTo(
+      (Math.log(0.5) + Math.log(0.25)) / 3,
+      12,
+    );
+  });
+
+  it('does not let a few placed members outvote a room of newcomers', () => {
+    // Two placed members love s1, which the eight newcomers reject; s2 suits everyone.
+    const groups = [0, 1, -1, -1, -1, -1, -1, -1, -1, -1];
+    const s1 = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    const s2 = Array.from({ length: 10 }, () => 0.9);
+    expect(bridging(s2, groups)).toBeGreaterThan(bridging(s1, groups));
   });
 
   it('floors a group that rejects the statement at NASH_FLOOR', () => {

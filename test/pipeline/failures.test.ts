@@ -110,6 +110,38 @@ describe('pipeline failures', () => {
     expect(failed.failureReason).toBe('the model refused the opinion of a member and of a member');
   });
 
+  it('replaces member ids before it cuts a long failure reason, so no part of an id is left', async () => {
+    // Padded so that the cut at 600 characters falls inside "ben_with_a_long_id".
+    const padding = 'x'.repeat(590);
+    class LongGenerator implements Generator {
+      readonly name = 'long';
+      async generate(): Promise<GenerateResult> {
+        throw new Error(`${padding} ben_with_a_long_id failed and more text after it`);
+      }
+    }
+    h = await startHarness({ generator: new LongGenerator(), attempts: 1 });
+    const { round, thread } = await startRound(h, 'Anonymous?', { anonymous: true });
+    let at = 1;
+    for (const userId of ['ana', 'ben_with_a_long_id']) {
+      await h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: `m-${userId}`,
+        userId,
+        text: `An opinion from ${at}`,
+        at: at++,
+      });
+    }
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).not.toMatch(/ben_/);
+    const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(failed.failureReason?.length).toBeLessThanOrEqual(600);
+    expect(failed.failureReason).not.toMatch(/ben_/);
+    expect(failed.failureReason).toMatch(/a member/);
+  });
+
   it('fails a job whose payload breaks its schema at once, without retry, and logs why', async () => {
     h = await startHarness({ attempts: 5 });
     const job = await h.runtime.queues.generate.add(

@@ -203,8 +203,8 @@ export class LearnedCore {
   /**
    * Bridging score: the domain's bridging welfare (the same function a round with
    * `--welfare bridging` selects by) of the predicted approvals of every member with a
-   * rating, over the learned opinion groups: a statement one group rejects scores low
-   * however much another loves it. Predictions rather than the group's own votes,
+   * rating, over the learned opinion groups, the members in none counting as one more:
+   * a statement one group rejects scores low however much another loves it. Predictions rather than the group's own votes,
    * because a small group has few votes on a statement and the predictions borrow from
    * every rating. Comparable between statements of one fit.
    */
