@@ -547,20 +547,22 @@ async function cleanUp(): Promise<void> {
   await stopThrowaway();
 }
 
-let exiting: Promise<never> | null = null;
+/** The code of the first exit asked for, once one was: what the demo exits with. */
+let exitingWith: number | null = null;
 
 /**
  * The one way out: cleans up, prints `message` last (after whatever the pipeline still
  * prints while it drains), and exits with `code`. The first caller's code wins, so an
  * error the cleanup itself causes in the round (its Redis closing) changes nothing.
  */
-function exit(code: number, message?: string): Promise<never> {
-  exiting ??= (async () => {
+function exit(code: number, message?: string): void {
+  if (exitingWith !== null) return;
+  exitingWith = code;
+  void (async () => {
     await cleanUp().catch(() => undefined);
     if (message) console.error(message);
     process.exit(code);
   })();
-  return exiting;
 }
 
 function describeError(error: unknown): string {
@@ -571,22 +573,24 @@ function describeError(error: unknown): string {
 // and Node would otherwise die of the write's unhandled 'error', leaving the throwaway
 // server behind. The reader chose to stop, so that is not a failure.
 for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => void exit(error.code === 'EPIPE' ? 0 : 1));
+  stream.on('error', (error: NodeJS.ErrnoException) => exit(error.code === 'EPIPE' ? 0 : 1));
 }
 
 // Interrupted (Ctrl-C, a timeout's SIGTERM): the demo cleans up and exits as the
-// signal's own death would report it. A second one does not wait for the round's jobs,
-// only for the throwaway server to stop.
+// signal's own death would report it. One that comes while the demo is already on its
+// way out does not wait for the round's jobs, only for the throwaway server to stop, and
+// keeps the code it was leaving with: a round that finished still exits 0, as --help says.
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
   process.on(signal, () => {
-    if (exiting) void stopThrowaway().finally(() => process.exit(code));
-    else void exit(code);
+    const leaving = exitingWith;
+    if (leaving === null) exit(code);
+    else void stopThrowaway().finally(() => process.exit(leaving));
   });
 }
 
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.on(event, (error: unknown) => void exit(1, `Demo failed: ${describeError(error)}`));
+  process.on(event, (error: unknown) => exit(1, `Demo failed: ${describeError(error)}`));
 }
 
 main().then(

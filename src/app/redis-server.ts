@@ -20,6 +20,12 @@ export function hasRedisServerBinary(): boolean {
   return probe.status === 0;
 }
 
+/** How long a server has to stop after SIGTERM before it is killed outright. */
+const STOP_GRACE_MS = 5_000;
+
+/** How long a server has to say it accepts connections before start-up gives up. */
+const START_TIMEOUT_MS = 10_000;
+
 /** Starts redis-server with no persistence on a fresh unix socket; resolves once it accepts. */
 export async function startEphemeralRedis(): Promise<EphemeralRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'dlb-redis-'));
@@ -29,43 +35,71 @@ export async function startEphemeralRedis(): Promise<EphemeralRedis> {
     ['--port', '0', '--unixsocket', socketPath, '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Listened for from the spawn on: a server that dies (OOM killer, SIGKILL) before
+  // anyone stops it has had its one 'exit' event, and a listener added then would wait
+  // forever. A spawn that fails ('error') never ran, so there is nothing to wait for.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const stop = async () => {
+    await stopChild(child, exited);
+    rmSync(dir, { recursive: true, force: true });
+  };
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start:\n${output}`)),
-      10_000,
-    );
-    const onData = () => {
-      if (/ready to accept connections/i.test(output)) {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server did not start:\n${output}`)),
+        START_TIMEOUT_MS,
+      );
+      const onData = () => {
+        if (/ready to accept connections/i.test(output)) {
+          clearTimeout(timer);
+          child.stdout?.off('data', onData);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.once('error', (err) => {
         clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
+        reject(err);
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${output}`));
+      });
     });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}:\n${output}`));
-    });
-  });
+  } catch (error) {
+    // The caller gets no handle to stop it with, so a server that is up but never
+    // ready would outlive the caller, folder and all.
+    await stop();
+    throw error;
+  }
   return {
     // ioredis takes a bare socket path where it takes a URL.
     url: socketPath,
     socketPath,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
+}
+
+/** SIGTERM, then SIGKILL if it is still there after the grace period; returns once it is gone. */
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  const running = () =>
+    child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+  if (!running()) return;
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, STOP_GRACE_MS);
+  });
+  await Promise.race([exited, graceOver]);
+  clearTimeout(timer);
+  if (!running()) return;
+  child.kill('SIGKILL');
+  await exited;
 }

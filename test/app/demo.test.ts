@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -42,6 +51,62 @@ function runDemo(args: string[], env: NodeJS.ProcessEnv) {
     timeout: 60_000,
   });
 }
+
+/** A `redis-server` on PATH that runs the shell `script` instead of the real one. */
+function redisServerStub(script: string): string {
+  const bin = tempDir('redis-stub-');
+  const file = join(bin, 'redis-server');
+  writeFileSync(file, `#!/bin/sh\n${script}\n`);
+  chmodSync(file, 0o755);
+  return bin;
+}
+
+/** The real redis-server's path, for a stub that wraps it. */
+function realRedisServer(): string {
+  return spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+}
+
+/** Kills, when the test ends, any server a broken cleanup left under `tmp`. */
+function killServersLeftUnder(tmp: string): void {
+  onTestFinished(() => {
+    for (const pid of redisServersUnder(tmp)) process.kill(pid, 'SIGKILL');
+  });
+}
+
+/** The demo, running, with its output collected; `exited` is its exit code or signal. */
+function spawnDemo(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts', ...args], {
+    cwd: ROOT,
+    env,
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | string | null>((done) =>
+    child.once('exit', (status, signal) => done(status ?? signal)),
+  );
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, output, exited };
+}
+
+/** The exit code or signal, or 'still running' once `ms` have passed. */
+function exitWithin(exited: Promise<number | string | null>, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    exited,
+    new Promise<string>((r) => {
+      timer = setTimeout(() => r('still running'), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('npm run demo', () => {
   it('plays a whole round offline and exits 0', () => {
@@ -216,4 +281,87 @@ describe('npm run demo', () => {
       );
     },
   );
+
+  it.each([[1], [2]])(
+    'exits after %i Ctrl-C once its throwaway Redis was killed by a signal, leaving no folder',
+    async (interrupts) => {
+      const tmp = tempDir('demo-tmp-');
+      killServersLeftUnder(tmp);
+      const demo = spawnDemo([], {
+        ...process.env,
+        REDIS_URL: '',
+        LOG_LEVEL: 'silent',
+        TMPDIR: tmp,
+        SHUTDOWN_TIMEOUT_MS: '1000',
+      });
+      await new Promise<void>((ready) => {
+        demo.child.stdout.on('data', () => {
+          if (demo.output.stdout.includes('❓ Round')) ready();
+        });
+      });
+      const servers = redisServersUnder(tmp);
+      expect(servers).toHaveLength(1);
+      // As the OOM killer would: the server's exit has been seen before anything stops it.
+      for (const pid of servers) process.kill(pid, 'SIGKILL');
+      await sleep(300);
+      for (let i = 0; i < interrupts; i++) {
+        demo.child.kill('SIGINT');
+        await sleep(300);
+      }
+      expect(await exitWithin(demo.exited, 10_000)).toBe(130);
+      expect(throwawayFolders(tmp)).toEqual([]);
+    },
+  );
+
+  it('stops a redis-server that never becomes ready and removes its folder, exit 1', async () => {
+    const tmp = tempDir('demo-tmp-');
+    killServersLeftUnder(tmp);
+    // Answers the --version probe, then hangs without ever saying it is ready.
+    const bin = redisServerStub('[ "$1" = --version ] && exit 0\nwhile :; do sleep 1; done');
+    const demo = spawnDemo([], {
+      ...process.env,
+      REDIS_URL: '',
+      TMPDIR: tmp,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+    });
+    expect(await exitWithin(demo.exited, 20_000)).toBe(1);
+    expect(demo.output.stderr).toMatch(/^Demo failed: redis-server did not start/);
+    expect(redisServersUnder(tmp)).toEqual([]);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  }, 30_000);
+
+  it('exits 0 when a Ctrl-C lands during the cleanup after a finished round', async () => {
+    const tmp = tempDir('demo-tmp-');
+    killServersLeftUnder(tmp);
+    // The real server, slow to stop, so the cleanup surely lasts until the signal lands.
+    const real = realRedisServer();
+    const bin = redisServerStub(
+      [
+        `[ "$1" = --version ] && exec "${real}" "$@"`,
+        `"${real}" "$@" &`,
+        'pid=$!',
+        `trap 'sleep 1; kill -TERM $pid' TERM`,
+        'wait $pid',
+        'wait $pid',
+      ].join('\n'),
+    );
+    const demo = spawnDemo(['--no-critique'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+      TMPDIR: tmp,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+    });
+    let interrupted = false;
+    demo.child.stdout.on('data', () => {
+      if (!interrupted && demo.output.stdout.includes('Demo finished in')) {
+        interrupted = true;
+        demo.child.kill('SIGINT');
+      }
+    });
+    expect(await exitWithin(demo.exited, 30_000)).toBe(0);
+    expect(interrupted).toBe(true);
+    expect(demo.output.stderr).toBe('');
+    expect(throwawayFolders(tmp)).toEqual([]);
+  }, 40_000);
 });
