@@ -24,6 +24,8 @@ export interface DiscordDeps {
   onFatal?: (message: string) => void;
   /** Bounds on what catching up after a gap reads per round (tests make them small). */
   catchUpLimits?: Partial<CatchUpLimits>;
+  /** Discord's cap on one request with files (default its own; tests make it small). */
+  maxRequestBytes?: number;
 }
 
 export interface DiscordConnection {
@@ -118,6 +120,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         deferAfterMs: deps.deferAfterMs,
         now: deps.now,
         catchUpLimits: deps.catchUpLimits,
+        maxRequestBytes: deps.maxRequestBytes,
       });
       bot.attach();
       state = 'starting';

@@ -119,20 +119,52 @@ export function isConnectionError(error: Error): boolean {
 }
 
 /**
+ * When connection errors that the watched connections do not share (a worker's own,
+ * blocking one: a proxy that resets it, DNS for it) are worth a line of their own.
+ */
+export interface StrayErrorPolicy {
+  /** Errors arriving for this long, with no quiet gap, are a connection that stays down. */
+  afterMs: number;
+  /** No error for this long: the connection is back (or the burst was a passing one). */
+  quietMs: number;
+}
+
+/**
+ * Past what a full outage leaves behind (each worker's connection comes back within the
+ * 2 s longest retry wait after the watched ones), and longer than that wait without an
+ * error: a connection still failing keeps reporting each try at most 2 s apart.
+ */
+export const DEFAULT_STRAY_ERRORS: StrayErrorPolicy = { afterMs: 10_000, quietMs: 10_000 };
+
+/**
  * One line when the process loses Redis and one when it is back. Every connection (the
  * store's, BullMQ's, each worker's blocking one) fails and retries on its own, and BullMQ
  * reports each failed try of each as an 'error' event: a 4 s outage made ~67 lines, most
  * at error level, where operators want to hear of the outage once. Errors that are not
  * about the connection are left to the caller to log as before.
+ *
+ * The workers' blocking connections are not watched (BullMQ makes them), so their errors
+ * while the watched ones are ready would otherwise say nothing at the default level,
+ * however long they last, while the workers take no jobs and /readyz stays green. They
+ * get one line of their own at warn once they outlast `stray.afterMs`, and one when
+ * they stop.
  */
 export class RedisOutageLog {
   private readonly connections: Redis[] = [];
   private down: { since: number; errors: number } | null = null;
+  private stray: {
+    since: number;
+    last: number;
+    errors: number;
+    told: boolean;
+    timer: NodeJS.Timeout | undefined;
+  } | null = null;
   private closing = false;
 
   constructor(
     private readonly log: Log,
     private readonly now: () => number = Date.now,
+    private readonly strayPolicy: StrayErrorPolicy = DEFAULT_STRAY_ERRORS,
   ) {}
 
   /** Follows a connection: an outage starts when it reconnects, ends when all are ready. */
@@ -151,9 +183,7 @@ export class RedisOutageLog {
     if (this.down) {
       this.down.errors++;
     } else if (this.allReady()) {
-      // A worker's own connection can fail one more try after the ones watched are back;
-      // the outage was reported, and a new one shows on the watched connections too.
-      this.log.debug({ err: error.message }, 'Redis connection error while reconnecting');
+      this.strayError(error);
     } else {
       this.lost(1);
     }
@@ -163,6 +193,51 @@ export class RedisOutageLog {
   /** From the start of a shutdown on: closing connections is no outage. */
   close(): void {
     this.closing = true;
+    clearTimeout(this.stray?.timer);
+    this.stray = null;
+  }
+
+  /**
+   * An error of a connection not watched while the watched ones are ready. A worker's
+   * connection fails a try or two after an outage the watched ones already reported:
+   * that stays at debug. Only errors that keep coming, without a quiet gap, for longer
+   * than `afterMs` are told, once, however many follow.
+   */
+  private strayError(error: Error): void {
+    const now = this.now();
+    const stray = this.stray ?? {
+      since: now,
+      last: now,
+      errors: 0,
+      told: false,
+      timer: undefined,
+    };
+    this.stray = stray;
+    stray.errors++;
+    stray.last = now;
+    if (!stray.told && now - stray.since >= this.strayPolicy.afterMs) {
+      stray.told = true;
+      this.log.warn(
+        { failingMs: now - stray.since, connectionErrors: stray.errors, err: error.message },
+        'a Redis connection of the workers keeps failing while the others are up; reconnecting until it is back',
+      );
+    } else if (!stray.told) {
+      this.log.debug({ err: error.message }, 'Redis connection error while reconnecting');
+    }
+    clearTimeout(stray.timer);
+    stray.timer = setTimeout(() => this.strayOver(), this.strayPolicy.quietMs);
+    // A quiet period to wait out must not hold the process open.
+    stray.timer.unref();
+  }
+
+  private strayOver(): void {
+    const stray = this.stray;
+    this.stray = null;
+    if (!stray?.told || this.closing) return;
+    this.log.info(
+      { failingMs: stray.last - stray.since, connectionErrors: stray.errors },
+      'Redis connection of the workers back',
+    );
   }
 
   private allReady(): boolean {
@@ -171,6 +246,9 @@ export class RedisOutageLog {
 
   private lost(errors = 0): void {
     if (this.down || this.closing) return;
+    // The outage's own two lines cover whatever connection was failing before it.
+    clearTimeout(this.stray?.timer);
+    this.stray = null;
     this.down = { since: this.now(), errors };
     this.log.warn({}, 'lost the Redis connection; reconnecting until it is back');
   }

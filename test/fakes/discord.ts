@@ -58,6 +58,8 @@ export interface FakeDiscordOptions {
   interactionWindowMs?: number;
   /** False: the app has not enabled the Message Content intent in the portal (close 4014). */
   messageContentEnabled?: boolean;
+  /** Requests with a larger body are refused whole, as Discord does (413, code 40005). */
+  maxRequestBytes?: number;
 }
 
 /** Discord's epoch (2015-01-01) in ms: snowflakes carry their creation time from it. */
@@ -297,6 +299,10 @@ export class FakeDiscord {
           ...(rule.global ? { 'x-ratelimit-global': 'true' } : {}),
         },
       );
+      return;
+    }
+    if (this.options.maxRequestBytes !== undefined && raw.length > this.options.maxRequestBytes) {
+      send(413, { message: 'Request entity too large', code: 40005 });
       return;
     }
     const webhook = /^\/(interactions|webhooks)\//.test(path);

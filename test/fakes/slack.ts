@@ -56,7 +56,10 @@ interface Hold {
 export class FakeSlack {
   readonly calls: RecordedCall[] = [];
   /** users.info answers; anyone not listed is a plain member. */
-  readonly users = new Map<string, { is_admin?: boolean; is_owner?: boolean }>();
+  readonly users = new Map<
+    string,
+    { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean }
+  >();
   /** conversations.info answers; channels not listed have the bot as a member. */
   readonly channels = new Map<
     string,

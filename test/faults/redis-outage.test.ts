@@ -3,12 +3,13 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/app/config.js';
 import { BotMetrics, startHealthServer } from '../../src/app/observability.js';
-import { connectRedis } from '../../src/app/redis.js';
+import { connectRedis, RedisOutageLog } from '../../src/app/redis.js';
 import { createRuntime, type Runtime } from '../../src/app/runtime.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
 import { CHANNEL, MODERATOR, RecordingLog, SCOPE, until } from '../support/harness.js';
+import { deletePrefix, testRedis } from '../support/redis.js';
 import { AofRedis, childEnv, kill, launch } from './support.js';
 
 /**
@@ -132,4 +133,75 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     expect(outage[1]?.connectionErrors).toBeGreaterThan(0);
     expect(await kill(app, 'SIGTERM')).toBe(0);
   }, 40_000);
+
+  it('tells once, at warn, of a worker connection that keeps failing while the others are up, and once when it stops', async () => {
+    const env = testRedis();
+    const redis = await connectRedis(env.url, 1_000, FAST_RECONNECT);
+    cleanups.push(async () => {
+      await deletePrefix(redis, env.prefix);
+      redis.disconnect();
+    });
+    const log = new RecordingLog();
+    // The default waits are 10 s each; the same rule, quicker.
+    const outages = new RedisOutageLog(log, Date.now, { afterMs: 400, quietMs: 300 });
+    outages.watch(redis);
+    const runtime = createRuntime({
+      config: ConfigSchema.parse({ REDIS_PREFIX: env.prefix }),
+      redis,
+      log,
+      generator: new ExtractiveGenerator(),
+      rewardModel: new LexicalRewardModel(),
+      platforms: { console: new ConsolePlatform(() => {}) },
+      runWorkers: true,
+      outages,
+    });
+    cleanups.push(() => runtime.close());
+    const worker = runtime.workers[0];
+    if (!worker) throw new Error('no worker');
+    // Every watched connection up (BullMQ's is the workers' shared one).
+    await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
+    // What a worker reports when its own blocking connection's tries fail (BullMQ
+    // forwards them as 'error'), while the store's and BullMQ's shared one are ready.
+    const failFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        const error = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:6379'), {
+          code: 'ECONNREFUSED',
+        });
+        worker.emit('error', error);
+        await sleep(40);
+      }
+    };
+    const told = () =>
+      log.lines
+        .filter((l) => l.level !== 'debug')
+        .map((l) => [l.level, l.message, l.fields as Record<string, unknown>] as const);
+
+    // A few tries, as a worker's connection fails after an outage the others told of.
+    await failFor(150);
+    await sleep(500);
+    expect(told()).toEqual([]);
+
+    // Failing on and on: one line, not one per try.
+    await failFor(1_000);
+    expect(told().map(([level, message]) => [level, message])).toEqual([
+      [
+        'warn',
+        'a Redis connection of the workers keeps failing while the others are up; reconnecting until it is back',
+      ],
+    ]);
+    await sleep(500);
+    const lines = told();
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      [
+        'warn',
+        'a Redis connection of the workers keeps failing while the others are up; reconnecting until it is back',
+      ],
+      ['info', 'Redis connection of the workers back'],
+    ]);
+    expect(lines[0]?.[2]).toMatchObject({ err: 'connect ECONNREFUSED 10.0.0.7:6379' });
+    expect(lines[0]?.[2].failingMs).toBeGreaterThanOrEqual(400);
+    expect(lines[1]?.[2].connectionErrors).toBeGreaterThan(15);
+    expect(lines[1]?.[2].failingMs).toBeGreaterThanOrEqual(900);
+  }, 20_000);
 });

@@ -35,7 +35,7 @@ export type DiscordService = PlatformService &
   Pick<DeliberationService, 'openRounds' | 'pollReactions'>;
 
 export interface DiscordBotOptions
-  extends Pick<InteractionsOptions, 'moderatorRoles' | 'deferAfterMs'> {
+  extends Pick<InteractionsOptions, 'moderatorRoles' | 'deferAfterMs' | 'maxRequestBytes'> {
   client: Client;
   platform: DiscordPlatform;
   service: DiscordService;
@@ -91,6 +91,7 @@ export class DiscordBot {
       log: this.log,
       moderatorRoles: options.moderatorRoles,
       deferAfterMs: options.deferAfterMs,
+      maxRequestBytes: options.maxRequestBytes,
       now: this.now,
       isReplay: (key) => this.guard.isReplay(key),
     });

@@ -28,7 +28,7 @@ import {
   StaleCommandError,
 } from './commands.js';
 import { describeError } from './errors.js';
-import { roundExportAnswer, workspaceExportAnswer } from './export.js';
+import { MAX_REQUEST_BYTES, roundExportAnswer, workspaceExportAnswer } from './export.js';
 import { RecentSet } from './recent-set.js';
 import {
   HELP_TEXT,
@@ -62,6 +62,8 @@ export interface InteractionsOptions {
   now: () => number;
   /** Whether the gateway is delivering this dispatch again (the bot's ReplayGuard). */
   isReplay: (key: string) => boolean;
+  /** The largest reply with files Discord takes; default its per-request cap (export.ts). */
+  maxRequestBytes?: number;
 }
 
 interface Answer {
@@ -78,6 +80,7 @@ export class Interactions {
   private readonly deferAfterMs: number;
   private readonly now: () => number;
   private readonly isReplay: (key: string) => boolean;
+  private readonly maxRequestBytes: number;
   private readonly seenInteractions = new RecentSet(2_000);
 
   constructor(options: InteractionsOptions) {
@@ -87,6 +90,7 @@ export class Interactions {
     this.deferAfterMs = options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS;
     this.now = options.now;
     this.isReplay = options.isReplay;
+    this.maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   }
 
   /** The work of answering `interaction`, or null when it is not the bot's or was seen already. */
@@ -194,10 +198,16 @@ export class Interactions {
       };
     }
     if (command.kind === 'exportWorkspace') {
-      const rounds = await service.exportWorkspace(scope, actor);
+      // Refused here, in Discord's terms; the service's own check is the backstop.
+      const authority = this.hasServerAuthority(interaction);
+      if (!authority) return { ephemeral: true, content: this.serverExportRefusal() };
+      const rounds = await service.exportWorkspace(scope, { ...actor, moderator: authority });
       return {
         ephemeral: true,
-        ...workspaceExportAnswer(scope, rounds, interaction.attachmentSizeLimit),
+        ...workspaceExportAnswer(scope, rounds, {
+          attachmentLimit: interaction.attachmentSizeLimit,
+          requestLimit: this.maxRequestBytes,
+        }),
       };
     }
     const target = { scope, channelId: roundChannelOf(interaction), roundId: command.roundId };
@@ -240,7 +250,13 @@ export class Interactions {
         return { ephemeral: false, embeds: [resultsEmbed(await service.results(target))] };
       case 'export': {
         const data = await service.export(target);
-        return { ephemeral: true, ...roundExportAnswer(data, interaction.attachmentSizeLimit) };
+        return {
+          ephemeral: true,
+          ...roundExportAnswer(data, {
+            attachmentLimit: interaction.attachmentSizeLimit,
+            requestLimit: this.maxRequestBytes,
+          }),
+        };
       }
     }
   }
@@ -335,20 +351,48 @@ export class Interactions {
         PermissionFlagsBits.ManageGuild,
         PermissionFlagsBits.ManageMessages,
       ]) ?? false;
-    const roleIds = roleIdsOf(interaction.member);
-    const roleNames = roleIds.map(
-      (id) => interaction.guild?.roles.cache.get(id)?.name.toLowerCase() ?? '',
-    );
-    const byRole = this.moderatorRoles.some(
-      (role) => roleIds.includes(role) || roleNames.includes(role),
-    );
-    const moderator = byPermission || byRole;
+    const moderator = byPermission || this.hasModeratorRole(interaction);
     return {
       userId: interaction.user.id,
       moderator,
       // With no moderator roles configured, any member may start a round.
       mayStart: moderator || this.moderatorRoles.length === 0,
     };
+  }
+
+  private hasModeratorRole(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): boolean {
+    const roleIds = roleIdsOf(interaction.member);
+    const roleNames = roleIds.map(
+      (id) => interaction.guild?.roles.cache.get(id)?.name.toLowerCase() ?? '',
+    );
+    return this.moderatorRoles.some((role) => roleIds.includes(role) || roleNames.includes(role));
+  }
+
+  /**
+   * Whether the member may export every channel's rounds: a configured role, or Manage
+   * Server (Administrator and the owner included) from the member's roles. Not
+   * `memberPermissions`: that is what the member may do in this channel, overwrites
+   * included, so a channel's own moderator, or a Manage Messages helper who cannot see
+   * the private channels, would pass.
+   */
+  private hasServerAuthority(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): boolean {
+    if (this.hasModeratorRole(interaction)) return true;
+    // Without the guild in the cache the member's guild-wide permissions are unknown:
+    // refuse rather than fall back to the channel's.
+    if (!interaction.inCachedGuild()) return false;
+    return interaction.member.permissions.has(PermissionFlagsBits.ManageGuild);
+  }
+
+  private serverExportRefusal(): string {
+    const who =
+      this.moderatorRoles.length === 0
+        ? 'members with the Manage Server permission'
+        : 'members with the Manage Server permission or one of the bot’s moderator roles';
+    return (
+      `Only ${who} may export the whole server: it holds the rounds of every channel, private ones included. ` +
+      'Manage Messages, or a permission given in one channel, is not enough. ' +
+      'To export one round, give its id, or run the command in its channel.'
+    );
   }
 }
 

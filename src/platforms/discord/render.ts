@@ -280,7 +280,7 @@ export const HELP_TEXT = [
   '`/consensus critique`: collect critiques of the statement in the thread, then `close` again for a revision.',
   '`/consensus finish`: end the poll and post the results.',
   '`/consensus status` · `results` · `cancel`',
-  '`/consensus export`: the round as JSON and as the four Polis CSVs, only to you (save the CSVs into one folder for `npm run eval`); `workspace:true`: every round of the server, for moderators.',
+  '`/consensus export`: the round as JSON and as the four Polis CSVs, only to you (save the CSVs into one folder for `npm run eval`); `workspace:true`: every round of the server, for members with Manage Server or a moderator role.',
   'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
 ].join('\n');
 

@@ -185,7 +185,7 @@ export class SlackAdapter {
     this.port = new SlackPort(this.app.client, log);
     this.moderators = new Moderators({
       moderatorIds: options.moderatorIds,
-      isAdmin: (user) => this.port.isAdmin(user),
+      workspaceRole: (user) => this.port.workspaceRole(user),
       log,
     });
     this.register();

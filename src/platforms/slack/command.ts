@@ -321,7 +321,7 @@ const SUBCOMMAND_HELP: Record<RoundSubcommand, string> = {
   results: 'the ratings so far, only to you',
   export:
     'the round as JSON and as the four Polis CSVs in its thread; `all` instead of a round id: ' +
-    'every round of the workspace, for moderators, in a direct message',
+    'every round of the workspace, for the configured moderators and the workspace’s owners, in a direct message',
 };
 
 /** One line per form, with `<`/`>` already escaped for mrkdwn. */

@@ -34,6 +34,13 @@ export interface CommandInput {
 /** What the member is told, only them: a line of text, or blocks with a text fallback. */
 export type Reply = { text: string; blocks?: SlackMessage['blocks'] };
 
+/**
+ * How long `/consensus` alone waits for the command count before opening the form anyway.
+ * Redis answers in a millisecond or two; during a blip the count waits for it to come
+ * back, and the form's trigger_id expires 3 s after the command.
+ */
+export const FORM_COUNT_WAIT_MS = 500;
+
 /** Words for the member when something is not theirs to fix. */
 const SORRY = 'Sorry, something went wrong on my side. Please try again in a moment.';
 
@@ -63,21 +70,18 @@ async function execute(
 ): Promise<Reply | null> {
   const { service, moderators } = deps;
   const { scope, channelId, userId, command } = input;
-  await service.admitCommand({
+  const admission = service.admitCommand({
     scope,
     userId,
     command: parsed.kind,
     isExport: parsed.kind === 'export' || parsed.kind === 'exportWorkspace',
   });
+  if (parsed.kind === 'modal' && input.triggerId) {
+    return openForm(admission, input.triggerId, input, deps);
+  }
+  await admission;
   if (parsed.kind === 'modal') {
-    // The form opens first: its trigger_id expires 3 s after the command, and a users.info
-    // lookup (SLACK_MODERATORS) can take longer. Who may start is checked on submit.
-    if (!input.triggerId) return { text: `Write the question: ${usageOf(command, 'start')}` };
-    await deps.port.openModal(
-      input.triggerId,
-      startModal({ channelId, responseUrl: input.responseUrl }),
-    );
-    return null;
+    return { text: `Write the question: ${usageOf(command, 'start')}` };
   }
   if (parsed.kind === 'start') {
     return {
@@ -141,6 +145,51 @@ async function execute(
     case 'export':
       return exportRound(target, input, deps);
   }
+}
+
+/**
+ * `/consensus` alone. The form opens before anything slow: its trigger_id expires 3 s
+ * after the command, and a users.info lookup (SLACK_MODERATORS) can take longer, so who
+ * may start is checked on submit. The command is counted like any other, but opening a
+ * form waits for the count only briefly: a refusal that comes later is let go, since the
+ * submission is a start, limited as one, and the form alone does nothing.
+ */
+async function openForm(
+  admission: Promise<void>,
+  triggerId: string,
+  input: CommandInput,
+  deps: CommandDeps,
+): Promise<null> {
+  const counted = admission.then(
+    () => ({ error: null }),
+    (error: unknown) => ({ error }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const early = await Promise.race([
+    counted,
+    new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), FORM_COUNT_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  // Refused (or failed) while the member waits: say so, and open nothing.
+  if (early !== null && early.error !== null) throw early.error;
+  if (early === null) {
+    // Let go, but not lost: a failure that is not a refusal is still worth a line.
+    void counted.then(({ error }) => {
+      if (error !== null && !(error instanceof DomainError)) {
+        deps.log.warn(
+          { error: describe(error) },
+          'counting /consensus failed after the form opened',
+        );
+      }
+    });
+  }
+  await deps.port.openModal(
+    triggerId,
+    startModal({ channelId: input.channelId, responseUrl: input.responseUrl }),
+  );
+  return null;
 }
 
 /** Starts a round from the command line or the form; returns what to tell the member. */

@@ -44,8 +44,17 @@ export async function exportRound(
   return { text: `The export of round \`${round.id}\` is in its thread.` };
 }
 
+/** Who may export the whole workspace, in words a member reads (see Moderators). */
+export const WORKSPACE_EXPORT_REFUSAL =
+  'Only the moderators set in the bot’s configuration (`SLACK_MODERATORS`) and the ' +
+  'workspace’s owners may export the whole workspace: it holds the rounds of every channel, ' +
+  'private ones included, which admins cannot read. ' +
+  'To export one round, give its id, or run the command in its channel.';
+
 export async function exportWorkspace(input: CommandInput, deps: CommandDeps): Promise<Reply> {
-  const actor = await deps.moderators.forModeration(input.scope.workspaceId, input.userId);
+  const actor = await deps.moderators.forWorkspaceExport(input.scope.workspaceId, input.userId);
+  // Refused here, in Slack's terms; the service's own check is the backstop.
+  if (!actor.moderator) return { text: WORKSPACE_EXPORT_REFUSAL };
   const rounds = await deps.service.exportWorkspace(input.scope, actor);
   if (rounds.length === 0) return { text: 'This workspace has no rounds to export yet.' };
   const files = workspaceExportFiles(input.scope, rounds);

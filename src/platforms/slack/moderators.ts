@@ -1,15 +1,15 @@
 import type { Actor } from '../../deliberation/ports.js';
 import type { Log } from '../../domain/log.js';
-import { describe } from './port.js';
+import { describe, type WorkspaceRole } from './port.js';
 
-/** users.info is cheap but rate-limited; an admin's status rarely changes within minutes. */
-const ADMIN_TTL_MS = 10 * 60_000;
+/** users.info is cheap but rate-limited; a member's role rarely changes within minutes. */
+const ROLE_TTL_MS = 10 * 60_000;
 const CACHED_USERS = 5_000;
 
 export interface ModeratorOptions {
   /** SLACK_MODERATORS; null = not configured, so anyone may start a round. */
   moderatorIds: readonly string[] | null;
-  isAdmin: (userId: string) => Promise<boolean>;
+  workspaceRole: (userId: string) => Promise<WorkspaceRole>;
   log: Log;
   now?: () => number;
 }
@@ -17,10 +17,11 @@ export interface ModeratorOptions {
 /**
  * Who may do what: configured moderators and workspace admins/owners moderate every round;
  * the member who started a round moderates that round (the service checks that part).
+ * Exporting the whole workspace is narrower (see `forWorkspaceExport`).
  */
 export class Moderators {
   private readonly ids: ReadonlySet<string> | null;
-  private readonly admins = new Map<string, { admin: Promise<boolean>; until: number }>();
+  private readonly roles = new Map<string, { role: Promise<WorkspaceRole>; until: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: ModeratorOptions) {
@@ -41,23 +42,39 @@ export class Moderators {
     return { userId, moderator, mayStart: this.ids === null || moderator };
   }
 
+  /**
+   * The actor for `export all`, a moderator only when listed in SLACK_MODERATORS or an
+   * owner of the workspace. Slack's admins cannot read private channels they are not in,
+   * so being one must not hand them those channels' rounds; owners answer for the
+   * workspace and its data.
+   */
+  async forWorkspaceExport(workspaceId: string, userId: string): Promise<Actor> {
+    const listed = this.ids?.has(userId) ?? false;
+    const moderator = listed || (await this.roleOf(workspaceId, userId)) === 'owner';
+    return { userId, moderator, mayStart: this.ids === null || moderator };
+  }
+
   private async isModerator(workspaceId: string, userId: string): Promise<boolean> {
     if (this.ids?.has(userId)) return true;
+    return (await this.roleOf(workspaceId, userId)) !== 'member';
+  }
+
+  private roleOf(workspaceId: string, userId: string): Promise<WorkspaceRole> {
     const key = `${workspaceId}/${userId}`;
-    const cached = this.admins.get(key);
-    if (cached && cached.until > this.now()) return cached.admin;
+    const cached = this.roles.get(key);
+    if (cached && cached.until > this.now()) return cached.role;
     // Two commands at once from one member ask Slack once.
-    const lookup = this.options.isAdmin(userId).catch((error: unknown) => {
-      // Unknown is not admin; forgotten at once, so the next command asks again.
+    const lookup = this.options.workspaceRole(userId).catch((error: unknown): WorkspaceRole => {
+      // Unknown is a plain member; forgotten at once, so the next command asks again.
       this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
-      this.admins.delete(key);
-      return false;
+      this.roles.delete(key);
+      return 'member';
     });
-    this.admins.delete(key);
-    this.admins.set(key, { admin: lookup, until: this.now() + ADMIN_TTL_MS });
-    if (this.admins.size > CACHED_USERS) {
-      const oldest = this.admins.keys().next().value;
-      if (oldest !== undefined) this.admins.delete(oldest);
+    this.roles.delete(key);
+    this.roles.set(key, { role: lookup, until: this.now() + ROLE_TTL_MS });
+    if (this.roles.size > CACHED_USERS) {
+      const oldest = this.roles.keys().next().value;
+      if (oldest !== undefined) this.roles.delete(oldest);
     }
     return lookup;
   }

@@ -35,6 +35,9 @@ const REMEMBERED_EDITS = 500;
 
 export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel';
 
+/** A member's standing in the workspace, as users.info tells it. */
+export type WorkspaceRole = 'owner' | 'admin' | 'member';
+
 /**
  * The Slack side of the service: posts and edits messages through the Web API
  * (chat.postMessage, chat.update, reactions.add), plus what the event and command
@@ -302,10 +305,11 @@ export class SlackPort implements PlatformPort {
     });
   }
 
-  /** users.info: whether a member administers the workspace. */
-  async isAdmin(user: string): Promise<boolean> {
+  /** users.info: whether a member owns or administers the workspace. */
+  async workspaceRole(user: string): Promise<WorkspaceRole> {
     const res = await this.client.users.info({ user });
-    return Boolean(res.user?.is_admin || res.user?.is_owner || res.user?.is_primary_owner);
+    if (res.user?.is_owner || res.user?.is_primary_owner) return 'owner';
+    return res.user?.is_admin ? 'admin' : 'member';
   }
 }
 

@@ -6,14 +6,17 @@ import { DEFAULT_SETTINGS, type Round } from '../../../src/domain/round.js';
 import { loadConversation } from '../../../src/eval/polis.js';
 import {
   contentOf,
+  MOD,
   member,
-  moderator,
   opinions,
+  PERMS,
   settle,
+  snowflake,
   startRound,
   startWorld,
   until,
   type World,
+  type WorldOptions,
 } from './support.js';
 
 const EPHEMERAL = 64;
@@ -21,6 +24,30 @@ const POLIS = ['comments.csv', 'votes.csv', 'participants-votes.csv', 'summary.c
 const FOLDER_NOTE =
   'save `comments.csv`, `votes.csv`, `participants-votes.csv`, `summary.csv` into one folder, ' +
   'and `npm run eval -- <folder>` (or any tool that reads Polis exports) reads it';
+
+/**
+ * The server's roles: Manage Server, Manage Messages server-wide (a helper who may not
+ * see every channel), and one the operator may name in DISCORD_MODERATOR_ROLES.
+ */
+const ROLES = {
+  managers: { id: snowflake(), name: 'Managers', permissions: PERMS.manageGuild },
+  helpers: { id: snowflake(), name: 'Helpers', permissions: PERMS.manageMessages },
+  facilitators: { id: snowflake(), name: 'Facilitators', permissions: PERMS.member },
+};
+const withRoles = (options: WorldOptions = {}) =>
+  startWorld({ ...options, fake: { ...options.fake, roles: Object.values(ROLES) } });
+
+/** Manage Server through a role, so in every channel (its permissions here say so too). */
+const serverManager = {
+  user: MOD,
+  roles: [ROLES.managers.id],
+  permissions: PERMS.manageGuild,
+};
+
+const SERVER_EXPORT_REFUSAL =
+  'Only members with the Manage Server permission may export the whole server: it holds the rounds of every channel, private ones included. ' +
+  'Manage Messages, or a permission given in one channel, is not enough. ' +
+  'To export one round, give its id, or run the command in its channel.';
 
 /** A round of another server, stored on the same Redis. */
 function foreignRound(): Round {
@@ -91,21 +118,18 @@ describe('Discord: /consensus export', () => {
     ]);
   });
 
-  it('exports every round of the server to a moderator only, privately, and nothing of another server', async () => {
-    world = await startWorld();
+  it('exports every round of the server to a server manager only, privately, and nothing of another server', async () => {
+    world = await withRoles();
     await world.runtime.store.rounds.create(foreignRound());
     const first = await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
     const second = await roundWithOpinions('Lunch at noon?', ['Yes, noon.', 'Later, at one.']);
 
     const refused = world.fake.command('export', { workspace: true }, { user: ana });
     await world.fake.answered(refused);
-    expect(contentOf(world, refused)).toBe(
-      'Only moderators may export the whole workspace: it holds the rounds of every channel. ' +
-        'To export one round, give its id, or run the command in its channel.',
-    );
+    expect(contentOf(world, refused)).toBe(SERVER_EXPORT_REFUSAL);
     expect(world.fake.reply(refused).original?.files ?? []).toEqual([]);
 
-    const id = world.fake.command('export', { workspace: true }, moderator);
+    const id = world.fake.command('export', { workspace: true }, serverManager);
     const answer = await world.fake.answered(id);
     expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
     expect(answer.original?.content).toBe(
@@ -132,13 +156,88 @@ describe('Discord: /consensus export', () => {
     ]);
   });
 
+  it('refuses the whole server to moderators of a channel and to Manage Messages helpers, who may still moderate', async () => {
+    world = await withRoles();
+    const round = await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    // `memberPermissions` is the channel's: Manage Messages from this channel's overwrite.
+    const channelModerator = { user: member('cara'), permissions: PERMS.manageMessages };
+    // Manage Messages server-wide, from a role; Discord computes it into the channel's too.
+    const helper = {
+      user: member('dan'),
+      roles: [ROLES.helpers.id],
+      permissions: PERMS.manageMessages,
+    };
+    for (const as of [channelModerator, helper]) {
+      const id = world.fake.command('export', { workspace: true }, as);
+      await world.fake.answered(id);
+      expect(contentOf(world, id)).toBe(SERVER_EXPORT_REFUSAL);
+      expect(world.fake.reply(id).original?.files ?? []).toEqual([]);
+    }
+    // Both still moderate the rounds of the channel, and export one of them.
+    const one = world.fake.command('export', {}, channelModerator);
+    await world.fake.answered(one);
+    expect(world.fake.reply(one).original?.files).toHaveLength(5);
+    const extended = world.fake.command('extend', { minutes: 30 }, helper);
+    await world.fake.answered(extended);
+    expect(contentOf(world, extended)).toMatch(
+      new RegExp(`^Round \`${round.id}\` stays open until`),
+    );
+  });
+
+  it('exports the whole server to a member of a DISCORD_MODERATOR_ROLES role, and names the role in a refusal', async () => {
+    world = await withRoles({ moderatorRoles: ['Facilitators'] });
+    await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    const refused = world.fake.command(
+      'export',
+      { workspace: true },
+      { user: member('cara'), permissions: PERMS.manageMessages },
+    );
+    await world.fake.answered(refused);
+    expect(contentOf(world, refused)).toBe(
+      'Only members with the Manage Server permission or one of the bot’s moderator roles may export the whole server: ' +
+        'it holds the rounds of every channel, private ones included. ' +
+        'Manage Messages, or a permission given in one channel, is not enough. ' +
+        'To export one round, give its id, or run the command in its channel.',
+    );
+    const id = world.fake.command(
+      'export',
+      { workspace: true },
+      { user: member('fay'), roles: [ROLES.facilitators.id] },
+    );
+    const answer = await world.fake.answered(id);
+    expect(answer.original?.content).toBe(
+      `Every round of this server (1 round), as JSON, and in the Polis export layout: ${FOLDER_NOTE}.`,
+    );
+    expect(answer.original?.files).toHaveLength(5);
+  });
+
+  it('names the operators’ command instead when the files together are more than Discord takes in one request', async () => {
+    // Discord's cap is 25 MB; the fake and the bot share a small one so a few opinions pass it.
+    const cap = 12_000;
+    world = await withRoles({ maxRequestBytes: cap, fake: { maxRequestBytes: cap } });
+    // About 15 KB of files, none larger than 9 KB.
+    const long = (word: string) => Array.from({ length: 400 }, (_, i) => `${word}${i}`).join(' ');
+    await roundWithOpinions('Which colour for the logo?', [long('blue'), long('green')]);
+    const id = world.fake.command('export', { workspace: true }, serverManager);
+    const answer = await world.fake.answered(id);
+    expect(answer.original?.files ?? []).toEqual([]);
+    expect(String(answer.original?.content)).toMatch(
+      /^This export’s files come to \d+ KB together, more than Discord takes in one reply \(12 KB\)\. /,
+    );
+    expect(String(answer.original?.content)).toContain(
+      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\`.`,
+    );
+    // Nothing went out that Discord would refuse, which would leave the member with "thinking…".
+    expect(world.fake.requests.filter((r) => r.status === 413)).toEqual([]);
+  });
+
   it('names the operators’ command instead when a file is larger than Discord attaches', async () => {
-    world = await startWorld();
+    world = await withRoles();
     await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
     const id = world.fake.command(
       'export',
       { workspace: true },
-      { ...moderator, attachmentSizeLimit: 200 },
+      { ...serverManager, attachmentSizeLimit: 200 },
     );
     const answer = await world.fake.answered(id);
     expect(answer.original?.files ?? []).toEqual([]);

@@ -50,6 +50,8 @@ export interface WorldOptions {
   wrap?: (service: DiscordService) => DiscordService;
   onFatal?: (message: string) => void;
   catchUpLimits?: Partial<CatchUpLimits>;
+  /** Discord's cap on a request with files, told to the bot (give the fake the same). */
+  maxRequestBytes?: number;
   /** More settings of the runtime (LIMIT_*, for instance), as environment variables. */
   env?: Record<
     string,
@@ -93,6 +95,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       // A fatal close must never end the test process.
       onFatal: options.onFatal ?? (() => {}),
       catchUpLimits: options.catchUpLimits,
+      maxRequestBytes: options.maxRequestBytes,
     });
     const runtime = createRuntime({
       config: runtimeConfig,

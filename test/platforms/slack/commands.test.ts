@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliberationService } from '../../../src/deliberation/service.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
+import { clockInsideWindows } from '../../support/clock.js';
 import {
   CHANNEL,
   type Mode,
@@ -390,6 +391,59 @@ describe('Slack slash commands', () => {
       },
     ]);
     expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+  });
+
+  it('opens the form while counting the command is stuck (Redis slow), and still limits what is submitted', async () => {
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    s = await startStack({
+      env: { LIMIT_STARTS_PER_MEMBER_PER_HOUR: '1' },
+      now: clockInsideWindows(),
+      service: (real: DeliberationService): SlackService => ({
+        ...pick(real),
+        // The count's INCR waits, as it does while Redis is away.
+        admitCommand: async (request) => {
+          await stuck;
+          return real.admitCommand(request);
+        },
+      }),
+    });
+    try {
+      const started = Date.now();
+      const first = await openForm(s, 'U001', CHANNEL);
+      // Well inside the 3 s the trigger_id lives.
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await submitForm(s, 'U001', first, 'Should we move the stand-up?');
+      await s.settle();
+      expect(responses(s).at(-1)?.text).toMatch(/^:white_check_mark: Round `r/);
+      const second = await openForm(s, 'U001', CHANNEL);
+      await submitForm(s, 'U001', second, 'Should we move the retro too?');
+      await s.settle();
+      expect(String(responses(s).at(-1)?.text)).toMatch(
+        /^You have started 1 round this hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
+      );
+      expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toHaveLength(1);
+    } finally {
+      release();
+    }
+  });
+
+  it('does not open the form for a member past the command limit while Redis answers', async () => {
+    s = await startStack({
+      env: { LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE: '1' },
+      now: clockInsideWindows(),
+    });
+    await s.command('U001', 'status');
+    await s.settle();
+    await s.command('U001', '');
+    await s.settle();
+    await until(async () => responses(s).length === 2 || null);
+    expect(String(responses(s).at(-1)?.text)).toMatch(
+      /^You have run 1 command this minute, the most allowed; try again in \d+ seconds?\.$/,
+    );
+    expect(s.fake.calls.filter((c) => c.method === 'views.open')).toEqual([]);
   });
 
   it('runs a critique round in the thread: invite, critiques, a revised statement with its own poll', async () => {

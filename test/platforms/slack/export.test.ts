@@ -20,6 +20,12 @@ const FOLDER_NOTE =
   'save `comments.csv`, `votes.csv`, `participants-votes.csv`, `summary.csv` into one folder, ' +
   'and `npm run eval -- <folder>` (or any tool that reads Polis exports) reads it';
 
+const WORKSPACE_EXPORT_REFUSAL =
+  'Only the moderators set in the bot’s configuration (`SLACK_MODERATORS`) and the ' +
+  'workspace’s owners may export the whole workspace: it holds the rounds of every channel, ' +
+  'private ones included, which admins cannot read. ' +
+  'To export one round, give its id, or run the command in its channel.';
+
 const responses = (s: Stack) =>
   s.fake.calls.filter((c) => c.method === 'respond').map((c) => String(c.args.text));
 
@@ -111,10 +117,7 @@ describe('Slack: /consensus export', () => {
     // A member is refused, and nothing is uploaded.
     await s.command('U001', 'export all');
     await s.settle();
-    expect(responses(s).at(-1)).toBe(
-      'Only moderators may export the whole workspace: it holds the rounds of every channel. ' +
-        'To export one round, give its id, or run the command in its channel.',
-    );
+    expect(responses(s).at(-1)).toBe(WORKSPACE_EXPORT_REFUSAL);
     expect(s.fake.ok('files.completeUploadExternal')).toEqual([]);
 
     await s.command('UMOD', 'export --workspace');
@@ -151,6 +154,36 @@ describe('Slack: /consensus export', () => {
     for (const foreign of ['rforeign01', 'A question of another workspace?', 'UOTHER', 'T9999']) {
       expect(everything).not.toContain(foreign);
     }
+  });
+
+  it('refuses the whole workspace to admins, who moderate rounds but cannot read private channels; owners get it', async () => {
+    s = await startStack({ moderators: 'UMOD' });
+    s.fake.users.set('UADMIN', { is_admin: true });
+    s.fake.users.set('UOWNER', { is_admin: true, is_owner: true });
+    s.fake.users.set('UPRIMARY', { is_primary_owner: true });
+    const { round } = await startRound(s);
+
+    await s.command('UADMIN', 'export all');
+    await s.settle();
+    expect(responses(s).at(-1)).toBe(WORKSPACE_EXPORT_REFUSAL);
+    expect(s.fake.ok('conversations.open')).toEqual([]);
+    expect(s.fake.ok('files.completeUploadExternal')).toEqual([]);
+    // Still a moderator of every round.
+    await s.command('UADMIN', `extend 30 ${round.id}`);
+    await s.settle();
+    expect(responses(s).at(-1)).toMatch(new RegExp(`Round \`${round.id}\` stays open until`));
+
+    for (const owner of ['UOWNER', 'UPRIMARY']) {
+      await s.command(owner, 'export all');
+      await s.settle();
+      expect(responses(s).at(-1)).toBe(
+        'The export of every round of this workspace (1 round) is in your direct messages with me.',
+      );
+    }
+    expect(s.fake.ok('conversations.open').map((c) => c.args.users)).toEqual([
+      'UOWNER',
+      'UPRIMARY',
+    ]);
   });
 
   it('tells the moderator what the admin must do when the app lacks im:write', async () => {
