@@ -271,7 +271,10 @@ export function selectConsensus(
       welfare,
       candidates.length,
       bridgedGroupCount(matrix.groups),
-      (matrix.groups ?? []).filter((g) => g < 0).length,
+      // Members without a single prediction take part in no candidate's welfare.
+      (matrix.groups ?? []).filter(
+        (g, p) => g < 0 && matrix.approvals.some((row) => row[p] !== null && row[p] !== undefined),
+      ).length,
     ),
   };
 }

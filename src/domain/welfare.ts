@@ -125,9 +125,11 @@ export function isoelasticEquivalent(approvals: readonly number[], alpha: number
  * Nash welfare over groups rather than members. A statement one group rejects scores low
  * however much another group loves it, and a large group cannot outvote a small one.
  * `groups[i]` is the group of the member behind `approvals[i]`, -1 for none. Once two
- * groups are known, the members in none (newcomers, or members with too few ratings to
- * place) together count as one more group: their view is unknown, not absent, so a
- * statement they reject cannot win by pleasing the placed few. With fewer than two
+ * groups are known, the members in none (newcomers, members with too few ratings to
+ * place, members of groups too small to count) together count as one more group: their
+ * view is unknown, not absent, so a statement they reject cannot win by pleasing the
+ * placed few. That group weighs in proportion to its size up to the average learned
+ * group's, so a lone newcomer is one voice rather than a group's. With fewer than two
  * groups the whole room is one group (the log of the mean approval, which ranks as
  * utilitarian does). The groups come from the ratings (the learned model's opinion
  * groups), never from labels.
@@ -151,11 +153,21 @@ export function bridging(approvals: readonly number[], groups?: readonly number[
       sums.set(key, cell);
     }
   }
-  const known = sums.size - (sums.has(-1) ? 1 : 0);
+  const unplaced = sums.get(-1);
+  const known = sums.size - (unplaced === undefined ? 0 : 1);
   if (known < 2) return Math.log(Math.max(mean(approvals), NASH_FLOOR));
+  // The unplaced count as a whole group once they are as many as a learned group holds
+  // on average here, and in proportion below that: one newcomer beside two groups of
+  // twenty is one voice, not a third of the say.
+  const typical = (approvals.length - (unplaced?.count ?? 0)) / known;
   let total = 0;
-  for (const { sum, count } of sums.values()) total += Math.log(Math.max(sum / count, NASH_FLOOR));
-  return total / sums.size;
+  let weights = 0;
+  for (const [key, { sum, count }] of sums) {
+    const weight = key === -1 ? Math.min(1, count / typical) : 1;
+    total += weight * Math.log(Math.max(sum / count, NASH_FLOOR));
+    weights += weight;
+  }
+  return total / weights;
 }
 
 /** How many opinion groups `bridging` bridges for these groups (0: the room is one). */

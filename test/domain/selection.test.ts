@@ -302,6 +302,18 @@ describe('selectConsensus with bridging welfare', () => {
     expect(selection.ranked[0]?.welfare).toBeCloseTo(0, 9);
   });
 
+  it('counts as unplaced only the members in no group who were predicted', () => {
+    const unpredicted: ApprovalMatrix = {
+      ...grouped,
+      participants: [...grouped.participants, 'p8'],
+      approvals: grouped.approvals.map((row) => [...row, null]),
+      groups: [...(grouped.groups ?? []), -1],
+    };
+    expect(selectConsensus(unpredicted, 'bridging', 1).description).toMatch(
+      /and the 1 member in none of them/,
+    );
+  });
+
   it('ranks by the mean and says so when no groups are known', () => {
     const { groups: _groups, ...ungrouped } = grouped;
     const selection = selectConsensus(ungrouped, 'bridging', 1);

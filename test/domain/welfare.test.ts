@@ -278,6 +278,19 @@ describe('bridging', () => {
     );
   });
 
+  it('weighs a few unplaced members as the few they are, not as a whole group', () => {
+    // Two groups of twenty and one newcomer: the pool of one weighs 1/20 of a group.
+    const groups = [...Array.from({ length: 40 }, (_, i) => i % 2), -1];
+    const pleasesGroups = [...Array.from({ length: 40 }, () => 0.9), 0.05];
+    const lukewarm = Array.from({ length: 41 }, () => 0.5);
+    const w = 1 / 20;
+    expect(bridging(pleasesGroups, groups)).toBeCloseTo(
+      (2 * Math.log(0.9) + w * Math.log(0.05)) / (2 + w),
+      12,
+    );
+    expect(bridging(pleasesGroups, groups)).toBeGreaterThan(bridging(lukewarm, groups));
+  });
+
   it('does not let a few placed members outvote a room of newcomers', () => {
     // Two placed members love s1, which the eight newcomers reject; s2 suits everyone.
     const groups = [0, 1, -1, -1, -1, -1, -1, -1, -1, -1];

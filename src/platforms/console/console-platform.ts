@@ -36,6 +36,8 @@ export class ConsolePlatform implements PlatformPort {
     resolve: (m: PostedMessage) => void;
   }>();
   private nextId = 1;
+  /** The progress text last printed per progress message, so a repeat prints nothing. */
+  private readonly progressShown = new Map<string, string>();
   /**
    * Why the last results chart could not be saved (a folder gone, a full disk), for the
    * demo to report; null once a chart is saved.
@@ -119,9 +121,17 @@ export class ConsolePlatform implements PlatformPort {
   }
 
   async upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef> {
-    if (!existing) return this.post('progress', view, renderProgress(view));
-    // A terminal cannot edit a line above; print the new state only when it is news.
-    this.write(renderProgress(view));
+    const text = renderProgress(view);
+    if (!existing) {
+      const ref = await this.post('progress', view, text);
+      this.progressShown.set(ref.messageId, text);
+      return ref;
+    }
+    // A terminal cannot edit a line above; print the new state only when it is news
+    // (progress jobs re-deliver the same state, e.g. after the statement is posted).
+    if (this.progressShown.get(existing.messageId) === text) return existing;
+    this.progressShown.set(existing.messageId, text);
+    this.write(text);
     return existing;
   }
 

@@ -102,7 +102,9 @@ function positiveOr(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
+/** Decimal units, as Discord states its limits ("25 MB"). */
 function size(bytes: number): string {
-  const mib = 1024 * 1024;
-  return bytes >= mib ? `${(bytes / mib).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+  return bytes >= 1_000_000
+    ? `${(bytes / 1_000_000).toFixed(1)} MB`
+    : `${Math.ceil(bytes / 1000)} KB`;
 }

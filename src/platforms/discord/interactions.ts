@@ -369,14 +369,17 @@ export class Interactions {
   }
 
   /**
-   * Whether the member may export every channel's rounds: a configured role, or Manage
+   * Whether the member may export every channel's rounds: a configured role id, or Manage
    * Server (Administrator and the owner included) from the member's roles. Not
    * `memberPermissions`: that is what the member may do in this channel, overwrites
    * included, so a channel's own moderator, or a Manage Messages helper who cannot see
    * the private channels, would pass.
    */
   private hasServerAuthority(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): boolean {
-    if (this.hasModeratorRole(interaction)) return true;
+    // Configured roles by id only: role names are not unique, and anyone with Manage
+    // Roles could make a role of a configured name and give it to themselves.
+    const roleIds = roleIdsOf(interaction.member);
+    if (this.moderatorRoles.some((role) => roleIds.includes(role))) return true;
     // Without the guild in the cache the member's guild-wide permissions are unknown:
     // refuse rather than fall back to the channel's.
     if (!interaction.inCachedGuild()) return false;
@@ -387,7 +390,7 @@ export class Interactions {
     const who =
       this.moderatorRoles.length === 0
         ? 'members with the Manage Server permission'
-        : 'members with the Manage Server permission or one of the bot’s moderator roles';
+        : 'members with the Manage Server permission or one of the bot’s moderator roles (named by id in DISCORD_MODERATOR_ROLES)';
     return (
       `Only ${who} may export the whole server: it holds the rounds of every channel, private ones included. ` +
       'Manage Messages, or a permission given in one channel, is not enough. ' +

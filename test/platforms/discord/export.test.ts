@@ -185,7 +185,7 @@ describe('Discord: /consensus export', () => {
   });
 
   it('exports the whole server to a member of a DISCORD_MODERATOR_ROLES role, and names the role in a refusal', async () => {
-    world = await withRoles({ moderatorRoles: ['Facilitators'] });
+    world = await withRoles({ moderatorRoles: [ROLES.facilitators.id] });
     await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
     const refused = world.fake.command(
       'export',
@@ -194,7 +194,7 @@ describe('Discord: /consensus export', () => {
     );
     await world.fake.answered(refused);
     expect(contentOf(world, refused)).toBe(
-      'Only members with the Manage Server permission or one of the bot’s moderator roles may export the whole server: ' +
+      'Only members with the Manage Server permission or one of the bot’s moderator roles (named by id in DISCORD_MODERATOR_ROLES) may export the whole server: ' +
         'it holds the rounds of every channel, private ones included. ' +
         'Manage Messages, or a permission given in one channel, is not enough. ' +
         'To export one round, give its id, or run the command in its channel.',
@@ -209,6 +209,18 @@ describe('Discord: /consensus export', () => {
       `Every round of this server (1 round), as JSON, and in the Polis export layout: ${FOLDER_NOTE}.`,
     );
     expect(answer.original?.files).toHaveLength(5);
+  });
+
+  it('does not export the whole server for a role configured by name, which anyone with Manage Roles could copy', async () => {
+    world = await withRoles({ moderatorRoles: ['Facilitators'] });
+    await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    const id = world.fake.command(
+      'export',
+      { workspace: true },
+      { user: member('fay'), roles: [ROLES.facilitators.id] },
+    );
+    await world.fake.answered(id);
+    expect(contentOf(world, id)).toMatch(/^Only members with the Manage Server permission/);
   });
 
   it('names the operators’ command instead when the files together are more than Discord takes in one request', async () => {
