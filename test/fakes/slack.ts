@@ -58,7 +58,7 @@ export class FakeSlack {
   /** users.info answers; anyone not listed is a plain member. */
   readonly users = new Map<
     string,
-    { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean }
+    { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean; team_id?: string }
   >();
   /** conversations.info answers; channels not listed have the bot as a member. */
   readonly channels = new Map<
@@ -286,7 +286,17 @@ export class FakeSlack {
         return { ok: true };
       case 'users.info': {
         const user = this.users.get(String(a.user)) ?? {};
-        return { ok: true, user: { id: a.user, is_admin: false, is_owner: false, ...user } };
+        // Slack names each user's home team; a Slack Connect member's is another one.
+        return {
+          ok: true,
+          user: {
+            id: a.user,
+            team_id: this.teamId,
+            is_admin: false,
+            is_owner: false,
+            ...user,
+          },
+        };
       }
       case 'conversations.info': {
         const channel = this.channels.get(String(a.channel)) ?? {};

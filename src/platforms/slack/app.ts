@@ -185,7 +185,7 @@ export class SlackAdapter {
     this.port = new SlackPort(this.app.client, log);
     this.moderators = new Moderators({
       moderatorIds: options.moderatorIds,
-      workspaceRole: (user) => this.port.workspaceRole(user),
+      workspaceRole: (user, teamId) => this.port.workspaceRole(user, teamId),
       log,
     });
     this.register();

@@ -9,7 +9,8 @@ const CACHED_USERS = 5_000;
 export interface ModeratorOptions {
   /** SLACK_MODERATORS; null = not configured, so anyone may start a round. */
   moderatorIds: readonly string[] | null;
-  workspaceRole: (userId: string) => Promise<WorkspaceRole>;
+  /** The member's role in the workspace `teamId` (users.info). */
+  workspaceRole: (userId: string, teamId: string) => Promise<WorkspaceRole>;
   log: Log;
   now?: () => number;
 }
@@ -64,12 +65,14 @@ export class Moderators {
     const cached = this.roles.get(key);
     if (cached && cached.until > this.now()) return cached.role;
     // Two commands at once from one member ask Slack once.
-    const lookup = this.options.workspaceRole(userId).catch((error: unknown): WorkspaceRole => {
-      // Unknown is a plain member; forgotten at once, so the next command asks again.
-      this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
-      this.roles.delete(key);
-      return 'member';
-    });
+    const lookup = this.options
+      .workspaceRole(userId, workspaceId)
+      .catch((error: unknown): WorkspaceRole => {
+        // Unknown is a plain member; forgotten at once, so the next command asks again.
+        this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
+        this.roles.delete(key);
+        return 'member';
+      });
     this.roles.delete(key);
     this.roles.set(key, { role: lookup, until: this.now() + ROLE_TTL_MS });
     if (this.roles.size > CACHED_USERS) {

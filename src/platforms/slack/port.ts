@@ -305,9 +305,15 @@ export class SlackPort implements PlatformPort {
     });
   }
 
-  /** users.info: whether a member owns or administers the workspace. */
-  async workspaceRole(user: string): Promise<WorkspaceRole> {
+  /**
+   * users.info: whether a member owns or administers the workspace `teamId`. A member
+   * from another organisation (Slack Connect) is reported with their own team's flags,
+   * which say nothing about this workspace.
+   */
+  async workspaceRole(user: string, teamId: string): Promise<WorkspaceRole> {
     const res = await this.client.users.info({ user });
+    const home = res.user?.team_id;
+    if (home !== undefined && home !== teamId) return 'member';
     if (res.user?.is_owner || res.user?.is_primary_owner) return 'owner';
     return res.user?.is_admin ? 'admin' : 'member';
   }

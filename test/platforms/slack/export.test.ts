@@ -161,7 +161,13 @@ describe('Slack: /consensus export', () => {
     s.fake.users.set('UADMIN', { is_admin: true });
     s.fake.users.set('UOWNER', { is_admin: true, is_owner: true });
     s.fake.users.set('UPRIMARY', { is_primary_owner: true });
+    // A Slack Connect member who owns their own organisation's workspace, not this one.
+    s.fake.users.set('UGUEST', { is_owner: true, is_admin: true, team_id: 'TOTHERORG' });
     const { round } = await startRound(s);
+
+    await s.command('UGUEST', 'export all');
+    await s.settle();
+    expect(responses(s).at(-1)).toBe(WORKSPACE_EXPORT_REFUSAL);
 
     await s.command('UADMIN', 'export all');
     await s.settle();
