@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RoundSettings } from '../../src/domain/round.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
 import {
@@ -35,10 +36,18 @@ describe('pipeline failures', () => {
     h = undefined;
   });
 
-  async function roundWithOpinions(harness: Harness) {
-    const { round, thread } = await startRound(harness);
+  async function roundWithOpinions(
+    harness: Harness,
+    settings: Partial<RoundSettings> = {},
+    opinions: Record<string, string> = OPINIONS,
+  ) {
+    const { round, thread } = await startRound(
+      harness,
+      'Should our team adopt a four-day week?',
+      settings,
+    );
     let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) {
+    for (const [id, text] of Object.entries(opinions)) {
       await harness.runtime.service.reply({
         scope: SCOPE,
         channelId: CHANNEL,
@@ -90,19 +99,7 @@ describe('pipeline failures', () => {
       }
     }
     h = await startHarness({ generator: new NamingGenerator(), attempts: 1 });
-    const { round, thread } = await startRound(h, 'Anonymous?', { anonymous: true });
-    let at = 1;
-    for (const [id, text] of Object.entries(OPINIONS)) {
-      await h.runtime.service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId: id,
-        userId: id,
-        text,
-        at: at++,
-      });
-    }
+    const round = await roundWithOpinions(h, { anonymous: true });
     await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
     const notice = await h.platform.waitFor('notice', round.id);
     expect(notice.text).toContain('the model refused the opinion of a member and of a member');
@@ -120,19 +117,11 @@ describe('pipeline failures', () => {
       }
     }
     h = await startHarness({ generator: new LongGenerator(), attempts: 1 });
-    const { round, thread } = await startRound(h, 'Anonymous?', { anonymous: true });
-    let at = 1;
-    for (const userId of ['ana', 'ben_with_a_long_id']) {
-      await h.runtime.service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId: `m-${userId}`,
-        userId,
-        text: `An opinion from ${at}`,
-        at: at++,
-      });
-    }
+    const round = await roundWithOpinions(
+      h,
+      { anonymous: true },
+      { ana: 'Yes, a four-day week.', ben_with_a_long_id: 'No, five days.' },
+    );
     await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
     const notice = await h.platform.waitFor('notice', round.id);
     expect(notice.text).not.toMatch(/ben_/);
