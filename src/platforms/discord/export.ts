@@ -37,6 +37,8 @@ export interface ExportLimits {
 export interface ExportAnswer {
   content: string;
   files?: { name: string; attachment: Buffer }[];
+  /** What to say instead if Discord refuses the files as too large after all (413). */
+  ifFilesRefused?: string;
 }
 
 export function roundExportAnswer(data: RoundExport, limits: ExportLimits): ExportAnswer {
@@ -95,7 +97,11 @@ function attach(
       content: `This export’s files come to ${size(total)} together, more than Discord takes in one reply (${size(requestLimit)}). ${hint}`,
     };
   }
-  return { content, files: all };
+  return {
+    content,
+    files: all,
+    ifFilesRefused: `Discord refused this export’s files (${size(total)} together) as too large for one reply. ${hint}`,
+  };
 }
 
 function positiveOr(value: number | undefined, fallback: number): number {

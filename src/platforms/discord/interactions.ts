@@ -10,7 +10,9 @@ import {
   type ButtonInteraction,
   ChannelType,
   type ChatInputCommandInteraction,
+  DiscordAPIError,
   type GuildMember,
+  HTTPError,
   type Interaction,
   MessageFlags,
   PermissionFlagsBits,
@@ -71,6 +73,8 @@ interface Answer {
   content?: string;
   embeds?: APIEmbed[];
   files?: { name: string; attachment: Buffer }[];
+  /** Sent instead when Discord refuses the files as too large (a limit we estimated). */
+  ifFilesRefused?: string;
 }
 
 export class Interactions {
@@ -291,19 +295,42 @@ export class Interactions {
     } finally {
       clearTimeout(timer);
     }
+    try {
+      await this.send(interaction, visibility, answer, deferral.done);
+    } catch (error) {
+      // The size checks estimate Discord's limits; when it refuses the files anyway the
+      // member would be left with "thinking…", so they get the operators' command instead.
+      if (answer.ifFilesRefused === undefined || !isTooLarge(error)) throw error;
+      this.log.warn(describeError(error), 'Discord refused an export as too large');
+      const { files: _files, ...rest } = answer;
+      await this.send(
+        interaction,
+        visibility,
+        { ...rest, content: answer.ifFilesRefused },
+        deferral.done,
+      );
+    }
+  }
+
+  private async send(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    visibility: 'public' | 'ephemeral',
+    answer: Answer,
+    deferred: Promise<boolean> | null,
+  ): Promise<void> {
     const body = {
       ...(answer.content !== undefined && { content: answer.content }),
       ...(answer.embeds !== undefined && { embeds: answer.embeds }),
       ...(answer.files !== undefined && { files: answer.files }),
       allowedMentions: { parse: [] },
     };
-    if (deferral.done === null) {
+    if (deferred === null) {
       await interaction.reply(
         answer.ephemeral ? { ...body, flags: MessageFlags.Ephemeral } : { ...body },
       );
       return;
     }
-    if (!(await deferral.done)) return;
+    if (!(await deferred)) return;
     if (answer.ephemeral && visibility === 'public') {
       // A public "thinking…" cannot turn private: replace it with a private follow-up.
       await interaction.deleteReply();
@@ -445,4 +472,10 @@ function startRefusal(interaction: ChatInputCommandInteraction<'cached' | 'raw'>
     return `I am missing these permissions in this channel: ${missing.join(', ')}. A server admin can grant them to my role, or re-invite me with the link in the setup guide.`;
   }
   return null;
+}
+
+/** Discord's "request entity too large": HTTP 413, or its JSON code 40005. */
+function isTooLarge(error: unknown): boolean {
+  if (error instanceof DiscordAPIError) return error.status === 413 || error.code === 40005;
+  return error instanceof HTTPError && error.status === 413;
 }

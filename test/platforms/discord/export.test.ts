@@ -223,6 +223,19 @@ describe('Discord: /consensus export', () => {
     expect(contentOf(world, id)).toMatch(/^Only members with the Manage Server permission/);
   });
 
+  it('names the operators’ command when Discord refuses files the bot thought would fit', async () => {
+    // The bot's estimate allows the files; Discord, smaller here, answers 413.
+    world = await withRoles({ maxRequestBytes: 1_000_000, fake: { maxRequestBytes: 12_000 } });
+    const long = (word: string) => Array.from({ length: 400 }, (_, i) => `${word}${i}`).join(' ');
+    await roundWithOpinions('Which colour for the logo?', [long('blue'), long('green')]);
+    const id = world.fake.command('export', { workspace: true }, serverManager);
+    const answer = await world.fake.answered(id);
+    expect(answer.original?.files ?? []).toEqual([]);
+    expect(String(answer.original?.content)).toMatch(
+      /^Discord refused this export’s files \(\d+ KB together\) as too large for one reply\. The bot’s operator can write the same files with `npm run export -- --platform discord --workspace \S+ --out <folder>`\.$/,
+    );
+  });
+
   it('names the operators’ command instead when the files together are more than Discord takes in one request', async () => {
     // Discord's cap is 25 MB; the fake and the bot share a small one so a few opinions pass it.
     const cap = 12_000;
