@@ -549,6 +549,8 @@ async function cleanUp(): Promise<void> {
 
 /** The code of the first exit asked for, once one was: what the demo exits with. */
 let exitingWith: number | null = null;
+/** And its message, so an interrupted cleanup still says why the demo stopped. */
+let exitMessage: string | undefined;
 
 /**
  * The one way out: cleans up, prints `message` last (after whatever the pipeline still
@@ -558,6 +560,7 @@ let exitingWith: number | null = null;
 function exit(code: number, message?: string): void {
   if (exitingWith !== null) return;
   exitingWith = code;
+  exitMessage = message;
   void (async () => {
     await cleanUp().catch(() => undefined);
     if (message) console.error(message);
@@ -585,7 +588,12 @@ for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
   process.on(signal, () => {
     const leaving = exitingWith;
     if (leaving === null) exit(code);
-    else void stopThrowaway().finally(() => process.exit(leaving));
+    else {
+      void stopThrowaway().finally(() => {
+        if (exitMessage) console.error(exitMessage);
+        process.exit(leaving);
+      });
+    }
   });
 }
 

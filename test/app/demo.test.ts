@@ -364,4 +364,46 @@ describe('npm run demo', () => {
     expect(demo.output.stderr).toBe('');
     expect(throwawayFolders(tmp)).toEqual([]);
   }, 40_000);
+  it('still says why it failed when a Ctrl-C lands during the cleanup after a failure', async () => {
+    const tmp = tempDir('demo-tmp-');
+    killServersLeftUnder(tmp);
+    const marker = join(tmp, 'stopping');
+    // The real server, slow to stop, and saying when the cleanup has begun to stop it.
+    const real = realRedisServer();
+    const bin = redisServerStub(
+      [
+        `[ "$1" = --version ] && exec "${real}" "$@"`,
+        `"${real}" "$@" &`,
+        'pid=$!',
+        `trap 'touch "${marker}"; sleep 1; kill -TERM $pid' TERM`,
+        'wait $pid',
+        'wait $pid',
+      ].join('\n'),
+    );
+    // A model server nobody runs, and no waiting or retrying for it: the round fails fast.
+    const demo = spawnDemo(['--no-critique'], {
+      ...process.env,
+      REDIS_URL: '',
+      LOG_LEVEL: 'silent',
+      TMPDIR: tmp,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+      OPENAI_API_KEY: 'sk-test',
+      LLM_SERVER_WAIT_MS: '0',
+      LLM_MAX_RETRIES: '0',
+      JOB_ATTEMPTS: '1',
+    });
+    let interrupted = false;
+    const started = Date.now();
+    while (!interrupted && Date.now() - started < 30_000) {
+      if (existsSync(marker)) {
+        interrupted = true;
+        demo.child.kill('SIGINT');
+      } else await sleep(20);
+    }
+    expect(interrupted).toBe(true);
+    expect(await exitWithin(demo.exited, 30_000)).toBe(1);
+    expect(demo.output.stderr).toMatch(/Demo failed: the statement could not be produced/);
+    expect(throwawayFolders(tmp)).toEqual([]);
+  }, 60_000);
 });
