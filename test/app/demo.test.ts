@@ -66,6 +66,24 @@ function realRedisServer(): string {
   return spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
 }
 
+/**
+ * A `redis-server` on PATH that runs the real one but takes a second to stop, touching
+ * `marker` when asked to: a cleanup then surely lasts until a test's signal lands.
+ */
+function slowStoppingRedis(marker: string): string {
+  const real = realRedisServer();
+  return redisServerStub(
+    [
+      `[ "$1" = --version ] && exec "${real}" "$@"`,
+      `"${real}" "$@" &`,
+      'pid=$!',
+      `trap 'touch "${marker}"; sleep 1; kill -TERM $pid' TERM`,
+      'wait $pid',
+      'wait $pid',
+    ].join('\n'),
+  );
+}
+
 /** Kills, when the test ends, any server a broken cleanup left under `tmp`. */
 function killServersLeftUnder(tmp: string): void {
   onTestFinished(() => {
@@ -334,17 +352,7 @@ describe('npm run demo', () => {
     const tmp = tempDir('demo-tmp-');
     killServersLeftUnder(tmp);
     // The real server, slow to stop, so the cleanup surely lasts until the signal lands.
-    const real = realRedisServer();
-    const bin = redisServerStub(
-      [
-        `[ "$1" = --version ] && exec "${real}" "$@"`,
-        `"${real}" "$@" &`,
-        'pid=$!',
-        `trap 'sleep 1; kill -TERM $pid' TERM`,
-        'wait $pid',
-        'wait $pid',
-      ].join('\n'),
-    );
+    const bin = slowStoppingRedis(join(tmp, 'stopping'));
     const demo = spawnDemo(['--no-critique'], {
       ...process.env,
       REDIS_URL: '',
@@ -364,22 +372,13 @@ describe('npm run demo', () => {
     expect(demo.output.stderr).toBe('');
     expect(throwawayFolders(tmp)).toEqual([]);
   }, 40_000);
+
   it('still says why it failed when a Ctrl-C lands during the cleanup after a failure', async () => {
     const tmp = tempDir('demo-tmp-');
     killServersLeftUnder(tmp);
     const marker = join(tmp, 'stopping');
     // The real server, slow to stop, and saying when the cleanup has begun to stop it.
-    const real = realRedisServer();
-    const bin = redisServerStub(
-      [
-        `[ "$1" = --version ] && exec "${real}" "$@"`,
-        `"${real}" "$@" &`,
-        'pid=$!',
-        `trap 'touch "${marker}"; sleep 1; kill -TERM $pid' TERM`,
-        'wait $pid',
-        'wait $pid',
-      ].join('\n'),
-    );
+    const bin = slowStoppingRedis(marker);
     // A model server nobody runs, and no waiting or retrying for it: the round fails fast.
     const demo = spawnDemo(['--no-critique'], {
       ...process.env,

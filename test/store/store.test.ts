@@ -2,31 +2,17 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import { assertTransition } from '../../src/domain/phase.js';
-import { DEFAULT_SETTINGS, type Round } from '../../src/domain/round.js';
+import type { Round } from '../../src/domain/round.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { createStore, type Store } from '../../src/store/store.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
+import { storedRound } from '../support/rounds.js';
 
 const slack: Scope = { platform: 'slack', workspaceId: 'T1' };
 const discord: Scope = { platform: 'discord', workspaceId: 'T1' };
 
 function round(id: string, scope: Scope = slack): Round {
-  return {
-    id,
-    scope,
-    channelId: 'C1',
-    question: 'Should we?',
-    createdBy: 'U1',
-    createdAt: 1_000,
-    deadline: null,
-    settings: DEFAULT_SETTINGS,
-    phase: 'collecting',
-    questionRef: null,
-    version: 0,
-    attempt: 0,
-    failureReason: null,
-    seed: 42,
-  };
+  return storedRound({ id, scope });
 }
 
 describe('store', () => {

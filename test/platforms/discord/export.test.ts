@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, type Round } from '../../../src/domain/round.js';
+import type { Round } from '../../../src/domain/round.js';
 import { loadConversation } from '../../../src/eval/polis.js';
+import { storedRound } from '../../support/rounds.js';
 import {
   contentOf,
   MOD,
@@ -51,22 +52,13 @@ const SERVER_EXPORT_REFUSAL =
 
 /** A round of another server, stored on the same Redis. */
 function foreignRound(): Round {
-  return {
+  return storedRound({
     id: 'rforeign01',
     scope: { platform: 'discord', workspaceId: '999999999999999999' },
     channelId: '888888888888888888',
     question: 'A question of another server?',
     createdBy: '777777777777777777',
-    createdAt: 1_000,
-    deadline: null,
-    settings: DEFAULT_SETTINGS,
-    phase: 'collecting',
-    questionRef: null,
-    version: 0,
-    attempt: 0,
-    failureReason: null,
-    seed: 1,
-  };
+  });
 }
 
 describe('Discord: /consensus export', () => {

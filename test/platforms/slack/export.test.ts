@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, type Round } from '../../../src/domain/round.js';
+import type { Round } from '../../../src/domain/round.js';
 import { loadConversation } from '../../../src/eval/polis.js';
+import { storedRound } from '../../support/rounds.js';
 import {
   CHANNEL,
   message,
@@ -31,22 +32,13 @@ const responses = (s: Stack) =>
 
 /** A round stored under another Slack workspace on the same Redis (another installation). */
 function foreignRound(): Round {
-  return {
+  return storedRound({
     id: 'rforeign01',
     scope: { platform: 'slack', workspaceId: 'T9999' },
     channelId: CHANNEL,
     question: 'A question of another workspace?',
     createdBy: 'UOTHER',
-    createdAt: 1_000,
-    deadline: null,
-    settings: DEFAULT_SETTINGS,
-    phase: 'collecting',
-    questionRef: null,
-    version: 0,
-    attempt: 0,
-    failureReason: null,
-    seed: 1,
-  };
+  });
 }
 
 describe('Slack: /consensus export', () => {
