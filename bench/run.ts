@@ -118,6 +118,27 @@ function build(): void {
  */
 const WORKER_COMMAND = ['--max-old-space-size=512', 'dist/app/worker.js'];
 
+interface LearnedFit {
+  ratings: number;
+  ms: number;
+  peakRssMiB: number;
+}
+
+/**
+ * Scoring with the learned model in a workspace of `statements` closed polls, fitted on
+ * the latest `window` of them (LEARNED_MAX_STATEMENTS; 0 = all), in a process of its own.
+ */
+function learnedFit(redisUrl: string, statements: number, window: number): LearnedFit {
+  const args = ['--max-old-space-size=512', '--import', 'tsx', 'bench/learned-fit.ts'];
+  const result = spawnSync(
+    process.execPath,
+    [...args, '--redis', redisUrl, '--statements', String(statements), '--window', String(window)],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`bench/learned-fit.ts failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as LearnedFit;
+}
+
 /** A worker process (docker-compose's worker command) with these settings. */
 class WorkerProcess {
   private constructor(private readonly child: ChildProcess) {}
@@ -457,6 +478,13 @@ async function main() {
   const achieved = total / ((performance.now() - t0) / 1000);
   await worker.stop();
 
+  progress('learned model in a workspace with a long history');
+  const learned = [
+    { statements: 4_000, window: 1_000 },
+    { statements: 4_000, window: 0 },
+    { statements: 16_000, window: 1_000 },
+  ].map((c) => ({ ...c, ...learnedFit(redisServer.url, c.statements, c.window) }));
+
   // ---- the table ---------------------------------------------------------------------
   const rows: string[][] = [];
   const fmt = (x: number, digits = 0) =>
@@ -564,6 +592,15 @@ async function main() {
     '< 50 ms',
   ]);
   if (refused > 0) rows.push(['Slack events not answered 200', String(refused), '', '', '0']);
+  for (const l of learned) {
+    const fitted =
+      l.window > 0
+        ? `latest ${fmt(l.window)} statements (LEARNED_MAX_STATEMENTS)`
+        : 'every statement (LEARNED_MAX_STATEMENTS=0)';
+    const workspace = `${fmt(l.statements)} polls x 15 raters, learning from ${fitted}`;
+    rows.push([`scoring 20 members x 8 candidates, ${workspace}: ms`, fmt(l.ms), '', '', '']);
+    rows.push(['the same: peak RSS of its process (tsx) (MiB)', fmt(l.peakRssMiB), '', '', '']);
+  }
 
   console.log(
     `npm run bench -- --latency ${L} --seq-latency ${L_SEQ} --runs ${RUNS} --warmup ${WARMUP} --concurrency ${CONCURRENCY} --judge-batch ${JUDGE_BATCH} --prompt-budget ${PROMPT_BUDGET} --embed-min ${EMBED_MIN} --rounds ${ROUNDS} --reactions ${REACTIONS} --slack-rate ${SLACK_RATE} --slack-seconds ${SLACK_SECONDS}`,

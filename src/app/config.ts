@@ -116,6 +116,11 @@ export const ConfigSchema = z.object({
    * from them (see README, "Learning from ratings"); 0 = always blend once any exist.
    */
   LEARNED_MIN_RATINGS: intFrom(30, 0, 10_000_000),
+  /**
+   * The learned model fits on the workspace's latest this many statements and their
+   * ratings (0 = all of them): what bounds a fit's time and memory as a workspace ages.
+   */
+  LEARNED_MAX_STATEMENTS: intFrom(1000, 0, 1_000_000),
   /** One request's limit; a request that takes longer counts as failed and is retried. */
   LLM_TIMEOUT_MS: intFrom(60_000, 1_000, 600_000),
   /** Further tries of one model call after a server error, timeout or unusable output. */

@@ -180,5 +180,8 @@ function watching(outages: RedisOutageLog, connection: Redis): RedisOutageLog {
 function learnsFromRatings(model: RewardModel, config: Config): RewardModel {
   return model instanceof BlendedRewardModel
     ? model
-    : new BlendedRewardModel(model, { minRatings: config.LEARNED_MIN_RATINGS });
+    : new BlendedRewardModel(model, {
+        minRatings: config.LEARNED_MIN_RATINGS,
+        maxStatements: config.LEARNED_MAX_STATEMENTS,
+      });
 }

@@ -22,6 +22,11 @@ export interface BlendOptions {
   maxWeight?: number;
   /** Ratings at which a member's learned weight is half of `maxWeight`. */
   memberShrink?: number;
+  /**
+   * Fit on the workspace's latest this many statements only (0 = all): a fit's time and
+   * memory grow with the matrix, and every round pays for one.
+   */
+  maxStatements?: number;
 }
 
 export const DEFAULT_MAX_LEARNED_WEIGHT = 0.5;
@@ -55,7 +60,7 @@ export class BlendedRewardModel implements RewardModel {
     if (!history || count < this.options.minRatings || input.candidates.length === 0) {
       return result;
     }
-    const data = await history.load();
+    const data = await history.load({ maxStatements: this.options.maxStatements ?? 0 });
     const ratings = data.ratings.length;
     if (ratings < this.options.minRatings) return result;
     return {

@@ -76,7 +76,11 @@ export interface Generator {
 export interface RatingsHistory {
   /** How many ratings there are: cheap, so a model can decide whether to load them. */
   count(): Promise<number>;
-  load(): Promise<LearnedInput>;
+  /**
+   * The matrix, or (with `maxStatements` > 0) only the latest that many statements, their
+   * ratings and the opinions of their rounds.
+   */
+  load(options?: { maxStatements?: number }): Promise<LearnedInput>;
 }
 
 export interface PredictInput {

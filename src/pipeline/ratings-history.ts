@@ -10,8 +10,8 @@ import type { Store } from '../store/store.js';
 export function ratingsHistory(store: Pick<Store, 'ratingsMatrix'>, scope: Scope): RatingsHistory {
   return {
     count: () => store.ratingsMatrix.count(scope),
-    async load() {
-      const matrix = await store.ratingsMatrix.load(scope);
+    async load(options) {
+      const matrix = await store.ratingsMatrix.load(scope, options?.maxStatements ?? 0);
       return {
         members: matrix.members,
         // Statements the bot wrote have no member as author.

@@ -121,7 +121,12 @@ export class RatingsMatrixRepository {
     return this.redis.hlen(this.keys.ratingsMatrix(scope, 'ratings'));
   }
 
-  async load(scope: Scope): Promise<RatingsMatrix> {
+  /**
+   * The matrix, or its latest `maxStatements` statements (by poll open time) with their
+   * ratings and the opinions of their rounds: the whole history stays stored (exports
+   * read it), while a model fitted on every round need not grow with the workspace's age.
+   */
+  async load(scope: Scope, maxStatements = 0): Promise<RatingsMatrix> {
     const statementsKey = this.keys.ratingsMatrix(scope, 'statements');
     const ratingsKey = this.keys.ratingsMatrix(scope, 'ratings');
     const opinionsKey = this.keys.ratingsMatrix(scope, 'opinions');
@@ -130,10 +135,12 @@ export class RatingsMatrixRepository {
       this.redis.hgetall(ratingsKey),
       this.redis.hgetall(opinionsKey),
     ]);
-    const statements = Object.values(rawStatements)
+    const all = Object.values(rawStatements)
       .map((raw) => decode(MatrixStatementSchema, statementsKey, raw))
       .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+    const statements = maxStatements > 0 ? all.slice(-maxStatements) : all;
     const known = new Set(statements.map((s) => s.id));
+    const rounds = new Set(statements.map((s) => s.roundId));
     const ratings: MatrixRating[] = [];
     for (const [field, raw] of Object.entries(rawRatings)) {
       const [member, statement] = field.split(SEP);
@@ -147,8 +154,8 @@ export class RatingsMatrixRepository {
     );
     const opinions = new Map<string, { text: string; at: number }[]>();
     for (const [field, raw] of Object.entries(rawOpinions)) {
-      const [member] = field.split(SEP);
-      if (!member) continue;
+      const [member, roundId] = field.split(SEP);
+      if (!member || !roundId || !rounds.has(roundId)) continue;
       const o = decode(StoredOpinionSchema, opinionsKey, raw);
       opinions.set(member, [...(opinions.get(member) ?? []), o]);
     }

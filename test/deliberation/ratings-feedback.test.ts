@@ -186,6 +186,19 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     expect(poll?.method).toMatch(/bridging welfare .*over 2 opinion groups/);
   });
 
+  it('learns from the latest LEARNED_MAX_STATEMENTS statements only, and stores every poll', async () => {
+    const base = new LexicalRewardModel();
+    // The runtime blends a plain reward model itself, with the settings' threshold (30).
+    h = await startHarness({ rewardModel: base, env: { LEARNED_MAX_STATEMENTS: '3' } });
+    await seedTwoCamps(h);
+    const { round } = await roundToPoll(h, SCOPE, OFFICE_OPINIONS, 'Where should the office be?');
+    const scores = await h.runtime.store.polls.scores(SCOPE, round.id, 1);
+    // 3 of the 8 earlier polls, 12 ratings each: the whole matrix (96) is above the
+    // threshold, what the model fits on (36) is reported.
+    expect(scores?.model).toBe(`${base.name} blended with learned (36 ratings)`);
+    expect((await h.runtime.store.ratingsMatrix.load(SCOPE)).ratings).toHaveLength(96);
+  });
+
   it('reports the bridging welfare of an anonymous round over the groups, raters under pseudonyms', async () => {
     const base = new LexicalRewardModel();
     h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 30 }) });

@@ -318,6 +318,42 @@ describe('store', () => {
     );
     await expect(store.polls.scores(slack, 'r9', 3)).rejects.toThrow(/invalid/);
   });
+
+  it("loads the ratings matrix whole, or its latest statements with their ratings and rounds' opinions", async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TM' };
+    // Recorded out of order: the poll's open time, not the write, decides what is latest.
+    for (const [roundId, openedAt] of [
+      ['r2', 200],
+      ['r1', 100],
+      ['r3', 300],
+    ] as const) {
+      await store.ratingsMatrix.recordPoll(scope, {
+        roundId,
+        version: 1,
+        question: 'Q',
+        statement: `statement of ${roundId}`,
+        openedAt,
+        ratings: [
+          { participantId: `U-${roundId}`, optionKey: 'agree', approval: 1, at: openedAt },
+          { participantId: 'U-all', optionKey: 'disagree', approval: 0, at: openedAt },
+        ],
+        opinions: [{ participantId: 'U-all', text: `opinion in ${roundId}` }],
+      });
+    }
+    const whole = await store.ratingsMatrix.load(scope);
+    expect(whole.statements.map((s) => s.roundId)).toEqual(['r1', 'r2', 'r3']);
+    expect(whole.ratings).toHaveLength(6);
+
+    const latest = await store.ratingsMatrix.load(scope, 2);
+    expect(latest.statements.map((s) => s.roundId)).toEqual(['r2', 'r3']);
+    expect(latest.ratings.map((r) => r.member).sort()).toEqual(['U-all', 'U-all', 'U-r2', 'U-r3']);
+    // U-r1 rated only the dropped statement, and U-all's words from r1 are left out.
+    expect(latest.members).toEqual([
+      { id: 'U-all', text: 'opinion in r2\nopinion in r3' },
+      { id: 'U-r2', text: '' },
+      { id: 'U-r3', text: '' },
+    ]);
+  });
 });
 
 describe('phase counts', () => {

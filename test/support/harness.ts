@@ -52,6 +52,8 @@ export async function startHarness(
     rewardModel?: RewardModel;
     attempts?: number;
     now?: () => number;
+    /** Further settings, as environment variables. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const env = testRedis();
@@ -64,6 +66,7 @@ export async function startHarness(
     JOB_ATTEMPTS: String(options.attempts ?? 2),
     JOB_BACKOFF_MS: '10',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    ...options.env,
   });
   const runtime = createRuntime({
     config,
