@@ -2,14 +2,15 @@
  * One scoring of a round's candidates in a workspace with a long ratings history, in a
  * process of its own so that its peak RSS is this work alone: seeds a synthetic
  * workspace matrix into Redis, then blends a reward model with the learned model as
- * the score stage does (the store's matrix through the RatingsHistory port), with
- * `--window` as LEARNED_MAX_STATEMENTS. Prints one JSON line; `npm run bench` runs it.
+ * the score stage does (the store's matrix through the RatingsHistory port, the fit in
+ * a worker thread), with `--window` as LEARNED_MAX_STATEMENTS. Prints one JSON line; `npm run bench` runs it.
  *
  *   node --import tsx bench/learned-fit.ts --redis URL --statements 4000 --window 1000
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { learnInThread } from '../src/app/learn-thread.js';
 import { connectRedis } from '../src/app/redis.js';
 import { createRng } from '../src/domain/random.js';
 import type { Scope } from '../src/domain/scope.js';
@@ -94,6 +95,7 @@ const candidates = Array.from({ length: 8 }, (_, i) => ({
 const model = new BlendedRewardModel(new LexicalRewardModel(), {
   minRatings: 30,
   maxStatements: WINDOW,
+  learn: learnInThread,
 });
 const rssBefore = process.memoryUsage().rss;
 const started = performance.now();

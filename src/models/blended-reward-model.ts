@@ -1,5 +1,6 @@
 import type { ApprovalMatrix } from '../domain/candidate.js';
-import { fitLearnedModel, type LearnedInput } from './learned/model.js';
+import { type Learner, learnInProcess } from './learned/learn.js';
+import type { LearnedInput } from './learned/model.js';
 import type { PredictInput, PredictResult, RewardModel } from './ports.js';
 
 /**
@@ -27,6 +28,8 @@ export interface BlendOptions {
    * memory grow with the matrix, and every round pays for one.
    */
   maxStatements?: number;
+  /** Where the fit runs: this thread by default; the service's workers pass a worker thread's (src/app/learn-thread.ts). */
+  learn?: Learner;
 }
 
 export const DEFAULT_MAX_LEARNED_WEIGHT = 0.5;
@@ -65,12 +68,17 @@ export class BlendedRewardModel implements RewardModel {
     if (ratings < this.options.minRatings) return result;
     return {
       ...result,
-      matrix: this.blend(result.matrix, input, data),
+      matrix: await this.blend(result.matrix, input, data, signal),
       model: `${result.model} blended with learned (${ratings} ratings)`,
     };
   }
 
-  private blend(matrix: ApprovalMatrix, input: PredictInput, data: LearnedInput): ApprovalMatrix {
+  private async blend(
+    matrix: ApprovalMatrix,
+    input: PredictInput,
+    data: LearnedInput,
+    signal: AbortSignal | undefined,
+  ): Promise<ApprovalMatrix> {
     const maxWeight = this.options.maxWeight ?? DEFAULT_MAX_LEARNED_WEIGHT;
     const shrink = this.options.memberShrink ?? DEFAULT_MEMBER_SHRINK;
     const opinionOf = new Map(input.participants.map((p) => [p.id, p.opinion]));
@@ -81,30 +89,36 @@ export class BlendedRewardModel implements RewardModel {
       return { id: m.id, text: [m.text ?? '', now ?? ''].filter((t) => t !== '').join('\n') };
     });
     for (const [id, opinion] of opinionOf) members.push({ id, text: opinion });
-    const model = fitLearnedModel({
-      members,
-      statements: [
-        ...data.statements,
-        ...input.candidates.map((c) => ({ id: `${CANDIDATE_PREFIX}${c.id}`, text: c.text })),
-      ],
-      ratings: data.ratings,
-    });
+    const learn = this.options.learn ?? learnInProcess;
+    const learned = await learn(
+      {
+        input: {
+          members,
+          statements: [
+            ...data.statements,
+            ...input.candidates.map((c) => ({ id: `${CANDIDATE_PREFIX}${c.id}`, text: c.text })),
+          ],
+          ratings: data.ratings,
+        },
+        members: [...matrix.participants],
+        statements: matrix.candidates.map((id) => `${CANDIDATE_PREFIX}${id}`),
+      },
+      signal,
+    );
     const rated = new Map<string, number>();
     for (const r of data.ratings) rated.set(r.member, (rated.get(r.member) ?? 0) + 1);
-    const approvals = matrix.approvals.map((row, c) => {
-      const candidateId = `${CANDIDATE_PREFIX}${matrix.candidates[c] ?? ''}`;
-      return row.map((base, p) => {
+    const approvals = matrix.approvals.map((row, c) =>
+      row.map((base, p) => {
         const member = matrix.participants[p];
         const n = member === undefined ? 0 : (rated.get(member) ?? 0);
         if (base === null || member === undefined || n === 0) return base;
         const weight = (maxWeight * n) / (n + shrink);
-        const learned = model.predict(member, candidateId);
-        return clamp01((1 - weight) * base + weight * learned);
-      });
-    });
+        const prediction = learned.approvals[c]?.[p] ?? base;
+        return clamp01((1 - weight) * base + weight * prediction);
+      }),
+    );
     // The opinion groups learned from the workspace's ratings, for bridging welfare.
-    const groups = matrix.participants.map((member) => model.groupOf(member));
-    return { ...matrix, approvals, groups };
+    return { ...matrix, approvals, groups: learned.groups };
   }
 }
 

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deletePrefix, testRedis } from '../support/redis.js';
 
@@ -127,6 +129,34 @@ describe('the built entry points (what the image runs)', () => {
     child.kill('SIGTERM');
     expect(await done).toBe(0);
     expect(await healthcheck(appEnv)).toBe(1);
+  });
+
+  it("fits the learned model in a worker thread from dist/ alone (the thread's entry is built too)", () => {
+    const request = {
+      input: {
+        members: ['a', 'b', 'c'].map((id) => ({ id, text: null })),
+        statements: ['s0', 's1', 'new'].map((id) => ({ id, text: `statement ${id}` })),
+        ratings: ['a', 'b', 'c'].flatMap((member, m) =>
+          ['s0', 's1'].map((statement, s) => ({ member, statement, approval: (m + s) % 2 })),
+        ),
+      },
+      members: ['a', 'b', 'c'],
+      statements: ['new', 's0'],
+    };
+    const entry = pathToFileURL(join(ROOT, 'dist/app/learn-thread.js')).href;
+    const script = join(mkdtempSync(join(tmpdir(), 'learn-thread-')), 'fit.mjs');
+    writeFileSync(
+      script,
+      `import { learnInThread } from ${JSON.stringify(entry)};
+      process.stdout.write(JSON.stringify(await learnInThread(${JSON.stringify(request)})));`,
+    );
+    const result = spawnSync(process.execPath, [script], { cwd: ROOT, encoding: 'utf8' });
+    rmSync(dirname(script), { recursive: true });
+    expect(result.stderr).toBe('');
+    const learned = JSON.parse(result.stdout) as { approvals: number[][]; groups: number[] };
+    expect(learned.groups).toHaveLength(3);
+    // s0 as rated: a approved it, b did not, c did.
+    expect(learned.approvals[1]).toEqual([0, 1, 0]);
   });
 
   it('node dist/app/worker.js answers the healthcheck on METRICS_PORT and exits 0 on SIGTERM', async () => {

@@ -1,0 +1,52 @@
+import { Worker } from 'node:worker_threads';
+import { type Learner, LearnResultSchema } from '../models/learned/learn.js';
+
+/**
+ * Each fit in a worker thread of its own, so that a large workspace's fit (seconds, see
+ * LEARNED_MAX_STATEMENTS) does not stall the process's other jobs, its lock renewals,
+ * its health endpoint or, under `npm start`, the bot's acknowledgements. A thread per
+ * fit rather than a pool: starting one costs tens of milliseconds against fits of
+ * hundreds, and its memory is returned when it ends.
+ */
+export const learnInThread: Learner = (request, signal) =>
+  // Inside the executor, so that an aborted signal or a thread that cannot start rejects.
+  new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const worker = startWorker(request);
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      finish();
+    };
+    const onAbort = () => {
+      settle(() => reject(signal?.reason));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (message: unknown) => {
+      const parsed = LearnResultSchema.safeParse(message);
+      settle(() =>
+        parsed.success
+          ? resolve(parsed.data)
+          : reject(new Error(`the learned model's thread sent ${parsed.error.message}`)),
+      );
+    });
+    worker.once('error', (err) => settle(() => reject(err)));
+    worker.once('exit', (code) =>
+      settle(() => reject(new Error(`the learned model's thread exited with code ${code}`))),
+    );
+  });
+
+function startWorker(workerData: unknown): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) {
+    return new Worker(new URL('../models/learned/learn-worker.js', here), { workerData });
+  }
+  // Run from the sources (tsx, vitest): tsx's `--import` hooks do not reach worker
+  // threads on Node 20, so the thread registers them itself before loading the entry.
+  const entry = JSON.stringify(new URL('../models/learned/learn-worker.ts', here).href);
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}

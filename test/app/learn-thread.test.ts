@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { learnInThread } from '../../src/app/learn-thread.js';
+import { createRng } from '../../src/domain/random.js';
+import { type LearnRequest, learnInProcess } from '../../src/models/learned/learn.js';
+
+/**
+ * A workspace of two camps: `statements` rated statements (each by a dozen of `members`
+ * members, camp 0 approving the even ones, camp 1 the odd ones, one rating in ten
+ * flipped) and two new candidates, one in each camp's words.
+ */
+function workspace(statements: number, members: number): LearnRequest {
+  const rng = createRng('learn-thread');
+  const words = ['cycling', 'lanes', 'parking', 'cars', 'buses', 'trains', 'fees', 'streets'];
+  const text = (s: number) =>
+    `${s % 2 === 0 ? 'cycling lanes' : 'car parking'} ${words[s % words.length]} ${words[(s * 3) % words.length]} ${s}`;
+  const ratings: LearnRequest['input']['ratings'] = [];
+  for (let s = 0; s < statements; s++) {
+    const raters = new Set<number>();
+    while (raters.size < Math.min(12, members)) raters.add(Math.floor(rng.next() * members));
+    for (const m of raters) {
+      const agrees = (m % 2 === s % 2) !== rng.next() < 0.1;
+      ratings.push({ member: `m${m}`, statement: `s${s}`, approval: agrees ? 1 : 0 });
+    }
+  }
+  const memberIds = Array.from({ length: members }, (_, m) => `m${m}`);
+  return {
+    input: {
+      members: memberIds.map((id) => ({ id, text: null })),
+      statements: [
+        ...Array.from({ length: statements }, (_, s) => ({ id: `s${s}`, text: text(s) })),
+        { id: 'new-cycling', text: 'More cycling lanes on the high street' },
+        { id: 'new-parking', text: 'Cheaper car parking by the market' },
+      ],
+      ratings,
+    },
+    members: memberIds.slice(0, 10),
+    statements: ['new-cycling', 'new-parking', 's0'],
+  };
+}
+
+describe('the learned model fitted in a worker thread', () => {
+  it('gives exactly what the same fit gives in this thread', async () => {
+    const request = workspace(40, 30);
+    const [threaded, here] = await Promise.all([learnInThread(request), learnInProcess(request)]);
+    expect(threaded).toEqual(here);
+    expect(threaded.approvals).toHaveLength(3);
+    expect(threaded.groups).toHaveLength(10);
+    // Not a constant: the camps are told apart on a rated statement.
+    const s0 = threaded.approvals[2] ?? [];
+    expect(Math.min(...s0)).toBeLessThan(0.5);
+    expect(Math.max(...s0)).toBeGreaterThan(0.5);
+  });
+
+  it('leaves the event loop free while it fits, where the same fit in this thread blocks it', async () => {
+    const request = workspace(600, 400);
+    const ticksDuring = async (learn: typeof learnInThread) => {
+      let ticks = 0;
+      const timer = setInterval(() => {
+        ticks += 1;
+      }, 5);
+      try {
+        await learn(request);
+      } finally {
+        clearInterval(timer);
+      }
+      return ticks;
+    };
+    expect(await ticksDuring(learnInProcess)).toBe(0);
+    expect(await ticksDuring(learnInThread)).toBeGreaterThan(5);
+  });
+
+  it('stops the thread when the scoring is aborted', async () => {
+    const controller = new AbortController();
+    const fit = learnInThread(workspace(600, 400), controller.signal);
+    setTimeout(() => controller.abort(new Error('round cancelled')), 20);
+    await expect(fit).rejects.toThrow('round cancelled');
+    await expect(learnInThread(workspace(5, 5), controller.signal)).rejects.toThrow(
+      'round cancelled',
+    );
+  });
+
+  it("rejects with the thread's error when the fit cannot run", async () => {
+    const request = workspace(5, 5);
+    const bad = { ...request, members: ['nobody'] };
+    await expect(learnInThread(bad)).rejects.toThrow('Unknown member id "nobody"');
+  });
+});
