@@ -5,12 +5,12 @@
  * the score stage does (the store's matrix through the RatingsHistory port, the fit in
  * a worker thread), with `--window` as LEARNED_MAX_STATEMENTS. Prints one JSON line; `npm run bench` runs it.
  *
- *   node --import tsx bench/learned-fit.ts --redis URL --statements 4000 --window 1000
+ *   npm run build && node --import tsx bench/learned-fit.ts --redis URL --statements 4000 --window 1000
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { learnInThread } from '../src/app/learn-thread.js';
 import { connectRedis } from '../src/app/redis.js';
 import { createRng } from '../src/domain/random.js';
 import type { Scope } from '../src/domain/scope.js';
@@ -35,6 +35,11 @@ const RATERS = Number(values.raters);
 const WINDOW = Number(values.window);
 
 const ROOT = resolve(import.meta.dirname, '..');
+// The thread from dist/ (built by npm run bench), as the image runs it: from the sources
+// each thread would load tsx's compiler too.
+const { learnInThread } = (await import(
+  pathToFileURL(resolve(ROOT, 'dist/app/learn-thread.js')).href
+)) as typeof import('../src/app/learn-thread.js');
 const PREFIX = `bench-learned-${process.pid}`;
 const scope: Scope = { platform: 'console', workspaceId: 'learned' };
 

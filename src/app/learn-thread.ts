@@ -50,3 +50,40 @@ function startWorker(workerData: unknown): Worker {
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`;
   return new Worker(boot, { eval: true, workerData });
 }
+
+/**
+ * A learner that runs at most `threads` fits at once in this process; the rest wait
+ * their turn (an aborted one leaves the queue). Each thread holds its own copy of the
+ * matrix and of the text tools (~100 MiB more at 1,000 statements in `npm run bench`), so
+ * a worker running many scorings at once must not start a fit for each.
+ */
+export function threadLearner(threads: number, learn: Learner = learnInThread): Learner {
+  let running = 0;
+  /** Fits waiting for a thread; each is handed its slot by a fit that ends. */
+  const waiting: (() => void)[] = [];
+  return async (request, signal) => {
+    if (running < threads) running += 1;
+    else {
+      await new Promise<void>((start, reject) => {
+        signal?.throwIfAborted();
+        const go = () => {
+          signal?.removeEventListener('abort', leave);
+          start();
+        };
+        const leave = () => {
+          waiting.splice(waiting.indexOf(go), 1);
+          reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', leave, { once: true });
+        waiting.push(go);
+      });
+    }
+    try {
+      return await learn(request, signal);
+    } finally {
+      const handOff = waiting.shift();
+      if (handOff) handOff();
+      else running -= 1;
+    }
+  };
+}

@@ -18,7 +18,7 @@ import {
 } from '../pipeline/workers.js';
 import { createStore, type Store } from '../store/store.js';
 import type { Config } from './config.js';
-import { learnInThread } from './learn-thread.js';
+import { threadLearner } from './learn-thread.js';
 import { RedisOutageLog } from './redis.js';
 
 export interface RuntimeOptions {
@@ -184,6 +184,6 @@ function learnsFromRatings(model: RewardModel, config: Config): RewardModel {
     : new BlendedRewardModel(model, {
         minRatings: config.LEARNED_MIN_RATINGS,
         maxStatements: config.LEARNED_MAX_STATEMENTS,
-        learn: learnInThread,
+        learn: threadLearner(1),
       });
 }

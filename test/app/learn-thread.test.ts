@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { learnInThread } from '../../src/app/learn-thread.js';
+import { learnInThread, threadLearner } from '../../src/app/learn-thread.js';
 import { createRng } from '../../src/domain/random.js';
+import type { Learner } from '../../src/models/learned/learn.js';
 import { type LearnRequest, learnInProcess } from '../../src/models/learned/learn.js';
 
 /**
@@ -83,5 +84,40 @@ describe('the learned model fitted in a worker thread', () => {
     const request = workspace(5, 5);
     const bad = { ...request, members: ['nobody'] };
     await expect(learnInThread(bad)).rejects.toThrow('Unknown member id "nobody"');
+  });
+
+  it('runs one fit at a time per process when limited to one thread; an aborted wait leaves the queue', async () => {
+    let active = 0;
+    let most = 0;
+    const finished: string[] = [];
+    const slow: Learner = async (request) => {
+      active += 1;
+      most = Math.max(most, active);
+      await new Promise((r) => setTimeout(r, 20));
+      active -= 1;
+      finished.push(request.members[0] ?? '');
+      return { approvals: [], groups: [] };
+    };
+    const learn = threadLearner(1, slow);
+    const request = (id: string) => ({ ...workspace(1, 1), members: [id] });
+    const controller = new AbortController();
+    const fits = [
+      learn(request('first')),
+      learn(request('aborted'), controller.signal),
+      learn(request('second')),
+      learn(request('third')),
+    ];
+    controller.abort(new Error('cancelled while waiting'));
+    const settled = await Promise.allSettled(fits);
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(most).toBe(1);
+    expect(finished).toEqual(['first', 'second', 'third']);
+    // The slot came back: a later fit starts at once.
+    await expect(learn(request('later'))).resolves.toEqual({ approvals: [], groups: [] });
   });
 });
