@@ -46,8 +46,10 @@ function startWorker(workerData: unknown): Worker {
   }
   // Run from the sources (tsx, vitest): tsx's `--import` hooks do not reach worker
   // threads on Node 20, so the thread registers them itself before loading the entry.
+  // tsx is resolved here, from the project, as an eval'd script resolves from the cwd.
   const entry = JSON.stringify(new URL('../models/learned/learn-worker.ts', here).href);
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`;
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const boot = `import(${tsx}).then(({ register }) => { register(); return import(${entry}); })`;
   return new Worker(boot, { eval: true, workerData });
 }
 
