@@ -5,15 +5,11 @@ import { CsvError, type CsvRecord, parseCsv } from './csv.js';
 
 /**
  * Loads one conversation in the Polis open-data export layout (EVAL.md section 1):
- * comments.csv, votes.csv, participants-votes.csv and summary.csv.
+ * comments.csv, votes.csv and participants-votes.csv, and summary.csv when there is one.
  */
 
-export const POLIS_FILES = [
-  'comments.csv',
-  'votes.csv',
-  'participants-votes.csv',
-  'summary.csv',
-] as const;
+/** The files EVAL.md reads; summary.csv (the topic) is read when present. */
+export const POLIS_FILES = ['comments.csv', 'votes.csv', 'participants-votes.csv'] as const;
 
 export type Vote = -1 | 0 | 1;
 
@@ -206,9 +202,11 @@ export function loadConversation(folderPath: string): Conversation {
     if (p['group-id'] !== '') groups.set(p.participant, p['group-id']);
   }
 
+  // Only the topic comes from it, and no task needs that: a folder without one is read.
   const summaryFile = join(folder, 'summary.csv');
   let topic: string | null = null;
-  for (const record of parseCsv(readFileSync(summaryFile, 'utf8'), summaryFile)) {
+  const summary = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';
+  for (const record of parseCsv(summary, summaryFile)) {
     if (record.fields[0] === 'topic') topic = record.fields[1] ?? null;
   }
 

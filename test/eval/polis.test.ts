@@ -44,6 +44,12 @@ describe('loadConversation', () => {
     expect(() => loadConversation(folder)).toThrow(/missing votes\.csv/);
   });
 
+  it('reads a folder without summary.csv, which only gives the topic', () => {
+    const conversation = loadConversation(writeExport('no-summary', { ...GOOD, summary: null }));
+    expect(conversation.topic).toBeNull();
+    expect(conversation.comments.map((c) => c.id)).toEqual(['0', '2']);
+  });
+
   it('rejects a row with the wrong number of fields, naming file and line', () => {
     const folder = writeExport('malformed', {
       ...GOOD,
