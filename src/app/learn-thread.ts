@@ -1,13 +1,28 @@
 import { Worker } from 'node:worker_threads';
+import { z } from 'zod';
 import { type Learner, LearnResultSchema } from '../models/learned/learn.js';
 
 /**
  * Each fit in a worker thread of its own, so that a large workspace's fit (seconds, see
  * LEARNED_MAX_STATEMENTS) does not stall the process's other jobs, its lock renewals,
  * its health endpoint or, under `npm start`, the bot's acknowledgements. A thread per
- * fit rather than a pool: starting one costs tens of milliseconds against fits of
- * hundreds, and its memory is returned when it ends.
+ * fit rather than a pool: starting one costs about 0.2 s from dist/ (0.5 s from the
+ * sources) against fits of up to seconds, and its memory is returned when it ends.
  */
+
+/**
+ * The thread's own heap limit. A fit's big arrays are typed arrays, outside this heap;
+ * without a limit the thread would get one as large as the process's, doubling what a
+ * worker sized by --max-old-space-size may use. A fit that needs more fails, and the
+ * round is scored without the learned model (blended-reward-model.ts).
+ */
+export const THREAD_HEAP_MB = 256;
+
+const ThreadMessageSchema = z.union([
+  z.object({ result: LearnResultSchema }),
+  z.object({ error: z.string() }),
+]);
+
 export const learnInThread: Learner = (request, signal) =>
   // Inside the executor, so that an aborted signal or a thread that cannot start rejects.
   new Promise((resolve, reject) => {
@@ -26,12 +41,14 @@ export const learnInThread: Learner = (request, signal) =>
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', (message: unknown) => {
-      const parsed = LearnResultSchema.safeParse(message);
-      settle(() =>
-        parsed.success
-          ? resolve(parsed.data)
-          : reject(new Error(`the learned model's thread sent ${parsed.error.message}`)),
-      );
+      const parsed = ThreadMessageSchema.safeParse(message);
+      settle(() => {
+        if (!parsed.success) {
+          reject(new Error(`the learned model's thread sent ${parsed.error.message}`));
+        } else if ('error' in parsed.data) {
+          reject(new Error(`the learned model's fit failed: ${parsed.data.error}`));
+        } else resolve(parsed.data.result);
+      });
     });
     worker.once('error', (err) => settle(() => reject(err)));
     worker.once('exit', (code) =>
@@ -41,8 +58,12 @@ export const learnInThread: Learner = (request, signal) =>
 
 function startWorker(workerData: unknown): Worker {
   const here = import.meta.url;
+  const resourceLimits = { maxOldGenerationSizeMb: THREAD_HEAP_MB };
   if (!here.endsWith('.ts')) {
-    return new Worker(new URL('../models/learned/learn-worker.js', here), { workerData });
+    return new Worker(new URL('../models/learned/learn-worker.js', here), {
+      workerData,
+      resourceLimits,
+    });
   }
   // Run from the sources (tsx, vitest): tsx's `--import` hooks do not reach worker
   // threads on Node 20, so the thread registers them itself before loading the entry.
@@ -50,20 +71,27 @@ function startWorker(workerData: unknown): Worker {
   const entry = JSON.stringify(new URL('../models/learned/learn-worker.ts', here).href);
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const boot = `import(${tsx}).then(({ register }) => { register(); return import(${entry}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
 
 /**
  * A learner that runs at most `threads` fits at once in this process; the rest wait
  * their turn (an aborted one leaves the queue). Each thread holds its own copy of the
  * matrix and of the text tools (~100 MiB more at 1,000 statements in `npm run bench`), so
- * a worker running many scorings at once must not start a fit for each.
+ * a worker running many scorings at once must not start a fit for each. `stop` (the
+ * process shutting down) ends every fit, running or waiting, as a call's own signal does.
  */
-export function threadLearner(threads: number, learn: Learner = learnInThread): Learner {
+export function threadLearner(options: {
+  threads: number;
+  stop?: AbortSignal;
+  learn?: Learner;
+}): Learner {
+  const { threads, stop, learn = learnInThread } = options;
   let running = 0;
   /** Fits waiting for a thread; each is handed its slot by a fit that ends. */
   const waiting: (() => void)[] = [];
-  return async (request, signal) => {
+  return async (request, own) => {
+    const signal = own && stop ? AbortSignal.any([own, stop]) : (own ?? stop);
     if (running < threads) running += 1;
     else {
       await new Promise<void>((start, reject) => {

@@ -123,6 +123,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     connectionError: (err: Error) => outages.connectionError(err),
   };
   const workers: Worker[] = [];
+  // Aborted first thing on close: a learned-model fit in progress would otherwise hold a
+  // score job, and so the shutdown, for its whole length.
+  const stopLearning = new AbortController();
   if (options.runWorkers) {
     workers.push(
       ...startStageWorkers(
@@ -130,7 +133,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           store,
           queues,
           generator: options.generator,
-          rewardModel: learnsFromRatings(options.rewardModel, config),
+          rewardModel: learnsFromRatings(options.rewardModel, config, log, stopLearning.signal),
           log,
           now,
           metrics: options.metrics,
@@ -150,6 +153,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     service,
     workers,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
+      stopLearning.abort(new Error('shutting down'));
       outages.close();
       const deadline = Date.now() + timeoutMs;
       const clean = await closeWorkers(workers, timeoutMs);
@@ -176,14 +180,22 @@ function watching(outages: RedisOutageLog, connection: Redis): RedisOutageLog {
 
 /**
  * Whichever reward model was chosen learns from the workspace's ratings once there are
- * LEARNED_MIN_RATINGS of them; one already blended (a test's own threshold) is kept.
+ * LEARNED_MIN_RATINGS of them, fitting in a worker thread, one fit at a time; one
+ * already blended (a test's own threshold) is kept. `stop` ends the fits on shutdown,
+ * and those rounds are scored by the base model alone.
  */
-function learnsFromRatings(model: RewardModel, config: Config): RewardModel {
+export function learnsFromRatings(
+  model: RewardModel,
+  config: Pick<Config, 'LEARNED_MIN_RATINGS' | 'LEARNED_MAX_STATEMENTS'>,
+  log: Log,
+  stop?: AbortSignal,
+): RewardModel {
   return model instanceof BlendedRewardModel
     ? model
     : new BlendedRewardModel(model, {
         minRatings: config.LEARNED_MIN_RATINGS,
         maxStatements: config.LEARNED_MAX_STATEMENTS,
-        learn: threadLearner(1),
+        learn: threadLearner({ threads: 1, ...(stop ? { stop } : {}) }),
+        log,
       });
 }

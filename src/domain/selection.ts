@@ -300,7 +300,7 @@ export function describeSelection(
   const chosen = `Chosen from ${candidateCount} ${noun} by ${METHOD[welfare]}`;
   if (welfare !== 'bridging') return `${chosen}.`;
   if (bridgedGroups < 2) {
-    return `${chosen}; no two opinion groups are known among these members yet (the workspace has too few ratings), so it ranked by the mean predicted approval.`;
+    return `${chosen}; no two opinion groups are known among these members yet (too few of the workspace's recent ratings to learn them from), so it ranked by the mean predicted approval.`;
   }
   const over = `${chosen}, over ${bridgedGroups} opinion groups learned from the workspace's ratings`;
   if (unplaced === 0) return `${over}.`;

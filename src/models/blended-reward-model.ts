@@ -1,4 +1,5 @@
 import type { ApprovalMatrix } from '../domain/candidate.js';
+import { type Log, silentLog } from '../domain/log.js';
 import { type Learner, learnInProcess } from './learned/learn.js';
 import type { LearnedInput } from './learned/model.js';
 import type { PredictInput, PredictResult, RewardModel } from './ports.js';
@@ -30,6 +31,8 @@ export interface BlendOptions {
   maxStatements?: number;
   /** Where the fit runs: this thread by default; the service's workers pass a worker thread's (src/app/learn-thread.ts). */
   learn?: Learner;
+  /** Where a fit that failed is reported (the round is then scored by the base model alone). */
+  log?: Log;
 }
 
 export const DEFAULT_MAX_LEARNED_WEIGHT = 0.5;
@@ -63,12 +66,33 @@ export class BlendedRewardModel implements RewardModel {
     if (!history || count < this.options.minRatings || input.candidates.length === 0) {
       return result;
     }
+    const log = this.options.log ?? silentLog;
     const data = await history.load({ maxStatements: this.options.maxStatements ?? 0 });
     const ratings = data.ratings.length;
-    if (ratings < this.options.minRatings) return result;
+    if (ratings < this.options.minRatings) {
+      log.debug(
+        { ratings, stored: count, maxStatements: this.options.maxStatements },
+        'too few ratings among the latest statements to learn from',
+      );
+      return result;
+    }
+    let matrix: ApprovalMatrix;
+    try {
+      matrix = await this.blend(result.matrix, input, data, signal);
+    } catch (err) {
+      // The blend refines numbers the base model has already paid for: a fit that fails
+      // (out of memory, a thread that cannot start, the process shutting down) costs the
+      // round its refinement, not its scores. A cancelled call is still cancelled.
+      if (signal?.aborted) throw err;
+      log.warn(
+        { err, ratings },
+        'the learned model could not be fitted; scoring with the base model alone',
+      );
+      return result;
+    }
     return {
       ...result,
-      matrix: await this.blend(result.matrix, input, data, signal),
+      matrix,
       model: `${result.model} blended with learned (${ratings} ratings)`,
     };
   }

@@ -75,6 +75,18 @@ export class Keys {
   ratingsMatrix(scope: Scope, part: 'ratings' | 'statements' | 'opinions'): string {
     return `${this.tenant(scope)}:matrix:${part}`;
   }
+  /** The matrix's statement ids by poll open time: what a window of it reads first. */
+  ratingsMatrixByTime(scope: Scope): string {
+    return `${this.tenant(scope)}:matrix:by-time`;
+  }
+  /** One statement's ratings (member -> rating), for reading a window of the matrix. */
+  ratingsMatrixStatement(scope: Scope, statementId: string): string {
+    return `${this.tenant(scope)}:matrix:statement:${statementId}`;
+  }
+  /** One round's opinions (member -> opinion), for reading a window of the matrix. */
+  ratingsMatrixRound(scope: Scope, roundId: string): string {
+    return `${this.tenant(scope)}:matrix:round:${roundId}`;
+  }
 }
 
 /** Opinions are version 0 of a round's contributions; critiques of version v are `critique:v`. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Rating } from '../domain/rating.js';
 import type { Scope } from '../domain/scope.js';
@@ -9,6 +9,12 @@ import type { Keys } from './keys.js';
  * A workspace's ratings matrix: every closed poll's statement (members x statements,
  * approvals in [0, 1]), with the statements' texts and the members' own opinions, so a
  * reward model can learn what each member actually endorsed.
+ *
+ * Two layouts of the same data, written together: one hash per part for the whole
+ * matrix (its count is one HLEN), and an index for a window of it — statement ids by
+ * poll open time, one hash of ratings per statement and of opinions per round — so that
+ * reading the latest statements costs what the window holds, not the workspace's age.
+ * A workspace recorded before the index existed is indexed on its first windowed read.
  *
  * Polls are recorded when they close (finish, or a revision replacing them), not per
  * reaction: the poll's reactions hash already resolves a member's latest reaction and
@@ -84,35 +90,16 @@ export class RatingsMatrixRepository {
       question: poll.question,
       at: poll.openedAt,
     };
+    const ratings = poll.ratings.map((r) => ({
+      member: r.participantId,
+      raw: JSON.stringify({ approval: r.approval, at: r.at }),
+    }));
+    const opinions = poll.opinions.map((o) => ({
+      member: o.participantId,
+      raw: JSON.stringify({ text: o.text, at: poll.openedAt }),
+    }));
     const tx = this.redis.multi();
-    tx.hset(
-      this.keys.ratingsMatrix(scope, 'statements'),
-      id,
-      JSON.stringify(MatrixStatementSchema.parse(statement)),
-    );
-    if (poll.ratings.length > 0) {
-      // One field per (member, statement): the member's latest rating replaces any other.
-      tx.hset(
-        this.keys.ratingsMatrix(scope, 'ratings'),
-        Object.fromEntries(
-          poll.ratings.map((r) => [
-            `${r.participantId}${SEP}${id}`,
-            JSON.stringify({ approval: r.approval, at: r.at }),
-          ]),
-        ),
-      );
-    }
-    if (poll.opinions.length > 0) {
-      tx.hset(
-        this.keys.ratingsMatrix(scope, 'opinions'),
-        Object.fromEntries(
-          poll.opinions.map((o) => [
-            `${o.participantId}${SEP}${poll.roundId}`,
-            JSON.stringify({ text: o.text, at: poll.openedAt }),
-          ]),
-        ),
-      );
-    }
+    this.writeStatement(tx, scope, MatrixStatementSchema.parse(statement), ratings, opinions);
     await tx.exec();
   }
 
@@ -122,45 +109,168 @@ export class RatingsMatrixRepository {
   }
 
   /**
-   * The matrix, or its latest `maxStatements` statements (by poll open time) with their
-   * ratings and the opinions of their rounds: the whole history stays stored (exports
-   * read it), while a model fitted on every round need not grow with the workspace's age.
+   * The matrix, or its latest `maxStatements` statements (by poll open time, ties by id)
+   * with their ratings and the opinions of their rounds: the whole history stays stored
+   * (exports read it), while a model fitted on every round need not grow with the
+   * workspace's age.
    */
   async load(scope: Scope, maxStatements = 0): Promise<RatingsMatrix> {
+    return maxStatements > 0 ? this.loadLatest(scope, maxStatements) : this.loadAll(scope);
+  }
+
+  /** One statement in both layouts; the same fields again overwrite, so a retry is harmless. */
+  private writeStatement(
+    tx: ChainableCommander,
+    scope: Scope,
+    statement: MatrixStatement,
+    ratings: readonly StoredField[],
+    opinions: readonly StoredField[],
+  ): void {
+    const { id, roundId } = statement;
+    tx.hset(this.keys.ratingsMatrix(scope, 'statements'), id, JSON.stringify(statement));
+    tx.zadd(this.keys.ratingsMatrixByTime(scope), statement.at, id);
+    if (ratings.length > 0) {
+      // One field per (member, statement): the member's latest rating replaces any other.
+      tx.hset(
+        this.keys.ratingsMatrix(scope, 'ratings'),
+        Object.fromEntries(ratings.map((r) => [`${r.member}${SEP}${id}`, r.raw])),
+      );
+      tx.hset(
+        this.keys.ratingsMatrixStatement(scope, id),
+        Object.fromEntries(ratings.map((r) => [r.member, r.raw])),
+      );
+    }
+    if (opinions.length > 0) {
+      tx.hset(
+        this.keys.ratingsMatrix(scope, 'opinions'),
+        Object.fromEntries(opinions.map((o) => [`${o.member}${SEP}${roundId}`, o.raw])),
+      );
+      tx.hset(
+        this.keys.ratingsMatrixRound(scope, roundId),
+        Object.fromEntries(opinions.map((o) => [o.member, o.raw])),
+      );
+    }
+  }
+
+  private async loadAll(scope: Scope): Promise<RatingsMatrix> {
     const statementsKey = this.keys.ratingsMatrix(scope, 'statements');
-    const ratingsKey = this.keys.ratingsMatrix(scope, 'ratings');
-    const opinionsKey = this.keys.ratingsMatrix(scope, 'opinions');
     const [rawStatements, rawRatings, rawOpinions] = await Promise.all([
       this.redis.hgetall(statementsKey),
-      this.redis.hgetall(ratingsKey),
-      this.redis.hgetall(opinionsKey),
+      this.redis.hgetall(this.keys.ratingsMatrix(scope, 'ratings')),
+      this.redis.hgetall(this.keys.ratingsMatrix(scope, 'opinions')),
     ]);
-    const all = Object.values(rawStatements)
+    const statements = Object.values(rawStatements)
       .map((raw) => decode(MatrixStatementSchema, statementsKey, raw))
-      .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
-    const statements = maxStatements > 0 ? all.slice(-maxStatements) : all;
+      .sort(byOpenTime);
+    const ratings: StoredRating[] = [];
+    for (const [field, raw] of Object.entries(rawRatings)) {
+      const [member, statement] = field.split(SEP);
+      if (member && statement) ratings.push({ member, statement, raw });
+    }
+    const opinions: StoredOpinion[] = [];
+    for (const [field, raw] of Object.entries(rawOpinions)) {
+      const [member, roundId] = field.split(SEP);
+      if (member && roundId) opinions.push({ member, roundId, raw });
+    }
+    return this.assemble(scope, statements, ratings, opinions);
+  }
+
+  private async loadLatest(scope: Scope, maxStatements: number): Promise<RatingsMatrix> {
+    const statementsKey = this.keys.ratingsMatrix(scope, 'statements');
+    const byTime = this.keys.ratingsMatrixByTime(scope);
+    const [indexed, stored] = await Promise.all([
+      this.redis.zcard(byTime),
+      this.redis.hlen(statementsKey),
+    ]);
+    if (indexed < stored) await this.index(scope);
+    // Ascending by score, ties by id: the same order as byOpenTime.
+    const ids = await this.redis.zrange(byTime, String(-maxStatements), '-1');
+    if (ids.length === 0) return { members: [], statements: [], ratings: [] };
+    const statements = (await this.redis.hmget(statementsKey, ...ids))
+      .filter((raw): raw is string => raw !== null)
+      .map((raw) => decode(MatrixStatementSchema, statementsKey, raw));
+    const rounds = [...new Set(statements.map((s) => s.roundId))];
+    const pipeline = this.redis.pipeline();
+    for (const s of statements) pipeline.hgetall(this.keys.ratingsMatrixStatement(scope, s.id));
+    for (const roundId of rounds) pipeline.hgetall(this.keys.ratingsMatrixRound(scope, roundId));
+    const replies = (await pipeline.exec()) ?? [];
+    const hash = (i: number): Record<string, string> => {
+      const [err, value] = replies[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      return (value ?? {}) as Record<string, string>;
+    };
+    const ratings: StoredRating[] = statements.flatMap((s, i) =>
+      Object.entries(hash(i)).map(([member, raw]) => ({ member, statement: s.id, raw })),
+    );
+    const opinions: StoredOpinion[] = rounds.flatMap((roundId, j) =>
+      Object.entries(hash(statements.length + j)).map(([member, raw]) => ({
+        member,
+        roundId,
+        raw,
+      })),
+    );
+    return this.assemble(scope, statements, ratings, opinions);
+  }
+
+  /** Writes the index of a matrix recorded before it existed; idempotent, so a race is harmless. */
+  private async index(scope: Scope): Promise<void> {
+    const all = await this.loadAll(scope);
+    const ratingsOf = new Map<string, StoredField[]>();
+    for (const r of all.ratings) {
+      const raw = JSON.stringify({ approval: r.approval, at: r.at });
+      ratingsOf.set(r.statement, [
+        ...(ratingsOf.get(r.statement) ?? []),
+        { member: r.member, raw },
+      ]);
+    }
+    const rawOpinions = await this.redis.hgetall(this.keys.ratingsMatrix(scope, 'opinions'));
+    const opinionsOf = new Map<string, StoredField[]>();
+    for (const [field, raw] of Object.entries(rawOpinions)) {
+      const [member, roundId] = field.split(SEP);
+      if (member && roundId)
+        opinionsOf.set(roundId, [...(opinionsOf.get(roundId) ?? []), { member, raw }]);
+    }
+    const written = new Set<string>();
+    for (let i = 0; i < all.statements.length; i += INDEX_BATCH) {
+      const tx = this.redis.multi();
+      for (const s of all.statements.slice(i, i + INDEX_BATCH)) {
+        const opinions = written.has(s.roundId) ? [] : (opinionsOf.get(s.roundId) ?? []);
+        written.add(s.roundId);
+        this.writeStatement(tx, scope, s, ratingsOf.get(s.id) ?? [], opinions);
+      }
+      await tx.exec();
+    }
+  }
+
+  /** The matrix from stored fields: ratings of known statements, members sorted, opinions oldest first. */
+  private assemble(
+    scope: Scope,
+    statements: MatrixStatement[],
+    storedRatings: readonly StoredRating[],
+    storedOpinions: readonly StoredOpinion[],
+  ): RatingsMatrix {
+    const ratingsKey = this.keys.ratingsMatrix(scope, 'ratings');
+    const opinionsKey = this.keys.ratingsMatrix(scope, 'opinions');
     const known = new Set(statements.map((s) => s.id));
     const rounds = new Set(statements.map((s) => s.roundId));
     const ratings: MatrixRating[] = [];
-    for (const [field, raw] of Object.entries(rawRatings)) {
-      const [member, statement] = field.split(SEP);
-      if (!member || !statement || !known.has(statement)) continue;
+    for (const { member, statement, raw } of storedRatings) {
+      if (!known.has(statement)) continue;
       const r = decode(StoredRatingSchema, ratingsKey, raw);
       ratings.push({ member, statement, approval: r.approval, at: r.at });
     }
     ratings.sort(
       (a, b) =>
-        a.at - b.at || a.statement.localeCompare(b.statement) || a.member.localeCompare(b.member),
+        a.at - b.at || compareIds(a.statement, b.statement) || compareIds(a.member, b.member),
     );
     const opinions = new Map<string, { text: string; at: number }[]>();
-    for (const [field, raw] of Object.entries(rawOpinions)) {
-      const [member, roundId] = field.split(SEP);
-      if (!member || !roundId || !rounds.has(roundId)) continue;
+    for (const { member, roundId, raw } of storedOpinions) {
+      if (!rounds.has(roundId)) continue;
       const o = decode(StoredOpinionSchema, opinionsKey, raw);
       opinions.set(member, [...(opinions.get(member) ?? []), o]);
     }
     const memberIds = new Set<string>([...opinions.keys(), ...ratings.map((r) => r.member)]);
-    const members = [...memberIds].sort().map((id) => ({
+    const members = [...memberIds].sort(compareIds).map((id) => ({
       id,
       text: (opinions.get(id) ?? [])
         .sort((a, b) => a.at - b.at)
@@ -169,4 +279,28 @@ export class RatingsMatrixRepository {
     }));
     return { members, statements, ratings };
   }
+}
+
+/** Statements written per transaction while indexing an older matrix. */
+const INDEX_BATCH = 500;
+
+interface StoredField {
+  member: string;
+  /** The stored JSON, decoded when the matrix is assembled. */
+  raw: string;
+}
+interface StoredRating extends StoredField {
+  statement: string;
+}
+interface StoredOpinion extends StoredField {
+  roundId: string;
+}
+
+/** Code-unit order, as Redis orders a sorted set's ties, so both reads agree. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byOpenTime(a: MatrixStatement, b: MatrixStatement): number {
+  return a.at - b.at || compareIds(a.id, b.id);
 }

@@ -155,7 +155,7 @@ describe('the built entry points (what the image runs)', () => {
     expect(result.stderr).toBe('');
     const learned = JSON.parse(result.stdout) as { approvals: number[][]; groups: number[] };
     expect(learned.groups).toHaveLength(3);
-    // s0 as rated: a approved it, b did not, c did.
+    // s0 as rated: b approved it, a and c did not.
     expect(learned.approvals[1]).toEqual([0, 1, 0]);
   });
 

@@ -1,8 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { learnInThread, threadLearner } from '../../src/app/learn-thread.js';
+import { learnsFromRatings } from '../../src/app/runtime.js';
+import { silentLog } from '../../src/domain/log.js';
 import { createRng } from '../../src/domain/random.js';
 import type { Learner } from '../../src/models/learned/learn.js';
 import { type LearnRequest, learnInProcess } from '../../src/models/learned/learn.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import type { PredictInput } from '../../src/models/ports.js';
+import { RecordingLog } from '../support/harness.js';
 
 /**
  * A workspace of two camps: `statements` rated statements (each by a dozen of `members`
@@ -39,7 +45,48 @@ function workspace(statements: number, members: number): LearnRequest {
   };
 }
 
+/** Counts the timer ticks the event loop manages while `work` runs. */
+async function ticksDuring(work: () => Promise<unknown>): Promise<number> {
+  let ticks = 0;
+  const timer = setInterval(() => {
+    ticks += 1;
+  }, 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return ticks;
+}
+
+/** A round of the workspace's first ten members scoring two candidates, with its history. */
+function scoring(request: LearnRequest): PredictInput {
+  return {
+    question: 'Cycling or parking?',
+    participants: request.members.map((id) => ({
+      id,
+      opinion: 'More cycling lanes',
+      critique: null,
+    })),
+    candidates: ['More cycling lanes', 'Cheaper parking'].map((text, i) => ({
+      id: `c${i}`,
+      text,
+      source: 'llm' as const,
+      explanation: null,
+    })),
+    seed: 1,
+    history: {
+      count: async () => request.input.ratings.length,
+      load: async () => request.input,
+    },
+  };
+}
+
 describe('the learned model fitted in a worker thread', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('gives exactly what the same fit gives in this thread', async () => {
     const request = workspace(40, 30);
     const [threaded, here] = await Promise.all([learnInThread(request), learnInProcess(request)]);
@@ -54,27 +101,52 @@ describe('the learned model fitted in a worker thread', () => {
 
   it('leaves the event loop free while it fits, where the same fit in this thread blocks it', async () => {
     const request = workspace(600, 400);
-    const ticksDuring = async (learn: typeof learnInThread) => {
-      let ticks = 0;
-      const timer = setInterval(() => {
-        ticks += 1;
-      }, 5);
-      try {
-        await learn(request);
-      } finally {
-        clearInterval(timer);
-      }
-      return ticks;
-    };
-    expect(await ticksDuring(learnInProcess)).toBe(0);
-    expect(await ticksDuring(learnInThread)).toBeGreaterThan(5);
+    expect(await ticksDuring(() => learnInProcess(request))).toBe(0);
+    expect(await ticksDuring(() => learnInThread(request))).toBeGreaterThan(5);
+  });
+
+  it("is how the service's reward model fits: scoring leaves the event loop free", async () => {
+    const request = workspace(600, 400);
+    const model = learnsFromRatings(
+      new LexicalRewardModel(),
+      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000 },
+      silentLog,
+    );
+    let model_: string | undefined;
+    const ticks = await ticksDuring(async () => {
+      model_ = (await model.predict(scoring(request))).model;
+    });
+    expect(model_).toMatch(/blended with learned \(\d+ ratings\)/);
+    expect(ticks).toBeGreaterThan(5);
+  });
+
+  it('ends a fit in progress on shutdown; the round is scored by the base model alone', async () => {
+    const stop = new AbortController();
+    const log = new RecordingLog();
+    const base = new LexicalRewardModel();
+    const model = learnsFromRatings(
+      base,
+      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000 },
+      log,
+      stop.signal,
+    );
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    // Late enough for the thread to exist (the base model takes milliseconds), well
+    // before a fit of this size ends (about a second).
+    setTimeout(() => stop.abort(new Error('shutting down')), 300);
+    const result = await model.predict(scoring(workspace(600, 400)));
+    expect(result.model).toBe(base.name);
+    expect(terminate).toHaveBeenCalledTimes(1);
+    expect(log.lines.find((l) => l.level === 'warn')?.message).toMatch(/base model alone/);
   });
 
   it('stops the thread when the scoring is aborted', async () => {
     const controller = new AbortController();
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
     const fit = learnInThread(workspace(600, 400), controller.signal);
     setTimeout(() => controller.abort(new Error('round cancelled')), 20);
     await expect(fit).rejects.toThrow('round cancelled');
+    expect(terminate).toHaveBeenCalledTimes(1);
     await expect(learnInThread(workspace(5, 5), controller.signal)).rejects.toThrow(
       'round cancelled',
     );
@@ -84,6 +156,11 @@ describe('the learned model fitted in a worker thread', () => {
     const request = workspace(5, 5);
     const bad = { ...request, members: ['nobody'] };
     await expect(learnInThread(bad)).rejects.toThrow('Unknown member id "nobody"');
+    // A validation error's message survives the crossing too (a ZodError's is computed).
+    const invalid = workspace(5, 5);
+    const rating = invalid.input.ratings[0];
+    if (rating) rating.approval = 2;
+    await expect(learnInThread(invalid)).rejects.toThrow(/fit failed: .*approval/s);
   });
 
   it('runs one fit at a time per process when limited to one thread; an aborted wait leaves the queue', async () => {
@@ -98,7 +175,7 @@ describe('the learned model fitted in a worker thread', () => {
       finished.push(request.members[0] ?? '');
       return { approvals: [], groups: [] };
     };
-    const learn = threadLearner(1, slow);
+    const learn = threadLearner({ threads: 1, learn: slow });
     const request = (id: string) => ({ ...workspace(1, 1), members: [id] });
     const controller = new AbortController();
     const fits = [

@@ -4,6 +4,7 @@ import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import type { LearnedInput } from '../../src/models/learned/model.js';
 import type { PredictInput, RatingsHistory, RewardModel } from '../../src/models/ports.js';
 import { NO_USAGE } from '../../src/models/ports.js';
+import { RecordingLog } from '../support/harness.js';
 
 /** A base model that predicts one half for everyone, so any move comes from the blend. */
 const half: RewardModel = {
@@ -141,5 +142,36 @@ describe('BlendedRewardModel', () => {
       input(port(history())),
     );
     expect(result.matrix.groups).toBeUndefined();
+  });
+
+  it('scores with the base model alone when the fit fails, and says so in the log', async () => {
+    const log = new RecordingLog();
+    const failing = new BlendedRewardModel(half, {
+      minRatings: 12,
+      log,
+      learn: async () => {
+        throw new Error('ERR_WORKER_OUT_OF_MEMORY');
+      },
+    });
+    const result = await failing.predict(input(port(history())));
+    expect(result.model).toBe('constant (0.5)');
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5, 0.5]]);
+    const warning = log.lines.find((l) => l.level === 'warn');
+    expect(warning?.message).toMatch(/base model alone/);
+    expect(String((warning?.fields as { err?: Error } | undefined)?.err)).toMatch(/OUT_OF_MEMORY/);
+  });
+
+  it('still fails a call whose own signal was aborted during the fit', async () => {
+    const controller = new AbortController();
+    const model = new BlendedRewardModel(half, {
+      minRatings: 12,
+      learn: async () => {
+        controller.abort(new Error('job cancelled'));
+        throw new Error('fit interrupted');
+      },
+    });
+    await expect(model.predict(input(port(history())), controller.signal)).rejects.toThrow(
+      'fit interrupted',
+    );
   });
 });

@@ -354,6 +354,87 @@ describe('store', () => {
       { id: 'U-r3', text: '' },
     ]);
   });
+
+  it('reads a window from the index alone, and indexes a matrix recorded before the index existed', async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TI' };
+    const tenant = `${env.prefix}:slack.TI:matrix`;
+    const SEP = '\u001f';
+    // The layout an older version wrote: one hash per part, no index.
+    for (const [roundId, at] of [
+      ['old1', 10],
+      ['old2', 20],
+      ['old3', 30],
+    ] as const) {
+      const id = `${roundId}.v1`;
+      await redis.hset(
+        `${tenant}:statements`,
+        id,
+        JSON.stringify({ id, text: `text ${roundId}`, roundId, version: 1, question: 'Q', at }),
+      );
+      await redis.hset(
+        `${tenant}:ratings`,
+        `U-${roundId}${SEP}${id}`,
+        JSON.stringify({ approval: 1, at }),
+      );
+      await redis.hset(
+        `${tenant}:opinions`,
+        `U-${roundId}${SEP}${roundId}`,
+        JSON.stringify({ text: `said in ${roundId}`, at }),
+      );
+    }
+    const first = await store.ratingsMatrix.load(scope, 2);
+    expect(first.statements.map((s) => s.id)).toEqual(['old2.v1', 'old3.v1']);
+    expect(first.members).toEqual([
+      { id: 'U-old2', text: 'said in old2' },
+      { id: 'U-old3', text: 'said in old3' },
+    ]);
+    expect(await redis.zcard(`${tenant}:by-time`)).toBe(3);
+
+    // Once indexed, a window reads neither whole-matrix hash of ratings or opinions.
+    await store.ratingsMatrix.recordPoll(scope, {
+      roundId: 'new1',
+      version: 1,
+      question: 'Q',
+      statement: 'text new1',
+      openedAt: 40,
+      ratings: [{ participantId: 'U-new1', optionKey: 'agree', approval: 1, at: 40 }],
+      opinions: [{ participantId: 'U-new1', text: 'said in new1' }],
+    });
+    await redis.del(`${tenant}:ratings`, `${tenant}:opinions`);
+    const windowed = await store.ratingsMatrix.load(scope, 2);
+    expect(windowed.ratings.map((r) => `${r.member}:${r.statement}`)).toEqual([
+      'U-old3:old3.v1',
+      'U-new1:new1.v1',
+    ]);
+    expect(windowed.members.map((m) => m.text)).toEqual(['said in new1', 'said in old3']);
+  });
+
+  it("windows by statement: a round's revision can be in while its first version is out, and ties go to the later id", async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TV' };
+    const poll = (roundId: string, version: number, openedAt: number, member: string) =>
+      store.ratingsMatrix.recordPoll(scope, {
+        roundId,
+        version,
+        question: 'Q',
+        statement: `${roundId} v${version}`,
+        openedAt,
+        ratings: [{ participantId: member, optionKey: 'agree', approval: 1, at: openedAt }],
+        opinions: [{ participantId: member, text: `words in ${roundId}` }],
+      });
+    await poll('ra', 1, 100, 'U1');
+    await poll('ra', 2, 300, 'U2');
+    await poll('rb', 1, 200, 'U3');
+    // Same open time as rb v1: the ids break the tie, the same way on every load.
+    await poll('rc', 1, 200, 'U4');
+    const latest = await store.ratingsMatrix.load(scope, 2);
+    expect(latest.statements.map((s) => s.id)).toEqual(['rc.v1', 'ra.v2']);
+    expect(latest.ratings.map((r) => `${r.member}:${r.statement}`).sort()).toEqual([
+      'U2:ra.v2',
+      'U4:rc.v1',
+    ]);
+    // ra's opinions come with its revision, even U1's, whose rating of v1 is out.
+    expect(latest.members.map((m) => m.id)).toEqual(['U1', 'U2', 'U4']);
+  });
 });
 
 describe('phase counts', () => {
