@@ -83,6 +83,10 @@ export class Keys {
   ratingsMatrixStatement(scope: Scope, statementId: string): string {
     return `${this.tenant(scope)}:matrix:statement:${statementId}`;
   }
+  /** Set once the index holds everything the whole-matrix hashes held before it. */
+  ratingsMatrixIndexed(scope: Scope): string {
+    return `${this.tenant(scope)}:matrix:indexed`;
+  }
   /** One round's opinions (member -> opinion), for reading a window of the matrix. */
   ratingsMatrixRound(scope: Scope, roundId: string): string {
     return `${this.tenant(scope)}:matrix:round:${roundId}`;

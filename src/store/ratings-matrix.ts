@@ -14,7 +14,8 @@ import type { Keys } from './keys.js';
  * matrix (its count is one HLEN), and an index for a window of it — statement ids by
  * poll open time, one hash of ratings per statement and of opinions per round — so that
  * reading the latest statements costs what the window holds, not the workspace's age.
- * A workspace recorded before the index existed is indexed on its first windowed read.
+ * A workspace recorded before the index existed is indexed on its first windowed read
+ * (indexReady).
  *
  * Polls are recorded when they close (finish, or a revision replacing them), not per
  * reaction: the poll's reactions hash already resolves a member's latest reaction and
@@ -111,7 +112,7 @@ export class RatingsMatrixRepository {
   /**
    * The matrix, or its latest `maxStatements` statements (by poll open time, ties by id)
    * with their ratings and the opinions of their rounds: the whole history stays stored
-   * (exports read it), while a model fitted on every round need not grow with the
+   * (the rounds' own records, which exports read, are apart), while a model fitted on every round need not grow with the
    * workspace's age.
    */
   async load(scope: Scope, maxStatements = 0): Promise<RatingsMatrix> {
@@ -153,6 +154,16 @@ export class RatingsMatrixRepository {
   }
 
   private async loadAll(scope: Scope): Promise<RatingsMatrix> {
+    const all = await this.readAll(scope);
+    return this.assemble(scope, all.statements, all.ratings, all.opinions);
+  }
+
+  /** The whole-matrix hashes as stored, statements in open-time order. */
+  private async readAll(scope: Scope): Promise<{
+    statements: MatrixStatement[];
+    ratings: StoredRating[];
+    opinions: StoredOpinion[];
+  }> {
     const statementsKey = this.keys.ratingsMatrix(scope, 'statements');
     const [rawStatements, rawRatings, rawOpinions] = await Promise.all([
       this.redis.hgetall(statementsKey),
@@ -172,17 +183,17 @@ export class RatingsMatrixRepository {
       const [member, roundId] = field.split(SEP);
       if (member && roundId) opinions.push({ member, roundId, raw });
     }
-    return this.assemble(scope, statements, ratings, opinions);
+    return { statements, ratings, opinions };
   }
 
   private async loadLatest(scope: Scope, maxStatements: number): Promise<RatingsMatrix> {
     const statementsKey = this.keys.ratingsMatrix(scope, 'statements');
     const byTime = this.keys.ratingsMatrixByTime(scope);
-    const [indexed, stored] = await Promise.all([
-      this.redis.zcard(byTime),
-      this.redis.hlen(statementsKey),
-    ]);
-    if (indexed < stored) await this.index(scope);
+    if (!(await this.indexReady(scope))) {
+      // Another process is indexing this workspace: read it whole, as before the index.
+      const all = await this.readAll(scope);
+      return this.assemble(scope, all.statements.slice(-maxStatements), all.ratings, all.opinions);
+    }
     // Ascending by score, ties by id: the same order as byOpenTime.
     const ids = await this.redis.zrange(byTime, String(-maxStatements), '-1');
     if (ids.length === 0) return { members: [], statements: [], ratings: [] };
@@ -212,34 +223,59 @@ export class RatingsMatrixRepository {
     return this.assemble(scope, statements, ratings, opinions);
   }
 
-  /** Writes the index of a matrix recorded before it existed; idempotent, so a race is harmless. */
-  private async index(scope: Scope): Promise<void> {
-    const all = await this.loadAll(scope);
-    const ratingsOf = new Map<string, StoredField[]>();
-    for (const r of all.ratings) {
-      const raw = JSON.stringify({ approval: r.approval, at: r.at });
-      ratingsOf.set(r.statement, [
-        ...(ratingsOf.get(r.statement) ?? []),
-        { member: r.member, raw },
-      ]);
+  /**
+   * Whether windowed reads may use the index: once a pass has copied into it whatever the
+   * whole-matrix hashes held before it existed (or were written by a version without it).
+   * The first windowed read of a workspace runs that pass, one process at a time (a
+   * Redis lock; the others read whole meanwhile). The pass streams the hashes (HSCAN)
+   * and writes only index entries that are missing (ZADD NX, HSETNX), so it holds one
+   * page at a time and never replaces what recordPoll wrote meanwhile; run again after a
+   * crash, it only fills what is still missing.
+   */
+  private async indexReady(scope: Scope): Promise<boolean> {
+    const marker = this.keys.ratingsMatrixIndexed(scope);
+    if ((await this.redis.exists(marker)) === 1) return true;
+    const lock = `${marker}:lock`;
+    if ((await this.redis.set(lock, '1', 'PX', INDEX_LOCK_MS, 'NX')) !== 'OK') return false;
+    try {
+      await this.scanInto(this.keys.ratingsMatrix(scope, 'statements'), (tx, id, raw) => {
+        const statement = decode(
+          MatrixStatementSchema,
+          this.keys.ratingsMatrix(scope, 'statements'),
+          raw,
+        );
+        tx.zadd(this.keys.ratingsMatrixByTime(scope), 'NX', statement.at, id);
+      });
+      await this.scanInto(this.keys.ratingsMatrix(scope, 'ratings'), (tx, field, raw) => {
+        const [member, statement] = field.split(SEP);
+        if (member && statement)
+          tx.hsetnx(this.keys.ratingsMatrixStatement(scope, statement), member, raw);
+      });
+      await this.scanInto(this.keys.ratingsMatrix(scope, 'opinions'), (tx, field, raw) => {
+        const [member, roundId] = field.split(SEP);
+        if (member && roundId) tx.hsetnx(this.keys.ratingsMatrixRound(scope, roundId), member, raw);
+      });
+      await this.redis.set(marker, '1');
+      return true;
+    } finally {
+      await this.redis.del(lock);
     }
-    const rawOpinions = await this.redis.hgetall(this.keys.ratingsMatrix(scope, 'opinions'));
-    const opinionsOf = new Map<string, StoredField[]>();
-    for (const [field, raw] of Object.entries(rawOpinions)) {
-      const [member, roundId] = field.split(SEP);
-      if (member && roundId)
-        opinionsOf.set(roundId, [...(opinionsOf.get(roundId) ?? []), { member, raw }]);
-    }
-    const written = new Set<string>();
-    for (let i = 0; i < all.statements.length; i += INDEX_BATCH) {
-      const tx = this.redis.multi();
-      for (const s of all.statements.slice(i, i + INDEX_BATCH)) {
-        const opinions = written.has(s.roundId) ? [] : (opinionsOf.get(s.roundId) ?? []);
-        written.add(s.roundId);
-        this.writeStatement(tx, scope, s, ratingsOf.get(s.id) ?? [], opinions);
-      }
-      await tx.exec();
-    }
+  }
+
+  /** Every field of a hash, a page at a time, each page's writes in one round trip. */
+  private async scanInto(
+    key: string,
+    write: (tx: ChainableCommander, field: string, value: string) => void,
+  ): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', INDEX_PAGE);
+      cursor = next;
+      const tx = this.redis.pipeline();
+      for (let k = 0; k + 1 < flat.length; k += 2)
+        write(tx, flat[k] as string, flat[k + 1] as string);
+      if (tx.length > 0) await tx.exec();
+    } while (cursor !== '0');
   }
 
   /** The matrix from stored fields: ratings of known statements, members sorted, opinions oldest first. */
@@ -263,17 +299,17 @@ export class RatingsMatrixRepository {
       (a, b) =>
         a.at - b.at || compareIds(a.statement, b.statement) || compareIds(a.member, b.member),
     );
-    const opinions = new Map<string, { text: string; at: number }[]>();
+    const opinions = new Map<string, { text: string; at: number; roundId: string }[]>();
     for (const { member, roundId, raw } of storedOpinions) {
       if (!rounds.has(roundId)) continue;
       const o = decode(StoredOpinionSchema, opinionsKey, raw);
-      opinions.set(member, [...(opinions.get(member) ?? []), o]);
+      opinions.set(member, [...(opinions.get(member) ?? []), { ...o, roundId }]);
     }
     const memberIds = new Set<string>([...opinions.keys(), ...ratings.map((r) => r.member)]);
     const members = [...memberIds].sort(compareIds).map((id) => ({
       id,
       text: (opinions.get(id) ?? [])
-        .sort((a, b) => a.at - b.at)
+        .sort((a, b) => a.at - b.at || compareIds(a.roundId, b.roundId))
         .map((o) => o.text)
         .join('\n'),
     }));
@@ -281,8 +317,10 @@ export class RatingsMatrixRepository {
   }
 }
 
-/** Statements written per transaction while indexing an older matrix. */
-const INDEX_BATCH = 500;
+/** Fields read (and index entries written) per round trip while indexing an older matrix. */
+const INDEX_PAGE = 1000;
+/** A pass longer than this lets another process start one too, which is harmless. */
+const INDEX_LOCK_MS = 120_000;
 
 interface StoredField {
   member: string;

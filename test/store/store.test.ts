@@ -409,6 +409,62 @@ describe('store', () => {
     expect(windowed.members.map((m) => m.text)).toEqual(['said in new1', 'said in old3']);
   });
 
+  it('records each poll in the index too, and an index pass never replaces what is already there', async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TN' };
+    const tenant = `${env.prefix}:slack.TN:matrix`;
+    const SEP = '\u001f';
+    await store.ratingsMatrix.recordPoll(scope, {
+      roundId: 'r1',
+      version: 1,
+      question: 'Q',
+      statement: 'first',
+      openedAt: 10,
+      ratings: [{ participantId: 'U1', optionKey: 'disagree', approval: 0, at: 10 }],
+      opinions: [{ participantId: 'U1', text: 'newer words' }],
+    });
+    expect(await redis.zscore(`${tenant}:by-time`, 'r1.v1')).toBe('10');
+    expect(JSON.parse((await redis.hget(`${tenant}:statement:r1.v1`, 'U1')) ?? '{}')).toEqual({
+      approval: 0,
+      at: 10,
+    });
+    // An older snapshot in the whole-matrix hashes, as a pass racing a record could see.
+    await redis.hset(`${tenant}:ratings`, `U1${SEP}r1.v1`, JSON.stringify({ approval: 1, at: 5 }));
+    await redis.hset(
+      `${tenant}:opinions`,
+      `U1${SEP}r1`,
+      JSON.stringify({ text: 'older words', at: 5 }),
+    );
+    const latest = await store.ratingsMatrix.load(scope, 5);
+    expect(await redis.exists(`${tenant}:indexed`)).toBe(1);
+    expect(latest.ratings.map((r) => r.approval)).toEqual([0]);
+    expect(latest.members).toEqual([{ id: 'U1', text: 'newer words' }]);
+  });
+
+  it('reads a window whole while another process holds the index lock, in the same order', async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TL' };
+    const tenant = `${env.prefix}:slack.TL:matrix`;
+    // Ids that sort apart by code unit and by locale ('rB' < 'ra' < 'rc' only by code unit).
+    for (const roundId of ['ra', 'rB', 'rc']) {
+      await store.ratingsMatrix.recordPoll(scope, {
+        roundId,
+        version: 1,
+        question: 'Q',
+        statement: roundId,
+        openedAt: 7,
+        ratings: [{ participantId: `U-${roundId}`, optionKey: 'agree', approval: 1, at: 7 }],
+        opinions: [],
+      });
+    }
+    await redis.set(`${tenant}:indexed:lock`, '1', 'PX', 60_000);
+    const whole = await store.ratingsMatrix.load(scope, 2);
+    expect(await redis.exists(`${tenant}:indexed`)).toBe(0);
+    await redis.del(`${tenant}:indexed:lock`);
+    const indexed = await store.ratingsMatrix.load(scope, 2);
+    expect(await redis.exists(`${tenant}:indexed`)).toBe(1);
+    expect(whole.statements.map((s) => s.id)).toEqual(['ra.v1', 'rc.v1']);
+    expect(indexed).toEqual(whole);
+  });
+
   it("windows by statement: a round's revision can be in while its first version is out, and ties go to the later id", async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TV' };
     const poll = (roundId: string, version: number, openedAt: number, member: string) =>
