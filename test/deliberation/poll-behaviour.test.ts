@@ -56,12 +56,16 @@ describe('poll behaviour', () => {
   it('--poll-minutes: the statement gets a deadline job that finishes the poll', async () => {
     const { round, rate } = await pollingRound(h, { pollMinutes: 5 });
     const { store, queues, service } = h.runtime;
-    const polling = await until(async () => {
-      const r = await store.rounds.require(SCOPE, round.id);
-      return r.deadline !== null ? r : null;
+    // The publisher opens the poll after posting: it sets the round's deadline, then
+    // schedules the job (a few Redis calls later), so wait for the job, not the deadline.
+    const jobs = await until(async () => {
+      const delayed = await queues.deadline.getJobs(['delayed']);
+      return delayed.length > 0 ? delayed : null;
     });
+    const polling = await store.rounds.require(SCOPE, round.id);
     expect(polling.phase).toBe('polling');
-    const jobs = await queues.deadline.getJobs(['delayed']);
+    expect(polling.deadline).not.toBeNull();
+    expect(jobs[0]?.opts.delay).toBeGreaterThan(4 * 60_000);
     expect(jobs.map((j) => j.data)).toEqual([
       { scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 },
     ]);
@@ -277,6 +281,28 @@ describe('poll behaviour', () => {
       source: 'button',
     });
     expect(outcome.status).toBe('ignored');
+  });
+
+  it("an option from another poll's scale is no rating", async () => {
+    const { round, rate } = await pollingRound(h, {});
+    const { store } = h.runtime;
+    // :three: maps to a likert7 option; this poll is agree / unsure / disagree.
+    expect(await rate('ana', '3')).toEqual({ status: 'ignored', roundId: round.id });
+    expect(await rate('ben', 'strongly agree')).toEqual({ status: 'ignored', roundId: round.id });
+    expect((await rate('cai', 'agree')).status).toBe('recorded');
+    const poll = await store.polls.poll(SCOPE, round.id, 1);
+    const ratings = await store.polls.ratings(SCOPE, poll!);
+    expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['cai', 'agree']]);
+  });
+
+  it("a likert7 poll takes none of approval3's options", async () => {
+    const { round, rate } = await pollingRound(h, { scale: 'likert7' });
+    const { store } = h.runtime;
+    expect(await rate('ana', 'agree')).toEqual({ status: 'ignored', roundId: round.id });
+    expect((await rate('ben', '6')).status).toBe('recorded');
+    const poll = await store.polls.poll(SCOPE, round.id, 1);
+    const ratings = await store.polls.ratings(SCOPE, poll!);
+    expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['ben', '6']]);
   });
 
   it('--revise-below without --poll-minutes is refused at start: no deadline would ever check it', async () => {

@@ -65,13 +65,18 @@ describe('replies across phases', () => {
     });
     expect(await remove('c-ana')).toMatchObject({ status: 'removed', kind: 'critique' });
     expect(await list(round.id, 'critique', 1)).toEqual([]);
-    // The platform redelivers the original after the deletion (out of order): still gone.
-    expect((await reply('c-ana', 'ana', 'It forgets support hours.', at)).status).toBe('ignored');
+    // The platform redelivers the original after the deletion (out of order): still gone,
+    // and quietly so: no "Your edit was not counted" notice for a message that is gone.
+    const ignored = { status: 'ignored', kind: null, roundId: round.id, notice: null };
+    expect(await reply('c-ana', 'ana', 'It forgets support hours.', at)).toEqual(ignored);
     expect(await list(round.id, 'critique', 1)).toEqual([]);
 
     // An opinion deleted while critiquing leaves the opinions too.
-    const [member] = Object.keys(OPINIONS);
+    const [member = ''] = Object.keys(OPINIONS);
     expect(await remove(`o-${member}`)).toMatchObject({ status: 'removed', kind: 'opinion' });
+    expect((await list(round.id, 'opinion', 0)).map((o) => o.participantId)).not.toContain(member);
+    // A late edit of that deleted opinion neither revives it nor tells the member anything.
+    expect(await reply(`o-${member}`, member, OPINIONS[member] ?? '', 1, 99)).toEqual(ignored);
     expect((await list(round.id, 'opinion', 0)).map((o) => o.participantId)).not.toContain(member);
   });
 

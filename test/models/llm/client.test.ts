@@ -6,7 +6,7 @@ import {
   RateLimitedError,
   TokenBudgetError,
 } from '../../../src/models/llm/errors.js';
-import { chatJson, FakeOpenAI } from '../../fakes/openai.js';
+import { chatJson, FakeOpenAI, type FakeReply } from '../../fakes/openai.js';
 import { API_KEY, clientFor, MemoryLedger } from './support.js';
 
 const Schema = z.strictObject({ answer: z.string() });
@@ -79,6 +79,17 @@ describe('ModelClient against the fake server', () => {
     expect(!failed.ok && failed.reason).toMatch(reason);
     expect(failed.usage.calls).toBe(2);
     expect(fake.chatBodies()).toHaveLength(4);
+  });
+
+  it.each([
+    ['a json fence', '```json\n{"answer":"ok"}\n```'],
+    ['a bare fence with blank space around it', '\n  ```\n{"answer": "ok"}\n```  \n'],
+  ])('accepts JSON wrapped in %s (local models do that) at the first try', async (_, content) => {
+    const { client } = clientFor(fake, { maxRetries: 1 });
+    fake.script('test_answer', { kind: 'chat', content });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, value: { answer: 'ok' }, tries: 1 });
+    expect(fake.chatBodies()).toHaveLength(1);
   });
 
   it('counts a request that times out as failed and retries it', async () => {
@@ -194,6 +205,45 @@ describe('ModelClient against the fake server', () => {
     expect(fake.embeddingBodies()).toEqual([
       { model: 'emb', input: ['a', 'b', 'c'], encoding_format: 'float' },
     ]);
+  });
+
+  it.each([
+    [
+      'fewer vectors than texts',
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    ],
+    [
+      'vectors of different sizes',
+      [
+        [1, 0],
+        [0, 1],
+        [0.5, 0.5, 0],
+      ],
+    ],
+    ['empty vectors', [[], [], []]],
+  ])('retries %s, then gives up with the reason', async (_, vectors) => {
+    const { client } = clientFor(fake, { maxRetries: 1 });
+    const bad: FakeReply = { kind: 'embeddings', vectors };
+    const good = {
+      kind: 'embeddings' as const,
+      vectors: [
+        [1, 0],
+        [0, 1],
+        [0.5, 0.5],
+      ],
+    };
+    fake.script('embeddings', bad, good);
+    const recovered = await client.embed('emb', ['a', 'b', 'c'], undefined, undefined);
+    expect(recovered).toMatchObject({ ok: true, value: good.vectors, tries: 2 });
+
+    fake.script('embeddings', bad, bad);
+    const failed = await client.embed('emb', ['a', 'b', 'c'], undefined, undefined);
+    expect(failed.ok).toBe(false);
+    expect(!failed.ok && failed.reason).toMatch(/expected 3 embeddings of one size/);
+    expect(fake.embeddingBodies()).toHaveLength(4);
   });
 });
 

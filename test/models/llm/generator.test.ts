@@ -81,6 +81,15 @@ describe('LlmGenerator', () => {
     }
   });
 
+  it('keeps one candidate of samples that repeat each other word for word', async () => {
+    const same = 'Keep Friday support with a rota and try it for three months.';
+    fake.onChat = () => chatJson({ statement: same });
+    const result = await generator().generate(input());
+    expect(result.usage.calls).toBe(8);
+    expect(result.candidates).toEqual([expect.objectContaining({ id: 'c1', text: same })]);
+    expect(result.notes).toContain('7 samples repeated another word for word');
+  });
+
   it('caps K at 16', async () => {
     const result = await generator().generate(input({ k: 40 }));
     expect(result.candidates).toHaveLength(16);
