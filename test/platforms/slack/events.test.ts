@@ -76,6 +76,20 @@ describe('Slack events', () => {
     expect(await opinions(s, round.id)).toEqual([]);
   });
 
+  it('keeps the newest edit when Slack delivers two edits of one reply out of order', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const reply = message(s, 'U001', 'First draft.', questionTs);
+    await s.event(reply);
+    const older = edited(s, reply, 'Second draft.');
+    const newer = edited(s, reply, 'Final wording.');
+    await s.event(newer);
+    await s.settle();
+    await s.event(older);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['Final wording.']);
+  });
+
   it('takes a message_deleted without previous_message in its stride', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
