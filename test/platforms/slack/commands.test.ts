@@ -624,6 +624,7 @@ function pick(real: DeliberationService): SlackService {
     admitCommand: (request) => real.admitCommand(request),
     reply: (e) => real.reply(e),
     removeReply: (e) => real.removeReply(e),
+    removeReplyInChannel: (e) => real.removeReplyInChannel(e),
     react: (e) => real.react(e),
     recentOpenRounds: (scope, limit) => real.recentOpenRounds(scope, limit),
     pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),
