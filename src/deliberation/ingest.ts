@@ -191,6 +191,24 @@ export async function removeReply(
   return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
 }
 
+/**
+ * A reply was deleted, but the platform did not say in which thread (Slack omits
+ * previous_message at times): it is removed from whichever open round of the channel holds
+ * it. A message id names one message within a channel, so marking it deleted in the
+ * channel's other open rounds changes nothing there, and a late event cannot revive it.
+ */
+export async function removeReplyInChannel(
+  store: Store,
+  event: Pick<ReplyEvent, 'scope' | 'channelId' | 'messageId'>,
+): Promise<ReplyOutcome> {
+  let outcome = IGNORED;
+  for (const round of await store.rounds.openInChannel(event.scope, event.channelId)) {
+    const slot = await store.contributions.remove(event.scope, round.id, event.messageId);
+    if (slot) outcome = { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
+  }
+  return outcome;
+}
+
 /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
 export async function react(store: Store, event: ReactionEvent): Promise<RatingOutcome> {
   if (!(await isRoundMessage(store, event.scope, event.channelId, event.messageId, 'statement'))) {

@@ -443,6 +443,13 @@ export class DeliberationService {
     return ingest.removeReply(this.deps.store, event);
   }
 
+  /** A reply deleted in a thread the platform did not name: removed from the channel's open round that holds it. */
+  async removeReplyInChannel(
+    event: Pick<ReplyEvent, 'scope' | 'channelId' | 'messageId'>,
+  ): Promise<ReplyOutcome> {
+    return ingest.removeReplyInChannel(this.deps.store, event);
+  }
+
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
   async react(event: ReactionEvent): Promise<RatingOutcome> {
     return ingest.react(this.deps.store, event);

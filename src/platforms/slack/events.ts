@@ -98,6 +98,16 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   if (event.subtype === 'message_deleted') {
     const previous = event.previous_message;
     const deleted = event.deleted_ts ?? previous?.ts;
+    if (!previous && deleted) {
+      // Slack omits previous_message for some deletions (very old messages, some clients):
+      // the thread is unknown, so the channel's open rounds are asked for the message.
+      await deps.service.removeReplyInChannel({
+        scope: meta.scope,
+        channelId: channel,
+        messageId: deleted,
+      });
+      return;
+    }
     if (
       !previous?.thread_ts ||
       !deleted ||

@@ -139,6 +139,57 @@ describe('Slack slash commands', () => {
     ]);
   });
 
+  it('treats a member whose users.info lookup fails as a plain member, and asks Slack again next time', async () => {
+    s = await startStack({ moderators: 'UMOD' });
+    const { round, questionTs } = await startRound(s, 'start Should we move?', 'UMOD');
+    await s.event(message(s, 'U001', 'Yes, the new place is closer to the station.', questionTs));
+    await s.event(message(s, 'U002', 'No, the rent is much higher there.', questionTs));
+    await s.settle();
+    // UPLAIN is an admin, but Slack cannot say so this once: no moderator rights.
+    s.fake.users.set('UPLAIN', { is_admin: true });
+    s.fake.fail('users.info', 'internal_error');
+    await s.command('UPLAIN', 'close');
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral('Only a moderator or the member who started this round may close it.'),
+    );
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    expect(s.log.lines.map((l) => l.message)).toContain('users.info failed; treating as member');
+    // The failure is not remembered: the next command asks again, and the admin may close.
+    await s.command('UPLAIN', 'close');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase !== 'collecting',
+    );
+    expect(s.fake.calls.filter((c) => c.method === 'users.info').map((c) => c.args.user)).toEqual([
+      'UPLAIN',
+      'UPLAIN',
+    ]);
+  });
+
+  it('answers a command that fails for no rule of its own (Redis away, a bug) with a sorry', async () => {
+    s = await startStack({
+      service: (real: DeliberationService): SlackService => ({
+        ...pick(real),
+        status: async () => {
+          throw new Error('Connection is closed.');
+        },
+      }),
+    });
+    const ack = await s.command('U001', 'status');
+    expect(ack.status).toBe(200);
+    await s.settle();
+    expect(responses(s)).toEqual([
+      ephemeral('Sorry, something went wrong on my side. Please try again in a moment.'),
+    ]);
+    expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        fields: { command: 'status', error: expect.stringContaining('Connection is closed') },
+        message: 'slash command failed',
+      },
+    ]);
+  });
+
   it('extends the open phase for moderators, and refuses others', async () => {
     s = await startStack({ moderators: 'UMOD' });
     const { round } = await startRound(s, 'start --minutes 5 Should we move?', 'UMOD');
@@ -573,6 +624,7 @@ function pick(real: DeliberationService): SlackService {
     admitCommand: (request) => real.admitCommand(request),
     reply: (e) => real.reply(e),
     removeReply: (e) => real.removeReply(e),
+    removeReplyInChannel: (e) => real.removeReplyInChannel(e),
     react: (e) => real.react(e),
     recentOpenRounds: (scope, limit) => real.recentOpenRounds(scope, limit),
     pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),

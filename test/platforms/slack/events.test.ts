@@ -76,28 +76,54 @@ describe('Slack events', () => {
     expect(await opinions(s, round.id)).toEqual([]);
   });
 
-  it('takes a message_deleted without previous_message in its stride', async () => {
+  it('keeps the newest edit when Slack delivers two edits of one reply out of order', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
-    const reply = message(s, 'U001', 'An opinion that stays.', questionTs);
+    const reply = message(s, 'U001', 'First draft.', questionTs);
     await s.event(reply);
-    // Slack omits previous_message for some deletions (very old messages, some clients).
-    const eventTs = s.ts();
-    const ack = await s.event({
-      type: 'message',
-      subtype: 'message_deleted',
-      hidden: true,
-      channel: CHANNEL,
-      ts: eventTs,
-      deleted_ts: reply.ts,
-      event_ts: eventTs,
-      channel_type: 'channel',
-    });
-    expect(ack.status).toBe(200);
-    await s.event(message(s, 'U002', 'And a later one.', questionTs));
+    const older = edited(s, reply, 'Second draft.');
+    const newer = edited(s, reply, 'Final wording.');
+    await s.event(newer);
     await s.settle();
-    // Which thread it was in is unknown, so nothing is removed; and nothing broke.
-    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    await s.event(older);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['Final wording.']);
+  });
+
+  it('removes a reply deleted without previous_message, found by its channel and ts', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const reply = message(s, 'U001', 'An opinion that is deleted.', questionTs);
+    await s.event(reply);
+    await s.event(message(s, 'U002', 'An opinion that stays.', questionTs));
+    await s.settle();
+    // Slack omits previous_message for some deletions (very old messages, some clients).
+    const deletion = (ts: unknown) => {
+      const eventTs = s.ts();
+      return {
+        type: 'message',
+        subtype: 'message_deleted',
+        hidden: true,
+        channel: CHANNEL,
+        ts: eventTs,
+        deleted_ts: ts,
+        event_ts: eventTs,
+        channel_type: 'channel',
+      };
+    };
+    // Top-level chatter, deleted the same way, changes nothing.
+    const chatter = message(s, 'U003', 'Lunch?', null);
+    await s.event(chatter);
+    await s.event(deletion(chatter.ts));
+    const ack = await s.event(deletion(reply.ts));
+    expect(ack.status).toBe(200);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U002']);
+    // A late copy of the deleted message does not bring it back.
+    await s.event(reply);
+    await s.event(message(s, 'U004', 'And a later one.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U002', 'U004']);
     expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 

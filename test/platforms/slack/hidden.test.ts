@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL,
   click,
+  clickTs,
   message,
   reaction,
   SCOPE,
@@ -99,5 +100,67 @@ describe('a hidden round on Slack', () => {
     expect(JSON.stringify(results.args.blocks)).toContain(
       'Approval predicted for 3 members, rated by 2',
     );
+  });
+
+  /** A hidden round polling on its statement, with the buttons' coordinates. */
+  async function toPoll() {
+    const { round, questionTs } = await startRound(
+      s,
+      'start --hidden Should our team adopt a four-day week?',
+    );
+    for (const [user, text] of Object.entries(OPINIONS)) {
+      await s.event(message(s, user, text, questionTs));
+    }
+    await s.settle();
+    await s.command('UMOD', 'close');
+    const post = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    await until(async () => s.runtime.store.messages.slot(SCOPE, round.id, 'statement:1'));
+    await s.settle();
+    const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+    if (!poll) throw new Error('no poll');
+    const at = {
+      statementTs: String(post.response?.ts),
+      questionTs,
+      blockId: 'consensus_rate_hidden',
+    };
+    return { round, poll, at };
+  }
+
+  it('keeps the later click when two clicks are handled in the other order (action_ts)', async () => {
+    s = await startStack();
+    const { poll, at } = await toPoll();
+    const earlier = clickTs();
+    const later = clickTs();
+    await click(s, 'U001', 'disagree', at, later);
+    await s.settle();
+    await click(s, 'U001', 'agree', at, earlier);
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['U001', 'disagree']]);
+  });
+
+  it('answers a click on a finished poll, only to the member, and does not count it', async () => {
+    s = await startStack();
+    const { round, poll, at } = await toPoll();
+    await s.command('UMOD', 'finish');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'closed',
+    );
+    await s.settle();
+    await click(s, 'U002', 'agree', at);
+    await s.settle();
+    expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      {
+        channel: CHANNEL,
+        user: 'U002',
+        thread_ts: at.questionTs,
+        text: 'This poll is closed; your reaction was not counted.',
+      },
+    ]);
   });
 });

@@ -399,6 +399,8 @@ export function click(
   user: string,
   value: string,
   at: { statementTs: string; questionTs: string; blockId: string },
+  /** The click's action_ts; by default later than every click before. */
+  actionTs: string = clickTs(),
 ): Promise<Reply> {
   return stack.interactive({
     type: 'block_actions',
@@ -421,7 +423,7 @@ export function click(
         block_id: at.blockId,
         action_id: `rate_${value}`,
         value,
-        action_ts: clickTs(),
+        action_ts: actionTs,
       },
     ],
   });
