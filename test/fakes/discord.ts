@@ -863,15 +863,40 @@ export class FakeDiscord {
    * A member edits a message. `withoutContent`: the MESSAGE_UPDATE carries no content
    * (Discord sends partial updates), so the bot must fetch the message to read it.
    */
-  edit(messageId: string, content: string, options: { withoutContent?: boolean } = {}): void {
+  edit(
+    messageId: string,
+    content: string,
+    options: { withoutContent?: boolean; editedAt?: number } = {},
+  ): void {
     const message = this.messages.get(messageId);
     if (!message) throw new Error(`fake Discord: no message ${messageId}`);
-    Object.assign(message, { content, edited_timestamp: new Date().toISOString() });
-    const { content: _content, ...withoutContent } = this.gatewayMessage(message);
+    const edited = {
+      ...message,
+      content,
+      edited_timestamp: new Date(options.editedAt ?? Date.now()).toISOString(),
+    };
+    // `editedAt` before the message's last edit: an older edit whose event arrives late.
+    // Discord keeps the newer text; only the event carries the older one.
+    const late =
+      typeof message.edited_timestamp === 'string' &&
+      Date.parse(message.edited_timestamp) > Date.parse(edited.edited_timestamp);
+    if (!late) Object.assign(message, edited);
+    const { content: _content, ...withoutContent } = this.gatewayMessage(edited);
     this.dispatch(
       'MESSAGE_UPDATE',
-      options.withoutContent ? withoutContent : this.gatewayMessage(message),
+      options.withoutContent ? withoutContent : this.gatewayMessage(edited),
     );
+  }
+
+  /**
+   * Discord changes a message the member did not edit: a link preview (embed) unfurls, or
+   * it is pinned. The MESSAGE_UPDATE keeps edited_timestamp as it was (null if never edited).
+   */
+  unfurl(messageId: string, change: { embeds?: Json[]; pinned?: boolean }): void {
+    const message = this.messages.get(messageId);
+    if (!message) throw new Error(`fake Discord: no message ${messageId}`);
+    Object.assign(message, change);
+    this.dispatch('MESSAGE_UPDATE', this.gatewayMessage(message));
   }
 
   /** A moderator deletes several messages of a channel at once (MESSAGE_DELETE_BULK). */

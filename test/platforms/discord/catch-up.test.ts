@@ -7,6 +7,7 @@ import {
   opinions,
   ratings,
   settle,
+  snowflake,
   startRound,
   startWorld,
   until,
@@ -217,5 +218,43 @@ describe('Discord: catching up on what happened while the bot was offline', () =
       [],
     );
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
+  });
+
+  it('leaves out bots and webhooks in what it reads back: their messages and reactions', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const otherBot = { id: snowflake(), username: 'other-bot', bot: true };
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    await settle(world);
+    await world.restart(() => {
+      fake.say(threadId, otherBot, 'Reminder: stand-up at ten.');
+      fake.say(threadId, { id: snowflake(), username: 'Announcer' }, 'Via a webhook.', {
+        webhookId: snowflake(),
+      });
+      fake.say(threadId, ben, 'Five days; customers expect us.');
+    });
+    await settle(world);
+    expect(
+      Object.fromEntries((await opinions(world, round.id)).map((o) => [o.participantId, o.text])),
+    ).toEqual({
+      [ana.id]: 'Four days, with a rota for Fridays.',
+      [ben.id]: 'Five days; customers expect us.',
+    });
+
+    const statementId = await closeToPoll(world, round.id, threadId);
+    fake.react(threadId, statementId, ana, '👍');
+    await settle(world);
+    await world.restart(() => {
+      fake.react(threadId, statementId, otherBot, '👎');
+      fake.react(threadId, statementId, ben, '👎');
+    });
+    await settle(world);
+    // The other bot's 👎 was read back with ben's, and is not a rating.
+    expect(
+      fake.requested('GET', new RegExp(`^/channels/${threadId}/messages/${statementId}/reactions/`))
+        .length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
   });
 });

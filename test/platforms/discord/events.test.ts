@@ -1,10 +1,34 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/domain/limits.js';
-import { member, opinions, settle, startRound, startWorld, until, type World } from './support.js';
+import {
+  member,
+  moderator,
+  opinions,
+  settle,
+  startRound,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
 
 const ana = member('ana');
 const ben = member('ben');
 const cai = member('cai');
+
+/** Closes the round and waits for the polling phase. */
+async function closeToPoll(world: World, roundId: string): Promise<void> {
+  await world.fake.answered(world.fake.command('close', {}, moderator));
+  await until(
+    async () =>
+      (await world.runtime.store.rounds.require(world.scope, roundId)).phase === 'polling' || null,
+  );
+}
+
+/** What the bot posted in the thread (its notices, statements and so on). */
+const threadPosts = (world: World, threadId: string) =>
+  world.fake
+    .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+    .map((r) => String((r.body as { content?: unknown }).content ?? ''));
 
 describe('Discord: which messages are opinions', () => {
   let world: World;
@@ -142,5 +166,89 @@ describe('Discord: which messages are opinions', () => {
     expect(notices[0]?.allowed_mentions).toEqual({ parse: [], replied_user: true });
     expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
     await until(async () => (await opinions(world, round.id))[0]?.truncated || null);
+  });
+
+  it('counts every edit of a message, not only its first: each edit is its own event', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const id = String(fake.say(threadId, ana, 'Four days is too few.').id);
+    await settle(world);
+    fake.edit(id, 'Four days could work with a rota.');
+    await settle(world);
+    fake.edit(id, 'Four days could work with a rota and a trial.');
+    await settle(world);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({
+        participantId: ana.id,
+        text: 'Four days could work with a rota and a trial.',
+      }),
+    ]);
+  });
+
+  it('keeps the newest edit when an older edit of the message arrives after it', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const id = String(fake.say(threadId, ana, 'Four days is too few.').id);
+    await settle(world);
+    const olderAt = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    fake.edit(id, 'Newer: four days could work with a rota.');
+    await settle(world);
+    // The first edit's event, delivered late (or read by a fetch that came back late).
+    fake.edit(id, 'Older: four days, maybe.', { editedAt: olderAt });
+    await settle(world);
+    expect(await opinions(world, round.id)).toEqual([
+      expect.objectContaining({
+        participantId: ana.id,
+        text: 'Newer: four days could work with a rota.',
+      }),
+    ]);
+  });
+
+  it('does not take a link preview or a pin for an edit, even after the phase closed', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const anaId = String(
+      fake.say(threadId, ana, 'Four days, as in https://example.org/four-days').id,
+    );
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    await closeToPoll(world, round.id);
+    await settle(world);
+    const before = threadPosts(world, threadId).length;
+    const stored = await opinions(world, round.id);
+    fake.unfurl(anaId, {
+      embeds: [{ type: 'link', url: 'https://example.org/four-days', title: 'Four days' }],
+    });
+    fake.unfurl(anaId, { pinned: true });
+    await settle(world);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([]);
+    expect(await opinions(world, round.id)).toEqual(stored);
+    // A real edit now is told it does not count, which the two above were not.
+    fake.edit(anaId, 'Four days, with a rota.');
+    await settle(world);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([
+      expect.stringMatching(/^Your edit was not counted/),
+    ]);
+  });
+
+  it('tells a member who keeps replying after the phase closed only once', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota.');
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    await closeToPoll(world, round.id);
+    await settle(world);
+    const before = threadPosts(world, threadId).length;
+    fake.say(threadId, cai, 'Sorry I am late: four days.');
+    fake.say(threadId, cai, 'And a trial first.');
+    await settle(world);
+    fake.say(threadId, cai, 'Did anyone read this?');
+    await settle(world);
+    const notices = threadPosts(world, threadId).slice(before);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/replies are not counted now/);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id, ben.id]);
   });
 });

@@ -197,6 +197,71 @@ describe('Discord: slash commands', () => {
     expect(logged?.fields).toMatchObject({ err: 'Redis went away' });
   });
 
+  it('answers a command that fails for a reason other than a rule: no endless "thinking…"', async () => {
+    world = await startWorld({
+      deferAfterMs: 50,
+      wrap: (service) => ({
+        ...pick(service),
+        status: async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error('Redis went away');
+        },
+      }),
+    });
+    const { fake } = world;
+    await startRound(world);
+    const id = fake.command('status', {}, { user: ana });
+    const state = await fake.answered(id, 5_000);
+    // "Thinking…" went out, privately; the failure was edited into it.
+    expect(state.callbackType).toBe(5);
+    expect(state.original?.deferred).not.toBe(true);
+    expect(contentOf(world, id)).toBe(
+      'Something went wrong on my side; please try again in a moment.',
+    );
+    expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    const logged = world.log.lines.find((l) => l.message === 'command failed');
+    expect(logged?.level).toBe('error');
+    expect(logged?.fields).toMatchObject({ err: 'Redis went away', subcommand: 'status' });
+  });
+
+  it('counts a click on a statement posted a moment ago, whose link is still being written', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
+      hidden: true,
+    });
+    fake.say(threadId, ana, 'Yes, a four-day week would reduce burnout.');
+    fake.say(threadId, ben, 'No, our customers expect us five days a week.');
+    await until(async () => (await opinions(world, round.id)).length === 2 || null);
+    // The statement's link to its round is written a little after Discord has it.
+    const messages = world.runtime.store.messages;
+    const link = messages.link.bind(messages);
+    messages.link = async (scope, ref, role, slot) => {
+      if (role.kind === 'statement') await new Promise((r) => setTimeout(r, 250));
+      return link(scope, ref, role, slot);
+    };
+    await fake.answered(fake.command('close', {}, moderator));
+    const statement = await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+          .find(
+            (r) => r.status === 200 && (r.body as { components?: unknown[] }).components?.length,
+          ) ?? null,
+      'statement with buttons',
+    );
+    const statementId = idOf(statement.response);
+    // A member clicks as soon as the buttons show.
+    const click = fake.click(statementId, 'consensus:rate:hidden:agree', ana);
+    expect(
+      await world.runtime.store.messages.lookup(world.scope, threadId, statementId),
+    ).toBeNull();
+    await fake.answered(click);
+    expect(contentOf(world, click)).toMatch(/Your rating: agree/);
+    expect(Number(fake.reply(click).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
+  });
+
   it('shows errors only to the member, and lets moderators, configured roles and the starter act', async () => {
     world = await startWorld({
       moderatorRoles: ['facilitators'],
