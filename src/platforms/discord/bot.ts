@@ -263,9 +263,11 @@ export class DiscordBot {
       try {
         await this.service.react(event);
       } catch (error) {
-        // The results are posted already; a late reaction simply does not count.
-        if (error instanceof DomainError && error.code === 'poll_closed') return;
-        throw error;
+        if (!(error instanceof DomainError && error.code === 'poll_closed')) throw error;
+        // Discord has no private answer to a reaction: one reply to the closed poll says
+        // it for everyone, naming nobody, however many react after it.
+        if (removed || !this.notified.add(`closed:${messageId}`)) return;
+        await this.platform.replyTo(channelId, messageId, LATE_REACTION_NOTICE);
       }
     });
   }
@@ -338,6 +340,9 @@ export class DiscordBot {
     }
   }
 }
+
+/** The reply to the first reaction added to a poll that has closed. */
+export const LATE_REACTION_NOTICE = 'This poll is closed; reactions added now are not counted.';
 
 /** Open rounds read back per guild after a gap; more than this many at once is unusual. */
 const CATCH_UP_ROUNDS_PER_GUILD = 50;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LATE_REACTION_NOTICE } from '../../../src/platforms/discord/bot.js';
 import {
   embedsOf,
   idOf,
@@ -118,5 +119,35 @@ describe('Discord: reactions as ratings', () => {
     expect(added.length).toBeLessThan(3);
     expect(await ratings(world, round.id)).toEqual({ [cai.id]: 'disagree' });
     await fake.waitForRequest('PUT', new RegExp(`/messages/${statementId}/reactions/.+/@me$`), 3);
+  });
+
+  it('answers the first reaction on a finished poll, once, naming nobody, and counts none', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    fake.react(threadId, statementId, ana, '👍');
+    await settle(world);
+    await fake.answered(fake.command('finish', {}, moderator));
+    await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+          .find((r) => embedsOf(r.body)[0]?.title?.includes('Results')) ?? null,
+      'results',
+    );
+    const posts = () =>
+      fake
+        .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+        .map((r) => r.body as { content?: string; message_reference?: { message_id?: string } });
+    const before = posts().length;
+    fake.react(threadId, statementId, ben, '👎');
+    fake.react(threadId, statementId, cai, '👍');
+    await settle(world);
+    fake.react(threadId, statementId, ben, '👎', true);
+    await settle(world);
+    const notices = posts().slice(before);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]?.content).toBe(LATE_REACTION_NOTICE);
+    expect(notices[0]?.message_reference?.message_id).toBe(statementId);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
   });
 });
