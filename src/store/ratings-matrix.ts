@@ -99,8 +99,11 @@ export class RatingsMatrixRepository {
       member: o.participantId,
       raw: JSON.stringify({ text: o.text, at: poll.openedAt }),
     }));
+    // A workspace's first poll: nothing recorded before the index to copy into it.
+    const first = (await this.redis.hlen(this.keys.ratingsMatrix(scope, 'statements'))) === 0;
     const tx = this.redis.multi();
     this.writeStatement(tx, scope, MatrixStatementSchema.parse(statement), ratings, opinions);
+    if (first) tx.set(this.keys.ratingsMatrixIndexed(scope), '1');
     await tx.exec();
   }
 

@@ -427,7 +427,11 @@ describe('store', () => {
       approval: 0,
       at: 10,
     });
-    // An older snapshot in the whole-matrix hashes, as a pass racing a record could see.
+    // A workspace's first poll needs no pass: nothing predates the index.
+    expect(await redis.exists(`${tenant}:indexed`)).toBe(1);
+    // As if it had predated the index, with an older snapshot in the whole-matrix hashes,
+    // as a pass racing a record could see.
+    await redis.del(`${tenant}:indexed`);
     await redis.hset(`${tenant}:ratings`, `U1${SEP}r1.v1`, JSON.stringify({ approval: 1, at: 5 }));
     await redis.hset(
       `${tenant}:opinions`,
@@ -455,6 +459,8 @@ describe('store', () => {
         opinions: [],
       });
     }
+    // As if recorded before the index, with another process indexing it now.
+    await redis.del(`${tenant}:indexed`);
     await redis.set(`${tenant}:indexed:lock`, '1', 'PX', 60_000);
     const whole = await store.ratingsMatrix.load(scope, 2);
     expect(await redis.exists(`${tenant}:indexed`)).toBe(0);
