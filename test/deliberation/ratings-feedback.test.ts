@@ -2,8 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/domain/scope.js';
 import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import type { RewardModel } from '../../src/models/ports.js';
 import { matrixStatementId } from '../../src/store/ratings-matrix.js';
-import { CHANNEL, type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+  until,
+} from '../support/harness.js';
 import { finish, rate, roundToPoll } from './learning-support.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
@@ -197,6 +206,72 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     // threshold, what the model fits on (36) is reported.
     expect(scores?.model).toBe(`${base.name} blended with learned (36 ratings)`);
     expect((await h.runtime.store.ratingsMatrix.load(SCOPE)).ratings).toHaveLength(96);
+  });
+
+  it('ends a learned-model fit in progress when the runtime closes; the round keeps the base scores', async () => {
+    const lexical = new LexicalRewardModel();
+    let scoring: () => void = () => {};
+    const scored = new Promise<void>((r) => {
+      scoring = r;
+    });
+    // The runtime blends this itself (in a thread, with its stop signal); it says when
+    // scoring begins, just before the fit.
+    const base: RewardModel = {
+      name: lexical.name,
+      async predict(input, signal) {
+        const result = await lexical.predict(input, signal);
+        scoring();
+        return result;
+      },
+    };
+    h = await startHarness({ rewardModel: base });
+    // A history large enough that its fit takes about a second.
+    for (let s = 0; s < 400; s++) {
+      await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
+        roundId: `past${s}`,
+        version: 1,
+        question: 'An earlier question',
+        statement: `Earlier statement ${s} about ${s % 2 === 0 ? 'cycling lanes' : 'car parking'}`,
+        openedAt: s,
+        ratings: Array.from({ length: 12 }, (_, k) => {
+          const member = (s * 7 + k * 31) % 300;
+          const approval = member % 2 === s % 2 ? 1 : 0;
+          return { participantId: `m${member}`, optionKey: 'agree', approval, at: s };
+        }),
+        opinions: [],
+      });
+    }
+    const round = await h.runtime.service.start({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      actor: MODERATOR,
+      question: 'Cycling or parking?',
+      settings: {},
+    });
+    const thread = await until(
+      async () => (await h?.runtime.store.rounds.require(SCOPE, round.id))?.questionRef,
+    );
+    for (const [i, [id, text]] of Object.entries(OPINIONS).entries()) {
+      await h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: `msg-${id}`,
+        userId: id,
+        text,
+        at: i + 1,
+      });
+    }
+    await h.runtime.service.close(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      MODERATOR,
+    );
+    await scored;
+    await h.runtime.close();
+    expect(h.log.lines.map((l) => l.message)).toContain(
+      'the learned model could not be fitted; scoring with the base model alone',
+    );
+    expect((await h.runtime.store.polls.scores(SCOPE, round.id, 1))?.model).toBe(lexical.name);
   });
 
   it('reports the bridging welfare of an anonymous round over the groups, raters under pseudonyms', async () => {
