@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Rating } from '../domain/rating.js';
@@ -237,9 +238,17 @@ export class RatingsMatrixRepository {
    */
   private async indexReady(scope: Scope): Promise<boolean> {
     const marker = this.keys.ratingsMatrixIndexed(scope);
-    if ((await this.redis.exists(marker)) === 1) return true;
+    const [marked, indexed, stored] = await Promise.all([
+      this.redis.exists(marker),
+      this.redis.zcard(this.keys.ratingsMatrixByTime(scope)),
+      this.redis.hlen(this.keys.ratingsMatrix(scope, 'statements')),
+    ]);
+    // Fewer indexed statements than stored ones: a version without the index wrote since.
+    if (marked === 1 && indexed >= stored) return true;
     const lock = `${marker}:lock`;
-    if ((await this.redis.set(lock, '1', 'PX', INDEX_LOCK_MS, 'NX')) !== 'OK') return false;
+    // The lock's value is this pass's own, so a pass that outlived it cannot free another's.
+    const token = randomUUID();
+    if ((await this.redis.set(lock, token, 'PX', INDEX_LOCK_MS, 'NX')) !== 'OK') return false;
     try {
       await this.scanInto(this.keys.ratingsMatrix(scope, 'statements'), (tx, id, raw) => {
         const statement = decode(
@@ -260,8 +269,14 @@ export class RatingsMatrixRepository {
       });
       await this.redis.set(marker, '1');
       return true;
+    } catch {
+      // Redis refused a write (out of memory, say): no marker, and this scoring reads the
+      // matrix whole; the next one tries the pass again.
+      return false;
     } finally {
-      await this.redis.del(lock);
+      await this.redis
+        .eval(RELEASE_LOCK, 1, lock, token)
+        .catch(() => undefined /* it expires on its own */);
     }
   }
 
@@ -277,7 +292,10 @@ export class RatingsMatrixRepository {
       const tx = this.redis.pipeline();
       for (let k = 0; k + 1 < flat.length; k += 2)
         write(tx, flat[k] as string, flat[k + 1] as string);
-      if (tx.length > 0) await tx.exec();
+      if (tx.length > 0) {
+        // A write Redis refused must not let the marker claim a complete index.
+        for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+      }
     } while (cursor !== '0');
   }
 
@@ -324,6 +342,9 @@ export class RatingsMatrixRepository {
 const INDEX_PAGE = 1000;
 /** A pass longer than this lets another process start one too, which is harmless. */
 const INDEX_LOCK_MS = 120_000;
+/** Deletes the lock only if it still holds this pass's token. */
+const RELEASE_LOCK =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
 interface StoredField {
   member: string;

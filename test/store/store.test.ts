@@ -471,6 +471,50 @@ describe('store', () => {
     expect(indexed).toEqual(whole);
   });
 
+  it('indexes again what a version without the index wrote, and reads whole when Redis refuses the pass', async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TH' };
+    const tenant = `${env.prefix}:slack.TH:matrix`;
+    const SEP = '\u001f';
+    const legacy = async (roundId: string, at: number) => {
+      const id = `${roundId}.v1`;
+      await redis.hset(
+        `${tenant}:statements`,
+        id,
+        JSON.stringify({ id, text: roundId, roundId, version: 1, question: 'Q', at }),
+      );
+      await redis.hset(
+        `${tenant}:ratings`,
+        `U-${roundId}${SEP}${id}`,
+        JSON.stringify({ approval: 1, at }),
+      );
+    };
+    await store.ratingsMatrix.recordPoll(scope, {
+      roundId: 'new1',
+      version: 1,
+      question: 'Q',
+      statement: 'new1',
+      openedAt: 10,
+      ratings: [{ participantId: 'U-new1', optionKey: 'agree', approval: 1, at: 10 }],
+      opinions: [],
+    });
+    // An old worker, still running after the upgrade, records a poll its own way.
+    await legacy('old1', 20);
+    expect((await store.ratingsMatrix.load(scope, 5)).statements.map((s) => s.id)).toEqual([
+      'new1.v1',
+      'old1.v1',
+    ]);
+    expect(await redis.zcard(`${tenant}:by-time`)).toBe(2);
+
+    // Another, and Redis refuses one of the pass's writes (here: a key of the wrong type).
+    await legacy('old2', 30);
+    await redis.set(`${tenant}:statement:old2.v1`, 'not a hash');
+    await redis.del(`${tenant}:indexed`);
+    const read = await store.ratingsMatrix.load(scope, 5);
+    expect(read.ratings.map((r) => r.member)).toEqual(['U-new1', 'U-old1', 'U-old2']);
+    expect(await redis.exists(`${tenant}:indexed`)).toBe(0);
+    expect(await redis.exists(`${tenant}:indexed:lock`)).toBe(0);
+  });
+
   it("windows by statement: a round's revision can be in while its first version is out, and ties go to the later id", async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TV' };
     const poll = (roundId: string, version: number, openedAt: number, member: string) =>
