@@ -10,6 +10,19 @@ export async function roundToPoll(
   question = 'Should our team adopt a four-day week?',
   settings: Partial<RoundSettings> = {},
 ): Promise<{ round: Round; statementMessageId: string }> {
+  const round = await roundToClose(h, scope, opinions, question, settings);
+  const statement = await h.platform.waitFor('statement', round.id);
+  return { round, statementMessageId: statement.ref.messageId };
+}
+
+/** A round in any workspace, started, given its opinions and closed (the pipeline starts). */
+export async function roundToClose(
+  h: Harness,
+  scope: Scope,
+  opinions: Record<string, string> = OPINIONS,
+  question = 'Should our team adopt a four-day week?',
+  settings: Partial<RoundSettings> = {},
+): Promise<Round> {
   const round = await h.runtime.service.start({
     scope,
     channelId: CHANNEL,
@@ -33,8 +46,7 @@ export async function roundToPoll(
     });
   }
   await h.runtime.service.close({ scope, channelId: CHANNEL, roundId: round.id }, MODERATOR);
-  const statement = await h.platform.waitFor('statement', round.id);
-  return { round, statementMessageId: statement.ref.messageId };
+  return round;
 }
 
 export async function rate(

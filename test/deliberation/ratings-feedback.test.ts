@@ -4,16 +4,8 @@ import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import type { RewardModel } from '../../src/models/ports.js';
 import { matrixStatementId } from '../../src/store/ratings-matrix.js';
-import {
-  CHANNEL,
-  type Harness,
-  MODERATOR,
-  OPINIONS,
-  SCOPE,
-  startHarness,
-  until,
-} from '../support/harness.js';
-import { finish, rate, roundToPoll } from './learning-support.js';
+import { CHANNEL, type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+import { finish, rate, roundToClose, roundToPoll } from './learning-support.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
 const VOTES = { ana: 'agree', ben: 'disagree', cai: 'agree', dee: 'disagree' };
@@ -241,31 +233,7 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
         opinions: [],
       });
     }
-    const round = await h.runtime.service.start({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      actor: MODERATOR,
-      question: 'Cycling or parking?',
-      settings: {},
-    });
-    const thread = await until(
-      async () => (await h?.runtime.store.rounds.require(SCOPE, round.id))?.questionRef,
-    );
-    for (const [i, [id, text]] of Object.entries(OPINIONS).entries()) {
-      await h.runtime.service.reply({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        threadRootId: thread.messageId,
-        messageId: `msg-${id}`,
-        userId: id,
-        text,
-        at: i + 1,
-      });
-    }
-    await h.runtime.service.close(
-      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
-      MODERATOR,
-    );
+    const round = await roundToClose(h, SCOPE, OPINIONS, 'Cycling or parking?');
     await scored;
     await h.runtime.close();
     expect(h.log.lines.map((l) => l.message)).toContain(
