@@ -11,6 +11,9 @@ import { storedRound } from '../support/rounds.js';
 const slack: Scope = { platform: 'slack', workspaceId: 'T1' };
 const discord: Scope = { platform: 'discord', workspaceId: 'T1' };
 
+/** The whole-matrix hashes' field separator (src/store/ratings-matrix.ts). */
+const SEP = '\u001f';
+
 function round(id: string, scope: Scope = slack): Round {
   return storedRound({ id, scope });
 }
@@ -28,6 +31,63 @@ describe('store', () => {
     await deletePrefix(redis, env.prefix);
     await redis.quit();
   });
+
+  /** One closed poll with one rating, and the rater's opinion when given. */
+  const onePoll = (
+    scope: Scope,
+    poll: {
+      roundId: string;
+      version?: number;
+      at: number;
+      member: string;
+      approval?: number;
+      opinion?: string;
+    },
+  ) =>
+    store.ratingsMatrix.recordPoll(scope, {
+      roundId: poll.roundId,
+      version: poll.version ?? 1,
+      question: 'Q',
+      statement: `${poll.roundId} v${poll.version ?? 1}`,
+      openedAt: poll.at,
+      ratings: [
+        {
+          participantId: poll.member,
+          optionKey: poll.approval === 0 ? 'disagree' : 'agree',
+          approval: poll.approval ?? 1,
+          at: poll.at,
+        },
+      ],
+      opinions:
+        poll.opinion === undefined ? [] : [{ participantId: poll.member, text: poll.opinion }],
+    });
+
+  /**
+   * A poll in the layout a version without the matrix's index wrote (the whole-matrix
+   * hashes only), rated by `U-<roundId>`, with their opinion when given.
+   */
+  const legacyPoll = async (workspaceId: string, roundId: string, at: number, opinion?: string) => {
+    const tenant = `${env.prefix}:slack.${workspaceId}:matrix`;
+    const id = `${roundId}.v1`;
+    const member = `U-${roundId}`;
+    await redis.hset(
+      `${tenant}:statements`,
+      id,
+      JSON.stringify({ id, text: roundId, roundId, version: 1, question: 'Q', at }),
+    );
+    await redis.hset(
+      `${tenant}:ratings`,
+      `${member}${SEP}${id}`,
+      JSON.stringify({ approval: 1, at }),
+    );
+    if (opinion !== undefined) {
+      await redis.hset(
+        `${tenant}:opinions`,
+        `${member}${SEP}${roundId}`,
+        JSON.stringify({ text: opinion, at }),
+      );
+    }
+  };
 
   it('keeps rounds of two workspaces apart even with the same ids', async () => {
     await store.rounds.create(round('r1', slack));
@@ -358,29 +418,12 @@ describe('store', () => {
   it('reads a window from the index alone, and indexes a matrix recorded before the index existed', async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TI' };
     const tenant = `${env.prefix}:slack.TI:matrix`;
-    const SEP = '\u001f';
-    // The layout an older version wrote: one hash per part, no index.
     for (const [roundId, at] of [
       ['old1', 10],
       ['old2', 20],
       ['old3', 30],
     ] as const) {
-      const id = `${roundId}.v1`;
-      await redis.hset(
-        `${tenant}:statements`,
-        id,
-        JSON.stringify({ id, text: `text ${roundId}`, roundId, version: 1, question: 'Q', at }),
-      );
-      await redis.hset(
-        `${tenant}:ratings`,
-        `U-${roundId}${SEP}${id}`,
-        JSON.stringify({ approval: 1, at }),
-      );
-      await redis.hset(
-        `${tenant}:opinions`,
-        `U-${roundId}${SEP}${roundId}`,
-        JSON.stringify({ text: `said in ${roundId}`, at }),
-      );
+      await legacyPoll('TI', roundId, at, `said in ${roundId}`);
     }
     const first = await store.ratingsMatrix.load(scope, 2);
     expect(first.statements.map((s) => s.id)).toEqual(['old2.v1', 'old3.v1']);
@@ -391,15 +434,7 @@ describe('store', () => {
     expect(await redis.zcard(`${tenant}:by-time`)).toBe(3);
 
     // Once indexed, a window reads neither whole-matrix hash of ratings or opinions.
-    await store.ratingsMatrix.recordPoll(scope, {
-      roundId: 'new1',
-      version: 1,
-      question: 'Q',
-      statement: 'text new1',
-      openedAt: 40,
-      ratings: [{ participantId: 'U-new1', optionKey: 'agree', approval: 1, at: 40 }],
-      opinions: [{ participantId: 'U-new1', text: 'said in new1' }],
-    });
+    await onePoll(scope, { roundId: 'new1', at: 40, member: 'U-new1', opinion: 'said in new1' });
     await redis.del(`${tenant}:ratings`, `${tenant}:opinions`);
     const windowed = await store.ratingsMatrix.load(scope, 2);
     expect(windowed.ratings.map((r) => `${r.member}:${r.statement}`)).toEqual([
@@ -412,15 +447,12 @@ describe('store', () => {
   it('records each poll in the index too, and an index pass never replaces what is already there', async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TN' };
     const tenant = `${env.prefix}:slack.TN:matrix`;
-    const SEP = '\u001f';
-    await store.ratingsMatrix.recordPoll(scope, {
+    await onePoll(scope, {
       roundId: 'r1',
-      version: 1,
-      question: 'Q',
-      statement: 'first',
-      openedAt: 10,
-      ratings: [{ participantId: 'U1', optionKey: 'disagree', approval: 0, at: 10 }],
-      opinions: [{ participantId: 'U1', text: 'newer words' }],
+      at: 10,
+      member: 'U1',
+      approval: 0,
+      opinion: 'newer words',
     });
     expect(await redis.zscore(`${tenant}:by-time`, 'r1.v1')).toBe('10');
     expect(JSON.parse((await redis.hget(`${tenant}:statement:r1.v1`, 'U1')) ?? '{}')).toEqual({
@@ -449,15 +481,7 @@ describe('store', () => {
     const tenant = `${env.prefix}:slack.TL:matrix`;
     // Ids that sort apart by code unit and by locale ('rB' < 'ra' < 'rc' only by code unit).
     for (const roundId of ['ra', 'rB', 'rc']) {
-      await store.ratingsMatrix.recordPoll(scope, {
-        roundId,
-        version: 1,
-        question: 'Q',
-        statement: roundId,
-        openedAt: 7,
-        ratings: [{ participantId: `U-${roundId}`, optionKey: 'agree', approval: 1, at: 7 }],
-        opinions: [],
-      });
+      await onePoll(scope, { roundId, at: 7, member: `U-${roundId}` });
     }
     // As if recorded before the index, with another process indexing it now.
     await redis.del(`${tenant}:indexed`);
@@ -474,31 +498,9 @@ describe('store', () => {
   it('indexes again what a version without the index wrote, and reads whole when Redis refuses the pass', async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TH' };
     const tenant = `${env.prefix}:slack.TH:matrix`;
-    const SEP = '\u001f';
-    const legacy = async (roundId: string, at: number) => {
-      const id = `${roundId}.v1`;
-      await redis.hset(
-        `${tenant}:statements`,
-        id,
-        JSON.stringify({ id, text: roundId, roundId, version: 1, question: 'Q', at }),
-      );
-      await redis.hset(
-        `${tenant}:ratings`,
-        `U-${roundId}${SEP}${id}`,
-        JSON.stringify({ approval: 1, at }),
-      );
-    };
-    await store.ratingsMatrix.recordPoll(scope, {
-      roundId: 'new1',
-      version: 1,
-      question: 'Q',
-      statement: 'new1',
-      openedAt: 10,
-      ratings: [{ participantId: 'U-new1', optionKey: 'agree', approval: 1, at: 10 }],
-      opinions: [],
-    });
+    await onePoll(scope, { roundId: 'new1', at: 10, member: 'U-new1' });
     // An old worker, still running after the upgrade, records a poll its own way.
-    await legacy('old1', 20);
+    await legacyPoll('TH', 'old1', 20);
     expect((await store.ratingsMatrix.load(scope, 5)).statements.map((s) => s.id)).toEqual([
       'new1.v1',
       'old1.v1',
@@ -506,7 +508,7 @@ describe('store', () => {
     expect(await redis.zcard(`${tenant}:by-time`)).toBe(2);
 
     // Another, and Redis refuses one of the pass's writes (here: a key of the wrong type).
-    await legacy('old2', 30);
+    await legacyPoll('TH', 'old2', 30);
     await redis.set(`${tenant}:statement:old2.v1`, 'not a hash');
     await redis.del(`${tenant}:indexed`);
     const read = await store.ratingsMatrix.load(scope, 5);
@@ -517,16 +519,8 @@ describe('store', () => {
 
   it("windows by statement: a round's revision can be in while its first version is out, and ties go to the later id", async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TV' };
-    const poll = (roundId: string, version: number, openedAt: number, member: string) =>
-      store.ratingsMatrix.recordPoll(scope, {
-        roundId,
-        version,
-        question: 'Q',
-        statement: `${roundId} v${version}`,
-        openedAt,
-        ratings: [{ participantId: member, optionKey: 'agree', approval: 1, at: openedAt }],
-        opinions: [{ participantId: member, text: `words in ${roundId}` }],
-      });
+    const poll = (roundId: string, version: number, at: number, member: string) =>
+      onePoll(scope, { roundId, version, at, member, opinion: `words in ${roundId}` });
     await poll('ra', 1, 100, 'U1');
     await poll('ra', 2, 300, 'U2');
     await poll('rb', 1, 200, 'U3');

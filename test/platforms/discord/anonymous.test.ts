@@ -9,6 +9,7 @@ import {
   settle,
   startRound,
   startWorld,
+  threadPost,
   until,
   type World,
 } from './support.js';
@@ -129,14 +130,7 @@ describe('Discord: a hidden round', () => {
     fake.say(threadId, MEMBERS.ben, OPINIONS.ben);
     await until(async () => (await opinions(world, round.id)).length === 2 || null);
     await fake.answered(fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild }));
-    const inThread = new RegExp(`^/channels/${threadId}/messages$`);
-    const statement = await fake.waitFor(
-      () =>
-        fake
-          .requested('POST', inThread)
-          .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
-      'statement',
-    );
+    const statement = await threadPost(world, threadId, 'Proposed statement');
     const body = statement.body as { components?: { components: { custom_id: string }[] }[] };
     expect(body.components?.flatMap((row) => row.components.map((b) => b.custom_id))).toEqual([
       'consensus:rate:hidden:agree',

@@ -14,6 +14,7 @@ import {
   snowflake,
   startRound,
   startWorld,
+  threadPost,
   until,
   type World,
 } from './support.js';
@@ -141,13 +142,7 @@ describe('Discord: slash commands', () => {
     fake.say(threadId, ben, 'No, our customers expect us five days a week.');
     await until(async () => (await opinions(world, round.id)).length === 2 || null);
     await fake.answered(fake.command('close', {}, moderator));
-    const statement = await fake.waitFor(
-      () =>
-        fake
-          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
-          .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
-      'statement',
-    );
+    const statement = await threadPost(world, threadId, 'Proposed statement');
     await until(
       async () =>
         (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling',

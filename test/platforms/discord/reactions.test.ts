@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LATE_REACTION_NOTICE } from '../../../src/platforms/discord/bot.js';
 import {
-  embedsOf,
   idOf,
   member,
   moderator,
@@ -9,6 +8,7 @@ import {
   settle,
   startRound,
   startWorld,
+  threadPost,
   until,
   type World,
 } from './support.js';
@@ -25,13 +25,7 @@ async function toStatement(world: World) {
   fake.say(threadId, ben, 'Five days; customers expect us.');
   await settle(world);
   await fake.answered(fake.command('close', {}, moderator));
-  const statement = await fake.waitFor(
-    () =>
-      fake
-        .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
-        .find((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement')) ?? null,
-    'statement',
-  );
+  const statement = await threadPost(world, threadId, 'Proposed statement');
   return { round, threadId, statementId: idOf(statement.response) };
 }
 
@@ -127,13 +121,7 @@ describe('Discord: reactions as ratings', () => {
     fake.react(threadId, statementId, ana, '👍');
     await settle(world);
     await fake.answered(fake.command('finish', {}, moderator));
-    await fake.waitFor(
-      () =>
-        fake
-          .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
-          .find((r) => embedsOf(r.body)[0]?.title?.includes('Results')) ?? null,
-      'results',
-    );
+    await threadPost(world, threadId, 'Results');
     const posts = () =>
       fake
         .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))

@@ -203,6 +203,18 @@ export function embedsOf(message: unknown): Embed[] {
   return Array.isArray(embeds) ? (embeds as Embed[]) : [];
 }
 
+/** The first message the bot posted in the thread with an embed titled `title` (in part), once there is one. */
+export function threadPost(world: World, threadId: string, title: string) {
+  const inThread = new RegExp(`^/channels/${threadId}/messages$`);
+  return world.fake.waitFor(
+    () =>
+      world.fake
+        .requested('POST', inThread)
+        .find((r) => embedsOf(r.body)[0]?.title?.includes(title)) ?? null,
+    title,
+  );
+}
+
 /** The id of a message the fake answered with. */
 export function idOf(response: unknown): string {
   return String((response as { id?: unknown } | undefined)?.id);
