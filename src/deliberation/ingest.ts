@@ -163,7 +163,7 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     kind,
     version,
     event.userId,
-    { messageId: event.messageId, text, at: event.at },
+    { messageId: event.messageId, channelId: event.channelId, text, at: event.at },
     event.revision ?? event.at,
   );
   if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
@@ -184,29 +184,50 @@ export async function removeReply(
 ): Promise<ReplyOutcome> {
   const role = await store.messages.lookup(event.scope, event.channelId, event.threadRootId);
   if (role?.kind !== 'question') return IGNORED;
-  const round = await store.rounds.get(event.scope, role.roundId);
-  if (!round) return IGNORED;
-  const slot = await store.contributions.remove(event.scope, round.id, event.messageId);
-  if (!slot) return { ...IGNORED, roundId: round.id };
-  return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
+  return removeFromRound(
+    store,
+    event.scope,
+    await store.rounds.get(event.scope, role.roundId),
+    event.messageId,
+  );
 }
 
 /**
  * A reply was deleted, but the platform did not say in which thread (Slack omits
- * previous_message at times): it is removed from whichever open round of the channel holds
- * it. A message id names one message within a channel, so marking it deleted in the
- * channel's other open rounds changes nothing there, and a late event cannot revive it.
+ * previous_message at times). The round it was stored in is looked up by its channel and
+ * id, and it is removed there whatever that round's phase, as removeReply would. A reply
+ * stored by an earlier version, which did not record its round, is found among the
+ * channel's open rounds; those are asked in any case, so a deletion handled before its
+ * reply (no round recorded yet) still keeps a late copy out. A message id names one
+ * message within a channel, so marking it deleted in a round that never held it changes
+ * nothing there.
  */
 export async function removeReplyInChannel(
   store: Store,
   event: Pick<ReplyEvent, 'scope' | 'channelId' | 'messageId'>,
 ): Promise<ReplyOutcome> {
-  let outcome = IGNORED;
-  for (const round of await store.rounds.openInChannel(event.scope, event.channelId)) {
-    const slot = await store.contributions.remove(event.scope, round.id, event.messageId);
-    if (slot) outcome = { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
+  const recorded = await store.contributions.roundOf(event.scope, event.channelId, event.messageId);
+  const round = recorded === null ? null : await store.rounds.get(event.scope, recorded);
+  let outcome = await removeFromRound(store, event.scope, round, event.messageId);
+  for (const open of await store.rounds.openInChannel(event.scope, event.channelId)) {
+    if (open.id === recorded) continue;
+    const removed = await removeFromRound(store, event.scope, open, event.messageId);
+    if (removed.status === 'removed' && outcome.status !== 'removed') outcome = removed;
   }
   return outcome;
+}
+
+/** Removes a deleted reply from its round, in any phase, and remembers it as deleted. */
+async function removeFromRound(
+  store: Store,
+  scope: Scope,
+  round: Round | null,
+  messageId: string,
+): Promise<ReplyOutcome> {
+  if (!round) return IGNORED;
+  const slot = await store.contributions.remove(scope, round.id, messageId);
+  if (!slot) return { ...IGNORED, roundId: round.id };
+  return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
 }
 
 /** A reaction on a statement; adapters drop the bot's own reactions before calling. */

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { LIMITS } from '../domain/limits.js';
 import { type Contribution, joinContributions, type Opinion } from '../domain/opinion.js';
-import type { Scope } from '../domain/scope.js';
+import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { ContributionKind, Keys } from './keys.js';
 import { LuaScript } from './script.js';
@@ -22,6 +22,9 @@ const StoredContributionSchema = z.object({
  */
 export type UpsertOutcome = 'added' | 'edited' | 'ignored' | 'stale' | 'deleted';
 
+/** A reply message as stored: its contribution, and the channel it was posted in. */
+export type ReplyMessage = Contribution & { channelId: string };
+
 /** Where a reply message's text is kept. */
 export type ReplySlot = { kind: ContributionKind; version: number };
 
@@ -32,11 +35,14 @@ const DELETED = 'deleted';
 
 /**
  * One script, so an edit racing a deletion or another edit of the same message cannot
- * interleave: KEYS = reply index, slot hash, the slot's by-member index; ARGV = message
- * id, slot, participant, value, revision. The by-member index lists each member's message
- * ids (newline-separated, each once), so one member's text is read without decoding the
- * whole set: reading it after every reply was quadratic in the group's size. Ids of
- * messages since cleared or deleted stay listed and simply read as absent.
+ * interleave: KEYS = reply index, slot hash, the slot's by-member index, the channel's
+ * reply rounds; ARGV = message id, slot, participant, value, revision, round id (JSON).
+ * The by-member index lists each member's message ids (newline-separated, each once), so
+ * one member's text is read without decoding the whole set: reading it after every reply
+ * was quadratic in the group's size. Ids of messages since cleared or deleted stay listed
+ * and simply read as absent. The channel's reply rounds remember the round of every
+ * message stored (in the same write, so no reply stored here lacks it), for a deletion that
+ * names only the channel.
  */
 const UPSERT = new LuaScript(
   `
@@ -52,6 +58,7 @@ if current then
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
 if current then return 'edited' end
 local ids = redis.call('HGET', KEYS[3], ARGV[3])
 if not ids then
@@ -60,7 +67,7 @@ elseif not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[1] .. '\\n', 1, true
   redis.call('HSET', KEYS[3], ARGV[3], ids .. '\\n' .. ARGV[1])
 end
 return 'added'`,
-  3,
+  4,
 );
 
 /** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
@@ -87,7 +94,8 @@ function parseSlot(field: string): ReplySlot | null {
  * removes it; a member's text is all their replies joined. A per-round index remembers
  * which set each message went to, so an edit lands where the message first did (an
  * opinion edited during the critique phase never becomes a critique), and which messages
- * were deleted, so an event delivered after the deletion cannot revive them.
+ * were deleted, so an event delivered after the deletion cannot revive them. A
+ * per-channel index remembers which round each stored message went to.
  */
 export class ContributionRepository {
   constructor(
@@ -104,6 +112,16 @@ export class ContributionRepository {
   }
 
   /**
+   * The round a message of the channel was stored in, in whatever phase that round is now,
+   * or null: never stored, or stored by a version that did not record it.
+   */
+  async roundOf(scope: Scope, channelId: string, messageId: string): Promise<string | null> {
+    const key = this.keys.replyRounds(scope, channelId);
+    const raw = await this.redis.hget(key, messageId);
+    return raw === null ? null : decode(KeySafeIdSchema, key, raw);
+  }
+
+  /**
    * Adds or replaces one message. `revision` (default: the message's own time) orders
    * edits: one older than what is stored is 'stale' and changes nothing.
    */
@@ -113,7 +131,7 @@ export class ContributionRepository {
     kind: ContributionKind,
     version: number,
     participantId: string,
-    contribution: Contribution,
+    contribution: ReplyMessage,
     revision: number = contribution.at,
   ): Promise<UpsertOutcome> {
     const slot = slotField({ kind, version });
@@ -128,11 +146,13 @@ export class ContributionRepository {
       this.keys.replyIndex(scope, roundId),
       this.keys.contributions(scope, roundId, kind, version),
       this.keys.contributionsByMember(scope, roundId, kind, version),
+      this.keys.replyRounds(scope, contribution.channelId),
       contribution.messageId,
       slot,
       participantId,
       JSON.stringify(value),
       String(revision),
+      JSON.stringify(KeySafeIdSchema.parse(roundId)),
     );
     if (outcome === 'added' || outcome === 'edited' || outcome === 'stale') return outcome;
     if (outcome === 'deleted') return 'deleted';

@@ -39,6 +39,13 @@ export class Keys {
   ): string {
     return `${this.contributions(scope, roundId, kind, version)}:by-member`;
   }
+  /**
+   * Per channel: the round each reply message was recorded in (message id -> round id), so
+   * a deletion that names only the channel finds the reply's round in any phase.
+   */
+  replyRounds(scope: Scope, channelId: string): string {
+    return `${this.tenant(scope)}:channel:${channelId}:reply-rounds`;
+  }
   /** Which contribution set each reply message belongs to, or that it was deleted. */
   replyIndex(scope: Scope, roundId: string): string {
     return `${this.round(scope, roundId)}:replies`;

@@ -132,16 +132,19 @@ describe('store', () => {
   it("joins a member's replies, replaces an edited one and forgets a deleted one", async () => {
     const c = store.contributions;
     await c.upsert(slack, 'r1', 'opinion', 0, 'U1', {
+      channelId: 'C1',
       messageId: 'm1',
       text: 'First thought.',
       at: 1,
     });
     await c.upsert(slack, 'r1', 'opinion', 0, 'U1', {
+      channelId: 'C1',
       messageId: 'm2',
       text: 'Second thought.',
       at: 2,
     });
     await c.upsert(slack, 'r1', 'opinion', 0, 'U2', {
+      channelId: 'C1',
       messageId: 'm3',
       text: 'Other view.',
       at: 3,
@@ -153,11 +156,21 @@ describe('store', () => {
       ],
     );
     expect(
-      await c.upsert(slack, 'r1', 'opinion', 0, 'U1', { messageId: 'm1', text: 'Edited.', at: 1 }),
+      await c.upsert(slack, 'r1', 'opinion', 0, 'U1', {
+        channelId: 'C1',
+        messageId: 'm1',
+        text: 'Edited.',
+        at: 1,
+      }),
     ).toBe('edited');
     // Someone else's message id cannot be overwritten.
     expect(
-      await c.upsert(slack, 'r1', 'opinion', 0, 'U2', { messageId: 'm1', text: 'hijack', at: 5 }),
+      await c.upsert(slack, 'r1', 'opinion', 0, 'U2', {
+        channelId: 'C1',
+        messageId: 'm1',
+        text: 'hijack',
+        at: 5,
+      }),
     ).toBe('ignored');
     expect(await c.remove(slack, 'r1', 'm2')).toEqual({ kind: 'opinion', version: 0 });
     expect((await c.get(slack, 'r1', 'opinion', 0, 'U1'))?.text).toBe('Edited.');
@@ -170,7 +183,15 @@ describe('store', () => {
   it('keeps the latest edit and the deletion whatever order their events arrive in', async () => {
     const c = store.contributions;
     const reply = (text: string, revision: number) =>
-      c.upsert(slack, 'order', 'opinion', 0, 'U1', { messageId: 'm1', text, at: 10 }, revision);
+      c.upsert(
+        slack,
+        'order',
+        'opinion',
+        0,
+        'U1',
+        { channelId: 'C1', messageId: 'm1', text, at: 10 },
+        revision,
+      );
     expect(await reply('Second edit.', 30)).toBe('added');
     // The first edit arrives late: it is older than what is stored and changes nothing.
     expect(await reply('First edit.', 20)).toBe('stale');
@@ -181,7 +202,12 @@ describe('store', () => {
     // A deletion handled before the message itself: the message never counts.
     expect(await c.remove(slack, 'order', 'm2')).toBeNull();
     expect(
-      await c.upsert(slack, 'order', 'opinion', 0, 'U2', { messageId: 'm2', text: 'Late.', at: 5 }),
+      await c.upsert(slack, 'order', 'opinion', 0, 'U2', {
+        channelId: 'C1',
+        messageId: 'm2',
+        text: 'Late.',
+        at: 5,
+      }),
     ).toBe('deleted');
     expect(await c.locate(slack, 'order', 'm2')).toBe('deleted');
     expect((await c.list(slack, 'order', 'opinion', 0)).map((o) => o.participantId)).toEqual([
@@ -190,15 +216,58 @@ describe('store', () => {
 
     // A message stays in the set it was first written to.
     expect(
-      await c.upsert(slack, 'order', 'critique', 1, 'U1', { messageId: 'm1', text: 'x', at: 40 }),
+      await c.upsert(slack, 'order', 'critique', 1, 'U1', {
+        channelId: 'C1',
+        messageId: 'm1',
+        text: 'x',
+        at: 40,
+      }),
     ).toBe('ignored');
     expect(await c.list(slack, 'order', 'critique', 1)).toEqual([]);
+  });
+
+  it("remembers each stored reply's round by its channel and id, per workspace", async () => {
+    const c = store.contributions;
+    const write = (scope: Scope, roundId: string, member: string, messageId: string) =>
+      c.upsert(scope, roundId, 'opinion', 0, member, {
+        channelId: 'C7',
+        messageId,
+        text: 'A reply.',
+        at: 1,
+      });
+    expect(await c.roundOf(slack, 'C7', 'm1')).toBeNull();
+    expect(await write(slack, 'where1', 'U1', 'm1')).toBe('added');
+    expect(await c.roundOf(slack, 'C7', 'm1')).toBe('where1');
+    // Not in another channel, nor in another workspace with the same ids.
+    expect(await c.roundOf(slack, 'C8', 'm1')).toBeNull();
+    expect(await c.roundOf(discord, 'C7', 'm1')).toBeNull();
+    expect(await write(discord, 'where2', 'U1', 'm1')).toBe('added');
+    expect(await c.roundOf(discord, 'C7', 'm1')).toBe('where2');
+    expect(await c.roundOf(slack, 'C7', 'm1')).toBe('where1');
+    // Only a reply actually stored is remembered: not one refused as deleted.
+    await c.remove(slack, 'where1', 'm2');
+    expect(await write(slack, 'where1', 'U2', 'm2')).toBe('deleted');
+    expect(await c.roundOf(slack, 'C7', 'm2')).toBeNull();
+    // A deleted reply's round stays known.
+    await c.remove(slack, 'where1', 'm1');
+    expect(await c.roundOf(slack, 'C7', 'm1')).toBe('where1');
+    // Stored data is checked like every other read.
+    await redis.hset(`${env.prefix}:slack.T1:channel:C7:reply-rounds`, 'bad', '"no spaces"');
+    await expect(c.roundOf(slack, 'C7', 'bad')).rejects.toThrow(/Stored data/);
   });
 
   it("reads one member's text alone, through cleared, deleted and re-written messages", async () => {
     const c = store.contributions;
     const write = (member: string, messageId: string, text: string, at: number, revision = at) =>
-      c.upsert(slack, 'one', 'opinion', 0, member, { messageId, text, at }, revision);
+      c.upsert(
+        slack,
+        'one',
+        'opinion',
+        0,
+        member,
+        { channelId: 'C1', messageId, text, at },
+        revision,
+      );
     await write('U1', 'a', 'First point.', 1);
     await write('U2', 'b', 'Someone else entirely.', 2);
     await write('U1', 'c', 'Second point.', 3);
@@ -233,6 +302,7 @@ describe('store', () => {
   it('counts the members who wrote, each once, no further than asked', async () => {
     for (let i = 0; i < 250; i++) {
       await store.contributions.upsert(slack, 'many', 'opinion', 0, `U${i % 120}`, {
+        channelId: 'C1',
         messageId: `m${i}`,
         text: `reply ${i}`,
         at: i,
@@ -246,6 +316,7 @@ describe('store', () => {
   it('stores an over-long opinion truncated, with a note and its original length', async () => {
     const long = 'x'.repeat(5_000);
     await store.contributions.upsert(slack, 'long', 'opinion', 0, 'U1', {
+      channelId: 'C1',
       messageId: 'm',
       text: long,
       at: 1,

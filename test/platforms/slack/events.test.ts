@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL,
   deleted,
+  deletedWithoutThread,
   edited,
   message,
   opinions,
@@ -98,19 +99,7 @@ describe('Slack events', () => {
     await s.event(message(s, 'U002', 'An opinion that stays.', questionTs));
     await s.settle();
     // Slack omits previous_message for some deletions (very old messages, some clients).
-    const deletion = (ts: unknown) => {
-      const eventTs = s.ts();
-      return {
-        type: 'message',
-        subtype: 'message_deleted',
-        hidden: true,
-        channel: CHANNEL,
-        ts: eventTs,
-        deleted_ts: ts,
-        event_ts: eventTs,
-        channel_type: 'channel',
-      };
-    };
+    const deletion = (ts: unknown) => deletedWithoutThread(s, ts);
     // Top-level chatter, deleted the same way, changes nothing.
     const chatter = message(s, 'U003', 'Lunch?', null);
     await s.event(chatter);
@@ -124,6 +113,32 @@ describe('Slack events', () => {
     await s.event(message(s, 'U004', 'And a later one.', questionTs));
     await s.settle();
     expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U002', 'U004']);
+    expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('removes a reply deleted without previous_message after its round has finished', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const reply = message(s, 'U003', 'An opinion deleted once the round is over.', questionTs);
+    await s.event(reply);
+    await toPolling(round.id, questionTs);
+    await s.command('UMOD', 'finish');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'closed',
+    );
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual([
+      'U003',
+      'U001',
+      'U002',
+    ]);
+    // The same channel and ts, delivered for another workspace's installation: not ours.
+    await s.event(deletedWithoutThread(s, reply.ts), { team: 'T0002' });
+    await s.settle();
+    expect(await opinions(s, round.id)).toHaveLength(3);
+    const ack = await s.event(deletedWithoutThread(s, reply.ts));
+    expect(ack.status).toBe(200);
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
     expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 

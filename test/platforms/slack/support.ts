@@ -343,6 +343,24 @@ export function deleted(stack: Stack, original: Record<string, unknown>): Record
   };
 }
 
+/**
+ * A deletion as Slack sends it at times (very old messages, some clients): without
+ * previous_message, so it names the channel and the deleted ts but not the thread.
+ */
+export function deletedWithoutThread(stack: Stack, ts: unknown): Record<string, unknown> {
+  const eventTs = stack.ts();
+  return {
+    type: 'message',
+    subtype: 'message_deleted',
+    hidden: true,
+    channel: CHANNEL,
+    ts: eventTs,
+    deleted_ts: ts,
+    event_ts: eventTs,
+    channel_type: 'channel',
+  };
+}
+
 export function reaction(
   stack: Stack,
   user: string,
