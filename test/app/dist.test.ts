@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FakeDiscord } from '../fakes/discord.js';
+import { APPLICATION_ID, TOKEN } from '../platforms/discord/support.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
 
 /**
@@ -157,6 +159,44 @@ describe('the built entry points (what the image runs)', () => {
     expect(learned.groups).toHaveLength(3);
     // s0 as rated: b approved it, a and c did not.
     expect(learned.approvals[1]).toEqual([0, 1, 0]);
+  });
+
+  it('node dist/app/discord-commands.js registers /consensus (how the image registers it)', async () => {
+    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    try {
+      const run = (extra: NodeJS.ProcessEnv) => {
+        const child = spawn(process.execPath, [join(DIST, 'discord-commands.js')], {
+          cwd: ROOT,
+          env: env(extra),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        child.stderr?.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        return exited(child).then((code) => ({ code, output }));
+      };
+      const unset = await run({});
+      expect(unset.code).toBe(2);
+      expect(unset.output).toContain('see "Connect to Discord" in the README');
+      const registered = await run({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: fake.apiUrl,
+      });
+      expect(registered).toEqual({
+        code: 0,
+        output: expect.stringContaining('Registered /consensus globally'),
+      });
+      expect(fake.requests.map((r) => [r.method, r.path])).toEqual([
+        ['PUT', `/applications/${APPLICATION_ID}/commands`],
+      ]);
+    } finally {
+      await fake.close();
+    }
   });
 
   it('node dist/app/worker.js answers the healthcheck on METRICS_PORT and exits 0 on SIGTERM', async () => {

@@ -264,7 +264,9 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     }
     const value = tokens[i + 1];
     if (value === undefined) return invalid(`${flag} needs a value.`, usage);
-    args.push(flag, value.value);
+    // One `--flag=value` argument: as two, a value that starts with '-' (`--minutes -5`)
+    // would read to parseArgs as another option, and its error would not name the rule.
+    args.push(`${flag}=${value.value}`);
     cut(token.start, end(value));
     i += 2;
   }

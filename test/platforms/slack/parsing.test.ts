@@ -116,6 +116,18 @@ describe('slash command parsing', () => {
   });
 
   it.each([
+    ['start --minutes -5 Q?', '--minutes'],
+    ['start Q? --candidates -3', '--candidates'],
+    ['start --poll-minutes=-1 --minutes 5 Q?', '--poll-minutes'],
+  ])('refuses a negative number in %j by the flag’s own rule', (text, flag) => {
+    const parsed = parseCommand(text);
+    if (parsed.kind !== 'invalid') throw new Error(`parsed as ${parsed.kind}`);
+    expect(parsed.message).toContain(flag);
+    expect(parsed.message).toMatch(/whole number/);
+    expect(parsed.message).not.toMatch(/ambiguous/i);
+  });
+
+  it.each([
     'start --candidates 0 Q?',
     'start --candidates 1.5 Q?',
     `start --minutes ${7 * 24 * 60 + 1} Q?`,
