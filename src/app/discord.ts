@@ -42,8 +42,9 @@ export interface DiscordConnection {
   /** Resolves when every event received so far has been handled (tests, shutdown). */
   idle(): Promise<void>;
   /**
-   * True from a successful `start` until `stop` or a fatal close: whether Discord events
-   * reach the bot. A readiness probe should include it.
+   * True from a successful `start` until `stop` or a fatal close, except while the gateway
+   * connection is lost and discord.js reconnects: whether Discord events reach the bot.
+   * A readiness probe should include it.
    */
   ready(): boolean;
 }
@@ -91,9 +92,21 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
   // An 'error' event without a listener would crash the process.
   client.on(Events.Error, (error) => log.error(describeError(error), 'discord client error'));
   client.on(Events.ShardError, (error) => log.warn(describeError(error), 'gateway error'));
-  client.on(Events.ShardResume, (shardId, replayed) =>
-    log.info({ shardId, replayed }, 'gateway session resumed'),
-  );
+  // Shards whose connection dropped and that discord.js is still reconnecting. `state`
+  // misses these: discord.js reports a resumable close as reconnecting, not disconnected,
+  // and no events arrive until the shard resumes or starts a new session.
+  const reconnecting = new Set<number>();
+  client.on(Events.ShardReconnecting, (shardId) => {
+    reconnecting.add(shardId);
+    // stop() closes the gateway too; only a drop while running is news.
+    if (state === 'ready') log.warn({ shardId }, 'gateway connection lost, reconnecting');
+  });
+  client.on(Events.ShardResume, (shardId, replayed) => {
+    reconnecting.delete(shardId);
+    log.info({ shardId, replayed }, 'gateway session resumed');
+  });
+  // A session that could not be resumed ends with a fresh READY instead.
+  client.on(Events.ShardReady, (shardId) => reconnecting.delete(shardId));
   // discord.js emits this only for close codes it will not reconnect after (4004 token,
   // 4014 intents, ...). It stays attached for the life of the client: such a close can
   // come at any time, and without a listener the process would run on, deaf.
@@ -181,7 +194,7 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
       await bot?.idle();
     },
     ready() {
-      return state === 'ready';
+      return state === 'ready' && reconnecting.size === 0;
     },
   };
 }

@@ -154,7 +154,8 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
     redis,
   );
   const runWorkers = role === 'worker' || config.RUN_WORKERS;
-  // A platform that lost its connection for good makes the process not ready.
+  // A platform whose connection is down, for good or while it reconnects, makes the
+  // process not ready.
   const platformTrouble = () =>
     live.discord && !live.discord.ready() ? 'discord gateway not connected' : null;
   // Routes close over the runtime, which exists only once the platforms are built.

@@ -3,7 +3,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { type EphemeralRedis, startEphemeralRedis } from '../../src/app/redis-server.js';
+import { FakeDiscord } from '../fakes/discord.js';
 import { FakeSlack } from '../fakes/slack.js';
+import { APPLICATION_ID, TOKEN } from '../platforms/discord/support.js';
 import { until } from '../support/harness.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
 
@@ -121,6 +123,35 @@ describe('npm start and npm run worker as processes', () => {
     const done = exited(child);
     child.kill('SIGTERM');
     expect(await done).toBe(0);
+  });
+
+  it('is not ready while the Discord gateway reconnects, and ready again once it resumes', async () => {
+    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    cleanups.push(() => fake.close());
+    const { child, running } = await launch(
+      'src/app/start.ts',
+      env({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: fake.apiUrl,
+      }),
+    );
+    children.push(child);
+    expect(running.discord).toBe('on');
+    const readyz = () => fetch(`http://127.0.0.1:${running.health}/readyz`);
+    expect((await readyz()).status).toBe(200);
+    let down: Response | undefined;
+    // The fake holds the reconnect until the probe has seen the gap.
+    await fake.dropConnection({
+      whileGone: async () => {
+        down = await until(async () => {
+          const res = await readyz();
+          return res.status === 503 && res;
+        }, 5_000);
+      },
+    });
+    expect(await down?.text()).toBe('discord gateway not connected\n');
+    await until(async () => (await readyz()).status === 200, 5_000);
   });
 
   it('runs workers alone with `worker`', async () => {

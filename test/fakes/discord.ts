@@ -715,14 +715,20 @@ export class FakeDiscord {
   /**
    * Drops the connection as a network failure would; discord.js reconnects and resumes.
    * `replayDelivered` events it already had are sent again with the missed ones.
+   * `whileGone` runs once the connection is down; the bot cannot reconnect before it ends.
    */
-  async dropConnection(options: { replayDelivered?: number } = {}): Promise<void> {
+  async dropConnection(
+    options: { replayDelivered?: number; whileGone?: () => void | Promise<void> } = {},
+  ): Promise<void> {
     const socket = this.session?.socket;
     if (!socket) throw new Error('fake Discord: nothing to drop');
     this.replayOverlap = options.replayDelivered ?? 0;
     const resumesBefore = this.resumes.length;
-    socket.close(4000, 'Unknown error');
-    await this.waitFor(() => !this.connected, 'disconnect');
+    await this.holdingConnections(async () => {
+      socket.close(4000, 'Unknown error');
+      await this.waitFor(() => !this.connected, 'disconnect');
+      await options.whileGone?.();
+    });
     return void (await this.waitFor(
       () => this.resumes.length > resumesBefore && this.connected,
       'resume',
@@ -739,15 +745,25 @@ export class FakeDiscord {
     if (!socket) throw new Error('fake Discord: nothing to drop');
     const identifiesBefore = this.identifies.length;
     this.session = null;
-    this.holdConnections = true;
-    socket.close(4000, 'Unknown error');
-    await whileGone();
-    this.holdConnections = false;
-    for (const release of this.held.splice(0)) release();
+    await this.holdingConnections(async () => {
+      socket.close(4000, 'Unknown error');
+      await whileGone();
+    });
     await this.waitFor(
       () => this.identifies.length > identifiesBefore && this.connected,
       'a new session',
     );
+  }
+
+  /** New gateway connections wait while `gap` runs (also when it throws), then proceed. */
+  private async holdingConnections(gap: () => Promise<void>): Promise<void> {
+    this.holdConnections = true;
+    try {
+      await gap();
+    } finally {
+      this.holdConnections = false;
+      for (const release of this.held.splice(0)) release();
+    }
   }
 
   /** Closes the gateway with a close code, e.g. 4004 (token reset) or 4014 (intent revoked). */

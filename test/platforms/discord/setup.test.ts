@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Events } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/app/config.js';
 import { createDiscord, DiscordStartError } from '../../../src/app/discord.js';
@@ -214,6 +216,63 @@ describe('Discord setup: connecting', () => {
       .start(noService)
       .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/Privileged Gateway Intents > Message Content Intent/);
+  });
+});
+
+describe('Discord setup: while the gateway connection is lost', () => {
+  /**
+   * Whether `probe` comes true within 5 s. It answers rather than throws: the bot must
+   * not be stopped while discord.js waits for the gateway (its destroy() then never
+   * resolves), so a test waits for the session's event before it asserts.
+   */
+  const becomes = (probe: () => boolean) =>
+    until(probe, 5_000).then(
+      () => true,
+      () => false,
+    );
+
+  it('is not ready until discord.js has resumed the session, and says so in the log', async () => {
+    const world = await startWorld();
+    try {
+      expect(world.discord.ready()).toBe(true);
+      const resumed = once(world.discord.client, Events.ShardResume);
+      let wentUnready = false;
+      // The fake holds the reconnect until the probe has had its look at the gap.
+      await world.fake.dropConnection({
+        whileGone: async () => {
+          wentUnready = await becomes(() => !world.discord.ready());
+        },
+      });
+      await resumed;
+      expect(wentUnready).toBe(true);
+      expect(world.discord.ready()).toBe(true);
+      expect(world.fake.identifies).toHaveLength(1);
+      expect(world.log.lines.map((l) => [l.level, l.message])).toEqual(
+        expect.arrayContaining([
+          ['warn', 'gateway connection lost, reconnecting'],
+          ['info', 'gateway session resumed'],
+        ]),
+      );
+    } finally {
+      await world.stop();
+    }
+  });
+
+  it('is not ready until a session that could not be resumed starts afresh', async () => {
+    const world = await startWorld();
+    try {
+      const renewed = once(world.discord.client, Events.ShardReady);
+      let wentUnready = false;
+      await world.fake.dropSession(async () => {
+        wentUnready = await becomes(() => !world.discord.ready());
+      });
+      await renewed;
+      expect(wentUnready).toBe(true);
+      expect(world.discord.ready()).toBe(true);
+      expect(world.fake.identifies).toHaveLength(2);
+    } finally {
+      await world.stop();
+    }
   });
 });
 
