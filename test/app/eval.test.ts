@@ -15,8 +15,17 @@ function runEval(args: string[]) {
 }
 
 describe('npm run eval', () => {
-  it('prints exactly the JSON of EVAL.md section 5 with --json', () => {
-    const run = runEval([FIXTURE, '--json']);
+  it('prints exactly the JSON of EVAL.md section 5 with --json, typed as EVAL.md gives it', () => {
+    // Through npm itself: its "> script" banner would come first on stdout (.npmrc).
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^npm_config_loglevel$/i.test(name)),
+    );
+    const run = spawnSync('npm', ['run', 'eval', '--', FIXTURE, '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env,
+    });
     expect(run.status).toBe(0);
     const rows = JSON.parse(run.stdout) as Record<string, unknown>[];
     expect(rows.map((r) => r.method)).toEqual([
