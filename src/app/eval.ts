@@ -68,7 +68,9 @@ function main(argv: readonly string[]): number {
   const spread: SpreadLine[] = [];
   for (const folder of folders) {
     try {
-      const scored = scoreConversation(loadConversation(folder));
+      const conversation = loadConversation(folder);
+      for (const note of conversation.notes) process.stderr.write(`eval: ${note}\n`);
+      const scored = scoreConversation(conversation);
       rows.push(...scored.map((s) => s.row));
       if (resamples > 0) spread.push(...conversationSpread(scored, resamples));
     } catch (error) {

@@ -37,6 +37,8 @@ export interface Conversation {
   participants: string[];
   /** Participant -> Polis group-id, for participants with a non-blank group. */
   groups: Map<string, string>;
+  /** What the loader left out of well-formed files, and why, for the reader to be told. */
+  notes: string[];
 }
 
 export class PolisInputError extends Error {
@@ -57,7 +59,8 @@ const Timestamp = z
 const CommentRow = z.object({
   'comment-id': Id,
   'author-id': Id,
-  moderated: z.enum(['-1', '0', '1'], { message: 'moderated must be -1, 0 or 1' }),
+  // Blank is read as unmoderated: EVAL.md drops only -1.
+  moderated: z.enum(['-1', '0', '1', ''], { message: 'moderated must be -1, 0, 1 or blank' }),
   'comment-body': z.string(),
 });
 
@@ -166,15 +169,18 @@ export function loadConversation(folderPath: string): Conversation {
     'vote',
   ]);
   const latest = new Map<string, { vote: PolisVote; timestamp: number }>();
+  // A vote on a comment comments.csv does not list (an export whose files were written at
+  // different times) has no text or author to evaluate on: left out, as a rejected
+  // comment's votes are, and said so, rather than losing the whole conversation.
+  let unlisted = 0;
+  let firstUnlisted = '';
   for (const row of votesTable.rows) {
     const v = parseRow(VoteRow, votesTable, row);
     const commentId = v['comment-id'];
     if (!seen.has(commentId)) {
-      throw new CsvError(
-        votesTable.file,
-        row.line,
-        `vote on comment-id ${commentId}, which comments.csv does not list`,
-      );
+      unlisted += 1;
+      if (unlisted === 1) firstUnlisted = `line ${row.line}, comment-id ${commentId}`;
+      continue;
     }
     if (rejected.has(commentId)) continue;
     const key = `${v['voter-id']}:${commentId}`;
@@ -217,5 +223,11 @@ export function loadConversation(folderPath: string): Conversation {
     votes: [...latest.values()].map((entry) => entry.vote),
     participants,
     groups,
+    notes:
+      unlisted === 0
+        ? []
+        : [
+            `${votesTable.file}: left out ${unlisted} vote${unlisted === 1 ? '' : 's'} on comment-ids that comments.csv does not list (first: ${firstUnlisted})`,
+          ],
   };
 }

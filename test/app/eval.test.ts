@@ -1,7 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVAL_JSON_KEYS } from '../eval/helpers.js';
+import {
+  COMMENTS_HEADER,
+  EVAL_JSON_KEYS,
+  PARTICIPANTS_HEADER,
+  SUMMARY,
+  VOTES_HEADER,
+  writeExport,
+} from '../eval/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = 'test/fixtures/polis/london.youth.policing';
@@ -60,6 +67,21 @@ describe('npm run eval', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toContain('usage: npm run eval');
     expect(run.stdout).toBe('');
+  });
+
+  it('tells on stderr of votes it left out, and still prints the JSON', () => {
+    const folder = writeExport('unlisted', {
+      comments: `${COMMENTS_HEADER}\n1,d,0,5,0,0,1,One\n2,d,1,6,0,0,1,Two`,
+      votes: `${VOTES_HEADER}\n10,d,0,1,1\n11,d,1,2,-1\n12,d,7,2,1\n`,
+      participants: `${PARTICIPANTS_HEADER}\n1,0,0,0,0,0\n2,,0,0,0,0`,
+      summary: SUMMARY,
+    });
+    const run = runEval([folder, '--json']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(
+      /^eval: .*votes\.csv: left out 1 vote on comment-ids that comments\.csv does not list \(first: line 4, comment-id 7\)\n$/,
+    );
+    expect((JSON.parse(run.stdout) as unknown[]).length).toBe(5);
   });
 
   it('names the missing file of an incomplete export and exits 1', () => {

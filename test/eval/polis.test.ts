@@ -76,9 +76,27 @@ describe('loadConversation', () => {
     );
   });
 
-  it('rejects a vote on a comment that comments.csv does not list', () => {
-    const folder = writeExport('orphan', { ...GOOD, votes: `${VOTES_HEADER}\n10,d,9,1,1\n` });
-    expect(() => loadConversation(folder)).toThrow(/votes\.csv line 2: vote on comment-id 9/);
+  it('leaves out votes on comments that comments.csv does not list, and says so', () => {
+    const folder = writeExport('orphan', {
+      ...GOOD,
+      votes: `${VOTES_HEADER}\n10,d,9,1,1\n11,d,0,1,1\n12,d,9,2,-1\n`,
+    });
+    const conversation = loadConversation(folder);
+    expect(conversation.votes).toEqual([{ voterId: '1', commentId: '0', vote: 1 }]);
+    expect(conversation.notes).toEqual([
+      expect.stringMatching(
+        /votes\.csv: left out 2 votes on comment-ids that comments\.csv does not list \(first: line 2, comment-id 9\)$/,
+      ),
+    ]);
+    expect(loadConversation(writeExport('listed', GOOD)).notes).toEqual([]);
+  });
+
+  it('reads a blank moderated as unmoderated (only -1 is left out)', () => {
+    const folder = writeExport('blank-moderated', {
+      ...GOOD,
+      comments: `${COMMENTS_HEADER}\n1,d,0,5,0,0,,Blank\n2,d,1,5,0,0,-1,Rejected`,
+    });
+    expect(loadConversation(folder).comments.map((c) => c.id)).toEqual(['0']);
   });
 
   it('rejects a file without a required column', () => {
