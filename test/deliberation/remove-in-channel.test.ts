@@ -6,6 +6,7 @@ import {
   MODERATOR,
   postOpinions,
   replier,
+  roundInCritique,
   SCOPE,
   startHarness,
   startRound,
@@ -71,13 +72,7 @@ describe('removing a reply found by its channel alone', () => {
 
   it('removes an opinion and a critique from a round that has finished, and one from a cancelled round', async () => {
     const { service, store } = h.runtime;
-    const { round, thread } = await startRound(h);
-    const at = await postOpinions(h, thread.messageId);
-    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await service.close(target, MODERATOR);
-    await h.platform.waitFor('statement', round.id);
-    await service.critique(target, MODERATOR);
-    await h.platform.waitFor('critique-invite', round.id);
+    const { round, thread, target, at } = await roundInCritique(h);
     const critique = await replier(h, thread.messageId)('k-ben', 'ben', 'It forgets support.', at);
     expect(critique).toMatchObject({ status: 'recorded', kind: 'critique' });
     await service.finish(target, MODERATOR);

@@ -2,10 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL,
   type Harness,
-  MODERATOR,
   OPINIONS,
-  postOpinions,
   replier,
+  roundInCritique,
   SCOPE,
   startHarness,
   startRound,
@@ -22,25 +21,16 @@ describe('replies across phases', () => {
   });
 
   async function toCritique() {
-    const { service } = h.runtime;
-    const { round, thread } = await startRound(h);
-    const reply = replier(h, thread.messageId);
+    const { round, thread, at } = await roundInCritique(h);
     const remove = (messageId: string) =>
-      service.removeReply({
+      h.runtime.service.removeReply({
         scope: SCOPE,
         channelId: CHANNEL,
         threadRootId: thread.messageId,
         messageId,
       });
-    const at = await postOpinions(h, thread.messageId);
-    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await service.close(target, MODERATOR);
-    await h.platform.waitFor('statement', round.id);
-    await service.critique(target, MODERATOR);
-    await h.platform.waitFor('critique-invite', round.id);
-    return { round, reply, remove, at };
+    return { round, reply: replier(h, thread.messageId), remove, at };
   }
-
   const list = (roundId: string, kind: 'opinion' | 'critique', version: number) =>
     h.runtime.store.contributions.list(SCOPE, roundId, kind, version);
 

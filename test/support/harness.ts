@@ -139,6 +139,22 @@ export async function startRound(
   return { round, thread };
 }
 
+/**
+ * A round with every member's opinion, closed, its statement posted, and collecting
+ * critiques; returns it, its thread, and the next free time.
+ */
+export async function roundInCritique(h: Harness) {
+  const { service } = h.runtime;
+  const { round, thread } = await startRound(h);
+  const at = await postOpinions(h, thread.messageId);
+  const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+  await service.close(target, MODERATOR);
+  await h.platform.waitFor('statement', round.id);
+  await service.critique(target, MODERATOR);
+  await h.platform.waitFor('critique-invite', round.id);
+  return { round, thread, target, at };
+}
+
 export async function until<T>(
   probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   timeoutMs = 10_000,
