@@ -18,6 +18,9 @@ const cai = member('cai');
 /** Closes the round and waits for the polling phase. */
 async function closeToPoll(world: World, roundId: string): Promise<void> {
   await world.fake.answered(world.fake.command('close', {}, moderator));
+  // The round is 'polling' before the publisher has posted the statement: wait for the
+  // poll's three reactions too, so that nothing of the close lands after this returns.
+  await world.fake.waitForRequest('PUT', /^\/channels\/\d+\/messages\/\d+\/reactions\//, 3);
   await until(
     async () =>
       (await world.runtime.store.rounds.require(world.scope, roundId)).phase === 'polling' || null,
