@@ -9,12 +9,13 @@ import { DomainError } from '../domain/errors.js';
 import { clip, LIMITS } from '../domain/limits.js';
 import { describePhase, isTerminal } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
+import type { Poll } from '../domain/rating.js';
 import { type MessageRef, type Round, ratesWithButtons } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import type { ReplySlot } from '../store/contributions.js';
 import type { ContributionKind } from '../store/keys.js';
 import type { Store } from '../store/store.js';
-import { pseudonym } from './pseudonym.js';
+import { ratingIdOf } from './pseudonym.js';
 
 /** A reply in a round's thread, as the adapter saw it. */
 export interface ReplyEvent {
@@ -232,10 +233,24 @@ async function removeFromRound(
 
 /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
 export async function react(store: Store, event: ReactionEvent): Promise<RatingOutcome> {
+  return (await reactOnPoll(store, event)).outcome;
+}
+
+/** A rating as stored, with the round and poll it went to, for what follows from it. */
+export interface RatedPoll {
+  outcome: RatingOutcome;
+  /** Set when the rating was recorded or removed. */
+  rated: { round: Round; poll: Poll } | null;
+}
+
+/** `react`, also handing back the round and poll that it read anyway. */
+export async function reactOnPoll(store: Store, event: ReactionEvent): Promise<RatedPoll> {
   if (!(await isRoundMessage(store, event.scope, event.channelId, event.messageId, 'statement'))) {
-    return { status: 'ignored', roundId: null };
+    return { outcome: { status: 'ignored', roundId: null }, rated: null };
   }
-  if (!(await firstDelivery(store, event))) return { status: 'duplicate', roundId: null };
+  if (!(await firstDelivery(store, event))) {
+    return { outcome: { status: 'duplicate', roundId: null }, rated: null };
+  }
   return forgetOnFailure(store, event, () => applyReaction(store, event));
 }
 
@@ -278,21 +293,21 @@ async function forgetOnFailure<T>(
   }
 }
 
-async function applyReaction(store: Store, event: ReactionEvent): Promise<RatingOutcome> {
+async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedPoll> {
+  const ignored = (roundId: string | null): RatedPoll => ({
+    outcome: { status: 'ignored', roundId },
+    rated: null,
+  });
   const role = await store.messages.lookup(event.scope, event.channelId, event.messageId);
-  if (role?.kind !== 'statement') return { status: 'ignored', roundId: null };
+  if (role?.kind !== 'statement') return ignored(null);
   const round = await store.rounds.get(event.scope, role.roundId);
-  if (!round) return { status: 'ignored', roundId: null };
+  if (!round) return ignored(null);
   const poll = await store.polls.poll(event.scope, round.id, role.version);
-  if (!poll) return { status: 'ignored', roundId: round.id };
-  if (!pollOptions(poll.scale).some((o) => o.key === event.optionKey)) {
-    return { status: 'ignored', roundId: round.id };
-  }
+  if (!poll) return ignored(round.id);
+  if (!pollOptions(poll.scale).some((o) => o.key === event.optionKey)) return ignored(round.id);
   // Reactions show who chose what and the tally, so anonymous and hidden rounds count
   // only their buttons.
-  if (ratesWithButtons(round.settings) !== (event.source === 'button')) {
-    return { status: 'ignored', roundId: round.id };
-  }
+  if (ratesWithButtons(round.settings) !== (event.source === 'button')) return ignored(round.id);
   const open =
     poll.closedAt === null &&
     round.version === role.version &&
@@ -300,7 +315,7 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<Rating
   if (!open) {
     throw new PollClosedError(round.questionRef);
   }
-  const participantId = round.settings.anonymous ? pseudonym(round, event.userId) : event.userId;
+  const participantId = ratingIdOf(round, event.userId);
   const variant = event.variant ?? event.optionKey;
   if (event.source === 'button') {
     // A click is the member's whole rating: other options they clicked before go.
@@ -325,7 +340,10 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<Rating
     event.at,
     variant,
   );
-  return { status: event.removed ? 'removed' : 'recorded', roundId: round.id };
+  return {
+    outcome: { status: event.removed ? 'removed' : 'recorded', roundId: round.id },
+    rated: { round, poll },
+  };
 }
 
 // ---- catching up after the adapter was offline ------------------------------------------

@@ -15,3 +15,8 @@ export function pseudonym(round: Round, userId: string): string {
   const digest = createHmac('sha256', `${round.id}:${round.seed}`).update(userId).digest('hex');
   return `anon-${digest.slice(0, 16)}`;
 }
+
+/** The id a member's rating is stored under in this round: a pseudonym if it is anonymous. */
+export function ratingIdOf(round: Round, userId: string): string {
+  return round.settings.anonymous ? pseudonym(round, userId) : userId;
+}

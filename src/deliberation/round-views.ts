@@ -11,7 +11,7 @@ import { concealed, endorsement, pollResults, withoutNames } from '../domain/res
 import { type Round, ratesWithButtons } from '../domain/round.js';
 import { selectConsensus } from '../domain/selection.js';
 import type { Store } from '../store/store.js';
-import { pseudonym } from './pseudonym.js';
+import { ratingIdOf } from './pseudonym.js';
 import {
   type ExclusionCheck,
   headerOf,
@@ -112,10 +112,9 @@ function groupsOf(
 ): Record<string, number> | undefined {
   const groups = matrix?.groups;
   if (matrix === undefined || groups === undefined) return undefined;
-  const ratingId = (id: string) => (round.settings.anonymous ? pseudonym(round, id) : id);
   const byRater: Record<string, number> = {};
   matrix.participants.forEach((p, i) => {
-    byRater[ratingId(p)] = groups[i] ?? -1;
+    byRater[ratingIdOf(round, p)] = groups[i] ?? -1;
   });
   return byRater;
 }
@@ -176,9 +175,8 @@ export async function reminderView(
   ]);
   const rated = new Set(ratings.map((r) => r.participantId));
   // An anonymous round's ratings are under pseudonyms: match authors by theirs.
-  const ratingId = (id: string) => (round.settings.anonymous ? pseudonym(round, id) : id);
   const missing = [...new Set(opinions.map((o) => o.participantId))]
-    .filter((id) => !rated.has(ratingId(id)))
+    .filter((id) => !rated.has(ratingIdOf(round, id)))
     .sort();
   if (missing.length === 0) return null;
   const deadline = round.deadline === null ? '' : ' before the poll closes';

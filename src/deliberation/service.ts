@@ -10,7 +10,8 @@ import { DomainError } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase } from '../domain/phase.js';
-import { pollResults } from '../domain/results.js';
+import type { Poll } from '../domain/rating.js';
+import { everyoneRated, pollResults } from '../domain/results.js';
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
@@ -18,7 +19,6 @@ import {
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
-  reviseBelowNeedsPollMinutes,
 } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
@@ -36,6 +36,7 @@ import type {
 import * as ingest from './ingest.js';
 import { collectRoundExports } from './polis-export.js';
 import type { Actor } from './ports.js';
+import { ratingIdOf } from './pseudonym.js';
 import { type RoundExport, roundExport } from './round-export.js';
 import * as roundViews from './round-views.js';
 import { checkStartLimits } from './start-limits.js';
@@ -119,13 +120,6 @@ export class DeliberationService {
       throw new DomainError(
         'invalid_input',
         question.error.issues[0]?.message ?? 'Invalid question.',
-      );
-    }
-    // Adapters refuse this first in their own option names; this covers every other caller.
-    if (reviseBelowNeedsPollMinutes(command.settings ?? {})) {
-      throw new DomainError(
-        'invalid_input',
-        'The revise-below threshold needs a poll deadline (poll minutes): it is checked only when the first poll reaches its deadline.',
       );
     }
     const settings = RoundSettingsSchema.safeParse({ ...DEFAULT_SETTINGS, ...command.settings });
@@ -452,7 +446,45 @@ export class DeliberationService {
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
   async react(event: ReactionEvent): Promise<RatingOutcome> {
-    return ingest.react(this.deps.store, event);
+    const { outcome, rated } = await ingest.reactOnPoll(this.deps.store, event);
+    if (outcome.status === 'recorded' && rated && rated.round.settings.reviseBelow !== null) {
+      // The rating is stored whatever this finds; a failure here must not undo or retry it.
+      await this.reviseOnceEveryoneRated(rated.round, rated.poll).catch((error: unknown) =>
+        this.deps.log.warn(
+          { roundId: outcome.roundId, err: error instanceof Error ? error.message : String(error) },
+          'revise-below check after a rating failed',
+        ),
+      );
+    }
+    return outcome;
+  }
+
+  /**
+   * `--revise-below` without waiting for a deadline: once every member who gave an opinion
+   * has rated the first poll, its mean approval is what a deadline would find (unless one
+   * of them changes their mind), so a poll under the threshold goes to critique now. A
+   * round without `--poll-minutes` has no deadline to wait for. Two last ratings racing
+   * here start one critique: the second finds the round moved on.
+   */
+  private async reviseOnceEveryoneRated(round: Round, poll: Poll): Promise<void> {
+    if (round.phase !== 'polling' || round.version !== 1 || poll.version !== 1) return;
+    const { store } = this.deps;
+    const [opinions, ratings] = await Promise.all([
+      store.contributions.list(round.scope, round.id, 'opinion', 0),
+      store.polls.ratings(round.scope, poll),
+    ]);
+    const participants = [...new Set(opinions.map((o) => ratingIdOf(round, o.participantId)))];
+    if (!everyoneRated(participants, ratings)) return;
+    if (!(await this.belowReviseThreshold(round))) return;
+    try {
+      await this.critique(
+        { scope: round.scope, channelId: round.channelId, roundId: round.id },
+        null,
+      );
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'illegal_transition') return;
+      throw error;
+    }
   }
 
   // ---- catching up after the adapter was offline ------------------------------------------

@@ -204,3 +204,17 @@ export function withoutNames(results: PollResults): PollResults {
     predictedLeastServed: blank(results.predictedLeastServed),
   };
 }
+
+/**
+ * Whether every one of `participants` (the members who gave an opinion, under the ids their
+ * ratings are stored by) has rated the poll: from then on its mean approval moves only if a
+ * member changes their mind. Others' ratings count in the mean, not here.
+ */
+export function everyoneRated(
+  participants: readonly string[],
+  ratings: readonly Pick<Rating, 'participantId'>[],
+): boolean {
+  if (participants.length === 0) return false;
+  const rated = new Set(ratings.map((r) => r.participantId));
+  return participants.every((id) => rated.has(id));
+}

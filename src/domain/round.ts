@@ -43,23 +43,12 @@ export const RoundSettingsSchema = z.object({
   /** Ratings a statement needs before the results may call it endorsed; 0 = no verdict. */
   minTurnout: z.number().int().min(0).max(LIMITS.maxTurnout).default(0),
   /**
-   * Percent: when the first poll's deadline finds its mean approval below this, a
-   * critique round starts instead of finishing. Null = never.
+   * Percent: when the first poll's mean approval is below this once every participant has
+   * rated it, or at its deadline, a critique round starts instead of a finish. Null = never.
    */
   reviseBelow: z.number().int().min(1).max(100).nullable().default(null),
 });
 export type RoundSettings = z.infer<typeof RoundSettingsSchema>;
-
-/**
- * `reviseBelow` is checked when the first poll reaches its `pollMinutes` deadline, never on
- * a moderator's `finish`: set without `pollMinutes` it would never start a critique round,
- * so starting such a round is refused rather than accepted to do nothing.
- */
-export function reviseBelowNeedsPollMinutes(
-  settings: Partial<Pick<RoundSettings, 'reviseBelow' | 'pollMinutes'>>,
-): boolean {
-  return (settings.reviseBelow ?? null) !== null && (settings.pollMinutes ?? null) === null;
-}
 
 export const DEFAULT_SETTINGS: RoundSettings = {
   candidates: LIMITS.defaultCandidates,

@@ -41,7 +41,7 @@ async function pollingRound(h: Harness, settings: Partial<RoundSettings>) {
       removed: false,
       source,
     });
-  return { round, target, statement, rate };
+  return { round, thread, target, statement, rate };
 }
 
 describe('poll behaviour', () => {
@@ -305,16 +305,104 @@ describe('poll behaviour', () => {
     expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['ben', '6']]);
   });
 
-  it('--revise-below without --poll-minutes is refused at start: no deadline would ever check it', async () => {
-    const start = h.runtime.service.start({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      actor: MODERATOR,
-      question: 'Should our team adopt a four-day week?',
-      settings: { reviseBelow: 50 },
+  describe('--revise-below once every member who gave an opinion has rated', () => {
+    const phaseOf = async (roundId: string) =>
+      (await h.runtime.store.rounds.require(SCOPE, roundId)).phase;
+
+    it('goes to critique at the last of them, without --poll-minutes; others do not count', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 60 });
+      await rate('ana', 'agree');
+      await rate('ben', 'disagree');
+      await rate('cai', 'disagree');
+      // Someone who gave no opinion: their rating counts in the mean, not in who is missing.
+      expect((await rate('zed', 'disagree')).status).toBe('recorded');
+      expect(await phaseOf(round.id)).toBe('polling');
+      expect(await rate('dee', 'disagree')).toEqual({ status: 'recorded', roundId: round.id });
+      expect(await phaseOf(round.id)).toBe('critiquing');
+      await h.platform.waitFor('critique-invite', round.id);
+      expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
     });
-    await expect(start).rejects.toMatchObject({ code: 'invalid_input' });
-    expect(await h.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+
+    it('leaves a poll at or over the threshold open', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 50 });
+      for (const id of ['ana', 'ben']) await rate(id, 'agree');
+      for (const id of ['cai', 'dee']) await rate(id, 'disagree'); // mean 50%
+      expect(await phaseOf(round.id)).toBe('polling');
+    });
+
+    it('matches an anonymous round’s raters by their pseudonyms', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 60, anonymous: true });
+      for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree', 'button');
+      expect(await phaseOf(round.id)).toBe('critiquing');
+    });
+
+    it('starts one critique when the last two ratings race', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 60 });
+      await rate('ana', 'disagree');
+      await rate('ben', 'disagree');
+      const last = await Promise.all([rate('cai', 'disagree'), rate('dee', 'disagree')]);
+      expect(last.map((o) => o.status)).toEqual(['recorded', 'recorded']);
+      expect(await phaseOf(round.id)).toBe('critiquing');
+      await h.platform.waitFor('critique-invite', round.id);
+      expect(h.platform.posted.filter((m) => m.kind === 'critique-invite')).toHaveLength(1);
+    });
+
+    it('keeps the rating when the check after it fails, and says so in the log', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 60 });
+      for (const id of ['ana', 'ben', 'cai']) await rate(id, 'disagree');
+      const { contributions } = h.runtime.store;
+      const list = contributions.list.bind(contributions);
+      contributions.list = () => Promise.reject(new Error('Connection is closed.'));
+      try {
+        expect(await rate('dee', 'disagree')).toEqual({ status: 'recorded', roundId: round.id });
+      } finally {
+        contributions.list = list;
+      }
+      const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
+      expect(
+        (await h.runtime.store.polls.ratings(SCOPE, poll!)).map((r) => r.participantId),
+      ).toContain('dee');
+      expect(await phaseOf(round.id)).toBe('polling');
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: 'revise-below check after a rating failed',
+        }),
+      );
+    });
+
+    it('is checked on the first poll only, so a round never loops on its own', async () => {
+      const { round, thread, target, rate } = await pollingRound(h, { reviseBelow: 60 });
+      for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree');
+      await h.platform.waitFor('critique-invite', round.id);
+      await h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: 'k-ana',
+        userId: 'ana',
+        text: 'It forgets the customers who call on Fridays.',
+        at: 100,
+      });
+      await h.runtime.service.close(target, MODERATOR);
+      const second = await until(
+        () => h.platform.posted.filter((m) => m.kind === 'statement' && m.roundId === round.id)[1],
+      );
+      for (const id of Object.keys(OPINIONS)) {
+        await h.runtime.service.react({
+          scope: SCOPE,
+          channelId: CHANNEL,
+          messageId: second.ref.messageId,
+          userId: id,
+          optionKey: 'disagree',
+          at: 200,
+          removed: false,
+          source: 'reaction',
+        });
+      }
+      const now = await h.runtime.store.rounds.require(SCOPE, round.id);
+      expect([now.phase, now.version]).toEqual(['polling', 2]);
+    });
   });
 
   it('stored rounds from before these settings still parse, with the defaults', () => {

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Rating } from '../../src/domain/rating.js';
-import { latestRatings, pollResults, SCHULZE_RESULTS_NOTE } from '../../src/domain/results.js';
+import {
+  everyoneRated,
+  latestRatings,
+  pollResults,
+  SCHULZE_RESULTS_NOTE,
+} from '../../src/domain/results.js';
 import type { WelfareName } from '../../src/domain/welfare-name.js';
 
 function rating(participantId: string, optionKey: string, approval: number, at = 1): Rating {
@@ -199,5 +204,18 @@ describe('invalid ratings', () => {
       });
     expect(call).toThrow(DomainError);
     expect(call).toThrow(/option "7"/);
+  });
+});
+
+describe('everyoneRated', () => {
+  const ratings = (...ids: string[]) => ids.map((participantId) => ({ participantId }));
+  it.each([
+    [['a', 'b'], ratings('a', 'b'), true],
+    [['a', 'b'], ratings('b', 'a', 'z'), true],
+    [['a', 'b'], ratings('a', 'z'), false],
+    [['a', 'b'], ratings(), false],
+    [[], ratings('a'), false],
+  ])('participants %j, ratings %j: %s', (participants, given, expected) => {
+    expect(everyoneRated(participants, given)).toBe(expected);
   });
 });

@@ -129,7 +129,7 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
           o
             .setName('revise_below')
             .setDescription(
-              'Percent: critique automatically when the first poll ends below this mean approval',
+              'Percent: critique automatically when the first poll’s mean approval is below this',
             )
             .setMinValue(1)
             .setMaxValue(100),

@@ -20,7 +20,6 @@ import {
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
-import { reviseBelowNeedsPollMinutes } from '../../domain/round.js';
 import type { Scope } from '../../domain/scope.js';
 import { BOT_PERMISSIONS } from './client.js';
 import {
@@ -179,10 +178,6 @@ export class Interactions {
   ): Promise<Answer> {
     const service = this.service;
     if (command.kind === 'start') {
-      // The same rule and words as Slack's `--revise-below`, in Discord's option names.
-      if (reviseBelowNeedsPollMinutes(command.settings)) {
-        return { ephemeral: true, content: REVISE_BELOW_ALONE };
-      }
       const refusal = startRefusal(interaction);
       if (refusal) return { ephemeral: true, content: refusal };
       const round = await service.start({
@@ -448,11 +443,6 @@ function roundChannelOf(interaction: ChatInputCommandInteraction): string {
   if (channel?.isThread() && channel.parentId) return channel.parentId;
   return interaction.channelId;
 }
-
-const REVISE_BELOW_ALONE =
-  '`revise_below` needs `poll_minutes`: the first poll’s mean approval is checked when the poll ' +
-  'reaches its deadline (`/consensus finish` never starts a critique round), so without one it would do nothing. ' +
-  'Add `poll_minutes`, or leave `revise_below` out.';
 
 /** Why a round cannot start here, in words for the moderator; null when it can. */
 function startRefusal(interaction: ChatInputCommandInteraction<'cached' | 'raw'>): string | null {

@@ -2,11 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LIMITS } from '../../domain/limits.js';
 import { PollScaleSchema } from '../../domain/poll-scale.js';
-import {
-  QuestionSchema,
-  type RoundSettings,
-  reviseBelowNeedsPollMinutes,
-} from '../../domain/round.js';
+import { QuestionSchema, type RoundSettings } from '../../domain/round.js';
 import { KeySafeIdSchema } from '../../domain/scope.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { escapeText, fromSlack } from './text.js';
@@ -80,11 +76,6 @@ export const StartOptionsSchema = z.object({
   anonymous: z.literal('true').optional(),
 });
 
-const REVISE_BELOW_ALONE =
-  '--revise-below needs --poll-minutes: the first poll’s mean approval is checked when the poll ' +
-  'reaches its deadline (a `finish` never starts a critique round), so without one it would do nothing. ' +
-  'Add --poll-minutes M, or leave --revise-below out.';
-
 /** Validated start options, or the first problem in words fit for the member. */
 export function validateStart(
   raw: Record<string, string | undefined>,
@@ -112,9 +103,6 @@ export function validateStart(
   if (rest['revise-below'] !== undefined) settings.reviseBelow = rest['revise-below'];
   if (rest.hidden !== undefined) settings.hidden = true;
   if (rest.anonymous !== undefined) settings.anonymous = true;
-  if (reviseBelowNeedsPollMinutes(settings)) {
-    return { ok: false, field: 'revise-below', message: REVISE_BELOW_ALONE };
-  }
   return { ok: true, question, settings };
 }
 

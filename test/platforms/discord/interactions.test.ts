@@ -341,24 +341,13 @@ describe('Discord: slash commands', () => {
     expect(embedsOf(fake.reply(named).original)[0]?.title).toBe(`Round ${round.id}`);
   });
 
-  it('refuses revise_below without poll_minutes, as Slack does, and starts nothing', async () => {
+  it('takes revise_below with or without poll_minutes, as Slack does', async () => {
     world = await startWorld();
-    const { fake } = world;
-    const alone = fake.command(
-      'start',
-      { question: 'Should we adopt a four-day week?', revise_below: 50 },
-      { user: MOD, permissions: PERMS.manageGuild },
-    );
-    const answer = await fake.answered(alone);
-    expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
-    expect(contentOf(world, alone)).toBe(
-      '`revise_below` needs `poll_minutes`: the first poll’s mean approval is checked when the poll ' +
-        'reaches its deadline (`/consensus finish` never starts a critique round), so without one it would do nothing. ' +
-        'Add `poll_minutes`, or leave `revise_below` out.',
-    );
-    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
-    expect(fake.requested('POST', /^\/channels\/\d+\/messages$/)).toEqual([]);
-    const { round } = await startRound(world, 'Should we adopt a four-day week?', {
+    const alone = await startRound(world, 'Should we adopt a four-day week?', {
+      revise_below: 50,
+    });
+    expect(alone.round.settings).toMatchObject({ reviseBelow: 50, pollMinutes: null });
+    const { round } = await startRound(world, 'Should we adopt a five-day week?', {
       revise_below: 50,
       poll_minutes: 30,
     });

@@ -48,10 +48,8 @@ describe('Slack slash commands', () => {
       ],
       ['start --scale stars Why?', `--scale is one of approval3, likert7.\n${startUsage}`],
       [
-        'start --revise-below 50 Why?',
-        '--revise-below needs --poll-minutes: the first poll’s mean approval is checked when the poll ' +
-          'reaches its deadline (a `finish` never starts a critique round), so without one it would do nothing. ' +
-          `Add --poll-minutes M, or leave --revise-below out.\n${startUsage}`,
+        'start --revise-below 0 Why?',
+        `--revise-below takes a whole number from 1 to 100.\n${startUsage}`,
       ],
       [
         'start --colour red Why?',

@@ -116,4 +116,47 @@ describe('Slack: a critique round from start to the chart', () => {
     expect(decoded).toMatchObject(chartSize(2));
     expect(fake.calls.every((c) => c.status === 200)).toBe(true);
   });
+  it('--revise-below without a poll deadline: the last member’s rating under it starts the critique', async () => {
+    s = await startStack();
+    const { fake, runtime } = s;
+    const { round, questionTs } = await startRound(
+      s,
+      'start --revise-below 60 Should our team adopt a four-day week?',
+    );
+    expect(round.settings).toMatchObject({ reviseBelow: 60, pollMinutes: null });
+    for (const [user, text] of Object.entries(OPINIONS)) {
+      await s.event(message(s, user, text, questionTs));
+    }
+    await s.settle();
+    expect((await s.command('UMOD', 'close')).status).toBe(200);
+    const statement = await fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('Proposed statement') &&
+        c.status === 200,
+    );
+    const ts = String(statement.response?.ts);
+    await until(
+      async () => fake.ok('reactions.add').filter((c) => c.args.timestamp === ts).length === 3,
+    );
+    const invited = () =>
+      fake.calls.some(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          String(c.args.text).startsWith('What does the statement miss?'),
+      );
+    await s.event(reaction(s, 'U001', '+1', ts));
+    await s.event(reaction(s, 'U002', '-1', ts));
+    await s.settle();
+    expect((await runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('polling');
+    expect(invited()).toBe(false);
+    await s.event(reaction(s, 'U003', '-1', ts)); // everyone has rated: mean 33% < 60%
+    const invite = await fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('What does the statement miss?'),
+    );
+    expect(invite.args.thread_ts).toBe(questionTs);
+    expect((await runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
+  });
 });

@@ -97,17 +97,12 @@ describe('slash command parsing', () => {
     );
   });
 
-  it('refuses --revise-below without --poll-minutes, which would never start a critique round', () => {
-    for (const text of ['start --revise-below 50 Q?', 'start Q? --revise-below=50 --minutes 30']) {
-      const parsed = parseCommand(text);
-      expect(parsed.kind, text).toBe('invalid');
-      expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0], text).toBe(
-        '--revise-below needs --poll-minutes: the first poll’s mean approval is checked when the poll ' +
-          'reaches its deadline (a `finish` never starts a critique round), so without one it would do nothing. ' +
-          'Add --poll-minutes M, or leave --revise-below out.',
-      );
-      expect(parsed.kind === 'invalid' && parsed.message).toMatch(/\nUsage: `\/consensus start/);
-    }
+  it('takes --revise-below with or without --poll-minutes (it is also checked once everyone rated)', () => {
+    expect(parseCommand('start Q? --revise-below=50 --minutes 30')).toEqual({
+      kind: 'start',
+      question: 'Q?',
+      settings: { reviseBelow: 50, minutes: 30 },
+    });
     expect(parseCommand('start --revise-below 50 --poll-minutes 30 Q?')).toEqual({
       kind: 'start',
       question: 'Q?',
