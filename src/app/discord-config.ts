@@ -9,6 +9,27 @@ const optionalString = z
 
 const snowflake = z.string().regex(/^\d{17,20}$/, 'must be a Discord id: 17 to 20 digits');
 
+/** Unset, empty or `auto`: as many shards as Discord recommends; a number: that many in all. */
+const shardTotal = optionalString.pipe(
+  z
+    .string()
+    .refine(
+      (v) => /^auto$/i.test(v) || (/^[1-9]\d*$/.test(v) && Number.isSafeInteger(Number(v))),
+      'must be auto or a whole number of shards, 1 or more',
+    )
+    .transform((v) => (/^auto$/i.test(v) ? 'auto' : Number(v)))
+    .optional()
+    .transform((v) => v ?? 'auto'),
+);
+
+const shardIds = optionalString.pipe(
+  z
+    .string()
+    .regex(/^\d+(\s*,\s*\d+)*$/, 'must be shard ids, whole numbers separated by commas (e.g. 0,1)')
+    .transform((v) => v.split(',').map(Number))
+    .optional(),
+);
+
 /** Discord settings; Discord is enabled when both the token and the application id are set. */
 export const DiscordEnvSchema = z
   .object({
@@ -24,6 +45,8 @@ export const DiscordEnvSchema = z
       z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     ),
     DISCORD_GUILD_ID: optionalString.pipe(snowflake.optional()),
+    DISCORD_SHARDS: shardTotal,
+    DISCORD_SHARD_IDS: shardIds,
     DISCORD_MODERATOR_ROLES: optionalString.transform((v) =>
       (v ?? '')
         .split(',')
@@ -46,7 +69,40 @@ export const DiscordEnvSchema = z
         message: 'is required when DISCORD_APPLICATION_ID is set (Developer Portal > Bot > Token)',
       });
     }
-  });
+  })
+  .superRefine(
+    (env, ctx) => {
+      const message = shardIdsProblem(env.DISCORD_SHARDS, env.DISCORD_SHARD_IDS);
+      if (message) ctx.addIssue({ code: 'custom', path: ['DISCORD_SHARD_IDS'], message });
+    },
+    // A value that did not parse is still the raw string here, and already reported.
+    {
+      when: (payload) =>
+        payload.issues.every(
+          (i) => !['DISCORD_SHARDS', 'DISCORD_SHARD_IDS'].includes(String(i.path?.[0])),
+        ),
+    },
+  );
+
+/** Ids only make sense against a fixed total: with `auto` the total is Discord's to change. */
+function shardIdsProblem(total: number | 'auto', ids: number[] | undefined): string | null {
+  if (ids === undefined) return null;
+  if (total === 'auto') {
+    return 'needs DISCORD_SHARDS set to the number of shards in all processes together (a whole number, not auto)';
+  }
+  const outside = ids.find((id) => id >= total);
+  if (outside !== undefined) {
+    return `shard ${outside} does not exist: with DISCORD_SHARDS=${total} the ids are 0 to ${total - 1}`;
+  }
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  return twice === undefined ? null : `lists shard ${twice} twice`;
+}
+
+/**
+ * The gateway shards this process runs: `auto`, all of the count Discord recommends at
+ * login; or `ids` out of `count` in all, the rest run by other processes.
+ */
+export type DiscordShards = 'auto' | { count: number; ids: number[] };
 
 export interface DiscordConfig {
   token: string;
@@ -57,6 +113,7 @@ export interface DiscordConfig {
   guildId: string | undefined;
   /** Role ids or names whose members are moderators. */
   moderatorRoles: string[];
+  shards: DiscordShards;
 }
 
 /**
@@ -77,5 +134,11 @@ export function loadDiscordConfig(env: NodeJS.ProcessEnv = process.env): Discord
     apiUrl: data.DISCORD_API_URL?.replace(/\/+$/, ''),
     guildId: data.DISCORD_GUILD_ID,
     moderatorRoles: data.DISCORD_MODERATOR_ROLES,
+    shards: shardsOf(data.DISCORD_SHARDS, data.DISCORD_SHARD_IDS),
   };
+}
+
+function shardsOf(total: number | 'auto', ids: number[] | undefined): DiscordShards {
+  if (total === 'auto') return 'auto';
+  return { count: total, ids: ids ?? Array.from({ length: total }, (_, i) => i) };
 }

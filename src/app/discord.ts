@@ -3,17 +3,20 @@ import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
 import { DiscordBot, type DiscordService } from '../platforms/discord/bot.js';
 import type { CatchUpLimits } from '../platforms/discord/catch-up.js';
-import { createDiscordClient, inviteUrl } from '../platforms/discord/client.js';
+import { type ClientOptions, createDiscordClient, inviteUrl } from '../platforms/discord/client.js';
 import { DiscordPlatform } from '../platforms/discord/discord-platform.js';
 import { describeError } from '../platforms/discord/errors.js';
-import type { DiscordConfig } from './discord-config.js';
+import type { DiscordConfig, DiscordShards } from './discord-config.js';
 
 export interface DiscordDeps {
   log: Log;
   /** Defer slash commands whose work takes longer than this (default 1.5 s of Discord's 3 s). */
   deferAfterMs?: number;
   now?: () => number;
-  /** How long `start` waits for the gateway's READY and the guilds (default 30 s). */
+  /**
+   * How long `start` waits for the next shard to receive READY and its guilds (default
+   * 30 s): shards connect one after another, so the whole takes longer with more of them.
+   */
   readyTimeoutMs?: number;
   /**
    * Called when Discord closes the gateway for good after `start` (token reset, intent
@@ -53,6 +56,7 @@ export interface DiscordConnection {
 const FATAL_CLOSE: Record<number, string> = {
   4004: 'Discord rejected DISCORD_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and set it again.',
   4014: 'Discord refused the Message Content intent: enable it in the Developer Portal (Bot > Privileged Gateway Intents > Message Content Intent).',
+  4011: 'Discord requires more shards: the bot is in more servers than its shards may hold (2,500 each). Set DISCORD_SHARDS=auto (the default), or raise it in every process along with their DISCORD_SHARD_IDS, then restart.',
 };
 
 /** What to do about a close code that is not in FATAL_CLOSE; discord.js gives up on those too. */
@@ -75,13 +79,64 @@ export class DiscordStartError extends Error {
   }
 }
 
+/** The client's events `untilReady` follows; a plain EventEmitter in tests. */
+export interface ReadySource {
+  on(event: Events.ShardReady | Events.ClientReady, listener: () => void): unknown;
+  off(event: Events.ShardReady | Events.ClientReady, listener: () => void): unknown;
+}
+
+/**
+ * Resolves when every shard of this process is ready (ClientReady). Shards identify one
+ * after another, Discord allowing `max_concurrency` identifies (1 for most bots) per 5 s,
+ * so with many shards the whole outlasts any fixed limit: `timeoutMs` bounds the wait for
+ * the next shard instead. `stop` ends the wait, whatever its outcome.
+ */
+export function untilReady(
+  client: ReadySource,
+  timeoutMs: number,
+): { ready: Promise<void>; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stop = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    const expire = () => {
+      stop();
+      reject(
+        new DiscordStartError(
+          `Discord did not become ready in time: no shard became ready within ${timeoutMs} ms.`,
+        ),
+      );
+    };
+    const progress = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+    };
+    const done = () => {
+      stop();
+      resolve();
+    };
+    stop = () => {
+      clearTimeout(timer);
+      client.off(Events.ShardReady, progress);
+      client.off(Events.ClientReady, done);
+    };
+    client.on(Events.ShardReady, progress);
+    client.on(Events.ClientReady, done);
+    progress();
+  });
+  return { ready, stop };
+}
+
+function clientShards(shards: DiscordShards): Pick<ClientOptions, 'shards' | 'shardCount'> {
+  return shards === 'auto' ? { shards: 'auto' } : { shards: shards.ids, shardCount: shards.count };
+}
+
 /**
  * Wires the Discord client, the outbound port and the event handlers. Building it
  * contacts nobody, so the port can go into the runtime before the service exists.
  */
 export function createDiscord(config: DiscordConfig, deps: DiscordDeps): DiscordConnection {
   const log = deps.log.child({ platform: 'discord' });
-  const client = createDiscordClient({ apiUrl: config.apiUrl });
+  const client = createDiscordClient({ apiUrl: config.apiUrl, ...clientShards(config.shards) });
   // Outbound posts live as long as the process, not as long as the gateway session.
   const rest = new REST(config.apiUrl ? { api: config.apiUrl } : {}).setToken(config.token);
   const platform = new DiscordPlatform(rest, log);
@@ -138,19 +193,12 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
       bot.attach();
       state = 'starting';
       closeCode = null;
-      let timer: NodeJS.Timeout | undefined;
+      const waiting = untilReady(client, deps.readyTimeoutMs ?? 30_000);
       try {
-        const ready = new Promise<void>((resolve, reject) => {
-          timer = setTimeout(
-            () => reject(new DiscordStartError('Discord did not become ready in time.')),
-            deps.readyTimeoutMs ?? 30_000,
-          );
-          client.once(Events.ClientReady, () => resolve());
-        });
         // A login that fails first leaves `ready` pending; it must not reject unobserved later.
-        ready.catch(() => undefined);
+        waiting.ready.catch(() => undefined);
         await client.login(config.token);
-        await ready;
+        await waiting.ready;
       } catch (error) {
         state = 'failed';
         bot.detach();
@@ -165,13 +213,15 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
           fatal ?? reason ?? `Could not connect to Discord: ${describeError(error).err}`,
         );
       } finally {
-        clearTimeout(timer);
+        waiting.stop();
       }
       state = 'ready';
       log.info(
         {
           user: client.user?.tag,
           guilds: client.guilds.cache.size,
+          shards: [...client.ws.shards.keys()],
+          shardCount: client.options.shardCount,
           invite: inviteUrl(config.applicationId),
         },
         'discord connected',

@@ -249,6 +249,26 @@ describe('npm start and npm run worker as processes', () => {
     expect(stderr).toMatch(/WORKER_CONCURRENCY: must be a whole number/);
   });
 
+  it('refuses Discord shard ids beyond DISCORD_SHARDS, naming the setting', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
+      cwd: ROOT,
+      env: env({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_SHARDS: '2',
+        DISCORD_SHARD_IDS: '1,2',
+      }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    expect(await exited(child)).toBe(2);
+    expect(stderr).toMatch(/DISCORD_SHARD_IDS: shard 2 does not exist/);
+  });
+
   it('exits 0 within SHUTDOWN_TIMEOUT_MS on SIGTERM while Redis is down and a client hangs', async () => {
     const redis: EphemeralRedis = await startEphemeralRedis();
     cleanups.push(() => redis.stop());

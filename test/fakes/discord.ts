@@ -60,6 +60,16 @@ export interface FakeDiscordOptions {
   messageContentEnabled?: boolean;
   /** Requests with a larger body are refused whole, as Discord does (413, code 40005). */
   maxRequestBytes?: number;
+  /**
+   * The shard count GET /gateway/bot recommends (default 1). Its `max_concurrency` is the
+   * same, so shards identify at once instead of 5 s apart as for most real bots.
+   */
+  shards?: number;
+  /**
+   * An IDENTIFY with fewer shards in all is closed with 4011, as Discord closes one whose
+   * shard would hold more than 2,500 servers (default 1: never).
+   */
+  requiredShards?: number;
 }
 
 /** Discord's epoch (2015-01-01) in ms: snowflakes carry their creation time from it. */
@@ -70,6 +80,18 @@ export function snowflake(at = Date.now()): string {
   return (((BigInt(at) - DISCORD_EPOCH) << 22n) | increment).toString();
 }
 
+/** The shard Discord sends a guild's events on: its id's timestamp modulo the shard count. */
+export function shardOf(guildId: string, shardCount: number): number {
+  return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+}
+
+/** A guild id that lands on `shardId` of `shardCount`. */
+export function guildOnShard(shardId: number, shardCount: number): string {
+  const now = Date.now();
+  const offset = (((now - Number(DISCORD_EPOCH) - shardId) % shardCount) + shardCount) % shardCount;
+  return snowflake(now - offset);
+}
+
 const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
 /** Everything the bot could need; tests narrow it to check the permission guard. */
 export const ALL_PERMISSIONS = '2251799813685247';
@@ -77,6 +99,8 @@ export const PERMS = { manageGuild: '32', manageMessages: '8192', member: '3072'
 
 interface Session {
   id: string;
+  /** [shard id, shard count] from the IDENTIFY. */
+  shard: [number, number];
   seq: number;
   log: { s: number; packet: Json }[];
   socket: WebSocket | null;
@@ -116,7 +140,7 @@ interface RateLimitRule {
 
 export class FakeDiscord {
   readonly requests: RecordedRequest[] = [];
-  readonly identifies: { intents: number }[] = [];
+  readonly identifies: { intents: number; shard: [number, number] }[] = [];
   readonly resumes: { seq: number }[] = [];
   readonly bot: FakeUser;
   readonly guildId: string;
@@ -129,7 +153,8 @@ export class FakeDiscord {
   private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
-  private session: Session | null = null;
+  /** By shard id: one gateway session per shard, as on Discord. */
+  private readonly sessions = new Map<number, Session>();
   /** Already delivered events to send again on the next resume (at-least-once delivery). */
   private replayOverlap = 0;
   private readonly wss: WebSocketServer;
@@ -187,9 +212,25 @@ export class FakeDiscord {
   get gatewayUrl(): string {
     return `ws://127.0.0.1:${this.port}`;
   }
+  /** Whether the shard that holds the guild is connected. */
   get connected(): boolean {
     return this.session?.socket !== null && this.session?.socket !== undefined;
   }
+
+  /** The session of the shard that holds the guild, which gets all of its events. */
+  private get session(): Session | null {
+    for (const session of this.sessions.values()) {
+      if (shardOf(this.guildId, session.shard[1]) === session.shard[0]) return session;
+    }
+    return null;
+  }
+
+  /** Ends the guild's session: what is sent until the bot identifies again is lost. */
+  private endSession(): void {
+    const session = this.session;
+    if (session) this.sessions.delete(session.shard[0]);
+  }
+
   /** The first text channel. */
   get channelId(): string {
     return [...this.channels.values()].find((c) => c.type === CHANNEL.GuildText)?.id as string;
@@ -369,14 +410,15 @@ export class FakeDiscord {
   }
 
   private gatewayInfo(): Json {
+    const shards = this.options.shards ?? 1;
     return {
       url: this.gatewayUrl,
-      shards: 1,
+      shards,
       session_start_limit: {
         total: 1000,
         remaining: 999,
         reset_after: 14_400_000,
-        max_concurrency: 1,
+        max_concurrency: shards,
       },
     };
   }
@@ -650,7 +692,9 @@ export class FakeDiscord {
       this.changed();
     });
     socket.on('close', () => {
-      if (this.session?.socket === socket) this.session.socket = null;
+      for (const session of this.sessions.values()) {
+        if (session.socket === socket) session.socket = null;
+      }
       this.changed();
     });
   }
@@ -660,28 +704,46 @@ export class FakeDiscord {
       socket.close(4004, 'Authentication failed.');
       return;
     }
-    this.identifies.push({ intents: Number(d.intents) });
+    const shard = shardPair(d.shard);
+    this.identifies.push({ intents: Number(d.intents), shard });
     const messageContent = 1 << 15;
     if (this.options.messageContentEnabled === false && Number(d.intents) & messageContent) {
       socket.close(4014, 'Disallowed intent(s).');
       return;
     }
-    this.session = { id: randomBytes(16).toString('hex'), seq: 0, log: [], socket };
-    this.dispatch('READY', {
+    const [shardId, shardCount] = shard;
+    if (shardId >= shardCount) {
+      socket.close(4010, 'Invalid shard.');
+      return;
+    }
+    if (shardCount < (this.options.requiredShards ?? 1)) {
+      socket.close(4011, 'Sharding required.');
+      return;
+    }
+    const session: Session = {
+      id: randomBytes(16).toString('hex'),
+      shard,
+      seq: 0,
+      log: [],
+      socket,
+    };
+    this.sessions.set(shardId, session);
+    const holdsGuild = shardOf(this.guildId, shardCount) === shardId;
+    this.send(session, 'READY', {
       v: 10,
       user: userPayload(this.bot),
-      guilds: [{ id: this.guildId, unavailable: true }],
-      session_id: this.session.id,
+      guilds: holdsGuild ? [{ id: this.guildId, unavailable: true }] : [],
+      session_id: session.id,
       resume_gateway_url: this.gatewayUrl,
-      shard: [0, 1],
+      shard,
       application: { id: this.options.applicationId, flags: 0 },
     });
-    this.dispatch('GUILD_CREATE', this.guildPayload());
+    if (holdsGuild) this.send(session, 'GUILD_CREATE', this.guildPayload());
   }
 
   private resume(socket: WebSocket, d: Json): void {
-    const session = this.session;
-    if (!session || d.session_id !== session.id || d.token !== this.options.token) {
+    const session = [...this.sessions.values()].find((s) => s.id === d.session_id);
+    if (!session || d.token !== this.options.token) {
       socket.send(JSON.stringify({ op: 9, d: false }));
       return;
     }
@@ -695,16 +757,20 @@ export class FakeDiscord {
       const opening = entry.packet.t === 'READY' || entry.packet.t === 'GUILD_CREATE';
       if (entry.s > from && !opening) socket.send(JSON.stringify(entry.packet));
     }
-    this.dispatch('RESUMED', {});
+    this.send(session, 'RESUMED', {});
   }
 
   /**
-   * Sends a dispatch to the bot. While the connection is down it is kept and replayed
-   * on resume, as Discord does; with no session at all (bot offline) it is lost.
+   * Sends a dispatch to the bot on the shard Discord would: the guild's, or shard 0 for a
+   * DM. While the connection is down it is kept and replayed on resume, as Discord does;
+   * with no session on that shard (bot offline, or the shard run by no process) it is lost.
    */
   dispatch(t: string, d: Json): number {
-    const session = this.session;
-    if (!session) return 0;
+    const session = 'guild_id' in d ? this.session : (this.sessions.get(0) ?? null);
+    return session ? this.send(session, t, d) : 0;
+  }
+
+  private send(session: Session, t: string, d: Json): number {
     session.seq += 1;
     const packet = { op: 0, t, s: session.seq, d };
     session.log.push({ s: session.seq, packet });
@@ -713,7 +779,8 @@ export class FakeDiscord {
   }
 
   /**
-   * Drops the connection as a network failure would; discord.js reconnects and resumes.
+   * Drops the connection (the guild's shard's) as a network failure would; discord.js
+   * reconnects and resumes.
    * `replayDelivered` events it already had are sent again with the missed ones.
    * `whileGone` runs once the connection is down; the bot cannot reconnect before it ends.
    */
@@ -736,15 +803,15 @@ export class FakeDiscord {
   }
 
   /**
-   * Ends the session as Discord does when it cannot be resumed: the connection drops and
-   * the resume is refused (op 9), so the bot identifies afresh. Events sent before it
+   * Ends the guild's session as Discord does when it cannot be resumed: the connection
+   * drops and the resume is refused (op 9), so the bot identifies afresh. Events sent before it
    * reconnects are lost, as they are on Discord (`dispatch` needs a session).
    */
   async dropSession(whileGone: () => void | Promise<void> = () => {}): Promise<void> {
     const socket = this.session?.socket;
     if (!socket) throw new Error('fake Discord: nothing to drop');
     const identifiesBefore = this.identifies.length;
-    this.session = null;
+    this.endSession();
     await this.holdingConnections(async () => {
       socket.close(4000, 'Unknown error');
       await whileGone();
@@ -766,15 +833,15 @@ export class FakeDiscord {
     }
   }
 
-  /** Closes the gateway with a close code, e.g. 4004 (token reset) or 4014 (intent revoked). */
+  /** Closes the guild's shard with a close code, e.g. 4004 (token reset) or 4014 (intent revoked). */
   closeGateway(code: number, reason: string): void {
     const socket = this.session?.socket;
     if (!socket) throw new Error('fake Discord: no connection to close');
-    this.session = null;
+    this.endSession();
     socket.close(code, reason);
   }
 
-  /** Events since the current session started. */
+  /** Events since the guild's current session started. */
   get sequence(): number {
     return this.session?.seq ?? 0;
   }
@@ -1133,6 +1200,12 @@ export class FakeDiscord {
       timeoutMs,
     );
   }
+}
+
+/** IDENTIFY's `shard`; a bot that sends none runs shard 0 of 1. */
+function shardPair(value: unknown): [number, number] {
+  if (!Array.isArray(value) || value.length !== 2) return [0, 1];
+  return [Number(value[0]), Number(value[1])];
 }
 
 function userPayload(user: FakeUser): Json {

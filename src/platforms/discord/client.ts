@@ -35,15 +35,25 @@ export const BOT_PERMISSIONS = [
 export interface ClientOptions {
   /** REST base, e.g. a local fake; Discord's own when unset. `/v10` is appended. */
   apiUrl?: string | undefined;
+  /**
+   * The gateway shards to run: `auto`, every shard of the count Discord recommends at login
+   * (GET /gateway/bot); or these ids out of `shardCount`. Unset: shard 0 of 1.
+   */
+  shards?: 'auto' | readonly number[];
+  /** Shards in all processes together; without it discord.js takes the length of `shards`. */
+  shardCount?: number;
 }
 
 export function createDiscordClient(options: ClientOptions = {}): Client {
+  const { shards, shardCount } = options;
   return new Client({
     intents: [...INTENTS],
     partials: PARTIALS,
     // Members' text is quoted back in messages; no reply of the bot may ping anyone by default.
     allowedMentions: { parse: [] },
     ...(options.apiUrl !== undefined && { rest: { api: options.apiUrl } }),
+    ...(shards !== undefined && { shards: shards === 'auto' ? 'auto' : [...shards] }),
+    ...(shardCount !== undefined && { shardCount }),
   });
 }
 

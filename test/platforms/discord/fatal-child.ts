@@ -16,6 +16,7 @@ const discord = createDiscord(
     apiUrl: process.env.DISCORD_API_URL,
     guildId: undefined,
     moderatorRoles: [],
+    shards: 'auto',
   },
   { log: silentLog },
 );

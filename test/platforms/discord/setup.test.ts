@@ -39,6 +39,7 @@ describe('Discord setup: configuration', () => {
       apiUrl: 'http://127.0.0.1:9999/api',
       guildId: undefined,
       moderatorRoles: ['Facilitators', '1222222222222222222'],
+      shards: 'auto',
     });
   });
 
@@ -168,7 +169,12 @@ describe('Discord setup: the /consensus command', () => {
 
     it('registers for one guild when DISCORD_GUILD_ID is set, globally otherwise', async () => {
       fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
-      const base = { token: TOKEN, applicationId: APPLICATION_ID, apiUrl: fake.apiUrl };
+      const base = {
+        token: TOKEN,
+        applicationId: APPLICATION_ID,
+        apiUrl: fake.apiUrl,
+        shards: 'auto' as const,
+      };
       const guild = await registerCommands({ ...base, guildId: GUILD, moderatorRoles: [] });
       expect(guild).toMatchObject({ scope: 'guild', names: ['consensus'] });
       const global = await registerCommands({ ...base, guildId: undefined, moderatorRoles: [] });
@@ -190,7 +196,14 @@ describe('Discord setup: connecting', () => {
 
   const connect = (apiUrl: string, token = TOKEN) =>
     createDiscord(
-      { token, applicationId: APPLICATION_ID, apiUrl, guildId: undefined, moderatorRoles: [] },
+      {
+        token,
+        applicationId: APPLICATION_ID,
+        apiUrl,
+        guildId: undefined,
+        moderatorRoles: [],
+        shards: 'auto',
+      },
       { log: new RecordingLog(), readyTimeoutMs: 5_000 },
     );
   const noService = {} as Parameters<ReturnType<typeof createDiscord>['start']>[0];

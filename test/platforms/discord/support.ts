@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ConfigSchema } from '../../../src/app/config.js';
 import { createDiscord, type DiscordConnection } from '../../../src/app/discord.js';
-import type { DiscordConfig } from '../../../src/app/discord-config.js';
+import { type DiscordConfig, loadDiscordConfig } from '../../../src/app/discord-config.js';
 import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import type { Round } from '../../../src/domain/round.js';
 import type { Scope } from '../../../src/domain/scope.js';
@@ -52,6 +52,8 @@ export interface WorldOptions {
   catchUpLimits?: Partial<CatchUpLimits>;
   /** Discord's cap on a request with files, told to the bot (give the fake the same). */
   maxRequestBytes?: number;
+  /** More DISCORD_* settings (DISCORD_SHARDS, for instance), read as the bot reads them. */
+  discordEnv?: Record<string, string>;
   /** More settings of the runtime (LIMIT_*, for instance), as environment variables. */
   env?: Record<
     string,
@@ -72,13 +74,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   const env = testRedis();
   const log = new RecordingLog();
-  const config: DiscordConfig = {
-    token: TOKEN,
-    applicationId: APPLICATION_ID,
-    apiUrl: fake.apiUrl,
-    guildId: undefined,
-    moderatorRoles: options.moderatorRoles ?? [],
-  };
+  const loaded = loadDiscordConfig({
+    DISCORD_TOKEN: TOKEN,
+    DISCORD_APPLICATION_ID: APPLICATION_ID,
+    DISCORD_API_URL: fake.apiUrl,
+    ...options.discordEnv,
+  });
+  if (!loaded) throw new Error('the test settings leave Discord off');
+  const config: DiscordConfig = { ...loaded, moderatorRoles: options.moderatorRoles ?? [] };
   const runtimeConfig = ConfigSchema.parse({
     REDIS_PREFIX: env.prefix,
     JOB_ATTEMPTS: '2',
