@@ -9,7 +9,7 @@
 import { DomainError } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import { assertTransition, describePhase } from '../domain/phase.js';
+import { assertTransition, describePhase, type RoundPhase } from '../domain/phase.js';
 import type { Poll } from '../domain/rating.js';
 import { everyoneRated, pollResults } from '../domain/results.js';
 import {
@@ -266,12 +266,18 @@ export class DeliberationService {
     return moved;
   }
 
-  async critique(target: RoundTarget, actor: Actor | null): Promise<Round> {
+  /** `expected`: what the bot saw when it decided on its own; see `requireUnmoved`. */
+  async critique(
+    target: RoundTarget,
+    actor: Actor | null,
+    expected?: ExpectedState,
+  ): Promise<Round> {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'start a critique of');
     const minutes = round.settings.minutes;
     const deadline = minutes === null ? null : this.deps.now() + minutes * 60_000;
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      requireUnmoved(r, expected);
       assertTransition(r.phase, 'critiquing');
       return { ...r, phase: 'critiquing', deadline };
     });
@@ -317,10 +323,16 @@ export class DeliberationService {
     return moved;
   }
 
-  async finish(target: RoundTarget, actor: Actor | null): Promise<ResultsView> {
+  /** `expected`: what the bot saw when it decided on its own; see `requireUnmoved`. */
+  async finish(
+    target: RoundTarget,
+    actor: Actor | null,
+    expected?: ExpectedState,
+  ): Promise<ResultsView> {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'finish');
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      requireUnmoved(r, expected);
       if (r.phase === 'failed' && r.version === 0) {
         throw new DomainError(
           'illegal_transition',
@@ -460,29 +472,32 @@ export class DeliberationService {
   }
 
   /**
-   * `--revise-below` without waiting for a deadline: once every member who gave an opinion
-   * has rated the first poll, its mean approval is what a deadline would find (unless one
-   * of them changes their mind), so a poll under the threshold goes to critique now. A
-   * round without `--poll-minutes` has no deadline to wait for. Two last ratings racing
-   * here start one critique: the second finds the round moved on.
+   * `--revise-below` in a round without `--poll-minutes`, which has no deadline to check it:
+   * once everyone the first statement was written for (the poll's participants) has rated
+   * it, its mean approval is settled unless one of them changes their mind, so a poll
+   * under the threshold goes to critique now. With a deadline, the deadline decides, as the
+   * moderator set it to. Two last ratings racing here start one critique: the second finds
+   * the round moved on.
    */
   private async reviseOnceEveryoneRated(round: Round, poll: Poll): Promise<void> {
+    if (round.settings.pollMinutes !== null) return;
     if (round.phase !== 'polling' || round.version !== 1 || poll.version !== 1) return;
     const { store } = this.deps;
-    const [opinions, ratings] = await Promise.all([
-      store.contributions.list(round.scope, round.id, 'opinion', 0),
-      store.polls.ratings(round.scope, poll),
-    ]);
-    const participants = [...new Set(opinions.map((o) => ratingIdOf(round, o.participantId)))];
-    if (!everyoneRated(participants, ratings)) return;
+    const participants = Object.keys(poll.predicted).map((id) => ratingIdOf(round, id));
+    // Every rating comes here: reading the whole poll each time would make a poll of N
+    // members cost N^2. Fewer recorded reactions than participants means someone is missing.
+    if ((await store.polls.reactionEntries(round.scope, poll)) < participants.length) return;
+    if (!everyoneRated(participants, await store.polls.ratings(round.scope, poll))) return;
     if (!(await this.belowReviseThreshold(round))) return;
     try {
       await this.critique(
         { scope: round.scope, channelId: round.channelId, roundId: round.id },
         null,
+        { phase: 'polling', version: 1 },
       );
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'illegal_transition') return;
+      // Another last rating, a moderator or a deadline moved the round first.
+      if (error instanceof DomainError && error.code === 'conflict') return;
       throw error;
     }
   }
@@ -538,11 +553,18 @@ export class DeliberationService {
     }
     try {
       const target = { scope: job.scope, channelId: round.channelId, roundId: round.id };
+      const seen = { phase: job.phase, version: job.version };
       if (job.phase !== 'polling') await this.close(target, null);
-      else if (await this.belowReviseThreshold(round)) await this.critique(target, null);
-      else await this.finish(target, null);
+      else if (await this.belowReviseThreshold(round)) await this.critique(target, null, seen);
+      else await this.finish(target, null, seen);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
+      // A moderator, or the rating that completed the poll, moved the round meanwhile:
+      // nothing is left for this deadline to do or say.
+      const now = await this.deps.store.rounds.get(round.scope, round.id);
+      if (error.code === 'conflict' || now?.phase !== job.phase || now.version !== job.version) {
+        return;
+      }
       // Not enough opinions or critiques at the deadline: say so; the round stays open,
       // until a moderator closes it (status must not show a deadline in the past).
       await this.deps.store.rounds.update(round.scope, round.id, (r) =>
@@ -693,5 +715,23 @@ export class DeliberationService {
       'forbidden',
       `Only a moderator or the member who started this round may ${what} it.`,
     );
+  }
+}
+
+/** The phase and version a decision the bot took on its own was based on. */
+export interface ExpectedState {
+  phase: RoundPhase;
+  version: number;
+}
+
+/**
+ * Inside a round's update: the bot decided on what it saw before (a deadline, the rating
+ * that completed a poll), and the round must still be so. Otherwise another decision won,
+ * and a legal move from where the round is now (critiquing -> closed, or a critique of the
+ * revised poll) would act on a state nobody decided about.
+ */
+function requireUnmoved(round: Round, expected: ExpectedState | undefined): void {
+  if (expected && (round.phase !== expected.phase || round.version !== expected.version)) {
+    throw new DomainError('conflict', 'The round moved on before this could apply.');
   }
 }

@@ -254,6 +254,14 @@ export class PollRepository {
     });
   }
 
+  /**
+   * How many reactions the poll has recorded, removals included: at least the number of
+   * members who rated it, in one O(1) call, where `ratings` reads them all.
+   */
+  async reactionEntries(scope: Scope, poll: Poll): Promise<number> {
+    return this.redis.hlen(this.keys.reactions(scope, poll.roundId, poll.version));
+  }
+
   /** Each member's rating: their most recent reaction still present. */
   async ratings(scope: Scope, poll: Poll): Promise<Rating[]> {
     const all = await this.redis.hgetall(this.keys.reactions(scope, poll.roundId, poll.version));

@@ -145,6 +145,31 @@ describe('poll behaviour', () => {
     expect(critiqueDeadline.opts.delay).toBeGreaterThan(9 * 60_000);
   });
 
+  it('a deadline that finds the round moved on meanwhile neither finishes it nor says anything', async () => {
+    const { round, target, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 50 });
+    await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
+    await rate('ana', 'agree'); // 100%: the deadline decides to finish
+    const { polls } = h.runtime.store;
+    const poll = polls.poll.bind(polls);
+    // Between the deadline's look at the round and its move, a moderator starts a critique.
+    polls.poll = async (...args) => {
+      polls.poll = poll;
+      await h.runtime.service.critique(target, MODERATOR);
+      return poll(...args);
+    };
+    await h.runtime.service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+    });
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
+    await h.platform.waitFor('critique-invite', round.id);
+    expect(h.platform.posted.filter((m) => m.kind === 'results' || m.kind === 'notice')).toEqual(
+      [],
+    );
+  });
+
   it('--revise-below: a first poll at or over the threshold finishes as usual', async () => {
     const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 50 });
     await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
@@ -323,6 +348,12 @@ describe('poll behaviour', () => {
       expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
     });
 
+    it('leaves it to the deadline when the round has --poll-minutes', async () => {
+      const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 60 });
+      for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree');
+      expect(await phaseOf(round.id)).toBe('polling');
+    });
+
     it('leaves a poll at or over the threshold open', async () => {
       const { round, rate } = await pollingRound(h, { reviseBelow: 50 });
       for (const id of ['ana', 'ben']) await rate(id, 'agree');
@@ -345,18 +376,20 @@ describe('poll behaviour', () => {
       expect(await phaseOf(round.id)).toBe('critiquing');
       await h.platform.waitFor('critique-invite', round.id);
       expect(h.platform.posted.filter((m) => m.kind === 'critique-invite')).toHaveLength(1);
+      // The loser of the race found the round moved on, which is no failure to report.
+      expect(h.log.lines.filter((l) => l.level === 'warn')).toEqual([]);
     });
 
     it('keeps the rating when the check after it fails, and says so in the log', async () => {
       const { round, rate } = await pollingRound(h, { reviseBelow: 60 });
       for (const id of ['ana', 'ben', 'cai']) await rate(id, 'disagree');
-      const { contributions } = h.runtime.store;
-      const list = contributions.list.bind(contributions);
-      contributions.list = () => Promise.reject(new Error('Connection is closed.'));
+      const { polls } = h.runtime.store;
+      const entries = polls.reactionEntries.bind(polls);
+      polls.reactionEntries = () => Promise.reject(new Error('Connection is closed.'));
       try {
         expect(await rate('dee', 'disagree')).toEqual({ status: 'recorded', roundId: round.id });
       } finally {
-        contributions.list = list;
+        polls.reactionEntries = entries;
       }
       const poll = await h.runtime.store.polls.poll(SCOPE, round.id, 1);
       expect(
