@@ -70,6 +70,8 @@ const PROMPT_BUDGET = Number(values['prompt-budget']);
 const EMBED_MIN = Number(values['embed-min']);
 const ROUNDS = Number(values.rounds);
 const REACTIONS = Number(values.reactions);
+/** Not 1,000: openRound counts the reply rate of its 1,000-member rounds. */
+const TURNOUT_MEMBERS = 800;
 const SLACK_RATE = Number(values['slack-rate']);
 const SLACK_SECONDS = Number(values['slack-seconds']);
 const GROUPS = [10, 100, 1_000];
@@ -410,6 +412,42 @@ async function main() {
   const reactionRate = await ingestion('reaction', 500);
   const clickRate = await ingestion('button', 1_000);
 
+  // Every participant of a poll rates it, then changes their mind once. With
+  // --revise-below and no poll deadline each of their ratings may complete the turnout,
+  // so it is checked: this is what that check costs against a round without it.
+  async function turnoutIngestion(reviseBelow: number | null): Promise<number> {
+    const { round, channelId } = await openRound(consoleScope, TURNOUT_MEMBERS, 4, {
+      reviseBelow,
+    });
+    await service.close({ scope: consoleScope, channelId }, moderator);
+    const statement = await platform.waitFor('statement', round.id, 240_000);
+    const poll = await store.polls.poll(consoleScope, round.id, 1);
+    const raters = Object.keys(poll?.predicted ?? {});
+    let at = 1;
+    const t = performance.now();
+    for (const optionKey of ['agree', 'unsure']) {
+      for (let i = 0; i < raters.length; i += 50) {
+        await Promise.all(
+          raters.slice(i, i + 50).map((userId) =>
+            service.react({
+              scope: consoleScope,
+              channelId,
+              messageId: statement.ref.messageId,
+              userId,
+              optionKey,
+              at: at++,
+              removed: false,
+              source: 'reaction',
+            }),
+          ),
+        );
+      }
+    }
+    return (2 * raters.length) / ((performance.now() - t) / 1000);
+  }
+  const turnoutPlain = await turnoutIngestion(null);
+  const turnoutChecked = await turnoutIngestion(1);
+
   // 5. Signed reaction events through the Slack HTTP endpoint at a fixed rate.
   progress('Slack endpoint');
   const slackRound = await openRound(slackScope, 10, 8);
@@ -577,6 +615,18 @@ async function main() {
     '',
     '',
   ]);
+  for (const [setting, rate] of [
+    ['without --revise-below', turnoutPlain],
+    ['with --revise-below and no poll deadline (turnout checked)', turnoutChecked],
+  ] as const) {
+    rows.push([
+      `ratings/s, ${TURNOUT_MEMBERS} participants each rating then changing once (50 at a time), ${setting}`,
+      fmt(rate),
+      '',
+      '',
+      '',
+    ]);
+  }
   rows.push([
     `Slack HTTP endpoint, signed reaction_added at ${fmt(achieved, 0)}/s: p50 ack (ms)`,
     fmt(quantile(acks, 0.5), 1),

@@ -10,7 +10,7 @@ import { DomainError } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, type RoundPhase } from '../domain/phase.js';
-import type { Poll } from '../domain/rating.js';
+import type { Poll, Rating } from '../domain/rating.js';
 import { everyoneRated, pollResults } from '../domain/results.js';
 import {
   DEFAULT_SETTINGS,
@@ -461,11 +461,15 @@ export class DeliberationService {
     const { outcome, rated } = await ingest.reactOnPoll(this.deps.store, event);
     if (outcome.status === 'recorded' && rated && rated.round.settings.reviseBelow !== null) {
       // The rating is stored whatever this finds; a failure here must not undo or retry it.
-      await this.reviseOnceEveryoneRated(rated.round, rated.poll).catch((error: unknown) =>
-        this.deps.log.warn(
-          { roundId: outcome.roundId, err: error instanceof Error ? error.message : String(error) },
-          'revise-below check after a rating failed',
-        ),
+      await this.reviseOnceEveryoneRated(rated.round, rated.poll, event.userId).catch(
+        (error: unknown) =>
+          this.deps.log.warn(
+            {
+              roundId: outcome.roundId,
+              err: error instanceof Error ? error.message : String(error),
+            },
+            'revise-below check after a rating failed',
+          ),
       );
     }
     return outcome;
@@ -473,22 +477,29 @@ export class DeliberationService {
 
   /**
    * `--revise-below` in a round without `--poll-minutes`, which has no deadline to check it:
-   * once everyone the first statement was written for (the poll's participants) has rated
-   * it, its mean approval is settled unless one of them changes their mind, so a poll
-   * under the threshold goes to critique now. With a deadline, the deadline decides, as the
-   * moderator set it to. Two last ratings racing here start one critique: the second finds
-   * the round moved on.
+   * at the rating that completes the first poll's turnout (everyone the statement was
+   * written for, the poll's participants, has rated), a mean approval under the threshold
+   * sends the round to critique. Checked that once: later changes of mind are for the
+   * moderator, as they are after a deadline. With a deadline, the deadline decides, as the
+   * moderator set it to.
    */
-  private async reviseOnceEveryoneRated(round: Round, poll: Poll): Promise<void> {
+  private async reviseOnceEveryoneRated(round: Round, poll: Poll, raterId: string): Promise<void> {
     if (round.settings.pollMinutes !== null) return;
     if (round.phase !== 'polling' || round.version !== 1 || poll.version !== 1) return;
+    // Every rating comes here, and reading the whole poll each time would make a poll of N
+    // members cost N^2: only a participant's rating can complete the turnout, fewer
+    // recorded reactions than participants means someone is still missing, and once it was
+    // complete there is nothing left to check.
+    if (!Object.hasOwn(poll.predicted, raterId)) return;
     const { store } = this.deps;
     const participants = Object.keys(poll.predicted).map((id) => ratingIdOf(round, id));
-    // Every rating comes here: reading the whole poll each time would make a poll of N
-    // members cost N^2. Fewer recorded reactions than participants means someone is missing.
     if ((await store.polls.reactionEntries(round.scope, poll)) < participants.length) return;
-    if (!everyoneRated(participants, await store.polls.ratings(round.scope, poll))) return;
-    if (!(await this.belowReviseThreshold(round))) return;
+    if (await store.polls.turnoutMarked(round.scope, poll)) return;
+    const ratings = await store.polls.ratings(round.scope, poll);
+    if (!everyoneRated(participants, ratings)) return;
+    // Of two last ratings racing, one goes on.
+    if (!(await store.polls.markTurnout(round.scope, poll, this.deps.now()))) return;
+    if (!this.isBelowRevise(round, poll, ratings)) return;
     try {
       await this.critique(
         { scope: round.scope, channelId: round.channelId, roundId: round.id },
@@ -593,10 +604,15 @@ export class DeliberationService {
     if (threshold === null || round.version !== 1) return false;
     const poll = await this.deps.store.polls.poll(round.scope, round.id, 1);
     if (!poll) return false;
-    const ratings = await this.deps.store.polls.ratings(round.scope, poll);
+    return this.isBelowRevise(round, poll, await this.deps.store.polls.ratings(round.scope, poll));
+  }
+
+  private isBelowRevise(round: Round, poll: Poll, ratings: readonly Rating[]): boolean {
+    const threshold = round.settings.reviseBelow;
+    if (threshold === null) return false;
     const { meanApproval } = pollResults({
       scale: poll.scale,
-      ratings,
+      ratings: [...ratings],
       predicted: poll.predicted,
       welfare: round.settings.welfare,
     });

@@ -62,6 +62,10 @@ export class Keys {
   reactions(scope: Scope, roundId: string, version: number): string {
     return `${this.round(scope, roundId)}:reactions:${version}`;
   }
+  /** Set once a poll's turnout was complete (every participant rated), by the first to see it. */
+  turnout(scope: Scope, roundId: string, version: number): string {
+    return `${this.round(scope, roundId)}:turnout:${version}`;
+  }
   usage(scope: Scope, roundId: string): string {
     return `${this.round(scope, roundId)}:usage`;
   }

@@ -262,6 +262,20 @@ export class PollRepository {
     return this.redis.hlen(this.keys.reactions(scope, poll.roundId, poll.version));
   }
 
+  /** Whether `markTurnout` was called for this poll. */
+  async turnoutMarked(scope: Scope, poll: Poll): Promise<boolean> {
+    return (await this.redis.exists(this.keys.turnout(scope, poll.roundId, poll.version))) === 1;
+  }
+
+  /**
+   * Records that the poll's turnout was complete; true for the one caller, among any that
+   * race, who recorded it first.
+   */
+  async markTurnout(scope: Scope, poll: Poll, at: number): Promise<boolean> {
+    const key = this.keys.turnout(scope, poll.roundId, poll.version);
+    return (await this.redis.set(key, String(at), 'NX')) === 'OK';
+  }
+
   /** Each member's rating: their most recent reaction still present. */
   async ratings(scope: Scope, poll: Poll): Promise<Rating[]> {
     const all = await this.redis.hgetall(this.keys.reactions(scope, poll.roundId, poll.version));

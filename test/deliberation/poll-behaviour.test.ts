@@ -354,6 +354,14 @@ describe('poll behaviour', () => {
       expect(await phaseOf(round.id)).toBe('polling');
     });
 
+    it('checks it once, at the rating that completes the turnout, not at later changes', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 60 });
+      for (const id of Object.keys(OPINIONS)) await rate(id, 'agree'); // complete: 100%
+      for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree'); // now 0%
+      expect(await phaseOf(round.id)).toBe('polling');
+      expect(h.platform.posted.some((m) => m.kind === 'critique-invite')).toBe(false);
+    });
+
     it('leaves a poll at or over the threshold open', async () => {
       const { round, rate } = await pollingRound(h, { reviseBelow: 50 });
       for (const id of ['ana', 'ben']) await rate(id, 'agree');
