@@ -112,6 +112,21 @@ describe('npm start and npm run worker as processes', () => {
     ...extra,
   });
 
+  /** `npm start` (from the sources) that is expected to exit: its code and stderr. */
+  async function startFails(extra: NodeJS.ProcessEnv) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
+      cwd: ROOT,
+      env: env(extra),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    return { code: await exited(child), stderr };
+  }
+
   it('serves health, readiness and metrics with no platform configured, and exits 0 on SIGTERM', async () => {
     const { child, running } = await launch('src/app/start.ts', env());
     children.push(child);
@@ -235,37 +250,19 @@ describe('npm start and npm run worker as processes', () => {
   });
 
   it('refuses to start with a bad setting and names it', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
-      cwd: ROOT,
-      env: env({ WORKER_CONCURRENCY: 'lots' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    expect(await exited(child)).toBe(2);
+    const { code, stderr } = await startFails({ WORKER_CONCURRENCY: 'lots' });
+    expect(code).toBe(2);
     expect(stderr).toMatch(/WORKER_CONCURRENCY: must be a whole number/);
   });
 
   it('refuses Discord shard ids beyond DISCORD_SHARDS, naming the setting', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
-      cwd: ROOT,
-      env: env({
-        DISCORD_TOKEN: TOKEN,
-        DISCORD_APPLICATION_ID: APPLICATION_ID,
-        DISCORD_SHARDS: '2',
-        DISCORD_SHARD_IDS: '1,2',
-      }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stderr } = await startFails({
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_APPLICATION_ID: APPLICATION_ID,
+      DISCORD_SHARDS: '2',
+      DISCORD_SHARD_IDS: '1,2',
     });
-    children.push(child);
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    expect(await exited(child)).toBe(2);
+    expect(code).toBe(2);
     expect(stderr).toMatch(/DISCORD_SHARD_IDS: shard 2 does not exist/);
   });
 

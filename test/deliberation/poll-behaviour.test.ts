@@ -44,6 +44,11 @@ async function pollingRound(h: Harness, settings: Partial<RoundSettings>) {
   return { round, thread, target, statement, rate };
 }
 
+/** The first poll's deadline, run now rather than by the worker. */
+function pollDeadline(h: Harness, roundId: string) {
+  return h.runtime.service.onDeadline({ scope: SCOPE, roundId, phase: 'polling', version: 1 });
+}
+
 describe('poll behaviour', () => {
   let h: Harness;
   beforeEach(async () => {
@@ -111,12 +116,7 @@ describe('poll behaviour', () => {
     await rate('ana', 'agree');
     await rate('ben', 'disagree');
     await rate('cai', 'disagree'); // mean 33% < 60%
-    await h.runtime.service.onDeadline({
-      scope: SCOPE,
-      roundId: round.id,
-      phase: 'polling',
-      version: 1,
-    });
+    await pollDeadline(h, round.id);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
     await h.platform.waitFor('critique-invite', round.id);
     expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
@@ -157,12 +157,7 @@ describe('poll behaviour', () => {
       await h.runtime.service.critique(target, MODERATOR);
       return poll(...args);
     };
-    await h.runtime.service.onDeadline({
-      scope: SCOPE,
-      roundId: round.id,
-      phase: 'polling',
-      version: 1,
-    });
+    await pollDeadline(h, round.id);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
     await h.platform.waitFor('critique-invite', round.id);
     expect(h.platform.posted.filter((m) => m.kind === 'results' || m.kind === 'notice')).toEqual(
@@ -175,12 +170,7 @@ describe('poll behaviour', () => {
     await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
     await rate('ana', 'agree');
     await rate('ben', 'unsure'); // mean 75%
-    await h.runtime.service.onDeadline({
-      scope: SCOPE,
-      roundId: round.id,
-      phase: 'polling',
-      version: 1,
-    });
+    await pollDeadline(h, round.id);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
   });
 
