@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/domain/limits.js';
 import type { FakeFile, RecordedRequest } from '../../fakes/discord.js';
 import {
+  ana,
+  ben,
+  cai,
   contentOf,
   embedsOf,
   idOf,
@@ -17,9 +20,6 @@ import {
   type World,
 } from './support.js';
 
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 /** Critiques without having given an opinion. */
 const critic = member('critic');
 /** A plain member who asks for the results in public and for the export. */

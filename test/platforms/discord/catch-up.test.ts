@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ana,
+  ben,
+  cai,
   contentOf,
   idOf,
   member,
@@ -14,9 +17,6 @@ import {
   type World,
 } from './support.js';
 
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 const dee = member('dee');
 
 /** Closes the round and waits for its statement, its three poll reactions and the polling phase. */

@@ -2,10 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chartSize } from '../../../src/platforms/chart/results-chart.js';
 import { decodePng, pngSize } from '../../support/png.js';
 import {
+  ana,
+  ben,
+  cai,
   embedsOf,
   idOf,
   MOD,
-  member,
   opinions,
   PERMS,
   settle,
@@ -14,10 +16,6 @@ import {
   until,
   type World,
 } from './support.js';
-
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 
 /** Issue 7's "done when": two versions of a statement, a critique round between them. */
 describe('Discord: a critique round from start to the chart', () => {

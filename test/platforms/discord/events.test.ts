@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../src/domain/limits.js';
 import {
-  member,
+  ana,
+  ben,
+  cai,
   moderator,
   opinions,
   settle,
@@ -10,10 +12,6 @@ import {
   until,
   type World,
 } from './support.js';
-
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 
 /** Closes the round and waits for the polling phase. */
 async function closeToPoll(world: World, roundId: string): Promise<void> {

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
 import {
+  ana,
+  ben,
   contentOf,
   embedsOf,
   idOf,
   MOD,
-  member,
   moderator,
   opinions,
   PERMS,
@@ -20,8 +21,6 @@ import {
 } from './support.js';
 
 const EPHEMERAL = 64;
-const ana = member('ana');
-const ben = member('ben');
 
 describe('Discord: slash commands', () => {
   let world: World;

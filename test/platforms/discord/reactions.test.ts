@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LATE_REACTION_NOTICE } from '../../../src/platforms/discord/bot.js';
 import {
+  ana,
+  ben,
+  cai,
   idOf,
-  member,
   moderator,
   ratings,
   settle,
@@ -12,10 +14,6 @@ import {
   until,
   type World,
 } from './support.js';
-
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 
 /** A round with two opinions, closed; resolves once its statement is posted. */
 async function toStatement(world: World) {

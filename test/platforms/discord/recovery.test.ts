@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  ana,
+  ben,
+  cai,
   MOD,
-  member,
   opinions,
   PERMS,
   settle,
@@ -10,10 +12,6 @@ import {
   until,
   type World,
 } from './support.js';
-
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 
 async function statementOf(world: World, threadId: string): Promise<string> {
   const reactions = await world.fake.waitForRequest(

@@ -9,7 +9,9 @@ import { FakeDiscord, guildOnShard } from '../../fakes/discord.js';
 import { RecordingLog } from '../../support/harness.js';
 import {
   APPLICATION_ID,
-  member,
+  ana,
+  ben,
+  cai,
   moderator,
   opinions,
   ratings,
@@ -20,10 +22,6 @@ import {
   until,
   type World,
 } from './support.js';
-
-const ana = member('ana');
-const ben = member('ben');
-const cai = member('cai');
 
 /** Discord recommends two shards and refuses one; the guild is on shard 1. */
 const twoShards = () => ({ shards: 2, requiredShards: 2, guildId: guildOnShard(1, 2) });

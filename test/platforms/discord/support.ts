@@ -24,6 +24,10 @@ export const APPLICATION_ID = '1098765432109876543';
 
 export const member = (username: string): FakeUser => ({ id: snowflake(), username });
 export const MOD = member('mod');
+/** Members most tests need, one id each per test file. */
+export const ana = member('ana');
+export const ben = member('ben');
+export const cai = member('cai');
 
 export interface World {
   fake: FakeDiscord;
