@@ -231,11 +231,6 @@ async function removeFromRound(
   return { status: 'removed', kind: slot.kind, roundId: round.id, notice: null };
 }
 
-/** A reaction on a statement; adapters drop the bot's own reactions before calling. */
-export async function react(store: Store, event: ReactionEvent): Promise<RatingOutcome> {
-  return (await reactOnPoll(store, event)).outcome;
-}
-
 /** A rating as stored, with the round and poll it went to, for what follows from it. */
 export interface RatedPoll {
   outcome: RatingOutcome;
@@ -243,7 +238,10 @@ export interface RatedPoll {
   rated: { round: Round; poll: Poll } | null;
 }
 
-/** `react`, also handing back the round and poll that it read anyway. */
+/**
+ * A reaction on a statement (adapters drop the bot's own reactions before calling), with
+ * the round and poll it went to, which the service checks `--revise-below` on.
+ */
 export async function reactOnPoll(store: Store, event: ReactionEvent): Promise<RatedPoll> {
   if (!(await isRoundMessage(store, event.scope, event.channelId, event.messageId, 'statement'))) {
     return { outcome: { status: 'ignored', roundId: null }, rated: null };
