@@ -46,8 +46,11 @@ const QUOTE_ERRORS: ReadonlySet<string> = new Set([
  * message can say what the header expects.
  */
 export function parseCsv(text: string, file: string): CsvRecord[] {
-  // csv-parse reports the line a record *ends* on; it starts just after the previous one.
+  // Byte offsets just past each record, from csv-parse. Its own line count takes a CRLF
+  // inside a quoted field for two breaks, so lines are counted here from the offsets.
   const ends: number[] = [];
+  let libraryLines = 0;
+  const lineOf = lineCounter(Buffer.from(text, 'utf8'));
   let fields: string[][];
   try {
     fields = parse(text, {
@@ -55,14 +58,19 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
       relax_column_count: true,
       record_delimiter: ['\r\n', '\n', '\r'],
       on_record: (record: string[], info) => {
-        ends.push(info.lines);
+        ends.push(info.bytes);
+        libraryLines = info.lines;
         return record;
       },
     });
   } catch (error) {
     if (!(error instanceof LibraryCsvError)) throw error;
-    const started = (ends.at(-1) ?? 0) + 1;
-    const noticed = typeof error.lines === 'number' ? error.lines : started;
+    const started = lineOf(ends.at(-1) ?? 0);
+    // Where the parser gave up, counted on from the record's start in the library's lines.
+    const noticed =
+      typeof error.lines === 'number'
+        ? started + Math.max(0, error.lines - libraryLines - 1)
+        : started;
     const detail = DETAILS[error.code] ?? error.message;
     if (!QUOTE_ERRORS.has(error.code)) throw new CsvError(file, noticed, detail);
     // A quoted field that never closes properly is only noticed where the parser gives up:
@@ -75,7 +83,25 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
     throw new CsvError(file, started, `${detail}${runsOn}`);
   }
   return fields.map((record, i) => ({
-    line: i === 0 ? 1 : (ends[i - 1] as number) + 1,
+    line: lineOf(i === 0 ? 0 : (ends[i - 1] as number)),
     fields: record,
   }));
+}
+
+/**
+ * The 1-based line of a byte offset, CRLF, LF and a lone CR each ending one line. Offsets
+ * must not decrease from call to call (records come in order), so the whole file is
+ * scanned once.
+ */
+function lineCounter(bytes: Buffer): (offset: number) => number {
+  let at = 0;
+  let line = 1;
+  return (offset) => {
+    const end = Math.min(offset, bytes.length);
+    for (; at < end; at++) {
+      const b = bytes[at];
+      if (b === 0x0a || (b === 0x0d && bytes[at + 1] !== 0x0a)) line++;
+    }
+    return line;
+  };
 }

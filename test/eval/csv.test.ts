@@ -42,6 +42,16 @@ describe('parseCsv', () => {
     );
   });
 
+  it('counts a CRLF inside a quoted field as one line break', () => {
+    // Members' replies keep their CRLFs, so the bot's own exports have them inside bodies.
+    const lf = 'id,body\n1,"two\r\nlines"\n2,"three\r\nmore\r\nlines"\n3,x"y\n';
+    expect(parseCsv(lf.replace('3,x"y\n', ''), 'c.csv').map((r) => r.line)).toEqual([1, 2, 4]);
+    expect(() => parseCsv(lf, 'c.csv')).toThrow('c.csv line 7: quote inside');
+    const crlf = lf.replaceAll(/(?<!\r)\n/g, '\r\n');
+    expect(() => parseCsv(crlf, 'c.csv')).toThrow('c.csv line 7: quote inside');
+    expect(() => parseCsv(`${crlf}4,"open\r\n`, 'c.csv')).toThrow('c.csv line 7: quote inside');
+  });
+
   it('accepts CR-only line ends and ignores a BOM', () => {
     expect(parseCsv('\ufeffa,b\r1,2\r', 'mac.csv')).toEqual([
       { line: 1, fields: ['a', 'b'] },
