@@ -207,7 +207,8 @@ export async function readiness(
 export function healthRoutes(options: Omit<HealthServerOptions, 'port' | 'host'>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return false;
+    // HEAD too: load balancers and uptime checks often probe with it (Node sends no body).
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/healthz') {
       // Alive unless the connection gave up for good, which only a restart mends.
       const ended = options.redis.status === 'end';
@@ -241,18 +242,25 @@ export function healthRoutes(options: Omit<HealthServerOptions, 'port' | 'host'>
   };
 }
 
+/** Runs the routes on one request: 404 for a path they do not serve, 500 if they throw. */
+export function answerHealth(
+  routes: ReturnType<typeof healthRoutes>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  routes(req, res).then(
+    (handled) => {
+      if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    },
+    () => res.writeHead(500).end(),
+  );
+}
+
 export async function startHealthServer(
   options: HealthServerOptions,
 ): Promise<{ server: Server; port: number }> {
   const routes = healthRoutes(options);
-  const server = createServer((req, res) => {
-    routes(req, res).then(
-      (handled) => {
-        if (!handled) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      },
-      () => res.writeHead(500).end(),
-    );
-  });
+  const server = createServer((req, res) => answerHealth(routes, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());

@@ -8,7 +8,7 @@ import type { DiscordConnection } from './discord.js';
 import { type DiscordConfig, loadDiscordConfig } from './discord-config.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
-import { BotMetrics, healthRoutes, startHealthServer } from './observability.js';
+import { answerHealth, BotMetrics, healthRoutes, startHealthServer } from './observability.js';
 import { connectRedis, RedisOutageLog, RedisUnavailableError } from './redis.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { SlackConnection } from './slack.js';
@@ -169,7 +169,11 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
         res.writeHead(503).end('starting\n');
         return;
       }
-      void healthRoutes({ redis, queues: live.runtime.queues, metrics, platformTrouble })(req, res);
+      answerHealth(
+        healthRoutes({ redis, queues: live.runtime.queues, metrics, platformTrouble }),
+        req,
+        res,
+      );
     },
   });
   // The platform SDKs are imported only when configured: discord.js and Bolt are ~60 MiB of

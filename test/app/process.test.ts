@@ -323,6 +323,43 @@ describe('npm start and npm run worker as processes', () => {
     expect(await done).toBe(0);
   });
 
+  it('beside a Slack HTTP endpoint: exact health paths, HEAD probes, and a stalled request does not hold the shutdown', async () => {
+    const slack = await new FakeSlack().start();
+    cleanups.push(() => slack.stop());
+    const { child, running } = await launch(
+      'src/app/start.ts',
+      env({
+        SLACK_BOT_TOKEN: 'xoxb-stall-test',
+        SLACK_SIGNING_SECRET: 'stall-secret',
+        SLACK_API_URL: slack.apiUrl,
+        SHUTDOWN_TIMEOUT_MS: '20000',
+      }),
+    );
+    children.push(child);
+    const port = Number(String(running.slack).slice('http:'.length));
+    const base = `http://127.0.0.1:${port}`;
+    const quick = { signal: AbortSignal.timeout(3_000) };
+    // Bolt's own route matching ignores case and a trailing slash; ours answers them 404.
+    expect((await fetch(`${base}/readyz/`, quick)).status).toBe(404);
+    expect((await fetch(`${base}/HEALTHZ`, quick)).status).toBe(404);
+    const head = await fetch(`${base}/healthz`, { ...quick, method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    expect((await fetch(`${base}/readyz`, { ...quick, method: 'HEAD' })).status).toBe(200);
+
+    // A client that sends half a request and waits.
+    const stalled = connect(port, '127.0.0.1');
+    cleanups.push(async () => stalled.destroy());
+    await new Promise((r) => stalled.once('connect', r));
+    stalled.write('POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{');
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const done = exited(child);
+    child.kill('SIGTERM');
+    expect(await done).toBe(0);
+    // Bounded by the HTTP close grace (2 s), far inside SHUTDOWN_TIMEOUT_MS.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('serves /healthz on METRICS_PORT beside a Slack HTTP endpoint, where the healthcheck asks', async () => {
     const slack = await new FakeSlack().start();
     cleanups.push(() => slack.stop());

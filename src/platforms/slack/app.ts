@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
+import { App, ErrorCode, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
 import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
@@ -41,10 +41,25 @@ export interface SlackAdapterOptions {
   catchUpLimits?: Partial<SlackCatchUpLimits>;
 }
 
-/** A GET route served beside the Slack endpoint. */
+/** A GET (and HEAD) route served beside the Slack endpoint, matched exactly. */
 export interface HttpRoute {
   path: string;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** How long stop() lets HTTP requests in progress finish before closing their connections. */
+const HTTP_CLOSE_GRACE_MS = 2_000;
+
+/** Slack's replay window: a request signed more than five minutes away from now is refused. */
+const SIGNATURE_WINDOW_SECONDS = 300;
+
+function isFutureDated(header: string | string[] | undefined): boolean {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(seconds) && seconds - Date.now() / 1000 > SIGNATURE_WINDOW_SECONDS;
+}
+
+function plainOk(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
 }
 
 /** Slack tokens have recognisable prefixes; none may reach a log line, whatever logs it. */
@@ -134,6 +149,9 @@ export class SlackAdapter {
    */
   private installation: Installation | null = null;
   private started = false;
+  /** HTTP mode only. */
+  private readonly receiver: HTTPReceiver | null = null;
+  private server: Server | null = null;
 
   constructor(private readonly options: SlackAdapterOptions) {
     const { log } = options;
@@ -164,22 +182,14 @@ export class SlackAdapter {
       if (!options.signingSecret) {
         throw new Error('HTTP mode needs a signing secret (or an app token for Socket Mode)');
       }
-      const receiver = new HTTPReceiver({
+      // The receiver verifies signatures and dispatches; the server in front of it is ours
+      // (listenHttp), so health routes match exactly and stop() can end stalled requests.
+      this.receiver = new HTTPReceiver({
         signingSecret: options.signingSecret,
         endpoints: '/slack/events',
         logger,
-        customRoutes: (
-          options.routes ?? [
-            {
-              path: '/healthz',
-              handler: (_req: IncomingMessage, res: ServerResponse) => {
-                res.writeHead(200, { 'content-type': 'text/plain' });
-                res.end('ok\n');
-              },
-            },
-          ]
-        ).map((route) => ({ path: route.path, method: ['GET'], handler: route.handler })),
       });
+      const receiver = this.receiver;
       this.app = new App({ ...common, receiver });
     }
     this.port = new SlackPort(this.app.client, log);
@@ -213,7 +223,7 @@ export class SlackAdapter {
       this.catchUp(service, this.installation);
       return { port: null };
     }
-    const server = await this.app.start(this.options.port);
+    const server = await this.listenHttp();
     this.started = true;
     const port = (server.address() as AddressInfo).port;
     this.options.log.info({ mode: 'http', port }, 'Slack listening on POST /slack/events');
@@ -247,9 +257,11 @@ export class SlackAdapter {
 
   /** Stops taking events, then lets work already taken finish (up to `timeoutMs`). */
   async stop(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     if (this.started) {
       this.started = false;
-      await this.app.stop().catch((error: unknown) => {
+      const closing = this.server ? this.closeHttp(timeoutMs) : this.app.stop();
+      await closing.catch((error: unknown) => {
         this.options.log.warn({ error: describe(error) }, 'Slack receiver did not stop cleanly');
       });
     }
@@ -257,10 +269,77 @@ export class SlackAdapter {
     await Promise.race([
       this.idle(),
       new Promise((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       }),
     ]);
     clearTimeout(timer);
+  }
+
+  /**
+   * HTTP mode's listener: the exact GET (and HEAD) routes of `options.routes`, then
+   * Bolt's receiver for /slack/events, which checks signatures and answers 404 to the rest.
+   */
+  private async listenHttp(): Promise<Server> {
+    const receiver = this.receiver;
+    if (!receiver) throw new Error('not in HTTP mode');
+    const routes = new Map(
+      (this.options.routes ?? [{ path: '/healthz', handler: plainOk }]).map((r) => [
+        r.path,
+        r.handler,
+      ]),
+    );
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const route = routes.get(path);
+      if (route && (req.method === 'GET' || req.method === 'HEAD')) return route(req, res);
+      if (req.method === 'POST' && isFutureDated(req.headers['x-slack-request-timestamp'])) {
+        // Bolt refuses only old timestamps; Slack's rule is five minutes either way.
+        res
+          .writeHead(401, { 'content-type': 'text/plain' })
+          .end('request timestamp in the future\n');
+        return;
+      }
+      try {
+        receiver.requestListener(req, res);
+      } catch (error) {
+        // The receiver throws for a path it does not serve, for its caller to route on.
+        if (res.headersSent) return;
+        const unknownPath =
+          (error as { code?: unknown } | null)?.code === ErrorCode.HTTPReceiverDeferredRequestError;
+        res.writeHead(unknownPath ? 404 : 500, { 'content-type': 'text/plain' });
+        res.end(unknownPath ? 'not found\n' : 'internal error\n');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    return server;
+  }
+
+  /**
+   * Stops listening and lets requests in progress end, but not for ever: a client that
+   * holds a half-sent request must not keep the rest of the shutdown from starting.
+   */
+  private async closeHttp(timeoutMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      closed,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(timeoutMs, HTTP_CLOSE_GRACE_MS));
+      }),
+    ]);
+    clearTimeout(timer);
+    server.closeAllConnections();
   }
 
   /** Resolves once every event and command taken so far has been handled. */

@@ -8,7 +8,7 @@ describe('Slack request signatures (HTTP mode)', () => {
     await s?.stop();
   });
 
-  it('answers a bad, stale or tampered signature with 401 and changes nothing', async () => {
+  it('answers a bad, stale, future-dated or tampered signature with 401 and changes nothing', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
     const callsBefore = s.fake.calls.length;
@@ -33,6 +33,12 @@ describe('Slack request signatures (HTTP mode)', () => {
       timestamp: now - 6 * 60,
       signature: slackSignature(SECRET, now - 6 * 60, staleBody),
     });
+    // Slack's window is five minutes either way; Bolt alone only refuses the past.
+    const futureBody = envelope('Signed correctly, dated six minutes ahead.');
+    const future = await s.post(futureBody, 'application/json', {
+      timestamp: now + 6 * 60,
+      signature: slackSignature(SECRET, now + 6 * 60, futureBody),
+    });
     const original = envelope('What was signed.');
     const tampered = await s.post(
       original.replace('What was signed.', 'What was sent!!!'),
@@ -51,9 +57,13 @@ describe('Slack request signatures (HTTP mode)', () => {
       signature: 'v0=00',
     });
 
-    expect([bad.status, stale.status, tampered.status, unsignedCommand.status]).toEqual([
-      401, 401, 401, 401,
-    ]);
+    expect([
+      bad.status,
+      stale.status,
+      future.status,
+      tampered.status,
+      unsignedCommand.status,
+    ]).toEqual([401, 401, 401, 401, 401]);
     await s.settle();
     expect(await opinions(s, round.id)).toEqual([]);
     expect(s.fake.calls.length).toBe(callsBefore);
