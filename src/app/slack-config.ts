@@ -7,11 +7,13 @@ const optional = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+const SLACK_API = 'https://slack.com/api/';
+
 /** Messages never include the value: a mistyped variable may hold a secret. */
 export const SlackEnvSchema = z
   .object({
-    // Only a token of another Slack kind is refused (a user or app token where the bot
-    // token belongs is the usual mix-up); other values, such as a local fake's, pass.
+    // A token of another Slack kind is refused here (a user or app token where the bot
+    // token belongs is the usual mix-up); against Slack itself, any other value is too (below).
     SLACK_BOT_TOKEN: optional.pipe(
       z
         .string()
@@ -38,7 +40,7 @@ export const SlackEnvSchema = z
           .optional(),
       )
       .transform((v) => {
-        const url = v ?? 'https://slack.com/api/';
+        const url = v ?? SLACK_API;
         return url.endsWith('/') ? url : `${url}/`;
       }),
     SLACK_MODERATORS: optional.transform((v, ctx) => {
@@ -78,6 +80,23 @@ export const SlackEnvSchema = z
         });
       }
       return;
+    }
+    // Slack's own tokens always carry their prefix; a local fake's need not.
+    if (env.SLACK_API_URL === SLACK_API) {
+      if (!env.SLACK_BOT_TOKEN.startsWith('xoxb-')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SLACK_BOT_TOKEN'],
+          message: 'must be the bot token, which starts with xoxb-',
+        });
+      }
+      if (env.SLACK_APP_TOKEN && !env.SLACK_APP_TOKEN.startsWith('xapp-')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SLACK_APP_TOKEN'],
+          message: 'must be an app-level token, which starts with xapp-',
+        });
+      }
     }
     if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
       ctx.addIssue({

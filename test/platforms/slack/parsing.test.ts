@@ -226,10 +226,27 @@ describe('Slack settings', () => {
     expect(message).not.toContain('secret');
   });
 
+  it('against Slack itself, refuses tokens without their prefix, naming the variable only', () => {
+    expect(() =>
+      loadSlackConfig({ SLACK_BOT_TOKEN: 'bad-secretvalue123', SLACK_APP_TOKEN: 'xapp-1' }),
+    ).toThrow('SLACK_BOT_TOKEN: must be the bot token, which starts with xoxb-');
+    let message = '';
+    try {
+      loadSlackConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'foo-secretvalue' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      'SLACK_APP_TOKEN: must be an app-level token, which starts with xapp-',
+    );
+    expect(message).not.toContain('secretvalue');
+  });
+
   it('accepts tokens and member ids of shapes Slack does not use in production, such as a fake uses', () => {
     const config = loadSlackConfig({
       SLACK_BOT_TOKEN: 'test-bot-token',
       SLACK_APP_TOKEN: 'test-app-token',
+      SLACK_API_URL: 'http://127.0.0.1:9/api/',
       SLACK_MODERATORS: 'U1,W2',
     });
     expect(config).toMatchObject({
