@@ -51,9 +51,34 @@ Exit status: 0 when the round ran (also when the reader of the output stops earl
 with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 130/143 when
 interrupted (SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
 
+/** The demo's flags that take a value. */
+const VALUE_FLAGS = new Set(['question', 'scenario', 'seed', 'welfare', 'scale', 'chart']);
+
+/**
+ * `--flag value` as one `--flag=value`: parseArgs reads a value that starts with '-'
+ * (`--seed -1`) as another option, and its error would not name the flag's rule.
+ */
+function joinValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (
+      VALUE_FLAGS.has(arg.slice(2)) &&
+      arg.startsWith('--') &&
+      next !== undefined &&
+      !next.startsWith('--')
+    ) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
-    args: argv,
+    args: joinValues(argv),
     options: {
       question: { type: 'string' },
       bank: { type: 'boolean', default: false },
@@ -68,6 +93,14 @@ function parseOptions(argv: string[]) {
     },
     strict: true,
   });
+  const sources = [
+    values.question !== undefined && '--question',
+    values.bank && '--bank',
+    values.scenario !== undefined && '--scenario',
+  ].filter((f): f is string => typeof f === 'string');
+  if (sources.length > 1) {
+    throw new Error(`${sources.join(' and ')} each choose the question: give one of them`);
+  }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
   if (values.question !== undefined) checkQuestion(values.question);

@@ -174,6 +174,13 @@ describe('npm run demo', () => {
   it.each([
     [['--welfare', 'fair'], /--welfare takes one of utilitarian, egalitarian, nash, schulze/],
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
+    // A negative value after a space reads to parseArgs as another option.
+    [['--seed', '-1'], /--seed takes a whole number/],
+    [['--bank', '--question', 'Hi?'], /--question and --bank each choose the question/],
+    [
+      ['--scenario', 'four-day-week', '--question', 'Hi?'],
+      /--question and --scenario each choose the question/,
+    ],
   ])('says what is wrong with %j, exits 2 and starts no Redis', (args, message) => {
     const tmp = tempDir('demo-tmp-');
     const run = runDemo(args, { ...process.env, REDIS_URL: '', TMPDIR: tmp });
