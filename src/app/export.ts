@@ -7,11 +7,10 @@ import {
   type PolisFile,
   polisExportFiles,
 } from '../deliberation/polis-export.js';
-import { DeliberationService } from '../deliberation/service.js';
+import { roundExport } from '../deliberation/round-export.js';
+import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
-import { silentLog } from '../domain/log.js';
 import { type Scope, ScopeSchema } from '../domain/scope.js';
-import { PipelineQueues } from '../pipeline/queues.js';
 import { createStore, type Store } from '../store/store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
@@ -30,7 +29,10 @@ export interface ExportDeps {
   store: Pick<Store, 'rounds'>;
 }
 
-/** Writes the four CSV files into `outDir` (created if missing); returns what was written. */
+/**
+ * Writes the four CSV files into `outDir` (created if missing); returns what was written.
+ * A workspace with no rounds writes nothing, as `/consensus export all` posts nothing.
+ */
 export async function writePolisExport(
   deps: ExportDeps,
   scope: Scope,
@@ -38,6 +40,7 @@ export async function writePolisExport(
   outDir: string,
 ): Promise<{ rounds: number; files: PolisFile[] }> {
   const rounds = await collectRoundExports(deps, scope, roundId);
+  if (rounds.length === 0) return { rounds: 0, files: [] };
   const files = polisExportFiles(scope, rounds);
   mkdirSync(outDir, { recursive: true });
   for (const file of files) writeFileSync(join(outDir, file.name), file.content);
@@ -90,25 +93,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  let queues: PipelineQueues | null = null;
   try {
+    // Reads only: no queues, so the export leaves nothing behind in the bot's Redis.
     const store = createStore(redis, config.REDIS_PREFIX);
-    queues = new PipelineQueues(redis, {
-      prefix: `${config.REDIS_PREFIX}:bull`,
-      attempts: config.JOB_ATTEMPTS,
-      backoffMs: config.JOB_BACKOFF_MS,
-    });
-    // The export only reads; the service is the one place that knows how to gather a round.
-    const service = new DeliberationService({
-      store,
-      queues,
-      log: silentLog,
-      now: Date.now,
-      newId: () => {
-        throw new Error('the export creates no round');
-      },
-      newSeed: () => 0,
-    });
+    const service = {
+      exportById: async (scope: Scope, roundId: string) =>
+        roundExport(store, await store.rounds.require(scope, roundId)),
+    };
     const out = resolve(values.out);
     const { rounds, files } = await writePolisExport(
       { service, store },
@@ -116,6 +107,12 @@ async function main(argv: readonly string[]): Promise<number> {
       values.round ?? null,
       out,
     );
+    if (rounds === 0) {
+      process.stderr.write(
+        `export: ${scope.data.platform} workspace ${scope.data.workspaceId} has no rounds to export yet; nothing written\n`,
+      );
+      return 1;
+    }
     process.stdout.write(
       `wrote ${files.map((f) => f.name).join(', ')} (${rounds} round${rounds === 1 ? '' : 's'}) to ${out}\n`,
     );
@@ -127,7 +124,6 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   } finally {
-    await queues?.close();
     redis.disconnect();
   }
 }

@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { writePolisExport } from '../../src/app/export.js';
 import { BOT_XID } from '../../src/deliberation/polis-export.js';
 import type { Scope } from '../../src/domain/scope.js';
@@ -147,5 +148,48 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
 
     // A round id of another workspace is not found through this one.
     await expect(writePolisExport(h.runtime, SCOPE, b.round.id, outDir())).rejects.toThrow();
+  });
+
+  it('npm run export as a process: writes a round, leaves no key behind, and refuses an empty workspace', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE, OPINIONS);
+    await rate(h, SCOPE, statementMessageId, { ana: 'agree', ben: 'disagree' });
+    const keys = async () => (await h?.redis.keys(`${h.prefix}*`))?.sort() ?? [];
+    const before = await keys();
+    const run = (workspace: string, out: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/app/export.ts',
+          '--platform',
+          'console',
+          '--workspace',
+          workspace,
+          '--out',
+          out,
+        ],
+        {
+          cwd: join(import.meta.dirname, '../..'),
+          env: { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: h?.prefix ?? '' },
+          encoding: 'utf8',
+        },
+      );
+
+    const dir = outDir();
+    const wrote = run(SCOPE.workspaceId, dir);
+    expect(wrote.status).toBe(0);
+    expect(wrote.stdout).toContain('(1 round)');
+    expect(loadConversation(dir).votes).toHaveLength(2);
+    expect(readFileSync(join(dir, 'summary.csv'), 'utf8')).toContain(round.question);
+
+    const empty = outDir();
+    const refused = run('W-nobody', empty);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('console workspace W-nobody has no rounds to export yet');
+    expect(existsSync(empty)).toBe(false);
+    // Reading only: no queue's meta key, nothing else either.
+    expect(await keys()).toEqual(before);
   });
 });
