@@ -305,7 +305,15 @@ async function main() {
     return { ms, ...usage, summarised };
   }
 
-  type Cell = { calls: number; prompt: number; completion: number; L: number; summarised: boolean };
+  type Cell = {
+    calls: number;
+    prompt: number;
+    completion: number;
+    /** Median time-to-consensus in ms, and in units of the latency it was timed at. */
+    ms: number;
+    L: number;
+    summarised: boolean;
+  };
   async function measure(members: number, k: number, runs: number, latency: number): Promise<Cell> {
     fake.latencyMs = latency;
     const results = [];
@@ -314,7 +322,8 @@ async function main() {
       calls: median(results.map((x) => x.calls)),
       prompt: median(results.map((x) => x.prompt)),
       completion: median(results.map((x) => x.completion)),
-      L: median(results.map((x) => x.ms)) / latency,
+      ms: median(results.map((x) => x.ms)),
+      L: latency > 0 ? median(results.map((x) => x.ms)) / latency : Number.NaN,
       summarised: results.some((x) => x.summarised),
     };
   }
@@ -331,12 +340,20 @@ async function main() {
   await worker.stop();
 
   // 2. The same for the sequential shape, at a shorter latency so it ends in minutes.
+  // Its time is a fixed part (timed with a zero-latency model) plus one wait per call,
+  // which scales with the latency: so the time at L is the fixed part plus the waiting
+  // part timed at L_SEQ scaled by L / L_SEQ. Dividing the time at L_SEQ by L_SEQ would
+  // count the fixed part L / L_SEQ times over and flatter the ratio to ours.
   const sequential = new Map<string, Cell>();
   worker = await WorkerProcess.start(workerEnv(SEQUENTIAL));
   for (const n of GROUPS) {
     for (const k of KS) {
       progress(`sequential N=${n} K=${k}`);
-      sequential.set(`${n}/${k}`, await measure(n, k, n >= 1_000 ? 1 : RUNS, L_SEQ));
+      const runs = n >= 1_000 ? 1 : RUNS;
+      const timed = await measure(n, k, runs, L_SEQ);
+      const fixedMs = (await measure(n, k, runs, 0)).ms;
+      const atL = fixedMs + (timed.ms - fixedMs) * (L / L_SEQ);
+      sequential.set(`${n}/${k}`, { ...timed, L: atL / L });
     }
   }
 
@@ -656,13 +673,13 @@ async function main() {
     `npm run bench -- --latency ${L} --seq-latency ${L_SEQ} --runs ${RUNS} --warmup ${WARMUP} --concurrency ${CONCURRENCY} --judge-batch ${JUDGE_BATCH} --prompt-budget ${PROMPT_BUDGET} --embed-min ${EMBED_MIN} --rounds ${ROUNDS} --reactions ${REACTIONS} --slack-rate ${SLACK_RATE} --slack-seconds ${SLACK_SECONDS}`,
   );
   console.log(
-    `fake OpenAI server (L = ${L} ms per call; sequential timed at L = ${L_SEQ} ms, shown in its own L), ephemeral redis-server, one worker process (node --max-old-space-size=512 dist/app/worker.js as in docker-compose.yml, built by npm run build first; before issue 8's fixes: node --import tsx src/app/worker.ts);`,
+    `fake OpenAI server (L = ${L} ms per call; sequential timed at ${L_SEQ} ms and at 0 ms per call, its time at L the fixed part plus the waits scaled to L), ephemeral redis-server, one worker process (node --max-old-space-size=512 dist/app/worker.js as in docker-compose.yml, built by npm run build first; before issue 8's fixes: node --import tsx src/app/worker.ts);`,
   );
   console.log(
     `ours: LLM_CONCURRENCY=${CONCURRENCY} (global, Redis), LLM_JUDGE_BATCH=${JUDGE_BATCH}, LLM_PROMPT_BUDGET_TOKENS=${PROMPT_BUDGET}, clustering on embeddings from LLM_EMBED_CLUSTERING_MIN=${EMBED_MIN} opinions (N=1000), on word vectors below (N=100: no embeddings call); sequential: LLM_CONCURRENCY=1, LLM_JUDGE_BATCH=1, no prompt budget.`,
   );
   console.log(
-    `medians of ${RUNS} runs (sequential N=1000: 1 run); opinions ~60 words; tokens as the fake counts them (characters / 4).`,
+    `medians of ${RUNS} runs (sequential N=1000: 1 run; the 100-round bursts, the Slack ack latencies over one ${SLACK_SECONDS}-second window, the turnout ingestion rows and the learned-model scoring rows: 1 run each); opinions ~60 words; tokens as the fake counts them (characters / 4).`,
   );
   const table = [head, ...rows];
   const widths = head.map((_, c) => Math.max(...table.map((r) => (r[c] ?? '').length)));
