@@ -138,7 +138,7 @@ function checkQuestion(question: string): void {
       '--question is empty: give the question to ask, e.g. --question "Should we ban cars from the city centre?"',
     );
   throw new Error(
-    `--question has ${text.length} characters; keep it under ${LIMITS.questionMaxChars}.`,
+    `--question has ${text.length} characters; the most is ${LIMITS.questionMaxChars}.`,
   );
 }
 

@@ -53,14 +53,49 @@ export function isTerminal(phase: RoundPhase): boolean {
   return TRANSITIONS[phase].length === 0;
 }
 
-/** Throws a DomainError naming both phases when the move is not allowed. */
+/** What a move does, in the words of the command that asks for it. */
+const MOVES: Record<RoundPhase, string> = {
+  collecting: 'collect opinions again',
+  generating: 'write a statement now',
+  polling: 'open a poll now',
+  critiquing: 'take critiques yet',
+  revising: 'be revised now',
+  closed: 'be finished yet',
+  cancelled: 'be cancelled',
+  failed: 'fail',
+};
+
+/** The way on from a phase, as the commands a member can run. */
+function wayOn(from: RoundPhase, to: RoundPhase): string {
+  if (isTerminal(from)) return 'It is over.';
+  switch (from) {
+    case 'collecting':
+      return 'There is no statement yet: `close` the round first to write one.';
+    case 'generating':
+    case 'revising':
+      return 'The statement is being written; try again once it is posted.';
+    case 'critiquing':
+      return to === 'critiquing'
+        ? 'It already takes critiques: `close` writes the revision, `finish` ends it.'
+        : '`close` writes the revision from the critiques, `finish` ends the round.';
+    case 'polling':
+      return 'Members are rating its statement: `critique` revises it, `finish` ends the round.';
+    case 'failed':
+      return '`close` tries again.';
+    default:
+      return '';
+  }
+}
+
+/**
+ * Throws a DomainError when the move is not allowed. Members read it, so it speaks of
+ * what the round is doing and the commands that go on from there, not of phase names.
+ */
 export function assertTransition(from: RoundPhase, to: RoundPhase): void {
   if (!canTransition(from, to)) {
-    const allowed = TRANSITIONS[from];
     throw new DomainError(
       'illegal_transition',
-      `This round is ${describePhase(from)}; it cannot move to "${to}"` +
-        (allowed.length ? ` (from here: ${allowed.join(', ')}).` : ' (it is over).'),
+      `This round is ${describePhase(from)}, so it cannot ${MOVES[to]}. ${wayOn(from, to)}`.trim(),
     );
   }
 }

@@ -11,7 +11,7 @@ export const QuestionSchema = z
   .min(1, 'The question is empty: write the question after the command.')
   .max(
     LIMITS.questionMaxChars,
-    `The question is too long: keep it under ${LIMITS.questionMaxChars} characters.`,
+    `The question is too long: ${LIMITS.questionMaxChars} characters at most.`,
   );
 
 /**

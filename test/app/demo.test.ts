@@ -192,7 +192,7 @@ describe('npm run demo', () => {
   it.each([
     ['empty', '', /--question is empty: give the question to ask/],
     ['blank', '   ', /--question is empty: give the question to ask/],
-    ['501 characters long', 'x'.repeat(501), /--question has 501 characters; keep it under 500\./],
+    ['501 characters long', 'x'.repeat(501), /--question has 501 characters; the most is 500\./],
   ])('refuses a --question that is %s with exit 2 and starts no Redis', (_, question, message) => {
     const tmp = tempDir('demo-tmp-');
     const run = runDemo(['--question', question], { ...process.env, REDIS_URL: '', TMPDIR: tmp });

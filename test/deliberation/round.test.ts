@@ -285,7 +285,7 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     const start = (question: string) =>
       h.runtime.service.start({ scope: SCOPE, channelId: CHANNEL, actor: MODERATOR, question });
     await expect(start('   ')).rejects.toThrow(/question is empty/);
-    await expect(start('x'.repeat(501))).rejects.toThrow(/under 500 characters/);
+    await expect(start('x'.repeat(501))).rejects.toThrow(/500 characters at most/);
     await expect(start('x'.repeat(500))).resolves.toMatchObject({ phase: 'collecting' });
   });
 

@@ -43,11 +43,27 @@ describe('the round state machine', () => {
     else expect(() => assertTransition(from, to)).toThrow(DomainError);
   });
 
-  it('names both phases and the way out in the error', () => {
-    expect(() => assertTransition('collecting', 'polling')).toThrow(
-      /collecting opinions; it cannot move to "polling" \(from here: generating, cancelled\)/,
+  it('says what the round is doing and which command goes on, without phase names', () => {
+    expect(() => assertTransition('collecting', 'critiquing')).toThrow(
+      'This round is collecting opinions, so it cannot take critiques yet. There is no statement yet: `close` the round first to write one.',
     );
-    expect(() => assertTransition('closed', 'polling')).toThrow(/it is over/);
+    expect(() => assertTransition('collecting', 'closed')).toThrow(
+      /cannot be finished yet.*`close`/,
+    );
+    expect(() => assertTransition('critiquing', 'critiquing')).toThrow(
+      /already takes critiques: `close` writes the revision/,
+    );
+    expect(() => assertTransition('closed', 'polling')).toThrow(/It is over\./);
+    for (const [from, to] of all) {
+      if (isLegal(from, to)) continue;
+      let message = '';
+      try {
+        assertTransition(from, to);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).not.toMatch(/from here|"(generating|revising|critiquing|polling)"/);
+    }
   });
 
   it('ends only in closed and cancelled', () => {
