@@ -53,6 +53,54 @@ const everyRendering = (v: ResultsView) => [
 ];
 
 describe('results in every adapter', () => {
+  it('sums up every version in the text, so an unrated revision does not hide the first poll', () => {
+    const unrated = pollResults({
+      scale: 'approval3',
+      ratings: [],
+      predicted: {},
+      welfare: 'utilitarian',
+    });
+    const two: ResultsView = {
+      ...view(false, 0),
+      versions: [
+        ...view(false, 0).versions,
+        { version: 2, statement: 'Revised.', results: unrated, endorsement: null },
+      ],
+    };
+    expect(resultsMessage(two).text).toBe(
+      'Results: version 1: 2 ratings, mean approval 50%; version 2: no ratings.',
+    );
+    const single = pollResults({
+      scale: 'approval3',
+      ratings: [{ participantId: 'U_ANA', optionKey: 'agree', approval: 1, at: 1 }],
+      predicted: {},
+      welfare: 'utilitarian',
+    });
+    const one = { ...view(false, 0), versions: [{ ...two.versions[0]!, results: single }] };
+    expect(resultsMessage(one).text).toBe('Results: 1 rating, mean approval 100%');
+  });
+
+  it('shows model calls with prompt and completion tokens apart, and nothing for an offline model', () => {
+    const used: ResultsView = {
+      ...view(false, 0),
+      usage: {
+        generate: { calls: 8, promptTokens: 11_104, completionTokens: 1_822 },
+        score: { calls: 1, promptTokens: 900, completionTokens: 40 },
+      },
+    };
+    // Not in the one-line text: the blocks, the embed and the console carry it.
+    for (const text of everyRendering(used).filter((_, i) => i !== 1)) {
+      expect(text).toContain('generate: 8 calls, 11,104 prompt + 1,822 completion tokens');
+      expect(text).toContain('score: 1 call, 900 prompt + 40 completion tokens');
+    }
+    for (const text of [
+      JSON.stringify(resultsBlocks(view(false, 0))),
+      JSON.stringify(resultsEmbed(view(false, 0))),
+    ]) {
+      expect(text).not.toMatch(/completion tokens/);
+    }
+  });
+
   it('a hidden round shows the count of ratings and no result, nor who rated', () => {
     for (const text of everyRendering(view(true, 0))) {
       expect(text).toMatch(/2 ratings so far/);

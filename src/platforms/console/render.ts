@@ -1,3 +1,4 @@
+import { usageLines } from '../../deliberation/usage-text.js';
 import type {
   CritiqueInviteView,
   ProgressView,
@@ -126,13 +127,6 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
     lines.push(`   critiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`);
   }
   if (view.model) lines.push(`   approvals were predicted by ${view.model}`);
-  const stages = Object.entries(view.usage).filter(([, u]) => u.calls > 0);
-  if (stages.length > 0) {
-    const total = stages.reduce((sum, [, u]) => sum + u.promptTokens + u.completionTokens, 0);
-    const calls = stages.reduce((sum, [, u]) => sum + u.calls, 0);
-    lines.push(
-      `   model use: ${calls} calls, ${total} tokens (${stages.map(([s, u]) => `${s} ${u.calls}`).join(', ')})`,
-    );
-  }
+  for (const line of usageLines(view.usage)) lines.push(`   model use, ${line}`);
   return lines.join('\n');
 }

@@ -6,6 +6,7 @@ import {
   ButtonStyle,
   ComponentType,
 } from 'discord.js';
+import { usageLines } from '../../deliberation/usage-text.js';
 import type {
   CritiqueInviteView,
   ProgressView,
@@ -230,6 +231,8 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     }
     return field(`Version ${version}`, lines.join('\n'));
   });
+  const usage = usageLines(view.usage).join('\n');
+  if (usage) fields.push(field('Model usage', usage));
   return withinLimits({
     color: COLOUR.results,
     title: '📊 Results',
@@ -259,11 +262,7 @@ export function statusEmbed(view: StatusView): APIEmbed {
   }
   if (view.deadline !== null) fields.push(field('Closes', timestamp(view.deadline), true));
   if (view.failureReason) fields.push(field('Failure', view.failureReason));
-  const usage = Object.entries(view.usage)
-    .map(
-      ([stage, u]) => `${stage}: ${u.calls} calls, ${u.promptTokens + u.completionTokens} tokens`,
-    )
-    .join('\n');
+  const usage = usageLines(view.usage).join('\n');
   if (usage) fields.push(field('Model usage', usage));
   return withinLimits({
     color: COLOUR.status,

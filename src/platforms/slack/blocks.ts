@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { usageLines } from '../../deliberation/usage-text.js';
 import type {
   CritiqueInviteView,
   NoticeView,
@@ -9,6 +10,7 @@ import type {
   StatusView,
 } from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
+import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
@@ -267,20 +269,40 @@ export function resultsBlocks(view: ResultsView): Block[] {
   }
   if (view.versions.length > 0) blocks.push(context(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
+  const usage = usageLines(view.usage);
+  if (usage.length > 0) blocks.push(context(`Model use: ${usage.join('; ')}.`));
   return blocks;
 }
 
 export function resultsMessage(view: ResultsView): SlackMessage {
-  const last = view.versions.at(-1)?.results;
-  const verdict = view.versions.at(-1)?.endorsement ?? null;
-  const text = view.hidden
-    ? `Results: ${last?.ratingCount ?? 0} ratings so far; hidden until the round is finished.`
-    : last?.ratingCount === 0
-      ? 'Results: no ratings were given.'
-      : last
-        ? `Results: ${last.ratingCount} rating${last.ratingCount === 1 ? '' : 's'}, mean approval ${percent(last.meanApproval)}${verdict ? `: ${verdict}` : ''}`
-        : 'Results: no statement was put to the vote.';
-  return { text, blocks: resultsBlocks(view) };
+  return { text: `Results: ${resultsSummary(view)}`, blocks: resultsBlocks(view) };
+}
+
+/**
+ * The results in one line, for the message's text (notifications, screen readers, search):
+ * every version's count and mean, so a revision nobody rated does not hide the first poll.
+ */
+export function resultsSummary(view: ResultsView): string {
+  if (view.versions.length === 0) {
+    return isTerminal(view.phase)
+      ? 'no statement was put to the vote.'
+      : 'no statement has been put to the vote yet.';
+  }
+  const ratings = (n: number) => `${n} rating${n === 1 ? '' : 's'}`;
+  if (view.hidden) {
+    const total = view.versions.reduce((sum, v) => sum + v.results.ratingCount, 0);
+    return `${ratings(total)} so far; hidden until the round is finished.`;
+  }
+  const one = (v: (typeof view.versions)[number]) =>
+    v.results.ratingCount === 0
+      ? 'no ratings'
+      : `${ratings(v.results.ratingCount)}, mean approval ${percent(v.results.meanApproval)}` +
+        (v.endorsement ? `: ${v.endorsement}` : '');
+  if (view.versions.length === 1) {
+    const only = view.versions[0] as (typeof view.versions)[number];
+    return only.results.ratingCount === 0 ? 'no ratings were given.' : one(only);
+  }
+  return `${view.versions.map((v) => `version ${v.version}: ${one(v)}`).join('; ')}.`;
 }
 
 export function noticeMessage(view: NoticeView): SlackMessage {
@@ -300,12 +322,8 @@ export function statusText(view: StatusView): string {
   ];
   if (view.deadline !== null) lines.push(`Closes ${slackDate(view.deadline)}.`);
   if (view.failureReason) lines.push(`Last run failed: ${escapeText(view.failureReason)}`);
-  const calls = Object.entries(view.usage).filter(([, u]) => u.calls > 0);
-  if (calls.length > 0) {
-    lines.push(
-      `Model calls: ${calls.map(([stage, u]) => `${stage} ${u.calls} (${u.promptTokens + u.completionTokens} tokens)`).join(', ')}`,
-    );
-  }
+  const usage = usageLines(view.usage);
+  if (usage.length > 0) lines.push(`Model use: ${usage.join('; ')}.`);
   return lines.join('\n');
 }
 

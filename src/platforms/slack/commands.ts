@@ -4,7 +4,13 @@ import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { RoundSettings } from '../../domain/round.js';
 import type { Scope } from '../../domain/scope.js';
-import { resultsBlocks, type SlackMessage, startModal, statusText } from './blocks.js';
+import {
+  resultsBlocks,
+  resultsSummary,
+  type SlackMessage,
+  startModal,
+  statusText,
+} from './blocks.js';
 import { helpText, type ParsedCommand, usageOf, validateStart } from './command.js';
 import { exportRound, exportWorkspace } from './export.js';
 import type { Moderators } from './moderators.js';
@@ -134,13 +140,7 @@ async function execute(
       return { text: statusText(await service.status(target)) };
     case 'results': {
       const view = await service.results(target);
-      const last = view.versions.at(-1)?.results;
-      return {
-        text: last
-          ? `${last.ratingCount} ratings so far`
-          : 'No statement has been put to the vote yet.',
-        blocks: resultsBlocks(view),
-      };
+      return { text: `Results: ${resultsSummary(view)}`, blocks: resultsBlocks(view) };
     }
     case 'export':
       return exportRound(target, input, deps);

@@ -274,7 +274,7 @@ describe('Slack slash commands', () => {
         `Round \`${round.id}\`: Should our team adopt a four-day week?\nIt is collecting opinions: 1 opinion.`,
       ),
     );
-    expect(results?.text).toBe('No statement has been put to the vote yet.');
+    expect(results?.text).toBe('Results: no statement has been put to the vote yet.');
     expect(exported).toEqual(ephemeral(`The export of round \`${round.id}\` is in its thread.`));
     const complete = s.fake.ok('files.completeUploadExternal')[0];
     expect(complete?.args).toMatchObject({

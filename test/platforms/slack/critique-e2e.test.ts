@@ -88,7 +88,10 @@ describe('Slack: a critique round from start to the chart', () => {
     ]);
     if (!v1 || !v2) throw new Error('both versions should have a poll');
     // The headline is the latest version's; the blocks list both, each with its distribution.
-    expect(results.args.text).toBe('Results: 3 ratings, mean approval 83%');
+    // The text (notifications, screen readers) sums up every version, not the last alone.
+    expect(results.args.text).toBe(
+      'Results: version 1: 2 ratings, mean approval 50%; version 2: 3 ratings, mean approval 83%.',
+    );
     const body = JSON.stringify(results.args.blocks);
     const sectionOf = (version: number) => {
       const blocks = results.args.blocks as { text?: { text?: string } }[];
