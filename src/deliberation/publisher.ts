@@ -167,8 +167,10 @@ async function progressView(deps: PublisherDeps, round: Round, v: number): Promi
   const failed = round.phase === 'failed' && round.version < v;
   const summary = failed
     ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
-    : done === steps.length
-      ? 'Done: the statement is below.'
-      : `Working on it: ${done} of ${steps.length} steps done.`;
+    : round.phase === 'cancelled' && done < steps.length
+      ? 'Stopped: the round was cancelled.'
+      : done === steps.length
+        ? 'Done: the statement is below.'
+        : `Working on it: ${done} of ${steps.length} steps done.`;
   return { ...headerOf(round), version: v, steps, summary };
 }

@@ -368,8 +368,10 @@ export class DeliberationService {
   async cancel(target: RoundTarget, actor: Actor | null): Promise<Round> {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'cancel');
+    let running = false;
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
       assertTransition(r.phase, 'cancelled');
+      running = r.phase === 'generating' || r.phase === 'revising';
       return { ...r, phase: 'cancelled', deadline: null };
     });
     await this.deps.queues.cancelDeadline({
@@ -377,6 +379,14 @@ export class DeliberationService {
       roundId: moved.id,
       version: moved.version,
     });
+    if (running) {
+      // The run's progress message would otherwise stay at "Working on it" for good.
+      const version = moved.version + 1;
+      await this.deps.queues.enqueuePublish(
+        { scope: moved.scope, roundId: moved.id, kind: 'progress', version, text: null },
+        `progress-v${version}-a${moved.attempt}-cancelled`,
+      );
+    }
     await this.deps.queues.enqueuePublish(
       {
         scope: moved.scope,

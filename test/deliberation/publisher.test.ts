@@ -3,6 +3,8 @@ import type { PlatformPort } from '../../src/deliberation/ports.js';
 import { createPublisher } from '../../src/deliberation/publisher.js';
 import type { ProgressView } from '../../src/deliberation/views.js';
 import type { MessageRef } from '../../src/domain/round.js';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import type { Generator } from '../../src/models/ports.js';
 import {
   type Harness,
   MODERATOR,
@@ -80,5 +82,47 @@ describe('the publisher', () => {
     expect(log.posts).toHaveLength(1);
     expect(log.edits).toHaveLength(3);
     expect(log.edits.at(-1)?.summary).toBe('Done: the statement is below.');
+  });
+});
+
+describe('the progress message of a run that is cancelled', () => {
+  it('ends on "Stopped: the round was cancelled." instead of working on for good', async () => {
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const inner = new ExtractiveGenerator();
+    const generator: Generator = {
+      name: inner.name,
+      generate: async (input, signal) => {
+        await held;
+        return inner.generate(input, signal);
+      },
+    };
+    const h = await startHarness({ generator });
+    try {
+      const { round, thread } = await startRound(h);
+      await postOpinions(h, thread.messageId);
+      const target = { scope: SCOPE, channelId: 'C1' };
+      await h.runtime.service.close(target, MODERATOR);
+      const progress = () => h.output.filter((line) => line.includes('⏳'));
+      await until(async () => progress().some((l) => l.includes('Working on it')));
+      await h.runtime.service.cancel({ ...target, roundId: round.id }, MODERATOR);
+      const idle = async () => {
+        const c = await h.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+        return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
+      };
+      await until(async () => (await idle()) && (progress().at(-1) ?? '').includes('Stopped'));
+      expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
+      // The held generation ends later, and changes nothing.
+      release();
+      await new Promise((r) => setTimeout(r, 300));
+      await until(idle);
+      expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
+      expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+    } finally {
+      release();
+      await h.stop();
+    }
   });
 });
