@@ -48,6 +48,20 @@ export interface MessageReaction {
   count?: number;
 }
 
+/** What conversations.info tells of a channel (Slack's field names), or that it is not found. */
+export interface ChannelInfo {
+  is_member?: boolean;
+  is_im?: boolean;
+  is_shared?: boolean;
+  is_ext_shared?: boolean;
+  is_org_shared?: boolean;
+  /** Slack lists the teams of the caller's own organisation here, not the partner's. */
+  shared_team_ids?: string[];
+  /** The team that hosts a shared channel. */
+  conversation_host_id?: string;
+  missing?: boolean;
+}
+
 interface Hold {
   matches: (call: RecordedCall) => boolean;
   released: Promise<void>;
@@ -60,11 +74,12 @@ export class FakeSlack {
     string,
     { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean; team_id?: string }
   >();
-  /** conversations.info answers; channels not listed have the bot as a member. */
-  readonly channels = new Map<
-    string,
-    { is_member?: boolean; is_im?: boolean; missing?: boolean }
-  >();
+  /**
+   * conversations.info answers; channels not listed are this workspace's own, not shared,
+   * with the bot as a member. `missing`: another workspace's channel, which this token
+   * cannot see (channel_not_found). See `share()` for a Slack Connect channel.
+   */
+  readonly channels = new Map<string, ChannelInfo>();
   /**
    * conversations.replies answers, by `channel root-ts`: the replies in the thread, oldest
    * first (the root itself is listed first, as Slack does). Threads not listed are not found.
@@ -143,6 +158,19 @@ export class FakeSlack {
     this.wss.close();
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /**
+   * Makes `channel` a Slack Connect channel (shared with another organisation), hosted by
+   * `host`, as conversations.info describes one to this workspace's bot token.
+   */
+  share(channel: string, host: string = this.teamId): void {
+    this.channels.set(channel, {
+      ...this.channels.get(channel),
+      is_shared: true,
+      is_ext_shared: true,
+      conversation_host_id: host,
+    });
   }
 
   /** The next `times` calls of `method` get HTTP 429 with `retry-after: seconds`. */
@@ -301,7 +329,23 @@ export class FakeSlack {
       case 'conversations.info': {
         const channel = this.channels.get(String(a.channel)) ?? {};
         if (channel.missing) return { ok: false, error: 'channel_not_found' };
-        return { ok: true, channel: { id: a.channel, is_member: true, is_im: false, ...channel } };
+        const { missing: _, ...info } = channel;
+        return {
+          ok: true,
+          channel: {
+            id: a.channel,
+            is_channel: !channel.is_im,
+            is_member: true,
+            is_im: false,
+            is_mpim: false,
+            is_shared: false,
+            is_ext_shared: false,
+            is_org_shared: false,
+            context_team_id: this.teamId,
+            shared_team_ids: [this.teamId],
+            ...info,
+          },
+        };
       }
       case 'conversations.replies':
         return this.replies(a);

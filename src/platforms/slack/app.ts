@@ -6,9 +6,10 @@ import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
 import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
 import { SlackCatchUp, type SlackCatchUpLimits } from './catch-up.js';
-import { parseCommand } from './command.js';
+import { type ParsedCommand, parseCommand } from './command.js';
 import {
   type CommandDeps,
+  type CommandInput,
   helpReply,
   type Reply,
   readStartForm,
@@ -19,6 +20,14 @@ import { type EventMeta, onMessage, onRateAction, onReaction } from './events.js
 import { Moderators } from './moderators.js';
 import { describe, SlackPort } from './port.js';
 import type { SlackService } from './service.js';
+import {
+  commandTeam,
+  type Installation,
+  interactionTeam,
+  type PayloadTeam,
+  SharedChannels,
+  servesTeam,
+} from './tenancy.js';
 import { escapeKeepingMentions } from './text.js';
 
 export interface SlackAdapterOptions {
@@ -114,16 +123,25 @@ const AuthTestSchema = z.object({
   team_id: z.string().nullish(),
   enterprise_id: z.string().nullish(),
   user_id: z.string().nullish(),
+  is_enterprise_install: z.boolean().nullish(),
 });
 
-/** The one installation the bot token belongs to. */
-interface Installation {
-  scope: Scope;
-  teamId: string | null;
-  enterpriseId: string | null;
-  /** The bot's own user id. */
-  botUserId: string | null;
-}
+/** Where an interaction happened and where to answer its member (both may be missing). */
+const InteractionPlaceSchema = z.object({
+  channel: z.object({ id: z.string().min(1) }).nullish(),
+  container: z.object({ channel_id: z.string().min(1).nullish() }).nullish(),
+  response_url: z.string().nullish(),
+});
+
+/** What a member of a workspace this installation does not serve is told, and nothing else. */
+export const NOT_SERVED =
+  'This installation of the bot serves another workspace, not yours, so nothing was done. ' +
+  'Install the app in your own workspace to use it there.';
+
+/** When Slack could not say whether the channel is shared with the member's workspace. */
+export const NOT_CHECKED =
+  'I could not check that this channel is shared with your workspace, so nothing was done. ' +
+  'Please try again in a moment.';
 
 const DEFAULT_RETRY: webApi.RetryOptions = {
   retries: 6,
@@ -145,9 +163,11 @@ export class SlackAdapter {
   private service: SlackService | null = null;
   /**
    * Pinned at start from auth.test: one bot token is one installation, so every round is
-   * stored under its workspace, whoever's team a shared channel's envelope names.
+   * stored under its workspace, the rounds of its shared channels included.
    */
   private installation: Installation | null = null;
+  /** For payloads from another team: is their channel one shared with this workspace? */
+  private readonly sharedChannels: SharedChannels;
   private started = false;
   /** HTTP mode only. */
   private readonly receiver: HTTPReceiver | null = null;
@@ -197,6 +217,10 @@ export class SlackAdapter {
       moderatorIds: options.moderatorIds,
       workspaceRole: (user, teamId) => this.port.workspaceRole(user, teamId),
       log,
+    });
+    this.sharedChannels = new SharedChannels({
+      lookUp: (channel) => this.port.channelSharing(channel),
+      now: Date.now,
     });
     this.register();
   }
@@ -366,6 +390,13 @@ export class SlackAdapter {
     );
   }
 
+  /** Help and usage are answered here; everything else runs against the service. */
+  private async commandReply(parsed: ParsedCommand, input: CommandInput): Promise<Reply | null> {
+    if (parsed.kind === 'invalid') return { text: parsed.message };
+    if (parsed.kind === 'help') return helpReply(input.command);
+    return runCommand(parsed, input, this.deps());
+  }
+
   private deps(): CommandDeps {
     if (!this.service) throw new Error('the Slack adapter was not started');
     return {
@@ -409,16 +440,51 @@ export class SlackAdapter {
       throw new Error('Slack did not say which workspace SLACK_BOT_TOKEN belongs to (auth.test).');
     }
     const botUserId = (parsed.success && parsed.data.user_id) || null;
-    return { scope: { platform: 'slack', workspaceId }, teamId, enterpriseId, botUserId };
+    const orgWide =
+      teamId === null || (parsed.success && parsed.data.is_enterprise_install === true);
+    return {
+      scope: { platform: 'slack', workspaceId },
+      teamId,
+      enterpriseId,
+      orgWide,
+      botUserId,
+    };
   }
 
   /**
-   * The scope of a command or an interaction. Their team fields name the member's team,
-   * which in a shared channel is the partner's; whatever they say, the bot token answers
-   * for one workspace, so that is where the round lives.
+   * The scope of a command or an interaction, or a refusal for the member. Their team
+   * fields name the member's team. One signing secret serves every installation of the
+   * app, so another workspace's commands and clicks reach this process too, with the same
+   * channel and user ids perhaps: those are refused. A Slack Connect partner's member
+   * names their own team as well, but in a channel shared with this workspace, which the
+   * bot token sees as shared; their round is this workspace's.
    */
-  private scope(): Scope | null {
-    return this.installation?.scope ?? null;
+  private async admit(
+    team: PayloadTeam,
+    channel: string | null,
+  ): Promise<{ scope: Scope } | { refusal: string }> {
+    const ours = this.installation;
+    if (!ours) return { refusal: 'This workspace could not be identified.' };
+    if (servesTeam(ours, team)) return { scope: ours.scope };
+    if (!channel) return { refusal: NOT_SERVED };
+    const sharing = await this.sharedChannels.sharing(channel);
+    if (sharing === 'shared') return { scope: ours.scope };
+    this.options.log.info(
+      { team: team.teamId ?? team.enterpriseId, sharing },
+      'command or interaction for another workspace refused',
+    );
+    return { refusal: sharing === 'unknown' ? NOT_CHECKED : NOT_SERVED };
+  }
+
+  /** The scope when `team` is this installation's own: known without asking Slack. */
+  private ownScope(team: PayloadTeam): Scope | null {
+    const ours = this.installation;
+    return ours && servesTeam(ours, team) ? ours.scope : null;
+  }
+
+  /** An ephemeral note through an interaction's response_url, if it has a usable one. */
+  private async answerThrough(url: string | null | undefined, text: string): Promise<void> {
+    if (url && this.isResponseUrl(url)) await this.port.respond(url, text);
   }
 
   /**
@@ -450,31 +516,39 @@ export class SlackAdapter {
 
     app.command(/^\/\S+$/, async ({ command, ack, respond }) => {
       const ephemeral = (reply: Reply) => ({ response_type: 'ephemeral' as const, ...reply });
-      const scope = this.scope();
-      if (!scope) {
-        await ack(ephemeral({ text: 'This workspace could not be identified.' }));
-        return;
-      }
       const parsed = parseCommand(command.text ?? '', command.command);
-      if (parsed.kind === 'invalid') {
-        await ack(ephemeral({ text: parsed.message }));
-        return;
-      }
-      if (parsed.kind === 'help') {
-        await ack(ephemeral(helpReply(command.command)));
-        return;
-      }
-      await ack();
-      const input = {
+      const team = commandTeam(command);
+      const input = (scope: Scope): CommandInput => ({
         scope,
         channelId: command.channel_id,
         userId: command.user_id,
         command: command.command,
         triggerId: command.trigger_id ?? null,
         responseUrl: command.response_url ?? null,
-      };
+      });
+      const scope = this.ownScope(team);
+      if (!scope) {
+        // Whether another team is served may take a Web API call: after the acknowledgement.
+        await ack();
+        this.queue(`command ${parsed.kind} from another team`, async () => {
+          const admitted = await this.admit(team, command.channel_id);
+          const reply =
+            'refusal' in admitted
+              ? { text: admitted.refusal }
+              : await this.commandReply(parsed, input(admitted.scope));
+          if (reply) await respond(ephemeral(reply));
+        });
+        return;
+      }
+      if (parsed.kind === 'invalid' || parsed.kind === 'help') {
+        // Answered in the acknowledgement: nothing to wait for.
+        const reply = await this.commandReply(parsed, input(scope));
+        await ack(reply ? ephemeral(reply) : undefined);
+        return;
+      }
+      await ack();
       this.queue(`command ${parsed.kind}`, async () => {
-        const reply = await runCommand(parsed, input, this.deps());
+        const reply = await this.commandReply(parsed, input(scope));
         if (reply) await respond(ephemeral(reply));
       });
     });
@@ -486,10 +560,15 @@ export class SlackAdapter {
         return;
       }
       await ack();
-      const scope = this.scope();
-      if (!scope) return;
       const userId = body.user.id;
       this.queue('start form', async () => {
+        const admitted = await this.admit(interactionTeam(body), form.channelId);
+        if ('refusal' in admitted) {
+          // Never chat.postEphemeral: the same user id may be someone else in this workspace.
+          await this.answerThrough(form.responseUrl, admitted.refusal);
+          return;
+        }
+        const { scope } = admitted;
         const text = await startFromForm(
           {
             scope,
@@ -534,10 +613,18 @@ export class SlackAdapter {
     });
     app.action({ block_id: RATE_BLOCK_PATTERN }, async ({ ack, body, context }) => {
       await ack();
-      const scope = this.scope();
-      if (!scope) return;
-      const meta = { scope, botUserId: context.botUserId ?? null };
-      this.queue('rating button', () => onRateAction(body, meta, this.deps()));
+      this.queue('rating button', async () => {
+        const place = InteractionPlaceSchema.safeParse(body);
+        const where = place.success ? place.data : {};
+        const channel = where.channel?.id ?? where.container?.channel_id ?? null;
+        const admitted = await this.admit(interactionTeam(body), channel);
+        if ('refusal' in admitted) {
+          await this.answerThrough(where.response_url, admitted.refusal);
+          return;
+        }
+        const meta = { scope: admitted.scope, botUserId: context.botUserId ?? null };
+        await onRateAction(body, meta, this.deps());
+      });
     });
     for (const name of ['reaction_added', 'reaction_removed'] as const) {
       app.event(name, async ({ event, body, context }) => {

@@ -1,4 +1,5 @@
 import type { webApi } from '@slack/bolt';
+import { z } from 'zod';
 import type { PlatformPort } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
@@ -34,6 +35,24 @@ export function slackErrorCode(error: unknown): string | null {
 const REMEMBERED_EDITS = 500;
 
 export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel';
+
+/**
+ * Whether a channel is shared with other workspaces, as this bot token sees it:
+ * 'not_shared' also for a channel the token cannot see (another workspace's), 'unknown'
+ * when Slack could not be asked.
+ */
+export type ChannelSharing = 'shared' | 'not_shared' | 'unknown';
+
+/** conversations.info's sharing flags; the team id lists are not complete for partners. */
+const SharingSchema = z.object({
+  channel: z
+    .object({
+      is_shared: z.boolean().nullish(),
+      is_ext_shared: z.boolean().nullish(),
+      is_org_shared: z.boolean().nullish(),
+    })
+    .nullish(),
+});
 
 /** A member's standing in the workspace, as users.info tells it. */
 export type WorkspaceRole = 'owner' | 'admin' | 'member';
@@ -233,6 +252,26 @@ export class SlackPort implements PlatformPort {
       // Missing scope or a hiccup: let the post itself succeed or fail.
       this.log.warn({ channel, error: describe(error) }, 'could not check channel membership');
       return 'ok';
+    }
+  }
+
+  /**
+   * conversations.info for a payload from another team: Slack answers channel_not_found
+   * for a channel of a workspace this token is not installed in, and names a Slack
+   * Connect (is_ext_shared) or organisation-wide (is_org_shared) channel as shared.
+   */
+  async channelSharing(channel: string): Promise<ChannelSharing> {
+    try {
+      const parsed = SharingSchema.safeParse(await this.client.conversations.info({ channel }));
+      const c = parsed.success ? parsed.data.channel : null;
+      return c?.is_ext_shared || c?.is_org_shared || c?.is_shared ? 'shared' : 'not_shared';
+    } catch (error) {
+      if (slackErrorCode(error) === 'channel_not_found') return 'not_shared';
+      this.log.warn(
+        { channel, error: describe(error) },
+        'could not check whether a channel is shared',
+      );
+      return 'unknown';
     }
   }
 

@@ -360,6 +360,7 @@ describe('Slack events', () => {
 
   it('counts replies and reactions in a shared channel owned by another organisation', async () => {
     s = await startStack();
+    s.fake.share(CHANNEL, 'T0EXT');
     const { round, questionTs } = await startRound(s);
     // Slack Connect: the envelope names the channel's owner, authorizations name us.
     const shared = { team: 'T0EXT', installation: TEAM };

@@ -419,11 +419,15 @@ export function click(
   at: { statementTs: string; questionTs: string; blockId: string },
   /** The click's action_ts; by default later than every click before. */
   actionTs: string = clickTs(),
+  /** The member's team (another one in a shared channel), and the click's response_url. */
+  from: { team?: string; responseUrl?: string } = {},
 ): Promise<Reply> {
+  const team = from.team ?? TEAM;
   return stack.interactive({
     type: 'block_actions',
-    team: { id: TEAM, domain: 'fake' },
-    user: { id: user, team_id: TEAM, username: user, name: user },
+    team: { id: team, domain: 'fake' },
+    user: { id: user, team_id: team, username: user, name: user },
+    ...(from.responseUrl && { response_url: from.responseUrl }),
     api_app_id: 'A0001',
     token: 'verification',
     trigger_id: `t-${user}-${value}`,
