@@ -134,5 +134,5 @@ export interface StatusView extends RoundHeader {
   ratings: number;
   deadline: number | null;
   failureReason: string | null;
-  usage: Record<string, { calls: number; promptTokens: number; completionTokens: number }>;
+  usage: RoundUsage;
 }

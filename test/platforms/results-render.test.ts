@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ResultsView } from '../../src/deliberation/views.js';
+import type { ResultsView, StatusView } from '../../src/deliberation/views.js';
 import { concealed, endorsement, pollResults } from '../../src/domain/results.js';
 import { renderResults } from '../../src/platforms/console/render.js';
-import { resultsEmbed } from '../../src/platforms/discord/render.js';
-import { resultsBlocks, resultsMessage } from '../../src/platforms/slack/blocks.js';
+import { resultsEmbed, statusEmbed } from '../../src/platforms/discord/render.js';
+import { resultsBlocks, resultsMessage, statusText } from '../../src/platforms/slack/blocks.js';
 
 /** The same results, rendered by every adapter: a hidden round and a turnout verdict. */
 const results = pollResults({
@@ -88,17 +88,81 @@ describe('results in every adapter', () => {
         score: { calls: 1, promptTokens: 900, completionTokens: 40 },
       },
     };
-    // Not in the one-line text: the blocks, the embed and the console carry it.
-    for (const text of everyRendering(used).filter((_, i) => i !== 1)) {
+    // Not in the one-line text: the blocks, the embed and the console carry it; so does status.
+    const status: StatusView = {
+      roundId: 'r1',
+      channelId: 'C1',
+      question: 'Q?',
+      thread: null,
+      phase: 'polling',
+      phaseText: 'polling members on the statement',
+      opinions: 2,
+      critiques: 0,
+      version: 1,
+      ratings: 2,
+      deadline: null,
+      failureReason: null,
+      usage: used.usage,
+    };
+    const renderings = [
+      ...everyRendering(used).filter((_, i) => i !== 1),
+      statusText(status),
+      JSON.stringify(statusEmbed(status)),
+    ];
+    for (const text of renderings) {
       expect(text).toContain('generate: 8 calls, 11,104 prompt + 1,822 completion tokens');
       expect(text).toContain('score: 1 call, 900 prompt + 40 completion tokens');
+      // Issue 3: per round as well as per stage.
+      expect(text).toContain('round total: 9 calls, 12,004 prompt + 1,862 completion tokens');
     }
+    // One stage is its own total: no second line saying the same.
+    const generateOnly = { ...used, usage: { generate: used.usage.generate! } };
+    expect(JSON.stringify(resultsBlocks(generateOnly))).not.toContain('round total');
     for (const text of [
       JSON.stringify(resultsBlocks(view(false, 0))),
       JSON.stringify(resultsEmbed(view(false, 0))),
     ]) {
       expect(text).not.toMatch(/completion tokens/);
     }
+  });
+
+  it('counts one rating, one member and one critique in the singular', () => {
+    const single = pollResults({
+      scale: 'approval3',
+      ratings: [{ participantId: 'U_ANA', optionKey: 'agree', approval: 1, at: 1 }],
+      predicted: { U_ANA: 0.8 },
+      welfare: 'utilitarian',
+    });
+    const one: ResultsView = {
+      ...view(false, 0),
+      participants: 1,
+      versions: [{ ...view(false, 0).versions[0]!, results: single }],
+    };
+    for (const text of everyRendering(one)) expect(text).not.toMatch(/(?<!\d)1 (rating|member)s\b/);
+    expect(renderResults(one, (id) => id)).toContain('1 rating of 1 member:');
+    expect(renderResults(one, (id) => id)).toContain('over 1 member');
+    expect(JSON.stringify(resultsBlocks(one))).toContain('1 rating (1 member gave opinions)');
+    const hiddenOne: ResultsView = {
+      ...view(true, 0),
+      versions: [{ ...view(true, 0).versions[0]!, results: concealed(single) }],
+    };
+    for (const text of everyRendering(hiddenOne)) expect(text).toMatch(/(?<!\d)1 rating so far/);
+    const status: StatusView = {
+      roundId: 'r1',
+      channelId: 'C1',
+      question: 'Q?',
+      thread: null,
+      phase: 'critiquing',
+      phaseText: 'collecting critiques',
+      opinions: 2,
+      critiques: 1,
+      version: 1,
+      ratings: 1,
+      deadline: null,
+      failureReason: null,
+      usage: {},
+    };
+    expect(statusText(status)).toContain('statement version 1, 1 rating, 1 critique.');
   });
 
   it('a hidden round shows the count of ratings and no result, nor who rated', () => {

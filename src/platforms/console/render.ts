@@ -10,6 +10,8 @@ import type {
 const percent = (x: number | null) =>
   x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 function bar(x: number, width = 20): string {
   const filled = Math.round(x * width);
   return '█'.repeat(filled) + '░'.repeat(width - filled);
@@ -68,9 +70,7 @@ export function renderCritiqueInvite(view: CritiqueInviteView): string {
 export function renderResults(view: ResultsView, nameOf: (id: string) => string): string {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
   const who = (ids: readonly string[]) =>
-    view.anonymous
-      ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
-      : ids.map(nameOf).join(', ');
+    view.anonymous ? count(ids.length, 'member') : ids.map(nameOf).join(', ');
   const lines = ['', `📊 Results for: ${view.question}`];
   for (const { version, statement, results, endorsement } of view.versions) {
     lines.push(
@@ -78,11 +78,13 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
     );
     if (view.hidden) {
       lines.push(
-        `   ${results.ratingCount} ratings so far; the results are hidden until the round is finished.`,
+        `   ${count(results.ratingCount, 'rating')} so far; the results are hidden until the round is finished.`,
       );
       continue;
     }
-    lines.push(`   ${results.ratingCount} ratings of ${view.participants} members:`);
+    lines.push(
+      `   ${count(results.ratingCount, 'rating')} of ${count(view.participants, 'member')}:`,
+    );
     // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
     if (results.ratingCount === 0) lines.push('   no ratings were given for this version');
     const max = Math.max(1, ...results.distribution.map((d) => d.count));
@@ -103,7 +105,7 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
     }
     if (results.meanAbsoluteError !== null) {
       lines.push(
-        `   predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
+        `   predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${count(results.comparedCount, 'member')}`,
       );
     }
     if (results.predictedLeastServed) {

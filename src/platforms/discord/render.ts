@@ -221,7 +221,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     }
     if (results.meanAbsoluteError !== null) {
       lines.push(
-        `Predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${results.comparedCount} members`,
+        `Predicted vs. rated: mean absolute error ${results.meanAbsoluteError.toFixed(2)} over ${count(results.comparedCount, 'member')}`,
       );
     }
     if (results.predictedLeastServed) {

@@ -231,7 +231,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
     }
     const lines = [
       `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
-      `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${view.participants} members gave opinions)`,
+      `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${members(view.participants)} gave opinions)`,
       // How far the model's picture of the group reaches, beside how many answered for themselves.
       `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
@@ -252,7 +252,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
     }
     if (r.meanAbsoluteError !== null) {
       lines.push(
-        `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${r.comparedCount} members`,
+        `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${members(r.comparedCount)}`,
       );
     }
     if (r.predictedLeastServed) {
@@ -317,7 +317,7 @@ export function statusText(view: StatusView): string {
       (view.version > 0
         ? `, statement version ${view.version}, ${view.ratings} rating${view.ratings === 1 ? '' : 's'}`
         : '') +
-      (view.critiques > 0 ? `, ${view.critiques} critiques` : '') +
+      (view.critiques > 0 ? `, ${view.critiques} critique${view.critiques === 1 ? '' : 's'}` : '') +
       '.',
   ];
   if (view.deadline !== null) lines.push(`Closes ${slackDate(view.deadline)}.`);
