@@ -51,9 +51,12 @@ describe("issue 7's bad input", () => {
     const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
     const before = await h.runtime.store.rounds.require(SCOPE, round.id);
 
+    // Said as every platform and the console show it: what to do, not the phases' names.
     await expect(h.runtime.service.critique(target, MODERATOR)).rejects.toMatchObject({
       code: 'illegal_transition',
-      message: expect.stringContaining('collecting opinions'),
+      message:
+        'This round is collecting opinions, so it cannot take critiques yet. ' +
+        'There is no statement yet: `close` the round first to write one.',
     });
 
     expect(await h.runtime.store.rounds.require(SCOPE, round.id)).toEqual(before);

@@ -287,6 +287,19 @@ describe('Discord: slash commands', () => {
     const byStarter = fake.command('close', {}, { user: ben });
     await fake.answered(byStarter);
     expect(contentOf(world, byStarter)).toMatch(/0 opinions; it needs at least 2/);
+    // Before there is a statement: what to do, in commands, not the state machine's phases.
+    const noStatement = 'There is no statement yet: `close` the round first to write one.';
+    const critique = fake.command('critique', {}, { user: ben });
+    await fake.answered(critique);
+    expect(contentOf(world, critique)).toBe(
+      `This round is collecting opinions, so it cannot take critiques yet. ${noStatement}`,
+    );
+    expect(Number(fake.reply(critique).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    const finish = fake.command('finish', {}, { user: ben });
+    await fake.answered(finish);
+    expect(contentOf(world, finish)).toBe(
+      `This round is collecting opinions, so it cannot be finished yet. ${noStatement}`,
+    );
     // Extending is a moderator's call too; the starter may.
     const extendDenied = fake.command('extend', { minutes: 30 }, { user: ana });
     await fake.answered(extendDenied);

@@ -223,6 +223,20 @@ describe('Slack slash commands', () => {
         'This round has 0 opinions; it needs at least 2 to find common ground. It stays open: reply in its thread.',
       ),
     );
+    // Before there is a statement: what to do, in commands, not the state machine's phases.
+    const noStatement = 'There is no statement yet: `close` the round first to write one.';
+    await s.command('U001', 'critique');
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral(
+        `This round is collecting opinions, so it cannot take critiques yet. ${noStatement}`,
+      ),
+    );
+    await s.command('U001', 'finish');
+    await s.settle();
+    expect(responses(s).at(-1)).toEqual(
+      ephemeral(`This round is collecting opinions, so it cannot be finished yet. ${noStatement}`),
+    );
     await s.event(message(s, 'U002', 'Yes please.', questionTs));
     await s.event(message(s, 'U003', 'Only if there is a vegetarian option.', questionTs));
     await s.settle();
