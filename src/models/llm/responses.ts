@@ -190,6 +190,8 @@ function interpretCompletion<T>(
     return { invalid: 'the output was cut off at the token limit' };
   }
   const content = choice?.message.content ?? '';
+  // Said apart from "not JSON": an empty answer points at the server or model setup.
+  if (content.trim() === '') return { invalid: 'the output is empty' };
   let json: unknown;
   try {
     json = JSON.parse(stripFence(content));

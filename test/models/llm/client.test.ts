@@ -58,6 +58,7 @@ describe('ModelClient against the fake server', () => {
 
   it.each([
     ['non-JSON content', { kind: 'chat', content: 'Sure! Here is the answer: fine' }, /not JSON/],
+    ['empty content', { kind: 'chat', content: ' \n' }, /the output is empty/],
     ['JSON of the wrong shape', chatJson({ reply: 'fine' }), /wrong shape/],
     ['a value the check refuses', chatJson({ answer: 'bad' }), /the answer is bad/],
     [
