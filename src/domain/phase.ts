@@ -87,6 +87,11 @@ function wayOn(from: RoundPhase, to: RoundPhase): string {
   }
 }
 
+/** "This round is collecting opinions"; a failure is an event, not a state to be in. */
+function whereItStands(phase: RoundPhase): string {
+  return phase === 'failed' ? 'This round failed' : `This round is ${describePhase(phase)}`;
+}
+
 /**
  * Throws a DomainError when the move is not allowed. Members read it, so it speaks of
  * what the round is doing and the commands that go on from there, not of phase names.
@@ -95,7 +100,7 @@ export function assertTransition(from: RoundPhase, to: RoundPhase): void {
   if (!canTransition(from, to)) {
     throw new DomainError(
       'illegal_transition',
-      `This round is ${describePhase(from)}, so it cannot ${MOVES[to]}. ${wayOn(from, to)}`.trim(),
+      `${whereItStands(from)}, so it cannot ${MOVES[to]}. ${wayOn(from, to)}`.trim(),
     );
   }
 }

@@ -54,6 +54,9 @@ describe('the round state machine', () => {
       /already takes critiques: `close` writes the revision/,
     );
     expect(() => assertTransition('closed', 'polling')).toThrow(/It is over\./);
+    expect(() => assertTransition('failed', 'critiquing')).toThrow(
+      'This round failed, so it cannot take critiques yet. `close` tries again.',
+    );
     for (const [from, to] of all) {
       if (isLegal(from, to)) continue;
       let message = '';
