@@ -208,12 +208,25 @@ export function loadConversation(folderPath: string): Conversation {
     if (p['group-id'] !== '') groups.set(p.participant, p['group-id']);
   }
 
-  // Only the topic comes from it, and no task needs that: a folder without one is read.
+  // Only the topic comes from it, and no task needs that: a folder without one is read,
+  // and so is one whose summary.csv does not parse (the reader is told, the topic is null).
   const summaryFile = join(folder, 'summary.csv');
   let topic: string | null = null;
+  const notes: string[] = [];
   const summary = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';
-  for (const record of parseCsv(summary, summaryFile)) {
-    if (record.fields[0] === 'topic') topic = record.fields[1] ?? null;
+  try {
+    for (const record of parseCsv(summary, summaryFile)) {
+      if (record.fields[0] === 'topic') topic = record.fields[1] ?? null;
+    }
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    topic = null;
+    notes.push(`${error.message} (the topic is not read; no task uses it)`);
+  }
+  if (unlisted > 0) {
+    notes.push(
+      `${votesTable.file}: left out ${unlisted} vote${unlisted === 1 ? '' : 's'} on comment-ids that comments.csv does not list (first: ${firstUnlisted})`,
+    );
   }
 
   return {
@@ -223,11 +236,6 @@ export function loadConversation(folderPath: string): Conversation {
     votes: [...latest.values()].map((entry) => entry.vote),
     participants,
     groups,
-    notes:
-      unlisted === 0
-        ? []
-        : [
-            `${votesTable.file}: left out ${unlisted} vote${unlisted === 1 ? '' : 's'} on comment-ids that comments.csv does not list (first: ${firstUnlisted})`,
-          ],
+    notes,
   };
 }

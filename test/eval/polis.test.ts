@@ -50,6 +50,19 @@ describe('loadConversation', () => {
     expect(conversation.comments.map((c) => c.id)).toEqual(['0', '2']);
   });
 
+  it('reads a folder whose summary.csv does not parse, without the topic, and says so', () => {
+    const folder = writeExport('bad-summary', {
+      ...GOOD,
+      summary: 'topic,Test\nconversation-description,He said "hi" there\n',
+    });
+    const conversation = loadConversation(folder);
+    expect(conversation.topic).toBeNull();
+    expect(conversation.comments.map((c) => c.id)).toEqual(['0', '2']);
+    expect(conversation.notes).toEqual([
+      expect.stringMatching(/summary\.csv line 2: .*the topic is not read/),
+    ]);
+  });
+
   it('rejects a row with the wrong number of fields, naming file and line', () => {
     const folder = writeExport('malformed', {
       ...GOOD,
