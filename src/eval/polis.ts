@@ -58,7 +58,9 @@ const Timestamp = z
 
 const CommentRow = z.object({
   'comment-id': Id,
-  'author-id': Id,
+  // Blank is an unknown author: only the model's authorship features read it, and a
+  // comment without one still has its votes and text to evaluate on.
+  'author-id': z.string().regex(/^\S*$/, 'must be an id without spaces, or blank'),
   // Blank is read as unmoderated: EVAL.md drops only -1.
   moderated: z.enum(['-1', '0', '1', ''], { message: 'moderated must be -1, 0, 1 or blank' }),
   'comment-body': z.string(),

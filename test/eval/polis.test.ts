@@ -39,6 +39,15 @@ describe('loadConversation', () => {
     expect([...conversation.groups]).toEqual([['1', '0']]);
   });
 
+  it('reads a comment whose author-id is blank as one by an unknown author', () => {
+    const comments = GOOD.comments.replace('3,d,2,6,0,0,0,Third', '3,d,2,,0,0,0,Third');
+    const conversation = loadConversation(writeExport('blank-author', { ...GOOD, comments }));
+    expect(conversation.comments.map((c) => [c.id, c.authorId])).toEqual([
+      ['0', '5'],
+      ['2', ''],
+    ]);
+  });
+
   it('names the missing file of an incomplete folder', () => {
     const folder = writeExport('incomplete', { ...GOOD, votes: null });
     expect(() => loadConversation(folder)).toThrow(/missing votes\.csv/);
