@@ -33,47 +33,85 @@ import { FakeOpenAI } from '../test/fakes/openai.js';
 import { FakeSlack, postSigned } from '../test/fakes/slack.js';
 import { largeGroupChat, syntheticOpinions } from '../test/models/llm/large-groups.js';
 
-const { values } = parseArgs({
-  options: {
-    latency: { type: 'string', default: '500' },
-    'seq-latency': { type: 'string', default: '25' },
-    runs: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '32' },
-    'judge-batch': { type: 'string', default: '12' },
-    'prompt-budget': { type: 'string', default: '6000' },
-    'embed-min': { type: 'string', default: '300' },
-    rounds: { type: 'string', default: '100' },
-    reactions: { type: 'string', default: '2000' },
-    'slack-rate': { type: 'string', default: '200' },
-    'slack-seconds': { type: 'string', default: '5' },
-    help: { type: 'boolean', default: false },
-  },
-});
+/**
+ * Each flag: its default, the values it takes, and whether it must be whole. The three that
+ * become the worker's LLM_* settings take what those settings take (src/app/config.ts).
+ */
+const FLAGS = {
+  latency: { default: '500', min: 0, whole: false, unit: 'ms' },
+  'seq-latency': { default: '25', min: 1, whole: false, unit: 'ms' },
+  runs: { default: '3', min: 1, whole: true, unit: 'n' },
+  warmup: { default: '10', min: 0, whole: true, unit: 'n' },
+  concurrency: { default: '32', min: 1, max: 256, whole: true, unit: 'n' },
+  'judge-batch': { default: '12', min: 1, max: 50, whole: true, unit: 'n' },
+  'prompt-budget': { default: '6000', min: 500, max: 1_000_000, whole: true, unit: 'tokens' },
+  'embed-min': { default: '300', min: 0, whole: true, unit: 'opinions' },
+  rounds: { default: '100', min: 1, whole: true, unit: 'n' },
+  reactions: { default: '2000', min: 1, whole: true, unit: 'n' },
+  'slack-rate': { default: '200', min: 1, whole: false, unit: 'per-s' },
+  'slack-seconds': { default: '5', min: 1, whole: false, unit: 's' },
+} as const;
+type Flag = keyof typeof FLAGS;
+
+const USAGE = `Usage: npm run bench -- [options]   (every option is optional)
+${Object.entries(FLAGS)
+  .map(([name, f]) => `  --${`${name} ${f.unit}`.padEnd(24)} default ${f.default}`)
+  .join('\n')}
+  --help`;
+
+/** A bad flag is a usage error (exit 2, before anything starts), not a stack trace. */
+function usageError(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let values: Record<Flag, string> & { help: boolean };
+try {
+  values = parseArgs({
+    options: {
+      ...Object.fromEntries(
+        Object.entries(FLAGS).map(([name, f]) => [name, { type: 'string', default: f.default }]),
+      ),
+      help: { type: 'boolean', default: false },
+    },
+  }).values as typeof values;
+} catch (error) {
+  usageError(error instanceof Error ? error.message : String(error));
+}
 if (values.help) {
-  console.log(
-    'npm run bench -- [--latency ms] [--seq-latency ms] [--runs n] [--warmup n] [--concurrency n] [--judge-batch n]\n' +
-      '                 [--prompt-budget tokens] [--embed-min opinions] [--rounds n] [--reactions n] [--slack-rate per-s] [--slack-seconds s]',
-  );
+  console.log(USAGE);
   process.exit(0);
 }
-const L = Number(values.latency);
-const L_SEQ = Number(values['seq-latency']);
-const RUNS = Math.max(1, Number(values.runs));
+const flag = (name: Flag): number => {
+  const f: { min: number; max?: number; whole: boolean; unit: string } = FLAGS[name];
+  const raw = values[name].trim();
+  const n = raw === '' ? Number.NaN : Number(raw);
+  const max = f.max ?? Number.POSITIVE_INFINITY;
+  if (!Number.isFinite(n) || n < f.min || n > max || (f.whole && !Number.isInteger(n))) {
+    const range = f.max === undefined ? `from ${f.min}` : `from ${f.min} to ${f.max}`;
+    usageError(
+      `--${name} takes ${f.whole ? 'a whole number' : 'a number'} ${range}${f.unit === 'n' ? '' : ` (${f.unit})`}; got "${values[name]}"`,
+    );
+  }
+  return n;
+};
+const L = flag('latency');
+const L_SEQ = flag('seq-latency');
+const RUNS = flag('runs');
 /** Rounds a worker runs before its overhead is timed: a long-running worker's code is JIT-compiled. */
-const WARMUP = Math.max(0, Number(values.warmup));
+const WARMUP = flag('warmup');
 /** Timed rounds behind the overhead's median: one round varies by ±20 ms on two busy cores. */
 const OVERHEAD_ROUNDS = 15;
-const CONCURRENCY = Number(values.concurrency);
-const JUDGE_BATCH = Number(values['judge-batch']);
-const PROMPT_BUDGET = Number(values['prompt-budget']);
-const EMBED_MIN = Number(values['embed-min']);
-const ROUNDS = Number(values.rounds);
-const REACTIONS = Number(values.reactions);
+const CONCURRENCY = flag('concurrency');
+const JUDGE_BATCH = flag('judge-batch');
+const PROMPT_BUDGET = flag('prompt-budget');
+const EMBED_MIN = flag('embed-min');
+const ROUNDS = flag('rounds');
+const REACTIONS = flag('reactions');
 /** Not 1,000: openRound counts the reply rate of its 1,000-member rounds. */
 const TURNOUT_MEMBERS = 800;
-const SLACK_RATE = Number(values['slack-rate']);
-const SLACK_SECONDS = Number(values['slack-seconds']);
+const SLACK_RATE = flag('slack-rate');
+const SLACK_SECONDS = flag('slack-seconds');
 const GROUPS = [10, 100, 1_000];
 const KS = [8, 16];
 

@@ -49,14 +49,16 @@ export const SlackEnvSchema = z
         .split(',')
         .map((id) => id.trim())
         .filter((id) => id.length > 0);
-      for (const id of ids) {
-        if (!/^[UW][A-Z0-9]+$/.test(id)) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `"${id}" is not a Slack member id (like U012AB3CD); separate ids with commas`,
-          });
-        }
-      }
+      ids.forEach((id, i) => {
+        if (/^[UW][A-Z0-9]+$/.test(id)) return;
+        // A short plain word is quoted, to point at the typo; anything longer or with a
+        // dash may be a token pasted into the wrong line, and is named by its place only.
+        const which = /^[A-Za-z0-9._]{1,20}$/.test(id) ? `"${id}"` : `entry ${i + 1}`;
+        ctx.addIssue({
+          code: 'custom',
+          message: `${which} is not a Slack member id (like U012AB3CD); separate ids with commas`,
+        });
+      });
       return ids.length > 0 ? ids : null;
     }),
     PORT: optional
@@ -125,8 +127,10 @@ export interface SlackConfig {
 export function loadSlackConfig(env: NodeJS.ProcessEnv = process.env): SlackConfig | null {
   const parsed = SlackEnvSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    // A token of the wrong kind fails its own check and the one against Slack's prefixes:
+    // one line each is enough.
+    const lines = new Set(parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`));
+    throw new ConfigError(`Invalid configuration:\n${[...lines].join('\n')}`);
   }
   const e = parsed.data;
   if (!e.SLACK_BOT_TOKEN) return null;

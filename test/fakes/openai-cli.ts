@@ -6,15 +6,23 @@ import { FakeOpenAI, schemaName } from './openai.js';
  * 127.0.0.1:N (0 = any free port), for running the demo or the bot against it.
  * Prints its base URL, then one line per request, until killed.
  */
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '0' },
-    latency: { type: 'string', default: '0' },
-    help: { type: 'boolean', default: false },
-  },
-});
+const USAGE = 'Usage: npm run fake:openai -- [--port N] [--latency MS]';
+let values: { port: string; latency: string; help: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      latency: { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  // A wrong flag is a usage error, as in the project's other commands, not a stack trace.
+  console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  process.exit(2);
+}
 if (values.help) {
-  console.log('Usage: npm run fake:openai -- [--port N] [--latency MS]');
+  console.log(USAGE);
   process.exit(0);
 }
 const port = Number(values.port);
