@@ -233,13 +233,24 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     return {
       kind: 'extend',
       minutes: interaction.options.getInteger('minutes', true),
-      roundId: interaction.options.getString('round'),
+      roundId: roundOption(interaction),
     };
   }
   if (sub === 'export' && interaction.options.getBoolean('workspace') === true) {
     return { kind: 'exportWorkspace' };
   }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);
-  if (round) return { kind: round[0], roundId: interaction.options.getString('round') };
+  if (round) return { kind: round[0], roundId: roundOption(interaction) };
   return { kind: 'unknown', name: sub };
+}
+
+/**
+ * The `round` option as the member pasted it: spaces around it and the backticks of a
+ * copied code span (the bot writes ids as \`r…\`) are not part of the id.
+ */
+function roundOption(interaction: ChatInputCommandInteraction): string | null {
+  const raw = interaction.options.getString('round');
+  if (raw === null) return null;
+  const id = raw.trim().replace(/^`+|`+$/g, '');
+  return id === '' ? null : id;
 }
