@@ -727,7 +727,7 @@ export class DeliberationService {
     if (open.length === 0) {
       throw new DomainError(
         'not_found',
-        'There is no open round in this channel. Start one with `start <question>`.',
+        'There is no open round in this channel. Start one with `/consensus start`.',
       );
     }
     if (open.length > 1) {
