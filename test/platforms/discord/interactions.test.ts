@@ -108,6 +108,7 @@ describe('Discord: slash commands', () => {
       expect(embedsOf(await ask(pasted))[0]?.title).toBe(`Round ${round.id}`);
     }
   });
+
   it('tells a member who uses the command outside a server what to do, and does nothing', async () => {
     world = await startWorld();
     const id = world.fake.command('start', { question: 'In a DM?' }, { user: ana, dm: true });
@@ -138,6 +139,15 @@ describe('Discord: slash commands', () => {
     expect(world.log.lines.map((l) => l.message)).toContain(
       'command options do not match the registration; run npm run discord:commands',
     );
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+    // A choice the registration offered and this bot no longer knows: not the default instead.
+    const choice = fake.command(
+      'start',
+      { question: 'Pizza on Fridays?', welfare: 'rawlsian' },
+      { user: MOD, permissions: PERMS.manageGuild },
+    );
+    await fake.answered(choice);
+    expect(contentOf(world, choice)).toMatch(/out-of-date registration of `\/consensus`/);
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
 
