@@ -20,7 +20,7 @@ import {
   type RoundSettings,
   RoundSettingsSchema,
 } from '../domain/round.js';
-import type { Scope } from '../domain/scope.js';
+import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
 import type { DeadlineJob } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
 import type { Store } from '../store/store.js';
@@ -705,6 +705,11 @@ export class DeliberationService {
   async resolve(target: RoundTarget, readOnly = false): Promise<Round> {
     const { rounds } = this.deps.store;
     if (target.roundId) {
+      // The id is part of a key: one that cannot be a round's (`r1:poll:1`) must not reach
+      // Redis, where it could name another kind of key and fail as an internal error.
+      if (!KeySafeIdSchema.safeParse(target.roundId).success) {
+        throw new DomainError('invalid_input', `"${target.roundId}" is not a round id.`);
+      }
       const round = await rounds.require(target.scope, target.roundId);
       if (round.channelId !== target.channelId) {
         throw new DomainError(
@@ -722,7 +727,7 @@ export class DeliberationService {
     if (open.length === 0) {
       throw new DomainError(
         'not_found',
-        'There is no open round in this channel. Start one with `start <question>`.',
+        'There is no open round in this channel. Start one with `/consensus start`.',
       );
     }
     if (open.length > 1) {

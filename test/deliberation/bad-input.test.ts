@@ -45,6 +45,20 @@ describe("issue 7's bad input", () => {
     return { round, thread, target };
   }
 
+  it('says how to start a round in words true on every platform when the channel has none', async () => {
+    // `start <question>` is Slack's form only: Discord's is `start question:<text>`.
+    const target = { scope: SCOPE, channelId: 'C-EMPTY', roundId: null };
+    for (const act of [
+      () => h.runtime.service.close(target, MODERATOR),
+      () => h.runtime.service.status(target),
+    ]) {
+      await expect(act()).rejects.toMatchObject({
+        code: 'not_found',
+        message: 'There is no open round in this channel. Start one with `/consensus start`.',
+      });
+    }
+  });
+
   it('refuses a critique round before there is a winner, and changes nothing', async () => {
     const { round, thread } = await startRound(h);
     await reply(thread.messageId, 'ana', OPINIONS.ana ?? '', 'o-ana');

@@ -208,12 +208,14 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     const settings: Partial<RoundSettings> = {};
     const candidates = interaction.options.getInteger('candidates');
     const minutes = interaction.options.getInteger('minutes');
-    const welfare = WelfareNameSchema.safeParse(interaction.options.getString('welfare'));
-    const scale = PollScaleSchema.safeParse(interaction.options.getString('scale'));
+    // A choice this bot does not know comes from an older registration: refused as stale
+    // (readCommand's caller), never silently replaced by the default.
+    const welfare = optionalChoice(WelfareNameSchema, interaction.options.getString('welfare'));
+    const scale = optionalChoice(PollScaleSchema, interaction.options.getString('scale'));
     if (candidates !== null) settings.candidates = candidates;
     if (minutes !== null) settings.minutes = minutes;
-    if (welfare.success) settings.welfare = welfare.data;
-    if (scale.success) settings.scale = scale.data;
+    if (welfare !== null) settings.welfare = welfare;
+    if (scale !== null) settings.scale = scale;
     const pollMinutes = interaction.options.getInteger('poll_minutes');
     const remindMinutes = interaction.options.getInteger('remind_minutes');
     const hidden = interaction.options.getBoolean('hidden');
@@ -233,13 +235,32 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     return {
       kind: 'extend',
       minutes: interaction.options.getInteger('minutes', true),
-      roundId: interaction.options.getString('round'),
+      roundId: roundOption(interaction),
     };
   }
   if (sub === 'export' && interaction.options.getBoolean('workspace') === true) {
     return { kind: 'exportWorkspace' };
   }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);
-  if (round) return { kind: round[0], roundId: interaction.options.getString('round') };
+  if (round) return { kind: round[0], roundId: roundOption(interaction) };
   return { kind: 'unknown', name: sub };
+}
+
+/**
+ * The `round` option as the member pasted it: spaces around it and the backticks of a
+ * copied code span (the bot writes ids as \`r…\`) are not part of the id.
+ */
+function roundOption(interaction: ChatInputCommandInteraction): string | null {
+  const raw = interaction.options.getString('round');
+  if (raw === null) return null;
+  const id = raw.trim().replace(/^`+|`+$/g, '');
+  return id === '' ? null : id;
+}
+
+/** A string option's choice, null when not given; throws on a value the schema refuses. */
+function optionalChoice<T extends string>(
+  schema: { parse(value: unknown): T },
+  value: string | null,
+): T | null {
+  return value === null ? null : schema.parse(value);
 }

@@ -53,6 +53,7 @@ export const StartOptionsSchema = z.object({
   minutes: wholeNumber('--minutes', 1, LIMITS.maxMinutes).optional(),
   welfare: z
     .string()
+    .toLowerCase()
     .pipe(
       z.enum(WelfareNameSchema.options, {
         error: `--welfare is one of ${WelfareNameSchema.options.join(', ')}.`,
@@ -61,6 +62,7 @@ export const StartOptionsSchema = z.object({
     .optional(),
   scale: z
     .string()
+    .toLowerCase()
     .pipe(
       z.enum(PollScaleSchema.options, {
         error: `--scale is one of ${PollScaleSchema.options.join(', ')}.`,
@@ -219,7 +221,8 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
       cut(token.start, tokens[i + 1]?.start ?? text.length);
       break;
     }
-    const name = flag.slice(2).split('=')[0] ?? '';
+    // Case does not matter, as for the subcommands (`START`, `--Minutes 5`, `--welfare Nash`).
+    const name = (flag.slice(2).split('=')[0] ?? '').toLowerCase();
     const known =
       (START_SWITCHES as readonly string[]).includes(name) ||
       (START_FLAGS as readonly string[]).includes(name);
@@ -245,7 +248,7 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
       continue;
     }
     if (flag.includes('=')) {
-      args.push(flag);
+      args.push(`--${name}${flag.slice(flag.indexOf('='))}`);
       cut(token.start, end(token));
       i += 1;
       continue;
@@ -254,7 +257,7 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     if (value === undefined) return invalid(`${flag} needs a value.`, usage);
     // One `--flag=value` argument: as two, a value that starts with '-' (`--minutes -5`)
     // would read to parseArgs as another option, and its error would not name the rule.
-    args.push(`${flag}=${value.value}`);
+    args.push(`--${name}=${value.value}`);
     cut(token.start, end(value));
     i += 2;
   }

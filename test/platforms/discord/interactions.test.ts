@@ -90,6 +90,25 @@ describe('Discord: slash commands', () => {
     expect(embedsOf(state.original)[0]?.title).toMatch(/^Round r/);
   });
 
+  it('answers a round option that cannot be an id in plain words, and reads one pasted with spaces or backticks', async () => {
+    world = await startWorld();
+    const { round } = await startRound(world);
+    const ask = async (value: string) => {
+      const id = world.fake.command('status', { round: value }, { user: ana });
+      return (await world.fake.answered(id)).original;
+    };
+    // Part of a Redis key: a round id with ':' names the round's other keys (a hash here).
+    for (const bad of [`${round.id}:messages`, `${round.id}:poll:1`, 'r1 r2']) {
+      const answer = await ask(bad);
+      expect(answer?.content).toBe(`"${bad}" is not a round id.`);
+      expect(Number(answer?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    }
+    expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    for (const pasted of [` ${round.id} `, `\`${round.id}\``]) {
+      expect(embedsOf(await ask(pasted))[0]?.title).toBe(`Round ${round.id}`);
+    }
+  });
+
   it('tells a member who uses the command outside a server what to do, and does nothing', async () => {
     world = await startWorld();
     const id = world.fake.command('start', { question: 'In a DM?' }, { user: ana, dm: true });
@@ -120,6 +139,15 @@ describe('Discord: slash commands', () => {
     expect(world.log.lines.map((l) => l.message)).toContain(
       'command options do not match the registration; run npm run discord:commands',
     );
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+    // A choice the registration offered and this bot no longer knows: not the default instead.
+    const choice = fake.command(
+      'start',
+      { question: 'Pizza on Fridays?', welfare: 'rawlsian' },
+      { user: MOD, permissions: PERMS.manageGuild },
+    );
+    await fake.answered(choice);
+    expect(contentOf(world, choice)).toMatch(/out-of-date registration of `\/consensus`/);
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
 

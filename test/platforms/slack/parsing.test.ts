@@ -110,6 +110,21 @@ describe('slash command parsing', () => {
     });
   });
 
+  it('reads options and their choices in any case, as it reads the subcommands', () => {
+    expect(
+      parseCommand('Start --Minutes 5 --WELFARE Nash --scale=LIKERT7 --Hidden Four days?'),
+    ).toEqual({
+      kind: 'start',
+      question: 'Four days?',
+      settings: { minutes: 5, welfare: 'nash', scale: 'likert7', hidden: true },
+    });
+    expect(parseCommand('start Four days? --Poll-Minutes=30')).toEqual({
+      kind: 'start',
+      question: 'Four days?',
+      settings: { pollMinutes: 30 },
+    });
+  });
+
   it.each([
     ['start --minutes -5 Q?', '--minutes'],
     ['start Q? --candidates -3', '--candidates'],
