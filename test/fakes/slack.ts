@@ -72,7 +72,13 @@ export class FakeSlack {
   /** users.info answers; anyone not listed is a plain member. */
   readonly users = new Map<
     string,
-    { is_admin?: boolean; is_owner?: boolean; is_primary_owner?: boolean; team_id?: string }
+    {
+      is_admin?: boolean;
+      is_owner?: boolean;
+      is_primary_owner?: boolean;
+      is_bot?: boolean;
+      team_id?: string;
+    }
   >();
   /**
    * conversations.info answers; channels not listed are this workspace's own, not shared,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
 import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
+import { BotUsers } from './bot-users.js';
 import { SlackCatchUp, type SlackCatchUpLimits } from './catch-up.js';
 import { type ParsedCommand, parseCommand } from './command.js';
 import {
@@ -159,6 +160,7 @@ export class SlackAdapter {
   readonly port: SlackPort;
   private readonly app: App;
   private readonly moderators: Moderators;
+  private readonly bots: BotUsers;
   private readonly inflight = new Set<Promise<unknown>>();
   private service: SlackService | null = null;
   /**
@@ -218,6 +220,7 @@ export class SlackAdapter {
       workspaceRole: (user, teamId) => this.port.workspaceRole(user, teamId),
       log,
     });
+    this.bots = new BotUsers({ lookUp: (user) => this.port.isBot(user), log });
     this.sharedChannels = new SharedChannels({
       lookUp: (channel) => this.port.channelSharing(channel),
       now: Date.now,
@@ -267,6 +270,7 @@ export class SlackAdapter {
       log,
       now: Date.now,
       botUserId: installation.botUserId,
+      isBot: (user) => this.bots.isBot(user),
       tell: (channel, user, text, threadTs) =>
         this.port.tell(channel, user, escapeKeepingMentions(text), threadTs),
       stopping: () => !this.started,
@@ -403,6 +407,7 @@ export class SlackAdapter {
       service: this.service,
       port: this.port,
       moderators: this.moderators,
+      bots: this.bots,
       log: this.options.log,
     };
   }

@@ -60,6 +60,8 @@ export interface SlackCatchUpDeps {
   now: () => number;
   /** The bot's own user id (auth.test): its messages and poll reactions never count. */
   botUserId: string | null;
+  /** Other apps' bot users, whose reactions are not ratings (asked only for reactions not yet stored). */
+  isBot: (userId: string) => Promise<boolean>;
   /** Tells a member about a reply the catch-up recorded (e.g. it was cut). */
   tell: (channel: string, user: string, text: string, threadTs: string) => Promise<void>;
   /** True once the adapter is stopping: the catch-up gives up between rounds. */
@@ -200,6 +202,7 @@ export class SlackCatchUp {
     try {
       for (const reaction of onSlack.present.values()) {
         if (storedKeys.has(keyOf(reaction))) continue;
+        if (await this.deps.isBot(reaction.userId)) continue;
         await react(reaction, false);
         report.ratingsAdded++;
       }

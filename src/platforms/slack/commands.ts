@@ -11,6 +11,7 @@ import {
   startModal,
   statusText,
 } from './blocks.js';
+import type { BotUsers } from './bot-users.js';
 import { helpText, type ParsedCommand, usageOf, validateStart } from './command.js';
 import { exportRound, exportWorkspace } from './export.js';
 import type { Moderators } from './moderators.js';
@@ -22,6 +23,7 @@ export interface CommandDeps {
   service: SlackService;
   port: SlackPort;
   moderators: Moderators;
+  bots: BotUsers;
   log: Log;
 }
 

@@ -4,6 +4,7 @@ import { DomainError } from '../../domain/errors.js';
 import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
 import type { Scope } from '../../domain/scope.js';
 import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
+import type { BotUsers } from './bot-users.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
 import type { SlackService } from './service.js';
@@ -84,6 +85,8 @@ export function isMemberReply(
 export interface EventDeps {
   service: SlackService;
   port: SlackPort;
+  /** Other apps' bot users, whose reactions are not ratings. */
+  bots: Pick<BotUsers, 'isBot'>;
 }
 
 /**
@@ -159,7 +162,7 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   }
 }
 
-/** A member's reaction on a statement is their rating; the bot's own reactions never count. */
+/** A member's reaction on a statement is their rating; no bot's reactions count, ours or another app's. */
 export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps): Promise<void> {
   const parsed = ReactionEventSchema.safeParse(raw);
   if (!parsed.success) return;
@@ -169,6 +172,7 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
   if (event.item.type !== 'message' || !channel || !ts) return;
   const optionKey = optionKeyFor(event.reaction);
   if (optionKey === null) return;
+  if (await deps.bots.isBot(event.user)) return;
   const removed = event.type === 'reaction_removed';
   try {
     await deps.service.react({

@@ -1,6 +1,7 @@
 import type { Actor } from '../../deliberation/ports.js';
 import type { Log } from '../../domain/log.js';
 import { describe, type WorkspaceRole } from './port.js';
+import { Remembered } from './remembered.js';
 
 /** users.info is cheap but rate-limited; a member's role rarely changes within minutes. */
 const ROLE_TTL_MS = 10 * 60_000;
@@ -22,12 +23,20 @@ export interface ModeratorOptions {
  */
 export class Moderators {
   private readonly ids: ReadonlySet<string> | null;
-  private readonly roles = new Map<string, { role: Promise<WorkspaceRole>; until: number }>();
-  private readonly now: () => number;
+  /** By `workspace/user`. */
+  private readonly roles: Remembered<WorkspaceRole>;
 
   constructor(private readonly options: ModeratorOptions) {
     this.ids = options.moderatorIds === null ? null : new Set(options.moderatorIds);
-    this.now = options.now ?? Date.now;
+    this.roles = new Remembered({
+      lookUp: (key) => {
+        const [workspaceId = '', userId = ''] = key.split('/');
+        return options.workspaceRole(userId, workspaceId);
+      },
+      ttlMs: ROLE_TTL_MS,
+      maxEntries: CACHED_USERS,
+      ...(options.now && { now: options.now }),
+    });
   }
 
   /** The actor for starting a round: asks Slack only when a moderator list restricts starts. */
@@ -61,24 +70,10 @@ export class Moderators {
   }
 
   private roleOf(workspaceId: string, userId: string): Promise<WorkspaceRole> {
-    const key = `${workspaceId}/${userId}`;
-    const cached = this.roles.get(key);
-    if (cached && cached.until > this.now()) return cached.role;
-    // Two commands at once from one member ask Slack once.
-    const lookup = this.options
-      .workspaceRole(userId, workspaceId)
-      .catch((error: unknown): WorkspaceRole => {
-        // Unknown is a plain member; forgotten at once, so the next command asks again.
-        this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
-        this.roles.delete(key);
-        return 'member';
-      });
-    this.roles.delete(key);
-    this.roles.set(key, { role: lookup, until: this.now() + ROLE_TTL_MS });
-    if (this.roles.size > CACHED_USERS) {
-      const oldest = this.roles.keys().next().value;
-      if (oldest !== undefined) this.roles.delete(oldest);
-    }
-    return lookup;
+    return this.roles.get(`${workspaceId}/${userId}`).catch((error: unknown): WorkspaceRole => {
+      // Unknown is a plain member; not remembered, so the next command asks again.
+      this.options.log.warn({ error: describe(error) }, 'users.info failed; treating as member');
+      return 'member';
+    });
   }
 }

@@ -349,6 +349,12 @@ export class SlackPort implements PlatformPort {
    * from another organisation (Slack Connect) is reported with their own team's flags,
    * which say nothing about this workspace.
    */
+  /** users.info: whether the account is a bot user (of any app). */
+  async isBot(user: string): Promise<boolean> {
+    const res = await this.client.users.info({ user });
+    return res.user?.is_bot === true;
+  }
+
   async workspaceRole(user: string, teamId: string): Promise<WorkspaceRole> {
     const res = await this.client.users.info({ user });
     const home = res.user?.team_id;

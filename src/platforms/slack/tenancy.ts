@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Scope } from '../../domain/scope.js';
 import type { ChannelSharing } from './port.js';
+import { Remembered } from './remembered.js';
 
 /** The one installation the bot token belongs to, from auth.test. */
 export interface Installation {
@@ -76,46 +77,20 @@ export interface SharedChannelsOptions {
  * may send many commands and clicks, and each would otherwise cost a Web API call.
  */
 export class SharedChannels {
-  private readonly answers = new Map<string, { shared: boolean; at: number }>();
-  /** Questions under way: a burst of clicks in one channel asks Slack once. */
-  private readonly asking = new Map<string, Promise<ChannelSharing>>();
-  private readonly maxEntries: number;
-  private readonly ttlMs: number;
+  private readonly answers: Remembered<ChannelSharing>;
 
-  constructor(private readonly options: SharedChannelsOptions) {
-    this.maxEntries = options.maxEntries ?? 1_000;
-    this.ttlMs = options.ttlMs ?? 10 * 60_000;
+  constructor(options: SharedChannelsOptions) {
+    this.answers = new Remembered({
+      lookUp: options.lookUp,
+      now: options.now,
+      ttlMs: options.ttlMs ?? 10 * 60_000,
+      maxEntries: options.maxEntries ?? 1_000,
+      // 'unknown' (Slack could not be asked) is not remembered, so the next payload asks again.
+      keep: (answer) => answer !== 'unknown',
+    });
   }
 
-  /** 'unknown' (Slack could not be asked) is not remembered, so the next payload asks again. */
-  async sharing(channel: string): Promise<ChannelSharing> {
-    const known = this.answers.get(channel);
-    if (known && this.options.now() - known.at < this.ttlMs) {
-      return known.shared ? 'shared' : 'not_shared';
-    }
-    this.answers.delete(channel);
-    return this.asking.get(channel) ?? this.ask(channel);
-  }
-
-  private ask(channel: string): Promise<ChannelSharing> {
-    const asking = this.options
-      .lookUp(channel)
-      .then((answer) => {
-        if (answer !== 'unknown') this.remember(channel, answer === 'shared');
-        return answer;
-      })
-      .finally(() => this.asking.delete(channel));
-    this.asking.set(channel, asking);
-    return asking;
-  }
-
-  private remember(channel: string, shared: boolean): void {
-    this.answers.set(channel, { shared, at: this.options.now() });
-    // A Map iterates in insertion order: the first key is the oldest answer.
-    while (this.answers.size > this.maxEntries) {
-      const oldest = this.answers.keys().next().value;
-      if (oldest === undefined) break;
-      this.answers.delete(oldest);
-    }
+  sharing(channel: string): Promise<ChannelSharing> {
+    return this.answers.get(channel);
   }
 }

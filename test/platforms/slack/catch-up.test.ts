@@ -187,8 +187,10 @@ describe('Slack catch-up after the bot was down', () => {
       // nothing, so their rating stays.
       unsure.users = [s.fake.botUserId, 'U007'];
       unsure.count = 40;
+      // Another app's bot user reacted while we were away: not a member's rating.
+      s.fake.users.set('UREACJI', { is_bot: true });
       onStatement.push(
-        { name: '+1::skin-tone-3', users: ['U005'] },
+        { name: '+1::skin-tone-3', users: ['U005', 'UREACJI'] },
         { name: 'tada', users: ['U002', s.fake.botUserId] },
         { name: 'heart', users: [s.fake.botUserId] },
       );

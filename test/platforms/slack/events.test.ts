@@ -270,6 +270,31 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('does not count another app’s bot reacting, asks Slack once per user, and counts a member when Slack cannot say', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    // Slack's reaction events carry no bot flag: only users.info tells a reacji app apart.
+    s.fake.users.set('UREACJI', { is_bot: true });
+    const before = s.fake.calls.length;
+    await s.event(reaction(s, 'UREACJI', '+1', statementTs));
+    await s.event(reaction(s, 'UREACJI', '-1', statementTs));
+    await s.event(reaction(s, 'U001', '+1', statementTs));
+    await s.event(reaction(s, 'U001', '+1', statementTs, true));
+    await s.event(reaction(s, 'U001', '-1', statementTs));
+    s.fake.fail('users.info', 'internal_error');
+    await s.event(reaction(s, 'U002', '+1', statementTs));
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([
+      ['U001', 'disagree'],
+      ['U002', 'agree'],
+    ]);
+    const lookups = s.fake.calls.slice(before).filter((c) => c.method === 'users.info');
+    expect(lookups.map((c) => c.args.user)).toEqual(['UREACJI', 'U001', 'U002']);
+  });
+
   it('counts a reaction given while the bot is still adding the poll’s reactions', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
