@@ -42,7 +42,13 @@ const USAGE = `Usage: npm run demo -- [options]
   --welfare <name>      utilitarian | egalitarian | nash | schulze | bridging (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
-  --chart <file.png>    also write the results chart (PNG) to this file; a path that
+  --rounds <n>          play n rounds (1-10, default 1) one after another in one
+                        workspace, round i with seed + i - 1 (another question
+                        each time, unless --question or --scenario fixes it):
+                        once the workspace has LEARNED_MIN_RATINGS ratings, the
+                        results say the learned model is blended in
+  --chart <file.png>    also write the results chart (PNG) to this file (the last
+                        round's, with --rounds); a path that
                         cannot be written is an error: exit 2 before the round starts
                         (missing or read-only folder), 1 if the write itself fails
   --help
@@ -52,7 +58,16 @@ with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 130/143 when
 interrupted (SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
 
 /** The demo's flags that take a value. */
-const VALUE_FLAGS = new Set(['question', 'scenario', 'seed', 'welfare', 'scale', 'chart']);
+const VALUE_FLAGS = new Set([
+  'question',
+  'scenario',
+  'seed',
+  'welfare',
+  'scale',
+  'chart',
+  'rounds',
+]);
+const MAX_ROUNDS = 10;
 
 /**
  * `--flag value` as one `--flag=value`: parseArgs reads a value that starts with '-'
@@ -86,8 +101,8 @@ function parseOptions(argv: string[]) {
       seed: { type: 'string', default: '1' },
       welfare: { type: 'string', default: 'egalitarian' },
       scale: { type: 'string', default: 'approval3' },
-      critique: { type: 'boolean', default: true },
       'no-critique': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
       chart: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -103,11 +118,16 @@ function parseOptions(argv: string[]) {
   }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
+  const rounds = Number(values.rounds);
+  if (!/^\d+$/.test(values.rounds) || rounds < 1 || rounds > MAX_ROUNDS) {
+    throw new Error(`--rounds takes a whole number from 1 to ${MAX_ROUNDS}`);
+  }
   if (values.question !== undefined) checkQuestion(values.question);
   return {
     ...values,
-    critique: values.critique && !values['no-critique'],
+    critique: !values['no-critique'],
     seed,
+    rounds,
     welfare: oneOf('--welfare', WelfareNameSchema, values.welfare),
     scale: oneOf('--scale', PollScaleSchema, values.scale),
   };
@@ -224,9 +244,11 @@ async function main(): Promise<number> {
   }
   shutdownTimeoutMs = config.SHUTDOWN_TIMEOUT_MS;
   const log: Log = createLogger(config.LOG_LEVEL);
-  let scenario: Scenario;
+  let scenarios: Scenario[];
   try {
-    scenario = pickScenario(options);
+    scenarios = Array.from({ length: options.rounds }, (_, i) =>
+      pickScenario({ ...options, seed: options.seed + i }),
+    );
     const problem = options.chart === undefined ? null : chartPathProblem(options.chart);
     if (problem) throw new Error(`--chart ${options.chart}: cannot write the chart: ${problem}.`);
   } catch (error) {
@@ -244,7 +266,7 @@ async function main(): Promise<number> {
     live.ephemeral = startEphemeralRedis();
     redisUrl = (await live.ephemeral).url;
   }
-  return runDemo(config, log, redisUrl, scenario, options, started);
+  return runDemo(config, log, redisUrl, scenarios, options, started);
 }
 
 /** What a stop has to undo, filled in as the demo starts each piece (see exit). */
@@ -262,13 +284,13 @@ async function runDemo(
   config: Config,
   log: Log,
   redisUrl: string,
-  scenario: Scenario,
+  scenarios: readonly Scenario[],
   options: Options,
   started: number,
 ): Promise<number> {
   const redis = await connectRedis(redisUrl);
   live.redis = redis;
-  const names = new Map(scenario.members.map((m) => [m.id, m.name]));
+  const names = new Map(scenarios.flatMap((s) => s.members.map((m) => [m.id, m.name] as const)));
   const chartPath = options.chart;
   const consolePlatform = new ConsolePlatform(
     (text) => console.log(text),
@@ -303,7 +325,17 @@ async function runDemo(
   console.log(
     `Consensus bot demo — ${models.description}; Redis ${config.REDIS_URL ? 'from REDIS_URL' : 'throwaway'}.`,
   );
-  await playRound(runtime.service, consolePlatform, scenario, options, config);
+  for (const [i, scenario] of scenarios.entries()) {
+    if (scenarios.length > 1) console.log(`\n━━ Round ${i + 1} of ${scenarios.length}\n`);
+    // One rng per round, as a single round's seed would give it.
+    await playRound(
+      runtime.service,
+      consolePlatform,
+      scenario,
+      { ...options, seed: options.seed + i },
+      config,
+    );
+  }
   if (chartPath !== undefined && consolePlatform.chartError) {
     throw new Error(
       `the results chart could not be written to ${chartPath} (${consolePlatform.chartError.message})`,
@@ -358,7 +390,7 @@ async function playRound(
       scope,
       channelId,
       threadRootId: thread.messageId,
-      messageId: `reply-${member.id}`,
+      messageId: `reply-${round.id}-${member.id}`,
       userId: member.id,
       text: member.opinion,
       at: at++,
@@ -411,7 +443,7 @@ async function playRound(
         scope,
         channelId,
         threadRootId: thread.messageId,
-        messageId: `critique-${member.id}`,
+        messageId: `critique-${round.id}-${member.id}`,
         userId: member.id,
         text: critique,
         at: at++,

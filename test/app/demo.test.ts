@@ -155,6 +155,23 @@ describe('npm run demo', () => {
     expect(statements(second.stdout)).toEqual(statements(first.stdout));
   });
 
+  it('plays --rounds in one workspace: once it has LEARNED_MIN_RATINGS ratings, the learned model is blended in', () => {
+    const env = { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn', LEARNED_MIN_RATINGS: '10' };
+    const run = runDemo(['--rounds', '3', '--no-critique', '--seed', '2'], env);
+    expect(run.status).toBe(0);
+    const rounds = run.stdout.split(/━━ Round \d of 3/).slice(1);
+    expect(rounds).toHaveLength(3);
+    // Each round asks its own question, and says which model predicted its approvals.
+    const questions = rounds.map((r) => /❓ Round \w+: (.*)/.exec(r)?.[1]);
+    expect(new Set(questions).size).toBe(3);
+    const models = rounds.map((r) => /approvals were predicted by (.*)/.exec(r)?.[1]);
+    // One poll of seven ratings a round: the second round is scored on 7 stored ratings,
+    // the third on 14, past the threshold of 10.
+    expect(models[0]).toBe('lexical-tfidf');
+    expect(models[1]).toBe('lexical-tfidf');
+    expect(models[2]).toMatch(/^lexical-tfidf blended with learned \((\d+) ratings\)$/);
+  });
+
   it('says how to get a Redis and exits non-zero when there is none', () => {
     // A PATH with node but without redis-server.
     const bin = tempDir('no-redis-');
@@ -176,6 +193,8 @@ describe('npm run demo', () => {
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
     // A negative value after a space reads to parseArgs as another option.
     [['--seed', '-1'], /--seed takes a whole number/],
+    [['--rounds', '0'], /--rounds takes a whole number from 1 to 10/],
+    [['--rounds', '2.5'], /--rounds takes a whole number from 1 to 10/],
     [['--bank', '--question', 'Hi?'], /--question and --bank each choose the question/],
     [
       ['--scenario', 'four-day-week', '--question', 'Hi?'],
