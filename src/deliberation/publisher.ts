@@ -165,12 +165,14 @@ async function progressView(deps: PublisherDeps, round: Round, v: number): Promi
   ];
   const done = steps.filter((s) => s.done).length;
   const failed = round.phase === 'failed' && round.version < v;
+  const cancelled = round.phase === 'cancelled' && done < steps.length;
+  const state = failed || cancelled ? 'stopped' : done === steps.length ? 'done' : 'working';
   const summary = failed
     ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
-    : round.phase === 'cancelled' && done < steps.length
+    : cancelled
       ? 'Stopped: the round was cancelled.'
-      : done === steps.length
+      : state === 'done'
         ? 'Done: the statement is below.'
         : `Working on it: ${done} of ${steps.length} steps done.`;
-  return { ...headerOf(round), version: v, steps, summary };
+  return { ...headerOf(round), version: v, steps, state, summary };
 }

@@ -42,6 +42,8 @@ export interface ProgressStep {
 export interface ProgressView extends RoundHeader {
   version: number;
   steps: ProgressStep[];
+  /** Whether the run is under way, done, or stopped (failed or cancelled) before the end. */
+  state: 'working' | 'done' | 'stopped';
   /** One line, e.g. "Working on it: 2 of 3 steps done." */
   summary: string;
 }

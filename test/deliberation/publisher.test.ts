@@ -105,7 +105,7 @@ describe('the progress message of a run that is cancelled', () => {
       await postOpinions(h, thread.messageId);
       const target = { scope: SCOPE, channelId: 'C1' };
       await h.runtime.service.close(target, MODERATOR);
-      const progress = () => h.output.filter((line) => line.includes('⏳'));
+      const progress = () => h.output.filter((line) => /^ {3}(⏳|✅|⚠️) /.test(line));
       await until(async () => progress().some((l) => l.includes('Working on it')));
       await h.runtime.service.cancel({ ...target, roundId: round.id }, MODERATOR);
       const idle = async () => {
@@ -113,7 +113,7 @@ describe('the progress message of a run that is cancelled', () => {
         return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
       };
       await until(async () => (await idle()) && (progress().at(-1) ?? '').includes('Stopped'));
-      expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
+      expect(progress().at(-1)).toMatch(/^ {3}⚠️ Stopped: the round was cancelled\./);
       // The held generation ends later, and changes nothing.
       release();
       await new Promise((r) => setTimeout(r, 300));

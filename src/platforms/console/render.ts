@@ -43,7 +43,8 @@ export function renderQuestion(view: QuestionView): string {
 
 export function renderProgress(view: ProgressView): string {
   const steps = view.steps.map((s) => `${s.done ? '✓' : '…'} ${s.label}`).join('  ');
-  return `   ⏳ ${view.summary}  ${steps}`;
+  const icon = { stopped: '⚠️', done: '✅', working: '⏳' }[view.state];
+  return `   ${icon} ${view.summary}  ${steps}`;
 }
 
 export function renderStatement(view: StatementView, nameOf: (id: string) => string): string {

@@ -63,12 +63,11 @@ export function questionMessage(view: QuestionView): SlackMessage {
 }
 
 export function progressMessage(view: ProgressView): SlackMessage {
-  const allDone = view.steps.every((s) => s.done);
-  const icon = view.summary.startsWith('Stopped')
-    ? ':warning:'
-    : allDone
-      ? ':white_check_mark:'
-      : ':hourglass_flowing_sand:';
+  const icon = {
+    stopped: ':warning:',
+    done: ':white_check_mark:',
+    working: ':hourglass_flowing_sand:',
+  }[view.state];
   const what = view.version > 1 ? `Revision ${view.version - 1}: ` : '';
   return {
     text: `${what}${view.summary}`,

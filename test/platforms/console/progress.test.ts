@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ProgressView } from '../../../src/deliberation/views.js';
 import { ConsolePlatform } from '../../../src/platforms/console/console-platform.js';
 
-function view(done: number): ProgressView {
+function view(
+  done: number,
+  state: ProgressView['state'] = done === 3 ? 'done' : 'working',
+): ProgressView {
   const labels = ['Writing candidates', 'Predicting approval', 'Choosing'];
   return {
     roundId: 'r1',
@@ -11,6 +14,7 @@ function view(done: number): ProgressView {
     thread: { channelId: 'C1', messageId: 'q1', threadId: null },
     version: 1,
     steps: labels.map((label, i) => ({ label, done: i < done })),
+    state,
     summary: `${done} of 3 steps done.`,
   };
 }
@@ -26,5 +30,14 @@ describe('console progress', () => {
     await platform.upsertProgress(view(3), ref);
     await platform.upsertProgress(view(3), ref);
     expect(lines.filter((l) => l.includes('steps done'))).toHaveLength(3);
+  });
+
+  it('marks a run under way, done and stopped apart', async () => {
+    const lines: string[] = [];
+    const platform = new ConsolePlatform((text) => lines.push(text));
+    await platform.upsertProgress(view(1), null);
+    await platform.upsertProgress(view(3), null);
+    await platform.upsertProgress(view(1, 'stopped'), null);
+    expect(lines.map((l) => l.trim().split(' ')[0])).toEqual(['⏳', '✅', '⚠️']);
   });
 });
