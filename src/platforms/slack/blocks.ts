@@ -114,7 +114,7 @@ export function statementMessage(view: StatementView): SlackMessage {
     blocks.push(
       section(
         `*Predicted approval:* ${listed}\n` +
-          `Served worst: ${worst.map(mention).join(', ')} (${percent(lowest)}). What would make it work for them?`,
+          `Least served: ${worst.map(mention).join(', ')} (${percent(lowest)}). What would make it work for them?`,
       ),
     );
   }
@@ -245,7 +245,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
       // The invitation that leads to a critique round (Discord's results ask it too);
       // in an anonymous round `who` counts members and names nobody.
       lines.push(
-        `Served worst (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
+        `Least served (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
           `at ${percent(r.leastServed.approval)}: what would make it work for them?`,
       );
     }

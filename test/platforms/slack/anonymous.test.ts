@@ -112,7 +112,7 @@ describe('an anonymous round on Slack', () => {
     );
     const results = JSON.stringify(resultsPost.args);
     expect(results).toContain(
-      'Served worst (rated): 1 member at 0%: what would make it work for them?',
+      'Least served (rated): 1 member at 0%: what would make it work for them?',
     );
     expect(results).toContain('Approval predicted for 3 members, rated by 3');
     for (const user of MEMBERS) expect(results).not.toContain(user);

@@ -188,7 +188,7 @@ describe.each<Mode>(['http', 'socket'])('a whole round on Slack (%s mode)', (mod
         context(`${poll.method} Approvals predicted by ${scores.model}.`, ...set.notes),
         section(
           `*Predicted approval:* ${predicted.map((p) => `<@${p.id}> ${pct(p.approval)}`).join(' · ')}\n` +
-            `Served worst: ${predicted
+            `Least served: ${predicted
               .filter((p) => p.approval === lowest)
               .map((p) => `<@${p.id}>`)
               .join(', ')} (${pct(lowest)}). What would make it work for them?`,
@@ -250,7 +250,7 @@ describe.each<Mode>(['http', 'socket'])('a whole round on Slack (%s mode)', (mod
             ':shrug: unsure: 1',
             ':-1: disagree: 2',
             'Mean approval: 38% · utilitarian welfare: 0.375',
-            'Served worst (rated): <@U002>, <@U004> at 0%: what would make it work for them?',
+            'Least served (rated): <@U002>, <@U004> at 0%: what would make it work for them?',
             `Predicted vs. rated: mean absolute error ${mae.toFixed(2)} over 4 members`,
             `Predicted to serve worst: ${predicted
               .filter((p) => p.approval === lowest)
