@@ -168,11 +168,26 @@ interface LearnedFit {
  * Scoring with the learned model in a workspace of `statements` closed polls, fitted on
  * the latest `window` of them (LEARNED_MAX_STATEMENTS; 0 = all), in a process of its own.
  */
-function learnedFit(redisUrl: string, statements: number, window: number): LearnedFit {
+function learnedFit(
+  redisUrl: string,
+  statements: number,
+  window: number,
+  members: number,
+): LearnedFit {
   const args = ['--max-old-space-size=512', '--import', 'tsx', 'bench/learned-fit.ts'];
   const result = spawnSync(
     process.execPath,
-    [...args, '--redis', redisUrl, '--statements', String(statements), '--window', String(window)],
+    [
+      ...args,
+      '--redis',
+      redisUrl,
+      '--statements',
+      String(statements),
+      '--window',
+      String(window),
+      '--members',
+      String(members),
+    ],
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (result.status !== 0) throw new Error(`bench/learned-fit.ts failed:\n${result.stderr}`);
@@ -573,10 +588,12 @@ async function main() {
 
   progress('learned model in a workspace with a long history');
   const learned = [
-    { statements: 4_000, window: 1_000 },
-    { statements: 4_000, window: 0 },
-    { statements: 16_000, window: 1_000 },
-  ].map((c) => ({ ...c, ...learnedFit(redisServer.url, c.statements, c.window) }));
+    { statements: 4_000, window: 1_000, members: 1_500 },
+    { statements: 4_000, window: 0, members: 1_500 },
+    { statements: 16_000, window: 1_000, members: 1_500 },
+    // A large workspace: most of its members have rated a poll or two.
+    { statements: 4_000, window: 1_000, members: 10_000 },
+  ].map((c) => ({ ...c, ...learnedFit(redisServer.url, c.statements, c.window, c.members) }));
 
   // ---- the table ---------------------------------------------------------------------
   const rows: string[][] = [];
@@ -702,7 +719,7 @@ async function main() {
       l.window > 0
         ? `latest ${fmt(l.window)} statements (LEARNED_MAX_STATEMENTS)`
         : 'every statement (LEARNED_MAX_STATEMENTS=0)';
-    const workspace = `${fmt(l.statements)} polls x 15 raters, learning from ${fitted}`;
+    const workspace = `${fmt(l.statements)} polls x 15 raters of ${fmt(l.members)} members, learning from ${fitted}`;
     rows.push([`scoring 20 members x 8 candidates, ${workspace}: ms`, fmt(l.ms), '', '', '']);
     rows.push(['the same: peak RSS of its process (tsx) (MiB)', fmt(l.peakRssMiB), '', '', '']);
   }

@@ -311,7 +311,14 @@ function deviations(ratings: SparseRatings, statementMean: Float64Array): Float3
   return out;
 }
 
-/** Members most alike in their residuals, cosine shrunk by the number co-rated. */
+/**
+ * Members most alike in their residuals, cosine shrunk by the number co-rated.
+ *
+ * One member at a time, over the raters of each statement they rated: memory is a few
+ * rows of m, where a table of every pair (m * m) would take 1.6 GB at 10,000 members,
+ * and the rows stay in cache. The sums run over statements in the same order for every
+ * pair, so the result does not depend on the member order.
+ */
 function memberNeighbours(
   residual: Float32Array,
   raters: readonly number[][],
@@ -319,23 +326,6 @@ function memberNeighbours(
   s: number,
   options: ComponentOptions,
 ): Neighbours[] {
-  const dotProducts = new Float64Array(m * m);
-  const common = new Float64Array(m * m);
-  // Accumulated statement by statement: the cost is the sum of raters squared, far
-  // below m * m * s on sparse conversations.
-  for (let c = 0; c < s; c++) {
-    const list = raters[c]!;
-    for (let x = 0; x < list.length; x++) {
-      const u = list[x]!;
-      const ru = residual[u * s + c]!;
-      for (let y = x + 1; y < list.length; y++) {
-        const v = list[y]!;
-        const a = Math.min(u, v) * m + Math.max(u, v);
-        dotProducts[a]! += ru * residual[v * s + c]!;
-        common[a]! += 1;
-      }
-    }
-  }
   const sq = new Float64Array(m);
   for (let u = 0; u < m; u++) {
     for (let c = 0; c < s; c++) {
@@ -344,16 +334,25 @@ function memberNeighbours(
     }
   }
   const out: Neighbours[] = [];
+  const dot = new Float64Array(m);
+  const common = new Float64Array(m);
   const weight = new Float64Array(m);
   for (let u = 0; u < m; u++) {
+    dot.fill(0);
+    common.fill(0);
+    for (let c = 0; c < s; c++) {
+      const ru = residual[u * s + c]!;
+      if (Number.isNaN(ru)) continue;
+      for (const v of raters[c]!) {
+        dot[v]! += ru * residual[v * s + c]!;
+        common[v]! += 1;
+      }
+    }
     for (let v = 0; v < m; v++) {
-      const a = Math.min(u, v) * m + Math.max(u, v);
-      const n = common[a]!;
+      const n = common[v]!;
       const norm = Math.sqrt(sq[u]! * sq[v]!);
       weight[v] =
-        v === u || n === 0 || norm === 0
-          ? 0
-          : (dotProducts[a]! / norm) * (n / (n + options.knnShrink));
+        v === u || n === 0 || norm === 0 ? 0 : (dot[v]! / norm) * (n / (n + options.knnShrink));
     }
     const top = strongest(weight, options.knnNeighbours);
     out.push({ index: top, weight: Float64Array.from(top, (v) => weight[v]!) });
