@@ -6,6 +6,7 @@
  * and ./round-export.ts; the service resolves the round, checks the rules and hands over,
  * so platforms keep one object to call and this file keeps one job.
  */
+import type { z } from 'zod';
 import { DomainError } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
@@ -124,11 +125,7 @@ export class DeliberationService {
     }
     const settings = RoundSettingsSchema.safeParse({ ...DEFAULT_SETTINGS, ...command.settings });
     if (!settings.success) {
-      const issue = settings.error.issues[0];
-      throw new DomainError(
-        'invalid_input',
-        `Invalid ${issue?.path.join('.') ?? 'setting'}: ${issue?.message}.`,
-      );
+      throw new DomainError('invalid_input', settingProblem(settings.error.issues[0]));
     }
     const now = this.deps.now();
     // After validation, so a mistyped command does not use up a member's allowance.
@@ -765,4 +762,17 @@ function requireUnmoved(round: Round, expected: ExpectedState | undefined): void
   if (expected && (round.phase !== expected.phase || round.version !== expected.version)) {
     throw new DomainError('conflict', 'The round moved on before this could apply.');
   }
+}
+
+/**
+ * A setting the platform's own parsing let through (Discord enforces its registered
+ * ranges; a hand-written client does not), in words: "candidates takes at most 16."
+ */
+function settingProblem(issue: z.core.$ZodIssue | undefined): string {
+  const key = String(issue?.path[0] ?? 'setting');
+  // pollMinutes -> "poll minutes": the name each platform's option is spelt from.
+  const name = key.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+  if (issue?.code === 'too_big') return `The ${name} setting takes at most ${issue.maximum}.`;
+  if (issue?.code === 'too_small') return `The ${name} setting takes at least ${issue.minimum}.`;
+  return `The ${name} setting is not valid: ${issue?.message ?? 'unreadable value'}.`;
 }

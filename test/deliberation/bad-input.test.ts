@@ -45,6 +45,27 @@ describe("issue 7's bad input", () => {
     return { round, thread, target };
   }
 
+  it.each([
+    [{ candidates: 100 }, 'The candidates setting takes at most 16.'],
+    [{ pollMinutes: 0 }, 'The poll minutes setting takes at least 1.'],
+    [{ minTurnout: 2.5 }, /^The min turnout setting is not valid: /],
+  ])('refuses a setting out of range in words: %j', async (settings, message) => {
+    // Discord enforces its registered ranges, but a hand-written client does not.
+    await expect(
+      h.runtime.service.start({
+        scope: SCOPE,
+        channelId: 'C-SETTINGS',
+        actor: MODERATOR,
+        question: 'Should we?',
+        settings,
+      }),
+    ).rejects.toMatchObject({
+      code: 'invalid_input',
+      // A RegExp inside toMatchObject matches any value (it has no keys to compare).
+      message: typeof message === 'string' ? message : expect.stringMatching(message),
+    });
+  });
+
   it('says how to start a round in words true on every platform when the channel has none', async () => {
     // `start <question>` is Slack's form only: Discord's is `start question:<text>`.
     const target = { scope: SCOPE, channelId: 'C-EMPTY', roundId: null };
