@@ -170,7 +170,30 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
     if (options.connectionError?.(err)) return;
     log.error({ err: err.message }, 'worker error');
   });
+  // A job that stalled more often than BullMQ allows (every worker that took it died or
+  // lost Redis mid-job, twice) is failed by BullMQ without running the processor, so the
+  // catch above never sees it: without this the round would stay "generating" for good.
+  worker.on('failed', (job, error) => {
+    if (!job?.deferredFailure) return;
+    const parsed = schema.safeParse(job.data);
+    if (!parsed.success) return;
+    const ids = jobFields(job, parsed.data, queue);
+    log.error({ ...ids, err: error.message }, 'job failed without running: it stalled too often');
+    if (!onFinalFailure) return;
+    const reason = new Error(stalledReason(queue));
+    onFinalFailure(parsed.data, reason).catch((err: unknown) => {
+      log.error(
+        { ...ids, err: err instanceof Error ? err.message : String(err) },
+        'could not mark the run failed after its job stalled too often',
+      );
+    });
+  });
   return worker;
+}
+
+/** What the channel is told when a stage's job was cut off mid-run once too often. */
+export function stalledReason(queue: string): string {
+  return `the ${queue} step was stopped twice while running (the worker processes running it exited or lost Redis before finishing it)`;
 }
 
 /** generate -> score -> select, each its own queue so they scale and retry separately. */
