@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { DomainError } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
 import type { Scope } from '../domain/scope.js';
 import {
@@ -136,6 +137,9 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
         ) {
           // Retrying cannot help: the round has no budget left, the setup is wrong, or
           // every sample was tried and none was usable (a moderator's close starts anew).
+          err = new UnrecoverableError(err.message);
+        } else if (err instanceof DomainError && err.code === 'not_found') {
+          // The round is gone (a Redis that restarted without persistence): no retry finds it.
           err = new UnrecoverableError(err.message);
         }
         const attempts = job.opts.attempts ?? 1;

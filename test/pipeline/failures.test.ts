@@ -148,6 +148,20 @@ describe('pipeline failures', () => {
     expect(JSON.stringify(logged?.fields)).toMatch(/version/);
   });
 
+  it('fails a stage whose round is gone at once (a Redis that came back empty), without spending its attempts', async () => {
+    h = await startHarness({ attempts: 5 });
+    const job = await h.runtime.queues.generate.add(
+      'generate',
+      { scope: SCOPE, roundId: 'rgone', version: 1, attempt: 1 },
+      { attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
+    );
+    const harness = h;
+    await until(async () => (await job.getState()) === 'failed');
+    const failed = await harness.runtime.queues.generate.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/No round "rgone"/);
+  });
+
   it('makes a re-enqueued stage harmless: the same job id is added once', async () => {
     h = await startHarness();
     const job = { scope: SCOPE, roundId: 'rdup', version: 1, attempt: 1 };
