@@ -82,7 +82,9 @@ export class BlendedRewardModel implements RewardModel {
       return result;
     }
     const ratings = data.ratings.length;
-    if (ratings < this.options.minRatings) {
+    // No rating at all (LEARNED_MIN_RATINGS=0 in a new workspace): nothing to learn, and
+    // the results must not name a blend that changed no number.
+    if (ratings === 0 || ratings < this.options.minRatings) {
       log.debug(
         { ratings, stored: count, maxStatements: this.options.maxStatements },
         'too few ratings among the latest statements to learn from',
