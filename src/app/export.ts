@@ -10,7 +10,7 @@ import {
 import { roundExport } from '../deliberation/round-export.js';
 import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
-import { type Scope, ScopeSchema } from '../domain/scope.js';
+import { KeySafeIdSchema, type Scope, ScopeSchema } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
@@ -68,6 +68,15 @@ async function main(argv: readonly string[]): Promise<number> {
         : `--${issue?.path[0] === 'platform' ? 'platform' : 'workspace'}: ${issue?.message}`;
     process.stderr.write(`export: ${detail}\n${USAGE}\n`);
     return 2;
+  }
+  // A round id is part of a key: one that cannot be a round's (`r1:poll:1`) would read
+  // another kind of key and fail as a stack trace, as the service's own commands refuse it.
+  if (values.round !== undefined) {
+    const round = KeySafeIdSchema.safeParse(values.round);
+    if (!round.success) {
+      process.stderr.write(`export: --round: ${round.error.issues[0]?.message}\n${USAGE}\n`);
+      return 2;
+    }
   }
   let config: ReturnType<typeof loadConfig>;
   try {

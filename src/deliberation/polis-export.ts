@@ -18,7 +18,8 @@ import type { DeliberationService, RoundExport } from './service.js';
  * - votes are each member's latest rating of a statement; an approval above one half is
  *   agree (1), below is disagree (-1), exactly one half is pass (0) — a 7-point rating
  *   keeps only its side;
- * - `group-id` is blank: the bot does not publish opinion groups.
+ * - `group-id` is blank: the bot does not publish opinion groups;
+ * - a text a spreadsheet would run as a formula starts with an apostrophe (asText).
  * Opinions carry the round's start time: the store keeps them joined, without a time.
  */
 
@@ -169,7 +170,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
       agrees.get(c.id) ?? 0,
       disagrees.get(c.id) ?? 0,
       1,
-      c.text,
+      asText(c.text),
     ]),
   );
   const votesCsv = csv(
@@ -201,7 +202,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
       const values = [...row.values()];
       return [
         id,
-        xid,
+        asText(xid),
         '',
         authored.get(id) ?? 0,
         values.length,
@@ -214,7 +215,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
 
   const voters = byParticipant.size;
   const summaryCsv = csv(null, [
-    ['topic', topicOf(scope, ordered)],
+    ['topic', asText(topicOf(scope, ordered))],
     ['url', ''],
     ['views', participantOf.size],
     ['voters', voters],
@@ -222,7 +223,7 @@ export function polisExportFiles(scope: Scope, rounds: readonly RoundExport[]): 
     ['commenters', authored.size],
     ['comments', comments.length],
     ['groups', 0],
-    ['conversation-description', descriptionOf(scope, ordered)],
+    ['conversation-description', asText(descriptionOf(scope, ordered))],
   ]);
 
   return [
@@ -260,6 +261,17 @@ function csv(header: readonly (string | number)[] | null, rows: readonly (string
     all.map((row) => row.map(String)),
     { record_delimiter: '\n', quoted_match: /\r/ },
   );
+}
+
+/**
+ * Members' words as a spreadsheet keeps them: a cell that begins with `=`, `+`, `-`, `@`,
+ * a tab or a carriage return is a formula to Excel, LibreOffice and Google Sheets (quoted
+ * or not), so an opinion such as `=HYPERLINK(...)` would run in the moderator's sheet.
+ * Such a text gets a leading apostrophe, the spreadsheets' own mark for "this is text"
+ * (OWASP's advice for CSV injection). Only these cells change; the JSON keeps the text.
+ */
+export function asText(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
 }
 
 function topicOf(scope: Scope, rounds: readonly RoundExport[]): string {

@@ -67,9 +67,24 @@ export class BlendedRewardModel implements RewardModel {
       return result;
     }
     const log = this.options.log ?? silentLog;
-    const data = await history.load({ maxStatements: this.options.maxStatements ?? 0 });
+    let data: LearnedInput;
+    try {
+      data = await history.load({ maxStatements: this.options.maxStatements ?? 0 });
+    } catch (err) {
+      // Stored ratings that no longer read (corrupt or foreign data, which the store's
+      // schemas reject) would otherwise fail every round of the workspace, retry after
+      // retry: the round is scored by the base model, and the log says why.
+      if (signal?.aborted) throw err;
+      log.warn(
+        { err, stored: count },
+        "the workspace's ratings matrix could not be read; scoring with the base model alone",
+      );
+      return result;
+    }
     const ratings = data.ratings.length;
-    if (ratings < this.options.minRatings) {
+    // No rating at all (LEARNED_MIN_RATINGS=0 in a new workspace): nothing to learn, and
+    // the results must not name a blend that changed no number.
+    if (ratings === 0 || ratings < this.options.minRatings) {
       log.debug(
         { ratings, stored: count, maxStatements: this.options.maxStatements },
         'too few ratings among the latest statements to learn from',

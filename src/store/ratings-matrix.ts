@@ -177,15 +177,17 @@ export class RatingsMatrixRepository {
     const statements = Object.values(rawStatements)
       .map((raw) => decode(MatrixStatementSchema, statementsKey, raw))
       .sort(byOpenTime);
+    const ratingsKey = this.keys.ratingsMatrix(scope, 'ratings');
+    const opinionsKey = this.keys.ratingsMatrix(scope, 'opinions');
     const ratings: StoredRating[] = [];
     for (const [field, raw] of Object.entries(rawRatings)) {
       const [member, statement] = field.split(SEP);
-      if (member && statement) ratings.push({ member, statement, raw });
+      if (member && statement) ratings.push({ member, statement, raw, key: ratingsKey });
     }
     const opinions: StoredOpinion[] = [];
     for (const [field, raw] of Object.entries(rawOpinions)) {
       const [member, roundId] = field.split(SEP);
-      if (member && roundId) opinions.push({ member, roundId, raw });
+      if (member && roundId) opinions.push({ member, roundId, raw, key: opinionsKey });
     }
     return { statements, ratings, opinions };
   }
@@ -214,16 +216,24 @@ export class RatingsMatrixRepository {
       if (err) throw err;
       return (value ?? {}) as Record<string, string>;
     };
-    const ratings: StoredRating[] = statements.flatMap((s, i) =>
-      Object.entries(hash(i)).map(([member, raw]) => ({ member, statement: s.id, raw })),
-    );
-    const opinions: StoredOpinion[] = rounds.flatMap((roundId, j) =>
-      Object.entries(hash(statements.length + j)).map(([member, raw]) => ({
+    const ratings: StoredRating[] = statements.flatMap((s, i) => {
+      const key = this.keys.ratingsMatrixStatement(scope, s.id);
+      return Object.entries(hash(i)).map(([member, raw]) => ({
+        member,
+        statement: s.id,
+        raw,
+        key,
+      }));
+    });
+    const opinions: StoredOpinion[] = rounds.flatMap((roundId, j) => {
+      const key = this.keys.ratingsMatrixRound(scope, roundId);
+      return Object.entries(hash(statements.length + j)).map(([member, raw]) => ({
         member,
         roundId,
         raw,
-      })),
-    );
+        key,
+      }));
+    });
     return this.assemble(scope, statements, ratings, opinions);
   }
 
@@ -306,14 +316,31 @@ export class RatingsMatrixRepository {
     storedRatings: readonly StoredRating[],
     storedOpinions: readonly StoredOpinion[],
   ): RatingsMatrix {
-    const ratingsKey = this.keys.ratingsMatrix(scope, 'ratings');
-    const opinionsKey = this.keys.ratingsMatrix(scope, 'opinions');
+    // Where a bad value was read, so the error names the hash and field to repair.
+    const whole = {
+      ratings: this.keys.ratingsMatrix(scope, 'ratings'),
+      opinions: this.keys.ratingsMatrix(scope, 'opinions'),
+    };
+    // The label is only built for a value that fails (decoding again, to throw with it).
+    const read = <T extends z.ZodType>(
+      schema: T,
+      key: string,
+      field: () => string,
+      raw: string,
+    ) => {
+      try {
+        return decode(schema, key, raw);
+      } catch {
+        return decode(schema, `${key} field ${JSON.stringify(field())}`, raw);
+      }
+    };
     const known = new Set(statements.map((s) => s.id));
     const rounds = new Set(statements.map((s) => s.roundId));
     const ratings: MatrixRating[] = [];
-    for (const { member, statement, raw } of storedRatings) {
+    for (const { member, statement, raw, key } of storedRatings) {
       if (!known.has(statement)) continue;
-      const r = decode(StoredRatingSchema, ratingsKey, raw);
+      const field = () => (key === whole.ratings ? `${member}${SEP}${statement}` : member);
+      const r = read(StoredRatingSchema, key, field, raw);
       ratings.push({ member, statement, approval: r.approval, at: r.at });
     }
     ratings.sort(
@@ -321,9 +348,10 @@ export class RatingsMatrixRepository {
         a.at - b.at || compareIds(a.statement, b.statement) || compareIds(a.member, b.member),
     );
     const opinions = new Map<string, { text: string; at: number; roundId: string }[]>();
-    for (const { member, roundId, raw } of storedOpinions) {
+    for (const { member, roundId, raw, key } of storedOpinions) {
       if (!rounds.has(roundId)) continue;
-      const o = decode(StoredOpinionSchema, opinionsKey, raw);
+      const field = () => (key === whole.opinions ? `${member}${SEP}${roundId}` : member);
+      const o = read(StoredOpinionSchema, key, field, raw);
       opinions.set(member, [...(opinions.get(member) ?? []), { ...o, roundId }]);
     }
     const memberIds = new Set<string>([...opinions.keys(), ...ratings.map((r) => r.member)]);
@@ -353,9 +381,12 @@ interface StoredField {
 }
 interface StoredRating extends StoredField {
   statement: string;
+  /** The hash it was read from: the whole matrix's, or the statement's in the index. */
+  key: string;
 }
 interface StoredOpinion extends StoredField {
   roundId: string;
+  key: string;
 }
 
 /** Code-unit order, as Redis orders a sorted set's ties, so both reads agree. */

@@ -192,4 +192,31 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     expect(existsSync(empty)).toBe(false);
     expect(await h.redis.keys(`${unused}*`)).toEqual([]);
   });
+
+  it('npm run export refuses a --round that cannot be a round id, before reading Redis', () => {
+    const refused = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/app/export.ts',
+        '--platform',
+        'console',
+        '--workspace',
+        'W1',
+        '--round',
+        'r1:poll:1',
+        '--out',
+        join(tmpdir(), 'never-written'),
+      ],
+      {
+        cwd: join(import.meta.dirname, '../..'),
+        env: { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: 'unused' },
+        encoding: 'utf8',
+      },
+    );
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('export: --round: ids may hold');
+    expect(refused.stderr).not.toContain('    at ');
+  });
 });

@@ -101,4 +101,34 @@ describe('the Polis export keeps every text whole', () => {
     expect(comments).toContain(',"first line\rsecond line"\n');
     expect(comments).toContain(',"trailing carriage return\r"\n');
   });
+
+  it('marks a text a spreadsheet would run as a formula as text, and leaves numbers alone', () => {
+    const data = roundExport();
+    const formulas = [
+      '=HYPERLINK("http://x.test","click")',
+      "+cmd|' /C calc'!A0",
+      '-2+3',
+      '@SUM(1)',
+      '\t=1',
+    ];
+    data.opinions = formulas.map((text, i) => ({ participantId: `m${i}`, text, truncated: false }));
+    data.round = { ...data.round, question: '=IMPORTXML("http://x.test")' };
+    const dir = mkdtempSync(join(tmpdir(), 'polis-formula-'));
+    dirs.push(dir);
+    const files = polisExportFiles(SCOPE, [data]);
+    for (const f of files) writeFileSync(join(dir, f.name), f.content);
+    const conversation = loadConversation(dir);
+    // No cell of any file begins with a formula character; each such text keeps its words.
+    expect(conversation.comments.map((c) => c.text)).toEqual([
+      ...formulas.map((t) => `'${t}`),
+      STATEMENT,
+    ]);
+    expect(conversation.topic).toBe(`'=IMPORTXML("http://x.test")`);
+    for (const f of files) {
+      for (const row of parseCsv(f.content, f.name))
+        for (const field of row.fields) expect(field).not.toMatch(/^[=+@\t\r]|^-(?!1$)/);
+    }
+    // Votes keep their -1.
+    expect(conversation.votes.map((v) => v.vote)).toEqual([1, -1]);
+  });
 });

@@ -200,6 +200,22 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     expect((await h.runtime.store.ratingsMatrix.load(SCOPE)).ratings).toHaveLength(96);
   });
 
+  it('scores with the base model alone, saying why, when stored matrix data no longer reads', async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: base, env: { LEARNED_MAX_STATEMENTS: '3' } });
+    await seedTwoCamps(h);
+    // One rating in the index that is not JSON (a bad restore, a hand edit, foreign data).
+    const id = matrixStatementId('past7', 1);
+    await h.redis.hset(`${h.prefix}:console.W1:matrix:statement:${id}`, 'a1', '{not json');
+    const { round } = await roundToPoll(h, SCOPE, OFFICE_OPINIONS, 'Where should the office be?');
+    expect((await h.runtime.store.polls.scores(SCOPE, round.id, 1))?.model).toBe(base.name);
+    const warning = h.log.lines.find((l) => l.message.includes('ratings matrix could not be read'));
+    expect(warning?.level).toBe('warn');
+    expect(String((warning?.fields as { err?: unknown } | undefined)?.err)).toMatch(
+      /is invalid: not JSON/,
+    );
+  });
+
   it('ends a learned-model fit in progress when the runtime closes; the round keeps the base scores', async () => {
     const lexical = new LexicalRewardModel();
     let scoring: () => void = () => {};

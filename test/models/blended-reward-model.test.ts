@@ -161,6 +161,40 @@ describe('BlendedRewardModel', () => {
     expect(String((warning?.fields as { err?: Error } | undefined)?.err)).toMatch(/OUT_OF_MEMORY/);
   });
 
+  it('scores with the base model alone when the stored history cannot be read', async () => {
+    const log = new RecordingLog();
+    const model = new BlendedRewardModel(half, { minRatings: 12, log });
+    const unreadable: RatingsHistory = {
+      count: async () => 12,
+      load: async () => {
+        throw new Error('Stored data at dlb:slack.T1:matrix:ratings is invalid: not JSON');
+      },
+    };
+    const result = await model.predict(input(unreadable));
+    expect(result.model).toBe('constant (0.5)');
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5, 0.5]]);
+    const warning = log.lines.find((l) => l.level === 'warn');
+    expect(warning?.message).toMatch(/could not be read; scoring with the base model alone/);
+  });
+
+  it('does not name a blend when there is no rating to learn from, even with a threshold of 0', async () => {
+    let fits = 0;
+    const model = new BlendedRewardModel(half, {
+      minRatings: 0,
+      learn: async (request) => {
+        fits++;
+        return {
+          approvals: request.statements.map(() => request.members.map(() => 1)),
+          groups: [],
+        };
+      },
+    });
+    const result = await model.predict(input(port({ ...history(), ratings: [] })));
+    expect(result.model).toBe('constant (0.5)');
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5, 0.5]]);
+    expect(fits).toBe(0);
+  });
+
   it('still fails a call whose own signal was aborted during the fit', async () => {
     const controller = new AbortController();
     const model = new BlendedRewardModel(half, {

@@ -486,6 +486,37 @@ describe('store', () => {
     ]);
   });
 
+  it('names the hash and field of a matrix value that no longer reads, in either layout', async () => {
+    const scope: Scope = { platform: 'slack', workspaceId: 'TBAD' };
+    await store.ratingsMatrix.recordPoll(scope, {
+      roundId: 'r1',
+      version: 1,
+      question: 'Q',
+      statement: 'statement of r1',
+      openedAt: 100,
+      ratings: [{ participantId: 'U1', optionKey: 'agree', approval: 1, at: 100 }],
+      opinions: [{ participantId: 'U1', text: 'mine' }],
+    });
+    const tenant = `${env.prefix}:slack.TBAD:matrix`;
+    await redis.hset(`${tenant}:statement:r1.v1`, 'U1', '{"approval":7,"at":1}');
+    await expect(store.ratingsMatrix.load(scope, 10)).rejects.toThrow(
+      `Stored data at ${tenant}:statement:r1.v1 field "U1" is invalid`,
+    );
+    await redis.hset(`${tenant}:ratings`, 'U1\u001fr1.v1', 'not json');
+    await expect(store.ratingsMatrix.load(scope)).rejects.toThrow(
+      `Stored data at ${tenant}:ratings field "U1\\u001fr1.v1" is invalid: not JSON`,
+    );
+    await redis.hset(`${tenant}:ratings`, 'U1\u001fr1.v1', '{"approval":1,"at":1}');
+    await redis.hset(`${tenant}:round:r1`, 'U1', '{"text":5}');
+    await expect(store.ratingsMatrix.load(scope, 10)).rejects.toThrow(
+      `${tenant}:statement:r1.v1 field "U1"`,
+    );
+    await redis.hset(`${tenant}:statement:r1.v1`, 'U1', '{"approval":1,"at":1}');
+    await expect(store.ratingsMatrix.load(scope, 10)).rejects.toThrow(
+      `Stored data at ${tenant}:round:r1 field "U1" is invalid`,
+    );
+  });
+
   it('reads a window from the index alone, and indexes a matrix recorded before the index existed', async () => {
     const scope: Scope = { platform: 'slack', workspaceId: 'TI' };
     const tenant = `${env.prefix}:slack.TI:matrix`;
