@@ -13,8 +13,8 @@ import type { PredictInput, PredictResult, RewardModel } from './ports.js';
  * number (the learned model only knows the workspace's average for them), and even a
  * prolific rater keeps the base model at half weight or more, because a round's
  * candidates are always statements nobody rated (the cold-start case, task D of
- * ../shared/EVAL.md, where the learned model's AUC is 0.65-0.72 on five of the six
- * shared conversations and at chance on the sixth — informative, not decisive),
+ * ../shared/EVAL.md, where the learned model's AUC is 0.64-0.74 on five of the six
+ * shared conversations and below chance, 0.45, on the sixth: informative, not decisive),
  * while the base model reads the candidate against this round's opinion.
  */
 export interface BlendOptions {
