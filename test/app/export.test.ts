@@ -12,6 +12,15 @@ import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
 
+/** `npm run export -- <args>` as a process, on the test Redis under `prefix`. */
+function runExport(args: string[], prefix: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/app/export.ts', ...args], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix },
+    encoding: 'utf8',
+  });
+}
+
 describe('export in the Polis layout, read back by the evaluation loader', () => {
   let h: Harness | undefined;
   const dirs: string[] = [];
@@ -155,25 +164,7 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     const { round, statementMessageId } = await roundToPoll(h, SCOPE, OPINIONS);
     await rate(h, SCOPE, statementMessageId, { ana: 'agree', ben: 'disagree' });
     const run = (workspace: string, out: string, prefix = h?.prefix ?? '') =>
-      spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/app/export.ts',
-          '--platform',
-          'console',
-          '--workspace',
-          workspace,
-          '--out',
-          out,
-        ],
-        {
-          cwd: join(import.meta.dirname, '../..'),
-          env: { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix },
-          encoding: 'utf8',
-        },
-      );
+      runExport(['--platform', 'console', '--workspace', workspace, '--out', out], prefix);
 
     const dir = outDir();
     const wrote = run(SCOPE.workspaceId, dir);
@@ -194,12 +185,8 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
   });
 
   it('npm run export refuses a --round that cannot be a round id, before reading Redis', () => {
-    const refused = spawnSync(
-      process.execPath,
+    const refused = runExport(
       [
-        '--import',
-        'tsx',
-        'src/app/export.ts',
         '--platform',
         'console',
         '--workspace',
@@ -209,11 +196,7 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
         '--out',
         join(tmpdir(), 'never-written'),
       ],
-      {
-        cwd: join(import.meta.dirname, '../..'),
-        env: { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: 'unused' },
-        encoding: 'utf8',
-      },
+      'unused',
     );
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('export: --round: ids may hold');
