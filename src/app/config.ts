@@ -121,6 +121,11 @@ export const ConfigSchema = z.object({
    * ratings (0 = all of them): what bounds a fit's time and memory as a workspace ages.
    */
   LEARNED_MAX_STATEMENTS: intFrom(1000, 0, 1_000_000),
+  /**
+   * Longest a scoring waits for its learned-model fit, its turn for the fit thread
+   * included (0 = no limit); past it the round is scored by the base model alone.
+   */
+  LEARNED_FIT_TIMEOUT_MS: intFrom(120_000, 0, 3_600_000),
   /** One request's limit; a request that takes longer counts as failed and is retried. */
   LLM_TIMEOUT_MS: intFrom(60_000, 1_000, 600_000),
   /** Further tries of one model call after a server error, timeout or unusable output. */

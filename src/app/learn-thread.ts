@@ -84,14 +84,38 @@ function startWorker(workerData: unknown): Worker {
 export function threadLearner(options: {
   threads: number;
   stop?: AbortSignal;
+  /**
+   * LEARNED_FIT_TIMEOUT_MS: longest one fit may take, its wait for a thread included
+   * (0 = no limit). A fit that takes longer is ended, and its round is scored without it,
+   * so one very large workspace cannot hold the thread from every other for minutes.
+   */
+  timeoutMs?: number;
   learn?: Learner;
 }): Learner {
-  const { threads, stop, learn = learnInThread } = options;
+  const { threads, stop, timeoutMs = 0, learn = learnInThread } = options;
   let running = 0;
   /** Fits waiting for a thread; each is handed its slot by a fit that ends. */
   const waiting: (() => void)[] = [];
   return async (request, own) => {
-    const signal = own && stop ? AbortSignal.any([own, stop]) : (own ?? stop);
+    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signals = [own, stop, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    try {
+      return await learnInTurn(request, signal);
+    } catch (error) {
+      if (timeout?.aborted && !own?.aborted && !stop?.aborted) {
+        throw new Error(
+          `the learned model's fit took longer than LEARNED_FIT_TIMEOUT_MS (${timeoutMs} ms)`,
+        );
+      }
+      throw error;
+    }
+  };
+
+  async function learnInTurn(
+    request: Parameters<Learner>[0],
+    signal: AbortSignal | undefined,
+  ): ReturnType<Learner> {
     if (running < threads) running += 1;
     else {
       await new Promise<void>((start, reject) => {
@@ -115,5 +139,5 @@ export function threadLearner(options: {
       if (handOff) handOff();
       else running -= 1;
     }
-  };
+  }
 }

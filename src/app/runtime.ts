@@ -186,7 +186,7 @@ function watching(outages: RedisOutageLog, connection: Redis): RedisOutageLog {
  */
 export function learnsFromRatings(
   model: RewardModel,
-  config: Pick<Config, 'LEARNED_MIN_RATINGS' | 'LEARNED_MAX_STATEMENTS'>,
+  config: Pick<Config, 'LEARNED_MIN_RATINGS' | 'LEARNED_MAX_STATEMENTS' | 'LEARNED_FIT_TIMEOUT_MS'>,
   log: Log,
   stop?: AbortSignal,
 ): RewardModel {
@@ -195,7 +195,11 @@ export function learnsFromRatings(
     : new BlendedRewardModel(model, {
         minRatings: config.LEARNED_MIN_RATINGS,
         maxStatements: config.LEARNED_MAX_STATEMENTS,
-        learn: threadLearner({ threads: 1, ...(stop ? { stop } : {}) }),
+        learn: threadLearner({
+          threads: 1,
+          timeoutMs: config.LEARNED_FIT_TIMEOUT_MS,
+          ...(stop ? { stop } : {}),
+        }),
         log,
       });
 }

@@ -109,7 +109,7 @@ describe('the learned model fitted in a worker thread', () => {
     const request = workspace(600, 400);
     const model = learnsFromRatings(
       new LexicalRewardModel(),
-      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000 },
+      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000, LEARNED_FIT_TIMEOUT_MS: 0 },
       silentLog,
     );
     let model_: string | undefined;
@@ -126,7 +126,7 @@ describe('the learned model fitted in a worker thread', () => {
     const base = new LexicalRewardModel();
     const model = learnsFromRatings(
       base,
-      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000 },
+      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000, LEARNED_FIT_TIMEOUT_MS: 0 },
       log,
       stop.signal,
     );
@@ -138,6 +138,44 @@ describe('the learned model fitted in a worker thread', () => {
     expect(result.model).toBe(base.name);
     expect(terminate).toHaveBeenCalledTimes(1);
     expect(log.lines.find((l) => l.level === 'warn')?.message).toMatch(/base model alone/);
+  });
+
+  it('ends a fit that outlasts LEARNED_FIT_TIMEOUT_MS (its wait for the thread included); the round keeps the base scores', async () => {
+    const log = new RecordingLog();
+    const base = new LexicalRewardModel();
+    const model = learnsFromRatings(
+      base,
+      { LEARNED_MIN_RATINGS: 30, LEARNED_MAX_STATEMENTS: 1000, LEARNED_FIT_TIMEOUT_MS: 200 },
+      log,
+    );
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    // A fit of this size takes about a second: the limit ends it in its thread.
+    const result = await model.predict(scoring(workspace(600, 400)));
+    expect(result.model).toBe(base.name);
+    expect(terminate).toHaveBeenCalledTimes(1);
+    const warning = log.lines.find((l) => l.level === 'warn');
+    expect(warning?.message).toMatch(/base model alone/);
+    expect(String((warning?.fields as { err?: unknown } | undefined)?.err)).toMatch(
+      /longer than LEARNED_FIT_TIMEOUT_MS \(200 ms\)/,
+    );
+
+    // A fit still waiting for the one thread when its time is up leaves the queue, and
+    // the slot comes back to later fits.
+    let releaseFirst = () => {};
+    const held: Learner = (request, signal) =>
+      new Promise((resolve, reject) => {
+        releaseFirst = () => resolve({ approvals: [], groups: [] });
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        if (request.members[0] === 'quick') resolve({ approvals: [], groups: [] });
+      });
+    const learn = threadLearner({ threads: 1, timeoutMs: 100, learn: held });
+    const request = (id: string) => ({ ...workspace(1, 1), members: [id] });
+    const first = learn(request('first'));
+    const waiting = learn(request('waiting'));
+    await expect(waiting).rejects.toThrow(/longer than LEARNED_FIT_TIMEOUT_MS \(100 ms\)/);
+    await expect(first).rejects.toThrow(/LEARNED_FIT_TIMEOUT_MS/);
+    releaseFirst();
+    await expect(learn(request('quick'))).resolves.toEqual({ approvals: [], groups: [] });
   });
 
   it('stops the thread when the scoring is aborted', async () => {
