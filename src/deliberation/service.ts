@@ -464,6 +464,17 @@ export class DeliberationService {
   }
 
   /** A reaction on a statement; adapters drop the bot's own reactions before calling. */
+  /**
+   * Whether a message is one of the bot's statements, so a reaction on it may be a
+   * rating: lets a platform ask its costlier questions about the reactor (is it a bot?)
+   * only for reactions that could count, not for every 👍 in the workspace.
+   */
+  async isStatementMessage(scope: Scope, channelId: string, messageId: string): Promise<boolean> {
+    return (
+      (await this.deps.store.messages.lookup(scope, channelId, messageId))?.kind === 'statement'
+    );
+  }
+
   async react(event: ReactionEvent): Promise<RatingOutcome> {
     const { outcome, rated } = await ingest.reactOnPoll(this.deps.store, event);
     if (outcome.status === 'recorded' && rated && rated.round.settings.reviseBelow !== null) {

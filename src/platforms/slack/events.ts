@@ -172,6 +172,9 @@ export async function onReaction(raw: unknown, meta: EventMeta, deps: EventDeps)
   if (event.item.type !== 'message' || !channel || !ts) return;
   const optionKey = optionKeyFor(event.reaction);
   if (optionKey === null) return;
+  // Slack's users.info only for a reaction that could be a rating: 👍 on any message of
+  // the workspace arrives here too.
+  if (!(await deps.service.isStatementMessage(meta.scope, channel, ts))) return;
   if (await deps.bots.isBot(event.user)) return;
   const removed = event.type === 'reaction_removed';
   try {

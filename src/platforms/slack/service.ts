@@ -3,4 +3,7 @@ import type { DeliberationService } from '../../deliberation/service.js';
 
 /** The part of the deliberation service the Slack adapter calls (and its catch-up). */
 export type SlackService = PlatformService &
-  Pick<DeliberationService, 'recentOpenRounds' | 'pollReactions' | 'removeReplyInChannel'>;
+  Pick<
+    DeliberationService,
+    'recentOpenRounds' | 'pollReactions' | 'removeReplyInChannel' | 'isStatementMessage'
+  >;

@@ -640,5 +640,6 @@ function pick(real: DeliberationService): SlackService {
     react: (e) => real.react(e),
     recentOpenRounds: (scope, limit) => real.recentOpenRounds(scope, limit),
     pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),
+    isStatementMessage: (scope, channel, ts) => real.isStatementMessage(scope, channel, ts),
   };
 }

@@ -270,13 +270,15 @@ describe('Slack events', () => {
     ]);
   });
 
-  it('does not count another app’s bot reacting, asks Slack once per user, and counts a member when Slack cannot say', async () => {
+  it('does not count another app’s bot reacting, asks Slack once per user and only for reactions on a statement, and counts a member when Slack cannot say', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
     const { statementTs, poll } = await toPolling(round.id, questionTs);
     // Slack's reaction events carry no bot flag: only users.info tells a reacji app apart.
     s.fake.users.set('UREACJI', { is_bot: true });
     const before = s.fake.calls.length;
+    // A 👍 on a message that is no statement (here the question) costs no lookup.
+    await s.event(reaction(s, 'U003', '+1', questionTs));
     await s.event(reaction(s, 'UREACJI', '+1', statementTs));
     await s.event(reaction(s, 'UREACJI', '-1', statementTs));
     await s.event(reaction(s, 'U001', '+1', statementTs));
