@@ -149,6 +149,7 @@ export class DeliberationService {
       attempt: 0,
       failureReason: null,
       seed: this.deps.newSeed(),
+      followUpPending: false,
     };
     await this.deps.store.rounds.create(round);
     await this.deps.queues.enqueuePublish(
@@ -183,6 +184,8 @@ export class DeliberationService {
         return this.startRun(round, round.version + 1);
       case 'generating':
       case 'revising':
+        // A close whose follow-up failed midway (see `followUpPending`): this one completes it.
+        if (round.followUpPending) return this.settleFollowUp(round);
         throw new DomainError(
           'illegal_transition',
           `This round is already closed and ${describePhase(round.phase)}; the statement will follow.`,
@@ -199,7 +202,7 @@ export class DeliberationService {
 
   /** Moves a round into a pipeline run for `version`; of two racing callers one wins. */
   private async startRun(round: Round, version: number): Promise<Round> {
-    const { store, queues } = this.deps;
+    const { store } = this.deps;
     const target = version === 1 ? 'generating' : 'revising';
     if (version === 1) {
       const opinions = await store.contributions.countAuthors(
@@ -239,28 +242,85 @@ export class DeliberationService {
         );
       }
       assertTransition(r.phase, target);
-      return { ...r, phase: target, attempt: r.attempt + 1, deadline: null, failureReason: null };
+      return {
+        ...r,
+        phase: target,
+        attempt: r.attempt + 1,
+        deadline: null,
+        failureReason: null,
+        followUpPending: true,
+      };
     });
+    return this.settleFollowUp(moved);
+  }
+
+  /**
+   * What `close` does after moving the round into a run for `version`; each step may run
+   * twice (`followUpPending`): the ratings matrix records a poll once, and jobs and
+   * messages are queued under ids of their own.
+   */
+  private async dispatchRun(round: Round, version: number): Promise<void> {
+    const { queues } = this.deps;
     // A revision closes the previous version's poll: its ratings must be in the matrix
     // before the new candidates are scored.
-    if (version > 1) await this.recordRatings(moved, version - 1);
-    const job = { scope: moved.scope, roundId: moved.id, version, attempt: moved.attempt };
+    if (version > 1) await this.recordRatings(round, version - 1);
+    const job = { scope: round.scope, roundId: round.id, version, attempt: round.attempt };
     // Independent, so together: the pipeline need not wait for the progress message to be
     // queued, nor for the old deadline to go (one that fires meanwhile sees the round has
     // moved on and does nothing).
     await Promise.all([
-      queues.cancelDeadline({ scope: moved.scope, roundId: moved.id, version: moved.version }),
+      queues.cancelDeadline({ scope: round.scope, roundId: round.id, version: round.version }),
       queues.enqueuePublish(
         { ...job, kind: 'progress', text: null },
-        `progress-v${version}-a${moved.attempt}-started`,
+        `progress-v${version}-a${round.attempt}-started`,
       ),
       queues.enqueueStage('generate', job),
     ]);
     this.deps.log.info(
-      { roundId: moved.id, scope: moved.scope, version, attempt: moved.attempt },
+      { roundId: round.id, scope: round.scope, version, attempt: round.attempt },
       'pipeline run started',
     );
-    return moved;
+  }
+
+  /** What `finish` does after closing the round; each step may run twice, as in `dispatchRun`. */
+  private async closeOut(round: Round): Promise<void> {
+    const { store, queues } = this.deps;
+    await queues.cancelDeadline({ scope: round.scope, roundId: round.id, version: round.version });
+    const poll = await store.polls.poll(round.scope, round.id, round.version);
+    if (poll && poll.closedAt === null) {
+      await store.polls.savePoll(round.scope, { ...poll, closedAt: this.deps.now() });
+    }
+    await this.recordRatings(round, round.version);
+    await queues.enqueuePublish(
+      {
+        scope: round.scope,
+        roundId: round.id,
+        kind: 'results',
+        version: round.version,
+        text: null,
+      },
+      'results',
+    );
+  }
+
+  /**
+   * Runs the follow-up of the round's last `close` or `finish` and marks it done. Returns
+   * the round as that command left it (the pipeline may have moved it on by now, and the
+   * command's reply is about what it did).
+   */
+  private async settleFollowUp(round: Round): Promise<Round> {
+    if (!round.followUpPending) return round;
+    if (round.phase === 'generating') await this.dispatchRun(round, 1);
+    else if (round.phase === 'revising') await this.dispatchRun(round, round.version + 1);
+    else if (round.phase === 'closed') await this.closeOut(round);
+    else return round;
+    // Only the same run: the pipeline may have moved the round on (and cleared it) by now.
+    await this.deps.store.rounds.update(round.scope, round.id, (r) =>
+      r.phase === round.phase && r.attempt === round.attempt && r.version === round.version
+        ? { ...r, followUpPending: false }
+        : r,
+    );
+    return { ...round, followUpPending: false };
   }
 
   /** `expected`: what the bot saw when it decided on its own; see `requireUnmoved`. */
@@ -329,6 +389,15 @@ export class DeliberationService {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'finish');
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      // A finish whose follow-up failed midway (see `followUpPending`), retried by a
+      // moderator or by its deadline's next attempt: this one completes it.
+      if (
+        r.phase === 'closed' &&
+        r.followUpPending &&
+        r.version === (expected?.version ?? r.version)
+      ) {
+        return r;
+      }
       requireUnmoved(r, expected);
       if (r.phase === 'failed' && r.version === 0) {
         throw new DomainError(
@@ -337,29 +406,9 @@ export class DeliberationService {
         );
       }
       assertTransition(r.phase, 'closed');
-      return { ...r, phase: 'closed', deadline: null };
+      return { ...r, phase: 'closed', deadline: null, followUpPending: true };
     });
-    await this.deps.queues.cancelDeadline({
-      scope: moved.scope,
-      roundId: moved.id,
-      version: moved.version,
-    });
-    const poll = await this.deps.store.polls.poll(moved.scope, moved.id, moved.version);
-    if (poll && poll.closedAt === null) {
-      await this.deps.store.polls.savePoll(moved.scope, { ...poll, closedAt: this.deps.now() });
-    }
-    await this.recordRatings(moved, moved.version);
-    await this.deps.queues.enqueuePublish(
-      {
-        scope: moved.scope,
-        roundId: moved.id,
-        kind: 'results',
-        version: moved.version,
-        text: null,
-      },
-      'results',
-    );
-    return this.results(moved);
+    return this.results(await this.settleFollowUp(moved));
   }
 
   async cancel(target: RoundTarget, actor: Actor | null): Promise<Round> {
@@ -369,7 +418,7 @@ export class DeliberationService {
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
       assertTransition(r.phase, 'cancelled');
       running = r.phase === 'generating' || r.phase === 'revising';
-      return { ...r, phase: 'cancelled', deadline: null };
+      return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
     });
     await this.deps.queues.cancelDeadline({
       scope: moved.scope,
@@ -565,7 +614,14 @@ export class DeliberationService {
   /** Called by the deadline worker; a round that has moved on ignores it. */
   async onDeadline(job: DeadlineJob): Promise<void> {
     const round = await this.deps.store.rounds.get(job.scope, job.roundId);
-    if (!round || round.phase !== job.phase || round.version !== job.version) return;
+    if (!round || round.version !== job.version) return;
+    // This deadline's own earlier attempt (or a moderator) moved the round on and failed
+    // before the follow-up was done: the retry completes it rather than finding nothing to do.
+    if (job.kind !== 'reminder' && round.phase !== job.phase && round.followUpPending) {
+      await this.settleFollowUp(round);
+      return;
+    }
+    if (round.phase !== job.phase) return;
     if (job.kind === 'reminder') {
       // Built when published, so who is named is who still has not rated then.
       await this.deps.queues.enqueuePublish(

@@ -92,5 +92,14 @@ export const RoundSchema = z.object({
   failureReason: z.string().nullable(),
   /** Seed for every random choice made for this round. */
   seed: z.number().int(),
+  /**
+   * Set by the phase change of `close` and `finish` and cleared once its follow-up (the
+   * pipeline job queued, the poll closed, its ratings recorded, the results queued) is
+   * done. Those steps come after the change, so an error between the two (a Redis-side
+   * error such as OOM) would leave a round generating with no job, or finished with no
+   * results; the next `close`, `finish` or retried deadline that finds it set redoes the
+   * follow-up, every step of which is idempotent.
+   */
+  followUpPending: z.boolean().default(false),
 });
 export type Round = z.infer<typeof RoundSchema>;

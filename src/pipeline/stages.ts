@@ -250,7 +250,14 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
   const moved = await deps.store.rounds.update(job.scope, job.roundId, (r) => {
     if (!isCurrentRun(r, job)) return r;
     assertTransition(r.phase, 'polling');
-    return { ...r, phase: 'polling', version: job.version, deadline: null, failureReason: null };
+    return {
+      ...r,
+      phase: 'polling',
+      version: job.version,
+      deadline: null,
+      failureReason: null,
+      followUpPending: false,
+    };
   });
   if (moved.phase !== 'polling' || moved.version !== job.version) return;
   await Promise.all([
@@ -284,7 +291,7 @@ export async function failRun(deps: StageDeps, job: StageJob, error: string): Pr
   await deps.store.rounds.update(job.scope, job.roundId, (r) => {
     if (!isCurrentRun(r, job)) return r;
     assertTransition(r.phase, 'failed');
-    return { ...r, phase: 'failed', failureReason: reason };
+    return { ...r, phase: 'failed', failureReason: reason, followUpPending: false };
   });
   await deps.queues.enqueuePublish(
     {

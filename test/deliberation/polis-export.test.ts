@@ -39,6 +39,7 @@ function roundExport(): RoundExport {
       attempt: 1,
       failureReason: null,
       seed: 1,
+      followUpPending: false,
     },
     opinions: Object.entries(TEXTS).map(([participantId, text]) => ({
       participantId,

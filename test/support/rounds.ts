@@ -15,6 +15,7 @@ export function storedRound(fields: Partial<Round> & Pick<Round, 'id' | 'scope'>
     attempt: 0,
     failureReason: null,
     seed: 42,
+    followUpPending: false,
     ...fields,
   };
 }
