@@ -315,29 +315,31 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedP
   }
   const participantId = ratingIdOf(round, event.userId);
   const variant = event.variant ?? event.optionKey;
-  if (event.source === 'button') {
-    // A click is the member's whole rating: other options they clicked before go.
-    await store.polls.removeOtherReactions(
-      event.scope,
-      round.id,
-      role.version,
-      participantId,
-      event.optionKey,
-      event.at,
-      pollOptions(poll.scale).map((o) => o.key),
-    );
-  }
-  const apply = event.removed ? store.polls.removeReaction : store.polls.addReaction;
-  await apply.call(
-    store.polls,
-    event.scope,
-    round.id,
-    role.version,
-    participantId,
-    event.optionKey,
-    event.at,
-    variant,
-  );
+  const { polls } = store;
+  const counted =
+    event.source === 'button' && !event.removed
+      ? // A click is the member's whole rating: other options they clicked before go.
+        await polls.choose(
+          event.scope,
+          round.id,
+          role.version,
+          participantId,
+          event.optionKey,
+          event.at,
+          pollOptions(poll.scale).map((o) => o.key),
+        )
+      : await (event.removed ? polls.removeReaction : polls.addReaction).call(
+          polls,
+          event.scope,
+          round.id,
+          role.version,
+          participantId,
+          event.optionKey,
+          event.at,
+          variant,
+        );
+  // The round moved past the poll after the check above (a finish racing this rating).
+  if (!counted) throw new PollClosedError(round.questionRef);
   return {
     outcome: { status: event.removed ? 'removed' : 'recorded', roundId: round.id },
     rated: { round, poll },

@@ -62,11 +62,25 @@ function field(participantId: string, optionKey: string, variant: string): strin
 }
 
 /**
- * KEYS = reactions hash; ARGV = field, time. The stored time is the latest add seen, so a
- * re-add that arrives before the removal it followed still wins; a removal is undone only
- * by an add at least as new.
+ * KEYS[2] = the round, ARGV[3] = the poll's version: -1 unless the round is at that
+ * version and its poll open (polling, or taking critiques of it). The service checked
+ * that before, but `finish` (or a revision) may close the poll between its check and this
+ * write; checked here, in the write's own script, a rating either lands before the round
+ * moves on, and so is in the ratings the close records, or is refused, never in between.
  */
-const ADD_REACTION = `
+const POLL_OPEN_GUARD = `
+local raw = redis.call('GET', KEYS[2])
+if not raw then return -1 end
+local round = cjson.decode(raw)
+if round.version ~= tonumber(ARGV[3]) then return -1 end
+if round.phase ~= 'polling' and round.phase ~= 'critiquing' then return -1 end`;
+
+/**
+ * KEYS = reactions hash, round; ARGV = field, time, version. The stored time is the
+ * latest add seen, so a re-add that arrives before the removal it followed still wins; a
+ * removal is undone only by an add at least as new.
+ */
+const ADD_REACTION = `${POLL_OPEN_GUARD}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local at = tonumber(ARGV[2])
 if not current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
@@ -77,8 +91,8 @@ end
 if at > tonumber(current) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 0`;
 
-/** KEYS = reactions hash; ARGV = field, time. A removal older than the add it meets is stale. */
-const REMOVE_REACTION = `
+/** KEYS and ARGV as ADD_REACTION's. A removal older than the add it meets is stale. */
+const REMOVE_REACTION = `${POLL_OPEN_GUARD}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local at = tonumber(ARGV[2])
 if current and string.sub(current, 1, 1) == '${REMOVED}' then
@@ -167,6 +181,7 @@ export class PollRepository {
    * Records that a member reacted with an option. `variant` is the reaction as the
    * platform names it (👍 and 👍🏽 are two reactions on the same option, each removable on
    * its own). Repeating it changes nothing; it undoes a removal only if it is newer.
+   * False, and nothing recorded, when the round has moved past this poll.
    */
   async addReaction(
     scope: Scope,
@@ -176,20 +191,23 @@ export class PollRepository {
     optionKey: string,
     at: number,
     variant: string = optionKey,
-  ): Promise<void> {
-    await this.redis.eval(
+  ): Promise<boolean> {
+    const result = await this.redis.eval(
       ADD_REACTION,
-      1,
+      2,
       this.keys.reactions(scope, roundId, version),
+      this.keys.round(scope, roundId),
       field(participantId, optionKey, variant),
       String(at),
+      String(version),
     );
+    return result !== -1;
   }
 
   /**
    * Records that a member took a reaction back at `at`. It is remembered (as a removal
    * with its time), so an add for the same reaction delivered late, with an older time,
-   * does not bring the rating back.
+   * does not bring the rating back. False, as `addReaction`, once the poll is over.
    */
   async removeReaction(
     scope: Scope,
@@ -199,24 +217,29 @@ export class PollRepository {
     optionKey: string,
     at: number,
     variant: string = optionKey,
-  ): Promise<void> {
-    await this.redis.eval(
+  ): Promise<boolean> {
+    const result = await this.redis.eval(
       REMOVE_REACTION,
-      1,
+      2,
       this.keys.reactions(scope, roundId, version),
+      this.keys.round(scope, roundId),
       field(participantId, optionKey, variant),
       String(at),
+      String(version),
     );
+    return result !== -1;
   }
 
   /**
-   * A button click: takes back the member's choice of every option in `optionKeys` other
-   * than `keep`, as of `at`. Clicks carry no emoji variant, so each option is one field,
-   * and the member's fields are addressed directly: scanning the poll's whole hash made
-   * every click cost as much as the group is large. A removal is recorded even for an
-   * option not chosen (yet), so an older click on it delivered late stays replaced.
+   * A button click: the member's choice is `keep` as of `at`, and every other option in
+   * `optionKeys` is taken back. Clicks carry no emoji variant, so each option is one
+   * field, and the member's fields are addressed directly: scanning the poll's whole hash
+   * made every click cost as much as the group is large. A removal is recorded even for
+   * an option not chosen (yet), so an older click on it delivered late stays replaced.
+   * One transaction, so a close cannot fall between taking the old choice back and
+   * adding the new one. False, as `addReaction`, once the poll is over.
    */
-  async removeOtherReactions(
+  async choose(
     scope: Scope,
     roundId: string,
     version: number,
@@ -224,16 +247,29 @@ export class PollRepository {
     keep: string,
     at: number,
     optionKeys: readonly string[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const key = this.keys.reactions(scope, roundId, version);
-    const pipeline = this.redis.pipeline();
+    const roundKey = this.keys.round(scope, roundId);
+    const tx = this.redis.multi();
     for (const option of optionKeys) {
       if (option === keep) continue;
-      pipeline.eval(REMOVE_REACTION, 1, key, field(participantId, option, option), String(at));
+      const removal = field(participantId, option, option);
+      tx.eval(REMOVE_REACTION, 2, key, roundKey, removal, String(at), String(version));
     }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null)?.[0];
+    tx.eval(
+      ADD_REACTION,
+      2,
+      key,
+      roundKey,
+      field(participantId, keep, keep),
+      String(at),
+      String(version),
+    );
+    const results = await tx.exec();
+    if (results === null) throw new Error(`the rating of ${participantId} was not applied`);
+    const failed = results.find(([error]) => error !== null)?.[0];
     if (failed) throw failed;
+    return results.at(-1)?.[1] !== -1;
   }
 
   /**

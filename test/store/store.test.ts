@@ -330,7 +330,7 @@ describe('store', () => {
 
   it("counts a member's latest reaction still present as their rating", async () => {
     const poll = {
-      roundId: 'r1',
+      roundId: 'rx1',
       version: 1,
       candidateId: 'c1',
       statement: 'We agree.',
@@ -341,26 +341,29 @@ describe('store', () => {
       welfare: null,
       method: 'test',
     };
+    await store.rounds.create(
+      storedRound({ id: 'rx1', scope: slack, phase: 'polling', version: 1 }),
+    );
     const p = store.polls;
-    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 10);
-    await p.addReaction(slack, 'r1', 1, 'U1', 'disagree', 20);
-    await p.addReaction(slack, 'r1', 1, 'U1', 'agree', 10); // duplicate delivery: still t=10
-    await p.addReaction(slack, 'r1', 1, 'U2', 'unsure', 15);
-    await p.addReaction(slack, 'r1', 1, 'U3', 'not-an-option', 15);
+    await p.addReaction(slack, 'rx1', 1, 'U1', 'agree', 10);
+    await p.addReaction(slack, 'rx1', 1, 'U1', 'disagree', 20);
+    await p.addReaction(slack, 'rx1', 1, 'U1', 'agree', 10); // duplicate delivery: still t=10
+    await p.addReaction(slack, 'rx1', 1, 'U2', 'unsure', 15);
+    await p.addReaction(slack, 'rx1', 1, 'U3', 'not-an-option', 15);
     let ratings = await p.ratings(slack, poll);
     expect(ratings.map((r) => [r.participantId, r.optionKey, r.approval])).toEqual([
       ['U1', 'disagree', 0],
       ['U2', 'unsure', 0.5],
     ]);
-    await p.removeReaction(slack, 'r1', 1, 'U1', 'disagree', 25);
-    await p.removeReaction(slack, 'r1', 1, 'U2', 'unsure', 25);
+    await p.removeReaction(slack, 'rx1', 1, 'U1', 'disagree', 25);
+    await p.removeReaction(slack, 'rx1', 1, 'U2', 'unsure', 25);
     ratings = await p.ratings(slack, poll);
     expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['U1', 'agree']]);
   });
 
   it('settles on what a member did last when reaction events arrive out of order', async () => {
     const poll = {
-      roundId: 'r2',
+      roundId: 'rx2',
       version: 1,
       candidateId: 'c1',
       statement: 'We agree.',
@@ -371,37 +374,76 @@ describe('store', () => {
       welfare: null,
       method: 'test',
     };
+    await store.rounds.create(
+      storedRound({ id: 'rx2', scope: slack, phase: 'polling', version: 1 }),
+    );
     const p = store.polls;
     const rated = async () =>
       (await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey]);
     // U1 added agree (10) and took it back (20); the removal is handled first.
-    await p.removeReaction(slack, 'r2', 1, 'U1', 'agree', 20);
-    await p.addReaction(slack, 'r2', 1, 'U1', 'agree', 10);
+    await p.removeReaction(slack, 'rx2', 1, 'U1', 'agree', 20);
+    await p.addReaction(slack, 'rx2', 1, 'U1', 'agree', 10);
     expect(await rated()).toEqual([]);
     // U1 reacted again (30); that add arrives before a stale copy of the removal.
-    await p.addReaction(slack, 'r2', 1, 'U1', 'agree', 30);
-    await p.removeReaction(slack, 'r2', 1, 'U1', 'agree', 20);
+    await p.addReaction(slack, 'rx2', 1, 'U1', 'agree', 30);
+    await p.removeReaction(slack, 'rx2', 1, 'U1', 'agree', 20);
     expect(await rated()).toEqual([['U1', 'agree']]);
     // Two skin tones of one option are two reactions: removing one keeps the other.
-    await p.addReaction(slack, 'r2', 1, 'U2', 'agree', 40, '+1');
-    await p.addReaction(slack, 'r2', 1, 'U2', 'agree', 41, '+1::skin-tone-3');
-    await p.removeReaction(slack, 'r2', 1, 'U2', 'agree', 42, '+1::skin-tone-3');
+    await p.addReaction(slack, 'rx2', 1, 'U2', 'agree', 40, '+1');
+    await p.addReaction(slack, 'rx2', 1, 'U2', 'agree', 41, '+1::skin-tone-3');
+    await p.removeReaction(slack, 'rx2', 1, 'U2', 'agree', 42, '+1::skin-tone-3');
     expect(await rated()).toEqual([
       ['U1', 'agree'],
       ['U2', 'agree'],
     ]);
     // A button click replaces every other option the member chose.
-    await p.addReaction(slack, 'r2', 1, 'U2', 'disagree', 10);
-    await p.removeOtherReactions(slack, 'r2', 1, 'U2', 'unsure', 50, [
-      'agree',
-      'unsure',
-      'disagree',
-    ]);
-    await p.addReaction(slack, 'r2', 1, 'U2', 'unsure', 50);
+    await p.addReaction(slack, 'rx2', 1, 'U2', 'disagree', 10);
+    expect(
+      await p.choose(slack, 'rx2', 1, 'U2', 'unsure', 50, ['agree', 'unsure', 'disagree']),
+    ).toBe(true);
     expect(await rated()).toEqual([
       ['U1', 'agree'],
       ['U2', 'unsure'],
     ]);
+  });
+
+  it('refuses a reaction or click once the round has moved past its poll, in the write itself', async () => {
+    await store.rounds.create(
+      storedRound({ id: 'rx3', scope: slack, phase: 'polling', version: 1 }),
+    );
+    const p = store.polls;
+    const poll = {
+      roundId: 'rx3',
+      version: 1,
+      candidateId: 'c1',
+      statement: 'We agree.',
+      scale: 'approval3' as const,
+      openedAt: 0,
+      closedAt: null,
+      predicted: {},
+      welfare: null,
+      method: 'test',
+    };
+    expect(await p.addReaction(slack, 'rx3', 1, 'U1', 'agree', 10)).toBe(true);
+    expect(await p.choose(slack, 'rx3', 1, 'U2', 'agree', 10, ['agree', 'disagree'])).toBe(true);
+    // Taking critiques keeps the poll open.
+    await store.rounds.update(slack, 'rx3', (r) => ({ ...r, phase: 'critiquing' }));
+    expect(await p.addReaction(slack, 'rx3', 1, 'U3', 'disagree', 11)).toBe(true);
+    await store.rounds.update(slack, 'rx3', (r) => ({ ...r, phase: 'closed' }));
+    expect(await p.addReaction(slack, 'rx3', 1, 'U4', 'agree', 12)).toBe(false);
+    expect(await p.removeReaction(slack, 'rx3', 1, 'U1', 'agree', 12)).toBe(false);
+    expect(await p.choose(slack, 'rx3', 1, 'U2', 'disagree', 12, ['agree', 'disagree'])).toBe(
+      false,
+    );
+    const rated = (await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey]);
+    expect(rated).toEqual([
+      ['U1', 'agree'],
+      ['U2', 'agree'],
+      ['U3', 'disagree'],
+    ]);
+    // A poll of another version than the round's is over too, and an unknown round's.
+    expect(await p.addReaction(slack, 'rx3', 2, 'U1', 'agree', 13)).toBe(false);
+    expect(await p.addReaction(slack, 'nope', 1, 'U1', 'agree', 13)).toBe(false);
   });
 
   it('de-duplicates events per workspace', async () => {
