@@ -304,7 +304,7 @@ export class DeliberationService {
   }
 
   /**
-   * Runs the follow-up of the round's last `close` or `finish` and marks it done. Returns
+   * Runs the follow-up of the round's last `close`, `critique` or `finish` and marks it done. Returns
    * the round as that command left it (the pipeline may have moved it on by now, and the
    * command's reply is about what it did).
    */
@@ -313,6 +313,7 @@ export class DeliberationService {
     if (round.phase === 'generating') await this.dispatchRun(round, 1);
     else if (round.phase === 'revising') await this.dispatchRun(round, round.version + 1);
     else if (round.phase === 'closed') await this.closeOut(round);
+    else if (round.phase === 'critiquing') await this.inviteCritiques(round);
     else return round;
     // Only the same run: the pipeline may have moved the round on (and cleared it) by now.
     await this.deps.store.rounds.update(round.scope, round.id, (r) =>
@@ -334,22 +335,28 @@ export class DeliberationService {
     const minutes = round.settings.minutes;
     const deadline = minutes === null ? null : this.deps.now() + minutes * 60_000;
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
+      // A critique whose follow-up failed midway (see `followUpPending`): this one completes it.
+      if (isPending(r, 'critiquing', expected)) return r;
       requireUnmoved(r, expected);
       assertTransition(r.phase, 'critiquing');
-      return { ...r, phase: 'critiquing', deadline };
+      return { ...r, phase: 'critiquing', deadline, followUpPending: true };
     });
+    return this.settleFollowUp(moved);
+  }
+
+  /** What `critique` does after moving the round; each step may run twice, as in `dispatchRun`. */
+  private async inviteCritiques(round: Round): Promise<void> {
     await this.deps.queues.enqueuePublish(
       {
-        scope: moved.scope,
-        roundId: moved.id,
+        scope: round.scope,
+        roundId: round.id,
         kind: 'critique-invite',
-        version: moved.version,
+        version: round.version,
         text: null,
       },
-      `critique-v${moved.version}`,
+      `critique-v${round.version}`,
     );
-    if (deadline !== null) await this.scheduleDeadline(moved, 'critiquing', deadline);
-    return moved;
+    if (round.deadline !== null) await this.scheduleDeadline(round, 'critiquing', round.deadline);
   }
 
   /**
@@ -391,13 +398,7 @@ export class DeliberationService {
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
       // A finish whose follow-up failed midway (see `followUpPending`), retried by a
       // moderator or by its deadline's next attempt: this one completes it.
-      if (
-        r.phase === 'closed' &&
-        r.followUpPending &&
-        r.version === (expected?.version ?? r.version)
-      ) {
-        return r;
-      }
+      if (isPending(r, 'closed', expected)) return r;
       requireUnmoved(r, expected);
       if (r.phase === 'failed' && r.version === 0) {
         throw new DomainError(
@@ -825,6 +826,18 @@ export interface ExpectedState {
  * and a legal move from where the round is now (critiquing -> closed, or a critique of the
  * revised poll) would act on a state nobody decided about.
  */
+/**
+ * The round is in `phase` with the follow-up of the move there still to do, and (for a
+ * caller that decided on its own) at the version it saw.
+ */
+function isPending(round: Round, phase: RoundPhase, expected: ExpectedState | undefined): boolean {
+  return (
+    round.phase === phase &&
+    round.followUpPending &&
+    round.version === (expected?.version ?? round.version)
+  );
+}
+
 function requireUnmoved(round: Round, expected: ExpectedState | undefined): void {
   if (expected && (round.phase !== expected.phase || round.version !== expected.version)) {
     throw new DomainError('conflict', 'The round moved on before this could apply.');

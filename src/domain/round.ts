@@ -93,12 +93,13 @@ export const RoundSchema = z.object({
   /** Seed for every random choice made for this round. */
   seed: z.number().int(),
   /**
-   * Set by the phase change of `close` and `finish` and cleared once its follow-up (the
-   * pipeline job queued, the poll closed, its ratings recorded, the results queued) is
-   * done. Those steps come after the change, so an error between the two (a Redis-side
-   * error such as OOM) would leave a round generating with no job, or finished with no
-   * results; the next `close`, `finish` or retried deadline that finds it set redoes the
-   * follow-up, every step of which is idempotent.
+   * Set by the phase change of `close`, `critique` and `finish` and cleared once its
+   * follow-up (the pipeline job queued; the critique invitation and deadline; the poll
+   * closed, its ratings recorded, the results queued) is done. Those steps come after the
+   * change, so an error between the two (a Redis-side error such as OOM) would leave a
+   * round generating with no job, or finished with no results; the same command run
+   * again, or the deadline job's next attempt, finds it set and redoes the follow-up,
+   * every step of which is idempotent.
    */
   followUpPending: z.boolean().default(false),
 });

@@ -154,6 +154,34 @@ describe('a close or finish that fails after moving the round', () => {
     expect(await store.ratingsMatrix.count(SCOPE)).toBe(1);
   });
 
+  it('critique: the retry posts the invitation and sets the deadline', async () => {
+    const { service, store, queues } = h.runtime;
+    const { round, thread } = await startRound(h, 'Should our team adopt a four-day week?', {
+      minutes: 30,
+    });
+    await postOpinions(h, thread.messageId);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await service.close(target, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    failOnce(queues, 'enqueuePublish', (job: { kind: string }) => job.kind === 'critique-invite');
+
+    await expect(service.critique(target, MODERATOR)).rejects.toThrow(/OOM/);
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'critiquing',
+      followUpPending: true,
+    });
+
+    await service.critique(target, MODERATOR);
+    await h.platform.waitFor('critique-invite', round.id, 10_000);
+    const critiquing = await store.rounds.require(SCOPE, round.id);
+    expect(critiquing).toMatchObject({ phase: 'critiquing', followUpPending: false });
+    const deadline = await queues.deadline.getJob(`deadline-console.W1-${round.id}-critiquing-v1`);
+    expect(deadline?.data).toMatchObject({ phase: 'critiquing', version: 1 });
+    await expect(service.critique(target, MODERATOR)).rejects.toMatchObject({
+      code: 'illegal_transition',
+    });
+  });
+
   it("a poll's deadline: BullMQ's retry of the job posts the results", async () => {
     const { service, store, queues } = h.runtime;
     const { round, thread } = await startRound(h);
