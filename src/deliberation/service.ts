@@ -152,13 +152,42 @@ export class DeliberationService {
       followUpPending: false,
     };
     await this.deps.store.rounds.create(round);
-    await this.deps.queues.enqueuePublish(
-      { scope: round.scope, roundId: round.id, kind: 'question', version: 0, text: null },
-      'question',
-    );
-    if (round.deadline !== null) await this.scheduleDeadline(round, 'collecting', round.deadline);
+    try {
+      await this.deps.queues.enqueuePublish(
+        { scope: round.scope, roundId: round.id, kind: 'question', version: 0, text: null },
+        'question',
+      );
+      if (round.deadline !== null) {
+        await this.scheduleDeadline(round, 'collecting', round.deadline);
+      }
+    } catch (error) {
+      await this.withdraw(round, error);
+      throw error;
+    }
     this.deps.log.info({ roundId: round.id, scope: round.scope }, 'round started');
     return round;
+  }
+
+  /**
+   * A round whose question could not be queued is cancelled again: nobody saw it, and
+   * left open it would make every later command in the channel ask which round is meant.
+   * The member is told to try again, and the retry starts a round of its own.
+   */
+  private async withdraw(round: Round, cause: unknown): Promise<void> {
+    const { store, queues, log } = this.deps;
+    try {
+      await store.rounds.update(round.scope, round.id, (r) => ({
+        ...r,
+        phase: 'cancelled',
+        deadline: null,
+      }));
+      await queues.cancelDeadline({ scope: round.scope, roundId: round.id, version: 0 });
+    } catch (error) {
+      log.warn(
+        { roundId: round.id, scope: round.scope, err: error, cause },
+        'a round whose question could not be queued stays open',
+      );
+    }
   }
 
   /** Records where the question was posted; replies in its thread become opinions. */

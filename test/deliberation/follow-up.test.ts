@@ -93,6 +93,27 @@ describe('a close or finish that fails after moving the round', () => {
     expect(h.platform.posted.filter((m) => m.kind === 'results')).toHaveLength(1);
   });
 
+  it('start: a round whose question could not be queued is withdrawn, and the retry starts anew', async () => {
+    const { service, store, queues } = h.runtime;
+    failOnce(queues, 'enqueuePublish', (job: { kind: string }) => job.kind === 'question');
+    const start = () =>
+      service.start({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        actor: MODERATOR,
+        question: 'Should our team adopt a four-day week?',
+        settings: { minutes: 30 },
+      });
+    await expect(start()).rejects.toThrow(/OOM/);
+    expect(await store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+
+    const round = await start();
+    await h.platform.waitFor('question', round.id, 10_000);
+    // The channel's one round: commands that name none find it, not "which one?".
+    const status = await service.status({ scope: SCOPE, channelId: CHANNEL, roundId: null });
+    expect(status.roundId).toBe(round.id);
+  });
+
   it('close: the retry queues the pipeline run the first one could not', async () => {
     const { service, store, queues } = h.runtime;
     const { round, thread } = await startRound(h);
