@@ -216,6 +216,13 @@ function requireMajority(matrix: ApprovalMatrix): void {
 }
 
 export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
+  const seen = await deps.store.rounds.require(job.scope, job.roundId);
+  if (seen.phase === 'polling' && seen.version === job.version && seen.attempt === job.attempt) {
+    // This run's earlier attempt opened the poll and then died (a worker killed, a Redis
+    // error) before the statement was queued: without this the poll would stay unposted.
+    await announcePoll(deps, job);
+    return;
+  }
   const [round, set, scores] = await Promise.all([
     currentRound(deps, job, 'select'),
     deps.store.polls.candidates(job.scope, job.roundId, job.version),
@@ -260,6 +267,11 @@ export async function runSelect(deps: StageDeps, job: StageJob): Promise<void> {
     };
   });
   if (moved.phase !== 'polling' || moved.version !== job.version) return;
+  await announcePoll(deps, job);
+}
+
+/** Queues the poll's statement and the last progress edit; both are posted once. */
+async function announcePoll(deps: StageDeps, job: StageJob): Promise<void> {
   await Promise.all([
     publishProgress(deps, job, 'selected'),
     deps.queues.enqueuePublish(

@@ -12,7 +12,7 @@ import {
 } from '../support/harness.js';
 
 /**
- * `close` and `finish` change the round's phase first and queue its follow-up after. An
+ * `close`, `critique` and `finish` change the round's phase first and queue its follow-up after. An
  * error between the two (Redis answering OOM to one write, say) used to leave the round
  * generating with no job, or finished with no results, and the retry was refused as a
  * move the round had already made. Here one step of the follow-up fails once, as such an
@@ -141,6 +141,25 @@ describe('a close or finish that fails after moving the round', () => {
     await expect(service.close(target, MODERATOR)).rejects.toMatchObject({
       code: 'illegal_transition',
     });
+  });
+
+  it('the pipeline: a select job that opened the poll and then failed posts it on its retry', async () => {
+    const { service, store, queues } = h.runtime;
+    const { round, thread } = await startRound(h);
+    await postOpinions(h, thread.messageId);
+    const fault = failOnce(
+      queues,
+      'enqueuePublish',
+      (job: { kind: string }) => job.kind === 'statement',
+    );
+    await service.close({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    await h.platform.waitFor('statement', round.id, 10_000);
+    expect(fault.failed()).toBe(true);
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'polling',
+      version: 1,
+    });
+    expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
   });
 
   it('close after critiques: the retry records the first poll and writes the revision', async () => {
