@@ -316,28 +316,25 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedP
   const participantId = ratingIdOf(round, event.userId);
   const variant = event.variant ?? event.optionKey;
   const { polls } = store;
+  // The rating's poll, member, option and time, as every write below takes them.
+  const which = [
+    event.scope,
+    round.id,
+    role.version,
+    participantId,
+    event.optionKey,
+    event.at,
+  ] as const;
   const counted =
     event.source === 'button' && !event.removed
       ? // A click is the member's whole rating: other options they clicked before go.
         await polls.choose(
-          event.scope,
-          round.id,
-          role.version,
-          participantId,
-          event.optionKey,
-          event.at,
+          ...which,
           pollOptions(poll.scale).map((o) => o.key),
         )
-      : await (event.removed ? polls.removeReaction : polls.addReaction).call(
-          polls,
-          event.scope,
-          round.id,
-          role.version,
-          participantId,
-          event.optionKey,
-          event.at,
-          variant,
-        );
+      : event.removed
+        ? await polls.removeReaction(...which, variant)
+        : await polls.addReaction(...which, variant);
   // The round moved past the poll after the check above (a finish racing this rating).
   if (!counted) throw new PollClosedError(round.questionRef);
   return {

@@ -5,6 +5,7 @@ import {
   MODERATOR,
   postOpinions,
   roundInCritique,
+  roundPolling,
   SCOPE,
   startHarness,
   startRound,
@@ -59,11 +60,7 @@ describe('a close or finish that fails after moving the round', () => {
 
   it('finish: the retry posts the results, and only then is the round over', async () => {
     const { service, store, queues } = h.runtime;
-    const { round, thread } = await startRound(h);
-    await postOpinions(h, thread.messageId);
-    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await service.close(target, MODERATOR);
-    const statement = await h.platform.waitFor('statement', round.id);
+    const { round, statement, target } = await roundPolling(h);
     await rate(statement.ref.messageId, 'ana');
     const fault = failOnce(
       queues,
@@ -196,13 +193,7 @@ describe('a close or finish that fails after moving the round', () => {
 
   it('critique: the retry posts the invitation and sets the deadline', async () => {
     const { service, store, queues } = h.runtime;
-    const { round, thread } = await startRound(h, 'Should our team adopt a four-day week?', {
-      minutes: 30,
-    });
-    await postOpinions(h, thread.messageId);
-    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await service.close(target, MODERATOR);
-    await h.platform.waitFor('statement', round.id);
+    const { round, target } = await roundPolling(h, { minutes: 30 });
     failOnce(queues, 'enqueuePublish', (job: { kind: string }) => job.kind === 'critique-invite');
 
     await expect(service.critique(target, MODERATOR)).rejects.toThrow(/OOM/);
@@ -223,12 +214,8 @@ describe('a close or finish that fails after moving the round', () => {
   });
 
   it("a poll's deadline: BullMQ's retry of the job posts the results", async () => {
-    const { service, store, queues } = h.runtime;
-    const { round, thread } = await startRound(h);
-    await postOpinions(h, thread.messageId);
-    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-    await service.close(target, MODERATOR);
-    await h.platform.waitFor('statement', round.id);
+    const { store, queues } = h.runtime;
+    const { round } = await roundPolling(h);
     const fault = failOnce(
       queues,
       'enqueuePublish',

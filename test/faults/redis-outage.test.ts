@@ -1,16 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/app/config.js';
 import { BotMetrics, startHealthServer } from '../../src/app/observability.js';
 import { connectRedis, RedisOutageLog } from '../../src/app/redis.js';
-import { createRuntime, type Runtime } from '../../src/app/runtime.js';
-import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
-import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
-import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
 import { CHANNEL, MODERATOR, RecordingLog, SCOPE, until } from '../support/harness.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
-import { AofRedis, childEnv, kill, launch } from './support.js';
+import { AofRedis, childEnv, kill, launch, offlineRuntime } from './support.js';
 
 /**
  * The give-up window the old strategy had (20 tries, ~31 s at the default backoff) is
@@ -31,16 +26,8 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     cleanups.push(() => server.stop());
     const redis: Redis = await connectRedis(server.socketPath, 1_000, FAST_RECONNECT);
     cleanups.push(async () => redis.disconnect());
-    const platform = new ConsolePlatform(() => {});
-    const log = new RecordingLog();
-    const runtime: Runtime = createRuntime({
-      config: ConfigSchema.parse({ JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' }),
-      redis,
-      log,
-      generator: new ExtractiveGenerator(),
-      rewardModel: new LexicalRewardModel(),
-      platforms: { console: platform },
-      runWorkers: true,
+    const { runtime, platform, log } = offlineRuntime(redis, {
+      env: { JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' },
     });
     cleanups.push(() => runtime.close());
     const metrics = new BotMetrics({ store: runtime.store, queues: runtime.queues, redis });
@@ -145,16 +132,7 @@ describe('Redis down for longer than a connection used to keep trying', () => {
     // The default waits are 10 s each; the same rule, quicker.
     const outages = new RedisOutageLog(log, Date.now, { afterMs: 400, quietMs: 300 });
     outages.watch(redis);
-    const runtime = createRuntime({
-      config: ConfigSchema.parse({ REDIS_PREFIX: env.prefix }),
-      redis,
-      log,
-      generator: new ExtractiveGenerator(),
-      rewardModel: new LexicalRewardModel(),
-      platforms: { console: new ConsolePlatform(() => {}) },
-      runWorkers: true,
-      outages,
-    });
+    const { runtime } = offlineRuntime(redis, { env: { REDIS_PREFIX: env.prefix }, log, outages });
     cleanups.push(() => runtime.close());
     const worker = runtime.workers[0];
     if (!worker) throw new Error('no worker');

@@ -1,13 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/app/config.js';
 import { connectRedis } from '../../src/app/redis.js';
-import { createRuntime } from '../../src/app/runtime.js';
-import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
-import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
-import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
-import { CHANNEL, MODERATOR, OPINIONS, RecordingLog, SCOPE, until } from '../support/harness.js';
-import { AofRedis } from './support.js';
+import { CHANNEL, MODERATOR, OPINIONS, SCOPE, until } from '../support/harness.js';
+import { AofRedis, offlineRuntime } from './support.js';
 
 /**
  * A real Redis answers one kind of command with an error while the connection stays up
@@ -31,16 +26,7 @@ describe('Redis refusing commands between a phase change and its follow-up', () 
     cleanups.push(async () => redis.disconnect());
     const admin: Redis = await connectRedis(server.socketPath, 1_000);
     cleanups.push(async () => admin.disconnect());
-    const platform = new ConsolePlatform(() => {});
-    const runtime = createRuntime({
-      config: ConfigSchema.parse({ JOB_BACKOFF_MS: '50' }),
-      redis,
-      log: new RecordingLog(),
-      generator: new ExtractiveGenerator(),
-      rewardModel: new LexicalRewardModel(),
-      platforms: { console: platform },
-      runWorkers: true,
-    });
+    const { runtime, platform } = offlineRuntime(redis, { env: { JOB_BACKOFF_MS: '50' } });
     cleanups.push(() => runtime.close());
     const { service, store } = runtime;
 

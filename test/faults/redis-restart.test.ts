@@ -1,13 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/app/config.js';
 import { connectRedis } from '../../src/app/redis.js';
-import { createRuntime, type Runtime } from '../../src/app/runtime.js';
-import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
-import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
-import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
-import { CHANNEL, MODERATOR, OPINIONS, RecordingLog, SCOPE, until } from '../support/harness.js';
-import { AofRedis } from './support.js';
+import { CHANNEL, MODERATOR, OPINIONS, SCOPE, until } from '../support/harness.js';
+import { AofRedis, offlineRuntime } from './support.js';
 
 describe('Redis restarted mid-round, with AOF on', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -22,18 +17,11 @@ describe('Redis restarted mid-round, with AOF on', () => {
     // The app's own connection: it reconnects after the server comes back.
     const redis: Redis = await connectRedis(server.socketPath);
     cleanups.push(async () => redis.disconnect());
-    const platform = new ConsolePlatform(() => {});
-    const runtime: Runtime = createRuntime({
+    const { runtime, platform } = offlineRuntime(redis, {
       // A crash can land between Redis handing a job to the worker (persisted) and the
       // worker reading the reply (lost): the job then sits "active" under a lock nobody
       // renews until the stall interval hands it out again. Short here, 30 s by default.
-      config: ConfigSchema.parse({ JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' }),
-      redis,
-      log: new RecordingLog(),
-      generator: new ExtractiveGenerator(),
-      rewardModel: new LexicalRewardModel(),
-      platforms: { console: platform },
-      runWorkers: true,
+      env: { JOB_BACKOFF_MS: '50', WORKER_STALL_INTERVAL_MS: '1000' },
     });
     cleanups.push(() => runtime.close());
     const { service, store } = runtime;

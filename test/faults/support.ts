@@ -2,8 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
+import { ConfigSchema } from '../../src/app/config.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/app/runtime.js';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import type { PipelineQueues } from '../../src/pipeline/queues.js';
-import { until } from '../support/harness.js';
+import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
+import { RecordingLog, until } from '../support/harness.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -156,4 +162,31 @@ export async function drained(queues: PipelineQueues, timeoutMs = 15_000): Promi
     );
     return counts.every((c) => Object.values(c).every((n) => n === 0));
   }, timeoutMs);
+}
+
+/**
+ * The bot and its workers on `redis` with the offline models and a console platform, as
+ * the fault tests run them; `env` are settings as environment variables.
+ */
+export function offlineRuntime(
+  redis: Redis,
+  options: {
+    env?: Record<string, string>;
+    log?: RecordingLog;
+    outages?: RuntimeOptions['outages'];
+  } = {},
+): { runtime: Runtime; platform: ConsolePlatform; log: RecordingLog } {
+  const platform = new ConsolePlatform(() => {});
+  const log = options.log ?? new RecordingLog();
+  const runtime = createRuntime({
+    config: ConfigSchema.parse(options.env ?? {}),
+    redis,
+    log,
+    generator: new ExtractiveGenerator(),
+    rewardModel: new LexicalRewardModel(),
+    platforms: { console: platform },
+    runWorkers: true,
+    outages: options.outages,
+  });
+  return { runtime, platform, log };
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import { assertTransition } from '../../src/domain/phase.js';
+import type { Poll } from '../../src/domain/rating.js';
 import type { Round } from '../../src/domain/round.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { createStore, type Store } from '../../src/store/store.js';
@@ -16,6 +17,22 @@ const SEP = '\u001f';
 
 function round(id: string, scope: Scope = slack): Round {
   return storedRound({ id, scope });
+}
+
+/** Version 1's poll of a round, open. */
+function openPoll(roundId: string): Poll {
+  return {
+    roundId,
+    version: 1,
+    candidateId: 'c1',
+    statement: 'We agree.',
+    scale: 'approval3',
+    openedAt: 0,
+    closedAt: null,
+    predicted: {},
+    welfare: null,
+    method: 'test',
+  };
 }
 
 describe('store', () => {
@@ -329,18 +346,7 @@ describe('store', () => {
   });
 
   it("counts a member's latest reaction still present as their rating", async () => {
-    const poll = {
-      roundId: 'rx1',
-      version: 1,
-      candidateId: 'c1',
-      statement: 'We agree.',
-      scale: 'approval3' as const,
-      openedAt: 0,
-      closedAt: null,
-      predicted: {},
-      welfare: null,
-      method: 'test',
-    };
+    const poll = openPoll('rx1');
     await store.rounds.create(
       storedRound({ id: 'rx1', scope: slack, phase: 'polling', version: 1 }),
     );
@@ -362,18 +368,7 @@ describe('store', () => {
   });
 
   it('settles on what a member did last when reaction events arrive out of order', async () => {
-    const poll = {
-      roundId: 'rx2',
-      version: 1,
-      candidateId: 'c1',
-      statement: 'We agree.',
-      scale: 'approval3' as const,
-      openedAt: 0,
-      closedAt: null,
-      predicted: {},
-      welfare: null,
-      method: 'test',
-    };
+    const poll = openPoll('rx2');
     await store.rounds.create(
       storedRound({ id: 'rx2', scope: slack, phase: 'polling', version: 1 }),
     );
@@ -412,18 +407,7 @@ describe('store', () => {
       storedRound({ id: 'rx3', scope: slack, phase: 'polling', version: 1 }),
     );
     const p = store.polls;
-    const poll = {
-      roundId: 'rx3',
-      version: 1,
-      candidateId: 'c1',
-      statement: 'We agree.',
-      scale: 'approval3' as const,
-      openedAt: 0,
-      closedAt: null,
-      predicted: {},
-      welfare: null,
-      method: 'test',
-    };
+    const poll = openPoll('rx3');
     expect(await p.addReaction(slack, 'rx3', 1, 'U1', 'agree', 10)).toBe(true);
     expect(await p.choose(slack, 'rx3', 1, 'U2', 'agree', 10, ['agree', 'disagree'])).toBe(true);
     // Taking critiques keeps the poll open.

@@ -140,16 +140,25 @@ export async function startRound(
 }
 
 /**
+ * A round with every member's opinion, closed and polling on its first statement;
+ * returns it, its thread, the statement, the command target and the next free time.
+ */
+export async function roundPolling(h: Harness, settings = {}) {
+  const { round, thread } = await startRound(h, undefined, settings);
+  const at = await postOpinions(h, thread.messageId);
+  const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+  await h.runtime.service.close(target, MODERATOR);
+  const statement = await h.platform.waitFor('statement', round.id);
+  return { round, thread, statement, target, at };
+}
+
+/**
  * A round with every member's opinion, closed, its statement posted, and collecting
  * critiques; returns it, its thread, and the next free time.
  */
 export async function roundInCritique(h: Harness) {
   const { service } = h.runtime;
-  const { round, thread } = await startRound(h);
-  const at = await postOpinions(h, thread.messageId);
-  const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
-  await service.close(target, MODERATOR);
-  await h.platform.waitFor('statement', round.id);
+  const { round, thread, target, at } = await roundPolling(h);
   await service.critique(target, MODERATOR);
   await h.platform.waitFor('critique-invite', round.id);
   return { round, thread, target, at };
