@@ -292,16 +292,23 @@ export class ModelClient {
       if (ledger && reserved > 0 && !(await ledger.reserve(reserved, roundTokenBudget))) {
         throw new TokenBudgetError(roundTokenBudget);
       }
-      let usage: Usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
+      // No call until the request leaves: one stopped while it waited for a rate slot (a
+      // sibling's 429) never reached the server, and counting it made a stage's calls
+      // exceed the requests the server saw.
+      let usage: Usage = NO_USAGE;
       try {
         if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, waiting);
         waiting?.throwIfAborted();
+        usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
         const raw = await call.send(signal);
         const read = call.read(raw);
         usage = read.usage;
         return { result: read.result, usage };
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? error;
+        // Stopped before sending: the caller's reason (a sibling's 429), not a failure of
+        // this call for the retry loop to classify and count.
+        if (usage.calls === 0 && waiting?.aborted) throw waiting.reason ?? error;
         return { failure: this.classify(error), usage };
       } finally {
         // The request is over: its place goes to the next call while this one is recorded,
