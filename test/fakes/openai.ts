@@ -55,7 +55,9 @@ export type FakeReply =
   /** 200, `content-type: application/json`, and a body that is not JSON. */
   | { kind: 'malformed' }
   /** Any status and JSON body. */
-  | { kind: 'raw'; status: number; body: unknown };
+  | { kind: 'raw'; status: number; body: unknown }
+  /** Any status and a JSON body sent as this text: JSON.stringify cannot write 1e999. */
+  | { kind: 'text'; status: number; text: string };
 
 export type Handler<B> = (body: B, fake: FakeOpenAI) => FakeReply | Promise<FakeReply>;
 
@@ -260,6 +262,10 @@ export class FakeOpenAI {
         return;
       case 'raw':
         send(res, reply.status, reply.body);
+        return;
+      case 'text':
+        res.writeHead(reply.status, { 'content-type': 'application/json' });
+        res.end(reply.text);
         return;
     }
   }

@@ -66,11 +66,13 @@ const CompletionSchema = z.object({
 
 /**
  * One loop over a vector rather than a zod parse per element: 1,000 embeddings are
- * 64k-1.5M numbers, and the per-element parse was over half of reading them.
+ * 64k-1.5M numbers, and the per-element parse was over half of reading them. Finite, not
+ * just numbers: a server that writes 1e999 (an overflowed float) gives Infinity, whose
+ * NaN cosines made every predicted approval of the round 1/2 without a word.
  */
 const VectorSchema = z.custom<number[]>(
-  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number'),
-  'expected an array of numbers',
+  (v) => Array.isArray(v) && v.every((x) => Number.isFinite(x)),
+  'expected an array of finite numbers',
 );
 
 const EmbeddingsSchema = z.object({
@@ -124,7 +126,7 @@ function plainEmbeddings(raw: unknown): boolean {
     if (!isRecord(item) || !Number.isInteger(item.index)) return false;
     const vector = item.embedding;
     if (!Array.isArray(vector)) return false;
-    for (const x of vector) if (typeof x !== 'number') return false;
+    for (const x of vector) if (!Number.isFinite(x)) return false;
   }
   const usage = raw.usage;
   if (usage === undefined || usage === null) return true;
