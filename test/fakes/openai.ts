@@ -52,6 +52,8 @@ export type FakeReply =
   | { kind: 'rate-limit'; retryAfterSeconds?: number; retryAfterMs?: number }
   /** Never answers: the client's timeout has to end it. */
   | { kind: 'hang' }
+  /** 200 and the start of a body, then the connection is closed (a crash, a proxy cut). */
+  | { kind: 'cut' }
   /** 200, `content-type: application/json`, and a body that is not JSON. */
   | { kind: 'malformed' }
   /** Any status and JSON body. */
@@ -255,6 +257,11 @@ export class FakeOpenAI {
         return;
       }
       case 'hang':
+        return;
+      case 'cut':
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"id": "chatcmpl-cut", "choices": [');
+        setTimeout(() => res.socket?.destroy(), 10);
         return;
       case 'malformed':
         res.writeHead(200, { 'content-type': 'application/json' });

@@ -326,8 +326,11 @@ export class ModelClient {
       return { reason: 'the request timed out', retryable: true, waitMs: null };
     }
     if (error instanceof APIConnectionError) {
+      // The SDK's own message is only "Connection error."; its cause says which one
+      // (refused, reset, closed mid-body).
+      const detail = error.cause instanceof Error ? error.cause.message : error.message;
       return {
-        reason: `could not reach the model server (${this.redact(error.message)})`,
+        reason: `could not reach the model server (${this.redact(detail)})`,
         retryable: true,
         waitMs: null,
       };

@@ -104,6 +104,27 @@ describe('ModelClient against the fake server', () => {
     expect(!failed.ok && failed.reason).toMatch(/timed out/);
   });
 
+  it('says a connection closed mid-body or refused is a connection failure, not a timeout, and retries it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 1 }, 5_000);
+    fake.script('test_answer', { kind: 'cut' });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, tries: 2 });
+
+    fake.script('test_answer', { kind: 'cut' }, { kind: 'cut' });
+    const failed = await client.structured(request, undefined, undefined);
+    expect(failed.ok).toBe(false);
+    const reason = failed.ok ? '' : failed.reason;
+    expect(reason).toBe(
+      'could not reach the model server (the server closed the connection before the whole response arrived)',
+    );
+
+    await fake.close();
+    const refused = await client.structured(request, undefined, undefined);
+    expect(refused.ok ? '' : refused.reason).toMatch(
+      /^could not reach the model server \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
+    );
+  });
+
   it('does not retry a 429 itself but raises it with the server retry-after', async () => {
     const { client } = clientFor(fake, { maxRetries: 3 });
     fake.script('test_answer', { kind: 'rate-limit', retryAfterSeconds: 2 });
