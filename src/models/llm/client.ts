@@ -378,9 +378,12 @@ export class ModelClient {
 
 /** Milliseconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or date). */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | null {
-  const ms = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  // A blank value is no value: Number('') is 0, which read a blank retry-after-ms beside a
+  // retry-after of 20 s as "retry now".
+  const msValue = headers?.get('retry-after-ms')?.trim();
+  const ms = msValue ? Number(msValue) : Number.NaN;
   if (Number.isFinite(ms) && ms >= 0) return ms;
-  const value = headers?.get('retry-after');
+  const value = headers?.get('retry-after')?.trim();
   if (!value) return null;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;

@@ -144,6 +144,17 @@ describe('ModelClient against the fake server', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error.retryAfterMs).toBe(250);
     expect(fake.chatBodies()).toHaveLength(2);
+
+    // A blank retry-after-ms is no value: the server's retry-after holds.
+    fake.script('test_answer', {
+      kind: 'error',
+      status: 429,
+      headers: { 'retry-after-ms': '', 'retry-after': '20' },
+    });
+    const blank = clientFor(fake, { maxRetries: 3 }).client;
+    const waited = await blank.structured(request, undefined, undefined).catch((e) => e);
+    expect(waited).toBeInstanceOf(RateLimitedError);
+    expect(waited.retryAfterMs).toBe(20_000);
   });
 
   it('fails at once on 401/404 without echoing the API key', async () => {
