@@ -45,6 +45,12 @@ export function responseFormat<T>(schema: z.ZodType<T>, name: string) {
   return format;
 }
 
+/** What a chat completion says it cost; read apart from the rest too (readCompletion). */
+const CompletionUsageSchema = z.object({
+  prompt_tokens: z.number(),
+  completion_tokens: z.number(),
+});
+
 /**
  * What we read from a chat completion. Validated rather than trusted: some servers send
  * a 200 with an empty or foreign body.
@@ -61,7 +67,7 @@ const CompletionSchema = z.object({
       }),
     )
     .min(1),
-  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
+  usage: CompletionUsageSchema.nullish(),
 });
 
 /**
@@ -143,7 +149,13 @@ export function readCompletion<T>(
   promptChars: number,
 ): { usage: Usage; result: Interpreted<T> } {
   const parsed = parseBody(CompletionSchema, plainCompletion, raw);
-  const usage = parsed.success ? parsed.data.usage : null;
+  // A body without a usable completion (no choices, say) may still say what it cost:
+  // the server's figure, not our estimate, is what it bills and what its log shows.
+  const usage = parsed.success
+    ? parsed.data.usage
+    : isRecord(raw)
+      ? (CompletionUsageSchema.safeParse(raw.usage).data ?? null)
+      : null;
   const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
   return {
     usage: usage

@@ -56,6 +56,25 @@ describe('ModelClient against the fake server', () => {
     expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
   });
 
+  it('keeps the usage a server reports beside a body with no completion in it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 0 });
+    fake.script('test_answer', {
+      kind: 'raw',
+      status: 200,
+      body: {
+        id: 'chatcmpl-filtered',
+        object: 'chat.completion',
+        choices: [],
+        usage: { prompt_tokens: 123, completion_tokens: 0, total_tokens: 123 },
+      },
+    });
+    const ledger = new MemoryLedger();
+    const outcome = await client.structured(request, ledger, undefined);
+    expect(outcome).toMatchObject({ ok: false, reason: 'the server sent no chat completion' });
+    expect(outcome.usage).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
+    expect(ledger.spent).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
+  });
+
   it.each([
     ['non-JSON content', { kind: 'chat', content: 'Sure! Here is the answer: fine' }, /not JSON/],
     ['empty content', { kind: 'chat', content: ' \n' }, /the output is empty/],
