@@ -13,6 +13,8 @@ import { readDataBlock } from '../../src/models/llm/prompts.js';
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string, without its `?` ('' when none). */
+  query: string;
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON, or the raw text when the body was not JSON. */
   body: unknown;
@@ -143,10 +145,11 @@ export class FakeOpenAI {
     } catch {
       // recorded as text
     }
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     this.requests.push({
       method: req.method ?? 'GET',
       path,
+      query,
       headers: req.headers,
       body,
       at: Date.now(),

@@ -38,8 +38,12 @@ export interface ServerSettings {
 const NO_KEY = 'no-key';
 
 export function createOpenAIClient(settings: ServerSettings): OpenAI {
+  const { baseURL, query } = splitQuery(settings.baseURL);
   return new OpenAI({
-    baseURL: settings.baseURL,
+    baseURL,
+    // A gateway's ?api-version=… (or ?api-key=…) goes on every request. Left in the base
+    // URL, the SDK appends the path after it: POST /v1?api-version=…/chat/completions.
+    ...(query ? { defaultQuery: query } : {}),
     apiKey: settings.apiKey ?? NO_KEY,
     timeout: settings.timeoutMs,
     fetch: settings.fetch ?? createNodeFetch(),
@@ -47,6 +51,17 @@ export function createOpenAIClient(settings: ServerSettings): OpenAI {
     // worker, rather than sleep inside one job; and unusable output is retried too.
     maxRetries: 0,
   });
+}
+
+/** A base URL without its query (and fragment), and the query's parameters. */
+function splitQuery(url: string | undefined): {
+  baseURL: string | undefined;
+  query: Record<string, string> | null;
+} {
+  const at = url?.indexOf('?') ?? -1;
+  if (url === undefined || at < 0) return { baseURL: url?.split('#')[0], query: null };
+  const params = new URLSearchParams(url.slice(at + 1).split('#')[0]);
+  return { baseURL: url.slice(0, at), query: params.size > 0 ? Object.fromEntries(params) : null };
 }
 
 /** How calls are made: retries, limits, and the round's token budget. */

@@ -1,12 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { retryAfterMs, type StructuredRequest } from '../../../src/models/llm/client.js';
+import {
+  createOpenAIClient,
+  DEFAULT_POLICY,
+  ModelClient,
+  retryAfterMs,
+  type StructuredRequest,
+} from '../../../src/models/llm/client.js';
 import {
   ModelSetupError,
   RateLimitedError,
   TokenBudgetError,
 } from '../../../src/models/llm/errors.js';
 import { chatJson, FakeOpenAI, type FakeReply } from '../../fakes/openai.js';
+import { RecordingLog } from '../../support/harness.js';
 import { API_KEY, clientFor, MemoryLedger } from './support.js';
 
 const Schema = z.strictObject({ answer: z.string() });
@@ -73,6 +80,22 @@ describe('ModelClient against the fake server', () => {
     expect(outcome).toMatchObject({ ok: false, reason: 'the server sent no chat completion' });
     expect(outcome.usage).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
     expect(ledger.spent).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
+  });
+
+  it.each([
+    ['a query', '?api-version=2024-10-21'],
+    ['a query and a trailing slash before it', '/?api-version=2024-10-21'],
+  ])('sends to the base URL with %s, the query on every request', async (_, suffix) => {
+    const openai = createOpenAIClient({ baseURL: `${fake.baseURL}${suffix}`, timeoutMs: 2_000 });
+    const client = new ModelClient(openai, { ...DEFAULT_POLICY, log: new RecordingLog() });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, value: { answer: 'fine' } });
+    const embedded = await client.embed('emb', ['a'], undefined, undefined);
+    expect(embedded.ok).toBe(true);
+    expect(fake.requests.map((r) => [r.path, r.query])).toEqual([
+      ['/v1/chat/completions', 'api-version=2024-10-21'],
+      ['/v1/embeddings', 'api-version=2024-10-21'],
+    ]);
   });
 
   it.each([
