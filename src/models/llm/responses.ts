@@ -45,11 +45,18 @@ export function responseFormat<T>(schema: z.ZodType<T>, name: string) {
   return format;
 }
 
-/** What a chat completion says it cost; read apart from the rest too (readCompletion). */
-const CompletionUsageSchema = z.object({
-  prompt_tokens: z.number(),
-  completion_tokens: z.number(),
-});
+/**
+ * A token count as a server reports it (zod's number is finite). Usage is read apart from
+ * the body's schemas and field by field: a server that sends `usage: {total_tokens}` or
+ * `{}` still sent a usable answer, which a strict usage object had thrown away as "no
+ * chat completion"; what it leaves out is estimated.
+ */
+const TokenCount = z.number().nonnegative();
+
+function reportedTokens(raw: unknown, field: 'prompt_tokens' | 'completion_tokens') {
+  const usage = isRecord(raw) ? raw.usage : undefined;
+  return isRecord(usage) ? (TokenCount.safeParse(usage[field]).data ?? null) : null;
+}
 
 /**
  * What we read from a chat completion. Validated rather than trusted: some servers send
@@ -67,7 +74,6 @@ const CompletionSchema = z.object({
       }),
     )
     .min(1),
-  usage: CompletionUsageSchema.nullish(),
 });
 
 /**
@@ -83,7 +89,6 @@ const VectorSchema = z.custom<number[]>(
 
 const EmbeddingsSchema = z.object({
   data: z.array(z.object({ index: z.number().int(), embedding: VectorSchema })),
-  usage: z.object({ prompt_tokens: z.number() }).nullish(),
 });
 
 /**
@@ -109,7 +114,7 @@ const optionalString = (v: unknown) => v === undefined || v === null || typeof v
 
 function plainCompletion(raw: unknown): boolean {
   if (!isRecord(raw)) return false;
-  const { choices, usage } = raw;
+  const { choices } = raw;
   if (!Array.isArray(choices) || choices.length === 0) return false;
   for (const choice of choices) {
     if (!isRecord(choice) || !isRecord(choice.message)) return false;
@@ -118,12 +123,7 @@ function plainCompletion(raw: unknown): boolean {
     }
     if (!optionalString(choice.finish_reason)) return false;
   }
-  if (usage === undefined || usage === null) return true;
-  return (
-    isRecord(usage) &&
-    typeof usage.prompt_tokens === 'number' &&
-    typeof usage.completion_tokens === 'number'
-  );
+  return true;
 }
 
 function plainEmbeddings(raw: unknown): boolean {
@@ -134,9 +134,7 @@ function plainEmbeddings(raw: unknown): boolean {
     if (!Array.isArray(vector)) return false;
     for (const x of vector) if (!Number.isFinite(x)) return false;
   }
-  const usage = raw.usage;
-  if (usage === undefined || usage === null) return true;
-  return isRecord(usage) && typeof usage.prompt_tokens === 'number';
+  return true;
 }
 
 /**
@@ -149,26 +147,15 @@ export function readCompletion<T>(
   promptChars: number,
 ): { usage: Usage; result: Interpreted<T> } {
   const parsed = parseBody(CompletionSchema, plainCompletion, raw);
-  // A body without a usable completion (no choices, say) may still say what it cost:
-  // the server's figure, not our estimate, is what it bills and what its log shows.
-  const usage = parsed.success
-    ? parsed.data.usage
-    : isRecord(raw)
-      ? (CompletionUsageSchema.safeParse(raw.usage).data ?? null)
-      : null;
   const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
+  // Also beside a body without a usable completion (no choices, say): the server's
+  // figure, not our estimate, is what it bills and what its log shows.
   return {
-    usage: usage
-      ? {
-          calls: 1,
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-        }
-      : {
-          calls: 1,
-          promptTokens: Math.ceil(promptChars / 4),
-          completionTokens: Math.ceil(content.length / 4),
-        },
+    usage: {
+      calls: 1,
+      promptTokens: reportedTokens(raw, 'prompt_tokens') ?? Math.ceil(promptChars / 4),
+      completionTokens: reportedTokens(raw, 'completion_tokens') ?? Math.ceil(content.length / 4),
+    },
     result: parsed.success
       ? interpretCompletion(parsed.data, request)
       : { invalid: 'the server sent no chat completion' },
@@ -185,7 +172,7 @@ export function readEmbeddings(
   chars: number,
 ): { usage: Usage; result: Interpreted<number[][]> } {
   const parsed = parseBody(EmbeddingsSchema, plainEmbeddings, raw);
-  const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
+  const tokens = reportedTokens(raw, 'prompt_tokens');
   return {
     usage: { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 },
     result: parsed.success

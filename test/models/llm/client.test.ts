@@ -83,6 +83,68 @@ describe('ModelClient against the fake server', () => {
   });
 
   it.each([
+    ['only a total', { total_tokens: 15 }, { promptTokens: 4, completionTokens: 5 }],
+    ['an empty object', {}, { promptTokens: 4, completionTokens: 5 }],
+    [
+      'a null completion count',
+      { prompt_tokens: 10, completion_tokens: null },
+      { promptTokens: 10, completionTokens: 5 },
+    ],
+    [
+      'counts as strings',
+      { prompt_tokens: '10', completion_tokens: '2' },
+      { promptTokens: 4, completionTokens: 5 },
+    ],
+    [
+      'a negative count',
+      { prompt_tokens: -1_000_000, completion_tokens: 2 },
+      { promptTokens: 4, completionTokens: 2 },
+    ],
+  ])(
+    'uses the answer beside usage with %s, estimating what it does not count',
+    async (_, usage, counted) => {
+      const { client } = clientFor(fake, { maxRetries: 0 });
+      fake.script('test_answer', {
+        kind: 'raw',
+        status: 200,
+        body: {
+          id: 'chatcmpl-odd-usage',
+          object: 'chat.completion',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: '{"answer":"fine"}' },
+              finish_reason: 'stop',
+            },
+          ],
+          usage,
+        },
+      });
+      const outcome = await client.structured(request, undefined, undefined);
+      // The estimates: 13 prompt characters / 4 and 17 content characters / 4, rounded up.
+      expect(outcome).toEqual({
+        ok: true,
+        value: { answer: 'fine' },
+        usage: { calls: 1, ...counted },
+        tries: 1,
+      });
+
+      fake.script('embeddings', {
+        kind: 'raw',
+        status: 200,
+        body: {
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding: [1, 0] }],
+          usage,
+        },
+      });
+      const embedded = await client.embed('emb', ['abcdefgh'], undefined, undefined);
+      expect(embedded).toMatchObject({ ok: true, value: [[1, 0]] });
+      expect(embedded.usage.promptTokens).toBe(counted.promptTokens === 10 ? 10 : 2);
+    },
+  );
+
+  it.each([
     ['a query', '?api-version=2024-10-21'],
     ['a query and a trailing slash before it', '/?api-version=2024-10-21'],
   ])('sends to the base URL with %s, the query on every request', async (_, suffix) => {
