@@ -13,6 +13,8 @@ import { readDataBlock } from '../../src/models/llm/prompts.js';
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string, without its `?` ('' when none). */
+  query: string;
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON, or the raw text when the body was not JSON. */
   body: unknown;
@@ -52,10 +54,14 @@ export type FakeReply =
   | { kind: 'rate-limit'; retryAfterSeconds?: number; retryAfterMs?: number }
   /** Never answers: the client's timeout has to end it. */
   | { kind: 'hang' }
+  /** 200 and the start of a body, then the connection is closed (a crash, a proxy cut). */
+  | { kind: 'cut' }
   /** 200, `content-type: application/json`, and a body that is not JSON. */
   | { kind: 'malformed' }
   /** Any status and JSON body. */
-  | { kind: 'raw'; status: number; body: unknown };
+  | { kind: 'raw'; status: number; body: unknown }
+  /** Any status and a JSON body sent as this text: JSON.stringify cannot write 1e999. */
+  | { kind: 'text'; status: number; text: string };
 
 export type Handler<B> = (body: B, fake: FakeOpenAI) => FakeReply | Promise<FakeReply>;
 
@@ -139,10 +145,11 @@ export class FakeOpenAI {
     } catch {
       // recorded as text
     }
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     this.requests.push({
       method: req.method ?? 'GET',
       path,
+      query,
       headers: req.headers,
       body,
       at: Date.now(),
@@ -254,12 +261,21 @@ export class FakeOpenAI {
       }
       case 'hang':
         return;
+      case 'cut':
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"id": "chatcmpl-cut", "choices": [');
+        setTimeout(() => res.socket?.destroy(), 10);
+        return;
       case 'malformed':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"id": "chatcmpl-broken", "choices": [');
         return;
       case 'raw':
         send(res, reply.status, reply.body);
+        return;
+      case 'text':
+        res.writeHead(reply.status, { 'content-type': 'application/json' });
+        res.end(reply.text);
         return;
     }
   }

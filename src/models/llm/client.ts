@@ -38,8 +38,12 @@ export interface ServerSettings {
 const NO_KEY = 'no-key';
 
 export function createOpenAIClient(settings: ServerSettings): OpenAI {
+  const { baseURL, query } = splitQuery(settings.baseURL);
   return new OpenAI({
-    baseURL: settings.baseURL,
+    baseURL,
+    // A gateway's ?api-version=… (or ?api-key=…) goes on every request. Left in the base
+    // URL, the SDK appends the path after it: POST /v1?api-version=…/chat/completions.
+    ...(query ? { defaultQuery: query } : {}),
     apiKey: settings.apiKey ?? NO_KEY,
     timeout: settings.timeoutMs,
     fetch: settings.fetch ?? createNodeFetch(),
@@ -47,6 +51,17 @@ export function createOpenAIClient(settings: ServerSettings): OpenAI {
     // worker, rather than sleep inside one job; and unusable output is retried too.
     maxRetries: 0,
   });
+}
+
+/** A base URL without its query (and fragment), and the query's parameters. */
+function splitQuery(url: string | undefined): {
+  baseURL: string | undefined;
+  query: Record<string, string> | null;
+} {
+  const at = url?.indexOf('?') ?? -1;
+  if (url === undefined || at < 0) return { baseURL: url?.split('#')[0], query: null };
+  const params = new URLSearchParams(url.slice(at + 1).split('#')[0]);
+  return { baseURL: url.slice(0, at), query: params.size > 0 ? Object.fromEntries(params) : null };
 }
 
 /** How calls are made: retries, limits, and the round's token budget. */
@@ -292,16 +307,23 @@ export class ModelClient {
       if (ledger && reserved > 0 && !(await ledger.reserve(reserved, roundTokenBudget))) {
         throw new TokenBudgetError(roundTokenBudget);
       }
-      let usage: Usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
+      // No call until the request leaves: one stopped while it waited for a rate slot (a
+      // sibling's 429) never reached the server, and counting it made a stage's calls
+      // exceed the requests the server saw.
+      let usage: Usage = NO_USAGE;
       try {
         if (ledger && requestsPerMinute > 0) await ledger.awaitSlot(requestsPerMinute, waiting);
         waiting?.throwIfAborted();
+        usage = { calls: 1, promptTokens: 0, completionTokens: 0 };
         const raw = await call.send(signal);
         const read = call.read(raw);
         usage = read.usage;
         return { result: read.result, usage };
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? error;
+        // Stopped before sending: the caller's reason (a sibling's 429), not a failure of
+        // this call for the retry loop to classify and count.
+        if (usage.calls === 0 && waiting?.aborted) throw waiting.reason ?? error;
         return { failure: this.classify(error), usage };
       } finally {
         // The request is over: its place goes to the next call while this one is recorded,
@@ -319,8 +341,11 @@ export class ModelClient {
       return { reason: 'the request timed out', retryable: true, waitMs: null };
     }
     if (error instanceof APIConnectionError) {
+      // The SDK's own message is only "Connection error."; its cause says which one
+      // (refused, reset, closed mid-body).
+      const detail = error.cause instanceof Error ? error.cause.message : error.message;
       return {
-        reason: `could not reach the model server (${this.redact(error.message)})`,
+        reason: `could not reach the model server (${this.redact(detail)})`,
         retryable: true,
         waitMs: null,
       };
@@ -368,9 +393,12 @@ export class ModelClient {
 
 /** Milliseconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or date). */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | null {
-  const ms = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  // A blank value is no value: Number('') is 0, which read a blank retry-after-ms beside a
+  // retry-after of 20 s as "retry now".
+  const msValue = headers?.get('retry-after-ms')?.trim();
+  const ms = msValue ? Number(msValue) : Number.NaN;
   if (Number.isFinite(ms) && ms >= 0) return ms;
-  const value = headers?.get('retry-after');
+  const value = headers?.get('retry-after')?.trim();
   if (!value) return null;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;

@@ -80,9 +80,17 @@ export function createNodeFetch(): typeof fetch {
               raw: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
             }),
           );
-          // A connection reset mid-body, or the abort (the SDK's timeout).
+          // A connection reset mid-body, or the abort (the SDK's timeout). Only the abort
+          // is an AbortError: the SDK reads any AbortError as its timeout, and a server
+          // that hung up mid-body was being reported as "the request timed out".
           response.on('error', reject);
-          response.on('aborted', () => reject(abortReason(signal)));
+          response.on('aborted', () =>
+            reject(
+              signal?.aborted
+                ? abortReason(signal)
+                : new Error('the server closed the connection before the whole response arrived'),
+            ),
+          );
         },
       );
       request.on('error', (error) => reject(signal?.aborted ? abortReason(signal) : error));

@@ -46,6 +46,19 @@ export function responseFormat<T>(schema: z.ZodType<T>, name: string) {
 }
 
 /**
+ * A token count as a server reports it (zod's number is finite). Usage is read apart from
+ * the body's schemas and field by field: a server that sends `usage: {total_tokens}` or
+ * `{}` still sent a usable answer, which a strict usage object had thrown away as "no
+ * chat completion"; what it leaves out is estimated.
+ */
+const TokenCount = z.number().nonnegative();
+
+function reportedTokens(raw: unknown, field: 'prompt_tokens' | 'completion_tokens') {
+  const usage = isRecord(raw) ? raw.usage : undefined;
+  return isRecord(usage) ? (TokenCount.safeParse(usage[field]).data ?? null) : null;
+}
+
+/**
  * What we read from a chat completion. Validated rather than trusted: some servers send
  * a 200 with an empty or foreign body.
  */
@@ -61,21 +74,21 @@ const CompletionSchema = z.object({
       }),
     )
     .min(1),
-  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullish(),
 });
 
 /**
  * One loop over a vector rather than a zod parse per element: 1,000 embeddings are
- * 64k-1.5M numbers, and the per-element parse was over half of reading them.
+ * 64k-1.5M numbers, and the per-element parse was over half of reading them. Finite, not
+ * just numbers: a server that writes 1e999 (an overflowed float) gives Infinity, whose
+ * NaN cosines made every predicted approval of the round 1/2 without a word.
  */
 const VectorSchema = z.custom<number[]>(
-  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number'),
-  'expected an array of numbers',
+  (v) => Array.isArray(v) && v.every((x) => Number.isFinite(x)),
+  'expected an array of finite numbers',
 );
 
 const EmbeddingsSchema = z.object({
   data: z.array(z.object({ index: z.number().int(), embedding: VectorSchema })),
-  usage: z.object({ prompt_tokens: z.number() }).nullish(),
 });
 
 /**
@@ -101,7 +114,7 @@ const optionalString = (v: unknown) => v === undefined || v === null || typeof v
 
 function plainCompletion(raw: unknown): boolean {
   if (!isRecord(raw)) return false;
-  const { choices, usage } = raw;
+  const { choices } = raw;
   if (!Array.isArray(choices) || choices.length === 0) return false;
   for (const choice of choices) {
     if (!isRecord(choice) || !isRecord(choice.message)) return false;
@@ -110,12 +123,7 @@ function plainCompletion(raw: unknown): boolean {
     }
     if (!optionalString(choice.finish_reason)) return false;
   }
-  if (usage === undefined || usage === null) return true;
-  return (
-    isRecord(usage) &&
-    typeof usage.prompt_tokens === 'number' &&
-    typeof usage.completion_tokens === 'number'
-  );
+  return true;
 }
 
 function plainEmbeddings(raw: unknown): boolean {
@@ -124,11 +132,9 @@ function plainEmbeddings(raw: unknown): boolean {
     if (!isRecord(item) || !Number.isInteger(item.index)) return false;
     const vector = item.embedding;
     if (!Array.isArray(vector)) return false;
-    for (const x of vector) if (typeof x !== 'number') return false;
+    for (const x of vector) if (!Number.isFinite(x)) return false;
   }
-  const usage = raw.usage;
-  if (usage === undefined || usage === null) return true;
-  return isRecord(usage) && typeof usage.prompt_tokens === 'number';
+  return true;
 }
 
 /**
@@ -141,20 +147,15 @@ export function readCompletion<T>(
   promptChars: number,
 ): { usage: Usage; result: Interpreted<T> } {
   const parsed = parseBody(CompletionSchema, plainCompletion, raw);
-  const usage = parsed.success ? parsed.data.usage : null;
   const content = parsed.success ? (parsed.data.choices[0]?.message.content ?? '') : '';
+  // Also beside a body without a usable completion (no choices, say): the server's
+  // figure, not our estimate, is what it bills and what its log shows.
   return {
-    usage: usage
-      ? {
-          calls: 1,
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-        }
-      : {
-          calls: 1,
-          promptTokens: Math.ceil(promptChars / 4),
-          completionTokens: Math.ceil(content.length / 4),
-        },
+    usage: {
+      calls: 1,
+      promptTokens: reportedTokens(raw, 'prompt_tokens') ?? Math.ceil(promptChars / 4),
+      completionTokens: reportedTokens(raw, 'completion_tokens') ?? Math.ceil(content.length / 4),
+    },
     result: parsed.success
       ? interpretCompletion(parsed.data, request)
       : { invalid: 'the server sent no chat completion' },
@@ -171,7 +172,7 @@ export function readEmbeddings(
   chars: number,
 ): { usage: Usage; result: Interpreted<number[][]> } {
   const parsed = parseBody(EmbeddingsSchema, plainEmbeddings, raw);
-  const tokens = parsed.success ? parsed.data.usage?.prompt_tokens : undefined;
+  const tokens = reportedTokens(raw, 'prompt_tokens');
   return {
     usage: { calls: 1, promptTokens: tokens ?? Math.ceil(chars / 4), completionTokens: 0 },
     result: parsed.success

@@ -1,12 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { retryAfterMs, type StructuredRequest } from '../../../src/models/llm/client.js';
+import {
+  createOpenAIClient,
+  DEFAULT_POLICY,
+  ModelClient,
+  retryAfterMs,
+  type StructuredRequest,
+} from '../../../src/models/llm/client.js';
 import {
   ModelSetupError,
   RateLimitedError,
   TokenBudgetError,
 } from '../../../src/models/llm/errors.js';
 import { chatJson, FakeOpenAI, type FakeReply } from '../../fakes/openai.js';
+import { RecordingLog } from '../../support/harness.js';
 import { API_KEY, clientFor, MemoryLedger } from './support.js';
 
 const Schema = z.strictObject({ answer: z.string() });
@@ -54,6 +61,103 @@ describe('ModelClient against the fake server', () => {
     });
     expect(body?.model).toBe('test-model');
     expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it('keeps the usage a server reports beside a body with no completion in it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 0 });
+    fake.script('test_answer', {
+      kind: 'raw',
+      status: 200,
+      body: {
+        id: 'chatcmpl-filtered',
+        object: 'chat.completion',
+        choices: [],
+        usage: { prompt_tokens: 123, completion_tokens: 0, total_tokens: 123 },
+      },
+    });
+    const ledger = new MemoryLedger();
+    const outcome = await client.structured(request, ledger, undefined);
+    expect(outcome).toMatchObject({ ok: false, reason: 'the server sent no chat completion' });
+    expect(outcome.usage).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
+    expect(ledger.spent).toEqual({ calls: 1, promptTokens: 123, completionTokens: 0 });
+  });
+
+  it.each([
+    ['only a total', { total_tokens: 15 }, { promptTokens: 4, completionTokens: 5 }],
+    ['an empty object', {}, { promptTokens: 4, completionTokens: 5 }],
+    [
+      'a null completion count',
+      { prompt_tokens: 10, completion_tokens: null },
+      { promptTokens: 10, completionTokens: 5 },
+    ],
+    [
+      'counts as strings',
+      { prompt_tokens: '10', completion_tokens: '2' },
+      { promptTokens: 4, completionTokens: 5 },
+    ],
+    [
+      'a negative count',
+      { prompt_tokens: -1_000_000, completion_tokens: 2 },
+      { promptTokens: 4, completionTokens: 2 },
+    ],
+  ])(
+    'uses the answer beside usage with %s, estimating what it does not count',
+    async (_, usage, counted) => {
+      const { client } = clientFor(fake, { maxRetries: 0 });
+      fake.script('test_answer', {
+        kind: 'raw',
+        status: 200,
+        body: {
+          id: 'chatcmpl-odd-usage',
+          object: 'chat.completion',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: '{"answer":"fine"}' },
+              finish_reason: 'stop',
+            },
+          ],
+          usage,
+        },
+      });
+      const outcome = await client.structured(request, undefined, undefined);
+      // The estimates: 13 prompt characters / 4 and 17 content characters / 4, rounded up.
+      expect(outcome).toEqual({
+        ok: true,
+        value: { answer: 'fine' },
+        usage: { calls: 1, ...counted },
+        tries: 1,
+      });
+
+      fake.script('embeddings', {
+        kind: 'raw',
+        status: 200,
+        body: {
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding: [1, 0] }],
+          usage,
+        },
+      });
+      const embedded = await client.embed('emb', ['abcdefgh'], undefined, undefined);
+      expect(embedded).toMatchObject({ ok: true, value: [[1, 0]] });
+      expect(embedded.usage.promptTokens).toBe(counted.promptTokens === 10 ? 10 : 2);
+    },
+  );
+
+  it.each([
+    ['a query', '?api-version=2024-10-21'],
+    ['a query and a trailing slash before it', '/?api-version=2024-10-21'],
+  ])('sends to the base URL with %s, the query on every request', async (_, suffix) => {
+    const openai = createOpenAIClient({ baseURL: `${fake.baseURL}${suffix}`, timeoutMs: 2_000 });
+    const client = new ModelClient(openai, { ...DEFAULT_POLICY, log: new RecordingLog() });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, value: { answer: 'fine' } });
+    const embedded = await client.embed('emb', ['a'], undefined, undefined);
+    expect(embedded.ok).toBe(true);
+    expect(fake.requests.map((r) => [r.path, r.query])).toEqual([
+      ['/v1/chat/completions', 'api-version=2024-10-21'],
+      ['/v1/embeddings', 'api-version=2024-10-21'],
+    ]);
   });
 
   it.each([
@@ -104,6 +208,27 @@ describe('ModelClient against the fake server', () => {
     expect(!failed.ok && failed.reason).toMatch(/timed out/);
   });
 
+  it('says a connection closed mid-body or refused is a connection failure, not a timeout, and retries it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 1 }, 5_000);
+    fake.script('test_answer', { kind: 'cut' });
+    const outcome = await client.structured(request, undefined, undefined);
+    expect(outcome).toMatchObject({ ok: true, tries: 2 });
+
+    fake.script('test_answer', { kind: 'cut' }, { kind: 'cut' });
+    const failed = await client.structured(request, undefined, undefined);
+    expect(failed.ok).toBe(false);
+    const reason = failed.ok ? '' : failed.reason;
+    expect(reason).toBe(
+      'could not reach the model server (the server closed the connection before the whole response arrived)',
+    );
+
+    await fake.close();
+    const refused = await client.structured(request, undefined, undefined);
+    expect(refused.ok ? '' : refused.reason).toMatch(
+      /^could not reach the model server \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
+    );
+  });
+
   it('does not retry a 429 itself but raises it with the server retry-after', async () => {
     const { client } = clientFor(fake, { maxRetries: 3 });
     fake.script('test_answer', { kind: 'rate-limit', retryAfterSeconds: 2 });
@@ -123,6 +248,17 @@ describe('ModelClient against the fake server', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error.retryAfterMs).toBe(250);
     expect(fake.chatBodies()).toHaveLength(2);
+
+    // A blank retry-after-ms is no value: the server's retry-after holds.
+    fake.script('test_answer', {
+      kind: 'error',
+      status: 429,
+      headers: { 'retry-after-ms': '', 'retry-after': '20' },
+    });
+    const blank = clientFor(fake, { maxRetries: 3 }).client;
+    const waited = await blank.structured(request, undefined, undefined).catch((e) => e);
+    expect(waited).toBeInstanceOf(RateLimitedError);
+    expect(waited.retryAfterMs).toBe(20_000);
   });
 
   it('fails at once on 401/404 without echoing the API key', async () => {

@@ -82,6 +82,23 @@ describe('EmbeddingRewardModel', () => {
     expect(calibrateCosine(0.9, 0.9, 0)).toBe(0.5);
   });
 
+  it('retries an answer with a value that is not a finite number instead of scoring with it', async () => {
+    const { client } = clientFor(fake, { maxRetries: 1 });
+    const model = new EmbeddingRewardModel({ client, model: 'emb-model' });
+    // An overflowed float, as a server may write it: JSON.parse reads it as Infinity.
+    const vector = (i: number) => (i === 0 ? '[1e999, 0, 0]' : '[0.3, 0.3, 0.3]');
+    fake.script('embeddings', {
+      kind: 'text',
+      status: 200,
+      text: `{"object": "list", "model": "emb-model", "data": [${Array.from({ length: 7 }, (_, i) => `{"object": "embedding", "index": ${i}, "embedding": ${vector(i)}}`).join(', ')}]}`,
+    });
+    const result = await model.predict({ question: QUESTION, participants, candidates, seed: 1 });
+    expect(fake.embeddingBodies()).toHaveLength(2);
+    // Scored from the second answer (the fixed directions): ana is closest to the cars.
+    const [cars, buses] = result.matrix.approvals;
+    expect(cars?.[0]).toBeGreaterThan(buses?.[0] ?? 1);
+  });
+
   it('fails the stage with the reason when the embeddings call keeps failing', async () => {
     const { client } = clientFor(fake, { maxRetries: 1 });
     const model = new EmbeddingRewardModel({ client, model: 'emb-model' });

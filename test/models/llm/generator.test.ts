@@ -223,6 +223,26 @@ describe('LlmGenerator', () => {
     expect(result.usage.calls).toBe(4);
   });
 
+  it('counts as calls only the requests a 429 let through, not the samples it stopped before sending', async () => {
+    // Every sample gets past the concurrency limit while the first request is answered
+    // (50 ms); all but the first wait for a rate slot until well after its 429.
+    fake.latencyMs = 50;
+    const { client } = clientFor(fake, { requestsPerMinute: 600 });
+    const g = new LlmGenerator({ client, model: 'gen-model', log: new RecordingLog() });
+    class SlowSlots extends MemoryLedger {
+      override async awaitSlot(): Promise<void> {
+        if (++this.slots > 1) await new Promise((r) => setTimeout(r, 150));
+      }
+    }
+    const ledger = new SlowSlots();
+    fake.onChat = () => ({ kind: 'rate-limit', retryAfterMs: 5_000 });
+    const error = await g.generate(input({ k: 6, ledger })).catch((e) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(ledger.slots).toBe(6);
+    expect(fake.chatBodies()).toHaveLength(1);
+    expect(ledger.spent.calls).toBe(1);
+  });
+
   it('stops when the round budget runs out: keeps what it wrote, or says it could write nothing', async () => {
     const { client } = clientFor(fake, { concurrency: 1, roundTokenBudget: 2_500 });
     const g = new LlmGenerator({ client, model: 'gen-model', log: new RecordingLog() });
