@@ -58,10 +58,12 @@ export interface WorkerOptions {
 export const MODEL_QUEUE_LIMITER = { max: 1_000_000, duration: 1_000 } as const;
 
 /**
- * How often one job may be put back for a 429 before it counts as failed: a storm that
- * outlasts this many waits is a quota problem, not a burst.
+ * A job put back for 429s more often than this, and for longer than the patience below,
+ * counts as failed: a storm that outlasts both is a quota problem, not a burst. Both,
+ * because a server that asks for 10 ms waits ran through 50 of them in about a second.
  */
 export const MAX_RATE_LIMITED_RUNS = 50;
+export const RATE_LIMIT_PATIENCE_MS = 10 * 60_000;
 
 /** What every payload of payloads.ts carries: the round, its workspace and version. */
 interface RoundPayload {
@@ -116,7 +118,8 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
       } catch (error) {
         let err = error instanceof Error ? error : new Error(String(error));
         if (err instanceof RateLimitedError) {
-          if (job.attemptsStarted <= MAX_RATE_LIMITED_RUNS) {
+          const waitedMs = Date.now() - job.timestamp;
+          if (job.attemptsStarted <= MAX_RATE_LIMITED_RUNS || waitedMs < RATE_LIMIT_PATIENCE_MS) {
             log.info(
               { ...ids, waitMs: err.retryAfterMs },
               'model server rate limited; job put back without spending an attempt',
@@ -128,7 +131,7 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
             throw Worker.RateLimitError();
           }
           err = new UnrecoverableError(
-            `the model server kept rate limiting requests (${job.attemptsStarted} tries)`,
+            `the model server kept rate limiting requests (${job.attemptsStarted} tries in ${Math.round(waitedMs / 60_000)} minutes)`,
           );
         } else if (
           err instanceof TokenBudgetError ||

@@ -180,6 +180,24 @@ describe('a round on the model path (real openai client, fake server, Redis, Bul
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).attempt).toBe(1);
   });
 
+  it('keeps putting back a job a server asks for very short waits, past 50 tries, and completes', async () => {
+    const { fake, h } = await setUp({ attempts: 1 });
+    scriptedModels(fake);
+    // 10 ms waits: 50 tries were once the limit, reached in about a second; many more
+    // refusals than tries, since a try's other samples are refused too.
+    fake.script(
+      'consensus_statement',
+      ...Array.from({ length: 400 }, (): FakeReply => ({ kind: 'rate-limit', retryAfterMs: 10 })),
+    );
+    const round = await openRound(h);
+    await h.platform.waitFor('statement', round.id, 60_000);
+    const puts = h.log.lines.filter(
+      (l) => l.message === 'model server rate limited; job put back without spending an attempt',
+    );
+    expect(puts.length).toBeGreaterThan(50);
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('polling');
+  }, 90_000);
+
   it('leaves out members whose judge call failed and goes on while a majority remains', async () => {
     const { fake, h, modelLog } = await setUp({ policy: { maxRetries: 1 } });
     scriptedModels(fake, (body) =>
