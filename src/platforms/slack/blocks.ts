@@ -15,7 +15,15 @@ import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { emojiFor } from './emoji.js';
-import { chunk, escapeKeepingMentions, escapeText, mention, percent, slackDate } from './text.js';
+import {
+  chunk,
+  escapeKeepingMentions,
+  escapeText,
+  mention,
+  percent,
+  shorten,
+  slackDate,
+} from './text.js';
 
 type Block = types.KnownBlock;
 
@@ -165,10 +173,6 @@ export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
       ...closes,
     ],
   };
-}
-
-function shorten(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
 /** The exclusion check in one sentence; `name` formats a member for the platform. */
