@@ -15,6 +15,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
+import { wholeEnd } from '../../domain/limits.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
 /** Discord's documented embed limits; a longer embed is refused with a 400. */
@@ -30,6 +31,8 @@ const EMBED = {
 
 /** Message content limit for bots. */
 export const CONTENT_MAX = 2000;
+/** Users one message may ping (Discord's limit on allowed_mentions.users). */
+export const MAX_PINGS = 100;
 /** Thread names are 1-100 characters. */
 const THREAD_NAME_MAX = 100;
 
@@ -38,6 +41,25 @@ const COLOUR = { question: 0x5865f2, statement: 0x57f287, results: 0xfee75c, sta
 export function clip(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * Text in pieces of at most `max` UTF-16 units (no more characters than that), cut at a
+ * line break or space where there is one in the second half, so a mention (`<@id>`, no
+ * spaces) stays whole, and never inside an emoji.
+ */
+export function splitContent(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const window = rest.slice(0, max + 1);
+    const cut = Math.max(window.lastIndexOf('\n'), window.lastIndexOf(' '));
+    const at = cut > max / 2 ? cut : wholeEnd(rest, max);
+    pieces.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  if (rest.length > 0) pieces.push(rest);
+  return pieces;
 }
 
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

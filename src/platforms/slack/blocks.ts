@@ -44,6 +44,8 @@ const context = (...texts: string[]): Block => ({
   elements: texts.slice(0, 10).map((text) => ({ type: 'mrkdwn', text })),
 });
 const sections = (text: string): Block[] => chunk(text, SECTION_MAX).map(section);
+/** A context line that may name many members, in as many blocks as its length needs. */
+const contexts = (text: string): Block[] => chunk(text, SECTION_MAX).map((t) => context(t));
 
 function legend(options: readonly { key: string; label: string }[]): string {
   return options.map((o) => `:${emojiFor(o.key)}: ${o.label}`).join(' · ');
@@ -120,7 +122,8 @@ export function statementMessage(view: StatementView): SlackMessage {
   ];
   if (predicted.length > 0) {
     blocks.push(
-      section(
+      // Split: a large group tied at the lowest prediction names more than one text holds.
+      ...sections(
         `*Predicted approval:* ${listed}\n` +
           `Least served: ${worst.map(mention).join(', ')} (${percent(lowest)}). What would make it work for them?`,
       ),
@@ -268,9 +271,9 @@ export function resultsBlocks(view: ResultsView): Block[] {
     if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
   }
   if (view.critiquedWithoutOpinion.length > 0) {
-    blocks.push(context(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
+    blocks.push(...contexts(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
   }
-  if (view.versions.length > 0) blocks.push(context(exclusionText(view, who)));
+  if (view.versions.length > 0) blocks.push(...contexts(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   const usage = usageLines(view.usage);
   if (usage.length > 0) blocks.push(context(`Model use: ${usage.join('; ')}.`));
@@ -310,7 +313,8 @@ export function resultsSummary(view: ResultsView): string {
 
 export function noticeMessage(view: NoticeView): SlackMessage {
   const text = escapeKeepingMentions(view.text);
-  return { text, blocks: [section(`:information_source: ${text}`)] };
+  // A reminder to a large group names more members than one section holds.
+  return { text, blocks: sections(`:information_source: ${text}`) };
 }
 
 export function statusText(view: StatusView): string {
