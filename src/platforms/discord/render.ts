@@ -254,21 +254,50 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     return field(`Version ${version}`, lines.join('\n'));
   });
   const usage = usageLines(view.usage).join('\n');
-  if (usage) fields.push(field('Model usage', usage));
+  const extra = usage ? [field('Model usage', usage)] : [];
+  const title = '📊 Results';
+  const footer = {
+    text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
+  };
+  const details = `${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
+    view.critiquedWithoutOpinion.length > 0
+      ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
+      : ''
+  }`;
+  // Discord refuses an embed over 6,000 characters or 25 fields, and a round revised
+  // several times (or a large group's names) passes that: the latest versions that fit
+  // are shown, as on the chart, with room kept for the question, and the embed says so.
+  let shown = fields;
+  const size = (kept: APIEmbedField[]) =>
+    embedLength({
+      title,
+      description: clip(`**${view.question}**${details}`, DESCRIPTION_KEPT),
+      footer,
+      fields: [...kept, ...extra],
+    }) + LEFT_OUT_NOTE;
+  while (
+    shown.length > 1 &&
+    (shown.length + extra.length > EMBED.fields || size(shown) > EMBED.total)
+  ) {
+    shown = shown.slice(1);
+  }
+  const leftOut =
+    shown.length < fields.length
+      ? `\nShowing the latest ${shown.length} of ${fields.length} versions; \`/consensus export\` has them all.`
+      : '';
   return withinLimits({
     color: COLOUR.results,
-    title: '📊 Results',
-    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
-      view.critiquedWithoutOpinion.length > 0
-        ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
-        : ''
-    }`,
-    fields,
-    footer: {
-      text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
-    },
+    title,
+    description: `**${view.question}**${leftOut}${details}`,
+    fields: [...shown, ...extra],
+    footer,
   });
 }
+
+/** Of the results' description, what a long round keeps beside its versions' fields. */
+const DESCRIPTION_KEPT = 800;
+/** Room for the note that versions were left out. */
+const LEFT_OUT_NOTE = 100;
 
 export function statusEmbed(view: StatusView): APIEmbed {
   const fields = [
