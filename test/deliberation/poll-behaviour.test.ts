@@ -79,7 +79,7 @@ describe('poll behaviour', () => {
     await service.onDeadline({ scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 });
     expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
     const results = await h.platform.waitFor('results', round.id);
-    expect(results.text).toContain('1 rating of 4 members');
+    expect(results.text).toContain('1 rating (4 members gave opinions)');
   });
 
   it('--remind-minutes: a delayed reminder names who gave an opinion but has not rated', async () => {

@@ -139,7 +139,7 @@ describe('results in every adapter', () => {
       versions: [{ ...view(false, 0).versions[0]!, results: single }],
     };
     for (const text of everyRendering(one)) expect(text).not.toMatch(/(?<!\d)1 (rating|member)s\b/);
-    expect(renderResults(one, (id) => id)).toContain('1 rating of 1 member:');
+    expect(renderResults(one, (id) => id)).toContain('1 rating (1 member gave opinions):');
     expect(renderResults(one, (id) => id)).toContain('over 1 member');
     expect(JSON.stringify(resultsBlocks(one))).toContain('1 rating (1 member gave opinions)');
     const hiddenOne: ResultsView = {

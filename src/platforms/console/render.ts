@@ -84,7 +84,8 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
       continue;
     }
     lines.push(
-      `   ${count(results.ratingCount, 'rating')} of ${count(view.participants, 'member')}:`,
+      // Not "1 rating of 4 members": raters who gave no opinion count in the ratings too.
+      `   ${count(results.ratingCount, 'rating')} (${count(view.participants, 'member')} gave opinions):`,
     );
     // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
     if (results.ratingCount === 0) lines.push('   no ratings were given for this version');

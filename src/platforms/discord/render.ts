@@ -232,7 +232,9 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
-      `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
+      // The ratings' count beside how many gave opinions: "2 ratings from 4 members" read
+      // as though all four had rated, and raters who gave no opinion count in the first.
+      `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} (${count(view.participants, 'member')} gave opinions) · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
     ];
     if (results.welfareNote) lines.push(`_${results.welfareNote}_`);
     if (endorsement) lines.push(`Verdict: **${endorsement}**`);

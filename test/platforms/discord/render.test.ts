@@ -159,6 +159,11 @@ describe('Discord results say how many members were predicted and how many rated
     ] as const) {
       const embed = view(anonymous, hidden);
       expect(embed.fields?.[0]?.value).toContain('Approval predicted for 4 members, rated by 2.');
+      if (!hidden) {
+        // Two of the four who gave opinions rated: never "2 ratings from 4 members".
+        expect(embed.fields?.[0]?.value).toContain('2 ratings (4 members gave opinions)');
+        expect(embed.fields?.[0]?.value).not.toMatch(/ratings? from/);
+      }
       expect(embed.fields?.[1]?.value).toContain('Approval predicted for 1 member, rated by 0.');
     }
     // Anonymous views come with blanked ids (the service's job); nothing here adds any.
