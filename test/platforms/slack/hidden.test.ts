@@ -159,7 +159,7 @@ describe('a hidden round on Slack', () => {
         channel: CHANNEL,
         user: 'U002',
         thread_ts: at.questionTs,
-        text: 'This poll is closed; your reaction was not counted.',
+        text: 'This poll is closed; your click was not counted.',
       },
     ]);
   });
