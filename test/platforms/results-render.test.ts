@@ -173,6 +173,15 @@ describe('results in every adapter', () => {
     }
   });
 
+  it('a hidden round that was cancelled says its results stay hidden, not that a finish will show them', () => {
+    for (const text of everyRendering({ ...view(true, 0), phase: 'cancelled' })) {
+      expect(text).toMatch(/2 ratings/);
+      expect(text).toMatch(/cancelled/);
+      expect(text).not.toMatch(/until the round is finished/);
+      expect(text).not.toMatch(/U_ANA|U_BEN|50%|mean approval \d/i);
+    }
+  });
+
   it('with a minimum turnout the verdict is stated; without one it is not', () => {
     for (const text of everyRendering(view(false, 2))) expect(text).toMatch(/endorsed/);
     for (const text of everyRendering(view(false, 3))) {

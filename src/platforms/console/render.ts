@@ -6,6 +6,7 @@ import type {
   ResultsView,
   StatementView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
 
 const percent = (x: number | null) =>
   x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
@@ -78,9 +79,7 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
       `   Version ${version}: ${statement.length > 90 ? `${statement.slice(0, 87)}...` : statement}`,
     );
     if (view.hidden) {
-      lines.push(
-        `   ${count(results.ratingCount, 'rating')} so far; the results are hidden until the round is finished.`,
-      );
+      lines.push(`   ${count(results.ratingCount, 'rating')} so far. ${hiddenNote(view.phase)}`);
       continue;
     }
     lines.push(

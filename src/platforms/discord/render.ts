@@ -15,6 +15,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
 import { wholeEnd } from '../../domain/limits.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
@@ -221,7 +222,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.\n${coverage}`,
+        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
       );
     }
     const counts = results.distribution

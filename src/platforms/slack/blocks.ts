@@ -9,6 +9,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
@@ -209,9 +210,6 @@ const NO_RATINGS = 'No ratings were given for this version.';
 /** The label for members who critiqued but gave no opinion (issue 7's "accepted, labelled"). */
 const CRITIQUED_ONLY = 'Critiqued without giving an opinion';
 
-/** What members of a hidden round see instead of the numbers. */
-export const HIDDEN_NOTE = 'The results are hidden until the round is finished.';
-
 export function resultsBlocks(view: ResultsView): Block[] {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
   const who = (ids: readonly string[]) =>
@@ -229,7 +227,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
           [
             `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
             `Approval predicted for ${members(r.predictedCount)}; ` +
-              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
+              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}`,
           ].join('\n'),
         ),
       );
@@ -297,7 +295,9 @@ export function resultsSummary(view: ResultsView): string {
   const ratings = (n: number) => `${n} rating${n === 1 ? '' : 's'}`;
   if (view.hidden) {
     const total = view.versions.reduce((sum, v) => sum + v.results.ratingCount, 0);
-    return `${ratings(total)} so far; hidden until the round is finished.`;
+    return view.phase === 'cancelled'
+      ? `${ratings(total)}; hidden for good, as the round was cancelled.`
+      : `${ratings(total)} so far; hidden until the round is finished.`;
   }
   const one = (v: (typeof view.versions)[number]) =>
     v.results.ratingCount === 0
