@@ -212,10 +212,15 @@ export function critiqueInviteText(view: CritiqueInviteView): string {
 
 export function resultsEmbed(view: ResultsView): APIEmbed {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
-  const who = (ids: readonly string[]) =>
-    view.anonymous
-      ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
-      : ids.map(mention).join(', ');
+  // A field holds 1,024 characters, some 40 mentions: past NAMED_IN_RESULTS the rest are
+  // counted, where the field's cut would leave half an id and drop the others unsaid.
+  const who = (ids: readonly string[]) => {
+    if (view.anonymous) return count(ids.length, 'member');
+    const named = ids.slice(0, NAMED_IN_RESULTS).map(mention).join(', ');
+    return ids.length > NAMED_IN_RESULTS
+      ? `${named} and ${count(ids.length - NAMED_IN_RESULTS, 'other')}`
+      : named;
+  };
   const fields = view.versions.map(({ version, statement, results, endorsement }) => {
     // Counts only, so it names nobody in an anonymous round, and a hidden round keeps both.
     const coverage = `Approval predicted for ${count(results.predictedCount, 'member')}, rated by ${results.ratingCount}.`;
@@ -296,6 +301,9 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     footer,
   });
 }
+
+/** Members a results line names before it counts the rest. */
+const NAMED_IN_RESULTS = 12;
 
 /** Of the results' description, what a long round keeps beside its versions' fields. */
 const DESCRIPTION_KEPT = 800;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../fakes/discord.js';
 import {
+  embedsOf,
   member,
   moderator,
   opinions,
@@ -14,13 +15,13 @@ import {
 /** More members than one message can name (2,000 characters at about 23 a mention). */
 const MEMBERS = Array.from({ length: 120 }, (_, i) => member(`m${i}`));
 
-describe('Discord: a reminder to a large group', () => {
+describe('Discord: a large group', () => {
   let world: World;
   afterEach(async () => {
     await world?.stop();
   });
 
-  it('names and pings every member who has not rated, in as many messages as it takes', async () => {
+  it('reminds every member who has not rated, in as many messages as it takes, and counts the least served past a dozen', async () => {
     world = await startWorld();
     const { fake, runtime } = world;
     const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
@@ -66,5 +67,26 @@ describe('Discord: a reminder to a large group', () => {
     }
     const all = parts.map((p) => body(p).content).join(' ');
     for (const user of MEMBERS) expect(all).toContain(`<@${user.id}>`);
+
+    // Everyone disagrees: all are the least served, more than a results field can name.
+    const statement = await until(async () =>
+      runtime.store.messages.slot(world.scope, round.id, 'statement:1'),
+    );
+    for (const user of MEMBERS) fake.react(threadId, statement.messageId, user, '👎');
+    await settle(world);
+    await fake.answered(fake.command('finish', {}, moderator));
+    const results = await fake.waitFor(
+      () =>
+        fake
+          .requested('POST', inThread)
+          .find((r) => embedsOf(r.body)[0]?.title === '📊 Results' && r.status < 300) ?? null,
+      'results',
+    );
+    const version1 = embedsOf(results.body)[0]?.fields?.[0]?.value ?? '';
+    const least = version1.split('\n').find((l) => l.startsWith('Least served (rated):')) ?? '';
+    expect([...least.matchAll(/<@\d+>/g)]).toHaveLength(12);
+    expect(least).toContain(`and ${MEMBERS.length - 12} others at 0%`);
+    // Only whole mentions: no id cut in half by the field's limit.
+    expect(version1.replace(/<@\d+>/g, '')).not.toMatch(/<@/);
   });
 });
