@@ -96,8 +96,15 @@ export interface PollReactions {
  * so an adapter can answer the member there: a reaction event does not say where it is.
  */
 export class PollClosedError extends DomainError {
-  constructor(readonly thread: MessageRef | null) {
-    super('poll_closed', 'This poll is closed; your reaction was not counted.');
+  constructor(
+    readonly thread: MessageRef | null,
+    source: ReactionEvent['source'] = 'reaction',
+  ) {
+    // Said to the member who rated: a click on a button is not a reaction.
+    super(
+      'poll_closed',
+      `This poll is closed; your ${source === 'button' ? 'click' : 'reaction'} was not counted.`,
+    );
   }
 }
 
@@ -311,7 +318,7 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedP
     round.version === role.version &&
     (round.phase === 'polling' || round.phase === 'critiquing');
   if (!open) {
-    throw new PollClosedError(round.questionRef);
+    throw new PollClosedError(round.questionRef, event.source);
   }
   const participantId = ratingIdOf(round, event.userId);
   const variant = event.variant ?? event.optionKey;

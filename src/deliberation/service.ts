@@ -12,7 +12,7 @@ import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/li
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, type RoundPhase } from '../domain/phase.js';
 import type { Poll, Rating } from '../domain/rating.js';
-import { everyoneRated, pollResults } from '../domain/results.js';
+import { approvalBelow, everyoneRated, pollResults } from '../domain/results.js';
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
@@ -720,7 +720,7 @@ export class DeliberationService {
       predicted: poll.predicted,
       welfare: round.settings.welfare,
     });
-    return meanApproval !== null && meanApproval * 100 < threshold;
+    return meanApproval !== null && approvalBelow(meanApproval, threshold / 100);
   }
 
   /**

@@ -118,6 +118,17 @@ export interface ResultsView extends RoundHeader {
   exclusion: ExclusionCheck;
 }
 
+/**
+ * What a hidden round's results say instead of the numbers. A cancelled round never
+ * finishes, so its results stay hidden for good: "until the round is finished" would
+ * promise what never comes.
+ */
+export function hiddenNote(phase: RoundPhase): string {
+  return phase === 'cancelled'
+    ? 'The round was cancelled before it finished, so its results stay hidden.'
+    : 'The results are hidden until the round is finished.';
+}
+
 export interface NoticeView extends RoundHeader {
   text: string;
   /**

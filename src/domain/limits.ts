@@ -54,10 +54,21 @@ export const DEFAULT_COMMAND_LIMITS: CommandLimits = {
   exportsPerWorkspacePerHour: 100,
 };
 
+/**
+ * `end`, or one less when an emoji (or another character outside the Basic Multilingual
+ * Plane, two UTF-16 units) lies across it: a cut there leaves half a character, which
+ * chat clients show as � and strict JSON parsers refuse.
+ */
+export function wholeEnd(text: string, end: number): number {
+  if (end <= 0 || end >= text.length) return end;
+  const before = text.charCodeAt(end - 1);
+  return before >= 0xd800 && before <= 0xdbff ? end - 1 : end;
+}
+
 /** Cuts text to at most `max` characters, marking the cut with an ellipsis. */
 export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
-  return `${text.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
+  return `${text.slice(0, wholeEnd(text, Math.max(0, max - 1))).trimEnd()}…`;
 }
 
 /** "3 minutes", "1 minute", "45 seconds": how long a member has to wait, in words. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LIMITS } from './limits.js';
+import { LIMITS, wholeEnd } from './limits.js';
 
 /** One platform message that contributes to a member's opinion (or critique). */
 export const ContributionSchema = z.object({
@@ -39,6 +39,7 @@ export function joinContributions(
   if (joined.length <= maxChars) {
     return { participantId, text: joined, truncated: false, originalLength: joined.length };
   }
-  const cut = joined.slice(0, maxChars - TRUNCATION_NOTE.length).trimEnd() + TRUNCATION_NOTE;
+  const end = wholeEnd(joined, maxChars - TRUNCATION_NOTE.length);
+  const cut = joined.slice(0, end).trimEnd() + TRUNCATION_NOTE;
   return { participantId, text: cut, truncated: true, originalLength: joined.length };
 }

@@ -160,6 +160,23 @@ export function pollResults(input: PollResultsInput): PollResults {
   };
 }
 
+/**
+ * Ratings are sixths (approval3: 0, 1/2, 1; likert7: 0, 1/6 … 1), so a poll's mean is a
+ * fraction of denominator 6N, but summed in floating point it can land a hair beside the
+ * value it equals: 4/7, 5/7 and 3/7 give 0.49999999999999994, not 0.5. A verdict must not
+ * turn on that. Two different means of N ratings are at least 1/(6N) apart, so this
+ * tolerance only ever settles exact ties, for any poll of fewer than 10^8 raters.
+ */
+const TIE_TOLERANCE = 1e-9;
+
+/**
+ * Whether a mean approval is under `fraction` (0.5 = 50%), exact ties counting as not
+ * under: what "endorsed at 50%" and `--revise-below P` decide on.
+ */
+export function approvalBelow(meanApproval: number, fraction: number): boolean {
+  return meanApproval < fraction - TIE_TOLERANCE;
+}
+
 /** Whether a poll's statement can be declared endorsed under the round's turnout rule. */
 export type Endorsement = 'endorsed' | 'not endorsed' | 'not enough ratings';
 
@@ -173,7 +190,7 @@ export function endorsement(results: PollResults, minTurnout: number): Endorseme
   if (results.ratingCount < minTurnout || results.meanApproval === null) {
     return 'not enough ratings';
   }
-  return results.meanApproval >= 0.5 ? 'endorsed' : 'not endorsed';
+  return approvalBelow(results.meanApproval, 0.5) ? 'not endorsed' : 'endorsed';
 }
 
 /**

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeliberationService } from '../../src/deliberation/service.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../../src/domain/limits.js';
+import { TRUNCATION_NOTE } from '../../src/domain/opinion.js';
 import type { Scope } from '../../src/domain/scope.js';
 import {
   CHANNEL,
@@ -138,5 +139,24 @@ describe('limits on starting rounds and on text sizes', () => {
     );
     const stored = await h.redis.hget(`${h.prefix}:console.W1:round:${round.id}:opinion:0`, 'huge');
     expect(stored?.length).toBeLessThan(LIMITS.replyMaxChars + 200);
+  });
+
+  it('cuts an over-long opinion between characters, never inside an emoji', async () => {
+    const { round, thread } = await startRound(h);
+    // The 4,000-character cut (less the truncation note) falls inside the first 🌍.
+    const end = LIMITS.opinionMaxChars - TRUNCATION_NOTE.length;
+    const text = `${'a'.repeat(end - 1)}${'🌍'.repeat(200)}`;
+    await h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'long',
+      userId: 'ana',
+      text,
+      at: 1,
+    });
+    const [opinion] = await h.runtime.store.contributions.list(SCOPE, round.id, 'opinion', 0);
+    expect(opinion?.truncated).toBe(true);
+    expect(opinion?.text).toBe(`${'a'.repeat(end - 1)}${TRUNCATION_NOTE}`);
   });
 });

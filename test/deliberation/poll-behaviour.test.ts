@@ -79,7 +79,7 @@ describe('poll behaviour', () => {
     await service.onDeadline({ scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 });
     expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
     const results = await h.platform.waitFor('results', round.id);
-    expect(results.text).toContain('1 rating of 4 members');
+    expect(results.text).toContain('1 rating (4 members gave opinions)');
   });
 
   it('--remind-minutes: a delayed reminder names who gave an opinion but has not rated', async () => {
@@ -211,6 +211,21 @@ describe('poll behaviour', () => {
     expect((await service.results(target)).versions[0]?.endorsement).toBe('not enough ratings');
     await rate('ben', 'agree');
     await rate('cai', 'unsure');
+    const finished = await service.finish(target, MODERATOR);
+    expect(finished.versions[0]?.endorsement).toBe('endorsed');
+    const results = await h.platform.waitFor('results', round.id);
+    expect(results.text).toContain('verdict: endorsed');
+  });
+
+  it('--min-turnout: a likert7 mean of exactly 50% is endorsed, one rating short is not enough', async () => {
+    // 4/7, 5/7 and 3/7 are approvals 1/2, 2/3 and 1/3: a mean of exactly 50%, which floating
+    // point sums to 0.49999999999999994.
+    const { round, target, rate } = await pollingRound(h, { minTurnout: 3, scale: 'likert7' });
+    const { service } = h.runtime;
+    await rate('ana', '4');
+    await rate('ben', '5');
+    expect((await service.results(target)).versions[0]?.endorsement).toBe('not enough ratings');
+    await rate('cai', '3');
     const finished = await service.finish(target, MODERATOR);
     expect(finished.versions[0]?.endorsement).toBe('endorsed');
     const results = await h.platform.waitFor('results', round.id);
@@ -357,6 +372,34 @@ describe('poll behaviour', () => {
       for (const id of ['ana', 'ben']) await rate(id, 'agree');
       for (const id of ['cai', 'dee']) await rate(id, 'disagree'); // mean 50%
       expect(await phaseOf(round.id)).toBe('polling');
+    });
+
+    it('leaves a likert7 poll whose mean is exactly the threshold open', async () => {
+      const { round, rate } = await pollingRound(h, { reviseBelow: 50, scale: 'likert7' });
+      // Approvals 1/2, 2/3, 1/3, 1/2: exactly 50%, summed in floating point to just under.
+      for (const [id, key] of [
+        ['ana', '4'],
+        ['ben', '5'],
+        ['cai', '3'],
+        ['dee', '4'],
+      ] as const) {
+        await rate(id, key);
+      }
+      expect(await phaseOf(round.id)).toBe('polling');
+    });
+
+    it('at the deadline too, a likert7 mean of exactly the threshold finishes the poll', async () => {
+      const { round, rate } = await pollingRound(h, {
+        pollMinutes: 5,
+        reviseBelow: 50,
+        scale: 'likert7',
+      });
+      await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
+      await rate('ana', '4');
+      await rate('ben', '5');
+      await rate('cai', '3');
+      await pollDeadline(h, round.id);
+      expect(await phaseOf(round.id)).toBe('closed');
     });
 
     it('matches an anonymous round’s raters by their pseudonyms', async () => {

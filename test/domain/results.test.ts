@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Rating } from '../../src/domain/rating.js';
 import {
+  approvalBelow,
+  endorsement,
   everyoneRated,
   latestRatings,
   pollResults,
@@ -217,5 +219,32 @@ describe('everyoneRated', () => {
     [[], ratings('a'), false],
   ])('participants %j, ratings %j: %s', (participants, given, expected) => {
     expect(everyoneRated(participants, given)).toBe(expected);
+  });
+});
+
+describe('verdicts at the boundary', () => {
+  // likert7 4/7, 5/7, 3/7: approvals 1/2, 2/3, 1/3, a mean of exactly 1/2.
+  const likert = [
+    rating('p1', '4', 0.5, 1),
+    rating('p2', '5', 4 / 6, 2),
+    rating('p3', '3', 2 / 6, 3),
+  ];
+
+  it('endorses a mean of exactly 50% however floating point sums it', () => {
+    const results = pollResults({
+      scale: 'likert7',
+      ratings: likert,
+      predicted: {},
+      welfare: 'utilitarian',
+    });
+    expect(endorsement(results, 3)).toBe('endorsed');
+    expect(endorsement(results, 4)).toBe('not enough ratings');
+  });
+
+  it('calls a mean under a threshold only when it truly is', () => {
+    expect(approvalBelow(0.49999999999999994, 0.5)).toBe(false);
+    expect(approvalBelow(0.67, 67 / 100)).toBe(false);
+    expect(approvalBelow(2 / 3, 0.67)).toBe(true);
+    expect(approvalBelow(0.4999, 0.5)).toBe(true);
   });
 });

@@ -346,6 +346,11 @@ export class FakeDiscord {
       send(413, { message: 'Request entity too large', code: 40005 });
       return;
     }
+    const invalid = method === 'POST' || method === 'PATCH' ? formProblem(body) : null;
+    if (invalid) {
+      send(400, { message: 'Invalid Form Body', code: 50035, errors: invalid });
+      return;
+    }
     const webhook = /^\/(interactions|webhooks)\//.test(path);
     if (!webhook && !record.authorized) {
       send(401, { message: '401: Unauthorized', code: 0 });
@@ -1251,4 +1256,44 @@ async function parseBody(
     return { body, files };
   }
   return { body: JSON.parse(raw.toString('utf8')) as Json | Json[], files: [] };
+}
+
+/** Discord's documented message limits, which a message built from a long round can pass. */
+const LIMIT = { content: 2000, fields: 25, fieldValue: 1024, embedTotal: 6000 } as const;
+
+/**
+ * Why Discord would refuse a message body (400, code 50035 "Invalid Form Body"), or null.
+ * An interaction callback carries its message in `data`.
+ */
+function formProblem(body: Json | Json[] | null): string | null {
+  if (body === null || Array.isArray(body) || typeof body !== 'object') return null;
+  const inner = body.data;
+  const message: Json =
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Json) : body;
+  const content = message.content;
+  if (typeof content === 'string' && content.length > LIMIT.content) {
+    return `content: Must be ${LIMIT.content} or fewer in length.`;
+  }
+  const embeds = Array.isArray(message.embeds) ? message.embeds : [];
+  for (const embed of embeds as {
+    title?: string;
+    description?: string;
+    footer?: { text?: string };
+    fields?: { name: string; value: string }[];
+  }[]) {
+    const fields = embed.fields ?? [];
+    if (fields.length > LIMIT.fields) return `embeds.fields: Must be ${LIMIT.fields} or fewer.`;
+    if (fields.some((f) => f.value.length > LIMIT.fieldValue)) {
+      return `embeds.fields.value: Must be ${LIMIT.fieldValue} or fewer in length.`;
+    }
+    const total =
+      (embed.title?.length ?? 0) +
+      (embed.description?.length ?? 0) +
+      (embed.footer?.text?.length ?? 0) +
+      fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
+    if (total > LIMIT.embedTotal) {
+      return `embeds: Embed size exceeds maximum size of ${LIMIT.embedTotal}`;
+    }
+  }
+  return null;
 }

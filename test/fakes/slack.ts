@@ -277,7 +277,12 @@ export class FakeSlack {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
-    const body = fault?.error ? { ok: false, error: fault.error } : this.answer(call);
+    const invalid = blockProblem(call);
+    const body = fault?.error
+      ? { ok: false, error: fault.error }
+      : invalid
+        ? { ok: false, error: 'invalid_blocks', errors: [invalid] }
+        : this.answer(call);
     call.response = body;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
@@ -505,4 +510,34 @@ export async function postSigned(
   const started = Date.now();
   const res = await fetch(url, { method: 'POST', headers, body });
   return { status: res.status, text: await res.text(), ms: Date.now() - started };
+}
+
+/** Block Kit's documented limits: 50 blocks a message, 3,000 characters a text object. */
+const MAX_BLOCKS = 50;
+const MAX_TEXT = 3_000;
+
+/**
+ * Why Slack would refuse a message's blocks (`invalid_blocks`), or null: the limits a
+ * message built from a large group's data can run into (a long list of mentions).
+ */
+function blockProblem(call: RecordedCall): string | null {
+  if (call.method !== 'chat.postMessage' && call.method !== 'chat.update') return null;
+  const raw = call.args.blocks;
+  if (raw === undefined) return null;
+  const blocks = (typeof raw === 'string' ? JSON.parse(raw) : raw) as {
+    type: string;
+    text?: { text?: string };
+    elements?: { text?: string }[];
+  }[];
+  if (blocks.length > MAX_BLOCKS)
+    return `no more than ${MAX_BLOCKS} items allowed [json-pointer:/blocks]`;
+  for (const [i, block] of blocks.entries()) {
+    const texts = [block.text?.text, ...(block.elements ?? []).map((e) => e.text)];
+    for (const text of texts) {
+      if (typeof text === 'string' && text.length > MAX_TEXT) {
+        return `must be less than ${MAX_TEXT + 1} characters [json-pointer:/blocks/${i}/text]`;
+      }
+    }
+  }
+  return null;
 }

@@ -139,7 +139,7 @@ describe('results in every adapter', () => {
       versions: [{ ...view(false, 0).versions[0]!, results: single }],
     };
     for (const text of everyRendering(one)) expect(text).not.toMatch(/(?<!\d)1 (rating|member)s\b/);
-    expect(renderResults(one, (id) => id)).toContain('1 rating of 1 member:');
+    expect(renderResults(one, (id) => id)).toContain('1 rating (1 member gave opinions):');
     expect(renderResults(one, (id) => id)).toContain('over 1 member');
     expect(JSON.stringify(resultsBlocks(one))).toContain('1 rating (1 member gave opinions)');
     const hiddenOne: ResultsView = {
@@ -169,6 +169,15 @@ describe('results in every adapter', () => {
     for (const text of everyRendering(view(true, 0))) {
       expect(text).toMatch(/2 ratings so far/);
       expect(text).toMatch(/hidden until the round is finished/);
+      expect(text).not.toMatch(/U_ANA|U_BEN|50%|mean approval \d/i);
+    }
+  });
+
+  it('a hidden round that was cancelled says its results stay hidden, not that a finish will show them', () => {
+    for (const text of everyRendering({ ...view(true, 0), phase: 'cancelled' })) {
+      expect(text).toMatch(/2 ratings/);
+      expect(text).toMatch(/cancelled/);
+      expect(text).not.toMatch(/until the round is finished/);
       expect(text).not.toMatch(/U_ANA|U_BEN|50%|mean approval \d/i);
     }
   });

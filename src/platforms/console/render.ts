@@ -6,6 +6,7 @@ import type {
   ResultsView,
   StatementView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
 
 const percent = (x: number | null) =>
   x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
@@ -78,13 +79,12 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
       `   Version ${version}: ${statement.length > 90 ? `${statement.slice(0, 87)}...` : statement}`,
     );
     if (view.hidden) {
-      lines.push(
-        `   ${count(results.ratingCount, 'rating')} so far; the results are hidden until the round is finished.`,
-      );
+      lines.push(`   ${count(results.ratingCount, 'rating')} so far. ${hiddenNote(view.phase)}`);
       continue;
     }
     lines.push(
-      `   ${count(results.ratingCount, 'rating')} of ${count(view.participants, 'member')}:`,
+      // Not "1 rating of 4 members": raters who gave no opinion count in the ratings too.
+      `   ${count(results.ratingCount, 'rating')} (${count(view.participants, 'member')} gave opinions):`,
     );
     // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
     if (results.ratingCount === 0) lines.push('   no ratings were given for this version');

@@ -19,6 +19,7 @@ import type { Scope } from '../../domain/scope.js';
 import { CatchUp, type CatchUpLimits } from './catch-up.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
+import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
 import { RecentSet } from './recent-set.js';
 import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
@@ -75,7 +76,8 @@ export class DiscordBot {
     this.service = options.service;
     this.platform = options.platform;
     this.log = options.log;
-    this.now = options.now ?? Date.now;
+    // Events stamped in the order they arrive: a member's later reaction wins, even in one ms.
+    this.now = risingClock(options.now ?? Date.now);
     this.tasks = new TaskQueue(this.log);
     this.catchUp = new CatchUp({
       rest: this.client.rest,

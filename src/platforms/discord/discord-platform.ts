@@ -28,10 +28,12 @@ import {
   CONTENT_MAX,
   clip,
   critiqueInviteText,
+  MAX_PINGS,
   progressText,
   questionEmbed,
   rateButtons,
   resultsEmbed,
+  splitContent,
   statementEmbed,
   threadName,
 } from './render.js';
@@ -188,13 +190,22 @@ export class DiscordPlatform implements PlatformPort {
   }
 
   async postNotice(view: NoticeView): Promise<MessageRef | null> {
-    const content = clip(view.text, CONTENT_MAX);
-    if (!view.mentions?.length) return this.inThread(view, { content });
-    // A reminder pings the members it names (Discord takes at most 100), and no one else.
-    return this.inThread(view, {
-      content,
-      allowedMentions: { parse: [], users: view.mentions.slice(0, 100) },
-    });
+    const mentions = view.mentions ?? [];
+    if (mentions.length === 0)
+      return this.inThread(view, { content: clip(view.text, CONTENT_MAX) });
+    // A reminder to a large group names more members than one message holds (2,000
+    // characters, 100 pings): it goes in as many messages as it needs, each pinging the
+    // members it names and no one else, so nobody is left out or named by half an id.
+    let first: MessageRef | null = null;
+    for (const content of splitContent(view.text, CONTENT_MAX)) {
+      const users = mentions.filter((id) => content.includes(`<@${id}>`));
+      const ref = await this.inThread(view, {
+        content,
+        allowedMentions: { parse: [], users: users.slice(0, MAX_PINGS) },
+      });
+      first ??= ref;
+    }
+    return first;
   }
 
   /**

@@ -15,6 +15,8 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
+import { wholeEnd } from '../../domain/limits.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
 /** Discord's documented embed limits; a longer embed is refused with a 400. */
@@ -30,6 +32,8 @@ const EMBED = {
 
 /** Message content limit for bots. */
 export const CONTENT_MAX = 2000;
+/** Users one message may ping (Discord's limit on allowed_mentions.users). */
+export const MAX_PINGS = 100;
 /** Thread names are 1-100 characters. */
 const THREAD_NAME_MAX = 100;
 
@@ -38,6 +42,25 @@ const COLOUR = { question: 0x5865f2, statement: 0x57f287, results: 0xfee75c, sta
 export function clip(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * Text in pieces of at most `max` UTF-16 units (no more characters than that), cut at a
+ * line break or space where there is one in the second half, so a mention (`<@id>`, no
+ * spaces) stays whole, and never inside an emoji.
+ */
+export function splitContent(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const window = rest.slice(0, max + 1);
+    const cut = Math.max(window.lastIndexOf('\n'), window.lastIndexOf(' '));
+    const at = cut > max / 2 ? cut : wholeEnd(rest, max);
+    pieces.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  if (rest.length > 0) pieces.push(rest);
+  return pieces;
 }
 
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -189,17 +212,22 @@ export function critiqueInviteText(view: CritiqueInviteView): string {
 
 export function resultsEmbed(view: ResultsView): APIEmbed {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
-  const who = (ids: readonly string[]) =>
-    view.anonymous
-      ? `${ids.length} member${ids.length === 1 ? '' : 's'}`
-      : ids.map(mention).join(', ');
+  // A field holds 1,024 characters, some 40 mentions: past NAMED_IN_RESULTS the rest are
+  // counted, where the field's cut would leave half an id and drop the others unsaid.
+  const who = (ids: readonly string[]) => {
+    if (view.anonymous) return count(ids.length, 'member');
+    const named = ids.slice(0, NAMED_IN_RESULTS).map(mention).join(', ');
+    return ids.length > NAMED_IN_RESULTS
+      ? `${named} and ${count(ids.length - NAMED_IN_RESULTS, 'other')}`
+      : named;
+  };
   const fields = view.versions.map(({ version, statement, results, endorsement }) => {
     // Counts only, so it names nobody in an anonymous round, and a hidden round keeps both.
     const coverage = `Approval predicted for ${count(results.predictedCount, 'member')}, rated by ${results.ratingCount}.`;
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. The results are hidden until the round is finished.\n${coverage}`,
+        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
       );
     }
     const counts = results.distribution
@@ -210,7 +238,9 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
       coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
-      `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} from ${view.participants} member${view.participants === 1 ? '' : 's'} · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
+      // The ratings' count beside how many gave opinions: "2 ratings from 4 members" read
+      // as though all four had rated, and raters who gave no opinion count in the first.
+      `${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} (${count(view.participants, 'member')} gave opinions) · mean approval ${percent(results.meanApproval)} · ${results.welfareFunction} welfare ${results.welfareValue === null ? 'n/a' : results.welfareValue.toFixed(3)}`,
     ];
     if (results.welfareNote) lines.push(`_${results.welfareNote}_`);
     if (endorsement) lines.push(`Verdict: **${endorsement}**`);
@@ -232,21 +262,53 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     return field(`Version ${version}`, lines.join('\n'));
   });
   const usage = usageLines(view.usage).join('\n');
-  if (usage) fields.push(field('Model usage', usage));
+  const extra = usage ? [field('Model usage', usage)] : [];
+  const title = '📊 Results';
+  const footer = {
+    text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
+  };
+  const details = `${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
+    view.critiquedWithoutOpinion.length > 0
+      ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
+      : ''
+  }`;
+  // Discord refuses an embed over 6,000 characters or 25 fields, and a round revised
+  // several times (or a large group's names) passes that: the latest versions that fit
+  // are shown, as on the chart, with room kept for the question, and the embed says so.
+  let shown = fields;
+  const size = (kept: APIEmbedField[]) =>
+    embedLength({
+      title,
+      description: clip(`**${view.question}**${details}`, DESCRIPTION_KEPT),
+      footer,
+      fields: [...kept, ...extra],
+    }) + LEFT_OUT_NOTE;
+  while (
+    shown.length > 1 &&
+    (shown.length + extra.length > EMBED.fields || size(shown) > EMBED.total)
+  ) {
+    shown = shown.slice(1);
+  }
+  const leftOut =
+    shown.length < fields.length
+      ? `\nShowing the latest ${shown.length} of ${fields.length} versions; \`/consensus export\` has them all.`
+      : '';
   return withinLimits({
     color: COLOUR.results,
-    title: '📊 Results',
-    description: `**${view.question}**${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
-      view.critiquedWithoutOpinion.length > 0
-        ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
-        : ''
-    }`,
-    fields,
-    footer: {
-      text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
-    },
+    title,
+    description: `**${view.question}**${leftOut}${details}`,
+    fields: [...shown, ...extra],
+    footer,
   });
 }
+
+/** Members a results line names before it counts the rest. */
+const NAMED_IN_RESULTS = 12;
+
+/** Of the results' description, what a long round keeps beside its versions' fields. */
+const DESCRIPTION_KEPT = 800;
+/** Room for the note that versions were left out. */
+const LEFT_OUT_NOTE = 100;
 
 export function statusEmbed(view: StatusView): APIEmbed {
   const fields = [

@@ -9,13 +9,22 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
+import { hiddenNote } from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { emojiFor } from './emoji.js';
-import { chunk, escapeKeepingMentions, escapeText, mention, percent, slackDate } from './text.js';
+import {
+  chunk,
+  escapeKeepingMentions,
+  escapeText,
+  mention,
+  percent,
+  shorten,
+  slackDate,
+} from './text.js';
 
 type Block = types.KnownBlock;
 
@@ -36,6 +45,8 @@ const context = (...texts: string[]): Block => ({
   elements: texts.slice(0, 10).map((text) => ({ type: 'mrkdwn', text })),
 });
 const sections = (text: string): Block[] => chunk(text, SECTION_MAX).map(section);
+/** A context line that may name many members, in as many blocks as its length needs. */
+const contexts = (text: string): Block[] => chunk(text, SECTION_MAX).map((t) => context(t));
 
 function legend(options: readonly { key: string; label: string }[]): string {
   return options.map((o) => `:${emojiFor(o.key)}: ${o.label}`).join(' · ');
@@ -112,7 +123,8 @@ export function statementMessage(view: StatementView): SlackMessage {
   ];
   if (predicted.length > 0) {
     blocks.push(
-      section(
+      // Split: a large group tied at the lowest prediction names more than one text holds.
+      ...sections(
         `*Predicted approval:* ${listed}\n` +
           `Least served: ${worst.map(mention).join(', ')} (${percent(lowest)}). What would make it work for them?`,
       ),
@@ -167,10 +179,6 @@ export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
   };
 }
 
-function shorten(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
-}
-
 /** The exclusion check in one sentence; `name` formats a member for the platform. */
 const members = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
 
@@ -202,9 +210,6 @@ const NO_RATINGS = 'No ratings were given for this version.';
 /** The label for members who critiqued but gave no opinion (issue 7's "accepted, labelled"). */
 const CRITIQUED_ONLY = 'Critiqued without giving an opinion';
 
-/** What members of a hidden round see instead of the numbers. */
-export const HIDDEN_NOTE = 'The results are hidden until the round is finished.';
-
 export function resultsBlocks(view: ResultsView): Block[] {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
   const who = (ids: readonly string[]) =>
@@ -222,7 +227,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
           [
             `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
             `Approval predicted for ${members(r.predictedCount)}; ` +
-              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${HIDDEN_NOTE}`,
+              `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}`,
           ].join('\n'),
         ),
       );
@@ -264,9 +269,9 @@ export function resultsBlocks(view: ResultsView): Block[] {
     if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
   }
   if (view.critiquedWithoutOpinion.length > 0) {
-    blocks.push(context(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
+    blocks.push(...contexts(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
   }
-  if (view.versions.length > 0) blocks.push(context(exclusionText(view, who)));
+  if (view.versions.length > 0) blocks.push(...contexts(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   const usage = usageLines(view.usage);
   if (usage.length > 0) blocks.push(context(`Model use: ${usage.join('; ')}.`));
@@ -290,7 +295,9 @@ export function resultsSummary(view: ResultsView): string {
   const ratings = (n: number) => `${n} rating${n === 1 ? '' : 's'}`;
   if (view.hidden) {
     const total = view.versions.reduce((sum, v) => sum + v.results.ratingCount, 0);
-    return `${ratings(total)} so far; hidden until the round is finished.`;
+    return view.phase === 'cancelled'
+      ? `${ratings(total)}; hidden for good, as the round was cancelled.`
+      : `${ratings(total)} so far; hidden until the round is finished.`;
   }
   const one = (v: (typeof view.versions)[number]) =>
     v.results.ratingCount === 0
@@ -306,7 +313,8 @@ export function resultsSummary(view: ResultsView): string {
 
 export function noticeMessage(view: NoticeView): SlackMessage {
   const text = escapeKeepingMentions(view.text);
-  return { text, blocks: [section(`:information_source: ${text}`)] };
+  // A reminder to a large group names more members than one section holds.
+  return { text, blocks: sections(`:information_source: ${text}`) };
 }
 
 export function statusText(view: StatusView): string {

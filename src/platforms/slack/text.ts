@@ -4,6 +4,8 @@
  * statement built from opinions never pings anyone or smuggles a link back into Slack.
  */
 
+import { wholeEnd } from '../../domain/limits.js';
+
 const CONTROL = /<([^<>]*)>/g;
 
 /** Plain text from a message's or command's `text`. */
@@ -73,10 +75,15 @@ export function chunk(text: string, max: number): string[] {
   while (rest.length > max) {
     const window = rest.slice(0, max);
     const cut = Math.max(window.lastIndexOf('\n'), window.lastIndexOf(' '));
-    const at = cut > max / 2 ? cut : max;
+    const at = cut > max / 2 ? cut : wholeEnd(rest, max);
     pieces.push(rest.slice(0, at));
     rest = rest.slice(at).replace(/^[ \n]/, '');
   }
   pieces.push(rest);
   return pieces;
+}
+
+/** `text` cut to at most `max` characters with an ellipsis, never inside a character. */
+export function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, wholeEnd(text, max - 1)).trimEnd()}…`;
 }

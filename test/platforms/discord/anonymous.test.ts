@@ -163,5 +163,17 @@ describe('Discord: a hidden round', () => {
     expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([
       [MEMBERS.ana.id, 'disagree'],
     ]);
+
+    // After the finish a click counts for nothing, and the member is told so as a click.
+    await fake.answered(fake.command('finish', {}, { user: MOD, permissions: PERMS.manageGuild }));
+    const late = await fake.answered(
+      fake.click(statementId, 'consensus:rate:hidden:agree', MEMBERS.ben),
+    );
+    expect(Number(late.original?.flags) & 64).toBe(64);
+    expect(String(late.original?.content)).toBe('This poll is closed; your click was not counted.');
+    const after = await world.runtime.store.polls.ratings(world.scope, poll!);
+    expect(after.map((r) => [r.participantId, r.optionKey])).toEqual([
+      [MEMBERS.ana.id, 'disagree'],
+    ]);
   });
 });

@@ -110,7 +110,7 @@ describe('Discord: a critique round from start to the chart', () => {
     expect(version(1)).toContain('👍 agree **1** · 🤷 unsure **0** · 👎 disagree **1**');
     expect(version(1)).toContain('mean approval 50%');
     expect(version(2)).toContain('👍 agree **2** · 🤷 unsure **1** · 👎 disagree **0**');
-    expect(version(2)).toContain('3 ratings from 3 members');
+    expect(version(2)).toContain('3 ratings (3 members gave opinions)');
     expect(version(2)).toContain('mean approval 83%');
 
     // The chart is the embed's image, attached to the same message: a decodable PNG of two rows.

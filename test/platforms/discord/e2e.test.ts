@@ -157,7 +157,7 @@ describe('Discord: a whole round through the real discord.js client, fake Discor
     const v1 = embedsOf(results?.body)[0]?.fields?.[0];
     expect(v1?.name).toBe('Version 1');
     expect(v1?.value).toContain('👍 agree **2** · 🤷 unsure **1** · 👎 disagree **2**');
-    expect(v1?.value).toContain('5 ratings from 5 members');
+    expect(v1?.value).toContain('5 ratings (5 members gave opinions)');
     expect(v1?.value).toContain('Approval predicted for 5 members, rated by 5.');
     expect(v1?.value).toContain('mean approval 50%');
     // The chart rides in the same message as the embed's image: a real PNG of its size.

@@ -69,6 +69,25 @@ describe('Discord: reactions as ratings', () => {
     expect(await ratings(world, round.id)).toEqual({});
   });
 
+  it('keeps the later of two reactions that arrive within one millisecond', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    // Sent back to back, the two events reach the bot in one tick. Each pair's later
+    // emoji sorts first, so a tie on the time would keep the earlier one.
+    fake.react(threadId, statementId, ana, '🤷');
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    fake.react(threadId, statementId, ben, '👍');
+    fake.react(threadId, statementId, cai, '🤷');
+    fake.react(threadId, statementId, cai, '👎');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({
+      [ana.id]: 'agree',
+      [ben.id]: 'agree',
+      [cai.id]: 'disagree',
+    });
+  });
+
   it('takes back the ratings when a moderator removes an emoji, or every reaction, and a replay does not', async () => {
     const { fake } = world;
     const { round, threadId, statementId } = await toPoll(world);

@@ -56,7 +56,7 @@ describe('Discord embeds stay inside Discord limits', () => {
     expect(fields.find((f) => f.name === 'Predicted approval')?.value).toMatch(/… 288 more …/);
   });
 
-  it('keeps thread names to 100 characters and results within 25 fields', () => {
+  it('keeps thread names to 100 characters and results within 25 fields and 6,000 characters', () => {
     expect([...threadName('x'.repeat(300))]).toHaveLength(100);
     const embed = resultsEmbed({
       ...header,
@@ -90,7 +90,19 @@ describe('Discord embeds stay inside Discord limits', () => {
         endorsement: null,
       })),
     });
-    expect(embed.fields).toHaveLength(25);
+    // Within 25 fields and Discord's 6,000 characters an embed: the latest versions, said so.
+    const fields = embed.fields ?? [];
+    expect(fields.length).toBeLessThanOrEqual(25);
+    const total =
+      (embed.title?.length ?? 0) +
+      (embed.description?.length ?? 0) +
+      (embed.footer?.text.length ?? 0) +
+      fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
+    expect(total).toBeLessThanOrEqual(6000);
+    expect(fields.at(-1)?.name).toBe('Version 30');
+    expect(embed.description).toContain(
+      `Showing the latest ${fields.length} of 30 versions; \`/consensus export\` has them all.`,
+    );
   });
 });
 
@@ -147,6 +159,11 @@ describe('Discord results say how many members were predicted and how many rated
     ] as const) {
       const embed = view(anonymous, hidden);
       expect(embed.fields?.[0]?.value).toContain('Approval predicted for 4 members, rated by 2.');
+      if (!hidden) {
+        // Two of the four who gave opinions rated: never "2 ratings from 4 members".
+        expect(embed.fields?.[0]?.value).toContain('2 ratings (4 members gave opinions)');
+        expect(embed.fields?.[0]?.value).not.toMatch(/ratings? from/);
+      }
       expect(embed.fields?.[1]?.value).toContain('Approval predicted for 1 member, rated by 0.');
     }
     // Anonymous views come with blanked ids (the service's job); nothing here adds any.

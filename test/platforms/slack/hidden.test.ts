@@ -129,6 +129,27 @@ describe('a hidden round on Slack', () => {
     return { round, poll, at };
   }
 
+  it('says a cancelled round’s results stay hidden, rather than wait for a finish that never comes', async () => {
+    s = await startStack();
+    const { round, at } = await toPoll();
+    await click(s, 'U001', 'agree', at);
+    await s.settle();
+    await s.command('UMOD', `cancel ${round.id}`);
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'cancelled',
+    );
+    await s.command('U005', `results ${round.id}`);
+    await s.settle();
+    const answer = s.fake.calls.filter((c) => c.method === 'respond').at(-1)?.args;
+    expect(String(answer?.text)).toBe(
+      'Results: 1 rating; hidden for good, as the round was cancelled.',
+    );
+    expect(JSON.stringify(answer?.blocks)).toContain(
+      '1 rating so far. The round was cancelled before it finished, so its results stay hidden.',
+    );
+    expect(JSON.stringify(answer)).not.toMatch(/until the round is finished|Mean approval/);
+  });
+
   it('keeps the later click when two clicks are handled in the other order (action_ts)', async () => {
     s = await startStack();
     const { poll, at } = await toPoll();
@@ -159,7 +180,7 @@ describe('a hidden round on Slack', () => {
         channel: CHANNEL,
         user: 'U002',
         thread_ts: at.questionTs,
-        text: 'This poll is closed; your reaction was not counted.',
+        text: 'This poll is closed; your click was not counted.',
       },
     ]);
   });

@@ -213,6 +213,13 @@ describe('Slack text', () => {
     expect(pieces.every((p) => p.length <= 2_900)).toBe(true);
     expect(pieces.join(' ')).toBe(text);
   });
+
+  it('cuts text without a break between characters, never inside an emoji', () => {
+    const text = `${'x'.repeat(2_899)}${'😀'.repeat(10)}`;
+    const pieces = chunk(text, 2_900);
+    expect(pieces.map((p) => p.length)).toEqual([2_899, 20]);
+    expect(pieces.join('')).toBe(text);
+  });
 });
 
 describe('Slack settings', () => {
