@@ -343,7 +343,7 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedP
         ? await polls.removeReaction(...which, variant)
         : await polls.addReaction(...which, variant);
   // The round moved past the poll after the check above (a finish racing this rating).
-  if (!counted) throw new PollClosedError(round.questionRef);
+  if (!counted) throw new PollClosedError(round.questionRef, event.source);
   return {
     outcome: { status: event.removed ? 'removed' : 'recorded', roundId: round.id },
     rated: { round, poll },

@@ -68,7 +68,10 @@ describe('a rating racing the finish of its poll', () => {
         service.finish(target, MODERATOR),
       );
 
-      await expect(rate('ben', 11)).rejects.toMatchObject({ code: 'poll_closed' });
+      await expect(rate('ben', 11)).rejects.toMatchObject({
+        code: 'poll_closed',
+        message: expect.stringMatching(anonymous ? /your click was not/ : /your reaction was not/),
+      });
       const results = await service.results(await store.rounds.require(SCOPE, round.id));
       expect(results.versions[0]?.results.ratingCount).toBe(1);
       const poll = await store.polls.poll(SCOPE, round.id, 1);
