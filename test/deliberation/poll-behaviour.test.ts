@@ -353,6 +353,16 @@ describe('poll behaviour', () => {
       expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
     });
 
+    it('also at a deadline `extend` gave a poll that had none, before everyone rated', async () => {
+      const { round, target, rate } = await pollingRound(h, { reviseBelow: 60 });
+      await rate('ana', 'disagree');
+      await h.runtime.service.extend(target, MODERATOR, 5);
+      expect(await phaseOf(round.id)).toBe('polling');
+      await pollDeadline(h, round.id);
+      expect(await phaseOf(round.id)).toBe('critiquing');
+      expect(h.platform.posted.some((m) => m.kind === 'results')).toBe(false);
+    });
+
     it('leaves it to the deadline when the round has --poll-minutes', async () => {
       const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 60 });
       for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree');
