@@ -78,6 +78,10 @@ export interface StartCommand {
 }
 
 /** Which round a command is about: an explicit id, or the open round in the channel. */
+/** How long a click on a just-posted statement waits for its link: 5 x 100 ms. */
+const CLICK_LINK_RETRIES = 5;
+const CLICK_LINK_RETRY_MS = 100;
+
 export interface RoundTarget {
   scope: Scope;
   channelId: string;
@@ -555,7 +559,20 @@ export class DeliberationService {
   }
 
   async react(event: ReactionEvent): Promise<RatingOutcome> {
-    const { outcome, rated } = await ingest.reactOnPoll(this.deps.store, event);
+    let { outcome, rated } = await ingest.reactOnPoll(this.deps.store, event);
+    // Buttons exist only on the bot's own statements: a click on an unknown message is on
+    // a statement posted a moment ago, whose link to its round is still being written.
+    for (
+      let i = 0;
+      i < CLICK_LINK_RETRIES &&
+      event.source === 'button' &&
+      outcome.status === 'ignored' &&
+      !outcome.roundId;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, CLICK_LINK_RETRY_MS));
+      ({ outcome, rated } = await ingest.reactOnPoll(this.deps.store, event));
+    }
     if (outcome.status === 'recorded' && rated && rated.round.settings.reviseBelow !== null) {
       // The rating is stored whatever this finds; a failure here must not undo or retry it.
       await this.reviseOnceEveryoneRated(rated.round, rated.poll, event.userId).catch(

@@ -39,10 +39,6 @@ import {
   statusEmbed,
 } from './render.js';
 
-/** How long a click on a just-posted statement waits for its link: 5 x 100 ms. */
-const LINK_RETRIES = 5;
-const LINK_RETRY_MS = 100;
-
 /** Leaves room for the round trip to Discord inside its 3 s. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
 
@@ -132,13 +128,8 @@ export class Interactions {
         removed: false,
         source: 'button' as const,
       };
-      let outcome = await this.service.react(event);
-      // Buttons exist only on the bot's own statements: an unknown one is a statement
-      // posted a moment ago whose link to its round is still being written.
-      for (let i = 0; i < LINK_RETRIES && outcome.status === 'ignored' && !outcome.roundId; i++) {
-        await new Promise((r) => setTimeout(r, LINK_RETRY_MS));
-        outcome = await this.service.react(event);
-      }
+      // A click on a statement posted a moment ago waits there for its link.
+      const outcome = await this.service.react(event);
       return {
         ephemeral: true,
         content:

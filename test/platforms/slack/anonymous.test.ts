@@ -19,6 +19,40 @@ const OPINIONS: Record<string, string> = {
 };
 const MEMBERS = Object.keys(OPINIONS);
 
+/** A member's click on a button of the poll at `statementTs`, as Slack sends it. */
+function clickOn(s: Stack, statementTs: string, questionTs: string, user: string, value: string) {
+  return s.interactive({
+    type: 'block_actions',
+    team: { id: SCOPE.workspaceId, domain: 'fake' },
+    user: { id: user, team_id: SCOPE.workspaceId, username: user, name: user },
+    api_app_id: 'A1',
+    token: 'verification',
+    trigger_id: `t-${user}-${value}`,
+    container: {
+      type: 'message',
+      message_ts: statementTs,
+      channel_id: CHANNEL,
+      is_ephemeral: false,
+    },
+    channel: { id: CHANNEL, name: 'general' },
+    message: {
+      type: 'message',
+      ts: statementTs,
+      thread_ts: questionTs,
+      text: 'Proposed statement',
+    },
+    actions: [
+      {
+        type: 'button',
+        block_id: 'consensus_rate',
+        action_id: `rate_${value}`,
+        value,
+        action_ts: clickTs(),
+      },
+    ],
+  });
+}
+
 describe('an anonymous round on Slack', () => {
   let s: Stack;
   afterEach(async () => {
@@ -56,37 +90,7 @@ describe('an anonymous round on Slack', () => {
     expect(fake.ok('reactions.add')).toEqual([]);
     for (const user of MEMBERS) expect(JSON.stringify(statementPost.args)).not.toContain(user);
 
-    const click = (user: string, value: string) =>
-      s.interactive({
-        type: 'block_actions',
-        team: { id: SCOPE.workspaceId, domain: 'fake' },
-        user: { id: user, team_id: SCOPE.workspaceId, username: user, name: user },
-        api_app_id: 'A1',
-        token: 'verification',
-        trigger_id: `t-${user}-${value}`,
-        container: {
-          type: 'message',
-          message_ts: statementTs,
-          channel_id: CHANNEL,
-          is_ephemeral: false,
-        },
-        channel: { id: CHANNEL, name: 'general' },
-        message: {
-          type: 'message',
-          ts: statementTs,
-          thread_ts: questionTs,
-          text: 'Proposed statement',
-        },
-        actions: [
-          {
-            type: 'button',
-            block_id: 'consensus_rate',
-            action_id: `rate_${value}`,
-            value,
-            action_ts: clickTs(),
-          },
-        ],
-      });
+    const click = (user: string, value: string) => clickOn(s, statementTs, questionTs, user, value);
     await click('U001', 'agree');
     await click('U002', 'agree');
     await click('U002', 'disagree'); // changes their mind: one rating each
@@ -138,5 +142,44 @@ describe('an anonymous round on Slack', () => {
     ]);
     expect(fake.calls.every((c) => c.status === 200)).toBe(true);
     expect(resultsPost.token).toBe(BOT_TOKEN);
+  });
+  it('counts a click on a statement posted a moment ago, whose link is still being written', async () => {
+    s = await startStack();
+    const { fake, runtime } = s;
+    const { round, questionTs } = await startRound(
+      s,
+      'start --anonymous Should our team adopt a four-day week?',
+    );
+    for (const user of MEMBERS)
+      await s.event(message(s, user, OPINIONS[user] as string, questionTs));
+    await s.settle();
+    // The statement's link to its round is written a little after Slack has posted it.
+    const messages = runtime.store.messages;
+    const link = messages.link.bind(messages);
+    messages.link = async (scope, ref, role, slot) => {
+      if (role.kind === 'statement') await new Promise((r) => setTimeout(r, 250));
+      return link(scope, ref, role, slot);
+    };
+    await s.command('UMOD', 'close');
+    const statementPost = await fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('Proposed statement') &&
+        c.response !== undefined,
+    );
+    const statementTs = String(statementPost.response?.ts);
+    expect(await runtime.store.messages.lookup(SCOPE, CHANNEL, statementTs)).toBeNull();
+    // A member clicks as soon as the buttons show.
+    await clickOn(s, statementTs, questionTs, 'U001', 'agree');
+    await s.settle();
+    const told = await until(async () => fake.ok('chat.postEphemeral')[0] ?? null);
+    expect(told.args).toMatchObject({
+      user: 'U001',
+      text: expect.stringMatching(/^Your anonymous rating: agree/),
+    });
+    const poll = await runtime.store.polls.poll(SCOPE, round.id, 1);
+    expect((await runtime.store.polls.ratings(SCOPE, poll!)).map((r) => r.optionKey)).toEqual([
+      'agree',
+    ]);
   });
 });
