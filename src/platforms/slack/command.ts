@@ -197,6 +197,7 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
   };
   const end = (token: Token) => token.start + token.value.length;
   let i = 0;
+  const given = new Set<string>();
   while (i < tokens.length) {
     const token = tokens[i] as Token;
     // Before the first word of the question, the options' old, strict rules apply.
@@ -239,6 +240,11 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
             : ' To keep it in the question, put it in quotes or write `--` before the question.'),
         usage,
       );
+    }
+    // Given twice with a value, one would silently win: ask which one is meant.
+    if ((START_FLAGS as readonly string[]).includes(name)) {
+      if (given.has(name)) return invalid(`--${name} is given twice; give it once.`, usage);
+      given.add(name);
     }
     if ((START_SWITCHES as readonly string[]).includes(name)) {
       if (flag.includes('=')) return invalid(`--${name} takes no value.`, usage);

@@ -97,6 +97,24 @@ describe('slash command parsing', () => {
     );
   });
 
+  it.each([
+    'start --minutes 5 --minutes 10 Q?',
+    'start --Minutes=5 Q? --minutes 10',
+    'start --welfare nash Q? --welfare egalitarian',
+  ])('refuses a value option given twice rather than keep one silently: %j', (text) => {
+    const parsed = parseCommand(text);
+    expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0]).toMatch(
+      /^--(minutes|welfare) is given twice; give it once\.$/,
+    );
+  });
+
+  it('takes a switch given twice, which says the same thing twice', () => {
+    expect(parseCommand('start --hidden --hidden Q?')).toMatchObject({
+      kind: 'start',
+      settings: { hidden: true },
+    });
+  });
+
   it('takes --revise-below with or without --poll-minutes (it is also checked once everyone rated)', () => {
     expect(parseCommand('start Q? --revise-below=50 --minutes 30')).toEqual({
       kind: 'start',
