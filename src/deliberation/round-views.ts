@@ -30,6 +30,26 @@ export function isSummaryNote(note: string): boolean {
   return note.startsWith('made from summaries');
 }
 
+/**
+ * A command that failed after moving the round (see `followUpPending`) said "try again"
+ * once; status says it for as long as it is true, so a moderator who looks does not read
+ * "finished" and wait for results that will not come.
+ */
+function unfinishedFollowUp(round: Round): string {
+  if (!round.followUpPending) return '';
+  switch (round.phase) {
+    case 'closed':
+      return ' (its results are not posted yet: run `finish` again)';
+    case 'generating':
+    case 'revising':
+      return ' (the writing has not started yet: run `close` again)';
+    case 'critiquing':
+      return ' (the invitation to critique is not posted yet: run `critique` again)';
+    default:
+      return '';
+  }
+}
+
 export async function statusView(store: Store, round: Round): Promise<StatusView> {
   const [opinions, critiques, poll, usage] = await Promise.all([
     store.contributions.list(round.scope, round.id, 'opinion', 0),
@@ -43,7 +63,7 @@ export async function statusView(store: Store, round: Round): Promise<StatusView
   return {
     ...headerOf(round),
     phase: round.phase,
-    phaseText: describePhase(round.phase),
+    phaseText: describePhase(round.phase) + unfinishedFollowUp(round),
     opinions: opinions.length,
     critiques: critiques.length,
     version: round.version,

@@ -74,6 +74,10 @@ describe('a close or finish that fails after moving the round', () => {
       phase: 'closed',
       followUpPending: true,
     });
+    // Status does not say "finished" as if the results were on their way.
+    expect((await service.status(target)).phaseText).toBe(
+      'finished (its results are not posted yet: run `finish` again)',
+    );
 
     const results = await service.finish(target, MODERATOR);
     expect(results.versions.map((v) => v.version)).toEqual([1]);
@@ -83,6 +87,7 @@ describe('a close or finish that fails after moving the round', () => {
       followUpPending: false,
     });
     expect(await store.ratingsMatrix.count(SCOPE)).toBe(1);
+    expect((await service.status(target)).phaseText).toBe('finished');
     // Done now: a third finish is refused as before, and posts nothing more.
     await expect(service.finish(target, MODERATOR)).rejects.toMatchObject({
       code: 'illegal_transition',
