@@ -284,6 +284,9 @@ describe('Slack events', () => {
     await s.event(reaction(s, 'U001', '+1', statementTs));
     await s.event(reaction(s, 'U001', '+1', statementTs, true));
     await s.event(reaction(s, 'U001', '-1', statementTs));
+    // Events are handled after their ack: without this, under load, the failure below
+    // could meet U001's lookup instead of U002's.
+    await s.settle();
     s.fake.fail('users.info', 'internal_error');
     await s.event(reaction(s, 'U002', '+1', statementTs));
     await s.settle();
