@@ -30,7 +30,9 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
     fake.onChat = async () => {
       inFlight++;
       peak = Math.max(peak, inFlight);
-      await new Promise((r) => setTimeout(r, 5));
+      // Long enough that, on a loaded machine too, the others' requests arrive meanwhile
+      // and the cap is reached (with 5 ms this test failed once on a busy machine).
+      await new Promise((r) => setTimeout(r, 50));
       inFlight--;
       return { kind: 'chat', content: '{"statement": "ok"}' };
     };
