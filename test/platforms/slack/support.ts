@@ -327,6 +327,33 @@ export function edited(
   };
 }
 
+/**
+ * Slack changing a message nobody edited: a link in it unfurled. The event is a
+ * message_changed whose message has the attachment and keeps the `edited` it had, if any.
+ */
+export function unfurled(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
+  const eventTs = stack.ts();
+  const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
+  const attachment = { id: 1, title: 'Example Domain', from_url: 'https://example.com/' };
+  return {
+    type: 'message',
+    subtype: 'message_changed',
+    hidden: true,
+    channel,
+    ts: eventTs,
+    event_ts: eventTs,
+    channel_type: 'channel',
+    message: { type: 'message', ...inner, attachments: [attachment] },
+    previous_message: { type: 'message', ...inner },
+  };
+}
+
+/** The message as it reads after an `edited` event: its new text and its `edited` mark. */
+export function afterEdit(edit: Record<string, unknown>): Record<string, unknown> {
+  const { message } = edit as { message: Record<string, unknown> };
+  return { ...message, channel: edit.channel };
+}
+
 export function deleted(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
   const eventTs = stack.ts();
   const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
