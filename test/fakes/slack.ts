@@ -22,6 +22,11 @@ export interface RecordedCall {
 
 export interface FakeSlackOptions {
   teamId?: string;
+  /**
+   * Set: the bot token is an org-wide (Enterprise Grid) installation of this organisation.
+   * auth.test then names the organisation and no single team, as for an org-level token.
+   */
+  enterpriseId?: string;
   botUserId?: string;
   botId?: string;
 }
@@ -94,6 +99,7 @@ export class FakeSlack {
   /** reactions.get answers, by `channel ts`; messages not listed have no reactions. */
   readonly reactions = new Map<string, MessageReaction[]>();
   readonly teamId: string;
+  readonly enterpriseId: string | null;
   readonly botUserId: string;
   readonly botId: string;
   private readonly server: Server;
@@ -118,6 +124,7 @@ export class FakeSlack {
 
   constructor(options: FakeSlackOptions = {}) {
     this.teamId = options.teamId ?? 'T0001';
+    this.enterpriseId = options.enterpriseId ?? null;
     this.botUserId = options.botUserId ?? 'UBOT';
     this.botId = options.botId ?? 'BBOT';
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -300,10 +307,12 @@ export class FakeSlack {
           url: 'https://fake.slack.test/',
           team: 'Fake',
           user: 'consensus',
-          team_id: this.teamId,
+          ...(this.enterpriseId === null
+            ? { team_id: this.teamId }
+            : { enterprise_id: this.enterpriseId }),
           user_id: this.botUserId,
           bot_id: this.botId,
-          is_enterprise_install: false,
+          is_enterprise_install: this.enterpriseId !== null,
         };
       case 'apps.connections.open':
         return { ok: true, url: `${this.base.replace('http', 'ws')}/link` };

@@ -497,6 +497,9 @@ export class SlackAdapter {
    * the app (a distributed app whose events reach this URL too). In a shared (Slack
    * Connect) channel the envelope's team_id is the team that owns the channel, which may
    * be another organisation's; `authorizations` names the installation it is delivered for.
+   * An org-wide installation's deliveries name the workspace the event happened in as well
+   * as the organisation (Slack's sample payload), so for it the organisation decides, as
+   * for its commands: by the team, every event of an org-wide install was dropped.
    */
   private eventScope(envelope: z.infer<typeof EnvelopeSchema>): Scope | null {
     const ours = this.installation;
@@ -504,6 +507,7 @@ export class SlackAdapter {
     const auth = envelope.authorizations?.[0];
     const teamId = auth ? (auth.team_id ?? null) : (envelope.team_id ?? null);
     const enterpriseId = auth ? (auth.enterprise_id ?? null) : (envelope.enterprise_id ?? null);
+    if (ours.orgWide) return servesTeam(ours, { teamId, enterpriseId }) ? ours.scope : null;
     if (teamId !== null) return teamId === ours.teamId ? ours.scope : null;
     return enterpriseId !== null && enterpriseId === ours.enterpriseId ? ours.scope : null;
   }

@@ -139,6 +139,14 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   const reply = MessageSchema.safeParse(message);
   if (!reply.success || !isMemberReply(reply.data, meta)) return;
   const m = reply.data;
+  const changed = event.subtype === 'message_changed';
+  // Slack also reports changes nobody typed as message_changed: a link unfurled, a file's
+  // preview. Those carry no new `edited` (none at all, or the one the previous message
+  // had), so they are the message as last written, as the catch-up reads it: they may
+  // still bring in a reply whose own event was lost, but never earn a member a note about
+  // an edit they did not make ("your edit was not counted" after the round moved on).
+  const editedAt = changed && m.edited ? (m.edited.ts ?? event.event_ts ?? m.ts) : null;
+  const memberEdit = editedAt !== null && editedAt !== (event.previous_message?.edited?.ts ?? null);
   const replyEvent: ReplyEvent = {
     scope: meta.scope,
     channelId: channel,
@@ -148,13 +156,12 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
     text: fromSlack(m.text ?? ''),
     at: tsToMs(m.ts),
     // Edits can arrive out of order; the edit's own time says which text is the latest.
-    revision:
-      event.subtype === 'message_changed'
-        ? tsToMs(m.edited?.ts ?? event.event_ts ?? m.ts)
-        : tsToMs(m.ts),
+    revision: tsToMs(memberEdit ? editedAt : (m.edited?.ts ?? m.ts)),
     eventId: meta.eventId,
   };
   const outcome = await deps.service.reply(replyEvent);
+  // A change the member did not make speaks only for a reply new to the store.
+  if (changed && !memberEdit && outcome.status !== 'recorded') return;
   if (outcome.notice) {
     const note =
       outcome.status === 'ignored' ? `Thanks for your reply. ${outcome.notice}` : outcome.notice;

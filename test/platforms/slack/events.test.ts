@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  afterEdit,
   CHANNEL,
   deleted,
   deletedWithoutThread,
@@ -12,6 +13,7 @@ import {
   startRound,
   startStack,
   TEAM,
+  unfurled,
   until,
 } from './support.js';
 
@@ -89,6 +91,47 @@ describe('Slack events', () => {
     await s.event(older);
     await s.settle();
     expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['Final wording.']);
+  });
+
+  it('does not take a link unfurling for an edit, before or after the phase closed', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const linked = message(s, 'U003', 'See https://example.com/ for a trial plan.', questionTs);
+    const reworded = message(s, 'U004', 'Not yet convinced.', questionTs);
+    await s.event(linked);
+    await s.event(reworded);
+    const edit = edited(s, reworded, 'Convinced by https://example.com/ after all.');
+    await s.event(edit);
+    // Slack unfurls both links: the message is changed, its text is not.
+    await s.event(unfurled(s, linked));
+    await s.event(unfurled(s, afterEdit(edit)));
+    // A reply whose own event never arrived still comes in with its unfurl.
+    await s.event(unfurled(s, message(s, 'U005', 'Lost, then https://example.com/', questionTs)));
+    await s.settle();
+    const before = (await opinions(s, round.id)).map((o) => [o.participantId, o.text]);
+    expect(before).toEqual([
+      ['U003', 'See https://example.com/ for a trial plan.'],
+      ['U004', 'Convinced by https://example.com/ after all.'],
+      ['U005', 'Lost, then https://example.com/'],
+    ]);
+    await toPolling(round.id, questionTs);
+    // Unfurls can come after the round moved on: nobody edited anything, nobody is told.
+    await s.event(unfurled(s, linked));
+    await s.event(unfurled(s, afterEdit(edit)));
+    await s.settle();
+    expect(s.fake.ok('chat.postEphemeral')).toEqual([]);
+    // A real edit then is still answered, and not counted.
+    await s.event(edited(s, linked, 'Changed my mind after close.'));
+    await s.settle();
+    expect(s.fake.ok('chat.postEphemeral').map((c) => [c.args.user, c.args.text])).toEqual([
+      [
+        'U003',
+        'Thanks for your reply. Your edit was not counted: opinions closed when the round moved on.',
+      ],
+    ]);
+    expect((await opinions(s, round.id)).slice(0, 3).map((o) => [o.participantId, o.text])).toEqual(
+      before,
+    );
   });
 
   it('removes a reply deleted without previous_message, found by its channel and ts', async () => {

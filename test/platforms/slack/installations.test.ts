@@ -8,6 +8,7 @@ import {
   type Mode,
   message,
   opinions,
+  reaction,
   SCOPE,
   type Stack,
   startRound,
@@ -187,6 +188,36 @@ describe('Slack installations: when Slack cannot say', () => {
   let s: Stack;
   afterEach(async () => {
     await s?.stop();
+  });
+
+  it('takes the replies and reactions of an org-wide installation, whose deliveries name a workspace too', async () => {
+    // Slack's events for an org-wide install carry the workspace's team_id in
+    // `authorizations` beside the organisation, which is what the bot stores rounds under.
+    const organisation: Scope = { platform: 'slack', workspaceId: 'E0001' };
+    s = await startStack({ organisation: 'E0001' });
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', 'Yes, with a trial of three months.', questionTs));
+    await s.event(message(s, 'U002', 'No, our customers call on Fridays.', questionTs));
+    // The same channel and thread, delivered for another organisation's installation.
+    await s.event(message(s, 'U003', 'Not this organisation.', questionTs), {
+      organisation: 'E0002',
+    });
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    await s.command('UMOD', 'close');
+    const post = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed statement'),
+    );
+    await until(async () => s.fake.ok('reactions.add').length === 3);
+    await s.event(reaction(s, 'U001', '+1', String(post.response?.ts)));
+    await s.settle();
+    const poll = await s.runtime.store.polls.poll(organisation, round.id, 1);
+    if (!poll) throw new Error('no poll');
+    const ratings = await s.runtime.store.polls.ratings(organisation, poll);
+    expect(ratings.map((r) => [r.participantId, r.optionKey])).toEqual([['U001', 'agree']]);
+    // Nothing went under the workspace's own team id.
+    expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
   });
 
   it('refuses while conversations.info fails, and asks again next time', async () => {

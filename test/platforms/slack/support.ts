@@ -25,6 +25,11 @@ export type Mode = 'http' | 'socket';
 
 export interface StackOptions {
   mode?: Mode;
+  /**
+   * The bot is installed org-wide for this Enterprise Grid organisation (`E…`); TEAM is
+   * then one of its workspaces, which payloads name alongside the organisation.
+   */
+  organisation?: string;
   /** SLACK_MODERATORS */
   moderators?: string;
   /** Wraps the real service (to slow it down, for instance). */
@@ -54,7 +59,7 @@ export interface Reply {
 /** The real Bolt app and runtime (Redis, BullMQ workers, offline models) against a fake Slack. */
 export class Stack {
   readonly log = new RecordingLog();
-  readonly fake = new FakeSlack({ teamId: TEAM });
+  readonly fake: FakeSlack;
   slack!: SlackConnection;
   runtime!: Runtime;
   private redis!: Redis;
@@ -65,7 +70,20 @@ export class Stack {
   /** Connects a fresh Slack adapter (the same settings) to the running runtime. */
   private connect: () => Promise<void> = async () => {};
 
-  constructor(readonly mode: Mode) {}
+  /** Where the bot stores this workspace's rounds: its team, or its organisation when org-wide. */
+  get scope(): Scope {
+    return this.organisation ? { platform: 'slack', workspaceId: this.organisation } : SCOPE;
+  }
+
+  constructor(
+    readonly mode: Mode,
+    private readonly organisation: string | null = null,
+  ) {
+    this.fake = new FakeSlack({
+      teamId: TEAM,
+      ...(organisation && { enterpriseId: organisation }),
+    });
+  }
 
   async start(options: StackOptions): Promise<this> {
     await this.fake.start();
@@ -164,7 +182,8 @@ export class Stack {
       command: '/consensus',
       text,
       api_app_id: 'A0001',
-      is_enterprise_install: 'false',
+      ...(this.organisation && { enterprise_id: this.organisation }),
+      is_enterprise_install: String(this.organisation !== null),
       response_url: `${this.fake.base}/respond/${n}`,
       trigger_id: `trigger-${n}`,
     };
@@ -182,10 +201,18 @@ export class Stack {
    */
   async event(
     event: Record<string, unknown>,
-    options: { eventId?: string; retryNum?: number; team?: string; installation?: string } = {},
+    options: {
+      eventId?: string;
+      retryNum?: number;
+      team?: string;
+      installation?: string;
+      /** The organisation of an org-wide installation the delivery is for; default the bot's. */
+      organisation?: string;
+    } = {},
   ): Promise<Reply> {
     const team = options.team ?? TEAM;
     const installation = options.installation ?? team;
+    const organisation = options.organisation ?? this.organisation;
     const envelope = {
       token: 'legacy-verification-token',
       team_id: team,
@@ -193,13 +220,15 @@ export class Stack {
       type: 'event_callback',
       event_id: options.eventId ?? `Ev${String(++this.counter).padStart(6, '0')}`,
       event_time: Math.floor(Date.now() / 1000),
+      ...(organisation && { enterprise_id: organisation }),
+      // An org-wide installation's deliveries name the workspace as well as the organisation.
       authorizations: [
         {
-          enterprise_id: null,
+          enterprise_id: organisation,
           team_id: installation,
           user_id: this.fake.botUserId,
           is_bot: true,
-          is_enterprise_install: false,
+          is_enterprise_install: organisation !== null,
         },
       ],
       event,
@@ -251,7 +280,7 @@ export class Stack {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  return new Stack(options.mode ?? 'http').start(options);
+  return new Stack(options.mode ?? 'http', options.organisation).start(options);
 }
 
 function gated(inner: Generator, before?: () => Promise<void>): Generator {
@@ -325,6 +354,33 @@ export function edited(
     message: { type: 'message', ...inner, text, edited: { user: inner.user, ts: eventTs } },
     previous_message: { type: 'message', ...inner },
   };
+}
+
+/**
+ * Slack changing a message nobody edited: a link in it unfurled. The event is a
+ * message_changed whose message has the attachment and keeps the `edited` it had, if any.
+ */
+export function unfurled(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
+  const eventTs = stack.ts();
+  const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
+  const attachment = { id: 1, title: 'Example Domain', from_url: 'https://example.com/' };
+  return {
+    type: 'message',
+    subtype: 'message_changed',
+    hidden: true,
+    channel,
+    ts: eventTs,
+    event_ts: eventTs,
+    channel_type: 'channel',
+    message: { type: 'message', ...inner, attachments: [attachment] },
+    previous_message: { type: 'message', ...inner },
+  };
+}
+
+/** The message as it reads after an `edited` event: its new text and its `edited` mark. */
+export function afterEdit(edit: Record<string, unknown>): Record<string, unknown> {
+  const { message } = edit as { message: Record<string, unknown> };
+  return { ...message, channel: edit.channel };
 }
 
 export function deleted(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
@@ -401,14 +457,14 @@ export async function startRound(
   );
   const questionTs = String(post.response?.ts);
   const round = await until(async () => {
-    const [r] = await stack.runtime.store.rounds.openInChannel(SCOPE, CHANNEL);
+    const [r] = await stack.runtime.store.rounds.openInChannel(stack.scope, CHANNEL);
     return r?.questionRef ? r : null;
   });
   return { round, questionTs };
 }
 
 export async function opinions(stack: Stack, roundId: string) {
-  return stack.runtime.store.contributions.list(SCOPE, roundId, 'opinion', 0);
+  return stack.runtime.store.contributions.list(stack.scope, roundId, 'opinion', 0);
 }
 
 /** A member's click on a poll button (block_actions), as Slack sends it. */
