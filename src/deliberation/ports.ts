@@ -9,6 +9,17 @@ import type {
 } from './views.js';
 
 /**
+ * Thrown by a port when the round's thread no longer exists (a moderator deleted it):
+ * nothing more can be posted where the round lives, and no member can reply there.
+ */
+export class ThreadGoneError extends Error {
+  constructor(readonly threadId: string) {
+    super(`the round's thread ${threadId} no longer exists`);
+    this.name = 'ThreadGoneError';
+  }
+}
+
+/**
  * What a platform adapter must do for the service: post and edit messages. Every method
  * gets a platform-neutral view; rendering (Block Kit, embeds, terminal) is the adapter's.
  */

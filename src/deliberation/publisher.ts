@@ -4,9 +4,9 @@ import type { Platform } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
 import type { ScoreOutline } from '../store/polls.js';
 import type { Store } from '../store/store.js';
-import type { PlatformPort } from './ports.js';
+import { type PlatformPort, ThreadGoneError } from './ports.js';
 import type { DeliberationService } from './service.js';
-import { headerOf, type ProgressStep, type ProgressView } from './views.js';
+import { headerOf, type ProgressStep, type ProgressView, threadGoneNotice } from './views.js';
 
 export interface PublisherDeps {
   store: Store;
@@ -20,10 +20,54 @@ export interface PublisherDeps {
  * job runs, so a late or repeated progress edit shows the current state, never an old one.
  */
 export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promise<void> {
+  const publish = publishing(deps);
   return async (job) => {
     const port = deps.platforms[job.scope.platform];
     if (!port) throw new Error(`no ${job.scope.platform} connection in this process`);
     const round = await deps.store.rounds.require(job.scope, job.roundId);
+    try {
+      await publish(job, port, round);
+    } catch (error) {
+      if (!(error instanceof ThreadGoneError)) throw error;
+      await threadGone(deps, port, round, job);
+    }
+  };
+}
+
+/**
+ * The round's thread was deleted: its replies are gone and nothing more can be posted
+ * there, so the round is cancelled (a retry of this job, or any later one, would fail
+ * the same way, and the round would wait for good) and the channel is told once.
+ */
+async function threadGone(
+  deps: PublisherDeps,
+  port: PlatformPort,
+  round: Round,
+  job: PublishJob,
+): Promise<void> {
+  const ids = { roundId: round.id, scope: round.scope, kind: job.kind };
+  const cancelled = await deps.service.cancelForGoneThread(round.scope, round.id);
+  if (!cancelled) {
+    deps.log.info(ids, 'the round’s thread is gone; the round was over already');
+    return;
+  }
+  deps.log.warn(ids, 'the round’s thread is gone; round cancelled');
+  try {
+    await port.postNotice({
+      ...headerOf(cancelled),
+      thread: null,
+      text: threadGoneNotice(cancelled),
+    });
+  } catch (error) {
+    deps.log.warn(
+      { ...ids, err: error instanceof Error ? error.message : String(error) },
+      'could not say in the channel that the round was cancelled',
+    );
+  }
+}
+
+function publishing(deps: PublisherDeps) {
+  return async (job: PublishJob, port: PlatformPort, round: Round): Promise<void> => {
     const header = headerOf(round);
     const { messages, polls } = deps.store;
     switch (job.kind) {

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { DomainError } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import { assertTransition, describePhase, type RoundPhase } from '../domain/phase.js';
+import { assertTransition, describePhase, isTerminal, type RoundPhase } from '../domain/phase.js';
 import type { Poll, Rating } from '../domain/rating.js';
 import { approvalBelow, everyoneRated, pollResults } from '../domain/results.js';
 import {
@@ -443,6 +443,33 @@ export class DeliberationService {
       return { ...r, phase: 'closed', deadline: null, followUpPending: true };
     });
     return this.results(await this.settleFollowUp(moved));
+  }
+
+  /**
+   * The platform says the thread under a message was deleted: if it was a round's (the
+   * thread of its question), the round is cancelled; the cancelled round, else null.
+   */
+  async threadDeleted(scope: Scope, channelId: string, threadId: string): Promise<Round | null> {
+    const role = await this.deps.store.messages.lookup(scope, channelId, threadId);
+    if (role?.kind !== 'question') return null;
+    return this.cancelForGoneThread(scope, role.roundId);
+  }
+
+  /**
+   * Cancels a round whose thread the platform says is gone (see `ThreadGoneError`);
+   * the cancelled round, or null when it was over already.
+   */
+  async cancelForGoneThread(scope: Scope, roundId: string): Promise<Round | null> {
+    let moved = false;
+    const round = await this.deps.store.rounds.update(scope, roundId, (r) => {
+      if (isTerminal(r.phase)) return r;
+      moved = true;
+      return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
+    });
+    if (!moved) return null;
+    await this.deps.queues.cancelDeadline({ scope, roundId, version: round.version });
+    this.deps.log.info({ roundId, scope }, 'round cancelled: its thread is gone');
+    return round;
   }
 
   async cancel(target: RoundTarget, actor: Actor | null): Promise<Round> {

@@ -129,6 +129,11 @@ export function hiddenNote(phase: RoundPhase): string {
     : 'The results are hidden until the round is finished.';
 }
 
+/** Said in the channel when a round's thread was deleted and the round cancelled for it. */
+export function threadGoneNotice(round: Pick<Round, 'id' | 'question'>): string {
+  return `The thread of round \`${round.id}\` (“${round.question}”) was deleted, so the round is cancelled. Start a new one with \`/consensus start\`.`;
+}
+
 export interface NoticeView extends RoundHeader {
   text: string;
   /**

@@ -987,6 +987,27 @@ export class FakeDiscord {
     this.dispatch('MESSAGE_UPDATE', this.gatewayMessage(message));
   }
 
+  /**
+   * A moderator deletes a thread: it and its messages are gone (later requests to it get
+   * 404 Unknown Channel), and the gateway says THREAD_DELETE unless `withoutEvent`.
+   */
+  deleteThread(threadId: string, options: { withoutEvent?: boolean } = {}): void {
+    const thread = this.channels.get(threadId);
+    if (!thread) throw new Error(`fake Discord: no thread ${threadId}`);
+    this.channels.delete(threadId);
+    for (const [id, message] of this.messages) {
+      if (message.channel_id === threadId) this.messages.delete(id);
+    }
+    // Without the event: as for a thread discord.js had not cached, which emits nothing.
+    if (options.withoutEvent) return;
+    this.dispatch('THREAD_DELETE', {
+      id: threadId,
+      guild_id: this.guildId,
+      parent_id: thread.parent_id,
+      type: thread.type,
+    });
+  }
+
   /** A moderator deletes several messages of a channel at once (MESSAGE_DELETE_BULK). */
   removeMany(channelId: string, messageIds: string[]): void {
     for (const id of messageIds) this.messages.delete(id);

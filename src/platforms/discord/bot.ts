@@ -1,4 +1,5 @@
 import {
+  type AnyThreadChannel,
   type Client,
   type ClientEvents,
   Events,
@@ -13,6 +14,7 @@ import {
 } from 'discord.js';
 import type { PlatformService } from '../../deliberation/ports.js';
 import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
+import { headerOf, threadGoneNotice } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -30,10 +32,10 @@ export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
 
 /**
  * The parts of the service the Discord adapter calls: every adapter's, and what it needs to
- * catch up after being offline and to follow reactions removed in bulk.
+ * catch up after being offline, to follow reactions removed in bulk and deleted threads.
  */
 export type DiscordService = PlatformService &
-  Pick<DeliberationService, 'openRounds' | 'pollReactions'>;
+  Pick<DeliberationService, 'openRounds' | 'pollReactions' | 'threadDeleted'>;
 
 export interface DiscordBotOptions
   extends Pick<InteractionsOptions, 'moderatorRoles' | 'deferAfterMs' | 'maxRequestBytes'> {
@@ -110,6 +112,7 @@ export class DiscordBot {
     this.listen(Events.MessageBulkDelete, (messages) => {
       for (const m of messages.values()) this.onMessageDelete(m);
     });
+    this.listen(Events.ThreadDelete, (thread) => this.onThreadDelete(thread));
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
     this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
@@ -202,6 +205,31 @@ export class DiscordBot {
   }
 
   /** Only messages in a thread count; the service then checks that it is a round's thread. */
+  /**
+   * A moderator deleted a thread: if it was a round's, the round is cancelled at once and
+   * the channel told, rather than when the next post into it fails (after a close, a
+   * whole pipeline run later). A thread discord.js had not cached sends no event; the
+   * publisher's ThreadGoneError covers that.
+   */
+  private onThreadDelete(thread: AnyThreadChannel): void {
+    const { guildId, parentId } = thread;
+    if (!parentId) return;
+    const scope = { platform: 'discord' as const, workspaceId: guildId };
+    void this.tasks.inOrder(thread.id, async () => {
+      const cancelled = await this.service.threadDeleted(scope, parentId, thread.id);
+      if (!cancelled) return;
+      this.log.warn(
+        { roundId: cancelled.id, scope },
+        'the round’s thread is gone; round cancelled',
+      );
+      await this.platform.postNotice({
+        ...headerOf(cancelled),
+        thread: null,
+        text: threadGoneNotice(cancelled),
+      });
+    });
+  }
+
   private placeOf(message: Message | PartialMessage): ThreadPlace | null {
     const guildId = message.guildId;
     const channel = message.channel;

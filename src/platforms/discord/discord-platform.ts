@@ -9,7 +9,7 @@ import {
   ThreadAutoArchiveDuration,
 } from 'discord.js';
 import { z } from 'zod';
-import type { PlatformPort } from '../../deliberation/ports.js';
+import { type PlatformPort, ThreadGoneError } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
   NoticeView,
@@ -226,9 +226,15 @@ export class DiscordPlatform implements PlatformPort {
   }
 
   /** Everything about a round after the question goes into the question's thread. */
-  private inThread(view: RoundHeader, message: OutgoingMessage): Promise<MessageRef> {
+  private async inThread(view: RoundHeader, message: OutgoingMessage): Promise<MessageRef> {
     const threadId = view.thread?.threadId ?? null;
-    return this.post(threadId ?? view.channelId, threadId, message);
+    try {
+      return await this.post(threadId ?? view.channelId, threadId, message);
+    } catch (error) {
+      // Deleted by a moderator: every later post would fail the same way.
+      if (threadId !== null && isUnknownChannel(error)) throw new ThreadGoneError(threadId);
+      throw error;
+    }
   }
 
   private async post(
@@ -263,6 +269,10 @@ export class DiscordPlatform implements PlatformPort {
     );
     return { channelId: created.channel_id, messageId: created.id, threadId };
   }
+}
+
+function isUnknownChannel(error: unknown): boolean {
+  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel;
 }
 
 function isUnknownMessage(error: unknown): boolean {

@@ -28,6 +28,7 @@ function bound(service: DiscordService): DiscordService {
     react: service.react.bind(service),
     openRounds: service.openRounds.bind(service),
     pollReactions: service.pollReactions.bind(service),
+    threadDeleted: service.threadDeleted.bind(service),
   };
 }
 
