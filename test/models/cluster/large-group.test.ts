@@ -123,6 +123,26 @@ describe('the generation prompt of a large group', () => {
     expect(plan.opinions.summaries.reduce((n, s) => n + s.size, 0)).toBe(400);
     expect(plan.critiques?.summaries.reduce((n, s) => n + s.size, 0)).toBe(150);
   });
+
+  it('refuses, naming LLM_PROMPT_BUDGET_TOKENS, a budget even the barest summaries exceed', async () => {
+    // 500 tokens is the lowest the setting takes; the summary instructions, a question of
+    // the longest kind and a previous statement are over 1,000 before any group is shown.
+    const texts = syntheticOpinions(2_000, 60).map((p) => p.opinion);
+    const critiques = syntheticOpinions(300, 30, 4).map((p) => p.opinion);
+    await expect(
+      planPrompt(
+        {
+          ...inputs(texts),
+          question: `${'Which of these plans should we adopt? '.repeat(13)}`.slice(0, 500),
+          critiques,
+          previous: 'We agree to a three-month trial. '.repeat(25),
+        },
+        { budgetTokens: 500, seed: 3 },
+      ),
+    ).rejects.toThrow(
+      /^even the smallest generation prompt \(~1,\d{3} tokens.*exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\); generation stopped rather than overrun it/,
+    );
+  });
 });
 
 describe('LlmGenerator on a large group (real openai client, fake server)', () => {
@@ -219,4 +239,33 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       );
     },
   );
+
+  it('sends nothing, not even the embeddings, when no prompt fits the budget', async () => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = largeGroupChat;
+    const { client } = clientFor(fake);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      promptBudgetTokens: 500,
+      embeddingModel: 'embed-model',
+      log: new RecordingLog(),
+    });
+    const ledger = new MemoryLedger();
+    await expect(
+      generator.generate({
+        question: `${'Should we adopt a four-day week, and on which terms? '.repeat(9)}`.slice(
+          0,
+          480,
+        ),
+        participants: syntheticOpinions(1_000, 60),
+        k: 4,
+        seed: 2,
+        previous: null,
+        ledger,
+      }),
+    ).rejects.toThrow(/exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\)/);
+    expect(fake.requests).toHaveLength(0);
+    expect(ledger.spent.calls).toBe(0);
+  });
 });
