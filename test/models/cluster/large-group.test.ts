@@ -10,7 +10,7 @@ import { LlmGenerator } from '../../../src/models/llm/generator.js';
 import { planPrompt } from '../../../src/models/llm/large-group.js';
 import { quickContentTerms } from '../../../src/models/text/quick-terms.js';
 import { TfIdf } from '../../../src/models/text/tfidf.js';
-import { FakeOpenAI } from '../../fakes/openai.js';
+import { dataOf, FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { largeGroupChat, syntheticOpinions } from '../llm/large-groups.js';
 import { clientFor, MemoryLedger, QUESTION } from '../llm/support.js';
@@ -67,6 +67,12 @@ describe('clustering', () => {
   it('cuts long quotes at a word and marks the cut', () => {
     expect(cutQuote('one two three four five', 12)).toBe('one two…');
     expect(cutQuote('short', 12)).toBe('short');
+  });
+
+  it('never cuts a character beyond the BMP in half', () => {
+    // 2 UTF-16 units an emoji: a cut at an odd unit used to keep a lone high surrogate.
+    expect(cutQuote('😀'.repeat(10), 6)).toBe('😀😀…');
+    expect(cutQuote(`x${'😀'.repeat(10)}`, 7)).toBe('x😀😀…');
   });
 
   it('returns summaries with sizes that add up, largest first, within the fit', () => {
@@ -239,6 +245,50 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       );
     },
   );
+
+  it('quotes emoji-only opinions as whole characters in the request the server gets', async () => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = largeGroupChat;
+    const { client } = clientFor(fake);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      promptBudgetTokens: BUDGET,
+      log: new RecordingLog(),
+    });
+    const emoji = ['😀', '🚲', '🌍', '👍🏽', '🙏', '🚀', '🌙', '🎉', '💡', '🔥'];
+    // 500 UTF-16 units each, without a space: every quote shape (400, 300, 240, 120
+    // characters) cuts inside a surrogate pair unless the cut avoids it.
+    const participants = Array.from({ length: 400 }, (_, i) => ({
+      id: `u${i}`,
+      opinion: `${emoji[i % emoji.length]}`.repeat(
+        emoji[i % emoji.length]?.length === 4 ? 125 : 250,
+      ),
+      critique: null,
+    }));
+    await generator.generate({
+      question: QUESTION,
+      participants,
+      k: 2,
+      seed: 3,
+      previous: null,
+      ledger: new MemoryLedger(),
+    });
+    const bodies = fake.chatBodies('consensus_statement');
+    expect(bodies).toHaveLength(2);
+    const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    for (const body of bodies) {
+      const groups = dataOf(body).opinion_groups as { quoted_opinions: string[] }[];
+      const quotes = groups.flatMap((g) => g.quoted_opinions);
+      expect(quotes.length).toBeGreaterThan(0);
+      for (const quote of quotes) {
+        expect(quote.endsWith('…')).toBe(true);
+        expect(lone.test(quote)).toBe(false);
+        // A prefix of some member's words, as written.
+        expect(participants.some((p) => p.opinion.startsWith(quote.slice(0, -1)))).toBe(true);
+      }
+    }
+  });
 
   it('sends nothing, not even the embeddings, when no prompt fits the budget', async () => {
     fake = await FakeOpenAI.start();
