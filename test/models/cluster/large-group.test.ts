@@ -38,6 +38,37 @@ describe('clustering', () => {
     expect(clusters).toBeGreaterThanOrEqual(6);
   });
 
+  it('tells opinions in other scripts apart, Japanese (no spaces) included', () => {
+    const scripts: Record<string, readonly string[]> = {
+      russian: ['Я за четырёхдневку, но нужен пилот', 'Четырёхдневка хороша, если будет пилот'],
+      arabic: ['أنا أؤيد أسبوع العمل لأربعة أيام', 'أسبوع العمل لأربعة أيام فكرة جيدة'],
+      japanese: [
+        '週休三日制に賛成です。家族との時間が増えます',
+        '週休三日制なら家族との時間が増えます',
+      ],
+      hindi: ['मैं चार दिन के सप्ताह का समर्थन करता हूँ', 'चार दिन का सप्ताह अच्छा विचार है'],
+    };
+    const names = Object.keys(scripts);
+    const texts = Array.from({ length: 200 }, (_, i) => {
+      const variants = scripts[names[i % 4] as string] as readonly string[];
+      return variants[Math.floor(i / 4) % 2] as string;
+    });
+    const { assignment, clusters } = kmeans(lexicalVectors(texts), 4, 5);
+    expect(clusters).toBe(4);
+    // Each script's opinions in one cluster of their own.
+    const clusterOf = names.map(
+      (_, s) =>
+        new Set(
+          texts
+            .map((_, i) => i)
+            .filter((i) => i % 4 === s)
+            .map((i) => assignment[i]),
+        ),
+    );
+    expect(clusterOf.every((set) => set.size === 1)).toBe(true);
+    expect(new Set(clusterOf.map((set) => [...set][0])).size).toBe(4);
+  });
+
   it('weighs terms as TfIdf does, and names dimensions by the words written', () => {
     const texts = [
       'Families need rest. Families need time.',
