@@ -194,9 +194,27 @@ function learnedFit(
   return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as LearnedFit;
 }
 
+/**
+ * What must not outlive the bench: its redis-server and worker process. Stopped, newest
+ * first, when the bench is interrupted (Ctrl-C, a timeout's SIGTERM) or fails, as when it
+ * finishes; both used to keep running after a SIGTERM or a thrown error.
+ */
+const running = new Set<() => Promise<void>>();
+
+async function stopRunning(): Promise<void> {
+  for (const stop of [...running].reverse()) {
+    running.delete(stop);
+    await stop().catch(() => undefined);
+  }
+}
+
 /** A worker process (docker-compose's worker command) with these settings. */
 class WorkerProcess {
-  private constructor(private readonly child: ChildProcess) {}
+  private readonly stopper = () => this.stop();
+
+  private constructor(private readonly child: ChildProcess) {
+    running.add(this.stopper);
+  }
 
   static async start(env: Record<string, string>): Promise<WorkerProcess> {
     const child = spawn(process.execPath, WORKER_COMMAND, {
@@ -204,8 +222,10 @@ class WorkerProcess {
       env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    // Tracked from the spawn on: an interruption while it starts stops it too.
+    const worker = new WorkerProcess(child);
     let seen = '';
-    await new Promise<void>((ready, fail) => {
+    const started = new Promise<void>((ready, fail) => {
       const timer = setTimeout(() => fail(new Error(`worker did not start:\n${seen}`)), 30_000);
       child.stderr?.on('data', (chunk: Buffer) => {
         // Kept short: only the start-up matters, the rest is drained and dropped.
@@ -220,7 +240,13 @@ class WorkerProcess {
         fail(new Error(`worker exited with ${code}:\n${seen}`));
       });
     });
-    return new WorkerProcess(child);
+    try {
+      await started;
+    } catch (error) {
+      await worker.stop();
+      throw error;
+    }
+    return worker;
   }
 
   /** Peak resident set size of the process so far (Linux VmHWM), in MiB. */
@@ -231,6 +257,7 @@ class WorkerProcess {
   }
 
   async stop(): Promise<void> {
+    running.delete(this.stopper);
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');
@@ -244,6 +271,7 @@ async function main() {
   progress('npm run build (the worker runs from dist/)');
   build();
   const redisServer = await startEphemeralRedis();
+  running.add(() => redisServer.stop());
   const redis = await connectRedis(redisServer.url);
   const fake = await FakeOpenAI.start({ latencyMs: L });
   fake.onChat = largeGroupChat;
@@ -751,8 +779,24 @@ async function main() {
   redis.disconnect();
   await fake.close();
   await fakeSlack.stop();
-  await redisServer.stop();
+  await stopRunning();
 }
 
-await main();
+// Exit codes as the signal's own death would report them.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping the worker and redis-server`);
+    void stopRunning().finally(() => process.exit(code));
+  });
+}
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  await stopRunning();
+  process.exit(1);
+}
 process.exit(0);

@@ -23,10 +23,31 @@ return 0
   1,
 );
 
+/**
+ * Moves a live lease's expiry on by ARGV[2] ms, and only a lease still there: one that
+ * already expired may have been given to another process, and must not come back.
+ */
+const RENEW = new LuaScript(
+  `
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`,
+  1,
+);
+
 export interface RedisRequestGateOptions {
   /** Requests in flight across every process sharing `key`. */
   cap: number;
-  /** Longer than one request may take (its timeout), so a live request never loses its place. */
+  /**
+   * How long a place outlives its holder's last sign of life. A holder renews its lease
+   * every third of this while it holds the place (a request may wait for a
+   * requests-per-minute slot for a minute or more before it is even sent), so only the
+   * places of a process that died, or froze for this long, expire.
+   */
   leaseMs: number;
   /** How often a waiter asks again. Only a process's own `LLM_CONCURRENCY` callers wait here. */
   pollMs?: number;
@@ -64,7 +85,22 @@ export class RedisRequestGate implements RequestGate {
         id,
       );
       if (Number(taken) === 1) {
+        // The lease was sized for one request, but the place is held for as long as the
+        // caller keeps it, which includes its wait for a request slot under
+        // LLM_REQUESTS_PER_MINUTE: without renewal that wait let the lease expire and
+        // another process take the place, and both requests then ran at once.
+        const renew = setInterval(
+          () => {
+            RENEW.run(this.redis, this.key, this.now(), this.options.leaseMs, id).catch(() => {
+              // Tried again on the next tick: the lease lasts leaseMs from the last
+              // renewal that reached Redis, as a dead process's does from its last.
+            });
+          },
+          Math.max(1, Math.floor(this.options.leaseMs / 3)),
+        );
+        renew.unref();
         return async () => {
+          clearInterval(renew);
           await this.redis.zrem(this.key, id);
         };
       }

@@ -7,6 +7,7 @@ import type { Scope } from '../domain/scope.js';
 import {
   ModelSetupError,
   NoUsableOutputError,
+  PromptBudgetError,
   RateLimitedError,
   TokenBudgetError,
 } from '../models/llm/errors.js';
@@ -135,11 +136,13 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
           );
         } else if (
           err instanceof TokenBudgetError ||
+          err instanceof PromptBudgetError ||
           err instanceof ModelSetupError ||
           err instanceof NoUsableOutputError
         ) {
-          // Retrying cannot help: the round has no budget left, the setup is wrong, or
-          // every sample was tried and none was usable (a moderator's close starts anew).
+          // Retrying cannot help: the round has no budget left, no prompt fits the prompt
+          // budget, the setup is wrong, or every sample was tried and none was usable (a
+          // moderator's close starts anew).
           err = new UnrecoverableError(err.message);
         } else if (err instanceof DomainError && err.code === 'not_found') {
           // The round is gone (a Redis that restarted without persistence): no retry finds it.

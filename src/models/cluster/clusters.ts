@@ -296,7 +296,10 @@ export interface SummaryShape {
 export function cutQuote(text: string, chars: number): string {
   const t = text.trim().replace(/\s+/g, ' ');
   if (t.length <= chars) return t;
-  const cut = t.slice(0, Math.max(1, chars - 1));
+  let cut = t.slice(0, Math.max(1, chars - 1));
+  // Never half an emoji (or any character beyond the BMP): a lone surrogate is no longer
+  // the member's words; the prompt's data block carried it as a "\ud83d" escape.
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
   const space = cut.lastIndexOf(' ');
   return `${space > chars / 2 ? cut.slice(0, space) : cut}…`;
 }

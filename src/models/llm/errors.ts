@@ -31,6 +31,24 @@ export class TokenBudgetError extends Error {
 }
 
 /**
+ * Even the barest summary prompt (the instructions, the question, a previous statement
+ * and each list as one group with its size and no quotes) exceeds LLM_PROMPT_BUDGET_TOKENS.
+ * Every retry would build the same prompt, so the run fails with this message instead of
+ * sending a prompt over the budget it was configured to respect.
+ */
+export class PromptBudgetError extends Error {
+  constructor(
+    readonly needed: number,
+    readonly budget: number,
+  ) {
+    super(
+      `even the smallest generation prompt (~${needed.toLocaleString('en-US')} tokens: the instructions, the question, any previous statement and every opinion counted in one group without quotes) exceeds the prompt budget (${budget.toLocaleString('en-US')} tokens, LLM_PROMPT_BUDGET_TOKENS); generation stopped rather than overrun it. Raise LLM_PROMPT_BUDGET_TOKENS or shorten the question`,
+    );
+    this.name = 'PromptBudgetError';
+  }
+}
+
+/**
  * The server refused the request for a reason no retry fixes (401, 403, 404: wrong key,
  * wrong model name, wrong base URL).
  */

@@ -9,7 +9,7 @@ import {
 } from '../cluster/clusters.js';
 import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
 import { estimateTokens, type ModelClient } from './client.js';
-import { ModelSetupError, TokenBudgetError } from './errors.js';
+import { ModelSetupError, PromptBudgetError, TokenBudgetError } from './errors.js';
 import {
   generationMessages,
   type PromptGroup,
@@ -110,6 +110,13 @@ export async function planPrompt(p: PromptInputs, options: PlanOptions): Promise
   const budget = options.budgetTokens;
   if (budget <= 0 || verbatimEstimate <= budget)
     return { kind: 'verbatim', estimate: verbatimEstimate };
+  // The barest summaries (each list as one group, sizes only) are the floor of every
+  // shape tried below. Checked first, so that a prompt that can never fit costs no
+  // embeddings call and no clustering, and is refused rather than sent over the budget.
+  const bare = (texts: readonly string[]): PromptGroup[] =>
+    texts.length === 0 ? [] : [{ members: texts.length, percent: 100, terms: [], quotes: [] }];
+  const floor = estimateOf(summaryMessages(p, bare(p.opinions), bare(p.critiques)));
+  if (floor > budget) throw new PromptBudgetError(floor, budget);
 
   let usage = NO_USAGE;
   let basis = options.embed
@@ -156,6 +163,9 @@ export async function planPrompt(p: PromptInputs, options: PlanOptions): Promise
   const estimate = estimateOf(
     summaryMessages(p, opinionGroups, critiques?.summaries.map(toPromptGroup) ?? []),
   );
+  // summariseWithin hands back its last shape even when that does not fit; the floor
+  // above makes that unlikely, and this makes it impossible to send.
+  if (estimate > budget) throw new PromptBudgetError(estimate, budget);
   return { kind: 'summaries', estimate, verbatimEstimate, opinions, critiques, basis, usage };
 }
 

@@ -4,7 +4,8 @@ import { NEGATED_PREFIX, OPINION_VERBS } from './analyze.js';
  * Content terms for grouping many texts at once (the clusters of a large group's
  * opinions), without an NLP model: words by a regular expression, English stop words
  * dropped, plurals folded, and the first content word after a negation marked as in
- * contentTerms. On the Polis comments in test/fixtures ~85% of terms are those of
+ * contentTerms. Words in any script count; runs of Han, kana or Thai, written without
+ * spaces, count as overlapping character pairs. On the Polis comments in test/fixtures ~85% of terms are those of
  * contentTerms; the rest are mostly inflections a lemmatiser merges ("hiring"/"hire").
  * A worker clustering 100 opinions spent more CPU in wink-nlp (tagging, lemmas) than in
  * anything else of the round, ~30 ms before the JIT warms up; this takes a few.
@@ -86,12 +87,27 @@ function singular(word: string): string {
   return word;
 }
 
-/** A word, apostrophes inside it included, or a mark that ends a negation's scope. */
-const TOKEN = /[a-z0-9]+(?:['’][a-z]+)*|[.,;:!?()\n]/g;
+/**
+ * A word in any script (letters with their combining marks, digits), apostrophes inside
+ * it included, or a mark that ends a negation's scope. ASCII-only words made every
+ * opinion in Cyrillic, Arabic, Devanagari or Japanese a vector of zeros, so a large
+ * group's opinions in those scripts all fell into one cluster, whatever they said.
+ */
+const TOKEN = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}]+)*|[.,;:!?()\n。、！？，；：]/gu;
 const CONTRACTION = /['’](?:s|re|ve|ll|d|m)$/;
+/** Scripts written without spaces between words: a run of them is cut into bigrams. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u;
+const LETTER = /\p{L}/u;
 
 function isLetter(code: number): boolean {
   return code >= 97 && code <= 122;
+}
+
+/** "週休三日制" -> 週休, 休三, 三日, 日制: words cannot be told apart, overlapping pairs can. */
+function bigrams(run: string): string[] {
+  const chars = [...run];
+  if (chars.length < 2) return chars;
+  return chars.slice(0, -1).map((c, i) => c + (chars[i + 1] as string));
 }
 
 // One regular expression over the text and character tests per token: a worker runs
@@ -106,6 +122,13 @@ export function quickTerms(text: string): QuickTerm[] {
     let token = match[0];
     const first = token.charCodeAt(0);
     if (token.length === 1 && !isLetter(first) && !(first >= 48 && first <= 57)) {
+      if (!LETTER.test(token)) {
+        negated = false;
+        continue;
+      }
+    }
+    if (first > 127 && UNSPACED.test(token)) {
+      for (const pair of bigrams(token)) out.push({ term: pair, word: pair });
       negated = false;
       continue;
     }
@@ -126,7 +149,7 @@ export function quickTerms(text: string): QuickTerm[] {
     }
     if (token.length < 2 || STOP_WORDS.has(token)) continue;
     // Numbers alone carry no content.
-    if (!isLetter(token.charCodeAt(0)) && !/[a-z]/.test(token)) continue;
+    if (!isLetter(token.charCodeAt(0)) && !LETTER.test(token)) continue;
     const term = singular(token);
     // "I don't think we should adopt it" negates the adopting, not the thinking.
     if (negated && !OPINION_VERBS.has(term)) {

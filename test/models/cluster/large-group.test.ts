@@ -10,7 +10,7 @@ import { LlmGenerator } from '../../../src/models/llm/generator.js';
 import { planPrompt } from '../../../src/models/llm/large-group.js';
 import { quickContentTerms } from '../../../src/models/text/quick-terms.js';
 import { TfIdf } from '../../../src/models/text/tfidf.js';
-import { FakeOpenAI } from '../../fakes/openai.js';
+import { dataOf, FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { largeGroupChat, syntheticOpinions } from '../llm/large-groups.js';
 import { clientFor, MemoryLedger, QUESTION } from '../llm/support.js';
@@ -36,6 +36,37 @@ describe('clustering', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
     // Six themes, eight clusters: the clustering finds most of the structure.
     expect(clusters).toBeGreaterThanOrEqual(6);
+  });
+
+  it('tells opinions in other scripts apart, Japanese (no spaces) included', () => {
+    const scripts: Record<string, readonly string[]> = {
+      russian: ['Я за четырёхдневку, но нужен пилот', 'Четырёхдневка хороша, если будет пилот'],
+      arabic: ['أنا أؤيد أسبوع العمل لأربعة أيام', 'أسبوع العمل لأربعة أيام فكرة جيدة'],
+      japanese: [
+        '週休三日制に賛成です。家族との時間が増えます',
+        '週休三日制なら家族との時間が増えます',
+      ],
+      hindi: ['मैं चार दिन के सप्ताह का समर्थन करता हूँ', 'चार दिन का सप्ताह अच्छा विचार है'],
+    };
+    const names = Object.keys(scripts);
+    const texts = Array.from({ length: 200 }, (_, i) => {
+      const variants = scripts[names[i % 4] as string] as readonly string[];
+      return variants[Math.floor(i / 4) % 2] as string;
+    });
+    const { assignment, clusters } = kmeans(lexicalVectors(texts), 4, 5);
+    expect(clusters).toBe(4);
+    // Each script's opinions in one cluster of their own.
+    const clusterOf = names.map(
+      (_, s) =>
+        new Set(
+          texts
+            .map((_, i) => i)
+            .filter((i) => i % 4 === s)
+            .map((i) => assignment[i]),
+        ),
+    );
+    expect(clusterOf.every((set) => set.size === 1)).toBe(true);
+    expect(new Set(clusterOf.map((set) => [...set][0])).size).toBe(4);
   });
 
   it('weighs terms as TfIdf does, and names dimensions by the words written', () => {
@@ -67,6 +98,12 @@ describe('clustering', () => {
   it('cuts long quotes at a word and marks the cut', () => {
     expect(cutQuote('one two three four five', 12)).toBe('one two…');
     expect(cutQuote('short', 12)).toBe('short');
+  });
+
+  it('never cuts a character beyond the BMP in half', () => {
+    // 2 UTF-16 units an emoji: a cut at an odd unit used to keep a lone high surrogate.
+    expect(cutQuote('😀'.repeat(10), 6)).toBe('😀😀…');
+    expect(cutQuote(`x${'😀'.repeat(10)}`, 7)).toBe('x😀😀…');
   });
 
   it('returns summaries with sizes that add up, largest first, within the fit', () => {
@@ -122,6 +159,26 @@ describe('the generation prompt of a large group', () => {
     expect(plan.estimate).toBeLessThanOrEqual(1_500);
     expect(plan.opinions.summaries.reduce((n, s) => n + s.size, 0)).toBe(400);
     expect(plan.critiques?.summaries.reduce((n, s) => n + s.size, 0)).toBe(150);
+  });
+
+  it('refuses, naming LLM_PROMPT_BUDGET_TOKENS, a budget even the barest summaries exceed', async () => {
+    // 500 tokens is the lowest the setting takes; the summary instructions, a question of
+    // the longest kind and a previous statement are over 1,000 before any group is shown.
+    const texts = syntheticOpinions(2_000, 60).map((p) => p.opinion);
+    const critiques = syntheticOpinions(300, 30, 4).map((p) => p.opinion);
+    await expect(
+      planPrompt(
+        {
+          ...inputs(texts),
+          question: `${'Which of these plans should we adopt? '.repeat(13)}`.slice(0, 500),
+          critiques,
+          previous: 'We agree to a three-month trial. '.repeat(25),
+        },
+        { budgetTokens: 500, seed: 3 },
+      ),
+    ).rejects.toThrow(
+      /^even the smallest generation prompt \(~1,\d{3} tokens.*exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\); generation stopped rather than overrun it/,
+    );
   });
 });
 
@@ -219,4 +276,77 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       );
     },
   );
+
+  it('quotes emoji-only opinions as whole characters in the request the server gets', async () => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = largeGroupChat;
+    const { client } = clientFor(fake);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      promptBudgetTokens: BUDGET,
+      log: new RecordingLog(),
+    });
+    const emoji = ['😀', '🚲', '🌍', '👍🏽', '🙏', '🚀', '🌙', '🎉', '💡', '🔥'];
+    // 500 UTF-16 units each, without a space: every quote shape (400, 300, 240, 120
+    // characters) cuts inside a surrogate pair unless the cut avoids it.
+    const participants = Array.from({ length: 400 }, (_, i) => ({
+      id: `u${i}`,
+      opinion: `${emoji[i % emoji.length]}`.repeat(
+        emoji[i % emoji.length]?.length === 4 ? 125 : 250,
+      ),
+      critique: null,
+    }));
+    await generator.generate({
+      question: QUESTION,
+      participants,
+      k: 2,
+      seed: 3,
+      previous: null,
+      ledger: new MemoryLedger(),
+    });
+    const bodies = fake.chatBodies('consensus_statement');
+    expect(bodies).toHaveLength(2);
+    const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    for (const body of bodies) {
+      const groups = dataOf(body).opinion_groups as { quoted_opinions: string[] }[];
+      const quotes = groups.flatMap((g) => g.quoted_opinions);
+      expect(quotes.length).toBeGreaterThan(0);
+      for (const quote of quotes) {
+        expect(quote.endsWith('…')).toBe(true);
+        expect(lone.test(quote)).toBe(false);
+        // A prefix of some member's words, as written.
+        expect(participants.some((p) => p.opinion.startsWith(quote.slice(0, -1)))).toBe(true);
+      }
+    }
+  });
+
+  it('sends nothing, not even the embeddings, when no prompt fits the budget', async () => {
+    fake = await FakeOpenAI.start();
+    fake.onChat = largeGroupChat;
+    const { client } = clientFor(fake);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      promptBudgetTokens: 500,
+      embeddingModel: 'embed-model',
+      log: new RecordingLog(),
+    });
+    const ledger = new MemoryLedger();
+    await expect(
+      generator.generate({
+        question: `${'Should we adopt a four-day week, and on which terms? '.repeat(9)}`.slice(
+          0,
+          480,
+        ),
+        participants: syntheticOpinions(1_000, 60),
+        k: 4,
+        seed: 2,
+        previous: null,
+        ledger,
+      }),
+    ).rejects.toThrow(/exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\)/);
+    expect(fake.requests).toHaveLength(0);
+    expect(ledger.spent.calls).toBe(0);
+  });
 });

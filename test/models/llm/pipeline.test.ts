@@ -89,18 +89,25 @@ describe('a round on the model path (real openai client, fake server, Redis, Bul
     fake = undefined;
   });
 
-  async function setUp(options: { policy?: Partial<CallPolicy>; attempts?: number } = {}) {
+  async function setUp(
+    options: { policy?: Partial<CallPolicy>; attempts?: number; promptBudgetTokens?: number } = {},
+  ) {
     fake = await FakeOpenAI.start();
     const modelLog = new RecordingLog();
     const { client } = clientFor(fake, options.policy ?? {});
-    const generator = new LlmGenerator({ client, model: 'gen', log: modelLog });
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      log: modelLog,
+      ...(options.promptBudgetTokens ? { promptBudgetTokens: options.promptBudgetTokens } : {}),
+    });
     const rewardModel = new LlmJudgeRewardModel({ client, model: 'judge', log: modelLog });
     h = await startHarness({ generator, rewardModel, attempts: options.attempts ?? 2 });
     return { fake, h, modelLog };
   }
 
-  async function openRound(harness: Harness, settings: object = {}) {
-    const { round, thread } = await startRound(harness, undefined, { candidates: 8, ...settings });
+  async function openRound(harness: Harness, settings: object = {}, question?: string) {
+    const { round, thread } = await startRound(harness, question, { candidates: 8, ...settings });
     let at = 1;
     for (const [id, text] of Object.entries(OPINIONS)) {
       await harness.runtime.service.reply({
@@ -266,6 +273,27 @@ describe('a round on the model path (real openai client, fake server, Redis, Bul
     const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
     expect(failed.phase).toBe('failed');
     // Unrecoverable: the job was not retried.
+    const jobs = await h.runtime.queues.generate.getJobs(['failed']);
+    expect(jobs.map((j) => j.attemptsMade)).toEqual([1]);
+  });
+
+  it('fails at once with a clear message when no generation prompt fits LLM_PROMPT_BUDGET_TOKENS', async () => {
+    // 500 is the lowest budget the setting takes; with a question of the longest kind the
+    // six opinions do not fit verbatim, and the summary prompt's instructions do not either.
+    const { fake, h } = await setUp({ promptBudgetTokens: 500 });
+    scriptedModels(fake);
+    const question = 'Which of these four-day-week plans should our team adopt, and why? '.repeat(
+      7,
+    );
+    const round = await openRound(h, {}, question.slice(0, 480));
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(
+      /exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\); generation stopped rather than overrun it/,
+    );
+    expect(fake.requests).toHaveLength(0);
+    const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(failed.phase).toBe('failed');
+    // Unrecoverable: the same prompt would be built again.
     const jobs = await h.runtime.queues.generate.getJobs(['failed']);
     expect(jobs.map((j) => j.attemptsMade)).toEqual([1]);
   });

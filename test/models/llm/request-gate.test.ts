@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAIClient, ModelClient } from '../../../src/models/llm/client.js';
@@ -5,6 +6,7 @@ import { RedisRequestGate } from '../../../src/pipeline/request-gate.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
+import { MemoryLedger } from './support.js';
 
 describe('the global cap on model requests in flight (Redis lease semaphore)', () => {
   let redis: Redis | undefined;
@@ -85,18 +87,113 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
     prefix = env.prefix;
     redis = env.connect();
     let clock = 1_000;
-    const gate = new RedisRequestGate(redis, `${prefix}:in-flight`, {
-      cap: 1,
-      leaseMs: 100,
-      pollMs: 1,
-      now: () => clock,
-    });
-    await gate.acquire(); // never released: its holder "crashed"
+    const gateOn = (connection: Redis) =>
+      new RedisRequestGate(connection, `${prefix}:in-flight`, {
+        cap: 1,
+        leaseMs: 100,
+        pollMs: 1,
+        now: () => clock,
+      });
+    // Never released, and its connection gone as with a crashed process: its lease is
+    // no longer renewed.
+    const dead = env.connect();
+    await gateOn(dead).acquire();
+    dead.disconnect();
+    const gate = gateOn(redis);
     const waiting = gate.acquire();
     await new Promise((r) => setTimeout(r, 20));
     clock += 101;
     const release = await waiting;
     await release();
     expect(await gate.inFlight()).toBe(0);
+  });
+
+  it("keeps a live holder's place past its lease, and gives it to no other process", async () => {
+    const env = testRedis();
+    prefix = env.prefix;
+    redis = env.connect();
+    const other = env.connect();
+    const gateOn = (connection: Redis) =>
+      new RedisRequestGate(connection, `${prefix}:in-flight`, { cap: 1, leaseMs: 90, pollMs: 2 });
+    const release = await gateOn(redis).acquire();
+    let admitted = false;
+    const waiting = gateOn(other)
+      .acquire()
+      .then((r) => {
+        admitted = true;
+        return r;
+      });
+    // Over four leases: a request can wait this long for a requests-per-minute slot.
+    await sleep(400);
+    expect(admitted).toBe(false);
+    await release();
+    const releaseOther = await waiting;
+    expect(admitted).toBe(true);
+    await releaseOther();
+    await other.quit();
+  });
+
+  it('two processes whose requests wait longer than a lease for their rate slot still send one at a time', async () => {
+    const env = testRedis();
+    prefix = env.prefix;
+    redis = env.connect();
+    fake = await FakeOpenAI.start();
+    let inFlight = 0;
+    let peak = 0;
+    fake.onChat = async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await sleep(150);
+      inFlight--;
+      return { kind: 'chat', content: '{"statement": "ok"}' };
+    };
+    /** LLM_REQUESTS_PER_MINUTE's wait, longer than the gate's lease (100 ms). */
+    class SlowRateLedger extends MemoryLedger {
+      override async awaitSlot(): Promise<void> {
+        await sleep(250);
+      }
+    }
+    const url = fake.baseURL;
+    const connections = [env.connect(), env.connect()];
+    const processes = connections.map((connection) => ({
+      client: new ModelClient(createOpenAIClient({ baseURL: url, timeoutMs: 5_000 }), {
+        maxRetries: 0,
+        concurrency: 2,
+        requestsPerMinute: 60,
+        roundTokenBudget: 0,
+        retryDelayMs: 5,
+        gate: new RedisRequestGate(connection, `${prefix}:in-flight`, {
+          cap: 1,
+          leaseMs: 100,
+          pollMs: 2,
+        }),
+        log: new RecordingLog(),
+      }),
+      ledger: new SlowRateLedger(),
+    }));
+    const { z } = await import('zod');
+    const schema = z.object({ statement: z.string() });
+    const outcomes = await Promise.all(
+      processes.flatMap(({ client, ledger }) =>
+        [0, 1].map(() =>
+          client.structured(
+            {
+              model: 'm',
+              schemaName: 'consensus_statement',
+              schema,
+              messages: [{ role: 'user', content: 'x' }],
+              maxTokens: 10,
+              temperature: 0,
+            },
+            ledger,
+            undefined,
+          ),
+        ),
+      ),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(fake.requests).toHaveLength(4);
+    expect(peak).toBe(1);
+    await Promise.all(connections.map((c) => c.quit()));
   });
 });
