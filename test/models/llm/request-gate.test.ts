@@ -1,12 +1,31 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createOpenAIClient, ModelClient } from '../../../src/models/llm/client.js';
 import { RedisRequestGate } from '../../../src/pipeline/request-gate.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
 import { MemoryLedger } from './support.js';
+
+const StatementSchema = z.object({ statement: z.string() });
+
+/** One structured call for a statement, through the client's gate (and `ledger`'s slots). */
+function askStatement(client: ModelClient, ledger: Parameters<ModelClient['structured']>[1]) {
+  return client.structured(
+    {
+      model: 'm',
+      schemaName: 'consensus_statement',
+      schema: StatementSchema,
+      messages: [{ role: 'user', content: 'x' }],
+      maxTokens: 10,
+      temperature: 0,
+    },
+    ledger,
+    undefined,
+  );
+}
 
 describe('the global cap on model requests in flight (Redis lease semaphore)', () => {
   let redis: Redis | undefined;
@@ -55,24 +74,9 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
           log: new RecordingLog(),
         }),
     );
-    const { z } = await import('zod');
-    const schema = z.object({ statement: z.string() });
     const outcomes = await Promise.all(
       clients.flatMap((client) =>
-        Array.from({ length: 10 }, () =>
-          client.structured(
-            {
-              model: 'm',
-              schemaName: 'consensus_statement',
-              schema,
-              messages: [{ role: 'user', content: 'x' }],
-              maxTokens: 10,
-              temperature: 0,
-            },
-            undefined,
-            undefined,
-          ),
-        ),
+        Array.from({ length: 10 }, () => askStatement(client, undefined)),
       ),
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
@@ -171,25 +175,8 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
       }),
       ledger: new SlowRateLedger(),
     }));
-    const { z } = await import('zod');
-    const schema = z.object({ statement: z.string() });
     const outcomes = await Promise.all(
-      processes.flatMap(({ client, ledger }) =>
-        [0, 1].map(() =>
-          client.structured(
-            {
-              model: 'm',
-              schemaName: 'consensus_statement',
-              schema,
-              messages: [{ role: 'user', content: 'x' }],
-              maxTokens: 10,
-              temperature: 0,
-            },
-            ledger,
-            undefined,
-          ),
-        ),
-      ),
+      processes.flatMap(({ client, ledger }) => [0, 1].map(() => askStatement(client, ledger))),
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(fake.requests).toHaveLength(4);

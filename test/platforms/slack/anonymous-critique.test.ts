@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL,
-  clickTs,
+  click,
   message,
   SCOPE,
   type Stack,
@@ -67,30 +67,10 @@ describe('an anonymous round with a critique round, on Slack', () => {
     if (!v2) throw new Error('version 2 has no poll');
     // The critic's approval was predicted, so the results had an id they could leak.
     expect(Object.keys(v2.predicted)).toHaveLength(4);
-    await s.interactive({
-      type: 'block_actions',
-      team: { id: SCOPE.workspaceId, domain: 'fake' },
-      user: { id: CRITIC, team_id: SCOPE.workspaceId, username: CRITIC, name: CRITIC },
-      api_app_id: 'A1',
-      token: 'verification',
-      trigger_id: 't-critic',
-      container: {
-        type: 'message',
-        message_ts: v2Ts,
-        channel_id: CHANNEL,
-        is_ephemeral: false,
-      },
-      channel: { id: CHANNEL, name: 'general' },
-      message: { type: 'message', ts: v2Ts, thread_ts: questionTs, text: 'x' },
-      actions: [
-        {
-          type: 'button',
-          block_id: 'consensus_rate',
-          action_id: 'rate_disagree',
-          value: 'disagree',
-          action_ts: clickTs(),
-        },
-      ],
+    await click(s, CRITIC, 'disagree', {
+      statementTs: v2Ts,
+      questionTs,
+      blockId: 'consensus_rate',
     });
     await s.settle();
     expect(await runtime.store.polls.ratings(SCOPE, v2)).toHaveLength(1);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   BOT_TOKEN,
   CHANNEL,
-  clickTs,
+  click,
   message,
   reaction,
   SCOPE,
@@ -18,40 +18,6 @@ const OPINIONS: Record<string, string> = {
   U003: 'Only with a rota that keeps Friday support covered, and as a three-month trial first.',
 };
 const MEMBERS = Object.keys(OPINIONS);
-
-/** A member's click on a button of the poll at `statementTs`, as Slack sends it. */
-function clickOn(s: Stack, statementTs: string, questionTs: string, user: string, value: string) {
-  return s.interactive({
-    type: 'block_actions',
-    team: { id: SCOPE.workspaceId, domain: 'fake' },
-    user: { id: user, team_id: SCOPE.workspaceId, username: user, name: user },
-    api_app_id: 'A1',
-    token: 'verification',
-    trigger_id: `t-${user}-${value}`,
-    container: {
-      type: 'message',
-      message_ts: statementTs,
-      channel_id: CHANNEL,
-      is_ephemeral: false,
-    },
-    channel: { id: CHANNEL, name: 'general' },
-    message: {
-      type: 'message',
-      ts: statementTs,
-      thread_ts: questionTs,
-      text: 'Proposed statement',
-    },
-    actions: [
-      {
-        type: 'button',
-        block_id: 'consensus_rate',
-        action_id: `rate_${value}`,
-        value,
-        action_ts: clickTs(),
-      },
-    ],
-  });
-}
 
 describe('an anonymous round on Slack', () => {
   let s: Stack;
@@ -90,11 +56,12 @@ describe('an anonymous round on Slack', () => {
     expect(fake.ok('reactions.add')).toEqual([]);
     for (const user of MEMBERS) expect(JSON.stringify(statementPost.args)).not.toContain(user);
 
-    const click = (user: string, value: string) => clickOn(s, statementTs, questionTs, user, value);
-    await click('U001', 'agree');
-    await click('U002', 'agree');
-    await click('U002', 'disagree'); // changes their mind: one rating each
-    await click('U003', 'unsure');
+    const rate = (user: string, value: string) =>
+      click(s, user, value, { statementTs, questionTs, blockId: 'consensus_rate' });
+    await rate('U001', 'agree');
+    await rate('U002', 'agree');
+    await rate('U002', 'disagree'); // changes their mind: one rating each
+    await rate('U003', 'unsure');
     // A reaction in an anonymous round is not a rating (it would show who chose what).
     await s.event(reaction(s, 'U003', '+1', statementTs));
     await s.settle();
@@ -170,7 +137,7 @@ describe('an anonymous round on Slack', () => {
     const statementTs = String(statementPost.response?.ts);
     expect(await runtime.store.messages.lookup(SCOPE, CHANNEL, statementTs)).toBeNull();
     // A member clicks as soon as the buttons show.
-    await clickOn(s, statementTs, questionTs, 'U001', 'agree');
+    await click(s, 'U001', 'agree', { statementTs, questionTs, blockId: 'consensus_rate' });
     await s.settle();
     const told = await until(async () => fake.ok('chat.postEphemeral')[0] ?? null);
     expect(told.args).toMatchObject({
