@@ -95,4 +95,24 @@ describe('summary notes', () => {
     expect(isSummaryNote(summaryNote(plan, 500))).toBe(true);
     expect(isSummaryNote('2 samples repeated another word for word')).toBe(false);
   });
+
+  it('counts in words that agree: one cluster, and no quotes where none fit', () => {
+    const plan = {
+      kind: 'summaries',
+      estimate: 100,
+      verbatimEstimate: 1_000,
+      opinions: { summaries: [{ size: 40 }], shape: { quotes: 0 } },
+      critiques: { summaries: [{ size: 3 }], shape: { quotes: 1 } },
+      basis: 'word vectors',
+      usage: { calls: 0, promptTokens: 0, completionTokens: 0 },
+    } as unknown as Parameters<typeof summaryNote>[0];
+    const note = summaryNote(plan, 500);
+    expect(note).toContain('into 1 cluster of similar opinions (sizes 40;');
+    expect(note).toContain(
+      'each given to the model with its size; the 3 critiques likewise in 1 cluster',
+    );
+    expect(note).not.toMatch(/up to 0|1 clusters/);
+    plan.opinions.shape.quotes = 1;
+    expect(summaryNote(plan, 500)).toContain('with its size and up to 1 verbatim quote;');
+  });
 });

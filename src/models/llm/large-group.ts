@@ -208,14 +208,22 @@ export function summaryNote(
   const total = sizes.reduce((a, b) => a + b, 0);
   const shown = sizes.length > 8 ? `${sizes.slice(0, 8).join(', ')}, …` : sizes.join(', ');
   const critiques = plan.critiques
-    ? `; the ${plan.critiques.summaries.reduce((a, s) => a + s.size, 0)} critiques likewise in ${plan.critiques.summaries.length} clusters`
+    ? `; the ${plan.critiques.summaries.reduce((a, s) => a + s.size, 0)} critiques likewise in ${counted(plan.critiques.summaries.length, 'cluster')}`
     : '';
+  const quotes = plan.opinions.shape.quotes;
+  // A budget that leaves room for no quote gives sizes and summaries alone.
+  const given =
+    quotes > 0 ? `with its size and up to ${counted(quotes, 'verbatim quote')}` : 'with its size';
   return (
     `made from summaries: all ${total} opinions verbatim (~${thousands(plan.verbatimEstimate)} tokens) exceed the prompt budget ` +
-    `(${thousands(budget)} tokens, LLM_PROMPT_BUDGET_TOKENS), so they were grouped on ${plan.basis} into ${sizes.length} clusters ` +
-    `of similar opinions (sizes ${shown}; every opinion counted in one), each given to the model with its size and up to ` +
-    `${plan.opinions.shape.quotes} verbatim quotes${critiques}`
+    `(${thousands(budget)} tokens, LLM_PROMPT_BUDGET_TOKENS), so they were grouped on ${plan.basis} into ${counted(sizes.length, 'cluster')} ` +
+    `of similar opinions (sizes ${shown}; every opinion counted in one), each given to the model ${given}${critiques}`
   );
+}
+
+/** "1 cluster", "3 clusters". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /**
