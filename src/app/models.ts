@@ -87,6 +87,7 @@ export function chooseModels(
             client,
             model: judgeModel(config),
             batchSize: config.LLM_JUDGE_BATCH,
+            promptBudgetTokens: config.LLM_PROMPT_BUDGET_TOKENS,
             log: llmLog,
           });
   const server = redactUrl(config.OPENAI_BASE_URL ?? OPENAI_DEFAULT_URL);

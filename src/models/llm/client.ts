@@ -111,8 +111,10 @@ const MAX_BACKOFF_MS = 30_000;
  * Tokens are estimated at 3 characters each, fewer than English averages (about 4), so
  * that a reservation errs on the side of not overspending.
  */
+export const CHARS_PER_TOKEN = 3;
+
 export function estimateTokens(chars: number): number {
-  return Math.ceil(chars / 3);
+  return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 export type CallOutcome<T> =

@@ -13,9 +13,16 @@ import {
   type RewardModel,
   type Usage,
 } from '../ports.js';
-import type { ModelClient } from './client.js';
+import { CHARS_PER_TOKEN, type ModelClient } from './client.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
-import { judgeBatchMessages, judgeMessages, nonceFor } from './prompts.js';
+import { DEFAULT_PROMPT_BUDGET_TOKENS } from './large-group.js';
+import {
+  type JudgeBatchPrompt,
+  judgeBatchMessages,
+  judgeMessages,
+  nonceFor,
+  promptChars,
+} from './prompts.js';
 import {
   approvalFromAgreement,
   BATCH_RATINGS_SCHEMA_NAME,
@@ -38,6 +45,12 @@ export interface LlmJudgeOptions {
    * batchSizeFor for when batches are used.
    */
   batchSize?: number;
+  /**
+   * Largest batch prompt, in estimated tokens (LLM_PROMPT_BUDGET_TOKENS, as for the
+   * generator): a batch whose members' words would pass it is split, down to one member
+   * per call, so long opinions cannot make a prompt the model's context refuses.
+   */
+  promptBudgetTokens?: number;
   log: Log;
 }
 
@@ -77,6 +90,7 @@ export class LlmJudgeRewardModel implements RewardModel {
     const batches = memberBatches(
       input.participants.length,
       this.batchSizeFor(input.participants.length),
+      this.batchRoom(input),
     );
     // The client's limits (the global cap on requests in flight, the request rate) decide
     // how many calls run together. Calls are prepared only as places can come free: all
@@ -173,6 +187,32 @@ export class LlmJudgeRewardModel implements RewardModel {
     const wave = Math.max(1, this.options.client.policy.concurrency);
     const waves = Math.max(1, Math.ceil(members / (wave * most)));
     return Math.min(most, Math.max(1, Math.ceil(members / (waves * wave))));
+  }
+
+  /**
+   * Each member's estimated share of a batch prompt and the room the budget leaves for
+   * them: the prompt less its members, and one member's wrapping measured once, with
+   * their own words counted as the client counts characters.
+   */
+  private batchRoom(input: PredictInput): { cost: (p: number) => number; room: number } {
+    const budget = this.options.promptBudgetTokens ?? DEFAULT_PROMPT_BUDGET_TOKENS;
+    const statements = input.candidates.map((c, i) => ({
+      letter: LETTERS[i] as string,
+      text: c.text,
+    }));
+    const prompt = (members: JudgeBatchPrompt['members']) =>
+      promptChars(
+        judgeBatchMessages({ question: input.question, members, statements, nonce: 'n' }),
+      );
+    const bare = prompt([]);
+    const wrapping = prompt([{ key: 'm100', opinion: '', critique: '' }]) - bare;
+    return {
+      cost: (p) => {
+        const member = input.participants[p] as ParticipantView;
+        return wrapping + member.opinion.length + (member.critique?.length ?? 0);
+      },
+      room: budget * CHARS_PER_TOKEN - bare,
+    };
   }
 
   /**
@@ -316,11 +356,32 @@ export class LlmJudgeRewardModel implements RewardModel {
   }
 }
 
-/** Member indices in order, cut into consecutive batches of at most `size`. */
-export function memberBatches(count: number, size: number): number[][] {
+/**
+ * Member indices in order, cut into consecutive batches of at most `size` whose members'
+ * costs add up to at most `budget.room` (a member who alone passes it is a batch alone).
+ */
+export function memberBatches(
+  count: number,
+  size: number,
+  budget: { cost: (member: number) => number; room: number } = {
+    cost: () => 0,
+    room: Number.POSITIVE_INFINITY,
+  },
+): number[][] {
   const out: number[][] = [];
-  for (let i = 0; i < count; i += size) {
-    out.push(Array.from({ length: Math.min(size, count - i) }, (_, j) => i + j));
+  let batch: number[] = [];
+  let used = 0;
+  for (let i = 0; i < count; i++) {
+    const cost = budget.cost(i);
+    // A member who alone passes the room still gets a call of their own.
+    if (batch.length === size || (batch.length > 0 && used + cost > budget.room)) {
+      out.push(batch);
+      batch = [];
+      used = 0;
+    }
+    batch.push(i);
+    used += cost;
   }
+  if (batch.length > 0) out.push(batch);
   return out;
 }

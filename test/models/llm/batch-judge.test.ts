@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LlmJudgeRewardModel, memberBatches } from '../../../src/models/llm/judge.js';
-import { FakeOpenAI } from '../../fakes/openai.js';
+import { type ChatBody, FakeOpenAI } from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { largeGroupChat, syntheticOpinions } from './large-groups.js';
 import { candidate, clientFor, MemoryLedger, QUESTION } from './support.js';
@@ -16,6 +16,16 @@ describe('memberBatches', () => {
     expect(memberBatches(5, 2)).toEqual([[0, 1], [2, 3], [4]]);
     expect(memberBatches(3, 1)).toEqual([[0], [1], [2]]);
   });
+
+  it('also cuts where the next member would pass the room, a member too long alone', () => {
+    const cost = (i: number) => [3, 3, 5, 12, 1, 1][i] ?? 0;
+    expect(memberBatches(6, 4, { cost, room: 8 })).toEqual([[0, 1], [2], [3], [4, 5]]);
+    expect(memberBatches(6, 2, { cost, room: 100 })).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
+  });
 });
 
 describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
@@ -25,12 +35,51 @@ describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
     fake = undefined;
   });
 
-  async function judge(batchSize: number, maxRetries = 1) {
+  async function judge(batchSize: number, maxRetries = 1, promptBudgetTokens?: number) {
     fake = await FakeOpenAI.start();
     fake.onChat = largeGroupChat;
     const { client } = clientFor(fake, { concurrency: 8, maxRetries });
-    return new LlmJudgeRewardModel({ client, model: 'judge', batchSize, log: new RecordingLog() });
+    return new LlmJudgeRewardModel({
+      client,
+      model: 'judge',
+      batchSize,
+      promptBudgetTokens,
+      log: new RecordingLog(),
+    });
   }
+
+  it('keeps every batch prompt within LLM_PROMPT_BUDGET_TOKENS when opinions are long', async () => {
+    const budget = 3_000;
+    const model = await judge(12, 1, budget);
+    // 250 members in batches of 11; one in five wrote the most a reply may hold.
+    const participants = syntheticOpinions(250).map((p, i) =>
+      i % 5 === 0 ? { ...p, opinion: `${p.opinion} ${'and more on that. '.repeat(220)}` } : p,
+    );
+    const result = await model.predict({
+      question: QUESTION,
+      participants,
+      candidates: CANDIDATES,
+      seed: 1,
+    });
+    const bodies = fake?.chatBodies('approval_ratings_batch') ?? [];
+    const prompts = bodies.map((b) =>
+      b.messages.reduce((n, m) => n + String(m.content ?? '').length, 0),
+    );
+    // Estimated as the client does, 3 characters a token.
+    expect(Math.max(...prompts.map((c) => Math.ceil(c / 3)))).toBeLessThanOrEqual(budget);
+    // More calls than batches of 11 would make (23), and nobody left out or asked twice.
+    expect(bodies.length).toBeGreaterThan(23);
+    // Each member in exactly one call: the batches' member keys and the single calls add up.
+    const keysOf = (b: ChatBody) => {
+      const schema = b.response_format?.json_schema?.schema as {
+        properties: { ratings: { properties: object } };
+      };
+      return Object.keys(schema.properties.ratings.properties).length;
+    };
+    const singles = fake?.chatBodies('approval_ratings').length ?? 0;
+    expect(bodies.reduce((n, b) => n + keysOf(b), 0) + singles).toBe(250);
+    for (const row of result.matrix.approvals) expect(row.every((v) => v !== null)).toBe(true);
+  });
 
   it('judges one member per call while the members fit in one wave (the concurrency, 8)', async () => {
     const model = await judge(12);
