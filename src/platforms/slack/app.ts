@@ -6,7 +6,7 @@ import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
 import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
 import { BotUsers } from './bot-users.js';
-import { SlackCatchUp, type SlackCatchUpLimits } from './catch-up.js';
+import { SLACK_CATCH_UP_LIMITS, SlackCatchUp, type SlackCatchUpLimits } from './catch-up.js';
 import { type ParsedCommand, parseCommand } from './command.js';
 import {
   type CommandDeps,
@@ -171,6 +171,8 @@ export class SlackAdapter {
   /** For payloads from another team: is their channel one shared with this workspace? */
   private readonly sharedChannels: SharedChannels;
   private started = false;
+  /** A reread of the open rounds due after a failed event; one at a time. */
+  private rereadTimer: NodeJS.Timeout | null = null;
   /** HTTP mode only. */
   private readonly receiver: HTTPReceiver | null = null;
   private server: Server | null = null;
@@ -283,9 +285,39 @@ export class SlackAdapter {
     );
   }
 
+  /**
+   * An event is acknowledged before it is handled (Slack waits 3 s at most), so one whose
+   * handling failed (a Redis error, say) is not sent again, and the reply or reaction
+   * would be lost until the next start's catch-up. A failure sets off that reread a
+   * little later instead, once for a burst of failures.
+   */
+  private async rereadOnFailure(handle: () => Promise<void>): Promise<void> {
+    try {
+      await handle();
+    } catch (error) {
+      const { service, installation } = this;
+      if (this.rereadTimer === null && service && installation) {
+        const afterMs =
+          this.options.catchUpLimits?.afterFailureMs ?? SLACK_CATCH_UP_LIMITS.afterFailureMs;
+        this.rereadTimer = setTimeout(() => {
+          this.rereadTimer = null;
+          if (this.started) this.catchUp(service, installation);
+        }, afterMs);
+        this.rereadTimer.unref();
+        this.options.log.warn(
+          { error: describe(error), rereadInMs: afterMs },
+          'a Slack event could not be handled; the open rounds will be reread',
+        );
+      }
+      throw error;
+    }
+  }
+
   /** Stops taking events, then lets work already taken finish (up to `timeoutMs`). */
   async stop(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    if (this.rereadTimer) clearTimeout(this.rereadTimer);
+    this.rereadTimer = null;
     if (this.started) {
       this.started = false;
       const closing = this.server ? this.closeHttp(timeoutMs) : this.app.stop();
@@ -618,7 +650,7 @@ export class SlackAdapter {
     };
     app.event('message', async ({ event, body, context }) => {
       const meta = metaOf(body, context);
-      if (meta) await onMessage(event, meta, this.deps());
+      if (meta) await this.rereadOnFailure(() => onMessage(event, meta, this.deps()));
     });
     app.action({ block_id: RATE_BLOCK_PATTERN }, async ({ ack, body, context }) => {
       await ack();
@@ -638,7 +670,7 @@ export class SlackAdapter {
     for (const name of ['reaction_added', 'reaction_removed'] as const) {
       app.event(name, async ({ event, body, context }) => {
         const meta = metaOf(body, context);
-        if (meta) await onReaction(event, meta, this.deps());
+        if (meta) await this.rereadOnFailure(() => onReaction(event, meta, this.deps()));
       });
     }
   }

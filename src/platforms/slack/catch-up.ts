@@ -23,12 +23,18 @@ export interface SlackCatchUpLimits {
   pageSize: number;
   /** Pages of thread replies per round. */
   replyPages: number;
+  /**
+   * How long after an event the bot failed to handle (acknowledged already, so Slack will
+   * not send it again) the open rounds are reread, once for a burst of failures.
+   */
+  afterFailureMs: number;
 }
 
 export const SLACK_CATCH_UP_LIMITS: SlackCatchUpLimits = {
   rounds: 200,
   pageSize: 200,
   replyPages: 10,
+  afterFailureMs: 30_000,
 };
 
 const RepliesPageSchema = z.object({

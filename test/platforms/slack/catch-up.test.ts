@@ -246,4 +246,41 @@ describe('Slack catch-up after the bot was down', () => {
       ['U003', 'After the restart.'],
     ]);
   });
+
+  it('rereads the open rounds soon after an event it failed to handle, which Slack will not resend', async () => {
+    s = await startStack({
+      catchUpLimits: { afterFailureMs: 100 },
+      // The first reply meets a Redis-side error once; Slack has its ack already.
+      service: (real) => {
+        const reply = real.reply.bind(real);
+        let failed = false;
+        real.reply = async (event) => {
+          if (!failed) {
+            failed = true;
+            throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
+          }
+          return reply(event);
+        };
+        return real;
+      },
+    });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'A four-day week would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'Customers expect us five days a week.');
+    await s.settle();
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U002', 'Customers expect us five days a week.'],
+    ]);
+    await until(async () => (await opinions(s, round.id)).length === 2);
+    expect(await opinionsOf(s, round.id)).toEqual([
+      ['U001', 'A four-day week would reduce burnout.'],
+      ['U002', 'Customers expect us five days a week.'],
+    ]);
+    expect(
+      s.log.lines.filter(
+        (l) => l.message === 'a Slack event could not be handled; the open rounds will be reread',
+      ),
+    ).toHaveLength(1);
+  });
 });
