@@ -77,11 +77,11 @@ export interface StartCommand {
   settings?: Partial<RoundSettings>;
 }
 
-/** Which round a command is about: an explicit id, or the open round in the channel. */
 /** How long a click on a just-posted statement waits for its link: 5 x 100 ms. */
 const CLICK_LINK_RETRIES = 5;
 const CLICK_LINK_RETRY_MS = 100;
 
+/** Which round a command is about: an explicit id, or the open round in the channel. */
 export interface RoundTarget {
   scope: Scope;
   channelId: string;
@@ -337,9 +337,9 @@ export class DeliberationService {
   }
 
   /**
-   * Runs the follow-up of the round's last `close`, `critique` or `finish` and marks it done. Returns
-   * the round as that command left it (the pipeline may have moved it on by now, and the
-   * command's reply is about what it did).
+   * Runs the follow-up of the round's last `close`, `critique` or `finish` and marks it
+   * done. Returns the round as that command left it (the pipeline may have moved it on by
+   * now, and the command's reply is about what it did).
    */
   private async settleFollowUp(round: Round): Promise<Round> {
     if (!round.followUpPending) return round;

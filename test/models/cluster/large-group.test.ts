@@ -6,7 +6,7 @@ import {
   summariseWithin,
 } from '../../../src/models/cluster/clusters.js';
 import { estimateTokens } from '../../../src/models/llm/client.js';
-import { LlmGenerator } from '../../../src/models/llm/generator.js';
+import { LlmGenerator, type LlmGeneratorOptions } from '../../../src/models/llm/generator.js';
 import { planPrompt } from '../../../src/models/llm/large-group.js';
 import { quickContentTerms } from '../../../src/models/text/quick-terms.js';
 import { TfIdf } from '../../../src/models/text/tfidf.js';
@@ -189,19 +189,28 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
     fake = undefined;
   });
 
+  /** The fake server answering as a large group's model would, and a generator on it. */
+  async function startGenerator(options: Omit<LlmGeneratorOptions, 'client' | 'model' | 'log'>) {
+    const server = await FakeOpenAI.start();
+    fake = server;
+    server.onChat = largeGroupChat;
+    const { client } = clientFor(server);
+    const generator = new LlmGenerator({
+      client,
+      model: 'gen',
+      log: new RecordingLog(),
+      ...options,
+    });
+    return { generator, server };
+  }
+
   it.each([
     ['word vectors', undefined],
     ['embeddings', 'embed-model'],
   ])('clusters on %s, keeps every prompt within budget and says so', async (_, embeddingModel) => {
-    fake = await FakeOpenAI.start();
-    fake.onChat = largeGroupChat;
-    const { client } = clientFor(fake);
-    const generator = new LlmGenerator({
-      client,
-      model: 'gen',
+    const { generator, server } = await startGenerator({
       promptBudgetTokens: BUDGET,
       ...(embeddingModel ? { embeddingModel } : {}),
-      log: new RecordingLog(),
     });
     const participants = syntheticOpinions(1_000, 60);
     const ledger = new MemoryLedger();
@@ -214,7 +223,7 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       ledger,
     });
     expect(result.candidates.length).toBeGreaterThan(0);
-    const bodies = fake.chatBodies('consensus_statement');
+    const bodies = server.chatBodies('consensus_statement');
     expect(bodies).toHaveLength(8);
     for (const body of bodies) {
       const chars = body.messages.reduce((n, m) => n + m.content.length, 0);
@@ -223,7 +232,7 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       const counted = [...user.matchAll(/"members": (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
       expect(counted).toBe(1_000);
     }
-    expect(fake.embeddingBodies().length).toBe(embeddingModel ? 4 : 0);
+    expect(server.embeddingBodies().length).toBe(embeddingModel ? 4 : 0);
     const note = result.notes.find((n) => n.startsWith('made from summaries'));
     expect(note).toContain('1000 opinions');
     expect(note).toContain(embeddingModel ? 'embeddings (embed-model)' : 'TF-IDF');
@@ -237,16 +246,10 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
   ])(
     '%i opinions with LLM_EMBED_CLUSTERING_MIN=%i: %i embeddings calls, every opinion counted',
     async (members, embedMin, embedCalls) => {
-      fake = await FakeOpenAI.start();
-      fake.onChat = largeGroupChat;
-      const { client } = clientFor(fake);
-      const generator = new LlmGenerator({
-        client,
-        model: 'gen',
+      const { generator, server } = await startGenerator({
         promptBudgetTokens: BUDGET,
         embeddingModel: 'embed-model',
         embedClusteringMin: embedMin,
-        log: new RecordingLog(),
       });
       const ledger = new MemoryLedger();
       const result = await generator.generate({
@@ -257,8 +260,8 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
         previous: null,
         ledger,
       });
-      expect(fake.embeddingBodies()).toHaveLength(embedCalls);
-      for (const body of fake.chatBodies('consensus_statement')) {
+      expect(server.embeddingBodies()).toHaveLength(embedCalls);
+      for (const body of server.chatBodies('consensus_statement')) {
         const chars = body.messages.reduce((n, m) => n + m.content.length, 0);
         expect(estimateTokens(chars)).toBeLessThanOrEqual(BUDGET);
         const user = body.messages.find((m) => m.role === 'user')?.content ?? '';
@@ -278,15 +281,7 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
   );
 
   it('quotes emoji-only opinions as whole characters in the request the server gets', async () => {
-    fake = await FakeOpenAI.start();
-    fake.onChat = largeGroupChat;
-    const { client } = clientFor(fake);
-    const generator = new LlmGenerator({
-      client,
-      model: 'gen',
-      promptBudgetTokens: BUDGET,
-      log: new RecordingLog(),
-    });
+    const { generator, server } = await startGenerator({ promptBudgetTokens: BUDGET });
     const emoji = ['😀', '🚲', '🌍', '👍🏽', '🙏', '🚀', '🌙', '🎉', '💡', '🔥'];
     // 500 UTF-16 units each, without a space: every quote shape (400, 300, 240, 120
     // characters) cuts inside a surrogate pair unless the cut avoids it.
@@ -305,7 +300,7 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
       previous: null,
       ledger: new MemoryLedger(),
     });
-    const bodies = fake.chatBodies('consensus_statement');
+    const bodies = server.chatBodies('consensus_statement');
     expect(bodies).toHaveLength(2);
     const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
     for (const body of bodies) {
@@ -322,15 +317,9 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
   });
 
   it('sends nothing, not even the embeddings, when no prompt fits the budget', async () => {
-    fake = await FakeOpenAI.start();
-    fake.onChat = largeGroupChat;
-    const { client } = clientFor(fake);
-    const generator = new LlmGenerator({
-      client,
-      model: 'gen',
+    const { generator, server } = await startGenerator({
       promptBudgetTokens: 500,
       embeddingModel: 'embed-model',
-      log: new RecordingLog(),
     });
     const ledger = new MemoryLedger();
     await expect(
@@ -346,7 +335,7 @@ describe('LlmGenerator on a large group (real openai client, fake server)', () =
         ledger,
       }),
     ).rejects.toThrow(/exceeds the prompt budget \(500 tokens, LLM_PROMPT_BUDGET_TOKENS\)/);
-    expect(fake.requests).toHaveLength(0);
+    expect(server.requests).toHaveLength(0);
     expect(ledger.spent.calls).toBe(0);
   });
 });

@@ -336,10 +336,14 @@ export function message(
   };
 }
 
-export function edited(
+/**
+ * A message_changed event for `original` whose new message `change` makes from the old
+ * one's fields and the event's time.
+ */
+function changed(
   stack: Stack,
   original: Record<string, unknown>,
-  text: string,
+  change: (inner: Record<string, unknown>, eventTs: string) => Record<string, unknown>,
 ): Record<string, unknown> {
   const eventTs = stack.ts();
   const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
@@ -351,9 +355,22 @@ export function edited(
     ts: eventTs,
     event_ts: eventTs,
     channel_type: 'channel',
-    message: { type: 'message', ...inner, text, edited: { user: inner.user, ts: eventTs } },
+    message: { type: 'message', ...change(inner, eventTs) },
     previous_message: { type: 'message', ...inner },
   };
+}
+
+/** A member edits `original` to `text`: the new message carries its `edited` mark. */
+export function edited(
+  stack: Stack,
+  original: Record<string, unknown>,
+  text: string,
+): Record<string, unknown> {
+  return changed(stack, original, (inner, eventTs) => ({
+    ...inner,
+    text,
+    edited: { user: inner.user, ts: eventTs },
+  }));
 }
 
 /**
@@ -361,20 +378,8 @@ export function edited(
  * message_changed whose message has the attachment and keeps the `edited` it had, if any.
  */
 export function unfurled(stack: Stack, original: Record<string, unknown>): Record<string, unknown> {
-  const eventTs = stack.ts();
-  const { channel, event_ts: _, channel_type: __, type: ___, ...inner } = original;
   const attachment = { id: 1, title: 'Example Domain', from_url: 'https://example.com/' };
-  return {
-    type: 'message',
-    subtype: 'message_changed',
-    hidden: true,
-    channel,
-    ts: eventTs,
-    event_ts: eventTs,
-    channel_type: 'channel',
-    message: { type: 'message', ...inner, attachments: [attachment] },
-    previous_message: { type: 'message', ...inner },
-  };
+  return changed(stack, original, (inner) => ({ ...inner, attachments: [attachment] }));
 }
 
 /** The message as it reads after an `edited` event: its new text and its `edited` mark. */
