@@ -118,8 +118,24 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
     model,
     participants: opinions.length,
     critiquedWithoutOpinion: anonymous ? withoutOpinion.map(() => '') : withoutOpinion,
+    unusedCritiques: await unusedCritiques(store, round),
     usage: await store.usage.byStage(round.scope, round.id),
   };
+}
+
+/**
+ * Critiques are stored under the version they critique, so in a finished round those of
+ * its last version are the ones no revision followed (a revision is the next version).
+ */
+async function unusedCritiques(store: Store, round: Round): Promise<number> {
+  if (round.phase !== 'closed' || round.version === 0) return 0;
+  return store.contributions.countAuthors(
+    round.scope,
+    round.id,
+    'critique',
+    round.version,
+    Number.MAX_SAFE_INTEGER,
+  );
 }
 
 /**

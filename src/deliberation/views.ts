@@ -114,6 +114,12 @@ export interface ResultsView extends RoundHeader {
    * the round is anonymous, like every other id in the view.
    */
   critiquedWithoutOpinion: string[];
+  /**
+   * Members who critiqued the last statement of a round that was then finished instead
+   * of revised: no revision used their critiques, and the results say so rather than
+   * drop them silently. 0 until the round is finished, and after a revision.
+   */
+  unusedCritiques: number;
   usage: RoundUsage;
   exclusion: ExclusionCheck;
 }
@@ -127,6 +133,13 @@ export function hiddenNote(phase: RoundPhase): string {
   return phase === 'cancelled'
     ? 'The round was cancelled before it finished, so its results stay hidden.'
     : 'The results are hidden until the round is finished.';
+}
+
+/** What the results say of critiques that no revision used (see `unusedCritiques`). */
+export function unusedCritiquesNote(count: number): string | null {
+  if (count === 0) return null;
+  const who = count === 1 ? '1 member critiqued' : `${count} members critiqued`;
+  return `${who} the last statement; the round was finished on it, so no revision used ${count === 1 ? 'the critique' : 'their critiques'}.`;
 }
 
 /** Said in the channel when a round's thread was deleted and the round cancelled for it. */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unusedCritiquesNote } from '../../src/deliberation/views.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
 import {
@@ -93,6 +94,34 @@ describe('critique and revision', () => {
       [1, 0],
       [2, 1],
     ]);
+    // Ben's critique went into version 2: none is left unused.
+    expect(results.unusedCritiques).toBe(0);
+  });
+
+  it('says so when the round is finished during critiques, instead of dropping them silently', async () => {
+    const { service } = h.runtime;
+    const { round, thread } = await startRound(h);
+    let at = await postOpinions(h, thread.messageId);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await service.close(target, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await service.critique(target, MODERATOR);
+    await h.platform.waitFor('critique-invite', round.id);
+    const reply = replier(h, thread.messageId);
+    await reply('c-ben', 'ben', 'It ignores Friday customer support entirely.', at++);
+    await reply('c-cy', 'cy', 'It should say who decides the rota.', at++);
+    await reply('c-ben-2', 'ben', 'And it says nothing about holidays.', at++);
+    // While critiquing, the view of the round so far has nothing unused yet.
+    expect((await service.results(target)).unusedCritiques).toBe(0);
+
+    const results = await service.finish(target, MODERATOR);
+    expect(results).toMatchObject({ phase: 'closed', unusedCritiques: 2 });
+    expect(results.versions.map((v) => v.version)).toEqual([1]);
+    const posted = await h.platform.waitFor('results', round.id);
+    expect(posted.text).toContain(unusedCritiquesNote(2));
+    expect(unusedCritiquesNote(2)).toMatch(
+      /^2 members critiqued .*no revision used their critiques/,
+    );
   });
 });
 
@@ -140,6 +169,8 @@ describe('a failed revision', () => {
     });
     const results = await service.finish(target, MODERATOR);
     expect(results.versions.map((v) => [v.version, v.results.ratingCount])).toEqual([[1, 1]]);
+    // The revision that failed never used Ben's critique, and the results say so.
+    expect(results.unusedCritiques).toBe(1);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
   });
 

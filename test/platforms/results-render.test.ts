@@ -40,6 +40,7 @@ function view(
     model: 'lexical',
     participants: 2,
     critiquedWithoutOpinion: [],
+    unusedCritiques: 0,
     usage: {},
     exclusion,
   };
@@ -180,6 +181,19 @@ describe('results in every adapter', () => {
       expect(text).not.toMatch(/until the round is finished/);
       expect(text).not.toMatch(/U_ANA|U_BEN|50%|mean approval \d/i);
     }
+  });
+
+  it('says how many critiques no revision used, and nothing when none was left', () => {
+    const [blocks, , embed, consoleText] = everyRendering({
+      ...view(false, 0),
+      unusedCritiques: 1,
+    });
+    for (const text of [blocks, embed, consoleText]) {
+      expect(text).toMatch(
+        /1 member critiqued the last statement; .*no revision used the critique/,
+      );
+    }
+    for (const text of everyRendering(view(false, 0))) expect(text).not.toMatch(/critiqued/);
   });
 
   it('with a minimum turnout the verdict is stated; without one it is not', () => {

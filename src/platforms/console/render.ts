@@ -6,7 +6,7 @@ import type {
   ResultsView,
   StatementView,
 } from '../../deliberation/views.js';
-import { hiddenNote } from '../../deliberation/views.js';
+import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
 
 const percent = (x: number | null) =>
   x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
@@ -129,6 +129,8 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
   if (view.critiquedWithoutOpinion.length > 0) {
     lines.push(`   critiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`);
   }
+  const unused = unusedCritiquesNote(view.unusedCritiques);
+  if (unused) lines.push(`   ${unused}`);
   if (view.model) lines.push(`   approvals were predicted by ${view.model}`);
   for (const line of usageLines(view.usage)) lines.push(`   model use, ${line}`);
   return lines.join('\n');

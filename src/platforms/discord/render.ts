@@ -15,7 +15,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { hiddenNote } from '../../deliberation/views.js';
+import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
 import { wholeEnd } from '../../domain/limits.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
@@ -267,11 +267,12 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
   const footer = {
     text: `Round ${view.roundId}${view.model ? ` · approvals predicted by ${view.model}` : ''}`,
   };
+  const unused = unusedCritiquesNote(view.unusedCritiques);
   const details = `${view.versions.length === 0 ? '\n\nNo statement was put to a vote.' : `\n\n${exclusionText(view, who)}`}${
     view.critiquedWithoutOpinion.length > 0
       ? `\nCritiqued without giving an opinion: ${who(view.critiquedWithoutOpinion)}`
       : ''
-  }`;
+  }${unused ? `\n${unused}` : ''}`;
   // Discord refuses an embed over 6,000 characters or 25 fields, and a round revised
   // several times (or a large group's names) passes that: the latest versions that fit
   // are shown, as on the chart, with room kept for the question, and the embed says so.

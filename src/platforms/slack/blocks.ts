@@ -9,7 +9,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { hiddenNote } from '../../deliberation/views.js';
+import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
@@ -271,6 +271,8 @@ export function resultsBlocks(view: ResultsView): Block[] {
   if (view.critiquedWithoutOpinion.length > 0) {
     blocks.push(...contexts(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
   }
+  const unused = unusedCritiquesNote(view.unusedCritiques);
+  if (unused) blocks.push(context(unused));
   if (view.versions.length > 0) blocks.push(...contexts(exclusionText(view, who)));
   if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   const usage = usageLines(view.usage);

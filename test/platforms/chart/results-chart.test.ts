@@ -46,6 +46,7 @@ function view(versions: VersionResults[]): ResultsView {
     participants: 2,
     usage: {},
     critiquedWithoutOpinion: [],
+    unusedCritiques: 0,
     exclusion: { truncated: [], summarisedVersions: [] },
   };
 }

@@ -67,6 +67,7 @@ describe('Discord embeds stay inside Discord limits', () => {
       participants: 3,
       usage: {},
       critiquedWithoutOpinion: [],
+      unusedCritiques: 0,
       exclusion: { truncated: [], summarisedVersions: [] },
       versions: Array.from({ length: 30 }, (_, i) => ({
         version: i + 1,
@@ -134,6 +135,7 @@ describe('Discord results say how many members were predicted and how many rated
       participants: 4,
       usage: {},
       critiquedWithoutOpinion: [],
+      unusedCritiques: 0,
       exclusion: { truncated: [], summarisedVersions: [] },
       versions: [
         {
