@@ -196,6 +196,47 @@ describe('results in every adapter', () => {
     for (const text of everyRendering(view(false, 0))) expect(text).not.toMatch(/critiqued/);
   });
 
+  it('keeps Slack within 50 blocks: the latest versions that fit, and a note saying so', () => {
+    const one = view(false, 0).versions[0]!;
+    const many: ResultsView = {
+      ...view(false, 0),
+      versions: Array.from({ length: 60 }, (_, i) => ({ ...one, version: i + 1 })),
+    };
+    const blocks = resultsBlocks(many);
+    expect(blocks.length).toBeLessThanOrEqual(50);
+    const text = JSON.stringify(blocks);
+    expect(text).toMatch(/Showing the latest \d+ of 60 versions/);
+    expect(text).toContain('*Version 60:*');
+    expect(text).not.toContain('*Version 1:*');
+    // The question and the model line are kept whatever is left out.
+    expect(text).toContain('Q?');
+    expect(text).toContain('Approvals were predicted by lexical');
+    // A short round is shown whole, with no note.
+    expect(JSON.stringify(resultsBlocks(view(false, 0)))).not.toMatch(/Showing the latest/);
+  });
+
+  it('cuts one version naming thousands of members at the limit, saying so', () => {
+    const ids = Array.from({ length: 5_000 }, (_, i) => `U${String(i).padStart(10, '0')}`);
+    const wide = pollResults({
+      scale: 'approval3',
+      ratings: ids.map((id, i) => ({
+        participantId: id,
+        optionKey: 'disagree',
+        approval: 0,
+        at: i,
+      })),
+      predicted: Object.fromEntries(ids.map((id) => [id, 0.2])),
+      welfare: 'utilitarian',
+    });
+    const base = view(false, 0);
+    const blocks = resultsBlocks({
+      ...base,
+      versions: [{ ...base.versions[0]!, results: wide }],
+    });
+    expect(blocks.length).toBe(50);
+    expect(JSON.stringify(blocks)).toMatch(/longer than a Slack message holds/);
+  });
+
   it('with a minimum turnout the verdict is stated; without one it is not', () => {
     for (const text of everyRendering(view(false, 2))) expect(text).toMatch(/endorsed/);
     for (const text of everyRendering(view(false, 3))) {

@@ -214,70 +214,96 @@ export function resultsBlocks(view: ResultsView): Block[] {
   // An anonymous round's view holds no ids (they are blanked): say how many, never who.
   const who = (ids: readonly string[]) =>
     view.anonymous ? members(ids.length) : ids.map(mention).join(', ');
-  const blocks: Block[] = [
+  const head: Block[] = [
     section(`:bar_chart: *Results:* ${escapeText(shorten(view.question, 300))}`),
   ];
   if (view.versions.length === 0) {
-    blocks.push(section('No statement was put to the vote in this round.'));
+    head.push(section('No statement was put to the vote in this round.'));
   }
-  for (const { version, statement, results: r, endorsement } of view.versions) {
-    if (view.hidden) {
-      blocks.push(
-        ...sections(
+  const perVersion: Block[][] = view.versions.map(
+    ({ version, statement, results: r, endorsement }) => {
+      if (view.hidden) {
+        return sections(
           [
             `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
             `Approval predicted for ${members(r.predictedCount)}; ` +
               `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}`,
           ].join('\n'),
-        ),
-      );
-      continue;
-    }
-    const lines = [
-      `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
-      `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${members(view.participants)} gave opinions)`,
-      // How far the model's picture of the group reaches, beside how many answered for themselves.
-      `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
-      // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
-      ...(r.ratingCount === 0 ? [NO_RATINGS] : []),
-      ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
-      `Mean approval: ${percent(r.meanApproval)} · ${r.welfareFunction} welfare: ${
-        r.welfareValue === null ? 'n/a' : r.welfareValue.toFixed(3)
-      }`,
-    ];
-    if (endorsement) lines.push(`Verdict: *${endorsement}*`);
-    if (r.leastServed) {
-      // The invitation that leads to a critique round (Discord's results ask it too);
-      // in an anonymous round `who` counts members and names nobody.
-      lines.push(
-        `Least served (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
-          `at ${percent(r.leastServed.approval)}: what would make it work for them?`,
-      );
-    }
-    if (r.meanAbsoluteError !== null) {
-      lines.push(
-        `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${members(r.comparedCount)}`,
-      );
-    }
-    if (r.predictedLeastServed) {
-      lines.push(
-        `Predicted to serve worst: ${who(r.predictedLeastServed.participantIds)} ` +
-          `at ${percent(r.predictedLeastServed.approval)}`,
-      );
-    }
-    blocks.push(...sections(lines.join('\n')));
-    if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
-  }
+        );
+      }
+      const lines = [
+        `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
+        `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${members(view.participants)} gave opinions)`,
+        // How far the model's picture of the group reaches, beside how many answered for themselves.
+        `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
+        // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
+        ...(r.ratingCount === 0 ? [NO_RATINGS] : []),
+        ...r.distribution.map((d) => `:${emojiFor(d.key)}: ${d.label}: ${d.count}`),
+        `Mean approval: ${percent(r.meanApproval)} · ${r.welfareFunction} welfare: ${
+          r.welfareValue === null ? 'n/a' : r.welfareValue.toFixed(3)
+        }`,
+      ];
+      if (endorsement) lines.push(`Verdict: *${endorsement}*`);
+      if (r.leastServed) {
+        // The invitation that leads to a critique round (Discord's results ask it too);
+        // in an anonymous round `who` counts members and names nobody.
+        lines.push(
+          `Least served (${r.leastServed.basis}): ${who(r.leastServed.participantIds)} ` +
+            `at ${percent(r.leastServed.approval)}: what would make it work for them?`,
+        );
+      }
+      if (r.meanAbsoluteError !== null) {
+        lines.push(
+          `Predicted vs. rated: mean absolute error ${r.meanAbsoluteError.toFixed(2)} over ${members(r.comparedCount)}`,
+        );
+      }
+      if (r.predictedLeastServed) {
+        lines.push(
+          `Predicted to serve worst: ${who(r.predictedLeastServed.participantIds)} ` +
+            `at ${percent(r.predictedLeastServed.approval)}`,
+        );
+      }
+      const blocks = sections(lines.join('\n'));
+      if (r.welfareNote) blocks.push(context(escapeText(r.welfareNote)));
+      return blocks;
+    },
+  );
+  const tail: Block[] = [];
   if (view.critiquedWithoutOpinion.length > 0) {
-    blocks.push(...contexts(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
+    tail.push(...contexts(`${CRITIQUED_ONLY}: ${who(view.critiquedWithoutOpinion)}`));
   }
   const unused = unusedCritiquesNote(view.unusedCritiques);
-  if (unused) blocks.push(context(unused));
-  if (view.versions.length > 0) blocks.push(...contexts(exclusionText(view, who)));
-  if (view.model) blocks.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
+  if (unused) tail.push(context(unused));
+  if (view.versions.length > 0) tail.push(...contexts(exclusionText(view, who)));
+  if (view.model) tail.push(context(`Approvals were predicted by ${escapeText(view.model)}.`));
   const usage = usageLines(view.usage);
-  if (usage.length > 0) blocks.push(context(`Model use: ${usage.join('; ')}.`));
-  return blocks;
+  if (usage.length > 0) tail.push(context(`Model use: ${usage.join('; ')}.`));
+  return withinBlockLimit(head, perVersion, tail);
+}
+
+/** Slack refuses a message of more than 50 blocks (`invalid_blocks`), and the results would be lost. */
+const MAX_BLOCKS = 50;
+
+/**
+ * A round revised many times, or a large group's names, can pass Slack's block limit:
+ * as on Discord, the latest versions that fit are shown and a note says so. If even
+ * the latest alone does not fit, the message is cut at the limit, with the same note.
+ */
+function withinBlockLimit(head: Block[], perVersion: Block[][], tail: Block[]): Block[] {
+  const count = (groups: Block[][]) => groups.reduce((n, g) => n + g.length, 0);
+  let shown = perVersion;
+  const room = () =>
+    MAX_BLOCKS - head.length - tail.length - (shown.length < perVersion.length ? 1 : 0);
+  while (shown.length > 1 && count(shown) > room()) shown = shown.slice(1);
+  if (shown.length === perVersion.length && count(shown) <= room()) {
+    return [...head, ...shown.flat(), ...tail];
+  }
+  const note = context(
+    shown.length < perVersion.length
+      ? `Showing the latest ${shown.length} of ${perVersion.length} versions; \`/consensus export\` has them all.`
+      : 'These results are longer than a Slack message holds, so they are cut; `/consensus export` has them all.',
+  );
+  return [...head, note, ...shown.flat(), ...tail].slice(0, MAX_BLOCKS);
 }
 
 export function resultsMessage(view: ResultsView): SlackMessage {
