@@ -635,8 +635,7 @@ export class FakeDiscord {
       content: body.content ?? '',
       embeds: body.embeds ?? [],
       attachments: [],
-      mentions: [],
-      mention_roles: [],
+      ...this.mentionsIn(String(body.content ?? '')),
       mention_everyone: false,
       pinned: false,
       tts: false,
@@ -648,6 +647,21 @@ export class FakeDiscord {
     };
     if (store) this.messages.set(message.id as string, message);
     return message;
+  }
+
+  /**
+   * What Discord sends beside a message's content: the users it mentions (`<@id>`,
+   * `<@!id>`), with their names, and the roles (`<@&id>`).
+   */
+  private mentionsIn(content: string): Json {
+    const users = [...content.matchAll(/<@!?(\d+)>/g)].map((m) => m[1] as string);
+    const roles = [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1] as string);
+    return {
+      mentions: [...new Set(users)].map((id) =>
+        userPayload(this.users.get(id) ?? { id, username: id }),
+      ),
+      mention_roles: [...new Set(roles)],
+    };
   }
 
   private gatewayMessage(message: Json): Json {
@@ -961,6 +975,7 @@ export class FakeDiscord {
     const edited = {
       ...message,
       content,
+      ...this.mentionsIn(content),
       edited_timestamp: new Date(options.editedAt ?? Date.now()).toISOString(),
     };
     // `editedAt` before the message's last edit: an older edit whose event arrives late.

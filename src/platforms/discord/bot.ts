@@ -26,6 +26,7 @@ import { Interactions, type InteractionsOptions } from './interactions.js';
 import { RecentSet } from './recent-set.js';
 import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
 import { TaskQueue } from './task-queue.js';
+import { replyFromDiscord } from './text.js';
 
 // Importers reach these through bot.js, from before interactions.ts split off.
 export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
@@ -158,7 +159,7 @@ export class DiscordBot {
         threadRootId: place.threadId,
         messageId: message.id,
         userId: message.author.id,
-        text: message.content,
+        text: replyFromDiscord(message.content, mentionedNames(message)),
         at: message.createdTimestamp,
         eventId: `msg.${message.id}`,
       });
@@ -180,7 +181,7 @@ export class DiscordBot {
         threadRootId: place.threadId,
         messageId: message.id,
         userId: message.author.id,
-        text: message.content,
+        text: replyFromDiscord(message.content, mentionedNames(message)),
         at: message.createdTimestamp,
         // Edits fetched or delivered out of order: the newest edit wins.
         revision: message.editedTimestamp,
@@ -376,6 +377,11 @@ export const LATE_REACTION_NOTICE = 'This poll is closed; reactions added now ar
 
 /** Open rounds read back per guild after a gap; more than this many at once is unusual. */
 const CATCH_UP_ROUNDS_PER_GUILD = 50;
+
+/** The names Discord sent with a message for the members it mentions. */
+function mentionedNames(message: Message): Map<string, string> {
+  return new Map(message.mentions.users.map((user) => [user.id, user.displayName]));
+}
 
 function isMemberMessage(message: Message): boolean {
   return (

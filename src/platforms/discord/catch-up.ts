@@ -8,6 +8,7 @@ import type { Scope } from '../../domain/scope.js';
 import type { DiscordService } from './bot.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
+import { replyFromDiscord } from './text.js';
 
 /**
  * How much one round's catch-up may read, so a restart in a busy server stays a bounded
@@ -41,6 +42,10 @@ const ThreadMessageSchema = z.object({
   edited_timestamp: z.string().nullish(),
   author: z.object({ id: Snowflake, bot: z.boolean().optional() }),
   webhook_id: z.string().nullish(),
+  // The members the message mentions, with their names, as the gateway sends them.
+  mentions: z
+    .array(z.object({ id: Snowflake, username: z.string(), global_name: z.string().nullish() }))
+    .optional(),
 });
 type ThreadMessage = z.infer<typeof ThreadMessageSchema>;
 
@@ -128,7 +133,10 @@ export class CatchUp {
         threadRootId: threadId,
         messageId: message.id,
         userId: message.author.id,
-        text: message.content,
+        text: replyFromDiscord(
+          message.content,
+          new Map((message.mentions ?? []).map((u) => [u.id, u.global_name ?? u.username])),
+        ),
         at: Date.parse(message.timestamp),
         // The event ids the live MESSAGE_CREATE / MESSAGE_UPDATE would have had.
         ...(edited === null

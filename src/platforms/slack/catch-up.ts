@@ -9,7 +9,7 @@ import { optionKeyFor } from './emoji.js';
 import { isMemberReply, type Message, MessageSchema } from './events.js';
 import { describe } from './port.js';
 import type { SlackService } from './service.js';
-import { fromSlack, tsToMs } from './text.js';
+import { replyFromSlack, tsToMs } from './text.js';
 
 /**
  * How much a start's catch-up may read, so a restart in a busy workspace stays a bounded
@@ -132,7 +132,7 @@ export class SlackCatchUp {
         threadRootId: root,
         messageId: m.ts,
         userId: m.user,
-        text: fromSlack(m.text ?? ''),
+        text: replyFromSlack(m.text ?? ''),
         at: tsToMs(m.ts),
         // The revision the live message or message_changed event would have carried.
         revision: tsToMs(m.edited?.ts ?? m.ts),

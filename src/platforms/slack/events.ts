@@ -8,7 +8,7 @@ import type { BotUsers } from './bot-users.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
 import type { SlackService } from './service.js';
-import { escapeKeepingMentions, fromSlack, tsToMs } from './text.js';
+import { escapeKeepingMentions, replyFromSlack, tsToMs } from './text.js';
 
 const Ts = z.string().regex(/^\d+\.\d+$/);
 
@@ -153,7 +153,7 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
     threadRootId: m.thread_ts,
     messageId: m.ts,
     userId: m.user,
-    text: fromSlack(m.text ?? ''),
+    text: replyFromSlack(m.text ?? ''),
     at: tsToMs(m.ts),
     // Edits can arrive out of order; the edit's own time says which text is the latest.
     revision: tsToMs(memberEdit ? editedAt : (m.edited?.ts ?? m.ts)),

@@ -5,6 +5,7 @@
  */
 
 import { wholeEnd } from '../../domain/limits.js';
+import { onlyMentions } from '../mentions.js';
 
 const CONTROL = /<([^<>]*)>/g;
 
@@ -20,6 +21,17 @@ export function fromSlack(text: string): string {
     return label && label !== target ? `${label} (${target})` : target;
   });
   return plain.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+}
+
+/** Slack's mention tokens that call people: a member, a user group, here, channel, everyone. */
+const MENTION = /<(?:@[UW][A-Z0-9]+|!(?:here|channel|everyone)|!subteam\^[A-Z0-9]+)(?:\|[^<>]*)?>/g;
+
+/**
+ * A member's reply as plain text (`fromSlack`); a reply of mentions alone is no opinion:
+ * '' (see `onlyMentions`), which the service counts as an empty reply.
+ */
+export function replyFromSlack(text: string): string {
+  return onlyMentions(text, MENTION) ? '' : fromSlack(text);
 }
 
 function splitOnce(text: string, separator: string): [string, string | undefined] {

@@ -257,4 +257,26 @@ describe('Discord: catching up on what happened while the bot was offline', () =
     ).toBeGreaterThanOrEqual(3);
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
   });
+
+  it('reads mentions back as the gateway gives them, and a reply of mentions alone as none', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    fake.say(threadId, ana, `Four days, if <@${ben.id}> runs the Friday rota.`);
+    await settle(world);
+    await world.restart(() => {
+      fake.say(threadId, cai, `Fine by me, <@!${ana.id}>.`);
+      fake.say(threadId, dee, `<@${ana.id}> <@${ben.id}>`);
+    });
+    await settle(world);
+    // The live reply and the one read back name members alike; dee's pings are no opinion.
+    expect(
+      Object.fromEntries((await opinions(world, round.id)).map((o) => [o.participantId, o.text])),
+    ).toEqual({
+      [ben.id]: 'Five days; customers expect us.',
+      [ana.id]: 'Four days, if @ben runs the Friday rota.',
+      [cai.id]: 'Fine by me, @ana.',
+    });
+  });
 });

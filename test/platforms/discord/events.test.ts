@@ -96,6 +96,22 @@ describe('Discord: which messages are opinions', () => {
     expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ana.id]);
   });
 
+  it('takes a reply of mentions alone for no opinion, and reads mentions in one by name', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ben, 'Friday support needs a rota.');
+    fake.say(threadId, ana, `<@${ben.id}> <@!${cai.id}> @here`);
+    const pinged = String(fake.say(threadId, cai, `<@${ana.id}> ?!`).id);
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ben.id]);
+    // An edit that says something makes the ping an opinion, its mention read by name.
+    fake.edit(pinged, `I agree with <@${ben.id}> <:rota:123456789012345678>`);
+    await settle(world);
+    expect(await opinions(world, round.id)).toContainEqual(
+      expect.objectContaining({ participantId: cai.id, text: 'I agree with @ben :rota:' }),
+    );
+  });
+
   it('removes the opinions of messages deleted in bulk, and only those', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);

@@ -57,6 +57,18 @@ describe('Slack events', () => {
     expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
   });
 
+  it('takes a reply of mentions alone for no opinion, and keeps mentions in one as @id', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', '<@U002> <@U003|cy> <!here>', questionTs));
+    await s.event(message(s, 'U002', '<!subteam^S123|@support> ?', questionTs));
+    await s.event(message(s, 'U003', 'Yes, if <@U002> runs the rota.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U003', 'Yes, if @U002 runs the rota.'],
+    ]);
+  });
+
   it('replaces an opinion when its message is edited, and removes it when deleted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
