@@ -134,6 +134,9 @@ function publishing(deps: PublisherDeps) {
         return;
       }
       case 'critique-invite': {
+        const slot = `critique:${job.version}`;
+        // Posted and linked already: the job came back after a crash before it completed.
+        if (await messages.slot(round.scope, round.id, slot)) return;
         const poll = await polls.poll(round.scope, round.id, job.version);
         const ref = await port.postCritiqueInvite({
           ...header,
@@ -145,11 +148,13 @@ function publishing(deps: PublisherDeps) {
           round.scope,
           ref,
           { roundId: round.id, kind: 'critique-invite', version: job.version },
-          `critique:${job.version}`,
+          slot,
         );
         return;
       }
       case 'results': {
+        // Posted and linked already: the job came back after a crash before it completed.
+        if (await messages.slot(round.scope, round.id, 'results')) return;
         const view = await deps.service.results(round);
         const ref = await port.postResults(view);
         await messages.link(

@@ -85,6 +85,51 @@ describe('the publisher', () => {
   });
 });
 
+describe('a results or critique job delivered again', () => {
+  it('posts nothing more once its message is posted and linked (a crash before the job completed)', async () => {
+    const h = await startHarness();
+    try {
+      const { round, thread } = await startRound(h);
+      await postOpinions(h, thread.messageId);
+      const target = { scope: SCOPE, channelId: 'C1', roundId: round.id };
+      await h.runtime.service.close(target, MODERATOR);
+      await h.platform.waitFor('statement', round.id);
+      await h.runtime.service.critique(target, MODERATOR);
+      await h.platform.waitFor('critique-invite', round.id);
+      await h.runtime.service.finish(target, MODERATOR);
+      await h.platform.waitFor('results', round.id);
+      const posted = { invites: 0, results: 0 };
+      const port: PlatformPort = {
+        ...slowPort({ posts: [], edits: [] }),
+        postCritiqueInvite: async () => {
+          posted.invites++;
+          return { channelId: 'C1', messageId: 'again', threadId: null };
+        },
+        postResults: async () => {
+          posted.results++;
+          return { channelId: 'C1', messageId: 'again', threadId: null };
+        },
+      };
+      const publish = createPublisher({
+        store: h.runtime.store,
+        service: h.runtime.service,
+        platforms: { console: port },
+        log: h.log,
+      });
+      const job = { scope: SCOPE, roundId: round.id, version: 1, text: null };
+      await publish({ ...job, kind: 'critique-invite' });
+      await publish({ ...job, kind: 'results' });
+      expect(posted).toEqual({ invites: 0, results: 0 });
+      // Not linked (say, Redis refused the link): the retry posts it, as it must.
+      await h.redis.hdel(`${h.prefix}:console.W1:round:${round.id}:messages`, 'results');
+      await publish({ ...job, kind: 'results' });
+      expect(posted).toEqual({ invites: 0, results: 1 });
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe('the progress message of a run that is cancelled', () => {
   it('ends on "Stopped: the round was cancelled." instead of working on for good', async () => {
     let release = () => {};
