@@ -146,6 +146,8 @@ export class FakeDiscord {
   readonly guildId: string;
   readonly channels = new Map<string, Json>();
   readonly messages = new Map<string, Json>();
+  /** Nonces the bot sent with `enforce_nonce`, by channel: the message each made, and when. */
+  private readonly nonces = new Map<string, { messageId: string; at: number }>();
   /** Who reacted with what: message id -> emoji (unicode name) -> user ids, in order. */
   readonly reactions = new Map<string, Map<string, Set<string>>>();
   readonly interactions = new Map<string, InteractionState>();
@@ -446,7 +448,23 @@ export class FakeDiscord {
   private postMessage({ m, body }: Route): [number, unknown] {
     const channelId = m[1] as string;
     if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    const nonce = body.nonce;
+    if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 25)) {
+      return [400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: {} } }];
+    }
+    // As Discord: with enforce_nonce, a nonce the bot sent in the last few minutes gets
+    // back the message it made then, and nothing new is created.
+    const key = `${channelId}:${String(nonce)}`;
+    const earlier = nonce === undefined ? undefined : this.nonces.get(key);
+    if (body.enforce_nonce === true && earlier && Date.now() - earlier.at < NONCE_WINDOW_MS) {
+      const kept = this.messages.get(earlier.messageId);
+      if (kept) return [200, kept];
+    }
     const message = this.newMessage(channelId, this.bot, body);
+    if (nonce !== undefined) {
+      message.nonce = nonce;
+      this.nonces.set(key, { messageId: String(message.id), at: Date.now() });
+    }
     this.dispatch('MESSAGE_CREATE', this.gatewayMessage(message));
     return [200, message];
   }
@@ -1242,6 +1260,9 @@ export class FakeDiscord {
     );
   }
 }
+
+/** How long Discord honours `enforce_nonce` ("the past few minutes"): five, here. */
+const NONCE_WINDOW_MS = 5 * 60_000;
 
 /** IDENTIFY's `shard`; a bot that sends none runs shard 0 of 1. */
 function shardPair(value: unknown): [number, number] {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type APIActionRowComponent,
   type APIButtonComponent,
@@ -52,6 +53,18 @@ interface OutgoingMessage {
   allowedMentions?: { parse: never[]; users: string[] };
   /** Attachments, sent as multipart; `attachments` in the body names them. */
   files?: { name: string; data: Buffer; contentType: string; description: string }[];
+  /**
+   * What this message is, for a message that must be posted once: a job retried after
+   * Discord created the message but before the bot recorded it (a crash, Redis gone)
+   * sends the same nonce, and Discord hands back the message it made instead of a
+   * second one (`enforce_nonce`, honoured for a few minutes, the time a retry takes).
+   */
+  once?: string;
+}
+
+/** Discord's nonce is at most 25 characters: a hash of what the message is. */
+function nonceOf(once: string): string {
+  return createHash('sha256').update(once).digest('base64url').slice(0, 25);
 }
 
 /**
@@ -116,15 +129,19 @@ export class DiscordPlatform implements PlatformPort {
     onPosted: (ref: MessageRef) => Promise<void>,
   ): Promise<MessageRef> {
     // An anonymous or hidden poll is its buttons; reactions would show who chose what.
+    // The text too: a later run of the same version (a failed run closed again) may
+    // choose another statement, which is a message of its own.
+    const once = `statement:${view.channelId}:${view.roundId}:${view.version}:${view.statement}`;
     if (view.buttons) {
       const ref = await this.inThread(view, {
         embeds: [statementEmbed(view)],
         components: rateButtons(view),
+        once,
       });
       await onPosted(ref);
       return ref;
     }
-    const ref = await this.inThread(view, { embeds: [statementEmbed(view)] });
+    const ref = await this.inThread(view, { embeds: [statementEmbed(view)], once });
     // Linked before the first reaction goes on: members who react as soon as the poll
     // shows find the statement linked, and their rating counts.
     await onPosted(ref);
@@ -155,17 +172,22 @@ export class DiscordPlatform implements PlatformPort {
   }
 
   async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {
-    return this.inThread(view, { content: critiqueInviteText(view) });
+    return this.inThread(view, {
+      content: critiqueInviteText(view),
+      once: `critique:${view.channelId}:${view.roundId}:${view.version}`,
+    });
   }
 
   async postResults(view: ResultsView): Promise<MessageRef> {
     const embed = resultsEmbed(view);
     const chart = this.chartOf(view);
-    if (!chart) return this.inThread(view, { embeds: [embed] });
+    const once = `results:${view.channelId}:${view.roundId}`;
+    if (!chart) return this.inThread(view, { embeds: [embed], once });
     // One message with the chart as the embed's image: results and picture stay together.
     return this.inThread(view, {
       embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
       files: [chart],
+      once,
     });
   }
 
@@ -242,9 +264,10 @@ export class DiscordPlatform implements PlatformPort {
     threadId: string | null,
     message: OutgoingMessage,
   ): Promise<MessageRef> {
-    const { files, allowedMentions, ...rest } = message;
+    const { files, allowedMentions, once, ...rest } = message;
     const body = {
       ...rest,
+      ...(once === undefined ? {} : { nonce: nonceOf(once), enforce_nonce: true }),
       allowed_mentions: allowedMentions ?? NO_PINGS,
       ...(files
         ? {

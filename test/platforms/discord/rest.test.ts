@@ -100,4 +100,59 @@ describe('Discord REST: rate limits', () => {
     ]);
     expect((puts[1]?.at ?? 0) - (puts[0]?.at ?? 0)).toBeGreaterThanOrEqual(300);
   });
+
+  it('posts a statement, critique invitation or results once when a retry sends it again', async () => {
+    const messages = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    const round = { ...header, channelId: fake.channelId };
+    const statement = {
+      ...round,
+      anonymous: false,
+      buttons: true,
+      version: 1,
+      statement: 'A three-month trial of a four-day week.',
+      options: [],
+      method: 'Chosen by egalitarian welfare.',
+      predicted: [],
+      considered: [],
+      model: 'lexical',
+      notes: [],
+    };
+    const results = {
+      ...round,
+      phase: 'closed' as const,
+      hidden: false,
+      anonymous: false,
+      versions: [],
+      model: null,
+      participants: 0,
+      critiquedWithoutOpinion: [],
+      unusedCritiques: 0,
+      usage: {},
+      exclusion: { truncated: [], summarisedVersions: [] },
+    };
+    const invite = { ...round, version: 1, statement: statement.statement, deadline: null };
+    // Each twice, as a job retried after Discord made the message but before it was linked.
+    const first = await platform.postStatement(statement, async () => {});
+    expect(await platform.postStatement(statement, async () => {})).toEqual(first);
+    const invited = await platform.postCritiqueInvite(invite);
+    expect(await platform.postCritiqueInvite(invite)).toEqual(invited);
+    const posted = await platform.postResults(results);
+    expect(await platform.postResults(results)).toEqual(posted);
+    expect(new Set([first.messageId, invited.messageId, posted.messageId]).size).toBe(3);
+    expect(fake.messages.size).toBe(3);
+    // Another statement for the same version (a failed run closed again) is a new message;
+    // a notice, which may rightly say the same thing twice, is never held back.
+    const other = await platform.postStatement(
+      { ...statement, statement: 'Keep five days.' },
+      async () => {},
+    );
+    expect(other.messageId).not.toBe(first.messageId);
+    await platform.postNotice({ ...round, text: 'Reminder.' });
+    await platform.postNotice({ ...round, text: 'Reminder.' });
+    expect(fake.messages.size).toBe(6);
+    const nonces = fake
+      .requested('POST', messages)
+      .map((c) => (c.body as { nonce?: string }).nonce);
+    expect(nonces.slice(0, 6).every((n) => typeof n === 'string' && n.length <= 25)).toBe(true);
+  });
 });
