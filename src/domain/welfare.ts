@@ -96,6 +96,15 @@ export function isoelastic(approvals: readonly number[], alpha: number): number 
   if (alpha === 1) return nash(approvals);
   if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
   const e = 1 - alpha;
+  if (alpha < 1) {
+    // Every u^e lies in [0, 1] here, so the sum cannot overflow; going through the
+    // equivalent instead would underflow it to 0 near a = 1 when an approval is 0
+    // (mean^(1/e) with 1/e huge), scoring [0, 0.5, 1] like [0, 0, 0].
+    assertApprovals(approvals);
+    let sum = 0;
+    for (const u of approvals) sum += u ** e;
+    return sum / approvals.length / e;
+  }
   return isoelasticEquivalent(approvals, alpha) ** e / e;
 }
 
@@ -104,7 +113,8 @@ export function isoelastic(approvals: readonly number[], alpha: number): number 
  * (the "equally distributed equivalent"). It lies between the minimum and the mean, so
  * it reads on the same scale as the approvals whatever alpha is. Computed relative to
  * the minimum (a > 1) or the maximum (a < 1), so every power lies in (0, 1] and nothing
- * overflows however large alpha is.
+ * overflows however large alpha is. Just below a = 1 with an approval of 0 it really is
+ * below the smallest double (mean^(1/(1-a))) and reads 0; `isoelastic` still ranks there.
  */
 export function isoelasticEquivalent(approvals: readonly number[], alpha: number): number {
   assertAlpha(alpha);

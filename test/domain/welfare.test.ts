@@ -66,6 +66,15 @@ describe('isoelastic', () => {
     expect(isoelastic(approvals, alpha)).toBeCloseTo(value, 6);
   });
 
+  it('keeps a zero approval from sinking the whole vector just below alpha = 1', () => {
+    // a = 1 - 1e-6: mean(u^1e-6) / 1e-6 = (0 + 0.5^1e-6 + 1) / 3 * 1e6 ~ 666666.4, not the
+    // 0 of [0, 0, 0]; through the equivalent, mean^(1e6) underflowed to 0 and tied them.
+    const alpha = 1 - 1e-6;
+    expect(isoelastic([0, 0.5, 1], alpha)).toBeCloseTo(((0 + 0.5 ** 1e-6 + 1) / 3) * 1e6, 2);
+    expect(isoelastic([0, 0, 0], alpha)).toBe(0);
+    expect(isoelastic([0, 0.5, 1], alpha)).toBeGreaterThan(isoelastic([0, 0.5, 0.9], alpha));
+  });
+
   it('agrees with the named functions at their alphas', () => {
     const u = [0.9, 0.3, 0.6, 0.05];
     expect(isoelastic(u, 0)).toBeCloseTo(utilitarian(u), 12);
