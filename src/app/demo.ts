@@ -38,7 +38,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --question "<text>"   ask this question (members' opinions are simulated around it)
   --bank                pick a question from the Habermas question bank (by seed)
   --scenario <id>       one of: ${SCENARIOS.map((s) => s.id).join(', ')}
-  --seed <n>            seed for every random choice (default 1)
+  --seed <n>            seed for every random choice (0 to 4294967295, default 1)
   --welfare <name>      utilitarian | egalitarian | nash | schulze | bridging (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
@@ -68,6 +68,8 @@ const VALUE_FLAGS = new Set([
   'rounds',
 ]);
 const MAX_ROUNDS = 10;
+/** createRng keeps a numeric seed's low 32 bits. */
+const MAX_SEED = 2 ** 32 - 1;
 
 /**
  * `--flag value` as one `--flag=value`: parseArgs reads a value that starts with '-'
@@ -116,8 +118,12 @@ function parseOptions(argv: string[]) {
   if (sources.length > 1) {
     throw new Error(`${sources.join(' and ')} each choose the question: give one of them`);
   }
+  // Digits only, as for --rounds: Number() reads '' as 0 and takes '1e99' or '0x10', and
+  // the rng keeps a seed's low 32 bits, so a larger one would replay another seed's round.
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
+  if (!/^\d+$/.test(values.seed) || seed > MAX_SEED) {
+    throw new Error(`--seed takes a whole number from 0 to ${MAX_SEED}`);
+  }
   const rounds = Number(values.rounds);
   if (!/^\d+$/.test(values.rounds) || rounds < 1 || rounds > MAX_ROUNDS) {
     throw new Error(`--rounds takes a whole number from 1 to ${MAX_ROUNDS}`);

@@ -193,6 +193,11 @@ describe('npm run demo', () => {
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
     // A negative value after a space reads to parseArgs as another option.
     [['--seed', '-1'], /--seed takes a whole number/],
+    // Number() would read these as 0, 1e99 and 16; past 2^32 - 1 the rng wraps round.
+    [['--seed', ''], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '1e99'], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '0x10'], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '4294967296'], /--seed takes a whole number from 0 to 4294967295/],
     [['--rounds', '0'], /--rounds takes a whole number from 1 to 10/],
     [['--rounds', '2.5'], /--rounds takes a whole number from 1 to 10/],
     [['--bank', '--question', 'Hi?'], /--question and --bank each choose the question/],
