@@ -54,8 +54,8 @@ const USAGE = `Usage: npm run demo -- [options]
   --help
 
 Exit status: 0 when the round ran (also when the reader of the output stops early, as
-with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 130/143 when
-interrupted (SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
+with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 129/130/143
+when interrupted (SIGHUP/SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
 
 /** The demo's flags that take a value. */
 const VALUE_FLAGS = new Set([
@@ -650,11 +650,12 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => exit(error.code === 'EPIPE' ? 0 : 1));
 }
 
-// Interrupted (Ctrl-C, a timeout's SIGTERM): the demo cleans up and exits as the
+// Interrupted (Ctrl-C, a timeout's SIGTERM, the terminal or SSH session closing under it:
+// SIGHUP, whose default death would leave the server and its folder behind): the demo cleans up and exits as the
 // signal's own death would report it. One that comes while the demo is already on its
 // way out does not wait for the round's jobs, only for the throwaway server to stop, and
 // keeps the code it was leaving with: a round that finished still exits 0, as --help says.
-const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
   process.on(signal, () => {
     const leaving = exitingWith;

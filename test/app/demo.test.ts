@@ -225,8 +225,16 @@ describe('npm run demo', () => {
     expect(throwawayFolders(tmp)).toEqual([]);
   });
 
-  it('stops its throwaway Redis when interrupted', async () => {
+  // SIGHUP: the terminal or SSH session closed under it; Node's default death kept no server down.
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('stops its throwaway Redis when interrupted by %s', async (signal, exitCode) => {
     const tmp = tempDir('demo-tmp-');
+    // Without the handler the server outlives the test: stop it, so the check fails alone.
+    onTestFinished(() => {
+      for (const pid of redisServersUnder(tmp)) process.kill(pid, 'SIGKILL');
+    });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: '', TMPDIR: tmp },
@@ -237,12 +245,15 @@ describe('npm run demo', () => {
       out += chunk.toString();
       if (!killed && out.includes('❓ Round')) {
         killed = true;
-        child.kill('SIGTERM');
+        child.kill(signal);
       }
     });
-    const code = await new Promise((done) => child.once('exit', done));
+    const code = await new Promise((done) =>
+      child.once('exit', (status, signalled) => done(status ?? signalled)),
+    );
     expect(out).toContain('❓ Round');
-    expect(code).toBe(143);
+    expect(code).toBe(exitCode);
+    expect(redisServersUnder(tmp)).toEqual([]);
     // The throwaway server's folder (socket and all) is gone, so the server is too.
     expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
   });
