@@ -206,10 +206,13 @@ export function pickScenario(
     const known = SCENARIOS.find((s) => s.question.toLowerCase() === text.toLowerCase());
     if (known) return known;
     const bank = loadQuestionBank();
+    // A question that is all question marks ("?") keeps them: stripped, the simulated
+    // members would answer 'The answer to "" is yes'.
+    const topic = text.replace(/\?+$/, '').trimEnd() || text;
     const record = bank.find((q) => q.question.toLowerCase() === text.toLowerCase()) ?? {
       question: text,
-      affirming_statement: `The answer to "${text.replace(/\?$/, '')}" is yes.`,
-      negating_statement: `The answer to "${text.replace(/\?$/, '')}" is no.`,
+      affirming_statement: `The answer to "${topic}" is yes.`,
+      negating_statement: `The answer to "${topic}" is no.`,
     };
     return scenarioFromQuestion(record, { seed: options.seed });
   }

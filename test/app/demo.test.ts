@@ -225,6 +225,13 @@ describe('npm run demo', () => {
     expect(throwawayFolders(tmp)).toEqual([]);
   });
 
+  it('lets the simulated members of a question that is only "?" quote it, not an empty string', () => {
+    const run = runDemo(['--question', '?', '--no-critique'], { ...process.env, REDIS_URL: '' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/The answer to "\?" is (yes|no)/);
+    expect(run.stdout).not.toContain('The answer to ""');
+  });
+
   // SIGHUP: the terminal or SSH session closed under it; Node's default death kept no server down.
   it.each([
     ['SIGTERM', 143],
