@@ -125,9 +125,13 @@ export function isoelasticEquivalent(approvals: readonly number[], alpha: number
   const values = approvals.map((u) => (alpha > 1 ? Math.max(u, NASH_FLOOR) : u));
   const anchor = alpha > 1 ? Math.min(...values) : Math.max(...values);
   if (anchor === 0) return 0; // a < 1 and every approval is 0
+  // mean((v/anchor)^e)^(1/e) in the form exp(log1p(mean(expm1(e ln(v/anchor)))) / e):
+  // the plain powers all round to 1 when alpha is within ~1e-12 of 1, and their mean's
+  // 1/e-th power then blew the rounding up (1 + 2^-52 gave 0.68 for [0.25, 1], above its
+  // mean of 0.625; the geometric mean 0.5 is right).
   let sum = 0;
-  for (const v of values) sum += (v / anchor) ** e;
-  return anchor * (sum / values.length) ** (1 / e);
+  for (const v of values) sum += Math.expm1(e * Math.log(v / anchor));
+  return anchor * Math.exp(Math.log1p(sum / values.length) / e);
 }
 
 /**
