@@ -38,7 +38,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --question "<text>"   ask this question (members' opinions are simulated around it)
   --bank                pick a question from the Habermas question bank (by seed)
   --scenario <id>       one of: ${SCENARIOS.map((s) => s.id).join(', ')}
-  --seed <n>            seed for every random choice (default 1)
+  --seed <n>            seed for every random choice (0 to 4294967295, default 1)
   --welfare <name>      utilitarian | egalitarian | nash | schulze | bridging (default egalitarian)
   --scale <name>        approval3 | likert7 (default approval3)
   --no-critique         skip the critique-and-revise round
@@ -54,8 +54,8 @@ const USAGE = `Usage: npm run demo -- [options]
   --help
 
 Exit status: 0 when the round ran (also when the reader of the output stops early, as
-with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 130/143 when
-interrupted (SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
+with \`| head\`), 1 when it failed, 2 for a bad flag or setting, 129/130/143
+when interrupted (SIGHUP/SIGINT/SIGTERM). The throwaway Redis is stopped whichever way it ends.`;
 
 /** The demo's flags that take a value. */
 const VALUE_FLAGS = new Set([
@@ -68,6 +68,8 @@ const VALUE_FLAGS = new Set([
   'rounds',
 ]);
 const MAX_ROUNDS = 10;
+/** createRng keeps a numeric seed's low 32 bits. */
+const MAX_SEED = 2 ** 32 - 1;
 
 /**
  * `--flag value` as one `--flag=value`: parseArgs reads a value that starts with '-'
@@ -116,8 +118,12 @@ function parseOptions(argv: string[]) {
   if (sources.length > 1) {
     throw new Error(`${sources.join(' and ')} each choose the question: give one of them`);
   }
+  // Digits only, as for --rounds: Number() reads '' as 0 and takes '1e99' or '0x10', and
+  // the rng keeps a seed's low 32 bits, so a larger one would replay another seed's round.
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
+  if (!/^\d+$/.test(values.seed) || seed > MAX_SEED) {
+    throw new Error(`--seed takes a whole number from 0 to ${MAX_SEED}`);
+  }
   const rounds = Number(values.rounds);
   if (!/^\d+$/.test(values.rounds) || rounds < 1 || rounds > MAX_ROUNDS) {
     throw new Error(`--rounds takes a whole number from 1 to ${MAX_ROUNDS}`);
@@ -200,10 +206,13 @@ export function pickScenario(
     const known = SCENARIOS.find((s) => s.question.toLowerCase() === text.toLowerCase());
     if (known) return known;
     const bank = loadQuestionBank();
+    // A question that is all question marks ("?") keeps them: stripped, the simulated
+    // members would answer 'The answer to "" is yes'.
+    const topic = text.replace(/\?+$/, '').trimEnd() || text;
     const record = bank.find((q) => q.question.toLowerCase() === text.toLowerCase()) ?? {
       question: text,
-      affirming_statement: `The answer to "${text.replace(/\?$/, '')}" is yes.`,
-      negating_statement: `The answer to "${text.replace(/\?$/, '')}" is no.`,
+      affirming_statement: `The answer to "${topic}" is yes.`,
+      negating_statement: `The answer to "${topic}" is no.`,
     };
     return scenarioFromQuestion(record, { seed: options.seed });
   }
@@ -644,11 +653,12 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => exit(error.code === 'EPIPE' ? 0 : 1));
 }
 
-// Interrupted (Ctrl-C, a timeout's SIGTERM): the demo cleans up and exits as the
+// Interrupted (Ctrl-C, a timeout's SIGTERM, the terminal or SSH session closing under it:
+// SIGHUP, whose default death would leave the server and its folder behind): the demo cleans up and exits as the
 // signal's own death would report it. One that comes while the demo is already on its
 // way out does not wait for the round's jobs, only for the throwaway server to stop, and
 // keeps the code it was leaving with: a round that finished still exits 0, as --help says.
-const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
   process.on(signal, () => {
     const leaving = exitingWith;

@@ -3,10 +3,14 @@ import type { Log } from '../domain/log.js';
 import { redactUrl } from './config.js';
 
 export class RedisUnavailableError extends Error {
-  constructor(url: string, cause: string) {
+  /** `refused`: Redis answered but turned the connection down (a password it wants or rejects). */
+  constructor(url: string, cause: string, refused = false) {
     super(
-      `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
-        'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
+      refused
+        ? `Redis at REDIS_URL=${redactUrl(url)} refused the connection (${cause}). ` +
+            'Put its user name and password in REDIS_URL, e.g. redis://:password@127.0.0.1:6379.'
+        : `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
+            'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
     );
     this.name = 'RedisUnavailableError';
   }
@@ -61,9 +65,14 @@ export async function connectRedis(
     connectTimeout: timeoutMs,
     retryStrategy: reconnectStrategy(() => wasReady, reconnect),
   });
-  redis.on('error', () => {
+  // Redis's own refusal (NOAUTH, WRONGPASS) arrives only as an 'error' event; connect()
+  // then fails with "Connection is closed.", which would send the user to start a Redis
+  // that is running. Kept to report instead.
+  let refusal: Error | undefined;
+  redis.on('error', (error: Error) => {
     // Connection errors surface through connect() or commands; an unhandled 'error'
     // event would crash the process instead.
+    if (!wasReady && /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(error.message)) refusal ??= error;
   });
   try {
     await withTimeout(redis.connect(), timeoutMs);
@@ -72,6 +81,13 @@ export async function connectRedis(
     return redis;
   } catch (error) {
     redis.disconnect();
+    if (refusal) {
+      // Redis's NOAUTH reply to HELLO goes on about HELLO's own AUTH option.
+      const cause = refusal.message.startsWith('NOAUTH')
+        ? 'NOAUTH: it needs a password and REDIS_URL gives none'
+        : refusal.message;
+      throw new RedisUnavailableError(url, cause, true);
+    }
     throw new RedisUnavailableError(url, error instanceof Error ? error.message : String(error));
   }
 }

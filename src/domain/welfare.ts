@@ -96,6 +96,15 @@ export function isoelastic(approvals: readonly number[], alpha: number): number 
   if (alpha === 1) return nash(approvals);
   if (alpha === Number.POSITIVE_INFINITY) return egalitarian(approvals);
   const e = 1 - alpha;
+  if (alpha < 1) {
+    // Every u^e lies in [0, 1] here, so the sum cannot overflow; going through the
+    // equivalent instead would underflow it to 0 near a = 1 when an approval is 0
+    // (mean^(1/e) with 1/e huge), scoring [0, 0.5, 1] like [0, 0, 0].
+    assertApprovals(approvals);
+    let sum = 0;
+    for (const u of approvals) sum += u ** e;
+    return sum / approvals.length / e;
+  }
   return isoelasticEquivalent(approvals, alpha) ** e / e;
 }
 
@@ -104,7 +113,8 @@ export function isoelastic(approvals: readonly number[], alpha: number): number 
  * (the "equally distributed equivalent"). It lies between the minimum and the mean, so
  * it reads on the same scale as the approvals whatever alpha is. Computed relative to
  * the minimum (a > 1) or the maximum (a < 1), so every power lies in (0, 1] and nothing
- * overflows however large alpha is.
+ * overflows however large alpha is. Just below a = 1 with an approval of 0 it really is
+ * below the smallest double (mean^(1/(1-a))) and reads 0; `isoelastic` still ranks there.
  */
 export function isoelasticEquivalent(approvals: readonly number[], alpha: number): number {
   assertAlpha(alpha);
@@ -115,9 +125,13 @@ export function isoelasticEquivalent(approvals: readonly number[], alpha: number
   const values = approvals.map((u) => (alpha > 1 ? Math.max(u, NASH_FLOOR) : u));
   const anchor = alpha > 1 ? Math.min(...values) : Math.max(...values);
   if (anchor === 0) return 0; // a < 1 and every approval is 0
+  // mean((v/anchor)^e)^(1/e) in the form exp(log1p(mean(expm1(e ln(v/anchor)))) / e):
+  // the plain powers all round to 1 when alpha is within ~1e-12 of 1, and their mean's
+  // 1/e-th power then blew the rounding up (1 + 2^-52 gave 0.68 for [0.25, 1], above its
+  // mean of 0.625; the geometric mean 0.5 is right).
   let sum = 0;
-  for (const v of values) sum += (v / anchor) ** e;
-  return anchor * (sum / values.length) ** (1 / e);
+  for (const v of values) sum += Math.expm1(e * Math.log(v / anchor));
+  return anchor * Math.exp(Math.log1p(sum / values.length) / e);
 }
 
 /**

@@ -193,6 +193,11 @@ describe('npm run demo', () => {
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
     // A negative value after a space reads to parseArgs as another option.
     [['--seed', '-1'], /--seed takes a whole number/],
+    // Number() would read these as 0, 1e99 and 16; past 2^32 - 1 the rng wraps round.
+    [['--seed', ''], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '1e99'], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '0x10'], /--seed takes a whole number from 0 to 4294967295/],
+    [['--seed', '4294967296'], /--seed takes a whole number from 0 to 4294967295/],
     [['--rounds', '0'], /--rounds takes a whole number from 1 to 10/],
     [['--rounds', '2.5'], /--rounds takes a whole number from 1 to 10/],
     [['--bank', '--question', 'Hi?'], /--question and --bank each choose the question/],
@@ -220,8 +225,23 @@ describe('npm run demo', () => {
     expect(throwawayFolders(tmp)).toEqual([]);
   });
 
-  it('stops its throwaway Redis when interrupted', async () => {
+  it('lets the simulated members of a question that is only "?" quote it, not an empty string', () => {
+    const run = runDemo(['--question', '?', '--no-critique'], { ...process.env, REDIS_URL: '' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/The answer to "\?" is (yes|no)/);
+    expect(run.stdout).not.toContain('The answer to ""');
+  });
+
+  // SIGHUP: the terminal or SSH session closed under it; Node's default death kept no server down.
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('stops its throwaway Redis when interrupted by %s', async (signal, exitCode) => {
     const tmp = tempDir('demo-tmp-');
+    // Without the handler the server outlives the test: stop it, so the check fails alone.
+    onTestFinished(() => {
+      for (const pid of redisServersUnder(tmp)) process.kill(pid, 'SIGKILL');
+    });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/demo.ts'], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: '', TMPDIR: tmp },
@@ -232,12 +252,15 @@ describe('npm run demo', () => {
       out += chunk.toString();
       if (!killed && out.includes('❓ Round')) {
         killed = true;
-        child.kill('SIGTERM');
+        child.kill(signal);
       }
     });
-    const code = await new Promise((done) => child.once('exit', done));
+    const code = await new Promise((done) =>
+      child.once('exit', (status, signalled) => done(status ?? signalled)),
+    );
     expect(out).toContain('❓ Round');
-    expect(code).toBe(143);
+    expect(code).toBe(exitCode);
+    expect(redisServersUnder(tmp)).toEqual([]);
     // The throwaway server's folder (socket and all) is gone, so the server is too.
     expect(readdirSync(tmp).filter((d) => d.startsWith('dlb-redis-'))).toEqual([]);
   });

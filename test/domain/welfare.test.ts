@@ -66,6 +66,22 @@ describe('isoelastic', () => {
     expect(isoelastic(approvals, alpha)).toBeCloseTo(value, 6);
   });
 
+  it('stays on the geometric mean for alphas a rounding away from 1', () => {
+    // [0.25, 1]: geometric mean 0.5, which every alpha this close to 1 must give.
+    for (const alpha of [1 + 2 ** -52, 1 - 2 ** -53, 1 + 1e-12, 1 - 1e-12, 1 + 1e-9]) {
+      expect(isoelasticEquivalent([0.25, 1], alpha)).toBeCloseTo(0.5, 8);
+    }
+  });
+
+  it('keeps a zero approval from sinking the whole vector just below alpha = 1', () => {
+    // a = 1 - 1e-6: mean(u^1e-6) / 1e-6 = (0 + 0.5^1e-6 + 1) / 3 * 1e6 ~ 666666.4, not the
+    // 0 of [0, 0, 0]; through the equivalent, mean^(1e6) underflowed to 0 and tied them.
+    const alpha = 1 - 1e-6;
+    expect(isoelastic([0, 0.5, 1], alpha)).toBeCloseTo(((0 + 0.5 ** 1e-6 + 1) / 3) * 1e6, 2);
+    expect(isoelastic([0, 0, 0], alpha)).toBe(0);
+    expect(isoelastic([0, 0.5, 1], alpha)).toBeGreaterThan(isoelastic([0, 0.5, 0.9], alpha));
+  });
+
   it('agrees with the named functions at their alphas', () => {
     const u = [0.9, 0.3, 0.6, 0.05];
     expect(isoelastic(u, 0)).toBeCloseTo(utilitarian(u), 12);

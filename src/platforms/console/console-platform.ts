@@ -38,6 +38,8 @@ export class ConsolePlatform implements PlatformPort {
   private nextId = 1;
   /** The progress text last printed per progress message, so a repeat prints nothing. */
   private readonly progressShown = new Map<string, string>();
+  /** `roundId:version` of every statement printed, see `upsertProgress`. */
+  private readonly statementsShown = new Set<string>();
   /**
    * Why the last results chart could not be saved (a folder gone, a full disk), for the
    * demo to report; null once a chart is saved.
@@ -130,6 +132,12 @@ export class ConsolePlatform implements PlatformPort {
     // A terminal cannot edit a line above; print the new state only when it is news
     // (progress jobs re-deliver the same state, e.g. after the statement is posted).
     if (this.progressShown.get(existing.messageId) === text) return existing;
+    // The last edit and the statement are separate publish jobs that may finish in either
+    // order. Printed after the statement, "Done: the statement is below" would point at
+    // what comes next, and the statement itself already says the run is done.
+    if (view.state === 'done' && this.statementsShown.has(`${view.roundId}:${view.version}`)) {
+      return existing;
+    }
     this.progressShown.set(existing.messageId, text);
     this.write(text);
     return existing;
@@ -142,6 +150,7 @@ export class ConsolePlatform implements PlatformPort {
     // Linked before anyone watching the terminal can react to it.
     const ref = this.refFor(view);
     await onPosted(ref);
+    this.statementsShown.add(`${view.roundId}:${view.version}`);
     return this.post('statement', view, renderStatement(view, this.nameOf), ref);
   }
 

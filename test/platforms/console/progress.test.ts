@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProgressView } from '../../../src/deliberation/views.js';
+import type { ProgressView, StatementView } from '../../../src/deliberation/views.js';
 import { ConsolePlatform } from '../../../src/platforms/console/console-platform.js';
 
 function view(
@@ -39,5 +39,31 @@ describe('console progress', () => {
     await platform.upsertProgress(view(3), null);
     await platform.upsertProgress(view(1, 'stopped'), null);
     expect(lines.map((l) => l.trim().split(' ')[0])).toEqual(['⏳', '✅', '⚠️']);
+  });
+
+  it('prints no "the statement is below" once the statement it announces was printed', async () => {
+    const lines: string[] = [];
+    const platform = new ConsolePlatform((text) => lines.push(text));
+    const statement: StatementView = {
+      ...view(3),
+      anonymous: false,
+      buttons: false,
+      statement: 'Try it for three months.',
+      options: [],
+      method: 'Chosen.',
+      predicted: [],
+      considered: [],
+      model: 'lexical-tfidf',
+      notes: [],
+    };
+    const ref = await platform.upsertProgress(view(2), null);
+    // The statement's publish job finished before the last progress edit's.
+    await platform.postStatement(statement, async () => undefined);
+    await platform.upsertProgress(view(3), ref);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('Try it for three months.');
+    // Another version's run still reports being done.
+    await platform.upsertProgress({ ...view(3), version: 2 }, ref);
+    expect(lines.at(-1)).toContain('3 of 3 steps done');
   });
 });
