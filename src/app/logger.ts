@@ -64,7 +64,7 @@ const TOKEN_PATTERNS: readonly [RegExp, string][] = [
 ];
 
 /** The credentials a URL carries: its password, and values of credential-like query keys. */
-function urlSecrets(url: string): string[] {
+export function urlSecrets(url: string): string[] {
   const found: string[] = [];
   const q = url.indexOf('?');
   const query = q === -1 ? '' : url.slice(q + 1);
