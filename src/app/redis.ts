@@ -2,11 +2,17 @@ import { Redis } from 'ioredis';
 import type { Log } from '../domain/log.js';
 import { redactUrl } from './config.js';
 
+/** Redis answered, but refused the credentials (or their absence): no start of Redis mends it. */
+const AUTH_FAILURE = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
+
 export class RedisUnavailableError extends Error {
   constructor(url: string, cause: string) {
     super(
-      `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
-        'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
+      AUTH_FAILURE.test(cause)
+        ? `Redis at REDIS_URL=${redactUrl(url)} refused this process (${cause}). ` +
+            'Check the user name and password in REDIS_URL.'
+        : `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
+            'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
     );
     this.name = 'RedisUnavailableError';
   }
@@ -61,9 +67,14 @@ export async function connectRedis(
     connectTimeout: timeoutMs,
     retryStrategy: reconnectStrategy(() => wasReady, reconnect),
   });
-  redis.on('error', () => {
-    // Connection errors surface through connect() or commands; an unhandled 'error'
-    // event would crash the process instead.
+  // Once the retry strategy gives up, connect() rejects with a bare "Connection is
+  // closed." whatever went wrong; the reason (ECONNREFUSED, WRONGPASS, NOAUTH) came only
+  // as an 'error' event before it, and the operator needs it to know what to fix.
+  let firstError: Error | null = null;
+  redis.on('error', (error: Error) => {
+    // Later errors surface through commands; an unhandled 'error' event would crash the
+    // process instead.
+    firstError ??= error;
   });
   try {
     await withTimeout(redis.connect(), timeoutMs);
@@ -72,7 +83,8 @@ export async function connectRedis(
     return redis;
   } catch (error) {
     redis.disconnect();
-    throw new RedisUnavailableError(url, error instanceof Error ? error.message : String(error));
+    const cause = firstError ?? error;
+    throw new RedisUnavailableError(url, cause instanceof Error ? cause.message : String(cause));
   }
 }
 

@@ -6,6 +6,7 @@ import {
   RedisUnavailableError,
   reconnectStrategy,
 } from '../../src/app/redis.js';
+import { AofRedis } from '../faults/support.js';
 
 describe('connecting to Redis', () => {
   it('fails fast with a message naming REDIS_URL when nothing answers', async () => {
@@ -13,6 +14,28 @@ describe('connecting to Redis', () => {
     expect(error).toBeInstanceOf(RedisUnavailableError);
     expect(error.message).toMatch(/Cannot reach Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:1 /);
     expect(error.message).not.toMatch(/hunter2/);
+    // Why, not ioredis's bare "Connection is closed." that every failure ended in.
+    expect(error.message).toMatch(/\(connect ECONNREFUSED 127\.0\.0\.1:1\)/);
+  });
+
+  it('says that Redis refused the password, not that it is unreachable, and never shows it', async () => {
+    const server = new AofRedis(['--requirepass', 'right-password-4a8c']);
+    await server.start();
+    try {
+      for (const url of [
+        `${server.socketPath}?password=wrong-password-7e1d`,
+        // No password at all.
+        server.socketPath,
+      ]) {
+        const error = await connectRedis(url, 2_000).catch((e) => e);
+        expect(error).toBeInstanceOf(RedisUnavailableError);
+        expect(error.message).toMatch(/refused this process \((WRONGPASS|NOAUTH) /);
+        expect(error.message).toContain('Check the user name and password in REDIS_URL');
+        expect(error.message).not.toMatch(/wrong-password|right-password/);
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   it('gives up before the first connection, and never after it (capped backoff)', () => {
