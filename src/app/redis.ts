@@ -5,13 +5,21 @@ import { redactUrl } from './config.js';
 /** Redis answered, but refused the credentials (or their absence): no start of Redis mends it. */
 const AUTH_FAILURE = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
 
+/** The cause given when REDIS_URL names a node of a Redis Cluster (see clusterNode). */
+const CLUSTER_NODE = 'cluster_enabled:1';
+
 export class RedisUnavailableError extends Error {
   constructor(url: string, cause: string) {
+    const at = `REDIS_URL=${redactUrl(url)}`;
     super(
-      AUTH_FAILURE.test(cause)
-        ? `Redis at REDIS_URL=${redactUrl(url)} refused this process (${cause}). ` +
+      cause === CLUSTER_NODE
+        ? `Redis at ${at} is a node of a Redis Cluster (${cause}), which the bot cannot use: ` +
+            'its client does not follow the redirects (MOVED) of a cluster. Point REDIS_URL at ' +
+            "a single Redis endpoint (see the README's Operate section, Scaling across machines)."
+        : AUTH_FAILURE.test(cause)
+          ? `Redis at ${at} refused this process (${cause}). ` +
             'Check the user name and password in REDIS_URL.'
-        : `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
+          : `Cannot reach Redis at ${at} (${cause}). ` +
             'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
     );
     this.name = 'RedisUnavailableError';
@@ -80,11 +88,31 @@ export async function connectRedis(
     await withTimeout(redis.connect(), timeoutMs);
     await withTimeout(redis.ping(), timeoutMs);
     wasReady = true;
-    return redis;
   } catch (error) {
     redis.disconnect();
     const cause = firstError ?? error;
     throw new RedisUnavailableError(url, cause instanceof Error ? cause.message : String(cause));
+  }
+  if (await clusterNode(redis, timeoutMs)) {
+    redis.disconnect();
+    throw new RedisUnavailableError(url, CLUSTER_NODE);
+  }
+  return redis;
+}
+
+/**
+ * Whether the server is a node of a Redis Cluster. It answers a key of a slot it does
+ * not own with MOVED, which this plain client (the store's and BullMQ's) does not
+ * follow: such a setup would work by chance, while REDIS_URL names the node owning the
+ * prefix's one slot, and fail after a failover or a resharding. An INFO that an ACL or
+ * a managed Redis forbids skips the check.
+ */
+async function clusterNode(redis: Redis, timeoutMs: number): Promise<boolean> {
+  try {
+    const info = await withTimeout(redis.info('cluster'), timeoutMs);
+    return info.split(/\r?\n/).includes(CLUSTER_NODE);
+  } catch {
+    return false;
   }
 }
 

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { redactUrl } from '../../src/app/config.js';
 import {
@@ -46,6 +48,24 @@ describe('connecting to Redis', () => {
     expect(strategy(1)).toBe(DEFAULT_RECONNECT.stepMs);
     // Past the 20 tries (~31 s) after which the old strategy ended the connection for good.
     for (const times of [21, 100, 10_000]) expect(strategy(times)).toBe(DEFAULT_RECONNECT.maxMs);
+  });
+
+  it('refuses a node of a Redis Cluster, whose redirects (MOVED) its client does not follow', async () => {
+    // The cluster bus listens on a port of its own (the Redis port + 10000 unless given).
+    const bus = createServer();
+    await new Promise<void>((r) => bus.listen(0, '127.0.0.1', r));
+    const busPort = (bus.address() as AddressInfo).port;
+    await new Promise((r) => bus.close(r));
+    const server = new AofRedis(['--cluster-enabled', 'yes', '--cluster-port', String(busPort)]);
+    await server.start();
+    try {
+      const error = await connectRedis(server.socketPath, 2_000).catch((e) => e);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect(error.message).toMatch(/is a node of a Redis Cluster \(cluster_enabled:1\)/);
+      expect(error.message).toContain('Point REDIS_URL at a single Redis endpoint');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('masks credentials in URLs it prints', () => {
