@@ -38,8 +38,11 @@ export const SECRET_VARIABLES = [
 /** Settings that are URLs and may carry credentials (user:password@, ?password=, ?api-key=). */
 const URL_VARIABLES = ['REDIS_URL', 'OPENAI_BASE_URL', 'SLACK_API_URL', 'DISCORD_API_URL'] as const;
 
-/** Query parameters whose value is a credential (`?password=`, `?api-key=`, `?token=`, …). */
-const SECRET_QUERY_KEY = /pass|secret|token|key|auth|sig|cred/i;
+/**
+ * Query parameters whose value is a credential (`?password=`, `?api-key=`, `?token=`, …);
+ * `code` is the key of a gateway run as an Azure Function (`?code=`).
+ */
+const SECRET_QUERY_KEY = /pass|secret|token|key|auth|sig|cred|code/i;
 
 /**
  * Shorter values are not masked in free text: replacing a two-letter password everywhere
@@ -64,7 +67,7 @@ const TOKEN_PATTERNS: readonly [RegExp, string][] = [
 ];
 
 /** The credentials a URL carries: its password, and values of credential-like query keys. */
-function urlSecrets(url: string): string[] {
+export function urlSecrets(url: string): string[] {
   const found: string[] = [];
   const q = url.indexOf('?');
   const query = q === -1 ? '' : url.slice(q + 1);

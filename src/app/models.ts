@@ -10,6 +10,7 @@ import { LexicalRewardModel } from '../models/offline/lexical-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
 import { type Config, hasModelServer, judgeModel, redactUrl } from './config.js';
 import { sharedRequestGate } from './llm-gate.js';
+import { urlSecrets } from './logger.js';
 import { type ModelRequestObserver, observedFetch, WaitingModelClient } from './model-server.js';
 
 export interface ModelChoice {
@@ -65,6 +66,7 @@ export function chooseModels(
       roundTokenBudget: config.LLM_ROUND_TOKEN_BUDGET,
       retryDelayMs: 500,
       apiKey: config.OPENAI_API_KEY,
+      secrets: config.OPENAI_BASE_URL ? urlSecrets(config.OPENAI_BASE_URL) : [],
       log: llmLog,
     },
     { waitMs: config.LLM_SERVER_WAIT_MS, log: llmLog },

@@ -26,21 +26,13 @@ const STOP_GRACE_MS = 5_000;
 /** How long a server has to say it accepts connections before start-up gives up. */
 const START_TIMEOUT_MS = 10_000;
 
-/**
- * Starts redis-server with no persistence on a fresh unix socket; resolves once it accepts.
- * `extraArgs` go after the defaults (a test's `--requirepass`).
- */
-export async function startEphemeralRedis(
-  extraArgs: readonly string[] = [],
-): Promise<EphemeralRedis> {
+/** Starts redis-server with no persistence on a fresh unix socket; resolves once it accepts. */
+export async function startEphemeralRedis(): Promise<EphemeralRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'dlb-redis-'));
   const socketPath = join(dir, 'redis.sock');
   const child: ChildProcess = spawn(
     'redis-server',
-    [
-      ...['--port', '0', '--unixsocket', socketPath, '--save', '', '--appendonly', 'no'],
-      ...['--dir', dir, ...extraArgs],
-    ],
+    ['--port', '0', '--unixsocket', socketPath, '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Listened for from the spawn on: a server that dies (OOM killer, SIGKILL) before

@@ -2,14 +2,24 @@ import { Redis } from 'ioredis';
 import type { Log } from '../domain/log.js';
 import { redactUrl } from './config.js';
 
+/** Redis answered, but refused the credentials (or their absence): no start of Redis mends it. */
+const AUTH_FAILURE = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
+
+/** The cause given when REDIS_URL names a node of a Redis Cluster (see clusterNode). */
+const CLUSTER_NODE = 'cluster_enabled:1';
+
 export class RedisUnavailableError extends Error {
-  /** `refused`: Redis answered but turned the connection down (a password it wants or rejects). */
-  constructor(url: string, cause: string, refused = false) {
+  constructor(url: string, cause: string) {
+    const at = `REDIS_URL=${redactUrl(url)}`;
     super(
-      refused
-        ? `Redis at REDIS_URL=${redactUrl(url)} refused the connection (${cause}). ` +
-            'Put its user name and password in REDIS_URL, e.g. redis://:password@127.0.0.1:6379.'
-        : `Cannot reach Redis at REDIS_URL=${redactUrl(url)} (${cause}). ` +
+      cause === CLUSTER_NODE
+        ? `Redis at ${at} is a node of a Redis Cluster (${cause}), which the bot cannot use: ` +
+            'its client does not follow the redirects (MOVED) of a cluster. Point REDIS_URL at ' +
+            "a single Redis endpoint (see the README's Operate section, Scaling across machines)."
+        : AUTH_FAILURE.test(cause)
+          ? `Redis at ${at} refused this process (${cause}). ` +
+            'Check the user name and password in REDIS_URL, e.g. redis://:password@127.0.0.1:6379.'
+          : `Cannot reach Redis at ${at} (${cause}). ` +
             'Start Redis or point REDIS_URL at a running one (e.g. redis://127.0.0.1:6379).',
     );
     this.name = 'RedisUnavailableError';
@@ -65,30 +75,51 @@ export async function connectRedis(
     connectTimeout: timeoutMs,
     retryStrategy: reconnectStrategy(() => wasReady, reconnect),
   });
-  // Redis's own refusal (NOAUTH, WRONGPASS) arrives only as an 'error' event; connect()
-  // then fails with "Connection is closed.", which would send the user to start a Redis
-  // that is running. Kept to report instead.
-  let refusal: Error | undefined;
+  // Once the retry strategy gives up, connect() rejects with a bare "Connection is
+  // closed." whatever went wrong; the reason (ECONNREFUSED, WRONGPASS, NOAUTH) came only
+  // as an 'error' event before it, and the operator needs it to know what to fix.
+  let firstError: Error | null = null;
   redis.on('error', (error: Error) => {
-    // Connection errors surface through connect() or commands; an unhandled 'error'
-    // event would crash the process instead.
-    if (!wasReady && /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(error.message)) refusal ??= error;
+    // Later errors surface through commands; an unhandled 'error' event would crash the
+    // process instead.
+    firstError ??= error;
   });
   try {
     await withTimeout(redis.connect(), timeoutMs);
     await withTimeout(redis.ping(), timeoutMs);
     wasReady = true;
-    return redis;
   } catch (error) {
     redis.disconnect();
-    if (refusal) {
-      // Redis's NOAUTH reply to HELLO goes on about HELLO's own AUTH option.
-      const cause = refusal.message.startsWith('NOAUTH')
+    const cause = firstError ?? error;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    // Redis's NOAUTH reply to HELLO goes on about HELLO's own AUTH option.
+    throw new RedisUnavailableError(
+      url,
+      message.startsWith('NOAUTH')
         ? 'NOAUTH: it needs a password and REDIS_URL gives none'
-        : refusal.message;
-      throw new RedisUnavailableError(url, cause, true);
-    }
-    throw new RedisUnavailableError(url, error instanceof Error ? error.message : String(error));
+        : message,
+    );
+  }
+  if (await clusterNode(redis, timeoutMs)) {
+    redis.disconnect();
+    throw new RedisUnavailableError(url, CLUSTER_NODE);
+  }
+  return redis;
+}
+
+/**
+ * Whether the server is a node of a Redis Cluster. It answers a key of a slot it does
+ * not own with MOVED, which this plain client (the store's and BullMQ's) does not
+ * follow: such a setup would work by chance, while REDIS_URL names the node owning the
+ * prefix's one slot, and fail after a failover or a resharding. An INFO that an ACL or
+ * a managed Redis forbids skips the check.
+ */
+async function clusterNode(redis: Redis, timeoutMs: number): Promise<boolean> {
+  try {
+    const info = await withTimeout(redis.info('cluster'), timeoutMs);
+    return info.split(/\r?\n/).includes(CLUSTER_NODE);
+  } catch {
+    return false;
   }
 }
 

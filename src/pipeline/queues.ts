@@ -20,7 +20,7 @@ export const QUEUE_NAMES = {
 export type StageName = 'generate' | 'score' | 'select';
 
 export interface QueueOptions {
-  /** BullMQ key prefix; wrap in {braces} to hash-tag all queue keys for Redis Cluster. */
+  /** BullMQ key prefix; in {braces}, a hash tag that keeps all queue keys in one slot. */
   prefix: string;
   attempts: number;
   backoffMs: number;

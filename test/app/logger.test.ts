@@ -44,6 +44,16 @@ describe('secrets in log lines', () => {
     expect(secretsFrom({})).toEqual([]);
   });
 
+  it("takes a gateway's key from OPENAI_BASE_URL's query, an Azure Function's ?code= too, and leaves the rest", () => {
+    const secrets = secretsFrom({
+      OPENAI_BASE_URL:
+        'https://fn.example/api/v1?code=fnkey-logtest-71c2&api-key=gwkey-logtest-33ab&api-version=2024-10-21',
+    });
+    expect(secrets).toContain('fnkey-logtest-71c2');
+    expect(secrets).toContain('gwkey-logtest-33ab');
+    expect(secrets).not.toContain('2024-10-21');
+  });
+
   it('masks each one in messages, fields at any depth, error messages and stacks', () => {
     const { stream, lines } = capture();
     const log = createLogger('info', stream, secretsFrom(ENV)).child({ role: 'test' });

@@ -33,3 +33,30 @@ describe('settings are documented', () => {
     expect(DiscordEnvSchema.safeParse(env).success).toBe(true);
   });
 });
+
+describe('the Ollama profile, as documented', () => {
+  // Each place that tells how to use the profile without docker-compose.ollama.yml (which
+  // sets LLM_MODEL itself): the block of lines from the command to the next blank line.
+  const blocks = (file: string) => {
+    const lines = readFileSync(resolve(ROOT, file), 'utf8').split('\n');
+    return lines.flatMap((line, i) => {
+      if (!line.includes('--profile ollama up') || line.includes('docker-compose.ollama.yml')) {
+        return [];
+      }
+      const end = lines.findIndex((l, j) => j > i && l.replace(/^#/, '').trim() === '');
+      return [lines.slice(i, end === -1 ? undefined : end).join('\n')];
+    });
+  };
+
+  it.each(['README.md', 'docker-compose.yml'])(
+    '%s names LLM_MODEL beside OPENAI_BASE_URL (the default, gpt-4o-mini, is no Ollama model)',
+    (file) => {
+      const found = blocks(file);
+      expect(found.length).toBeGreaterThan(0);
+      for (const block of found) {
+        expect(block).toContain('OPENAI_BASE_URL=http://ollama:11434/v1');
+        expect(block).toMatch(/LLM_MODEL=\S+/);
+      }
+    },
+  );
+});

@@ -79,6 +79,12 @@ export interface CallPolicy {
   /** Logged as *** wherever a server's message might echo it. */
   apiKey?: string | undefined;
   /**
+   * Other credentials a server's message may echo, masked like the key: those the base
+   * URL carries (its password, `?api-key=`), which a gateway's 400 quotes with the
+   * request URL. The reasons built here reach the channel, not only the logs.
+   */
+  secrets?: readonly string[] | undefined;
+  /**
    * A cap on requests in flight shared by every process (a Redis lease semaphore, see
    * src/pipeline/request-gate.ts); absent, only this process's `concurrency` holds.
    */
@@ -385,10 +391,14 @@ export class ModelClient {
     };
   }
 
-  /** A server's error message may quote the key it was sent (401s often do). */
+  /** A server's error message may quote the key it was sent (401s often do), or the URL. */
   redact(text: string): string {
-    const key = this.policy.apiKey;
-    const masked = key && key.length >= 4 ? text.split(key).join('***') : text;
+    // Longest first, so that a secret containing another is masked whole.
+    const secrets = [this.policy.apiKey, ...(this.policy.secrets ?? [])]
+      .filter((s): s is string => s !== undefined && s.length >= 4)
+      .sort((a, b) => b.length - a.length);
+    let masked = text;
+    for (const secret of secrets) masked = masked.split(secret).join('***');
     return masked.replace(/\bsk-[A-Za-z0-9_*.-]{6,}/g, 'sk-***').slice(0, 300);
   }
 }

@@ -144,5 +144,43 @@ describe('chooseModels', () => {
         await fake.close();
       }
     });
+
+    it.each([
+      ['a 400 (the round fails with it)', 400],
+      ['a 401 (the setup error)', 401],
+    ])(
+      'mask the key of the base URL in the reason of %s, which reaches the channel',
+      async (_, status) => {
+        const fake = await FakeOpenAI.start();
+        try {
+          const queryKey = 'gw-query-key-7c3e9a1f';
+          // A gateway quoting the request URL, query and all, in its error.
+          fake.script('consensus_statement', {
+            kind: 'error',
+            status,
+            message: `bad request to /v1/chat/completions?api-key=${queryKey}`,
+          });
+          const choice = chooseModels(
+            loadConfig({
+              OPENAI_BASE_URL: `${fake.baseURL}?api-key=${queryKey}`,
+              LLM_MAX_RETRIES: '0',
+              LLM_SERVER_WAIT_MS: '0',
+            }),
+            new RecordingLog(),
+          );
+          const failed = await choice.generator
+            .generate({ question: QUESTION, participants: MEMBERS, k: 1, seed: 1, previous: null })
+            .then(
+              () => null,
+              (error: unknown) => (error instanceof Error ? error.message : String(error)),
+            );
+          expect(fake.requests.some((r) => r.query === `api-key=${queryKey}`)).toBe(true);
+          expect(failed).toContain('api-key=***');
+          expect(failed).not.toContain(queryKey);
+        } finally {
+          await fake.close();
+        }
+      },
+    );
   });
 });
