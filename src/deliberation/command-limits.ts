@@ -38,7 +38,8 @@ export async function checkCommandLimits(
       bucket: `commands:member:${request.userId}`,
       max: limits.commandsPerMemberPerMinute,
       windowSeconds: 60,
-      refusal: (max) => `You have run ${count(max, 'command')} this minute, the most allowed`,
+      refusal: (max) =>
+        `You have run ${count(max, 'command')} in the past minute, the most allowed`,
     },
     {
       setting: 'LIMIT_COMMANDS_PER_WORKSPACE_PER_MINUTE',
@@ -46,7 +47,7 @@ export async function checkCommandLimits(
       max: limits.commandsPerWorkspacePerMinute,
       windowSeconds: 60,
       refusal: (max) =>
-        `This workspace has run ${count(max, 'command')} this minute, the most allowed`,
+        `This workspace has run ${count(max, 'command')} in the past minute, the most allowed`,
     },
   ];
   if (request.isExport) {
@@ -56,7 +57,8 @@ export async function checkCommandLimits(
         bucket: `exports:member:${request.userId}`,
         max: limits.exportsPerMemberPerHour,
         windowSeconds: 3_600,
-        refusal: (max) => `You have asked for ${count(max, 'export')} this hour, the most allowed`,
+        refusal: (max) =>
+          `You have asked for ${count(max, 'export')} in the past hour, the most allowed`,
       },
       {
         setting: 'LIMIT_EXPORTS_PER_WORKSPACE_PER_HOUR',
@@ -64,7 +66,7 @@ export async function checkCommandLimits(
         max: limits.exportsPerWorkspacePerHour,
         windowSeconds: 3_600,
         refusal: (max) =>
-          `This workspace has asked for ${count(max, 'export')} this hour, the most allowed`,
+          `This workspace has asked for ${count(max, 'export')} in the past hour, the most allowed`,
       },
     );
   }

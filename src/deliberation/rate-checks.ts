@@ -1,5 +1,5 @@
 /**
- * Counting a member's or a workspace's actions against fixed-window rates, and refusing
+ * Counting a member's or a workspace's actions against sliding-window rates, and refusing
  * in words that say when to try again. Start limits and command limits share it, so every
  * refusal reads and logs the same way.
  */
@@ -16,7 +16,7 @@ export interface Rate {
   bucket: string;
   max: number;
   windowSeconds: number;
-  /** The refusal's first half, e.g. "You have started 2 rounds this hour, the most allowed". */
+  /** The refusal's first half, e.g. "You have started 2 rounds in the past hour, the most allowed". */
   refusal: (max: number) => string;
 }
 

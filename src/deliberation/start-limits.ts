@@ -53,7 +53,8 @@ export async function checkStartLimits(
         bucket: `starts:member:${command.actor.userId}`,
         max: limits.startsPerMemberPerHour,
         windowSeconds: 3_600,
-        refusal: (max) => `You have started ${count(max, 'round')} this hour, the most allowed`,
+        refusal: (max) =>
+          `You have started ${count(max, 'round')} in the past hour, the most allowed`,
       },
       {
         setting: 'LIMIT_STARTS_PER_WORKSPACE_PER_HOUR',
@@ -61,7 +62,7 @@ export async function checkStartLimits(
         max: limits.startsPerWorkspacePerHour,
         windowSeconds: 3_600,
         refusal: (max) =>
-          `This workspace has started ${count(max, 'round')} this hour, the most allowed`,
+          `This workspace has started ${count(max, 'round')} in the past hour, the most allowed`,
       },
     ],
     now,

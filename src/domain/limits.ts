@@ -23,8 +23,8 @@ export const LIMITS = {
 
 /**
  * How often commands may be run and rounds started, and how many rounds may be open at
- * once; 0 = no limit. The rates are counted in Redis over fixed clock windows (a minute
- * for commands, an hour for starts and exports), so they hold across processes.
+ * once; 0 = no limit. The rates are counted in Redis over sliding windows (any minute
+ * for commands, any hour for starts and exports), so they hold across processes.
  */
 export interface CommandLimits {
   startsPerMemberPerHour: number;

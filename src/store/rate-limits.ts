@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Scope } from '../domain/scope.js';
 import type { Keys } from './keys.js';
+import { LuaScript } from './script.js';
 
 export interface LimitRule {
   /** How many actions the window allows. */
@@ -10,13 +12,36 @@ export interface LimitRule {
 
 export interface LimitVerdict {
   allowed: boolean;
-  /** Seconds until the window resets (0 when allowed). */
+  /** Seconds until the oldest action counted leaves the window (0 when allowed). */
   retryAfterSeconds: number;
 }
 
 /**
- * Fixed-window counters in Redis, so limits hold across every bot process. One INCR and
- * one EXPIRE per check: cheap enough to run on every command.
+ * KEYS[1]: the bucket's sorted set of actions by time. ARGV: now (ms), window (ms), max,
+ * a unique member. Drops what left the window, then counts this action if there is room
+ * (0), or says in how many ms the oldest one leaves (a refused action is not counted, so
+ * asking again does not push the retry back).
+ */
+const HIT = new LuaScript(
+  `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))
+`,
+  1,
+);
+
+/**
+ * Sliding-window limits in Redis, so they hold across every bot process: at most `max`
+ * actions in any `windowSeconds`, however they fall. A fixed clock window let a member
+ * use a whole hour's allowance in its last second and the next hour's in the first (120
+ * starts in two seconds at the default 60 an hour). One script call per check; a
+ * bucket holds at most `max` entries, for one window.
  */
 export class RateLimiter {
   constructor(
@@ -25,15 +50,19 @@ export class RateLimiter {
   ) {}
 
   async hit(scope: Scope, bucket: string, rule: LimitRule, now: number): Promise<LimitVerdict> {
-    const window = Math.floor(now / 1000 / rule.windowSeconds);
-    const key = `${this.keys.tenant(scope)}:limit:${bucket}:${window}`;
-    const [[, count]] = (await this.redis
-      .multi()
-      .incr(key)
-      .expire(key, rule.windowSeconds + 1)
-      .exec()) as [[Error | null, number], [Error | null, number]];
-    if (count <= rule.max) return { allowed: true, retryAfterSeconds: 0 };
-    const resetsAt = (window + 1) * rule.windowSeconds;
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(resetsAt - now / 1000)) };
+    const windowMs = rule.windowSeconds * 1000;
+    const key = `${this.keys.tenant(scope)}:limit:${bucket}:sliding`;
+    const waitMs = Number(
+      await HIT.run(
+        this.redis,
+        key,
+        Math.floor(now),
+        windowMs,
+        rule.max,
+        `${Math.floor(now)}:${randomUUID()}`,
+      ),
+    );
+    if (waitMs === 0) return { allowed: true, retryAfterSeconds: 0 };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 }

@@ -47,24 +47,30 @@ describe('limits on running commands', () => {
     await h.stop();
   });
 
-  it('refuses a member past their commands a minute, says when to retry, and resets next minute', async () => {
+  it('refuses a member past their commands in any minute, says when to retry, and frees them one by one', async () => {
     let clock = QUARTER_PAST;
     const service = limited(h, { commandsPerMemberPerMinute: 3 }, () => clock);
     for (const command of ['status', 'results', 'close']) {
       await service.admitCommand(request('ana', command));
+      clock += 10_000;
     }
     const error = await refusal(service.admitCommand(request('ana', 'status')));
     expect(error.code).toBe('rate_limited');
+    // The first of the three leaves the minute 60 s after it came, 30 s from now.
     expect(error.message).toBe(
-      'You have run 3 commands this minute, the most allowed; try again in 45 seconds.',
+      'You have run 3 commands in the past minute, the most allowed; try again in 30 seconds.',
     );
     // Another member is not affected, and the log names the setting for the operator.
     await service.admitCommand(request('ben'));
     expect(h.log.lines.map((l) => l.message)).toContain(
       'status refused: LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE',
     );
-    clock += 45_000;
+    clock = QUARTER_PAST + 60_000;
     await service.admitCommand(request('ana'));
+    // Only the first left: the second is still in the window for another 10 s.
+    expect((await refusal(service.admitCommand(request('ana')))).message).toMatch(
+      /try again in 10 seconds\.$/,
+    );
   });
 
   it('refuses a workspace past its commands a minute, whoever asks, and not another workspace', async () => {
@@ -73,7 +79,7 @@ describe('limits on running commands', () => {
     await service.admitCommand(request('ben'));
     const error = await refusal(service.admitCommand(request('cai')));
     expect(error.message).toBe(
-      'This workspace has run 2 commands this minute, the most allowed; try again in 45 seconds.',
+      'This workspace has run 2 commands in the past minute, the most allowed; try again in 1 minute.',
     );
     await service.admitCommand(
       request('cai', 'status', { platform: 'console', workspaceId: 'W2' }),
@@ -103,12 +109,12 @@ describe('limits on running commands', () => {
     const error = await refusal(service.admitCommand(request('ana', 'export')));
     expect(error.code).toBe('rate_limited');
     expect(error.message).toBe(
-      'You have asked for 2 exports this hour, the most allowed; try again in 50 minutes.',
+      'You have asked for 2 exports in the past hour, the most allowed; try again in 60 minutes.',
     );
-    // Other commands still run; the next hour allows exports again.
+    // Other commands still run; an hour after the first two, exports are allowed again.
     await service.admitCommand(request('ana', 'status'));
     await service.admitCommand(request('ben', 'export'));
-    clock += 50 * 60_000;
+    clock += 60 * 60_000;
     await service.admitCommand(request('ana', 'export'));
   });
 
@@ -117,7 +123,7 @@ describe('limits on running commands', () => {
     await service.admitCommand(request('ana', 'export'));
     const error = await refusal(service.admitCommand(request('ben', 'export')));
     expect(error.message).toBe(
-      'This workspace has asked for 1 export this hour, the most allowed; try again in 50 minutes.',
+      'This workspace has asked for 1 export in the past hour, the most allowed; try again in 60 minutes.',
     );
     await service.admitCommand(
       request('ben', 'export', { platform: 'console', workspaceId: 'W2' }),
@@ -139,14 +145,14 @@ describe('limits on running commands', () => {
         await service.admitCommand(request('ben', 'export'));
       }
       expect((await refusal(service.admitCommand(request('ben', 'export')))).message).toMatch(
-        /^You have asked for 20 exports this hour/,
+        /^You have asked for 20 exports in the past hour/,
       );
       // The refused export counted as a command too.
       for (let i = exportsPerMemberPerHour + 1; i < commandsPerMemberPerMinute; i++) {
         await service.admitCommand(request('ben', 'status'));
       }
       expect((await refusal(service.admitCommand(request('ben', 'status')))).message).toMatch(
-        /^You have run 60 commands this minute/,
+        /^You have run 60 commands in the past minute/,
       );
     } finally {
       await fixed.stop();

@@ -49,25 +49,42 @@ describe('limits on starting rounds and on text sizes', () => {
     scope: Scope = SCOPE,
   ) => service.start({ scope, channelId, actor: MEMBER(userId), question: 'Lunch at noon?' });
 
-  it('refuses a member past their hourly starts, says when to retry, and resets next hour', async () => {
-    // 10:15 into an hour window: 45 minutes until it resets.
-    let clock = 3_600_000 * 500_000 + 15 * 60_000;
+  it('refuses a member past their starts in any hour, says when to retry, and lets them start an hour on', async () => {
+    const first = 3_600_000 * 500_000 + 15 * 60_000;
+    let clock = first;
     const service = limited(
       h,
       { startsPerMemberPerHour: 2, startsPerWorkspacePerHour: 0, openRoundsPerChannel: 0 },
       () => clock,
     );
     await start(service, 'ana');
+    clock += 15 * 60_000;
     await start(service, 'ana');
     const error = await refusal(start(service, 'ana'));
     expect(error.code).toBe('rate_limited');
+    // The first start leaves the hour 45 minutes from now.
     expect(error.message).toBe(
-      'You have started 2 rounds this hour, the most allowed; try again in 45 minutes.',
+      'You have started 2 rounds in the past hour, the most allowed; try again in 45 minutes.',
     );
     // Another member is not affected.
     await start(service, 'ben');
-    clock += 45 * 60_000;
+    clock = first + 60 * 60_000;
     await start(service, 'ana');
+  });
+
+  it('gives no second allowance at the top of the clock hour (no 2 x 60 starts in two seconds)', async () => {
+    const topOfHour = 3_600_000 * 500_000;
+    let clock = topOfHour - 1_000;
+    const service = limited(
+      h,
+      { startsPerMemberPerHour: 3, startsPerWorkspacePerHour: 0, openRoundsPerChannel: 0 },
+      () => clock,
+    );
+    for (const channel of ['C1', 'C2', 'C3']) await start(service, 'ana', channel);
+    clock = topOfHour + 1_000;
+    const error = await refusal(start(service, 'ana', 'C4'));
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toMatch(/try again in 60 minutes\.$/);
   });
 
   it('refuses a workspace past its hourly starts, whoever asks, and not another workspace', async () => {
@@ -81,7 +98,7 @@ describe('limits on starting rounds and on text sizes', () => {
     const error = await refusal(start(service, 'dee'));
     expect(error.code).toBe('rate_limited');
     expect(error.message).toBe(
-      'This workspace has started 3 rounds this hour, the most allowed; try again in 30 seconds.',
+      'This workspace has started 3 rounds in the past hour, the most allowed; try again in 60 minutes.',
     );
     await start(service, 'dee', CHANNEL, { platform: 'console', workspaceId: 'W2' });
   });

@@ -143,12 +143,12 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     // A second start within the hour is refused, only to that member.
     await command(first, 'UMOD', 'start And a second question?');
     const refusal = await slack.waitFor(
-      (c) => c.method === 'respond' && /this hour/.test(String(c.args.text)),
+      (c) => c.method === 'respond' && /in the past hour/.test(String(c.args.text)),
     );
     expect(refusal.args).toMatchObject({
       response_type: 'ephemeral',
       text: expect.stringMatching(
-        /^You have started 1 round this hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
+        /^You have started 1 round in the past hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
       ),
     });
     await reply(first, 'U001', questionTs);

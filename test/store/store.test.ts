@@ -701,4 +701,31 @@ describe('rate limits', () => {
     await deletePrefix(redis, env.prefix);
     await redis.quit();
   });
+
+  it('holds in any window, not per clock window: no double allowance across a boundary', async () => {
+    const redis = env.connect();
+    const store = createStore(redis, env.prefix);
+    const rule = { max: 2, windowSeconds: 60 };
+    const boundary = 3_600_000 * 500_000;
+    // The last moment of one clock minute, then the first of the next.
+    expect((await store.limits.hit(slack, 'start:U1', rule, boundary - 1)).allowed).toBe(true);
+    expect((await store.limits.hit(slack, 'start:U1', rule, boundary - 1)).allowed).toBe(true);
+    expect(await store.limits.hit(slack, 'start:U1', rule, boundary + 1)).toEqual({
+      allowed: false,
+      retryAfterSeconds: 60,
+    });
+    // Refused tries are not counted: the first two leave the window on time.
+    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 59_998)).allowed).toBe(
+      false,
+    );
+    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 59_999)).allowed).toBe(true);
+    // Both left together, so there is room for one more, and then none until a minute on.
+    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 60_000)).allowed).toBe(true);
+    expect(await store.limits.hit(slack, 'start:U1', rule, boundary + 60_001)).toEqual({
+      allowed: false,
+      retryAfterSeconds: 60,
+    });
+    await deletePrefix(redis, env.prefix);
+    await redis.quit();
+  });
 });

@@ -69,7 +69,7 @@ describe('Discord: limits on starting rounds', () => {
     const state = await fake.answered(second);
     const answer = state.original ?? state.followUps[0];
     expect(String(answer?.content)).toMatch(
-      /^You have started 1 round this hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
+      /^You have started 1 round in the past hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
     );
     expect(Number(answer?.flags) & EPHEMERAL).toBe(EPHEMERAL);
     expect(
@@ -109,7 +109,7 @@ describe('Discord: limits on commands', () => {
     const refused = await run('results', ana);
     expect(refused.ephemeral).toBe(true);
     expect(refused.content).toMatch(
-      /^You have run 2 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+      /^You have run 2 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
     );
     expect((await run('status', member('ben'))).content).not.toMatch(/most allowed/);
   });
@@ -124,7 +124,7 @@ describe('Discord: limits on commands', () => {
     const refused = await run('status', member('cai'));
     expect(refused.ephemeral).toBe(true);
     expect(refused.content).toMatch(
-      /^This workspace has run 2 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+      /^This workspace has run 2 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
     );
   });
 
@@ -139,13 +139,13 @@ describe('Discord: limits on commands', () => {
     const again = await run('export', ana);
     expect(again).toMatchObject({ ephemeral: true, files: [] });
     expect(again.content).toMatch(
-      /^You have asked for 1 export this hour, the most allowed; try again in \d+ minutes?\.$/,
+      /^You have asked for 1 export in the past hour, the most allowed; try again in \d+ minutes?\.$/,
     );
     expect((await run('export', member('ben'))).files).toHaveLength(5);
     const third = await run('export', member('cai'));
     expect(third.files).toEqual([]);
     expect(third.content).toMatch(
-      /^This workspace has asked for 2 exports this hour, the most allowed; try again in \d+ minutes?\.$/,
+      /^This workspace has asked for 2 exports in the past hour, the most allowed; try again in \d+ minutes?\.$/,
     );
   });
 });

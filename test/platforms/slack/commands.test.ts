@@ -485,7 +485,7 @@ describe('Slack slash commands', () => {
       await submitForm(s, 'U001', second, 'Should we move the retro too?');
       await s.settle();
       expect(String(responses(s).at(-1)?.text)).toMatch(
-        /^You have started 1 round this hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
+        /^You have started 1 round in the past hour, the most allowed; try again in \d+ (minute|second)s?\.$/,
       );
       expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toHaveLength(1);
     } finally {
@@ -504,7 +504,7 @@ describe('Slack slash commands', () => {
     await s.settle();
     await until(async () => responses(s).length === 2 || null);
     expect(String(responses(s).at(-1)?.text)).toMatch(
-      /^You have run 1 command this minute, the most allowed; try again in \d+ seconds?\.$/,
+      /^You have run 1 command in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
     );
     expect(s.fake.calls.filter((c) => c.method === 'views.open')).toEqual([]);
   });

@@ -34,7 +34,7 @@ describe('Slack: limits on commands', () => {
     await run('U001', 'results');
     expect(told(s).at(-1)).toEqual(
       ephemeral(
-        /^You have run 3 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+        /^You have run 3 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
       ),
     );
     // The refused command did nothing else: one answer, no post.
@@ -54,7 +54,7 @@ describe('Slack: limits on commands', () => {
     await run('U003', 'status');
     expect(told(s).at(-1)).toEqual(
       ephemeral(
-        /^This workspace has run 2 commands this minute, the most allowed; try again in \d+ seconds?\.$/,
+        /^This workspace has run 2 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
       ),
     );
   });
@@ -71,7 +71,7 @@ describe('Slack: limits on commands', () => {
     await run('U777', 'export');
     expect(told(s).at(-1)).toEqual(
       ephemeral(
-        /^You have asked for 1 export this hour, the most allowed; try again in \d+ minutes?\.$/,
+        /^You have asked for 1 export in the past hour, the most allowed; try again in \d+ minutes?\.$/,
       ),
     );
     expect(s.fake.ok('files.completeUploadExternal')).toHaveLength(uploads);
@@ -91,7 +91,7 @@ describe('Slack: limits on commands', () => {
     await run('UMOD', 'export all');
     expect(told(s).at(-1)).toEqual(
       ephemeral(
-        /^This workspace has asked for 1 export this hour, the most allowed; try again in \d+ minutes?\.$/,
+        /^This workspace has asked for 1 export in the past hour, the most allowed; try again in \d+ minutes?\.$/,
       ),
     );
     expect(s.fake.ok('conversations.open')).toEqual([]);
