@@ -99,6 +99,12 @@ export const ConfigSchema = z.object({
         protocol: /^https?$/,
         error: 'must be an http(s) URL, e.g. http://localhost:11434/v1',
       })
+      // The OpenAI client sends no Basic auth from a URL: user:password@ would be dropped
+      // without a word, and the server's 401 would not say why.
+      .refine((url) => {
+        const { username, password } = new URL(url);
+        return username === '' && password === '';
+      }, 'must not hold a user name or password, which would not be sent: give the key in OPENAI_API_KEY')
       .optional(),
   ),
   OPENAI_API_KEY: optionalString,

@@ -44,6 +44,12 @@ describe('model settings', () => {
 
   it.each([
     ['OPENAI_BASE_URL', 'localhost:11434/v1', /OPENAI_BASE_URL: must be an http\(s\) URL/],
+    // The client would drop them silently; the message names neither.
+    [
+      'OPENAI_BASE_URL',
+      'https://svc:s3cret-pass@gw.example/v1',
+      /OPENAI_BASE_URL: must not hold a user name or password.*OPENAI_API_KEY/,
+    ],
     ['LLM_CONCURRENCY', 'many', /LLM_CONCURRENCY: must be a whole number/],
     ['LLM_CONCURRENCY', '0', /LLM_CONCURRENCY/],
     ['LLM_WORD_BUDGET', '5', /LLM_WORD_BUDGET/],
@@ -58,6 +64,7 @@ describe('model settings', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain(KEY);
+    expect((error as Error).message).not.toMatch(/s3cret-pass|svc/);
   });
 });
 
@@ -76,7 +83,7 @@ describe('chooseModels', () => {
     const log = new RecordingLog();
     const choice = chooseModels(
       loadConfig({
-        OPENAI_BASE_URL: 'http://user:secret@localhost:11434/v1',
+        OPENAI_BASE_URL: 'http://localhost:11434/v1?api-key=secret',
         OPENAI_API_KEY: KEY,
         LLM_MODEL: 'llama3.1',
         LLM_JUDGE_MODEL: 'qwen2.5',
