@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
-import { REST, Routes } from 'discord.js';
+import { DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
+import { inviteUrl } from '../platforms/discord/client.js';
 import { consensusCommand } from '../platforms/discord/commands.js';
 import { describeError } from '../platforms/discord/errors.js';
 import { ConfigError } from './config.js';
@@ -31,6 +32,43 @@ export async function registerCommands(config: DiscordConfig): Promise<Registrat
   return { scope: config.guildId ? 'guild' : 'global', route, names };
 }
 
+/**
+ * What to tell the admin when Discord refuses the registration. Discord's own words
+ * ("401: Unauthorized", "Missing Access") do not say which setting is wrong, and each of
+ * these has one fix; the token is never part of the message.
+ */
+export function registrationProblem(error: unknown, config: DiscordConfig): string {
+  const status = error instanceof DiscordAPIError || error instanceof HTTPError ? error.status : 0;
+  const code = error instanceof DiscordAPIError ? error.code : null;
+  if (status === 401) {
+    return (
+      'Discord rejected DISCORD_TOKEN (401 Unauthorized): it was reset, or is not a bot token. ' +
+      'Copy the current one from the Developer Portal (Bot > Reset Token), without "Bot ".'
+    );
+  }
+  // 20012: "not authorized to perform this action on this application"; 10002: unknown application.
+  if (code === 20012 || code === 10002) {
+    return (
+      `Discord refused DISCORD_APPLICATION_ID ${config.applicationId}: it is not the application of DISCORD_TOKEN's bot. ` +
+      'Copy the Application ID from General Information of the same application as the token.'
+    );
+  }
+  // 50001 "Missing Access" / 10004 "Unknown Guild" on a guild's commands: the app is not installed there.
+  if (config.guildId && (code === 50001 || code === 10004)) {
+    return (
+      `Discord refused to register the command in server DISCORD_GUILD_ID ${config.guildId}: ` +
+      'the bot is not in that server, or was invited without the applications.commands scope. ' +
+      `Invite it with ${inviteUrl(config.applicationId)} and run this again, or unset DISCORD_GUILD_ID to register globally.`
+    );
+  }
+  const detail = describeError(error);
+  const where =
+    detail.status === undefined
+      ? ''
+      : ` (HTTP ${detail.status}${detail.code === undefined ? '' : `, code ${detail.code}`})`;
+  return `Registering the commands failed: ${detail.err}${where}`;
+}
+
 async function main(): Promise<void> {
   let config: DiscordConfig | null;
   try {
@@ -56,7 +94,7 @@ async function main(): Promise<void> {
         : `Registered /${result.names.join(', /')} globally; it can take a while to appear (reload Discord with Ctrl+R).`,
     );
   } catch (error) {
-    console.error(`Registering the commands failed: ${describeError(error).err}`);
+    console.error(registrationProblem(error, config));
     process.exit(1);
   }
 }

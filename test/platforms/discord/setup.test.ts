@@ -175,15 +175,74 @@ describe('Discord setup: the /consensus command', () => {
         apiUrl: fake.apiUrl,
         shards: 'auto' as const,
       };
-      const guild = await registerCommands({ ...base, guildId: GUILD, moderatorRoles: [] });
+      const guildId = fake.guildId;
+      const guild = await registerCommands({ ...base, guildId, moderatorRoles: [] });
       expect(guild).toMatchObject({ scope: 'guild', names: ['consensus'] });
       const global = await registerCommands({ ...base, guildId: undefined, moderatorRoles: [] });
       expect(global).toMatchObject({ scope: 'global', names: ['consensus'] });
       expect(fake.requests.map((r) => [r.method, r.path, r.authorized])).toEqual([
-        ['PUT', `/applications/${APPLICATION_ID}/guilds/${GUILD}/commands`, true],
+        ['PUT', `/applications/${APPLICATION_ID}/guilds/${guildId}/commands`, true],
         ['PUT', `/applications/${APPLICATION_ID}/commands`, true],
       ]);
       expect(fake.requests[0]?.body).toEqual([consensusCommand()]);
+    });
+
+    it('says which setting to fix when Discord refuses the registration, never showing the token', async () => {
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      const script = fileURLToPath(
+        new URL('../../../src/app/discord-commands.ts', import.meta.url),
+      );
+      const run = async (settings: Record<string, string>) => {
+        const env = Object.fromEntries(
+          Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
+        );
+        const child = spawn(process.execPath, ['--import', 'tsx', script], {
+          env: { ...env, DISCORD_API_URL: fake.apiUrl, ...settings },
+          stdio: 'pipe',
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        child.stderr.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return { code, output };
+      };
+      const wrongToken = `${TOKEN.slice(0, -4)}nope`;
+      const rejected = await run({
+        DISCORD_TOKEN: wrongToken,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+      });
+      expect(rejected.code).toBe(1);
+      expect(rejected.output).toMatch(/Discord rejected DISCORD_TOKEN \(401 Unauthorized\)/);
+      expect(rejected.output).toContain('Bot > Reset Token');
+      expect(rejected.output).not.toContain(wrongToken);
+      // The application id of another app: Discord's 403 (code 20012).
+      const otherApp = '1222222222222222222';
+      const mismatched = await run({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: otherApp });
+      expect(mismatched.code).toBe(1);
+      expect(mismatched.output).toMatch(
+        /DISCORD_APPLICATION_ID 1222222222222222222: it is not the application of DISCORD_TOKEN's bot/,
+      );
+      // A server the bot is not in (or was invited to without applications.commands): 50001.
+      const notThere = await run({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_GUILD_ID: GUILD,
+      });
+      expect(notThere.code).toBe(1);
+      expect(notThere.output).toMatch(
+        new RegExp(
+          `server DISCORD_GUILD_ID ${GUILD}: the bot is not in that server, or was invited without the applications.commands scope`,
+        ),
+      );
+      expect(notThere.output).toContain(`client_id=${APPLICATION_ID}`);
+      for (const { output } of [rejected, mismatched, notThere]) {
+        expect(output).not.toContain(TOKEN);
+        expect(output).not.toMatch(/\n\s+at /);
+      }
     });
   });
 });
