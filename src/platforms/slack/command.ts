@@ -156,7 +156,7 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
     }
     const id = tokens[1]?.value;
     if (id === undefined) return { kind, roundId: null };
-    if (kind === 'export' && WORKSPACE_WORDS.includes(asFlag(id) ?? id.toLowerCase())) {
+    if (kind === 'export' && WORKSPACE_WORDS.includes((asFlag(id) ?? id).toLowerCase())) {
       return { kind: 'exportWorkspace' };
     }
     if (!KeySafeIdSchema.safeParse(id).success) {

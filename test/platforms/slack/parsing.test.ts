@@ -20,6 +20,8 @@ describe('slash command parsing', () => {
     ['export ALL', { kind: 'exportWorkspace' }],
     ['export --workspace', { kind: 'exportWorkspace' }],
     ['export —workspace', { kind: 'exportWorkspace' }],
+    // In any case, as `all` and the start options are: not a round named "--Workspace".
+    ['export --Workspace', { kind: 'exportWorkspace' }],
     ['extend 30', { kind: 'extend', minutes: 30, roundId: null }],
     ['extend 5 rabc123', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
     ['start Four days?', { kind: 'start', question: 'Four days?', settings: {} }],
