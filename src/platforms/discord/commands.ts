@@ -173,7 +173,9 @@ export type ConsensusCommand =
   /** `export workspace:true`: every round of the server. */
   | { kind: 'exportWorkspace' }
   | { kind: 'help' }
-  | { kind: 'unknown'; name: string };
+  | { kind: 'unknown'; name: string }
+  /** Options Discord lets through together that ask for two different things. */
+  | { kind: 'invalid'; message: string };
 
 /**
  * The options Discord sent do not have the types this bot registers: the server still has
@@ -239,6 +241,14 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     };
   }
   if (sub === 'export' && interaction.options.getBoolean('workspace') === true) {
+    // Discord cannot make the two options exclusive: one round, or the whole server.
+    if (roundOption(interaction) !== null) {
+      return {
+        kind: 'invalid',
+        message:
+          'Give `round` to export one round, or `workspace:True` for every round of the server, not both.',
+      };
+    }
     return { kind: 'exportWorkspace' };
   }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);

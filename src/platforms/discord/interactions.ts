@@ -150,6 +150,8 @@ export class Interactions {
       if (command.kind === 'help' || command.kind === 'unknown') {
         return { ephemeral: true, content: HELP_TEXT };
       }
+      // Answered before the command is counted, as help is: nothing was done.
+      if (command.kind === 'invalid') return { ephemeral: true, content: command.message };
       const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
       await this.service.admitCommand({
         scope,
@@ -162,7 +164,10 @@ export class Interactions {
   }
 
   private async run(
-    command: Exclude<ConsensusCommand, { kind: 'help' } | { kind: 'unknown' }>,
+    command: Exclude<
+      ConsensusCommand,
+      { kind: 'help' } | { kind: 'unknown' } | { kind: 'invalid' }
+    >,
     scope: Scope,
     actor: Actor,
     interaction: ChatInputCommandInteraction<'cached' | 'raw'>,
