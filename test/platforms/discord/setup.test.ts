@@ -291,6 +291,35 @@ describe('Discord setup: connecting', () => {
   });
 });
 
+describe('Discord setup: the application id', () => {
+  it('says so when DISCORD_APPLICATION_ID is another application than the token’s, and invites the right one', async () => {
+    const otherApp = '1222222222222222222';
+    const world = await startWorld({ discordEnv: { DISCORD_APPLICATION_ID: otherApp } });
+    try {
+      const mismatch = world.log.lines.find((l) => l.level === 'error');
+      expect(mismatch?.message).toMatch(
+        /^DISCORD_APPLICATION_ID is not the application of DISCORD_TOKEN's bot/,
+      );
+      expect(mismatch?.fields).toEqual({ configured: otherApp, actual: APPLICATION_ID });
+      const connected = world.log.lines.find((l) => l.message === 'discord connected');
+      const fields = (connected?.fields ?? {}) as { invite?: string };
+      const invite = new URL(String(fields.invite));
+      expect(invite.searchParams.get('client_id')).toBe(APPLICATION_ID);
+    } finally {
+      await world.stop();
+    }
+  });
+
+  it('logs no such error when the application id is right', async () => {
+    const world = await startWorld();
+    try {
+      expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    } finally {
+      await world.stop();
+    }
+  });
+});
+
 describe('Discord setup: while the gateway connection is lost', () => {
   /**
    * Whether `probe` comes true within 5 s. It answers rather than throws: the bot must
