@@ -44,6 +44,9 @@ export const DEFAULT_DEFER_AFTER_MS = 1_500;
 
 export const OUTSIDE_GUILD_TEXT =
   'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
+/** Only with DISCORD_MODERATOR_ROLES set: otherwise anyone may start a round. */
+export const START_REFUSAL =
+  'Only moderators may start a round in this server: members with Manage Server or Manage Messages, or with one of the bot’s moderator roles.';
 const INTERNAL_ERROR_TEXT = 'Something went wrong on my side; please try again in a moment.';
 
 export interface InteractionsOptions {
@@ -174,6 +177,8 @@ export class Interactions {
   ): Promise<Answer> {
     const service = this.service;
     if (command.kind === 'start') {
+      // Refused here, in Discord's terms (the service says "workspace"), naming who may.
+      if (!actor.mayStart) return { ephemeral: true, content: START_REFUSAL };
       const refusal = startRefusal(interaction);
       if (refusal) return { ephemeral: true, content: refusal };
       const round = await service.start({

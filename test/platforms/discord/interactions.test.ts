@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
+import { START_REFUSAL } from '../../../src/platforms/discord/interactions.js';
 import {
   ana,
   ben,
@@ -293,7 +294,8 @@ describe('Discord: slash commands', () => {
     // With moderator roles configured, a plain member may not start a round.
     const refused = fake.command('start', { question: 'Pizza on Fridays?' }, { user: ana });
     await fake.answered(refused);
-    expect(contentOf(world, refused)).toMatch(/Only moderators may start/);
+    // In Discord's words, and who may: not the service's "in this workspace".
+    expect(contentOf(world, refused)).toBe(START_REFUSAL);
     expect(Number(fake.reply(refused).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
 
     // A member with a moderator role (by name) may.
