@@ -123,6 +123,14 @@ function asFlag(token: string): string | null {
   return normalised.startsWith('--') ? normalised : null;
 }
 
+/** The option a one-dash word names (`-minutes`, `-Hidden=…`), or null. */
+function singleDashOption(token: string): string | null {
+  if (!/^-[^-]/.test(token)) return null;
+  const name = (token.slice(1).split('=')[0] ?? '').toLowerCase();
+  const known = [...START_FLAGS, ...START_SWITCHES] as readonly string[];
+  return known.includes(name) ? name : null;
+}
+
 const START_FLAGS = [
   'candidates',
   'minutes',
@@ -203,6 +211,17 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     // Before the first word of the question, the options' old, strict rules apply.
     const leading = pieces.join('').trim() === '' && text.slice(cursor, token.start).trim() === '';
     const flag = inQuotes(token.start) ? null : asFlag(token.value);
+    // `-minutes 5` is a mistyped option, not words of the question the channel would see.
+    const oneDash = flag === null && !inQuotes(token.start) ? singleDashOption(token.value) : null;
+    if (oneDash !== null) {
+      return invalid(
+        `-${echo(oneDash)} has one dash; options take two: --${oneDash}.` +
+          (leading
+            ? ''
+            : ' To keep it in the question, put it in quotes or write `--` before the question.'),
+        usage,
+      );
+    }
     if (flag === null) {
       i += 1;
       continue;

@@ -110,6 +110,32 @@ describe('slash command parsing', () => {
     );
   });
 
+  it('refuses an option typed with one dash rather than post it as part of the question', () => {
+    const first = (text: string) => {
+      const parsed = parseCommand(text);
+      return parsed.kind === 'invalid' ? parsed.message.split('\n')[0] : parsed;
+    };
+    expect(first('start -minutes 5 Should we?')).toBe(
+      '-minutes has one dash; options take two: --minutes.',
+    );
+    expect(first('start Should we? -Hidden')).toBe(
+      '-hidden has one dash; options take two: --hidden. To keep it in the question, put it in quotes or write `--` before the question.',
+    );
+    // Other one-dash words, quoted ones and values stay what they were.
+    expect(parseCommand('start -5 degrees: close the office?')).toMatchObject({
+      kind: 'start',
+      question: '-5 degrees: close the office?',
+    });
+    expect(parseCommand('start Keep "-hidden" in?')).toMatchObject({
+      kind: 'start',
+      question: 'Keep "-hidden" in?',
+    });
+    expect(parseCommand('start -- -minutes as words?')).toMatchObject({
+      kind: 'start',
+      question: '-minutes as words?',
+    });
+  });
+
   it('takes a switch given twice, which says the same thing twice', () => {
     expect(parseCommand('start --hidden --hidden Q?')).toMatchObject({
       kind: 'start',
