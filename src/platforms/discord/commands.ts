@@ -142,7 +142,9 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
       return withRound.addBooleanOption((o) =>
         o
           .setName('workspace')
-          .setDescription('Every round of this server instead of one (moderators only)'),
+          // Not "moderators": Manage Messages, or a role listed by name, moderates yet is refused
+          // (hasServerAuthority: Manage Server, or a moderator role listed by id).
+          .setDescription('Every round of this server instead of one (server managers only)'),
       );
     });
   }

@@ -110,13 +110,17 @@ describe('Discord setup: the /consensus command', () => {
       ['round', 3, false],
     ]);
     const exportSub = subs.find((s) => s.name === 'export') as unknown as {
-      options: { name: string; type: number }[];
+      options: { name: string; type: number; description: string }[];
     };
     // A round, or (a boolean) every round of the server.
     expect(exportSub.options.map((o) => [o.name, o.type])).toEqual([
       ['round', 3],
       ['workspace', 5],
     ]);
+    // Who may, as the handler decides it: not every moderator (README: server managers).
+    expect(exportSub.options[1]?.description).toBe(
+      'Every round of this server instead of one (server managers only)',
+    );
     const start = subs[0] as unknown as {
       options: {
         name: string;
