@@ -366,6 +366,7 @@ export function helpText(command: string): string {
     `• \`${command} help\` — this message`,
     'Without a round id, a command is about the open round in this channel. ' +
       'On the statement, react with :+1: agree, :shrug: unsure or :-1: disagree ' +
-      '(or :one: … :seven: on a 7-point poll); your latest reaction is your rating.',
+      '(or :one: … :seven: on a 7-point poll); your latest reaction is your rating. ' +
+      'In anonymous and hidden rounds, click a button under the statement instead: reactions do not count there.',
   ].join('\n');
 }

@@ -471,7 +471,10 @@ describe('Discord: slash commands', () => {
     expect(data.versions[0].ratings).toHaveLength(2);
 
     const help = fake.command('help', {}, { user: ana });
-    expect(String((await fake.answered(help)).original?.content)).toMatch(/\/consensus start/);
+    const helpText = String((await fake.answered(help)).original?.content);
+    expect(helpText).toMatch(/\/consensus start/);
+    // Buttons polls take no reactions: help must not send their members to the emoji.
+    expect(helpText).toMatch(/in `anonymous` and `hidden` rounds, click a button under it instead/);
   });
 });
 

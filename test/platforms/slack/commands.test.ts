@@ -76,6 +76,10 @@ describe('Slack slash commands', () => {
     }
     const help = await s.command('U001', 'help');
     expect(String(help.body?.text)).toContain('/consensus close [round-id]');
+    // Buttons polls take no reactions: help must not send their members to the emoji.
+    expect(String(help.body?.text)).toContain(
+      'In anonymous and hidden rounds, click a button under the statement instead',
+    );
     // Nothing was started or posted, and the app still works.
     expect(s.fake.ok('chat.postMessage')).toEqual([]);
     await startRound(s);
