@@ -162,7 +162,7 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
     if (tokens.length > 2) {
       return invalid(`\`${command} ${kind}\` takes at most a round id.`, usageOf(command, kind));
     }
-    const id = tokens[1]?.value;
+    const id = roundIdAsTyped(tokens[1]?.value);
     if (id === undefined) return { kind, roundId: null };
     if (kind === 'export' && WORKSPACE_WORDS.includes((asFlag(id) ?? id).toLowerCase())) {
       return { kind: 'exportWorkspace' };
@@ -312,7 +312,8 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
 /** `extend <minutes> [round-id]`: the current phase stays open that many minutes from now. */
 function parseExtend(tokens: Token[], command: string): ParsedCommand {
   const usage = usageOf(command, 'extend');
-  const [minutes, id, ...rest] = tokens.map((t) => t.value);
+  const [minutes, typedId, ...rest] = tokens.map((t) => t.value);
+  const id = roundIdAsTyped(typedId);
   if (minutes === undefined || rest.length > 0) {
     return invalid(`\`${command} extend\` takes the minutes, then at most a round id.`, usage);
   }
@@ -324,6 +325,14 @@ function parseExtend(tokens: Token[], command: string): ParsedCommand {
     return invalid(`"${echo(id)}" is not a round id.`, usage);
   }
   return { kind: 'extend', minutes: parsed.data, roundId: id ?? null };
+}
+
+/**
+ * A round id as the member gave it, without the backticks of a code span copied from the
+ * bot's messages (it writes ids as \`r…\`), as Discord's `round` option reads it.
+ */
+function roundIdAsTyped(token: string | undefined): string | undefined {
+  return token?.replace(/^`+|`+$/g, '');
 }
 
 function invalid(message: string, usage: string | null): ParsedCommand {

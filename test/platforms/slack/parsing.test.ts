@@ -24,6 +24,9 @@ describe('slash command parsing', () => {
     ['export --Workspace', { kind: 'exportWorkspace' }],
     ['extend 30', { kind: 'extend', minutes: 30, roundId: null }],
     ['extend 5 rabc123', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
+    // Pasted from the bot's own messages, which write ids in code spans.
+    ['close `rabc123`', { kind: 'close', roundId: 'rabc123' }],
+    ['extend 5 `rabc123`', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
     ['start Four days?', { kind: 'start', question: 'Four days?', settings: {} }],
     [
       'start --welfare schulze --scale=likert7 --minutes 90 --candidates 12 Keep   the  spacing?',
