@@ -69,6 +69,14 @@ describe('Discord setup: configuration', () => {
     expect(
       fail({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID, DISCORD_API_URL: 'x' }),
     ).toMatch(/DISCORD_API_URL/);
+    // discord.js adds the version: with it in the setting every call would be a 404.
+    expect(
+      fail({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: 'https://discord.com/api/v10/',
+      }),
+    ).toMatch(/DISCORD_API_URL: give the REST base without the API version/);
   });
 
   it('builds the invite URL with both scopes and exactly the permissions a round needs', () => {
