@@ -6,6 +6,12 @@ import type { Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
 
+/** Shown to the member who named the round: Discord calls its workspaces servers. */
+function noSuchRound(scope: Scope, roundId: string): DomainError {
+  const place = scope.platform === 'discord' ? 'server' : 'workspace';
+  return new DomainError('not_found', `No round "${roundId}" in this ${place}.`);
+}
+
 /**
  * Compare-and-set on the whole round document: the update only lands if nobody wrote
  * the round since we read it. Rules run in TypeScript; Redis only guarantees atomicity.
@@ -51,7 +57,7 @@ export class RoundRepository {
 
   async require(scope: Scope, roundId: string): Promise<Round> {
     const round = await this.get(scope, roundId);
-    if (!round) throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
+    if (!round) throw noSuchRound(scope, roundId);
     return round;
   }
 
@@ -63,8 +69,7 @@ export class RoundRepository {
     const key = this.keys.round(scope, roundId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const raw = await this.redis.get(key);
-      if (raw === null)
-        throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
+      if (raw === null) throw noSuchRound(scope, roundId);
       const current = decode(RoundSchema, key, raw);
       const next = RoundSchema.parse(change(current));
       const nextRaw = JSON.stringify(next);

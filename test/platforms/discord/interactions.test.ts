@@ -105,6 +105,8 @@ describe('Discord: slash commands', () => {
       expect(Number(answer?.flags) & EPHEMERAL).toBe(EPHEMERAL);
     }
     expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    // An id of no round, in Discord's word for the place.
+    expect((await ask('rnope123'))?.content).toBe('No round "rnope123" in this server.');
     for (const pasted of [` ${round.id} `, `\`${round.id}\``]) {
       expect(embedsOf(await ask(pasted))[0]?.title).toBe(`Round ${round.id}`);
     }
