@@ -2,14 +2,13 @@ import type { Redis } from 'ioredis';
 import { DomainError } from '../domain/errors.js';
 import { isTerminal } from '../domain/phase.js';
 import { type Round, RoundSchema } from '../domain/round.js';
-import type { Scope } from '../domain/scope.js';
+import { placeName, type Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
 
-/** Shown to the member who named the round: Discord calls its workspaces servers. */
+/** Shown to the member who named the round, in their platform's word for the place. */
 function noSuchRound(scope: Scope, roundId: string): DomainError {
-  const place = scope.platform === 'discord' ? 'server' : 'workspace';
-  return new DomainError('not_found', `No round "${roundId}" in this ${place}.`);
+  return new DomainError('not_found', `No round "${roundId}" in this ${placeName(scope)}.`);
 }
 
 /**
