@@ -55,6 +55,11 @@ describe('Slack slash commands', () => {
         'start --colour red Why?',
         `Unknown option --colour; the options are --candidates, --minutes, --welfare, --scale, --poll-minutes, --remind-minutes, --min-turnout, --revise-below, --hidden, --anonymous.\n${startUsage}`,
       ],
+      // One dash: a mistyped option, not words of a question posted to the channel.
+      [
+        'start -minutes 5 Why?',
+        `-minutes has one dash; options take two: --minutes.\n${startUsage}`,
+      ],
       [
         'close r1 now please',
         '`/consensus close` takes at most a round id.\nUsage: `/consensus close [round-id]`',
