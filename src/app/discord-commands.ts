@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
 import { inviteUrl } from '../platforms/discord/client.js';
 import { consensusCommand } from '../platforms/discord/commands.js';
@@ -12,16 +13,26 @@ export interface Registration {
   names: string[];
 }
 
+const USAGE =
+  'usage: npm run discord:commands [-- --remove]   (DISCORD_GUILD_ID set: that server only; unset: globally)';
+
 /**
  * Registers `/consensus` (a bulk overwrite of the app's commands): for one guild when
- * DISCORD_GUILD_ID is set, which takes effect at once, or globally otherwise.
+ * DISCORD_GUILD_ID is set, which takes effect at once, or globally otherwise. `remove`
+ * overwrites them with none: a server registered while trying the bot out keeps its copy
+ * beside a later global one, and its members see `/consensus` twice until it is removed.
  */
-export async function registerCommands(config: DiscordConfig): Promise<Registration> {
+export async function registerCommands(
+  config: DiscordConfig,
+  options: { remove?: boolean } = {},
+): Promise<Registration> {
   const rest = new REST(config.apiUrl ? { api: config.apiUrl } : {}).setToken(config.token);
   const route = config.guildId
     ? Routes.applicationGuildCommands(config.applicationId, config.guildId)
     : Routes.applicationCommands(config.applicationId);
-  const registered = await rest.put(route, { body: [consensusCommand()] });
+  const registered = await rest.put(route, {
+    body: options.remove === true ? [] : [consensusCommand()],
+  });
   const names = Array.isArray(registered)
     ? registered.flatMap((c: unknown) =>
         typeof c === 'object' && c !== null && 'name' in c && typeof c.name === 'string'
@@ -69,7 +80,23 @@ export function registrationProblem(error: unknown, config: DiscordConfig): stri
   return `Registering the commands failed: ${detail.err}${where}`;
 }
 
-async function main(): Promise<void> {
+async function main(argv: readonly string[]): Promise<void> {
+  let flags: { remove?: boolean; help?: boolean };
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: { remove: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
+  } catch (error) {
+    // An unknown word must not register anyway: it may have meant something else.
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (flags.help === true) {
+    console.log(USAGE);
+    return;
+  }
+  const remove = flags.remove === true;
   let config: DiscordConfig | null;
   try {
     config = loadDiscordConfig();
@@ -87,7 +114,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   try {
-    const result = await registerCommands(config);
+    const result = await registerCommands(config, { remove });
+    if (remove) {
+      console.log(
+        result.scope === 'guild'
+          ? `Removed the bot's commands from guild ${config.guildId}; a global /consensus stays.`
+          : "Removed the bot's global commands; a server's own registration stays.",
+      );
+      return;
+    }
     console.log(
       result.scope === 'guild'
         ? `Registered /${result.names.join(', /')} for guild ${config.guildId}; it is usable now.`
@@ -99,4 +134,6 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2));
+}

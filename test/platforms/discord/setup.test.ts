@@ -19,6 +19,31 @@ const exitedEarly = (stderr: string) => /Error/.test(stderr);
 
 const GUILD = '1111111111111111111';
 
+/** `npm run discord:commands` as an admin runs it, against the fake, with only these DISCORD_* settings. */
+async function runRegistration(
+  fake: FakeDiscord,
+  settings: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  const script = fileURLToPath(new URL('../../../src/app/discord-commands.ts', import.meta.url));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...env, DISCORD_API_URL: fake.apiUrl, ...settings },
+    stdio: 'pipe',
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, output };
+}
+
 describe('Discord setup: configuration', () => {
   it('is off unless both the token and the application id are set; empty strings are unset', () => {
     expect(loadDiscordConfig({})).toBeNull();
@@ -201,27 +226,7 @@ describe('Discord setup: the /consensus command', () => {
 
     it('says which setting to fix when Discord refuses the registration, never showing the token', async () => {
       fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
-      const script = fileURLToPath(
-        new URL('../../../src/app/discord-commands.ts', import.meta.url),
-      );
-      const run = async (settings: Record<string, string>) => {
-        const env = Object.fromEntries(
-          Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
-        );
-        const child = spawn(process.execPath, ['--import', 'tsx', script], {
-          env: { ...env, DISCORD_API_URL: fake.apiUrl, ...settings },
-          stdio: 'pipe',
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        child.stderr.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        const [code] = (await once(child, 'exit')) as [number | null];
-        return { code, output };
-      };
+      const run = (settings: Record<string, string>) => runRegistration(fake, settings);
       const wrongToken = `${TOKEN.slice(0, -4)}nope`;
       const rejected = await run({
         DISCORD_TOKEN: wrongToken,
@@ -255,6 +260,35 @@ describe('Discord setup: the /consensus command', () => {
         expect(output).not.toContain(TOKEN);
         expect(output).not.toMatch(/\n\s+at /);
       }
+    });
+
+    it('removes a server’s own copy with --remove, so it does not show /consensus twice beside the global one', async () => {
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      const settings = {
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_GUILD_ID: fake.guildId,
+      };
+      const removed = await runRegistration(fake, settings, ['--remove']);
+      expect(removed).toEqual({
+        code: 0,
+        output: `Removed the bot's commands from guild ${fake.guildId}; a global /consensus stays.\n`,
+      });
+      const globally = await runRegistration(
+        fake,
+        { DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID },
+        ['--remove'],
+      );
+      expect(globally.code).toBe(0);
+      expect(fake.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+        ['PUT', `/applications/${APPLICATION_ID}/guilds/${fake.guildId}/commands`, []],
+        ['PUT', `/applications/${APPLICATION_ID}/commands`, []],
+      ]);
+      // A word it does not know registers nothing: it may have meant something else.
+      const typo = await runRegistration(fake, settings, ['--remvoe']);
+      expect(typo.code).toBe(2);
+      expect(typo.output).toContain('usage: npm run discord:commands [-- --remove]');
+      expect(fake.requests).toHaveLength(2);
     });
   });
 });
