@@ -16,7 +16,7 @@ import { approvalBelow, everyoneRated, pollResults } from '../domain/results.js'
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
-  QuestionSchema,
+  NewQuestionSchema,
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
@@ -120,7 +120,7 @@ export class DeliberationService {
     if (!command.actor.mayStart) {
       throw new DomainError('forbidden', 'Only moderators may start a round in this workspace.');
     }
-    const question = QuestionSchema.safeParse(command.question);
+    const question = NewQuestionSchema.safeParse(command.question);
     if (!question.success) {
       throw new DomainError(
         'invalid_input',

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LIMITS } from '../../domain/limits.js';
 import { PollScaleSchema } from '../../domain/poll-scale.js';
-import { QuestionSchema, type RoundSettings } from '../../domain/round.js';
+import { NewQuestionSchema, type RoundSettings } from '../../domain/round.js';
 import { KeySafeIdSchema } from '../../domain/scope.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { escapeText, fromSlack } from './text.js';
@@ -48,7 +48,7 @@ const wholeNumber = (flag: string, min: number, max: number) =>
 
 /** The options of a new round, as strings from the command line or the modal. */
 export const StartOptionsSchema = z.object({
-  question: QuestionSchema,
+  question: NewQuestionSchema,
   candidates: wholeNumber('--candidates', LIMITS.minCandidates, LIMITS.maxCandidates).optional(),
   minutes: wholeNumber('--minutes', 1, LIMITS.maxMinutes).optional(),
   welfare: z

@@ -385,6 +385,21 @@ describe('Discord: slash commands', () => {
     expect(embedsOf(fake.reply(named).original)[0]?.title).toBe(`Round ${round.id}`);
   });
 
+  it('refuses a question of blanks or quote marks only, privately, and posts nothing', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    for (const question of ['""', ' “ ” ', '   ']) {
+      const id = fake.command('start', { question }, { user: MOD, permissions: PERMS.manageGuild });
+      const state = await fake.answered(id);
+      expect(contentOf(world, id)).toBe(
+        'The question is empty: write the question after the command.',
+      );
+      expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    }
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+    expect(fake.requested('POST', /^\/channels\/\d+\/messages$/)).toEqual([]);
+  });
+
   it('takes revise_below with or without poll_minutes, as Slack does', async () => {
     world = await startWorld();
     const alone = await startRound(world, 'Should we adopt a four-day week?', {

@@ -139,6 +139,16 @@ describe('slash command parsing', () => {
     });
   });
 
+  it.each(['start ""', 'start “”', "start ''", 'start --minutes 5 " "'])(
+    'refuses %j, a question of quote marks only, as empty',
+    (text) => {
+      const parsed = parseCommand(text);
+      expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0]).toBe(
+        'The question is empty: write the question after the command.',
+      );
+    },
+  );
+
   it('takes a switch given twice, which says the same thing twice', () => {
     expect(parseCommand('start --hidden --hidden Q?')).toMatchObject({
       kind: 'start',
