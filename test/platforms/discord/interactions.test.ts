@@ -400,6 +400,20 @@ describe('Discord: slash commands', () => {
     expect(fake.requested('POST', /^\/channels\/\d+\/messages$/)).toEqual([]);
   });
 
+  it('tells a member in a channel of several open rounds how to name one, in Discord’s terms', async () => {
+    world = await startWorld();
+    const first = await startRound(world, 'Pizza on Fridays?');
+    const second = await startRound(world, 'Tacos on Tuesdays?');
+    const id = world.fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild });
+    await world.fake.answered(id);
+    const ids = [first.round.id, second.round.id].sort();
+    const answer = contentOf(world, id);
+    expect(answer).toMatch(
+      /^This channel has 2 open rounds \(.+\); name one with the `round` option\.$/,
+    );
+    for (const roundId of ids) expect(answer).toContain(roundId);
+  });
+
   it('takes revise_below with or without poll_minutes, as Slack does', async () => {
     world = await startWorld();
     const alone = await startRound(world, 'Should we adopt a four-day week?', {
