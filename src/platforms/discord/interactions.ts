@@ -150,9 +150,11 @@ export class Interactions {
     await this.respond(interaction, visibility, async () => {
       if (!interaction.inGuild()) return { ephemeral: true, content: OUTSIDE_GUILD_TEXT };
       const command = parseCommand(interaction);
-      if (command.kind === 'help' || command.kind === 'unknown') {
-        return { ephemeral: true, content: HELP_TEXT };
-      }
+      if (command.kind === 'help') return { ephemeral: true, content: HELP_TEXT };
+      // A subcommand this bot does not have comes from an older registration, as a
+      // mistyped option does: say what to run, rather than list commands the member lacks.
+      if (command.kind === 'unknown')
+        throw new StaleCommandError(`unknown subcommand ${command.name}`);
       // Answered before the command is counted, as help is: nothing was done.
       if (command.kind === 'invalid') return { ephemeral: true, content: command.message };
       const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };

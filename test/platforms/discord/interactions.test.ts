@@ -151,6 +151,10 @@ describe('Discord: slash commands', () => {
     );
     await fake.answered(choice);
     expect(contentOf(world, choice)).toMatch(/out-of-date registration of `\/consensus`/);
+    // A subcommand the registration has and this bot does not: the same, not the help.
+    const gone = fake.command('vote', {}, { user: ana });
+    await fake.answered(gone);
+    expect(contentOf(world, gone)).toMatch(/out-of-date registration of `\/consensus`/);
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
 
