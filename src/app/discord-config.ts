@@ -46,8 +46,9 @@ export const DiscordEnvSchema = z
         .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
         // discord.js appends /v10 itself: …/api/v10 would call …/api/v10/v10/… and get 404s.
         .refine(
-          // On the string: refinements run even when the URL check failed.
-          (u) => !/\/v\d+\/*(?:[?#].*)?$/.test(u),
+          // On the string: refinements run even when the URL check failed. Only after
+          // /api, Discord's own layout: a proxy's base may end in a segment of its own.
+          (u) => !/\/api\/v\d+\/*(?:[?#].*)?$/.test(u),
           'give the REST base without the API version (…/api, not …/api/v10)',
         )
         .optional(),
