@@ -42,7 +42,16 @@ export const DiscordEnvSchema = z
     ),
     DISCORD_APPLICATION_ID: optionalString.pipe(snowflake.optional()),
     DISCORD_API_URL: optionalString.pipe(
-      z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+      z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        // discord.js appends /v10 itself: …/api/v10 would call …/api/v10/v10/… and get 404s.
+        .refine(
+          // On the string: refinements run even when the URL check failed. Only after
+          // /api, Discord's own layout: a proxy's base may end in a segment of its own.
+          (u) => !/\/api\/v\d+\/*(?:[?#].*)?$/.test(u),
+          'give the REST base without the API version (…/api, not …/api/v10)',
+        )
+        .optional(),
     ),
     DISCORD_GUILD_ID: optionalString.pipe(snowflake.optional()),
     DISCORD_SHARDS: shardTotal,

@@ -216,13 +216,23 @@ export function createDiscord(config: DiscordConfig, deps: DiscordDeps): Discord
         waiting.stop();
       }
       state = 'ready';
+      // READY names the token's application. Another id in DISCORD_APPLICATION_ID still
+      // connects, but the invite below would add another app and `npm run
+      // discord:commands` is refused: say so now, and invite the bot that connected.
+      const applicationId = client.application?.id ?? config.applicationId;
+      if (applicationId !== config.applicationId) {
+        log.error(
+          { configured: config.applicationId, actual: applicationId },
+          "DISCORD_APPLICATION_ID is not the application of DISCORD_TOKEN's bot: set it to the Application ID under General Information of the same application",
+        );
+      }
       log.info(
         {
           user: client.user?.tag,
           guilds: client.guilds.cache.size,
           shards: [...client.ws.shards.keys()],
           shardCount: client.options.shardCount,
-          invite: inviteUrl(config.applicationId),
+          invite: inviteUrl(applicationId),
         },
         'discord connected',
       );

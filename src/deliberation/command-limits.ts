@@ -7,7 +7,7 @@
  */
 import type { CommandLimits } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import type { Scope } from '../domain/scope.js';
+import { placeName, type Scope } from '../domain/scope.js';
 import type { Store } from '../store/store.js';
 import { count, enforceRates, type Rate } from './rate-checks.js';
 
@@ -32,6 +32,7 @@ export async function checkCommandLimits(
   now: number,
 ): Promise<void> {
   const { limits } = deps;
+  const place = placeName(request.scope);
   const rates: Rate[] = [
     {
       setting: 'LIMIT_COMMANDS_PER_MEMBER_PER_MINUTE',
@@ -47,7 +48,7 @@ export async function checkCommandLimits(
       max: limits.commandsPerWorkspacePerMinute,
       windowSeconds: 60,
       refusal: (max) =>
-        `This workspace has run ${count(max, 'command')} in the past minute, the most allowed`,
+        `This ${place} has run ${count(max, 'command')} in the past minute, the most allowed`,
     },
   ];
   if (request.isExport) {
@@ -66,7 +67,7 @@ export async function checkCommandLimits(
         max: limits.exportsPerWorkspacePerHour,
         windowSeconds: 3_600,
         refusal: (max) =>
-          `This workspace has asked for ${count(max, 'export')} in the past hour, the most allowed`,
+          `This ${place} has asked for ${count(max, 'export')} in the past hour, the most allowed`,
       },
     );
   }

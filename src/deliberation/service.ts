@@ -16,7 +16,7 @@ import { approvalBelow, everyoneRated, pollResults } from '../domain/results.js'
 import {
   DEFAULT_SETTINGS,
   type MessageRef,
-  QuestionSchema,
+  NewQuestionSchema,
   type Round,
   type RoundSettings,
   RoundSettingsSchema,
@@ -120,7 +120,7 @@ export class DeliberationService {
     if (!command.actor.mayStart) {
       throw new DomainError('forbidden', 'Only moderators may start a round in this workspace.');
     }
-    const question = QuestionSchema.safeParse(command.question);
+    const question = NewQuestionSchema.safeParse(command.question);
     if (!question.success) {
       throw new DomainError(
         'invalid_input',
@@ -871,7 +871,7 @@ export class DeliberationService {
     if (open.length > 1) {
       throw new DomainError(
         'invalid_input',
-        `This channel has ${open.length} open rounds (${open.map((r) => r.id).join(', ')}); name one.`,
+        `This channel has ${open.length} open rounds (${open.map((r) => r.id).join(', ')}); ${howToNameOne(target.scope)}`,
       );
     }
     return open[0] as Round;
@@ -921,6 +921,13 @@ function requireUnmoved(round: Round, expected: ExpectedState | undefined): void
  * A setting the platform's own parsing let through (Discord enforces its registered
  * ranges; a hand-written client does not), in words: "candidates takes at most 16."
  */
+/** How a member names one round of several: Discord takes it as an option, Slack as a word. */
+function howToNameOne(scope: Scope): string {
+  return scope.platform === 'discord'
+    ? 'name one with the `round` option.'
+    : 'name one: give its id after the command.';
+}
+
 function settingProblem(issue: z.core.$ZodIssue | undefined): string {
   const key = String(issue?.path[0] ?? 'setting');
   // pollMinutes -> "poll minutes": the name each platform's option is spelt from.

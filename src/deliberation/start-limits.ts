@@ -7,7 +7,7 @@
 import { DomainError } from '../domain/errors.js';
 import type { CommandLimits } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
-import type { Scope } from '../domain/scope.js';
+import { placeName, type Scope } from '../domain/scope.js';
 import type { Store } from '../store/store.js';
 import type { Actor } from './ports.js';
 import { count, enforceRates } from './rate-checks.js';
@@ -30,6 +30,7 @@ export async function checkStartLimits(
   now: number,
 ): Promise<void> {
   const { store, log, limits } = deps;
+  const place = placeName(command.scope);
   if (limits.openRoundsPerChannel > 0) {
     const open = await store.rounds.openInChannel(command.scope, command.channelId);
     if (open.length >= limits.openRoundsPerChannel) {
@@ -62,7 +63,7 @@ export async function checkStartLimits(
         max: limits.startsPerWorkspacePerHour,
         windowSeconds: 3_600,
         refusal: (max) =>
-          `This workspace has started ${count(max, 'round')} in the past hour, the most allowed`,
+          `This ${place} has started ${count(max, 'round')} in the past hour, the most allowed`,
       },
     ],
     now,

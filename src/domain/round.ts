@@ -15,6 +15,16 @@ export const QuestionSchema = z
   );
 
 /**
+ * A question asked now: as QuestionSchema, with something in it besides quote marks
+ * (`start ""` posted a question of two quotes to the channel). Kept apart from
+ * QuestionSchema, which also reads stored rounds back.
+ */
+export const NewQuestionSchema = QuestionSchema.refine(
+  (q) => /[^\s"'“”‘’`]/.test(q),
+  'The question is empty: write the question after the command.',
+);
+
+/**
  * Whether members rate with buttons instead of reactions: reactions show everyone who
  * chose what (not anonymous) and the running tally (not hidden).
  */

@@ -23,3 +23,8 @@ export type Scope = z.infer<typeof ScopeSchema>;
 export function scopeKey(scope: Scope): string {
   return `${scope.platform}.${scope.workspaceId}`;
 }
+
+/** What members call a scope in messages to them: Discord's workspaces are servers. */
+export function placeName(scope: Scope): 'server' | 'workspace' {
+  return scope.platform === 'discord' ? 'server' : 'workspace';
+}

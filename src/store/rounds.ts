@@ -2,9 +2,14 @@ import type { Redis } from 'ioredis';
 import { DomainError } from '../domain/errors.js';
 import { isTerminal } from '../domain/phase.js';
 import { type Round, RoundSchema } from '../domain/round.js';
-import type { Scope } from '../domain/scope.js';
+import { placeName, type Scope } from '../domain/scope.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
+
+/** Shown to the member who named the round, in their platform's word for the place. */
+function noSuchRound(scope: Scope, roundId: string): DomainError {
+  return new DomainError('not_found', `No round "${roundId}" in this ${placeName(scope)}.`);
+}
 
 /**
  * Compare-and-set on the whole round document: the update only lands if nobody wrote
@@ -51,7 +56,7 @@ export class RoundRepository {
 
   async require(scope: Scope, roundId: string): Promise<Round> {
     const round = await this.get(scope, roundId);
-    if (!round) throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
+    if (!round) throw noSuchRound(scope, roundId);
     return round;
   }
 
@@ -63,8 +68,7 @@ export class RoundRepository {
     const key = this.keys.round(scope, roundId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const raw = await this.redis.get(key);
-      if (raw === null)
-        throw new DomainError('not_found', `No round "${roundId}" in this workspace.`);
+      if (raw === null) throw noSuchRound(scope, roundId);
       const current = decode(RoundSchema, key, raw);
       const next = RoundSchema.parse(change(current));
       const nextRaw = JSON.stringify(next);

@@ -40,6 +40,18 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     }
   }
 
+  it('asks which round when a channel has several open, saying how to name one', async () => {
+    await startRound(h);
+    await startRound(h, 'Should we move the office?');
+    const refused = await h.runtime.service
+      .status({ scope: SCOPE, channelId: CHANNEL })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect((refused as Error).message).toMatch(
+      /^This channel has 2 open rounds \(.+\); name one: give its id after the command\.$/,
+    );
+  });
+
   it('runs from question to results: statement, poll, ratings, welfare and least served', async () => {
     const { round, thread } = await startRound(h);
     await addOpinions(thread.messageId);

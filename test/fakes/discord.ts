@@ -376,7 +376,7 @@ export class FakeDiscord {
   /** The REST routes the bot uses, each `[method, path pattern, handler]`. */
   private readonly routes: [string, RegExp, (r: Route) => [number, unknown]][] = [
     ['GET', /^\/gateway\/bot$/, () => [200, this.gatewayInfo()]],
-    ['PUT', /^\/applications\/(\d+)(?:\/guilds\/\d+)?\/commands$/, (r) => this.putCommands(r)],
+    ['PUT', /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/, (r) => this.putCommands(r)],
     ['GET', /^\/channels\/(\d+)$/, ({ m }) => this.getChannel(m[1] as string)],
     ['POST', /^\/channels\/(\d+)\/messages$/, (r) => this.postMessage(r)],
     ['GET', /^\/channels\/(\d+)\/messages$/, (r) => this.listMessages(r)],
@@ -431,6 +431,19 @@ export class FakeDiscord {
   }
 
   private putCommands({ m, list }: Route): [number, unknown] {
+    // As Discord answers a token of another application, and a server the bot is not in.
+    if (m[1] !== this.options.applicationId) {
+      return [
+        403,
+        {
+          message: 'You are not authorized to perform this action on this application',
+          code: 20012,
+        },
+      ];
+    }
+    if (m[2] !== undefined && m[2] !== this.guildId) {
+      return [403, { message: 'Missing Access', code: 50001 }];
+    }
     const commands = list.map((c) => ({
       ...c,
       id: snowflake(),

@@ -142,7 +142,9 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
       return withRound.addBooleanOption((o) =>
         o
           .setName('workspace')
-          .setDescription('Every round of this server instead of one (moderators only)'),
+          // Not "moderators": Manage Messages, or a role listed by name, moderates yet is refused
+          // (hasServerAuthority: Manage Server, or a moderator role listed by id).
+          .setDescription('Every round of this server instead of one (server managers only)'),
       );
     });
   }
@@ -173,7 +175,9 @@ export type ConsensusCommand =
   /** `export workspace:true`: every round of the server. */
   | { kind: 'exportWorkspace' }
   | { kind: 'help' }
-  | { kind: 'unknown'; name: string };
+  | { kind: 'unknown'; name: string }
+  /** Options Discord lets through together that ask for two different things. */
+  | { kind: 'invalid'; message: string };
 
 /**
  * The options Discord sent do not have the types this bot registers: the server still has
@@ -239,6 +243,14 @@ function readCommand(interaction: ChatInputCommandInteraction): ConsensusCommand
     };
   }
   if (sub === 'export' && interaction.options.getBoolean('workspace') === true) {
+    // Discord cannot make the two options exclusive: one round, or the whole server.
+    if (roundOption(interaction) !== null) {
+      return {
+        kind: 'invalid',
+        message:
+          'Give `round` to export one round, or `workspace:True` for every round of the server, not both.',
+      };
+    }
     return { kind: 'exportWorkspace' };
   }
   const round = ROUND_SUBCOMMANDS.find(([name]) => name === sub);

@@ -44,6 +44,9 @@ export const DEFAULT_DEFER_AFTER_MS = 1_500;
 
 export const OUTSIDE_GUILD_TEXT =
   'Consensus rounds run in servers: use `/consensus` in a text channel of a server the bot is a member of. It does nothing in direct messages.';
+/** Only with DISCORD_MODERATOR_ROLES set: otherwise anyone may start a round. */
+export const START_REFUSAL =
+  'Only moderators may start a round in this server: members with Manage Server or Manage Messages, or with one of the bot’s moderator roles.';
 const INTERNAL_ERROR_TEXT = 'Something went wrong on my side; please try again in a moment.';
 
 export interface InteractionsOptions {
@@ -147,9 +150,13 @@ export class Interactions {
     await this.respond(interaction, visibility, async () => {
       if (!interaction.inGuild()) return { ephemeral: true, content: OUTSIDE_GUILD_TEXT };
       const command = parseCommand(interaction);
-      if (command.kind === 'help' || command.kind === 'unknown') {
-        return { ephemeral: true, content: HELP_TEXT };
-      }
+      if (command.kind === 'help') return { ephemeral: true, content: HELP_TEXT };
+      // A subcommand this bot does not have comes from an older registration, as a
+      // mistyped option does: say what to run, rather than list commands the member lacks.
+      if (command.kind === 'unknown')
+        throw new StaleCommandError(`unknown subcommand ${command.name}`);
+      // Answered before the command is counted, as help is: nothing was done.
+      if (command.kind === 'invalid') return { ephemeral: true, content: command.message };
       const scope: Scope = { platform: 'discord', workspaceId: interaction.guildId };
       await this.service.admitCommand({
         scope,
@@ -162,13 +169,18 @@ export class Interactions {
   }
 
   private async run(
-    command: Exclude<ConsensusCommand, { kind: 'help' } | { kind: 'unknown' }>,
+    command: Exclude<
+      ConsensusCommand,
+      { kind: 'help' } | { kind: 'unknown' } | { kind: 'invalid' }
+    >,
     scope: Scope,
     actor: Actor,
     interaction: ChatInputCommandInteraction<'cached' | 'raw'>,
   ): Promise<Answer> {
     const service = this.service;
     if (command.kind === 'start') {
+      // Refused here, in Discord's terms (the service says "workspace"), naming who may.
+      if (!actor.mayStart) return { ephemeral: true, content: START_REFUSAL };
       const refusal = startRefusal(interaction);
       if (refusal) return { ephemeral: true, content: refusal };
       const round = await service.start({

@@ -344,7 +344,7 @@ export const HELP_TEXT = [
   '`/consensus extend minutes:<M>`: keep the opinions, critiques or poll open M minutes from now.',
   '`/consensus status` · `results` · `cancel`',
   '`/consensus export`: the round as JSON and as the four Polis CSVs, only to you (save the CSVs into one folder for `npm run eval`); `workspace:true`: every round of the server, for members with Manage Server or a moderator role given by id.',
-  'Rate a statement by reacting; your latest reaction counts. Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
+  'Rate a statement by reacting; your latest reaction counts (in `anonymous` and `hidden` rounds, click a button under it instead: reactions do not count there). Moderators (Manage Server, Manage Messages, or a configured role) and the member who started a round may close, critique, finish and cancel it. Add `round:<id>` when a channel has several open rounds.',
 ].join('\n');
 
 /** Custom ids of a buttons poll's buttons: the prefix, the poll's kind, the option key. */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LIMITS } from '../../domain/limits.js';
 import { PollScaleSchema } from '../../domain/poll-scale.js';
-import { QuestionSchema, type RoundSettings } from '../../domain/round.js';
+import { NewQuestionSchema, type RoundSettings } from '../../domain/round.js';
 import { KeySafeIdSchema } from '../../domain/scope.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { escapeText, fromSlack } from './text.js';
@@ -48,7 +48,7 @@ const wholeNumber = (flag: string, min: number, max: number) =>
 
 /** The options of a new round, as strings from the command line or the modal. */
 export const StartOptionsSchema = z.object({
-  question: QuestionSchema,
+  question: NewQuestionSchema,
   candidates: wholeNumber('--candidates', LIMITS.minCandidates, LIMITS.maxCandidates).optional(),
   minutes: wholeNumber('--minutes', 1, LIMITS.maxMinutes).optional(),
   welfare: z
@@ -123,6 +123,14 @@ function asFlag(token: string): string | null {
   return normalised.startsWith('--') ? normalised : null;
 }
 
+/** The option a one-dash word names (`-minutes`, `-Hidden=…`), or null. */
+function singleDashOption(token: string): string | null {
+  if (!/^-[^-]/.test(token)) return null;
+  const name = (token.slice(1).split('=')[0] ?? '').toLowerCase();
+  const known = [...START_FLAGS, ...START_SWITCHES] as readonly string[];
+  return known.includes(name) ? name : null;
+}
+
 const START_FLAGS = [
   'candidates',
   'minutes',
@@ -154,9 +162,9 @@ export function parseCommand(rawText: string, command = '/consensus'): ParsedCom
     if (tokens.length > 2) {
       return invalid(`\`${command} ${kind}\` takes at most a round id.`, usageOf(command, kind));
     }
-    const id = tokens[1]?.value;
+    const id = roundIdAsTyped(tokens[1]?.value);
     if (id === undefined) return { kind, roundId: null };
-    if (kind === 'export' && WORKSPACE_WORDS.includes(asFlag(id) ?? id.toLowerCase())) {
+    if (kind === 'export' && WORKSPACE_WORDS.includes((asFlag(id) ?? id).toLowerCase())) {
       return { kind: 'exportWorkspace' };
     }
     if (!KeySafeIdSchema.safeParse(id).success) {
@@ -203,6 +211,17 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
     // Before the first word of the question, the options' old, strict rules apply.
     const leading = pieces.join('').trim() === '' && text.slice(cursor, token.start).trim() === '';
     const flag = inQuotes(token.start) ? null : asFlag(token.value);
+    // `-minutes 5` is a mistyped option, not words of the question the channel would see.
+    const oneDash = flag === null && !inQuotes(token.start) ? singleDashOption(token.value) : null;
+    if (oneDash !== null) {
+      return invalid(
+        `-${echo(oneDash)} has one dash; options take two: --${oneDash}.` +
+          (leading
+            ? ''
+            : ' To keep it in the question, put it in quotes or write `--` before the question.'),
+        usage,
+      );
+    }
     if (flag === null) {
       i += 1;
       continue;
@@ -293,7 +312,8 @@ function parseStart(text: string, tokens: Token[], command: string): ParsedComma
 /** `extend <minutes> [round-id]`: the current phase stays open that many minutes from now. */
 function parseExtend(tokens: Token[], command: string): ParsedCommand {
   const usage = usageOf(command, 'extend');
-  const [minutes, id, ...rest] = tokens.map((t) => t.value);
+  const [minutes, typedId, ...rest] = tokens.map((t) => t.value);
+  const id = roundIdAsTyped(typedId);
   if (minutes === undefined || rest.length > 0) {
     return invalid(`\`${command} extend\` takes the minutes, then at most a round id.`, usage);
   }
@@ -305,6 +325,14 @@ function parseExtend(tokens: Token[], command: string): ParsedCommand {
     return invalid(`"${echo(id)}" is not a round id.`, usage);
   }
   return { kind: 'extend', minutes: parsed.data, roundId: id ?? null };
+}
+
+/**
+ * A round id as the member gave it, without the backticks of a code span copied from the
+ * bot's messages (it writes ids as \`r…\`), as Discord's `round` option reads it.
+ */
+function roundIdAsTyped(token: string | undefined): string | undefined {
+  return token?.replace(/^`+|`+$/g, '');
 }
 
 function invalid(message: string, usage: string | null): ParsedCommand {
@@ -347,6 +375,7 @@ export function helpText(command: string): string {
     `• \`${command} help\` — this message`,
     'Without a round id, a command is about the open round in this channel. ' +
       'On the statement, react with :+1: agree, :shrug: unsure or :-1: disagree ' +
-      '(or :one: … :seven: on a 7-point poll); your latest reaction is your rating.',
+      '(or :one: … :seven: on a 7-point poll); your latest reaction is your rating. ' +
+      'In anonymous and hidden rounds, click a button under the statement instead: reactions do not count there.',
   ].join('\n');
 }

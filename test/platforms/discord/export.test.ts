@@ -148,6 +148,22 @@ describe('Discord: /consensus export', () => {
     ]);
   });
 
+  it('refuses a round and workspace:True together, rather than send the whole server for one round', async () => {
+    world = await withRoles();
+    const round = await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);
+    const both = world.fake.command('export', { round: round.id, workspace: true }, serverManager);
+    const answer = await world.fake.answered(both);
+    expect(Number(answer.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    expect(answer.original?.content).toBe(
+      'Give `round` to export one round, or `workspace:True` for every round of the server, not both.',
+    );
+    expect(answer.original?.files ?? []).toEqual([]);
+    // workspace:False is the default: the round named.
+    const one = world.fake.command('export', { round: round.id, workspace: false }, serverManager);
+    const files = (await world.fake.answered(one)).original?.files as { name: string }[];
+    expect(files.map((f) => f.name)).toEqual([`round-${round.id}.json`, ...POLIS]);
+  });
+
   it('refuses the whole server to moderators of a channel and to Manage Messages helpers, who may still moderate', async () => {
     world = await withRoles();
     const round = await roundWithOpinions('Which colour for the logo?', ['Blue.', 'Green.']);

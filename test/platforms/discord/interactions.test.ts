@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OUTSIDE_GUILD_TEXT } from '../../../src/platforms/discord/bot.js';
+import { START_REFUSAL } from '../../../src/platforms/discord/interactions.js';
 import {
   ana,
   ben,
@@ -104,6 +105,8 @@ describe('Discord: slash commands', () => {
       expect(Number(answer?.flags) & EPHEMERAL).toBe(EPHEMERAL);
     }
     expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    // An id of no round, in Discord's word for the place.
+    expect((await ask('rnope123'))?.content).toBe('No round "rnope123" in this server.');
     for (const pasted of [` ${round.id} `, `\`${round.id}\``]) {
       expect(embedsOf(await ask(pasted))[0]?.title).toBe(`Round ${round.id}`);
     }
@@ -148,6 +151,10 @@ describe('Discord: slash commands', () => {
     );
     await fake.answered(choice);
     expect(contentOf(world, choice)).toMatch(/out-of-date registration of `\/consensus`/);
+    // A subcommand the registration has and this bot does not: the same, not the help.
+    const gone = fake.command('vote', {}, { user: ana });
+    await fake.answered(gone);
+    expect(contentOf(world, gone)).toMatch(/out-of-date registration of `\/consensus`/);
     expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
   });
 
@@ -293,7 +300,8 @@ describe('Discord: slash commands', () => {
     // With moderator roles configured, a plain member may not start a round.
     const refused = fake.command('start', { question: 'Pizza on Fridays?' }, { user: ana });
     await fake.answered(refused);
-    expect(contentOf(world, refused)).toMatch(/Only moderators may start/);
+    // In Discord's words, and who may: not the service's "in this workspace".
+    expect(contentOf(world, refused)).toBe(START_REFUSAL);
     expect(Number(fake.reply(refused).original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
 
     // A member with a moderator role (by name) may.
@@ -379,6 +387,35 @@ describe('Discord: slash commands', () => {
     const named = fake.command('status', { round: round.id }, { user: ana, channelId: threadId });
     await fake.answered(named);
     expect(embedsOf(fake.reply(named).original)[0]?.title).toBe(`Round ${round.id}`);
+  });
+
+  it('refuses a question of blanks or quote marks only, privately, and posts nothing', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    for (const question of ['""', ' “ ” ', '   ']) {
+      const id = fake.command('start', { question }, { user: MOD, permissions: PERMS.manageGuild });
+      const state = await fake.answered(id);
+      expect(contentOf(world, id)).toBe(
+        'The question is empty: write the question after the command.',
+      );
+      expect(Number(state.original?.flags) & EPHEMERAL).toBe(EPHEMERAL);
+    }
+    expect(await world.runtime.store.rounds.openInChannel(world.scope, fake.channelId)).toEqual([]);
+    expect(fake.requested('POST', /^\/channels\/\d+\/messages$/)).toEqual([]);
+  });
+
+  it('tells a member in a channel of several open rounds how to name one, in Discord’s terms', async () => {
+    world = await startWorld();
+    const first = await startRound(world, 'Pizza on Fridays?');
+    const second = await startRound(world, 'Tacos on Tuesdays?');
+    const id = world.fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild });
+    await world.fake.answered(id);
+    const ids = [first.round.id, second.round.id].sort();
+    const answer = contentOf(world, id);
+    expect(answer).toMatch(
+      /^This channel has 2 open rounds \(.+\); name one with the `round` option\.$/,
+    );
+    for (const roundId of ids) expect(answer).toContain(roundId);
   });
 
   it('takes revise_below with or without poll_minutes, as Slack does', async () => {
@@ -469,7 +506,10 @@ describe('Discord: slash commands', () => {
     expect(data.versions[0].ratings).toHaveLength(2);
 
     const help = fake.command('help', {}, { user: ana });
-    expect(String((await fake.answered(help)).original?.content)).toMatch(/\/consensus start/);
+    const helpText = String((await fake.answered(help)).original?.content);
+    expect(helpText).toMatch(/\/consensus start/);
+    // Buttons polls take no reactions: help must not send their members to the emoji.
+    expect(helpText).toMatch(/in `anonymous` and `hidden` rounds, click a button under it instead/);
   });
 });
 

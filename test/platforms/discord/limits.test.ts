@@ -124,7 +124,7 @@ describe('Discord: limits on commands', () => {
     const refused = await run('status', member('cai'));
     expect(refused.ephemeral).toBe(true);
     expect(refused.content).toMatch(
-      /^This workspace has run 2 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
+      /^This server has run 2 commands in the past minute, the most allowed; try again in \d+ (second|minute)s?\.$/,
     );
   });
 
@@ -145,7 +145,7 @@ describe('Discord: limits on commands', () => {
     const third = await run('export', member('cai'));
     expect(third.files).toEqual([]);
     expect(third.content).toMatch(
-      /^This workspace has asked for 2 exports in the past hour, the most allowed; try again in \d+ minutes?\.$/,
+      /^This server has asked for 2 exports in the past hour, the most allowed; try again in \d+ minutes?\.$/,
     );
   });
 });

@@ -19,6 +19,31 @@ const exitedEarly = (stderr: string) => /Error/.test(stderr);
 
 const GUILD = '1111111111111111111';
 
+/** `npm run discord:commands` as an admin runs it, against the fake, with only these DISCORD_* settings. */
+async function runRegistration(
+  fake: FakeDiscord,
+  settings: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  const script = fileURLToPath(new URL('../../../src/app/discord-commands.ts', import.meta.url));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('DISCORD_')),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...env, DISCORD_API_URL: fake.apiUrl, ...settings },
+    stdio: 'pipe',
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, output };
+}
+
 describe('Discord setup: configuration', () => {
   it('is off unless both the token and the application id are set; empty strings are unset', () => {
     expect(loadDiscordConfig({})).toBeNull();
@@ -69,6 +94,14 @@ describe('Discord setup: configuration', () => {
     expect(
       fail({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID, DISCORD_API_URL: 'x' }),
     ).toMatch(/DISCORD_API_URL/);
+    // discord.js adds the version: with it in the setting every call would be a 404.
+    expect(
+      fail({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: 'https://discord.com/api/v10/',
+      }),
+    ).toMatch(/DISCORD_API_URL: give the REST base without the API version/);
   });
 
   it('builds the invite URL with both scopes and exactly the permissions a round needs', () => {
@@ -110,13 +143,17 @@ describe('Discord setup: the /consensus command', () => {
       ['round', 3, false],
     ]);
     const exportSub = subs.find((s) => s.name === 'export') as unknown as {
-      options: { name: string; type: number }[];
+      options: { name: string; type: number; description: string }[];
     };
     // A round, or (a boolean) every round of the server.
     expect(exportSub.options.map((o) => [o.name, o.type])).toEqual([
       ['round', 3],
       ['workspace', 5],
     ]);
+    // Who may, as the handler decides it: not every moderator (README: server managers).
+    expect(exportSub.options[1]?.description).toBe(
+      'Every round of this server instead of one (server managers only)',
+    );
     const start = subs[0] as unknown as {
       options: {
         name: string;
@@ -175,15 +212,83 @@ describe('Discord setup: the /consensus command', () => {
         apiUrl: fake.apiUrl,
         shards: 'auto' as const,
       };
-      const guild = await registerCommands({ ...base, guildId: GUILD, moderatorRoles: [] });
+      const guildId = fake.guildId;
+      const guild = await registerCommands({ ...base, guildId, moderatorRoles: [] });
       expect(guild).toMatchObject({ scope: 'guild', names: ['consensus'] });
       const global = await registerCommands({ ...base, guildId: undefined, moderatorRoles: [] });
       expect(global).toMatchObject({ scope: 'global', names: ['consensus'] });
       expect(fake.requests.map((r) => [r.method, r.path, r.authorized])).toEqual([
-        ['PUT', `/applications/${APPLICATION_ID}/guilds/${GUILD}/commands`, true],
+        ['PUT', `/applications/${APPLICATION_ID}/guilds/${guildId}/commands`, true],
         ['PUT', `/applications/${APPLICATION_ID}/commands`, true],
       ]);
       expect(fake.requests[0]?.body).toEqual([consensusCommand()]);
+    });
+
+    it('says which setting to fix when Discord refuses the registration, never showing the token', async () => {
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      const run = (settings: Record<string, string>) => runRegistration(fake, settings);
+      const wrongToken = `${TOKEN.slice(0, -4)}nope`;
+      const rejected = await run({
+        DISCORD_TOKEN: wrongToken,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+      });
+      expect(rejected.code).toBe(1);
+      expect(rejected.output).toMatch(/Discord rejected DISCORD_TOKEN \(401 Unauthorized\)/);
+      expect(rejected.output).toContain('Bot > Reset Token');
+      expect(rejected.output).not.toContain(wrongToken);
+      // The application id of another app: Discord's 403 (code 20012).
+      const otherApp = '1222222222222222222';
+      const mismatched = await run({ DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: otherApp });
+      expect(mismatched.code).toBe(1);
+      expect(mismatched.output).toMatch(
+        /DISCORD_APPLICATION_ID 1222222222222222222: it is not the application of DISCORD_TOKEN's bot/,
+      );
+      // A server the bot is not in (or was invited to without applications.commands): 50001.
+      const notThere = await run({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_GUILD_ID: GUILD,
+      });
+      expect(notThere.code).toBe(1);
+      expect(notThere.output).toMatch(
+        new RegExp(
+          `server DISCORD_GUILD_ID ${GUILD}: the bot is not in that server, or was invited without the applications.commands scope`,
+        ),
+      );
+      expect(notThere.output).toContain(`client_id=${APPLICATION_ID}`);
+      for (const { output } of [rejected, mismatched, notThere]) {
+        expect(output).not.toContain(TOKEN);
+        expect(output).not.toMatch(/\n\s+at /);
+      }
+    });
+
+    it('removes a server’s own copy with --remove, so it does not show /consensus twice beside the global one', async () => {
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      const settings = {
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_GUILD_ID: fake.guildId,
+      };
+      const removed = await runRegistration(fake, settings, ['--remove']);
+      expect(removed).toEqual({
+        code: 0,
+        output: `Removed the bot's commands from guild ${fake.guildId}; a global /consensus stays.\n`,
+      });
+      const globally = await runRegistration(
+        fake,
+        { DISCORD_TOKEN: TOKEN, DISCORD_APPLICATION_ID: APPLICATION_ID },
+        ['--remove'],
+      );
+      expect(globally.code).toBe(0);
+      expect(fake.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+        ['PUT', `/applications/${APPLICATION_ID}/guilds/${fake.guildId}/commands`, []],
+        ['PUT', `/applications/${APPLICATION_ID}/commands`, []],
+      ]);
+      // A word it does not know registers nothing: it may have meant something else.
+      const typo = await runRegistration(fake, settings, ['--remvoe']);
+      expect(typo.code).toBe(2);
+      expect(typo.output).toContain('usage: npm run discord:commands [-- --remove]');
+      expect(fake.requests).toHaveLength(2);
     });
   });
 });
@@ -229,6 +334,35 @@ describe('Discord setup: connecting', () => {
       .start(noService)
       .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/Privileged Gateway Intents > Message Content Intent/);
+  });
+});
+
+describe('Discord setup: the application id', () => {
+  it('says so when DISCORD_APPLICATION_ID is another application than the token’s, and invites the right one', async () => {
+    const otherApp = '1222222222222222222';
+    const world = await startWorld({ discordEnv: { DISCORD_APPLICATION_ID: otherApp } });
+    try {
+      const mismatch = world.log.lines.find((l) => l.level === 'error');
+      expect(mismatch?.message).toMatch(
+        /^DISCORD_APPLICATION_ID is not the application of DISCORD_TOKEN's bot/,
+      );
+      expect(mismatch?.fields).toEqual({ configured: otherApp, actual: APPLICATION_ID });
+      const connected = world.log.lines.find((l) => l.message === 'discord connected');
+      const fields = (connected?.fields ?? {}) as { invite?: string };
+      const invite = new URL(String(fields.invite));
+      expect(invite.searchParams.get('client_id')).toBe(APPLICATION_ID);
+    } finally {
+      await world.stop();
+    }
+  });
+
+  it('logs no such error when the application id is right', async () => {
+    const world = await startWorld();
+    try {
+      expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    } finally {
+      await world.stop();
+    }
   });
 });
 

@@ -55,6 +55,11 @@ describe('Slack slash commands', () => {
         'start --colour red Why?',
         `Unknown option --colour; the options are --candidates, --minutes, --welfare, --scale, --poll-minutes, --remind-minutes, --min-turnout, --revise-below, --hidden, --anonymous.\n${startUsage}`,
       ],
+      // One dash: a mistyped option, not words of a question posted to the channel.
+      [
+        'start -minutes 5 Why?',
+        `-minutes has one dash; options take two: --minutes.\n${startUsage}`,
+      ],
       [
         'close r1 now please',
         '`/consensus close` takes at most a round id.\nUsage: `/consensus close [round-id]`',
@@ -76,6 +81,10 @@ describe('Slack slash commands', () => {
     }
     const help = await s.command('U001', 'help');
     expect(String(help.body?.text)).toContain('/consensus close [round-id]');
+    // Buttons polls take no reactions: help must not send their members to the emoji.
+    expect(String(help.body?.text)).toContain(
+      'In anonymous and hidden rounds, click a button under the statement instead',
+    );
     // Nothing was started or posted, and the app still works.
     expect(s.fake.ok('chat.postMessage')).toEqual([]);
     await startRound(s);

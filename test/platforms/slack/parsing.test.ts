@@ -20,8 +20,13 @@ describe('slash command parsing', () => {
     ['export ALL', { kind: 'exportWorkspace' }],
     ['export --workspace', { kind: 'exportWorkspace' }],
     ['export —workspace', { kind: 'exportWorkspace' }],
+    // In any case, as `all` and the start options are: not a round named "--Workspace".
+    ['export --Workspace', { kind: 'exportWorkspace' }],
     ['extend 30', { kind: 'extend', minutes: 30, roundId: null }],
     ['extend 5 rabc123', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
+    // Pasted from the bot's own messages, which write ids in code spans.
+    ['close `rabc123`', { kind: 'close', roundId: 'rabc123' }],
+    ['extend 5 `rabc123`', { kind: 'extend', minutes: 5, roundId: 'rabc123' }],
     ['start Four days?', { kind: 'start', question: 'Four days?', settings: {} }],
     [
       'start --welfare schulze --scale=likert7 --minutes 90 --candidates 12 Keep   the  spacing?',
@@ -107,6 +112,42 @@ describe('slash command parsing', () => {
       /^--(minutes|welfare) is given twice; give it once\.$/,
     );
   });
+
+  it('refuses an option typed with one dash rather than post it as part of the question', () => {
+    const first = (text: string) => {
+      const parsed = parseCommand(text);
+      return parsed.kind === 'invalid' ? parsed.message.split('\n')[0] : parsed;
+    };
+    expect(first('start -minutes 5 Should we?')).toBe(
+      '-minutes has one dash; options take two: --minutes.',
+    );
+    expect(first('start Should we? -Hidden')).toBe(
+      '-hidden has one dash; options take two: --hidden. To keep it in the question, put it in quotes or write `--` before the question.',
+    );
+    // Other one-dash words, quoted ones and values stay what they were.
+    expect(parseCommand('start -5 degrees: close the office?')).toMatchObject({
+      kind: 'start',
+      question: '-5 degrees: close the office?',
+    });
+    expect(parseCommand('start Keep "-hidden" in?')).toMatchObject({
+      kind: 'start',
+      question: 'Keep "-hidden" in?',
+    });
+    expect(parseCommand('start -- -minutes as words?')).toMatchObject({
+      kind: 'start',
+      question: '-minutes as words?',
+    });
+  });
+
+  it.each(['start ""', 'start “”', "start ''", 'start --minutes 5 " "'])(
+    'refuses %j, a question of quote marks only, as empty',
+    (text) => {
+      const parsed = parseCommand(text);
+      expect(parsed.kind === 'invalid' && parsed.message.split('\n')[0]).toBe(
+        'The question is empty: write the question after the command.',
+      );
+    },
+  );
 
   it('takes a switch given twice, which says the same thing twice', () => {
     expect(parseCommand('start --hidden --hidden Q?')).toMatchObject({
