@@ -26,9 +26,23 @@ const STOP_GRACE_MS = 5_000;
 /** How long a server has to say it accepts connections before start-up gives up. */
 const START_TIMEOUT_MS = 10_000;
 
+/**
+ * A unix socket's path holds at most 107 bytes (sun_path is 108 with its NUL), and Redis
+ * refuses a longer one ("unix socket path too long"): under a deep TMPDIR (a CI
+ * workspace's, a macOS per-user folder) the socket's folder goes in /tmp instead.
+ */
+const SOCKET_PATH_MAX = 107;
+
+/** The folder for the socket and the server's files: TMPDIR's, unless its path is too long. */
+export function socketParent(tmp = tmpdir()): string {
+  // mkdtemp adds six characters; then "/redis.sock".
+  const longest = Buffer.byteLength(join(tmp, 'dlb-redis-XXXXXX', 'redis.sock'));
+  return longest <= SOCKET_PATH_MAX ? tmp : '/tmp';
+}
+
 /** Starts redis-server with no persistence on a fresh unix socket; resolves once it accepts. */
 export async function startEphemeralRedis(): Promise<EphemeralRedis> {
-  const dir = mkdtempSync(join(tmpdir(), 'dlb-redis-'));
+  const dir = mkdtempSync(join(socketParent(), 'dlb-redis-'));
   const socketPath = join(dir, 'redis.sock');
   const child: ChildProcess = spawn(
     'redis-server',

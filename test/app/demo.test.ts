@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -10,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -140,6 +141,19 @@ describe('npm run demo', () => {
     expect(run.stdout).toMatch(/✍️ {2}\S+: It leaves out what matters most to me/);
     expect(run.stdout).toMatch(/Statement \(version 2\)/);
     expect(run.stdout).toMatch(/Version 1:[\s\S]*Version 2:/);
+  });
+
+  it('runs under a TMPDIR too deep for a unix socket path, and leaves nothing there', () => {
+    const deep = join(mkdtempSync(join(tmpdir(), 'dlb-deep-')), 'x'.repeat(90));
+    mkdirSync(deep);
+    onTestFinished(() => rmSync(dirname(deep), { recursive: true, force: true }));
+    const env = { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn', TMPDIR: deep };
+    const run = runDemo(['--scenario', 'four-day-week', '--no-critique'], env);
+    expect(run.stderr).not.toMatch(/socket path too long/i);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/📊 Results/);
+    // (tsx keeps its cache there; the demo's Redis folder went to /tmp and is gone.)
+    expect(readdirSync(deep).filter((name) => name.startsWith('dlb-redis-'))).toEqual([]);
   });
 
   it('replays the same statements for the same --seed', () => {
