@@ -318,7 +318,7 @@ export class DeliberationService {
   /** What `finish` does after closing the round; each step may run twice, as in `dispatchRun`. */
   private async closeOut(round: Round): Promise<void> {
     const { store, queues } = this.deps;
-    await queues.cancelDeadline({ scope: round.scope, roundId: round.id, version: round.version });
+    await this.stopTimers(round);
     const poll = await store.polls.poll(round.scope, round.id, round.version);
     if (poll && poll.closedAt === null) {
       await store.polls.savePoll(round.scope, { ...poll, closedAt: this.deps.now() });
@@ -377,8 +377,19 @@ export class DeliberationService {
     return this.settleFollowUp(moved);
   }
 
+  /**
+   * Removes the round's pending deadline and its poll's reminder, which would otherwise
+   * wait in Redis for days to fire and do nothing (each checks the phase when it fires).
+   */
+  private async stopTimers(round: Pick<Round, 'scope' | 'id' | 'version'>): Promise<void> {
+    const job = { scope: round.scope, roundId: round.id, version: round.version };
+    await Promise.all([this.deps.queues.cancelDeadline(job), this.deps.queues.cancelReminder(job)]);
+  }
+
   /** What `critique` does after moving the round; each step may run twice, as in `dispatchRun`. */
   private async inviteCritiques(round: Round): Promise<void> {
+    // The poll's deadline and reminder are over: the poll closed for critiques.
+    await this.stopTimers(round);
     await this.deps.queues.enqueuePublish(
       {
         scope: round.scope,
@@ -467,7 +478,7 @@ export class DeliberationService {
       return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
     });
     if (!moved) return null;
-    await this.deps.queues.cancelDeadline({ scope, roundId, version: round.version });
+    await this.stopTimers(round);
     this.deps.log.info({ roundId, scope }, 'round cancelled: its thread is gone');
     return round;
   }
@@ -481,11 +492,7 @@ export class DeliberationService {
       running = r.phase === 'generating' || r.phase === 'revising';
       return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
     });
-    await this.deps.queues.cancelDeadline({
-      scope: moved.scope,
-      roundId: moved.id,
-      version: moved.version,
-    });
+    await this.stopTimers(moved);
     if (running) {
       // The run's progress message would otherwise stay at "Working on it" for good.
       const version = moved.version + 1;

@@ -90,6 +90,10 @@ export class PipelineQueues {
     return jobId('deadline', scopeKey(job.scope), job.roundId, job.phase, `v${job.version}`);
   }
 
+  private reminderId(job: Pick<DeadlineJob, 'scope' | 'roundId' | 'version'>): string {
+    return jobId('reminder', scopeKey(job.scope), job.roundId, `v${job.version}`);
+  }
+
   /** One deadline per round: scheduling again replaces the previous one. */
   async scheduleDeadline(job: DeadlineJob, at: number, now: number): Promise<void> {
     const valid = DeadlineJobSchema.parse(job);
@@ -112,13 +116,20 @@ export class PipelineQueues {
   async scheduleReminder(job: DeadlineJob, at: number, now: number): Promise<void> {
     const valid = DeadlineJobSchema.parse({ ...job, kind: 'reminder' });
     await this.deadline.add('reminder', valid, {
-      jobId: jobId('reminder', scopeKey(valid.scope), valid.roundId, `v${valid.version}`),
+      jobId: this.reminderId(valid),
       delay: Math.max(0, at - now),
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs },
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
     });
+  }
+
+  /** Removes a poll's pending reminder: the round finished, was cancelled or went to critique. */
+  async cancelReminder(job: Pick<DeadlineJob, 'scope' | 'roundId' | 'version'>): Promise<void> {
+    const existing = await this.deadline.getJob(this.reminderId(job));
+    // One firing now is locked; it checks the round's phase and says nothing.
+    if (existing && !(await existing.isActive())) await existing.remove();
   }
 
   /**

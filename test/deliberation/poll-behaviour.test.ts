@@ -110,6 +110,21 @@ describe('poll behaviour', () => {
     expect(h.platform.posted.filter((m) => m.kind === 'notice')).toHaveLength(1);
   });
 
+  it('removes the poll reminder and deadline once the round is finished, critiqued or cancelled', async () => {
+    const pending = async (roundId: string) =>
+      (await h.runtime.queues.deadline.getJobs(['delayed']))
+        .filter((j) => j.data.roundId === roundId)
+        .map((j) => j.name)
+        .sort();
+    for (const end of ['finish', 'critique', 'cancel'] as const) {
+      const { round, target } = await pollingRound(h, { remindMinutes: 10, pollMinutes: 30 });
+      await until(async () => ((await pending(round.id)).length === 2 ? true : null));
+      expect(await pending(round.id)).toEqual(['deadline', 'reminder']);
+      await h.runtime.service[end](target, MODERATOR);
+      expect(await pending(round.id)).toEqual([]);
+    }
+  });
+
   it('--revise-below: a first poll under the threshold goes to critique at its deadline', async () => {
     const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 60 });
     await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);
