@@ -43,11 +43,20 @@ export interface PlatformPort {
   postStatement(
     view: StatementView,
     onPosted: (ref: MessageRef) => Promise<void>,
+    earlierTry?: EarlierTry,
   ): Promise<MessageRef>;
-  postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef>;
-  postResults(view: ResultsView): Promise<MessageRef>;
+  postCritiqueInvite(view: CritiqueInviteView, earlierTry?: EarlierTry): Promise<MessageRef>;
+  postResults(view: ResultsView, earlierTry?: EarlierTry): Promise<MessageRef>;
   postNotice(view: NoticeView): Promise<MessageRef | null>;
 }
+
+/**
+ * For a message that must be posted once (a statement, critique invitation, results):
+ * null on the first try; else when the first try began, which may have posted the
+ * message without the bot recording it (a crash, Redis refusing the write). A platform
+ * that can find its own message since then returns it instead of posting a second.
+ */
+export type EarlierTry = number | null;
 
 /** Who is acting, as the adapter knows them. */
 export interface Actor {

@@ -120,13 +120,17 @@ function publishing(deps: PublisherDeps) {
         const slot = `statement:${job.version}`;
         if (!(await messages.slot(round.scope, round.id, slot))) {
           const view = await deps.service.statementView(round, job.version);
-          await port.postStatement(view, (ref) =>
-            messages.link(
-              round.scope,
-              ref,
-              { roundId: round.id, kind: 'statement', version: job.version },
-              slot,
-            ),
+          const earlier = await messages.markPosting(round.scope, round.id, slot, Date.now());
+          await port.postStatement(
+            view,
+            (ref) =>
+              messages.link(
+                round.scope,
+                ref,
+                { roundId: round.id, kind: 'statement', version: job.version },
+                slot,
+              ),
+            earlier,
           );
         }
         // Also when posted already: a job retried after a crash still sets the deadline.
@@ -138,12 +142,16 @@ function publishing(deps: PublisherDeps) {
         // Posted and linked already: the job came back after a crash before it completed.
         if (await messages.slot(round.scope, round.id, slot)) return;
         const poll = await polls.poll(round.scope, round.id, job.version);
-        const ref = await port.postCritiqueInvite({
-          ...header,
-          version: job.version,
-          statement: poll?.statement ?? '',
-          deadline: round.deadline,
-        });
+        const earlier = await messages.markPosting(round.scope, round.id, slot, Date.now());
+        const ref = await port.postCritiqueInvite(
+          {
+            ...header,
+            version: job.version,
+            statement: poll?.statement ?? '',
+            deadline: round.deadline,
+          },
+          earlier,
+        );
         await messages.link(
           round.scope,
           ref,
@@ -156,7 +164,8 @@ function publishing(deps: PublisherDeps) {
         // Posted and linked already: the job came back after a crash before it completed.
         if (await messages.slot(round.scope, round.id, 'results')) return;
         const view = await deps.service.results(round);
-        const ref = await port.postResults(view);
+        const earlier = await messages.markPosting(round.scope, round.id, 'results', Date.now());
+        const ref = await port.postResults(view, earlier);
         await messages.link(
           round.scope,
           ref,

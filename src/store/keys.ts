@@ -76,6 +76,10 @@ export class Keys {
   slotLock(scope: Scope, roundId: string, slot: string): string {
     return `${this.round(scope, roundId)}:lock:${slot}`;
   }
+  /** When the first try to post the message of a round's slot began (see markPosting). */
+  postingSince(scope: Scope, roundId: string, slot: string): string {
+    return `${this.round(scope, roundId)}:posting:${slot}`;
+  }
   messageRef(scope: Scope, channelId: string, messageId: string): string {
     return `${this.tenant(scope)}:msg:${channelId}:${messageId}`;
   }

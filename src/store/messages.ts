@@ -12,6 +12,9 @@ const RELEASE = new LuaScript(
   1,
 );
 
+/** How long the time of a slot's first posting try is kept (see markPosting). */
+const POSTING_KEPT_MS = 24 * 3_600_000;
+
 /** Thrown when a slot stayed locked for the whole wait; the publish job is retried. */
 export class SlotBusyError extends Error {
   constructor(slot: string) {
@@ -47,6 +50,25 @@ export class MessageRepository {
     const key = this.keys.messageRef(scope, channelId, messageId);
     const raw = await this.redis.get(key);
     return raw === null ? null : decode(MessageRoleSchema, key, raw);
+  }
+
+  /**
+   * Notes that a try to post the slot's message begins, and says when the first such try
+   * began, or null for the first: a try after one that may have posted the message
+   * before it was linked (a crash, Redis refusing the link) lets the platform look for
+   * it instead of posting it twice. Kept for a day, past any retry of the job.
+   */
+  async markPosting(
+    scope: Scope,
+    roundId: string,
+    slot: string,
+    now: number,
+  ): Promise<number | null> {
+    const key = this.keys.postingSince(scope, roundId, slot);
+    const set = await this.redis.set(key, String(now), 'PX', POSTING_KEPT_MS, 'NX');
+    if (set === 'OK') return null;
+    const since = Number(await this.redis.get(key));
+    return Number.isFinite(since) && since > 0 ? since : now;
   }
 
   /** The bot's message in a slot such as "question", "progress:1" or "statement:2". */

@@ -99,14 +99,17 @@ describe('a results or critique job delivered again', () => {
       await h.runtime.service.finish(target, MODERATOR);
       await h.platform.waitFor('results', round.id);
       const posted = { invites: 0, results: 0 };
+      const tries: (number | null)[] = [];
+      const started = Date.now();
       const port: PlatformPort = {
         ...slowPort({ posts: [], edits: [] }),
         postCritiqueInvite: async () => {
           posted.invites++;
           return { channelId: 'C1', messageId: 'again', threadId: null };
         },
-        postResults: async () => {
+        postResults: async (_view, earlierTry) => {
           posted.results++;
+          tries.push(earlierTry ?? null);
           return { channelId: 'C1', messageId: 'again', threadId: null };
         },
       };
@@ -124,6 +127,9 @@ describe('a results or critique job delivered again', () => {
       await h.redis.hdel(`${h.prefix}:console.W1:round:${round.id}:messages`, 'results');
       await publish({ ...job, kind: 'results' });
       expect(posted).toEqual({ invites: 0, results: 1 });
+      // It is told that an earlier try began before this test's, so it may look for it.
+      expect(tries).toHaveLength(1);
+      expect(tries[0]).toBeLessThanOrEqual(started);
     } finally {
       await h.stop();
     }

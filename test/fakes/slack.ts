@@ -318,6 +318,16 @@ export class FakeSlack {
         return { ok: true, url: `${this.base.replace('http', 'ws')}/link` };
       case 'chat.postMessage': {
         const ts = this.ts();
+        // A reply in a thread the test lists shows up in conversations.replies, as on Slack.
+        const thread =
+          a.thread_ts === undefined ? undefined : this.threads.get(`${a.channel} ${a.thread_ts}`);
+        thread?.push({
+          ts,
+          text: String(a.text ?? ''),
+          user: this.botUserId,
+          bot_id: this.botId,
+          thread_ts: String(a.thread_ts),
+        });
         return {
           ok: true,
           channel: a.channel,

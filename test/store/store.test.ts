@@ -681,6 +681,21 @@ describe('phase counts', () => {
   });
 });
 
+describe('posting tries', () => {
+  const env = testRedis();
+  it('says when the first try to post a slot began, to every later try, per round and slot', async () => {
+    const redis = env.connect();
+    const store = createStore(redis, env.prefix);
+    expect(await store.messages.markPosting(slack, 'r1', 'results', 1_000)).toBeNull();
+    expect(await store.messages.markPosting(slack, 'r1', 'results', 5_000)).toBe(1_000);
+    expect(await store.messages.markPosting(slack, 'r1', 'results', 9_000)).toBe(1_000);
+    expect(await store.messages.markPosting(slack, 'r1', 'statement:1', 9_000)).toBeNull();
+    expect(await store.messages.markPosting(discord, 'r1', 'results', 9_000)).toBeNull();
+    await deletePrefix(redis, env.prefix);
+    await redis.quit();
+  });
+});
+
 describe('rate limits', () => {
   const env = testRedis();
   it('allows max actions per window per bucket and workspace, then says when to retry', async () => {

@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
-import type { PlatformPort } from '../../deliberation/ports.js';
+import type { EarlierTry, PlatformPort } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
   NoticeView,
@@ -53,6 +53,11 @@ const SharingSchema = z.object({
     })
     .nullish(),
 });
+
+/** How far before an earlier try's start its post is looked for (clock skew with Slack). */
+const CLOCK_SLACK_MS = 60_000;
+/** Pages of 200 thread messages read when looking for an earlier try's post. */
+const OWN_POST_PAGES = 5;
 
 /** A member's standing in the workspace, as users.info tells it. */
 export type WorkspaceRole = 'owner' | 'admin' | 'member';
@@ -131,14 +136,70 @@ export class SlackPort implements PlatformPort {
     }
   }
 
+  /**
+   * Posts a message that must appear once. After an earlier try that may have posted it
+   * unrecorded (see EarlierTry), the thread's bot messages since that try are read first
+   * (Slack's chat.postMessage takes no idempotency key): one with the same text is that
+   * message. `found` says which it was.
+   */
+  private async postOnce(
+    channel: string,
+    message: SlackMessage,
+    threadTs: string | null,
+    earlierTry: EarlierTry,
+    broadcast = false,
+  ): Promise<{ ref: MessageRef; found: boolean }> {
+    if (earlierTry !== null && threadTs !== null) {
+      const ts = await this.ownPostSince(channel, threadTs, message.text, earlierTry);
+      if (ts !== null)
+        return { ref: { channelId: channel, messageId: ts, threadId: threadTs }, found: true };
+    }
+    return { ref: await this.post(channel, message, threadTs, broadcast), found: false };
+  }
+
+  /** The ts of a bot message in the thread with this text, posted since `since` (ms). */
+  private async ownPostSince(
+    channel: string,
+    threadTs: string,
+    text: string,
+    since: number,
+  ): Promise<string | null> {
+    // A little before the try began: the two clocks are not the same.
+    const oldest = ((since - CLOCK_SLACK_MS) / 1000).toFixed(6);
+    let cursor: string | undefined;
+    try {
+      for (let page = 0; page < OWN_POST_PAGES; page++) {
+        const res = await this.client.conversations.replies({
+          channel,
+          ts: threadTs,
+          oldest,
+          limit: 200,
+          ...(cursor ? { cursor } : {}),
+        });
+        const found = (res.messages ?? []).find(
+          (m) => m.bot_id !== undefined && m.ts !== threadTs && m.text === text,
+        );
+        if (found?.ts) return found.ts;
+        cursor = res.response_metadata?.next_cursor || undefined;
+        if (!cursor) return null;
+      }
+    } catch (error) {
+      // Not knowing is no reason to hold the message back: post it.
+      this.log.warn({ channel, error: describe(error) }, 'could not look for an earlier post');
+    }
+    return null;
+  }
+
   async postStatement(
     view: StatementView,
     onPosted: (ref: MessageRef) => Promise<void>,
+    earlierTry: EarlierTry = null,
   ): Promise<MessageRef> {
-    const ref = await this.post(
+    const { ref } = await this.postOnce(
       view.channelId,
       statementMessage(view),
       view.thread?.messageId ?? null,
+      earlierTry,
     );
     await onPosted(ref);
     // An anonymous poll is its buttons; reactions would show who chose what.
@@ -162,19 +223,30 @@ export class SlackPort implements PlatformPort {
     return ref;
   }
 
-  async postCritiqueInvite(view: CritiqueInviteView): Promise<MessageRef> {
-    return this.post(view.channelId, critiqueInviteMessage(view), view.thread?.messageId ?? null);
+  async postCritiqueInvite(
+    view: CritiqueInviteView,
+    earlierTry: EarlierTry = null,
+  ): Promise<MessageRef> {
+    const { ref } = await this.postOnce(
+      view.channelId,
+      critiqueInviteMessage(view),
+      view.thread?.messageId ?? null,
+      earlierTry,
+    );
+    return ref;
   }
 
-  async postResults(view: ResultsView): Promise<MessageRef> {
+  async postResults(view: ResultsView, earlierTry: EarlierTry = null): Promise<MessageRef> {
     // Broadcast: the outcome belongs in the channel, not only in the thread.
-    const ref = await this.post(
+    const { ref, found } = await this.postOnce(
       view.channelId,
       resultsMessage(view),
       view.thread?.messageId ?? null,
+      earlierTry,
       true,
     );
-    await this.uploadChart(view);
+    // Found from an earlier try: its chart went up then, or is lost; never two of it.
+    if (!found) await this.uploadChart(view);
     return ref;
   }
 
