@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLog } from '../../../src/domain/log.js';
 import { DiscordPlatform } from '../../../src/platforms/discord/discord-platform.js';
 import { FakeDiscord } from '../../fakes/discord.js';
+import { emptyResults } from '../../support/views.js';
 import { APPLICATION_ID, idOf, TOKEN } from './support.js';
 
 const header = {
@@ -117,19 +118,7 @@ describe('Discord REST: rate limits', () => {
       model: 'lexical',
       notes: [],
     };
-    const results = {
-      ...round,
-      phase: 'closed' as const,
-      hidden: false,
-      anonymous: false,
-      versions: [],
-      model: null,
-      participants: 0,
-      critiquedWithoutOpinion: [],
-      unusedCritiques: 0,
-      usage: {},
-      exclusion: { truncated: [], summarisedVersions: [] },
-    };
+    const results = emptyResults(round);
     const invite = { ...round, version: 1, statement: statement.statement, deadline: null };
     // Each twice, as a job retried after Discord made the message but before it was linked.
     const first = await platform.postStatement(statement, async () => {});

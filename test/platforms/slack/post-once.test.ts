@@ -1,9 +1,10 @@
 import { webApi } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CritiqueInviteView, ResultsView } from '../../../src/deliberation/views.js';
+import type { CritiqueInviteView } from '../../../src/deliberation/views.js';
 import { silentLog } from '../../../src/domain/log.js';
 import { SlackPort } from '../../../src/platforms/slack/port.js';
 import { FakeSlack } from '../../fakes/slack.js';
+import { emptyResults } from '../../support/views.js';
 
 const CHANNEL = 'C1';
 /** When the earlier try began, on the fake's clock (its message ts count up from here). */
@@ -17,19 +18,7 @@ const header = {
   question: 'Should our team adopt a four-day week?',
   thread: { channelId: CHANNEL, messageId: THREAD, threadId: THREAD },
 };
-const results: ResultsView = {
-  ...header,
-  phase: 'closed',
-  hidden: false,
-  anonymous: false,
-  versions: [],
-  model: null,
-  participants: 0,
-  critiquedWithoutOpinion: [],
-  unusedCritiques: 0,
-  usage: {},
-  exclusion: { truncated: [], summarisedVersions: [] },
-};
+const results = emptyResults(header);
 const invite: CritiqueInviteView = {
   ...header,
   version: 1,
