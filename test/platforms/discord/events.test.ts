@@ -112,6 +112,23 @@ describe('Discord: which messages are opinions', () => {
     );
   });
 
+  it('counts a reply of zero-width characters or emoji alone for nothing, and says why in the thread', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const before = threadPosts(world, threadId).length;
+    fake.say(threadId, ana, '\u200b\u200b\u2060');
+    fake.say(threadId, ben, '👍🏽 🎉 <:rota:123456789012345678>');
+    fake.say(threadId, cai, 'Yes 👍, with a trial first.');
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      [cai.id, 'Yes 👍, with a trial first.'],
+    ]);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([
+      'Your reply has no words in it, so it does not count as an opinion.',
+      'Your reply has no words in it, so it does not count as an opinion.',
+    ]);
+  });
+
   it('removes the opinions of messages deleted in bulk, and only those', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);

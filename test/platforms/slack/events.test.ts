@@ -69,6 +69,23 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('counts a reply of zero-width characters or emoji alone for nothing, and tells the member privately', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', '\u200b\u200b\u2060', questionTs));
+    await s.event(message(s, 'U002', ':+1::skin-tone-2: :tada: 🎉', questionTs));
+    await s.event(message(s, 'U003', 'Yes :tada:, with a trial first.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U003', 'Yes :tada:, with a trial first.'],
+    ]);
+    const text = 'Your reply has no words in it, so it does not count as an opinion.';
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      { channel: CHANNEL, user: 'U001', thread_ts: questionTs, text },
+      { channel: CHANNEL, user: 'U002', thread_ts: questionTs, text },
+    ]);
+  });
+
   it('replaces an opinion when its message is edited, and removes it when deleted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
