@@ -266,6 +266,23 @@ describe('Discord: which messages are opinions', () => {
     ]);
   });
 
+  it('removes an opinion deleted after the round moved on to its poll, and says nothing', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const anaReply = String(fake.say(threadId, ana, 'Four days, with a rota.').id);
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    await closeToPoll(world, round.id);
+    await settle(world);
+    const before = threadPosts(world, threadId).length;
+    // A member taking their words back after the statement was written: they leave the
+    // record (export, results) all the same, and nobody is told anything.
+    fake.remove(anaReply);
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ben.id]);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([]);
+  });
+
   it('tells a member who keeps replying after the phase closed only once', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);

@@ -278,6 +278,20 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('removes an opinion deleted after the round moved on to its poll, and says nothing', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const third = message(s, 'U003', 'A trial in one team first.', questionTs);
+    await s.event(third);
+    await toPolling(round.id, questionTs);
+    // The deletion names its thread (previous_message): the round is found by it, and a
+    // member's words taken back leave the record whatever the phase.
+    await s.event(deleted(s, third));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    expect(s.fake.ok('chat.postEphemeral')).toEqual([]);
+  });
+
   it('answers an opinion that arrives after close with an ephemeral note and does not count it', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
