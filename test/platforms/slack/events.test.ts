@@ -86,6 +86,21 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('takes a reply of 45,000 characters through Bolt, keeps what counts and tells the member its length', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const delivered = await s.event(message(s, 'U001', `${'word '.repeat(9_000)}end`, questionTs));
+    await s.settle();
+    expect(delivered.status).toBe(200);
+    const [opinion, ...others] = await opinions(s, round.id);
+    expect(others).toEqual([]);
+    expect(opinion).toMatchObject({ participantId: 'U001', truncated: true });
+    expect(opinion?.text.length).toBe(4_000);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args.text)).toEqual([
+      'Your opinion is 45003 characters; only the first 4000 are used.',
+    ]);
+  });
+
   it('replaces an opinion when its message is edited, and removes it when deleted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
