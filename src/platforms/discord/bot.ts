@@ -77,6 +77,7 @@ export class DiscordBot {
   private readonly afterFailureMs: number;
   /** Rereads set off by failed events, one per guild at a time. */
   private readonly rereads = new Map<string, NodeJS.Timeout>();
+  private detached = false;
 
   constructor(options: DiscordBotOptions) {
     this.client = options.client;
@@ -135,6 +136,7 @@ export class DiscordBot {
   }
 
   detach(): void {
+    this.detached = true;
     for (const detach of this.detachers.splice(0)) detach();
     for (const timer of this.rereads.values()) clearTimeout(timer);
     this.rereads.clear();
@@ -223,14 +225,20 @@ export class DiscordBot {
       try {
         await task();
       } catch (error) {
-        if (!(error instanceof DomainError)) this.rereadSoon(guildId, error);
+        if (!(error instanceof DomainError)) {
+          this.rereadSoon(
+            guildId,
+            error,
+            'a Discord event could not be handled; the open rounds will be reread',
+          );
+        }
         throw error;
       }
     });
   }
 
-  private rereadSoon(guildId: string, error: unknown): void {
-    if (this.rereads.has(guildId)) return;
+  private rereadSoon(guildId: string, error: unknown, message: string): void {
+    if (this.detached || this.rereads.has(guildId)) return;
     const timer = setTimeout(() => {
       this.rereads.delete(guildId);
       const guild = this.client.guilds.cache.get(guildId);
@@ -238,10 +246,7 @@ export class DiscordBot {
     }, this.afterFailureMs);
     timer.unref();
     this.rereads.set(guildId, timer);
-    this.log.warn(
-      { guildId, ...describeError(error), rereadInMs: this.afterFailureMs },
-      'a Discord event could not be handled; the open rounds will be reread',
-    );
+    this.log.warn({ guildId, ...describeError(error), rereadInMs: this.afterFailureMs }, message);
   }
 
   /**
@@ -392,7 +397,12 @@ export class DiscordBot {
     const channelIds = [...guild.channels.cache.values()]
       .filter((c) => !c.isThread())
       .map((c) => c.id);
-    const open = await this.service.openRounds(scope, channelIds);
+    const open = await this.service.openRounds(scope, channelIds).catch((error: unknown) => {
+      // Redis away at a session's start or at a reread: what happened meanwhile is only
+      // found by reading back, so the reread is tried again a little later.
+      this.rereadSoon(guild.id, error, 'could not read the open rounds; they will be reread');
+      throw error;
+    });
     const rounds = open.slice(0, CATCH_UP_ROUNDS_PER_GUILD);
     if (open.length > rounds.length) {
       this.log.warn(

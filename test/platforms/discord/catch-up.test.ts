@@ -332,4 +332,40 @@ describe('Discord: catching up on what happened while the bot was offline', () =
       ),
     ).toHaveLength(2);
   });
+
+  it('reads back again later when Redis is still away at the reread', async () => {
+    const oom = () => new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    // The first reply meets the outage, and so does the first reread after it.
+    let replyFailed = false;
+    let rereadFailed = false;
+    world = await startWorld({
+      catchUpLimits: { afterFailureMs: 100 },
+      wrap: (real) => {
+        const reply = real.reply.bind(real);
+        const openRounds = real.openRounds.bind(real);
+        real.reply = async (event) => {
+          if (replyFailed) return reply(event);
+          replyFailed = true;
+          throw oom();
+        };
+        real.openRounds = async (scope, channelIds) => {
+          if (!replyFailed || rereadFailed) return openRounds(scope, channelIds);
+          rereadFailed = true;
+          throw oom();
+        };
+        return real;
+      },
+    });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    await settle(world);
+    await until(async () => (await opinions(world, round.id)).length === 1 || null, 5_000);
+    expect(world.log.lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        'a Discord event could not be handled; the open rounds will be reread',
+        'could not read the open rounds; they will be reread',
+      ]),
+    );
+  });
 });

@@ -340,4 +340,39 @@ describe('Slack catch-up after the bot was down', () => {
     await until(async () => (await ratings()).length === 2, 5_000);
     expect((await ratings()).sort()).toEqual(['U001', 'U002']);
   });
+
+  it('rereads again later when Redis is still away at the reread', async () => {
+    // The first reply meets the outage, and so does the first reread after it.
+    let replyFailed = false;
+    let rereadFailed = false;
+    s = await startStack({
+      catchUpLimits: { afterFailureMs: 100 },
+      service: (real) => {
+        const reply = real.reply.bind(real);
+        const recentOpenRounds = real.recentOpenRounds.bind(real);
+        real.reply = async (event) => {
+          if (replyFailed) return reply(event);
+          replyFailed = true;
+          throw new Error('Connection is closed.');
+        };
+        real.recentOpenRounds = async (scope, limit) => {
+          if (!replyFailed || rereadFailed) return recentOpenRounds(scope, limit);
+          rereadFailed = true;
+          throw new Error('Connection is closed.');
+        };
+        return real;
+      },
+    });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'A four-day week would reduce burnout.');
+    await s.settle();
+    await until(async () => (await opinions(s, round.id)).length === 1, 5_000);
+    expect(s.log.lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        'a Slack event could not be handled; the open rounds will be reread',
+        'the open rounds will be reread again',
+      ]),
+    );
+  });
 });
