@@ -7,6 +7,7 @@
  */
 import { DomainError } from '../domain/errors.js';
 import { clip, LIMITS } from '../domain/limits.js';
+import { hasWords } from '../domain/opinion.js';
 import { describePhase, isTerminal } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
 import type { Poll } from '../domain/rating.js';
@@ -158,13 +159,19 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     };
   }
   const { kind, version } = slot;
-  // Kept long enough to tell the member how long their reply was, never unbounded.
-  const text = clip(event.text.trim(), LIMITS.replyMaxChars);
-  if (text.length === 0) {
-    // An empty reply (or an edit to nothing) empties what that message said.
+  const trimmed = event.text.trim();
+  if (!hasWords(trimmed)) {
+    // An empty or wordless reply (or an edit to one) empties what that message said. Told
+    // unless it was empty to begin with: mentions alone call someone and need no answer.
     await store.contributions.clear(event.scope, round.id, kind, version, event.messageId);
-    return { status: 'removed', kind, roundId: round.id, notice: null };
+    const notice =
+      trimmed === ''
+        ? null
+        : `Your reply has no words in it, so it does not count as ${kind === 'opinion' ? 'an opinion' : 'a critique'}.`;
+    return { status: 'removed', kind, roundId: round.id, notice };
   }
+  // Kept long enough to tell the member how long their reply was, never unbounded.
+  const text = clip(trimmed, LIMITS.replyMaxChars);
   const outcome = await store.contributions.upsert(
     event.scope,
     round.id,

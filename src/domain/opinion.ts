@@ -24,6 +24,22 @@ export type Opinion = z.infer<typeof OpinionSchema>;
 
 export const TRUNCATION_NOTE = ' […truncated]';
 
+/**
+ * Emoji as chat text spells them (Slack's `:+1:` and `:skin-tone-2:`, Discord's custom
+ * `:rota:` once read), and keycaps (1️⃣), whose digit is no number anyone wrote.
+ */
+const EMOJI_SPELLED = /:[\w+'-]+:|\p{N}\uFE0F?\u20E3/gu;
+
+/**
+ * Whether a reply says anything a statement could be built from: a letter or a digit once
+ * emoji are set aside. Zero-width characters (U+200B, which trim() keeps), emoji and
+ * punctuation alone say nothing, and counting them would let a round reach its minimum
+ * of opinions without one.
+ */
+export function hasWords(text: string): boolean {
+  return /[\p{L}\p{N}]/u.test(text.replace(EMOJI_SPELLED, ' '));
+}
+
 /** Joins a member's contributions into one opinion; null when nothing is left. */
 export function joinContributions(
   participantId: string,

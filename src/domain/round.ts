@@ -16,11 +16,12 @@ export const QuestionSchema = z
 
 /**
  * A question asked now: as QuestionSchema, with something in it besides quote marks
- * (`start ""` posted a question of two quotes to the channel). Kept apart from
- * QuestionSchema, which also reads stored rounds back.
+ * (`start ""` posted a question of two quotes to the channel) and invisible format
+ * characters (zero-width spaces and joiners, which trim() keeps, posted a blank question).
+ * Kept apart from QuestionSchema, which also reads stored rounds back.
  */
 export const NewQuestionSchema = QuestionSchema.refine(
-  (q) => /[^\s"'“”‘’`]/.test(q),
+  (q) => /[^\s\p{Cf}"'“”‘’`]/u.test(q),
   'The question is empty: write the question after the command.',
 );
 

@@ -198,6 +198,40 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect(opinions.map((o) => [o.participantId, o.truncated])).toEqual([['ana', true]]);
   });
 
+  it('counts a reply of zero-width characters, emoji or punctuation alone for nothing, and says why', async () => {
+    const { round, thread } = await startRound(h);
+    const base = { scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, at: 1 };
+    const service = h.runtime.service;
+    const wordless = ['\u200b\u200b\u2060\ufeff', '👍🏽🎉', ':+1::skin-tone-2: :tada:', '?!', '1️⃣'];
+    for (const [i, text] of wordless.entries()) {
+      const outcome = await service.reply({ ...base, messageId: `w${i}`, userId: `u${i}`, text });
+      expect(outcome).toEqual({
+        status: 'removed',
+        kind: 'opinion',
+        roundId: round.id,
+        notice: 'Your reply has no words in it, so it does not count as an opinion.',
+      });
+    }
+    // A number, or a word beside an emoji, is something to build on.
+    await service.reply({ ...base, messageId: 'n', userId: 'ana', text: '4 👍' });
+    await service.reply({ ...base, messageId: 'e', userId: 'ben', text: '👍 yes :tada:' });
+    // An edit that leaves no words takes the opinion back, and says so.
+    const edit = await service.reply({
+      ...base,
+      messageId: 'e',
+      userId: 'ben',
+      text: '\u200b👍',
+      at: 2,
+    });
+    expect(edit.notice).toMatch(/no words/);
+    const opinions = await h.runtime.store.contributions.list(SCOPE, round.id, 'opinion', 0);
+    expect(opinions.map((o) => [o.participantId, o.text])).toEqual([['ana', '4 👍']]);
+    // Wordless replies cannot bring a round to its two opinions.
+    await expect(service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR)).rejects.toThrow(
+      /1 opinion;.*at least 2/,
+    );
+  });
+
   it('honours edits and deletions, and ignores replies outside the round thread and repeated events', async () => {
     const { round, thread } = await startRound(h);
     const base = { scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, at: 1 };

@@ -46,6 +46,8 @@ export type FakeReply =
       kind: 'chat';
       content: string;
       finishReason?: string;
+      /** A refusal as OpenAI sends one: this text in `refusal`, and no content. */
+      refusal?: string;
       usage?: { prompt_tokens: number; completion_tokens: number } | null;
     }
   | { kind: 'embeddings'; vectors: number[][] }
@@ -192,7 +194,10 @@ export class FakeOpenAI {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: reply.content, refusal: null },
+              message:
+                reply.refusal === undefined
+                  ? { role: 'assistant', content: reply.content, refusal: null }
+                  : { role: 'assistant', content: null, refusal: reply.refusal },
               finish_reason: reply.finishReason ?? 'stop',
               logprobs: null,
             },

@@ -18,9 +18,10 @@ import { headerOf, threadGoneNotice } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
-import { CatchUp, type CatchUpLimits } from './catch-up.js';
+import { CATCH_UP_LIMITS, CatchUp, type CatchUpLimits } from './catch-up.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
+import { describeError } from './errors.js';
 import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
 import { RecentSet } from './recent-set.js';
@@ -73,6 +74,10 @@ export class DiscordBot {
   private readonly detachers: (() => void)[] = [];
   private readonly catchUp: CatchUp;
   private readonly interactions: Interactions;
+  private readonly afterFailureMs: number;
+  /** Rereads set off by failed events, one per guild at a time. */
+  private readonly rereads = new Map<string, NodeJS.Timeout>();
+  private detached = false;
 
   constructor(options: DiscordBotOptions) {
     this.client = options.client;
@@ -82,6 +87,7 @@ export class DiscordBot {
     // Events stamped in the order they arrive: a member's later reaction wins, even in one ms.
     this.now = risingClock(options.now ?? Date.now);
     this.tasks = new TaskQueue(this.log);
+    this.afterFailureMs = options.catchUpLimits?.afterFailureMs ?? CATCH_UP_LIMITS.afterFailureMs;
     this.catchUp = new CatchUp({
       rest: this.client.rest,
       service: this.service,
@@ -130,7 +136,10 @@ export class DiscordBot {
   }
 
   detach(): void {
+    this.detached = true;
     for (const detach of this.detachers.splice(0)) detach();
+    for (const timer of this.rereads.values()) clearTimeout(timer);
+    this.rereads.clear();
   }
 
   private listen<E extends keyof ClientEvents>(
@@ -152,7 +161,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_CREATE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place || !isMemberMessage(message)) return;
-    void this.tasks.inOrder(place.threadId, async () => {
+    this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
       const outcome = await this.service.reply({
         scope: place.scope,
         channelId: place.parentId,
@@ -171,7 +180,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_UPDATE:${updated.id}`)) return;
     const place = this.placeOf(updated);
     if (!place) return;
-    void this.tasks.inOrder(place.threadId, async () => {
+    this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
       const message = updated.partial ? await updated.fetch().catch(() => null) : updated;
       // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
       if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
@@ -195,7 +204,7 @@ export class DiscordBot {
     if (this.guard.isReplay(`MESSAGE_DELETE:${message.id}`)) return;
     const place = this.placeOf(message);
     if (!place) return;
-    void this.tasks.inOrder(place.threadId, async () => {
+    this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
       await this.service.removeReply({
         scope: place.scope,
         channelId: place.parentId,
@@ -205,7 +214,41 @@ export class DiscordBot {
     });
   }
 
-  /** Only messages in a thread count; the service then checks that it is a round's thread. */
+  /**
+   * A gateway event's work, in its channel's order. The gateway never delivers an event
+   * again once the bot has it, so one whose handling failed for no rule of the service's (a
+   * Redis error, say) would be lost for good: the guild's open rounds are reread a little
+   * later instead, once for a burst of failures, as a fresh session's catch-up does.
+   */
+  private handleInOrder(key: string, guildId: string, task: () => Promise<void>): void {
+    void this.tasks.inOrder(key, async () => {
+      try {
+        await task();
+      } catch (error) {
+        if (!(error instanceof DomainError)) {
+          this.rereadSoon(
+            guildId,
+            error,
+            'a Discord event could not be handled; the open rounds will be reread',
+          );
+        }
+        throw error;
+      }
+    });
+  }
+
+  private rereadSoon(guildId: string, error: unknown, message: string): void {
+    if (this.detached || this.rereads.has(guildId)) return;
+    const timer = setTimeout(() => {
+      this.rereads.delete(guildId);
+      const guild = this.client.guilds.cache.get(guildId);
+      if (guild?.available) this.tasks.track(this.catchUpGuild(guild));
+    }, this.afterFailureMs);
+    timer.unref();
+    this.rereads.set(guildId, timer);
+    this.log.warn({ guildId, ...describeError(error), rereadInMs: this.afterFailureMs }, message);
+  }
+
   /**
    * A moderator deleted a thread: if it was a round's, the round is cancelled at once and
    * the channel told, rather than when the next post into it fails (after a close, a
@@ -231,6 +274,7 @@ export class DiscordBot {
     });
   }
 
+  /** Only messages in a thread count; the service then checks that it is a round's thread. */
   private placeOf(message: Message | PartialMessage): ThreadPlace | null {
     const guildId = message.guildId;
     const channel = message.channel;
@@ -290,7 +334,7 @@ export class DiscordBot {
     };
     // The publisher links a statement before its poll reactions are added, so a member
     // reacting as soon as they see them finds it linked.
-    void this.tasks.inOrder(channelId, async () => {
+    this.handleInOrder(channelId, guildId, async () => {
       try {
         await this.service.react(event);
       } catch (error) {
@@ -316,7 +360,7 @@ export class DiscordBot {
     const scope: Scope = { platform: 'discord', workspaceId: guildId };
     const { channelId, id: messageId } = message;
     const at = this.now();
-    void this.tasks.inOrder(channelId, async () => {
+    this.handleInOrder(channelId, guildId, async () => {
       const stored = await this.service.pollReactions(scope, channelId, messageId);
       if (!stored) return;
       try {
@@ -353,7 +397,12 @@ export class DiscordBot {
     const channelIds = [...guild.channels.cache.values()]
       .filter((c) => !c.isThread())
       .map((c) => c.id);
-    const open = await this.service.openRounds(scope, channelIds);
+    const open = await this.service.openRounds(scope, channelIds).catch((error: unknown) => {
+      // Redis away at a session's start or at a reread: what happened meanwhile is only
+      // found by reading back, so the reread is tried again a little later.
+      this.rereadSoon(guild.id, error, 'could not read the open rounds; they will be reread');
+      throw error;
+    });
     const rounds = open.slice(0, CATCH_UP_ROUNDS_PER_GUILD);
     if (open.length > rounds.length) {
       this.log.warn(

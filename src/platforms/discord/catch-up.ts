@@ -23,6 +23,11 @@ export interface CatchUpLimits {
   reactionPages: number;
   /** Reaction emojis read per statement: the scale's options and their skin-tone variants. */
   reactionEmojis: number;
+  /**
+   * How long after an event the bot failed to handle (a Redis error, say) the guild's open
+   * rounds are reread, once for a burst of failures: the gateway never sends it again.
+   */
+  afterFailureMs: number;
 }
 
 export const CATCH_UP_LIMITS: CatchUpLimits = {
@@ -30,6 +35,7 @@ export const CATCH_UP_LIMITS: CatchUpLimits = {
   messagePages: 10,
   reactionPages: 10,
   reactionEmojis: 24,
+  afterFailureMs: 30_000,
 };
 
 const Snowflake = z.string().regex(/^\d{1,20}$/);

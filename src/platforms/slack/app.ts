@@ -281,6 +281,8 @@ export class SlackAdapter {
     void this.track(
       catchUp.workspace(installation.scope).catch((error: unknown) => {
         log.error({ error: describe(error) }, 'could not catch up on the open rounds');
+        // Redis still away: the replies the reread was for are lost unless it runs again.
+        this.rereadLater(error, 'the open rounds will be reread again');
       }),
     );
   }
@@ -295,22 +297,23 @@ export class SlackAdapter {
     try {
       await handle();
     } catch (error) {
-      const { service, installation } = this;
-      if (this.rereadTimer === null && service && installation) {
-        const afterMs =
-          this.options.catchUpLimits?.afterFailureMs ?? SLACK_CATCH_UP_LIMITS.afterFailureMs;
-        this.rereadTimer = setTimeout(() => {
-          this.rereadTimer = null;
-          if (this.started) this.catchUp(service, installation);
-        }, afterMs);
-        this.rereadTimer.unref();
-        this.options.log.warn(
-          { error: describe(error), rereadInMs: afterMs },
-          'a Slack event could not be handled; the open rounds will be reread',
-        );
-      }
+      this.rereadLater(error, 'a Slack event could not be handled; the open rounds will be reread');
       throw error;
     }
+  }
+
+  /** Sets off a reread of the open rounds a little later, once for a burst of failures. */
+  private rereadLater(error: unknown, message: string): void {
+    const { service, installation } = this;
+    if (this.rereadTimer !== null || !service || !installation || !this.started) return;
+    const afterMs =
+      this.options.catchUpLimits?.afterFailureMs ?? SLACK_CATCH_UP_LIMITS.afterFailureMs;
+    this.rereadTimer = setTimeout(() => {
+      this.rereadTimer = null;
+      if (this.started) this.catchUp(service, installation);
+    }, afterMs);
+    this.rereadTimer.unref();
+    this.options.log.warn({ error: describe(error), rereadInMs: afterMs }, message);
   }
 
   /** Stops taking events, then lets work already taken finish (up to `timeoutMs`). */

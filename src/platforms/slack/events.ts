@@ -280,7 +280,19 @@ export async function onRateAction(
       );
     }
   } catch (error) {
-    if (!(error instanceof DomainError) || error.code !== 'poll_closed') throw error;
-    await deps.port.tell(channel.id, user.id, error.message, thread);
+    if (error instanceof DomainError && error.code === 'poll_closed') {
+      await deps.port.tell(channel.id, user.id, error.message, thread);
+      return;
+    }
+    if (!(error instanceof DomainError)) {
+      // The click was acknowledged before it was handled, and no reread finds it (a buttons
+      // poll's ratings are on no message): unanswered, the member takes it as counted.
+      await deps.port.tell(channel.id, user.id, CLICK_FAILED, thread).catch(() => undefined);
+    }
+    throw error;
   }
 }
+
+/** Said to a member whose click failed for no rule (Redis away, a bug). */
+const CLICK_FAILED =
+  'Sorry, something went wrong on my side and your click was not counted. Please click again in a moment.';

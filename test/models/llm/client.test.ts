@@ -170,6 +170,11 @@ describe('ModelClient against the fake server', () => {
       { kind: 'chat', content: '{"answer": "fi', finishReason: 'length' },
       /cut off/,
     ],
+    [
+      'a refusal',
+      { kind: 'chat', content: '', refusal: 'I can’t help with that request.' },
+      /the model refused/,
+    ],
     ['a malformed response body', { kind: 'malformed' }, /unreadable response/],
     ['a 500', { kind: 'error', status: 500 }, /answered 500/],
   ] as const)('retries %s, then gives up with the reason', async (_, bad, reason) => {

@@ -279,4 +279,93 @@ describe('Discord: catching up on what happened while the bot was offline', () =
       [cai.id]: 'Fine by me, @ana.',
     });
   });
+
+  it('rereads the open rounds soon after a reply or a reaction it failed to handle, which the gateway will not send again', async () => {
+    // A Redis-side error once for the first reply and once for the first reaction: the
+    // gateway has delivered both and never sends them again, so only a reread finds them.
+    const oom = () => new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    world = await startWorld({
+      catchUpLimits: { afterFailureMs: 100 },
+      wrap: (real) => {
+        const reply = real.reply.bind(real);
+        const react = real.react.bind(real);
+        let replyFailed = false;
+        let reactFailed = false;
+        real.reply = async (event) => {
+          if (replyFailed) return reply(event);
+          replyFailed = true;
+          throw oom();
+        };
+        real.react = async (event) => {
+          if (reactFailed) return react(event);
+          reactFailed = true;
+          throw oom();
+        };
+        return real;
+      },
+    });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    await until(async () => (await opinions(world, round.id)).length === 2 || null, 5_000);
+    expect((await opinions(world, round.id)).map((o) => [o.participantId, o.text]).sort()).toEqual(
+      [
+        [ana.id, 'Four days, with a rota for Fridays.'],
+        [ben.id, 'Five days; customers expect us.'],
+      ].sort(),
+    );
+
+    const statementId = await closeToPoll(world, round.id, threadId);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    await settle(world);
+    await until(
+      async () => Object.keys(await ratings(world, round.id)).length === 2 || null,
+      5_000,
+    );
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
+    expect(
+      world.log.lines.filter(
+        (l) => l.message === 'a Discord event could not be handled; the open rounds will be reread',
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('reads back again later when Redis is still away at the reread', async () => {
+    const oom = () => new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    // The first reply meets the outage, and so does the first reread after it.
+    let replyFailed = false;
+    let rereadFailed = false;
+    world = await startWorld({
+      catchUpLimits: { afterFailureMs: 100 },
+      wrap: (real) => {
+        const reply = real.reply.bind(real);
+        const openRounds = real.openRounds.bind(real);
+        real.reply = async (event) => {
+          if (replyFailed) return reply(event);
+          replyFailed = true;
+          throw oom();
+        };
+        real.openRounds = async (scope, channelIds) => {
+          if (!replyFailed || rereadFailed) return openRounds(scope, channelIds);
+          rereadFailed = true;
+          throw oom();
+        };
+        return real;
+      },
+    });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    await settle(world);
+    await until(async () => (await opinions(world, round.id)).length === 1 || null, 5_000);
+    expect(world.log.lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        'a Discord event could not be handled; the open rounds will be reread',
+        'could not read the open rounds; they will be reread',
+      ]),
+    );
+  });
 });

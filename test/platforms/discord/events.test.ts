@@ -112,6 +112,23 @@ describe('Discord: which messages are opinions', () => {
     );
   });
 
+  it('counts a reply of zero-width characters or emoji alone for nothing, and says why in the thread', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const before = threadPosts(world, threadId).length;
+    fake.say(threadId, ana, '\u200b\u200b\u2060');
+    fake.say(threadId, ben, '👍🏽 🎉 <:rota:123456789012345678>');
+    fake.say(threadId, cai, 'Yes 👍, with a trial first.');
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      [cai.id, 'Yes 👍, with a trial first.'],
+    ]);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([
+      'Your reply has no words in it, so it does not count as an opinion.',
+      'Your reply has no words in it, so it does not count as an opinion.',
+    ]);
+  });
+
   it('removes the opinions of messages deleted in bulk, and only those', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);
@@ -247,6 +264,23 @@ describe('Discord: which messages are opinions', () => {
     expect(threadPosts(world, threadId).slice(before)).toEqual([
       expect.stringMatching(/^Your edit was not counted/),
     ]);
+  });
+
+  it('removes an opinion deleted after the round moved on to its poll, and says nothing', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const anaReply = String(fake.say(threadId, ana, 'Four days, with a rota.').id);
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    await closeToPoll(world, round.id);
+    await settle(world);
+    const before = threadPosts(world, threadId).length;
+    // A member taking their words back after the statement was written: they leave the
+    // record (export, results) all the same, and nobody is told anything.
+    fake.remove(anaReply);
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ben.id]);
+    expect(threadPosts(world, threadId).slice(before)).toEqual([]);
   });
 
   it('tells a member who keeps replying after the phase closed only once', async () => {

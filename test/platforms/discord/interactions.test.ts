@@ -392,7 +392,7 @@ describe('Discord: slash commands', () => {
   it('refuses a question of blanks or quote marks only, privately, and posts nothing', async () => {
     world = await startWorld();
     const { fake } = world;
-    for (const question of ['""', ' “ ” ', '   ']) {
+    for (const question of ['""', ' “ ” ', '   ', '\u200b\u2060', '"\u200b"']) {
       const id = fake.command('start', { question }, { user: MOD, permissions: PERMS.manageGuild });
       const state = await fake.answered(id);
       expect(contentOf(world, id)).toBe(

@@ -155,4 +155,30 @@ describe('Discord: reactions as ratings', () => {
     expect(notices[0]?.message_reference?.message_id).toBe(statementId);
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
   });
+
+  it('takes a resumed session replaying reactions from before the finish for what they were: no "poll closed" reply', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    const from = fake.sequence;
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ben, '👎');
+    await settle(world);
+    await fake.answered(fake.command('finish', {}, moderator));
+    await threadPost(world, threadId, 'Results');
+    await settle(world);
+    const posts = () => fake.requested('POST', new RegExp(`^/channels/${threadId}/messages$`));
+    const before = posts().length;
+    // Discord delivers at least once: everything from the two reactions on comes again,
+    // the finish included. They were counted before the poll closed; said again now, they
+    // are no late reactions to answer.
+    await fake.dropConnection({ replayDelivered: fake.sequence - from });
+    await settle(world);
+    expect(fake.resumes).toHaveLength(1);
+    expect(
+      posts()
+        .slice(before)
+        .map((r) => r.body),
+    ).toEqual([]);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
+  });
 });

@@ -283,4 +283,96 @@ describe('Slack catch-up after the bot was down', () => {
       ),
     ).toHaveLength(1);
   });
+
+  it('rereads the poll soon after a reaction it failed to handle, which Slack will not resend', async () => {
+    s = await startStack({
+      catchUpLimits: { afterFailureMs: 100 },
+      // The first reaction meets a Redis-side error once; Slack has its ack already.
+      service: (real) => {
+        const react = real.react.bind(real);
+        let failed = false;
+        real.react = async (event) => {
+          if (!failed) {
+            failed = true;
+            throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
+          }
+          return react(event);
+        };
+        return real;
+      },
+    });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
+    await s.settle();
+    await s.command('UMOD', 'close');
+    const statementPost = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        String(c.args.text).startsWith('Proposed statement') &&
+        c.status === 200,
+    );
+    const statementTs = String(statementPost.response?.ts);
+    await until(async () => s.fake.ok('reactions.add').length === 3);
+    const onStatement: MessageReaction[] = [
+      { name: '+1', users: [s.fake.botUserId] },
+      { name: 'shrug', users: [s.fake.botUserId] },
+      { name: '-1', users: [s.fake.botUserId] },
+    ];
+    s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+    for (const [user, name] of [
+      ['U001', '+1'],
+      ['U002', '-1'],
+    ] as const) {
+      await s.event({
+        ...reaction(s, user, name, statementTs),
+        event_ts: (Date.now() / 1000).toFixed(6),
+      });
+      onStatement.find((r) => r.name === name)?.users.push(user);
+    }
+    const ratings = async () => {
+      const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+      return poll
+        ? (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => r.participantId)
+        : [];
+    };
+    await until(async () => (await ratings()).length === 2, 5_000);
+    expect((await ratings()).sort()).toEqual(['U001', 'U002']);
+  });
+
+  it('rereads again later when Redis is still away at the reread', async () => {
+    // The first reply meets the outage, and so does the first reread after it.
+    let replyFailed = false;
+    let rereadFailed = false;
+    s = await startStack({
+      catchUpLimits: { afterFailureMs: 100 },
+      service: (real) => {
+        const reply = real.reply.bind(real);
+        const recentOpenRounds = real.recentOpenRounds.bind(real);
+        real.reply = async (event) => {
+          if (replyFailed) return reply(event);
+          replyFailed = true;
+          throw new Error('Connection is closed.');
+        };
+        real.recentOpenRounds = async (scope, limit) => {
+          if (!replyFailed || rereadFailed) return recentOpenRounds(scope, limit);
+          rereadFailed = true;
+          throw new Error('Connection is closed.');
+        };
+        return real;
+      },
+    });
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'A four-day week would reduce burnout.');
+    await s.settle();
+    await until(async () => (await opinions(s, round.id)).length === 1, 5_000);
+    expect(s.log.lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        'a Slack event could not be handled; the open rounds will be reread',
+        'the open rounds will be reread again',
+      ]),
+    );
+  });
 });

@@ -33,6 +33,11 @@ describe('Slack slash commands', () => {
       'Usage: `/consensus start|close|status|critique|finish|cancel|results|export|extend|help …`';
     const cases: [string, string][] = [
       ['start', `The question is empty: write the question after the command.\n${startUsage}`],
+      // Zero-width characters alone: trim() keeps them, and the channel would see a blank question.
+      [
+        'start \u200b\u2060',
+        `The question is empty: write the question after the command.\n${startUsage}`,
+      ],
       [
         'start --candidates 99 Why?',
         `--candidates takes a whole number from 1 to 16.\n${startUsage}`,

@@ -69,6 +69,38 @@ describe('Slack events', () => {
     ]);
   });
 
+  it('counts a reply of zero-width characters or emoji alone for nothing, and tells the member privately', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    await s.event(message(s, 'U001', '\u200b\u200b\u2060', questionTs));
+    await s.event(message(s, 'U002', ':+1::skin-tone-2: :tada: 🎉', questionTs));
+    await s.event(message(s, 'U003', 'Yes :tada:, with a trial first.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
+      ['U003', 'Yes :tada:, with a trial first.'],
+    ]);
+    const text = 'Your reply has no words in it, so it does not count as an opinion.';
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      { channel: CHANNEL, user: 'U001', thread_ts: questionTs, text },
+      { channel: CHANNEL, user: 'U002', thread_ts: questionTs, text },
+    ]);
+  });
+
+  it('takes a reply of 45,000 characters through Bolt, keeps what counts and tells the member its length', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const delivered = await s.event(message(s, 'U001', `${'word '.repeat(9_000)}end`, questionTs));
+    await s.settle();
+    expect(delivered.status).toBe(200);
+    const [opinion, ...others] = await opinions(s, round.id);
+    expect(others).toEqual([]);
+    expect(opinion).toMatchObject({ participantId: 'U001', truncated: true });
+    expect(opinion?.text.length).toBe(4_000);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args.text)).toEqual([
+      'Your opinion is 45003 characters; only the first 4000 are used.',
+    ]);
+  });
+
   it('replaces an opinion when its message is edited, and removes it when deleted', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
@@ -259,6 +291,20 @@ describe('Slack events', () => {
     expect((await opinions(s, round.id)).map((o) => [o.participantId, o.text])).toEqual([
       ['U001', text],
     ]);
+  });
+
+  it('removes an opinion deleted after the round moved on to its poll, and says nothing', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const third = message(s, 'U003', 'A trial in one team first.', questionTs);
+    await s.event(third);
+    await toPolling(round.id, questionTs);
+    // The deletion names its thread (previous_message): the round is found by it, and a
+    // member's words taken back leave the record whatever the phase.
+    await s.event(deleted(s, third));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U001', 'U002']);
+    expect(s.fake.ok('chat.postEphemeral')).toEqual([]);
   });
 
   it('answers an opinion that arrives after close with an ephemeral note and does not count it', async () => {

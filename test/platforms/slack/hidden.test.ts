@@ -184,4 +184,40 @@ describe('a hidden round on Slack', () => {
       },
     ]);
   });
+
+  it('tells a member whose click could not be counted (Redis away) to click again, and counts the next one', async () => {
+    s = await startStack({
+      // The first click meets a Redis-side error once; Slack has its ack already, and a
+      // buttons poll's ratings are on no message a reread could find them on.
+      service: (real) => {
+        const react = real.react.bind(real);
+        let failed = false;
+        real.react = async (event) => {
+          if (event.source === 'button' && !failed) {
+            failed = true;
+            throw new Error('Connection is closed.');
+          }
+          return react(event);
+        };
+        return real;
+      },
+    });
+    const { poll, at } = await toPoll();
+    await click(s, 'U001', 'agree', at);
+    await s.settle();
+    expect(await s.runtime.store.polls.ratings(SCOPE, poll)).toEqual([]);
+    expect(s.fake.ok('chat.postEphemeral').map((c) => c.args)).toEqual([
+      {
+        channel: CHANNEL,
+        user: 'U001',
+        thread_ts: at.questionTs,
+        text: 'Sorry, something went wrong on my side and your click was not counted. Please click again in a moment.',
+      },
+    ]);
+    await click(s, 'U001', 'agree', at);
+    await s.settle();
+    expect(
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]),
+    ).toEqual([['U001', 'agree']]);
+  });
 });
