@@ -233,7 +233,9 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
       },
     };
     h = await startHarness({ rewardModel: base });
-    // A history large enough that its fit takes about a second.
+    // A history large enough that its fit takes about a second, in which the round's
+    // members have rated too (a round of newcomers only is not fitted at all).
+    const members = Object.keys(OPINIONS);
     for (let s = 0; s < 400; s++) {
       await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
         roundId: `past${s}`,
@@ -244,7 +246,8 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
         ratings: Array.from({ length: 12 }, (_, k) => {
           const member = (s * 7 + k * 31) % 300;
           const approval = member % 2 === s % 2 ? 1 : 0;
-          return { participantId: `m${member}`, optionKey: 'agree', approval, at: s };
+          const participantId = members[member] ?? `m${member}`;
+          return { participantId, optionKey: 'agree', approval, at: s };
         }),
         opinions: [],
       });
