@@ -104,6 +104,35 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     expect(matrix.ratings).toHaveLength(4);
   });
 
+  it("the results name each version's model when a revision is the first to be blended", async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 4 }) });
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    const moderator = { userId: 'mod', moderator: true, mayStart: true };
+    await h.runtime.service.critique(target, moderator);
+    const thread = (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef;
+    await h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread?.messageId ?? '',
+      messageId: 'crit-ben',
+      userId: 'ben',
+      text: 'It ignores customer support entirely.',
+      at: 300,
+    });
+    await h.runtime.service.close(target, moderator);
+    await h.platform.waitFor('statement', round.id, 30_000, 2);
+    // Version 1 was scored before any rating, version 2 after version 1's four joined the
+    // matrix: naming only the last model would credit the blend with version 1's guesses.
+    expect((await h.runtime.store.polls.scores(SCOPE, round.id, 1))?.model).toBe(base.name);
+    const view = await h.runtime.service.results(target);
+    expect(view.model).toBe(
+      `${base.name} for version 1; ${base.name} blended with learned (4 ratings) for version 2`,
+    );
+  });
+
   it('a second round predicts members who rated closer to what they actually said', async () => {
     const base = new LexicalRewardModel();
     h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 4 }) });
