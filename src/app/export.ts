@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -78,6 +78,16 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
   }
+  // The four files go into a folder: a path that is a file (or lies under one) cannot be
+  // it, and is refused as a bad flag before Redis is read, not as a stack trace after.
+  const out = resolve(values.out);
+  const blocking = fileOnPath(out);
+  if (blocking !== null) {
+    process.stderr.write(
+      `export: --out: ${blocking} is a file, not a folder; give a folder (created if missing)\n${USAGE}\n`,
+    );
+    return 2;
+  }
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -109,7 +119,6 @@ async function main(argv: readonly string[]): Promise<number> {
       exportById: async (scope: Scope, roundId: string) =>
         roundExport(store, await store.rounds.require(scope, roundId)),
     };
-    const out = resolve(values.out);
     const { rounds, files } = await writePolisExport(
       { service, store },
       scope.data,
@@ -131,10 +140,28 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`export: ${error.message}\n`);
       return 1;
     }
+    // A folder that cannot be created or written (permissions, a full disk): said in the
+    // system's words, which name the path, without the stack.
+    if (isFileSystemError(error)) {
+      process.stderr.write(`export: could not write the export to ${out}: ${error.message}\n`);
+      return 1;
+    }
     throw error;
   } finally {
     redis.disconnect();
   }
+}
+
+/** The first path from `path` up that exists and is not a folder, or null. */
+function fileOnPath(path: string): string | null {
+  for (let at = path; ; at = dirname(at)) {
+    if (existsSync(at)) return statSync(at).isDirectory() ? null : at;
+    if (dirname(at) === at) return null;
+  }
+}
+
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 function parse(argv: readonly string[]) {
