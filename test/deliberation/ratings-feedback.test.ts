@@ -80,6 +80,33 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     });
   });
 
+  it('records a poll whose round is cancelled instead of finished', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const moderator = { userId: 'mod', moderator: true, mayStart: true };
+    await h.runtime.service.cancel(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      moderator,
+    );
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
+    expect(matrix.ratings).toHaveLength(4);
+  });
+
+  it('records a poll whose round is cancelled because its thread was deleted', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const thread = (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef;
+    expect(
+      await h.runtime.service.threadDeleted(SCOPE, CHANNEL, thread?.messageId ?? ''),
+    ).not.toBeNull();
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
+    expect(matrix.ratings).toHaveLength(4);
+  });
+
   it('records the previous poll when a revision closes it', async () => {
     h = await startHarness();
     const { round, statementMessageId } = await roundToPoll(h, SCOPE);
