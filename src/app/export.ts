@@ -59,6 +59,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // A flag left out is named as missing, not in the schema's words ("expected string,
+  // received undefined").
+  const missing = (['platform', 'workspace', 'out'] as const).filter(
+    (f) => values[f] === undefined,
+  );
+  if (missing.length > 0) {
+    process.stderr.write(`export: missing ${missing.map((f) => `--${f}`).join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
   const scope = ScopeSchema.safeParse({ platform: values.platform, workspaceId: values.workspace });
   if (!scope.success || !values.out) {
     const issue = scope.success ? 'missing --out' : scope.error.issues[0];

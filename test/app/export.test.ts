@@ -184,6 +184,12 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     expect(await h.redis.keys(`${unused}*`)).toEqual([]);
   });
 
+  it('npm run export names the flags left out, exit 2', () => {
+    const refused = runExport(['--platform', 'slack'], 'unused');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^export: missing --workspace, --out\nusage: npm run export/);
+  });
+
   it('npm run export refuses an --out that is a file (or under one) as a bad flag, before reading Redis', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'polis-export-')), 'a-file');
     dirs.push(dirname(file));
