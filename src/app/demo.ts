@@ -46,7 +46,8 @@ const USAGE = `Usage: npm run demo -- [options]
                         workspace, round i with seed + i - 1 (another question
                         each time, unless --question or --scenario fixes it):
                         once the workspace has LEARNED_MIN_RATINGS ratings, the
-                        results say the learned model is blended in
+                        results say the learned model is blended in (for the
+                        members who rated an earlier statement)
   --chart <file.png>    also write the results chart (PNG) to this file (the last
                         round's, with --rounds); a path that
                         cannot be written is an error: exit 2 before the round starts

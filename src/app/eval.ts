@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { conversationSpread, formatSpread, type SpreadLine } from '../eval/bootstrap.js';
 import { CsvError } from '../eval/csv.js';
@@ -56,7 +57,9 @@ function main(argv: readonly string[]): number {
     process.stderr.write(`no conversation folder among the arguments\n${USAGE}\n`);
     return 2;
   }
-  const names = folders.map((f) => f.replace(/\/+$/, '').split('/').pop() ?? f);
+  // The name the rows get: the loader's (the resolved folder's last segment), so that
+  // `x/.` or `x/sub/..` and `x` are seen as the same conversation.
+  const names = folders.map((f) => basename(resolve(f)));
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) {
     process.stderr.write(

@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -59,6 +59,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // A flag left out is named as missing, not in the schema's words ("expected string,
+  // received undefined").
+  const missing = (['platform', 'workspace', 'out'] as const).filter(
+    (f) => values[f] === undefined,
+  );
+  if (missing.length > 0) {
+    process.stderr.write(`export: missing ${missing.map((f) => `--${f}`).join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
   const scope = ScopeSchema.safeParse({ platform: values.platform, workspaceId: values.workspace });
   if (!scope.success || !values.out) {
     const issue = scope.success ? 'missing --out' : scope.error.issues[0];
@@ -77,6 +86,16 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`export: --round: ${round.error.issues[0]?.message}\n${USAGE}\n`);
       return 2;
     }
+  }
+  // The four files go into a folder: a path that is a file (or lies under one) cannot be
+  // it, and is refused as a bad flag before Redis is read, not as a stack trace after.
+  const out = resolve(values.out);
+  const blocking = fileOnPath(out);
+  if (blocking !== null) {
+    process.stderr.write(
+      `export: --out: ${blocking} is a file, not a folder; give a folder (created if missing)\n${USAGE}\n`,
+    );
+    return 2;
   }
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -109,7 +128,6 @@ async function main(argv: readonly string[]): Promise<number> {
       exportById: async (scope: Scope, roundId: string) =>
         roundExport(store, await store.rounds.require(scope, roundId)),
     };
-    const out = resolve(values.out);
     const { rounds, files } = await writePolisExport(
       { service, store },
       scope.data,
@@ -131,10 +149,28 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`export: ${error.message}\n`);
       return 1;
     }
+    // A folder that cannot be created or written (permissions, a full disk): said in the
+    // system's words, which name the path, without the stack.
+    if (isFileSystemError(error)) {
+      process.stderr.write(`export: could not write the export to ${out}: ${error.message}\n`);
+      return 1;
+    }
     throw error;
   } finally {
     redis.disconnect();
   }
+}
+
+/** The first path from `path` up that exists and is not a folder, or null. */
+function fileOnPath(path: string): string | null {
+  for (let at = path; ; at = dirname(at)) {
+    if (existsSync(at)) return statSync(at).isDirectory() ? null : at;
+    if (dirname(at) === at) return null;
+  }
+}
+
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 function parse(argv: readonly string[]) {

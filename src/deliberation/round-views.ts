@@ -74,18 +74,38 @@ export async function statusView(store: Store, round: Round): Promise<StatusView
   };
 }
 
+/**
+ * Which model predicted each version's approvals, in words the renderers put after
+ * "approvals were predicted by". Versions of one round can differ (a revision is scored
+ * after the first poll's ratings joined the workspace's, so it may be the first to be
+ * blended with the learned model): naming only the last would credit it with the first
+ * version's predictions too.
+ */
+function modelsByVersion(models: readonly { version: number; model: string }[]): string | null {
+  const versions = new Map<string, number[]>();
+  for (const { version, model } of models)
+    versions.set(model, [...(versions.get(model) ?? []), version]);
+  if (versions.size <= 1) return models.at(-1)?.model ?? null;
+  return [...versions]
+    .map(([model, vs]) => {
+      const list = vs.length === 1 ? `${vs[0]}` : `${vs.slice(0, -1).join(', ')} and ${vs.at(-1)}`;
+      return `${model} for version${vs.length === 1 ? '' : 's'} ${list}`;
+    })
+    .join('; ');
+}
+
 /** Results of every posted version so far (the round need not be finished). */
 export async function resultsView(store: Store, round: Round): Promise<ResultsView> {
   // A cancelled round never finishes, so what it hid stays hidden.
   const hidden = round.settings.hidden && round.phase !== 'closed';
   const versions: VersionResults[] = [];
-  let model: string | null = null;
+  const models: { version: number; model: string }[] = [];
   for (let v = 1; v <= round.version; v++) {
     const poll = await store.polls.poll(round.scope, round.id, v);
     if (!poll) continue;
     const ratings = await store.polls.ratings(round.scope, poll);
     const scores = await store.polls.scores(round.scope, round.id, v);
-    model = scores?.model ?? model;
+    if (scores) models.push({ version: v, model: scores.model });
     const results = pollResults({
       scale: poll.scale,
       ratings,
@@ -115,7 +135,7 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
     versions: anonymous
       ? versions.map((v) => ({ ...v, results: withoutNames(v.results) }))
       : versions,
-    model,
+    model: modelsByVersion(models),
     participants: opinions.length,
     critiquedWithoutOpinion: anonymous ? withoutOpinion.map(() => '') : withoutOpinion,
     unusedCritiques: await unusedCritiques(store, round),

@@ -472,26 +472,46 @@ export class DeliberationService {
    */
   async cancelForGoneThread(scope: Scope, roundId: string): Promise<Round | null> {
     let moved = false;
+    let polled = false;
     const round = await this.deps.store.rounds.update(scope, roundId, (r) => {
       if (isTerminal(r.phase)) return r;
       moved = true;
+      polled = r.phase === 'polling' || r.phase === 'critiquing';
       return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
     });
     if (!moved) return null;
+    if (polled) await this.recordCancelledPoll(round);
     await this.stopTimers(round);
     this.deps.log.info({ roundId, scope }, 'round cancelled: its thread is gone');
     return round;
+  }
+
+  /**
+   * A poll cancelled instead of finished still holds members' real ratings of a posted
+   * statement: they join the workspace's matrix as every other closed poll's do. The
+   * round is cancelled whatever happens here, so a failed write is logged, not thrown.
+   */
+  private async recordCancelledPoll(round: Round): Promise<void> {
+    await this.recordRatings(round, round.version).catch((err: unknown) => {
+      this.deps.log.warn(
+        { roundId: round.id, scope: round.scope, err },
+        "a cancelled poll's ratings could not be added to the ratings matrix",
+      );
+    });
   }
 
   async cancel(target: RoundTarget, actor: Actor | null): Promise<Round> {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'cancel');
     let running = false;
+    let polled = false;
     const moved = await this.deps.store.rounds.update(round.scope, round.id, (r) => {
       assertTransition(r.phase, 'cancelled');
       running = r.phase === 'generating' || r.phase === 'revising';
+      polled = r.phase === 'polling' || r.phase === 'critiquing';
       return { ...r, phase: 'cancelled', deadline: null, followUpPending: false };
     });
+    if (polled) await this.recordCancelledPoll(moved);
     await this.stopTimers(moved);
     if (running) {
       // The run's progress message would otherwise stay at "Working on it" for good.

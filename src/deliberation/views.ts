@@ -106,6 +106,7 @@ export interface ResultsView extends RoundHeader {
    */
   anonymous: boolean;
   versions: VersionResults[];
+  /** Which model predicted the approvals; version by version when the versions differ. */
   model: string | null;
   participants: number;
   /**

@@ -91,6 +91,14 @@ export class BlendedRewardModel implements RewardModel {
       );
       return result;
     }
+    // Only members with ratings of their own get a learned share (see `blend`): when none
+    // of this round's members has rated anything, the fit would change no number, and the
+    // results must not say the learned model predicted the approvals.
+    const raters = new Set(data.ratings.map((r) => r.member));
+    if (!result.matrix.participants.some((p) => raters.has(p))) {
+      log.debug({ ratings }, "none of the round's members has rated yet: nothing to blend");
+      return result;
+    }
     let matrix: ApprovalMatrix;
     try {
       matrix = await this.blend(result.matrix, input, data, signal);

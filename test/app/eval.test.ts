@@ -84,6 +84,13 @@ describe('npm run eval', () => {
     expect((JSON.parse(run.stdout) as unknown[]).length).toBe(5);
   });
 
+  it('refuses one folder given twice under two spellings, as rows are keyed by its name', () => {
+    const run = runEval([FIXTURE, `${FIXTURE}/.`, '--json']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/two folders share the name london\.youth\.policing/);
+    expect(run.stdout).toBe('');
+  });
+
   it('names the missing file of an incomplete export and exits 1', () => {
     const run = runEval(['test/fixtures/polis']);
     expect(run.status).toBe(1);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { writePolisExport } from '../../src/app/export.js';
 import { BOT_XID } from '../../src/deliberation/polis-export.js';
@@ -182,6 +182,42 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     expect(refused.stderr).toContain('console workspace W-nobody has no rounds to export yet');
     expect(existsSync(empty)).toBe(false);
     expect(await h.redis.keys(`${unused}*`)).toEqual([]);
+  });
+
+  it('npm run export names the flags left out, exit 2', () => {
+    const refused = runExport(['--platform', 'slack'], 'unused');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^export: missing --workspace, --out\nusage: npm run export/);
+  });
+
+  it('npm run export refuses an --out that is a file (or under one) as a bad flag, before reading Redis', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'polis-export-')), 'a-file');
+    dirs.push(dirname(file));
+    writeFileSync(file, 'not a folder');
+    for (const out of [file, join(file, 'sub')]) {
+      const refused = runExport(
+        ['--platform', 'console', '--workspace', 'W1', '--out', out],
+        'unused',
+      );
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(`export: --out: ${file} is a file, not a folder`);
+      expect(refused.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('npm run export says which path it could not write, without a stack trace', async () => {
+    h = await startHarness();
+    await roundToPoll(h, SCOPE, OPINIONS);
+    const dir = outDir();
+    mkdirSync(join(dir, 'votes.csv'), { recursive: true }); // a folder where a file must go
+    const failed = runExport(
+      ['--platform', 'console', '--workspace', SCOPE.workspaceId, '--out', dir],
+      h.prefix,
+    );
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(
+      new RegExp(`^export: could not write the export to ${dir}: EISDIR.*votes\\.csv'\n$`),
+    );
   });
 
   it('npm run export refuses a --round that cannot be a round id, before reading Redis', () => {

@@ -80,6 +80,33 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     });
   });
 
+  it('records a poll whose round is cancelled instead of finished', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const moderator = { userId: 'mod', moderator: true, mayStart: true };
+    await h.runtime.service.cancel(
+      { scope: SCOPE, channelId: CHANNEL, roundId: round.id },
+      moderator,
+    );
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
+    expect(matrix.ratings).toHaveLength(4);
+  });
+
+  it('records a poll whose round is cancelled because its thread was deleted', async () => {
+    h = await startHarness();
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const thread = (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef;
+    expect(
+      await h.runtime.service.threadDeleted(SCOPE, CHANNEL, thread?.messageId ?? ''),
+    ).not.toBeNull();
+    const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
+    expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
+    expect(matrix.ratings).toHaveLength(4);
+  });
+
   it('records the previous poll when a revision closes it', async () => {
     h = await startHarness();
     const { round, statementMessageId } = await roundToPoll(h, SCOPE);
@@ -102,6 +129,35 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
     expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
     expect(matrix.ratings).toHaveLength(4);
+  });
+
+  it("the results name each version's model when a revision is the first to be blended", async () => {
+    const base = new LexicalRewardModel();
+    h = await startHarness({ rewardModel: new BlendedRewardModel(base, { minRatings: 4 }) });
+    const { round, statementMessageId } = await roundToPoll(h, SCOPE);
+    await rate(h, SCOPE, statementMessageId, VOTES);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    const moderator = { userId: 'mod', moderator: true, mayStart: true };
+    await h.runtime.service.critique(target, moderator);
+    const thread = (await h.runtime.store.rounds.require(SCOPE, round.id)).questionRef;
+    await h.runtime.service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread?.messageId ?? '',
+      messageId: 'crit-ben',
+      userId: 'ben',
+      text: 'It ignores customer support entirely.',
+      at: 300,
+    });
+    await h.runtime.service.close(target, moderator);
+    await h.platform.waitFor('statement', round.id, 30_000, 2);
+    // Version 1 was scored before any rating, version 2 after version 1's four joined the
+    // matrix: naming only the last model would credit the blend with version 1's guesses.
+    expect((await h.runtime.store.polls.scores(SCOPE, round.id, 1))?.model).toBe(base.name);
+    const view = await h.runtime.service.results(target);
+    expect(view.model).toBe(
+      `${base.name} for version 1; ${base.name} blended with learned (4 ratings) for version 2`,
+    );
   });
 
   it('a second round predicts members who rated closer to what they actually said', async () => {
@@ -233,7 +289,9 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
       },
     };
     h = await startHarness({ rewardModel: base });
-    // A history large enough that its fit takes about a second.
+    // A history large enough that its fit takes about a second, in which the round's
+    // members have rated too (a round of newcomers only is not fitted at all).
+    const members = Object.keys(OPINIONS);
     for (let s = 0; s < 400; s++) {
       await h.runtime.store.ratingsMatrix.recordPoll(SCOPE, {
         roundId: `past${s}`,
@@ -244,7 +302,8 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
         ratings: Array.from({ length: 12 }, (_, k) => {
           const member = (s * 7 + k * 31) % 300;
           const approval = member % 2 === s % 2 ? 1 : 0;
-          return { participantId: `m${member}`, optionKey: 'agree', approval, at: s };
+          const participantId = members[member] ?? `m${member}`;
+          return { participantId, optionKey: 'agree', approval, at: s };
         }),
         opinions: [],
       });

@@ -195,6 +195,33 @@ describe('BlendedRewardModel', () => {
     expect(fits).toBe(0);
   });
 
+  it("does not name a blend when none of the round's members has rated anything", async () => {
+    // A workspace with ratings, and a round of newcomers only: every number stays the base
+    // model's (a member with no ratings keeps it), so the results must name the base model.
+    let fits = 0;
+    const model = new BlendedRewardModel(half, {
+      minRatings: 12,
+      learn: async (request) => {
+        fits++;
+        return {
+          approvals: request.statements.map(() => request.members.map(() => 1)),
+          groups: request.members.map(() => -1),
+        };
+      },
+    });
+    const newcomers: PredictInput = {
+      ...input(port(history())),
+      participants: [
+        { id: 'new', opinion: 'Not sure.', critique: null },
+        { id: 'newer', opinion: 'Maybe.', critique: null },
+      ],
+    };
+    const result = await model.predict(newcomers);
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5]]);
+    expect(result.model).toBe('constant (0.5)');
+    expect(fits).toBe(0);
+  });
+
   it('still fails a call whose own signal was aborted during the fit', async () => {
     const controller = new AbortController();
     const model = new BlendedRewardModel(half, {
