@@ -155,7 +155,7 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
       status: 'ignored',
       kind: slot.kind,
       roundId: round.id,
-      notice: `Your edit was not counted: ${slot.kind === 'opinion' ? 'opinions' : 'critiques of that version'} closed when the round moved on.`,
+      notice: editClosed(slot.kind),
     };
   }
   const { kind, version } = slot;
@@ -181,6 +181,19 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     { messageId: event.messageId, channelId: event.channelId, text, at: event.at },
     event.revision ?? event.at,
   );
+  if (outcome === 'closed') {
+    // A close moved the round on between the check above and the write: said as if the
+    // reply had come a moment later, which is what the generator saw.
+    const now = (await store.rounds.get(event.scope, round.id)) ?? round;
+    return {
+      status: 'ignored',
+      kind: location ? slot.kind : null,
+      roundId: round.id,
+      notice: location
+        ? editClosed(slot.kind)
+        : `This round is ${describePhase(now.phase)}; replies are not counted now.`,
+    };
+  }
   if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
   const joined = await store.contributions.get(event.scope, round.id, kind, version, event.userId);
   const limit = kind === 'opinion' ? LIMITS.opinionMaxChars : LIMITS.critiqueMaxChars;
@@ -190,6 +203,11 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     ? `Your ${kind} is ${written} characters; only the first ${limit} are used.`
     : null;
   return { status: outcome === 'added' ? 'recorded' : 'edited', kind, roundId: round.id, notice };
+}
+
+/** Told to a member whose edit came after its set closed. */
+function editClosed(kind: ContributionKind): string {
+  return `Your edit was not counted: ${kind === 'opinion' ? 'opinions' : 'critiques of that version'} closed when the round moved on.`;
 }
 
 /** A reply was deleted: it no longer counts, in any phase, and a late event cannot revive it. */

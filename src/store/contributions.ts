@@ -18,9 +18,10 @@ const StoredContributionSchema = z.object({
 /**
  * 'stale': an edit older than the text already stored (platforms deliver out of order);
  * 'deleted': the message was deleted, and a late event must not bring it back;
- * 'ignored': the message belongs to someone else.
+ * 'ignored': the message belongs to someone else;
+ * 'closed': the round no longer takes this set (a close moved it on after the caller looked).
  */
-export type UpsertOutcome = 'added' | 'edited' | 'ignored' | 'stale' | 'deleted';
+export type UpsertOutcome = 'added' | 'edited' | 'ignored' | 'stale' | 'deleted' | 'closed';
 
 /** A reply message as stored: its contribution, and the channel it was posted in. */
 export type ReplyMessage = Contribution & { channelId: string };
@@ -43,9 +44,21 @@ const DELETED = 'deleted';
  * and simply read as absent. The channel's reply rounds remember the round of every
  * message stored (in the same write, so no reply stored here lacks it), for a deletion that
  * names only the channel.
+ * KEYS[5] = the round, ARGV[7] = the phase that takes this set, ARGV[8] = its version
+ * ('' for opinions): the service checked the phase before, but a close may move the round
+ * to its run between that check and this write, after the generator read the set. Checked
+ * here, a reply either lands before the close, and so reaches the generator, or is
+ * refused ('closed'), never counted and left out. A round not stored (the store's own
+ * callers) has no phase to check.
  */
 const UPSERT = new LuaScript(
   `
+local round = redis.call('GET', KEYS[5])
+if round then
+  local r = cjson.decode(round)
+  if r.phase ~= ARGV[7] then return 'closed' end
+  if ARGV[8] ~= '' and r.version ~= tonumber(ARGV[8]) then return 'closed' end
+end
 local indexed = redis.call('HGET', KEYS[1], ARGV[1])
 if indexed == '${DELETED}' then return 'deleted' end
 if indexed and indexed ~= ARGV[2] then return 'elsewhere' end
@@ -67,7 +80,7 @@ elseif not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[1] .. '\\n', 1, true
   redis.call('HSET', KEYS[3], ARGV[3], ids .. '\\n' .. ARGV[1])
 end
 return 'added'`,
-  4,
+  5,
 );
 
 /** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
@@ -147,14 +160,18 @@ export class ContributionRepository {
       this.keys.contributions(scope, roundId, kind, version),
       this.keys.contributionsByMember(scope, roundId, kind, version),
       this.keys.replyRounds(scope, contribution.channelId),
+      this.keys.round(scope, roundId),
       contribution.messageId,
       slot,
       participantId,
       JSON.stringify(value),
       String(revision),
       JSON.stringify(KeySafeIdSchema.parse(roundId)),
+      kind === 'opinion' ? 'collecting' : 'critiquing',
+      kind === 'opinion' ? '' : String(version),
     );
     if (outcome === 'added' || outcome === 'edited' || outcome === 'stale') return outcome;
+    if (outcome === 'closed') return 'closed';
     if (outcome === 'deleted') return 'deleted';
     // 'elsewhere' is the caller's mistake (it should have located the message first);
     // refusing keeps one message in exactly one set.
