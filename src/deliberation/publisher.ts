@@ -118,7 +118,11 @@ function publishing(deps: PublisherDeps) {
       }
       case 'statement': {
         const slot = `statement:${job.version}`;
-        if (!(await messages.slot(round.scope, round.id, slot))) {
+        const posted = await messages.slot(round.scope, round.id, slot);
+        // Cancelled between the select stage opening the poll and this job: posted now, the
+        // statement would follow "cancelled" with a poll that refuses every rating.
+        if (!posted && round.phase === 'cancelled') return;
+        if (!posted) {
           const view = await deps.service.statementView(round, job.version);
           const earlier = await messages.markPosting(round.scope, round.id, slot, Date.now());
           await port.postStatement(
@@ -200,11 +204,12 @@ function predictedLabel(matrix: ScoreOutline['matrix'], model: string): string {
 
 /** The progress message's view: which stages of version `v` have finished. */
 async function progressView(deps: PublisherDeps, round: Round, v: number): Promise<ProgressView> {
-  const { polls } = deps.store;
-  const [set, scores, chosen] = await Promise.all([
+  const { polls, messages } = deps.store;
+  const [set, scores, chosen, statement] = await Promise.all([
     polls.candidates(round.scope, round.id, v),
     polls.scoresOutline(round.scope, round.id, v),
     polls.hasPoll(round.scope, round.id, v),
+    messages.slot(round.scope, round.id, `statement:${v}`),
   ]);
   const steps: ProgressStep[] = [
     {
@@ -223,7 +228,10 @@ async function progressView(deps: PublisherDeps, round: Round, v: number): Promi
   ];
   const done = steps.filter((s) => s.done).length;
   const failed = round.phase === 'failed' && round.version < v;
-  const cancelled = round.phase === 'cancelled' && done < steps.length;
+  // A cancel can land after the select stage wrote the poll: every step is done, but no
+  // statement will be posted (see 'statement'), so "the statement is below" would point
+  // at nothing.
+  const cancelled = round.phase === 'cancelled' && (done < steps.length || statement === null);
   const state = failed || cancelled ? 'stopped' : done === steps.length ? 'done' : 'working';
   const summary = failed
     ? `Stopped: ${round.failureReason ?? 'the run failed'}.`
