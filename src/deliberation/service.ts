@@ -205,16 +205,17 @@ export class DeliberationService {
     return this.deps.store.rounds.update(scope, roundId, (r) => ({ ...r, questionRef: ref }));
   }
 
-  async close(target: RoundTarget, actor: Actor | null): Promise<Round> {
+  /** `expected`: what the bot saw when it decided on its own; see `requireUnmoved`. */
+  async close(target: RoundTarget, actor: Actor | null, expected?: ExpectedState): Promise<Round> {
     const round = await this.resolve(target);
     this.requireModerator(round, actor, 'close');
     switch (round.phase) {
       case 'collecting':
       case 'failed':
-        if (round.version === 0) return this.startRun(round, 1);
-        return this.startRun(round, round.version + 1);
+        if (round.version === 0) return this.startRun(round, 1, expected);
+        return this.startRun(round, round.version + 1, expected);
       case 'critiquing':
-        return this.startRun(round, round.version + 1);
+        return this.startRun(round, round.version + 1, expected);
       case 'generating':
       case 'revising':
         // A close whose follow-up failed midway (see `followUpPending`): this one completes it.
@@ -234,7 +235,11 @@ export class DeliberationService {
   }
 
   /** Moves a round into a pipeline run for `version`; of two racing callers one wins. */
-  private async startRun(round: Round, version: number): Promise<Round> {
+  private async startRun(
+    round: Round,
+    version: number,
+    expected: ExpectedState | undefined,
+  ): Promise<Round> {
     const { store } = this.deps;
     const target = version === 1 ? 'generating' : 'revising';
     if (version === 1) {
@@ -268,6 +273,7 @@ export class DeliberationService {
       }
     }
     const moved = await store.rounds.update(round.scope, round.id, (r) => {
+      requireUnmoved(r, expected);
       if (r.phase === 'generating' || r.phase === 'revising') {
         throw new DomainError(
           'illegal_transition',
@@ -723,6 +729,9 @@ export class DeliberationService {
       return;
     }
     if (round.phase !== job.phase) return;
+    // An `extend` moved the deadline after this job was scheduled (or while it was already
+    // running, when BullMQ could not replace it): the job for the new time decides.
+    if (job.kind !== 'reminder' && job.at !== undefined && round.deadline !== job.at) return;
     if (job.kind === 'reminder') {
       // Built when published, so who is named is who still has not rated then.
       await this.deps.queues.enqueuePublish(
@@ -739,8 +748,9 @@ export class DeliberationService {
     }
     try {
       const target = { scope: job.scope, channelId: round.channelId, roundId: round.id };
-      const seen = { phase: job.phase, version: job.version };
-      if (job.phase !== 'polling') await this.close(target, null);
+      // The deadline too: an `extend` landing from here on makes this deadline's move a conflict.
+      const seen = { phase: job.phase, version: job.version, deadline: round.deadline };
+      if (job.phase !== 'polling') await this.close(target, null, seen);
       else if (await this.belowReviseThreshold(round)) await this.critique(target, null, seen);
       else await this.finish(target, null, seen);
     } catch (error) {
@@ -748,13 +758,20 @@ export class DeliberationService {
       // A moderator, or the rating that completed the poll, moved the round meanwhile:
       // nothing is left for this deadline to do or say.
       const now = await this.deps.store.rounds.get(round.scope, round.id);
-      if (error.code === 'conflict' || now?.phase !== job.phase || now.version !== job.version) {
+      if (
+        error.code === 'conflict' ||
+        now?.phase !== job.phase ||
+        now.version !== job.version ||
+        now.deadline !== round.deadline
+      ) {
         return;
       }
       // Not enough opinions or critiques at the deadline: say so; the round stays open,
       // until a moderator closes it (status must not show a deadline in the past).
       await this.deps.store.rounds.update(round.scope, round.id, (r) =>
-        r.phase === job.phase && r.version === job.version ? { ...r, deadline: null } : r,
+        r.phase === job.phase && r.version === job.version && r.deadline === round.deadline
+          ? { ...r, deadline: null }
+          : r,
       );
       await this.deps.queues.enqueuePublish(
         {
@@ -918,14 +935,10 @@ export class DeliberationService {
 export interface ExpectedState {
   phase: RoundPhase;
   version: number;
+  /** A deadline's decision: the deadline it fired for, which an `extend` moves. */
+  deadline?: number | null;
 }
 
-/**
- * Inside a round's update: the bot decided on what it saw before (a deadline, the rating
- * that completed a poll), and the round must still be so. Otherwise another decision won,
- * and a legal move from where the round is now (critiquing -> closed, or a critique of the
- * revised poll) would act on a state nobody decided about.
- */
 /**
  * The round is in `phase` with the follow-up of the move there still to do, and (for a
  * caller that decided on its own) at the version it saw.
@@ -938,8 +951,17 @@ function isPending(round: Round, phase: RoundPhase, expected: ExpectedState | un
   );
 }
 
+/**
+ * Inside a round's update: the bot decided on what it saw before (a deadline, the rating
+ * that completed a poll), and the round must still be so. Otherwise another decision won,
+ * and a legal move from where the round is now (critiquing -> closed, or a critique of the
+ * revised poll) would act on a state nobody decided about; and a deadline a moderator
+ * extended meanwhile is not the one that fired.
+ */
 function requireUnmoved(round: Round, expected: ExpectedState | undefined): void {
-  if (expected && (round.phase !== expected.phase || round.version !== expected.version)) {
+  if (!expected) return;
+  const extended = expected.deadline !== undefined && round.deadline !== expected.deadline;
+  if (round.phase !== expected.phase || round.version !== expected.version || extended) {
     throw new DomainError('conflict', 'The round moved on before this could apply.');
   }
 }

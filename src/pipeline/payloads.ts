@@ -44,6 +44,11 @@ export const DeadlineJobSchema = z.object({
   /** The phase the deadline ends; a round that has moved on ignores it. */
   phase: z.enum(['collecting', 'critiquing', 'polling']),
   version: z.number().int().min(0),
+  /**
+   * The deadline this job was scheduled for (the round's `deadline` then): an `extend`
+   * that moved it makes this job stale. Absent in jobs queued before it was recorded.
+   */
+  at: z.number().int().optional(),
   /** 'reminder': not the end of the phase, a reminder to rate during it; absent = the deadline. */
   kind: z.literal('reminder').optional(),
 });

@@ -96,10 +96,15 @@ export class PipelineQueues {
 
   /** One deadline per round: scheduling again replaces the previous one. */
   async scheduleDeadline(job: DeadlineJob, at: number, now: number): Promise<void> {
-    const valid = DeadlineJobSchema.parse(job);
+    const valid = DeadlineJobSchema.parse({ ...job, at });
+    const id = this.deadlineId(valid);
     await this.cancelDeadline(valid);
+    // The previous one is running (it fired as this was moved): BullMQ would ignore an add
+    // under its id, and the new deadline would never fire. Under an id of its own it does;
+    // the running one sees its `at` is no longer the round's and does nothing.
+    const running = await this.deadline.getJob(id);
     await this.deadline.add('deadline', valid, {
-      jobId: this.deadlineId(valid),
+      jobId: running ? jobId(id, `at${at}`) : id,
       delay: Math.max(0, at - now),
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs },

@@ -230,6 +230,8 @@ describe('a close or finish that fails after moving the round', () => {
     // Due now, on the real deadline worker: its first attempt fails after closing the
     // round, and the harness's second attempt is the one that must finish the work.
     const now = Date.now();
+    // The round's own deadline: a job for any other time is one an `extend` replaced.
+    await store.rounds.update(SCOPE, round.id, (r) => ({ ...r, deadline: now }));
     await queues.scheduleDeadline(
       { scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 },
       now,

@@ -72,7 +72,7 @@ describe('poll behaviour', () => {
     expect(polling.deadline).not.toBeNull();
     expect(jobs[0]?.opts.delay).toBeGreaterThan(4 * 60_000);
     expect(jobs.map((j) => j.data)).toEqual([
-      { scope: SCOPE, roundId: round.id, phase: 'polling', version: 1 },
+      { scope: SCOPE, roundId: round.id, phase: 'polling', version: 1, at: polling.deadline },
     ]);
     await rate('ana', 'agree');
     // What the deadline worker does when the delay is over.
