@@ -145,6 +145,9 @@ function publishing(deps: PublisherDeps) {
         const slot = `critique:${job.version}`;
         // Posted and linked already: the job came back after a crash before it completed.
         if (await messages.slot(round.scope, round.id, slot)) return;
+        // A finish (or a cancel, or the close that starts the revision) moved the round on
+        // before this was posted: an invitation now would ask for replies nobody counts.
+        if (round.phase !== 'critiquing' || round.version !== job.version) return;
         const poll = await polls.poll(round.scope, round.id, job.version);
         const earlier = await messages.markPosting(round.scope, round.id, slot, Date.now());
         const ref = await port.postCritiqueInvite(
