@@ -131,11 +131,13 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
   if (result.candidates.length === 0) {
     throw new UnrecoverableError('the generator returned no candidate statement');
   }
-  await deps.store.polls.saveCandidates(job.scope, job.roundId, job.version, {
+  const kept = await deps.store.polls.saveCandidates(job.scope, job.roundId, job.version, {
     candidates: result.candidates,
     generator: deps.generator.name,
     notes: result.notes,
+    attempt: job.attempt,
   });
+  if (!kept) logDuplicateRun(deps, job, 'generate');
   // Independent writes, so together: the next stage starts one Redis round trip sooner.
   await Promise.all([
     publishProgress(deps, job, 'generated'),
@@ -162,14 +164,28 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
   });
   await ledger.recordUnmetered(result.usage);
   requireMajority(result.matrix);
-  await deps.store.polls.saveScores(job.scope, job.roundId, job.version, {
+  const kept = await deps.store.polls.saveScores(job.scope, job.roundId, job.version, {
     matrix: result.matrix,
     model: result.model,
+    attempt: job.attempt,
   });
+  if (!kept) logDuplicateRun(deps, job, 'score');
   await Promise.all([
     publishProgress(deps, job, 'scored'),
     deps.queues.enqueueStage('select', job),
   ]);
+}
+
+/**
+ * Another run of the same job (BullMQ re-ran it when this one's lock lapsed) stored its
+ * output first, and that is the one kept: the next stage may have read it already. The
+ * next stage is still queued (its job id makes that harmless), in case the other run died.
+ */
+function logDuplicateRun(deps: StageDeps, job: StageJob, stage: string): void {
+  deps.log.warn(
+    { roundId: job.roundId, scope: job.scope, stage, version: job.version, attempt: job.attempt },
+    'stage output kept from an earlier run of the same job',
+  );
 }
 
 /**

@@ -12,12 +12,16 @@ export const CandidateSetSchema = z.object({
   candidates: z.array(CandidateSchema),
   generator: z.string(),
   notes: z.array(z.string()),
+  /** The pipeline attempt that wrote it (see FIRST_OF_ATTEMPT); absent in sets stored before. */
+  attempt: z.number().int().optional(),
 });
 export type CandidateSet = z.infer<typeof CandidateSetSchema>;
 
 export const ScoreSetSchema = z.object({
   matrix: ApprovalMatrixSchema,
   model: z.string(),
+  /** As CandidateSetSchema's. */
+  attempt: z.number().int().optional(),
 });
 export type ScoreSet = z.infer<typeof ScoreSetSchema>;
 
@@ -50,6 +54,22 @@ const ScoreOutlineSchema = z.object({
   model: z.string(),
 });
 export type ScoreOutline = z.infer<typeof ScoreOutlineSchema>;
+
+/**
+ * KEYS[1] = a stage's output; ARGV = the new value, its attempt. BullMQ gives a job whose
+ * lock lapsed (a stalled worker) to another worker while the first may still run, and a
+ * model that samples makes the two outputs differ: the first write of an attempt stays, so
+ * the next stage, which may have read it already, and the poll agree on one set. A new
+ * attempt (a retry after a failed run) samples afresh and replaces it. 1 when written.
+ */
+const FIRST_OF_ATTEMPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, stored = pcall(cjson.decode, current)
+  if ok and type(stored) == 'table' and stored.attempt == tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
 
 /** Field separator inside the reactions hash: ids never contain it. */
 const SEP = '\u001f';
@@ -117,11 +137,24 @@ export class PollRepository {
     private readonly keys: Keys,
   ) {}
 
-  async saveCandidates(scope: Scope, roundId: string, version: number, set: CandidateSet) {
-    await this.redis.set(
-      this.keys.candidates(scope, roundId, version),
-      JSON.stringify(CandidateSetSchema.parse(set)),
-    );
+  /** False when this attempt's set was written already (by another run of the same job), and kept. */
+  async saveCandidates(
+    scope: Scope,
+    roundId: string,
+    version: number,
+    set: CandidateSet,
+  ): Promise<boolean> {
+    const value = CandidateSetSchema.parse(set);
+    return this.firstOfAttempt(this.keys.candidates(scope, roundId, version), value, value.attempt);
+  }
+
+  private async firstOfAttempt(key: string, value: unknown, attempt: number | undefined) {
+    const raw = JSON.stringify(value);
+    if (attempt === undefined) {
+      await this.redis.set(key, raw);
+      return true;
+    }
+    return (await this.redis.eval(FIRST_OF_ATTEMPT, 1, key, raw, String(attempt))) === 1;
   }
 
   async candidates(scope: Scope, roundId: string, version: number): Promise<CandidateSet | null> {
@@ -130,11 +163,15 @@ export class PollRepository {
     return raw === null ? null : decode(CandidateSetSchema, key, raw);
   }
 
-  async saveScores(scope: Scope, roundId: string, version: number, set: ScoreSet) {
-    await this.redis.set(
-      this.keys.scores(scope, roundId, version),
-      JSON.stringify(isScoreSet(set) ? set : ScoreSetSchema.parse(set)),
-    );
+  /** False, as `saveCandidates`, when this attempt's scores were written already. */
+  async saveScores(
+    scope: Scope,
+    roundId: string,
+    version: number,
+    set: ScoreSet,
+  ): Promise<boolean> {
+    const value = isScoreSet(set) ? set : ScoreSetSchema.parse(set);
+    return this.firstOfAttempt(this.keys.scores(scope, roundId, version), value, value.attempt);
   }
 
   async scores(scope: Scope, roundId: string, version: number): Promise<ScoreSet | null> {
