@@ -5,6 +5,7 @@ import {
   type Harness,
   MODERATOR,
   postOpinions,
+  roundPolling,
   SCOPE,
   startHarness,
   startRound,
@@ -27,21 +28,21 @@ describe('an extend racing the deadline it replaces', () => {
   });
 
   /** Fires the round's delayed deadline now, with `meanwhile` run once it has read the round. */
-  async function fireWith(meanwhile: () => Promise<Round>) {
+  async function fireWith(meanwhile: () => Promise<Round>, move: 'close' | 'finish' = 'close') {
     const { service, queues } = h.runtime;
     const job = await until(async () =>
       (await queues.deadline.getJobs(['delayed'])).find((j) => j.name === 'deadline'),
     );
-    const original = service.close.bind(service);
+    const original = service[move].bind(service) as (...args: unknown[]) => Promise<unknown>;
     let extended: Round | null = null;
     let reached = false;
-    service.close = async (...args) => {
+    service[move] = (async (...args: unknown[]) => {
       if (args[1] === null && !reached) {
         reached = true;
         extended = await meanwhile();
       }
       return original(...args);
-    };
+    }) as never;
     await job.promote();
     await until(() => reached);
     await until(async () => {
@@ -68,6 +69,17 @@ describe('an extend racing the deadline it replaces', () => {
     expect(now.phase).toBe('collecting');
     expect(now.deadline).toBe(extended?.deadline);
     expect((await pendingDeadlines()).map((j) => j.data.at)).toEqual([extended?.deadline]);
+  });
+
+  it('on a poll: it stays open, with no results, until the extended deadline', async () => {
+    const { service, store } = h.runtime;
+    const { round, target } = await roundPolling(h, { pollMinutes: 5 });
+    const extended = await fireWith(() => service.extend(target, MODERATOR, 30), 'finish');
+    const now = await store.rounds.require(SCOPE, round.id);
+    expect(now.phase).toBe('polling');
+    expect(now.deadline).toBe(extended?.deadline);
+    expect((await pendingDeadlines()).map((j) => j.data.at)).toEqual([extended?.deadline]);
+    expect(h.platform.posted.filter((m) => m.kind === 'results')).toEqual([]);
   });
 
   it('with too few opinions: the extension is kept, and the deadline says nothing', async () => {
