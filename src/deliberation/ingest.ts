@@ -13,7 +13,7 @@ import { pollOptions } from '../domain/poll-scale.js';
 import type { Poll } from '../domain/rating.js';
 import { type MessageRef, type Round, ratesWithButtons } from '../domain/round.js';
 import type { Scope } from '../domain/scope.js';
-import type { ReplySlot } from '../store/contributions.js';
+import type { ReplyLocation, ReplySlot } from '../store/contributions.js';
 import type { ContributionKind } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { ratingIdOf } from './pseudonym.js';
@@ -163,7 +163,14 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
   if (!hasWords(trimmed)) {
     // An empty or wordless reply (or an edit to one) empties what that message said. Told
     // unless it was empty to begin with: mentions alone call someone and need no answer.
-    await store.contributions.clear(event.scope, round.id, kind, version, event.messageId);
+    const cleared = await store.contributions.clear(
+      event.scope,
+      round.id,
+      kind,
+      version,
+      event.messageId,
+    );
+    if (cleared === 'closed') return closedMeanwhile(store, event, round, location, slot);
     const notice =
       trimmed === ''
         ? null
@@ -181,19 +188,7 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     { messageId: event.messageId, channelId: event.channelId, text, at: event.at },
     event.revision ?? event.at,
   );
-  if (outcome === 'closed') {
-    // A close moved the round on between the check above and the write: said as if the
-    // reply had come a moment later, which is what the generator saw.
-    const now = (await store.rounds.get(event.scope, round.id)) ?? round;
-    return {
-      status: 'ignored',
-      kind: location ? slot.kind : null,
-      roundId: round.id,
-      notice: location
-        ? editClosed(slot.kind)
-        : `This round is ${describePhase(now.phase)}; replies are not counted now.`,
-    };
-  }
+  if (outcome === 'closed') return closedMeanwhile(store, event, round, location, slot);
   if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
   const joined = await store.contributions.get(event.scope, round.id, kind, version, event.userId);
   const limit = kind === 'opinion' ? LIMITS.opinionMaxChars : LIMITS.critiqueMaxChars;
@@ -203,6 +198,28 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     ? `Your ${kind} is ${written} characters; only the first ${limit} are used.`
     : null;
   return { status: outcome === 'added' ? 'recorded' : 'edited', kind, roundId: round.id, notice };
+}
+
+/**
+ * A close moved the round on between applyReply's check and its write: said as if the
+ * reply had come a moment later, which is what the generator saw.
+ */
+async function closedMeanwhile(
+  store: Store,
+  event: ReplyEvent,
+  round: Round,
+  location: ReplyLocation,
+  slot: ReplySlot,
+): Promise<ReplyOutcome> {
+  const now = (await store.rounds.get(event.scope, round.id)) ?? round;
+  return {
+    status: 'ignored',
+    kind: location ? slot.kind : null,
+    roundId: round.id,
+    notice: location
+      ? editClosed(slot.kind)
+      : `This round is ${describePhase(now.phase)}; replies are not counted now.`,
+  };
 }
 
 /** Told to a member whose edit came after its set closed. */

@@ -52,13 +52,7 @@ const DELETED = 'deleted';
  * callers) has no phase to check.
  */
 const UPSERT = new LuaScript(
-  `
-local round = redis.call('GET', KEYS[5])
-if round then
-  local r = cjson.decode(round)
-  if r.phase ~= ARGV[7] then return 'closed' end
-  if ARGV[8] ~= '' and r.version ~= tonumber(ARGV[8]) then return 'closed' end
-end
+  `${setOpenGuard('KEYS[5]', 'ARGV[7]', 'ARGV[8]')}
 local indexed = redis.call('HGET', KEYS[1], ARGV[1])
 if indexed == '${DELETED}' then return 'deleted' end
 if indexed and indexed ~= ARGV[2] then return 'elsewhere' end
@@ -81,6 +75,34 @@ elseif not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[1] .. '\\n', 1, true
 end
 return 'added'`,
   5,
+);
+
+/**
+ * Lua returning 'closed' unless the round (key `round`) is in the phase that takes the set
+ * (`phase`) and, for critiques, at its version (`version`, '' for opinions); see UPSERT.
+ */
+function setOpenGuard(round: string, phase: string, version: string): string {
+  return `
+local round = redis.call('GET', ${round})
+if round then
+  local r = cjson.decode(round)
+  if r.phase ~= ${phase} then return 'closed' end
+  if ${version} ~= '' and r.version ~= tonumber(${version}) then return 'closed' end
+end`;
+}
+
+/**
+ * An edit to nothing, guarded as UPSERT is: a close between the service's check and this
+ * write must not empty a text the generator has already used. KEYS = slot hash, round;
+ * ARGV = message id, phase, version. The message's stored value, or false if none.
+ */
+const CLEAR = new LuaScript(
+  `${setOpenGuard('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return raw`,
+  2,
 );
 
 /** Marks a message deleted and says where its text was; KEYS = reply index; ARGV = message id. */
@@ -180,7 +202,7 @@ export class ContributionRepository {
 
   /**
    * Empties one message's text but keeps its place (an edit to nothing: the member may
-   * edit it back). Returns whose it was (null when unknown).
+   * edit it back). 'closed', and nothing changed, when the round no longer takes the set.
    */
   async clear(
     scope: Scope,
@@ -188,12 +210,18 @@ export class ContributionRepository {
     kind: ContributionKind,
     version: number,
     messageId: string,
-  ): Promise<string | null> {
+  ): Promise<'cleared' | 'absent' | 'closed'> {
     const key = this.keys.contributions(scope, roundId, kind, version);
-    const raw = await this.redis.hget(key, messageId);
-    if (raw === null) return null;
-    await this.redis.hdel(key, messageId);
-    return decode(StoredContributionSchema, key, raw).participantId;
+    const result = await CLEAR.run(
+      this.redis,
+      key,
+      this.keys.round(scope, roundId),
+      messageId,
+      kind === 'opinion' ? 'collecting' : 'critiquing',
+      kind === 'opinion' ? '' : String(version),
+    );
+    if (result === 'closed') return 'closed';
+    return typeof result === 'string' ? 'cleared' : 'absent';
   }
 
   /**

@@ -74,6 +74,33 @@ describe('a reply racing the close that starts the run', () => {
     if (!used) expect(outcome.notice).toMatch(/replies are not counted now/);
   });
 
+  it('an edit to nothing either empties the opinion before the generator reads it, or is refused', async () => {
+    const { service, store } = h.runtime;
+    const { round, thread } = await startRound(h);
+    const at = await postOpinions(h, thread.messageId);
+    const reply = replier(h, thread.messageId);
+    await reply('o-eve', 'eve', 'Mine, for now.', at);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    const contributions = store.contributions;
+    const original = contributions.clear.bind(contributions);
+    contributions.clear = async (...args) => {
+      await service.close(target, MODERATOR);
+      await until(() => seen.length > 0);
+      return original(...args);
+    };
+
+    const outcome = await reply('o-eve', 'eve', '', at, at + 1);
+    await h.platform.waitFor('statement', round.id);
+    const used = seen[0]?.some((p) => p.startsWith('eve:')) ?? false;
+    const stored = (await store.contributions.list(SCOPE, round.id, 'opinion', 0)).some(
+      (o) => o.participantId === 'eve',
+    );
+    expect({ status: outcome.status, stored }).toEqual(
+      used ? { status: 'ignored', stored: true } : { status: 'removed', stored: false },
+    );
+    if (used) expect(outcome.notice).toMatch(/Your edit was not counted/);
+  });
+
   it('a critique is either used by the revision or refused', async () => {
     const { service, store } = h.runtime;
     const { round, thread, target, at } = await roundInCritique(h);
