@@ -29,7 +29,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       await publish(job, port, round);
     } catch (error) {
       if (!(error instanceof ThreadGoneError)) throw error;
-      await threadGone(deps, port, round, job);
+      await threadGone(deps, port, round, job, error);
     }
   };
 }
@@ -44,8 +44,9 @@ async function threadGone(
   port: PlatformPort,
   round: Round,
   job: PublishJob,
+  gone: ThreadGoneError,
 ): Promise<void> {
-  const ids = { roundId: round.id, scope: round.scope, kind: job.kind };
+  const ids = { roundId: round.id, scope: round.scope, kind: job.kind, thread: gone.how };
   const cancelled = await deps.service.cancelForGoneThread(round.scope, round.id);
   if (!cancelled) {
     deps.log.info(ids, 'the round’s thread is gone; the round was over already');
@@ -56,7 +57,7 @@ async function threadGone(
     await port.postNotice({
       ...headerOf(cancelled),
       thread: null,
-      text: threadGoneNotice(cancelled),
+      text: threadGoneNotice(cancelled, gone.how),
     });
   } catch (error) {
     deps.log.warn(

@@ -460,7 +460,12 @@ export class FakeDiscord {
 
   private postMessage({ m, body }: Route): [number, unknown] {
     const channelId = m[1] as string;
-    if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    const channel = this.channels.get(channelId);
+    if (!channel) return [404, { message: 'Unknown Channel', code: 10003 }];
+    // As Discord answers a bot without Manage Threads posting in a locked thread (an
+    // archived one that is not locked would be unarchived by the post instead).
+    const meta = channel.thread_metadata as { locked?: boolean } | undefined;
+    if (meta?.locked) return [403, { message: 'Thread is archived', code: 50083 }];
     const nonce = body.nonce;
     if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 25)) {
       return [400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: {} } }];
@@ -1052,6 +1057,19 @@ export class FakeDiscord {
       parent_id: thread.parent_id,
       type: thread.type,
     });
+  }
+
+  /** A moderator locks a thread (and closes it, as Discord's client does): THREAD_UPDATE. */
+  lockThread(threadId: string): void {
+    const thread = this.channels.get(threadId);
+    if (!thread) throw new Error(`fake Discord: no thread ${threadId}`);
+    thread.thread_metadata = {
+      ...(thread.thread_metadata as Json),
+      locked: true,
+      archived: true,
+      archive_timestamp: new Date().toISOString(),
+    };
+    this.dispatch('THREAD_UPDATE', thread);
   }
 
   /** A moderator deletes several messages of a channel at once (MESSAGE_DELETE_BULK). */

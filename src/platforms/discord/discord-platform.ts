@@ -255,6 +255,11 @@ export class DiscordPlatform implements PlatformPort {
     } catch (error) {
       // Deleted by a moderator: every later post would fail the same way.
       if (threadId !== null && isUnknownChannel(error)) throw new ThreadGoneError(threadId);
+      // Locked by a moderator: only members with Manage Threads, which the bot does not
+      // ask for, may post there; a thread that is only archived is reopened by a post.
+      if (threadId !== null && isArchivedThread(error)) {
+        throw new ThreadGoneError(threadId, 'locked');
+      }
       throw error;
     }
   }
@@ -296,6 +301,14 @@ export class DiscordPlatform implements PlatformPort {
 
 function isUnknownChannel(error: unknown): boolean {
   return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel;
+}
+
+function isArchivedThread(error: unknown): boolean {
+  return (
+    error instanceof DiscordAPIError &&
+    (error.code === RESTJSONErrorCodes.InvalidActionOnArchivedThread ||
+      error.code === RESTJSONErrorCodes.ThreadLocked)
+  );
 }
 
 function isUnknownMessage(error: unknown): boolean {
