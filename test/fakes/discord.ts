@@ -162,6 +162,8 @@ export class FakeDiscord {
   private readonly wss: WebSocketServer;
   private readonly waiters = new Set<() => void>();
   private holdConnections = false;
+  /** The bot was kicked from the guild: it gets none of its events, and REST says 50001. */
+  private kicked = false;
   private readonly held: (() => void)[] = [];
   /**
    * Runs when the bot has opened a thread, after THREAD_CREATE is sent and before the bot
@@ -351,6 +353,10 @@ export class FakeDiscord {
     const invalid = method === 'POST' || method === 'PATCH' ? formProblem(body) : null;
     if (invalid) {
       send(400, { message: 'Invalid Form Body', code: 50035, errors: invalid });
+      return;
+    }
+    if (this.kicked && path.startsWith('/channels/')) {
+      send(403, { message: 'Missing Access', code: 50001 });
       return;
     }
     const webhook = /^\/(interactions|webhooks)\//.test(path);
@@ -821,6 +827,7 @@ export class FakeDiscord {
    * with no session on that shard (bot offline, or the shard run by no process) it is lost.
    */
   dispatch(t: string, d: Json): number {
+    if (this.kicked && 'guild_id' in d) return 0;
     const session = 'guild_id' in d ? this.session : (this.sessions.get(0) ?? null);
     return session ? this.send(session, t, d) : 0;
   }
@@ -1057,6 +1064,25 @@ export class FakeDiscord {
       parent_id: thread.parent_id,
       type: thread.type,
     });
+  }
+
+  /**
+   * An admin kicks the bot from the server (GUILD_DELETE without `unavailable`), or, with
+   * `outage`, the server goes down for Discord (`unavailable: true`).
+   */
+  kickBot(options: { outage?: boolean } = {}): void {
+    this.dispatch('GUILD_DELETE', {
+      id: this.guildId,
+      ...(options.outage && { unavailable: true }),
+    });
+    this.kicked = true;
+  }
+
+  /** An admin invites the bot back (or the outage ends): GUILD_CREATE with the guild as it is now. */
+  reinviteBot(): void {
+    this.kicked = false;
+    const session = this.session;
+    if (session) this.send(session, 'GUILD_CREATE', this.guildPayload());
   }
 
   /** A moderator locks a thread (and closes it, as Discord's client does): THREAD_UPDATE. */
