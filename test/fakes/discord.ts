@@ -155,6 +155,7 @@ export class FakeDiscord {
   private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
+  private readonly refusals: { method: string; path: RegExp; code: number; message: string }[] = [];
   /** By shard id: one gateway session per shard, as on Discord. */
   private readonly sessions = new Map<number, Session>();
   /** Already delivered events to send again on the next resume (at-least-once delivery). */
@@ -299,6 +300,25 @@ export class FakeDiscord {
     this.rateLimits.push({ method, path, retryAfter, global });
   }
 
+  /**
+   * Requests matching get 403 with Discord's JSON `code` until the returned function is
+   * called: a permission taken away by a channel's overrides (50013 Missing Permissions,
+   * 50001 Missing Access).
+   */
+  refuse(method: string, path: RegExp, code: 50001 | 50013): () => void {
+    const rule = {
+      method,
+      path,
+      code,
+      message: code === 50001 ? 'Missing Access' : 'Missing Permissions',
+    };
+    this.refusals.push(rule);
+    return () => {
+      const at = this.refusals.indexOf(rule);
+      if (at >= 0) this.refusals.splice(at, 1);
+    };
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.replace(/^\/api\/v\d+/, '');
@@ -353,6 +373,11 @@ export class FakeDiscord {
     const invalid = method === 'POST' || method === 'PATCH' ? formProblem(body) : null;
     if (invalid) {
       send(400, { message: 'Invalid Form Body', code: 50035, errors: invalid });
+      return;
+    }
+    const refusal = this.refusals.find((r) => r.method === method && r.path.test(path));
+    if (refusal) {
+      send(403, { message: refusal.message, code: refusal.code });
       return;
     }
     if (this.kicked && path.startsWith('/channels/')) {
