@@ -155,7 +155,13 @@ export class FakeDiscord {
   private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
-  private readonly refusals: { method: string; path: RegExp; code: number; message: string }[] = [];
+  private readonly refusals: {
+    method: string;
+    path: RegExp;
+    code: number;
+    message: string;
+    withFiles: boolean;
+  }[] = [];
   /** By shard id: one gateway session per shard, as on Discord. */
   private readonly sessions = new Map<number, Session>();
   /** Already delivered events to send again on the next resume (at-least-once delivery). */
@@ -303,14 +309,20 @@ export class FakeDiscord {
   /**
    * Requests matching get 403 with Discord's JSON `code` until the returned function is
    * called: a permission taken away by a channel's overrides (50013 Missing Permissions,
-   * 50001 Missing Access).
+   * 50001 Missing Access). `withFiles`: only requests with attachments (Attach Files).
    */
-  refuse(method: string, path: RegExp, code: 50001 | 50013): () => void {
+  refuse(
+    method: string,
+    path: RegExp,
+    code: 50001 | 50013,
+    options: { withFiles?: boolean } = {},
+  ): () => void {
     const rule = {
       method,
       path,
       code,
       message: code === 50001 ? 'Missing Access' : 'Missing Permissions',
+      withFiles: options.withFiles ?? false,
     };
     this.refusals.push(rule);
     return () => {
@@ -375,7 +387,9 @@ export class FakeDiscord {
       send(400, { message: 'Invalid Form Body', code: 50035, errors: invalid });
       return;
     }
-    const refusal = this.refusals.find((r) => r.method === method && r.path.test(path));
+    const refusal = this.refusals.find(
+      (r) => r.method === method && r.path.test(path) && (!r.withFiles || files.length > 0),
+    );
     if (refusal) {
       send(403, { message: refusal.message, code: refusal.code });
       return;

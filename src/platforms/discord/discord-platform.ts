@@ -184,11 +184,22 @@ export class DiscordPlatform implements PlatformPort {
     const once = `results:${view.channelId}:${view.roundId}`;
     if (!chart) return this.inThread(view, { embeds: [embed], once });
     // One message with the chart as the embed's image: results and picture stay together.
-    return this.inThread(view, {
-      embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
-      files: [chart],
-      once,
-    });
+    try {
+      return await this.inThread(view, {
+        embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
+        files: [chart],
+        once,
+      });
+    } catch (error) {
+      // Attach Files taken away in the channel: the results matter, the picture does not.
+      // Nothing was created, so the same nonce is free for the message without it.
+      if (!isMissingPermissions(error)) throw error;
+      this.log.warn(
+        { roundId: view.roundId, ...describeError(error) },
+        'could not attach the chart; posting the results without it',
+      );
+      return this.inThread(view, { embeds: [embed], once });
+    }
   }
 
   /** The results chart, or null (nothing to draw, or rendering failed: the text still goes). */
@@ -309,6 +320,10 @@ function isArchivedThread(error: unknown): boolean {
     (error.code === RESTJSONErrorCodes.InvalidActionOnArchivedThread ||
       error.code === RESTJSONErrorCodes.ThreadLocked)
   );
+}
+
+function isMissingPermissions(error: unknown): boolean {
+  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.MissingPermissions;
 }
 
 function isUnknownMessage(error: unknown): boolean {
