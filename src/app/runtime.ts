@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PlatformPort } from '../deliberation/ports.js';
-import { createPublisher } from '../deliberation/publisher.js';
+import { createPublisher, publishGaveUp } from '../deliberation/publisher.js';
 import { DeliberationService } from '../deliberation/service.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
@@ -144,8 +144,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     );
   }
   if (Object.keys(options.platforms).length > 0) {
-    const publish = createPublisher({ store, service, platforms: options.platforms, log });
-    workers.push(startPublishWorker(publish, workerOptions));
+    const deps = { store, service, platforms: options.platforms, log };
+    workers.push(startPublishWorker(createPublisher(deps), workerOptions, publishGaveUp(deps)));
   }
   return {
     store,

@@ -9,12 +9,19 @@ import type {
 } from './views.js';
 
 /**
- * Thrown by a port when the round's thread no longer exists (a moderator deleted it):
- * nothing more can be posted where the round lives, and no member can reply there.
+ * Thrown by a port when the round's thread no longer exists (a moderator deleted it) or
+ * was locked against the bot: nothing more can be posted where the round lives, however
+ * often it is retried.
  */
+/** How a round's thread was taken away; the channel is told in these words. */
+export type ThreadGone = 'deleted' | 'locked';
+
 export class ThreadGoneError extends Error {
-  constructor(readonly threadId: string) {
-    super(`the round's thread ${threadId} no longer exists`);
+  constructor(
+    readonly threadId: string,
+    readonly how: ThreadGone = 'deleted',
+  ) {
+    super(`the round's thread ${threadId} was ${how}`);
     this.name = 'ThreadGoneError';
   }
 }

@@ -29,7 +29,7 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
       await publish(job, port, round);
     } catch (error) {
       if (!(error instanceof ThreadGoneError)) throw error;
-      await threadGone(deps, port, round, job);
+      await threadGone(deps, port, round, job, error);
     }
   };
 }
@@ -44,8 +44,9 @@ async function threadGone(
   port: PlatformPort,
   round: Round,
   job: PublishJob,
+  gone: ThreadGoneError,
 ): Promise<void> {
-  const ids = { roundId: round.id, scope: round.scope, kind: job.kind };
+  const ids = { roundId: round.id, scope: round.scope, kind: job.kind, thread: gone.how };
   const cancelled = await deps.service.cancelForGoneThread(round.scope, round.id);
   if (!cancelled) {
     deps.log.info(ids, 'the round’s thread is gone; the round was over already');
@@ -56,7 +57,7 @@ async function threadGone(
     await port.postNotice({
       ...headerOf(cancelled),
       thread: null,
-      text: threadGoneNotice(cancelled),
+      text: threadGoneNotice(cancelled, gone.how),
     });
   } catch (error) {
     deps.log.warn(
@@ -64,6 +65,48 @@ async function threadGone(
       'could not say in the channel that the round was cancelled',
     );
   }
+}
+
+/** What a member waits for in the thread, and is told about when it cannot be posted. */
+const AWAITED: Partial<Record<PublishJob['kind'], string>> = {
+  question: 'question',
+  statement: 'statement',
+  'critique-invite': 'call for critiques',
+  results: 'results',
+};
+
+/**
+ * A publish job that failed its last attempt: the platform kept refusing the post (on
+ * Discord, a permission taken away in the channel or its thread, or the bot removed from
+ * the server). Nothing posts it later, so the round would wait on a message nobody sees:
+ * the channel is told, once per message, what did not appear. Progress edits, notices and
+ * reminders are not worth a word of their own.
+ */
+export function publishGaveUp(deps: PublisherDeps) {
+  return async (job: PublishJob, error: Error): Promise<void> => {
+    const what = AWAITED[job.kind];
+    const port = deps.platforms[job.scope.platform];
+    if (!what || !port) return;
+    const round = await deps.store.rounds.get(job.scope, job.roundId);
+    if (!round) return;
+    const ids = { roundId: round.id, scope: round.scope, kind: job.kind, err: error.message };
+    deps.log.error(ids, 'gave up posting a round’s message');
+    try {
+      await port.postNotice({
+        ...headerOf(round),
+        thread: null,
+        text: `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
+      });
+    } catch (noticeError) {
+      deps.log.warn(
+        {
+          ...ids,
+          noticeErr: noticeError instanceof Error ? noticeError.message : String(noticeError),
+        },
+        'could not say in the channel that a round’s message was not posted',
+      );
+    }
+  };
 }
 
 function publishing(deps: PublisherDeps) {

@@ -143,9 +143,13 @@ export function unusedCritiquesNote(count: number): string | null {
   return `${who} the last statement; the round was finished on it, so no revision used ${count === 1 ? 'the critique' : 'their critiques'}.`;
 }
 
-/** Said in the channel when a round's thread was deleted and the round cancelled for it. */
-export function threadGoneNotice(round: Pick<Round, 'id' | 'question'>): string {
-  return `The thread of round \`${round.id}\` (“${round.question}”) was deleted, so the round is cancelled. Start a new one with \`/consensus start\`.`;
+/** Said in the channel when a round's thread was deleted (or locked) and the round cancelled for it. */
+export function threadGoneNotice(
+  round: Pick<Round, 'id' | 'question'>,
+  how: 'deleted' | 'locked' = 'deleted',
+): string {
+  const why = how === 'locked' ? 'locked, so nothing more can be posted there and' : 'deleted, so';
+  return `The thread of round \`${round.id}\` (“${round.question}”) was ${why} the round is cancelled. Start a new one with \`/consensus start\`.`;
 }
 
 export interface NoticeView extends RoundHeader {

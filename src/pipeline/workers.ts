@@ -227,8 +227,9 @@ export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Work
 export function startPublishWorker(
   publish: (job: PublishJob) => Promise<void>,
   options: WorkerOptions,
+  onFinalFailure?: (job: PublishJob, error: Error) => Promise<void>,
 ): Worker {
-  return validatedWorker(QUEUE_NAMES.publish, PublishJobSchema, publish, options);
+  return validatedWorker(QUEUE_NAMES.publish, PublishJobSchema, publish, options, onFinalFailure);
 }
 
 export function startDeadlineWorker(

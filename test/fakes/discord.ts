@@ -155,6 +155,13 @@ export class FakeDiscord {
   private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
   private readonly rateLimits: RateLimitRule[] = [];
+  private readonly refusals: {
+    method: string;
+    path: RegExp;
+    code: number;
+    message: string;
+    withFiles: boolean;
+  }[] = [];
   /** By shard id: one gateway session per shard, as on Discord. */
   private readonly sessions = new Map<number, Session>();
   /** Already delivered events to send again on the next resume (at-least-once delivery). */
@@ -162,6 +169,8 @@ export class FakeDiscord {
   private readonly wss: WebSocketServer;
   private readonly waiters = new Set<() => void>();
   private holdConnections = false;
+  /** The bot was kicked from the guild: it gets none of its events, and REST says 50001. */
+  private kicked = false;
   private readonly held: (() => void)[] = [];
   /**
    * Runs when the bot has opened a thread, after THREAD_CREATE is sent and before the bot
@@ -297,6 +306,31 @@ export class FakeDiscord {
     this.rateLimits.push({ method, path, retryAfter, global });
   }
 
+  /**
+   * Requests matching get 403 with Discord's JSON `code` until the returned function is
+   * called: a permission taken away by a channel's overrides (50013 Missing Permissions,
+   * 50001 Missing Access). `withFiles`: only requests with attachments (Attach Files).
+   */
+  refuse(
+    method: string,
+    path: RegExp,
+    code: 50001 | 50013,
+    options: { withFiles?: boolean } = {},
+  ): () => void {
+    const rule = {
+      method,
+      path,
+      code,
+      message: code === 50001 ? 'Missing Access' : 'Missing Permissions',
+      withFiles: options.withFiles ?? false,
+    };
+    this.refusals.push(rule);
+    return () => {
+      const at = this.refusals.indexOf(rule);
+      if (at >= 0) this.refusals.splice(at, 1);
+    };
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.replace(/^\/api\/v\d+/, '');
@@ -351,6 +385,17 @@ export class FakeDiscord {
     const invalid = method === 'POST' || method === 'PATCH' ? formProblem(body) : null;
     if (invalid) {
       send(400, { message: 'Invalid Form Body', code: 50035, errors: invalid });
+      return;
+    }
+    const refusal = this.refusals.find(
+      (r) => r.method === method && r.path.test(path) && (!r.withFiles || files.length > 0),
+    );
+    if (refusal) {
+      send(403, { message: refusal.message, code: refusal.code });
+      return;
+    }
+    if (this.kicked && path.startsWith('/channels/')) {
+      send(403, { message: 'Missing Access', code: 50001 });
       return;
     }
     const webhook = /^\/(interactions|webhooks)\//.test(path);
@@ -460,7 +505,12 @@ export class FakeDiscord {
 
   private postMessage({ m, body }: Route): [number, unknown] {
     const channelId = m[1] as string;
-    if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    const channel = this.channels.get(channelId);
+    if (!channel) return [404, { message: 'Unknown Channel', code: 10003 }];
+    // As Discord answers a bot without Manage Threads posting in a locked thread (an
+    // archived one that is not locked would be unarchived by the post instead).
+    const meta = channel.thread_metadata as { locked?: boolean } | undefined;
+    if (meta?.locked) return [403, { message: 'Thread is archived', code: 50083 }];
     const nonce = body.nonce;
     if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 25)) {
       return [400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: {} } }];
@@ -816,6 +866,7 @@ export class FakeDiscord {
    * with no session on that shard (bot offline, or the shard run by no process) it is lost.
    */
   dispatch(t: string, d: Json): number {
+    if (this.kicked && 'guild_id' in d) return 0;
     const session = 'guild_id' in d ? this.session : (this.sessions.get(0) ?? null);
     return session ? this.send(session, t, d) : 0;
   }
@@ -1052,6 +1103,38 @@ export class FakeDiscord {
       parent_id: thread.parent_id,
       type: thread.type,
     });
+  }
+
+  /**
+   * An admin kicks the bot from the server (GUILD_DELETE without `unavailable`), or, with
+   * `outage`, the server goes down for Discord (`unavailable: true`).
+   */
+  kickBot(options: { outage?: boolean } = {}): void {
+    this.dispatch('GUILD_DELETE', {
+      id: this.guildId,
+      ...(options.outage && { unavailable: true }),
+    });
+    this.kicked = true;
+  }
+
+  /** An admin invites the bot back (or the outage ends): GUILD_CREATE with the guild as it is now. */
+  reinviteBot(): void {
+    this.kicked = false;
+    const session = this.session;
+    if (session) this.send(session, 'GUILD_CREATE', this.guildPayload());
+  }
+
+  /** A moderator locks a thread (and closes it, as Discord's client does): THREAD_UPDATE. */
+  lockThread(threadId: string): void {
+    const thread = this.channels.get(threadId);
+    if (!thread) throw new Error(`fake Discord: no thread ${threadId}`);
+    thread.thread_metadata = {
+      ...(thread.thread_metadata as Json),
+      locked: true,
+      archived: true,
+      archive_timestamp: new Date().toISOString(),
+    };
+    this.dispatch('THREAD_UPDATE', thread);
   }
 
   /** A moderator deletes several messages of a channel at once (MESSAGE_DELETE_BULK). */

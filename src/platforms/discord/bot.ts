@@ -10,6 +10,7 @@ import {
   type PartialMessage,
   type PartialMessageReaction,
   type PartialUser,
+  Status,
   type User,
 } from 'discord.js';
 import type { PlatformService } from '../../deliberation/ports.js';
@@ -133,6 +134,14 @@ export class DiscordBot {
     // A fresh session (the first, or after Discord refused to resume one) follows a gap in
     // which events were lost; a resumed session replays them, so it needs no catch-up.
     this.listen(Events.ShardReady, (shardId) => this.onSessionStart(shardId));
+    // Discord sends nothing of a server while the bot is out of it (kicked, then invited
+    // back) or while the server is down for Discord (an outage), and members may have
+    // replied and rated meanwhile; neither starts a session. At a session's start the
+    // guilds become available too, but ShardReady catches those up.
+    this.listen(Events.GuildCreate, (guild) => this.tasks.track(this.catchUpGuild(guild)));
+    this.listen(Events.GuildAvailable, (guild) => {
+      if (this.client.ws.status === Status.Ready) this.tasks.track(this.catchUpGuild(guild));
+    });
   }
 
   detach(): void {

@@ -184,11 +184,22 @@ export class DiscordPlatform implements PlatformPort {
     const once = `results:${view.channelId}:${view.roundId}`;
     if (!chart) return this.inThread(view, { embeds: [embed], once });
     // One message with the chart as the embed's image: results and picture stay together.
-    return this.inThread(view, {
-      embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
-      files: [chart],
-      once,
-    });
+    try {
+      return await this.inThread(view, {
+        embeds: [{ ...embed, image: { url: `attachment://${chart.name}` } }],
+        files: [chart],
+        once,
+      });
+    } catch (error) {
+      // Attach Files taken away in the channel: the results matter, the picture does not.
+      // Nothing was created, so the same nonce is free for the message without it.
+      if (!isMissingPermissions(error)) throw error;
+      this.log.warn(
+        { roundId: view.roundId, ...describeError(error) },
+        'could not attach the chart; posting the results without it',
+      );
+      return this.inThread(view, { embeds: [embed], once });
+    }
   }
 
   /** The results chart, or null (nothing to draw, or rendering failed: the text still goes). */
@@ -255,6 +266,11 @@ export class DiscordPlatform implements PlatformPort {
     } catch (error) {
       // Deleted by a moderator: every later post would fail the same way.
       if (threadId !== null && isUnknownChannel(error)) throw new ThreadGoneError(threadId);
+      // Locked by a moderator: only members with Manage Threads, which the bot does not
+      // ask for, may post there; a thread that is only archived is reopened by a post.
+      if (threadId !== null && isArchivedThread(error)) {
+        throw new ThreadGoneError(threadId, 'locked');
+      }
       throw error;
     }
   }
@@ -296,6 +312,18 @@ export class DiscordPlatform implements PlatformPort {
 
 function isUnknownChannel(error: unknown): boolean {
   return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel;
+}
+
+function isArchivedThread(error: unknown): boolean {
+  return (
+    error instanceof DiscordAPIError &&
+    (error.code === RESTJSONErrorCodes.InvalidActionOnArchivedThread ||
+      error.code === RESTJSONErrorCodes.ThreadLocked)
+  );
+}
+
+function isMissingPermissions(error: unknown): boolean {
+  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.MissingPermissions;
 }
 
 function isUnknownMessage(error: unknown): boolean {
