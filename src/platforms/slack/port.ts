@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
-import type { EarlierTry, PlatformPort } from '../../deliberation/ports.js';
+import { type EarlierTry, type PlatformPort, ThreadGoneError } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
   NoticeView,
@@ -29,6 +29,21 @@ export function slackErrorCode(error: unknown): string | null {
   const data: unknown = error.data;
   if (typeof data !== 'object' || data === null || !('error' in data)) return null;
   return typeof data.error === 'string' ? data.error : null;
+}
+
+/**
+ * Slack's answers for a channel no post can reach again: deleted (or a private one the bot
+ * was removed from: channel_not_found), archived, or the bot removed from it. Retrying the
+ * job cannot help, and a round whose statement or results cannot be posted would wait for
+ * good (a "polling" round with no statement to rate), so these end the round as a deleted
+ * thread does (see ThreadGoneError).
+ */
+const CHANNEL_GONE = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
+
+/** `error` as ThreadGoneError when Slack said the round's channel is out of reach. */
+function channelGone(error: unknown, channel: string, threadTs: string | null): unknown {
+  const code = slackErrorCode(error);
+  return code !== null && CHANNEL_GONE.has(code) ? new ThreadGoneError(threadTs ?? channel) : error;
 }
 
 /** Progress edits remembered, so an edit that would change nothing is not sent. */
@@ -88,13 +103,18 @@ export class SlackPort implements PlatformPort {
       unfurl_links: false,
       unfurl_media: false,
     };
-    const res = await this.client.chat.postMessage(
+    const args =
       threadTs === null
         ? common
         : broadcast
           ? { ...common, thread_ts: threadTs, reply_broadcast: true }
-          : { ...common, thread_ts: threadTs },
-    );
+          : { ...common, thread_ts: threadTs };
+    let res: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
+    try {
+      res = await this.client.chat.postMessage(args);
+    } catch (error) {
+      throw channelGone(error, channel, threadTs);
+    }
     if (!res.ts) throw new Error('chat.postMessage answered without a message ts');
     return { channelId: res.channel ?? channel, messageId: res.ts, threadId: threadTs };
   }
@@ -112,24 +132,29 @@ export class SlackPort implements PlatformPort {
     const message = progressMessage(view);
     if (!existing) {
       const ref = await this.post(view.channelId, message, view.thread?.messageId ?? null);
-      this.remember(ref.messageId, message);
+      this.remember(ref.messageId, JSON.stringify(message));
       return ref;
     }
     const key = JSON.stringify(message);
     if (this.lastEdit.get(existing.messageId) === key) return existing;
-    await this.client.chat.update({
-      channel: existing.channelId,
-      ts: existing.messageId,
-      text: message.text,
-      blocks: message.blocks,
-    });
-    this.remember(existing.messageId, message);
+    try {
+      await this.client.chat.update({
+        channel: existing.channelId,
+        ts: existing.messageId,
+        text: message.text,
+        blocks: message.blocks,
+      });
+    } catch (error) {
+      throw channelGone(error, existing.channelId, view.thread?.messageId ?? null);
+    }
+    this.remember(existing.messageId, key);
     return existing;
   }
 
-  private remember(ts: string, message: SlackMessage): void {
+  /** `edit`: the message as JSON. */
+  private remember(ts: string, edit: string): void {
     this.lastEdit.delete(ts);
-    this.lastEdit.set(ts, JSON.stringify(message));
+    this.lastEdit.set(ts, edit);
     if (this.lastEdit.size > REMEMBERED_EDITS) {
       const oldest = this.lastEdit.keys().next().value;
       if (oldest !== undefined) this.lastEdit.delete(oldest);

@@ -1,0 +1,49 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { message, SCOPE, type Stack, startRound, startStack, until } from './support.js';
+
+const OPINIONS = [
+  'A four-day week would reduce burnout and help us focus.',
+  'Customers expect us five days a week, so support would suffer.',
+  'Only as a three-month trial with Friday support covered.',
+];
+
+describe('Slack: the round’s channel is archived, deleted or left by the bot mid-round', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it.each(['is_archived', 'channel_not_found', 'not_in_channel'])(
+    'cancels the round when the statement cannot be posted (%s), instead of polling on nothing',
+    async (code) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      for (const [i, text] of OPINIONS.entries()) {
+        await s.event(message(s, `U00${i + 1}`, text, questionTs));
+      }
+      await s.settle();
+      // From now on every post into the channel is refused, as Slack refuses them.
+      s.fake.fail('chat.postMessage', code, 1_000);
+      s.fake.fail('chat.update', code, 1_000);
+      await s.command('UMOD', 'close');
+      const over = await until(async () => {
+        const r = await s.runtime.store.rounds.require(SCOPE, round.id);
+        return r.phase === 'cancelled' ? r : null;
+      });
+      expect(over.deadline).toBeNull();
+      // No statement was posted, so none was put to a vote that nobody can see.
+      expect(await s.runtime.store.messages.slot(SCOPE, round.id, 'statement:1')).toBeNull();
+      // Logged once the round is cancelled, a moment after its phase moved.
+      await until(async () =>
+        s.log.lines.some((l) => l.message === 'the round’s thread is gone; round cancelled'),
+      );
+      // A moderator who asks is told the round is over, not that it is polling.
+      await s.command('UMOD', `status ${round.id}`);
+      const status = await s.fake.waitFor(
+        (c) => c.method === 'respond' && String(c.args.text).startsWith(`Round \`${round.id}\``),
+      );
+      expect(String(status.args.text)).not.toContain('polling');
+    },
+    20_000,
+  );
+});
