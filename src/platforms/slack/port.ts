@@ -46,6 +46,15 @@ function channelGone(error: unknown, channel: string, threadTs: string | null): 
   return code !== null && CHANNEL_GONE.has(code) ? new ThreadGoneError(threadTs ?? channel) : error;
 }
 
+/**
+ * chat.update's answers for a progress message that can never be edited again: deleted by
+ * someone (message_not_found), or one Slack will not let the bot change. Each later edit,
+ * and each of its job's retries, would be refused the same way.
+ */
+const EDIT_REFUSED = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+/** Remembered in place of an edit for a progress message that cannot be edited. */
+const UNEDITABLE = '';
+
 /** Progress edits remembered, so an edit that would change nothing is not sent. */
 const REMEMBERED_EDITS = 500;
 
@@ -136,7 +145,8 @@ export class SlackPort implements PlatformPort {
       return ref;
     }
     const key = JSON.stringify(message);
-    if (this.lastEdit.get(existing.messageId) === key) return existing;
+    const last = this.lastEdit.get(existing.messageId);
+    if (last === key || last === UNEDITABLE) return existing;
     try {
       await this.client.chat.update({
         channel: existing.channelId,
@@ -145,13 +155,24 @@ export class SlackPort implements PlatformPort {
         blocks: message.blocks,
       });
     } catch (error) {
-      throw channelGone(error, existing.channelId, view.thread?.messageId ?? null);
+      const code = slackErrorCode(error);
+      if (code === null || !EDIT_REFUSED.has(code)) {
+        throw channelGone(error, existing.channelId, view.thread?.messageId ?? null);
+      }
+      // The progress message is only a view of the run: the statement and the results are
+      // posted whatever it shows, so the run goes on without it, edited no more.
+      this.log.warn(
+        { roundId: view.roundId, error: code },
+        'the progress message cannot be edited; it is left as it is',
+      );
+      this.remember(existing.messageId, UNEDITABLE);
+      return existing;
     }
     this.remember(existing.messageId, key);
     return existing;
   }
 
-  /** `edit`: the message as JSON. */
+  /** `edit`: the message as JSON, or UNEDITABLE. */
   private remember(ts: string, edit: string): void {
     this.lastEdit.delete(ts);
     this.lastEdit.set(ts, edit);

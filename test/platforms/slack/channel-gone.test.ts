@@ -47,3 +47,46 @@ describe('Slack: the round’s channel is archived, deleted or left by the bot m
     20_000,
   );
 });
+
+describe('Slack: the progress message can no longer be edited', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it.each(['message_not_found', 'cant_update_message'])(
+    'stops editing it after Slack refuses once (%s), and the round goes on',
+    async (code) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      for (const [i, text] of OPINIONS.entries()) {
+        await s.event(message(s, `U00${i + 1}`, text, questionTs));
+      }
+      await s.settle();
+      // Someone deleted the progress message (or Slack will not let it be changed).
+      s.fake.fail('chat.update', code, 1_000);
+      await s.command('UMOD', 'close');
+      await s.fake.waitFor(
+        (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed'),
+      );
+      await until(async () => {
+        const r = await s.runtime.store.rounds.require(SCOPE, round.id);
+        return r.phase === 'polling' ? r : null;
+      });
+      // Every progress edit has run (and, refused, would be waiting for its retry).
+      await until(async () => {
+        const counts = await s.runtime.queues.publish.getJobCounts(
+          'waiting',
+          'delayed',
+          'active',
+          'prioritized',
+        );
+        return Object.values(counts).every((n) => n === 0);
+      });
+      // Asked once: every later edit, and every retry of one, would be refused alike.
+      expect(s.fake.calls.filter((c) => c.method === 'chat.update')).toHaveLength(1);
+      expect(s.log.lines.filter((l) => l.message === 'job failed')).toEqual([]);
+    },
+    20_000,
+  );
+});
