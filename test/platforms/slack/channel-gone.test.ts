@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { message, SCOPE, type Stack, startRound, startStack, until } from './support.js';
+import { CHANNEL, message, SCOPE, type Stack, startRound, startStack, until } from './support.js';
 
 const OPINIONS = [
   'A four-day week would reduce burnout and help us focus.',
@@ -89,4 +89,38 @@ describe('Slack: the progress message can no longer be edited', () => {
     },
     20_000,
   );
+});
+
+describe('Slack: a moderator closes a round after the bot was removed from its channel', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('is told to invite the bot back, and the round stays open for when it is', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    for (const [i, text] of OPINIONS.entries()) {
+      await s.event(message(s, `U00${i + 1}`, text, questionTs));
+    }
+    await s.settle();
+    // Removed from the channel: conversations.info says so, and Slack refuses its posts there.
+    s.fake.channels.set(CHANNEL, { is_member: false });
+    await s.command('UMOD', 'close');
+    await s.settle();
+    const answer = await s.fake.waitFor(
+      (c) => c.method === 'respond' && String(c.args.text).includes('no longer in the channel'),
+    );
+    expect(answer.args.text).toBe(
+      `I am no longer in the channel of round \`${round.id}\`, so I could not post there. ` +
+        'Add me back (mention me and choose “Invite”), then try again.',
+    );
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    // Invited back: the same command now closes it.
+    s.fake.channels.delete(CHANNEL);
+    await s.command('UMOD', 'close');
+    await s.fake.waitFor(
+      (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed'),
+    );
+  }, 20_000);
 });
