@@ -47,6 +47,13 @@ function channelGone(error: unknown, channel: string, threadTs: string | null): 
 }
 
 /**
+ * Slack's answers when it no longer accepts the bot token: revoked (the app was uninstalled
+ * or the token rotated), or the bot user deactivated. Nothing the bot posts can succeed
+ * until an admin reinstalls the app and the process restarts with the new token.
+ */
+const TOKEN_REFUSED = new Set(['token_revoked', 'invalid_auth', 'account_inactive', 'not_authed']);
+
+/**
  * chat.update's answers for a progress message that can never be edited again: deleted by
  * someone (message_not_found), or one Slack will not let the bot change. Each later edit,
  * and each of its job's retries, would be refused the same way.
@@ -93,6 +100,8 @@ export type WorkspaceRole = 'owner' | 'admin' | 'member';
  */
 export class SlackPort implements PlatformPort {
   private readonly lastEdit = new Map<string, string>();
+  /** Said once: every post after a revoked token fails alike, each job five times. */
+  private tokenRefusalLogged = false;
 
   constructor(
     private readonly client: webApi.WebClient,
@@ -122,6 +131,7 @@ export class SlackPort implements PlatformPort {
     try {
       res = await this.client.chat.postMessage(args);
     } catch (error) {
+      this.noteTokenRefused(error);
       throw channelGone(error, channel, threadTs);
     }
     if (!res.ts) throw new Error('chat.postMessage answered without a message ts');
@@ -155,6 +165,7 @@ export class SlackPort implements PlatformPort {
         blocks: message.blocks,
       });
     } catch (error) {
+      this.noteTokenRefused(error);
       const code = slackErrorCode(error);
       if (code === null || !EDIT_REFUSED.has(code)) {
         throw channelGone(error, existing.channelId, view.thread?.messageId ?? null);
@@ -170,6 +181,21 @@ export class SlackPort implements PlatformPort {
     }
     this.remember(existing.messageId, key);
     return existing;
+  }
+
+  /**
+   * The job's own "job failed" lines only say `token_revoked`; the operator is told once,
+   * at error level, what it means and what to do. The token itself is never logged.
+   */
+  private noteTokenRefused(error: unknown): void {
+    const code = slackErrorCode(error);
+    if (code === null || !TOKEN_REFUSED.has(code) || this.tokenRefusalLogged) return;
+    this.tokenRefusalLogged = true;
+    this.log.error(
+      { error: code },
+      'Slack no longer accepts SLACK_BOT_TOKEN, so nothing can be posted: reinstall the app ' +
+        '(Install App → Reinstall) and restart the bot with its new Bot User OAuth Token',
+    );
   }
 
   /** `edit`: the message as JSON, or UNEDITABLE. */

@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHANNEL, message, SCOPE, type Stack, startRound, startStack, until } from './support.js';
+import {
+  BOT_TOKEN,
+  CHANNEL,
+  message,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
 
 const OPINIONS = [
   'A four-day week would reduce burnout and help us focus.',
@@ -122,5 +131,36 @@ describe('Slack: a moderator closes a round after the bot was removed from its c
     await s.fake.waitFor(
       (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed'),
     );
+  }, 20_000);
+});
+
+describe('Slack: the bot token is revoked mid-round', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('tells the operator once, at error level, what to do, and never logs the token', async () => {
+    s = await startStack();
+    const { questionTs } = await startRound(s);
+    for (const [i, text] of OPINIONS.entries()) {
+      await s.event(message(s, `U00${i + 1}`, text, questionTs));
+    }
+    await s.settle();
+    // The app was uninstalled: every call with the old token is refused.
+    s.fake.fail('chat.postMessage', 'token_revoked', 1_000);
+    s.fake.fail('chat.update', 'token_revoked', 1_000);
+    await s.command('UMOD', 'close');
+    const said = (l: { message: string }) =>
+      l.message.includes('no longer accepts SLACK_BOT_TOKEN');
+    await until(async () => s.log.lines.some(said));
+    // Every progress and statement job has failed for good by now.
+    await until(async () => {
+      const counts = await s.runtime.queues.publish.getJobCounts('waiting', 'delayed', 'active');
+      return Object.values(counts).every((n) => n === 0);
+    });
+    const lines = s.log.lines.filter(said);
+    expect(lines).toEqual([expect.objectContaining({ level: 'error' })]);
+    expect(JSON.stringify(s.log.lines)).not.toContain(BOT_TOKEN);
   }, 20_000);
 });
