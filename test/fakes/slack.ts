@@ -317,6 +317,10 @@ export class FakeSlack {
       case 'apps.connections.open':
         return { ok: true, url: `${this.base.replace('http', 'ws')}/link` };
       case 'chat.postMessage': {
+        // As Slack refuses a bot's post in a channel it is not in, or cannot see.
+        const known = this.channels.get(String(a.channel));
+        if (known?.missing) return { ok: false, error: 'channel_not_found' };
+        if (known?.is_member === false) return { ok: false, error: 'not_in_channel' };
         const ts = this.ts();
         // A reply in a thread the test lists shows up in conversations.replies, as on Slack.
         const thread =

@@ -101,6 +101,10 @@ async function execute(
   }
   if (parsed.kind === 'exportWorkspace') return exportWorkspace(input, deps);
   const target: RoundTarget = { scope, channelId, roundId: parsed.roundId };
+  if (parsed.kind === 'close' || parsed.kind === 'critique' || parsed.kind === 'finish') {
+    const away = await awayFrom(target, deps);
+    if (away) return { text: away };
+  }
   switch (parsed.kind) {
     case 'close': {
       const actor = await moderators.forModeration(scope.workspaceId, userId);
@@ -147,6 +151,21 @@ async function execute(
     case 'export':
       return exportRound(target, input, deps);
   }
+}
+
+/**
+ * Why a step that posts in the round's channel (progress, statement, invitation, results)
+ * cannot run now: the bot was removed from that channel. Taken anyway, the step's post is
+ * refused and the round is cancelled, while the moderator was told it went ahead; refused
+ * here, the round waits until the bot is invited back. Null when the step may run.
+ */
+async function awayFrom(target: RoundTarget, deps: CommandDeps): Promise<string | null> {
+  const { roundId, channelId } = await deps.service.status(target);
+  if ((await deps.port.channelAccess(channelId)) !== 'not_member') return null;
+  return (
+    `I am no longer in the channel of round \`${roundId}\`, so I could not post there. ` +
+    'Add me back (mention me and choose “Invite”), then try again.'
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import { z } from 'zod';
-import type { EarlierTry, PlatformPort } from '../../deliberation/ports.js';
+import { type EarlierTry, type PlatformPort, ThreadGoneError } from '../../deliberation/ports.js';
 import type {
   CritiqueInviteView,
   NoticeView,
@@ -30,6 +30,37 @@ export function slackErrorCode(error: unknown): string | null {
   if (typeof data !== 'object' || data === null || !('error' in data)) return null;
   return typeof data.error === 'string' ? data.error : null;
 }
+
+/**
+ * Slack's answers for a channel no post can reach again: deleted (or a private one the bot
+ * was removed from: channel_not_found), archived, or the bot removed from it. Retrying the
+ * job cannot help, and a round whose statement or results cannot be posted would wait for
+ * good (a "polling" round with no statement to rate), so these end the round as a deleted
+ * thread does (see ThreadGoneError).
+ */
+const CHANNEL_GONE = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
+
+/** `error` as ThreadGoneError when Slack said the round's channel is out of reach. */
+function channelGone(error: unknown, channel: string, threadTs: string | null): unknown {
+  const code = slackErrorCode(error);
+  return code !== null && CHANNEL_GONE.has(code) ? new ThreadGoneError(threadTs ?? channel) : error;
+}
+
+/**
+ * Slack's answers when it no longer accepts the bot token: revoked (the app was uninstalled
+ * or the token rotated), or the bot user deactivated. Nothing the bot posts can succeed
+ * until an admin reinstalls the app and the process restarts with the new token.
+ */
+const TOKEN_REFUSED = new Set(['token_revoked', 'invalid_auth', 'account_inactive', 'not_authed']);
+
+/**
+ * chat.update's answers for a progress message that can never be edited again: deleted by
+ * someone (message_not_found), or one Slack will not let the bot change. Each later edit,
+ * and each of its job's retries, would be refused the same way.
+ */
+const EDIT_REFUSED = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+/** Remembered in place of an edit for a progress message that cannot be edited. */
+const UNEDITABLE = '';
 
 /** Progress edits remembered, so an edit that would change nothing is not sent. */
 const REMEMBERED_EDITS = 500;
@@ -69,6 +100,8 @@ export type WorkspaceRole = 'owner' | 'admin' | 'member';
  */
 export class SlackPort implements PlatformPort {
   private readonly lastEdit = new Map<string, string>();
+  /** Said once: every post after a revoked token fails alike, each job five times. */
+  private tokenRefusalLogged = false;
 
   constructor(
     private readonly client: webApi.WebClient,
@@ -88,13 +121,19 @@ export class SlackPort implements PlatformPort {
       unfurl_links: false,
       unfurl_media: false,
     };
-    const res = await this.client.chat.postMessage(
+    const args =
       threadTs === null
         ? common
         : broadcast
           ? { ...common, thread_ts: threadTs, reply_broadcast: true }
-          : { ...common, thread_ts: threadTs },
-    );
+          : { ...common, thread_ts: threadTs };
+    let res: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
+    try {
+      res = await this.client.chat.postMessage(args);
+    } catch (error) {
+      this.noteTokenRefused(error);
+      throw channelGone(error, channel, threadTs);
+    }
     if (!res.ts) throw new Error('chat.postMessage answered without a message ts');
     return { channelId: res.channel ?? channel, messageId: res.ts, threadId: threadTs };
   }
@@ -112,24 +151,57 @@ export class SlackPort implements PlatformPort {
     const message = progressMessage(view);
     if (!existing) {
       const ref = await this.post(view.channelId, message, view.thread?.messageId ?? null);
-      this.remember(ref.messageId, message);
+      this.remember(ref.messageId, JSON.stringify(message));
       return ref;
     }
     const key = JSON.stringify(message);
-    if (this.lastEdit.get(existing.messageId) === key) return existing;
-    await this.client.chat.update({
-      channel: existing.channelId,
-      ts: existing.messageId,
-      text: message.text,
-      blocks: message.blocks,
-    });
-    this.remember(existing.messageId, message);
+    const last = this.lastEdit.get(existing.messageId);
+    if (last === key || last === UNEDITABLE) return existing;
+    try {
+      await this.client.chat.update({
+        channel: existing.channelId,
+        ts: existing.messageId,
+        text: message.text,
+        blocks: message.blocks,
+      });
+    } catch (error) {
+      this.noteTokenRefused(error);
+      const code = slackErrorCode(error);
+      if (code === null || !EDIT_REFUSED.has(code)) {
+        throw channelGone(error, existing.channelId, view.thread?.messageId ?? null);
+      }
+      // The progress message is only a view of the run: the statement and the results are
+      // posted whatever it shows, so the run goes on without it, edited no more.
+      this.log.warn(
+        { roundId: view.roundId, error: code },
+        'the progress message cannot be edited; it is left as it is',
+      );
+      this.remember(existing.messageId, UNEDITABLE);
+      return existing;
+    }
+    this.remember(existing.messageId, key);
     return existing;
   }
 
-  private remember(ts: string, message: SlackMessage): void {
+  /**
+   * The job's own "job failed" lines only say `token_revoked`; the operator is told once,
+   * at error level, what it means and what to do. The token itself is never logged.
+   */
+  private noteTokenRefused(error: unknown): void {
+    const code = slackErrorCode(error);
+    if (code === null || !TOKEN_REFUSED.has(code) || this.tokenRefusalLogged) return;
+    this.tokenRefusalLogged = true;
+    this.log.error(
+      { error: code },
+      'Slack no longer accepts SLACK_BOT_TOKEN, so nothing can be posted: reinstall the app ' +
+        '(Install App → Reinstall) and restart the bot with its new Bot User OAuth Token',
+    );
+  }
+
+  /** `edit`: the message as JSON, or UNEDITABLE. */
+  private remember(ts: string, edit: string): void {
     this.lastEdit.delete(ts);
-    this.lastEdit.set(ts, JSON.stringify(message));
+    this.lastEdit.set(ts, edit);
     if (this.lastEdit.size > REMEMBERED_EDITS) {
       const oldest = this.lastEdit.keys().next().value;
       if (oldest !== undefined) this.lastEdit.delete(oldest);

@@ -177,10 +177,10 @@ describe.each<Mode>(['http', 'socket'])('Slack installations (%s)', (mode) => {
     });
     expect(started.question).toBe('Should we move the office?');
     // conversations.info: one for the sharing, remembered since, and one per round started
-    // (whether the bot is in the channel).
+    // or closed (whether the bot is in the channel).
     await s.command('WEXT1', 'status', CHANNEL, PARTNER);
     await s.settle();
-    expect(lookUps(s, CHANNEL)).toBe(3);
+    expect(lookUps(s, CHANNEL)).toBe(4);
   });
 });
 

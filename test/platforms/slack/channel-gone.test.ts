@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BOT_TOKEN,
+  CHANNEL,
+  message,
+  SCOPE,
+  type Stack,
+  startRound,
+  startStack,
+  until,
+} from './support.js';
+
+const OPINIONS = [
+  'A four-day week would reduce burnout and help us focus.',
+  'Customers expect us five days a week, so support would suffer.',
+  'Only as a three-month trial with Friday support covered.',
+];
+
+describe('Slack: the round’s channel is archived, deleted or left by the bot mid-round', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it.each(['is_archived', 'channel_not_found', 'not_in_channel'])(
+    'cancels the round when the statement cannot be posted (%s), instead of polling on nothing',
+    async (code) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      for (const [i, text] of OPINIONS.entries()) {
+        await s.event(message(s, `U00${i + 1}`, text, questionTs));
+      }
+      await s.settle();
+      // From now on every post into the channel is refused, as Slack refuses them.
+      s.fake.fail('chat.postMessage', code, 1_000);
+      s.fake.fail('chat.update', code, 1_000);
+      await s.command('UMOD', 'close');
+      const over = await until(async () => {
+        const r = await s.runtime.store.rounds.require(SCOPE, round.id);
+        return r.phase === 'cancelled' ? r : null;
+      });
+      expect(over.deadline).toBeNull();
+      // No statement was posted, so none was put to a vote that nobody can see.
+      expect(await s.runtime.store.messages.slot(SCOPE, round.id, 'statement:1')).toBeNull();
+      // Logged once the round is cancelled, a moment after its phase moved.
+      await until(async () =>
+        s.log.lines.some((l) => l.message === 'the round’s thread is gone; round cancelled'),
+      );
+      // A moderator who asks is told the round is over, not that it is polling.
+      await s.command('UMOD', `status ${round.id}`);
+      const status = await s.fake.waitFor(
+        (c) => c.method === 'respond' && String(c.args.text).startsWith(`Round \`${round.id}\``),
+      );
+      expect(String(status.args.text)).not.toContain('polling');
+    },
+    20_000,
+  );
+});
+
+describe('Slack: the progress message can no longer be edited', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it.each(['message_not_found', 'cant_update_message'])(
+    'stops editing it after Slack refuses once (%s), and the round goes on',
+    async (code) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      for (const [i, text] of OPINIONS.entries()) {
+        await s.event(message(s, `U00${i + 1}`, text, questionTs));
+      }
+      await s.settle();
+      // Someone deleted the progress message (or Slack will not let it be changed).
+      s.fake.fail('chat.update', code, 1_000);
+      await s.command('UMOD', 'close');
+      await s.fake.waitFor(
+        (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed'),
+      );
+      await until(async () => {
+        const r = await s.runtime.store.rounds.require(SCOPE, round.id);
+        return r.phase === 'polling' ? r : null;
+      });
+      // Every progress edit has run (and, refused, would be waiting for its retry).
+      await until(async () => {
+        const counts = await s.runtime.queues.publish.getJobCounts(
+          'waiting',
+          'delayed',
+          'active',
+          'prioritized',
+        );
+        return Object.values(counts).every((n) => n === 0);
+      });
+      // Asked once: every later edit, and every retry of one, would be refused alike.
+      expect(s.fake.calls.filter((c) => c.method === 'chat.update')).toHaveLength(1);
+      expect(s.log.lines.filter((l) => l.message === 'job failed')).toEqual([]);
+    },
+    20_000,
+  );
+});
+
+describe('Slack: a moderator closes a round after the bot was removed from its channel', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('is told to invite the bot back, and the round stays open for when it is', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    for (const [i, text] of OPINIONS.entries()) {
+      await s.event(message(s, `U00${i + 1}`, text, questionTs));
+    }
+    await s.settle();
+    // Removed from the channel: conversations.info says so, and Slack refuses its posts there.
+    s.fake.channels.set(CHANNEL, { is_member: false });
+    await s.command('UMOD', 'close');
+    await s.settle();
+    const answer = await s.fake.waitFor(
+      (c) => c.method === 'respond' && String(c.args.text).includes('no longer in the channel'),
+    );
+    expect(answer.args.text).toBe(
+      `I am no longer in the channel of round \`${round.id}\`, so I could not post there. ` +
+        'Add me back (mention me and choose “Invite”), then try again.',
+    );
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    // Invited back: the same command now closes it.
+    s.fake.channels.delete(CHANNEL);
+    await s.command('UMOD', 'close');
+    await s.fake.waitFor(
+      (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Proposed'),
+    );
+  }, 20_000);
+});
+
+describe('Slack: the bot token is revoked mid-round', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('tells the operator once, at error level, what to do, and never logs the token', async () => {
+    s = await startStack();
+    const { questionTs } = await startRound(s);
+    for (const [i, text] of OPINIONS.entries()) {
+      await s.event(message(s, `U00${i + 1}`, text, questionTs));
+    }
+    await s.settle();
+    // The app was uninstalled: every call with the old token is refused.
+    s.fake.fail('chat.postMessage', 'token_revoked', 1_000);
+    s.fake.fail('chat.update', 'token_revoked', 1_000);
+    await s.command('UMOD', 'close');
+    const said = (l: { message: string }) =>
+      l.message.includes('no longer accepts SLACK_BOT_TOKEN');
+    await until(async () => s.log.lines.some(said));
+    // Every progress and statement job has failed for good by now.
+    await until(async () => {
+      const counts = await s.runtime.queues.publish.getJobCounts('waiting', 'delayed', 'active');
+      return Object.values(counts).every((n) => n === 0);
+    });
+    const lines = s.log.lines.filter(said);
+    expect(lines).toEqual([expect.objectContaining({ level: 'error' })]);
+    expect(JSON.stringify(s.log.lines)).not.toContain(BOT_TOKEN);
+  }, 20_000);
+});
