@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ana,
-  ben,
   embedsOf,
   moderator,
-  settle,
-  startRound,
+  roundWithOpinions,
   startWorld,
   until,
   type World,
@@ -25,10 +22,7 @@ describe('results in a channel where the bot may no longer attach files', () => 
   it('are posted once, without the chart', async () => {
     world = await startWorld();
     const { fake, runtime } = world;
-    const { round, threadId } = await startRound(world);
-    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-    fake.say(threadId, ben, 'Five days; customers expect us.');
-    await settle(world);
+    const { round, threadId } = await roundWithOpinions(world);
     await fake.answered(fake.command('close', {}, moderator));
     await until(async () => {
       const r = await runtime.store.rounds.require(world!.scope, round.id);

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ana,
-  ben,
+  channelPosts,
   moderator,
-  settle,
-  startRound,
+  publishIdle,
+  roundWithOpinions,
   startWorld,
   until,
   type World,
@@ -24,24 +23,14 @@ describe('a round whose thread the bot may no longer post in', () => {
 
   it('says in the channel, once, that the statement could not be posted', async () => {
     world = await startWorld();
-    const { fake, runtime } = world;
-    const { round, threadId } = await startRound(world);
-    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-    fake.say(threadId, ben, 'Five days; customers expect us.');
-    await settle(world);
+    const { fake } = world;
+    const { round, threadId } = await roundWithOpinions(world);
     fake.refuse('POST', new RegExp(`^/channels/${threadId}/messages$`), 50013);
 
     await fake.answered(fake.command('close', {}, moderator));
-    const idle = async () => {
-      const c = await runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
-      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
-    };
+    const idle = () => publishIdle(world as World);
     const notices = () =>
-      fake
-        .requested('POST', new RegExp(`^/channels/${fake.channelId}/messages$`))
-        .filter((r) => r.status === 200)
-        .map((r) => String((r.body as { content?: string }).content ?? ''))
-        .filter((text) => text.includes('could not be posted'));
+      channelPosts(world as World).filter((text) => text.includes('could not be posted'));
     await until(() => notices().length > 0, 20_000);
     await until(idle, 20_000);
     expect(notices()).toEqual([

@@ -177,6 +177,29 @@ export async function startRound(
   return { round, threadId: ref.threadId, questionId: ref.messageId, interactionId };
 }
 
+/** A started round with two opinions (ana's and ben's) in its thread, handled. */
+export async function roundWithOpinions(world: World) {
+  const started = await startRound(world);
+  world.fake.say(started.threadId, ana, 'Four days, with a rota for Fridays.');
+  world.fake.say(started.threadId, ben, 'Five days; customers expect us.');
+  await settle(world);
+  return started;
+}
+
+/** Whether the publish queue has nothing waiting, running or delayed. */
+export async function publishIdle(world: World): Promise<boolean> {
+  const c = await world.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+  return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
+}
+
+/** The texts the bot posted in the round's parent channel (not its thread), accepted. */
+export function channelPosts(world: World): string[] {
+  return world.fake
+    .requested('POST', new RegExp(`^/channels/${world.fake.channelId}/messages$`))
+    .filter((r) => r.status === 200)
+    .map((r) => String((r.body as { content?: string }).content ?? ''));
+}
+
 const MARKER_AUTHOR = member('marker');
 
 /**

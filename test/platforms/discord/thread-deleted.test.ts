@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ana,
-  ben,
+  channelPosts,
   contentOf,
   moderator,
+  publishIdle,
+  roundWithOpinions,
   settle,
-  startRound,
   startWorld,
   until,
   type World,
@@ -27,10 +27,7 @@ describe('a round whose thread was deleted', () => {
       world = await startWorld();
       const { fake, runtime } = world;
       const scope = world.scope;
-      const { round, threadId } = await startRound(world);
-      fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-      fake.say(threadId, ben, 'Five days; customers expect us.');
-      await settle(world);
+      const { round, threadId } = await roundWithOpinions(world);
       fake.deleteThread(threadId, { withoutEvent });
       await settle(world);
       const phase = async () => (await runtime.store.rounds.require(scope, round.id)).phase;
@@ -43,18 +40,10 @@ describe('a round whose thread was deleted', () => {
       await until(async () => (await phase()) === 'cancelled', 15_000);
       expect((await runtime.store.rounds.require(scope, round.id)).deadline).toBeNull();
       const notices = () =>
-        fake
-          .requested('POST', new RegExp(`^/channels/${fake.channelId}/messages$`))
-          .filter((r) => r.status === 200)
-          .map((r) => String((r.body as { content?: string }).content ?? ''))
-          .filter((text) => text.includes('was deleted'));
+        channelPosts(world as World).filter((text) => text.includes('was deleted'));
       await until(() => notices().length > 0);
       // Whatever was queued for the thread meanwhile is dropped, not retried into it.
-      const idle = async () => {
-        const c = await runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
-        return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
-      };
-      await until(idle, 15_000);
+      await until(() => publishIdle(world as World), 15_000);
       const intoThread = () =>
         fake.requested('POST', new RegExp(`^/channels/${threadId}/messages$`)).length;
       const before = intoThread();

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ana,
-  ben,
+  channelPosts,
   moderator,
+  publishIdle,
+  roundWithOpinions,
   settle,
-  startRound,
   startWorld,
   until,
   type World,
@@ -26,10 +26,7 @@ describe('a round whose thread was locked', () => {
     world = await startWorld();
     const { fake, runtime } = world;
     const scope = world.scope;
-    const { round, threadId } = await startRound(world);
-    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-    fake.say(threadId, ben, 'Five days; customers expect us.');
-    await settle(world);
+    const { round, threadId } = await roundWithOpinions(world);
     fake.lockThread(threadId);
     await settle(world);
 
@@ -37,19 +34,12 @@ describe('a round whose thread was locked', () => {
     const phase = async () => (await runtime.store.rounds.require(scope, round.id)).phase;
     await until(async () => (await phase()) === 'cancelled', 15_000);
     const notices = () =>
-      fake
-        .requested('POST', new RegExp(`^/channels/${fake.channelId}/messages$`))
-        .filter((r) => r.status === 200)
-        .map((r) => String((r.body as { content?: string }).content ?? ''))
-        .filter((text) => text.includes('round is cancelled'));
+      channelPosts(world as World).filter((text) => text.includes('round is cancelled'));
     await until(() => notices().length > 0);
     expect(notices()).toEqual([
       `The thread of round \`${round.id}\` (“Should our team adopt a four-day week?”) was locked, so nothing more can be posted there and the round is cancelled. Start a new one with \`/consensus start\`.`,
     ]);
-    const idle = async () => {
-      const c = await runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
-      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
-    };
+    const idle = () => publishIdle(world as World);
     await until(idle, 15_000);
     // Jobs already queued each found it locked once; none is retried into it after that.
     const intoThread = () =>

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DeliberationService } from '../../../src/deliberation/service.js';
 import type { MessageReaction, ThreadMessage } from '../../fakes/slack.js';
 import {
   CHANNEL,
@@ -17,6 +18,20 @@ async function opinionsOf(s: Stack, roundId: string): Promise<string[][]> {
   return (await opinions(s, roundId))
     .map((o) => [o.participantId, o.text])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}
+
+/** The service, whose `method` meets a Redis-side error on its first call only. */
+function failingOnce(real: DeliberationService, method: 'reply' | 'react'): DeliberationService {
+  const inner = real[method].bind(real) as (event: never) => Promise<unknown>;
+  let failed = false;
+  real[method] = (async (event: never) => {
+    if (!failed) {
+      failed = true;
+      throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    return inner(event);
+  }) as never;
+  return real;
 }
 
 /** A thread under a question in the fake Slack: what conversations.replies lists. */
@@ -251,18 +266,7 @@ describe('Slack catch-up after the bot was down', () => {
     s = await startStack({
       catchUpLimits: { afterFailureMs: 100 },
       // The first reply meets a Redis-side error once; Slack has its ack already.
-      service: (real) => {
-        const reply = real.reply.bind(real);
-        let failed = false;
-        real.reply = async (event) => {
-          if (!failed) {
-            failed = true;
-            throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
-          }
-          return reply(event);
-        };
-        return real;
-      },
+      service: (real) => failingOnce(real, 'reply'),
     });
     const { round, questionTs } = await startRound(s);
     const thread = openThread(s, questionTs);
@@ -288,18 +292,7 @@ describe('Slack catch-up after the bot was down', () => {
     s = await startStack({
       catchUpLimits: { afterFailureMs: 100 },
       // The first reaction meets a Redis-side error once; Slack has its ack already.
-      service: (real) => {
-        const react = real.react.bind(real);
-        let failed = false;
-        real.react = async (event) => {
-          if (!failed) {
-            failed = true;
-            throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
-          }
-          return react(event);
-        };
-        return real;
-      },
+      service: (real) => failingOnce(real, 'react'),
     });
     const { round, questionTs } = await startRound(s);
     const thread = openThread(s, questionTs);
