@@ -1,6 +1,6 @@
 import type { Log } from '../domain/log.js';
 import type { Round } from '../domain/round.js';
-import type { Platform } from '../domain/scope.js';
+import { type Platform, placeName } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
 import type { ScoreOutline } from '../store/polls.js';
 import type { Store } from '../store/store.js';
@@ -95,7 +95,7 @@ export function publishGaveUp(deps: PublisherDeps) {
       await port.postNotice({
         ...headerOf(round),
         thread: null,
-        text: `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
+        text: `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, a moderator can cancel the round and start it again.`,
       });
     } catch (noticeError) {
       deps.log.warn(

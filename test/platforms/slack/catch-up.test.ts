@@ -34,6 +34,31 @@ function failingOnce(real: DeliberationService, method: 'reply' | 'react'): Deli
   return real;
 }
 
+/**
+ * Closes the round and waits for its statement and the bot's three poll reactions, which
+ * the fake's reactions.get then lists (add members to `onStatement` as they react).
+ */
+async function closeToPoll(
+  s: Stack,
+): Promise<{ statementTs: string; onStatement: MessageReaction[] }> {
+  await s.command('UMOD', 'close');
+  const statementPost = await s.fake.waitFor(
+    (c) =>
+      c.method === 'chat.postMessage' &&
+      String(c.args.text).startsWith('Proposed statement') &&
+      c.status === 200,
+  );
+  const statementTs = String(statementPost.response?.ts);
+  await until(async () => s.fake.ok('reactions.add').length === 3);
+  const onStatement: MessageReaction[] = [
+    { name: '+1', users: [s.fake.botUserId] },
+    { name: 'shrug', users: [s.fake.botUserId] },
+    { name: '-1', users: [s.fake.botUserId] },
+  ];
+  s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+  return { statementTs, onStatement };
+}
+
 /** A thread under a question in the fake Slack: what conversations.replies lists. */
 interface Thread {
   root: string;
@@ -155,21 +180,7 @@ describe('Slack catch-up after the bot was down', () => {
     await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
     await liveReply(s, thread, 'U003', 'Maybe, as a trial.');
     await s.settle();
-    await s.command('UMOD', 'close');
-    const statementPost = await s.fake.waitFor(
-      (c) =>
-        c.method === 'chat.postMessage' &&
-        String(c.args.text).startsWith('Proposed statement') &&
-        c.status === 200,
-    );
-    const statementTs = String(statementPost.response?.ts);
-    await until(async () => s.fake.ok('reactions.add').length === 3);
-    const onStatement: MessageReaction[] = [
-      { name: '+1', users: [s.fake.botUserId] },
-      { name: 'shrug', users: [s.fake.botUserId] },
-      { name: '-1', users: [s.fake.botUserId] },
-    ];
-    s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+    const { statementTs, onStatement } = await closeToPoll(s);
     const live = async (user: string, name: string) => {
       // At the wall clock's time, as Slack stamps events: the catch-up's removals happen now.
       const eventTs = (Date.now() / 1000).toFixed(6);
@@ -299,21 +310,7 @@ describe('Slack catch-up after the bot was down', () => {
     await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
     await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
     await s.settle();
-    await s.command('UMOD', 'close');
-    const statementPost = await s.fake.waitFor(
-      (c) =>
-        c.method === 'chat.postMessage' &&
-        String(c.args.text).startsWith('Proposed statement') &&
-        c.status === 200,
-    );
-    const statementTs = String(statementPost.response?.ts);
-    await until(async () => s.fake.ok('reactions.add').length === 3);
-    const onStatement: MessageReaction[] = [
-      { name: '+1', users: [s.fake.botUserId] },
-      { name: 'shrug', users: [s.fake.botUserId] },
-      { name: '-1', users: [s.fake.botUserId] },
-    ];
-    s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+    const { statementTs, onStatement } = await closeToPoll(s);
     for (const [user, name] of [
       ['U001', '+1'],
       ['U002', '-1'],
