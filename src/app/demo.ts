@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Actor } from '../deliberation/ports.js';
 import type { DeliberationService, RoundTarget } from '../deliberation/service.js';
-import { DomainError } from '../domain/errors.js';
+import { errorMessage } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { describePhase } from '../domain/phase.js';
@@ -232,7 +232,7 @@ async function main(): Promise<number> {
   try {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    console.error(`${errorMessage(error)}\n\n${USAGE}`);
     return 2;
   }
   if (options.help) {
@@ -262,7 +262,7 @@ async function main(): Promise<number> {
     const problem = options.chart === undefined ? null : chartPathProblem(options.chart);
     if (problem) throw new Error(`--chart ${options.chart}: cannot write the chart: ${problem}.`);
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(errorMessage(error));
     return 2;
   }
 
@@ -643,10 +643,6 @@ function exit(code: number, message?: string): void {
   })();
 }
 
-function describeError(error: unknown): string {
-  return error instanceof DomainError || error instanceof Error ? error.message : String(error);
-}
-
 // The reader of the output went away (`npm run demo | head`): nothing more can be shown,
 // and Node would otherwise die of the write's unhandled 'error', leaving the throwaway
 // server behind. The reader chose to stop, so that is not a failure.
@@ -674,10 +670,10 @@ for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
 }
 
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.on(event, (error: unknown) => exit(1, `Demo failed: ${describeError(error)}`));
+  process.on(event, (error: unknown) => exit(1, `Demo failed: ${errorMessage(error)}`));
 }
 
 main().then(
   (code) => exit(code),
-  (error: unknown) => exit(1, `Demo failed: ${describeError(error)}`),
+  (error: unknown) => exit(1, `Demo failed: ${errorMessage(error)}`),
 );

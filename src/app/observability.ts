@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { errorMessage } from '../domain/errors.js';
 import { RoundPhaseSchema } from '../domain/phase.js';
 import type { Usage } from '../models/ports.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
@@ -198,7 +199,7 @@ export async function readiness(
   } catch (error) {
     return {
       ok: false,
-      detail: `redis unreachable: ${error instanceof Error ? error.message : String(error)}`,
+      detail: `redis unreachable: ${errorMessage(error)}`,
     };
   }
 }
@@ -234,7 +235,7 @@ export function healthRoutes(options: Omit<HealthServerOptions, 'port' | 'host'>
       } catch (error) {
         res
           .writeHead(503, { 'content-type': 'text/plain' })
-          .end(`metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`);
+          .end(`metrics unavailable: ${errorMessage(error)}\n`);
       }
       return true;
     }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { errorMessage } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
 import { redactUrl } from './config.js';
 
@@ -91,7 +92,7 @@ export async function connectRedis(
   } catch (error) {
     redis.disconnect();
     const cause = firstError ?? error;
-    const message = cause instanceof Error ? cause.message : String(cause);
+    const message = errorMessage(cause);
     // Redis's NOAUTH reply to HELLO goes on about HELLO's own AUTH option.
     throw new RedisUnavailableError(
       url,

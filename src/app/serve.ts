@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { PlatformPort } from '../deliberation/ports.js';
+import { errorMessage } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
 import type { Platform } from '../domain/scope.js';
 import { type Config, ConfigError, healthPort, loadConfig, redactUrl } from './config.js';
@@ -228,7 +229,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
       if (stopping) return;
       await runtime.close();
       redis.disconnect();
-      exitWith(1, error instanceof Error ? error.message : String(error));
+      exitWith(1, errorMessage(error));
     }
   }
   if (discord) {
@@ -267,7 +268,7 @@ export async function serve(role: 'start' | 'worker'): Promise<void> {
           : '';
       exitWith(
         1,
-        `Cannot serve /healthz on port ${port} (${setting}): ${error instanceof Error ? error.message : String(error)}.${taken}`,
+        `Cannot serve /healthz on port ${port} (${setting}): ${errorMessage(error)}.${taken}`,
       );
     });
     if (!started) return;

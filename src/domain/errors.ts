@@ -24,3 +24,8 @@ export type DomainErrorCode =
   | 'rate_limited'
   /** A cap on what may exist at once (MAX_OPEN_ROUNDS_PER_CHANNEL). */
   | 'limit_reached';
+
+/** Any thrown value in one line, fit for a log or an operator's message. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

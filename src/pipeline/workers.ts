@@ -1,7 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, errorMessage } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
 import type { Scope } from '../domain/scope.js';
 import {
@@ -193,7 +193,7 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
     const reason = new Error(stalledReason(queue));
     onFinalFailure(parsed.data, reason).catch((err: unknown) => {
       log.error(
-        { ...ids, err: err instanceof Error ? err.message : String(err) },
+        { ...ids, err: errorMessage(err) },
         'could not mark the run failed after its job stalled too often',
       );
     });

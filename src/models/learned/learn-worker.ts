@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../domain/errors.js';
 import { LearnRequestSchema, learnNow } from './learn.js';
 
 /**
@@ -9,5 +10,5 @@ import { LearnRequestSchema, learnNow } from './learn.js';
 try {
   parentPort?.postMessage({ result: learnNow(LearnRequestSchema.parse(workerData)) });
 } catch (err) {
-  parentPort?.postMessage({ error: err instanceof Error ? err.message : String(err) });
+  parentPort?.postMessage({ error: errorMessage(err) });
 }

@@ -5,6 +5,7 @@ import OpenAI, {
   APIError,
   type ClientOptions,
 } from 'openai';
+import { errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import { addUsage, type CallLedger, NO_USAGE, type Usage } from '../ports.js';
 import { ModelSetupError, RateLimitedError, TokenBudgetError } from './errors.js';
@@ -383,7 +384,7 @@ export class ModelClient {
       };
     }
     // A 200 whose body is not JSON, a reset connection mid-body, and the like.
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return {
       reason: `the model server sent an unreadable response (${this.redact(detail)})`,
       retryable: true,

@@ -1,4 +1,5 @@
 import { DiscordAPIError, HTTPError } from 'discord.js';
+import { errorMessage } from '../../domain/errors.js';
 
 /** Interaction and webhook tokens sit in URL paths; each lets anyone post as the app for 15 minutes. */
 const TOKEN_IN_PATH = /\/(interactions|webhooks)\/(\d+)\/[^/?\s]+/g;
@@ -28,5 +29,5 @@ export function describeError(error: unknown): Record<string, string | number> {
       path: redact(new URL(error.url).pathname),
     };
   }
-  return { err: redact(error instanceof Error ? error.message : String(error)) };
+  return { err: redact(errorMessage(error)) };
 }
