@@ -13,15 +13,22 @@ import type {
  * was locked against the bot: nothing more can be posted where the round lives, however
  * often it is retried.
  */
-/** How a round's thread was taken away; the channel is told in these words. */
-export type ThreadGone = 'deleted' | 'locked';
+/**
+ * How a round's place was taken away: its thread deleted or locked, or the whole channel
+ * out of reach (deleted, archived, or the bot removed from it).
+ */
+export type ThreadGone = 'deleted' | 'locked' | 'channel';
 
 export class ThreadGoneError extends Error {
   constructor(
     readonly threadId: string,
     readonly how: ThreadGone = 'deleted',
   ) {
-    super(`the round's thread ${threadId} was ${how}`);
+    super(
+      how === 'channel'
+        ? `the round's channel is out of reach (${threadId})`
+        : `the round's thread ${threadId} was ${how}`,
+    );
     this.name = 'ThreadGoneError';
   }
 }
@@ -55,6 +62,11 @@ export interface PlatformPort {
   postCritiqueInvite(view: CritiqueInviteView, earlierTry?: EarlierTry): Promise<MessageRef>;
   postResults(view: ResultsView, earlierTry?: EarlierTry): Promise<MessageRef>;
   postNotice(view: NoticeView): Promise<MessageRef | null>;
+  /**
+   * A direct message to one member, for what cannot be said where the round lives (its
+   * channel is gone). May throw: the member may not take direct messages from the bot.
+   */
+  directMessage(userId: string, text: string): Promise<void>;
 }
 
 /**

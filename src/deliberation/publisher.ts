@@ -1,3 +1,4 @@
+import { errorMessage } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
 import type { Round } from '../domain/round.js';
 import { type Platform, placeName } from '../domain/scope.js';
@@ -5,8 +6,9 @@ import type { PublishJob } from '../pipeline/payloads.js';
 import type { ScoreOutline } from '../store/polls.js';
 import type { Store } from '../store/store.js';
 import { type PlatformPort, ThreadGoneError } from './ports.js';
+import { tellRoundGone } from './round-gone.js';
 import type { DeliberationService } from './service.js';
-import { headerOf, type ProgressStep, type ProgressView, threadGoneNotice } from './views.js';
+import { headerOf, type ProgressStep, type ProgressView } from './views.js';
 
 export interface PublisherDeps {
   store: Store;
@@ -37,7 +39,8 @@ export function createPublisher(deps: PublisherDeps): (job: PublishJob) => Promi
 /**
  * The round's thread was deleted: its replies are gone and nothing more can be posted
  * there, so the round is cancelled (a retry of this job, or any later one, would fail
- * the same way, and the round would wait for good) and the channel is told once.
+ * the same way, and the round would wait for good) and the channel is told once; when the
+ * channel itself is out of reach, the member who started the round is told instead.
  */
 async function threadGone(
   deps: PublisherDeps,
@@ -53,18 +56,7 @@ async function threadGone(
     return;
   }
   deps.log.warn(ids, 'the round’s thread is gone; round cancelled');
-  try {
-    await port.postNotice({
-      ...headerOf(cancelled),
-      thread: null,
-      text: threadGoneNotice(cancelled, gone.how),
-    });
-  } catch (error) {
-    deps.log.warn(
-      { ...ids, err: error instanceof Error ? error.message : String(error) },
-      'could not say in the channel that the round was cancelled',
-    );
-  }
+  await tellRoundGone(port, deps.log, cancelled, gone.how);
 }
 
 /** What a member waits for in the thread, and is told about when it cannot be posted. */
@@ -91,20 +83,22 @@ export function publishGaveUp(deps: PublisherDeps) {
     if (!round) return;
     const ids = { roundId: round.id, scope: round.scope, kind: job.kind, err: error.message };
     deps.log.error(ids, 'gave up posting a round’s message');
+    const text = `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, a moderator can cancel the round and start it again.`;
     try {
-      await port.postNotice({
-        ...headerOf(round),
-        thread: null,
-        text: `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, a moderator can cancel the round and start it again.`,
-      });
+      await port.postNotice({ ...headerOf(round), thread: null, text });
     } catch (noticeError) {
       deps.log.warn(
-        {
-          ...ids,
-          noticeErr: noticeError instanceof Error ? noticeError.message : String(noticeError),
-        },
+        { ...ids, noticeErr: errorMessage(noticeError) },
         'could not say in the channel that a round’s message was not posted',
       );
+      // The channel refuses the bot altogether: the member who started the round is the
+      // one who can restore the permission or start over elsewhere.
+      await port.directMessage(round.createdBy, text).catch((dmError: unknown) => {
+        deps.log.warn(
+          { ...ids, dmErr: errorMessage(dmError) },
+          'could not tell the member who started the round either',
+        );
+      });
     }
   };
 }

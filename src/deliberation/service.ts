@@ -7,7 +7,7 @@
  * so platforms keep one object to call and this file keeps one job.
  */
 import type { z } from 'zod';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, errorMessage } from '../domain/errors.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, isTerminal, type RoundPhase } from '../domain/phase.js';
@@ -80,6 +80,8 @@ export interface StartCommand {
 /** How long a click on a just-posted statement waits for its link: 5 x 100 ms. */
 const CLICK_LINK_RETRIES = 5;
 const CLICK_LINK_RETRY_MS = 100;
+/** A removal of the bot reported twice (Slack may send two events for one) is told once. */
+const REMOVAL_TOLD_SECONDS = 10 * 60;
 
 /** Which round a command is about: an explicit id, or the open round in the channel. */
 export interface RoundTarget {
@@ -473,6 +475,35 @@ export class DeliberationService {
   }
 
   /**
+   * The platform says a channel is out of reach for good (deleted or archived): every open
+   * round in it is cancelled, since nothing more can be posted there. The rounds cancelled,
+   * for the adapter to tell their starters.
+   */
+  async channelGone(scope: Scope, channelId: string): Promise<Round[]> {
+    const open = await this.deps.store.rounds.openInChannel(scope, channelId);
+    const cancelled = await Promise.all(
+      open.map((round) => this.cancelForGoneThread(scope, round.id)),
+    );
+    return cancelled.filter((round): round is Round => round !== null);
+  }
+
+  /**
+   * The platform says the bot was removed from a channel. That can be undone (invite it
+   * back), so its open rounds stay open; the ones whose starters have not been told in the
+   * last ten minutes are returned for the adapter to tell (a removal may be reported by
+   * more than one event).
+   */
+  async botRemoved(scope: Scope, channelId: string): Promise<Round[]> {
+    const open = await this.deps.store.rounds.openInChannel(scope, channelId);
+    const untold = await Promise.all(
+      open.map((round) =>
+        this.deps.store.events.firstSeen(scope, `bot-removed:${round.id}`, REMOVAL_TOLD_SECONDS),
+      ),
+    );
+    return open.filter((_, i) => untold[i]);
+  }
+
+  /**
    * Cancels a round whose thread the platform says is gone (see `ThreadGoneError`);
    * the cancelled round, or null when it was over already.
    */
@@ -640,7 +671,7 @@ export class DeliberationService {
           this.deps.log.warn(
             {
               roundId: outcome.roundId,
-              err: error instanceof Error ? error.message : String(error),
+              err: errorMessage(error),
             },
             'revise-below check after a rating failed',
           ),

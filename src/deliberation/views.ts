@@ -3,6 +3,7 @@ import type { RoundPhase } from '../domain/phase.js';
 import type { PollOption } from '../domain/poll-scale.js';
 import type { Endorsement, PollResults } from '../domain/results.js';
 import type { MessageRef, Round } from '../domain/round.js';
+import type { ThreadGone } from './ports.js';
 
 /** What every view says about its round: enough to find the channel and thread. */
 export interface RoundHeader {
@@ -143,11 +144,25 @@ export function unusedCritiquesNote(count: number): string | null {
   return `${who} the last statement; the round was finished on it, so no revision used ${count === 1 ? 'the critique' : 'their critiques'}.`;
 }
 
-/** Said in the channel when a round's thread was deleted (or locked) and the round cancelled for it. */
+/**
+ * Said to the member who started a round when the bot was removed from its channel: the
+ * round stays open, but nothing said there reaches the bot until it is invited back.
+ */
+export function botRemovedNotice(round: Pick<Round, 'id' | 'question' | 'channelId'>): string {
+  return `The bot was removed from <#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+}
+
+/**
+ * Said in the channel when a round's thread was deleted (or locked) and the round cancelled
+ * for it; for a channel out of reach, said to the member who started the round.
+ */
 export function threadGoneNotice(
-  round: Pick<Round, 'id' | 'question'>,
-  how: 'deleted' | 'locked' = 'deleted',
+  round: Pick<Round, 'id' | 'question' | 'channelId'>,
+  how: ThreadGone = 'deleted',
 ): string {
+  if (how === 'channel') {
+    return `Round \`${round.id}\` (“${round.question}”) in <#${round.channelId}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`;
+  }
   const why = how === 'locked' ? 'locked, so nothing more can be posted there and' : 'deleted, so';
   return `The thread of round \`${round.id}\` (“${round.question}”) was ${why} the round is cancelled. Start a new one with \`/consensus start\`.`;
 }

@@ -11,15 +11,12 @@ export class EventLog {
     private readonly keys: Keys,
   ) {}
 
-  /** True the first time an event id is seen in a workspace, false on every repeat. */
-  async firstSeen(scope: Scope, eventId: string): Promise<boolean> {
-    const ok = await this.redis.set(
-      this.keys.event(scope, eventId),
-      '1',
-      'EX',
-      EVENT_TTL_SECONDS,
-      'NX',
-    );
+  /**
+   * True the first time an event id is seen in a workspace, false on every repeat within
+   * `ttlSeconds` (a day unless said otherwise).
+   */
+  async firstSeen(scope: Scope, eventId: string, ttlSeconds = EVENT_TTL_SECONDS): Promise<boolean> {
+    const ok = await this.redis.set(this.keys.event(scope, eventId), '1', 'EX', ttlSeconds, 'NX');
     return ok === 'OK';
   }
 

@@ -38,6 +38,7 @@ function slowPort(log: { posts: ProgressView[]; edits: ProgressView[] }): Platfo
     postCritiqueInvite: async () => ref(),
     postResults: async () => ref(),
     postNotice: async () => null,
+    directMessage: async () => undefined,
   };
 }
 

@@ -177,6 +177,8 @@ export class FakeDiscord {
    * gets the REST answer: a member (or a script) replying the moment the thread appears.
    */
   onThreadStarted: ((threadId: string) => void) | null = null;
+  /** Members who take no direct messages from the server's members: a post there gets 50007. */
+  readonly closedDms = new Set<string>();
   private constructor(
     private readonly server: Server,
     private readonly options: FakeDiscordOptions,
@@ -424,6 +426,7 @@ export class FakeDiscord {
     ['PUT', /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/, (r) => this.putCommands(r)],
     ['GET', /^\/channels\/(\d+)$/, ({ m }) => this.getChannel(m[1] as string)],
     ['POST', /^\/channels\/(\d+)\/messages$/, (r) => this.postMessage(r)],
+    ['POST', /^\/users\/@me\/channels$/, (r) => this.openDm(r)],
     ['GET', /^\/channels\/(\d+)\/messages$/, (r) => this.listMessages(r)],
     ['GET', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
     ['PATCH', /^\/channels\/(\d+)\/messages\/(\d+)$/, (r) => this.onMessage(r)],
@@ -511,6 +514,7 @@ export class FakeDiscord {
     // archived one that is not locked would be unarchived by the post instead).
     const meta = channel.thread_metadata as { locked?: boolean } | undefined;
     if (meta?.locked) return [403, { message: 'Thread is archived', code: 50083 }];
+    if (channel.type === CHANNEL.DM) return this.postDirect(channel, body);
     const nonce = body.nonce;
     if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > 25)) {
       return [400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: {} } }];
@@ -530,6 +534,49 @@ export class FakeDiscord {
     }
     this.dispatch('MESSAGE_CREATE', this.gatewayMessage(message));
     return [200, message];
+  }
+
+  /** POST /users/@me/channels: the bot's DM channel with a member, one per member as on Discord. */
+  private openDm({ body }: Route): [number, unknown] {
+    const recipient = String(body.recipient_id ?? '');
+    if (!/^\d+$/.test(recipient)) return [400, { message: 'Invalid Recipient(s)', code: 50033 }];
+    const user = this.users.get(recipient) ?? { id: recipient, username: recipient };
+    const open = [...this.channels.values()].find(
+      (c) => c.type === CHANNEL.DM && (c.recipients as Json[])[0]?.id === recipient,
+    );
+    if (open) return [200, open];
+    const channel = {
+      id: snowflake(),
+      type: CHANNEL.DM,
+      last_message_id: null,
+      flags: 0,
+      recipients: [userPayload(user)],
+    };
+    this.channels.set(channel.id, channel);
+    return [200, channel];
+  }
+
+  /**
+   * A post into a DM channel: refused as Discord refuses a member who takes no direct
+   * messages; sent without a gateway event, since the bot asks for no DM intents.
+   */
+  private postDirect(channel: Json, body: Json): [number, unknown] {
+    const recipient = String((channel.recipients as Json[])[0]?.id);
+    if (this.closedDms.has(recipient)) {
+      return [403, { message: 'Cannot send messages to this user', code: 50007 }];
+    }
+    return [200, this.newMessage(String(channel.id), this.bot, body)];
+  }
+
+  /** The messages the bot sent a member in their DM channel, oldest first. */
+  directMessagesTo(userId: string): string[] {
+    const dm = [...this.channels.values()].find(
+      (c) => c.type === CHANNEL.DM && (c.recipients as Json[])[0]?.id === userId,
+    );
+    if (!dm) return [];
+    return [...this.messages.values()]
+      .filter((message) => message.channel_id === dm.id)
+      .map((message) => String(message.content));
   }
 
   private onMessage({ m, method, body }: Route): [number, unknown] {
@@ -983,7 +1030,7 @@ export class FakeDiscord {
       unavailable: false,
       member_count: 2,
       members: [this.member(this.bot)],
-      channels: all.filter((c) => c.type !== CHANNEL.PublicThread),
+      channels: all.filter((c) => c.type !== CHANNEL.PublicThread && c.type !== CHANNEL.DM),
       // Discord lists active threads here, so a restarted bot knows them.
       threads: all.filter((c) => c.type === CHANNEL.PublicThread),
       presences: [],
@@ -1103,6 +1150,25 @@ export class FakeDiscord {
       parent_id: thread.parent_id,
       type: thread.type,
     });
+  }
+
+  /**
+   * An admin deletes a text channel: it, its threads and all their messages are gone (later
+   * requests get 404 Unknown Channel), and the gateway says CHANNEL_DELETE (none for the
+   * threads, as on Discord).
+   */
+  deleteChannel(channelId: string): void {
+    const channel = this.channels.get(channelId);
+    if (!channel || channel.type !== CHANNEL.GuildText) {
+      throw new Error(`fake Discord: no text channel ${channelId}`);
+    }
+    const gone = new Set([channelId]);
+    for (const [id, c] of this.channels) if (c.parent_id === channelId) gone.add(id);
+    for (const id of gone) this.channels.delete(id);
+    for (const [id, message] of this.messages) {
+      if (gone.has(String(message.channel_id))) this.messages.delete(id);
+    }
+    this.dispatch('CHANNEL_DELETE', channel);
   }
 
   /**

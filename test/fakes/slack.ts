@@ -111,6 +111,8 @@ export class FakeSlack {
     { status: number; retryAfter?: number; error?: string }[]
   >();
   private readonly holds: Hold[] = [];
+  /** Channels that refuse every post, edit and reaction, with the error Slack gives. */
+  private readonly refused = new Map<string, string>();
   private connectedResolve: () => void = () => {};
   /** Resolves when a Socket Mode client has connected and been greeted. */
   readonly connected = new Promise<void>((resolve) => {
@@ -196,6 +198,15 @@ export class FakeSlack {
     this.addFault(method, { status: 200, error }, times);
   }
 
+  /**
+   * From now on every chat.*, reactions.* and files.* call into `channel` answers
+   * `{ok: false, error}`, as Slack answers for a channel archived, deleted or left, while
+   * every other channel (a member's direct messages) still works.
+   */
+  refuseChannel(channel: string, error: string): void {
+    this.refused.set(channel, error);
+  }
+
   private addFault(
     method: string,
     fault: { status: number; retryAfter?: number; error?: string },
@@ -204,6 +215,12 @@ export class FakeSlack {
     const list = this.faults.get(method) ?? [];
     for (let i = 0; i < times; i++) list.push(fault);
     this.faults.set(method, list);
+  }
+
+  private refusal(call: RecordedCall): string | undefined {
+    const channel = call.args.channel;
+    if (typeof channel !== 'string' || !/^(chat|reactions|files)\./.test(call.method)) return;
+    return this.refused.get(channel);
   }
 
   /** Calls that match are recorded at once but answered only after `release()`. */
@@ -271,7 +288,8 @@ export class FakeSlack {
       res.writeHead(404).end();
       return;
     }
-    const fault = this.faults.get(call.method)?.shift();
+    const refusal = this.refusal(call);
+    const fault = refusal ? { status: 200, error: refusal } : this.faults.get(call.method)?.shift();
     if (fault?.status === 429) {
       call.status = 429;
       this.calls.push(call);

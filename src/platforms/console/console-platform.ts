@@ -179,4 +179,8 @@ export class ConsolePlatform implements PlatformPort {
   async postNotice(view: NoticeView): Promise<MessageRef | null> {
     return this.post('notice', view, `  ! ${view.text}`);
   }
+
+  async directMessage(userId: string, text: string): Promise<void> {
+    this.write(`  ! (to ${userId} only) ${text}`);
+  }
 }

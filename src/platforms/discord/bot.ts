@@ -2,11 +2,13 @@ import {
   type AnyThreadChannel,
   type Client,
   type ClientEvents,
+  type DMChannel,
   Events,
   type Guild,
   type Message,
   type MessageReaction,
   MessageType,
+  type NonThreadGuildBasedChannel,
   type PartialMessage,
   type PartialMessageReaction,
   type PartialUser,
@@ -14,8 +16,8 @@ import {
   type User,
 } from 'discord.js';
 import type { PlatformService } from '../../deliberation/ports.js';
+import { tellRoundGone } from '../../deliberation/round-gone.js';
 import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
-import { headerOf, threadGoneNotice } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -35,10 +37,11 @@ export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
 
 /**
  * The parts of the service the Discord adapter calls: every adapter's, and what it needs to
- * catch up after being offline, to follow reactions removed in bulk and deleted threads.
+ * catch up after being offline, to follow reactions removed in bulk, and deleted threads
+ * and channels.
  */
 export type DiscordService = PlatformService &
-  Pick<DeliberationService, 'openRounds' | 'pollReactions' | 'threadDeleted'>;
+  Pick<DeliberationService, 'openRounds' | 'pollReactions' | 'threadDeleted' | 'channelGone'>;
 
 export interface DiscordBotOptions
   extends Pick<InteractionsOptions, 'moderatorRoles' | 'deferAfterMs' | 'maxRequestBytes'> {
@@ -121,6 +124,7 @@ export class DiscordBot {
       for (const m of messages.values()) this.onMessageDelete(m);
     });
     this.listen(Events.ThreadDelete, (thread) => this.onThreadDelete(thread));
+    this.listen(Events.ChannelDelete, (channel) => this.onChannelDelete(channel));
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
     this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
@@ -275,11 +279,24 @@ export class DiscordBot {
         { roundId: cancelled.id, scope },
         'the round’s thread is gone; round cancelled',
       );
-      await this.platform.postNotice({
-        ...headerOf(cancelled),
-        thread: null,
-        text: threadGoneNotice(cancelled),
-      });
+      await tellRoundGone(this.platform, this.log, cancelled, 'deleted');
+    });
+  }
+
+  /**
+   * A channel was deleted: its open rounds are cancelled at once, and since the channel
+   * cannot be told, each round's starter hears it by direct message (otherwise the round
+   * would wait for a close that can never post anything).
+   */
+  private onChannelDelete(channel: DMChannel | NonThreadGuildBasedChannel): void {
+    if (channel.isDMBased()) return;
+    const scope = { platform: 'discord' as const, workspaceId: channel.guildId };
+    void this.tasks.inOrder(channel.id, async () => {
+      const cancelled = await this.service.channelGone(scope, channel.id);
+      for (const round of cancelled) {
+        this.log.warn({ roundId: round.id, scope }, 'the round’s channel is gone; round cancelled');
+        await tellRoundGone(this.platform, this.log, round, 'channel');
+      }
     });
   }
 

@@ -40,6 +40,7 @@ import {
 } from './render.js';
 
 const CreatedMessageSchema = z.object({ id: z.string().min(1), channel_id: z.string().min(1) });
+/** A created thread, or the direct-message channel Discord opens: only the id is read. */
 const CreatedThreadSchema = z.object({ id: z.string().min(1) });
 
 /** Nothing the bot posts may ping anyone: questions and statements quote members' text. */
@@ -256,6 +257,13 @@ export class DiscordPlatform implements PlatformPort {
       await this.rest.post(Routes.channelMessages(channelId), { body }),
     );
     return { channelId: message.channel_id, messageId: message.id, threadId: channelId };
+  }
+
+  async directMessage(userId: string, text: string): Promise<void> {
+    const dm = CreatedThreadSchema.parse(
+      await this.rest.post(Routes.userChannels(), { body: { recipient_id: userId } }),
+    );
+    await this.post(dm.id, null, { content: clip(text, CONTENT_MAX) });
   }
 
   /** Everything about a round after the question goes into the question's thread. */

@@ -17,7 +17,15 @@ import {
   runCommand,
   startFromForm,
 } from './commands.js';
-import { type EventMeta, onMessage, onRateAction, onReaction } from './events.js';
+import {
+  CHANNEL_GONE_EVENTS,
+  type EventMeta,
+  isBotJoining,
+  onChannelGone,
+  onMessage,
+  onRateAction,
+  onReaction,
+} from './events.js';
 import { Moderators } from './moderators.js';
 import { describe, SlackPort } from './port.js';
 import type { SlackService } from './service.js';
@@ -676,5 +684,20 @@ export class SlackAdapter {
         if (meta) await this.rereadOnFailure(() => onReaction(event, meta, this.deps()));
       });
     }
+    for (const name of CHANNEL_GONE_EVENTS) {
+      app.event(name, async ({ event, body, context }) => {
+        const meta = metaOf(body, context);
+        if (meta) await onChannelGone(event, meta, this.deps());
+      });
+    }
+    // Invited back where it had been removed: what members said meanwhile never reached the
+    // bot, so the open rounds are reread, as at start.
+    app.event('member_joined_channel', async ({ event, body, context }) => {
+      const meta = metaOf(body, context);
+      const { service, installation } = this;
+      if (!meta || !service || !installation || !isBotJoining(event, meta)) return;
+      log.info({ channel: event.channel }, 'the bot joined a channel; rereading the open rounds');
+      this.catchUp(service, installation);
+    });
   }
 }

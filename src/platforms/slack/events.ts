@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { tellRoundGone } from '../../deliberation/round-gone.js';
 import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
-import { DomainError } from '../../domain/errors.js';
+import { botRemovedNotice } from '../../deliberation/views.js';
+import { DomainError, errorMessage } from '../../domain/errors.js';
+import type { Log } from '../../domain/log.js';
 import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
 import type { Scope } from '../../domain/scope.js';
 import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
@@ -296,3 +299,70 @@ export async function onRateAction(
 /** Said to a member whose click failed for no rule (Redis away, a bug). */
 const CLICK_FAILED =
   'Sorry, something went wrong on my side and your click was not counted. Please click again in a moment.';
+
+/** The events that say a round's channel is gone for good: archived or deleted. */
+const CHANNEL_CLOSED_EVENTS = [
+  'channel_archive',
+  'channel_deleted',
+  'group_archive',
+  'group_deleted',
+] as const;
+
+/**
+ * The events that say the bot was removed from a channel. Slack says channel_left "is
+ * sometimes withheld", so a member_left_channel naming the bot itself counts too.
+ */
+const BOT_REMOVED_EVENTS = ['channel_left', 'group_left', 'member_left_channel'] as const;
+
+/** Every event about a channel going out of the bot's reach, for the app to listen to. */
+export const CHANNEL_GONE_EVENTS = [...CHANNEL_CLOSED_EVENTS, ...BOT_REMOVED_EVENTS] as const;
+
+const ChannelGoneEventSchema = z.object({
+  type: z.enum(CHANNEL_GONE_EVENTS),
+  channel: z.string().min(1),
+  /** member_left_channel only: who left. */
+  user: z.string().nullish(),
+});
+
+/**
+ * An archived or deleted channel's open rounds are cancelled now, not when the next post
+ * into it fails (a close, maybe days later); the channel cannot be told, so each round's
+ * starter is. A removal of the bot can be undone, so its rounds stay open and their
+ * starters are asked to invite it back (it then rereads them: `isBotJoining`).
+ */
+export async function onChannelGone(
+  raw: unknown,
+  meta: Pick<EventMeta, 'scope' | 'botUserId'>,
+  deps: Pick<EventDeps, 'service' | 'port'> & { log: Log },
+): Promise<void> {
+  const parsed = ChannelGoneEventSchema.safeParse(raw);
+  if (!parsed.success) return;
+  const { type, channel, user } = parsed.data;
+  // Members come and go all the time; only the bot's own leaving concerns its rounds.
+  if (type === 'member_left_channel' && (!user || user !== meta.botUserId)) return;
+  const ids = { scope: meta.scope, event: type };
+  if (type === 'channel_left' || type === 'group_left' || type === 'member_left_channel') {
+    for (const round of await deps.service.botRemoved(meta.scope, channel)) {
+      deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
+      await deps.port.directMessage(round.createdBy, botRemovedNotice(round)).catch((error) => {
+        deps.log.warn(
+          { ...ids, roundId: round.id, err: errorMessage(error) },
+          'could not tell the member who started the round that the bot was removed',
+        );
+      });
+    }
+    return;
+  }
+  for (const round of await deps.service.channelGone(meta.scope, channel)) {
+    deps.log.warn({ ...ids, roundId: round.id }, 'the round’s channel is gone; round cancelled');
+    await tellRoundGone(deps.port, deps.log, round, 'channel');
+  }
+}
+
+const MemberJoinedSchema = z.object({ type: z.literal('member_joined_channel'), user: z.string() });
+
+/** A member_joined_channel that is the bot itself joining (invited, or invited back). */
+export function isBotJoining(raw: unknown, meta: Pick<EventMeta, 'botUserId'>): boolean {
+  const parsed = MemberJoinedSchema.safeParse(raw);
+  return parsed.success && meta.botUserId !== null && parsed.data.user === meta.botUserId;
+}

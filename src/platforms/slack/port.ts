@@ -9,6 +9,7 @@ import type {
   ResultsView,
   StatementView,
 } from '../../deliberation/views.js';
+import { errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { MessageRef } from '../../domain/round.js';
 import { chartAltText, chartFilename, resultsChartPng } from '../chart/results-chart.js';
@@ -22,6 +23,7 @@ import {
   statementMessage,
 } from './blocks.js';
 import { emojiFor } from './emoji.js';
+import { escapeKeepingMentions } from './text.js';
 
 /** The `error` of a Web API answer `{ok: false, error}`, or null for any other failure. */
 export function slackErrorCode(error: unknown): string | null {
@@ -43,7 +45,9 @@ const CHANNEL_GONE = new Set(['channel_not_found', 'is_archived', 'not_in_channe
 /** `error` as ThreadGoneError when Slack said the round's channel is out of reach. */
 function channelGone(error: unknown, channel: string, threadTs: string | null): unknown {
   const code = slackErrorCode(error);
-  return code !== null && CHANNEL_GONE.has(code) ? new ThreadGoneError(threadTs ?? channel) : error;
+  return code !== null && CHANNEL_GONE.has(code)
+    ? new ThreadGoneError(threadTs ?? channel, 'channel')
+    : error;
 }
 
 /**
@@ -477,15 +481,26 @@ export class SlackPort implements PlatformPort {
     files: readonly { filename: string; content: string }[];
     comment: string;
   }): Promise<void> {
-    const res = await this.client.conversations.open({ users: options.user });
-    const channel = res.channel?.id;
-    if (!channel) throw new Error('conversations.open answered without a channel');
     await this.uploadTexts({
-      channel,
+      channel: await this.directChannel(options.user),
       threadTs: null,
       files: options.files,
       comment: options.comment,
     });
+  }
+
+  async directMessage(userId: string, text: string): Promise<void> {
+    const channel = await this.directChannel(userId);
+    const message = escapeKeepingMentions(text);
+    await this.client.chat.postMessage({ channel, text: message, unfurl_links: false });
+  }
+
+  /** The bot's direct-message channel with `user` (conversations.open reuses an open one). */
+  private async directChannel(user: string): Promise<string> {
+    const res = await this.client.conversations.open({ users: user });
+    const channel = res.channel?.id;
+    if (!channel) throw new Error('conversations.open answered without a channel');
+    return channel;
   }
 
   /**
@@ -517,5 +532,5 @@ function clipAlt(text: string): string {
 export function describe(error: unknown): string {
   const code = slackErrorCode(error);
   if (code) return code;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -5,5 +5,10 @@ import type { DeliberationService } from '../../deliberation/service.js';
 export type SlackService = PlatformService &
   Pick<
     DeliberationService,
-    'recentOpenRounds' | 'pollReactions' | 'removeReplyInChannel' | 'isStatementMessage'
+    | 'recentOpenRounds'
+    | 'pollReactions'
+    | 'removeReplyInChannel'
+    | 'isStatementMessage'
+    | 'channelGone'
+    | 'botRemoved'
   >;

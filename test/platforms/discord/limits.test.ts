@@ -29,6 +29,7 @@ function bound(service: DiscordService): DiscordService {
     openRounds: service.openRounds.bind(service),
     pollReactions: service.pollReactions.bind(service),
     threadDeleted: service.threadDeleted.bind(service),
+    channelGone: service.channelGone.bind(service),
   };
 }
 

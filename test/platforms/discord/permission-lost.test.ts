@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   channelPosts,
+  MOD,
   moderator,
   publishIdle,
   roundWithOpinions,
@@ -34,6 +35,22 @@ describe('a round whose thread the bot may no longer post in', () => {
     await until(() => notices().length > 0, 20_000);
     await until(idle, 20_000);
     expect(notices()).toEqual([
+      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
+    ]);
+  }, 40_000);
+
+  it('tells the member who started the round by direct message when the channel refuses that too', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    // View Channel taken away: the thread and the channel both answer 50001 Missing Access.
+    fake.refuse('POST', new RegExp(`^/channels/${threadId}/messages$`), 50001);
+    fake.refuse('POST', new RegExp(`^/channels/${round.channelId}/messages$`), 50001);
+
+    await fake.answered(fake.command('close', {}, moderator));
+    await until(() => fake.directMessagesTo(MOD.id).length > 0, 20_000);
+    await until(() => publishIdle(world as World), 20_000);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
       `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
     ]);
   }, 40_000);

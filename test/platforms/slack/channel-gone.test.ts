@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ThreadMessage } from '../../fakes/slack.js';
 import {
   BOT_TOKEN,
   CHANNEL,
   message,
+  opinions,
   SCOPE,
   type Stack,
   startRound,
@@ -55,6 +57,140 @@ describe('Slack: the round’s channel is archived, deleted or left by the bot m
     },
     20_000,
   );
+});
+
+/** What the starter of `roundId` (UMOD) is told by direct message when its channel is gone. */
+const goneNotice = (roundId: string) =>
+  `Round \`${roundId}\` (“Should our team adopt a four-day week?”) in <#${CHANNEL}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`;
+
+/** The texts the bot sent UMOD in their direct message (conversations.open's D channel). */
+const toModerator = (s: Stack) =>
+  s.fake.calls
+    .filter((c) => c.method === 'chat.postMessage' && c.args.channel === 'DUMOD')
+    .map((c) => String(c.args.text));
+
+describe('Slack: the starter hears that a round was cancelled for a channel gone', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('by direct message, when the close finds the channel refusing every post', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    for (const [i, text] of OPINIONS.entries()) {
+      await s.event(message(s, `U00${i + 1}`, text, questionTs));
+    }
+    await s.settle();
+    s.fake.refuseChannel(CHANNEL, 'is_archived');
+    await s.command('UMOD', 'close');
+    await until(async () =>
+      (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'cancelled' ? true : null,
+    );
+    await until(async () => toModerator(s).length > 0);
+    expect(toModerator(s)).toEqual([goneNotice(round.id)]);
+  }, 20_000);
+
+  it.each([
+    ['channel_archive', { user: 'UADMIN' }],
+    ['channel_deleted', {}],
+    ['group_archive', {}],
+    ['group_deleted', {}],
+  ])(
+    'at once, at %s: the round is cancelled with no close, once',
+    async (type, extra) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      await s.event(message(s, 'U001', OPINIONS[0] as string, questionTs));
+      await s.settle();
+      const event = { type, channel: CHANNEL, event_ts: '1700000000.000100', ...extra };
+      await s.event(event);
+      await until(async () =>
+        (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'cancelled' ? true : null,
+      );
+      await until(async () => toModerator(s).length > 0);
+      // Delivered again (Slack retries): nothing more is cancelled, nobody is told twice.
+      await s.event(event);
+      await s.settle();
+      expect(toModerator(s)).toEqual([goneNotice(round.id)]);
+      // Nothing was posted in the channel that is gone.
+      expect(
+        s.fake.calls.filter(
+          (c) => c.method === 'chat.postMessage' && c.args.channel === CHANNEL && c.args.thread_ts,
+        ),
+      ).toHaveLength(0);
+      expect(
+        s.log.lines.filter((l) => l.message === 'the round’s channel is gone; round cancelled'),
+      ).toHaveLength(1);
+    },
+    20_000,
+  );
+});
+
+describe('Slack: the bot is removed from a round’s channel, then invited back', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  const removed = (roundId: string) =>
+    `The bot was removed from <#${CHANNEL}>, where round \`${roundId}\` (“Should our team adopt a four-day week?”) is still open. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+
+  it.each(['channel_left', 'group_left'])(
+    'keeps the round open, tells its starter once for %s and member_left_channel together, and rereads the thread once invited back',
+    async (type) => {
+      s = await startStack();
+      const { round, questionTs } = await startRound(s);
+      const thread: ThreadMessage[] = [];
+      s.fake.threads.set(`${CHANNEL} ${questionTs}`, thread);
+      const live = message(s, 'U001', OPINIONS[0] as string, questionTs);
+      await s.event(live);
+      thread.push({ ts: String(live.ts), user: 'U001', text: OPINIONS[0] as string });
+      // A member leaving is nothing to the round.
+      const left = (user: string) => ({
+        type: 'member_left_channel',
+        user,
+        channel: CHANNEL,
+        channel_type: 'C',
+        team: 'T0001',
+      });
+      await s.event(left('U003'));
+      await s.settle();
+      expect(toModerator(s)).toEqual([]);
+      // One removal, which Slack may report with both events.
+      await s.event({ type, channel: CHANNEL, actor_id: 'UADMIN' });
+      await s.event(left(s.fake.botUserId));
+      await until(async () => toModerator(s).length > 0);
+      await s.settle();
+      expect(toModerator(s)).toEqual([removed(round.id)]);
+      expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+      // Said in the thread while the bot was away: Slack delivers none of it.
+      const meanwhile = message(s, 'U002', OPINIONS[1] as string, questionTs);
+      thread.push({ ts: String(meanwhile.ts), user: 'U002', text: OPINIONS[1] as string });
+      await s.event({
+        type: 'member_joined_channel',
+        user: s.fake.botUserId,
+        channel: CHANNEL,
+        channel_type: 'C',
+        team: 'T0001',
+      });
+      const counted = await until(async () => {
+        const list = await opinions(s, round.id);
+        return list.length === 2 ? list : null;
+      });
+      expect(counted.map((o) => o.text).sort()).toEqual([OPINIONS[0], OPINIONS[1]].sort());
+    },
+    20_000,
+  );
+
+  it('an archived channel of another workspace cancels nothing here', async () => {
+    s = await startStack();
+    const { round } = await startRound(s);
+    await s.event({ type: 'channel_archive', channel: CHANNEL, user: 'UADMIN' }, { team: 'T0999' });
+    await s.settle();
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    expect(toModerator(s)).toEqual([]);
+  }, 20_000);
 });
 
 describe('Slack: the progress message can no longer be edited', () => {

@@ -655,5 +655,7 @@ function pick(real: DeliberationService): SlackService {
     recentOpenRounds: (scope, limit) => real.recentOpenRounds(scope, limit),
     pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),
     isStatementMessage: (scope, channel, ts) => real.isStatementMessage(scope, channel, ts),
+    channelGone: (scope, channel) => real.channelGone(scope, channel),
+    botRemoved: (scope, channel) => real.botRemoved(scope, channel),
   };
 }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { CHANNEL_GONE_EVENTS } from '../../../src/platforms/slack/events.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const ADAPTER = join(ROOT, 'src/platforms/slack');
@@ -50,6 +51,16 @@ const SCOPES_OF_EVENT: Record<string, string> = {
   'message.groups': 'groups:history',
   reaction_added: 'reactions:read',
   reaction_removed: 'reactions:read',
+  // A round's channel archived, deleted or left: its rounds are cancelled at once.
+  channel_archive: 'channels:read',
+  channel_deleted: 'channels:read',
+  channel_left: 'channels:read',
+  group_archive: 'groups:read',
+  group_deleted: 'groups:read',
+  group_left: 'groups:read',
+  member_left_channel: 'channels:read',
+  // The bot invited back to a channel: its open rounds are reread.
+  member_joined_channel: 'channels:read',
 };
 
 /** Every `client.<family>.<method>(` in the adapter's source. */
@@ -74,6 +85,10 @@ describe('manifest.json', () => {
     expect(manifest.features.slash_commands[0]?.should_escape).toBe(false);
     expect([...manifest.settings.event_subscriptions.bot_events].sort()).toEqual(
       Object.keys(SCOPES_OF_EVENT).sort(),
+    );
+    // Every event the adapter listens for a channel going away is subscribed to.
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(
+      expect.arrayContaining([...CHANNEL_GONE_EVENTS]),
     );
     expect(manifest.settings.socket_mode_enabled).toBe(true);
     // The start form and the rating buttons are interactivity.

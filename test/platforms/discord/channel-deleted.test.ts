@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  MOD,
+  moderator,
+  roundWithOpinions,
+  snowflake,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const QUESTION = 'Should our team adopt a four-day week?';
+
+/**
+ * An admin deletes the channel a round lives in. Its thread goes with it, Discord sends
+ * CHANNEL_DELETE (and no THREAD_DELETE), and the channel cannot be told anything. The round
+ * used to stay open until a close, a whole pipeline run later, and then nobody was told.
+ */
+describe('a round whose channel was deleted', () => {
+  let world: World | undefined;
+  afterEach(async () => {
+    await world?.stop();
+  });
+
+  it('is cancelled at CHANNEL_DELETE and its starter is told by direct message; a round elsewhere goes on', async () => {
+    const other = { id: snowflake(), name: 'elsewhere' };
+    world = await startWorld({
+      fake: { channels: [{ id: snowflake(), name: 'general' }, other] },
+    });
+    const { fake, runtime, scope } = world;
+    const { round } = await roundWithOpinions(world);
+    const start = fake.command(
+      'start',
+      { question: 'Where should the offsite be?' },
+      { ...moderator, channelId: other.id },
+    );
+    const started = /Round `([^`]+)` started/.exec(
+      String((await fake.answered(start)).original?.content),
+    )?.[1];
+    expect(started).toBeDefined();
+
+    fake.deleteChannel(round.channelId);
+    await until(
+      async () => (await runtime.store.rounds.require(scope, round.id)).phase === 'cancelled',
+    );
+    expect((await runtime.store.rounds.require(scope, round.id)).deadline).toBeNull();
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `Round \`${round.id}\` (“${QUESTION}”) in <#${round.channelId}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`,
+    ]);
+    // Nothing was tried in the deleted channel: it cannot answer.
+    expect(
+      fake
+        .requested('POST', new RegExp(`^/channels/${round.channelId}/messages$`))
+        .filter((r) => r.status !== 200),
+    ).toEqual([]);
+    expect(
+      world.log.lines.filter((l) => l.message === 'the round’s channel is gone; round cancelled'),
+    ).toHaveLength(1);
+    // The round in the other channel was not touched.
+    const elsewhere = await runtime.store.rounds.require(scope, started as string);
+    expect(elsewhere.phase).toBe('collecting');
+  }, 30_000);
+
+  it('is cancelled all the same when its starter takes no direct messages, and that is logged', async () => {
+    world = await startWorld();
+    const { fake, runtime, scope } = world;
+    const { round } = await roundWithOpinions(world);
+    fake.closedDms.add(MOD.id);
+    fake.deleteChannel(round.channelId);
+    await until(
+      async () => (await runtime.store.rounds.require(scope, round.id)).phase === 'cancelled',
+    );
+    const refused = (l: { message: string }) =>
+      l.message === 'could not tell the member who started the round that it was cancelled';
+    await until(() => (world as World).log.lines.some(refused));
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+    // The refusal is Discord's, named in the log line.
+    expect(JSON.stringify(world.log.lines.filter(refused))).toContain(
+      'Cannot send messages to this user',
+    );
+  }, 30_000);
+});
