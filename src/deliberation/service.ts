@@ -41,7 +41,14 @@ import { ratingIdOf } from './pseudonym.js';
 import { type RoundExport, roundExport } from './round-export.js';
 import * as roundViews from './round-views.js';
 import { checkStartLimits } from './start-limits.js';
-import type { NoticeView, ResultsView, StatementView, StatusView } from './views.js';
+import {
+  headerOf,
+  type NoticeView,
+  type ResultsView,
+  type StatementView,
+  type StatusView,
+  statementDeletedNotice,
+} from './views.js';
 
 // Built in the modules above (or the domain) and exported here too, so callers import from one place.
 export { isTerminal } from '../domain/phase.js';
@@ -501,6 +508,28 @@ export class DeliberationService {
       ),
     );
     return open.filter((_, i) => untold[i]);
+  }
+
+  /**
+   * The platform says one of the bot's messages was deleted. Only the statement of an open
+   * poll matters: nobody can rate it any more, though the ratings given stay, so the
+   * thread is told what a moderator can do; once, however often the deletion is reported.
+   */
+  async statementDeleted(
+    scope: Scope,
+    channelId: string,
+    messageId: string,
+  ): Promise<NoticeView | null> {
+    const role = await this.deps.store.messages.lookup(scope, channelId, messageId);
+    if (role?.kind !== 'statement') return null;
+    const round = await this.deps.store.rounds.get(scope, role.roundId);
+    if (!round || round.phase !== 'polling' || round.version !== role.version) return null;
+    const first = await this.deps.store.events.firstSeen(
+      scope,
+      `statement-deleted:${channelId}:${messageId}`,
+    );
+    if (!first) return null;
+    return { ...headerOf(round), text: statementDeletedNotice(round) };
   }
 
   /**

@@ -144,6 +144,12 @@ export function unusedCritiquesNote(count: number): string | null {
   return `${who} the last statement; the round was finished on it, so no revision used ${count === 1 ? 'the critique' : 'their critiques'}.`;
 }
 
+/** Said in a round's thread when its open poll's statement was deleted. */
+export function statementDeletedNotice(round: Pick<Round, 'id' | 'deadline'>): string {
+  const when = round.deadline === null ? '' : ', or at the poll’s deadline';
+  return `The statement of round \`${round.id}\` was deleted, so it can no longer be rated. The ratings given so far are kept: \`/consensus finish\` posts the results on them${when}; \`/consensus cancel\` ends the round without results.`;
+}
+
 /**
  * Said to the member who started a round when the bot was removed from its channel: the
  * round stays open, but nothing said there reaches the bot until it is invited back.

@@ -41,7 +41,10 @@ export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
  * and channels.
  */
 export type DiscordService = PlatformService &
-  Pick<DeliberationService, 'openRounds' | 'pollReactions' | 'threadDeleted' | 'channelGone'>;
+  Pick<
+    DeliberationService,
+    'openRounds' | 'pollReactions' | 'threadDeleted' | 'channelGone' | 'statementDeleted'
+  >;
 
 export interface DiscordBotOptions
   extends Pick<InteractionsOptions, 'moderatorRoles' | 'deferAfterMs' | 'maxRequestBytes'> {
@@ -218,6 +221,12 @@ export class DiscordBot {
     const place = this.placeOf(message);
     if (!place) return;
     this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
+      // The statement of an open poll (a moderator deleted it): its thread is told.
+      const notice = await this.service.statementDeleted(place.scope, place.threadId, message.id);
+      if (notice) {
+        await this.platform.postNotice(notice);
+        return;
+      }
       await this.service.removeReply({
         scope: place.scope,
         channelId: place.parentId,

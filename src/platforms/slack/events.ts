@@ -104,6 +104,14 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
   if (event.subtype === 'message_deleted') {
     const previous = event.previous_message;
     const deleted = event.deleted_ts ?? previous?.ts;
+    if (deleted && (!previous || isAutomated(previous, meta))) {
+      // Perhaps the statement of an open poll (an admin deleted it): its thread is told.
+      const notice = await deps.service.statementDeleted(meta.scope, channel, deleted);
+      if (notice) {
+        await deps.port.postNotice(notice);
+        return;
+      }
+    }
     if (!previous && deleted) {
       // Slack omits previous_message for some deletions (very old messages, some clients):
       // the thread is unknown, so the channel's open rounds are asked for the message.

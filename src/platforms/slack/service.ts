@@ -11,4 +11,5 @@ export type SlackService = PlatformService &
     | 'isStatementMessage'
     | 'channelGone'
     | 'botRemoved'
+    | 'statementDeleted'
   >;

@@ -11,37 +11,11 @@ import {
   startRound,
   startWorld,
   threadPost,
+  toPoll,
+  toStatement,
   until,
   type World,
 } from './support.js';
-
-/** A round with two opinions, closed; resolves once its statement is posted. */
-async function toStatement(world: World) {
-  const { fake } = world;
-  const { round, threadId } = await startRound(world);
-  fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-  fake.say(threadId, ben, 'Five days; customers expect us.');
-  await settle(world);
-  await fake.answered(fake.command('close', {}, moderator));
-  const statement = await threadPost(world, threadId, 'Proposed statement');
-  return { round, threadId, statementId: idOf(statement.response) };
-}
-
-/** …and once its three poll reactions are on and the round polls. */
-async function toPoll(world: World) {
-  const posted = await toStatement(world);
-  await world.fake.waitForRequest(
-    'PUT',
-    new RegExp(`/messages/${posted.statementId}/reactions/.+/@me$`),
-    3,
-  );
-  await until(
-    async () =>
-      (await world.runtime.store.rounds.require(world.scope, posted.round.id)).phase ===
-        'polling' || null,
-  );
-  return posted;
-}
 
 describe('Discord: reactions as ratings', () => {
   let world: World;

@@ -268,3 +268,31 @@ export function contentOf(world: World, id: string): string {
   const reply = world.fake.reply(id);
   return String(reply.original?.content ?? reply.followUps[0]?.content);
 }
+
+/** A round with two opinions, closed; resolves once its statement is posted. */
+export async function toStatement(world: World) {
+  const { fake } = world;
+  const { round, threadId } = await startRound(world);
+  fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+  fake.say(threadId, ben, 'Five days; customers expect us.');
+  await settle(world);
+  await fake.answered(fake.command('close', {}, moderator));
+  const statement = await threadPost(world, threadId, 'Proposed statement');
+  return { round, threadId, statementId: idOf(statement.response) };
+}
+
+/** …and once its three poll reactions are on and the round polls. */
+export async function toPoll(world: World) {
+  const posted = await toStatement(world);
+  await world.fake.waitForRequest(
+    'PUT',
+    new RegExp(`/messages/${posted.statementId}/reactions/.+/@me$`),
+    3,
+  );
+  await until(
+    async () =>
+      (await world.runtime.store.rounds.require(world.scope, posted.round.id)).phase ===
+        'polling' || null,
+  );
+  return posted;
+}

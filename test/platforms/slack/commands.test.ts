@@ -657,5 +657,6 @@ function pick(real: DeliberationService): SlackService {
     isStatementMessage: (scope, channel, ts) => real.isStatementMessage(scope, channel, ts),
     channelGone: (scope, channel) => real.channelGone(scope, channel),
     botRemoved: (scope, channel) => real.botRemoved(scope, channel),
+    statementDeleted: (scope, channel, ts) => real.statementDeleted(scope, channel, ts),
   };
 }
