@@ -2,6 +2,7 @@ import {
   type AnyThreadChannel,
   type Client,
   type ClientEvents,
+  DiscordAPIError,
   type DMChannel,
   Events,
   type Guild,
@@ -12,6 +13,7 @@ import {
   type PartialMessage,
   type PartialMessageReaction,
   type PartialUser,
+  RESTJSONErrorCodes,
   Status,
   type User,
 } from 'discord.js';
@@ -197,7 +199,9 @@ export class DiscordBot {
     const place = this.placeOf(updated);
     if (!place) return;
     this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
-      const message = updated.partial ? await updated.fetch().catch(() => null) : updated;
+      // Gone meanwhile (Unknown Message): nothing to read. Any other failure is thrown, so
+      // the open rounds are reread (handleInOrder) and the edit is not lost.
+      const message = updated.partial ? await updated.fetch().catch(unlessUnknownMessage) : updated;
       // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
       if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
       const outcome = await this.service.reply({
@@ -474,4 +478,12 @@ function isMemberMessage(message: Message): boolean {
     !message.system &&
     (message.type === MessageType.Default || message.type === MessageType.Reply)
   );
+}
+
+/** null for a message Discord no longer has (deleted meanwhile); any other error rethrown. */
+function unlessUnknownMessage(error: unknown): null {
+  if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage) {
+    return null;
+  }
+  throw error;
 }

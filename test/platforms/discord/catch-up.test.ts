@@ -368,4 +368,35 @@ describe('Discord: catching up on what happened while the bot was offline', () =
       ]),
     );
   });
+
+  it('rereads an edit of an uncached message whose fetch failed, and drops one of a message deleted meanwhile', async () => {
+    world = await startWorld({ catchUpLimits: { afterFailureMs: 100 } });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const kept = String(fake.say(threadId, ana, 'Four days is too few.').id);
+    const gone = String(fake.say(threadId, ben, 'Five days.').id);
+    await settle(world);
+    const thread = world.discord.client.channels.cache.get(threadId);
+    if (!thread?.isTextBased()) throw new Error('thread not cached');
+    thread.messages.cache.delete(kept);
+    thread.messages.cache.delete(gone);
+    const reread = 'a Discord event could not be handled; the open rounds will be reread';
+    const rereads = () => (world as World).log.lines.filter((l) => l.message === reread).length;
+
+    // Deleted before the bot could fetch it: Unknown Message, nothing to reread.
+    fake.edit(gone, 'Five days, firmly.', { withoutContent: true });
+    fake.messages.delete(gone);
+    await settle(world);
+    expect(rereads()).toBe(0);
+
+    // Discord refuses the fetch: the edit comes in with the reread.
+    const allow = fake.refuse('GET', new RegExp(`^/channels/${threadId}/messages/${kept}$`), 50001);
+    fake.edit(kept, 'Four days could work with a rota.', { withoutContent: true });
+    await until(async () => rereads() > 0 || null, 5_000);
+    allow();
+    await until(async () => {
+      const texts = (await opinions(world as World, round.id)).map((o) => o.text);
+      return texts.includes('Four days could work with a rota.') || null;
+    }, 5_000);
+  });
 });
