@@ -523,7 +523,7 @@ export class DeliberationService {
     const role = await this.deps.store.messages.lookup(scope, channelId, messageId);
     if (role?.kind !== 'statement') return null;
     const round = await this.deps.store.rounds.get(scope, role.roundId);
-    if (!round || round.phase !== 'polling' || round.version !== role.version) return null;
+    if (round?.phase !== 'polling' || round.version !== role.version) return null;
     const first = await this.deps.store.events.firstSeen(
       scope,
       `statement-deleted:${channelId}:${messageId}`,

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliberationService } from '../../../src/deliberation/service.js';
-import type { MessageReaction, ThreadMessage } from '../../fakes/slack.js';
+import type { ThreadMessage } from '../../fakes/slack.js';
 import {
   CHANNEL,
+  closeToPoll,
   message,
   opinions,
   reaction,
@@ -32,31 +33,6 @@ function failingOnce(real: DeliberationService, method: 'reply' | 'react'): Deli
     return inner(event);
   }) as never;
   return real;
-}
-
-/**
- * Closes the round and waits for its statement and the bot's three poll reactions, which
- * the fake's reactions.get then lists (add members to `onStatement` as they react).
- */
-async function closeToPoll(
-  s: Stack,
-): Promise<{ statementTs: string; onStatement: MessageReaction[] }> {
-  await s.command('UMOD', 'close');
-  const statementPost = await s.fake.waitFor(
-    (c) =>
-      c.method === 'chat.postMessage' &&
-      String(c.args.text).startsWith('Proposed statement') &&
-      c.status === 200,
-  );
-  const statementTs = String(statementPost.response?.ts);
-  await until(async () => s.fake.ok('reactions.add').length === 3);
-  const onStatement: MessageReaction[] = [
-    { name: '+1', users: [s.fake.botUserId] },
-    { name: 'shrug', users: [s.fake.botUserId] },
-    { name: '-1', users: [s.fake.botUserId] },
-  ];
-  s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
-  return { statementTs, onStatement };
 }
 
 /** A thread under a question in the fake Slack: what conversations.replies lists. */

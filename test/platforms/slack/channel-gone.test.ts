@@ -5,18 +5,16 @@ import {
   CHANNEL,
   message,
   opinions,
+  roundWithOpinions,
   SCOPE,
   type Stack,
   startRound,
   startStack,
+  THREE_OPINIONS,
   until,
 } from './support.js';
 
-const OPINIONS = [
-  'A four-day week would reduce burnout and help us focus.',
-  'Customers expect us five days a week, so support would suffer.',
-  'Only as a three-month trial with Friday support covered.',
-];
+const OPINIONS = THREE_OPINIONS;
 
 describe('Slack: the round’s channel is archived, deleted or left by the bot mid-round', () => {
   let s: Stack;
@@ -28,11 +26,7 @@ describe('Slack: the round’s channel is archived, deleted or left by the bot m
     'cancels the round when the statement cannot be posted (%s), instead of polling on nothing',
     async (code) => {
       s = await startStack();
-      const { round, questionTs } = await startRound(s);
-      for (const [i, text] of OPINIONS.entries()) {
-        await s.event(message(s, `U00${i + 1}`, text, questionTs));
-      }
-      await s.settle();
+      const { round } = await roundWithOpinions(s);
       // From now on every post into the channel is refused, as Slack refuses them.
       s.fake.fail('chat.postMessage', code, 1_000);
       s.fake.fail('chat.update', code, 1_000);
@@ -77,11 +71,7 @@ describe('Slack: the starter hears that a round was cancelled for a channel gone
 
   it('by direct message, when the close finds the channel refusing every post', async () => {
     s = await startStack();
-    const { round, questionTs } = await startRound(s);
-    for (const [i, text] of OPINIONS.entries()) {
-      await s.event(message(s, `U00${i + 1}`, text, questionTs));
-    }
-    await s.settle();
+    const { round } = await roundWithOpinions(s);
     s.fake.refuseChannel(CHANNEL, 'is_archived');
     await s.command('UMOD', 'close');
     await until(async () =>
@@ -203,11 +193,7 @@ describe('Slack: the progress message can no longer be edited', () => {
     'stops editing it after Slack refuses once (%s), and the round goes on',
     async (code) => {
       s = await startStack();
-      const { round, questionTs } = await startRound(s);
-      for (const [i, text] of OPINIONS.entries()) {
-        await s.event(message(s, `U00${i + 1}`, text, questionTs));
-      }
-      await s.settle();
+      const { round } = await roundWithOpinions(s);
       // Someone deleted the progress message (or Slack will not let it be changed).
       s.fake.fail('chat.update', code, 1_000);
       await s.command('UMOD', 'close');
@@ -244,11 +230,7 @@ describe('Slack: a moderator closes a round after the bot was removed from its c
 
   it('is told to invite the bot back, and the round stays open for when it is', async () => {
     s = await startStack();
-    const { round, questionTs } = await startRound(s);
-    for (const [i, text] of OPINIONS.entries()) {
-      await s.event(message(s, `U00${i + 1}`, text, questionTs));
-    }
-    await s.settle();
+    const { round } = await roundWithOpinions(s);
     // Removed from the channel: conversations.info says so, and Slack refuses its posts there.
     s.fake.channels.set(CHANNEL, { is_member: false });
     await s.command('UMOD', 'close');
@@ -278,11 +260,7 @@ describe('Slack: the bot token is revoked mid-round', () => {
 
   it('tells the operator once, at error level, what to do, and never logs the token', async () => {
     s = await startStack();
-    const { questionTs } = await startRound(s);
-    for (const [i, text] of OPINIONS.entries()) {
-      await s.event(message(s, `U00${i + 1}`, text, questionTs));
-    }
-    await s.settle();
+    await roundWithOpinions(s);
     // The app was uninstalled: every call with the old token is refused.
     s.fake.fail('chat.postMessage', 'token_revoked', 1_000);
     s.fake.fail('chat.update', 'token_revoked', 1_000);

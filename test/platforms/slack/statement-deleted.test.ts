@@ -1,39 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CHANNEL,
+  closeToPoll,
   deleted,
   deletedWithoutThread,
-  message,
   reaction,
+  roundWithOpinions,
   SCOPE,
   type Stack,
-  startRound,
   startStack,
   until,
 } from './support.js';
 
-const OPINIONS = [
-  'A four-day week would reduce burnout and help us focus.',
-  'Customers expect us five days a week, so support would suffer.',
-  'Only as a three-month trial with Friday support covered.',
-];
-
 /** A round polling on its statement, with one member's 👍 on it. */
 async function pollWithOneRating(s: Stack) {
-  const { round, questionTs } = await startRound(s);
-  for (const [i, text] of OPINIONS.entries()) {
-    await s.event(message(s, `U00${i + 1}`, text, questionTs));
-  }
-  await s.settle();
-  await s.command('UMOD', 'close');
-  const post = await s.fake.waitFor(
-    (c) =>
-      c.method === 'chat.postMessage' &&
-      String(c.args.text).startsWith('Proposed statement') &&
-      c.status === 200,
-  );
-  const statementTs = String(post.response?.ts);
-  await until(async () => s.fake.ok('reactions.add').length === 3);
+  const { round, questionTs } = await roundWithOpinions(s);
+  const { statementTs } = await closeToPoll(s);
   await s.event(reaction(s, 'U001', '+1', statementTs));
   await s.settle();
   const statement = {
@@ -41,7 +23,7 @@ async function pollWithOneRating(s: Stack) {
     channel: CHANNEL,
     user: s.fake.botUserId,
     bot_id: s.fake.botId,
-    text: String(post.args.text),
+    text: 'Proposed statement',
     ts: statementTs,
     thread_ts: questionTs,
   };

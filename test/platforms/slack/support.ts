@@ -10,7 +10,7 @@ import { LexicalRewardModel } from '../../../src/models/offline/lexical-reward-m
 import type { Generator, RewardModel } from '../../../src/models/ports.js';
 import type { SlackCatchUpLimits } from '../../../src/platforms/slack/catch-up.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
-import { FakeSlack, postSigned } from '../../fakes/slack.js';
+import { FakeSlack, type MessageReaction, postSigned } from '../../fakes/slack.js';
 import { RecordingLog, until as waitUntil } from '../../support/harness.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
 
@@ -510,4 +510,46 @@ export function click(
       },
     ],
   });
+}
+
+/**
+ * Closes the round and waits for its statement and the bot's three poll reactions, which
+ * the fake's reactions.get then lists (add members to `onStatement` as they react).
+ */
+export async function closeToPoll(
+  s: Stack,
+): Promise<{ statementTs: string; onStatement: MessageReaction[] }> {
+  await s.command('UMOD', 'close');
+  const statementPost = await s.fake.waitFor(
+    (c) =>
+      c.method === 'chat.postMessage' &&
+      String(c.args.text).startsWith('Proposed statement') &&
+      c.status === 200,
+  );
+  const statementTs = String(statementPost.response?.ts);
+  await until(async () => s.fake.ok('reactions.add').length === 3);
+  const onStatement: MessageReaction[] = [
+    { name: '+1', users: [s.fake.botUserId] },
+    { name: 'shrug', users: [s.fake.botUserId] },
+    { name: '-1', users: [s.fake.botUserId] },
+  ];
+  s.fake.reactions.set(`${CHANNEL} ${statementTs}`, onStatement);
+  return { statementTs, onStatement };
+}
+
+/** Three members' opinions on the four-day week, as U001, U002 and U003 give them. */
+export const THREE_OPINIONS = [
+  'A four-day week would reduce burnout and help us focus.',
+  'Customers expect us five days a week, so support would suffer.',
+  'Only as a three-month trial with Friday support covered.',
+];
+
+/** Starts a round and has U001-U003 give THREE_OPINIONS in its thread, handled. */
+export async function roundWithOpinions(stack: Stack) {
+  const started = await startRound(stack);
+  for (const [i, text] of THREE_OPINIONS.entries()) {
+    await stack.event(message(stack, `U00${i + 1}`, text, started.questionTs));
+  }
+  await stack.settle();
+  return started;
 }
