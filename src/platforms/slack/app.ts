@@ -272,7 +272,11 @@ export class SlackAdapter {
    * Rereads the open rounds in the background: what members did while the bot was down
    * is lost once Slack's few retries are over. Tracked, so stop() waits for it as for events.
    */
-  private catchUp(service: SlackService, installation: Installation): void {
+  private catchUp(
+    service: SlackService,
+    installation: Installation,
+    onlyChannel: string | null = null,
+  ): void {
     const { log } = this.options;
     const catchUp = new SlackCatchUp({
       client: this.app.client,
@@ -287,7 +291,7 @@ export class SlackAdapter {
       ...(this.options.catchUpLimits && { limits: this.options.catchUpLimits }),
     });
     void this.track(
-      catchUp.workspace(installation.scope).catch((error: unknown) => {
+      catchUp.workspace(installation.scope, onlyChannel).catch((error: unknown) => {
         log.error({ error: describe(error) }, 'could not catch up on the open rounds');
         // Redis still away: the replies the reread was for are lost unless it runs again.
         this.rereadLater(error, 'the open rounds will be reread again');
@@ -691,13 +695,13 @@ export class SlackAdapter {
       });
     }
     // Invited back where it had been removed: what members said meanwhile never reached the
-    // bot, so the open rounds are reread, as at start.
+    // bot, so that channel's open rounds are reread, as at start.
     app.event('member_joined_channel', async ({ event, body, context }) => {
       const meta = metaOf(body, context);
       const { service, installation } = this;
       if (!meta || !service || !installation || !isBotJoining(event, meta)) return;
-      log.info({ channel: event.channel }, 'the bot joined a channel; rereading the open rounds');
-      this.catchUp(service, installation);
+      log.info({ channel: event.channel }, 'the bot joined a channel; rereading its open rounds');
+      this.catchUp(service, installation, event.channel);
     });
   }
 }

@@ -92,9 +92,13 @@ export class SlackCatchUp {
     this.limits = { ...SLACK_CATCH_UP_LIMITS, ...deps.limits };
   }
 
-  /** Every open round of the workspace, one at a time; a failing round does not stop the rest. */
-  async workspace(scope: Scope): Promise<void> {
-    const open = await this.deps.service.recentOpenRounds(scope, this.limits.rounds);
+  /**
+   * Every open round of the workspace (or of one channel), one at a time; a failing round
+   * does not stop the rest.
+   */
+  async workspace(scope: Scope, onlyChannel: string | null = null): Promise<void> {
+    const recent = await this.deps.service.recentOpenRounds(scope, this.limits.rounds);
+    const open = recent.filter((s) => onlyChannel === null || s.round.channelId === onlyChannel);
     for (const state of open) {
       if (this.deps.stopping()) return;
       const report = await this.round(scope, state);
