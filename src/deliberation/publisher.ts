@@ -59,12 +59,18 @@ async function threadGone(
   await tellRoundGone(port, deps.log, cancelled, gone.how);
 }
 
-/** What a member waits for in the thread, and is told about when it cannot be posted. */
-const AWAITED: Partial<Record<PublishJob['kind'], string>> = {
-  question: 'question',
-  statement: 'statement',
-  'critique-invite': 'call for critiques',
-  results: 'results',
+/**
+ * What a member waits for in the thread, told about when it cannot be posted, with what a
+ * moderator can do once the permission is back: nothing is lost by waiting for it.
+ */
+const AWAITED: Partial<Record<PublishJob['kind'], { what: string; then: string }>> = {
+  question: { what: 'question', then: 'a moderator can cancel the round and start it again' },
+  statement: { what: 'statement', then: 'a moderator can post it with `/consensus close`' },
+  'critique-invite': {
+    what: 'call for critiques',
+    then: 'replies in the thread count as critiques, and `/consensus close` writes the revision',
+  },
+  results: { what: 'results', then: '`/consensus results` shows them' },
 };
 
 /**
@@ -76,14 +82,14 @@ const AWAITED: Partial<Record<PublishJob['kind'], string>> = {
  */
 export function publishGaveUp(deps: PublisherDeps) {
   return async (job: PublishJob, error: Error): Promise<void> => {
-    const what = AWAITED[job.kind];
+    const awaited = AWAITED[job.kind];
     const port = deps.platforms[job.scope.platform];
-    if (!what || !port) return;
+    if (!awaited || !port) return;
     const round = await deps.store.rounds.get(job.scope, job.roundId);
     if (!round) return;
     const ids = { roundId: round.id, scope: round.scope, kind: job.kind, err: error.message };
     deps.log.error(ids, 'gave up posting a round’s message');
-    const text = `The ${what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, a moderator can cancel the round and start it again.`;
+    const text = `The ${awaited.what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, ${awaited.then}.`;
     try {
       await port.postNotice({ ...headerOf(round), thread: null, text });
     } catch (noticeError) {

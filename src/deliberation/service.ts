@@ -22,7 +22,7 @@ import {
   RoundSettingsSchema,
 } from '../domain/round.js';
 import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
-import type { DeadlineJob } from '../pipeline/payloads.js';
+import { type DeadlineJob, statementOnce } from '../pipeline/payloads.js';
 import type { PipelineQueues } from '../pipeline/queues.js';
 import type { Store } from '../store/store.js';
 import { type CommandRequest, checkCommandLimits } from './command-limits.js';
@@ -234,6 +234,10 @@ export class DeliberationService {
           `This round is already closed and ${describePhase(round.phase)}; the statement will follow.`,
         );
       case 'polling':
+        // The statement never reached the thread (its job gave up: a permission was gone).
+        // Once it is back, close posts it again, rather than the opinions being lost to a
+        // cancel and a new start. The round is returned still polling, to say so.
+        if (await this.repostStatement(round)) return round;
         throw new DomainError(
           'illegal_transition',
           'This round is polling members on its statement: use `finish` to end it, or `critique` to revise it.',
@@ -241,6 +245,24 @@ export class DeliberationService {
       default:
         throw new DomainError('illegal_transition', `This round is ${describePhase(round.phase)}.`);
     }
+  }
+
+  /** Posts a polling round's statement again if it never was; whether it was queued. */
+  private async repostStatement(round: Round): Promise<boolean> {
+    const slot = `statement:${round.version}`;
+    if (await this.deps.store.messages.slot(round.scope, round.id, slot)) return false;
+    const job = {
+      scope: round.scope,
+      roundId: round.id,
+      kind: 'statement' as const,
+      version: round.version,
+      text: null,
+    };
+    const retried = await this.deps.queues.retryPublish(job, statementOnce(round.version));
+    if (retried === 'retried') {
+      this.deps.log.info({ roundId: round.id, scope: round.scope }, 'statement posted again');
+    }
+    return retried !== 'done';
   }
 
   /** Moves a round into a pipeline run for `version`; of two racing callers one wins. */

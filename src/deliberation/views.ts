@@ -144,6 +144,11 @@ export function unusedCritiquesNote(count: number): string | null {
   return `${who} the last statement; the round was finished on it, so no revision used ${count === 1 ? 'the critique' : 'their critiques'}.`;
 }
 
+/** Answered to a `close` that posts again a statement whose earlier tries all failed. */
+export function repostText(roundId: string): string {
+  return `The statement of round \`${roundId}\` never reached its thread: posting it again now. If it still cannot be posted, the channel is told again.`;
+}
+
 /** Said in a round's thread when its open poll's statement was deleted. */
 export function statementDeletedNotice(round: Pick<Round, 'id' | 'deadline'>): string {
   const when = round.deadline === null ? '' : ', or at the poll’s deadline';

@@ -54,6 +54,11 @@ export const DeadlineJobSchema = z.object({
 });
 export type DeadlineJob = z.infer<typeof DeadlineJobSchema>;
 
+/** What makes a version's statement post once (its publish job's `once` key). */
+export function statementOnce(version: number): string {
+  return `statement-v${version}`;
+}
+
 /** BullMQ job ids may not contain ':' nor be all digits; ours are built only from safe parts. */
 export function jobId(...parts: (string | number)[]): string {
   return parts.join('-');

@@ -82,6 +82,26 @@ export class PipelineQueues {
   }
 
   /**
+   * Runs an idempotent publish once more after it gave up (a permission it lacked was
+   * restored): 'retried' when it had failed, or is gone and so is added again; 'pending'
+   * while it still waits or runs; 'done' when it completed.
+   */
+  async retryPublish(job: PublishJob, once: string): Promise<'retried' | 'pending' | 'done'> {
+    const existing = await this.publish.getJob(
+      jobId('pub', scopeKey(job.scope), job.roundId, once),
+    );
+    if (!existing) {
+      await this.enqueuePublish(job, once);
+      return 'retried';
+    }
+    const state = await existing.getState();
+    if (state === 'completed') return 'done';
+    if (state !== 'failed') return 'pending';
+    await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return 'retried';
+  }
+
+  /**
    * Per phase and version: a deadline that starts the next phase (a poll's deadline that
    * opens a critique round) runs while the next deadline is added, and BullMQ ignores an
    * add whose id belongs to a job that still exists.

@@ -17,7 +17,7 @@ import type {
 } from '../models/ports.js';
 import type { Store } from '../store/store.js';
 import { ledgerHolder, stageLedger } from './ledger.js';
-import type { StageJob } from './payloads.js';
+import { type StageJob, statementOnce } from './payloads.js';
 import type { PipelineQueues } from './queues.js';
 import { ratingsHistory } from './ratings-history.js';
 
@@ -298,7 +298,7 @@ async function announcePoll(deps: StageDeps, job: StageJob): Promise<void> {
         version: job.version,
         text: null,
       },
-      `statement-v${job.version}`,
+      statementOnce(job.version),
     ),
   ]);
 }

@@ -207,6 +207,11 @@ export class FakeSlack {
     this.refused.set(channel, error);
   }
 
+  /** Lifts `refuseChannel`: the channel takes the bot's posts again. */
+  allowChannel(channel: string): void {
+    this.refused.delete(channel);
+  }
+
   private addFault(
     method: string,
     fault: { status: number; retryAfter?: number; error?: string },

@@ -18,6 +18,7 @@ import {
   PermissionFlagsBits,
 } from 'discord.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
+import { repostText } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -216,6 +217,7 @@ export class Interactions {
     switch (command.kind) {
       case 'close': {
         const round = await service.close(target, actor);
+        if (round.phase === 'polling') return { ephemeral: true, content: repostText(round.id) };
         return {
           ephemeral: true,
           content: `Round \`${round.id}\` is closed: writing the ${round.version === 0 ? 'statement' : 'revised statement'} now. It will appear in the thread.`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RoundTarget } from '../../deliberation/service.js';
+import { repostText } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { RoundSettings } from '../../domain/round.js';
@@ -109,6 +110,7 @@ async function execute(
     case 'close': {
       const actor = await moderators.forModeration(scope.workspaceId, userId);
       const round = await service.close(target, actor);
+      if (round.phase === 'polling') return { text: repostText(round.id) };
       return {
         text:
           round.version === 0

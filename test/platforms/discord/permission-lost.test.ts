@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   channelPosts,
+  contentOf,
+  embedsOf,
   MOD,
   moderator,
   publishIdle,
@@ -35,9 +37,43 @@ describe('a round whose thread the bot may no longer post in', () => {
     await until(() => notices().length > 0, 20_000);
     await until(idle, 20_000);
     expect(notices()).toEqual([
-      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
+      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can post it with \`/consensus close\`.`,
     ]);
   }, 40_000);
+
+  it('posts the statement with close once the permission is back, and the poll opens', async () => {
+    world = await startWorld();
+    const { fake, runtime, scope } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    const restore = fake.refuse('POST', new RegExp(`^/channels/${threadId}/messages$`), 50013);
+    await fake.answered(fake.command('close', {}, moderator));
+    await until(
+      () => channelPosts(world as World).some((t) => t.includes('could not be posted')),
+      20_000,
+    );
+    await until(() => publishIdle(world as World), 20_000);
+    expect((await runtime.store.rounds.require(scope, round.id)).deadline).toBeNull();
+
+    restore();
+    const again = fake.command('close', {}, moderator);
+    await fake.answered(again);
+    expect(contentOf(world, again)).toBe(
+      `The statement of round \`${round.id}\` never reached its thread: posting it again now. If it still cannot be posted, the channel is told again.`,
+    );
+    const posted = () =>
+      fake
+        .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+        .filter((r) => r.status === 200 && embedsOf(r.body)[0]?.title?.includes('Proposed'));
+    await until(() => posted().length > 0, 20_000);
+    // Posted once, and the poll opens on it.
+    await until(() => publishIdle(world as World), 20_000);
+    expect(posted()).toHaveLength(1);
+    expect(await runtime.store.messages.slot(scope, round.id, 'statement:1')).not.toBeNull();
+    // A close once it is posted is refused as for any polling round.
+    const late = fake.command('close', {}, moderator);
+    await fake.answered(late);
+    expect(contentOf(world, late)).toMatch(/polling members on its statement/);
+  }, 60_000);
 
   it('tells the member who started the round by direct message when the channel refuses that too', async () => {
     world = await startWorld();
@@ -51,7 +87,7 @@ describe('a round whose thread the bot may no longer post in', () => {
     await until(() => fake.directMessagesTo(MOD.id).length > 0, 20_000);
     await until(() => publishIdle(world as World), 20_000);
     expect(fake.directMessagesTo(MOD.id)).toEqual([
-      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can cancel the round and start it again.`,
+      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a server admin has restored it, a moderator can post it with \`/consensus close\`.`,
     ]);
   }, 40_000);
 });

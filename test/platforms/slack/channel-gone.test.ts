@@ -278,3 +278,41 @@ describe('Slack: the bot token is revoked mid-round', () => {
     expect(JSON.stringify(s.log.lines)).not.toContain(BOT_TOKEN);
   }, 20_000);
 });
+
+describe('Slack: the channel lets only admins post while the statement is due', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('tells the starter what did not appear, and close posts the statement once the bot may post again', async () => {
+    s = await startStack();
+    const { round, questionTs } = await roundWithOpinions(s);
+    s.fake.refuseChannel(CHANNEL, 'restricted_action');
+    await s.command('UMOD', 'close');
+    // The channel refuses the notice too, so the starter hears it directly.
+    await until(async () => toModerator(s).some((t) => t.includes('could not be posted')), 30_000);
+    expect(toModerator(s)).toEqual([
+      `The statement of round \`${round.id}\` (“Should our team adopt a four-day week?”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a workspace admin has restored it, a moderator can post it with \`/consensus close\`.`,
+    ]);
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('polling');
+
+    s.fake.allowChannel(CHANNEL);
+    await s.command('UMOD', 'close');
+    await s.fake.waitFor(
+      (c) =>
+        c.method === 'respond' &&
+        String(c.args.text).includes('never reached its thread: posting it again now'),
+    );
+    const statement = await s.fake.waitFor(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        c.args.thread_ts === questionTs &&
+        String(c.args.text).startsWith('Proposed statement') &&
+        c.status === 200 &&
+        c.response?.ok === true,
+    );
+    expect(statement.args.channel).toBe(CHANNEL);
+    await until(async () => s.fake.ok('reactions.add').length === 3);
+  }, 40_000);
+});
