@@ -601,9 +601,15 @@ export class DeliberationService {
     });
     if (polled) await this.recordCancelledPoll(moved);
     await this.stopTimers(moved);
-    if (running) {
+    // A poll whose statement is not posted yet (the cancel landed as the select stage
+    // finished) was announced as "the statement is below" by a progress edit that may run
+    // before the cancel: it has to be edited once more, to say the round was cancelled.
+    const unposted =
+      polled &&
+      !(await this.deps.store.messages.slot(moved.scope, moved.id, `statement:${moved.version}`));
+    if (running || unposted) {
       // The run's progress message would otherwise stay at "Working on it" for good.
-      const version = moved.version + 1;
+      const version = running ? moved.version + 1 : moved.version;
       await this.deps.queues.enqueuePublish(
         { scope: moved.scope, roundId: moved.id, kind: 'progress', version, text: null },
         `progress-v${version}-a${moved.attempt}-cancelled`,

@@ -70,4 +70,26 @@ describe('a cancel racing the select stage', () => {
     expect(h.platform.posted.filter((m) => m.kind === 'statement')).toEqual([]);
     expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
   });
+
+  it('after the progress said the statement is below, before the statement is queued', async () => {
+    const { service, store, queues } = h.runtime;
+    const { round, target } = await closed();
+    const original = queues.enqueuePublish.bind(queues);
+    queues.enqueuePublish = async (job, once) => {
+      if (job.kind === 'statement') {
+        // The "Done" edit, queued beside the statement, and every earlier edit are shown
+        // before the cancel lands: no edit is left to run after it.
+        await until(async () => progress().some((line) => line.includes('the statement is below')));
+        await until(idle);
+        await service.cancel(target, MODERATOR);
+      }
+      return original(job, once);
+    };
+    await service.close(target, MODERATOR);
+    await until(async () => h.platform.posted.some((m) => m.kind === 'notice'));
+    await until(idle);
+    expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+    expect(h.platform.posted.filter((m) => m.kind === 'statement')).toEqual([]);
+    expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
+  });
 });
