@@ -103,6 +103,11 @@ export async function resultsView(store: Store, round: Round): Promise<ResultsVi
   for (let v = 1; v <= round.version; v++) {
     const poll = await store.polls.poll(round.scope, round.id, v);
     if (!poll) continue;
+    // Cancelled before its statement was posted: nobody saw it, so it was put to no vote.
+    const unseen =
+      round.phase === 'cancelled' &&
+      (await store.messages.slot(round.scope, round.id, `statement:${v}`)) === null;
+    if (unseen) continue;
     const ratings = await store.polls.ratings(round.scope, poll);
     const scores = await store.polls.scores(round.scope, round.id, v);
     if (scores) models.push({ version: v, model: scores.model });

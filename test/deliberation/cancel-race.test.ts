@@ -91,5 +91,7 @@ describe('a cancel racing the select stage', () => {
     expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
     expect(h.platform.posted.filter((m) => m.kind === 'statement')).toEqual([]);
     expect(progress().at(-1)).toContain('Stopped: the round was cancelled.');
+    // Its results hold no statement: the one chosen was never put to the vote.
+    expect((await service.results(target)).versions).toEqual([]);
   });
 });
