@@ -349,7 +349,7 @@ export async function onChannelGone(
   // Members come and go all the time; only the bot's own leaving concerns its rounds.
   if (type === 'member_left_channel' && (!user || user !== meta.botUserId)) return;
   const ids = { scope: meta.scope, event: type };
-  if (type === 'channel_left' || type === 'group_left' || type === 'member_left_channel') {
+  if ((BOT_REMOVED_EVENTS as readonly string[]).includes(type)) {
     for (const round of await deps.service.botRemoved(meta.scope, channel)) {
       deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
       await deps.port.directMessage(round.createdBy, botRemovedNotice(round)).catch((error) => {
