@@ -635,7 +635,20 @@ export class DeliberationService {
   }
 
   async status(target: RoundTarget): Promise<StatusView> {
-    return roundViews.statusView(this.deps.store, await this.resolve(target, true));
+    const round = await this.resolve(target, true);
+    const view = await roundViews.statusView(this.deps.store, round);
+    const unposted =
+      round.phase === 'polling' &&
+      (await this.deps.queues.publishGaveUp(
+        { scope: round.scope, roundId: round.id },
+        statementOnce(round.version),
+      ));
+    // Polling on a statement nobody sees: say what posts it.
+    if (!unposted) return view;
+    return {
+      ...view,
+      phaseText: `${view.phaseText} (its statement could not be posted: once the bot may post there again, run \`close\` to post it)`,
+    };
   }
 
   /** Results of every posted version so far (the round need not be finished). */

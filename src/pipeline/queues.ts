@@ -81,15 +81,23 @@ export class PipelineQueues {
     await this.publish.add(valid.kind, valid, options);
   }
 
+  /** Whether an idempotent publish gave up (failed its last attempt) and is still kept. */
+  async publishGaveUp(job: Pick<PublishJob, 'scope' | 'roundId'>, once: string): Promise<boolean> {
+    const existing = await this.publishJob(job, once);
+    return existing !== undefined && (await existing.getState()) === 'failed';
+  }
+
+  private publishJob(job: Pick<PublishJob, 'scope' | 'roundId'>, once: string) {
+    return this.publish.getJob(jobId('pub', scopeKey(job.scope), job.roundId, once));
+  }
+
   /**
    * Runs an idempotent publish once more after it gave up (a permission it lacked was
    * restored): 'retried' when it had failed, or is gone and so is added again; 'pending'
    * while it still waits or runs; 'done' when it completed.
    */
   async retryPublish(job: PublishJob, once: string): Promise<'retried' | 'pending' | 'done'> {
-    const existing = await this.publish.getJob(
-      jobId('pub', scopeKey(job.scope), job.roundId, once),
-    );
+    const existing = await this.publishJob(job, once);
     if (!existing) {
       await this.enqueuePublish(job, once);
       return 'retried';

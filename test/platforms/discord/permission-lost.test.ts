@@ -54,6 +54,13 @@ describe('a round whose thread the bot may no longer post in', () => {
     await until(() => publishIdle(world as World), 20_000);
     expect((await runtime.store.rounds.require(scope, round.id)).deadline).toBeNull();
 
+    // Asked meanwhile, the bot says the poll has no statement to rate, and what posts it.
+    const hint =
+      'its statement could not be posted: once the bot may post there again, run `close` to post it';
+    const status = fake.command('status', {}, moderator);
+    await fake.answered(status);
+    expect(JSON.stringify(fake.interactions.get(status)?.original)).toContain(hint);
+
     restore();
     const again = fake.command('close', {}, moderator);
     await fake.answered(again);
@@ -69,6 +76,9 @@ describe('a round whose thread the bot may no longer post in', () => {
     await until(() => publishIdle(world as World), 20_000);
     expect(posted()).toHaveLength(1);
     expect(await runtime.store.messages.slot(scope, round.id, 'statement:1')).not.toBeNull();
+    const after = fake.command('status', {}, moderator);
+    await fake.answered(after);
+    expect(JSON.stringify(fake.interactions.get(after)?.original)).not.toContain(hint);
     // A close once it is posted is refused as for any polling round.
     const late = fake.command('close', {}, moderator);
     await fake.answered(late);
