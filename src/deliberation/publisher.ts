@@ -63,14 +63,14 @@ async function threadGone(
  * What a member waits for in the thread, told about when it cannot be posted, with what a
  * moderator can do once the permission is back: nothing is lost by waiting for it.
  */
-const AWAITED: Partial<Record<PublishJob['kind'], { what: string; then: string }>> = {
-  question: { what: 'question', then: 'a moderator can cancel the round and start it again' },
-  statement: { what: 'statement', then: 'a moderator can post it with `/consensus close`' },
+const AWAITED: Partial<Record<PublishJob['kind'], { what: string; remedy: string }>> = {
+  question: { what: 'question', remedy: 'a moderator can cancel the round and start it again' },
+  statement: { what: 'statement', remedy: 'a moderator can post it with `/consensus close`' },
   'critique-invite': {
     what: 'call for critiques',
-    then: 'replies in the thread count as critiques, and `/consensus close` writes the revision',
+    remedy: 'replies in the thread count as critiques, and `/consensus close` writes the revision',
   },
-  results: { what: 'results', then: '`/consensus results` shows them' },
+  results: { what: 'results', remedy: '`/consensus results` shows them' },
 };
 
 /**
@@ -89,7 +89,7 @@ export function publishGaveUp(deps: PublisherDeps) {
     if (!round) return;
     const ids = { roundId: round.id, scope: round.scope, kind: job.kind, err: error.message };
     deps.log.error(ids, 'gave up posting a round’s message');
-    const text = `The ${awaited.what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, ${awaited.then}.`;
+    const text = `The ${awaited.what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, ${awaited.remedy}.`;
     try {
       await port.postNotice({ ...headerOf(round), thread: null, text });
     } catch (noticeError) {

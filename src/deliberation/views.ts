@@ -156,11 +156,18 @@ export function statementDeletedNotice(round: Pick<Round, 'id' | 'deadline'>): s
 }
 
 /**
- * Said to the member who started a round when the bot was removed from its channel: the
- * round stays open, but nothing said there reaches the bot until it is invited back.
+ * Said to the member who started a round when the bot was removed from its channel (Slack)
+ * or can no longer see it (Discord): the round stays open, but nothing said there reaches
+ * the bot until it is back.
  */
-export function botRemovedNotice(round: Pick<Round, 'id' | 'question' | 'channelId'>): string {
-  return `The bot was removed from <#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+export function botRemovedNotice(
+  round: Pick<Round, 'id' | 'question' | 'channelId' | 'scope'>,
+): string {
+  const where = `<#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open`;
+  if (round.scope.platform === 'discord') {
+    return `The bot can no longer see ${where}: its View Channel permission there was taken away. Once a server admin gives it back, the bot reads what was said meanwhile; until then nothing can be posted there.`;
+  }
+  return `The bot was removed from ${where}. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
 }
 
 /**

@@ -177,6 +177,8 @@ export class FakeDiscord {
    * gets the REST answer: a member (or a script) replying the moment the thread appears.
    */
   onThreadStarted: ((threadId: string) => void) | null = null;
+  /** Channels hidden from the bot (`hideChannel`): their messages are not sent to it. */
+  private readonly hidden = new Set<string>();
   /** Members who take no direct messages from the server's members: a post there gets 50007. */
   readonly closedDms = new Set<string>();
   private constructor(
@@ -1070,6 +1072,8 @@ export class FakeDiscord {
       : {};
     const message = this.newMessage(channelId, author, { content, ...reference });
     if (extra.webhookId) message.webhook_id = extra.webhookId;
+    const parent = this.channels.get(channelId)?.parent_id;
+    if (this.hidden.has(channelId) || this.hidden.has(String(parent))) return message;
     this.dispatch('MESSAGE_CREATE', {
       ...this.gatewayMessage(message),
       ...(author.bot || extra.webhookId ? {} : { member: this.member(author) }),
@@ -1169,6 +1173,25 @@ export class FakeDiscord {
       if (gone.has(String(message.channel_id))) this.messages.delete(id);
     }
     this.dispatch('CHANNEL_DELETE', channel);
+  }
+
+  /**
+   * A channel's View Channel is taken from the bot, reported as a CHANNEL_DELETE (as some
+   * gateway sessions see it): the channel is still there, but the bot's requests to it get
+   * 403 Missing Access and nothing said in it or its threads reaches the bot. Returns the
+   * giving back, which Discord reports as a CHANNEL_CREATE.
+   */
+  hideChannel(channelId: string): () => void {
+    const channel = this.channels.get(channelId);
+    if (!channel) throw new Error(`fake Discord: no channel ${channelId}`);
+    const allow = this.refuse('GET', new RegExp(`^/channels/${channelId}$`), 50001);
+    this.hidden.add(channelId);
+    this.dispatch('CHANNEL_DELETE', channel);
+    return () => {
+      allow();
+      this.hidden.delete(channelId);
+      this.dispatch('CHANNEL_CREATE', channel);
+    };
   }
 
   /**

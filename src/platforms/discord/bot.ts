@@ -20,6 +20,7 @@ import {
 import type { PlatformService } from '../../deliberation/ports.js';
 import { tellRoundGone } from '../../deliberation/round-gone.js';
 import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
+import { botRemovedNotice } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -45,7 +46,12 @@ export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
 export type DiscordService = PlatformService &
   Pick<
     DeliberationService,
-    'openRounds' | 'pollReactions' | 'threadDeleted' | 'channelGone' | 'statementDeleted'
+    | 'openRounds'
+    | 'pollReactions'
+    | 'threadDeleted'
+    | 'channelGone'
+    | 'botRemoved'
+    | 'statementDeleted'
   >;
 
 export interface DiscordBotOptions
@@ -130,6 +136,11 @@ export class DiscordBot {
     });
     this.listen(Events.ThreadDelete, (thread) => this.onThreadDelete(thread));
     this.listen(Events.ChannelDelete, (channel) => this.onChannelDelete(channel));
+    // A channel the bot sees again (its View Channel given back): what was said there
+    // meanwhile never reached it, so that channel's open rounds are read back.
+    this.listen(Events.ChannelCreate, (channel) =>
+      this.tasks.track(this.catchUpGuild(channel.guild, channel.id)),
+    );
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
     this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
@@ -305,12 +316,35 @@ export class DiscordBot {
     if (channel.isDMBased()) return;
     const scope = { platform: 'discord' as const, workspaceId: channel.guildId };
     void this.tasks.inOrder(channel.id, async () => {
+      // The event alone does not prove the channel is gone: asked, Discord tells a deleted
+      // channel (Unknown Channel) from one only hidden from the bot (Missing Access).
+      const state = await this.platform.channelState(channel.id);
+      if (state === 'visible') return;
+      if (state === 'hidden') {
+        await this.tellLostSight(scope, channel.id);
+        return;
+      }
       const cancelled = await this.service.channelGone(scope, channel.id);
       for (const round of cancelled) {
         this.log.warn({ roundId: round.id, scope }, 'the round’s channel is gone; round cancelled');
         await tellRoundGone(this.platform, this.log, round, 'channel');
       }
     });
+  }
+
+  /** The bot lost sight of a channel: its open rounds stay open, their starters are told once. */
+  private async tellLostSight(scope: Scope, channelId: string): Promise<void> {
+    for (const round of await this.service.botRemoved(scope, channelId)) {
+      this.log.warn({ roundId: round.id, scope }, 'the bot can no longer see a round’s channel');
+      await this.platform
+        .directMessage(round.createdBy, botRemovedNotice(round))
+        .catch((error: unknown) =>
+          this.log.warn(
+            { roundId: round.id, scope, ...describeError(error) },
+            'could not tell the member who started the round that the bot lost the channel',
+          ),
+        );
+    }
   }
 
   /** Only messages in a thread count; the service then checks that it is a round's thread. */
@@ -431,10 +465,10 @@ export class DiscordBot {
    * go one at a time, each in its thread's queue, so live events wait for it and nothing
    * read from Discord can overtake them.
    */
-  private async catchUpGuild(guild: Guild): Promise<void> {
+  private async catchUpGuild(guild: Guild, onlyChannel: string | null = null): Promise<void> {
     const scope: Scope = { platform: 'discord', workspaceId: guild.id };
     const channelIds = [...guild.channels.cache.values()]
-      .filter((c) => !c.isThread())
+      .filter((c) => !c.isThread() && (onlyChannel === null || c.id === onlyChannel))
       .map((c) => c.id);
     const open = await this.service.openRounds(scope, channelIds).catch((error: unknown) => {
       // Redis away at a session's start or at a reread: what happened meanwhile is only

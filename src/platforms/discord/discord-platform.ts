@@ -266,6 +266,24 @@ export class DiscordPlatform implements PlatformPort {
     await this.post(dm.id, null, { content: clip(text, CONTENT_MAX) });
   }
 
+  /**
+   * What Discord says of a channel the gateway reported deleted: 'gone' (Unknown Channel),
+   * 'hidden' from the bot (Missing Access: its View Channel taken away), or 'visible'.
+   * Any other failure is thrown.
+   */
+  async channelState(channelId: string): Promise<'gone' | 'hidden' | 'visible'> {
+    try {
+      await this.rest.get(Routes.channel(channelId));
+      return 'visible';
+    } catch (error) {
+      if (isUnknownChannel(error)) return 'gone';
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.MissingAccess) {
+        return 'hidden';
+      }
+      throw error;
+    }
+  }
+
   /** Everything about a round after the question goes into the question's thread. */
   private async inThread(view: RoundHeader, message: OutgoingMessage): Promise<MessageRef> {
     const threadId = view.thread?.threadId ?? null;

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  cai,
   MOD,
   moderator,
+  opinions,
   roundWithOpinions,
   snowflake,
   startWorld,
@@ -79,5 +81,27 @@ describe('a round whose channel was deleted', () => {
     expect(JSON.stringify(world.log.lines.filter(refused))).toContain(
       'Cannot send messages to this user',
     );
+  }, 30_000);
+
+  it('stays open when the channel is only hidden from the bot, and its starter is told once', async () => {
+    world = await startWorld();
+    const { fake, runtime, scope } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    const giveBack = fake.hideChannel(round.channelId);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot can no longer see <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: its View Channel permission there was taken away. Once a server admin gives it back, the bot reads what was said meanwhile; until then nothing can be posted there.`,
+    ]);
+    // Reported again: nobody is told twice.
+    fake.hideChannel(round.channelId);
+    await (world as World).discord.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+    // Said while the bot could not see the channel, then read once it can again.
+    fake.say(threadId, cai, 'Only with a trial first.');
+    expect(await opinions(world, round.id)).toHaveLength(2);
+    giveBack();
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
   }, 30_000);
 });

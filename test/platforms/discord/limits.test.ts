@@ -30,6 +30,7 @@ function bound(service: DiscordService): DiscordService {
     pollReactions: service.pollReactions.bind(service),
     threadDeleted: service.threadDeleted.bind(service),
     channelGone: service.channelGone.bind(service),
+    botRemoved: service.botRemoved.bind(service),
     statementDeleted: service.statementDeleted.bind(service),
   };
 }
