@@ -54,6 +54,8 @@ export interface FakeDiscordOptions {
   /** Text channels of the guild. */
   channels?: { id: string; name: string; type?: number }[];
   roles?: FakeRole[];
+  /** Roles the bot's own member holds (ids of `roles`), as its invite's role would be. */
+  botRoles?: string[];
   /** Interactions answered later than this are unknown to Discord (10062). */
   interactionWindowMs?: number;
   /** False: the app has not enabled the Message Content intent in the portal (close 4014). */
@@ -1031,7 +1033,7 @@ export class FakeDiscord {
       large: false,
       unavailable: false,
       member_count: 2,
-      members: [this.member(this.bot)],
+      members: [this.member(this.bot, this.options.botRoles ?? [])],
       channels: all.filter((c) => c.type !== CHANNEL.PublicThread && c.type !== CHANNEL.DM),
       // Discord lists active threads here, so a restarted bot knows them.
       threads: all.filter((c) => c.type === CHANNEL.PublicThread),
@@ -1173,6 +1175,23 @@ export class FakeDiscord {
       if (gone.has(String(message.channel_id))) this.messages.delete(id);
     }
     this.dispatch('CHANNEL_DELETE', channel);
+  }
+
+  /**
+   * A server admin changes a channel's permission overwrites (CHANNEL_UPDATE), e.g.
+   * `{ id: botId, type: 1, allow: '0', deny: '1024' }` to hide it from the bot.
+   */
+  setOverwrites(channelId: string, overwrites: Json[]): void {
+    const channel = this.channels.get(channelId);
+    if (!channel) throw new Error(`fake Discord: no channel ${channelId}`);
+    channel.permission_overwrites = overwrites;
+    // Denied View Channel, the bot gets none of the channel's messages, as on Discord.
+    const hides = overwrites.some(
+      (o) => o.id === this.bot.id && (BigInt(String(o.deny ?? '0')) & 1024n) !== 0n,
+    );
+    if (hides) this.hidden.add(channelId);
+    else this.hidden.delete(channelId);
+    this.dispatch('CHANNEL_UPDATE', channel);
   }
 
   /**

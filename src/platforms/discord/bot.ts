@@ -25,6 +25,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import { CATCH_UP_LIMITS, CatchUp, type CatchUpLimits } from './catch-up.js';
+import { ROUND_PERMISSIONS } from './client.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
 import { describeError } from './errors.js';
@@ -136,6 +137,7 @@ export class DiscordBot {
     });
     this.listen(Events.ThreadDelete, (thread) => this.onThreadDelete(thread));
     this.listen(Events.ChannelDelete, (channel) => this.onChannelDelete(channel));
+    this.listen(Events.ChannelUpdate, (before, after) => this.onChannelUpdate(before, after));
     // A channel the bot sees again (its View Channel given back): what was said there
     // meanwhile never reached it, so that channel's open rounds are read back.
     this.listen(Events.ChannelCreate, (channel) =>
@@ -332,12 +334,45 @@ export class DiscordBot {
     });
   }
 
-  /** The bot lost sight of a channel: its open rounds stay open, their starters are told once. */
-  private async tellLostSight(scope: Scope, channelId: string): Promise<void> {
+  /**
+   * A channel's permission overwrites changed. A permission a round needs, lost, is told to
+   * the starters of the channel's open rounds now (Discord says nothing else until a post
+   * fails); View Channel given back reads the channel's rounds back, as a reappearing
+   * channel does. Role changes are not followed: the failed post covers those.
+   */
+  private onChannelUpdate(
+    before: DMChannel | NonThreadGuildBasedChannel,
+    after: DMChannel | NonThreadGuildBasedChannel,
+  ): void {
+    if (before.isDMBased() || after.isDMBased()) return;
+    const me = after.guild.members.me;
+    if (!me) return;
+    const missingBefore = before.permissionsFor(me)?.missing([...ROUND_PERMISSIONS]) ?? [];
+    const missing = after.permissionsFor(me)?.missing([...ROUND_PERMISSIONS]) ?? [];
+    const scope = { platform: 'discord' as const, workspaceId: after.guildId };
+    if (missing.some((p) => !missingBefore.includes(p))) {
+      void this.tasks.inOrder(after.id, () => this.tellLostSight(scope, after.id, missing));
+    } else if (missingBefore.includes('ViewChannel') && !missing.includes('ViewChannel')) {
+      this.tasks.track(this.catchUpGuild(after.guild, after.id));
+    }
+  }
+
+  /**
+   * The bot lost sight of a channel, or permissions a round needs in it (`missing`): its
+   * open rounds stay open, their starters are told once.
+   */
+  private async tellLostSight(
+    scope: Scope,
+    channelId: string,
+    missing: readonly string[] = ['ViewChannel'],
+  ): Promise<void> {
     for (const round of await this.service.botRemoved(scope, channelId)) {
-      this.log.warn({ roundId: round.id, scope }, 'the bot can no longer see a round’s channel');
+      this.log.warn(
+        { roundId: round.id, scope, missing },
+        'the bot lost permissions in a round’s channel',
+      );
       await this.platform
-        .directMessage(round.createdBy, botRemovedNotice(round))
+        .directMessage(round.createdBy, botRemovedNotice(round, missing))
         .catch((error: unknown) =>
           this.log.warn(
             { roundId: round.id, scope, ...describeError(error) },

@@ -32,6 +32,19 @@ export const BOT_PERMISSIONS = [
   PermissionFlagsBits.ReadMessageHistory,
 ] as const;
 
+/**
+ * What a round already under way needs in its channel: to see it and its thread, post
+ * and edit there, and put the poll's reactions on. Creating threads and attaching the
+ * chart are for a start and for results, which do without the chart.
+ */
+export const ROUND_PERMISSIONS = [
+  PermissionFlagsBits.ViewChannel,
+  PermissionFlagsBits.SendMessagesInThreads,
+  PermissionFlagsBits.EmbedLinks,
+  PermissionFlagsBits.AddReactions,
+  PermissionFlagsBits.ReadMessageHistory,
+] as const;
+
 export interface ClientOptions {
   /** REST base, e.g. a local fake; Discord's own when unset. `/v10` is appended. */
   apiUrl?: string | undefined;

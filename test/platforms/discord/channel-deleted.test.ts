@@ -1,10 +1,13 @@
+import { PermissionsBitField } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BOT_PERMISSIONS } from '../../../src/platforms/discord/client.js';
 import {
   cai,
   MOD,
   moderator,
   opinions,
   roundWithOpinions,
+  settle,
   snowflake,
   startWorld,
   until,
@@ -102,6 +105,34 @@ describe('a round whose channel was deleted', () => {
     fake.say(threadId, cai, 'Only with a trial first.');
     expect(await opinions(world, round.id)).toHaveLength(2);
     giveBack();
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+  }, 30_000);
+
+  it('tells the starter once when an overwrite takes a permission a round needs, and reads back when View Channel returns', async () => {
+    // The bot's role has what its invite asks for (not Administrator, which overwrites cannot limit).
+    const permissions = new PermissionsBitField([...BOT_PERMISSIONS]).bitfield.toString();
+    const botRole = { id: snowflake(), name: 'Consensus', permissions };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake, runtime, scope } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    const deny = (bits: string) => [{ id: fake.bot.id, type: 1, allow: '0', deny: bits }];
+    // An overwrite that takes nothing a round needs (Create Public Threads: 1 << 35) says nothing.
+    fake.setOverwrites(round.channelId, deny(String(2 ** 35)));
+    await settle(world);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+    // Add Reactions (64) taken away: the poll could not be put up.
+    fake.setOverwrites(round.channelId, deny('64'));
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot lost permissions a round needs in <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: AddReactions. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`,
+    ]);
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+    // View Channel taken too, then everything given back: what was said meanwhile is read.
+    fake.setOverwrites(round.channelId, deny(String(64 + 1024)));
+    fake.say(threadId, cai, 'Only with a trial first.');
+    await (world as World).discord.idle();
+    expect(await opinions(world as World, round.id)).toHaveLength(2);
+    fake.setOverwrites(round.channelId, []);
     await until(async () => (await opinions(world as World, round.id)).length === 3);
   }, 30_000);
 });
