@@ -155,24 +155,9 @@ export function statementDeletedNotice(round: Pick<Round, 'id' | 'deadline'>): s
   return `The statement of round \`${round.id}\` was deleted, so it can no longer be rated. The ratings given so far are kept: \`/consensus finish\` posts the results on them${when}; \`/consensus cancel\` ends the round without results.`;
 }
 
-/**
- * Said to the member who started a round when the bot was removed from its channel (Slack)
- * or can no longer see it (Discord): the round stays open, but nothing said there reaches
- * the bot until it is back.
- */
-export function botRemovedNotice(
-  round: Pick<Round, 'id' | 'question' | 'channelId' | 'scope'>,
-  /** Discord: the permissions the bot now lacks there (ViewChannel when it was hidden). */
-  missing: readonly string[] = ['ViewChannel'],
-): string {
-  const where = `<#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open`;
-  if (round.scope.platform === 'discord') {
-    if (missing.includes('ViewChannel')) {
-      return `The bot can no longer see ${where}: its View Channel permission there was taken away. Once a server admin gives it back, the bot reads what was said meanwhile; until then nothing can be posted there.`;
-    }
-    return `The bot lost permissions a round needs in ${where}: ${missing.join(', ')}. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`;
-  }
-  return `The bot was removed from ${where}. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+/** Where a round still open lives, for what its starter is told about its channel. */
+export function openRoundIn(round: Pick<Round, 'id' | 'question' | 'channelId'>): string {
+  return `<#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open`;
 }
 
 /**

@@ -2,7 +2,6 @@ import {
   type AnyThreadChannel,
   type Client,
   type ClientEvents,
-  DiscordAPIError,
   type DMChannel,
   Events,
   type Guild,
@@ -20,7 +19,6 @@ import {
 import type { PlatformService } from '../../deliberation/ports.js';
 import { tellRoundGone } from '../../deliberation/round-gone.js';
 import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
-import { botRemovedNotice } from '../../deliberation/views.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -28,10 +26,11 @@ import { CATCH_UP_LIMITS, CatchUp, type CatchUpLimits } from './catch-up.js';
 import { ROUND_PERMISSIONS } from './client.js';
 import type { DiscordPlatform } from './discord-platform.js';
 import { optionKeyFor } from './emoji.js';
-import { describeError } from './errors.js';
+import { describeError, hasDiscordCode } from './errors.js';
 import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
 import { RecentSet } from './recent-set.js';
+import { lostPermissionsText } from './render.js';
 import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
 import { TaskQueue } from './task-queue.js';
 import { replyFromDiscord } from './text.js';
@@ -372,7 +371,7 @@ export class DiscordBot {
         'the bot lost permissions in a round’s channel',
       );
       await this.platform
-        .directMessage(round.createdBy, botRemovedNotice(round, missing))
+        .directMessage(round.createdBy, lostPermissionsText(round, missing))
         .catch((error: unknown) =>
           this.log.warn(
             { roundId: round.id, scope, ...describeError(error) },
@@ -551,8 +550,6 @@ function isMemberMessage(message: Message): boolean {
 
 /** null for a message Discord no longer has (deleted meanwhile); any other error rethrown. */
 function unlessUnknownMessage(error: unknown): null {
-  if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage) {
-    return null;
-  }
+  if (hasDiscordCode(error, RESTJSONErrorCodes.UnknownMessage)) return null;
   throw error;
 }

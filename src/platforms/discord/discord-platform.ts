@@ -3,7 +3,6 @@ import {
   type APIActionRowComponent,
   type APIButtonComponent,
   type APIEmbed,
-  DiscordAPIError,
   type REST,
   RESTJSONErrorCodes,
   Routes,
@@ -24,7 +23,7 @@ import type { Log } from '../../domain/log.js';
 import type { MessageRef } from '../../domain/round.js';
 import { chartAltText, chartFilename, resultsChartPng } from '../chart/results-chart.js';
 import { emojiFor } from './emoji.js';
-import { describeError } from './errors.js';
+import { describeError, hasDiscordCode } from './errors.js';
 import {
   CONTENT_MAX,
   clip,
@@ -277,9 +276,7 @@ export class DiscordPlatform implements PlatformPort {
       return 'visible';
     } catch (error) {
       if (isUnknownChannel(error)) return 'gone';
-      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.MissingAccess) {
-        return 'hidden';
-      }
+      if (hasDiscordCode(error, RESTJSONErrorCodes.MissingAccess)) return 'hidden';
       throw error;
     }
   }
@@ -336,22 +333,16 @@ export class DiscordPlatform implements PlatformPort {
   }
 }
 
-function isUnknownChannel(error: unknown): boolean {
-  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownChannel;
-}
-
-function isArchivedThread(error: unknown): boolean {
-  return (
-    error instanceof DiscordAPIError &&
-    (error.code === RESTJSONErrorCodes.InvalidActionOnArchivedThread ||
-      error.code === RESTJSONErrorCodes.ThreadLocked)
+const isUnknownChannel = (error: unknown) =>
+  hasDiscordCode(error, RESTJSONErrorCodes.UnknownChannel);
+/** Locked (only Manage Threads may post), or archived for an action a post cannot undo. */
+const isArchivedThread = (error: unknown) =>
+  hasDiscordCode(
+    error,
+    RESTJSONErrorCodes.InvalidActionOnArchivedThread,
+    RESTJSONErrorCodes.ThreadLocked,
   );
-}
-
-function isMissingPermissions(error: unknown): boolean {
-  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.MissingPermissions;
-}
-
-function isUnknownMessage(error: unknown): boolean {
-  return error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.UnknownMessage;
-}
+const isMissingPermissions = (error: unknown) =>
+  hasDiscordCode(error, RESTJSONErrorCodes.MissingPermissions);
+const isUnknownMessage = (error: unknown) =>
+  hasDiscordCode(error, RESTJSONErrorCodes.UnknownMessage);

@@ -10,6 +10,11 @@ export function redact(text: string): string {
   return text.replace(TOKEN_IN_PATH, '/$1/$2/***').replace(BOT_TOKEN, '***');
 }
 
+/** Whether Discord answered with one of these JSON error codes (RESTJSONErrorCodes). */
+export function hasDiscordCode(error: unknown, ...codes: number[]): boolean {
+  return error instanceof DiscordAPIError && codes.includes(Number(error.code));
+}
+
 /** Fields for a log line about a failed Discord call: no token, no request body. */
 export function describeError(error: unknown): Record<string, string | number> {
   if (error instanceof DiscordAPIError) {

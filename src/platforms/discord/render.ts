@@ -15,8 +15,9 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
+import { hiddenNote, openRoundIn, unusedCritiquesNote } from '../../deliberation/views.js';
 import { wholeEnd } from '../../domain/limits.js';
+import type { Round } from '../../domain/round.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
 /** Discord's documented embed limits; a longer embed is refused with a 400. */
@@ -118,6 +119,22 @@ function withinLimits(embed: APIEmbed): APIEmbed {
     fitted.description = clip(fitted.description, Math.max(1, fitted.description.length - over));
   }
   return fitted;
+}
+
+/**
+ * Told to a round's starter when the bot can no longer see its channel, or lost other
+ * permissions a round needs there (`missing`, as discord.js names them): the round stays
+ * open, and nothing said there reaches the bot while it cannot see the channel.
+ */
+export function lostPermissionsText(
+  round: Pick<Round, 'id' | 'question' | 'channelId'>,
+  missing: readonly string[],
+): string {
+  const where = openRoundIn(round);
+  if (missing.includes('ViewChannel')) {
+    return `The bot can no longer see ${where}: its View Channel permission there was taken away. Once a server admin gives it back, the bot reads what was said meanwhile; until then nothing can be posted there.`;
+  }
+  return `The bot lost permissions a round needs in ${where}: ${missing.join(', ')}. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`;
 }
 
 export function threadName(question: string): string {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { tellRoundGone } from '../../deliberation/round-gone.js';
 import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
-import { botRemovedNotice } from '../../deliberation/views.js';
+import { openRoundIn } from '../../deliberation/views.js';
 import { DomainError, errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
+import type { Round } from '../../domain/round.js';
 import type { Scope } from '../../domain/scope.js';
 import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
 import type { BotUsers } from './bot-users.js';
@@ -308,6 +309,14 @@ export async function onRateAction(
 const CLICK_FAILED =
   'Sorry, something went wrong on my side and your click was not counted. Please click again in a moment.';
 
+/**
+ * Told to a round's starter when the bot was removed from its channel: the round stays
+ * open, but nothing said there reaches the bot until it is invited back.
+ */
+function botRemovedText(round: Round): string {
+  return `The bot was removed from ${openRoundIn(round)}. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+}
+
 /** The events that say a round's channel is gone for good: archived or deleted. */
 const CHANNEL_CLOSED_EVENTS = [
   'channel_archive',
@@ -352,7 +361,7 @@ export async function onChannelGone(
   if ((BOT_REMOVED_EVENTS as readonly string[]).includes(type)) {
     for (const round of await deps.service.botRemoved(meta.scope, channel)) {
       deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
-      await deps.port.directMessage(round.createdBy, botRemovedNotice(round)).catch((error) => {
+      await deps.port.directMessage(round.createdBy, botRemovedText(round)).catch((error) => {
         deps.log.warn(
           { ...ids, roundId: round.id, err: errorMessage(error) },
           'could not tell the member who started the round that the bot was removed',
