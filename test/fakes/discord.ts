@@ -156,6 +156,8 @@ export class FakeDiscord {
   /** Every user the tests played, so reaction lists can name them. */
   private readonly users = new Map<string, FakeUser>();
   private readonly roles: FakeRole[];
+  /** The roles the bot's member holds now (`setBotRoles`). */
+  private botRoleIds: string[];
   private readonly rateLimits: RateLimitRule[] = [];
   private readonly refusals: {
     method: string;
@@ -194,6 +196,7 @@ export class FakeDiscord {
       { id: this.guildId, name: '@everyone', permissions: PERMS.member },
       ...(options.roles ?? []),
     ];
+    this.botRoleIds = [...(options.botRoles ?? [])];
     for (const c of options.channels ?? [{ id: snowflake(), name: 'general' }]) {
       this.channels.set(c.id, {
         id: c.id,
@@ -1016,24 +1019,14 @@ export class FakeDiscord {
       premium_tier: 0,
       preferred_locale: 'en-US',
       nsfw_level: 0,
-      roles: this.roles.map((r, position) => ({
-        id: r.id,
-        name: r.name,
-        permissions: r.permissions ?? PERMS.member,
-        position,
-        color: 0,
-        hoist: false,
-        managed: false,
-        mentionable: false,
-        flags: 0,
-      })),
+      roles: this.roles.map((r, position) => this.rolePayload(r, position)),
       emojis: [],
       stickers: [],
       joined_at: now,
       large: false,
       unavailable: false,
       member_count: 2,
-      members: [this.member(this.bot, this.options.botRoles ?? [])],
+      members: [this.member(this.bot, this.botRoleIds)],
       channels: all.filter((c) => c.type !== CHANNEL.PublicThread && c.type !== CHANNEL.DM),
       // Discord lists active threads here, so a restarted bot knows them.
       threads: all.filter((c) => c.type === CHANNEL.PublicThread),
@@ -1043,6 +1036,34 @@ export class FakeDiscord {
       guild_scheduled_events: [],
       soundboard_sounds: [],
     };
+  }
+
+  private rolePayload(r: FakeRole, position: number): Json {
+    return {
+      id: r.id,
+      name: r.name,
+      permissions: r.permissions ?? PERMS.member,
+      position,
+      color: 0,
+      hoist: false,
+      managed: false,
+      mentionable: false,
+      flags: 0,
+    };
+  }
+
+  /**
+   * Whether the bot's roles (with @everyone's) let it see channels at all: View Channel
+   * (1024) or Administrator (8). Overwrites are `setOverwrites`' and `hideChannel`'s part.
+   */
+  private botRolesSee(): boolean {
+    let bits = 0n;
+    for (const role of this.roles) {
+      if (role.id === this.guildId || this.botRoleIds.includes(role.id)) {
+        bits |= BigInt(role.permissions ?? PERMS.member);
+      }
+    }
+    return (bits & (1024n | 8n)) !== 0n;
   }
 
   member(user: FakeUser, roles: string[] = []): Json {
@@ -1075,7 +1096,8 @@ export class FakeDiscord {
     const message = this.newMessage(channelId, author, { content, ...reference });
     if (extra.webhookId) message.webhook_id = extra.webhookId;
     const parent = this.channels.get(channelId)?.parent_id;
-    if (this.hidden.has(channelId) || this.hidden.has(String(parent))) return message;
+    const hidden = this.hidden.has(channelId) || this.hidden.has(String(parent));
+    if (hidden || !this.botRolesSee()) return message;
     this.dispatch('MESSAGE_CREATE', {
       ...this.gatewayMessage(message),
       ...(author.bot || extra.webhookId ? {} : { member: this.member(author) }),
@@ -1192,6 +1214,33 @@ export class FakeDiscord {
     if (hides) this.hidden.add(channelId);
     else this.hidden.delete(channelId);
     this.dispatch('CHANNEL_UPDATE', channel);
+  }
+
+  /**
+   * A server admin edits a role's permissions (GUILD_ROLE_UPDATE). Taking View Channel from
+   * every role the bot has (and @everyone) hides every channel from it, as on Discord.
+   */
+  setRolePermissions(roleId: string, permissions: string): void {
+    const index = this.roles.findIndex((r) => r.id === roleId);
+    const role = this.roles[index];
+    if (!role) throw new Error(`fake Discord: no role ${roleId}`);
+    role.permissions = permissions;
+    this.dispatch('GUILD_ROLE_UPDATE', {
+      guild_id: this.guildId,
+      role: this.rolePayload(role, index),
+    });
+  }
+
+  /**
+   * A server admin gives the bot other roles (GUILD_MEMBER_UPDATE: Discord sends the bot's
+   * own member updates whatever its intents).
+   */
+  setBotRoles(roleIds: string[]): void {
+    this.botRoleIds = [...roleIds];
+    this.dispatch('GUILD_MEMBER_UPDATE', {
+      guild_id: this.guildId,
+      ...this.member(this.bot, this.botRoleIds),
+    });
   }
 
   /**

@@ -5,14 +5,17 @@ import {
   type DMChannel,
   Events,
   type Guild,
+  type GuildMember,
   type Message,
   type MessageReaction,
   MessageType,
   type NonThreadGuildBasedChannel,
+  type PartialGuildMember,
   type PartialMessage,
   type PartialMessageReaction,
   type PartialUser,
   RESTJSONErrorCodes,
+  type Role,
   Status,
   type User,
 } from 'discord.js';
@@ -29,6 +32,12 @@ import { optionKeyFor } from './emoji.js';
 import { describeError, hasDiscordCode } from './errors.js';
 import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
+import {
+  type EarlierState,
+  type PermissionShift,
+  permissionShifts,
+  shiftOf,
+} from './permissions.js';
 import { RecentSet } from './recent-set.js';
 import { lostPermissionsText } from './render.js';
 import { clearedKey, ReplayGuard, reactionKey } from './replay-guard.js';
@@ -137,6 +146,8 @@ export class DiscordBot {
     this.listen(Events.ThreadDelete, (thread) => this.onThreadDelete(thread));
     this.listen(Events.ChannelDelete, (channel) => this.onChannelDelete(channel));
     this.listen(Events.ChannelUpdate, (before, after) => this.onChannelUpdate(before, after));
+    this.listen(Events.GuildRoleUpdate, (before, after) => this.onRoleUpdate(before, after));
+    this.listen(Events.GuildMemberUpdate, (before, after) => this.onMemberUpdate(before, after));
     // A channel the bot sees again (its View Channel given back): what was said there
     // meanwhile never reached it, so that channel's open rounds are read back.
     this.listen(Events.ChannelCreate, (channel) =>
@@ -337,7 +348,7 @@ export class DiscordBot {
    * A channel's permission overwrites changed. A permission a round needs, lost, is told to
    * the starters of the channel's open rounds now (Discord says nothing else until a post
    * fails); View Channel given back reads the channel's rounds back, as a reappearing
-   * channel does. Role changes are not followed: the failed post covers those.
+   * channel does.
    */
   private onChannelUpdate(
     before: DMChannel | NonThreadGuildBasedChannel,
@@ -348,11 +359,43 @@ export class DiscordBot {
     if (!me) return;
     const missingBefore = before.permissionsFor(me)?.missing([...ROUND_PERMISSIONS]) ?? [];
     const missing = after.permissionsFor(me)?.missing([...ROUND_PERMISSIONS]) ?? [];
-    const scope = { platform: 'discord' as const, workspaceId: after.guildId };
-    if (missing.some((p) => !missingBefore.includes(p))) {
-      void this.tasks.inOrder(after.id, () => this.tellLostSight(scope, after.id, missing));
-    } else if (missingBefore.includes('ViewChannel') && !missing.includes('ViewChannel')) {
-      this.tasks.track(this.catchUpGuild(after.guild, after.id));
+    this.followShift(after.guild, shiftOf(after.id, missingBefore, missing));
+  }
+
+  /**
+   * The bot's roles changed (Discord sends the bot's own member updates without the Guild
+   * Members intent), or the permissions of a role it holds (@everyone included): each
+   * channel where that took or gave back what a round needs is followed as for an overwrite.
+   */
+  private onRolesChanged(guild: Guild, earlier: EarlierState): void {
+    const me = guild.members.me;
+    if (!me) return;
+    for (const shift of permissionShifts(guild, me, earlier)) this.followShift(guild, shift);
+  }
+
+  private onRoleUpdate(before: Role, after: Role): void {
+    if (before.permissions.bitfield === after.permissions.bitfield) return;
+    const me = after.guild.members.me;
+    if (after.id !== after.guild.id && !me?.roles.cache.has(after.id)) return;
+    this.onRolesChanged(after.guild, {
+      role: { id: before.id, bits: before.permissions.bitfield },
+    });
+  }
+
+  private onMemberUpdate(before: GuildMember | PartialGuildMember, after: GuildMember): void {
+    if (after.id !== this.client.user?.id || before.partial) return;
+    const earlier = [...before.roles.cache.keys()].filter((id) => id !== after.guild.id);
+    this.onRolesChanged(after.guild, { memberRoleIds: earlier });
+  }
+
+  private followShift(guild: Guild, shift: PermissionShift): void {
+    const scope = { platform: 'discord' as const, workspaceId: guild.id };
+    if (shift.kind === 'lost') {
+      void this.tasks.inOrder(shift.channelId, () =>
+        this.tellLostSight(scope, shift.channelId, shift.missing),
+      );
+    } else if (shift.kind === 'view-regained') {
+      this.tasks.track(this.catchUpGuild(guild, shift.channelId));
     }
   }
 

@@ -1,0 +1,93 @@
+import { PermissionFlagsBits, PermissionsBitField } from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BOT_PERMISSIONS } from '../../../src/platforms/discord/client.js';
+import {
+  cai,
+  MOD,
+  opinions,
+  roundWithOpinions,
+  settle,
+  snowflake,
+  startWorld,
+  until,
+  type World,
+} from './support.js';
+
+const QUESTION = 'Should our team adopt a four-day week?';
+const bits = (...flags: bigint[]) => new PermissionsBitField(flags).bitfield.toString();
+const INVITED = bits(...BOT_PERMISSIONS);
+const withoutReactions = bits(
+  ...BOT_PERMISSIONS.filter((p) => p !== PermissionFlagsBits.AddReactions),
+);
+
+/**
+ * A server admin takes a permission from the bot's role, or takes the role from the bot,
+ * rather than through a channel's overwrites. Discord says so with GUILD_ROLE_UPDATE or
+ * the bot's own GUILD_MEMBER_UPDATE; before, nothing was noticed until a post failed, a
+ * whole pipeline run later, and what members said while the bot could not see the
+ * channel was lost.
+ */
+describe('a round whose bot loses permissions through its roles', () => {
+  let world: World | undefined;
+  afterEach(async () => {
+    await world?.stop();
+  });
+
+  it('tells the starter once when a role edit takes what a round needs, and reads back when View Channel returns', async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const otherRole = { id: snowflake(), name: 'Helpers', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole, otherRole], botRoles: [botRole.id] } });
+    const { fake, runtime, scope } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    // A role the bot does not hold, edited: nothing to tell.
+    fake.setRolePermissions(otherRole.id, '0');
+    await settle(world);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+    // The bot's own role loses Add Reactions: the poll could not be put up.
+    fake.setRolePermissions(botRole.id, withoutReactions);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot lost permissions a round needs in <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: AddReactions. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`,
+    ]);
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+    // View Channel gone from @everyone and the role: the bot sees nothing said meanwhile...
+    fake.setRolePermissions(fake.guildId, String(PermissionFlagsBits.SendMessages));
+    fake.setRolePermissions(
+      botRole.id,
+      bits(...BOT_PERMISSIONS.filter((p) => p !== PermissionFlagsBits.ViewChannel)),
+    );
+    // Not sent to the bot at all (as on Discord), so there is nothing to wait for.
+    fake.say(threadId, cai, 'Only with a trial first.');
+    await (world as World).discord.idle();
+    expect(await opinions(world, round.id)).toHaveLength(2);
+    // ...until the role has it again, when the channel's rounds are read back.
+    fake.setRolePermissions(botRole.id, INVITED);
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+    // Told once in all, however many edits.
+    expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
+  }, 30_000);
+
+  it("tells the starter when the bot's role is taken from it, and reads back once it is given back", async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake, runtime, scope } = world;
+    // @everyone may not see the channel: only the role lets the bot.
+    fake.setRolePermissions(fake.guildId, String(PermissionFlagsBits.SendMessages));
+    const { round, threadId } = await roundWithOpinions(world);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+
+    fake.setBotRoles([]);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot can no longer see <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: its View Channel permission there was taken away. Once a server admin gives it back, the bot reads what was said meanwhile; until then nothing can be posted there.`,
+    ]);
+    // Not sent to the bot at all (as on Discord), so there is nothing to wait for.
+    fake.say(threadId, cai, 'Only with a trial first.');
+    await (world as World).discord.idle();
+    expect(await opinions(world, round.id)).toHaveLength(2);
+
+    fake.setBotRoles([botRole.id]);
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+  }, 30_000);
+});
