@@ -28,6 +28,8 @@ export const MessageSchema = z.object({
   thread_ts: Ts.nullish(),
   /** Set on an edited message: when it was last edited. */
   edited: z.object({ ts: Ts }).partial().nullish(),
+  /** On a thread's root: how many replies it has. */
+  reply_count: z.number().int().nonnegative().nullish(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 
@@ -91,6 +93,25 @@ export interface EventDeps {
   port: SlackPort;
   /** Other apps' bot users, whose reactions are not ratings. */
   bots: Pick<BotUsers, 'isBot'>;
+  log: Log;
+}
+
+/**
+ * A deletion that takes a whole thread away: its root gone with no reply left under it.
+ * Slack deletes a root with replies by turning it into a tombstone (a message_changed),
+ * and the thread goes on; once the tombstone's last reply goes, the tombstone is deleted
+ * too. So a deleted root that was the bot's with no replies, or a tombstone, is a thread
+ * nobody can reply in any more.
+ */
+function deletesThread(
+  previous: Partial<Message> | null | undefined,
+  deleted: string,
+  meta: Pick<EventMeta, 'botUserId'>,
+): boolean {
+  if (!previous) return true;
+  if (previous.thread_ts && previous.thread_ts !== deleted) return false;
+  if (previous.subtype === 'tombstone') return true;
+  return isAutomated(previous, meta) && !previous.reply_count;
 }
 
 /**
@@ -110,6 +131,18 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
       const notice = await deps.service.statementDeleted(meta.scope, channel, deleted);
       if (notice) {
         await deps.port.postNotice(notice);
+        return;
+      }
+    }
+    if (deleted && deletesThread(previous, deleted, meta)) {
+      // Perhaps a round's question, and with it the thread members reply in.
+      const cancelled = await deps.service.threadDeleted(meta.scope, channel, deleted);
+      if (cancelled) {
+        deps.log.warn(
+          { roundId: cancelled.id, scope: meta.scope },
+          'the round’s question and thread are gone; round cancelled',
+        );
+        await tellRoundGone(deps.port, deps.log, cancelled, 'deleted');
         return;
       }
     }
@@ -350,7 +383,7 @@ const ChannelGoneEventSchema = z.object({
 export async function onChannelGone(
   raw: unknown,
   meta: Pick<EventMeta, 'scope' | 'botUserId'>,
-  deps: Pick<EventDeps, 'service' | 'port'> & { log: Log },
+  deps: Pick<EventDeps, 'service' | 'port' | 'log'>,
 ): Promise<void> {
   const parsed = ChannelGoneEventSchema.safeParse(raw);
   if (!parsed.success) return;

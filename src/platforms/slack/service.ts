@@ -12,4 +12,5 @@ export type SlackService = PlatformService &
     | 'channelGone'
     | 'botRemoved'
     | 'statementDeleted'
+    | 'threadDeleted'
   >;

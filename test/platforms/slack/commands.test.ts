@@ -658,5 +658,6 @@ function pick(real: DeliberationService): SlackService {
     channelGone: (scope, channel) => real.channelGone(scope, channel),
     botRemoved: (scope, channel) => real.botRemoved(scope, channel),
     statementDeleted: (scope, channel, ts) => real.statementDeleted(scope, channel, ts),
+    threadDeleted: (scope, channel, ts) => real.threadDeleted(scope, channel, ts),
   };
 }
