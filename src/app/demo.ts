@@ -21,6 +21,7 @@ import {
   scenarioFromQuestion,
 } from '../platforms/console/scenarios.js';
 import { simulatedReaction } from '../platforms/console/simulation.js';
+import { onClosedOutput } from './closed-output.js';
 import { type Config, ConfigError, hasModelServer, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
@@ -197,7 +198,7 @@ type Options = ReturnType<typeof parseOptions>;
 export function pickScenario(
   options: Pick<Options, 'question' | 'bank' | 'scenario' | 'seed'>,
 ): Scenario {
-  if (options.scenario) {
+  if (options.scenario !== undefined) {
     const found = findScenario(options.scenario);
     if (!found) throw new Error(`Unknown scenario "${options.scenario}". ${USAGE}`);
     return found;
@@ -643,12 +644,9 @@ function exit(code: number, message?: string): void {
   })();
 }
 
-// The reader of the output went away (`npm run demo | head`): nothing more can be shown,
-// and Node would otherwise die of the write's unhandled 'error', leaving the throwaway
-// server behind. The reader chose to stop, so that is not a failure.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => exit(error.code === 'EPIPE' ? 0 : 1));
-}
+// The reader of the output went away (`npm run demo | head`): the throwaway server is
+// stopped on the way out rather than left behind.
+onClosedOutput(exit);
 
 // Interrupted (Ctrl-C, a timeout's SIGTERM, the terminal or SSH session closing under it:
 // SIGHUP, whose default death would leave the server and its folder behind): the demo cleans up and exits as the

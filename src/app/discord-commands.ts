@@ -4,7 +4,7 @@ import { DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
 import { inviteUrl } from '../platforms/discord/client.js';
 import { consensusCommand } from '../platforms/discord/commands.js';
 import { describeError } from '../platforms/discord/errors.js';
-import { ConfigError } from './config.js';
+import { ConfigError, redactUrl } from './config.js';
 import { type DiscordConfig, loadDiscordConfig } from './discord-config.js';
 
 export interface Registration {
@@ -17,6 +17,13 @@ const USAGE =
   'usage: npm run discord:commands [-- --remove]   (DISCORD_GUILD_ID set: that server only; unset: globally)';
 
 /**
+ * How long one try of the registration waits for Discord, and how many times it is tried
+ * again. discord.js's own defaults (15 s, 3 retries) left an admin a silent minute.
+ */
+export const REGISTER_TIMEOUT_MS = 15_000;
+const REGISTER_RETRIES = 1;
+
+/**
  * Registers `/consensus` (a bulk overwrite of the app's commands): for one guild when
  * DISCORD_GUILD_ID is set, which takes effect at once, or globally otherwise. `remove`
  * overwrites them with none: a server registered while trying the bot out keeps its copy
@@ -24,9 +31,13 @@ const USAGE =
  */
 export async function registerCommands(
   config: DiscordConfig,
-  options: { remove?: boolean } = {},
+  options: { remove?: boolean; timeoutMs?: number } = {},
 ): Promise<Registration> {
-  const rest = new REST(config.apiUrl ? { api: config.apiUrl } : {}).setToken(config.token);
+  const rest = new REST({
+    ...(config.apiUrl && { api: config.apiUrl }),
+    timeout: options.timeoutMs ?? REGISTER_TIMEOUT_MS,
+    retries: REGISTER_RETRIES,
+  }).setToken(config.token);
   const route = config.guildId
     ? Routes.applicationGuildCommands(config.applicationId, config.guildId)
     : Routes.applicationCommands(config.applicationId);
@@ -48,7 +59,18 @@ export async function registerCommands(
  * ("401: Unauthorized", "Missing Access") do not say which setting is wrong, and each of
  * these has one fix; the token is never part of the message.
  */
-export function registrationProblem(error: unknown, config: DiscordConfig): string {
+export function registrationProblem(
+  error: unknown,
+  config: DiscordConfig,
+  timeoutMs = REGISTER_TIMEOUT_MS,
+): string {
+  if (error instanceof Error && error.name === 'AbortError') {
+    const where = config.apiUrl ? `DISCORD_API_URL ${redactUrl(config.apiUrl)}` : 'Discord';
+    return (
+      `${where} did not answer within ${timeoutMs / 1000} s, ${REGISTER_RETRIES + 1} times: ` +
+      `check this machine's connection to it${config.apiUrl ? ', or unset DISCORD_API_URL to use Discord’s own' : ''}, and run this again.`
+    );
+  }
   const status = error instanceof DiscordAPIError || error instanceof HTTPError ? error.status : 0;
   const code = error instanceof DiscordAPIError ? error.code : null;
   if (status === 401) {

@@ -6,6 +6,7 @@ import { CsvError } from '../eval/csv.js';
 import { loadConversation, PolisInputError } from '../eval/polis.js';
 import type { Row } from '../eval/protocol.js';
 import { formatTable, meanRows, scoreConversation, targetReport, toJson } from '../eval/table.js';
+import { onClosedOutput } from './closed-output.js';
 
 const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json | --bootstrap <resamples>]';
 const MAX_RESAMPLES = 100_000;
@@ -24,7 +25,9 @@ function main(argv: readonly string[]): number {
   }
   let resamples = 0;
   if (parsed.values.bootstrap !== undefined) {
-    const n = Number(parsed.values.bootstrap);
+    // Digits only: Number() would also read "1e3", "0x10" and " 3".
+    const text = parsed.values.bootstrap;
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isInteger(n) || n < 1 || n > MAX_RESAMPLES) {
       process.stderr.write(
         `--bootstrap takes a whole number of resamples from 1 to ${MAX_RESAMPLES}\n${USAGE}\n`,
@@ -106,4 +109,5 @@ function parse(argv: readonly string[]) {
   });
 }
 
+onClosedOutput((code) => process.exit(code));
 process.exitCode = main(process.argv.slice(2));

@@ -12,6 +12,7 @@ import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
 import { KeySafeIdSchema, type Scope, ScopeSchema } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
+import { onClosedOutput } from './closed-output.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
 
@@ -189,6 +190,7 @@ function parse(argv: readonly string[]) {
 const isScript =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isScript) {
+  onClosedOutput((code) => process.exit(code));
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -135,14 +135,17 @@ function parseRow<T extends z.ZodType>(
 
 export function loadConversation(folderPath: string): Conversation {
   const folder = resolve(folderPath);
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new PolisInputError(`${folderPath}: not a folder`);
-  }
+  if (!existsSync(folder)) throw new PolisInputError(`${folderPath}: does not exist`);
+  if (!statSync(folder).isDirectory()) throw new PolisInputError(`${folderPath}: not a folder`);
   const missing = POLIS_FILES.filter((f) => !existsSync(join(folder, f)));
   if (missing.length > 0) {
     throw new PolisInputError(
       `${folderPath}: missing ${missing.join(', ')} (a Polis export folder holds ${POLIS_FILES.join(', ')})`,
     );
+  }
+  const notFiles = POLIS_FILES.filter((f) => !statSync(join(folder, f)).isFile());
+  if (notFiles.length > 0) {
+    throw new PolisInputError(`${notFiles.map((f) => join(folderPath, f)).join(', ')}: not a file`);
   }
 
   const commentsTable = readTable(folder, 'comments.csv', [
@@ -215,7 +218,11 @@ export function loadConversation(folderPath: string): Conversation {
   const summaryFile = join(folder, 'summary.csv');
   let topic: string | null = null;
   const notes: string[] = [];
-  const summary = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';
+  const summaryIsFile = existsSync(summaryFile) && statSync(summaryFile).isFile();
+  if (existsSync(summaryFile) && !summaryIsFile) {
+    notes.push(`${summaryFile}: not a file (the topic is not read; no task uses it)`);
+  }
+  const summary = summaryIsFile ? readFileSync(summaryFile, 'utf8') : '';
   try {
     for (const record of parseCsv(summary, summaryFile)) {
       if (record.fields[0] === 'topic') topic = record.fields[1] ?? null;

@@ -9,6 +9,7 @@ import {
   VOTES_HEADER,
   writeExport,
 } from '../eval/helpers.js';
+import { runWithClosedStdout } from '../support/closed-stdout.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = 'test/fixtures/polis/london.youth.policing';
@@ -22,6 +23,12 @@ function runEval(args: string[]) {
 }
 
 describe('npm run eval', () => {
+  it('exits 0 without a stack trace when the reader of its output is gone (`| head`)', async () => {
+    const { code, stderr } = await runWithClosedStdout('src/app/eval.ts', [FIXTURE]);
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(code).toBe(0);
+  }, 60_000);
+
   it('prints exactly the JSON of EVAL.md section 5 with --json, typed as EVAL.md gives it', () => {
     // Through npm itself: its "> script" banner would come first on stdout (.npmrc).
     const env = Object.fromEntries(
@@ -58,6 +65,8 @@ describe('npm run eval', () => {
   it.each([
     [['--bootstrap', '0', FIXTURE], /--bootstrap takes a whole number/],
     [['--bootstrap', 'many', FIXTURE], /--bootstrap takes a whole number/],
+    [['--bootstrap', '0x10', FIXTURE], /--bootstrap takes a whole number/],
+    [['--bootstrap', '1e3', FIXTURE], /--bootstrap takes a whole number/],
     [['--bootstrap', '20', '--json', FIXTURE], /does not combine with --json/],
     [[], /no conversation folder given/],
     [['--frobnicate', FIXTURE], /Unknown option/],

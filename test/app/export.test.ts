@@ -8,6 +8,7 @@ import { BOT_XID } from '../../src/deliberation/polis-export.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { loadConversation } from '../../src/eval/polis.js';
 import { finish, rate, roundToPoll } from '../deliberation/learning-support.js';
+import { runWithClosedStdout } from '../support/closed-stdout.js';
 import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
@@ -172,6 +173,17 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     expect(wrote.stdout).toContain('(1 round)');
     expect(loadConversation(dir).votes).toHaveLength(2);
     expect(readFileSync(join(dir, 'summary.csv'), 'utf8')).toContain(round.question);
+    // Its reader gone (`| head -0`): the files are written all the same, and it exits 0
+    // without a stack trace.
+    const piped = outDir();
+    const closed = await runWithClosedStdout(
+      'src/app/export.ts',
+      ['--platform', 'console', '--workspace', SCOPE.workspaceId, '--out', piped],
+      { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: h.prefix },
+    );
+    expect(closed.stderr).not.toMatch(/EPIPE|Error/);
+    expect(closed.code).toBe(0);
+    expect(loadConversation(piped).votes).toHaveLength(2);
 
     // On a prefix nothing uses yet: the export must leave it as empty as it found it
     // (no queue's meta key, nothing else), and say there is nothing to export.

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConversation } from '../../src/eval/polis.js';
@@ -51,6 +52,26 @@ describe('loadConversation', () => {
   it('names the missing file of an incomplete folder', () => {
     const folder = writeExport('incomplete', { ...GOOD, votes: null });
     expect(() => loadConversation(folder)).toThrow(/missing votes\.csv/);
+  });
+
+  it('tells a folder that does not exist from a file given as one', () => {
+    const folder = writeExport('here', GOOD);
+    expect(() => loadConversation(join(folder, 'nowhere'))).toThrow(/nowhere: does not exist$/);
+    expect(() => loadConversation(join(folder, 'votes.csv'))).toThrow(/votes\.csv: not a folder$/);
+  });
+
+  it('names a file of the export that is a folder instead, and reads a summary.csv folder with a note', () => {
+    const votesFolder = writeExport('votes-folder', { ...GOOD, votes: null });
+    mkdirSync(join(votesFolder, 'votes.csv'));
+    expect(() => loadConversation(votesFolder)).toThrow(/votes-folder\/votes\.csv: not a file$/);
+    const summaryFolder = writeExport('summary-folder', { ...GOOD, summary: null });
+    mkdirSync(join(summaryFolder, 'summary.csv'));
+    const conversation = loadConversation(summaryFolder);
+    expect(conversation.topic).toBeNull();
+    expect(conversation.comments.map((c) => c.id)).toEqual(['0', '2']);
+    expect(conversation.notes).toEqual([
+      expect.stringMatching(/summary\.csv: not a file \(the topic is not read/),
+    ]);
   });
 
   it('reads a folder without summary.csv, which only gives the topic', () => {

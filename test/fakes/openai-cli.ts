@@ -32,7 +32,11 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535 || !(latencyMs >= 0)) {
   process.exit(2);
 }
 
-const fake = await FakeOpenAI.start({ port, latencyMs });
+const fake = await FakeOpenAI.start({ port, latencyMs }).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  console.error(`port ${port} on 127.0.0.1 is in use; give another with --port (0 = any free one)`);
+  process.exit(1);
+});
 console.log(`Fake OpenAI server listening at ${fake.baseURL}`);
 console.log(`  OPENAI_BASE_URL=${fake.baseURL} npm run demo`);
 

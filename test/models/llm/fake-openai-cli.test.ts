@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -24,6 +26,22 @@ describe('npm run fake:openai flags', () => {
     expect(status).toBe(2);
     expect(stderr.split('\n')[0]).toBe(message);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says which port is taken, exit 1 and no stack, when another server holds it', async () => {
+    const holder = createServer().listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      const address = holder.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const { status, stderr } = fakeCli('--port', String(port));
+      expect(status).toBe(1);
+      expect(stderr.trim()).toBe(
+        `port ${port} on 127.0.0.1 is in use; give another with --port (0 = any free one)`,
+      );
+    } finally {
+      holder.close();
+    }
   });
 
   it('--help prints the usage', () => {

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Events } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/app/config.js';
 import { createDiscord, DiscordStartError } from '../../../src/app/discord.js';
-import { registerCommands } from '../../../src/app/discord-commands.js';
+import { registerCommands, registrationProblem } from '../../../src/app/discord-commands.js';
 import { loadDiscordConfig } from '../../../src/app/discord-config.js';
 import { inviteUrl } from '../../../src/platforms/discord/client.js';
 import { consensusCommand } from '../../../src/platforms/discord/commands.js';
@@ -259,6 +261,41 @@ describe('Discord setup: the /consensus command', () => {
       for (const { output } of [rejected, mismatched, notThere]) {
         expect(output).not.toContain(TOKEN);
         expect(output).not.toMatch(/\n\s+at /);
+      }
+    });
+
+    it('says, after two tries, that Discord did not answer, naming the API URL without its secrets', async () => {
+      // A server that takes the request and never answers it (a proxy that swallows it).
+      const requests: string[] = [];
+      const silent = createServer((req) => {
+        requests.push(`${req.method} ${req.url}`);
+      });
+      silent.listen(0, '127.0.0.1');
+      await once(silent, 'listening');
+      fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+      try {
+        const { port } = silent.address() as AddressInfo;
+        const config = {
+          token: TOKEN,
+          applicationId: APPLICATION_ID,
+          apiUrl: `http://user:secret@127.0.0.1:${port}`,
+          guildId: undefined,
+          shards: 'auto' as const,
+          moderatorRoles: [],
+        };
+        const error = await registerCommands(config, { timeoutMs: 300 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(requests).toHaveLength(2);
+        const told = registrationProblem(error, config, 300);
+        expect(told).toBe(
+          `DISCORD_API_URL http://127.0.0.1:${port}/ did not answer within 0.3 s, 2 times: check this machine's connection to it, or unset DISCORD_API_URL to use Discord’s own, and run this again.`,
+        );
+        expect(told).not.toContain('secret');
+      } finally {
+        silent.closeAllConnections();
+        silent.close();
       }
     });
 
