@@ -36,7 +36,20 @@ interface Live {
  * Shutdown stops taking events, lets active jobs finish, closes queues and Redis, and
  * exits 0, all within SHUTDOWN_TIMEOUT_MS.
  */
-export async function serve(role: 'start' | 'worker'): Promise<void> {
+export async function serve(
+  role: 'start' | 'worker',
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  const command = role === 'start' ? 'npm start' : 'npm run worker';
+  const usage = `usage: ${command}   (no arguments: every setting comes from the environment; see "Configuration" in the README)`;
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    console.log(usage);
+    process.exit(0);
+  }
+  // A flag would otherwise be ignored and the bot started all the same, as if it were
+  // taken ("--redis-url ...", "--help" among others).
+  if (argv.length > 0)
+    exitWith(2, `${command} takes no arguments (got ${JSON.stringify(argv[0])})\n${usage}`);
   let config: Config;
   let slackConfig: SlackConfig | null;
   let discordConfig: DiscordConfig | null;

@@ -113,18 +113,26 @@ describe('npm start and npm run worker as processes', () => {
   });
 
   /** `npm start` (from the sources) that is expected to exit: its code and stderr. */
-  async function startFails(extra: NodeJS.ProcessEnv) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/start.ts'], {
+  async function startFails(
+    extra: NodeJS.ProcessEnv,
+    args: readonly string[] = [],
+    entry = 'src/app/start.ts',
+  ) {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
       cwd: ROOT,
       env: env(extra),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let stderr = '';
+    let stdout = '';
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
-    return { code: await exited(child), stderr };
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    return { code: await exited(child), stderr, stdout };
   }
 
   it('serves health, readiness and metrics with no platform configured, and exits 0 on SIGTERM', async () => {
@@ -246,6 +254,18 @@ describe('npm start and npm run worker as processes', () => {
       const done = exited(app.child);
       app.child.kill('SIGTERM');
       expect(await done).toBe(0);
+    }
+  });
+
+  it('refuses arguments, which it would otherwise ignore, and prints its usage for --help', async () => {
+    for (const entry of ['src/app/start.ts', 'src/app/worker.ts']) {
+      const refused = await startFails({}, ['--redis-url', 'redis://elsewhere'], entry);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/takes no arguments \(got "--redis-url"\)/);
+      expect(refused.stderr).toContain('every setting comes from the environment');
+      const help = await startFails({}, ['--help'], entry);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage: npm (start|run worker) /);
     }
   });
 
