@@ -646,7 +646,7 @@ function exit(code: number, message?: string): void {
 
 // The reader of the output went away (`npm run demo | head`): the throwaway server is
 // stopped on the way out rather than left behind.
-onClosedOutput(exit);
+onClosedOutput(exit, { stopWhenClosed: true });
 
 // Interrupted (Ctrl-C, a timeout's SIGTERM, the terminal or SSH session closing under it:
 // SIGHUP, whose default death would leave the server and its folder behind): the demo cleans up and exits as the

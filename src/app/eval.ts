@@ -109,5 +109,5 @@ function parse(argv: readonly string[]) {
   });
 }
 
-onClosedOutput((code) => process.exit(code));
+onClosedOutput((code) => process.exit(code), { stopWhenClosed: false });
 process.exitCode = main(process.argv.slice(2));

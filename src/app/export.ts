@@ -190,7 +190,7 @@ function parse(argv: readonly string[]) {
 const isScript =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isScript) {
-  onClosedOutput((code) => process.exit(code));
+  onClosedOutput((code) => process.exit(code), { stopWhenClosed: false });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -9,7 +9,7 @@ import {
   VOTES_HEADER,
   writeExport,
 } from '../eval/helpers.js';
-import { runWithClosedStdout } from '../support/closed-stdout.js';
+import { runWithClosedOutput } from '../support/closed-output.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = 'test/fixtures/polis/london.youth.policing';
@@ -24,9 +24,14 @@ function runEval(args: string[]) {
 
 describe('npm run eval', () => {
   it('exits 0 without a stack trace when the reader of its output is gone (`| head`)', async () => {
-    const { code, stderr } = await runWithClosedStdout('src/app/eval.ts', [FIXTURE]);
-    expect(stderr).not.toMatch(/EPIPE|Error/);
+    const { code, output } = await runWithClosedOutput('src/app/eval.ts', [FIXTURE]);
+    expect(output).not.toMatch(/EPIPE|Error/);
     expect(code).toBe(0);
+  }, 60_000);
+
+  it('still exits 1 for a bad folder when the reader of its errors is gone', async () => {
+    const { code } = await runWithClosedOutput('src/app/eval.ts', ['no/such/folder'], 'stderr');
+    expect(code).toBe(1);
   }, 60_000);
 
   it('prints exactly the JSON of EVAL.md section 5 with --json, typed as EVAL.md gives it', () => {

@@ -8,7 +8,7 @@ import { BOT_XID } from '../../src/deliberation/polis-export.js';
 import type { Scope } from '../../src/domain/scope.js';
 import { loadConversation } from '../../src/eval/polis.js';
 import { finish, rate, roundToPoll } from '../deliberation/learning-support.js';
-import { runWithClosedStdout } from '../support/closed-stdout.js';
+import { runWithClosedOutput } from '../support/closed-output.js';
 import { type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
@@ -176,12 +176,13 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     // Its reader gone (`| head -0`): the files are written all the same, and it exits 0
     // without a stack trace.
     const piped = outDir();
-    const closed = await runWithClosedStdout(
+    const closed = await runWithClosedOutput(
       'src/app/export.ts',
       ['--platform', 'console', '--workspace', SCOPE.workspaceId, '--out', piped],
+      'stdout',
       { ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: h.prefix },
     );
-    expect(closed.stderr).not.toMatch(/EPIPE|Error/);
+    expect(closed.output).not.toMatch(/EPIPE|Error/);
     expect(closed.code).toBe(0);
     expect(loadConversation(piped).votes).toHaveLength(2);
 

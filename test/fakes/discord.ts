@@ -1232,6 +1232,18 @@ export class FakeDiscord {
   }
 
   /**
+   * A server admin deletes a role (GUILD_ROLE_DELETE): every member holding it, the bot
+   * included, loses it and what it gave, with no member update, as on Discord.
+   */
+  deleteRole(roleId: string): void {
+    const index = this.roles.findIndex((r) => r.id === roleId);
+    if (index < 1) throw new Error(`fake Discord: no deletable role ${roleId}`);
+    this.roles.splice(index, 1);
+    this.botRoleIds = this.botRoleIds.filter((id) => id !== roleId);
+    this.dispatch('GUILD_ROLE_DELETE', { guild_id: this.guildId, role_id: roleId });
+  }
+
+  /**
    * A server admin gives the bot other roles (GUILD_MEMBER_UPDATE: Discord sends the bot's
    * own member updates whatever its intents).
    */

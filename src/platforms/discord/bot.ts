@@ -34,6 +34,7 @@ import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
 import {
   type EarlierState,
+  heldRoleIds,
   type PermissionShift,
   permissionShifts,
   shiftOf,
@@ -148,10 +149,11 @@ export class DiscordBot {
     this.listen(Events.ChannelUpdate, (before, after) => this.onChannelUpdate(before, after));
     this.listen(Events.GuildRoleUpdate, (before, after) => this.onRoleUpdate(before, after));
     this.listen(Events.GuildMemberUpdate, (before, after) => this.onMemberUpdate(before, after));
+    this.listen(Events.GuildRoleDelete, (role) => this.onRoleDelete(role));
     // A channel the bot sees again (its View Channel given back): what was said there
     // meanwhile never reached it, so that channel's open rounds are read back.
     this.listen(Events.ChannelCreate, (channel) =>
-      this.tasks.track(this.catchUpGuild(channel.guild, channel.id)),
+      this.tasks.track(this.catchUpGuild(channel.guild, [channel.id])),
     );
     this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
     this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
@@ -370,7 +372,43 @@ export class DiscordBot {
   private onRolesChanged(guild: Guild, earlier: EarlierState): void {
     const me = guild.members.me;
     if (!me) return;
-    for (const shift of permissionShifts(guild, me, earlier)) this.followShift(guild, shift);
+    const shifts = permissionShifts(guild, me, earlier);
+    if (shifts.length === 0) return;
+    // One @everyone edit can shift every channel of a large server: the ones with an open
+    // round are found in one read, and only those are followed.
+    const scope: Scope = { platform: 'discord', workspaceId: guild.id };
+    const follow = async () => {
+      const open = await this.service.openRounds(
+        scope,
+        shifts.map((s) => s.channelId),
+      );
+      const withRounds = new Set(open.map((state) => state.round.channelId));
+      const followed = shifts.filter((s) => withRounds.has(s.channelId));
+      for (const shift of followed) this.followShift(guild, { ...shift, viewRegained: false });
+      const regained = followed.filter((s) => s.viewRegained).map((s) => s.channelId);
+      if (regained.length > 0) await this.catchUpGuild(guild, regained);
+    };
+    this.tasks.track(
+      follow().catch((error: unknown) =>
+        this.rereadSoon(
+          guild.id,
+          error,
+          'a role change could not be followed; the open rounds will be reread',
+        ),
+      ),
+    );
+  }
+
+  /** A role the bot held was deleted: what it gave is gone with it. */
+  private onRoleDelete(role: Role): void {
+    const me = role.guild.members.me;
+    if (!me) return;
+    const held = heldRoleIds(me);
+    if (!held.includes(role.id)) return;
+    this.onRolesChanged(role.guild, {
+      role: { id: role.id, bits: role.permissions.bitfield },
+      memberRoleIds: held.filter((id) => id !== role.guild.id),
+    });
   }
 
   private onRoleUpdate(before: Role, after: Role): void {
@@ -390,13 +428,13 @@ export class DiscordBot {
 
   private followShift(guild: Guild, shift: PermissionShift): void {
     const scope = { platform: 'discord' as const, workspaceId: guild.id };
-    if (shift.kind === 'lost') {
+    const { lost } = shift;
+    if (lost) {
       void this.tasks.inOrder(shift.channelId, () =>
-        this.tellLostSight(scope, shift.channelId, shift.missing),
+        this.tellLostSight(scope, shift.channelId, lost),
       );
-    } else if (shift.kind === 'view-regained') {
-      this.tasks.track(this.catchUpGuild(guild, shift.channelId));
     }
+    if (shift.viewRegained) this.tasks.track(this.catchUpGuild(guild, [shift.channelId]));
   }
 
   /**
@@ -542,10 +580,13 @@ export class DiscordBot {
    * go one at a time, each in its thread's queue, so live events wait for it and nothing
    * read from Discord can overtake them.
    */
-  private async catchUpGuild(guild: Guild, onlyChannel: string | null = null): Promise<void> {
+  private async catchUpGuild(
+    guild: Guild,
+    onlyChannels: readonly string[] | null = null,
+  ): Promise<void> {
     const scope: Scope = { platform: 'discord', workspaceId: guild.id };
     const channelIds = [...guild.channels.cache.values()]
-      .filter((c) => !c.isThread() && (onlyChannel === null || c.id === onlyChannel))
+      .filter((c) => !c.isThread() && (onlyChannels === null || onlyChannels.includes(c.id)))
       .map((c) => c.id);
     const open = await this.service.openRounds(scope, channelIds).catch((error: unknown) => {
       // Redis away at a session's start or at a reread: what happened meanwhile is only

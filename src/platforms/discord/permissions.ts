@@ -1,4 +1,5 @@
 import {
+  ChannelType,
   type Guild,
   type GuildMember,
   type NonThreadGuildBasedChannel,
@@ -66,42 +67,68 @@ export function missingRoundPermissions(bits: bigint): PermissionsString[] {
   return new PermissionsBitField(bits).missing([...ROUND_PERMISSIONS]);
 }
 
-/** How a change of the bot's permissions in one channel bears on the rounds there. */
-export type PermissionShift =
-  | { kind: 'lost'; channelId: string; missing: PermissionsString[] }
-  | { kind: 'view-regained'; channelId: string }
-  | { kind: 'none'; channelId: string };
-
 /**
- * A permission a round needs newly missing is a loss (told with everything missing now);
- * otherwise View Channel given back means what was said meanwhile must be read.
+ * How a change of the bot's permissions in one channel bears on the rounds there. Both
+ * can happen in one change (a role swapped for one that sees the channel but may not add
+ * reactions): what was said meanwhile is read, and the starters are told what is missing.
  */
+export interface PermissionShift {
+  channelId: string;
+  /** Everything a round needs that is missing now, when something of it newly is. */
+  lost: PermissionsString[] | null;
+  /** View Channel given back: what was said while the bot could not see must be read. */
+  viewRegained: boolean;
+}
+
 export function shiftOf(
   channelId: string,
   missingBefore: readonly string[],
   missingAfter: readonly PermissionsString[],
 ): PermissionShift {
-  if (missingAfter.some((p) => !missingBefore.includes(p))) {
-    return { kind: 'lost', channelId, missing: [...missingAfter] };
-  }
-  if (missingBefore.includes('ViewChannel') && !missingAfter.includes('ViewChannel')) {
-    return { kind: 'view-regained', channelId };
-  }
-  return { kind: 'none', channelId };
+  const newlyMissing = missingAfter.some((p) => !missingBefore.includes(p));
+  return {
+    channelId,
+    lost: newlyMissing ? [...missingAfter] : null,
+    viewRegained: missingBefore.includes('ViewChannel') && !missingAfter.includes('ViewChannel'),
+  };
 }
+
+/** Whether a shift calls for anything: a loss to tell or a channel to read back. */
+export function shifted(shift: PermissionShift): boolean {
+  return shift.lost !== null || shift.viewRegained;
+}
+
+/** The channels rounds run in (startRefusal in interactions.ts allows no others). */
+const ROUND_CHANNEL_TYPES: readonly ChannelType[] = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+];
 
 /** What the bot's permissions were computed from before a change, where it differs from now. */
 export interface EarlierState {
-  /** A role's bits before it was edited. */
+  /** A role's bits before it was edited or deleted. */
   role?: { id: string; bits: bigint };
-  /** The bot's roles before they were changed. */
+  /** The bot's roles before they were changed (a deleted one included). */
   memberRoleIds?: readonly string[];
 }
 
 /**
+ * The ids of the roles discord.js holds for `member`, a deleted role's included:
+ * `roles.cache` leaves a role out as soon as the guild's cache drops it, which is when the
+ * bot's permissions from before the deletion are wanted. The list is private to discord.js
+ * (14, pinned in package.json); were it gone, only `roles.cache` is read, and the
+ * roles-changed test of a deleted role fails.
+ */
+export function heldRoleIds(member: GuildMember): string[] {
+  const raw: unknown = (member as unknown as { _roles?: unknown })._roles;
+  if (Array.isArray(raw)) return raw.filter((id): id is string => typeof id === 'string');
+  return [...member.roles.cache.keys()].filter((id) => id !== member.guild.id);
+}
+
+/**
  * For every channel of the guild that can hold a round, how a change to the bot's roles,
- * or to a role's permissions, moved what it may do there. Only channels whose shift is
- * not 'none' are returned.
+ * or to a role's permissions, moved what it may do there. Only channels where it shifted
+ * something are returned.
  */
 export function permissionShifts(
   guild: Guild,
@@ -116,7 +143,7 @@ export function permissionShifts(
   const roleIds = [...me.roles.cache.keys()].filter((id) => id !== guild.id);
   const shifts: PermissionShift[] = [];
   for (const channel of guild.channels.cache.values()) {
-    if (channel.isThread()) continue;
+    if (channel.isThread() || !ROUND_CHANNEL_TYPES.includes(channel.type)) continue;
     const base = {
       guildId: guild.id,
       ownerId: guild.ownerId,
@@ -130,7 +157,7 @@ export function permissionShifts(
     });
     const now = channelPermissions({ ...base, roleBits, memberRoleIds: roleIds });
     const shift = shiftOf(channel.id, missingRoundPermissions(was), missingRoundPermissions(now));
-    if (shift.kind !== 'none') shifts.push(shift);
+    if (shifted(shift)) shifts.push(shift);
   }
   return shifts;
 }

@@ -83,19 +83,18 @@ function asGuild(client: Client, d: Drawn): Guild {
       },
     ],
     channels: [
-      {
-        id: '900000000000000100',
-        type: 0,
-        name: 'general',
-        position: 0,
-        permission_overwrites: d.overwrites.map((o) => ({
-          id: o.id,
-          type: o.type === 'member' ? 1 : 0,
-          allow: o.allow.toString(),
-          deny: o.deny.toString(),
-        })),
-      },
-    ],
+      { id: '900000000000000100', type: 0, name: 'general' },
+      { id: '900000000000000101', type: 4, name: 'a category' },
+    ].map((channel, position) => ({
+      ...channel,
+      position,
+      permission_overwrites: d.overwrites.map((o) => ({
+        id: o.id,
+        type: o.type === 'member' ? 1 : 0,
+        allow: o.allow.toString(),
+        deny: o.deny.toString(),
+      })),
+    })),
   });
 }
 
@@ -150,19 +149,29 @@ describe("the bot's permissions in a channel", () => {
 describe('a change of permissions, for the rounds of a channel', () => {
   it('is a loss when a permission a round needs goes, told with all that is missing', () => {
     expect(shiftOf('c', ['EmbedLinks'], ['EmbedLinks', 'AddReactions'])).toEqual({
-      kind: 'lost',
       channelId: 'c',
-      missing: ['EmbedLinks', 'AddReactions'],
+      lost: ['EmbedLinks', 'AddReactions'],
+      viewRegained: false,
     });
     // Nothing newly missing: nothing to tell, even with something still missing.
-    expect(shiftOf('c', ['EmbedLinks', 'AddReactions'], ['EmbedLinks']).kind).toBe('none');
-    expect(shiftOf('c', [], []).kind).toBe('none');
+    const none = { channelId: 'c', lost: null, viewRegained: false };
+    expect(shiftOf('c', ['EmbedLinks', 'AddReactions'], ['EmbedLinks'])).toEqual(none);
+    expect(shiftOf('c', [], [])).toEqual(none);
   });
 
   it('reads the channel back when View Channel returns', () => {
     expect(shiftOf('c', ['ViewChannel', 'AddReactions'], ['AddReactions'])).toEqual({
-      kind: 'view-regained',
       channelId: 'c',
+      lost: null,
+      viewRegained: true,
+    });
+  });
+
+  it('both reads back and tells when one change gives View Channel and takes another', () => {
+    expect(shiftOf('c', ['ViewChannel'], ['AddReactions'])).toEqual({
+      channelId: 'c',
+      lost: ['AddReactions'],
+      viewRegained: true,
     });
   });
 
@@ -186,12 +195,13 @@ describe('a change of permissions, for the rounds of a channel', () => {
       const me = guild.members.cache.get(BOT);
       if (!me) throw new Error('no bot member');
       // The role had every bit; it lost Add Reactions.
+      // Only the text channel: the category beside it holds no round.
       expect(permissionShifts(guild, me, { role: { id: role, bits: all } })).toEqual([
-        { kind: 'lost', channelId: '900000000000000100', missing: ['AddReactions'] },
+        { channelId: '900000000000000100', lost: ['AddReactions'], viewRegained: false },
       ]);
       // The bot had no role (so saw nothing) and was given this one.
       expect(permissionShifts(guild, me, { memberRoleIds: [] })).toEqual([
-        { kind: 'view-regained', channelId: '900000000000000100' },
+        { channelId: '900000000000000100', lost: null, viewRegained: true },
       ]);
       // Nothing changed: no shift.
       expect(permissionShifts(guild, me, {})).toEqual([]);

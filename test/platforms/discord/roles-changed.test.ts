@@ -35,14 +35,9 @@ describe('a round whose bot loses permissions through its roles', () => {
 
   it('tells the starter once when a role edit takes what a round needs, and reads back when View Channel returns', async () => {
     const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
-    const otherRole = { id: snowflake(), name: 'Helpers', permissions: INVITED };
-    world = await startWorld({ fake: { roles: [botRole, otherRole], botRoles: [botRole.id] } });
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake, runtime, scope } = world;
     const { round, threadId } = await roundWithOpinions(world);
-    // A role the bot does not hold, edited: nothing to tell.
-    fake.setRolePermissions(otherRole.id, '0');
-    await settle(world);
-    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
     // The bot's own role loses Add Reactions: the poll could not be put up.
     fake.setRolePermissions(botRole.id, withoutReactions);
     await until(() => fake.directMessagesTo(MOD.id).length > 0);
@@ -65,6 +60,52 @@ describe('a round whose bot loses permissions through its roles', () => {
     await until(async () => (await opinions(world as World, round.id)).length === 3);
     // Told once in all, however many edits.
     expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
+  }, 30_000);
+
+  it('tells the starter when @everyone, the only role the bot has, loses what a round needs', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    fake.setRolePermissions(fake.guildId, INVITED);
+    const { round } = await roundWithOpinions(world);
+    fake.setRolePermissions(fake.guildId, withoutReactions);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)[0]).toContain(
+      `where round \`${round.id}\` (“${QUESTION}”) is still open: AddReactions.`,
+    );
+  }, 30_000);
+
+  it('tells the starter when a role the bot held is deleted, and not when another one is', async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const otherRole = { id: snowflake(), name: 'Helpers', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole, otherRole], botRoles: [botRole.id] } });
+    const { fake, runtime, scope } = world;
+    const { round } = await roundWithOpinions(world);
+    fake.deleteRole(otherRole.id);
+    await settle(world);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+    // @everyone still gives View Channel and Send Messages; the rest went with the role.
+    fake.deleteRole(botRole.id);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot lost permissions a round needs in <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: AddReactions, EmbedLinks, ReadMessageHistory, SendMessagesInThreads. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`,
+    ]);
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+  }, 30_000);
+
+  it('reads back and tells at once when one role swap gives View Channel and takes another permission', async () => {
+    const seeing = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const swapped = { id: snowflake(), name: 'Staff', permissions: withoutReactions };
+    world = await startWorld({ fake: { roles: [seeing, swapped], botRoles: [seeing.id] } });
+    const { fake } = world;
+    fake.setRolePermissions(fake.guildId, String(PermissionFlagsBits.SendMessages));
+    const { round, threadId } = await roundWithOpinions(world);
+    fake.setBotRoles([]);
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    fake.say(threadId, cai, 'Only with a trial first.');
+    await (world as World).discord.idle();
+    expect(await opinions(world, round.id)).toHaveLength(2);
+    fake.setBotRoles([swapped.id]);
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
   }, 30_000);
 
   it("tells the starter when the bot's role is taken from it, and reads back once it is given back", async () => {

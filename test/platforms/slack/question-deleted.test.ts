@@ -111,7 +111,8 @@ describe('Slack: a round’s question is deleted', () => {
     expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
 
     // Every reply deleted, then the tombstone itself, as Slack does: the thread is gone.
-    const tombstone = (tombstoned(s, questionTs, 0).message ?? {}) as Record<string, unknown>;
+    // (Its reply count may still read 1: a tombstone's deletion ends the thread regardless.)
+    const tombstone = (tombstoned(s, questionTs, 1).message ?? {}) as Record<string, unknown>;
     await s.event(deleted(s, { channel: CHANNEL, ...tombstone }));
     await until(async () => cancelNotices(s, round.id).length > 0);
     expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
@@ -120,9 +121,10 @@ describe('Slack: a round’s question is deleted', () => {
   it('leaves a finished round, and any other deleted message, alone', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
-    // A member's own message in the channel, not a round's.
+    // A member's own message in the channel, and one of the bot's that is no question.
     const own = { type: 'message', channel: CHANNEL, user: 'U001', text: 'hi', ts: s.ts() };
     await s.event(deleted(s, own));
+    await s.event(deleted(s, { ...questionMessage(s, s.ts()), text: 'Something else' }));
     await s.settle();
     expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
     await s.command('UMOD', 'cancel');
