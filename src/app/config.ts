@@ -24,7 +24,16 @@ export const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
 
 /** Every setting the processes read, validated once at start. */
 export const ConfigSchema = z.object({
-  REDIS_URL: optionalString,
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      // ioredis would read any other word as a host name and fail only at connect time.
+      .refine(
+        (v) => /^rediss?:\/\//i.test(v) || v.startsWith('/'),
+        'a redis:// or rediss:// URL, or a socket path, e.g. redis://127.0.0.1:6379',
+      )
+      .optional(),
+  ),
   /** Root of every Redis key the bot writes (rounds and queues). */
   REDIS_PREFIX: optionalString
     .pipe(

@@ -34,6 +34,29 @@ describe('settings are documented', () => {
   });
 });
 
+describe('REDIS_URL', () => {
+  it.each(['redis://127.0.0.1:6379', 'rediss://user:pw@cache.example:6380/2', '/tmp/redis.sock'])(
+    'takes %s',
+    (url) => {
+      expect(loadConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+    },
+  );
+
+  it.each(['notaurl', '10.0.0.5:6379', 'http://10.0.0.5:6379'])(
+    'refuses %s at start, naming the variable and not the value',
+    (url) => {
+      let message = '';
+      try {
+        loadConfig({ REDIS_URL: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/REDIS_URL: a redis:\/\/ or rediss:\/\/ URL, or a socket path/);
+      expect(message).not.toContain(url);
+    },
+  );
+});
+
 describe('the Ollama profile, as documented', () => {
   // Each place that tells how to use the profile without docker-compose.ollama.yml (which
   // sets LLM_MODEL itself): the block of lines from the command to the next blank line.
