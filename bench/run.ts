@@ -17,6 +17,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { joinValues } from '../src/app/cli-args.js';
 import { ConfigSchema } from '../src/app/config.js';
 import { connectRedis } from '../src/app/redis.js';
 import { startEphemeralRedis } from '../src/app/redis-server.js';
@@ -68,6 +69,7 @@ function usageError(message: string): never {
 let values: Record<Flag, string> & { help: boolean };
 try {
   values = parseArgs({
+    args: joinValues(process.argv.slice(2), new Set(Object.keys(FLAGS))),
     options: {
       ...Object.fromEntries(
         Object.entries(FLAGS).map(([name, f]) => [name, { type: 'string', default: f.default }]),

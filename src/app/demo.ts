@@ -21,6 +21,7 @@ import {
   scenarioFromQuestion,
 } from '../platforms/console/scenarios.js';
 import { simulatedReaction } from '../platforms/console/simulation.js';
+import { joinValues } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 import { type Config, ConfigError, hasModelServer, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -73,31 +74,9 @@ const MAX_ROUNDS = 10;
 /** createRng keeps a numeric seed's low 32 bits. */
 const MAX_SEED = 2 ** 32 - 1;
 
-/**
- * `--flag value` as one `--flag=value`: parseArgs reads a value that starts with '-'
- * (`--seed -1`) as another option, and its error would not name the flag's rule.
- */
-function joinValues(argv: readonly string[]): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const next = argv[i + 1];
-    if (
-      VALUE_FLAGS.has(arg.slice(2)) &&
-      arg.startsWith('--') &&
-      next !== undefined &&
-      !next.startsWith('--')
-    ) {
-      joined.push(`${arg}=${next}`);
-      i += 1;
-    } else joined.push(arg);
-  }
-  return joined;
-}
-
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
-    args: joinValues(argv),
+    args: joinValues(argv, VALUE_FLAGS),
     options: {
       question: { type: 'string' },
       bank: { type: 'boolean', default: false },
@@ -176,6 +155,7 @@ function checkQuestion(question: string): void {
  * (a full disk) is reported at the end.
  */
 function chartPathProblem(path: string): string | null {
+  if (path.trim() === '') return 'the file name is empty; give one, e.g. results.png';
   const file = resolve(path);
   const existing = statSync(file, { throwIfNoEntry: false });
   if (existing?.isDirectory())

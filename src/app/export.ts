@@ -60,10 +60,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  // A flag left out is named as missing, not in the schema's words ("expected string,
-  // received undefined").
+  // A flag left out (or given empty, as `--workspace "$UNSET"` gives it) is named as
+  // missing, not in the schema's words ("expected string, received undefined").
   const missing = (['platform', 'workspace', 'out'] as const).filter(
-    (f) => values[f] === undefined,
+    (f) => values[f] === undefined || values[f] === '',
   );
   if (missing.length > 0) {
     process.stderr.write(`export: missing ${missing.map((f) => `--${f}`).join(', ')}\n${USAGE}\n`);
@@ -81,6 +81,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // A round id is part of a key: one that cannot be a round's (`r1:poll:1`) would read
   // another kind of key and fail as a stack trace, as the service's own commands refuse it.
+  if (values.round === '') {
+    process.stderr.write(
+      `export: --round is empty: give a round id, or leave --round out to export the whole workspace\n${USAGE}\n`,
+    );
+    return 2;
+  }
   if (values.round !== undefined) {
     const round = KeySafeIdSchema.safeParse(values.round);
     if (!round.success) {

@@ -349,6 +349,9 @@ describe('npm run demo', () => {
     const folder = runDemo(['--chart', tmp], { ...process.env, REDIS_URL: '', TMPDIR: tmp });
     expect(folder.status).toBe(2);
     expect(folder.stderr).toMatch(/is a folder; give a file name/);
+    const empty = runDemo(['--chart', ''], { ...process.env, REDIS_URL: '', TMPDIR: tmp });
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/--chart : cannot write the chart: the file name is empty/);
     expect(throwawayFolders(tmp)).toEqual([]);
   });
 

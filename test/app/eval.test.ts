@@ -72,6 +72,8 @@ describe('npm run eval', () => {
     [['--bootstrap', 'many', FIXTURE], /--bootstrap takes a whole number/],
     [['--bootstrap', '0x10', FIXTURE], /--bootstrap takes a whole number/],
     [['--bootstrap', '1e3', FIXTURE], /--bootstrap takes a whole number/],
+    // After a space a negative value reads to parseArgs as another option.
+    [['--bootstrap', '-5', FIXTURE], /--bootstrap takes a whole number/],
     [['--bootstrap', '20', '--json', FIXTURE], /does not combine with --json/],
     [[], /no conversation folder given/],
     [['--frobnicate', FIXTURE], /Unknown option/],

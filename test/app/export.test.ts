@@ -201,6 +201,18 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     const refused = runExport(['--platform', 'slack'], 'unused');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/^export: missing --workspace, --out\nusage: npm run export/);
+    // Given empty (an unset shell variable) is left out too, not the schema's "too small".
+    const empty = runExport(['--platform', 'slack', '--workspace', '', '--out', 'x'], 'unused');
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/^export: missing --workspace\n/);
+    const noRound = runExport(
+      ['--platform', 'slack', '--workspace', 'T1', '--round', '', '--out', 'x'],
+      'unused',
+    );
+    expect(noRound.status).toBe(2);
+    expect(noRound.stderr).toMatch(
+      /^export: --round is empty: give a round id, or leave --round out/,
+    );
   });
 
   it('npm run export refuses an --out that is a file (or under one) as a bad flag, before reading Redis', () => {

@@ -29,6 +29,7 @@ describe('npm run bench flags', () => {
     [['--bogus'], "Unknown option '--bogus'"],
     [['--latency'], "Option '--latency <value>' argument missing"],
     [['--latency', 'abc'], '--latency takes a number from 0 (ms); got "abc"'],
+    [['--latency', '-5'], '--latency takes a number from 0 (ms); got "-5"'],
     [['--runs', '0'], '--runs takes a whole number from 1; got "0"'],
     [['--concurrency', '300'], '--concurrency takes a whole number from 1 to 256; got "300"'],
     [['--seq-latency', '0'], '--seq-latency takes a number from 1 (ms); got "0"'],

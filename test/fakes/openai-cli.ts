@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { joinValues } from '../../src/app/cli-args.js';
 import { FakeOpenAI, schemaName } from './openai.js';
 
 /**
@@ -10,6 +11,7 @@ const USAGE = 'Usage: npm run fake:openai -- [--port N] [--latency MS]';
 let values: { port: string; latency: string; help: boolean };
 try {
   ({ values } = parseArgs({
+    args: joinValues(process.argv.slice(2), new Set(['port', 'latency'])),
     options: {
       port: { type: 'string', default: '0' },
       latency: { type: 'string', default: '0' },

@@ -21,6 +21,7 @@ describe('npm run fake:openai flags', () => {
     [['--bogus'], "Unknown option '--bogus'"],
     [['--port'], "Option '--port <value>' argument missing"],
     [['--port', '70000'], '--port takes 0..65535 and --latency a number of milliseconds'],
+    [['--latency', '-5'], '--port takes 0..65535 and --latency a number of milliseconds'],
   ])('%j is a usage error: exit 2 with one sentence, no stack', (args, message) => {
     const { status, stderr } = fakeCli(...args);
     expect(status).toBe(2);

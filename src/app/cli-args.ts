@@ -1,0 +1,23 @@
+/**
+ * `--flag value` as one `--flag=value` for the flags in `valueFlags`: parseArgs reads a
+ * value that starts with '-' (`--seed -1`) as another option, and its error ("argument is
+ * ambiguous") would not name the flag's own rule. A value that starts with '--' stays an
+ * option: it is more likely a flag whose value was left out.
+ */
+export function joinValues(argv: readonly string[], valueFlags: ReadonlySet<string>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (
+      arg.startsWith('--') &&
+      valueFlags.has(arg.slice(2)) &&
+      next !== undefined &&
+      !next.startsWith('--')
+    ) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else joined.push(arg);
+  }
+  return joined;
+}
