@@ -21,3 +21,20 @@ export function joinValues(argv: readonly string[], valueFlags: ReadonlySet<stri
   }
   return joined;
 }
+
+/**
+ * `args` as they are, unless an option is given twice (`--seed 1 --seed 2`): parseArgs
+ * would keep the last silently, and the one meant may be the first. Throws then, for the
+ * command to answer as for any other bad flag. Arguments after a bare `--` are values.
+ */
+export function onceEach(args: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const arg of args) {
+    if (arg === '--') break;
+    if (!arg.startsWith('--')) continue;
+    const name = arg.slice(2).split('=')[0] as string;
+    if (seen.has(name)) throw new Error(`--${name} is given twice: give it once`);
+    seen.add(name);
+  }
+  return [...args];
+}

@@ -21,7 +21,7 @@ import {
   scenarioFromQuestion,
 } from '../platforms/console/scenarios.js';
 import { simulatedReaction } from '../platforms/console/simulation.js';
-import { joinValues } from './cli-args.js';
+import { joinValues, onceEach } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 import { type Config, ConfigError, hasModelServer, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -76,7 +76,7 @@ const MAX_SEED = 2 ** 32 - 1;
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
-    args: joinValues(argv, VALUE_FLAGS),
+    args: onceEach(joinValues(argv, VALUE_FLAGS)),
     options: {
       question: { type: 'string' },
       bank: { type: 'boolean', default: false },

@@ -6,7 +6,7 @@ import { CsvError } from '../eval/csv.js';
 import { loadConversation, PolisInputError } from '../eval/polis.js';
 import type { Row } from '../eval/protocol.js';
 import { formatTable, meanRows, scoreConversation, targetReport, toJson } from '../eval/table.js';
-import { joinValues } from './cli-args.js';
+import { joinValues, onceEach } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 
 const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json | --bootstrap <resamples>]';
@@ -100,7 +100,7 @@ function main(argv: readonly string[]): number {
 
 function parse(argv: readonly string[]) {
   return parseArgs({
-    args: joinValues(argv, new Set(['bootstrap'])),
+    args: onceEach(joinValues(argv, new Set(['bootstrap']))),
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },

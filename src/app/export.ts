@@ -12,6 +12,7 @@ import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
 import { KeySafeIdSchema, type Scope, ScopeSchema } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
+import { onceEach } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
@@ -182,7 +183,7 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
 
 function parse(argv: readonly string[]) {
   return parseArgs({
-    args: [...argv],
+    args: onceEach(argv),
     options: {
       platform: { type: 'string' },
       workspace: { type: 'string' },

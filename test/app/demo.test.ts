@@ -212,6 +212,7 @@ describe('npm run demo', () => {
     [['--welfare', 'fair'], /--welfare takes one of utilitarian, egalitarian, nash, schulze/],
     [['--scenario', 'nope'], /Unknown scenario "nope"/],
     [['--scenario', ''], /Unknown scenario ""/],
+    [['--seed', '1', '--seed', '2'], /--seed is given twice: give it once/],
     // A negative value after a space reads to parseArgs as another option.
     [['--seed', '-1'], /--seed takes a whole number/],
     // Number() would read these as 0, 1e99 and 16; past 2^32 - 1 the rng wraps round.

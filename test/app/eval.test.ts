@@ -74,6 +74,7 @@ describe('npm run eval', () => {
     [['--bootstrap', '1e3', FIXTURE], /--bootstrap takes a whole number/],
     // After a space a negative value reads to parseArgs as another option.
     [['--bootstrap', '-5', FIXTURE], /--bootstrap takes a whole number/],
+    [['--json', '--json', FIXTURE], /--json is given twice: give it once/],
     [['--bootstrap', '20', '--json', FIXTURE], /does not combine with --json/],
     [[], /no conversation folder given/],
     [['--frobnicate', FIXTURE], /Unknown option/],

@@ -213,6 +213,13 @@ describe('export in the Polis layout, read back by the evaluation loader', () =>
     expect(noRound.stderr).toMatch(
       /^export: --round is empty: give a round id, or leave --round out/,
     );
+    // Given twice: refused, since the one meant may be the first.
+    const twice = runExport(
+      ['--platform', 'slack', '--workspace', 'T1', '--workspace', 'T2', '--out', 'x'],
+      'unused',
+    );
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toContain('--workspace is given twice: give it once');
   });
 
   it('npm run export refuses an --out that is a file (or under one) as a bad flag, before reading Redis', () => {
