@@ -14,6 +14,7 @@ import {
   type PartialMessage,
   type PartialMessageReaction,
   type PartialUser,
+  type PermissionsString,
   RESTJSONErrorCodes,
   type Role,
   Status,
@@ -462,6 +463,14 @@ export class DiscordBot {
     }
   }
 
+  /** What a round needs that the bot lacks now in a channel (none known: nothing). */
+  private missingIn(guild: Guild, channelId: string): PermissionsString[] {
+    const me = guild.members.me;
+    const channel = guild.channels.cache.get(channelId);
+    if (!me || !channel) return [];
+    return channel.permissionsFor(me).missing([...ROUND_PERMISSIONS]);
+  }
+
   /** Only messages in a thread count; the service then checks that it is a round's thread. */
   private placeOf(message: Message | PartialMessage): ThreadPlace | null {
     const guildId = message.guildId;
@@ -601,9 +610,19 @@ export class DiscordBot {
         'more open rounds than catch-up reads; the rest only get events from now on',
       );
     }
+    const told = new Set<string>();
     for (const state of rounds) {
       const threadId = state.round.questionRef?.threadId;
       if (!threadId) continue;
+      const { channelId } = state.round;
+      const missing = this.missingIn(guild, channelId);
+      // Taken while no session was up, nothing else would say so before a post fails.
+      if (missing.length > 0 && !told.has(channelId)) {
+        told.add(channelId);
+        await this.tasks.inOrder(channelId, () => this.tellLostSight(scope, channelId, missing));
+      }
+      // Discord would refuse the reads; the channel is read back once it may be seen again.
+      if (missing.includes('ViewChannel') || missing.includes('ReadMessageHistory')) continue;
       await this.tasks.inOrder(threadId, async () => {
         const report = await this.catchUp.round(scope, state);
         this.log.info({ guildId: guild.id, ...report }, 'caught up on a round');

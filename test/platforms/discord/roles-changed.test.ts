@@ -132,3 +132,63 @@ describe('a round whose bot loses permissions through its roles', () => {
     expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
   }, 30_000);
 });
+
+/**
+ * A permission taken while the bot had no session sends it nothing it would ever see: the
+ * role edit or overwrite was dispatched to nobody. A fresh session's guilds carry the
+ * permissions as they are now, so the catch-up is where it is noticed.
+ */
+describe('a round whose bot lost permissions while it was offline', () => {
+  let world: World | undefined;
+  afterEach(async () => {
+    await world?.stop();
+  });
+
+  it('tells the starter at the next start, once, and still reads back what it may', async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    await world.restart(() => {
+      fake.setRolePermissions(botRole.id, withoutReactions);
+      fake.say(threadId, cai, 'Only with a trial first.');
+    });
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([
+      `The bot lost permissions a round needs in <#${round.channelId}>, where round \`${round.id}\` (“${QUESTION}”) is still open: AddReactions. Until a server admin gives them back (to its role, or in the channel's permissions), the round's messages cannot be posted there.`,
+    ]);
+    // Reading needs no reactions: the reply written meanwhile is read back.
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+    // A start with nothing new tells nobody again.
+    await world.restart();
+    await settle(world);
+    expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
+  }, 30_000);
+
+  it('does not try to read a channel it may no longer see, and reads it once it may', async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    const deny = {
+      id: fake.bot.id,
+      type: 1,
+      allow: '0',
+      deny: String(PermissionFlagsBits.ViewChannel),
+    };
+    await world.restart(() => {
+      fake.setOverwrites(round.channelId, [deny]);
+    });
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)[0]).toContain(
+      `The bot can no longer see <#${round.channelId}>, where round \`${round.id}\``,
+    );
+    // Hidden, the channel gets no marker for settle(): the bot's own queue is waited for.
+    await world.discord.idle();
+    const reads = () => fake.requested('GET', new RegExp(`^/channels/${threadId}/messages$`));
+    expect(reads()).toEqual([]);
+    fake.say(threadId, cai, 'Only with a trial first.');
+    fake.setOverwrites(round.channelId, []);
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+  }, 30_000);
+});
