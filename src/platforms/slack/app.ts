@@ -25,6 +25,7 @@ import {
   onMessage,
   onRateAction,
   onReaction,
+  tellBotRemoved,
 } from './events.js';
 import { Moderators } from './moderators.js';
 import { describe, SlackPort } from './port.js';
@@ -287,6 +288,9 @@ export class SlackAdapter {
       isBot: (user) => this.bots.isBot(user),
       tell: (channel, user, text, threadTs) =>
         this.port.tell(channel, user, escapeKeepingMentions(text), threadTs),
+      channelAccess: (channel) => this.port.channelAccess(channel),
+      botRemoved: (scope, channel) =>
+        tellBotRemoved(scope, channel, this.deps(), { during: 'catch-up' }),
       stopping: () => !this.started,
       ...(this.options.catchUpLimits && { limits: this.options.catchUpLimits }),
     });

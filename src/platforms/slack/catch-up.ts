@@ -7,7 +7,7 @@ import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import { optionKeyFor } from './emoji.js';
 import { isMemberReply, type Message, MessageSchema } from './events.js';
-import { describe } from './port.js';
+import { type ChannelAccess, describe } from './port.js';
 import type { SlackService } from './service.js';
 import { replyFromSlack, tsToMs } from './text.js';
 
@@ -70,6 +70,10 @@ export interface SlackCatchUpDeps {
   isBot: (userId: string) => Promise<boolean>;
   /** Tells a member about a reply the catch-up recorded (e.g. it was cut). */
   tell: (channel: string, user: string, text: string, threadTs: string) => Promise<void>;
+  /** Whether the bot is still in a channel (conversations.info). */
+  channelAccess: (channel: string) => Promise<ChannelAccess>;
+  /** The bot is out of a round's channel: the starters are asked to invite it back. */
+  botRemoved: (scope: Scope, channel: string) => Promise<void>;
   /** True once the adapter is stopping: the catch-up gives up between rounds. */
   stopping: () => boolean;
   limits?: Partial<SlackCatchUpLimits>;
@@ -99,8 +103,19 @@ export class SlackCatchUp {
   async workspace(scope: Scope, onlyChannel: string | null = null): Promise<void> {
     const recent = await this.deps.service.recentOpenRounds(scope, this.limits.rounds);
     const open = recent.filter((s) => onlyChannel === null || s.round.channelId === onlyChannel);
+    const access = new Map<string, ChannelAccess>();
     for (const state of open) {
       if (this.deps.stopping()) return;
+      const { channelId } = state.round;
+      // Removed while no event could reach the bot: Slack's channel_left is not resent.
+      let reach = access.get(channelId);
+      if (reach === undefined) {
+        reach = await this.deps.channelAccess(channelId);
+        access.set(channelId, reach);
+        if (reach === 'not_member') await this.deps.botRemoved(scope, channelId);
+      }
+      // Slack refuses the reads; the round is read back when the bot is invited again.
+      if (reach === 'not_member') continue;
       const report = await this.round(scope, state);
       this.deps.log.info({ ...report }, 'caught up on a round');
     }

@@ -392,20 +392,34 @@ export async function onChannelGone(
   if (type === 'member_left_channel' && (!user || user !== meta.botUserId)) return;
   const ids = { scope: meta.scope, event: type };
   if ((BOT_REMOVED_EVENTS as readonly string[]).includes(type)) {
-    for (const round of await deps.service.botRemoved(meta.scope, channel)) {
-      deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
-      await deps.port.directMessage(round.createdBy, botRemovedText(round)).catch((error) => {
-        deps.log.warn(
-          { ...ids, roundId: round.id, err: errorMessage(error) },
-          'could not tell the member who started the round that the bot was removed',
-        );
-      });
-    }
+    await tellBotRemoved(meta.scope, channel, deps, { event: type });
     return;
   }
   for (const round of await deps.service.channelGone(meta.scope, channel)) {
     deps.log.warn({ ...ids, roundId: round.id }, 'the round’s channel is gone; round cancelled');
     await tellRoundGone(deps.port, deps.log, round, 'channel');
+  }
+}
+
+/**
+ * The bot is out of a channel (its event, or found at a catch-up): each open round's
+ * starter is asked, once, to invite it back; the rounds stay open.
+ */
+export async function tellBotRemoved(
+  scope: Scope,
+  channel: string,
+  deps: Pick<EventDeps, 'service' | 'port' | 'log'>,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const ids = { scope, ...fields };
+  for (const round of await deps.service.botRemoved(scope, channel)) {
+    deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
+    await deps.port.directMessage(round.createdBy, botRemovedText(round)).catch((error) => {
+      deps.log.warn(
+        { ...ids, roundId: round.id, err: errorMessage(error) },
+        'could not tell the member who started the round that the bot was removed',
+      );
+    });
   }
 }
 

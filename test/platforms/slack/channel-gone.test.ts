@@ -58,6 +58,9 @@ const goneNotice = (roundId: string) =>
   `Round \`${roundId}\` (“Should our team adopt a four-day week?”) in <#${CHANNEL}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`;
 
 /** The texts the bot sent UMOD in their direct message (conversations.open's D channel). */
+const removed = (roundId: string) =>
+  `The bot was removed from <#${CHANNEL}>, where round \`${roundId}\` (“Should our team adopt a four-day week?”) is still open. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
+
 const toModerator = (s: Stack) =>
   s.fake.calls
     .filter((c) => c.method === 'chat.postMessage' && c.args.channel === 'DUMOD')
@@ -123,9 +126,6 @@ describe('Slack: the bot is removed from a round’s channel, then invited back'
     await s?.stop();
   });
 
-  const removed = (roundId: string) =>
-    `The bot was removed from <#${CHANNEL}>, where round \`${roundId}\` (“Should our team adopt a four-day week?”) is still open. Invite it back (mention it there and choose “Invite”): it then reads what was said meanwhile. If it is not back when the round next has to post there, the round is cancelled.`;
-
   it.each(['channel_left', 'group_left'])(
     'keeps the round open, tells its starter once for %s and member_left_channel together, and rereads the thread once invited back',
     async (type) => {
@@ -180,6 +180,37 @@ describe('Slack: the bot is removed from a round’s channel, then invited back'
     await s.settle();
     expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
     expect(toModerator(s)).toEqual([]);
+  }, 20_000);
+
+  it('tells the starter at the next start when the bot was removed while it was down, and reads nothing it may not', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread: ThreadMessage[] = [];
+    s.fake.threads.set(`${CHANNEL} ${questionTs}`, thread);
+    // Removed while the bot was down: channel_left reached nobody, and is not sent again.
+    await s.restart(() => {
+      s.fake.channels.set(CHANNEL, { is_member: false });
+      thread.push({ ts: s.ts(), user: 'U002', text: OPINIONS[1] as string });
+    });
+    await until(async () => toModerator(s).length > 0);
+    await s.settle();
+    expect(toModerator(s)).toEqual([removed(round.id)]);
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
+    expect(s.fake.calls.filter((c) => c.method === 'conversations.replies')).toEqual([]);
+    // Invited back: the thread is read, and what was said meanwhile counts.
+    s.fake.channels.delete(CHANNEL);
+    await s.event({
+      type: 'member_joined_channel',
+      user: s.fake.botUserId,
+      channel: CHANNEL,
+      channel_type: 'C',
+      team: 'T0001',
+    });
+    await until(async () => (await opinions(s, round.id)).length === 1 || null);
+    // A start while the bot is back in the channel tells nobody anything.
+    await s.restart(() => {});
+    await s.settle();
+    expect(toModerator(s)).toHaveLength(1);
   }, 20_000);
 });
 
