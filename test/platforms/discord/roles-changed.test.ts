@@ -131,6 +131,26 @@ describe('a round whose bot loses permissions through its roles', () => {
     await until(async () => (await opinions(world as World, round.id)).length === 3);
     expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
   }, 30_000);
+  it("follows only the bot's own member updates, not another member's roles changing", async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake } = world;
+    // Only the role lets the bot see the channel: judged by another member's earlier roles
+    // (none), the bot would seem to have just been given View Channel back.
+    fake.setRolePermissions(fake.guildId, String(PermissionFlagsBits.SendMessages));
+    const { threadId } = await roundWithOpinions(world);
+    fake.say(threadId, cai, 'Only with a trial first.');
+    await settle(world);
+    const reads = () => fake.requested('GET', new RegExp(`^/channels/${threadId}/messages$`));
+    const before = reads().length;
+    fake.dispatch('GUILD_MEMBER_UPDATE', {
+      guild_id: fake.guildId,
+      ...fake.member(cai, [botRole.id]),
+    });
+    await settle(world);
+    expect(reads()).toHaveLength(before);
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+  }, 30_000);
 });
 
 /**
