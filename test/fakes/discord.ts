@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PermissionsBitField } from 'discord.js';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { BOT_PERMISSIONS } from '../../src/platforms/discord/client.js';
 
 /**
  * A local Discord: REST on node:http and the Gateway over WebSocket on the same port,
@@ -53,6 +55,10 @@ export interface FakeDiscordOptions {
   guildId?: string;
   /** Text channels of the guild. */
   channels?: { id: string; name: string; type?: number }[];
+  /**
+   * Roles besides @everyone. Neither this nor `botRoles` given: the bot holds one role with
+   * what its invite asks for (BOT_PERMISSIONS), as the invite link gives it on Discord.
+   */
   roles?: FakeRole[];
   /** Roles the bot's own member holds (ids of `roles`), as its invite's role would be. */
   botRoles?: string[];
@@ -97,6 +103,9 @@ export function guildOnShard(shardId: number, shardCount: number): string {
 const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
 /** Everything the bot could need; tests narrow it to check the permission guard. */
 export const ALL_PERMISSIONS = '2251799813685247';
+/** What the bot's invite link asks for, as bits: the role Discord gives a bot invited by it. */
+const INVITED_PERMISSIONS = new PermissionsBitField([...BOT_PERMISSIONS]).bitfield.toString();
+
 export const PERMS = { manageGuild: '32', manageMessages: '8192', member: '3072' } as const;
 
 interface Session {
@@ -192,11 +201,15 @@ export class FakeDiscord {
     this.bot = { id: snowflake(), username: 'consensus-bot', bot: true };
     this.users.set(this.bot.id, this.bot);
     this.guildId = options.guildId ?? snowflake();
+    const invited =
+      options.roles === undefined && options.botRoles === undefined
+        ? { id: snowflake(), name: 'consensus-bot', permissions: INVITED_PERMISSIONS }
+        : null;
     this.roles = [
       { id: this.guildId, name: '@everyone', permissions: PERMS.member },
-      ...(options.roles ?? []),
+      ...(options.roles ?? (invited ? [invited] : [])),
     ];
-    this.botRoleIds = [...(options.botRoles ?? [])];
+    this.botRoleIds = [...(options.botRoles ?? (invited ? [invited.id] : []))];
     for (const c of options.channels ?? [{ id: snowflake(), name: 'general' }]) {
       this.channels.set(c.id, {
         id: c.id,
@@ -1066,10 +1079,12 @@ export class FakeDiscord {
     return (bits & (1024n | 8n)) !== 0n;
   }
 
-  member(user: FakeUser, roles: string[] = []): Json {
+  member(user: FakeUser, roles?: string[]): Json {
     return {
       user: userPayload(user),
-      roles,
+      // The bot's own member always carries its roles: discord.js takes any member payload
+      // as the member's current state.
+      roles: roles ?? (user.id === this.bot.id ? this.botRoleIds : []),
       joined_at: new Date().toISOString(),
       deaf: false,
       mute: false,

@@ -63,7 +63,7 @@ describe('a round whose bot loses permissions through its roles', () => {
   }, 30_000);
 
   it('tells the starter when @everyone, the only role the bot has, loses what a round needs', async () => {
-    world = await startWorld();
+    world = await startWorld({ fake: { botRoles: [] } });
     const { fake } = world;
     fake.setRolePermissions(fake.guildId, INVITED);
     const { round } = await roundWithOpinions(world);
