@@ -308,7 +308,8 @@ async function main() {
     runWorkers: false,
   });
   const { service, store } = runtime;
-  const { port: slackPort } = await slack.start(service);
+  const { port: slackPort, scope: tokenScope } = await slack.start(service);
+  runtime.publishFor(tokenScope);
 
   const workerEnv = (over: Record<string, string>) => ({
     REDIS_URL: redisServer.url,

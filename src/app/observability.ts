@@ -144,7 +144,13 @@ export class BotMetrics implements PipelineMetrics {
     // A command sent while disconnected waits in ioredis's queue until Redis is back;
     // a scrape every few seconds through a long outage would pile them up.
     if (redis && !usable(redis)) return null;
-    const all = [queues.generate, queues.score, queues.select, queues.publish, queues.deadline];
+    const all = [
+      queues.generate,
+      queues.score,
+      queues.select,
+      ...queues.servedPublishQueues(),
+      queues.deadline,
+    ];
     try {
       const [phases, ...jobs] = await withTimeout(
         Promise.all([store.rounds.phaseCounts(), ...all.map((q) => q.getJobCounts(...JOB_STATES))]),

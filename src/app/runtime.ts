@@ -5,10 +5,10 @@ import type { PlatformPort } from '../deliberation/ports.js';
 import { createPublisher, publishGaveUp } from '../deliberation/publisher.js';
 import { DeliberationService } from '../deliberation/service.js';
 import type { Log } from '../domain/log.js';
-import type { Platform } from '../domain/scope.js';
+import type { Platform, Scope } from '../domain/scope.js';
 import { BlendedRewardModel } from '../models/blended-reward-model.js';
 import type { Generator, RewardModel } from '../models/ports.js';
-import { PipelineQueues } from '../pipeline/queues.js';
+import { PipelineQueues, publishQueueName, sharedPublishQueue } from '../pipeline/queues.js';
 import type { PipelineMetrics } from '../pipeline/stages.js';
 import {
   closeWorkers,
@@ -27,7 +27,7 @@ export interface RuntimeOptions {
   log: Log;
   generator: Generator;
   rewardModel: RewardModel;
-  /** Platforms this process owns; it then consumes the publish queue. */
+  /** Platforms this process owns; it then takes their publish queues (`publishFor`). */
   platforms: Partial<Record<Platform, PlatformPort>>;
   /** Run generate/score/select and deadline workers in this process. */
   runWorkers: boolean;
@@ -48,6 +48,12 @@ export interface Runtime {
   queues: PipelineQueues;
   service: DeliberationService;
   workers: Worker[];
+  /**
+   * Takes the publish jobs of `scope`'s workspace, posting them with this process's
+   * connection to its platform: for a Slack token, once it is known which workspace it
+   * is. Done at creation for platforms whose one connection serves every workspace.
+   */
+  publishFor(scope: Scope): void;
   /**
    * Stops taking jobs, lets running ones finish and closes the queues, all within
    * `timeoutMs` (SHUTDOWN_TIMEOUT_MS unless the caller has less left).
@@ -77,25 +83,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const outages = options.outages ?? watching(new RedisOutageLog(log), redis);
   outages.watch(bull);
+  // Without a listener BullMQ prints every connection error as a bare stack trace on
+  // stderr (a Redis restart makes dozens); as log lines they stay JSON and countable.
   const queues = new PipelineQueues(bull, {
     prefix: `${config.REDIS_PREFIX}:bull`,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
-  });
-  // Without a listener BullMQ prints every connection error as a bare stack trace on
-  // stderr (a Redis restart makes dozens); as log lines they stay JSON and countable.
-  for (const queue of [
-    queues.generate,
-    queues.score,
-    queues.select,
-    queues.publish,
-    queues.deadline,
-  ]) {
-    queue.on('error', (err) => {
+    onError: (queue, err) => {
       if (outages.connectionError(err)) return;
-      log.warn({ queue: queue.name, err: err.message }, 'queue error');
-    });
-  }
+      log.warn({ queue, err: err.message }, 'queue error');
+    },
+  });
   const service = new DeliberationService({
     store,
     queues,
@@ -143,15 +141,36 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       startDeadlineWorker((job) => service.onDeadline(job), workerOptions),
     );
   }
-  if (Object.keys(options.platforms).length > 0) {
-    const deps = { store, service, platforms: options.platforms, log };
-    workers.push(startPublishWorker(createPublisher(deps), workerOptions, publishGaveUp(deps)));
+  const publishDeps = { store, service, platforms: options.platforms, log };
+  const published = new Set<string>();
+  const publishFor = (scope: Scope) => {
+    if (!options.platforms[scope.platform]) {
+      throw new Error(`no ${scope.platform} connection in this process to publish with`);
+    }
+    const queue = publishQueueName(scope);
+    if (published.has(queue)) return;
+    published.add(queue);
+    queues.serve(scope);
+    workers.push(
+      startPublishWorker(
+        queue,
+        createPublisher(publishDeps),
+        workerOptions,
+        publishGaveUp(publishDeps),
+      ),
+    );
+  };
+  // A connection that posts in every workspace of its platform takes their one queue now;
+  // a Slack connection learns its workspace from its token at start (`publishFor`).
+  for (const platform of Object.keys(options.platforms) as Platform[]) {
+    if (sharedPublishQueue(platform)) publishFor({ platform, workspaceId: platform });
   }
   return {
     store,
     queues,
     service,
     workers,
+    publishFor,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       stopLearning.abort(new Error('shutting down'));
       outages.close();

@@ -237,7 +237,9 @@ export async function serve(
   let slackPort: number | null = null;
   if (slack) {
     try {
-      slackPort = (await slack.start(runtime.service)).port;
+      const started = await slack.start(runtime.service);
+      slackPort = started.port;
+      runtime.publishFor(started.scope);
     } catch (error) {
       if (stopping) return;
       await runtime.close();

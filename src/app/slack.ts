@@ -1,6 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import type { PlatformPort } from '../deliberation/ports.js';
 import type { Log } from '../domain/log.js';
+import type { Scope } from '../domain/scope.js';
 import { type HttpRoute, SlackAdapter } from '../platforms/slack/app.js';
 import type { SlackCatchUpLimits } from '../platforms/slack/catch-up.js';
 import type { SlackService } from '../platforms/slack/service.js';
@@ -11,9 +12,10 @@ export interface SlackConnection {
   port: PlatformPort;
   /**
    * Connects (auth.test, then Socket Mode or the HTTP listener) and routes events and
-   * commands to `service`; resolves with the HTTP port, or null in Socket Mode.
+   * commands to `service`; resolves with the HTTP port (null in Socket Mode) and the
+   * token's workspace, whose publish jobs the runtime must then take (`publishFor`).
    */
-  start(service: SlackService): Promise<{ port: number | null }>;
+  start(service: SlackService): Promise<{ port: number | null; scope: Scope }>;
   /** Stops taking events and waits (up to `timeoutMs`) for those already taken. */
   stop(timeoutMs?: number): Promise<void>;
   /** Resolves once every event and command taken so far has been handled (tests). */

@@ -1,6 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { scopeKey } from '../domain/scope.js';
+import { type Platform, type Scope, scopeKey } from '../domain/scope.js';
 import {
   type DeadlineJob,
   DeadlineJobSchema,
@@ -19,11 +19,40 @@ export const QUEUE_NAMES = {
 } as const;
 export type StageName = 'generate' | 'score' | 'select';
 
+/**
+ * Platforms where one connection posts for one workspace only: a Slack bot token is one
+ * workspace's (or one organisation's), and a process per workspace may share a Redis.
+ * One Discord application posts in every guild it is in, and the console in any.
+ */
+const CONNECTION_PER_WORKSPACE: Record<Platform, boolean> = {
+  slack: true,
+  discord: false,
+  console: false,
+};
+
+/**
+ * The publish queue of a scope's messages. Only a process holding that scope's connection
+ * may take them: another one would post with the wrong token, be refused, and take the
+ * refusal for a channel gone (cancelling the round).
+ */
+export function publishQueueName(scope: Scope): string {
+  return CONNECTION_PER_WORKSPACE[scope.platform]
+    ? `${QUEUE_NAMES.publish}.${scope.platform}.${scope.workspaceId}`
+    : `${QUEUE_NAMES.publish}.${scope.platform}`;
+}
+
+/** Whether a platform's publish queue is the same for every workspace (`publishQueueName`). */
+export function sharedPublishQueue(platform: Platform): boolean {
+  return !CONNECTION_PER_WORKSPACE[platform];
+}
+
 export interface QueueOptions {
   /** BullMQ key prefix; in {braces}, a hash tag that keeps all queue keys in one slot. */
   prefix: string;
   attempts: number;
   backoffMs: number;
+  /** Every queue's 'error' events, publish queues made later included. */
+  onError?: (queue: string, error: Error) => void;
 }
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
@@ -39,20 +68,26 @@ export class PipelineQueues {
   readonly generate: Queue;
   readonly score: Queue;
   readonly select: Queue;
-  readonly publish: Queue;
   readonly deadline: Queue;
+  private readonly publishQueues = new Map<string, Queue>();
+  private readonly served = new Set<string>();
+  private readonly make: (name: string) => Queue;
   private readonly jobOptions: JobsOptions;
 
   constructor(
     connection: Redis,
     readonly options: QueueOptions = DEFAULT_QUEUE_OPTIONS,
   ) {
-    const make = (name: string) => new Queue(name, { connection, prefix: options.prefix });
-    this.generate = make(QUEUE_NAMES.generate);
-    this.score = make(QUEUE_NAMES.score);
-    this.select = make(QUEUE_NAMES.select);
-    this.publish = make(QUEUE_NAMES.publish);
-    this.deadline = make(QUEUE_NAMES.deadline);
+    this.make = (name) => {
+      const queue = new Queue(name, { connection, prefix: options.prefix });
+      const onError = options.onError;
+      if (onError) queue.on('error', (error) => onError(name, error));
+      return queue;
+    };
+    this.generate = this.make(QUEUE_NAMES.generate);
+    this.score = this.make(QUEUE_NAMES.score);
+    this.select = this.make(QUEUE_NAMES.select);
+    this.deadline = this.make(QUEUE_NAMES.deadline);
     this.jobOptions = {
       attempts: options.attempts,
       backoff: { type: 'exponential', delay: options.backoffMs },
@@ -70,6 +105,29 @@ export class PipelineQueues {
     await this[stage].add(stage, job, { ...this.jobOptions, jobId: id });
   }
 
+  /** The queue a scope's messages are published through (`publishQueueName`). */
+  publishQueue(scope: Scope): Queue {
+    const name = publishQueueName(scope);
+    let queue = this.publishQueues.get(name);
+    if (!queue) {
+      queue = this.make(name);
+      this.publishQueues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Marks a scope's publish queue as taken by this process (its metrics report it). */
+  serve(scope: Scope): Queue {
+    const queue = this.publishQueue(scope);
+    this.served.add(queue.name);
+    return queue;
+  }
+
+  /** The publish queues this process takes jobs from. */
+  servedPublishQueues(): Queue[] {
+    return [...this.publishQueues.values()].filter((q) => this.served.has(q.name));
+  }
+
   /** `once` makes a publish idempotent (a statement is posted once); progress edits repeat. */
   async enqueuePublish(job: PublishJob, once: string | null): Promise<void> {
     const valid = PublishJobSchema.parse(job);
@@ -78,7 +136,7 @@ export class PipelineQueues {
       attempts: Math.max(this.options.attempts, 5),
     };
     if (once) options.jobId = jobId('pub', scopeKey(job.scope), job.roundId, once);
-    await this.publish.add(valid.kind, valid, options);
+    await this.publishQueue(valid.scope).add(valid.kind, valid, options);
   }
 
   /** Whether an idempotent publish gave up (failed its last attempt) and is still kept. */
@@ -88,7 +146,9 @@ export class PipelineQueues {
   }
 
   private publishJob(job: Pick<PublishJob, 'scope' | 'roundId'>, once: string) {
-    return this.publish.getJob(jobId('pub', scopeKey(job.scope), job.roundId, once));
+    return this.publishQueue(job.scope).getJob(
+      jobId('pub', scopeKey(job.scope), job.roundId, once),
+    );
   }
 
   /**
@@ -183,7 +243,7 @@ export class PipelineQueues {
       this.generate.close(),
       this.score.close(),
       this.select.close(),
-      this.publish.close(),
+      ...[...this.publishQueues.values()].map((q) => q.close()),
       this.deadline.close(),
     ]);
   }

@@ -79,7 +79,8 @@ interface RoundPayload {
  */
 function jobFields(job: Job, payload: RoundPayload, queue: string) {
   return {
-    stage: queue,
+    // A publish queue is one connection's (`publish.slack.T…`): the stage is still publish.
+    stage: queue.split('.')[0],
     jobId: job.id,
     roundId: payload.roundId,
     scope: { platform: payload.scope.platform, workspaceId: payload.scope.workspaceId },
@@ -223,13 +224,17 @@ export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Work
   ];
 }
 
-/** Consumed by the process that holds the platform connections. */
+/**
+ * Consumed by the process that holds the platform connection; `queue` is that connection's
+ * (`publishQueueName`).
+ */
 export function startPublishWorker(
+  queue: string,
   publish: (job: PublishJob) => Promise<void>,
   options: WorkerOptions,
   onFinalFailure?: (job: PublishJob, error: Error) => Promise<void>,
 ): Worker {
-  return validatedWorker(QUEUE_NAMES.publish, PublishJobSchema, publish, options, onFinalFailure);
+  return validatedWorker(queue, PublishJobSchema, publish, options, onFinalFailure);
 }
 
 export function startDeadlineWorker(

@@ -43,7 +43,8 @@ describe('health and metrics endpoints', () => {
     expect(ready.status).toBe(200);
     const body = await (await fetch(`${base}/metrics`)).text();
     expect(body).toMatch(/dlb_rounds\{phase="collecting"\} 1/);
-    expect(body).toMatch(/dlb_jobs\{queue="publish",state="completed"\} \d+/);
+    // The publish queue this process takes (the console's), by its name.
+    expect(body).toMatch(/dlb_jobs\{queue="publish\.console",state="completed"\} \d+/);
     expect(body).toMatch(/dlb_model_calls_total\{stage="generate"\} 8/);
     expect(body).toMatch(/# TYPE dlb_job_duration_seconds histogram/);
     expect(body).toMatch(

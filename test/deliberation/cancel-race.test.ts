@@ -27,7 +27,9 @@ describe('a cancel racing the select stage', () => {
 
   const progress = () => h.output.filter((line) => /^ {3}(⏳|✅|⚠️) /.test(line));
   const idle = async () => {
-    const c = await h.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+    const c = await h.runtime.queues
+      .publishQueue(SCOPE)
+      .getJobCounts('waiting', 'active', 'delayed');
     return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
   };
 

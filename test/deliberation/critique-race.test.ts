@@ -31,7 +31,9 @@ describe('a finish racing the critique before it', () => {
     await service.critique(target, MODERATOR);
     await h.platform.waitFor('results', round.id);
     await until(async () => {
-      const c = await queues.publish.getJobCounts('waiting', 'active', 'delayed');
+      const c = await queues
+        .publishQueue(target.scope)
+        .getJobCounts('waiting', 'active', 'delayed');
       return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
     });
     expect((await store.rounds.require(target.scope, round.id)).phase).toBe('closed');

@@ -50,7 +50,7 @@ describe('an extend racing the deadline it replaces', () => {
       return !running || !(await running.isActive());
     });
     await until(async () => {
-      const c = await queues.publish.getJobCounts('waiting', 'active', 'delayed');
+      const c = await queues.publishQueue(SCOPE).getJobCounts('waiting', 'active', 'delayed');
       return (c.waiting ?? 0) + (c.active ?? 0) === 0;
     });
     return extended as Round | null;

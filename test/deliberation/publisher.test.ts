@@ -59,7 +59,9 @@ describe('the publisher', () => {
     // The run's own progress jobs may still be queued after the statement is out; let them
     // finish first, or one of them re-links the slot this test frees below.
     await until(async () => {
-      const c = await h.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+      const c = await h.runtime.queues
+        .publishQueue(SCOPE)
+        .getJobCounts('waiting', 'active', 'delayed');
       return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
     });
     // Every stage is done now; replay four progress jobs of that run at once elsewhere.
@@ -161,7 +163,9 @@ describe('the progress message of a run that is cancelled', () => {
       await until(async () => progress().some((l) => l.includes('Working on it')));
       await h.runtime.service.cancel({ ...target, roundId: round.id }, MODERATOR);
       const idle = async () => {
-        const c = await h.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+        const c = await h.runtime.queues
+          .publishQueue(SCOPE)
+          .getJobCounts('waiting', 'active', 'delayed');
         return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
       };
       await until(async () => (await idle()) && (progress().at(-1) ?? '').includes('Stopped'));

@@ -164,7 +164,7 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     await command(second, 'UMOD', 'close');
     const pollEmoji = await slack.waitFor((c) => c.method === 'reactions.add', 15_000);
     const statementTs = String(pollEmoji.args.timestamp);
-    await drained(queues);
+    await drained(queues, [SCOPE]);
     expect(await kill(second, 'SIGKILL')).toBe('SIGKILL');
 
     // ---- third process: the poll still counts, and finish posts the results -------------
@@ -184,7 +184,7 @@ describe('the bot process restarted mid-round (real `npm start` processes, fake 
     await until(async () => (await store.polls.ratings(SCOPE, poll)).length === 4);
     await command(third, 'UMOD', 'finish');
     await until(async () => (await store.rounds.require(SCOPE, round.id)).phase === 'closed');
-    await drained(queues);
+    await drained(queues, [SCOPE]);
     expect(await kill(third, 'SIGTERM')).toBe(0);
 
     // Each message once, across three processes.

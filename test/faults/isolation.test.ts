@@ -1,13 +1,21 @@
+import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../../src/app/config.js';
+import { createRuntime, type Runtime } from '../../src/app/runtime.js';
 import type { Scope } from '../../src/domain/scope.js';
+import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
+import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
+import { ConsolePlatform } from '../../src/platforms/console/console-platform.js';
 import {
   CHANNEL,
   type Harness,
   MODERATOR,
   OPINIONS,
+  RecordingLog,
   startHarness,
   until,
 } from '../support/harness.js';
+import { deletePrefix, testRedis } from '../support/redis.js';
 import { refusal } from '../support/refusal.js';
 
 // Two workspaces whose channel and member ids are the same (ids are only unique per platform
@@ -126,5 +134,65 @@ describe('two workspaces with the same channel and user ids', () => {
     expect(ofOne.length + ofTwo.length).toBe(keys.length);
     expect(ofOne.some((k) => k.includes(two.round.id))).toBe(false);
     expect(ofTwo.some((k) => k.includes(one.round.id))).toBe(false);
+  });
+});
+
+/**
+ * One Slack app per workspace, each its own process, all on one Redis and one prefix (the
+ * deployment the README gives for several workspaces). A process posts with its own
+ * token only: had it taken another workspace's message, Slack would refuse it there
+ * (channel_not_found), which reads as a channel gone and cancels that round.
+ */
+describe('two Slack installations, each its own process, on one Redis', () => {
+  const A: Scope = { platform: 'slack', workspaceId: 'TAAAA' };
+  const B: Scope = { platform: 'slack', workspaceId: 'TBBBB' };
+  const redisEnv = testRedis();
+  const processes: Runtime[] = [];
+  let redis: Redis;
+  afterEach(async () => {
+    for (const runtime of processes.splice(0)) await runtime.close();
+    await deletePrefix(redis, redisEnv.prefix);
+    await redis.quit();
+  });
+
+  /** A bot process whose Slack connection is a recording port (standing in for its token). */
+  function botProcess(scope: Scope): { runtime: Runtime; port: ConsolePlatform } {
+    const port = new ConsolePlatform(() => {});
+    const runtime = createRuntime({
+      config: ConfigSchema.parse({ REDIS_PREFIX: redisEnv.prefix, JOB_BACKOFF_MS: '10' }),
+      redis,
+      log: new RecordingLog(),
+      generator: new ExtractiveGenerator(),
+      rewardModel: new LexicalRewardModel(),
+      platforms: { slack: port },
+      runWorkers: true,
+    });
+    runtime.publishFor(scope);
+    processes.push(runtime);
+    return { runtime, port };
+  }
+
+  it("leaves another workspace's messages to that workspace's process", async () => {
+    redis = redisEnv.connect();
+    const a = botProcess(A);
+    // Workspace B's round is started while only A's process takes publish jobs (B's bot
+    // is restarting, say): its question waits for B's process.
+    const round = await a.runtime.service.start({
+      scope: B,
+      channelId: CHANNEL,
+      actor: MODERATOR,
+      question: 'Where should the offsite be?',
+    });
+    await until(
+      async () =>
+        (await a.runtime.queues.publishQueue(B).getJobCounts('waiting')).waiting === 1 || null,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.port.posted).toEqual([]);
+    const b = botProcess(B);
+    const question = await b.port.waitFor('question', round.id);
+    expect(question.text).toContain('Where should the offsite be?');
+    expect(a.port.posted).toEqual([]);
+    expect((await b.runtime.store.rounds.require(B, round.id)).phase).toBe('collecting');
   });
 });

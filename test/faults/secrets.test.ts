@@ -137,7 +137,7 @@ describe('the logs of a round in Socket Mode, with Discord on and a password on 
     await command('UMOD', 'close');
     const pollEmoji = await slack.waitFor((c) => c.method === 'reactions.add', 15_000);
     // The statement is recorded as posted once its publish job is done.
-    await drained(queues);
+    await drained(queues, [SCOPE]);
     for (const user of Object.keys(OPINIONS)) {
       await event({
         type: 'reaction_added',

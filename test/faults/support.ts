@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigSchema } from '../../src/app/config.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/app/runtime.js';
+import type { Scope } from '../../src/domain/scope.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import type { PipelineQueues } from '../../src/pipeline/queues.js';
@@ -151,12 +152,20 @@ export class AofRedis {
   }
 }
 
-/** Waits until no pipeline or publish job is left, so nothing more can be posted. */
-export async function drained(queues: PipelineQueues, timeoutMs = 15_000): Promise<void> {
-  const { generate, score, select, publish } = queues;
+/**
+ * Waits until no pipeline or publish job is left, so nothing more can be posted: the
+ * publish jobs of `scopes`, or of the queues these queues' process takes.
+ */
+export async function drained(
+  queues: PipelineQueues,
+  scopes: readonly Scope[] = [],
+  timeoutMs = 15_000,
+): Promise<void> {
+  const { generate, score, select } = queues;
+  const publish = [...queues.servedPublishQueues(), ...scopes.map((s) => queues.publishQueue(s))];
   await until(async () => {
     const counts = await Promise.all(
-      [generate, score, select, publish].map((q) =>
+      [generate, score, select, ...publish].map((q) =>
         q.getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
       ),
     );

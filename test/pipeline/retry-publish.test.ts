@@ -35,7 +35,7 @@ describe('PipelineQueues.retryPublish', () => {
     await redis.quit();
   });
 
-  const state = async () => (await queues.publish.getJob(jobIdOf()))?.getState();
+  const state = async () => (await queues.publishQueue(JOB.scope).getJob(jobIdOf()))?.getState();
   const jobIdOf = () => jobId('pub', scopeKey(JOB.scope), JOB.roundId, 'statement-v1');
 
   it('leaves a waiting job alone, runs a failed one again, and reports a completed one', async () => {
@@ -45,7 +45,7 @@ describe('PipelineQueues.retryPublish', () => {
     let refuse = true;
     const runs: number[] = [];
     worker = new Worker(
-      queues.publish.name,
+      queues.publishQueue(JOB.scope).name,
       async (job: Job) => {
         runs.push(job.attemptsMade);
         if (refuse) throw new Error('Missing Permissions');
@@ -64,7 +64,7 @@ describe('PipelineQueues.retryPublish', () => {
   });
 
   it('adds the job again when BullMQ no longer keeps the failed one', async () => {
-    expect(await queues.publish.getJob(jobIdOf())).toBeUndefined();
+    expect(await queues.publishQueue(JOB.scope).getJob(jobIdOf())).toBeUndefined();
     expect(await queues.retryPublish(JOB, 'statement-v1')).toBe('retried');
     expect(await state()).toBe('waiting');
   });

@@ -239,8 +239,11 @@ export class SlackAdapter {
     this.register();
   }
 
-  /** Connects to Slack and starts taking events; returns the HTTP port (null in Socket Mode). */
-  async start(service: SlackService): Promise<{ port: number | null }> {
+  /**
+   * Connects to Slack and starts taking events; returns the HTTP port (null in Socket
+   * Mode) and the workspace (or organisation) the token is for, whose messages it posts.
+   */
+  async start(service: SlackService): Promise<{ port: number | null; scope: Scope }> {
     this.service = service;
     try {
       await this.app.init();
@@ -259,14 +262,14 @@ export class SlackAdapter {
       this.started = true;
       this.options.log.info({ mode: 'socket' }, 'Slack connected (Socket Mode)');
       this.catchUp(service, this.installation);
-      return { port: null };
+      return { port: null, scope: this.installation.scope };
     }
     const server = await this.listenHttp();
     this.started = true;
     const port = (server.address() as AddressInfo).port;
     this.options.log.info({ mode: 'http', port }, 'Slack listening on POST /slack/events');
     this.catchUp(service, this.installation);
-    return { port };
+    return { port, scope: this.installation.scope };
   }
 
   /**

@@ -188,7 +188,9 @@ export async function roundWithOpinions(world: World) {
 
 /** Whether the publish queue has nothing waiting, running or delayed. */
 export async function publishIdle(world: World): Promise<boolean> {
-  const c = await world.runtime.queues.publish.getJobCounts('waiting', 'active', 'delayed');
+  const c = await world.runtime.queues
+    .publishQueue(world.scope)
+    .getJobCounts('waiting', 'active', 'delayed');
   return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
 }
 

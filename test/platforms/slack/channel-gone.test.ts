@@ -237,12 +237,9 @@ describe('Slack: the progress message can no longer be edited', () => {
       });
       // Every progress edit has run (and, refused, would be waiting for its retry).
       await until(async () => {
-        const counts = await s.runtime.queues.publish.getJobCounts(
-          'waiting',
-          'delayed',
-          'active',
-          'prioritized',
-        );
+        const counts = await s.runtime.queues
+          .publishQueue(SCOPE)
+          .getJobCounts('waiting', 'delayed', 'active', 'prioritized');
         return Object.values(counts).every((n) => n === 0);
       });
       // Asked once: every later edit, and every retry of one, would be refused alike.
@@ -301,7 +298,9 @@ describe('Slack: the bot token is revoked mid-round', () => {
     await until(async () => s.log.lines.some(said));
     // Every progress and statement job has failed for good by now.
     await until(async () => {
-      const counts = await s.runtime.queues.publish.getJobCounts('waiting', 'delayed', 'active');
+      const counts = await s.runtime.queues
+        .publishQueue(SCOPE)
+        .getJobCounts('waiting', 'delayed', 'active');
       return Object.values(counts).every((n) => n === 0);
     });
     const lines = s.log.lines.filter(said);

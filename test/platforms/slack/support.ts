@@ -126,7 +126,8 @@ export class Stack {
       now: options.now,
     });
     const service = options.service ? options.service(this.runtime.service) : this.runtime.service;
-    const { port } = await this.slack.start(service);
+    const { port, scope } = await this.slack.start(service);
+    this.runtime.publishFor(scope);
     if (this.mode === 'socket') await this.fake.connected;
     else this.url = `http://127.0.0.1:${port}/slack/events`;
     this.connect = async () => {
