@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pseudonym } from '../../src/deliberation/pseudonym.js';
+import { roundExport } from '../../src/deliberation/round-export.js';
 import {
   CHANNEL,
   type Harness,
@@ -58,5 +60,62 @@ describe('an anonymous round with critiques from members who gave no opinion', (
     await service.cancel(target, MODERATOR);
     const notice = await h.platform.waitFor('notice', round.id);
     expect(notice.text).toMatch(/This round was cancelled by a moderator\./);
+  });
+});
+
+describe("an anonymous round's export, read by someone who knows the members", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('lists and numbers its raters in an order the round id and seed do not give away', async () => {
+    const { service, store } = h.runtime;
+    // Seven members, each giving the 7-point poll a different answer: an answer names its rater.
+    const members = ['ana', 'ben', 'cai', 'dee', 'eli', 'fay', 'gus'];
+    const { round, thread } = await startRound(h, undefined, { anonymous: true, scale: 'likert7' });
+    const reply = replier(h, thread.messageId);
+    let at = 1;
+    for (const id of members) await reply(`o-${id}`, id, OPINIONS[id] ?? `${id} thinks so.`, at++);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await service.close(target, MODERATOR);
+    const statement = await h.platform.waitFor('statement', round.id);
+    const answer = new Map(members.map((id, i) => [id, String(i + 1)]));
+    for (const id of members) {
+      await service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: statement.ref.messageId,
+        userId: id,
+        optionKey: answer.get(id) ?? '',
+        at: at++,
+        removed: false,
+        source: 'button',
+      });
+    }
+    const stored = await store.rounds.require(SCOPE, round.id);
+    const exported = await roundExport(store, stored, Buffer.alloc(32, 7));
+    const ratings = exported.versions[0]?.ratings ?? [];
+    expect(ratings.map((r) => r.participantId).sort()).toEqual(
+      members.map((_, i) => `rater-${i + 1}`).sort(),
+    );
+    // Listed by number, the same in every export of this key.
+    expect(ratings.map((r) => r.participantId)).toEqual(members.map((_, i) => `rater-${i + 1}`));
+    // The reader's attack: the export has the round's id and seed, the pseudonyms' key;
+    // sorted, the members' pseudonyms would line up with the raters listed.
+    const guessed = members
+      .map((id) => ({ id, p: pseudonym(exported.round, id) }))
+      .sort((a, b) => (a.p < b.p ? -1 : 1))
+      .map(({ id }) => id);
+    const actual = ratings.map((r) => members[Number(r.optionKey) - 1]);
+    expect(actual.filter((id, i) => id === guessed[i]).length).toBeLessThan(members.length);
+    // Another export (its own key) numbers them afresh: no rater number is the member's for good.
+    const again = await roundExport(store, stored, Buffer.alloc(32, 8));
+    const numberOf = (e: typeof exported, member: string) =>
+      e.versions[0]?.ratings.find((r) => r.optionKey === answer.get(member))?.participantId;
+    expect(members.some((id) => numberOf(exported, id) !== numberOf(again, id))).toBe(true);
   });
 });
