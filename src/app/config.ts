@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_COMMAND_LIMITS } from '../domain/limits.js';
+import { unencodedCredentials, withoutUnencodedCredentials } from './url-credentials.js';
 
 /** Empty strings count as unset: `FOO=` in a .env file means "no value". */
 const optionalString = z
@@ -31,6 +32,11 @@ export const ConfigSchema = z.object({
       .refine(
         (v) => /^rediss?:\/\//i.test(v) || v.startsWith('/'),
         'a redis:// or rediss:// URL, or a socket path, e.g. redis://127.0.0.1:6379',
+      )
+      // Read as a host name otherwise, and printed as one in the connection error.
+      .refine(
+        (v) => unencodedCredentials(v) === null,
+        'its user name or password holds / ? # or @, which must be percent-encoded there (%2F %3F %23 %40)',
       )
       .optional(),
   ),
@@ -220,7 +226,7 @@ export function redactUrl(url: string): string {
     return q === -1 ? url : `${url.slice(0, q)}?${maskQuery(url.slice(q + 1))}`;
   }
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(withoutUnencodedCredentials(url));
     parsed.username = '';
     parsed.password = '';
     parsed.search = parsed.search ? maskQuery(parsed.search.slice(1)) : '';

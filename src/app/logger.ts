@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { Log } from '../domain/log.js';
+import { unencodedCredentials } from './url-credentials.js';
 
 /** Paths whose values never reach a log line, wherever they appear in logged objects. */
 export const REDACT_PATHS = [
@@ -71,6 +72,8 @@ export function urlSecrets(url: string): string[] {
   const found: string[] = [];
   const q = url.indexOf('?');
   const query = q === -1 ? '' : url.slice(q + 1);
+  const unencoded = unencodedCredentials(url);
+  if (unencoded !== null) found.push(unencoded, ...unencoded.split(':'));
   if (!url.startsWith('/')) {
     try {
       const parsed = new URL(url);

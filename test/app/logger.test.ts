@@ -120,4 +120,18 @@ describe('secrets in log lines', () => {
     expect(redactUrl('/tmp/redis.sock')).toBe('/tmp/redis.sock');
     expect(redactUrl('not a url')).toBe('(unparseable URL)');
   });
+
+  it('keeps out every part of a password written with / # or @ unencoded', () => {
+    // URL parsing ends the host at the "/": "ss/w0rd#x@…" would pass for host and path.
+    const url = 'redis://:p@ss/w0rd#x@localhost:6390';
+    expect(redactUrl(url)).toBe('redis://localhost:6390');
+    expect(secretsFrom({ REDIS_URL: url })).toContain('p@ss/w0rd#x');
+    const { stream, lines } = capture();
+    createLogger('info', stream, secretsFrom({ REDIS_URL: url })).error(
+      { err: 'connect failed for p@ss/w0rd#x' },
+      'Redis unreachable',
+    );
+    expect(lines.join('\n')).toContain('Redis unreachable');
+    expect(lines.join('\n')).not.toContain('w0rd');
+  });
 });

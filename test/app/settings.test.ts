@@ -55,6 +55,25 @@ describe('REDIS_URL', () => {
       expect(message).not.toContain(url);
     },
   );
+
+  it.each(['redis://:p@ss/w0rd@cache.example:6379', 'redis://user:pa#ss@cache.example'])(
+    'refuses %s, whose password needed percent-encoding, without printing it',
+    (url) => {
+      let message = '';
+      try {
+        loadConfig({ REDIS_URL: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/REDIS_URL: .*must be percent-encoded/);
+      expect(message).not.toMatch(/ss\/w0rd|pa#ss/);
+    },
+  );
+
+  it('takes the same password percent-encoded', () => {
+    const url = 'redis://:p%40ss%2Fw0rd@cache.example:6379';
+    expect(loadConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
 });
 
 describe('the Ollama profile, as documented', () => {
