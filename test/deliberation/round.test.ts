@@ -14,6 +14,7 @@ import {
   startRound,
   until,
 } from '../support/harness.js';
+import { refusal } from '../support/refusal.js';
 
 describe('a whole round through the service, BullMQ workers and a real Redis', () => {
   let h: Harness;
@@ -176,6 +177,28 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     expect(await h.runtime.store.polls.ratings(SCOPE, poll!)).toEqual([]);
   });
 
+  it('refuses a rating on a closed poll once: the platform retrying the event is told it is a duplicate', async () => {
+    const { round, thread } = await startRound(h);
+    await addOpinions(thread.messageId);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const statement = await h.platform.waitFor('statement', round.id);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await h.runtime.service.finish(target, MODERATOR);
+    const late = {
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId: statement.ref.messageId,
+      userId: 'ana',
+      optionKey: 'agree',
+      at: 5,
+      removed: false,
+      eventId: 'Ev-late-reaction',
+    };
+    // The adapters tell the member on a refusal: a retried delivery must not tell them again.
+    await expect(h.runtime.service.react(late)).rejects.toMatchObject({ code: 'poll_closed' });
+    await expect(h.runtime.service.react(late)).resolves.toMatchObject({ status: 'duplicate' });
+  });
+
   it('stores an over-long opinion truncated and tells the member; an empty one counts for nothing', async () => {
     const { round, thread } = await startRound(h);
     const base = { scope: SCOPE, channelId: CHANNEL, threadRootId: thread.messageId, at: 1 };
@@ -325,6 +348,25 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     await expect(
       h.runtime.service.cancel({ scope: SCOPE, channelId: 'C2', roundId: own.id }, MEMBER('ben')),
     ).resolves.toMatchObject({ phase: 'cancelled' });
+  });
+
+  it('refuses a start or a whole-workspace export to members the adapter did not clear, whatever the adapter checked', async () => {
+    const refusedStart = await refusal(
+      h.runtime.service.start({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        actor: { userId: 'ana', moderator: false, mayStart: false },
+        question: 'Lunch at noon?',
+      }),
+    );
+    expect(refusedStart).toMatchObject({ code: 'forbidden' });
+    expect(refusedStart.message).toBe('Only moderators may start a round in this workspace.');
+    expect(await h.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+    await startRound(h);
+    const refusedExport = await refusal(h.runtime.service.exportWorkspace(SCOPE, MEMBER('ana')));
+    expect(refusedExport).toMatchObject({ code: 'forbidden' });
+    expect(refusedExport.message).toMatch(/^Only moderators may export the whole workspace/);
+    await expect(h.runtime.service.exportWorkspace(SCOPE, MODERATOR)).resolves.toHaveLength(1);
   });
 
   it('rejects an empty or over-long question with a clear message', async () => {
