@@ -108,6 +108,24 @@ describe('a round whose channel was deleted', () => {
     await until(async () => (await opinions(world as World, round.id)).length === 3);
   }, 30_000);
 
+  it('cancels nothing when Discord still shows the channel a CHANNEL_DELETE named', async () => {
+    world = await startWorld();
+    const { fake, runtime, scope } = world;
+    const { round } = await roundWithOpinions(world);
+    // The event alone (a stale cache's, say): Discord's API still answers for the channel.
+    const channel = fake.channels.get(round.channelId);
+    if (!channel) throw new Error('no channel');
+    fake.dispatch('CHANNEL_DELETE', channel);
+    await until(
+      () => fake.requested('GET', new RegExp(`^/channels/${round.channelId}$`)).length > 0 || null,
+    );
+    // discord.js dropped the channel from its cache, so settle()'s marker would not show.
+    await world.discord.idle();
+    expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
+    expect(fake.directMessagesTo(MOD.id)).toEqual([]);
+    expect(fake.requested('POST', /^\/users\/@me\/channels$/)).toEqual([]);
+  }, 30_000);
+
   it('tells the starter once when an overwrite takes a permission a round needs, and reads back when View Channel returns', async () => {
     // The bot's role has what its invite asks for (not Administrator, which overwrites cannot limit).
     const permissions = new PermissionsBitField([...BOT_PERMISSIONS]).bitfield.toString();
