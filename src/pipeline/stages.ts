@@ -316,11 +316,16 @@ export async function failRun(deps: StageDeps, job: StageJob, error: string): Pr
   const shown = round.settings.anonymous ? await withoutMemberIds(deps, round, error) : error;
   // A server's error page can be long; the reason is stored and shown in the channel.
   const reason = clip(shown, LIMITS.reasonMaxChars);
+  let failedNow = false;
   await deps.store.rounds.update(job.scope, job.roundId, (r) => {
-    if (!isCurrentRun(r, job)) return r;
+    // Set on each try: a compare-and-set retry re-reads the round and decides again.
+    failedNow = isCurrentRun(r, job);
+    if (!failedNow) return r;
     assertTransition(r.phase, 'failed');
     return { ...r, phase: 'failed', failureReason: reason, followUpPending: false };
   });
+  // Moved on meanwhile (cancelled, or closed again): this run's failure is no news there.
+  if (!failedNow) return;
   await deps.queues.enqueuePublish(
     {
       scope: job.scope,

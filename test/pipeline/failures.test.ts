@@ -203,4 +203,64 @@ describe('pipeline failures', () => {
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
     expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(0);
   });
+
+  it('fails a run at once, saying why, when the generator returns no candidate', async () => {
+    class EmptyGenerator implements Generator {
+      readonly name = 'empty';
+      calls = 0;
+      async generate(): Promise<GenerateResult> {
+        this.calls++;
+        return {
+          candidates: [],
+          usage: { calls: 0, promptTokens: 0, completionTokens: 0 },
+          notes: [],
+        };
+      }
+    }
+    const generator = new EmptyGenerator();
+    h = await startHarness({ generator, attempts: 3 });
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toContain(
+      'The statement could not be produced: the generator returned no candidate statement. A moderator can retry with `close`.',
+    );
+    // Nothing to retry with: the same opinions would give nothing again.
+    expect(generator.calls).toBe(1);
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('failed');
+  });
+
+  it('says nothing of a run that failed for good after its round was cancelled', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class SlowFailingGenerator implements Generator {
+      readonly name = 'slow-failing';
+      async generate(): Promise<GenerateResult> {
+        await gate;
+        throw new Error('model server timed out');
+      }
+    }
+    h = await startHarness({ generator: new SlowFailingGenerator(), attempts: 1 });
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await h.runtime.service.cancel(target, MODERATOR);
+    await h.platform.waitFor('notice', round.id);
+    release();
+    const harness = h;
+    await until(
+      async () =>
+        (await harness.runtime.queues.generate.getJobCounts('failed')).failed === 1 || null,
+    );
+    await until(async () => {
+      const c = await harness.runtime.queues
+        .publishQueue(SCOPE)
+        .getJobCounts('waiting', 'active', 'delayed');
+      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 || null;
+    });
+    expect(h.platform.posted.filter((m) => /could not be produced/.test(m.text))).toEqual([]);
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+  });
 });
