@@ -48,6 +48,8 @@ export interface WorkerOptions {
    * connection, which the process reports once per outage rather than once per try.
    */
   connectionError?: (error: Error) => boolean;
+  /** How long a job put back for 429s is kept trying (tests shorten it); see below. */
+  rateLimitPatience?: { runs: number; ms: number };
 }
 
 /**
@@ -121,7 +123,11 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
         let err = error instanceof Error ? error : new Error(String(error));
         if (err instanceof RateLimitedError) {
           const waitedMs = Date.now() - job.timestamp;
-          if (job.attemptsStarted <= MAX_RATE_LIMITED_RUNS || waitedMs < RATE_LIMIT_PATIENCE_MS) {
+          const patience = options.rateLimitPatience ?? {
+            runs: MAX_RATE_LIMITED_RUNS,
+            ms: RATE_LIMIT_PATIENCE_MS,
+          };
+          if (job.attemptsStarted <= patience.runs || waitedMs < patience.ms) {
             log.info(
               { ...ids, waitMs: err.retryAfterMs },
               'model server rate limited; job put back without spending an attempt',
