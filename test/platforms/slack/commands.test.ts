@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliberationService } from '../../../src/deliberation/service.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
@@ -444,6 +446,28 @@ describe('Slack slash commands', () => {
     const told = s.fake.ok('chat.postEphemeral');
     expect(told.map((c) => [c.args.channel, c.args.user])).toEqual([[CHANNEL, 'U001']]);
     expect(String(told[0]?.args.text)).toContain('started: Should we move the stand-up?');
+  });
+
+  it('follows no response_url but Slack’s own: a form naming another host is answered ephemerally', async () => {
+    // A listener that is not Slack: had the bot followed the URL, the answer would land here.
+    const hits: string[] = [];
+    const other = createServer((req, res) => {
+      hits.push(String(req.url));
+      res.end('ok');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      s = await startStack();
+      const metadata = JSON.parse(await openForm(s, 'U001', CHANNEL)) as Record<string, unknown>;
+      const { port } = other.address() as AddressInfo;
+      metadata.responseUrl = `http://127.0.0.1:${port}/hooks/elsewhere`;
+      await submitForm(s, 'U001', JSON.stringify(metadata), 'Should we move the stand-up?');
+      const told = await s.fake.waitFor((c) => c.method === 'chat.postEphemeral');
+      expect(String(told.args.text)).toContain('started: Should we move the stand-up?');
+      expect(hits).toEqual([]);
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it('opens the form before a slow moderator lookup, and checks who may start on submit', async () => {
