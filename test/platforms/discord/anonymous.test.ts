@@ -111,6 +111,55 @@ describe('Discord: an anonymous round', () => {
   });
 });
 
+describe('Discord: an anonymous round across a resumed session', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await startWorld();
+  });
+  afterEach(async () => {
+    await world.stop();
+  });
+
+  it('handles a replayed click once: its rating is not applied again, nor answered twice', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world, 'Should we adopt a four-day week?', {
+      anonymous: true,
+    });
+    for (const [name, user] of Object.entries(MEMBERS)) {
+      fake.say(threadId, user, OPINIONS[name as keyof typeof MEMBERS]);
+    }
+    await until(async () => (await opinions(world, round.id)).length === 3 || null);
+    await fake.answered(fake.command('close', {}, { user: MOD, permissions: PERMS.manageGuild }));
+    const statementId = idOf(
+      (
+        await fake.waitFor(() => {
+          const posts = fake
+            .requested('POST', new RegExp(`^/channels/${threadId}/messages$`))
+            .filter((r) => embedsOf(r.body)[0]?.title?.includes('Proposed statement'));
+          return posts.length > 0 ? posts : null;
+        }, 'statement')
+      )[0]?.response,
+    );
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling',
+    );
+    await fake.answered(fake.click(statementId, 'consensus:rate:anonymous:agree', MEMBERS.ben));
+    await fake.answered(fake.click(statementId, 'consensus:rate:anonymous:disagree', MEMBERS.ben));
+    await settle(world);
+    const callbacks = () => fake.requested('POST', /^\/interactions\/\d+\/[^/]+\/callback$/).length;
+    const answeredBefore = callbacks();
+
+    // The resumed session sends every event again, both clicks included.
+    await fake.dropConnection({ replayDelivered: fake.sequence });
+    await settle(world);
+    expect(callbacks()).toBe(answeredBefore);
+    const poll = await world.runtime.store.polls.poll(world.scope, round.id, 1);
+    const ratings = await world.runtime.store.polls.ratings(world.scope, poll!);
+    expect(ratings.map((r) => r.optionKey)).toEqual(['disagree']);
+  });
+});
+
 describe('Discord: a hidden round', () => {
   let world: World;
   beforeEach(async () => {
