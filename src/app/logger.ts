@@ -123,6 +123,20 @@ export function redactor(secrets: readonly string[]): (line: string) => string {
 }
 
 /**
+ * Fields some clients' errors carry with the request they failed on: ioredis's `command`
+ * (a round's JSON or a member's opinion in its arguments), discord.js's `requestBody` (a
+ * post's text). A log line keeps the error's message, code and stack, never a payload.
+ */
+const PAYLOAD_FIELDS = ['command', 'requestBody'] as const;
+
+function serializeError(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const serialized: Record<string, unknown> = { ...pino.stdSerializers.err(value) };
+  for (const field of PAYLOAD_FIELDS) delete serialized[field];
+  return serialized;
+}
+
+/**
  * Structured JSON logs (pino) on stderr, so stdout stays for what users asked to see.
  * Fixed key paths are censored as objects are serialized; then every configured secret
  * value and every token-shaped string is masked in the finished line.
@@ -135,6 +149,7 @@ export function createLogger(
   return pino(
     {
       level,
+      serializers: { err: serializeError, error: serializeError, cause: serializeError },
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       base: { pid: process.pid },
       hooks: { streamWrite: redactor(secrets) },

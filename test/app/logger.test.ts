@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { redactUrl } from '../../src/app/config.js';
 import { createLogger, secretsFrom } from '../../src/app/logger.js';
+import { testRedis } from '../support/redis.js';
 
 // Fake secrets, distinctive enough that any trace of them in a line is found.
 const ENV = {
@@ -133,5 +134,30 @@ describe('secrets in log lines', () => {
     );
     expect(lines.join('\n')).toContain('Redis unreachable');
     expect(lines.join('\n')).not.toContain('w0rd');
+  });
+});
+
+describe('errors in log lines', () => {
+  const redisInfo = testRedis();
+
+  it("keeps a client error's message and drops the request it carried (ioredis's command and arguments)", async () => {
+    const redis = redisInfo.connect();
+    const opinion = 'My manager is the reason I want to leave';
+    const error = await redis
+      .eval('return redis.error_reply("OOM command not allowed")', 0, opinion)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    await redis.quit();
+    // The premise: ioredis keeps the arguments on the error it rejects with.
+    expect(JSON.stringify(error)).toContain(opinion);
+    const { stream, lines } = capture();
+    const log = createLogger('info', stream, []);
+    log.warn({ err: error, cause: error }, 'a write was refused');
+    log.warn({ error: new Error('wrapped', { cause: error }) }, 'a wrapped one');
+    const text = lines.join('\n');
+    expect(text).toContain('OOM command not allowed');
+    expect(text).not.toContain(opinion);
   });
 });
