@@ -70,7 +70,7 @@ export class BotMetrics implements PipelineMetrics {
     });
     new Gauge({
       name: 'dlb_jobs',
-      help: 'BullMQ jobs by queue and state (global: the same in every process)',
+      help: 'BullMQ jobs by queue and state (global, the same in every process, but for the publish queues: each process reports those it takes)',
       labelNames: ['queue', 'state'],
       registers: [this.registry],
       async collect() {

@@ -233,13 +233,26 @@ export async function serve(
   });
   live.runtime = runtime;
   metrics = new BotMetrics({ store: runtime.store, queues: runtime.queues, redis });
+  // A version with one publish queue for every connection may have left messages in it.
+  void runtime.queues.moveLegacyPublishJobs().then(
+    (moved) => {
+      if (moved > 0) log.info({ moved }, 'moved messages from the old publish queue');
+    },
+    (error: unknown) =>
+      log.warn(
+        { err: errorMessage(error) },
+        'could not move the messages of the old publish queue; the next start tries again',
+      ),
+  );
 
   let slackPort: number | null = null;
   if (slack) {
     try {
       const started = await slack.start(runtime.service);
       slackPort = started.port;
-      runtime.publishFor(started.scope);
+      // Stopping meanwhile: the shutdown has closed the workers it knew, and this one would
+      // take a job nobody waits for.
+      if (!stopping) runtime.publishFor(started.scope);
     } catch (error) {
       if (stopping) return;
       await runtime.close();

@@ -75,7 +75,7 @@ export class PipelineQueues {
   private readonly jobOptions: JobsOptions;
 
   constructor(
-    connection: Redis,
+    private readonly connection: Redis,
     readonly options: QueueOptions = DEFAULT_QUEUE_OPTIONS,
   ) {
     this.make = (name) => {
@@ -137,6 +137,43 @@ export class PipelineQueues {
     };
     if (once) options.jobId = jobId('pub', scopeKey(job.scope), job.roundId, once);
     await this.publishQueue(valid.scope).add(valid.kind, valid, options);
+  }
+
+  /**
+   * Moves the messages a version with one `publish` queue left waiting in it (or delayed)
+   * to each one's connection queue, so an upgrade posts them. A process runs it at start;
+   * a job is moved only by the process that claimed it, so processes starting together
+   * move each job once. Returns how many it moved.
+   */
+  async moveLegacyPublishJobs(now: number = Date.now()): Promise<number> {
+    const legacy = this.make(QUEUE_NAMES.publish);
+    let moved = 0;
+    try {
+      for (const job of await legacy.getJobs(['waiting', 'delayed', 'prioritized'])) {
+        const parsed = PublishJobSchema.safeParse(job.data);
+        if (!parsed.success) continue;
+        // BullMQ's remove succeeds on a job already removed: a key claims the move.
+        const claim = `${this.options.prefix}:${QUEUE_NAMES.publish}:moved:${job.id}`;
+        if ((await this.connection.set(claim, '1', 'EX', 24 * 3600, 'NX')) !== 'OK') continue;
+        const removed = await job.remove().then(
+          () => true,
+          () => false, // An old worker runs it right now: it is posted there.
+        );
+        if (!removed) continue;
+        const due = job.timestamp + (job.delay ?? 0);
+        await this.publishQueue(parsed.data.scope).add(job.name, parsed.data, {
+          ...this.jobOptions,
+          attempts: Math.max(this.options.attempts, 5),
+          delay: Math.max(0, due - now),
+          // An idempotent message keeps its id (`pub-…`); BullMQ's own ids are numbers.
+          ...(job.id && !/^\d+$/.test(job.id) ? { jobId: job.id } : {}),
+        });
+        moved++;
+      }
+    } finally {
+      await legacy.close();
+    }
+    return moved;
   }
 
   /** Whether an idempotent publish gave up (failed its last attempt) and is still kept. */
