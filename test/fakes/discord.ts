@@ -103,6 +103,8 @@ export function guildOnShard(shardId: number, shardCount: number): string {
 const CHANNEL = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
 /** Everything the bot could need; tests narrow it to check the permission guard. */
 export const ALL_PERMISSIONS = '2251799813685247';
+const READ_MESSAGE_HISTORY = 1n << 16n;
+
 /** What the bot's invite link asks for, as bits: the role Discord gives a bot invited by it. */
 const INVITED_PERMISSIONS = new PermissionsBitField([...BOT_PERMISSIONS]).bitfield.toString();
 
@@ -627,6 +629,8 @@ export class FakeDiscord {
   private listMessages({ m, query }: Route): [number, unknown] {
     const channelId = m[1] as string;
     if (!this.channels.has(channelId)) return [404, { message: 'Unknown Channel', code: 10003 }];
+    // As Discord documents: without Read Message History, no message is returned.
+    if (!this.botMay(channelId, READ_MESSAGE_HISTORY)) return [200, []];
     const limit = Math.min(100, Math.max(1, Number(query.limit ?? 50)));
     const id = (message: Json) => BigInt(String(message.id));
     let found = [...this.messages.values()]
@@ -1077,6 +1081,40 @@ export class FakeDiscord {
       }
     }
     return (bits & (1024n | 8n)) !== 0n;
+  }
+
+  /**
+   * Whether the bot holds one permission bit in a channel (a thread: its parent's), as
+   * Discord computes it: roles, then the @everyone, role and member overwrites.
+   */
+  private botMay(channelId: string, bit: bigint): boolean {
+    let bits = 0n;
+    for (const role of this.roles) {
+      if (role.id === this.guildId || this.botRoleIds.includes(role.id)) {
+        bits |= BigInt(role.permissions ?? PERMS.member);
+      }
+    }
+    if ((bits & 8n) !== 0n) return true;
+    const channel = this.channels.get(channelId);
+    const parent = channel?.parent_id ? this.channels.get(String(channel.parent_id)) : undefined;
+    const overwrites = ((parent ?? channel)?.permission_overwrites ?? []) as Json[];
+    const of = (o: Json) => ({
+      allow: BigInt(String(o.allow ?? '0')),
+      deny: BigInt(String(o.deny ?? '0')),
+    });
+    const everyone = overwrites.find((o) => o.id === this.guildId);
+    if (everyone) bits = (bits & ~of(everyone).deny) | of(everyone).allow;
+    let allow = 0n;
+    let deny = 0n;
+    for (const o of overwrites) {
+      if (o.id === this.guildId || !this.botRoleIds.includes(String(o.id))) continue;
+      allow |= of(o).allow;
+      deny |= of(o).deny;
+    }
+    bits = (bits & ~deny) | allow;
+    const own = overwrites.find((o) => o.id === this.bot.id);
+    if (own) bits = (bits & ~of(own).deny) | of(own).allow;
+    return (bits & bit) !== 0n;
   }
 
   member(user: FakeUser, roles?: string[]): Json {

@@ -36,6 +36,7 @@ import { Interactions, type InteractionsOptions } from './interactions.js';
 import {
   type EarlierState,
   heldRoleIds,
+  mayRead,
   type PermissionShift,
   permissionShifts,
   shiftOf,
@@ -385,8 +386,8 @@ export class DiscordBot {
       );
       const withRounds = new Set(open.map((state) => state.round.channelId));
       const followed = shifts.filter((s) => withRounds.has(s.channelId));
-      for (const shift of followed) this.followShift(guild, { ...shift, viewRegained: false });
-      const regained = followed.filter((s) => s.viewRegained).map((s) => s.channelId);
+      for (const shift of followed) this.followShift(guild, { ...shift, readRegained: false });
+      const regained = followed.filter((s) => s.readRegained).map((s) => s.channelId);
       if (regained.length > 0) await this.catchUpGuild(guild, regained);
     };
     this.tasks.track(
@@ -435,7 +436,7 @@ export class DiscordBot {
         this.tellLostSight(scope, shift.channelId, lost),
       );
     }
-    if (shift.viewRegained) this.tasks.track(this.catchUpGuild(guild, [shift.channelId]));
+    if (shift.readRegained) this.tasks.track(this.catchUpGuild(guild, [shift.channelId]));
   }
 
   /**
@@ -621,8 +622,10 @@ export class DiscordBot {
         told.add(channelId);
         await this.tasks.inOrder(channelId, () => this.tellLostSight(scope, channelId, missing));
       }
-      // Discord would refuse the reads; the channel is read back once it may be seen again.
-      if (missing.includes('ViewChannel') || missing.includes('ReadMessageHistory')) continue;
+      // Without View Channel Discord refuses the reads; without Read Message History it
+      // lists no message, which would read as every reply deleted. The channel is read
+      // back once both are given back.
+      if (!mayRead(missing)) continue;
       await this.tasks.inOrder(threadId, async () => {
         const report = await this.catchUp.round(scope, state);
         this.log.info({ guildId: guild.id, ...report }, 'caught up on a round');

@@ -76,8 +76,20 @@ export interface PermissionShift {
   channelId: string;
   /** Everything a round needs that is missing now, when something of it newly is. */
   lost: PermissionsString[] | null;
-  /** View Channel given back: what was said while the bot could not see must be read. */
-  viewRegained: boolean;
+  /**
+   * View Channel and Read Message History both held again after one was missing: what was
+   * said meanwhile must be read (without the second, Discord lists a channel's messages
+   * as none, which a catch-up would take for every reply deleted).
+   */
+  readRegained: boolean;
+}
+
+/** What reading a channel's messages back takes. */
+const READ_PERMISSIONS: readonly PermissionsString[] = ['ViewChannel', 'ReadMessageHistory'];
+
+/** Whether these missing permissions still let the bot read the channel's messages. */
+export function mayRead(missing: readonly string[]): boolean {
+  return !READ_PERMISSIONS.some((p) => missing.includes(p));
 }
 
 export function shiftOf(
@@ -89,13 +101,13 @@ export function shiftOf(
   return {
     channelId,
     lost: newlyMissing ? [...missingAfter] : null,
-    viewRegained: missingBefore.includes('ViewChannel') && !missingAfter.includes('ViewChannel'),
+    readRegained: !mayRead(missingBefore) && mayRead(missingAfter),
   };
 }
 
 /** Whether a shift calls for anything: a loss to tell or a channel to read back. */
 export function shifted(shift: PermissionShift): boolean {
-  return shift.lost !== null || shift.viewRegained;
+  return shift.lost !== null || shift.readRegained;
 }
 
 /** The channels rounds run in (startRefusal in interactions.ts allows no others). */

@@ -151,10 +151,10 @@ describe('a change of permissions, for the rounds of a channel', () => {
     expect(shiftOf('c', ['EmbedLinks'], ['EmbedLinks', 'AddReactions'])).toEqual({
       channelId: 'c',
       lost: ['EmbedLinks', 'AddReactions'],
-      viewRegained: false,
+      readRegained: false,
     });
     // Nothing newly missing: nothing to tell, even with something still missing.
-    const none = { channelId: 'c', lost: null, viewRegained: false };
+    const none = { channelId: 'c', lost: null, readRegained: false };
     expect(shiftOf('c', ['EmbedLinks', 'AddReactions'], ['EmbedLinks'])).toEqual(none);
     expect(shiftOf('c', [], [])).toEqual(none);
   });
@@ -163,7 +163,20 @@ describe('a change of permissions, for the rounds of a channel', () => {
     expect(shiftOf('c', ['ViewChannel', 'AddReactions'], ['AddReactions'])).toEqual({
       channelId: 'c',
       lost: null,
-      viewRegained: true,
+      readRegained: true,
+    });
+  });
+
+  it('reads the channel back when Read Message History returns, and not while it is still missing', () => {
+    expect(shiftOf('c', ['ReadMessageHistory'], [])).toEqual({
+      channelId: 'c',
+      lost: null,
+      readRegained: true,
+    });
+    expect(shiftOf('c', ['ViewChannel', 'ReadMessageHistory'], ['ReadMessageHistory'])).toEqual({
+      channelId: 'c',
+      lost: null,
+      readRegained: false,
     });
   });
 
@@ -171,7 +184,7 @@ describe('a change of permissions, for the rounds of a channel', () => {
     expect(shiftOf('c', ['ViewChannel'], ['AddReactions'])).toEqual({
       channelId: 'c',
       lost: ['AddReactions'],
-      viewRegained: true,
+      readRegained: true,
     });
   });
 
@@ -197,11 +210,11 @@ describe('a change of permissions, for the rounds of a channel', () => {
       // The role had every bit; it lost Add Reactions.
       // Only the text channel: the category beside it holds no round.
       expect(permissionShifts(guild, me, { role: { id: role, bits: all } })).toEqual([
-        { channelId: '900000000000000100', lost: ['AddReactions'], viewRegained: false },
+        { channelId: '900000000000000100', lost: ['AddReactions'], readRegained: false },
       ]);
       // The bot had no role (so saw nothing) and was given this one.
       expect(permissionShifts(guild, me, { memberRoleIds: [] })).toEqual([
-        { channelId: '900000000000000100', lost: null, viewRegained: true },
+        { channelId: '900000000000000100', lost: null, readRegained: true },
       ]);
       // Nothing changed: no shift.
       expect(permissionShifts(guild, me, {})).toEqual([]);

@@ -185,6 +185,30 @@ describe('a round whose bot lost permissions while it was offline', () => {
     expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
   }, 30_000);
 
+  it('keeps every reply when Read Message History was taken (Discord then lists none), and reads back once it is given back', async () => {
+    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
+    const { fake } = world;
+    const { round, threadId } = await roundWithOpinions(world);
+    const deny = {
+      id: fake.bot.id,
+      type: 1,
+      allow: '0',
+      deny: String(PermissionFlagsBits.ReadMessageHistory),
+    };
+    await world.restart(() => {
+      fake.setOverwrites(round.channelId, [deny]);
+      fake.say(threadId, cai, 'Only with a trial first.');
+    });
+    await until(() => fake.directMessagesTo(MOD.id).length > 0);
+    expect(fake.directMessagesTo(MOD.id)[0]).toContain(': ReadMessageHistory.');
+    await settle(world);
+    // Read now, the thread would look empty, and both replies would count as deleted.
+    expect(await opinions(world, round.id)).toHaveLength(2);
+    fake.setOverwrites(round.channelId, []);
+    await until(async () => (await opinions(world as World, round.id)).length === 3);
+  }, 30_000);
+
   it('does not try to read a channel it may no longer see, and reads it once it may', async () => {
     const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
