@@ -89,6 +89,11 @@ const CLICK_LINK_RETRIES = 5;
 const CLICK_LINK_RETRY_MS = 100;
 /** A removal of the bot reported twice (Slack may send two events for one) is told once. */
 const REMOVAL_TOLD_SECONDS = 10 * 60;
+/**
+ * A removal found at a start (the event was missed, or the bot was told before it went
+ * down) is told again at most this often while it lasts: each deploy would repeat it.
+ */
+export const REMOVAL_REMINDER_SECONDS = 24 * 3600;
 
 /** Which round a command is about: an explicit id, or the open round in the channel. */
 export interface RoundTarget {
@@ -517,19 +522,32 @@ export class DeliberationService {
   }
 
   /**
-   * The platform says the bot was removed from a channel. That can be undone (invite it
-   * back), so its open rounds stay open; the ones whose starters have not been told in the
-   * last ten minutes are returned for the adapter to tell (a removal may be reported by
-   * more than one event).
+   * The platform says the bot was removed from a channel (or lost what a round needs
+   * there). That can be undone (invite it back), so its open rounds stay open; the ones
+   * whose starters have not been told within `toldForSeconds` are returned for the adapter
+   * to tell: ten minutes for a live event (a removal may be reported by more than one),
+   * longer for what a start finds (`REMOVAL_REMINDER_SECONDS`).
    */
-  async botRemoved(scope: Scope, channelId: string): Promise<Round[]> {
+  async botRemoved(
+    scope: Scope,
+    channelId: string,
+    toldForSeconds: number = REMOVAL_TOLD_SECONDS,
+  ): Promise<Round[]> {
     const open = await this.deps.store.rounds.openInChannel(scope, channelId);
     const untold = await Promise.all(
       open.map((round) =>
-        this.deps.store.events.firstSeen(scope, `bot-removed:${round.id}`, REMOVAL_TOLD_SECONDS),
+        this.deps.store.events.firstSeen(scope, removalToldKey(round.id), toldForSeconds),
       ),
     );
     return open.filter((_, i) => untold[i]);
+  }
+
+  /** The bot is back in a channel (or has its permissions back): a next loss is told anew. */
+  async botBack(scope: Scope, channelId: string): Promise<void> {
+    const open = await this.deps.store.rounds.openInChannel(scope, channelId);
+    await Promise.all(
+      open.map((round) => this.deps.store.events.forget(scope, removalToldKey(round.id))),
+    );
   }
 
   /**
@@ -1085,4 +1103,9 @@ function settingProblem(issue: z.core.$ZodIssue | undefined): string {
   if (issue?.code === 'too_big') return `The ${name} setting takes at most ${issue.maximum}.`;
   if (issue?.code === 'too_small') return `The ${name} setting takes at least ${issue.minimum}.`;
   return `The ${name} setting is not valid: ${issue?.message ?? 'unreadable value'}.`;
+}
+
+/** The key that remembers a round's starter was told the bot lost its channel. */
+function removalToldKey(roundId: string): string {
+  return `bot-removed:${roundId}`;
 }

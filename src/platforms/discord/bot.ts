@@ -22,7 +22,11 @@ import {
 } from 'discord.js';
 import type { PlatformService } from '../../deliberation/ports.js';
 import { tellRoundGone } from '../../deliberation/round-gone.js';
-import type { DeliberationService, ReplyOutcome } from '../../deliberation/service.js';
+import {
+  type DeliberationService,
+  REMOVAL_REMINDER_SECONDS,
+  type ReplyOutcome,
+} from '../../deliberation/service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -63,6 +67,7 @@ export type DiscordService = PlatformService &
     | 'threadDeleted'
     | 'channelGone'
     | 'botRemoved'
+    | 'botBack'
     | 'statementDeleted'
   >;
 
@@ -386,7 +391,7 @@ export class DiscordBot {
       );
       const withRounds = new Set(open.map((state) => state.round.channelId));
       const followed = shifts.filter((s) => withRounds.has(s.channelId));
-      for (const shift of followed) this.followShift(guild, { ...shift, readRegained: false });
+      for (const shift of followed) this.followShift(guild, shift, false);
       const regained = followed.filter((s) => s.readRegained).map((s) => s.channelId);
       if (regained.length > 0) await this.catchUpGuild(guild, regained);
     };
@@ -428,15 +433,18 @@ export class DiscordBot {
     this.onRolesChanged(after.guild, { memberRoleIds: earlier });
   }
 
-  private followShift(guild: Guild, shift: PermissionShift): void {
+  /** `readBack` false: the caller reads the channels back itself, several at once. */
+  private followShift(guild: Guild, shift: PermissionShift, readBack = true): void {
     const scope = { platform: 'discord' as const, workspaceId: guild.id };
-    const { lost } = shift;
+    const { channelId, lost } = shift;
     if (lost) {
-      void this.tasks.inOrder(shift.channelId, () =>
-        this.tellLostSight(scope, shift.channelId, lost),
-      );
+      void this.tasks.inOrder(channelId, () => this.tellLostSight(scope, channelId, lost));
     }
-    if (shift.readRegained) this.tasks.track(this.catchUpGuild(guild, [shift.channelId]));
+    // All back: a next loss is told anew. In the channel's order, so after any earlier tell.
+    if (shift.restored) {
+      void this.tasks.inOrder(channelId, () => this.service.botBack(scope, channelId));
+    }
+    if (readBack && shift.readRegained) this.tasks.track(this.catchUpGuild(guild, [channelId]));
   }
 
   /**
@@ -447,8 +455,9 @@ export class DiscordBot {
     scope: Scope,
     channelId: string,
     missing: readonly string[] = ['ViewChannel'],
+    toldForSeconds?: number,
   ): Promise<void> {
-    for (const round of await this.service.botRemoved(scope, channelId)) {
+    for (const round of await this.service.botRemoved(scope, channelId, toldForSeconds)) {
       this.log.warn(
         { roundId: round.id, scope, missing },
         'the bot lost permissions in a round’s channel',
@@ -611,16 +620,21 @@ export class DiscordBot {
         'more open rounds than catch-up reads; the rest only get events from now on',
       );
     }
-    const told = new Set<string>();
+    const checked = new Set<string>();
     for (const state of rounds) {
       const threadId = state.round.questionRef?.threadId;
       if (!threadId) continue;
       const { channelId } = state.round;
       const missing = this.missingIn(guild, channelId);
-      // Taken while no session was up, nothing else would say so before a post fails.
-      if (missing.length > 0 && !told.has(channelId)) {
-        told.add(channelId);
-        await this.tasks.inOrder(channelId, () => this.tellLostSight(scope, channelId, missing));
+      if (!checked.has(channelId)) {
+        checked.add(channelId);
+        // Taken while no session was up, nothing else would say so before a post fails;
+        // given back meanwhile, a next loss is told anew.
+        await this.tasks.inOrder(channelId, () =>
+          missing.length > 0
+            ? this.tellLostSight(scope, channelId, missing, REMOVAL_REMINDER_SECONDS)
+            : this.service.botBack(scope, channelId),
+        );
       }
       // Without View Channel Discord refuses the reads; without Read Message History it
       // lists no message, which would read as every reply deleted. The channel is read

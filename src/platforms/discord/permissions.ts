@@ -82,6 +82,8 @@ export interface PermissionShift {
    * as none, which a catch-up would take for every reply deleted).
    */
   readRegained: boolean;
+  /** Nothing a round needs is missing any more, where something was. */
+  restored: boolean;
 }
 
 /** What reading a channel's messages back takes. */
@@ -102,12 +104,13 @@ export function shiftOf(
     channelId,
     lost: newlyMissing ? [...missingAfter] : null,
     readRegained: !mayRead(missingBefore) && mayRead(missingAfter),
+    restored: missingBefore.length > 0 && missingAfter.length === 0,
   };
 }
 
 /** Whether a shift calls for anything: a loss to tell or a channel to read back. */
 export function shifted(shift: PermissionShift): boolean {
-  return shift.lost !== null || shift.readRegained;
+  return shift.lost !== null || shift.readRegained || shift.restored;
 }
 
 /** The channels rounds run in (startRefusal in interactions.ts allows no others). */

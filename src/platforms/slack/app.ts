@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { App, ErrorCode, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
 import { z } from 'zod';
+import { REMOVAL_REMINDER_SECONDS } from '../../deliberation/service.js';
 import type { Log } from '../../domain/log.js';
 import { KeySafeIdSchema, type Scope } from '../../domain/scope.js';
 import { RATE_BLOCK_PATTERN, START_MODAL_ID } from './blocks.js';
@@ -293,7 +294,13 @@ export class SlackAdapter {
         this.port.tell(channel, user, escapeKeepingMentions(text), threadTs),
       channelAccess: (channel) => this.port.channelAccess(channel),
       botRemoved: (scope, channel) =>
-        tellBotRemoved(scope, channel, this.deps(), { during: 'catch-up' }),
+        tellBotRemoved(
+          scope,
+          channel,
+          this.deps(),
+          { during: 'catch-up' },
+          REMOVAL_REMINDER_SECONDS,
+        ),
       stopping: () => !this.started,
       ...(this.options.catchUpLimits && { limits: this.options.catchUpLimits }),
     });
@@ -708,6 +715,7 @@ export class SlackAdapter {
       const { service, installation } = this;
       if (!meta || !service || !installation || !isBotJoining(event, meta)) return;
       log.info({ channel: event.channel }, 'the bot joined a channel; rereading its open rounds');
+      // The reread finds the bot a member again, so a next removal is told anew.
       this.catchUp(service, installation, event.channel);
     });
   }

@@ -112,7 +112,9 @@ export class SlackCatchUp {
       if (reach === undefined) {
         reach = await this.deps.channelAccess(channelId);
         access.set(channelId, reach);
+        // Back in it meanwhile: a next removal is told anew.
         if (reach === 'not_member') await this.deps.botRemoved(scope, channelId);
+        else await this.deps.service.botBack(scope, channelId);
       }
       // Slack refuses the reads; the round is read back when the bot is invited again.
       if (reach === 'not_member') continue;

@@ -403,16 +403,17 @@ export async function onChannelGone(
 
 /**
  * The bot is out of a channel (its event, or found at a catch-up): each open round's
- * starter is asked, once, to invite it back; the rounds stay open.
+ * starter is asked to invite it back, once within `toldForSeconds`; the rounds stay open.
  */
 export async function tellBotRemoved(
   scope: Scope,
   channel: string,
   deps: Pick<EventDeps, 'service' | 'port' | 'log'>,
   fields: Record<string, unknown>,
+  toldForSeconds?: number,
 ): Promise<void> {
   const ids = { scope, ...fields };
-  for (const round of await deps.service.botRemoved(scope, channel)) {
+  for (const round of await deps.service.botRemoved(scope, channel, toldForSeconds)) {
     deps.log.warn({ ...ids, roundId: round.id }, 'the bot was removed from a round’s channel');
     await deps.port.directMessage(round.createdBy, botRemovedText(round)).catch((error) => {
       deps.log.warn(

@@ -11,6 +11,7 @@ export type SlackService = PlatformService &
     | 'isStatementMessage'
     | 'channelGone'
     | 'botRemoved'
+    | 'botBack'
     | 'statementDeleted'
     | 'threadDeleted'
   >;

@@ -31,6 +31,7 @@ function bound(service: DiscordService): DiscordService {
     threadDeleted: service.threadDeleted.bind(service),
     channelGone: service.channelGone.bind(service),
     botRemoved: service.botRemoved.bind(service),
+    botBack: service.botBack.bind(service),
     statementDeleted: service.statementDeleted.bind(service),
   };
 }

@@ -152,9 +152,10 @@ describe('a change of permissions, for the rounds of a channel', () => {
       channelId: 'c',
       lost: ['EmbedLinks', 'AddReactions'],
       readRegained: false,
+      restored: false,
     });
     // Nothing newly missing: nothing to tell, even with something still missing.
-    const none = { channelId: 'c', lost: null, readRegained: false };
+    const none = { channelId: 'c', lost: null, readRegained: false, restored: false };
     expect(shiftOf('c', ['EmbedLinks', 'AddReactions'], ['EmbedLinks'])).toEqual(none);
     expect(shiftOf('c', [], [])).toEqual(none);
   });
@@ -164,6 +165,7 @@ describe('a change of permissions, for the rounds of a channel', () => {
       channelId: 'c',
       lost: null,
       readRegained: true,
+      restored: false,
     });
   });
 
@@ -172,11 +174,13 @@ describe('a change of permissions, for the rounds of a channel', () => {
       channelId: 'c',
       lost: null,
       readRegained: true,
+      restored: true,
     });
     expect(shiftOf('c', ['ViewChannel', 'ReadMessageHistory'], ['ReadMessageHistory'])).toEqual({
       channelId: 'c',
       lost: null,
       readRegained: false,
+      restored: false,
     });
   });
 
@@ -185,6 +189,7 @@ describe('a change of permissions, for the rounds of a channel', () => {
       channelId: 'c',
       lost: ['AddReactions'],
       readRegained: true,
+      restored: false,
     });
   });
 
@@ -210,11 +215,16 @@ describe('a change of permissions, for the rounds of a channel', () => {
       // The role had every bit; it lost Add Reactions.
       // Only the text channel: the category beside it holds no round.
       expect(permissionShifts(guild, me, { role: { id: role, bits: all } })).toEqual([
-        { channelId: '900000000000000100', lost: ['AddReactions'], readRegained: false },
+        {
+          channelId: '900000000000000100',
+          lost: ['AddReactions'],
+          readRegained: false,
+          restored: false,
+        },
       ]);
       // The bot had no role (so saw nothing) and was given this one.
       expect(permissionShifts(guild, me, { memberRoleIds: [] })).toEqual([
-        { channelId: '900000000000000100', lost: null, readRegained: true },
+        { channelId: '900000000000000100', lost: null, readRegained: true, restored: false },
       ]);
       // Nothing changed: no shift.
       expect(permissionShifts(guild, me, {})).toEqual([]);

@@ -183,6 +183,11 @@ describe('a round whose bot lost permissions while it was offline', () => {
     await world.restart();
     await settle(world);
     expect(fake.directMessagesTo(MOD.id)).toHaveLength(1);
+    // Given back, then taken again: that is news, told at once.
+    fake.setRolePermissions(botRole.id, INVITED);
+    await settle(world);
+    fake.setRolePermissions(botRole.id, withoutReactions);
+    await until(() => fake.directMessagesTo(MOD.id).length === 2 || null);
   }, 30_000);
 
   it('keeps every reply when Read Message History was taken (Discord then lists none), and reads back once it is given back', async () => {

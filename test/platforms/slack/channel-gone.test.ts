@@ -197,7 +197,20 @@ describe('Slack: the bot is removed from a round’s channel, then invited back'
     expect(toModerator(s)).toEqual([removed(round.id)]);
     expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('collecting');
     expect(s.fake.calls.filter((c) => c.method === 'conversations.replies')).toEqual([]);
-    // Invited back: the thread is read, and what was said meanwhile counts.
+    // Invited back while the bot was down again: the next start reads the thread, and what
+    // was said meanwhile counts; nobody is told anything.
+    await s.restart(() => {
+      s.fake.channels.delete(CHANNEL);
+    });
+    await until(async () => (await opinions(s, round.id)).length === 1 || null);
+    await s.settle();
+    expect(toModerator(s)).toHaveLength(1);
+    // Removed again, live this time: that is news, told at once.
+    const removedLive = { type: 'channel_left', channel: CHANNEL, actor_id: 'UADMIN' };
+    await s.event(removedLive);
+    await until(async () => toModerator(s).length === 2 || null);
+    expect(toModerator(s)[1]).toBe(removed(round.id));
+    // Invited back (its event this time), then removed again: told again.
     s.fake.channels.delete(CHANNEL);
     await s.event({
       type: 'member_joined_channel',
@@ -206,11 +219,9 @@ describe('Slack: the bot is removed from a round’s channel, then invited back'
       channel_type: 'C',
       team: 'T0001',
     });
-    await until(async () => (await opinions(s, round.id)).length === 1 || null);
-    // A start while the bot is back in the channel tells nobody anything.
-    await s.restart(() => {});
     await s.settle();
-    expect(toModerator(s)).toHaveLength(1);
+    await s.event(removedLive);
+    await until(async () => toModerator(s).length === 3 || null);
   }, 20_000);
 });
 

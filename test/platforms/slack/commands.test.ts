@@ -680,7 +680,8 @@ function pick(real: DeliberationService): SlackService {
     pollReactions: (scope, channel, ts) => real.pollReactions(scope, channel, ts),
     isStatementMessage: (scope, channel, ts) => real.isStatementMessage(scope, channel, ts),
     channelGone: (scope, channel) => real.channelGone(scope, channel),
-    botRemoved: (scope, channel) => real.botRemoved(scope, channel),
+    botRemoved: (scope, channel, seconds) => real.botRemoved(scope, channel, seconds),
+    botBack: (scope, channel) => real.botBack(scope, channel),
     statementDeleted: (scope, channel, ts) => real.statementDeleted(scope, channel, ts),
     threadDeleted: (scope, channel, ts) => real.threadDeleted(scope, channel, ts),
   };
