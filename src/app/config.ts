@@ -36,8 +36,9 @@ export const ConfigSchema = z.object({
       // Read as a host name otherwise, and printed as one in the connection error.
       .refine(
         (v) => unencodedCredentials(v) === null,
-        'its user name or password holds / ? # or @, which must be percent-encoded there (%2F %3F %23 %40)',
+        'its user name or password holds / ? or #, which must be percent-encoded there (%2F %3F %23)',
       )
+      .refine((v) => v.startsWith('/') || URL.canParse(v), 'not a URL ioredis can read')
       .optional(),
   ),
   /** Root of every Redis key the bot writes (rounds and queues). */

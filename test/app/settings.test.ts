@@ -70,9 +70,19 @@ describe('REDIS_URL', () => {
     },
   );
 
-  it('takes the same password percent-encoded', () => {
-    const url = 'redis://:p%40ss%2Fw0rd@cache.example:6379';
+  it.each([
+    'redis://:p%40ss%2Fw0rd@cache.example:6379',
+    // An "@" of the password's own, or one in the query, is read as meant.
+    'redis://:p@ss@cache.example:6379',
+    'redis://cache.example:6379?password=p@ss',
+  ])('takes %s, which parses as meant', (url) => {
     expect(loadConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
+  it('refuses a URL ioredis cannot read, saying so', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://cache.example:notaport' })).toThrow(
+      /REDIS_URL: not a URL ioredis can read/,
+    );
   });
 });
 
