@@ -130,9 +130,15 @@ export function redactor(secrets: readonly string[]): (line: string) => string {
 const PAYLOAD_FIELDS = ['command', 'requestBody'] as const;
 
 function serializeError(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(serializeError);
   if (!(value instanceof Error)) return value;
   const serialized: Record<string, unknown> = { ...pino.stdSerializers.err(value) };
   for (const field of PAYLOAD_FIELDS) delete serialized[field];
+  // Errors inside it (ioredis's EXECABORT lists each refused command's error), whatever
+  // the field: pino would write them with their requests.
+  for (const [field, inner] of Object.entries(serialized)) {
+    if (inner instanceof Error || Array.isArray(inner)) serialized[field] = serializeError(inner);
+  }
   return serialized;
 }
 

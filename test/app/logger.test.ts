@@ -160,4 +160,30 @@ describe('errors in log lines', () => {
     expect(text).toContain('OOM command not allowed');
     expect(text).not.toContain(opinion);
   });
+
+  it("drops the commands of a refused transaction too (ioredis's EXECABORT lists each one's error)", async () => {
+    const redis = redisInfo.connect();
+    const opinion = 'Our team lead never listens to the night shift';
+    const key = `${redisInfo.prefix}:execabort`;
+    // A command with the wrong number of arguments makes Redis refuse the whole MULTI.
+    const error = await redis
+      .multi()
+      .set(key, 'fine')
+      .call('hset', key, opinion)
+      .exec()
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    await redis.quit();
+    expect(String((error as Error | null)?.message)).toMatch(/EXECABORT/);
+    expect(JSON.stringify((error as { previousErrors?: unknown }).previousErrors)).toContain(
+      opinion,
+    );
+    const { stream, lines } = capture();
+    createLogger('info', stream, []).warn({ err: error }, 'a transaction was refused');
+    const text = lines.join('\n');
+    expect(text).toContain('EXECABORT');
+    expect(text).not.toContain(opinion);
+  });
 });
