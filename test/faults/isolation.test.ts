@@ -187,8 +187,13 @@ describe('two Slack installations, each its own process, on one Redis', () => {
       async () =>
         (await a.runtime.queues.publishQueue(B).getJobCounts('waiting')).waiting === 1 || null,
     );
+    // A's worker is idle meanwhile, and leaves the job where it is: in B's queue, not its own.
     await new Promise((r) => setTimeout(r, 300));
     expect(a.port.posted).toEqual([]);
+    expect((await a.runtime.queues.publishQueue(B).getJobCounts('waiting')).waiting).toBe(1);
+    expect(a.runtime.queues.servedPublishQueues().map((q) => q.name)).toEqual([
+      'publish.slack.TAAAA',
+    ]);
     const b = botProcess(B);
     const question = await b.port.waitFor('question', round.id);
     expect(question.text).toContain('Where should the offsite be?');

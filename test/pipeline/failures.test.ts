@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RoundSettings } from '../../src/domain/round.js';
+import { scopeKey } from '../../src/domain/scope.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
+import { jobId } from '../../src/pipeline/payloads.js';
+import { failRun, type StageDeps } from '../../src/pipeline/stages.js';
 import {
   CHANNEL,
   type Harness,
@@ -262,5 +265,37 @@ describe('pipeline failures', () => {
     });
     expect(h.platform.posted.filter((m) => /could not be produced/.test(m.text))).toEqual([]);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+  });
+
+  it('posts no failure notice when the round moves on between its read and its marking', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class StuckGenerator implements Generator {
+      readonly name = 'stuck';
+      async generate(): Promise<GenerateResult> {
+        await gate;
+        throw new Error('model server timed out');
+      }
+    }
+    h = await startHarness({ generator: new StuckGenerator(), attempts: 1 });
+    const { store, queues, service } = h.runtime;
+    const round = await roundWithOpinions(h);
+    await service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const generating = await store.rounds.require(SCOPE, round.id);
+    expect(generating.phase).toBe('generating');
+    await service.cancel({ scope: SCOPE, channelId: CHANNEL, roundId: round.id }, MODERATOR);
+    // failRun read the round just before the cancel landed: the stale read says generating.
+    const rounds = Object.assign(Object.create(Object.getPrototypeOf(store.rounds)), store.rounds, {
+      get: async () => generating,
+    });
+    const deps = { store: { ...store, rounds }, queues, log: h.log } as unknown as StageDeps;
+    const job = { scope: SCOPE, roundId: round.id, version: 1, attempt: 1 };
+    await failRun(deps, job, 'model server timed out');
+    expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+    const notice = jobId('pub', scopeKey(SCOPE), round.id, 'failed-v1-a1');
+    expect(await queues.publishQueue(SCOPE).getJob(notice)).toBeUndefined();
+    release();
   });
 });

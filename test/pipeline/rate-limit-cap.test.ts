@@ -23,12 +23,15 @@ describe('a stage job the model server keeps rate limiting', () => {
   let redis: Redis;
   let queue: Queue;
   let worker: Worker | null = null;
+  let workerConnection: Redis | null = null;
   beforeEach(() => {
     redis = redisInfo.connect();
     queue = new Queue('generate', { connection: redis, prefix: redisInfo.prefix });
   });
   afterEach(async () => {
     await worker?.close();
+    // BullMQ leaves a connection it was given open.
+    await workerConnection?.quit();
     await queue.close();
     await deletePrefix(redis, redisInfo.prefix);
     await redis.quit();
@@ -37,6 +40,7 @@ describe('a stage job the model server keeps rate limiting', () => {
   it('fails for good once it was put back more often and for longer than the patience allows', async () => {
     let runs = 0;
     const failures: string[] = [];
+    workerConnection = redis.duplicate();
     worker = validatedWorker(
       'generate',
       GenerateJobSchema,
@@ -45,7 +49,7 @@ describe('a stage job the model server keeps rate limiting', () => {
         throw new RateLimitedError(5);
       },
       {
-        connection: redis.duplicate(),
+        connection: workerConnection,
         prefix: redisInfo.prefix,
         concurrency: 1,
         log: new RecordingLog(),

@@ -79,6 +79,17 @@ export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel';
 export type ChannelSharing = 'shared' | 'not_shared' | 'unknown';
 
 /** conversations.info's sharing flags; the team id lists are not complete for partners. */
+/** What channelAccess reads of conversations.info. */
+const MembershipSchema = z.object({
+  channel: z
+    .object({
+      is_im: z.boolean().nullish(),
+      is_mpim: z.boolean().nullish(),
+      is_member: z.boolean().nullish(),
+    })
+    .nullish(),
+});
+
 const SharingSchema = z.object({
   channel: z
     .object({
@@ -391,9 +402,11 @@ export class SlackPort implements PlatformPort {
   /** Whether a round can run here: the bot must see the channel's messages. */
   async channelAccess(channel: string): Promise<ChannelAccess> {
     try {
-      const res = await this.client.conversations.info({ channel });
-      if (res.channel?.is_im || res.channel?.is_mpim) return 'not_a_channel';
-      return res.channel?.is_member === false ? 'not_member' : 'ok';
+      const parsed = MembershipSchema.safeParse(await this.client.conversations.info({ channel }));
+      // An answer of another shape tells nothing: the post itself succeeds or fails.
+      const info = parsed.success ? parsed.data.channel : null;
+      if (info?.is_im || info?.is_mpim) return 'not_a_channel';
+      return info?.is_member === false ? 'not_member' : 'ok';
     } catch (error) {
       const code = slackErrorCode(error);
       if (code === 'channel_not_found') return 'not_member';
