@@ -56,6 +56,7 @@ export interface MessageReaction {
 /** What conversations.info tells of a channel (Slack's field names), or that it is not found. */
 export interface ChannelInfo {
   is_member?: boolean;
+  is_archived?: boolean;
   is_im?: boolean;
   is_shared?: boolean;
   is_ext_shared?: boolean;
@@ -344,6 +345,7 @@ export class FakeSlack {
         const known = this.channels.get(String(a.channel));
         if (known?.missing) return { ok: false, error: 'channel_not_found' };
         if (known?.is_member === false) return { ok: false, error: 'not_in_channel' };
+        if (known?.is_archived) return { ok: false, error: 'is_archived' };
         const ts = this.ts();
         // A reply in a thread the test lists shows up in conversations.replies, as on Slack.
         const thread =

@@ -20,6 +20,7 @@ import {
 } from './commands.js';
 import {
   CHANNEL_GONE_EVENTS,
+  cancelForChannelClosed,
   type EventMeta,
   isBotJoining,
   onChannelGone,
@@ -301,6 +302,8 @@ export class SlackAdapter {
           { during: 'catch-up' },
           REMOVAL_REMINDER_SECONDS,
         ),
+      channelClosed: (scope, channel) =>
+        cancelForChannelClosed(scope, channel, this.deps(), { during: 'catch-up' }),
       stopping: () => !this.started,
       ...(this.options.catchUpLimits && { limits: this.options.catchUpLimits }),
     });

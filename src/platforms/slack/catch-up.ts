@@ -74,6 +74,8 @@ export interface SlackCatchUpDeps {
   channelAccess: (channel: string) => Promise<ChannelAccess>;
   /** The bot is out of a round's channel: the starters are asked to invite it back. */
   botRemoved: (scope: Scope, channel: string) => Promise<void>;
+  /** A round's channel was archived: its rounds are cancelled and their starters told. */
+  channelClosed: (scope: Scope, channel: string) => Promise<void>;
   /** True once the adapter is stopping: the catch-up gives up between rounds. */
   stopping: () => boolean;
   limits?: Partial<SlackCatchUpLimits>;
@@ -114,10 +116,12 @@ export class SlackCatchUp {
         access.set(channelId, reach);
         // Back in it meanwhile: a next removal is told anew.
         if (reach === 'not_member') await this.deps.botRemoved(scope, channelId);
+        else if (reach === 'archived') await this.deps.channelClosed(scope, channelId);
         else await this.deps.service.botBack(scope, channelId);
       }
-      // Slack refuses the reads; the round is read back when the bot is invited again.
-      if (reach === 'not_member') continue;
+      // Slack refuses the reads; the round is read back when the bot is invited again. An
+      // archived channel's rounds are cancelled: nothing more can be posted there.
+      if (reach === 'not_member' || reach === 'archived') continue;
       const report = await this.round(scope, state);
       this.deps.log.info({ ...report }, 'caught up on a round');
     }

@@ -226,6 +226,7 @@ export async function startRound(
   if (access === 'not_a_channel') {
     return 'Rounds run in channels, where members can reply in a thread. Start one in a channel.';
   }
+  if (access === 'archived') return 'This channel is archived: start the round in another one.';
   if (access === 'not_member') {
     return (
       'I am not in this channel, so I could not read the replies. Add me first ' +

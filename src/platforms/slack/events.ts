@@ -390,13 +390,28 @@ export async function onChannelGone(
   const { type, channel, user } = parsed.data;
   // Members come and go all the time; only the bot's own leaving concerns its rounds.
   if (type === 'member_left_channel' && (!user || user !== meta.botUserId)) return;
-  const ids = { scope: meta.scope, event: type };
   if ((BOT_REMOVED_EVENTS as readonly string[]).includes(type)) {
     await tellBotRemoved(meta.scope, channel, deps, { event: type });
     return;
   }
-  for (const round of await deps.service.channelGone(meta.scope, channel)) {
-    deps.log.warn({ ...ids, roundId: round.id }, 'the round’s channel is gone; round cancelled');
+  await cancelForChannelClosed(meta.scope, channel, deps, { event: type });
+}
+
+/**
+ * The channel is archived or deleted (its event, or found at a catch-up): its open rounds
+ * are cancelled, and each starter is told, since the channel cannot be.
+ */
+export async function cancelForChannelClosed(
+  scope: Scope,
+  channel: string,
+  deps: Pick<EventDeps, 'service' | 'port' | 'log'>,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  for (const round of await deps.service.channelGone(scope, channel)) {
+    deps.log.warn(
+      { scope, ...fields, roundId: round.id },
+      'the round’s channel is gone; round cancelled',
+    );
     await tellRoundGone(deps.port, deps.log, round, 'channel');
   }
 }

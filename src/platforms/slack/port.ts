@@ -69,7 +69,7 @@ const UNEDITABLE = '';
 /** Progress edits remembered, so an edit that would change nothing is not sent. */
 const REMEMBERED_EDITS = 500;
 
-export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel';
+export type ChannelAccess = 'ok' | 'not_member' | 'not_a_channel' | 'archived';
 
 /**
  * Whether a channel is shared with other workspaces, as this bot token sees it:
@@ -86,6 +86,7 @@ const MembershipSchema = z.object({
       is_im: z.boolean().nullish(),
       is_mpim: z.boolean().nullish(),
       is_member: z.boolean().nullish(),
+      is_archived: z.boolean().nullish(),
     })
     .nullish(),
 });
@@ -399,13 +400,17 @@ export class SlackPort implements PlatformPort {
     return false;
   }
 
-  /** Whether a round can run here: the bot must see the channel's messages. */
+  /**
+   * Whether a round can run here: the bot must see the channel's messages, in a channel not
+   * archived. Deleted, or private and the bot not in it, Slack answers channel_not_found.
+   */
   async channelAccess(channel: string): Promise<ChannelAccess> {
     try {
       const parsed = MembershipSchema.safeParse(await this.client.conversations.info({ channel }));
       // An answer of another shape tells nothing: the post itself succeeds or fails.
       const info = parsed.success ? parsed.data.channel : null;
       if (info?.is_im || info?.is_mpim) return 'not_a_channel';
+      if (info?.is_archived) return 'archived';
       return info?.is_member === false ? 'not_member' : 'ok';
     } catch (error) {
       const code = slackErrorCode(error);

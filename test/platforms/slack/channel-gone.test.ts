@@ -225,6 +225,28 @@ describe('Slack: the bot is removed from a round’s channel, then invited back'
   }, 20_000);
 });
 
+describe('Slack: a round’s channel archived while the bot was down', () => {
+  let s: Stack;
+  afterEach(async () => {
+    await s?.stop();
+  });
+
+  it('is cancelled at the next start and its starter told, as the live event would', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    s.fake.threads.set(`${CHANNEL} ${questionTs}`, []);
+    await s.restart(() => {
+      s.fake.channels.set(CHANNEL, { is_archived: true });
+    });
+    await until(async () => toModerator(s).length > 0);
+    await s.settle();
+    expect(toModerator(s)).toEqual([goneNotice(round.id)]);
+    expect((await s.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+    // Nothing to read in a channel whose rounds are over.
+    expect(s.fake.calls.filter((c) => c.method === 'conversations.replies')).toEqual([]);
+  }, 20_000);
+});
+
 describe('Slack: the progress message can no longer be edited', () => {
   let s: Stack;
   afterEach(async () => {
