@@ -436,6 +436,18 @@ describe('Slack slash commands', () => {
     expect(s.fake.ok('chat.postMessage')).toEqual([]);
   });
 
+  it('starts nothing in a channel archived while its form was open, and says why', async () => {
+    s = await startStack();
+    const metadata = await openForm(s, 'U001', CHANNEL);
+    s.fake.channels.set(CHANNEL, { is_archived: true });
+    await submitForm(s, 'U001', metadata, 'Should we move the stand-up?');
+    await s.settle();
+    expect(responses(s).map((r) => r.text)).toEqual([
+      'This channel is archived: start the round in another one.',
+    ]);
+    expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
+  });
+
   it('answers the form with an ephemeral message when the response_url no longer works', async () => {
     s = await startStack();
     const metadata = await openForm(s, 'U001', CHANNEL);
