@@ -34,6 +34,16 @@ describe('settings are documented', () => {
   });
 });
 
+/** The message loadConfig refuses `env` with; '' when it takes it. */
+function refusalOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 describe('REDIS_URL', () => {
   it.each(['redis://127.0.0.1:6379', 'rediss://user:pw@cache.example:6380/2', '/tmp/redis.sock'])(
     'takes %s',
@@ -45,12 +55,7 @@ describe('REDIS_URL', () => {
   it.each(['notaurl', '10.0.0.5:6379', 'http://10.0.0.5:6379'])(
     'refuses %s at start, naming the variable and not the value',
     (url) => {
-      let message = '';
-      try {
-        loadConfig({ REDIS_URL: url });
-      } catch (error) {
-        message = (error as Error).message;
-      }
+      const message = refusalOf({ REDIS_URL: url });
       expect(message).toMatch(/REDIS_URL: a redis:\/\/ or rediss:\/\/ URL, or a socket path/);
       expect(message).not.toContain(url);
     },
@@ -59,12 +64,7 @@ describe('REDIS_URL', () => {
   it.each(['redis://:p@ss/w0rd@cache.example:6379', 'redis://user:pa#ss@cache.example'])(
     'refuses %s, whose password needed percent-encoding, without printing it',
     (url) => {
-      let message = '';
-      try {
-        loadConfig({ REDIS_URL: url });
-      } catch (error) {
-        message = (error as Error).message;
-      }
+      const message = refusalOf({ REDIS_URL: url });
       expect(message).toMatch(/REDIS_URL: .*must be percent-encoded/);
       expect(message).not.toMatch(/ss\/w0rd|pa#ss/);
     },
