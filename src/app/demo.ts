@@ -54,6 +54,9 @@ const USAGE = `Usage: npm run demo -- [options]
                         round's, with --rounds); a path that
                         cannot be written is an error: exit 2 before the round starts
                         (missing or read-only folder), 1 if the write itself fails
+  --keep                keep the rounds in the Redis of REDIS_URL (needed: the
+                        throwaway one goes with the demo) and print the
+                        \`npm run export\` command that writes them as Polis files
   --help
 
 Exit status: 0 when the round ran (also when the reader of the output stops early, as
@@ -87,6 +90,7 @@ function parseOptions(argv: string[]) {
       'no-critique': { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
       chart: { type: 'string' },
+      keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -248,6 +252,12 @@ async function main(): Promise<number> {
   }
 
   let redisUrl = config.REDIS_URL;
+  if (options.keep && !redisUrl) {
+    console.error(
+      '--keep needs REDIS_URL: the throwaway Redis, and the rounds with it, go when the demo ends.',
+    );
+    return 2;
+  }
   if (!redisUrl) {
     if (!hasRedisServerBinary()) {
       console.error(NO_REDIS_HELP);
@@ -260,13 +270,18 @@ async function main(): Promise<number> {
   return runDemo(config, log, redisUrl, scenarios, options, started);
 }
 
+/** Where the demo's rounds live (every round of a run, so the learned model sees them all). */
+const DEMO_SCOPE: Scope = { platform: 'console', workspaceId: 'demo' };
+
 /** What a stop has to undo, filled in as the demo starts each piece (see exit). */
 const live: {
   ephemeral: Promise<EphemeralRedis> | null;
   redis: Redis | null;
   runtime: Runtime | null;
   prefix: string | null;
-} = { ephemeral: null, redis: null, runtime: null, prefix: null };
+  /** --keep: the rounds stay in Redis when the demo ends. */
+  keep: boolean;
+} = { ephemeral: null, redis: null, runtime: null, prefix: null, keep: false };
 
 /** SHUTDOWN_TIMEOUT_MS, once the settings are read: the limit of the cleanup. */
 let shutdownTimeoutMs = 10_000;
@@ -297,6 +312,7 @@ async function runDemo(
   // A demo's keys live under their own root so a shared Redis keeps nothing of it.
   const demoConfig = { ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-demo-${process.pid}` };
   live.prefix = demoConfig.REDIS_PREFIX;
+  live.keep = options.keep;
   const runtime = createRuntime({
     config: demoConfig,
     redis,
@@ -333,6 +349,12 @@ async function runDemo(
     );
   }
   console.log(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  if (options.keep) {
+    console.log(
+      `Rounds kept under REDIS_PREFIX=${demoConfig.REDIS_PREFIX} (workspace ${DEMO_SCOPE.workspaceId}). As Polis files:\n` +
+        `  REDIS_PREFIX=${demoConfig.REDIS_PREFIX} npm run export -- --platform console --workspace ${DEMO_SCOPE.workspaceId} --out <folder>`,
+    );
+  }
   return 0;
 }
 
@@ -353,7 +375,7 @@ async function playRound(
   options: Options,
   config: Config,
 ) {
-  const scope: Scope = { platform: 'console', workspaceId: 'demo' };
+  const scope: Scope = DEMO_SCOPE;
   const channelId = 'demo-channel';
   const moderator: Actor = { userId: 'moderator', moderator: true, mayStart: true };
   const rng = createRng(options.seed);
@@ -595,7 +617,9 @@ async function cleanUp(): Promise<void> {
   const left = () => Math.max(0, deadline - Date.now());
   try {
     await live.runtime?.close(left());
-    if (live.redis && live.prefix) await within(left(), cleanupPrefix(live.redis, live.prefix));
+    if (live.redis && live.prefix && !live.keep) {
+      await within(left(), cleanupPrefix(live.redis, live.prefix));
+    }
   } catch {
     // Redis went away: there is nothing left to delete there.
   }

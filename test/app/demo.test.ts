@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { deletePrefix, testRedis } from '../support/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -190,6 +191,71 @@ describe('npm run demo', () => {
     const models = rounds.map((r) => /approvals were predicted by (.*)/.exec(r)?.[1]);
     expect(models[0]).toBe('lexical-tfidf');
     expect(models[1]).toMatch(/blended with learned \(21 ratings\)/);
+  });
+
+  it('keeps its rounds with --keep in the Redis of REDIS_URL, for npm run export to write as Polis files', async () => {
+    const redisEnv = testRedis();
+    const redis = redisEnv.connect();
+    onTestFinished(async () => {
+      await deletePrefix(redis, redisEnv.prefix);
+      await redis.quit();
+    });
+    const env = {
+      ...process.env,
+      REDIS_URL: redisEnv.url,
+      REDIS_PREFIX: redisEnv.prefix,
+      LOG_LEVEL: 'warn',
+    };
+    const run = runDemo(['--keep', '--no-critique'], env);
+    expect(run.status).toBe(0);
+    const kept =
+      /REDIS_PREFIX=(\S+) npm run export -- --platform console --workspace demo --out <folder>/.exec(
+        run.stdout,
+      );
+    expect(kept?.[1]).toMatch(new RegExp(`^${redisEnv.prefix}-demo-\\d+$`));
+    const out = tempDir('demo-keep-');
+    const exported = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/app/export.ts',
+        '--platform',
+        'console',
+        '--workspace',
+        'demo',
+        '--out',
+        out,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...env, REDIS_PREFIX: kept?.[1] ?? '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(exported.status).toBe(0);
+    expect(readdirSync(out).sort()).toEqual([
+      'comments.csv',
+      'participants-votes.csv',
+      'summary.csv',
+      'votes.csv',
+    ]);
+    // Without it, the demo leaves nothing behind in a shared Redis.
+    expect(runDemo(['--no-critique'], env).status).toBe(0);
+    expect(await redis.keys(`${redisEnv.prefix}-demo-*`)).toEqual(
+      expect.arrayContaining([expect.stringContaining(kept?.[1] ?? '?')]),
+    );
+    const others = (await redis.keys(`${redisEnv.prefix}-demo-*`)).filter(
+      (k) => !k.startsWith(`${kept?.[1]}:`),
+    );
+    expect(others).toEqual([]);
+  });
+
+  it('refuses --keep without REDIS_URL: the throwaway Redis goes with the demo', () => {
+    const run = runDemo(['--keep'], { ...process.env, REDIS_URL: '' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--keep needs REDIS_URL');
   });
 
   it('says how to get a Redis and exits non-zero when there is none', () => {
