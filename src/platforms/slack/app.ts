@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, ErrorCode, HTTPReceiver, type Logger, LogLevel, type webApi } from '@slack/bolt';
+import { App, ErrorCode, HTTPReceiver, type Logger, LogLevel, webApi } from '@slack/bolt';
 import { z } from 'zod';
 import { REMOVAL_REMINDER_SECONDS } from '../../deliberation/service.js';
 import type { Log } from '../../domain/log.js';
@@ -250,7 +250,7 @@ export class SlackAdapter {
     try {
       await this.app.init();
     } catch (error) {
-      throw new Error(`Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`);
+      throw tokenRefusal(error);
     }
     this.installation = await this.identify();
     if (this.options.appToken) {
@@ -498,7 +498,7 @@ export class SlackAdapter {
     try {
       answer = await this.app.client.auth.test();
     } catch (error) {
-      throw new Error(`Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`);
+      throw tokenRefusal(error);
     }
     const parsed = AuthTestSchema.safeParse(answer);
     const teamId = (parsed.success && parsed.data.team_id) || null;
@@ -722,4 +722,21 @@ export class SlackAdapter {
       this.catchUp(service, installation, event.channel);
     });
   }
+}
+
+/**
+ * Why auth.test failed at start, naming what to fix: the token when Slack answered and
+ * refused it, the address when no answer came at all (the token was never checked).
+ */
+function tokenRefusal(error: unknown): Error {
+  const unreachable =
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    error.code === webApi.ErrorCode.RequestError;
+  return new Error(
+    unreachable
+      ? `Could not reach Slack's Web API (${describe(error)}): check the network, or SLACK_API_URL if it is set.`
+      : `Slack did not accept SLACK_BOT_TOKEN (${describe(error)}).`,
+  );
 }

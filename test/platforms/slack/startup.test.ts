@@ -38,6 +38,22 @@ describe('connecting to Slack', () => {
     expect(JSON.stringify(log.lines)).not.toContain(BOT_TOKEN);
   });
 
+  it('says Slack could not be reached, not that it refused the token, when no answer comes', async () => {
+    // A port nobody listens on: the token is never checked.
+    const closed = await new FakeSlack().start();
+    const apiUrl = closed.apiUrl;
+    await closed.stop();
+    const { error } = await connect({
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: apiUrl,
+    });
+    expect(error?.message).toMatch(
+      /^Could not reach Slack's Web API \(.+\): check the network, or SLACK_API_URL if it is set\.$/,
+    );
+    expect(error?.message).not.toContain(BOT_TOKEN);
+  });
+
   it('names the app token when Socket Mode cannot connect', async () => {
     fake.fail('apps.connections.open', 'invalid_auth');
     const { error, log } = await connect({
