@@ -32,6 +32,11 @@ describe('spearman', () => {
   it('is n/a when one side is constant', () => {
     expect(spearman([1, 1, 1], [1, 2, 3])).toBeNull();
   });
+
+  it('is n/a for no item or one, where no correlation is defined', () => {
+    expect(spearman([], [])).toBeNull();
+    expect(spearman([0.4], [0.9])).toBeNull();
+  });
 });
 
 describe('regretAt1', () => {

@@ -40,6 +40,21 @@ describe('loadConversation', () => {
     expect([...conversation.groups]).toEqual([['1', '0']]);
   });
 
+  it('keeps the vote with the largest timestamp, wherever its row is in the file', () => {
+    // Voter 2 on comment 2: the later row is the older vote (files need not be sorted).
+    const votes = `${GOOD.votes}\n3,d,2,2,1`;
+    const conversation = loadConversation(writeExport('unsorted', { ...GOOD, votes }));
+    expect(conversation.votes).toContainEqual({ voterId: '2', commentId: '2', vote: -1 });
+    expect(conversation.votes).toHaveLength(2);
+  });
+
+  it('rejects a comment-id listed twice, naming file and line', () => {
+    const comments = `${GOOD.comments}\n4,d,2,7,0,0,0,Third again`;
+    expect(() => loadConversation(writeExport('twice', { ...GOOD, comments }))).toThrow(
+      /comments\.csv.*line 5.*duplicate comment-id 2/,
+    );
+  });
+
   it('reads a comment whose author-id is blank as one by an unknown author', () => {
     const comments = GOOD.comments.replace('3,d,2,6,0,0,0,Third', '3,d,2,,0,0,0,Third');
     const conversation = loadConversation(writeExport('blank-author', { ...GOOD, comments }));
