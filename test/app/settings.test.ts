@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema, loadConfig } from '../../src/app/config.js';
+import { type Config, ConfigSchema, loadConfig } from '../../src/app/config.js';
 import { DiscordEnvSchema } from '../../src/app/discord-config.js';
 import { SlackEnvSchema } from '../../src/app/slack-config.js';
 
@@ -43,6 +43,35 @@ function refusalOf(env: Record<string, string>): string {
     return (error as Error).message;
   }
 }
+
+describe('the bounds the README states, as the configuration holds them', () => {
+  const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+  const paragraph = readme.slice(readme.indexOf('Numbers are whole and bounded'));
+  const bounds = [
+    ...paragraph.slice(0, paragraph.indexOf('\n\n')).matchAll(/`([A-Z_]+)` (\d+)-(\d+)/g),
+  ].map(([, name, min, max]) => [name ?? '', Number(min), Number(max)] as const);
+
+  it('lists the bounds of the settings a real value could cross', () => {
+    expect(bounds.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['WORKER_CONCURRENCY', 'LLM_TIMEOUT_MS', 'LLM_WORD_BUDGET']),
+    );
+  });
+
+  it.each(bounds)(
+    '%s takes %i to %i and refuses a value just outside, naming it',
+    (name, min, max) => {
+      expect(loadConfig({ [name]: String(min) })[name as keyof Config]).toBe(min);
+      expect(loadConfig({ [name]: String(max) })[name as keyof Config]).toBe(max);
+      expect(refusalOf({ [name]: String(max + 1) })).toContain(name);
+      if (min > 0) expect(refusalOf({ [name]: String(min - 1) })).toContain(name);
+    },
+  );
+
+  it('refuses a REDIS_PREFIX with a character a key must not hold', () => {
+    expect(refusalOf({ REDIS_PREFIX: 'bot:one' })).toMatch(/REDIS_PREFIX: letters, digits/);
+    expect(loadConfig({ REDIS_PREFIX: '{dlb}' }).REDIS_PREFIX).toBe('{dlb}');
+  });
+});
 
 describe('REDIS_URL', () => {
   it.each(['redis://127.0.0.1:6379', 'rediss://user:pw@cache.example:6380/2', '/tmp/redis.sock'])(
