@@ -123,6 +123,22 @@ describe('a results or critique job delivered again', () => {
         log: h.log,
       });
       const job = { scope: SCOPE, roundId: round.id, version: 1, text: null };
+      // The question too: posted and its thread attached, a re-delivered job posts nothing.
+      let questions = 0;
+      const questionPort: PlatformPort = {
+        ...port,
+        postQuestion: async () => {
+          questions++;
+          return { channelId: 'C1', messageId: 'again', threadId: 'again' };
+        },
+      };
+      await createPublisher({
+        store: h.runtime.store,
+        service: h.runtime.service,
+        platforms: { console: questionPort },
+        log: h.log,
+      })({ ...job, version: 0, kind: 'question' });
+      expect(questions).toBe(0);
       await publish({ ...job, kind: 'critique-invite' });
       await publish({ ...job, kind: 'results' });
       expect(posted).toEqual({ invites: 0, results: 0 });
