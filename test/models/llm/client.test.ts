@@ -264,6 +264,14 @@ describe('ModelClient against the fake server', () => {
     const waited = await blank.structured(request, undefined, undefined).catch((e) => e);
     expect(waited).toBeInstanceOf(RateLimitedError);
     expect(waited.retryAfterMs).toBe(20_000);
+
+    // A server asking for a day (a spent daily quota, or a wrong date) pauses no round
+    // that long: ten minutes at most, then the job's own patience decides.
+    fake.script('test_answer', { kind: 'rate-limit', retryAfterSeconds: 86_400 });
+    const quota = clientFor(fake, { maxRetries: 3 }).client;
+    const capped = await quota.structured(request, undefined, undefined).catch((e) => e);
+    expect(capped).toBeInstanceOf(RateLimitedError);
+    expect(capped.retryAfterMs).toBe(10 * 60_000);
   });
 
   it('fails at once on 401/404 without echoing the API key', async () => {
