@@ -87,6 +87,25 @@ describe('Discord: reactions as ratings', () => {
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'unsure' });
   });
 
+  it('puts up the other poll reactions when Discord refuses one, and the poll opens', async () => {
+    const { fake } = world;
+    // 🤷 (unsure, the second option) refused: Missing Permissions for that one call.
+    fake.refuse('PUT', new RegExp(`/reactions/${encodeURIComponent('🤷')}/@me$`), 50013);
+    const { round, statementId } = await toStatement(world);
+    // Successes only: the first and the third are put up all the same.
+    await fake.waitForRequest('PUT', new RegExp(`/messages/${statementId}/reactions/.+/@me$`), 2);
+    const puts = fake.requested('PUT', new RegExp(`/messages/${statementId}/reactions/.+/@me$`));
+    expect(puts.map((r) => r.status >= 300)).toEqual([false, true, false]);
+    await until(
+      async () =>
+        (await world.runtime.store.rounds.require(world.scope, round.id)).phase === 'polling' ||
+        null,
+    );
+    expect(
+      world.log.lines.filter((l) => l.message === 'could not add a poll reaction'),
+    ).toHaveLength(1);
+  });
+
   it('counts a reaction given while the bot is still adding the poll reactions', async () => {
     const { fake } = world;
     // The bot's first poll reaction waits out a 1 s rate limit; the statement is up meanwhile.
