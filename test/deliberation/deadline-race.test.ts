@@ -93,4 +93,24 @@ describe('an extend racing the deadline it replaces', () => {
     expect((await pendingDeadlines()).map((j) => j.data.at)).toEqual([extended?.deadline]);
     expect(h.platform.posted.filter((m) => m.kind === 'notice')).toEqual([]);
   });
+
+  it('after the extend: a deadline job for the old time, run late, closes nothing', async () => {
+    const { service, store } = h.runtime;
+    const { round, thread } = await startRound(h, undefined, { minutes: 5 });
+    await postOpinions(h, thread.messageId);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    const before = await store.rounds.require(SCOPE, round.id);
+    const extended = await service.extend(target, MODERATOR, 30);
+    // The job BullMQ could not replace (it was running), run now with its own old time.
+    await service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'collecting',
+      version: before.version,
+      at: before.deadline ?? 0,
+    });
+    const now = await store.rounds.require(SCOPE, round.id);
+    expect(now.phase).toBe('collecting');
+    expect(now.deadline).toBe(extended.deadline);
+  });
 });
