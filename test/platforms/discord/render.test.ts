@@ -3,7 +3,12 @@ import { pollOptions } from '../../../src/domain/poll-scale.js';
 import { concealed, pollResults } from '../../../src/domain/results.js';
 import { emojiFor, optionKeyFor } from '../../../src/platforms/discord/emoji.js';
 import { redact } from '../../../src/platforms/discord/errors.js';
-import { resultsEmbed, statementEmbed, threadName } from '../../../src/platforms/discord/render.js';
+import {
+  resultsEmbed,
+  splitContent,
+  statementEmbed,
+  threadName,
+} from '../../../src/platforms/discord/render.js';
 import { ReplayGuard } from '../../../src/platforms/discord/replay-guard.js';
 
 describe('Discord reactions map onto poll options', () => {
@@ -104,6 +109,22 @@ describe('Discord embeds stay inside Discord limits', () => {
     expect(embed.description).toContain(
       `Showing the latest ${fields.length} of 30 versions; \`/consensus export\` has them all.`,
     );
+  });
+});
+
+describe('a long message in pieces Discord takes', () => {
+  it('cuts between mentions, never through one, and loses no text', () => {
+    // A reminder naming 300 members: 2,000 units a message, mentions of 22 units each.
+    const ids = Array.from({ length: 300 }, (_, i) => String(100_000_000_000_000_000n + BigInt(i)));
+    const text = `Reminder, still to rate: ${ids.map((id) => `<@${id}>`).join(' ')}`;
+    const pieces = splitContent(text, 2_000);
+    expect(pieces.length).toBeGreaterThan(1);
+    for (const piece of pieces) {
+      expect(piece.length).toBeLessThanOrEqual(2_000);
+      // Every "<@" is closed in its own piece.
+      expect(piece.match(/<@/g)?.length ?? 0).toBe(piece.match(/<@\d+>/g)?.length ?? 0);
+    }
+    expect(pieces.join(' ')).toBe(text);
   });
 });
 
