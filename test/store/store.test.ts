@@ -430,6 +430,42 @@ describe('store', () => {
     expect(await p.addReaction(slack, 'nope', 1, 'U1', 'agree', 13)).toBe(false);
   });
 
+  it("refuses a rating of the previous poll once a revision's poll is open, in the write itself", async () => {
+    await store.rounds.create(
+      storedRound({ id: 'rx4', scope: slack, phase: 'critiquing', version: 1 }),
+    );
+    const p = store.polls;
+    expect(await p.addReaction(slack, 'rx4', 1, 'U1', 'agree', 10)).toBe(true);
+    // The revision's poll opened between the service's check and this write.
+    await store.rounds.update(slack, 'rx4', (r) => ({ ...r, phase: 'polling', version: 2 }));
+    expect(await p.addReaction(slack, 'rx4', 1, 'U2', 'agree', 11)).toBe(false);
+    expect(await p.choose(slack, 'rx4', 1, 'U3', 'agree', 11, ['agree', 'disagree'])).toBe(false);
+    expect(await p.addReaction(slack, 'rx4', 2, 'U2', 'agree', 12)).toBe(true);
+    expect((await p.ratings(slack, openPoll('rx4'))).map((r) => r.participantId)).toEqual(['U1']);
+  });
+
+  it('refuses a critique of a version the round has moved past, in the write itself', async () => {
+    await store.rounds.create(
+      storedRound({ id: 'cv1', scope: slack, phase: 'critiquing', version: 1 }),
+    );
+    const c = store.contributions;
+    const critique = (messageId: string, version: number) =>
+      c.upsert(slack, 'cv1', 'critique', version, 'U1', {
+        channelId: 'C1',
+        messageId,
+        text: 'It misses Friday support.',
+        at: 1,
+      });
+    expect(await critique('a', 1)).toBe('added');
+    // A close moved it to version 2's critiques between the service's check and this write.
+    await store.rounds.update(slack, 'cv1', (r) => ({ ...r, version: 2 }));
+    expect(await critique('b', 1)).toBe('closed');
+    expect((await c.list(slack, 'cv1', 'critique', 1)).map((x) => x.text)).toEqual([
+      'It misses Friday support.',
+    ]);
+    expect(await critique('b', 2)).toBe('added');
+  });
+
   it('de-duplicates events per workspace', async () => {
     expect(await store.events.firstSeen(slack, 'Ev1')).toBe(true);
     expect(await store.events.firstSeen(slack, 'Ev1')).toBe(false);
