@@ -20,6 +20,17 @@ const withoutReactions = bits(
   ...BOT_PERMISSIONS.filter((p) => p !== PermissionFlagsBits.AddReactions),
 );
 
+/** The role a bot invited through its link holds: what the invite asks for. */
+const invitedRole = () => ({ id: snowflake(), name: 'Consensus', permissions: INVITED });
+
+/** A channel overwrite that denies the bot one permission. */
+const deniedToBot = (botId: string, permission: bigint) => ({
+  id: botId,
+  type: 1,
+  allow: '0',
+  deny: String(permission),
+});
+
 /**
  * A server admin takes a permission from the bot's role, or takes the role from the bot,
  * rather than through a channel's overwrites. Discord says so with GUILD_ROLE_UPDATE or
@@ -34,7 +45,7 @@ describe('a round whose bot loses permissions through its roles', () => {
   });
 
   it('tells the starter once when a role edit takes what a round needs, and reads back when View Channel returns', async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake, runtime, scope } = world;
     const { round, threadId } = await roundWithOpinions(world);
@@ -75,7 +86,7 @@ describe('a round whose bot loses permissions through its roles', () => {
   }, 30_000);
 
   it('tells the starter when a role the bot held is deleted, and not when another one is', async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     const otherRole = { id: snowflake(), name: 'Helpers', permissions: INVITED };
     world = await startWorld({ fake: { roles: [botRole, otherRole], botRoles: [botRole.id] } });
     const { fake, runtime, scope } = world;
@@ -109,7 +120,7 @@ describe('a round whose bot loses permissions through its roles', () => {
   }, 30_000);
 
   it("tells the starter when the bot's role is taken from it, and reads back once it is given back", async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake, runtime, scope } = world;
     // @everyone may not see the channel: only the role lets the bot.
@@ -132,7 +143,7 @@ describe('a round whose bot loses permissions through its roles', () => {
     expect((await runtime.store.rounds.require(scope, round.id)).phase).toBe('collecting');
   }, 30_000);
   it("follows only the bot's own member updates, not another member's roles changing", async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake } = world;
     // Only the role lets the bot see the channel: judged by another member's earlier roles
@@ -165,7 +176,7 @@ describe('a round whose bot lost permissions while it was offline', () => {
   });
 
   it('tells the starter at the next start, once, and still reads back what it may', async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake } = world;
     const { round, threadId } = await roundWithOpinions(world);
@@ -191,16 +202,11 @@ describe('a round whose bot lost permissions while it was offline', () => {
   }, 30_000);
 
   it('keeps every reply when Read Message History was taken (Discord then lists none), and reads back once it is given back', async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake } = world;
     const { round, threadId } = await roundWithOpinions(world);
-    const deny = {
-      id: fake.bot.id,
-      type: 1,
-      allow: '0',
-      deny: String(PermissionFlagsBits.ReadMessageHistory),
-    };
+    const deny = deniedToBot(fake.bot.id, PermissionFlagsBits.ReadMessageHistory);
     await world.restart(() => {
       fake.setOverwrites(round.channelId, [deny]);
       fake.say(threadId, cai, 'Only with a trial first.');
@@ -215,16 +221,11 @@ describe('a round whose bot lost permissions while it was offline', () => {
   }, 30_000);
 
   it('does not try to read a channel it may no longer see, and reads it once it may', async () => {
-    const botRole = { id: snowflake(), name: 'Consensus', permissions: INVITED };
+    const botRole = invitedRole();
     world = await startWorld({ fake: { roles: [botRole], botRoles: [botRole.id] } });
     const { fake } = world;
     const { round, threadId } = await roundWithOpinions(world);
-    const deny = {
-      id: fake.bot.id,
-      type: 1,
-      allow: '0',
-      deny: String(PermissionFlagsBits.ViewChannel),
-    };
+    const deny = deniedToBot(fake.bot.id, PermissionFlagsBits.ViewChannel);
     await world.restart(() => {
       fake.setOverwrites(round.channelId, [deny]);
     });
