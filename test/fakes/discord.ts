@@ -163,6 +163,8 @@ export class FakeDiscord {
   private readonly nonces = new Map<string, { messageId: string; at: number }>();
   /** Who reacted with what: message id -> emoji (unicode name) -> user ids, in order. */
   readonly reactions = new Map<string, Map<string, Set<string>>>();
+  /** Super reactions (burst), kept apart from the normal ones as Discord keeps them. */
+  readonly superReactions = new Map<string, Map<string, Set<string>>>();
   readonly interactions = new Map<string, InteractionState>();
   /** Every user the tests played, so reaction lists can name them. */
   private readonly users = new Map<string, FakeUser>();
@@ -653,11 +655,11 @@ export class FakeDiscord {
   private reactors({ m, query }: Route): [number, unknown] {
     const [, , messageId, emoji] = m as unknown as [string, string, string, string];
     if (!this.messages.has(messageId)) return UNKNOWN_MESSAGE;
-    // Super reactions (type 1) are never played by the tests.
-    if (query.type === '1') return [200, []];
+    // type 0 (the default) lists normal reactions, type 1 super reactions.
+    const kept = query.type === '1' ? this.superReactions : this.reactions;
     const limit = Math.min(100, Math.max(1, Number(query.limit ?? 25)));
     const after = BigInt(query.after ?? '0');
-    const ids = [...(this.reactions.get(messageId)?.get(decodeURIComponent(emoji)) ?? [])]
+    const ids = [...(kept.get(messageId)?.get(decodeURIComponent(emoji)) ?? [])]
       .filter((id) => BigInt(id) > after)
       .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
       .slice(0, limit);
@@ -666,24 +668,39 @@ export class FakeDiscord {
 
   /** A message as REST returns it: with its reactions summed up per emoji. */
   private withReactions(message: Json): Json {
-    const byEmoji = this.reactions.get(String(message.id));
-    const reactions = [...(byEmoji ?? [])]
-      .filter(([, users]) => users.size > 0)
-      .map(([name, users]) => ({
-        count: users.size,
-        count_details: { burst: 0, normal: users.size },
-        me: users.has(this.bot.id),
-        me_burst: false,
-        burst_colors: [],
-        emoji: { id: null, name },
-      }));
+    const id = String(message.id);
+    const normal = this.reactions.get(id);
+    const bursts = this.superReactions.get(id);
+    const names = new Set([...(normal?.keys() ?? []), ...(bursts?.keys() ?? [])]);
+    const reactions = [...names].flatMap((name) => {
+      const users = normal?.get(name) ?? new Set<string>();
+      const superUsers = bursts?.get(name) ?? new Set<string>();
+      if (users.size + superUsers.size === 0) return [];
+      return [
+        {
+          count: users.size + superUsers.size,
+          count_details: { burst: superUsers.size, normal: users.size },
+          me: users.has(this.bot.id),
+          me_burst: superUsers.has(this.bot.id),
+          burst_colors: superUsers.size > 0 ? ['#ffcc4d'] : [],
+          emoji: { id: null, name },
+        },
+      ];
+    });
     return reactions.length > 0 ? { ...message, reactions } : message;
   }
 
   /** Records a reaction being added or removed; says whether anything changed. */
-  private setReaction(messageId: string, userId: string, emoji: string, present: boolean): boolean {
-    const byEmoji = this.reactions.get(messageId) ?? new Map<string, Set<string>>();
-    this.reactions.set(messageId, byEmoji);
+  private setReaction(
+    messageId: string,
+    userId: string,
+    emoji: string,
+    present: boolean,
+    burst = false,
+  ): boolean {
+    const kept = burst ? this.superReactions : this.reactions;
+    const byEmoji = kept.get(messageId) ?? new Map<string, Set<string>>();
+    kept.set(messageId, byEmoji);
     const users = byEmoji.get(emoji) ?? new Set<string>();
     byEmoji.set(emoji, users);
     if (users.has(userId) === present) return false;
@@ -1380,19 +1397,27 @@ export class FakeDiscord {
     });
   }
 
-  /** A member adds (or removes) a unicode reaction. */
-  react(channelId: string, messageId: string, user: FakeUser, emoji: string, removed = false) {
+  /** A member adds (or removes) a unicode reaction, a super reaction with `burst`. */
+  react(
+    channelId: string,
+    messageId: string,
+    user: FakeUser,
+    emoji: string,
+    removed = false,
+    burst = false,
+  ) {
     this.users.set(user.id, user);
     // As on Discord: adding a reaction twice, or removing one that is not there, sends nothing.
-    if (!this.setReaction(messageId, user.id, emoji, !removed)) return;
+    if (!this.setReaction(messageId, user.id, emoji, !removed, burst)) return;
     const event = {
       user_id: user.id,
       channel_id: channelId,
       message_id: messageId,
       guild_id: this.guildId,
       emoji: { id: null, name: emoji },
-      burst: false,
-      type: 0,
+      burst,
+      type: burst ? 1 : 0,
+      ...(burst && !removed ? { burst_colors: ['#ffcc4d'] } : {}),
     };
     if (removed) this.dispatch('MESSAGE_REACTION_REMOVE', event);
     else this.dispatch('MESSAGE_REACTION_ADD', { ...event, member: this.member(user) });
@@ -1401,6 +1426,7 @@ export class FakeDiscord {
   /** A moderator removes every reaction from a message (MESSAGE_REACTION_REMOVE_ALL). */
   removeAllReactions(channelId: string, messageId: string): void {
     this.reactions.delete(messageId);
+    this.superReactions.delete(messageId);
     this.dispatch('MESSAGE_REACTION_REMOVE_ALL', {
       channel_id: channelId,
       message_id: messageId,
@@ -1411,6 +1437,7 @@ export class FakeDiscord {
   /** A moderator removes one emoji's reactions from a message (MESSAGE_REACTION_REMOVE_EMOJI). */
   removeEmojiReactions(channelId: string, messageId: string, emoji: string): void {
     this.reactions.get(messageId)?.delete(emoji);
+    this.superReactions.get(messageId)?.delete(emoji);
     this.dispatch('MESSAGE_REACTION_REMOVE_EMOJI', {
       channel_id: channelId,
       message_id: messageId,

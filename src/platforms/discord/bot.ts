@@ -33,7 +33,7 @@ import type { Scope } from '../../domain/scope.js';
 import { CATCH_UP_LIMITS, CatchUp, type CatchUpLimits } from './catch-up.js';
 import { ROUND_PERMISSIONS } from './client.js';
 import type { DiscordPlatform } from './discord-platform.js';
-import { optionKeyFor } from './emoji.js';
+import { optionKeyFor, reactionVariant, variantEmoji } from './emoji.js';
 import { describeError, hasDiscordCode } from './errors.js';
 import { risingClock } from './event-clock.js';
 import { Interactions, type InteractionsOptions } from './interactions.js';
@@ -162,8 +162,12 @@ export class DiscordBot {
     this.listen(Events.ChannelCreate, (channel) =>
       this.tasks.track(this.catchUpGuild(channel.guild, [channel.id])),
     );
-    this.listen(Events.MessageReactionAdd, (r, u) => this.onReaction(r, u, false));
-    this.listen(Events.MessageReactionRemove, (r, u) => this.onReaction(r, u, true));
+    this.listen(Events.MessageReactionAdd, (r, u, details) =>
+      this.onReaction(r, u, details.burst === true, false),
+    );
+    this.listen(Events.MessageReactionRemove, (r, u, details) =>
+      this.onReaction(r, u, details.burst === true, true),
+    );
     this.listen(Events.MessageReactionRemoveAll, (m) => this.onReactionsCleared(m, null));
     this.listen(Events.MessageReactionRemoveEmoji, (r) =>
       this.onReactionsCleared(r.message, r.emoji.id ?? r.emoji.name ?? ''),
@@ -516,11 +520,12 @@ export class DiscordBot {
   private onReaction(
     reaction: MessageReaction | PartialMessageReaction,
     user: User | PartialUser,
+    burst: boolean,
     removed: boolean,
   ): void {
     const emoji = reaction.emoji.id ?? reaction.emoji.name ?? '';
     const type = removed ? 'MESSAGE_REACTION_REMOVE' : 'MESSAGE_REACTION_ADD';
-    if (this.guard.isReplay(reactionKey(type, reaction.message.id, user.id, emoji))) return;
+    if (this.guard.isReplay(reactionKey(type, reaction.message.id, user.id, emoji, burst))) return;
     // The bot's own poll reactions, and any bot's, are never ratings.
     if (user.id === this.client.user?.id || user.bot === true) return;
     const optionKey = optionKeyFor(reaction.emoji.name, reaction.emoji.id);
@@ -536,8 +541,9 @@ export class DiscordBot {
       optionKey,
       at,
       removed,
-      // 👍 and 👍🏽 are two reactions on Discord: each is added and removed on its own.
-      variant: emoji,
+      // 👍 and 👍🏽 are two reactions on Discord, and so are a normal and a super 👍:
+      // each is added and removed on its own.
+      variant: reactionVariant(emoji, burst),
     };
     // The publisher links a statement before its poll reactions are added, so a member
     // reacting as soon as they see them finds it linked.
@@ -572,7 +578,8 @@ export class DiscordBot {
       if (!stored) return;
       try {
         for (const reaction of stored.reactions) {
-          if (variant !== null && reaction.variant !== variant) continue;
+          // Removing an emoji takes its normal and its super reactions alike.
+          if (variant !== null && variantEmoji(reaction.variant) !== variant) continue;
           await this.service.react({ scope, channelId, messageId, at, removed: true, ...reaction });
         }
       } catch (error) {

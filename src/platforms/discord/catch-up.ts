@@ -6,7 +6,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import type { DiscordService } from './bot.js';
-import { optionKeyFor } from './emoji.js';
+import { optionKeyFor, reactionVariant, variantEmoji } from './emoji.js';
 import { describeError } from './errors.js';
 import { replyFromDiscord } from './text.js';
 
@@ -230,7 +230,7 @@ export class CatchUp {
       }
       for (const reaction of stored.reactions) {
         if (onDiscord.present.has(key(reaction))) continue;
-        const covered = onDiscord.covered.get(reaction.variant) ?? NOTHING_LEFT;
+        const covered = onDiscord.covered.get(variantEmoji(reaction.variant)) ?? NOTHING_LEFT;
         // A variant or a range of users not read (caps) proves nothing about its reactions.
         if (covered === UNREAD || !within(reaction.userId, covered)) continue;
         await react(reaction, true);
@@ -276,8 +276,12 @@ export class CatchUp {
         const read = await this.reactors(channelId, messageId, variant, type);
         for (const user of read.users) {
           if (user.id === botId || user.bot === true) continue;
-          const reaction = { userId: user.id, optionKey, variant };
-          present.set(`${user.id} ${optionKey} ${variant}`, reaction);
+          const reaction = {
+            userId: user.id,
+            optionKey,
+            variant: reactionVariant(variant, type === '1'),
+          };
+          present.set(`${user.id} ${optionKey} ${reaction.variant}`, reaction);
         }
         if (read.through !== null) {
           report.capped = true;

@@ -51,3 +51,20 @@ export function scaleReactions(scale: PollScale | string): string {
     ? ['1', '2', '3', '4', '5', '6', '7'].map(emojiFor).join(' ')
     : ['agree', 'unsure', 'disagree'].map(emojiFor).join(' ');
 }
+
+/**
+ * A member can give one emoji twice on Discord, as a normal and as a super reaction
+ * (burst); each is removed on its own. The stored variant tells them apart, so taking
+ * back one leaves the rating the other still gives.
+ */
+const SUPER_SUFFIX = '#super';
+
+/** The variant a reaction is stored under: the emoji as Discord names it, marked when super. */
+export function reactionVariant(emojiName: string, burst: boolean): string {
+  return burst ? `${emojiName}${SUPER_SUFFIX}` : emojiName;
+}
+
+/** The emoji a stored variant was made from, normal or super alike. */
+export function variantEmoji(variant: string): string {
+  return variant.endsWith(SUPER_SUFFIX) ? variant.slice(0, -SUPER_SUFFIX.length) : variant;
+}

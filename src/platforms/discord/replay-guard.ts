@@ -11,6 +11,7 @@ const ReactionSchema = z.object({
   message_id: z.string(),
   user_id: z.string(),
   emoji: z.object({ id: z.string().nullable().optional(), name: z.string().nullable() }),
+  burst: z.boolean().optional(),
 });
 
 const ClearedSchema = z.object({
@@ -32,8 +33,8 @@ export function dispatchKey(type: string, data: unknown): string | null {
     case 'MESSAGE_REACTION_REMOVE': {
       const parsed = ReactionSchema.safeParse(data);
       if (!parsed.success) return null;
-      const { message_id, user_id, emoji } = parsed.data;
-      return reactionKey(type, message_id, user_id, emoji.id ?? emoji.name ?? '');
+      const { message_id, user_id, emoji, burst } = parsed.data;
+      return reactionKey(type, message_id, user_id, emoji.id ?? emoji.name ?? '', burst === true);
     }
     case 'MESSAGE_REACTION_REMOVE_ALL':
     case 'MESSAGE_REACTION_REMOVE_EMOJI': {
@@ -65,8 +66,10 @@ export function reactionKey(
   messageId: string,
   userId: string,
   emoji: string,
+  burst: boolean,
 ): string {
-  return `${type}:${messageId}:${userId}:${emoji}`;
+  // A normal and a super reaction of one emoji are two events, not a replay of one.
+  return `${type}:${messageId}:${userId}:${emoji}${burst ? ':super' : ''}`;
 }
 
 /**

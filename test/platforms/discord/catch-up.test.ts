@@ -102,6 +102,7 @@ describe('Discord: catching up on what happened while the bot was offline', () =
       fake.react(threadId, statementId, ana, '👎');
       fake.react(threadId, statementId, cai, '👍🏽'); // a new rating, with a skin tone
       fake.react(threadId, statementId, dee, '🤷', true); // withdrawn
+      fake.react(threadId, statementId, ben, '👎', false, true); // a super reaction beside the normal one
     });
     await settle(world);
     expect(await ratings(world, round.id)).toEqual({
@@ -115,13 +116,19 @@ describe('Discord: catching up on what happened while the bot was offline', () =
         .length,
     ).toBeGreaterThanOrEqual(3);
     expect(fake.requests.filter((r) => r.status >= 400)).toEqual([]);
-    // What caught up still counts the usual way afterwards: cai's 👍🏽 removal withdraws it.
+    // What caught up still counts the usual way afterwards: cai's 👍🏽 removal withdraws it,
+    // and ben's normal 👎 going leaves his super 👎, read back as a reaction of its own.
     fake.react(threadId, statementId, cai, '👍🏽', true);
+    fake.react(threadId, statementId, ben, '👎', true);
     await settle(world);
     expect(await ratings(world, round.id)).toEqual({
       [ana.id]: 'disagree',
       [ben.id]: 'disagree',
     });
+    // A restart with it still there keeps it; one after it went takes the rating back.
+    await world.restart(() => fake.react(threadId, statementId, ben, '👎', true, true));
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
   });
 
   it('stops at its page cap, logs it, and removes nothing it did not read', async () => {

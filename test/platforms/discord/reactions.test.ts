@@ -41,6 +41,31 @@ describe('Discord: reactions as ratings', () => {
     expect(await ratings(world, round.id)).toEqual({});
   });
 
+  it('counts a normal and a super 👍 as two reactions of one rating, and a moderator removing 👍 takes both', async () => {
+    const { fake } = world;
+    const { round, threadId, statementId } = await toPoll(world);
+    fake.react(threadId, statementId, ana, '👍');
+    fake.react(threadId, statementId, ana, '👍', false, true);
+    fake.react(threadId, statementId, ben, '👍', false, true);
+    fake.react(threadId, statementId, ben, '👍');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'agree' });
+    // Each is taken back on its own: the other still says agree.
+    fake.react(threadId, statementId, ana, '👍', true);
+    fake.react(threadId, statementId, ben, '👍', true, true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'agree' });
+    fake.react(threadId, statementId, ana, '👍', true, true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ben.id]: 'agree' });
+    // Removing the emoji removes its normal and super reactions alike.
+    fake.react(threadId, statementId, cai, '👍', false, true);
+    await settle(world);
+    fake.removeEmojiReactions(threadId, statementId, '👍');
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+  });
+
   it('keeps the later of two reactions that arrive within one millisecond', async () => {
     const { fake } = world;
     const { round, threadId, statementId } = await toPoll(world);
