@@ -1062,8 +1062,13 @@ export class FakeDiscord {
       member_count: 2,
       members: [this.member(this.bot, this.botRoleIds)],
       channels: all.filter((c) => c.type !== CHANNEL.PublicThread && c.type !== CHANNEL.DM),
-      // Discord lists active threads here, so a restarted bot knows them.
-      threads: all.filter((c) => c.type === CHANNEL.PublicThread),
+      // Discord lists active threads here, so a restarted bot knows them; archived ones
+      // it learns of only by asking.
+      threads: all.filter(
+        (c) =>
+          c.type === CHANNEL.PublicThread &&
+          (c.thread_metadata as { archived?: boolean } | undefined)?.archived !== true,
+      ),
       presences: [],
       voice_states: [],
       stage_instances: [],
@@ -1172,7 +1177,31 @@ export class FakeDiscord {
       ...this.gatewayMessage(message),
       ...(author.bot || extra.webhookId ? {} : { member: this.member(author) }),
     });
+    // A post reopens an archived thread. Discord does not promise which event comes
+    // first; the message first is the order a bot that waits for THREAD_UPDATE gets wrong.
+    const thread = this.channels.get(channelId);
+    const meta = thread?.thread_metadata as { archived?: boolean; locked?: boolean } | undefined;
+    if (thread && meta?.archived === true && meta.locked !== true) {
+      thread.thread_metadata = {
+        ...meta,
+        archived: false,
+        archive_timestamp: new Date().toISOString(),
+      };
+      this.dispatch('THREAD_UPDATE', thread);
+    }
     return message;
+  }
+
+  /** A thread archives itself (inactivity) or a moderator closes it: THREAD_UPDATE. */
+  archiveThread(threadId: string): void {
+    const thread = this.channels.get(threadId);
+    if (!thread) throw new Error(`fake Discord: no thread ${threadId}`);
+    thread.thread_metadata = {
+      ...(thread.thread_metadata as Json),
+      archived: true,
+      archive_timestamp: new Date().toISOString(),
+    };
+    this.dispatch('THREAD_UPDATE', thread);
   }
 
   roleId(name: string): string {

@@ -648,10 +648,22 @@ export class DiscordBot {
       // back once both are given back.
       if (!mayRead(missing)) continue;
       await this.tasks.inOrder(threadId, async () => {
+        await this.knowThread(guild, threadId);
         const report = await this.catchUp.round(scope, state);
         this.log.info({ guildId: guild.id, ...report }, 'caught up on a round');
       });
     }
+  }
+
+  /**
+   * A session's start lists only active threads: a round's thread archived meanwhile is
+   * unknown to discord.js, which then drops its events (no parent to place them by) until
+   * a THREAD_UPDATE says it reopened, and a member's post may arrive before that.
+   */
+  private async knowThread(guild: Guild, threadId: string): Promise<void> {
+    if (guild.channels.cache.has(threadId)) return;
+    // Deleted or out of sight: the round's own read finds that out and says so.
+    await this.client.channels.fetch(threadId).catch(() => null);
   }
 }
 

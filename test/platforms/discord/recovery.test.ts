@@ -37,6 +37,26 @@ describe('Discord: restarts and reconnects', () => {
     await world.stop();
   });
 
+  it('follows a round whose thread was archived when it restarted: Discord lists only active threads at start', async () => {
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const first = String(fake.say(threadId, ana, 'Four days, with a rota for Fridays.').id);
+    await settle(world);
+    // Quiet for a week (or closed by a moderator), then the bot restarts.
+    fake.archiveThread(threadId);
+    await settle(world);
+    await world.restart();
+    await settle(world); // the catch-up read the thread: what follows is live events only
+    // A member posting reopens it; the message may arrive before the THREAD_UPDATE that says so.
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    fake.edit(first, 'Four days, with a rota for Fridays and a trial.');
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.text)).toEqual([
+      'Four days, with a rota for Fridays and a trial.',
+      'Five days; customers expect us.',
+    ]);
+  }, 30_000);
+
   it('loses nothing when the bot restarts mid-round: state is in Redis, uncached messages arrive as partials', async () => {
     const { fake } = world;
     const { round, threadId } = await startRound(world);
