@@ -9,7 +9,7 @@ import { optionKeyFor } from './emoji.js';
 import { isMemberReply, type Message, MessageSchema } from './events.js';
 import { type ChannelAccess, describe } from './port.js';
 import type { SlackService } from './service.js';
-import { replyFromSlack, tsToMs } from './text.js';
+import { replyFromSlack, revisionMs, tsToMs } from './text.js';
 
 /**
  * How much a start's catch-up may read, so a restart in a busy workspace stays a bounded
@@ -160,7 +160,7 @@ export class SlackCatchUp {
         text: replyFromSlack(m.text ?? ''),
         at: tsToMs(m.ts),
         // The revision the live message or message_changed event would have carried.
-        revision: tsToMs(m.edited?.ts ?? m.ts),
+        revision: revisionMs(m.ts, m.edited?.ts),
       });
       report.replies[outcome.status] = (report.replies[outcome.status] ?? 0) + 1;
       // Only a reply new to the store earns a notice: rereading old ones must stay silent.

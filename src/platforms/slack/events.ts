@@ -12,7 +12,7 @@ import type { BotUsers } from './bot-users.js';
 import { optionKeyFor } from './emoji.js';
 import type { SlackPort } from './port.js';
 import type { SlackService } from './service.js';
-import { escapeKeepingMentions, replyFromSlack, tsToMs } from './text.js';
+import { escapeKeepingMentions, replyFromSlack, revisionMs, tsToMs } from './text.js';
 
 const Ts = z.string().regex(/^\d+\.\d+$/);
 
@@ -201,7 +201,7 @@ export async function onMessage(raw: unknown, meta: EventMeta, deps: EventDeps):
     text: replyFromSlack(m.text ?? ''),
     at: tsToMs(m.ts),
     // Edits can arrive out of order; the edit's own time says which text is the latest.
-    revision: tsToMs(memberEdit ? editedAt : (m.edited?.ts ?? m.ts)),
+    revision: revisionMs(m.ts, memberEdit ? editedAt : m.edited?.ts),
     eventId: meta.eventId,
   };
   const outcome = await deps.service.reply(replyEvent);

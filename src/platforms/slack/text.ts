@@ -71,6 +71,16 @@ export function tsToMs(ts: string): number {
   return Number(seconds) * 1000 + Number(fraction.padEnd(3, '0').slice(0, 3));
 }
 
+/**
+ * The time a reply's text was written, for ordering its versions: the edit's, or the
+ * message's own. Slack gives an edit's time in whole seconds, so an edit in the second
+ * its message was posted reads as older than the message; no edit is.
+ */
+export function revisionMs(messageTs: string, editedTs: string | null | undefined): number {
+  const posted = tsToMs(messageTs);
+  return editedTs ? Math.max(tsToMs(editedTs), posted) : posted;
+}
+
 /** A date Slack renders in each reader's own time zone. */
 export function slackDate(ms: number): string {
   const seconds = Math.floor(ms / 1000);

@@ -137,6 +137,19 @@ describe('Slack events', () => {
     expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['Final wording.']);
   });
 
+  it('takes an edit made in the second its reply was posted, which Slack dates before the reply', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const posted = message(s, 'U001', 'Frist draft.', questionTs);
+    // Posted at N.734200; Slack gives the edit's time, a moment later, as N.000000.
+    const second = String(posted.ts).split('.')[0];
+    const reply = { ...posted, ts: `${second}.734200`, event_ts: `${second}.734200` };
+    await s.event(reply);
+    await s.event(edited(s, reply, 'First draft.', `${second}.000000`));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['First draft.']);
+  });
+
   it('does not take a link unfurling for an edit, before or after the phase closed', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);

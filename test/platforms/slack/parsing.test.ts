@@ -6,6 +6,7 @@ import {
   chunk,
   escapeKeepingMentions,
   fromSlack,
+  revisionMs,
   tsToMs,
 } from '../../../src/platforms/slack/text.js';
 
@@ -264,6 +265,13 @@ describe('Slack text', () => {
   it('reads message timestamps as epoch milliseconds', () => {
     expect(tsToMs('1700000000.123456')).toBe(1_700_000_000_123);
     expect(tsToMs('1700000000.1')).toBe(1_700_000_000_100);
+  });
+
+  it("dates a reply's text by its edit, never before the reply itself", () => {
+    expect(revisionMs('1700000000.123456', undefined)).toBe(1_700_000_000_123);
+    expect(revisionMs('1700000000.123456', '1700000005.000000')).toBe(1_700_000_005_000);
+    // Slack's whole-second edit time in the reply's own second.
+    expect(revisionMs('1700000000.123456', '1700000000.000000')).toBe(1_700_000_000_123);
   });
 
   it('cuts long text at word breaks within the limit', () => {

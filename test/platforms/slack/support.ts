@@ -361,16 +361,20 @@ function changed(
   };
 }
 
-/** A member edits `original` to `text`: the new message carries its `edited` mark. */
+/**
+ * A member edits `original` to `text`: the new message carries its `edited` mark, whose
+ * time Slack gives in whole seconds (`editedTs`, by default the event's second).
+ */
 export function edited(
   stack: Stack,
   original: Record<string, unknown>,
   text: string,
+  editedTs?: string,
 ): Record<string, unknown> {
   return changed(stack, original, (inner, eventTs) => ({
     ...inner,
     text,
-    edited: { user: inner.user, ts: eventTs },
+    edited: { user: inner.user, ts: editedTs ?? `${eventTs.split('.')[0]}.000000` },
   }));
 }
 
