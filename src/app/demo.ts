@@ -24,6 +24,7 @@ import { simulatedReaction } from '../platforms/console/simulation.js';
 import { joinValues, onceEach } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 import { type Config, ConfigError, hasModelServer, loadConfig } from './config.js';
+import { keptExportCommand } from './kept-export.js';
 import { createLogger } from './logger.js';
 import { chooseModels } from './models.js';
 import { loadQuestionBank } from './question-bank.js';
@@ -352,7 +353,7 @@ async function runDemo(
   if (options.keep) {
     console.log(
       `Rounds kept under REDIS_PREFIX=${demoConfig.REDIS_PREFIX} (workspace ${DEMO_SCOPE.workspaceId}). As Polis files:\n` +
-        `  REDIS_PREFIX=${demoConfig.REDIS_PREFIX} npm run export -- --platform console --workspace ${DEMO_SCOPE.workspaceId} --out <folder>`,
+        `  ${keptExportCommand(demoConfig.REDIS_URL ?? '', demoConfig.REDIS_PREFIX, DEMO_SCOPE.workspaceId)}`,
     );
   }
   return 0;

@@ -208,11 +208,13 @@ describe('npm run demo', () => {
     };
     const run = runDemo(['--keep', '--no-critique'], env);
     expect(run.status).toBe(0);
+    // The command as printed names the Redis too: REDIS_URL is often set for the demo alone.
     const kept =
-      /REDIS_PREFIX=(\S+) npm run export -- --platform console --workspace demo --out <folder>/.exec(
+      /REDIS_URL=(\S+) REDIS_PREFIX=(\S+) npm run export -- --platform console --workspace demo --out <folder>/.exec(
         run.stdout,
       );
-    expect(kept?.[1]).toMatch(new RegExp(`^${redisEnv.prefix}-demo-\\d+$`));
+    expect(kept?.[1]).toBe(redisEnv.url);
+    expect(kept?.[2]).toMatch(new RegExp(`^${redisEnv.prefix}-demo-\\d+$`));
     const out = tempDir('demo-keep-');
     const exported = spawnSync(
       process.execPath,
@@ -229,7 +231,7 @@ describe('npm run demo', () => {
       ],
       {
         cwd: ROOT,
-        env: { ...env, REDIS_PREFIX: kept?.[1] ?? '' },
+        env: { PATH: process.env.PATH, REDIS_URL: kept?.[1] ?? '', REDIS_PREFIX: kept?.[2] ?? '' },
         encoding: 'utf8',
         timeout: 60_000,
       },
@@ -244,10 +246,10 @@ describe('npm run demo', () => {
     // Without it, the demo leaves nothing behind in a shared Redis.
     expect(runDemo(['--no-critique'], env).status).toBe(0);
     expect(await redis.keys(`${redisEnv.prefix}-demo-*`)).toEqual(
-      expect.arrayContaining([expect.stringContaining(kept?.[1] ?? '?')]),
+      expect.arrayContaining([expect.stringContaining(kept?.[2] ?? '?')]),
     );
     const others = (await redis.keys(`${redisEnv.prefix}-demo-*`)).filter(
-      (k) => !k.startsWith(`${kept?.[1]}:`),
+      (k) => !k.startsWith(`${kept?.[2]}:`),
     );
     expect(others).toEqual([]);
   });

@@ -459,6 +459,24 @@ describe('Slack events', () => {
     expect(await ratings()).toEqual([]);
   });
 
+  it('rates a member by the earlier reaction still on the statement when they take back their latest, and by none once both are gone', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const { statementTs, poll } = await toPolling(round.id, questionTs);
+    const ratings = async () =>
+      (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => [r.participantId, r.optionKey]);
+    await s.event(reaction(s, 'U001', '+1', statementTs));
+    await s.event(reaction(s, 'U001', '-1', statementTs));
+    await s.settle();
+    expect(await ratings()).toEqual([['U001', 'disagree']]);
+    await s.event(reaction(s, 'U001', '-1', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([['U001', 'agree']]);
+    await s.event(reaction(s, 'U001', '+1', statementTs, true));
+    await s.settle();
+    expect(await ratings()).toEqual([]);
+  });
+
   it('tells a member politely that a finished poll no longer counts their reaction', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
