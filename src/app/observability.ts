@@ -118,7 +118,7 @@ export class BotMetrics implements PipelineMetrics {
 
   jobFinished(
     queue: string,
-    outcome: 'completed' | 'failed' | 'rate_limited',
+    outcome: 'completed' | 'failed' | 'rate_limited' | 'handed_back',
     seconds: number,
   ): void {
     this.jobDuration.observe({ queue, outcome }, seconds);

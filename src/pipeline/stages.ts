@@ -37,7 +37,7 @@ export interface PipelineMetrics {
   modelUsage(stage: 'generate' | 'score', usage: Usage): void;
   jobFinished(
     queue: string,
-    outcome: 'completed' | 'failed' | 'rate_limited',
+    outcome: 'completed' | 'failed' | 'rate_limited' | 'handed_back',
     seconds: number,
   ): void;
 }
@@ -105,7 +105,12 @@ async function publishProgress(deps: StageDeps, job: StageJob, step: string): Pr
   );
 }
 
-export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void> {
+/** `signal`: the worker is stopping and hands the job back (workers.ts); the model calls stop. */
+export async function runGenerate(
+  deps: StageDeps,
+  job: StageJob,
+  signal?: AbortSignal,
+): Promise<void> {
   // The stage's reads are independent, so they share one round trip; a run that turns
   // out not to be current has only read.
   const [round, participants, previous, ledger] = await Promise.all([
@@ -119,14 +124,17 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
     meteredLedger(deps, job, 'generate'),
   ]);
   if (!round) return;
-  const result = await deps.generator.generate({
-    question: round.question,
-    participants,
-    k: round.settings.candidates,
-    seed: runSeed(round, job),
-    previous,
-    ledger,
-  });
+  const result = await deps.generator.generate(
+    {
+      question: round.question,
+      participants,
+      k: round.settings.candidates,
+      seed: runSeed(round, job),
+      previous,
+      ledger,
+    },
+    signal,
+  );
   await ledger.recordUnmetered(result.usage);
   if (result.candidates.length === 0) {
     throw new UnrecoverableError('the generator returned no candidate statement');
@@ -145,7 +153,11 @@ export async function runGenerate(deps: StageDeps, job: StageJob): Promise<void>
   ]);
 }
 
-export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
+export async function runScore(
+  deps: StageDeps,
+  job: StageJob,
+  signal?: AbortSignal,
+): Promise<void> {
   const [round, set, participants, ledger] = await Promise.all([
     currentRound(deps, job, 'score'),
     deps.store.polls.candidates(job.scope, job.roundId, job.version),
@@ -154,14 +166,17 @@ export async function runScore(deps: StageDeps, job: StageJob): Promise<void> {
   ]);
   if (!round) return;
   if (!set) throw new Error(`no candidates stored for version ${job.version}`);
-  const result = await deps.rewardModel.predict({
-    question: round.question,
-    participants,
-    candidates: set.candidates,
-    seed: runSeed(round, job),
-    ledger,
-    history: ratingsHistory(deps.store, job.scope),
-  });
+  const result = await deps.rewardModel.predict(
+    {
+      question: round.question,
+      participants,
+      candidates: set.candidates,
+      seed: runSeed(round, job),
+      ledger,
+      history: ratingsHistory(deps.store, job.scope),
+    },
+    signal,
+  );
   await ledger.recordUnmetered(result.usage);
   requireMajority(result.matrix);
   const kept = await deps.store.polls.saveScores(job.scope, job.roundId, job.version, {

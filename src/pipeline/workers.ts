@@ -1,4 +1,4 @@
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { DomainError, errorMessage } from '../domain/errors.js';
@@ -68,6 +68,12 @@ export const MODEL_QUEUE_LIMITER = { max: 1_000_000, duration: 1_000 } as const;
 export const MAX_RATE_LIMITED_RUNS = 50;
 export const RATE_LIMIT_PATIENCE_MS = 10 * 60_000;
 
+/**
+ * The reason a stopping process aborts the jobs it is still running (`closeWorkers`): a
+ * job that stops for it goes back to its queue for another worker at once.
+ */
+export const WORKER_STOPPING = 'this worker process is stopping';
+
 /** What every payload of payloads.ts carries: the round, its workspace and version. */
 interface RoundPayload {
   scope: Scope;
@@ -97,14 +103,14 @@ function jobFields(job: Job, payload: RoundPayload, queue: string) {
 export function validatedWorker<S extends z.ZodType<RoundPayload>>(
   queue: string,
   schema: S,
-  handle: (payload: z.infer<S>, job: Job) => Promise<void>,
+  handle: (payload: z.infer<S>, job: Job, signal?: AbortSignal) => Promise<void>,
   options: WorkerOptions,
   onFinalFailure?: (payload: z.infer<S>, error: Error) => Promise<void>,
 ): Worker {
   const log = options.log.child({ queue });
   const worker = new Worker(
     queue,
-    async (job: Job) => {
+    async (job: Job, token?: string, signal?: AbortSignal) => {
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) {
         const reason = `invalid ${queue} job payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
@@ -115,11 +121,19 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
       const seconds = () => (performance.now() - started) / 1000;
       const ids = jobFields(job, parsed.data, queue);
       try {
-        await handle(parsed.data, job);
+        await handle(parsed.data, job, signal);
         const elapsed = seconds();
         options.metrics?.jobFinished(queue, 'completed', elapsed);
         log.debug({ ...ids, durationMs: Math.round(elapsed * 1000) }, 'job finished');
       } catch (error) {
+        // Cut off by a stop: left active, the job would wait out the stall interval and
+        // count a stall, and a second stop during one slow run would fail the round.
+        if (signal?.aborted && signal.reason === WORKER_STOPPING && token !== undefined) {
+          await job.moveToWait(token);
+          log.info({ ...ids }, 'job handed back to its queue: this worker is stopping');
+          options.metrics?.jobFinished(queue, 'handed_back', seconds());
+          throw new WaitingError();
+        }
         let err = error instanceof Error ? error : new Error(String(error));
         if (err instanceof RateLimitedError) {
           const waitedMs = Date.now() - job.timestamp;
@@ -221,11 +235,17 @@ export function startStageWorkers(deps: StageDeps, options: WorkerOptions): Work
     validatedWorker(
       QUEUE_NAMES.generate,
       GenerateJobSchema,
-      (j) => runGenerate(deps, j),
+      (j, _job, signal) => runGenerate(deps, j, signal),
       modelQueue,
       fail,
     ),
-    validatedWorker(QUEUE_NAMES.score, ScoreJobSchema, (j) => runScore(deps, j), modelQueue, fail),
+    validatedWorker(
+      QUEUE_NAMES.score,
+      ScoreJobSchema,
+      (j, _job, signal) => runScore(deps, j, signal),
+      modelQueue,
+      fail,
+    ),
     validatedWorker(QUEUE_NAMES.select, SelectJobSchema, (j) => runSelect(deps, j), options, fail),
   ];
 }
@@ -250,7 +270,21 @@ export function startDeadlineWorker(
   return validatedWorker(QUEUE_NAMES.deadline, DeadlineJobSchema, onDeadline, options);
 }
 
-/** BullMQ's close never resolves while Redis is unreachable, so shutdown races it. */
+/**
+ * How long before the end of a stop the jobs still running are aborted and handed back
+ * (`WORKER_STOPPING`): long enough for an aborted model call to return and the job to be
+ * moved, short enough that a job about to finish usually does.
+ */
+export function handBackMs(timeoutMs: number): number {
+  return Math.min(3_000, Math.floor(timeoutMs / 3));
+}
+
+/**
+ * Waits for the running jobs, up to `timeoutMs`; near its end, the ones still running are
+ * aborted and go back to their queues (the model stages stop their calls; a stage that
+ * does not listen finishes or is cut off as before). BullMQ's close never resolves while
+ * Redis is unreachable, so shutdown races it.
+ */
 export async function closeWorkers(
   workers: readonly Worker[],
   timeoutMs: number,
@@ -259,8 +293,15 @@ export async function closeWorkers(
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
+  const handBack = setTimeout(
+    () => {
+      for (const w of workers) w.cancelAllJobs(WORKER_STOPPING);
+    },
+    Math.max(0, timeoutMs - handBackMs(timeoutMs)),
+  );
   const closed = Promise.all(workers.map((w) => w.close())).then(() => true as const);
   const result = await Promise.race([closed, timedOut]);
   clearTimeout(timer);
+  clearTimeout(handBack);
   return result;
 }
