@@ -245,6 +245,41 @@ export async function serve(
       ),
   );
 
+  // Health and metrics ride on the Slack HTTP listener in HTTP mode. They get their own
+  // server on healthPort() otherwise, and also when METRICS_PORT names another port: the
+  // container's HEALTHCHECK asks healthPort() too, whatever the mode. It starts before the
+  // platforms do, so a Discord start that waits on its shards answers /healthz meanwhile
+  // (/readyz says 503 until the gateway is up) instead of reading as a dead container.
+  const slackHttp = slackConfig !== null && !slackConfig.appToken;
+  let ownPort: number | null = null;
+  if (!slackHttp || (config.METRICS_PORT !== null && config.METRICS_PORT !== config.PORT)) {
+    const port = healthPort(config);
+    const started = await startHealthServer({
+      port,
+      redis,
+      queues: runtime.queues,
+      metrics,
+      platformTrouble,
+    }).catch((error: unknown) => {
+      if (stopping) return null;
+      const setting = config.METRICS_PORT === null ? 'PORT' : 'METRICS_PORT';
+      // Most often a second process on the host (`npm start` beside `npm run worker`), each
+      // on the default PORT: say what to change, not only what failed.
+      const taken =
+        error instanceof Error && 'code' in error && error.code === 'EADDRINUSE'
+          ? ` Another process on this host listens there: give each process its own ${setting}${setting === 'PORT' ? ' (PORT=0 picks a free port)' : ''}.`
+          : '';
+      exitWith(
+        1,
+        `Cannot serve /healthz on port ${port} (${setting}): ${errorMessage(error)}.${taken}`,
+      );
+    });
+    if (!started) return;
+    live.healthServer = started.server;
+    ownPort = started.port;
+  }
+  if (stopping) return;
+
   let slackPort: number | null = null;
   if (slack) {
     try {
@@ -273,36 +308,6 @@ export async function serve(
     }
   }
   if (stopping) return;
-  // Health and metrics ride on the Slack HTTP listener when there is one. They get their
-  // own server on healthPort() otherwise, and also when METRICS_PORT names another port:
-  // the container's HEALTHCHECK asks healthPort() too, whatever the mode.
-  let ownPort: number | null = null;
-  if (slackPort === null || (config.METRICS_PORT !== null && config.METRICS_PORT !== config.PORT)) {
-    const port = healthPort(config);
-    const started = await startHealthServer({
-      port,
-      redis,
-      queues: runtime.queues,
-      metrics,
-      platformTrouble,
-    }).catch((error: unknown) => {
-      if (stopping) return null;
-      const setting = config.METRICS_PORT === null ? 'PORT' : 'METRICS_PORT';
-      // Most often a second process on the host (`npm start` beside `npm run worker`), each
-      // on the default PORT: say what to change, not only what failed.
-      const taken =
-        error instanceof Error && 'code' in error && error.code === 'EADDRINUSE'
-          ? ` Another process on this host listens there: give each process its own ${setting}${setting === 'PORT' ? ' (PORT=0 picks a free port)' : ''}.`
-          : '';
-      exitWith(
-        1,
-        `Cannot serve /healthz on port ${port} (${setting}): ${errorMessage(error)}.${taken}`,
-      );
-    });
-    if (!started) return;
-    live.healthServer = started.server;
-    ownPort = started.port;
-  }
   if (stopping) return;
   // Logged last: whoever waits for this line may signal the process right away.
   log.info(

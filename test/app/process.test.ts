@@ -177,6 +177,42 @@ describe('npm start and npm run worker as processes', () => {
     await until(async () => (await readyz()).status === 200, 5_000);
   });
 
+  it('answers /healthz while Discord is still starting, with /readyz 503 until the gateway is up', async () => {
+    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    cleanups.push(() => fake.close());
+    const release = fake.holdGateway();
+    cleanups.push(async () => release());
+    const port = await freePort();
+    const starting = launch(
+      'src/app/start.ts',
+      env({
+        PORT: String(port),
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APPLICATION_ID,
+        DISCORD_API_URL: fake.apiUrl,
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    // A container's HEALTHCHECK during a long start (shards wait up to 30 s each).
+    const alive = await until(
+      () =>
+        fetch(`${base}/healthz`).then(
+          (res) => res.status === 200,
+          () => false,
+        ),
+      15_000,
+    );
+    expect(alive).toBe(true);
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.text()).toBe('discord gateway not connected\n');
+    release();
+    const { child, running } = await starting;
+    children.push(child);
+    expect(running.health).toBe(port);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
   it('runs workers alone with `worker`', async () => {
     const { child, running } = await launch('src/app/worker.ts', env());
     children.push(child);

@@ -1013,13 +1013,21 @@ export class FakeDiscord {
 
   /** New gateway connections wait while `gap` runs (also when it throws), then proceed. */
   private async holdingConnections(gap: () => Promise<void>): Promise<void> {
-    this.holdConnections = true;
+    const release = this.holdGateway();
     try {
       await gap();
     } finally {
+      release();
+    }
+  }
+
+  /** New gateway connections wait (a gateway slow to answer) until the returned function is called. */
+  holdGateway(): () => void {
+    this.holdConnections = true;
+    return () => {
       this.holdConnections = false;
       for (const release of this.held.splice(0)) release();
-    }
+    };
   }
 
   /** Closes the guild's shard with a close code, e.g. 4004 (token reset) or 4014 (intent revoked). */
