@@ -633,6 +633,8 @@ async function main() {
       ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
       : 'n/a';
   const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : 'n/a');
+  // A figure that misses its target says so in the table, not only in the reader's head.
+  const goal = (target: string, met: boolean) => `${target} ${met ? 'met' : 'MISSED'}`;
   const head = ['figure', 'ours', 'sequential', 'ours/seq', 'target'];
   for (const n of GROUPS) {
     for (const k of KS) {
@@ -644,7 +646,7 @@ async function main() {
         fmt(o.calls),
         fmt(s.calls),
         ratio(o.calls, s.calls),
-        `<= K+N = ${k + n}`,
+        goal(`<= K+N = ${k + n}`, o.calls <= k + n),
       ]);
       rows.push([
         `prompt tokens per round, ${tag}`,
@@ -665,7 +667,7 @@ async function main() {
         fmt(o.L, 1),
         fmt(s.L, 1),
         ratio(o.L, s.L),
-        n <= 100 ? '<= 3 L' : '<= 6 L',
+        n <= 100 ? goal('<= 3 L', o.L <= 3) : goal('<= 6 L', o.L <= 6),
       ]);
     }
   }
@@ -674,7 +676,7 @@ async function main() {
     fmt(ourOverhead.warm, 0),
     fmt(seqOverhead.warm, 0),
     ratio(ourOverhead.warm, seqOverhead.warm),
-    '< 100 ms',
+    goal('< 100 ms', ourOverhead.warm < 100),
   ]);
   rows.push([
     'pipeline overhead, the same, first round of a fresh worker (ms)',
@@ -695,7 +697,7 @@ async function main() {
     fmt(ourRss),
     fmt(seqRss),
     ratio(ourRss, seqRss),
-    '< 300 MiB',
+    goal('< 300 MiB', ourRss < 300),
   ]);
   rows.push([
     'opinion replies/s through the service into Redis, N=1000 (50 at a time)',
@@ -709,7 +711,7 @@ async function main() {
     fmt(reactionRate),
     '',
     '',
-    '>= 2,000/s',
+    goal('>= 2,000/s', reactionRate >= 2_000),
   ]);
   rows.push([
     `button clicks/s, anonymous poll (${REACTIONS} from 1,000 members, 500 at a time)`,
@@ -742,7 +744,7 @@ async function main() {
     fmt(quantile(acks, 0.99), 1),
     '',
     '',
-    '< 50 ms',
+    goal('< 50 ms', quantile(acks, 0.99) < 50),
   ]);
   if (refused > 0) rows.push(['Slack events not answered 200', String(refused), '', '', '0']);
   for (const l of learned) {
