@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
@@ -120,6 +121,9 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
       const started = performance.now();
       const seconds = () => (performance.now() - started) / 1000;
       const ids = jobFields(job, parsed.data, queue);
+      // Every model call of the job listens on it (K samples, N judgements, the waits for
+      // a server that is away): dozens at once are expected, not a leak.
+      if (signal) setMaxListeners(0, signal);
       try {
         await handle(parsed.data, job, signal);
         const elapsed = seconds();
