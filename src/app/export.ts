@@ -10,12 +10,11 @@ import {
 import { roundExport } from '../deliberation/round-export.js';
 import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
-import { KeySafeIdSchema, type Scope, ScopeSchema } from '../domain/scope.js';
+import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
 import { onceEach } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
-import { ConfigError, loadConfig } from './config.js';
-import { connectRedis, RedisUnavailableError } from './redis.js';
+import { connectToBotRedis, workspaceFromFlags } from './workspace-cli.js';
 
 /**
  * `npm run export -- --platform slack --workspace T123 [--round ID] --out DIR`: writes a
@@ -61,24 +60,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  // A flag left out (or given empty, as `--workspace "$UNSET"` gives it) is named as
-  // missing, not in the schema's words ("expected string, received undefined").
-  const missing = (['platform', 'workspace', 'out'] as const).filter(
-    (f) => values[f] === undefined || values[f] === '',
-  );
-  if (missing.length > 0) {
-    process.stderr.write(`export: missing ${missing.map((f) => `--${f}`).join(', ')}\n${USAGE}\n`);
-    return 2;
-  }
-  const scope = ScopeSchema.safeParse({ platform: values.platform, workspaceId: values.workspace });
-  if (!scope.success || !values.out) {
-    const issue = scope.success ? 'missing --out' : scope.error.issues[0];
-    const detail =
-      typeof issue === 'string'
-        ? issue
-        : `--${issue?.path[0] === 'platform' ? 'platform' : 'workspace'}: ${issue?.message}`;
-    process.stderr.write(`export: ${detail}\n${USAGE}\n`);
-    return 2;
+  const scope = workspaceFromFlags('export', values, USAGE, { out: values.out });
+  if (!scope.ok) {
+    process.stderr.write(`${scope.message}\n`);
+    return scope.status;
   }
   // A round id is part of a key: one that cannot be a round's (`r1:poll:1`) would read
   // another kind of key and fail as a stack trace, as the service's own commands refuse it.
@@ -97,7 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // The four files go into a folder: a path that is a file (or lies under one) cannot be
   // it, and is refused as a bad flag before Redis is read, not as a stack trace after.
-  const out = resolve(values.out);
+  const out = resolve(values.out ?? '');
   const blocking = fileOnPath(out);
   if (blocking !== null) {
     process.stderr.write(
@@ -105,30 +90,12 @@ async function main(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`export: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+  const connected = await connectToBotRedis('export', "the export reads the bot's Redis");
+  if (!connected.ok) {
+    process.stderr.write(`${connected.message}\n`);
+    return connected.status;
   }
-  if (!config.REDIS_URL) {
-    process.stderr.write("export: REDIS_URL is not set; the export reads the bot's Redis\n");
-    return 2;
-  }
-  let redis: Awaited<ReturnType<typeof connectRedis>>;
-  try {
-    redis = await connectRedis(config.REDIS_URL);
-  } catch (error) {
-    if (error instanceof RedisUnavailableError) {
-      process.stderr.write(`export: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const { config, redis } = connected.value;
   try {
     // Reads only: no queues, so the export leaves nothing behind in the bot's Redis.
     const store = createStore(redis, config.REDIS_PREFIX);
@@ -138,13 +105,13 @@ async function main(argv: readonly string[]): Promise<number> {
     };
     const { rounds, files } = await writePolisExport(
       { service, store },
-      scope.data,
+      scope.value,
       values.round ?? null,
       out,
     );
     if (rounds === 0) {
       process.stderr.write(
-        `export: ${scope.data.platform} workspace ${scope.data.workspaceId} has no rounds to export yet; nothing written\n`,
+        `export: ${scope.value.platform} workspace ${scope.value.workspaceId} has no rounds to export yet; nothing written\n`,
       );
       return 1;
     }

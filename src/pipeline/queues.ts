@@ -1,6 +1,6 @@
-import { type JobsOptions, Queue } from 'bullmq';
+import { type Job, type JobsOptions, type JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type Platform, type Scope, scopeKey } from '../domain/scope.js';
+import { type Platform, type Scope, ScopeSchema, scopeKey } from '../domain/scope.js';
 import {
   type DeadlineJob,
   DeadlineJobSchema,
@@ -63,6 +63,16 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
 
 /** The queues the service and the stages write to; workers consume them elsewhere. */
 const DEADLINE_PHASES = DeadlineJobSchema.shape.phase.options;
+
+/** Every state a job can be removed from: all but active (a worker holds its lock). */
+const ERASABLE_STATES: readonly JobType[] = [
+  'waiting',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+];
 
 export class PipelineQueues {
   readonly generate: Queue;
@@ -273,6 +283,45 @@ export class PipelineQueues {
       // A deadline that is running right now is locked; it will see the new phase and stop.
       if (existing && !(await existing.isActive())) await existing.remove();
     }
+  }
+
+  /**
+   * Removes a workspace's jobs from every queue (its rounds' stages, deadlines, reminders
+   * and messages, waiting or kept as finished); the ones a worker runs now cannot be
+   * removed and are counted in `active`.
+   */
+  async removeJobsOf(scope: Scope): Promise<{ removed: number; active: number }> {
+    const queues = [
+      this.generate,
+      this.score,
+      this.select,
+      this.deadline,
+      this.publishQueue(scope),
+      // What an older version left in its one publish queue, until a start moves it.
+      this.make(QUEUE_NAMES.publish),
+    ];
+    const ours = (job: Job) => {
+      const parsed = ScopeSchema.safeParse((job.data as { scope?: unknown } | undefined)?.scope);
+      return (
+        parsed.success &&
+        parsed.data.platform === scope.platform &&
+        parsed.data.workspaceId === scope.workspaceId
+      );
+    };
+    let removed = 0;
+    let active = 0;
+    try {
+      for (const queue of queues) {
+        for (const job of (await queue.getJobs([...ERASABLE_STATES])).filter(ours)) {
+          await job.remove();
+          removed++;
+        }
+        active += (await queue.getJobs(['active'])).filter(ours).length;
+      }
+    } finally {
+      await queues.at(-1)?.close();
+    }
+    return { removed, active };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ContributionRepository } from './contributions.js';
+import { TenantEraser } from './erase.js';
 import { EventLog } from './events.js';
 import { Keys } from './keys.js';
 import { MessageRepository } from './messages.js';
@@ -19,6 +20,8 @@ export interface Store {
   usage: UsageRepository;
   limits: RateLimiter;
   ratingsMatrix: RatingsMatrixRepository;
+  /** `npm run forget`: a workspace's data, all of it. */
+  tenants: TenantEraser;
 }
 
 export function createStore(redis: Redis, root = 'dlb'): Store {
@@ -32,5 +35,6 @@ export function createStore(redis: Redis, root = 'dlb'): Store {
     usage: new UsageRepository(redis, keys),
     limits: new RateLimiter(redis, keys),
     ratingsMatrix: new RatingsMatrixRepository(redis, keys),
+    tenants: new TenantEraser(redis, keys),
   };
 }
