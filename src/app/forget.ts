@@ -64,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const jobs = await queues.removeJobsOf(scope.value);
     if (jobs.active > 0) {
       process.stderr.write(
-        `forget: ${counted(jobs.active, 'job')} of ${where} ${jobs.active === 1 ? 'is' : 'are'} running in a worker now; nothing of the workspace's data was deleted (${counted(jobs.removed, 'queued job')} removed). Stop the bot and the workers, or wait for the round to finish, and run it again.\n`,
+        `forget: ${counted(jobs.active, 'job')} of ${where} ${jobs.active === 1 ? 'is' : 'are'} running in a worker now; nothing of the workspace's data was deleted. Stop the bot and the workers, or wait for the round to finish, and run it again.\n`,
       );
       return 1;
     }

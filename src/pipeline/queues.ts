@@ -287,8 +287,9 @@ export class PipelineQueues {
 
   /**
    * Removes a workspace's jobs from every queue (its rounds' stages, deadlines, reminders
-   * and messages, waiting or kept as finished); the ones a worker runs now cannot be
-   * removed and are counted in `active`.
+   * and messages, waiting or kept as finished). A job a worker runs now cannot be removed:
+   * while there is one (`active`), nothing is, so a round is never left without its
+   * deadline while its data stays.
    */
   async removeJobsOf(scope: Scope): Promise<{ removed: number; active: number }> {
     const queues = [
@@ -311,12 +312,13 @@ export class PipelineQueues {
     let removed = 0;
     let active = 0;
     try {
+      for (const queue of queues) active += (await queue.getJobs(['active'])).filter(ours).length;
+      if (active > 0) return { removed, active };
       for (const queue of queues) {
         for (const job of (await queue.getJobs([...ERASABLE_STATES])).filter(ours)) {
           await job.remove();
           removed++;
         }
-        active += (await queue.getJobs(['active'])).filter(ours).length;
       }
     } finally {
       await queues.at(-1)?.close();

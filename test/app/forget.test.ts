@@ -103,7 +103,11 @@ describe('npm run forget: a workspace’s data deleted, and nobody else’s', ()
     h = await startHarness();
     const harness = h;
     const round = await ratedWorkspace(harness, SCOPE);
-    // A worker busy with one of its jobs: a stage that would find its round gone.
+    // A worker busy with one of its jobs: a stage that would find its round gone. The
+    // harness's own select workers step aside, so this one takes it.
+    await Promise.all(
+      harness.runtime.workers.filter((w) => w.name === QUEUE_NAMES.select).map((w) => w.pause()),
+    );
     let release = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -131,5 +135,7 @@ describe('npm run forget: a workspace’s data deleted, and nobody else’s', ()
       `forget: 1 job of console workspace ${SCOPE.workspaceId} is running in a worker now; nothing of the workspace's data was deleted`,
     );
     expect((await keysOf(harness, SCOPE)).length).toBe(keys);
+    // Its queued jobs stay too: a round kept must keep its deadline.
+    expect(await deadlinesOf(harness, SCOPE)).toHaveLength(1);
   }, 60_000);
 });
