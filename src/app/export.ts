@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   collectRoundExports,
@@ -13,8 +12,7 @@ import { DomainError } from '../domain/errors.js';
 import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
 import { onceEach } from './cli-args.js';
-import { onClosedOutput } from './closed-output.js';
-import { connectToBotRedis, workspaceFromFlags } from './workspace-cli.js';
+import { connectToBotRedis, runAsScript, workspaceFromFlags } from './workspace-cli.js';
 
 /**
  * `npm run export -- --platform slack --workspace T123 [--round ID] --out DIR`: writes a
@@ -161,17 +159,4 @@ function parse(argv: readonly string[]) {
   });
 }
 
-const isScript =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isScript) {
-  onClosedOutput((code) => process.exit(code), { stopWhenClosed: false });
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`export: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, 'export', main);

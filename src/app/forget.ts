@@ -1,11 +1,9 @@
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Scope } from '../domain/scope.js';
 import { DEFAULT_QUEUE_OPTIONS, PipelineQueues } from '../pipeline/queues.js';
 import { createStore } from '../store/store.js';
 import { onceEach } from './cli-args.js';
-import { onClosedOutput } from './closed-output.js';
-import { connectToBotRedis, workspaceFromFlags } from './workspace-cli.js';
+import { connectToBotRedis, runAsScript, workspaceFromFlags } from './workspace-cli.js';
 
 /**
  * `npm run forget -- --platform slack --workspace T123 [--yes]`: deletes everything the bot
@@ -92,17 +90,4 @@ function parse(argv: readonly string[]) {
   });
 }
 
-const isScript =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isScript) {
-  onClosedOutput((code) => process.exit(code), { stopWhenClosed: false });
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`forget: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, 'forget', main);

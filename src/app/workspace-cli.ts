@@ -1,5 +1,7 @@
+import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { type Scope, ScopeSchema } from '../domain/scope.js';
+import { onClosedOutput } from './closed-output.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { connectRedis, RedisUnavailableError } from './redis.js';
 
@@ -66,4 +68,26 @@ export async function connectToBotRedis(
     }
     throw error;
   }
+}
+
+/**
+ * Runs `main` with the process's arguments when `moduleUrl` is the script node started
+ * (a test imports the module without running it); its result is the exit status.
+ */
+export function runAsScript(
+  moduleUrl: string,
+  command: string,
+  main: (argv: readonly string[]) => Promise<number>,
+): void {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  onClosedOutput((code) => process.exit(code), { stopWhenClosed: false });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${command}: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
