@@ -228,8 +228,17 @@ export class SlackCatchUp {
     if (onSlack.partial.size > 0) report.capped = true;
     const storedKeys = new Set(stored.reactions.map(keyOf));
     const at = this.deps.now();
-    const react = (r: Reaction, removed: boolean) =>
-      this.deps.service.react({ scope, channelId, messageId, at, removed, ...r });
+    const react = ({ userId, optionKey, variant }: Reaction, removed: boolean) =>
+      this.deps.service.react({
+        scope,
+        channelId,
+        messageId,
+        at,
+        removed,
+        userId,
+        optionKey,
+        variant,
+      });
     try {
       for (const reaction of onSlack.present.values()) {
         if (storedKeys.has(keyOf(reaction))) continue;

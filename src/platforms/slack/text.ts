@@ -74,11 +74,13 @@ export function tsToMs(ts: string): number {
 /**
  * The time a reply's text was written, for ordering its versions: the edit's, or the
  * message's own. Slack gives an edit's time in whole seconds, so an edit in the second
- * its message was posted reads as older than the message; no edit is.
+ * its message was posted reads as older than the message; no edit is, and none is as old
+ * either, or the message's own event arriving after the edit would bring its first text
+ * back.
  */
 export function revisionMs(messageTs: string, editedTs: string | null | undefined): number {
   const posted = tsToMs(messageTs);
-  return editedTs ? Math.max(tsToMs(editedTs), posted) : posted;
+  return editedTs ? Math.max(tsToMs(editedTs), posted + 1) : posted;
 }
 
 /** A date Slack renders in each reader's own time zone. */

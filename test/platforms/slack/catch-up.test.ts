@@ -126,6 +126,27 @@ describe('Slack catch-up after the bot was down', () => {
     );
   });
 
+  it('reads back an edit made in the second its reply was posted, which Slack dates before the reply', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    const second = s.ts().split('.')[0];
+    const ts = `${second}.734200`;
+    await s.event({ ...message(s, 'U001', 'Frist draft.', questionTs), ts, event_ts: ts });
+    thread.messages.push({ ts, user: 'U001', text: 'Frist draft.' });
+    await s.settle();
+    await s.restart(() => {
+      const reply = thread.messages[0];
+      if (!reply) throw new Error('no reply');
+      reply.text = 'First draft.';
+      reply.edited = { user: 'U001', ts: `${second}.000000` };
+    });
+    await until(async () => {
+      const now = await opinionsOf(s, round.id);
+      return now[0]?.[1] === 'First draft.' ? now : null;
+    });
+  });
+
   it('removes nothing when the page cap stops the reread short', async () => {
     s = await startStack({ catchUpLimits: { pageSize: 2, replyPages: 1 } });
     const { round, questionTs } = await startRound(s);

@@ -148,6 +148,10 @@ describe('Slack events', () => {
     await s.event(edited(s, reply, 'First draft.', `${second}.000000`));
     await s.settle();
     expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['First draft.']);
+    // Slack promises no order: the reply's own event, retried after the edit, changes nothing.
+    await s.event(reply, { eventId: 'EvRetriedReply' });
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.text)).toEqual(['First draft.']);
   });
 
   it('does not take a link unfurling for an edit, before or after the phase closed', async () => {

@@ -270,8 +270,8 @@ describe('Slack text', () => {
   it("dates a reply's text by its edit, never before the reply itself", () => {
     expect(revisionMs('1700000000.123456', undefined)).toBe(1_700_000_000_123);
     expect(revisionMs('1700000000.123456', '1700000005.000000')).toBe(1_700_000_005_000);
-    // Slack's whole-second edit time in the reply's own second.
-    expect(revisionMs('1700000000.123456', '1700000000.000000')).toBe(1_700_000_000_123);
+    // Slack's whole-second edit time in the reply's own second: after the reply, never tied.
+    expect(revisionMs('1700000000.123456', '1700000000.000000')).toBe(1_700_000_000_124);
   });
 
   it('cuts long text at word breaks within the limit', () => {
