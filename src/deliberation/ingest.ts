@@ -89,7 +89,8 @@ export interface OpenRoundState {
 export interface PollReactions {
   roundId: string;
   version: number;
-  reactions: { userId: string; optionKey: string; variant: string }[];
+  /** `addedAt`: the time the reaction was recorded with, which decides the latest one. */
+  reactions: { userId: string; optionKey: string; variant: string; addedAt: number }[];
 }
 
 /**
@@ -475,6 +476,7 @@ export async function pollReactions(
       userId: r.participantId,
       optionKey: r.optionKey,
       variant: r.variant,
+      addedAt: r.addedAt,
     })),
   };
 }

@@ -311,19 +311,19 @@ export class PollRepository {
 
   /**
    * The reactions present on a poll (removals left out): member, option and variant each,
-   * for an adapter comparing them with what the platform shows.
+   * and when it was added, for an adapter comparing them with what the platform shows.
    */
   async reactions(
     scope: Scope,
     roundId: string,
     version: number,
-  ): Promise<{ participantId: string; optionKey: string; variant: string }[]> {
+  ): Promise<{ participantId: string; optionKey: string; variant: string; addedAt: number }[]> {
     const all = await this.redis.hgetall(this.keys.reactions(scope, roundId, version));
     return Object.entries(all).flatMap(([name, value]) => {
       if (value.startsWith(REMOVED)) return [];
       const [participantId, optionKey, variant] = name.split(SEP);
       if (!participantId || !optionKey) return [];
-      return [{ participantId, optionKey, variant: variant ?? optionKey }];
+      return [{ participantId, optionKey, variant: variant ?? optionKey, addedAt: Number(value) }];
     });
   }
 

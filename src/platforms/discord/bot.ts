@@ -577,9 +577,10 @@ export class DiscordBot {
       const stored = await this.service.pollReactions(scope, channelId, messageId);
       if (!stored) return;
       try {
-        for (const reaction of stored.reactions) {
+        for (const { userId, optionKey, variant: kept } of stored.reactions) {
           // Removing an emoji takes its normal and its super reactions alike.
-          if (variant !== null && variantEmoji(reaction.variant) !== variant) continue;
+          if (variant !== null && variantEmoji(kept) !== variant) continue;
+          const reaction = { userId, optionKey, variant: kept };
           await this.service.react({ scope, channelId, messageId, at, removed: true, ...reaction });
         }
       } catch (error) {

@@ -214,19 +214,38 @@ export class CatchUp {
     if (!stored) return;
     const key = (r: { userId: string; optionKey: string; variant: string }) =>
       `${r.userId} ${r.optionKey} ${r.variant}`;
-    const storedKeys = new Set(stored.reactions.map(key));
-    const at = this.deps.now();
+    const storedByKey = new Map(stored.reactions.map((r) => [key(r), r]));
+    const now = this.deps.now();
     const react = async (
       r: { userId: string; optionKey: string; variant: string },
       removed: boolean,
+      at = now,
     ) => {
-      await this.deps.service.react({ scope, channelId, messageId, at, removed, ...r });
+      const { userId, optionKey, variant } = r;
+      await this.deps.service.react({
+        scope,
+        channelId,
+        messageId,
+        at,
+        removed,
+        userId,
+        optionKey,
+        variant,
+      });
     };
     try {
       for (const reaction of onDiscord.present.values()) {
-        if (storedKeys.has(key(reaction))) continue;
-        await react(reaction, false);
-        report.ratingsAdded++;
+        if (storedByKey.has(key(reaction))) continue;
+        // A super reaction an older version stored under the plain emoji: it keeps the
+        // time it was given, or it would become the member's latest and outrank a later
+        // rating. The plain record, not on Discord, is taken back below.
+        const base = { ...reaction, variant: variantEmoji(reaction.variant) };
+        const legacy =
+          base.variant !== reaction.variant && !onDiscord.present.has(key(base))
+            ? storedByKey.get(key(base))
+            : undefined;
+        await react(reaction, false, legacy?.addedAt);
+        if (!legacy) report.ratingsAdded++;
       }
       for (const reaction of stored.reactions) {
         if (onDiscord.present.has(key(reaction))) continue;
@@ -234,7 +253,9 @@ export class CatchUp {
         // A variant or a range of users not read (caps) proves nothing about its reactions.
         if (covered === UNREAD || !within(reaction.userId, covered)) continue;
         await react(reaction, true);
-        report.ratingsRemoved++;
+        const superOf = { ...reaction, variant: reactionVariant(reaction.variant, true) };
+        // Moved to its super record above: the same rating, neither added nor removed.
+        if (!onDiscord.present.has(key(superOf))) report.ratingsRemoved++;
       }
     } catch (error) {
       // Finished while we read: the results stand as they were posted.

@@ -52,14 +52,13 @@ export function scaleReactions(scale: PollScale | string): string {
     : ['agree', 'unsure', 'disagree'].map(emojiFor).join(' ');
 }
 
-/**
- * A member can give one emoji twice on Discord, as a normal and as a super reaction
- * (burst); each is removed on its own. The stored variant tells them apart, so taking
- * back one leaves the rating the other still gives.
- */
 const SUPER_SUFFIX = '#super';
 
-/** The variant a reaction is stored under: the emoji as Discord names it, marked when super. */
+/**
+ * The variant a reaction is stored under: the emoji as Discord names it, marked when it is
+ * a super reaction (burst). A member can give one emoji both ways, and each is removed on
+ * its own, so taking back one leaves the rating the other still gives.
+ */
 export function reactionVariant(emojiName: string, burst: boolean): string {
   return burst ? `${emojiName}${SUPER_SUFFIX}` : emojiName;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reactionVariant } from './emoji.js';
 
 const DispatchSchema = z.object({
   t: z.string().nullable(),
@@ -69,7 +70,7 @@ export function reactionKey(
   burst: boolean,
 ): string {
   // A normal and a super reaction of one emoji are two events, not a replay of one.
-  return `${type}:${messageId}:${userId}:${emoji}${burst ? ':super' : ''}`;
+  return `${type}:${messageId}:${userId}:${reactionVariant(emoji, burst)}`;
 }
 
 /**

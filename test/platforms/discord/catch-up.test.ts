@@ -131,6 +131,57 @@ describe('Discord: catching up on what happened while the bot was offline', () =
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
   });
 
+  it('keeps the time of a super reaction an older version stored under its plain emoji, so a later rating still wins', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    const statementId = await closeToPoll(world, round.id, threadId);
+    // Before super reactions were told apart, ana's super 👍 was stored as a plain 👍.
+    fake.superReactions.set(statementId, new Map([['👍', new Set([ana.id])]]));
+    await world.runtime.service.react({
+      scope: world.scope,
+      channelId: threadId,
+      messageId: statementId,
+      userId: ana.id,
+      optionKey: 'agree',
+      at: Date.now() - 60_000,
+      removed: false,
+      variant: '👍',
+    });
+    fake.react(threadId, statementId, ana, '👎'); // her latest: disagree
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
+    await world.restart();
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
+    // It is her super reaction now: taking back the 👎 leaves it, taking it back leaves none.
+    fake.react(threadId, statementId, ana, '👎', true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree' });
+    fake.react(threadId, statementId, ana, '👍', true, true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+  });
+
+  it('removes no super reaction of an emoji it did not read (its cap)', async () => {
+    world = await startWorld({ catchUpLimits: { reactionEmojis: 1 } });
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    const statementId = await closeToPoll(world, round.id, threadId);
+    fake.react(threadId, statementId, ana, '👎', false, true);
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
+    await world.restart();
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
+  });
+
   it('stops at its page cap, logs it, and removes nothing it did not read', async () => {
     world = await startWorld({ catchUpLimits: { pageSize: 2, messagePages: 2 } });
     const { fake } = world;

@@ -178,6 +178,9 @@ describe('Discord: reactions as ratings', () => {
     const from = fake.sequence;
     fake.react(threadId, statementId, ana, '👍');
     fake.react(threadId, statementId, ben, '👎');
+    // A normal and a super reaction of one emoji are two events, each replayed as itself.
+    fake.react(threadId, statementId, cai, '👍');
+    fake.react(threadId, statementId, cai, '👍', false, true);
     await settle(world);
     await fake.answered(fake.command('finish', {}, moderator));
     await threadPost(world, threadId, 'Results');
@@ -195,6 +198,10 @@ describe('Discord: reactions as ratings', () => {
         .slice(before)
         .map((r) => r.body),
     ).toEqual([]);
-    expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'agree', [ben.id]: 'disagree' });
+    expect(await ratings(world, round.id)).toEqual({
+      [ana.id]: 'agree',
+      [ben.id]: 'disagree',
+      [cai.id]: 'agree',
+    });
   });
 });
