@@ -170,8 +170,14 @@ export async function serve(
   const runWorkers = role === 'worker' || config.RUN_WORKERS;
   // A platform whose connection is down, for good or while it reconnects, makes the
   // process not ready.
+  // Slack counts from its start's end: the health server answers before that (below).
+  let slackStarted = false;
   const platformTrouble = () =>
-    live.discord && !live.discord.ready() ? 'discord gateway not connected' : null;
+    live.discord && !live.discord.ready()
+      ? 'discord gateway not connected'
+      : live.slack && !slackStarted
+        ? 'slack not connected yet'
+        : null;
   // Routes close over the runtime, which exists only once the platforms are built.
   const route = (path: string) => ({
     path,
@@ -284,6 +290,7 @@ export async function serve(
   if (slack) {
     try {
       const started = await slack.start(runtime.service);
+      slackStarted = true;
       slackPort = started.port;
       // Stopping meanwhile: the shutdown has closed the workers it knew, and this one would
       // take a job nobody waits for.
@@ -307,7 +314,6 @@ export async function serve(
       exitWith(1, error.message);
     }
   }
-  if (stopping) return;
   if (stopping) return;
   // Logged last: whoever waits for this line may signal the process right away.
   log.info(

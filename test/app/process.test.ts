@@ -213,6 +213,40 @@ describe('npm start and npm run worker as processes', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
+  it('in Slack Socket Mode, is not ready until Slack has connected', async () => {
+    const slack = await new FakeSlack().start();
+    cleanups.push(() => slack.stop());
+    // Slack slow to answer the start's first call.
+    const release = slack.hold((call) => call.method === 'auth.test');
+    cleanups.push(async () => release());
+    const port = await freePort();
+    const starting = launch(
+      'src/app/start.ts',
+      env({
+        PORT: String(port),
+        SLACK_BOT_TOKEN: 'xoxb-socket-test',
+        SLACK_APP_TOKEN: 'xapp-1-socket-test',
+        SLACK_API_URL: slack.apiUrl,
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    await until(
+      () =>
+        fetch(`${base}/healthz`).then(
+          (res) => res.status === 200,
+          () => false,
+        ),
+      15_000,
+    );
+    const notReady = await fetch(`${base}/readyz`);
+    expect([notReady.status, await notReady.text()]).toEqual([503, 'slack not connected yet\n']);
+    release();
+    const { child, running } = await starting;
+    children.push(child);
+    expect(running.slack).toBe('socket-mode');
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
   it('runs workers alone with `worker`', async () => {
     const { child, running } = await launch('src/app/worker.ts', env());
     children.push(child);
