@@ -75,6 +75,12 @@ export const RATE_LIMIT_PATIENCE_MS = 10 * 60_000;
  */
 export const WORKER_STOPPING = 'this worker process is stopping';
 
+/** The job stopped because its worker is stopping: the abort's reason came back out of it. */
+function stoppedBy(signal: AbortSignal | undefined, error: unknown): boolean {
+  if (!signal?.aborted || signal.reason !== WORKER_STOPPING) return false;
+  return error === WORKER_STOPPING || (error instanceof Error && error.name === 'AbortError');
+}
+
 /** What every payload of payloads.ts carries: the round, its workspace and version. */
 interface RoundPayload {
   scope: Scope;
@@ -132,8 +138,18 @@ export function validatedWorker<S extends z.ZodType<RoundPayload>>(
       } catch (error) {
         // Cut off by a stop: left active, the job would wait out the stall interval and
         // count a stall, and a second stop during one slow run would fail the round.
-        if (signal?.aborted && signal.reason === WORKER_STOPPING && token !== undefined) {
-          await job.moveToWait(token);
+        // Only when the stop is what ended it: a stage that does not listen (publish, select)
+        // and fails for its own reason in those last seconds fails as it would have.
+        if (token !== undefined && stoppedBy(signal, error)) {
+          try {
+            await job.moveToWait(token);
+          } catch (moveError) {
+            log.warn(
+              { ...ids, err: errorMessage(moveError) },
+              'could not hand the job back; another worker takes it after the stall interval',
+            );
+            throw error;
+          }
           log.info({ ...ids }, 'job handed back to its queue: this worker is stopping');
           options.metrics?.jobFinished(queue, 'handed_back', seconds());
           throw new WaitingError();

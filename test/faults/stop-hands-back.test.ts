@@ -23,103 +23,111 @@ describe('a worker stopped while a model call is in flight', () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  it('hands the job back to its queue, and another worker completes the round with no stall', async () => {
-    const fake = await FakeOpenAI.start();
-    cleanups.push(() => fake.close());
-    let slow = true;
-    // Statements hang (until the client gives up) while `slow`: a model far slower than a stop.
-    fake.onChat = async (body) => {
-      if (slow && schemaName(body) === 'consensus_statement') {
-        await new Promise((resolve) => setTimeout(resolve, 30_000));
-      }
-      return defaultChat(body);
-    };
-    const env = testRedis();
-    const redis = env.connect();
-    cleanups.push(async () => {
-      await deletePrefix(redis, env.prefix);
-      await redis.quit();
-    });
-    const config = ConfigSchema.parse({
-      REDIS_URL: env.url,
-      REDIS_PREFIX: env.prefix,
-      OPENAI_BASE_URL: fake.baseURL,
-      LLM_TIMEOUT_MS: '60000',
-      LLM_MAX_RETRIES: '0',
-      JOB_ATTEMPTS: '1',
-      WORKER_STALL_INTERVAL_MS: '60000',
-    });
-    const platform = new ConsolePlatform(() => {});
-    const start = (log: RecordingLog): Runtime => {
-      const models = chooseModels(config, log);
-      const runtime = createRuntime({
-        config,
-        redis,
-        log,
-        generator: models.generator,
-        rewardModel: models.rewardModel,
-        platforms: { console: platform },
-        runWorkers: true,
+  it.each([
+    ['generate', ['consensus_statement']],
+    ['score', ['approval_ratings', 'approval_ratings_batch']],
+  ] as const)(
+    'hands its %s job back to the queue, and another worker completes the round with no stall',
+    async (stage, schemas) => {
+      const fake = await FakeOpenAI.start();
+      cleanups.push(() => fake.close());
+      let slow = true;
+      // The stage's calls hang (until the client gives up) while `slow`: a model far slower
+      // than a stop.
+      fake.onChat = async (body) => {
+        if (slow && (schemas as readonly (string | null)[]).includes(schemaName(body))) {
+          await new Promise((resolve) => setTimeout(resolve, 30_000));
+        }
+        return defaultChat(body);
+      };
+      const env = testRedis();
+      const redis = env.connect();
+      cleanups.push(async () => {
+        await deletePrefix(redis, env.prefix);
+        await redis.quit();
       });
-      cleanups.push(() => runtime.close());
-      return runtime;
-    };
-    const firstLog = new RecordingLog();
-    const first = start(firstLog);
-    const target = { scope: SCOPE, channelId: CHANNEL };
-    const round = await first.service.start({
-      ...target,
-      actor: MODERATOR,
-      question: 'Should our team adopt a four-day week?',
-      settings: { candidates: 2 },
-    });
-    const thread = await until(
-      async () => (await first.store.rounds.require(SCOPE, round.id)).questionRef,
-    );
-    let at = 1;
-    for (const [userId, text] of Object.entries(OPINIONS)) {
-      await first.service.reply({
+      const config = ConfigSchema.parse({
+        REDIS_URL: env.url,
+        REDIS_PREFIX: env.prefix,
+        OPENAI_BASE_URL: fake.baseURL,
+        LLM_TIMEOUT_MS: '60000',
+        LLM_MAX_RETRIES: '0',
+        JOB_ATTEMPTS: '1',
+        WORKER_STALL_INTERVAL_MS: '60000',
+      });
+      const platform = new ConsolePlatform(() => {});
+      const start = (log: RecordingLog): Runtime => {
+        const models = chooseModels(config, log);
+        const runtime = createRuntime({
+          config,
+          redis,
+          log,
+          generator: models.generator,
+          rewardModel: models.rewardModel,
+          platforms: { console: platform },
+          runWorkers: true,
+        });
+        cleanups.push(() => runtime.close());
+        return runtime;
+      };
+      const firstLog = new RecordingLog();
+      const first = start(firstLog);
+      const target = { scope: SCOPE, channelId: CHANNEL };
+      const round = await first.service.start({
         ...target,
-        threadRootId: thread.messageId,
-        messageId: `m-${userId}`,
-        userId,
-        text,
-        at: at++,
+        actor: MODERATOR,
+        question: 'Should our team adopt a four-day week?',
+        settings: { candidates: 2 },
       });
-    }
-    await first.service.close(target, MODERATOR);
-    await until(() => fake.chatBodies('consensus_statement').length >= 2, 10_000);
-    const gateKey = `${env.prefix}:model-in-flight`;
-    expect(await redis.zcard(gateKey)).toBeGreaterThan(0);
+      const thread = await until(
+        async () => (await first.store.rounds.require(SCOPE, round.id)).questionRef,
+      );
+      let at = 1;
+      for (const [userId, text] of Object.entries(OPINIONS)) {
+        await first.service.reply({
+          ...target,
+          threadRootId: thread.messageId,
+          messageId: `m-${userId}`,
+          userId,
+          text,
+          at: at++,
+        });
+      }
+      await first.service.close(target, MODERATOR);
+      await until(() => schemas.some((schema) => fake.chatBodies(schema).length > 0), 10_000);
+      const gateKey = `${env.prefix}:model-in-flight`;
+      expect(await redis.zcard(gateKey)).toBeGreaterThan(0);
 
-    const stopping = Date.now();
-    await first.close(1_500);
-    expect(Date.now() - stopping).toBeLessThan(3_000);
-    const generate = new Queue(QUEUE_NAMES.generate, {
-      connection: redis,
-      prefix: first.queues.options.prefix,
-    });
-    cleanups.push(() => generate.close());
-    const [job] = await generate.getJobs(['wait', 'active', 'delayed']);
-    expect(await job?.getState()).toBe('waiting');
-    expect(job?.attemptsMade).toBe(0);
-    expect(job?.stalledCounter ?? 0).toBe(0);
-    expect(firstLog.lines.map((l) => l.message)).toContain(
-      'job handed back to its queue: this worker is stopping',
-    );
-    // The aborted calls gave back their places in the cap every worker shares.
-    expect(await redis.zcard(gateKey)).toBe(0);
+      const stopping = Date.now();
+      await first.close(1_500);
+      expect(Date.now() - stopping).toBeLessThan(3_000);
+      const queue = new Queue(QUEUE_NAMES[stage], {
+        connection: redis,
+        prefix: first.queues.options.prefix,
+      });
+      cleanups.push(() => queue.close());
+      const [job] = await queue.getJobs(['wait', 'active', 'delayed']);
+      expect(await job?.getState()).toBe('waiting');
+      expect(job?.attemptsMade).toBe(0);
+      expect(job?.stalledCounter ?? 0).toBe(0);
+      expect(firstLog.lines.map((l) => l.message)).toContain(
+        'job handed back to its queue: this worker is stopping',
+      );
+      // The aborted calls gave back their places in the cap every worker shares.
+      expect(await redis.zcard(gateKey)).toBe(0);
 
-    // Another worker takes it at once, not after the 60 s stall interval.
-    slow = false;
-    const secondLog = new RecordingLog();
-    const second = start(secondLog);
-    await platform.waitFor('statement', round.id, 15_000);
-    await drained(second.queues);
-    expect(platform.posted.filter((m) => m.kind === 'notice')).toEqual([]);
-    expect(await second.store.rounds.require(SCOPE, round.id)).toMatchObject({
-      phase: 'polling',
-      attempt: 1,
-    });
-  }, 40_000);
+      // Another worker takes it at once, not after the 60 s stall interval.
+      slow = false;
+      const secondLog = new RecordingLog();
+      const second = start(secondLog);
+      await platform.waitFor('statement', round.id, 15_000);
+      await drained(second.queues);
+      expect(platform.posted.filter((m) => m.kind === 'notice')).toEqual([]);
+      expect(await second.store.rounds.require(SCOPE, round.id)).toMatchObject({
+        phase: 'polling',
+        attempt: 1,
+      });
+    },
+    40_000,
+  );
 });
