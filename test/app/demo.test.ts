@@ -210,7 +210,7 @@ describe('npm run demo', () => {
     expect(run.status).toBe(0);
     // The command as printed names the Redis too: REDIS_URL is often set for the demo alone.
     const kept =
-      /REDIS_URL=(\S+) REDIS_PREFIX=(\S+) npm run export -- --platform console --workspace demo --out <folder>/.exec(
+      /REDIS_URL=(\S+) REDIS_PREFIX=(\S+) npm run export -- --platform console --workspace demo --out demo-export/.exec(
         run.stdout,
       );
     expect(kept?.[1]).toBe(redisEnv.url);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { keptExportCommand } from '../../src/app/kept-export.js';
 
 describe("the export command the demo's --keep prints", () => {
-  const tail = 'npm run export -- --platform console --workspace demo --out <folder>';
+  const tail = 'npm run export -- --platform console --workspace demo --out demo-export';
 
   it('names the Redis and the prefix the rounds were kept in', () => {
     expect(keptExportCommand('redis://127.0.0.1:6379/5', 'dlb-demo-42', 'demo')).toBe(
