@@ -64,6 +64,18 @@ function healthcheck(env: NodeJS.ProcessEnv): Promise<number | string | null> {
   return exited(child);
 }
 
+/** Waits until a process starting up answers /healthz at `base` (it may not listen yet). */
+async function aliveAt(base: string): Promise<void> {
+  await until(
+    () =>
+      fetch(`${base}/healthz`).then(
+        (res) => res.status === 200,
+        () => false,
+      ),
+    15_000,
+  );
+}
+
 /** A port nothing listens on right now. */
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -194,15 +206,7 @@ describe('npm start and npm run worker as processes', () => {
     );
     const base = `http://127.0.0.1:${port}`;
     // A container's HEALTHCHECK during a long start (shards wait up to 30 s each).
-    const alive = await until(
-      () =>
-        fetch(`${base}/healthz`).then(
-          (res) => res.status === 200,
-          () => false,
-        ),
-      15_000,
-    );
-    expect(alive).toBe(true);
+    await aliveAt(base);
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).toBe(503);
     expect(await notReady.text()).toBe('discord gateway not connected\n');
@@ -230,14 +234,7 @@ describe('npm start and npm run worker as processes', () => {
       }),
     );
     const base = `http://127.0.0.1:${port}`;
-    await until(
-      () =>
-        fetch(`${base}/healthz`).then(
-          (res) => res.status === 200,
-          () => false,
-        ),
-      15_000,
-    );
+    await aliveAt(base);
     const notReady = await fetch(`${base}/readyz`);
     expect([notReady.status, await notReady.text()]).toEqual([503, 'slack not connected yet\n']);
     release();
