@@ -189,32 +189,39 @@ describe('npm start and npm run worker as processes', () => {
     await until(async () => (await readyz()).status === 200, 5_000);
   });
 
-  it('answers /healthz while Discord is still starting, with /readyz 503 until the gateway is up', async () => {
-    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
-    cleanups.push(() => fake.close());
-    const release = fake.holdGateway();
-    cleanups.push(async () => release());
+  /**
+   * `npm start` whose platform is held at its start (`release` lets it go): alive to the
+   * HEALTHCHECK meanwhile, not ready (`trouble`), then ready once it is up.
+   */
+  async function startsHeld(platform: NodeJS.ProcessEnv, release: () => void, trouble: string) {
     const port = await freePort();
-    const starting = launch(
-      'src/app/start.ts',
-      env({
-        PORT: String(port),
-        DISCORD_TOKEN: TOKEN,
-        DISCORD_APPLICATION_ID: APPLICATION_ID,
-        DISCORD_API_URL: fake.apiUrl,
-      }),
-    );
+    const starting = launch('src/app/start.ts', env({ PORT: String(port), ...platform }));
     const base = `http://127.0.0.1:${port}`;
-    // A container's HEALTHCHECK during a long start (shards wait up to 30 s each).
     await aliveAt(base);
     const notReady = await fetch(`${base}/readyz`);
-    expect(notReady.status).toBe(503);
-    expect(await notReady.text()).toBe('discord gateway not connected\n');
+    expect([notReady.status, await notReady.text()]).toEqual([503, `${trouble}\n`]);
     release();
     const { child, running } = await starting;
     children.push(child);
     expect(running.health).toBe(port);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    return running;
+  }
+
+  it('answers /healthz while Discord is still starting, with /readyz 503 until the gateway is up', async () => {
+    const fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    cleanups.push(() => fake.close());
+    // A container's HEALTHCHECK during a long start (shards wait up to 30 s each).
+    const release = fake.holdGateway();
+    cleanups.push(async () => release());
+    const discord = {
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_APPLICATION_ID: APPLICATION_ID,
+      DISCORD_API_URL: fake.apiUrl,
+    };
+    expect((await startsHeld(discord, release, 'discord gateway not connected')).discord).toBe(
+      'on',
+    );
   });
 
   it('in Slack Socket Mode, is not ready until Slack has connected', async () => {
@@ -223,25 +230,14 @@ describe('npm start and npm run worker as processes', () => {
     // Slack slow to answer the start's first call.
     const release = slack.hold((call) => call.method === 'auth.test');
     cleanups.push(async () => release());
-    const port = await freePort();
-    const starting = launch(
-      'src/app/start.ts',
-      env({
-        PORT: String(port),
-        SLACK_BOT_TOKEN: 'xoxb-socket-test',
-        SLACK_APP_TOKEN: 'xapp-1-socket-test',
-        SLACK_API_URL: slack.apiUrl,
-      }),
+    const socketMode = {
+      SLACK_BOT_TOKEN: 'xoxb-socket-test',
+      SLACK_APP_TOKEN: 'xapp-1-socket-test',
+      SLACK_API_URL: slack.apiUrl,
+    };
+    expect((await startsHeld(socketMode, release, 'slack not connected yet')).slack).toBe(
+      'socket-mode',
     );
-    const base = `http://127.0.0.1:${port}`;
-    await aliveAt(base);
-    const notReady = await fetch(`${base}/readyz`);
-    expect([notReady.status, await notReady.text()]).toEqual([503, 'slack not connected yet\n']);
-    release();
-    const { child, running } = await starting;
-    children.push(child);
-    expect(running.slack).toBe('socket-mode');
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
   it('runs workers alone with `worker`', async () => {
