@@ -38,3 +38,26 @@ export function onceEach(args: readonly string[]): string[] {
   }
   return [...args];
 }
+
+/**
+ * What the parser made of `argv`; or, once the usage is written (for `--help`, or after
+ * the parser's complaint), the exit status.
+ */
+export function parsedOrStatus<T extends { values: { help?: boolean } }>(
+  argv: readonly string[],
+  parse: (argv: readonly string[]) => T,
+  usage: string,
+): T | number {
+  let parsed: T;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  return parsed;
+}

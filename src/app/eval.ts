@@ -6,24 +6,15 @@ import { CsvError } from '../eval/csv.js';
 import { loadConversation, PolisInputError } from '../eval/polis.js';
 import type { Row } from '../eval/protocol.js';
 import { formatTable, meanRows, scoreConversation, targetReport, toJson } from '../eval/table.js';
-import { joinValues, onceEach } from './cli-args.js';
+import { joinValues, onceEach, parsedOrStatus } from './cli-args.js';
 import { onClosedOutput } from './closed-output.js';
 
 const USAGE = 'usage: npm run eval -- <polis-export-folder>... [--json | --bootstrap <resamples>]';
 const MAX_RESAMPLES = 100_000;
 
 function main(argv: readonly string[]): number {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parsedOrStatus(argv, parse, USAGE);
+  if (typeof parsed === 'number') return parsed;
   let resamples = 0;
   if (parsed.values.bootstrap !== undefined) {
     // Digits only: Number() would also read "1e3", "0x10" and " 3".

@@ -11,7 +11,7 @@ import type { DeliberationService } from '../deliberation/service.js';
 import { DomainError } from '../domain/errors.js';
 import { KeySafeIdSchema, type Scope } from '../domain/scope.js';
 import { createStore, type Store } from '../store/store.js';
-import { onceEach } from './cli-args.js';
+import { onceEach, parsedOrStatus } from './cli-args.js';
 import { connectToBotRedis, runAsScript, workspaceFromFlags } from './workspace-cli.js';
 
 /**
@@ -47,17 +47,9 @@ export async function writePolisExport(
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parsedOrStatus(argv, parse, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const scope = workspaceFromFlags('export', values, USAGE, { out: values.out });
   if (!scope.ok) {
     process.stderr.write(`${scope.message}\n`);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Scope } from '../domain/scope.js';
 import { DEFAULT_QUEUE_OPTIONS, PipelineQueues } from '../pipeline/queues.js';
 import { createStore } from '../store/store.js';
-import { onceEach } from './cli-args.js';
+import { onceEach, parsedOrStatus } from './cli-args.js';
 import { connectToBotRedis, runAsScript, workspaceFromFlags } from './workspace-cli.js';
 
 /**
@@ -21,17 +21,9 @@ function place(scope: Scope): string {
 const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 async function main(argv: readonly string[]): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parsedOrStatus(argv, parse, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const scope = workspaceFromFlags('forget', values, USAGE);
   if (!scope.ok) {
     process.stderr.write(`${scope.message}\n`);

@@ -229,16 +229,14 @@ export class PollRepository {
     at: number,
     variant: string = optionKey,
   ): Promise<boolean> {
-    const result = await this.redis.eval(
+    return this.recordReaction(
       ADD_REACTION,
-      2,
-      this.keys.reactions(scope, roundId, version),
-      this.keys.round(scope, roundId),
+      scope,
+      roundId,
+      version,
       field(participantId, optionKey, variant),
-      String(at),
-      String(version),
+      at,
     );
-    return result !== -1;
   }
 
   /**
@@ -255,12 +253,31 @@ export class PollRepository {
     at: number,
     variant: string = optionKey,
   ): Promise<boolean> {
-    const result = await this.redis.eval(
+    return this.recordReaction(
       REMOVE_REACTION,
+      scope,
+      roundId,
+      version,
+      field(participantId, optionKey, variant),
+      at,
+    );
+  }
+
+  /** Runs an add or a removal script on one reaction field; false once the poll is over. */
+  private async recordReaction(
+    script: string,
+    scope: Scope,
+    roundId: string,
+    version: number,
+    reaction: string,
+    at: number,
+  ): Promise<boolean> {
+    const result = await this.redis.eval(
+      script,
       2,
       this.keys.reactions(scope, roundId, version),
       this.keys.round(scope, roundId),
-      field(participantId, optionKey, variant),
+      reaction,
       String(at),
       String(version),
     );

@@ -217,13 +217,7 @@ export class DiscordBot {
     if (!place || !isMemberMessage(message)) return;
     this.handleInOrder(place.threadId, place.scope.workspaceId, async () => {
       const outcome = await this.service.reply({
-        scope: place.scope,
-        channelId: place.parentId,
-        threadRootId: place.threadId,
-        messageId: message.id,
-        userId: message.author.id,
-        text: replyFromDiscord(message.content, mentionedNames(message)),
-        at: message.createdTimestamp,
+        ...replyIn(place, message),
         eventId: `msg.${message.id}`,
       });
       await this.tell(outcome, message);
@@ -241,13 +235,7 @@ export class DiscordBot {
       // No edited_timestamp: an embed unfurled or a pin changed, not the member's text.
       if (!message || message.editedTimestamp === null || !isMemberMessage(message)) return;
       const outcome = await this.service.reply({
-        scope: place.scope,
-        channelId: place.parentId,
-        threadRootId: place.threadId,
-        messageId: message.id,
-        userId: message.author.id,
-        text: replyFromDiscord(message.content, mentionedNames(message)),
-        at: message.createdTimestamp,
+        ...replyIn(place, message),
         // Edits fetched or delivered out of order: the newest edit wins.
         revision: message.editedTimestamp,
         eventId: `edit.${message.id}.${message.editedTimestamp}`,
@@ -677,6 +665,19 @@ const CATCH_UP_ROUNDS_PER_GUILD = 50;
 /** The names Discord sent with a message for the members it mentions. */
 function mentionedNames(message: Message): Map<string, string> {
   return new Map(message.mentions.users.map((user) => [user.id, user.displayName]));
+}
+
+/** A member's message in a round thread as the service reads it (a new reply or an edit). */
+function replyIn(place: ThreadPlace, message: Message) {
+  return {
+    scope: place.scope,
+    channelId: place.parentId,
+    threadRootId: place.threadId,
+    messageId: message.id,
+    userId: message.author.id,
+    text: replyFromDiscord(message.content, mentionedNames(message)),
+    at: message.createdTimestamp,
+  };
 }
 
 function isMemberMessage(message: Message): boolean {
