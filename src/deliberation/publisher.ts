@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 import { type PlatformPort, ThreadGoneError } from './ports.js';
 import { tellRoundGone } from './round-gone.js';
 import type { DeliberationService } from './service.js';
-import { headerOf, type ProgressStep, type ProgressView } from './views.js';
+import { headerOf, type ProgressStep, type ProgressView, quoted } from './views.js';
 
 export interface PublisherDeps {
   store: Store;
@@ -89,7 +89,7 @@ export function publishGaveUp(deps: PublisherDeps) {
     if (!round) return;
     const ids = { roundId: round.id, scope: round.scope, kind: job.kind, err: error.message };
     deps.log.error(ids, 'gave up posting a round’s message');
-    const text = `The ${awaited.what} of round \`${round.id}\` (“${round.question}”) could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, ${awaited.remedy}.`;
+    const text = `The ${awaited.what} of round \`${round.id}\` ${quoted(round.question)} could not be posted after several tries: the bot may have lost a permission it needs in this channel or its thread. Once a ${placeName(round.scope)} admin has restored it, ${awaited.remedy}.`;
     try {
       await port.postNotice({ ...headerOf(round), thread: null, text });
     } catch (noticeError) {

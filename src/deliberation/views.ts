@@ -155,9 +155,20 @@ export function statementDeletedNotice(round: Pick<Round, 'id' | 'deadline'>): s
   return `The statement of round \`${round.id}\` was deleted, so it can no longer be rated. The ratings given so far are kept: \`/consensus finish\` posts the results on them${when}; \`/consensus cancel\` ends the round without results.`;
 }
 
+/**
+ * A member's words quoted in what the service writes, in parentheses and quotation marks.
+ * Slack and Discord read `<@id>` and `<#id>` in the bot's own text as mentions (Slack keeps
+ * the service's own, `escapeKeepingMentions`), so a literal one a member typed into a
+ * question would ping or show a link with a label of their choosing: a zero-width space
+ * after its `<` leaves it looking the same but inert.
+ */
+export function quoted(text: string): string {
+  return `(“${text.replace(/<(?=[@#!])/g, '<\u200B')}”)`;
+}
+
 /** Where a round still open lives, for what its starter is told about its channel. */
 export function openRoundIn(round: Pick<Round, 'id' | 'question' | 'channelId'>): string {
-  return `<#${round.channelId}>, where round \`${round.id}\` (“${round.question}”) is still open`;
+  return `<#${round.channelId}>, where round \`${round.id}\` ${quoted(round.question)} is still open`;
 }
 
 /**
@@ -169,10 +180,10 @@ export function threadGoneNotice(
   how: ThreadGone = 'deleted',
 ): string {
   if (how === 'channel') {
-    return `Round \`${round.id}\` (“${round.question}”) in <#${round.channelId}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`;
+    return `Round \`${round.id}\` ${quoted(round.question)} in <#${round.channelId}> is cancelled: the bot can no longer post in that channel (it was archived or deleted, or the bot was removed from it). Start a new one with \`/consensus start\` in a channel the bot is in.`;
   }
   const why = how === 'locked' ? 'locked, so nothing more can be posted there and' : 'deleted, so';
-  return `The thread of round \`${round.id}\` (“${round.question}”) was ${why} the round is cancelled. Start a new one with \`/consensus start\`.`;
+  return `The thread of round \`${round.id}\` ${quoted(round.question)} was ${why} the round is cancelled. Start a new one with \`/consensus start\`.`;
 }
 
 export interface NoticeView extends RoundHeader {

@@ -86,6 +86,24 @@ describe('Slack: a round’s question is deleted', () => {
     expect(cancelNotices(s, round.id)).toHaveLength(1);
   }, 20_000);
 
+  it('quotes a question that holds mention syntax inertly: nobody is pinged, no channel link', async () => {
+    s = await startStack();
+    // Typed literally into the command: Slack sends `<` as `&lt;`, the bot stores `<`.
+    const { round, questionTs } = await startRound(
+      s,
+      'start Lunch? &lt;@U0VICTIM&gt; &lt;#C0SECRET|announcements&gt;',
+    );
+    expect(round.question).toContain('<@U0VICTIM>');
+    await s.event(deleted(s, questionMessage(s, questionTs)));
+    await until(async () => cancelNotices(s, round.id).length > 0);
+    const text = String(cancelNotices(s, round.id)[0]?.args.text);
+    expect(text).not.toMatch(/<@U0VICTIM>|<#C0SECRET/);
+    // It still reads as the member wrote it, escaped for mrkdwn.
+    expect(text.replaceAll('\u200B', '')).toContain(
+      '(“Lunch? &lt;@U0VICTIM&gt; &lt;#C0SECRET|announcements&gt;”)',
+    );
+  }, 20_000);
+
   it('is recognised when Slack leaves out previous_message', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
