@@ -153,7 +153,7 @@ export function questionEmbed(view: QuestionView): APIEmbed {
     color: COLOUR.question,
     title: '❓ What do you think?',
     description:
-      `**${view.question}**\n\n` +
+      `**${inert(view.question)}**\n\n` +
       'Reply in the thread under this message with your opinion. Several replies from one member ' +
       `are read together; edits and deletions count.${closes}`,
     fields: [
@@ -198,9 +198,9 @@ export function statementEmbed(view: StatementView): APIEmbed {
   return withinLimits({
     color: COLOUR.statement,
     title: `🗳️ Proposed statement (version ${view.version})`,
-    description: view.statement,
+    description: inert(view.statement),
     fields: [
-      field('Round', `${view.roundId} · ${view.question}`),
+      field('Round', `${view.roundId} · ${inert(view.question)}`),
       field('How it was chosen', how),
       field('Predicted approval', predictedLines(view)),
       ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
@@ -215,9 +215,18 @@ export function statementEmbed(view: StatementView): APIEmbed {
   });
 }
 
+/**
+ * Members' words (a question, an opinion a statement quotes) in the bot's own message: a
+ * masked link there, `[label](url)`, would show as the bot's link under a label of the
+ * member's choosing; with its `(` escaped it shows as typed.
+ */
+export function inert(text: string): string {
+  return text.replaceAll('](', ']\\(');
+}
+
 export function critiqueInviteText(view: CritiqueInviteView): string {
   const closes = view.deadline === null ? '' : ` Critiques close ${timestamp(view.deadline)}.`;
-  const quoted = clip(view.statement, 1500)
+  const quoted = clip(inert(view.statement), 1500)
     .split('\n')
     .map((l) => `> ${l}`)
     .join('\n');
@@ -244,14 +253,14 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(statement.replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
+        `> ${clip(inert(statement).replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
       );
     }
     const counts = results.distribution
       .map((d) => `${emojiFor(d.key)} ${d.label} **${d.count}**`)
       .join(' · ');
     const lines = [
-      `> ${clip(statement.replace(/\s+/g, ' '), 300)}`,
+      `> ${clip(inert(statement).replace(/\s+/g, ' '), 300)}`,
       coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,
@@ -297,7 +306,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
   const size = (kept: APIEmbedField[]) =>
     embedLength({
       title,
-      description: clip(`**${view.question}**${details}`, DESCRIPTION_KEPT),
+      description: clip(`**${inert(view.question)}**${details}`, DESCRIPTION_KEPT),
       footer,
       fields: [...kept, ...extra],
     }) + LEFT_OUT_NOTE;
@@ -314,7 +323,7 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
   return withinLimits({
     color: COLOUR.results,
     title,
-    description: `**${view.question}**${leftOut}${details}`,
+    description: `**${inert(view.question)}**${leftOut}${details}`,
     fields: [...shown, ...extra],
     footer,
   });
@@ -347,7 +356,7 @@ export function statusEmbed(view: StatusView): APIEmbed {
   return withinLimits({
     color: COLOUR.status,
     title: `Round ${view.roundId}`,
-    description: view.question,
+    description: inert(view.question),
     fields,
   });
 }

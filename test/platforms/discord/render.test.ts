@@ -4,6 +4,8 @@ import { concealed, pollResults } from '../../../src/domain/results.js';
 import { emojiFor, optionKeyFor } from '../../../src/platforms/discord/emoji.js';
 import { redact } from '../../../src/platforms/discord/errors.js';
 import {
+  critiqueInviteText,
+  questionEmbed,
   resultsEmbed,
   splitContent,
   statementEmbed,
@@ -109,6 +111,48 @@ describe('Discord embeds stay inside Discord limits', () => {
     expect(embed.description).toContain(
       `Showing the latest ${fields.length} of 30 versions; \`/consensus export\` has them all.`,
     );
+  });
+});
+
+describe('members’ masked links are not posted as the bot’s links', () => {
+  // Two links on one line: discord.js's escapeMaskedLink would escape only the first.
+  const spoof =
+    'See [discord.com/safety](https://evil.example/a) or [help](https://evil.example/b).';
+  const live = /\[[^\]]*\]\(https:\/\/evil/;
+  const header = { roundId: 'r1', channelId: 'c', question: spoof, thread: null };
+
+  it('in the question and in the statement, wherever they are shown', () => {
+    const question = questionEmbed({
+      ...header,
+      createdBy: null,
+      deadline: null,
+      candidates: 4,
+      welfare: 'egalitarian',
+      scale: 'approval3',
+    });
+    const statement = statementEmbed({
+      ...header,
+      version: 1,
+      anonymous: false,
+      buttons: false,
+      statement: spoof,
+      options: pollOptions('approval3'),
+      method: 'Chosen by egalitarian welfare.',
+      predicted: [],
+      considered: [],
+      model: 'lexical',
+      notes: [],
+    });
+    const invite = critiqueInviteText({ ...header, version: 1, statement: spoof, deadline: null });
+    const shown = [
+      question.description,
+      statement.description,
+      ...(statement.fields ?? []).map((f) => f.value),
+      invite,
+    ].join('\n');
+    expect(shown).not.toMatch(live);
+    // Still readable as typed: only the link's parenthesis is escaped.
+    expect(invite).toContain('[help]\\(https://evil.example/b)');
   });
 });
 
