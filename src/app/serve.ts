@@ -201,7 +201,15 @@ export async function serve(
   const slack: SlackConnection | null = slackConfig
     ? (await import('./slack.js')).createSlack(slackConfig, {
         log,
-        routes: [route('/healthz'), route('/readyz'), route('/metrics')],
+        // The Slack endpoint is public. A separate METRICS_PORT is how /metrics, which has no
+        // authentication, is kept off it; the probes stay for a load balancer in front.
+        routes: [
+          route('/healthz'),
+          route('/readyz'),
+          ...(config.METRICS_PORT === null || config.METRICS_PORT === config.PORT
+            ? [route('/metrics')]
+            : []),
+        ],
       })
     : null;
 

@@ -458,9 +458,13 @@ describe('npm start and npm run worker as processes', () => {
     expect(running.slack).toMatch(/^http:\d+$/);
     expect(running.health).toBe(metricsPort);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
-    // Still beside the Slack endpoint too.
+    // The probes stay beside the public Slack endpoint too, for a load balancer there; the
+    // metrics, which have no authentication, are only on METRICS_PORT.
     const slackPort = String(running.slack).slice('http:'.length);
     expect((await fetch(`http://127.0.0.1:${slackPort}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${slackPort}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${slackPort}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
     expect(await healthcheck(appEnv)).toBe(0);
     const done = exited(child);
     child.kill('SIGTERM');
