@@ -190,6 +190,14 @@ async function applyReply(store: Store, event: ReplyEvent): Promise<ReplyOutcome
     event.revision ?? event.at,
   );
   if (outcome === 'closed') return closedMeanwhile(store, event, round, location, slot);
+  if (outcome === 'full') {
+    return {
+      status: 'ignored',
+      kind,
+      roundId: round.id,
+      notice: `This reply was not counted: ${LIMITS.repliesPerMember} of your replies already make up your ${kind}, the most one member's can have. Edit one of them to change what it says.`,
+    };
+  }
   if (outcome !== 'added' && outcome !== 'edited') return { ...IGNORED, roundId: round.id };
   const joined = await store.contributions.get(event.scope, round.id, kind, version, event.userId);
   const limit = kind === 'opinion' ? LIMITS.opinionMaxChars : LIMITS.critiqueMaxChars;

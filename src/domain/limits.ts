@@ -10,6 +10,12 @@ export const LIMITS = {
    * Redis hold megabytes per message.
    */
   replyMaxChars: 40_000,
+  /**
+   * Most replies one member has counted in one set (their opinion, or their critiques of
+   * a version). Far above a member's share of a discussion, while one member's flood of
+   * messages cannot make the round hold megabytes, nor each reply cost more than the last.
+   */
+  repliesPerMember: 50,
   /** Longest failure reason kept on a round and shown in its channel. */
   reasonMaxChars: 600,
   minOpinionsToClose: 2,

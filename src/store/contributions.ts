@@ -19,9 +19,17 @@ const StoredContributionSchema = z.object({
  * 'stale': an edit older than the text already stored (platforms deliver out of order);
  * 'deleted': the message was deleted, and a late event must not bring it back;
  * 'ignored': the message belongs to someone else;
- * 'closed': the round no longer takes this set (a close moved it on after the caller looked).
+ * 'closed': the round no longer takes this set (a close moved it on after the caller looked);
+ * 'full': a new message from a member who has `LIMITS.repliesPerMember` in the set.
  */
-export type UpsertOutcome = 'added' | 'edited' | 'ignored' | 'stale' | 'deleted' | 'closed';
+export type UpsertOutcome =
+  | 'added'
+  | 'edited'
+  | 'ignored'
+  | 'stale'
+  | 'deleted'
+  | 'closed'
+  | 'full';
 
 /** A reply message as stored: its contribution, and the channel it was posted in. */
 export type ReplyMessage = Contribution & { channelId: string };
@@ -40,8 +48,10 @@ const DELETED = 'deleted';
  * reply rounds; ARGV = message id, slot, participant, value, revision, round id (JSON).
  * The by-member index lists each member's message ids (newline-separated, each once), so
  * one member's text is read without decoding the whole set: reading it after every reply
- * was quadratic in the group's size. Ids of messages since cleared or deleted stay listed
- * and simply read as absent. The channel's reply rounds remember the round of every
+ * was quadratic in the group's size. A new message is refused ('full') when the member
+ * already has ARGV[9] in the set; ids of messages since cleared or deleted are dropped
+ * from the list then, so it stays that short (an edit that brings a cleared one back
+ * lists it again). The channel's reply rounds remember the round of every
  * message stored (in the same write, so no reply stored here lacks it), for a deletion that
  * names only the channel.
  * KEYS[5] = the round, ARGV[7] = the phase that takes this set, ARGV[8] = its version
@@ -63,16 +73,22 @@ if current then
   local revision = stored.revision or stored.at
   if tonumber(ARGV[5]) < revision then return 'stale' end
 end
+local live = {}
+if not current then
+  local ids = redis.call('HGET', KEYS[3], ARGV[3])
+  if ids then
+    for id in string.gmatch(ids, '[^\\n]+') do
+      if id ~= ARGV[1] and redis.call('HEXISTS', KEYS[2], id) == 1 then live[#live + 1] = id end
+    end
+  end
+  if #live >= tonumber(ARGV[9]) then return 'full' end
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
 if current then return 'edited' end
-local ids = redis.call('HGET', KEYS[3], ARGV[3])
-if not ids then
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
-elseif not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[1] .. '\\n', 1, true) then
-  redis.call('HSET', KEYS[3], ARGV[3], ids .. '\\n' .. ARGV[1])
-end
+live[#live + 1] = ARGV[1]
+redis.call('HSET', KEYS[3], ARGV[3], table.concat(live, '\\n'))
 return 'added'`,
   5,
 );
@@ -191,8 +207,10 @@ export class ContributionRepository {
       JSON.stringify(KeySafeIdSchema.parse(roundId)),
       kind === 'opinion' ? 'collecting' : 'critiquing',
       kind === 'opinion' ? '' : String(version),
+      String(LIMITS.repliesPerMember),
     );
     if (outcome === 'added' || outcome === 'edited' || outcome === 'stale') return outcome;
+    if (outcome === 'full') return 'full';
     if (outcome === 'closed') return 'closed';
     if (outcome === 'deleted') return 'deleted';
     // 'elsewhere' is the caller's mistake (it should have located the message first);

@@ -158,6 +158,57 @@ describe('limits on starting rounds and on text sizes', () => {
     expect(stored?.length).toBeLessThan(LIMITS.replyMaxChars + 200);
   });
 
+  it('counts at most repliesPerMember replies of one member, says so, and frees a place when one goes', async () => {
+    const { round, thread } = await startRound(h);
+    const reply = (userId: string, messageId: string, text: string, at: number) =>
+      h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId,
+        userId,
+        text,
+        at,
+      });
+    const max = LIMITS.repliesPerMember;
+    for (let i = 0; i < max; i++) {
+      expect((await reply('ana', `a${i}`, `point ${i}`, i + 1)).status).toBe('recorded');
+    }
+    const refused = await reply('ana', 'over', 'one point too many', 1_000);
+    expect(refused.status).toBe('ignored');
+    expect(refused.notice).toBe(
+      `This reply was not counted: ${max} of your replies already make up your opinion, the most one member's can have. Edit one of them to change what it says.`,
+    );
+    // Another member is not held back, and ana's earlier replies are all there, the refused one not.
+    expect((await reply('ben', 'b0', 'my own view', 2_000)).status).toBe('recorded');
+    const ana = await h.runtime.store.contributions.get(SCOPE, round.id, 'opinion', 0, 'ana');
+    expect(ana?.text.split('\n')).toHaveLength(max);
+    expect(ana?.text).not.toContain('too many');
+    // Edits still land; a reply deleted, or edited to nothing, makes room for a new one.
+    expect((await reply('ana', 'a0', 'point zero, revised', 1)).status).toBe('edited');
+    await h.runtime.service.removeReply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'a1',
+    });
+    expect((await reply('ana', 'new1', 'a new point', 4_000)).status).toBe('recorded');
+    expect((await reply('ana', 'a2', '', 3)).status).toBe('removed');
+    expect((await reply('ana', 'new2', 'another new point', 4_002)).status).toBe('recorded');
+    expect((await reply('ana', 'new3', 'and one more', 4_003)).status).toBe('ignored');
+    // The emptied reply, edited back, is a new reply again: the set is full.
+    expect((await reply('ana', 'a2', 'point two again', 3)).status).toBe('ignored');
+    const after = await h.runtime.store.contributions.get(SCOPE, round.id, 'opinion', 0, 'ana');
+    expect(after?.text.split('\n')).toHaveLength(max);
+    expect(after?.text).toContain('another new point');
+    // The member's list of message ids holds only the replies that count.
+    const ids = await h.redis.hget(
+      `${h.prefix}:console.W1:round:${round.id}:opinion:0:by-member`,
+      'ana',
+    );
+    expect(ids?.split('\n')).toHaveLength(max);
+  });
+
   it('cuts an over-long opinion between characters, never inside an emoji', async () => {
     const { round, thread } = await startRound(h);
     // The 4,000-character cut (less the truncation note) falls inside the first 🌍.
