@@ -84,6 +84,13 @@ export class FakeSlack {
       is_primary_owner?: boolean;
       is_bot?: boolean;
       team_id?: string;
+      /** In an organisation (Enterprise Grid): the member's organisation-wide flags. */
+      enterprise_user?: {
+        enterprise_id?: string;
+        is_admin?: boolean;
+        is_owner?: boolean;
+        is_primary_owner?: boolean;
+      };
     }
   >();
   /**
@@ -372,8 +379,22 @@ export class FakeSlack {
       case 'views.open':
         return { ok: true };
       case 'users.info': {
-        const user = this.users.get(String(a.user)) ?? {};
-        // Slack names each user's home team; a Slack Connect member's is another one.
+        const { enterprise_user: org, ...user } = this.users.get(String(a.user)) ?? {};
+        // Slack names each user's home team; a Slack Connect member's is another one. In an
+        // organisation, the member's organisation and its flags come besides.
+        const enterprise =
+          this.enterpriseId === null && org === undefined
+            ? {}
+            : {
+                enterprise_user: {
+                  id: a.user,
+                  enterprise_id: this.enterpriseId,
+                  is_admin: false,
+                  is_owner: false,
+                  teams: [this.teamId],
+                  ...org,
+                },
+              };
         return {
           ok: true,
           user: {
@@ -382,6 +403,7 @@ export class FakeSlack {
             is_admin: false,
             is_owner: false,
             ...user,
+            ...enterprise,
           },
         };
       }

@@ -521,23 +521,33 @@ export class SlackPort implements PlatformPort {
     return channel;
   }
 
-  /**
-   * users.info: whether a member owns or administers the workspace `teamId`. A member
-   * from another organisation (Slack Connect) is reported with their own team's flags,
-   * which say nothing about this workspace.
-   */
   /** users.info: whether the account is a bot user (of any app). */
   async isBot(user: string): Promise<boolean> {
     const res = await this.client.users.info({ user });
     return res.user?.is_bot === true;
   }
 
+  /**
+   * users.info: whether a member owns or administers the workspace `teamId`. A member
+   * from another organisation (Slack Connect) is reported with their own team's flags,
+   * which say nothing about this workspace. An org-wide installation's `teamId` is its
+   * organisation (`E…`), while a member's `team_id` is their workspace: the organisation's
+   * own flags (`enterprise_user`) decide there. Its owners own the bot's data (`export
+   * all` covers the whole organisation); a workspace's admin or owner administers.
+   */
   async workspaceRole(user: string, teamId: string): Promise<WorkspaceRole> {
     const res = await this.client.users.info({ user });
-    const home = res.user?.team_id;
+    const account = res.user;
+    const org = account?.enterprise_user;
+    if (org?.enterprise_id !== undefined && org.enterprise_id === teamId) {
+      if (org.is_owner || org.is_primary_owner) return 'owner';
+      const administers = org.is_admin || account?.is_admin || account?.is_owner;
+      return administers ? 'admin' : 'member';
+    }
+    const home = account?.team_id;
     if (home !== undefined && home !== teamId) return 'member';
-    if (res.user?.is_owner || res.user?.is_primary_owner) return 'owner';
-    return res.user?.is_admin ? 'admin' : 'member';
+    if (account?.is_owner || account?.is_primary_owner) return 'owner';
+    return account?.is_admin ? 'admin' : 'member';
   }
 }
 

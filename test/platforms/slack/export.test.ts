@@ -184,6 +184,41 @@ describe('Slack: /consensus export', () => {
     ]);
   });
 
+  it('org-wide installation: the organisation’s own flags decide; its owners export all, workspace admins and owners moderate', async () => {
+    // users.info names each member's workspace (T0001) as team_id, never the organisation.
+    s = await startStack({ organisation: 'E0001' });
+    s.fake.users.set('UORGADMIN', { enterprise_user: { is_admin: true } });
+    s.fake.users.set('UORGOWNER', { enterprise_user: { is_owner: true } });
+    s.fake.users.set('UWSOWNER', { is_owner: true, is_admin: true });
+    s.fake.users.set('UWSADMIN', { is_admin: true });
+    // Another organisation's admin, in a channel shared with it.
+    s.fake.users.set('UFOREIGN', {
+      is_admin: true,
+      team_id: 'T0EXT',
+      enterprise_user: { enterprise_id: 'E0002', is_admin: true, is_owner: true },
+    });
+    const { round } = await startRound(s, 'start Should we move offices?', 'USTARTER');
+    for (const admin of ['UORGADMIN', 'UWSOWNER', 'UWSADMIN']) {
+      await s.command(admin, `extend 30 ${round.id}`);
+      await s.settle();
+      expect(responses(s).at(-1)).toMatch(new RegExp(`Round \`${round.id}\` stays open until`));
+    }
+    for (const member of ['UFOREIGN', 'U001']) {
+      await s.command(member, `extend 30 ${round.id}`);
+      await s.settle();
+      expect(responses(s).at(-1)).toMatch(/^Only a moderator or the member who started/);
+    }
+    for (const notOwner of ['UWSOWNER', 'UORGADMIN', 'UFOREIGN']) {
+      await s.command(notOwner, 'export all');
+      await s.settle();
+      expect(responses(s).at(-1)).toBe(WORKSPACE_EXPORT_REFUSAL);
+    }
+    await s.command('UORGOWNER', 'export all');
+    await s.settle();
+    expect(responses(s).at(-1)).toMatch(/^The export of every round .* is in your direct messages/);
+    expect(s.fake.ok('conversations.open').map((c) => c.args.users)).toEqual(['UORGOWNER']);
+  });
+
   it('tells the moderator what the admin must do when the app lacks im:write', async () => {
     s = await startStack({ moderators: 'UMOD' });
     await startRound(s);
