@@ -82,9 +82,11 @@ function attach(
     name: f.name,
     attachment: Buffer.from(f.content),
   }));
+  // The image has no TypeScript sources (nor tsx) for `npm run`: its compiled CLI instead.
   const hint =
     'The bot’s operator can write the same files with ' +
-    `\`npm run export -- --platform discord ${exportArgs} --out <folder>\`.`;
+    `\`npm run export -- --platform discord ${exportArgs} --out <folder>\` ` +
+    `(from the Docker image: \`node dist/app/export.js --platform discord ${exportArgs} --out <folder>\`).`;
   const largest = Math.max(...all.map((f) => f.attachment.length));
   if (largest > limit) {
     return {

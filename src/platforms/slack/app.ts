@@ -385,7 +385,12 @@ export class SlackAdapter {
       const route = routes.get(path);
       if (route && (req.method === 'GET' || req.method === 'HEAD')) return route(req, res);
       if (req.method === 'POST' && isFutureDated(req.headers['x-slack-request-timestamp'])) {
-        // Bolt refuses only old timestamps; Slack's rule is five minutes either way.
+        // Bolt refuses only old timestamps; Slack's rule is five minutes either way. Logged
+        // as Bolt logs a stale one: a clock behind Slack's refuses every request.
+        this.options.log.warn(
+          { component: 'slack-http' },
+          'request timestamp in the future: refused (is this machine’s clock behind?)',
+        );
         res
           .writeHead(401, { 'content-type': 'text/plain' })
           .end('request timestamp in the future\n');

@@ -240,7 +240,7 @@ describe('Discord: /consensus export', () => {
     const answer = await world.fake.answered(id);
     expect(answer.original?.files ?? []).toEqual([]);
     expect(String(answer.original?.content)).toMatch(
-      /^Discord refused this export’s files \(\d+ KB together\) as too large for one reply\. The bot’s operator can write the same files with `npm run export -- --platform discord --workspace \S+ --out <folder>`\.$/,
+      /^Discord refused this export’s files \(\d+ KB together\) as too large for one reply\. The bot’s operator can write the same files with `npm run export -- --platform discord --workspace (\S+) --out <folder>` \(from the Docker image: `node dist\/app\/export\.js --platform discord --workspace \1 --out <folder>`\)\.$/,
     );
   });
 
@@ -258,7 +258,7 @@ describe('Discord: /consensus export', () => {
       /^This export’s files come to \d+ KB together, more than Discord takes in one reply \(12 KB\)\. /,
     );
     expect(String(answer.original?.content)).toContain(
-      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\`.`,
+      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\` (from the Docker image: \`node dist/app/export.js --platform discord --workspace ${world.fake.guildId} --out <folder>\`).`,
     );
     // Nothing went out that Discord would refuse, which would leave the member with "thinking…".
     expect(world.fake.requests.filter((r) => r.status === 413)).toEqual([]);
@@ -278,7 +278,7 @@ describe('Discord: /consensus export', () => {
       /^This export has a file of \d+ KB, more than Discord attaches here \(1 KB\)\. /,
     );
     expect(String(answer.original?.content)).toContain(
-      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\`.`,
+      `\`npm run export -- --platform discord --workspace ${world.fake.guildId} --out <folder>\` (from the Docker image: \`node dist/app/export.js --platform discord --workspace ${world.fake.guildId} --out <folder>\`).`,
     );
   });
 });

@@ -64,6 +64,10 @@ describe('Slack request signatures (HTTP mode)', () => {
       tampered.status,
       unsignedCommand.status,
     ]).toEqual([401, 401, 401, 401, 401]);
+    // Each refusal is in the log, the future-dated one too (it is ours, not Bolt's): with a
+    // clock behind Slack's every request is refused, and the log must say why.
+    const warnings = s.log.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warnings.some((m) => m.includes('request timestamp in the future'))).toBe(true);
     await s.settle();
     expect(await opinions(s, round.id)).toEqual([]);
     expect(s.fake.calls.length).toBe(callsBefore);
