@@ -357,6 +357,24 @@ export class FakeDiscord {
     };
   }
 
+  private readonly heldAnswers: {
+    matches: (request: RecordedRequest) => boolean;
+    released: Promise<void>;
+  }[] = [];
+
+  /**
+   * Requests that match are answered as of when they arrive, but the answer is sent only
+   * after `release()`: what changes meanwhile is not in it, as with a slow real answer.
+   */
+  holdAnswers(matches: (request: RecordedRequest) => boolean): () => void {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.heldAnswers.push({ matches, released });
+    return release;
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.replace(/^\/api\/v\d+/, '');
@@ -438,6 +456,7 @@ export class FakeDiscord {
         query: record.query,
         files,
       });
+      for (const held of this.heldAnswers) if (held.matches(record)) await held.released;
       send(status, payload);
     } catch (error) {
       send(500, { message: String(error), code: 0 });

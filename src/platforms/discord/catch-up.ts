@@ -209,13 +209,15 @@ export class CatchUp {
     const statement = state.statement;
     if (!statement) return;
     const { channelId, messageId } = statement;
+    // What the reads find is as of before them: a reaction taken back (or given) while they
+    // ran is an event timed after this, which must win over the older snapshot.
+    const now = this.deps.now();
     const onDiscord = await this.reactionsOnDiscord(channelId, messageId, report);
     const stored = await this.deps.service.pollReactions(scope, channelId, messageId);
     if (!stored) return;
     const key = (r: { userId: string; optionKey: string; variant: string }) =>
       `${r.userId} ${r.optionKey} ${r.variant}`;
     const storedByKey = new Map(stored.reactions.map((r) => [key(r), r]));
-    const now = this.deps.now();
     const react = async (
       r: { userId: string; optionKey: string; variant: string },
       removed: boolean,

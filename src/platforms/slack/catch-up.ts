@@ -220,6 +220,9 @@ export class SlackCatchUp {
     const statement = state.statement;
     if (!statement) return;
     const { channelId, messageId } = statement;
+    // What the reads find is as of before them: a reaction taken back (or given) while they
+    // ran is an event timed after this, which must win over the older snapshot.
+    const at = this.deps.now();
     // The store is read before Slack: a live reaction handled between the two reads is then
     // on Slack's side too, so it is never taken for one that went while the bot was away.
     const stored = await this.deps.service.pollReactions(scope, channelId, messageId);
@@ -227,7 +230,6 @@ export class SlackCatchUp {
     const onSlack = await this.reactionsOnSlack(channelId, messageId);
     if (onSlack.partial.size > 0) report.capped = true;
     const storedKeys = new Set(stored.reactions.map(keyOf));
-    const at = this.deps.now();
     const react = ({ userId, optionKey, variant }: Reaction, removed: boolean) =>
       this.deps.service.react({
         scope,

@@ -131,6 +131,32 @@ describe('Discord: catching up on what happened while the bot was offline', () =
     expect(await ratings(world, round.id)).toEqual({ [ana.id]: 'disagree' });
   });
 
+  it('lets a reaction taken back while the catch-up reads the poll stay taken back', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    const statementId = await closeToPoll(world, round.id, threadId);
+    await settle(world);
+    // cai reacted while the bot was down. Discord's answer to the catch-up lists it, read
+    // before cai took it back, and that removal reaches the bot while the answer is on its way.
+    const reads = (r: { method: string; path: string }) =>
+      r.method === 'GET' &&
+      r.path.startsWith(`/channels/${threadId}/messages/${statementId}/reactions/`);
+    const release = fake.holdAnswers(reads);
+    const restarted = world.restart(() => fake.react(threadId, statementId, cai, '👍'));
+    await until(async () => fake.requests.some(reads) || null);
+    await new Promise((r) => setTimeout(r, 20));
+    fake.react(threadId, statementId, cai, '👍', true);
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await restarted;
+    await settle(world);
+    expect(await ratings(world, round.id)).toEqual({});
+  });
+
   it('keeps the time of a super reaction an older version stored under its plain emoji, so a later rating still wins', async () => {
     world = await startWorld();
     const { fake } = world;

@@ -244,6 +244,36 @@ describe('Slack catch-up after the bot was down', () => {
     ]);
   });
 
+  it('lets a reaction taken back while the catch-up reads the poll stay taken back', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
+    await s.settle();
+    const { statementTs, onStatement } = await closeToPoll(s);
+    const ratings = async () => {
+      const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
+      if (!poll) throw new Error('no poll');
+      return (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => r.participantId);
+    };
+    // U003 reacted while the bot was down; Slack's answer to the catch-up lists it, read
+    // before U003 took it back, and that removal reaches the bot while the answer is on its way.
+    const release = s.fake.hold((c) => c.method === 'reactions.get');
+    await s.restart(() => {
+      onStatement.find((r) => r.name === '+1')?.users.push('U003');
+    });
+    await s.fake.waitFor((c) => c.method === 'reactions.get');
+    await new Promise((r) => setTimeout(r, 20));
+    const eventTs = (Date.now() / 1000).toFixed(6);
+    await s.event({ ...reaction(s, 'U003', '+1', statementTs, true), event_ts: eventTs });
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await until(async () => s.log.lines.some((l) => l.message === 'caught up on a round'));
+    await s.settle();
+    expect(await ratings()).toEqual([]);
+  });
+
   it('logs a failing thread read and goes on serving events', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
