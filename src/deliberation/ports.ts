@@ -50,6 +50,12 @@ export interface PlatformPort {
   /** Posts the progress message, or edits it when `existing` is given. */
   upsertProgress(view: ProgressView, existing: MessageRef | null): Promise<MessageRef>;
   /**
+   * Takes down a progress message that turned out to be a second one (its poster lost the
+   * slot's lock while posting, and another posted the one now edited). A platform that
+   * cannot take a message back leaves it; one already gone is no error.
+   */
+  removeProgress(ref: MessageRef): Promise<void>;
+  /**
    * Posts the statement and adds the poll's reactions (or buttons). `onPosted` must be
    * awaited as soon as the message exists, before the reactions are added: members react
    * the moment they see it, and their ratings count only once the message is linked.

@@ -1,6 +1,6 @@
 import { errorMessage } from '../domain/errors.js';
 import type { Log } from '../domain/log.js';
-import type { Round } from '../domain/round.js';
+import type { MessageRef, Round } from '../domain/round.js';
 import { type Platform, placeName } from '../domain/scope.js';
 import type { PublishJob } from '../pipeline/payloads.js';
 import type { ScoreOutline } from '../store/polls.js';
@@ -139,24 +139,7 @@ function publishing(deps: PublisherDeps) {
         return;
       }
       case 'progress': {
-        const v = job.version;
-        const slot = `progress:${v}`;
-        // The view is read under the lock too: of two edits, the later holder shows the
-        // newer state, whatever order the jobs started in.
-        await messages.withSlotLock(round.scope, round.id, slot, async () => {
-          const current = await deps.store.rounds.require(job.scope, job.roundId);
-          const view = await progressView(deps, current, v);
-          const existing = await messages.slot(round.scope, round.id, slot);
-          const ref = await port.upsertProgress(view, existing);
-          if (!existing) {
-            await messages.link(
-              round.scope,
-              ref,
-              { roundId: round.id, kind: 'progress', version: v },
-              slot,
-            );
-          }
-        });
+        await publishProgress(deps, port, round, job.version);
         return;
       }
       case 'statement': {
@@ -235,6 +218,66 @@ function publishing(deps: PublisherDeps) {
       }
     }
   };
+}
+
+/** Passes of one progress job whose slot lock ran out under it, before the job fails. */
+const PROGRESS_PASSES = 3;
+
+/**
+ * Posts the progress message of version `v` once, then edits it. Each pass holds the
+ * slot's lock and reads the view under it: of two edits, the later holder shows the newer
+ * state, whatever order the jobs started in. A pass whose lock ran out (a pause longer
+ * than the lock's life, a Redis failover) may have raced another holder, so it runs again
+ * under the lock taken afresh: a message it posted but could not link is edited to the
+ * newest view and linked, or, when another was linked meanwhile, taken down.
+ */
+async function publishProgress(
+  deps: PublisherDeps,
+  port: PlatformPort,
+  round: Round,
+  v: number,
+): Promise<void> {
+  const { messages } = deps.store;
+  const slot = `progress:${v}`;
+  const role = { roundId: round.id, kind: 'progress' as const, version: v };
+  let unlinked: MessageRef | null = null;
+  for (let pass = 1; pass <= PROGRESS_PASSES; pass++) {
+    const settled = await messages.withSlotLock(round.scope, round.id, slot, async (lock) => {
+      const current = await deps.store.rounds.require(round.scope, round.id);
+      const view = await progressView(deps, current, v);
+      const existing = await messages.slot(round.scope, round.id, slot);
+      if (existing) {
+        await port.upsertProgress(view, existing);
+        if (unlinked) await removeExtraProgress(deps, port, round, unlinked);
+        unlinked = null;
+        // An edit sent after the lock ran out may have landed after a newer holder's.
+        return lock.held();
+      }
+      const posted = await port.upsertProgress(view, unlinked);
+      unlinked = (await lock.link(posted, role)) ? null : posted;
+      return unlinked === null;
+    });
+    if (settled) return;
+  }
+  if (unlinked) await removeExtraProgress(deps, port, round, unlinked);
+  throw new Error(`lost the lock of the ${slot} message ${PROGRESS_PASSES} times`);
+}
+
+/** Best effort: a second progress message left showing misleads, but blocks nothing. */
+async function removeExtraProgress(
+  deps: PublisherDeps,
+  port: PlatformPort,
+  round: Round,
+  ref: MessageRef,
+): Promise<void> {
+  try {
+    await port.removeProgress(ref);
+  } catch (error) {
+    deps.log.warn(
+      { roundId: round.id, scope: round.scope, err: errorMessage(error) },
+      'could not take down a second progress message',
+    );
+  }
 }
 
 /** "approval predicted for 4 of 6 members (llm-judge); 2 not predicted" */

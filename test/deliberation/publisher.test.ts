@@ -5,6 +5,8 @@ import type { ProgressView } from '../../src/deliberation/views.js';
 import type { MessageRef } from '../../src/domain/round.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import type { Generator } from '../../src/models/ports.js';
+import { Keys } from '../../src/store/keys.js';
+import { MessageRepository, type SlotLock } from '../../src/store/messages.js';
 import {
   type Harness,
   MODERATOR,
@@ -15,20 +17,34 @@ import {
   until,
 } from '../support/harness.js';
 
+interface ProgressLog {
+  posts: ProgressView[];
+  edits: ProgressView[];
+  /** What each message shows last, by message id. */
+  shown?: Map<string, ProgressView>;
+  removed?: string[];
+}
+
 /** A platform whose progress posts and edits take a while, as a rate-limited API would. */
-function slowPort(log: { posts: ProgressView[]; edits: ProgressView[] }): PlatformPort {
+function slowPort(log: ProgressLog, postMs = 30): PlatformPort {
   let id = 0;
-  const slow = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 30));
+  const slow = <T>(value: T, ms = 30) => new Promise<T>((r) => setTimeout(() => r(value), ms));
   const ref = (): MessageRef => ({ channelId: 'C1', messageId: `p${++id}`, threadId: null });
   return {
     postQuestion: async () => ref(),
     upsertProgress: async (view, existing) => {
       if (existing) {
         log.edits.push(view);
+        log.shown?.set(existing.messageId, view);
         return slow(existing);
       }
       log.posts.push(view);
-      return slow(ref());
+      const posted = ref();
+      log.shown?.set(posted.messageId, view);
+      return slow(posted, postMs);
+    },
+    removeProgress: async (removed) => {
+      log.removed?.push(removed.messageId);
     },
     postStatement: async (_view, onPosted) => {
       const r = ref();
@@ -85,6 +101,112 @@ describe('the publisher', () => {
     expect(log.posts).toHaveLength(1);
     expect(log.edits).toHaveLength(3);
     expect(log.edits.at(-1)?.summary).toBe('Done: the statement is below.');
+  });
+});
+
+/** The store's messages, with a slot lock that lasts `holdMs` instead of 30 s. */
+class ShortLivedLocks extends MessageRepository {
+  constructor(
+    redis: Harness['redis'],
+    prefix: string,
+    private readonly holdMs: number,
+  ) {
+    super(redis, new Keys(prefix));
+  }
+
+  override withSlotLock<T>(
+    scope: Parameters<MessageRepository['withSlotLock']>[0],
+    roundId: string,
+    slot: string,
+    work: (lock: SlotLock) => Promise<T>,
+  ): Promise<T> {
+    return super.withSlotLock(scope, roundId, slot, work, { holdMs: this.holdMs, pollMs: 5 });
+  }
+}
+
+describe('the progress message when a post outlasts the slot lock', () => {
+  let h: Harness;
+  let roundId: string;
+  beforeEach(async () => {
+    h = await startHarness();
+    const { round, thread } = await startRound(h);
+    roundId = round.id;
+    await postOpinions(h, thread.messageId);
+    await h.runtime.service.close({ scope: SCOPE, channelId: 'C1' }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await until(async () => {
+      const c = await h.runtime.queues
+        .publishQueue(SCOPE)
+        .getJobCounts('waiting', 'active', 'delayed');
+      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
+    });
+    // A fresh slot, so the publishers below start with no progress message.
+    await h.redis.hdel(messagesKey(), 'progress:1');
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  const messagesKey = () => `${h.prefix}:console.W1:round:${roundId}:messages`;
+  const job = () => ({
+    scope: SCOPE,
+    roundId,
+    kind: 'progress' as const,
+    version: 1,
+    text: null,
+  });
+  const publisherOn = (port: PlatformPort, holdMs: number) =>
+    createPublisher({
+      store: { ...h.runtime.store, messages: new ShortLivedLocks(h.redis, h.prefix, holdMs) },
+      service: h.runtime.service,
+      platforms: { console: port },
+      log: h.log,
+    });
+
+  it('posts one message when the first post takes several of the lock’s lives', async () => {
+    const log: ProgressLog = { posts: [], edits: [] };
+    // Each post takes 600 ms, the lock lives 150 ms: renewed, it outlasts the post.
+    const publish = publisherOn(slowPort(log, 600), 150);
+    await Promise.all([publish(job()), publish(job()), publish(job()), publish(job())]);
+    expect(log.posts).toHaveLength(1);
+    expect(log.edits).toHaveLength(3);
+    const linked = await h.runtime.store.messages.slot(SCOPE, roundId, 'progress:1');
+    expect(linked?.messageId).toBe('p1');
+  });
+
+  it('does not link a stale message over the one posted after its lock was lost', async () => {
+    const pollKey = `${h.prefix}:console.W1:round:${roundId}:poll:1`;
+    const lockKey = `${h.prefix}:console.W1:round:${roundId}:lock:progress:1`;
+    // The first job reads the run before the statement was chosen: two steps of three.
+    await h.redis.rename(pollKey, `${pollKey}:aside`);
+    const log: ProgressLog = { posts: [], edits: [], shown: new Map(), removed: [] };
+    const port = slowPort(log);
+    let second: Promise<void> = Promise.resolve();
+    const stalled: PlatformPort = {
+      ...port,
+      upsertProgress: async (view, existing) => {
+        if (existing || log.posts.length > 0) return port.upsertProgress(view, existing);
+        // While this post hangs, the lock is lost (a pause past its life, a failover), the
+        // run moves on, and another job posts the newer state and links it.
+        await h.redis.rename(`${pollKey}:aside`, pollKey);
+        await h.redis.del(lockKey);
+        second = publisherOn(port, 30_000)(job());
+        await second;
+        return port.upsertProgress(view, existing);
+      },
+    };
+    await publisherOn(stalled, 30_000)(job());
+    await second;
+    expect(log.posts.map((v) => v.summary)).toEqual([
+      'Done: the statement is below.',
+      'Working on it: 2 of 3 steps done.',
+    ]);
+    // The newer message stays linked and shows the latest state; the stale one is taken down.
+    const linked = await h.runtime.store.messages.slot(SCOPE, roundId, 'progress:1');
+    expect(linked?.messageId).toBe('p1');
+    expect(log.shown?.get('p1')?.summary).toBe('Done: the statement is below.');
+    expect(log.removed).toEqual(['p2']);
+    expect(await h.runtime.store.messages.lookup(SCOPE, 'C1', 'p2')).toBeNull();
   });
 });
 

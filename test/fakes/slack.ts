@@ -373,6 +373,8 @@ export class FakeSlack {
       }
       case 'chat.update':
         return { ok: true, channel: a.channel, ts: a.ts, text: a.text };
+      case 'chat.delete':
+        return { ok: true, channel: a.channel, ts: a.ts };
       case 'chat.postEphemeral':
         return { ok: true, message_ts: this.ts() };
       case 'reactions.add':

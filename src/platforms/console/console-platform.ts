@@ -143,6 +143,9 @@ export class ConsolePlatform implements PlatformPort {
     return existing;
   }
 
+  /** A terminal cannot take back a line: the newer state is printed after it anyway. */
+  async removeProgress(): Promise<void> {}
+
   async postStatement(
     view: StatementView,
     onPosted: (ref: MessageRef) => Promise<void>,

@@ -124,6 +124,14 @@ export class DiscordPlatform implements PlatformPort {
     return existing;
   }
 
+  async removeProgress(ref: MessageRef): Promise<void> {
+    try {
+      await this.rest.delete(Routes.channelMessage(ref.channelId, ref.messageId));
+    } catch (error) {
+      if (!isUnknownMessage(error)) throw error;
+    }
+  }
+
   async postStatement(
     view: StatementView,
     onPosted: (ref: MessageRef) => Promise<void>,

@@ -199,6 +199,16 @@ export class SlackPort implements PlatformPort {
     return existing;
   }
 
+  async removeProgress(ref: MessageRef): Promise<void> {
+    try {
+      await this.client.chat.delete({ channel: ref.channelId, ts: ref.messageId });
+    } catch (error) {
+      this.noteTokenRefused(error);
+      if (slackErrorCode(error) !== 'message_not_found') throw error;
+    }
+    this.lastEdit.delete(ref.messageId);
+  }
+
   /**
    * The job's own "job failed" lines only say `token_revoked`; the operator is told once,
    * at error level, what it means and what to do. The token itself is never logged.

@@ -145,3 +145,31 @@ describe('Discord REST: rate limits', () => {
     expect(nonces.slice(0, 6).every((n) => typeof n === 'string' && n.length <= 25)).toBe(true);
   });
 });
+
+describe('Discord REST: a second progress message', () => {
+  let fake: FakeDiscord;
+  let platform: DiscordPlatform;
+  beforeEach(async () => {
+    fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
+    platform = new DiscordPlatform(new REST({ api: fake.apiUrl }).setToken(TOKEN), silentLog);
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('is taken down, and one already gone is no error', async () => {
+    const view = {
+      ...header,
+      channelId: fake.channelId,
+      version: 1,
+      steps: [{ label: 'writing candidate statements', done: false }],
+      state: 'working' as const,
+      summary: 'Working on it: 0 of 1 steps done.',
+    };
+    const ref = await platform.upsertProgress(view, null);
+    expect(fake.messages.has(ref.messageId)).toBe(true);
+    await platform.removeProgress(ref);
+    expect(fake.messages.has(ref.messageId)).toBe(false);
+    await expect(platform.removeProgress(ref)).resolves.toBeUndefined();
+  });
+});
