@@ -130,6 +130,15 @@ export class DeliberationService {
     );
   }
 
+  /**
+   * True the first time a platform's delivery (a Discord interaction) reaches any process
+   * on this Redis. Two gateway sessions on one shard (a rolling deploy's old and new
+   * process) are both sent it, and only one may act on it: a start would open two rounds.
+   */
+  async firstDelivery(scope: Scope, deliveryId: string): Promise<boolean> {
+    return this.deps.store.events.firstSeen(scope, `delivery.${deliveryId}`);
+  }
+
   async start(command: StartCommand): Promise<Round> {
     if (!command.actor.mayStart) {
       throw new DomainError('forbidden', 'Only moderators may start a round in this workspace.');

@@ -973,9 +973,22 @@ export class FakeDiscord {
    * with no session on that shard (bot offline, or the shard run by no process) it is lost.
    */
   dispatch(t: string, d: Json): number {
+    if (t === 'INTERACTION_CREATE') this.interactionPayloads.set(String(d.id), d);
     if (this.kicked && 'guild_id' in d) return 0;
     const session = 'guild_id' in d ? this.session : (this.sessions.get(0) ?? null);
     return session ? this.send(session, t, d) : 0;
+  }
+
+  private readonly interactionPayloads = new Map<string, Json>();
+
+  /**
+   * Sends an interaction again, as Discord does to a second gateway session on the same
+   * shard (two processes, during a rolling deploy's overlap): the same id and token.
+   */
+  redeliverInteraction(id: string): number {
+    const payload = this.interactionPayloads.get(id);
+    if (!payload) throw new Error(`fake Discord: no interaction ${id}`);
+    return this.dispatch('INTERACTION_CREATE', payload);
   }
 
   private send(session: Session, t: string, d: Json): number {

@@ -62,6 +62,7 @@ export { DEFAULT_DEFER_AFTER_MS, OUTSIDE_GUILD_TEXT } from './interactions.js';
 export type DiscordService = PlatformService &
   Pick<
     DeliberationService,
+    | 'firstDelivery'
     | 'openRounds'
     | 'pollReactions'
     | 'threadDeleted'

@@ -18,8 +18,9 @@ import {
   PermissionFlagsBits,
 } from 'discord.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
+import type { DeliberationService } from '../../deliberation/service.js';
 import { repostText } from '../../deliberation/views.js';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
 import { BOT_PERMISSIONS } from './client.js';
@@ -40,6 +41,9 @@ import {
   statusEmbed,
 } from './render.js';
 
+/** What the interactions need of the service: a platform's calls, and one claim per delivery. */
+export type InteractionService = PlatformService & Pick<DeliberationService, 'firstDelivery'>;
+
 /** Leaves room for the round trip to Discord inside its 3 s. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
 
@@ -51,7 +55,7 @@ export const START_REFUSAL =
 const INTERNAL_ERROR_TEXT = 'Something went wrong on my side; please try again in a moment.';
 
 export interface InteractionsOptions {
-  service: PlatformService;
+  service: InteractionService;
   log: Log;
   /** Role ids or names whose members are moderators (besides Manage Server / Manage Messages). */
   moderatorRoles: readonly string[];
@@ -77,7 +81,7 @@ interface Answer {
 }
 
 export class Interactions {
-  private readonly service: PlatformService;
+  private readonly service: InteractionService;
   private readonly log: Log;
   private readonly moderatorRoles: string[];
   private readonly deferAfterMs: number;
@@ -102,12 +106,36 @@ export class Interactions {
     if (interaction.isButton() && button) {
       if (this.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return null;
       if (!this.seenInteractions.add(interaction.id)) return null;
-      return this.rateButton(interaction, button.kind, button.optionKey);
+      return this.once(interaction, () =>
+        this.rateButton(interaction, button.kind, button.optionKey),
+      );
     }
     if (!interaction.isChatInputCommand() || interaction.commandName !== COMMAND_NAME) return null;
     if (this.isReplay(`INTERACTION_CREATE:${interaction.id}`)) return null;
     if (!this.seenInteractions.add(interaction.id)) return null;
-    return this.command(interaction);
+    return this.once(interaction, () => this.command(interaction));
+  }
+
+  /**
+   * Runs `work` unless another process on this Redis took the interaction first (the
+   * service's `firstDelivery`); the one that did answers it. Redis out of reach: handled
+   * here, where the command itself then says what failed, rather than left unanswered.
+   */
+  private async once(interaction: Interaction, work: () => Promise<void>): Promise<void> {
+    if (interaction.inGuild()) {
+      const scope = { platform: 'discord' as const, workspaceId: interaction.guildId };
+      const first = await this.service
+        .firstDelivery(scope, `interaction.${interaction.id}`)
+        .catch((error: unknown) => {
+          this.log.warn(
+            { guildId: interaction.guildId, err: errorMessage(error) },
+            'could not check whether another process took this interaction; handling it here',
+          );
+          return true;
+        });
+      if (!first) return;
+    }
+    await work();
   }
 
   /**

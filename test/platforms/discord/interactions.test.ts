@@ -91,6 +91,42 @@ describe('Discord: slash commands', () => {
     expect(embedsOf(state.original)[0]?.title).toMatch(/^Round r/);
   });
 
+  it('acts once on an interaction that reaches a second process (a rolling deploy’s overlap)', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const id = fake.command('start', { question: 'Should we move to Leeds?' }, moderator);
+    await fake.answered(id);
+    await settle(world);
+    const open = () => world.runtime.store.rounds.openInChannel(world.scope, fake.channelId);
+    expect(await open()).toHaveLength(1);
+    // The new process has its own memory of what it saw: only Redis says it was taken.
+    await world.restart();
+    const answersBefore = fake.requests.filter((r) => r.path.includes(`/interactions/${id}/`));
+    fake.redeliverInteraction(id);
+    await settle(world);
+    expect(await open()).toHaveLength(1);
+    expect(fake.requests.filter((r) => r.path.includes(`/interactions/${id}/`))).toEqual(
+      answersBefore,
+    );
+  });
+
+  it('answers a command when it cannot ask Redis whether another process took it', async () => {
+    world = await startWorld({
+      wrap: (service) => ({
+        ...pick(service),
+        firstDelivery: async () => {
+          throw new Error('Connection is closed.');
+        },
+      }),
+    });
+    await startRound(world);
+    const state = await world.fake.answered(world.fake.command('status', {}, { user: ana }));
+    expect(embedsOf(state.original)[0]?.title).toMatch(/^Round r/);
+    expect(world.log.lines.map((l) => l.message)).toContain(
+      'could not check whether another process took this interaction; handling it here',
+    );
+  });
+
   it('answers a round option that cannot be an id in plain words, and reads one pasted with spaces or backticks', async () => {
     world = await startWorld();
     const { round } = await startRound(world);
@@ -527,6 +563,7 @@ function pick<T extends object>(service: T): T {
     'export',
     'exportWorkspace',
     'admitCommand',
+    'firstDelivery',
     'reply',
     'removeReply',
     'react',

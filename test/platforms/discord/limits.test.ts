@@ -23,6 +23,7 @@ function bound(service: DiscordService): DiscordService {
     export: service.export.bind(service),
     exportWorkspace: service.exportWorkspace.bind(service),
     admitCommand: service.admitCommand.bind(service),
+    firstDelivery: service.firstDelivery.bind(service),
     reply: service.reply.bind(service),
     removeReply: service.removeReply.bind(service),
     react: service.react.bind(service),
