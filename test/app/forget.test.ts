@@ -54,6 +54,13 @@ describe('npm run forget: a workspace’s data deleted, and nobody else’s', ()
     await ratedWorkspace(harness, SCOPE);
     const kept = await ratedWorkspace(harness, OTHER);
     await until(async () => (await harness.runtime.store.rounds.phaseCounts()).closed === 2);
+    // The last messages (results, progress) may still be going out, each under a slot lock
+    // key of its own: the snapshot is of the workspaces at rest.
+    const publish = harness.runtime.queues.publishQueue(SCOPE);
+    await until(async () => {
+      const counts = await publish.getJobCounts('active', 'waiting', 'delayed');
+      return (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
+    });
     const before = await keysOf(harness, SCOPE);
     const othersBefore = (await keysOf(harness, OTHER)).sort();
     expect(before.length).toBeGreaterThan(5);

@@ -33,6 +33,8 @@ const SCOPES_OF_METHOD: Record<string, readonly string[]> = {
   'chat.postMessage': ['chat:write'],
   'chat.postEphemeral': ['chat:write'],
   'chat.update': ['chat:write'],
+  // A second progress message, posted when a slot's lock was lost, is taken down.
+  'chat.delete': ['chat:write'],
   'conversations.info': ['channels:read', 'groups:read', 'im:read', 'mpim:read'],
   // The direct message a workspace export is sent in, where only the moderator sees it.
   'conversations.open': ['im:write'],
