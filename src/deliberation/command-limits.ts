@@ -29,7 +29,6 @@ export interface CommandRequest {
 export async function checkCommandLimits(
   deps: { store: Store; log: Log; limits: CommandLimits },
   request: CommandRequest,
-  now: number,
 ): Promise<void> {
   const { limits } = deps;
   const place = placeName(request.scope);
@@ -75,6 +74,5 @@ export async function checkCommandLimits(
     deps,
     { scope: request.scope, userId: request.userId, action: request.command },
     rates,
-    now,
   );
 }

@@ -29,16 +29,13 @@ export async function enforceRates(
   deps: { store: Store; log: Log },
   who: { scope: Scope; userId: string; action: string },
   rates: readonly Rate[],
-  now: number,
 ): Promise<void> {
   for (const rate of rates) {
     if (rate.max <= 0) continue;
-    const verdict = await deps.store.limits.hit(
-      who.scope,
-      rate.bucket,
-      { max: rate.max, windowSeconds: rate.windowSeconds },
-      now,
-    );
+    const verdict = await deps.store.limits.hit(who.scope, rate.bucket, {
+      max: rate.max,
+      windowSeconds: rate.windowSeconds,
+    });
     if (verdict.allowed) continue;
     deps.log.info(
       { scope: who.scope, userId: who.userId, retryAfterSeconds: verdict.retryAfterSeconds },

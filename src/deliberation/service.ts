@@ -126,7 +126,6 @@ export class DeliberationService {
     await checkCommandLimits(
       { ...this.deps, limits: this.deps.limits ?? DEFAULT_COMMAND_LIMITS },
       request,
-      this.deps.now(),
     );
   }
 
@@ -159,7 +158,6 @@ export class DeliberationService {
     await checkStartLimits(
       { ...this.deps, limits: this.deps.limits ?? DEFAULT_COMMAND_LIMITS },
       command,
-      now,
     );
     const round: Round = {
       id: this.deps.newId(),

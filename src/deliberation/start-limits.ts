@@ -27,7 +27,6 @@ export interface StartRequest {
 export async function checkStartLimits(
   deps: { store: Store; log: Log; limits: CommandLimits },
   command: StartRequest,
-  now: number,
 ): Promise<void> {
   const { store, log, limits } = deps;
   const place = placeName(command.scope);
@@ -66,6 +65,5 @@ export async function checkStartLimits(
           `This ${place} has started ${count(max, 'round')} in the past hour, the most allowed`,
       },
     ],
-    now,
   );
 }

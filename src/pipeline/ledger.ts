@@ -18,9 +18,8 @@ export function stageLedger(
   store: Store,
   job: StageJob,
   stage: 'generate' | 'score',
-  /** Key of the request window every worker on this Redis shares. */
+  /** Key of the request window every worker on this Redis shares (on Redis's clock). */
   requestWindowKey: string,
-  now: () => number = Date.now,
 ): CallLedger {
   const { scope, roundId } = job;
   const run = ledgerHolder(job, stage);
@@ -47,7 +46,6 @@ export function stageLedger(
           requestWindowKey,
           perMinute,
           MINUTE_MS,
-          now(),
           randomUUID(),
         );
         if (wait === 0) return;

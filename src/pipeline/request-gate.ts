@@ -3,15 +3,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { RequestGate } from '../models/llm/client.js';
 import { LuaScript } from '../store/script.js';
+import { clockArg, SHARED_NOW, type SharedClock } from '../store/shared-clock.js';
 
 /**
  * Takes a place when fewer than ARGV[3] unexpired leases exist. Leases are members of a
  * sorted set scored by their expiry, so a worker that dies holding places frees them
- * when its leases run out instead of shrinking the cap forever. Returns 1 when taken.
+ * when its leases run out instead of shrinking the cap forever. Expiries are Redis's
+ * time (see shared-clock.ts): a worker whose clock ran ahead took others' live leases
+ * for expired ones. Returns 1 when taken.
  */
 const TAKE = new LuaScript(
-  `
-local now = tonumber(ARGV[1])
+  `${SHARED_NOW}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
@@ -28,13 +30,22 @@ return 0
  * already expired may have been given to another process, and must not come back.
  */
 const RENEW = new LuaScript(
-  `
+  `${SHARED_NOW}
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3])
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
+`,
+  1,
+);
+
+/** Drops expired leases and counts the rest. */
+const COUNT = new LuaScript(
+  `${SHARED_NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
 `,
   1,
 );
@@ -51,7 +62,8 @@ export interface RedisRequestGateOptions {
   leaseMs: number;
   /** How often a waiter asks again. Only a process's own `LLM_CONCURRENCY` callers wait here. */
   pollMs?: number;
-  now?: () => number;
+  /** Tests only: stands in for Redis's clock, so that a lease expires without a wait. */
+  clock?: SharedClock;
 }
 
 /**
@@ -61,7 +73,6 @@ export interface RedisRequestGateOptions {
  */
 export class RedisRequestGate implements RequestGate {
   private readonly pollMs: number;
-  private readonly now: () => number;
 
   constructor(
     private readonly redis: Redis,
@@ -69,7 +80,6 @@ export class RedisRequestGate implements RequestGate {
     private readonly options: RedisRequestGateOptions,
   ) {
     this.pollMs = options.pollMs ?? 5;
-    this.now = options.now ?? Date.now;
   }
 
   async acquire(signal?: AbortSignal): Promise<() => Promise<void>> {
@@ -79,7 +89,7 @@ export class RedisRequestGate implements RequestGate {
       const taken = await TAKE.run(
         this.redis,
         this.key,
-        this.now(),
+        clockArg(this.options.clock),
         this.options.leaseMs,
         this.options.cap,
         id,
@@ -91,7 +101,8 @@ export class RedisRequestGate implements RequestGate {
         // another process take the place, and both requests then ran at once.
         const renew = setInterval(
           () => {
-            RENEW.run(this.redis, this.key, this.now(), this.options.leaseMs, id).catch(() => {
+            const now = clockArg(this.options.clock);
+            RENEW.run(this.redis, this.key, now, this.options.leaseMs, id).catch(() => {
               // Tried again on the next tick: the lease lasts leaseMs from the last
               // renewal that reached Redis, as a dead process's does from its last.
             });
@@ -113,7 +124,6 @@ export class RedisRequestGate implements RequestGate {
 
   /** Places taken right now (tests and the benchmark). */
   async inFlight(): Promise<number> {
-    await this.redis.zremrangebyscore(this.key, '-inf', this.now());
-    return this.redis.zcard(this.key);
+    return Number(await COUNT.run(this.redis, this.key, clockArg(this.options.clock)));
   }
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Scope } from '../domain/scope.js';
 import type { Keys } from './keys.js';
 import { LuaScript } from './script.js';
+import { clockArg, SHARED_NOW, type SharedClock } from './shared-clock.js';
 
 export interface LimitRule {
   /** How many actions the window allows. */
@@ -17,21 +18,23 @@ export interface LimitVerdict {
 }
 
 /**
- * KEYS[1]: the bucket's sorted set of actions by time. ARGV: now (ms), window (ms), max,
- * a unique member. Drops what left the window, then counts this action if there is room
- * (0), or says in how many ms the oldest one leaves (a refused action is not counted, so
- * asking again does not push the retry back).
+ * KEYS[1]: the bucket's sorted set of actions by time, Redis's (see shared-clock.ts).
+ * ARGV: the clock's stand-in (empty: Redis's), window (ms), max, a unique member. Drops
+ * what left the window, then counts this action if there is room (0), or says in how
+ * many ms the oldest one leaves (a refused action is not counted, so asking again does
+ * not push the retry back).
  */
 const HIT = new LuaScript(
-  `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+  `${SHARED_NOW}
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))
+return math.max(1, tonumber(oldest[2]) + window - now)
 `,
   1,
 );
@@ -47,21 +50,15 @@ export class RateLimiter {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Tests only: stands in for Redis's clock. */
+    private readonly clock?: SharedClock,
   ) {}
 
-  async hit(scope: Scope, bucket: string, rule: LimitRule, now: number): Promise<LimitVerdict> {
+  async hit(scope: Scope, bucket: string, rule: LimitRule): Promise<LimitVerdict> {
     const windowMs = rule.windowSeconds * 1000;
     const key = `${this.keys.tenant(scope)}:limit:${bucket}:sliding`;
-    const waitMs = Number(
-      await HIT.run(
-        this.redis,
-        key,
-        Math.floor(now),
-        windowMs,
-        rule.max,
-        `${Math.floor(now)}:${randomUUID()}`,
-      ),
-    );
+    const now = clockArg(this.clock);
+    const waitMs = Number(await HIT.run(this.redis, key, now, windowMs, rule.max, randomUUID()));
     if (waitMs === 0) return { allowed: true, retryAfterSeconds: 0 };
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }

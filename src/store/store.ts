@@ -8,6 +8,7 @@ import { PollRepository } from './polls.js';
 import { RateLimiter } from './rate-limits.js';
 import { RatingsMatrixRepository } from './ratings-matrix.js';
 import { RoundRepository } from './rounds.js';
+import type { SharedClock } from './shared-clock.js';
 import { UsageRepository } from './usage.js';
 
 /** Everything the bot keeps in Redis, under one key root. */
@@ -24,7 +25,8 @@ export interface Store {
   tenants: TenantEraser;
 }
 
-export function createStore(redis: Redis, root = 'dlb'): Store {
+/** `clock`, for tests only, stands in for Redis's in the shared rate windows. */
+export function createStore(redis: Redis, root = 'dlb', clock?: SharedClock): Store {
   const keys = new Keys(root);
   return {
     rounds: new RoundRepository(redis, keys),
@@ -32,8 +34,8 @@ export function createStore(redis: Redis, root = 'dlb'): Store {
     polls: new PollRepository(redis, keys),
     messages: new MessageRepository(redis, keys),
     events: new EventLog(redis, keys),
-    usage: new UsageRepository(redis, keys),
-    limits: new RateLimiter(redis, keys),
+    usage: new UsageRepository(redis, keys, clock),
+    limits: new RateLimiter(redis, keys, clock),
     ratingsMatrix: new RatingsMatrixRepository(redis, keys),
     tenants: new TenantEraser(redis, keys),
   };

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Scope } from '../domain/scope.js';
 import type { Keys } from './keys.js';
 import { LuaScript } from './script.js';
+import { clockArg, SHARED_NOW, type SharedClock } from './shared-clock.js';
 
 export interface StageUsage {
   calls: number;
@@ -55,12 +56,12 @@ return 1
 );
 
 /**
- * Sliding-window request log: at most ARGV[3] requests in any ARGV[2] ms. Returns 0 when
- * a slot was taken, else how many ms until the oldest request leaves the window.
+ * Sliding-window request log: at most ARGV[3] requests in any ARGV[2] ms, by Redis's
+ * time (see shared-clock.ts). Returns 0 when a slot was taken, else how many ms until
+ * the oldest request leaves the window.
  */
 const TAKE_SLOT = new LuaScript(
-  `
-local now = tonumber(ARGV[1])
+  `${SHARED_NOW}
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
@@ -83,6 +84,8 @@ export class UsageRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Tests only: stands in for Redis's clock in the request window. */
+    private readonly clock?: SharedClock,
   ) {}
 
   async add(scope: Scope, roundId: string, stage: string, usage: StageUsage): Promise<void> {
@@ -203,9 +206,9 @@ export class UsageRepository {
     key: string,
     perWindow: number,
     windowMs: number,
-    now: number,
     id: string,
   ): Promise<number> {
+    const now = clockArg(this.clock);
     const wait = await TAKE_SLOT.run(this.redis, key, now, windowMs, perWindow, id);
     return Number(wait);
   }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CommandRequest, DeliberationService } from '../../src/deliberation/service.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS } from '../../src/domain/limits.js';
 import type { Scope } from '../../src/domain/scope.js';
+import { createStore } from '../../src/store/store.js';
 import { type Harness, SCOPE, startHarness } from '../support/harness.js';
 import { refusal } from '../support/refusal.js';
 
@@ -21,7 +22,8 @@ const QUARTER_PAST = 3_600_000 * 500_000 + 10 * 60_000 + 15_000;
 
 function limited(h: Harness, limits: Partial<CommandLimits>, now: () => number) {
   return new DeliberationService({
-    store: h.runtime.store,
+    // The harness's store with `now` standing in for Redis's clock in the rate windows.
+    store: createStore(h.redis, h.prefix, now),
     queues: h.runtime.queues,
     log: h.log,
     now,
@@ -72,6 +74,35 @@ describe('limits on running commands', () => {
       /try again in 10 seconds\.$/,
     );
   });
+
+  it.each([
+    ['ahead', 120_000],
+    ['behind', -120_000],
+  ] as const)(
+    "counts a member's commands in one window with a bot process whose clock is two minutes %s",
+    async (_direction, offMs) => {
+      // Two bot processes on one Redis, each with its own clock; the store is the
+      // harness's, on Redis's clock.
+      const onProcess = (now: () => number) =>
+        new DeliberationService({
+          store: h.runtime.store,
+          queues: h.runtime.queues,
+          log: h.log,
+          now,
+          newId: () => 'unused',
+          newSeed: () => 1,
+          limits: { ...NONE, commandsPerMemberPerMinute: 1 },
+        });
+      await onProcess(() => Date.now() + offMs).admitCommand(request('ana'));
+      const error = await refusal(onProcess(Date.now).admitCommand(request('ana')));
+      expect(error.code).toBe('rate_limited');
+      // The first command leaves the window a minute after it came, whichever clock the
+      // process that counted it had (a window on that clock said 3 minutes, or let it in).
+      expect(error.message).toMatch(
+        / past minute, the most allowed; try again in (1 minute|\d+ seconds)\.$/,
+      );
+    },
+  );
 
   it('refuses a workspace past its commands a minute, whoever asks, and not another workspace', async () => {
     const service = limited(h, { commandsPerWorkspacePerMinute: 2 }, () => QUARTER_PAST);

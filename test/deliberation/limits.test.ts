@@ -3,6 +3,7 @@ import { DeliberationService } from '../../src/deliberation/service.js';
 import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../../src/domain/limits.js';
 import { TRUNCATION_NOTE } from '../../src/domain/opinion.js';
 import type { Scope } from '../../src/domain/scope.js';
+import { createStore } from '../../src/store/store.js';
 import {
   CHANNEL,
   type Harness,
@@ -14,11 +15,14 @@ import {
 } from '../support/harness.js';
 import { refusal } from '../support/refusal.js';
 
-/** The harness's store and queues behind a service with these start limits and this clock. */
+/**
+ * The harness's store and queues behind a service with these start limits and this clock,
+ * which stands in for Redis's in the rate windows too.
+ */
 function limited(h: Harness, starts: StartLimits, now: () => number) {
   let n = 0;
   return new DeliberationService({
-    store: h.runtime.store,
+    store: createStore(h.redis, h.prefix, now),
     queues: h.runtime.queues,
     log: h.log,
     now,

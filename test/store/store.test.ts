@@ -737,46 +737,47 @@ describe('rate limits', () => {
   const env = testRedis();
   it('allows max actions per window per bucket and workspace, then says when to retry', async () => {
     const redis = env.connect();
-    const store = createStore(redis, env.prefix);
+    let clock = 120_000; // start of a window
+    const store = createStore(redis, env.prefix, () => clock);
     const rule = { max: 2, windowSeconds: 60 };
-    const now = 120_000; // start of a window
-    expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
-    expect((await store.limits.hit(slack, 'start:U1', rule, now)).allowed).toBe(true);
-    expect(await store.limits.hit(slack, 'start:U1', rule, now + 15_000)).toEqual({
+    const start = clock;
+    expect((await store.limits.hit(slack, 'start:U1', rule)).allowed).toBe(true);
+    expect((await store.limits.hit(slack, 'start:U1', rule)).allowed).toBe(true);
+    clock = start + 15_000;
+    expect(await store.limits.hit(slack, 'start:U1', rule)).toEqual({
       allowed: false,
       retryAfterSeconds: 45,
     });
     // Another member, another workspace, the next window: fresh counters.
-    expect((await store.limits.hit(slack, 'start:U2', rule, now)).allowed).toBe(true);
-    expect((await store.limits.hit(discord, 'start:U1', rule, now)).allowed).toBe(true);
-    expect((await store.limits.hit(slack, 'start:U1', rule, now + 60_000)).allowed).toBe(true);
+    clock = start;
+    expect((await store.limits.hit(slack, 'start:U2', rule)).allowed).toBe(true);
+    expect((await store.limits.hit(discord, 'start:U1', rule)).allowed).toBe(true);
+    clock = start + 60_000;
+    expect((await store.limits.hit(slack, 'start:U1', rule)).allowed).toBe(true);
     await deletePrefix(redis, env.prefix);
     await redis.quit();
   });
 
   it('holds in any window, not per clock window: no double allowance across a boundary', async () => {
     const redis = env.connect();
-    const store = createStore(redis, env.prefix);
-    const rule = { max: 2, windowSeconds: 60 };
     const boundary = 3_600_000 * 500_000;
+    let clock = boundary;
+    const store = createStore(redis, env.prefix, () => clock);
+    const rule = { max: 2, windowSeconds: 60 };
+    const hitAt = (at: number) => {
+      clock = at;
+      return store.limits.hit(slack, 'start:U1', rule);
+    };
     // The last moment of one clock minute, then the first of the next.
-    expect((await store.limits.hit(slack, 'start:U1', rule, boundary - 1)).allowed).toBe(true);
-    expect((await store.limits.hit(slack, 'start:U1', rule, boundary - 1)).allowed).toBe(true);
-    expect(await store.limits.hit(slack, 'start:U1', rule, boundary + 1)).toEqual({
-      allowed: false,
-      retryAfterSeconds: 60,
-    });
+    expect((await hitAt(boundary - 1)).allowed).toBe(true);
+    expect((await hitAt(boundary - 1)).allowed).toBe(true);
+    expect(await hitAt(boundary + 1)).toEqual({ allowed: false, retryAfterSeconds: 60 });
     // Refused tries are not counted: the first two leave the window on time.
-    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 59_998)).allowed).toBe(
-      false,
-    );
-    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 59_999)).allowed).toBe(true);
+    expect((await hitAt(boundary + 59_998)).allowed).toBe(false);
+    expect((await hitAt(boundary + 59_999)).allowed).toBe(true);
     // Both left together, so there is room for one more, and then none until a minute on.
-    expect((await store.limits.hit(slack, 'start:U1', rule, boundary + 60_000)).allowed).toBe(true);
-    expect(await store.limits.hit(slack, 'start:U1', rule, boundary + 60_001)).toEqual({
-      allowed: false,
-      retryAfterSeconds: 60,
-    });
+    expect((await hitAt(boundary + 60_000)).allowed).toBe(true);
+    expect(await hitAt(boundary + 60_001)).toEqual({ allowed: false, retryAfterSeconds: 60 });
     await deletePrefix(redis, env.prefix);
     await redis.quit();
   });

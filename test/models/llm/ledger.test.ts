@@ -4,6 +4,7 @@ import type { Scope } from '../../../src/domain/scope.js';
 import { stageLedger } from '../../../src/pipeline/ledger.js';
 import { PipelineQueues } from '../../../src/pipeline/queues.js';
 import { createStore, type Store } from '../../../src/store/store.js';
+import { withClockOff } from '../../support/clock.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
 
 const SCOPE: Scope = { platform: 'console', workspaceId: 'W1' };
@@ -60,17 +61,45 @@ describe('the model ledger in Redis', () => {
 
   it('hands out at most N request slots per window to all callers together', async () => {
     const key = `${prefix}:model-requests`;
-    const now = 1_000_000;
+    const start = 1_000_000;
+    let clock = start;
+    const timed = createStore(redis, prefix, () => clock);
     const waits = await Promise.all(
-      Array.from({ length: 5 }, (_, i) =>
-        store.usage.takeRequestSlot(key, 3, 60_000, now + i, `id${i}`),
-      ),
+      Array.from({ length: 5 }, (_, i) => timed.usage.takeRequestSlot(key, 3, 60_000, `id${i}`)),
     );
     expect(waits.filter((w) => w === 0)).toHaveLength(3);
     expect(Math.min(...waits.filter((w) => w > 0))).toBeGreaterThan(59_000);
     // Once the oldest request leaves the window, a slot frees up.
-    expect(await store.usage.takeRequestSlot(key, 3, 60_000, now + 60_001, 'late')).toBe(0);
+    clock = start + 60_001;
+    expect(await timed.usage.takeRequestSlot(key, 3, 60_000, 'late')).toBe(0);
   });
+
+  it.each([
+    ['the one asking second', 'ahead', 0, 120_000],
+    ['the one that took the slot', 'behind', -120_000, 0],
+  ] as const)(
+    "counts one worker's request in the other's minute when %s runs two minutes %s",
+    async (_who, _direction, firstOffMs, secondOffMs) => {
+      const key = `${prefix}:bull:model-requests`;
+      const job = { scope: SCOPE, roundId: 'r3', version: 1, attempt: 1 };
+      await withClockOff(firstOffMs, () => stageLedger(store, job, 'generate', key).awaitSlot(1));
+      // The minute's one request is taken: the other worker waits, whatever its clock says.
+      const outcome = await withClockOff(secondOffMs, async () => {
+        const stop = new AbortController();
+        const timer = setTimeout(() => stop.abort(new Error('still waiting')), 200);
+        const second = stageLedger(store, { ...job, roundId: 'r4' }, 'score', key);
+        try {
+          await second.awaitSlot(1, stop.signal);
+          return 'slot taken';
+        } catch (error) {
+          return error instanceof Error ? error.message : String(error);
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+      expect(outcome).toBe('still waiting');
+    },
+  );
 
   it('gives a stage run its own memory of paid calls, and waits for a slot or an abort', async () => {
     const queues = new PipelineQueues(redis, {

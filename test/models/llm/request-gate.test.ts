@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createOpenAIClient, ModelClient } from '../../../src/models/llm/client.js';
 import { RedisRequestGate } from '../../../src/pipeline/request-gate.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
+import { withClockOff } from '../../support/clock.js';
 import { RecordingLog } from '../../support/harness.js';
 import { deletePrefix, testRedis } from '../../support/redis.js';
 import { MemoryLedger } from './support.js';
@@ -96,7 +97,7 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
         cap: 1,
         leaseMs: 100,
         pollMs: 1,
-        now: () => clock,
+        clock: () => clock,
       });
     // Never released, and its connection gone as with a crashed process: its lease is
     // no longer renewed.
@@ -136,6 +137,51 @@ describe('the global cap on model requests in flight (Redis lease semaphore)', (
     await releaseOther();
     await other.quit();
   });
+
+  /** LLM_TIMEOUT_MS 60 s + 5 s, as in production (src/app/llm-gate.ts). */
+  const PRODUCTION_LEASE_MS = 65_000;
+  /** More than a lease: by a clock this far ahead, a live lease looks long expired. */
+  const SKEW_MS = 120_000;
+
+  /** Whether `gate` admits a request within `ms` (its place then given back at once). */
+  async function admitsWithin(gate: RedisRequestGate, ms: number): Promise<boolean> {
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), ms);
+    try {
+      await (await gate.acquire(stop.signal))();
+      return true;
+    } catch (error) {
+      if (stop.signal.aborted) return false;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it.each([
+    ['the one asking second', 'ahead', 0, SKEW_MS],
+    ['the holder', 'behind', -SKEW_MS, 0],
+  ] as const)(
+    'gives no second place under a cap of 1 when %s runs two minutes %s',
+    async (_who, _direction, holderOffMs, askerOffMs) => {
+      const env = testRedis();
+      prefix = env.prefix;
+      redis = env.connect();
+      const other = env.connect();
+      const gateOn = (connection: Redis) =>
+        new RedisRequestGate(connection, `${prefix}:in-flight`, {
+          cap: 1,
+          leaseMs: PRODUCTION_LEASE_MS,
+          pollMs: 2,
+        });
+      const holder = redis;
+      const release = await withClockOff(holderOffMs, () => gateOn(holder).acquire());
+      expect(await withClockOff(askerOffMs, () => admitsWithin(gateOn(other), 200))).toBe(false);
+      await release();
+      expect(await admitsWithin(gateOn(other), 5_000)).toBe(true);
+      await other.quit();
+    },
+  );
 
   it('two processes whose requests wait longer than a lease for their rate slot still send one at a time', async () => {
     const env = testRedis();
