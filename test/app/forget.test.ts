@@ -5,7 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Scope } from '../../src/domain/scope.js';
 import { QUEUE_NAMES } from '../../src/pipeline/queues.js';
 import { finish, rate, roundToPoll } from '../deliberation/learning-support.js';
-import { type Harness, SCOPE, startHarness, until } from '../support/harness.js';
+import { type Harness, publishAtRest, SCOPE, startHarness, until } from '../support/harness.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
 
@@ -56,11 +56,7 @@ describe('npm run forget: a workspace’s data deleted, and nobody else’s', ()
     await until(async () => (await harness.runtime.store.rounds.phaseCounts()).closed === 2);
     // The last messages (results, progress) may still be going out, each under a slot lock
     // key of its own: the snapshot is of the workspaces at rest.
-    const publish = harness.runtime.queues.publishQueue(SCOPE);
-    await until(async () => {
-      const counts = await publish.getJobCounts('active', 'waiting', 'delayed');
-      return (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) === 0;
-    });
+    await publishAtRest(harness);
     const before = await keysOf(harness, SCOPE);
     const othersBefore = (await keysOf(harness, OTHER)).sort();
     expect(before.length).toBeGreaterThan(5);

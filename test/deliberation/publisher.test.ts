@@ -11,6 +11,7 @@ import {
   type Harness,
   MODERATOR,
   postOpinions,
+  publishAtRest,
   SCOPE,
   startHarness,
   startRound,
@@ -74,12 +75,7 @@ describe('the publisher', () => {
     await h.platform.waitFor('statement', round.id);
     // The run's own progress jobs may still be queued after the statement is out; let them
     // finish first, or one of them re-links the slot this test frees below.
-    await until(async () => {
-      const c = await h.runtime.queues
-        .publishQueue(SCOPE)
-        .getJobCounts('waiting', 'active', 'delayed');
-      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
-    });
+    await publishAtRest(h);
     // Every stage is done now; replay four progress jobs of that run at once elsewhere.
     const log = { posts: [] as ProgressView[], edits: [] as ProgressView[] };
     const publish = createPublisher({
@@ -134,12 +130,7 @@ describe('the progress message when a post outlasts the slot lock', () => {
     await postOpinions(h, thread.messageId);
     await h.runtime.service.close({ scope: SCOPE, channelId: 'C1' }, MODERATOR);
     await h.platform.waitFor('statement', round.id);
-    await until(async () => {
-      const c = await h.runtime.queues
-        .publishQueue(SCOPE)
-        .getJobCounts('waiting', 'active', 'delayed');
-      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
-    });
+    await publishAtRest(h);
     // A fresh slot, so the publishers below start with no progress message.
     await h.redis.hdel(messagesKey(), 'progress:1');
   });

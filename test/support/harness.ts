@@ -164,6 +164,15 @@ export async function roundInCritique(h: Harness) {
   return { round, thread, target, at };
 }
 
+/** Resolves once the scope's publish queue is at rest: nothing waiting, running or delayed. */
+export async function publishAtRest(h: Harness, scope: Scope = SCOPE): Promise<void> {
+  const queue = h.runtime.queues.publishQueue(scope);
+  await until(async () => {
+    const c = await queue.getJobCounts('waiting', 'active', 'delayed');
+    return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0;
+  });
+}
+
 export async function until<T>(
   probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   timeoutMs = 10_000,

@@ -35,6 +35,15 @@ async function closeToPoll(world: World, roundId: string, threadId: string): Pro
   return puts[0]?.path.split('/')[4] ?? '';
 }
 
+/** A round with ana's and ben's opinions, closed to its poll. */
+async function pollOfTwo(world: World) {
+  const { round, threadId } = await startRound(world);
+  world.fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
+  world.fake.say(threadId, ben, 'Five days; customers expect us.');
+  await settle(world);
+  return { round, threadId, statementId: await closeToPoll(world, round.id, threadId) };
+}
+
 const threadReads = (world: World, threadId: string) =>
   world.fake.requested('GET', new RegExp(`^/channels/${threadId}/messages$`));
 
@@ -134,11 +143,7 @@ describe('Discord: catching up on what happened while the bot was offline', () =
   it('lets a reaction taken back while the catch-up reads the poll stay taken back', async () => {
     world = await startWorld();
     const { fake } = world;
-    const { round, threadId } = await startRound(world);
-    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-    fake.say(threadId, ben, 'Five days; customers expect us.');
-    await settle(world);
-    const statementId = await closeToPoll(world, round.id, threadId);
+    const { round, threadId, statementId } = await pollOfTwo(world);
     await settle(world);
     // cai reacted while the bot was down. Discord's answer to the catch-up lists it, read
     // before cai took it back, and that removal reaches the bot while the answer is on its way.
@@ -160,11 +165,7 @@ describe('Discord: catching up on what happened while the bot was offline', () =
   it('keeps the time of a super reaction an older version stored under its plain emoji, so a later rating still wins', async () => {
     world = await startWorld();
     const { fake } = world;
-    const { round, threadId } = await startRound(world);
-    fake.say(threadId, ana, 'Four days, with a rota for Fridays.');
-    fake.say(threadId, ben, 'Five days; customers expect us.');
-    await settle(world);
-    const statementId = await closeToPoll(world, round.id, threadId);
+    const { round, threadId, statementId } = await pollOfTwo(world);
     // Before super reactions were told apart, ana's super 👍 was stored as a plain 👍.
     fake.superReactions.set(statementId, new Map([['👍', new Set([ana.id])]]));
     await world.runtime.service.react({

@@ -12,7 +12,7 @@ const header = {
   thread: null,
 };
 
-describe('Discord REST: rate limits', () => {
+describe('Discord REST', () => {
   let fake: FakeDiscord;
   let platform: DiscordPlatform;
   beforeEach(async () => {
@@ -144,20 +144,8 @@ describe('Discord REST: rate limits', () => {
       .map((c) => (c.body as { nonce?: string }).nonce);
     expect(nonces.slice(0, 6).every((n) => typeof n === 'string' && n.length <= 25)).toBe(true);
   });
-});
 
-describe('Discord REST: a second progress message', () => {
-  let fake: FakeDiscord;
-  let platform: DiscordPlatform;
-  beforeEach(async () => {
-    fake = await FakeDiscord.start({ token: TOKEN, applicationId: APPLICATION_ID });
-    platform = new DiscordPlatform(new REST({ api: fake.apiUrl }).setToken(TOKEN), silentLog);
-  });
-  afterEach(async () => {
-    await fake.close();
-  });
-
-  it('is taken down, and one already gone is no error', async () => {
+  it('takes a second progress message down, and one already gone is no error', async () => {
     const view = {
       ...header,
       channelId: fake.channelId,

@@ -21,6 +21,15 @@ async function opinionsOf(s: Stack, roundId: string): Promise<string[][]> {
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }
 
+/** The poll's ratings as [member, option], by member. */
+async function ratingsOf(s: Stack, roundId: string): Promise<string[][]> {
+  const poll = await s.runtime.store.polls.poll(SCOPE, roundId, 1);
+  if (!poll) throw new Error('no poll');
+  return (await s.runtime.store.polls.ratings(SCOPE, poll))
+    .map((r) => [r.participantId, r.optionKey])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}
+
 /** The service, whose `method` meets a Redis-side error on its first call only. */
 function failingOnce(real: DeliberationService, method: 'reply' | 'react'): DeliberationService {
   const inner = real[method].bind(real) as (event: never) => Promise<unknown>;
@@ -188,13 +197,7 @@ describe('Slack catch-up after the bot was down', () => {
     await live('U002', '-1');
     await live('U006', 'shrug');
     await s.settle();
-    const ratings = async () => {
-      const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
-      if (!poll) throw new Error('no poll');
-      return (await s.runtime.store.polls.ratings(SCOPE, poll))
-        .map((r) => [r.participantId, r.optionKey])
-        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-    };
+    const ratings = () => ratingsOf(s, round.id);
     expect(await ratings()).toEqual([
       ['U001', 'agree'],
       ['U002', 'disagree'],
@@ -252,11 +255,6 @@ describe('Slack catch-up after the bot was down', () => {
     await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
     await s.settle();
     const { statementTs, onStatement } = await closeToPoll(s);
-    const ratings = async () => {
-      const poll = await s.runtime.store.polls.poll(SCOPE, round.id, 1);
-      if (!poll) throw new Error('no poll');
-      return (await s.runtime.store.polls.ratings(SCOPE, poll)).map((r) => r.participantId);
-    };
     // U003 reacted while the bot was down; Slack's answer to the catch-up lists it, read
     // before U003 took it back, and that removal reaches the bot while the answer is on its way.
     const release = s.fake.hold((c) => c.method === 'reactions.get');
@@ -271,7 +269,7 @@ describe('Slack catch-up after the bot was down', () => {
     release();
     await until(async () => s.log.lines.some((l) => l.message === 'caught up on a round'));
     await s.settle();
-    expect(await ratings()).toEqual([]);
+    expect(await ratingsOf(s, round.id)).toEqual([]);
   });
 
   it('logs a failing thread read and goes on serving events', async () => {
