@@ -193,6 +193,42 @@ describe('Discord: catching up on what happened while the bot was offline', () =
     expect(await ratings(world, round.id)).toEqual({});
   });
 
+  it('reads back an edit to no words without a word to the member, however often it rereads', async () => {
+    world = await startWorld();
+    const { fake } = world;
+    const { round, threadId } = await startRound(world);
+    const anaReply = String(fake.say(threadId, ana, 'Four days, with a rota for Fridays.').id);
+    fake.say(threadId, ben, 'Five days; customers expect us.');
+    await settle(world);
+    const botPosts = () => fake.requested('POST', new RegExp(`^/channels/${threadId}/messages$`));
+    const before = botPosts().length;
+    // Live, this edit would be answered ("no words in it"); read back, it just counts.
+    await world.restart(() => fake.edit(anaReply, '👍 🎉'));
+    await settle(world);
+    expect((await opinions(world, round.id)).map((o) => o.participantId)).toEqual([ben.id]);
+    await world.restart();
+    await settle(world);
+    expect(botPosts()).toHaveLength(before);
+  });
+
+  it('keeps the ratings of members past the reactor pages it read (its cap)', async () => {
+    // One page of two users per emoji: most of the 👍 list goes unread at the restart.
+    world = await startWorld({ catchUpLimits: { pageSize: 2, reactionPages: 1 } });
+    const { fake } = world;
+    const { round, threadId, statementId } = await pollOfTwo(world);
+    const raters = [ana, ben, cai, dee, member('eve')];
+    for (const rater of raters) fake.react(threadId, statementId, rater, '👍');
+    await settle(world);
+    const all = Object.fromEntries(raters.map((r) => [r.id, 'agree']));
+    expect(await ratings(world, round.id)).toEqual(all);
+    await world.restart();
+    await settle(world);
+    // Unread is not gone: every rating stands, and the reread says it stopped short.
+    expect(await ratings(world, round.id)).toEqual(all);
+    const report = world.log.lines.find((l) => l.message === 'caught up on a round');
+    expect(report?.fields).toMatchObject({ capped: true, ratingsRemoved: 0 });
+  });
+
   it('removes no super reaction of an emoji it did not read (its cap)', async () => {
     world = await startWorld({ catchUpLimits: { reactionEmojis: 1 } });
     const { fake } = world;

@@ -272,6 +272,31 @@ describe('Slack catch-up after the bot was down', () => {
     expect(await ratingsOf(s, round.id)).toEqual([]);
   });
 
+  it('leaves a poll finished while the catch-up reads it as its results say, quietly', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    const thread = openThread(s, questionTs);
+    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
+    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
+    await s.settle();
+    const { onStatement } = await closeToPoll(s);
+    // U003's reaction while the bot was down is read back only after the moderator finished.
+    const release = s.fake.hold((c) => c.method === 'reactions.get');
+    await s.restart(() => {
+      onStatement.find((r) => r.name === '+1')?.users.push('U003');
+    });
+    await s.fake.waitFor((c) => c.method === 'reactions.get');
+    await s.command('UMOD', 'finish');
+    await until(
+      async () => (await s.runtime.store.rounds.require(SCOPE, round.id)).phase === 'closed',
+    );
+    release();
+    await until(async () => s.log.lines.some((l) => l.message === 'caught up on a round'));
+    await s.settle();
+    expect(await ratingsOf(s, round.id)).toEqual([]);
+    expect(s.log.lines.filter((l) => l.message.startsWith('could not catch up'))).toEqual([]);
+  });
+
   it('logs a failing thread read and goes on serving events', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);

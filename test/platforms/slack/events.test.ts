@@ -57,6 +57,20 @@ describe('Slack events', () => {
     expect(s.fake.calls.filter((c) => c.method === 'chat.postEphemeral')).toEqual([]);
   });
 
+  it('drops a message event whose fields are not what Slack sends, and goes on with the next', async () => {
+    s = await startStack();
+    const { round, questionTs } = await startRound(s);
+    // A ts that is no Slack timestamp, a text that is no string: not a reply to store.
+    await s.event(message(s, 'U001', 'A reply with a broken ts.', questionTs, { ts: 'soon' }));
+    await s.event({ ...message(s, 'U002', 'x', questionTs), text: { rich: true } });
+    await s.event({ ...message(s, 'U004', 'A reply in no channel.', questionTs), channel: '' });
+    await s.event(message(s, 'U003', 'A reply as Slack sends it.', questionTs));
+    await s.settle();
+    expect((await opinions(s, round.id)).map((o) => o.participantId)).toEqual(['U003']);
+    // Dropped at the door: not taken for a failure to handle (which rereads every round).
+    expect(s.log.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+
   it('takes a reply of mentions alone for no opinion, and keeps mentions in one as @id', async () => {
     s = await startStack();
     const { round, questionTs } = await startRound(s);
