@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Config, ConfigSchema, loadConfig } from '../../src/app/config.js';
+import { type Config, ConfigError, ConfigSchema, loadConfig } from '../../src/app/config.js';
 import { DiscordEnvSchema } from '../../src/app/discord-config.js';
 import { SlackEnvSchema } from '../../src/app/slack-config.js';
 
@@ -113,6 +113,29 @@ describe('REDIS_URL', () => {
       /REDIS_URL: not a URL ioredis can read/,
     );
   });
+});
+
+describe('RUN_WORKERS', () => {
+  // The README: `true`/`false` or `1`/`0`, true when unset (empty is unset, as for every setting).
+  it.each([
+    [undefined, true],
+    ['', true],
+    ['true', true],
+    ['1', true],
+    ['false', false],
+    ['0', false],
+  ])('reads %j as %s', (value, runs) => {
+    const env = value === undefined ? {} : { RUN_WORKERS: value };
+    expect(loadConfig(env).RUN_WORKERS).toBe(runs);
+  });
+
+  it.each(['yes', 'on', 'TRUE', 'no'])(
+    'refuses %j at start, naming the variable, rather than run with no workers',
+    (value) => {
+      expect(() => loadConfig({ RUN_WORKERS: value })).toThrow(ConfigError);
+      expect(refusalOf({ RUN_WORKERS: value })).toMatch(/^\s+RUN_WORKERS: /m);
+    },
+  );
 });
 
 describe('the Ollama profile, as documented', () => {

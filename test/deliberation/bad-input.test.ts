@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResultsView } from '../../src/deliberation/views.js';
+import { LIMITS } from '../../src/domain/limits.js';
 import { renderResults } from '../../src/platforms/console/render.js';
 import { resultsEmbed } from '../../src/platforms/discord/render.js';
 import { resultsBlocks, resultsMessage } from '../../src/platforms/slack/blocks.js';
@@ -64,6 +65,24 @@ describe("issue 7's bad input", () => {
       // A RegExp inside toMatchObject matches any value (it has no keys to compare).
       message: typeof message === 'string' ? message : expect.stringMatching(message),
     });
+  });
+
+  it('extends by at most a week at the service itself, whatever a client sends', async () => {
+    // Slack's parser and Discord's registered maximum check first; an old registration or
+    // a hand-written client does not, and the service is the last guard.
+    const { round } = await startRound(h);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await expect(
+      h.runtime.service.extend(target, MODERATOR, LIMITS.maxMinutes + 1),
+    ).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: `Extend by a whole number of minutes from 1 to ${LIMITS.maxMinutes}; got ${LIMITS.maxMinutes + 1}.`,
+    });
+    expect((await h.runtime.store.rounds.require(SCOPE, round.id)).deadline).toBeNull();
+    const before = Date.now();
+    const moved = await h.runtime.service.extend(target, MODERATOR, LIMITS.maxMinutes);
+    expect(moved.deadline).toBeGreaterThanOrEqual(before + LIMITS.maxMinutes * 60_000);
+    expect(moved.deadline).toBeLessThanOrEqual(Date.now() + LIMITS.maxMinutes * 60_000);
   });
 
   it('says how to start a round in words true on every platform when the channel has none', async () => {

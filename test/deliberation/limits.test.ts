@@ -162,6 +162,33 @@ describe('limits on starting rounds and on text sizes', () => {
     expect(stored?.length).toBeLessThan(LIMITS.replyMaxChars + 200);
   });
 
+  it('keeps an opinion of exactly the limit whole and silent, and cuts one character more with a notice', async () => {
+    const { round, thread } = await startRound(h);
+    const max = LIMITS.opinionMaxChars;
+    const reply = (userId: string, text: string) =>
+      h.runtime.service.reply({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        threadRootId: thread.messageId,
+        messageId: `m-${userId}`,
+        userId,
+        text,
+        at: 1,
+      });
+    const atLimit = await reply('ana', 'a'.repeat(max));
+    expect(atLimit).toMatchObject({ status: 'recorded', notice: null });
+    const over = await reply('ben', 'b'.repeat(max + 1));
+    expect(over).toMatchObject({
+      status: 'recorded',
+      notice: `Your opinion is ${max + 1} characters; only the first ${max} are used.`,
+    });
+    const opinions = await h.runtime.store.contributions.list(SCOPE, round.id, 'opinion', 0);
+    const of = (id: string) => opinions.find((o) => o.participantId === id);
+    expect(of('ana')).toMatchObject({ text: 'a'.repeat(max), truncated: false });
+    expect(of('ben')).toMatchObject({ truncated: true, originalLength: max + 1 });
+    expect(of('ben')?.text.length).toBeLessThanOrEqual(max);
+  });
+
   it('counts at most repliesPerMember replies of one member, says so, and frees a place when one goes', async () => {
     const { round, thread } = await startRound(h);
     const reply = (userId: string, messageId: string, text: string, at: number) =>

@@ -5,6 +5,7 @@ import { assertTransition } from '../../src/domain/phase.js';
 import type { Poll } from '../../src/domain/rating.js';
 import type { Round } from '../../src/domain/round.js';
 import type { Scope } from '../../src/domain/scope.js';
+import { Keys } from '../../src/store/keys.js';
 import { createStore, type Store } from '../../src/store/store.js';
 import { deletePrefix, testRedis } from '../support/redis.js';
 import { storedRound } from '../support/rounds.js';
@@ -471,6 +472,14 @@ describe('store', () => {
     expect(await store.events.firstSeen(slack, 'Ev1')).toBe(true);
     expect(await store.events.firstSeen(slack, 'Ev1')).toBe(false);
     expect(await store.events.firstSeen(discord, 'Ev1')).toBe(true);
+  });
+
+  it('remembers an event id for a day, past the retries of Slack (minutes) and Discord resumes', async () => {
+    expect(await store.events.firstSeen(slack, 'Ev-day')).toBe(true);
+    // Redis's clock cannot be moved on: the key's own expiry is what says how long.
+    const ttl = await redis.ttl(new Keys(env.prefix).event(slack, 'Ev-day'));
+    expect(ttl).toBeGreaterThan(23 * 3600);
+    expect(ttl).toBeLessThanOrEqual(24 * 3600);
   });
 
   it('maps platform messages to rounds and rounds to their messages', async () => {

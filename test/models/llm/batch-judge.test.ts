@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LlmJudgeRewardModel, memberBatches } from '../../../src/models/llm/judge.js';
-import { type ChatBody, FakeOpenAI } from '../../fakes/openai.js';
+import {
+  batchJudgeReply,
+  type ChatBody,
+  chatJson,
+  FakeOpenAI,
+  type FakeReply,
+} from '../../fakes/openai.js';
 import { RecordingLog } from '../../support/harness.js';
 import { largeGroupChat, syntheticOpinions } from './large-groups.js';
 import { candidate, clientFor, MemoryLedger, QUESTION } from './support.js';
@@ -112,6 +118,35 @@ describe('the judge in batches of members (LLM_JUDGE_BATCH)', () => {
     }
     // A burnout member prefers the burnout statement (themes rotate with the member index).
     expect(result.matrix.approvals[0]?.[0]).toBeGreaterThan(result.matrix.approvals[1]?.[0] ?? 1);
+  });
+
+  it('retries a batch answer with a rating of 8 on the 7-point scale, never an approval over 1', async () => {
+    const model = await judge(12);
+    const server = fake as FakeOpenAI;
+    // The first batch's answer rates its last member's letter A 8; the rest are as usual.
+    let first = true;
+    server.onChat = (body: ChatBody): FakeReply => {
+      const reply = batchJudgeReply(body);
+      if (!first || reply.kind !== 'chat') return reply;
+      first = false;
+      const { ratings } = JSON.parse(reply.content) as {
+        ratings: Record<string, Record<string, number>>;
+      };
+      const last = Object.keys(ratings).at(-1) as string;
+      return chatJson({ ratings: { ...ratings, [last]: { ...ratings[last], A: 8 } } });
+    };
+    // 16 members, 8 in flight: 8 calls of 2 members, and the bad one once more.
+    const participants = syntheticOpinions(16);
+    const result = await model.predict({
+      question: QUESTION,
+      participants,
+      candidates: CANDIDATES,
+      seed: 1,
+    });
+    const approvals = result.matrix.approvals.flat();
+    expect(approvals.every((v) => v !== null && v >= 0)).toBe(true);
+    expect(Math.max(...(approvals as number[]))).toBeLessThanOrEqual(1);
+    expect(server.chatBodies('approval_ratings_batch')).toHaveLength(9);
   });
 
   it('a batch whose call fails leaves only its own members unpredicted', async () => {

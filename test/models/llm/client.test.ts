@@ -177,6 +177,10 @@ describe('ModelClient against the fake server', () => {
     ],
     ['a malformed response body', { kind: 'malformed' }, /unreadable response/],
     ['a 500', { kind: 'error', status: 500 }, /answered 500/],
+    // A request timeout and a conflict, as proxies and local servers send them: worth a
+    // retry, as in the OpenAI SDK's own rule (which ours replaces: its retries are off).
+    ['a 408', { kind: 'error', status: 408 }, /answered 408/],
+    ['a 409', { kind: 'error', status: 409 }, /answered 409/],
   ] as const)('retries %s, then gives up with the reason', async (_, bad, reason) => {
     const { client } = clientFor(fake, { maxRetries: 1 });
     fake.script('test_answer', bad);
@@ -355,6 +359,29 @@ describe('ModelClient against the fake server', () => {
     expect(fake.embeddingBodies()).toEqual([
       { model: 'emb', input: ['a', 'b', 'c'], encoding_format: 'float' },
     ]);
+  });
+
+  it('ignores an embedding whose index is past the texts sent, keeping one vector per text', async () => {
+    const { client } = clientFor(fake, { maxRetries: 1 });
+    // The fake numbers its vectors 0, 1, 2: one more than the two texts.
+    fake.script('embeddings', {
+      kind: 'embeddings',
+      vectors: [
+        [1, 0],
+        [0, 1],
+        [0.5, 0.5],
+      ],
+    });
+    const outcome = await client.embed('emb', ['a', 'b'], undefined, undefined);
+    expect(outcome).toMatchObject({
+      ok: true,
+      value: [
+        [1, 0],
+        [0, 1],
+      ],
+      tries: 1,
+    });
+    expect(outcome.ok && outcome.value).toHaveLength(2);
   });
 
   it.each([

@@ -129,6 +129,25 @@ describe('LlmGenerator', () => {
     expect(fake.chatBodies()).toHaveLength(2 + 4 + 2);
   });
 
+  it('holds a statement to the word budget exactly: one word over is retried, the budget itself kept', async () => {
+    const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
+    const g = generator({ maxRetries: 1 }, 20);
+    fake.script(
+      'consensus_statement',
+      chatJson({ statement: words(21) }),
+      chatJson({ statement: words(20) }),
+    );
+    const result = await g.generate(input({ k: 1 }));
+    expect(result.candidates.map((c) => c.text)).toEqual([words(20)]);
+    expect(fake.chatBodies()).toHaveLength(2);
+
+    // With no retry left, the 21 words are dropped, and the note says why.
+    fake.script('consensus_statement', chatJson({ statement: words(21) }));
+    const dropped = await generator({ maxRetries: 0 }, 20).generate(input({ k: 2 }));
+    expect(dropped.candidates).toHaveLength(1);
+    expect(dropped.notes.join(' ')).toMatch(/21 words, over the budget of 20/);
+  });
+
   it('retries a 500 and a timeout like unusable output', async () => {
     const { client } = clientFor(fake, { maxRetries: 2 }, 200);
     const g = new LlmGenerator({ client, model: 'gen-model', log: new RecordingLog() });

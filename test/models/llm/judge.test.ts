@@ -98,6 +98,8 @@ describe('LlmJudgeRewardModel', () => {
     ['ratings for a letter that was not shown', (b) => withRatings(b, { Z: 4 })],
     ['a missing letter', (b) => withRatings(b, { E: undefined })],
     ['a rating off the scale', (b) => withRatings(b, { A: 9 })],
+    // One above the 7-point scale: taken, it would be an approval of 7/6.
+    ['a rating of 8', (b) => withRatings(b, { A: 8 })],
     ['a rating that is not a whole number', (b) => withRatings(b, { B: 4.5 })],
     ['non-JSON', () => ({ kind: 'chat', content: 'A: 5, B: 3' })],
     ['a persistent 500', () => ({ kind: 'error', status: 503 })],
