@@ -172,6 +172,12 @@ export function progressText(view: ProgressView): string {
 /** At most this many members are listed by name; the rest are counted. */
 const LISTED_MEMBERS = 12;
 
+/** Names up to LISTED_MEMBERS, then how many more: a large tie would fill the field. */
+function clipNames(names: readonly string[]): string {
+  if (names.length <= LISTED_MEMBERS) return names.join(', ');
+  return `${names.slice(0, LISTED_MEMBERS).join(', ')} and ${names.length - LISTED_MEMBERS} more`;
+}
+
 function predictedLines(view: StatementView): string {
   const rated = view.predicted.filter((p) => p.approval !== null);
   if (rated.length === 0) return 'No predictions.';
@@ -187,11 +193,16 @@ function predictedLines(view: StatementView): string {
 }
 
 export function statementEmbed(view: StatementView): APIEmbed {
-  const least = view.predicted.filter((p) => p.approval !== null).at(-1);
+  // As Slack says it: the method names the candidates it chose from, and every member tied
+  // at the lowest prediction is named, not one of them.
+  const predicted = view.predicted.flatMap((p) => (p.approval === null ? [] : [p.approval]));
+  const lowest = predicted.length > 0 ? Math.min(...predicted) : null;
+  const worst = view.predicted.filter((p) => p.approval !== null && p.approval === lowest);
   const how = [
-    view.method,
-    `Chosen from ${view.considered.length} candidate${view.considered.length === 1 ? '' : 's'}; approvals predicted by ${view.model}.`,
-    least ? `Served least: ${mention(least.participantId)} (${percent(least.approval)}).` : '',
+    `${view.method} Approvals predicted by ${view.model}.`,
+    lowest === null
+      ? ''
+      : `Least served: ${clipNames(worst.map((p) => mention(p.participantId)))} (${percent(lowest)}). What would make it work for them?`,
   ]
     .filter(Boolean)
     .join(' ');
@@ -202,7 +213,8 @@ export function statementEmbed(view: StatementView): APIEmbed {
     fields: [
       field('Round', `${view.roundId} · ${inert(view.question)}`),
       field('How it was chosen', how),
-      field('Predicted approval', predictedLines(view)),
+      // An anonymous round's predictions are withheld, not missing: no field at all.
+      ...(view.anonymous ? [] : [field('Predicted approval', predictedLines(view))]),
       ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
       field(
         'Rate it',

@@ -114,6 +114,44 @@ describe('Discord embeds stay inside Discord limits', () => {
   });
 });
 
+describe('the Discord statement post says how it was chosen as Slack does', () => {
+  const view = {
+    roundId: 'r1',
+    channelId: 'c',
+    question: 'Q?',
+    thread: null,
+    version: 1,
+    anonymous: false,
+    buttons: false,
+    statement: 'We try four days for three months.',
+    options: pollOptions('approval3'),
+    method:
+      'Chosen from 8 candidates by egalitarian welfare (the least-served member’s predicted approval).',
+    predicted: [
+      { participantId: '111', approval: 0.88 },
+      { participantId: '222', approval: 1 / 3 },
+      { participantId: '333', approval: 1 / 3 },
+    ],
+    considered: [],
+    model: 'lexical-tfidf',
+    notes: [],
+  };
+  const field = (embed: ReturnType<typeof statementEmbed>, name: string) =>
+    embed.fields?.find((f) => f.name === name)?.value;
+
+  it('once, naming every member tied at the lowest prediction', () => {
+    const how = field(statementEmbed(view), 'How it was chosen') ?? '';
+    expect(how.match(/Chosen from 8 candidates/g)).toHaveLength(1);
+    expect(how).toContain('Least served: <@222>, <@333> (33%).');
+  });
+
+  it('in an anonymous round, leaves the withheld predictions out rather than saying there are none', () => {
+    const embed = statementEmbed({ ...view, anonymous: true, predicted: [] });
+    expect(field(embed, 'Predicted approval')).toBeUndefined();
+    expect(field(embed, 'How it was chosen')).not.toMatch(/Least served/);
+  });
+});
+
 describe('members’ masked links are not posted as the bot’s links', () => {
   // Two links on one line: discord.js's escapeMaskedLink would escape only the first.
   const spoof =
