@@ -98,14 +98,22 @@ export interface PollReactions {
  * so an adapter can answer the member there: a reaction event does not say where it is.
  */
 export class PollClosedError extends DomainError {
+  /**
+   * `newer`: the version that replaced the rated one, while the round goes on; the member
+   * is pointed to it rather than left thinking that rating is over.
+   */
   constructor(
     readonly thread: MessageRef | null,
     source: ReactionEvent['source'] = 'reaction',
+    newer: { rated: number; current: number } | null = null,
   ) {
     // Said to the member who rated: a click on a button is not a reaction.
+    const what = source === 'button' ? 'click' : 'reaction';
     super(
       'poll_closed',
-      `This poll is closed; your ${source === 'button' ? 'click' : 'reaction'} was not counted.`,
+      newer
+        ? `Version ${newer.rated} of this statement was replaced by version ${newer.current}, so your ${what} was not counted: rate version ${newer.current} in this thread.`
+        : `This poll is closed; your ${what} was not counted.`,
     );
   }
 }
@@ -369,7 +377,12 @@ async function applyReaction(store: Store, event: ReactionEvent): Promise<RatedP
     round.version === role.version &&
     (round.phase === 'polling' || round.phase === 'critiquing');
   if (!open) {
-    throw new PollClosedError(round.questionRef, event.source);
+    const replaced = round.version > role.version && !isTerminal(round.phase);
+    throw new PollClosedError(
+      round.questionRef,
+      event.source,
+      replaced ? { rated: role.version, current: round.version } : null,
+    );
   }
   const participantId = ratingIdOf(round, event.userId);
   const variant = event.variant ?? event.optionKey;

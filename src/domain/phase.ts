@@ -38,7 +38,7 @@ const DESCRIPTIONS: Record<RoundPhase, string> = {
   revising: 'revising the statement',
   closed: 'finished',
   cancelled: 'cancelled',
-  failed: 'failed',
+  failed: 'stopped by an error',
 };
 
 export function describePhase(phase: RoundPhase): string {

@@ -67,7 +67,7 @@ describe('critique and revision', () => {
     const candidates = await store.polls.candidates(SCOPE, round.id, 2);
     expect(candidates?.candidates.some((c) => c.source === 'revision')).toBe(true);
 
-    // Ratings on the first version's poll are closed now.
+    // Ratings on the first version's poll are closed now; the member is sent to the second.
     await expect(
       service.react({
         scope: SCOPE,
@@ -78,7 +78,11 @@ describe('critique and revision', () => {
         at: 99,
         removed: false,
       }),
-    ).rejects.toMatchObject({ code: 'poll_closed' });
+    ).rejects.toMatchObject({
+      code: 'poll_closed',
+      message:
+        'Version 1 of this statement was replaced by version 2, so your reaction was not counted: rate version 2 in this thread.',
+    });
     await service.react({
       scope: SCOPE,
       channelId: CHANNEL,
