@@ -42,6 +42,7 @@ import { type RoundExport, roundExport } from './round-export.js';
 import * as roundViews from './round-views.js';
 import { checkStartLimits } from './start-limits.js';
 import {
+  deadlineMissedNotice,
   headerOf,
   type NoticeView,
   type ResultsView,
@@ -905,11 +906,26 @@ export class DeliberationService {
           roundId: round.id,
           kind: 'notice',
           version: round.version,
-          text: error.message,
+          text:
+            error.code === 'not_enough_opinions' ? await this.deadlineMissed(round) : error.message,
         },
         `deadline-${job.phase}-v${job.version}-${round.deadline ?? 0}`,
       );
     }
+  }
+
+  /** What the thread is told when a set's deadline passed with too little in it to close. */
+  private async deadlineMissed(round: Round): Promise<string> {
+    if (round.phase === 'critiquing') return deadlineMissedNotice({ kind: 'critique' });
+    const needed = LIMITS.minOpinionsToClose;
+    const opinions = await this.deps.store.contributions.countAuthors(
+      round.scope,
+      round.id,
+      'opinion',
+      0,
+      needed,
+    );
+    return deadlineMissedNotice({ kind: 'opinion', opinions, needed });
   }
 
   /**

@@ -166,6 +166,37 @@ export function quoted(text: string): string {
   return `(“${text.replace(/<(?=[@#!])/g, '<\u200B')}”)`;
 }
 
+/**
+ * Said in the thread when a set's deadline passed without enough in it to close on
+ * (`opinions` of the `needed`; critiques: none). The deadline is gone, so the thread is
+ * told who can move the round on, and how.
+ */
+export function deadlineMissedNotice(
+  set: { kind: 'critique' } | { kind: 'opinion'; opinions: number; needed: number },
+): string {
+  const next =
+    'a moderator (or the member who started the round) can then run `/consensus close`, ' +
+    'or `/consensus extend <minutes>` to set a new deadline';
+  if (set.kind === 'critique') {
+    return `Critiques were due by now, but none came in. They stay open with no deadline: reply in this thread to say what the statement misses; ${next}, or \`/consensus finish\` to end the round on the statement as it is.`;
+  }
+  const have = `${set.opinions} opinion${set.opinions === 1 ? '' : 's'}`;
+  return `Opinions were due by now, but the round has ${have} and needs at least ${set.needed} to find common ground. It stays open with no deadline: reply in this thread with your opinion; once there are enough, ${next}.`;
+}
+
+/**
+ * What follows the critiques, said with the invitation to write them: nothing is revised
+ * until they close, and a moderator closes them when no deadline does. `when` writes a
+ * time the way the platform shows it.
+ */
+export function critiqueNext(deadline: number | null, when: (at: number) => string): string {
+  const closes =
+    deadline === null
+      ? 'When a moderator closes critiques (`/consensus close`)'
+      : `When critiques close ${when(deadline)} (or sooner, with a moderator's \`/consensus close\`)`;
+  return `${closes}, a revised statement is written from everyone's opinions and critiques and put to a new poll. Until then, ratings of this statement still count.`;
+}
+
 /** Where a round still open lives, for what its starter is told about its channel. */
 export function openRoundIn(round: Pick<Round, 'id' | 'question' | 'channelId'>): string {
   return `<#${round.channelId}>, where round \`${round.id}\` ${quoted(round.question)} is still open`;

@@ -402,9 +402,33 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     );
     await job?.changeDelay(0);
     const notice = await h.platform.waitFor('notice', round.id);
-    expect(notice.text).toMatch(/needs at least 2/);
+    // Said to the thread, where no member can close: what happened, and who moves it on.
+    expect(notice.text).toContain(
+      'Opinions were due by now, but the round has 1 opinion and needs at least 2 to find common ground. It stays open with no deadline: reply in this thread with your opinion; once there are enough, a moderator (or the member who started the round) can then run `/consensus close`, or `/consensus extend <minutes>` to set a new deadline.',
+    );
     const after = await h.runtime.store.rounds.require(SCOPE, round.id);
     expect(after).toMatchObject({ phase: 'collecting', deadline: null });
+  });
+
+  it('says so at the critique deadline when no critique came in, and who can go on', async () => {
+    const { round, thread } = await startRound(h, 'Lunch together on Fridays?', { minutes: 1 });
+    await addOpinions(thread.messageId, ['ana', 'ben']);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await h.runtime.service.critique({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    const job = await h.runtime.queues.deadline.getJob(
+      `deadline-console.W1-${round.id}-critiquing-v1`,
+    );
+    await job?.changeDelay(0);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(
+      /Critiques were due by now, but none came in\. They stay open with no deadline/,
+    );
+    expect(notice.text).toContain('`/consensus finish` to end the round on the statement as it is');
+    expect(await h.runtime.store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'critiquing',
+      deadline: null,
+    });
   });
 
   it('extends a phase: the deadline moves, the delayed job with it', async () => {

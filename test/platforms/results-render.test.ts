@@ -2,8 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { ResultsView, StatusView } from '../../src/deliberation/views.js';
 import { concealed, endorsement, pollResults } from '../../src/domain/results.js';
 import { renderResults } from '../../src/platforms/console/render.js';
-import { resultsEmbed, statusEmbed } from '../../src/platforms/discord/render.js';
-import { resultsBlocks, resultsMessage, statusText } from '../../src/platforms/slack/blocks.js';
+import {
+  critiqueInviteText,
+  resultsEmbed,
+  statusEmbed,
+} from '../../src/platforms/discord/render.js';
+import {
+  critiqueInviteMessage,
+  resultsBlocks,
+  resultsMessage,
+  statusText,
+} from '../../src/platforms/slack/blocks.js';
 
 /** The same results, rendered by every adapter: a hidden round and a turnout verdict. */
 const results = pollResults({
@@ -283,5 +292,36 @@ describe('endorsement', () => {
       welfare: 'utilitarian',
     });
     expect(endorsement(against, 1)).toBe('not endorsed');
+  });
+});
+
+describe('the critique invitation, on both platforms, says what follows and when', () => {
+  const invite = (deadline: number | null) => ({
+    roundId: 'r1',
+    channelId: 'C1',
+    question: 'Q?',
+    thread: null,
+    version: 1,
+    statement: 'We try four days for three months.',
+    deadline,
+  });
+  const slack = (deadline: number | null) =>
+    JSON.stringify(critiqueInviteMessage(invite(deadline)));
+
+  it('with no deadline, that a moderator closes the critiques: nothing follows on its own', () => {
+    for (const text of [slack(null), critiqueInviteText(invite(null))]) {
+      expect(text).toContain(
+        'When a moderator closes critiques (`/consensus close`), a revised statement',
+      );
+      expect(text).toContain('ratings of this statement still count');
+      expect(text).not.toMatch(/revised statement follows/);
+    }
+  });
+
+  it('with a deadline, when they close, each platform writing the time its own way', () => {
+    const at = Date.UTC(2026, 11, 4, 20, 0);
+    expect(slack(at)).toContain(`When critiques close <!date^${at / 1000}^`);
+    expect(critiqueInviteText(invite(at))).toContain(`When critiques close <t:${at / 1000}:`);
+    expect(critiqueInviteText(invite(at))).toContain('or sooner, with a moderator');
   });
 });

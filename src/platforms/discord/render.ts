@@ -15,7 +15,12 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { hiddenNote, openRoundIn, unusedCritiquesNote } from '../../deliberation/views.js';
+import {
+  critiqueNext,
+  hiddenNote,
+  openRoundIn,
+  unusedCritiquesNote,
+} from '../../deliberation/views.js';
 import { wholeEnd } from '../../domain/limits.js';
 import type { Round } from '../../domain/round.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
@@ -237,13 +242,12 @@ export function inert(text: string): string {
 }
 
 export function critiqueInviteText(view: CritiqueInviteView): string {
-  const closes = view.deadline === null ? '' : ` Critiques close ${timestamp(view.deadline)}.`;
   const quoted = clip(inert(view.statement), 1500)
     .split('\n')
     .map((l) => `> ${l}`)
     .join('\n');
   return clip(
-    `✍️ **What does this statement miss?** Reply in this thread with a critique; a revised statement follows.${closes}\n${quoted}`,
+    `✍️ **What does this statement miss?** Reply in this thread with a critique. ${critiqueNext(view.deadline, timestamp)}\n${quoted}`,
     CONTENT_MAX,
   );
 }

@@ -9,7 +9,7 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
+import { critiqueNext, hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
@@ -164,17 +164,14 @@ export function statementMessage(view: StatementView): SlackMessage {
 }
 
 export function critiqueInviteMessage(view: CritiqueInviteView): SlackMessage {
-  const closes =
-    view.deadline === null ? [] : [context(`Critiques close ${slackDate(view.deadline)}.`)];
   return {
     text: 'What does the statement miss? Reply in this thread with your critique.',
     blocks: [
       section(
-        ':pencil2: *What does this statement miss?* Reply in this thread with your critique; ' +
-          'a revised statement is written from everyone’s opinions and critiques.',
+        ':pencil2: *What does this statement miss?* Reply in this thread with your critique.',
       ),
       ...sections(escapeText(view.statement)),
-      ...closes,
+      context(critiqueNext(view.deadline, slackDate)),
     ],
   };
 }
