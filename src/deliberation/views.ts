@@ -1,6 +1,6 @@
 import type { Candidate } from '../domain/candidate.js';
 import type { RoundPhase } from '../domain/phase.js';
-import type { PollOption } from '../domain/poll-scale.js';
+import { optionLabel, type PollOption } from '../domain/poll-scale.js';
 import type { Endorsement, PollResults } from '../domain/results.js';
 import type { MessageRef, Round } from '../domain/round.js';
 import type { ThreadGone } from './ports.js';
@@ -195,6 +195,19 @@ export function critiqueNext(deadline: number | null, when: (at: number) => stri
       ? 'When a moderator closes critiques (`/consensus close`)'
       : `When critiques close ${when(deadline)} (or sooner, with a moderator's \`/consensus close\`)`;
   return `${closes}, a revised statement is written from everyone's opinions and critiques and put to a new poll. Until then, ratings of this statement still count.`;
+}
+
+/** What a hidden round's poll keeps back, and what its results show once it is finished. */
+export const HIDDEN_TALLY =
+  'the tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest';
+
+/** What a member is told after a rating button's click: "anonymous" only when it is. */
+export function ratedNote(kind: 'anonymous' | 'hidden' | null, optionKey: string): string {
+  const label = optionLabel(optionKey);
+  if (kind === 'anonymous')
+    return `Your anonymous rating: ${label}. Click another button to change it.`;
+  const hidden = kind === 'hidden' ? ` The ${HIDDEN_TALLY.replace(/^the /, '')}.` : '';
+  return `Your rating: ${label}.${hidden} Click another button to change it.`;
 }
 
 /** Where a round still open lives, for what its starter is told about its channel. */

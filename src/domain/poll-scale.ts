@@ -35,6 +35,15 @@ export function optionFor(scale: PollScale, key: string): PollOption | undefined
   return SCALES[scale].find((o) => o.key === key);
 }
 
+/** An option's label in whichever scale has its key (keys are unique across scales). */
+export function optionLabel(key: string): string {
+  for (const scale of PollScaleSchema.options) {
+    const option = optionFor(scale, key);
+    if (option) return option.label;
+  }
+  return key;
+}
+
 /** The option whose approval is nearest to `approval` (for simulated members). */
 export function nearestOption(scale: PollScale, approval: number): PollOption {
   let best = SCALES[scale][0] as PollOption;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ResultsView, StatusView } from '../../src/deliberation/views.js';
+import { type ResultsView, ratedNote, type StatusView } from '../../src/deliberation/views.js';
 import { concealed, endorsement, pollResults } from '../../src/domain/results.js';
 import { renderResults } from '../../src/platforms/console/render.js';
 import {
@@ -323,5 +323,17 @@ describe('the critique invitation, on both platforms, says what follows and when
     expect(slack(at)).toContain(`When critiques close <!date^${at / 1000}^`);
     expect(critiqueInviteText(invite(at))).toContain(`When critiques close <t:${at / 1000}:`);
     expect(critiqueInviteText(invite(at))).toContain('or sooner, with a moderator');
+  });
+});
+
+describe('what a member is told after clicking a rating button', () => {
+  it('names the option as the poll does on both platforms, and what a hidden round shows later', () => {
+    expect(ratedNote(null, '5')).toBe('Your rating: 5/7. Click another button to change it.');
+    expect(ratedNote('anonymous', 'agree')).toBe(
+      'Your anonymous rating: agree. Click another button to change it.',
+    );
+    expect(ratedNote('hidden', 'disagree')).toMatch(
+      /^Your rating: disagree\. The tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest\./,
+    );
   });
 });

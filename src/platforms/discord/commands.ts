@@ -116,7 +116,11 @@ export function consensusCommand(): RESTPostAPIChatInputApplicationCommandsJSONB
             .setDescription('Rate with buttons; ratings and results never show who'),
         )
         .addBooleanOption((o) =>
-          o.setName('hidden').setDescription('Hide the results until the round is finished'),
+          o
+            .setName('hidden')
+            .setDescription(
+              'Hide the tally until the round is finished (ratings are not anonymous)',
+            ),
         )
         .addIntegerOption((o) =>
           o

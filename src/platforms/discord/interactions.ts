@@ -19,7 +19,7 @@ import {
 } from 'discord.js';
 import type { Actor, PlatformService } from '../../deliberation/ports.js';
 import type { DeliberationService } from '../../deliberation/service.js';
-import { repostText } from '../../deliberation/views.js';
+import { ratedNote, repostText } from '../../deliberation/views.js';
 import { DomainError, errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
 import type { Scope } from '../../domain/scope.js';
@@ -166,7 +166,7 @@ export class Interactions {
         ephemeral: true,
         content:
           outcome.status === 'recorded'
-            ? ratedText(kind, optionKey)
+            ? ratedNote(kind, optionKey)
             : 'That button is not a rating in an open poll.',
       };
     });
@@ -452,17 +452,6 @@ export class Interactions {
       'To export one round, give its id, or run the command in its channel.'
     );
   }
-}
-
-/** What a member sees after clicking a rating button; never "anonymous" unless it is. */
-function ratedText(kind: RateButtonKind | null, optionKey: string): string {
-  if (kind === 'anonymous') {
-    return `Your anonymous rating: ${optionKey}. Click another button to change it.`;
-  }
-  if (kind === 'hidden') {
-    return `Your rating: ${optionKey}. The tally stays hidden until the round is finished; click another button to change it.`;
-  }
-  return `Your rating: ${optionKey}. Click another button to change it.`;
 }
 
 function roleIdsOf(member: GuildMember | APIInteractionGuildMember | null): string[] {

@@ -17,6 +17,7 @@ import type {
 } from '../../deliberation/views.js';
 import {
   critiqueNext,
+  HIDDEN_TALLY,
   hiddenNote,
   openRoundIn,
   unusedCritiquesNote,
@@ -224,7 +225,7 @@ export function statementEmbed(view: StatementView): APIEmbed {
       field(
         'Rate it',
         view.buttons
-          ? `${pollLegend(view.options)}\nClick a button below: ${view.anonymous ? 'your rating is anonymous' : 'the tally stays hidden until the round is finished'}, and a new click replaces it.`
+          ? `${pollLegend(view.options)}\nClick a button below: ${view.anonymous ? 'your rating is anonymous, and a new click replaces it' : `${HIDDEN_TALLY}. A new click replaces your rating`}.`
           : `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
       ),
     ],

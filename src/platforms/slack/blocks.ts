@@ -9,7 +9,12 @@ import type {
   StatementView,
   StatusView,
 } from '../../deliberation/views.js';
-import { critiqueNext, hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
+import {
+  critiqueNext,
+  HIDDEN_TALLY,
+  hiddenNote,
+  unusedCritiquesNote,
+} from '../../deliberation/views.js';
 import { LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
@@ -135,7 +140,7 @@ export function statementMessage(view: StatementView): SlackMessage {
       section(
         view.anonymous
           ? '*Rate it* with a button: your rating is anonymous, and a new click replaces it.'
-          : '*Rate it* with a button: the tally stays hidden until the round is finished, and a new click replaces your rating.',
+          : `*Rate it* with a button: ${HIDDEN_TALLY}. A new click replaces your rating.`,
       ),
       {
         type: 'actions',

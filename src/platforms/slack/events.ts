@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { tellRoundGone } from '../../deliberation/round-gone.js';
 import { PollClosedError, type ReplyEvent } from '../../deliberation/service.js';
-import { openRoundIn } from '../../deliberation/views.js';
+import { openRoundIn, ratedNote } from '../../deliberation/views.js';
 import { DomainError, errorMessage } from '../../domain/errors.js';
 import type { Log } from '../../domain/log.js';
-import { optionFor, PollScaleSchema } from '../../domain/poll-scale.js';
 import type { Round } from '../../domain/round.js';
 import type { Scope } from '../../domain/scope.js';
 import { RATE_HIDDEN_BLOCK_ID } from './blocks.js';
@@ -278,13 +277,6 @@ function clickTime(actionTs: string | undefined): number {
 }
 
 /** An option's label ("agree", "3/7") from its key; the keys of the scales do not overlap. */
-function labelOf(optionKey: string): string {
-  for (const scale of PollScaleSchema.options) {
-    const option = optionFor(scale, optionKey);
-    if (option) return option.label;
-  }
-  return optionKey;
-}
 
 /**
  * A click on the button of an anonymous or hidden poll (block_actions): the member's
@@ -318,9 +310,7 @@ export async function onRateAction(
       await deps.port.tell(
         channel.id,
         user.id,
-        hidden
-          ? `Your rating: ${labelOf(optionKey)}. The tally stays hidden until the round is finished; click another button to change it.`
-          : `Your anonymous rating: ${labelOf(optionKey)}. Click another button to change it.`,
+        ratedNote(hidden ? 'hidden' : 'anonymous', optionKey),
         thread,
       );
     }

@@ -187,7 +187,9 @@ describe('Discord: a hidden round', () => {
       'consensus:rate:hidden:disagree',
     ]);
     const rateIt = embedsOf(statement.body)[0]?.fields?.find((f) => f.name === 'Rate it')?.value;
-    expect(rateIt).toContain('the tally stays hidden until the round is finished');
+    expect(rateIt).toContain(
+      'the tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest',
+    );
     expect(rateIt).not.toMatch(/anonymous/i);
     const statementId = idOf(statement.response);
     await until(
@@ -204,7 +206,7 @@ describe('Discord: a hidden round', () => {
     expect(Number(answer.original?.flags) & 64).toBe(64);
     const text = String(answer.original?.content);
     expect(text).toBe(
-      'Your rating: disagree. The tally stays hidden until the round is finished; click another button to change it.',
+      'Your rating: disagree. The tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest. Click another button to change it.',
     );
     await settle(world);
     const poll = await world.runtime.store.polls.poll(world.scope, round.id, 1);

@@ -53,7 +53,9 @@ describe('a hidden round on Slack', () => {
     const actions = blocks.find((b) => b.type === 'actions');
     expect(actions?.block_id).toBe('consensus_rate_hidden');
     expect(actions?.elements?.map((e) => e.value)).toEqual(['agree', 'unsure', 'disagree']);
-    expect(JSON.stringify(blocks)).toContain('the tally stays hidden until the round is finished');
+    expect(JSON.stringify(blocks)).toContain(
+      'the tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest',
+    );
     expect(JSON.stringify(blocks)).not.toContain('anonymous');
     await s.settle();
     expect(fake.ok('reactions.add')).toEqual([]);
@@ -79,7 +81,7 @@ describe('a hidden round on Slack', () => {
       channel: CHANNEL,
       user: 'U001',
       thread_ts: questionTs,
-      text: 'Your rating: agree. The tally stays hidden until the round is finished; click another button to change it.',
+      text: 'Your rating: agree. The tally stays hidden until the round is finished; the results then show it, and name the members who rated lowest. Click another button to change it.',
     });
     expect(told.map((t) => t.user)).toEqual(['U001', 'U002', 'U002']);
     for (const t of told) expect(String(t.text)).not.toContain('anonymous');
