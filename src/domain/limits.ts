@@ -77,6 +77,17 @@ export function clip(text: string, max: number): string {
   return `${text.slice(0, wholeEnd(text, Math.max(0, max - 1))).trimEnd()}…`;
 }
 
+/**
+ * As `clip`, but at the end of a word when one ends in the last fifth: text shown in part
+ * (a statement in the results) reads as words, not as a word cut in two.
+ */
+export function clipWords(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = wholeEnd(text, Math.max(0, max - 1));
+  const space = text.lastIndexOf(' ', end);
+  return `${text.slice(0, space > end * 0.8 ? space : end).trimEnd()}…`;
+}
+
 /** "3 minutes", "1 minute", "45 seconds": how long a member has to wait, in words. */
 export function describeWait(seconds: number): string {
   if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;

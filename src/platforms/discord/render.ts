@@ -22,7 +22,7 @@ import {
   openRoundIn,
   unusedCritiquesNote,
 } from '../../deliberation/views.js';
-import { wholeEnd } from '../../domain/limits.js';
+import { clipWords, wholeEnd } from '../../domain/limits.js';
 import type { Round } from '../../domain/round.js';
 import { emojiFor, pollLegend, scaleReactions } from './emoji.js';
 
@@ -270,14 +270,14 @@ export function resultsEmbed(view: ResultsView): APIEmbed {
     if (view.hidden) {
       return field(
         `Version ${version}`,
-        `> ${clip(inert(statement).replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
+        `> ${clipWords(inert(statement).replace(/\s+/g, ' '), 300)}\n${results.ratingCount} rating${results.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}\n${coverage}`,
       );
     }
     const counts = results.distribution
       .map((d) => `${emojiFor(d.key)} ${d.label} **${d.count}**`)
       .join(' · ');
     const lines = [
-      `> ${clip(inert(statement).replace(/\s+/g, ' '), 300)}`,
+      `> ${clipWords(inert(statement).replace(/\s+/g, ' '), 300)}`,
       coverage,
       // Zero counts and "n/a" alone read like a glitch; say plainly that nobody rated.
       results.ratingCount === 0 ? `${counts}\nNo ratings were given for this version.` : counts,

@@ -15,21 +15,13 @@ import {
   hiddenNote,
   unusedCritiquesNote,
 } from '../../deliberation/views.js';
-import { LIMITS } from '../../domain/limits.js';
+import { clipWords, LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
 import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { emojiFor } from './emoji.js';
-import {
-  chunk,
-  escapeKeepingMentions,
-  escapeText,
-  mention,
-  percent,
-  shorten,
-  slackDate,
-} from './text.js';
+import { chunk, escapeKeepingMentions, escapeText, mention, percent, slackDate } from './text.js';
 
 type Block = types.KnownBlock;
 
@@ -217,7 +209,7 @@ export function resultsBlocks(view: ResultsView): Block[] {
   const who = (ids: readonly string[]) =>
     view.anonymous ? members(ids.length) : ids.map(mention).join(', ');
   const head: Block[] = [
-    section(`:bar_chart: *Results:* ${escapeText(shorten(view.question, 300))}`),
+    section(`:bar_chart: *Results:* ${escapeText(clipWords(view.question, 300))}`),
   ];
   if (view.versions.length === 0) {
     head.push(section('No statement was put to the vote in this round.'));
@@ -227,14 +219,14 @@ export function resultsBlocks(view: ResultsView): Block[] {
       if (view.hidden) {
         return sections(
           [
-            `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
+            `*Version ${version}:* ${escapeText(clipWords(statement, 500))}`,
             `Approval predicted for ${members(r.predictedCount)}; ` +
               `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} so far. ${hiddenNote(view.phase)}`,
           ].join('\n'),
         );
       }
       const lines = [
-        `*Version ${version}:* ${escapeText(shorten(statement, 500))}`,
+        `*Version ${version}:* ${escapeText(clipWords(statement, 500))}`,
         `${r.ratingCount} rating${r.ratingCount === 1 ? '' : 's'} (${members(view.participants)} gave opinions)`,
         // How far the model's picture of the group reaches, beside how many answered for themselves.
         `Approval predicted for ${members(r.predictedCount)}, rated by ${r.ratingCount}`,
@@ -349,7 +341,7 @@ export function noticeMessage(view: NoticeView): SlackMessage {
 
 export function statusText(view: StatusView): string {
   const lines = [
-    `Round \`${view.roundId}\`: ${escapeText(shorten(view.question, 300))}`,
+    `Round \`${view.roundId}\`: ${escapeText(clipWords(view.question, 300))}`,
     `It is ${view.phaseText}: ${view.opinions} opinion${view.opinions === 1 ? '' : 's'}` +
       (view.version > 0
         ? `, statement version ${view.version}, ${view.ratings} rating${view.ratings === 1 ? '' : 's'}`

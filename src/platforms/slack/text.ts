@@ -106,8 +106,3 @@ export function chunk(text: string, max: number): string[] {
   pieces.push(rest);
   return pieces;
 }
-
-/** `text` cut to at most `max` characters with an ellipsis, never inside a character. */
-export function shorten(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, wholeEnd(text, max - 1)).trimEnd()}…`;
-}

@@ -51,9 +51,11 @@ describe('long texts with emoji on Slack', () => {
     );
     await s.settle();
     const header = strings(results.args.blocks).find((t) => t.startsWith(':bar_chart:'));
-    expect(header).toBe(`:bar_chart: *Results:* ${question.slice(0, 298).trimEnd()}…`);
+    // Cut at the last word's end before the emoji, and so not through it either.
+    const cut = `${question.slice(0, question.lastIndexOf(' ', 298)).trimEnd()}…`;
+    expect(header).toBe(`:bar_chart: *Results:* ${cut}`);
     const status = s.fake.calls.filter((c) => c.method === 'respond').map((c) => c.args);
-    expect(strings(status).join('\n')).toContain(`${question.slice(0, 298).trimEnd()}…`);
+    expect(strings(status).join('\n')).toContain(cut);
     for (const call of s.fake.calls) {
       for (const text of strings(call.args)) expect(text).not.toMatch(HALF_A_CHARACTER);
     }
