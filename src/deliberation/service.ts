@@ -8,7 +8,7 @@
  */
 import type { z } from 'zod';
 import { DomainError, errorMessage } from '../domain/errors.js';
-import { type CommandLimits, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
+import { type CommandLimits, clipWords, DEFAULT_COMMAND_LIMITS, LIMITS } from '../domain/limits.js';
 import type { Log } from '../domain/log.js';
 import { assertTransition, describePhase, isTerminal, type RoundPhase } from '../domain/phase.js';
 import type { Poll, Rating } from '../domain/rating.js';
@@ -45,6 +45,7 @@ import {
   deadlineMissedNotice,
   headerOf,
   type NoticeView,
+  quoted,
   type ResultsView,
   type StatementView,
   type StatusView,
@@ -1057,7 +1058,7 @@ export class DeliberationService {
     if (open.length > 1) {
       throw new DomainError(
         'invalid_input',
-        `This channel has ${open.length} open rounds (${open.map((r) => r.id).join(', ')}); ${howToNameOne(target.scope)}`,
+        `This channel has ${open.length} open rounds: ${openRoundsList(open)}. ${howToNameOne(target.scope)}`,
       );
     }
     return open[0] as Round;
@@ -1113,10 +1114,18 @@ function requireUnmoved(round: Round, expected: ExpectedState | undefined): void
  * ranges; a hand-written client does not), in words: "candidates takes at most 16."
  */
 /** How a member names one round of several: Discord takes it as an option, Slack as a word. */
+/** Ids alone mean nothing to the moderator who must pick one: each with its question, oldest first. */
+function openRoundsList(open: readonly Round[]): string {
+  return [...open]
+    .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+    .map((r) => `\`${r.id}\` ${quoted(clipWords(r.question, 80))}`)
+    .join(', ');
+}
+
 function howToNameOne(scope: Scope): string {
   return scope.platform === 'discord'
-    ? 'name one with the `round` option.'
-    : 'name one: give its id after the command.';
+    ? 'Name one with the `round` option.'
+    : 'Name one: give its id after the command.';
 }
 
 function settingProblem(issue: z.core.$ZodIssue | undefined): string {

@@ -41,16 +41,19 @@ describe('a whole round through the service, BullMQ workers and a real Redis', (
     }
   }
 
-  it('asks which round when a channel has several open, saying how to name one', async () => {
-    await startRound(h);
-    await startRound(h, 'Should we move the office?');
+  it('asks which round when a channel has several open, each with its question, saying how to name one', async () => {
+    const { round: first } = await startRound(h);
+    const { round: second } = await startRound(h, 'Should we move the office?');
     const refused = await h.runtime.service
       .status({ scope: SCOPE, channelId: CHANNEL })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DomainError);
-    expect((refused as Error).message).toMatch(
-      /^This channel has 2 open rounds \(.+\); name one: give its id after the command\.$/,
+    const message = (refused as Error).message;
+    expect(message).toMatch(
+      /^This channel has 2 open rounds: .+\. Name one: give its id after the command\.$/,
     );
+    expect(message).toContain(`\`${first.id}\` (“${first.question}”)`);
+    expect(message).toContain(`\`${second.id}\` (“Should we move the office?”)`);
   });
 
   it('runs from question to results: statement, poll, ratings, welfare and least served', async () => {

@@ -369,7 +369,7 @@ export function helpText(command: string): string {
     `*${command}* finds a statement the whole channel can endorse.`,
     `• ${usageOf(command, 'start')} — ask this channel a question; replies in its thread are opinions. ` +
       'Options may also follow the question; to keep a `--word` in the question, quote it or write `--` before the question',
-    `• \`${command}\` — the same, in a form`,
+    `• \`${command}\` — a form with the main options (question, candidates, minutes, welfare, scale)`,
     ...ROUND_SUBCOMMANDS.map((k) => `• ${usageOf(command, k)} — ${SUBCOMMAND_HELP[k]}`),
     `• ${usageOf(command, 'extend')} — keep the opinions, critiques or poll open that many minutes from now`,
     `• \`${command} help\` — this message`,

@@ -28,6 +28,10 @@ export interface CommandDeps {
   log: Log;
 }
 
+/** Said to a member who may not start a round: who may, so they know whom to ask. */
+export const START_REFUSAL =
+  'Only moderators may start a round in this workspace: its admins and owners, and the members the bot’s operator made moderators. Ask one of them to start it.';
+
 /** A slash command as the handlers need it. */
 export interface CommandInput {
   scope: Scope;
@@ -221,7 +225,7 @@ export async function startRound(
   deps: CommandDeps,
 ): Promise<string> {
   const actor = await deps.moderators.forStart(input.scope.workspaceId, input.userId);
-  if (!actor.mayStart) return 'Only moderators may start a round in this workspace.';
+  if (!actor.mayStart) return START_REFUSAL;
   const access = await deps.port.channelAccess(input.channelId);
   if (access === 'not_a_channel') {
     return 'Rounds run in channels, where members can reply in a thread. Start one in a channel.';

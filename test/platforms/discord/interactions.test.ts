@@ -449,9 +449,10 @@ describe('Discord: slash commands', () => {
     const ids = [first.round.id, second.round.id].sort();
     const answer = contentOf(world, id);
     expect(answer).toMatch(
-      /^This channel has 2 open rounds \(.+\); name one with the `round` option\.$/,
+      /^This channel has 2 open rounds: .+\. Name one with the `round` option\.$/,
     );
     for (const roundId of ids) expect(answer).toContain(roundId);
+    expect(answer).toContain('(“Tacos on Tuesdays?”)');
   });
 
   it('takes revise_below with or without poll_minutes, as Slack does', async () => {

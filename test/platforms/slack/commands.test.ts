@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliberationService } from '../../../src/deliberation/service.js';
+import { START_REFUSAL } from '../../../src/platforms/slack/commands.js';
 import type { SlackService } from '../../../src/platforms/slack/service.js';
 import { clockInsideWindows } from '../../support/clock.js';
 import {
@@ -124,9 +125,7 @@ describe('Slack slash commands', () => {
     s.fake.users.set('UADMIN', { is_admin: true });
     await s.command('UPLAIN', 'start Should we?');
     await until(async () => responses(s).length === 1);
-    expect(responses(s)).toEqual([
-      ephemeral('Only moderators may start a round in this workspace.'),
-    ]);
+    expect(responses(s)).toEqual([ephemeral(START_REFUSAL)]);
     expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
 
     const { round, questionTs } = await startRound(s, 'start Should we move?', 'UADMIN');
@@ -500,7 +499,7 @@ describe('Slack slash commands', () => {
       {
         response_type: 'ephemeral',
         replace_original: false,
-        text: 'Only moderators may start a round in this workspace.',
+        text: START_REFUSAL,
       },
     ]);
     expect(await s.runtime.store.rounds.openInChannel(SCOPE, CHANNEL)).toEqual([]);
