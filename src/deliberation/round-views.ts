@@ -5,6 +5,7 @@
  * what a hidden or anonymous round keeps back is removed here, before any platform renders.
  */
 import type { ApprovalMatrix, Candidate } from '../domain/candidate.js';
+import { roughDuration } from '../domain/limits.js';
 import { describePhase } from '../domain/phase.js';
 import { pollOptions } from '../domain/poll-scale.js';
 import { concealed, endorsement, pollResults, withoutNames } from '../domain/results.js';
@@ -226,6 +227,7 @@ export async function reminderView(
   store: Store,
   round: Round,
   version: number,
+  now: number,
 ): Promise<NoticeView | null> {
   if (round.phase !== 'polling' || round.version !== version) return null;
   const poll = await store.polls.poll(round.scope, round.id, version);
@@ -240,7 +242,10 @@ export async function reminderView(
     .filter((id) => !rated.has(ratingIdOf(round, id)))
     .sort();
   if (missing.length === 0) return null;
-  const deadline = round.deadline === null ? '' : ' before the poll closes';
+  const deadline =
+    round.deadline === null
+      ? ''
+      : ` before the poll closes in ${roughDuration(Math.max(0, (round.deadline - now) / 1000))}`;
   if (round.settings.anonymous) {
     // Naming who has not rated would tell who has: the count only.
     return {
@@ -254,7 +259,7 @@ export async function reminderView(
     ...headerOf(round),
     text:
       `Reminder: ${missing.map((id) => `<@${id}>`).join(', ')}, you gave an opinion but have not ` +
-      `rated the statement yet. ${ratesWithButtons(round.settings) ? 'Use its buttons' : 'React on it'}${deadline}: your rating decides whether it stands.`,
+      `rated the statement yet. ${ratesWithButtons(round.settings) ? 'Use its buttons' : 'React on it'}${deadline}: the results count only the ratings given.`,
     mentions: missing,
   };
 }
@@ -298,6 +303,11 @@ export async function statementView(
       return [{ candidate, welfare: r.welfare, mean: r.mean }];
     }),
     model: scores.model,
+    // The poll's deadline is set once the statement is posted (members can see it from then).
+    ...(round.settings.pollMinutes !== null &&
+      round.version === version && {
+        pollCloses: `The poll closes ${roughDuration(round.settings.pollMinutes * 60)} after this post.`,
+      }),
     notes: set.notes,
   };
 }

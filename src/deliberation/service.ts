@@ -986,7 +986,7 @@ export class DeliberationService {
 
   /** The reminder for `version`'s poll, or null when there is nobody to remind. */
   async reminderView(round: Round, version: number): Promise<NoticeView | null> {
-    return roundViews.reminderView(this.deps.store, round, version);
+    return roundViews.reminderView(this.deps.store, round, version, this.deps.now());
   }
 
   async statementView(round: Round, version: number): Promise<StatementView> {

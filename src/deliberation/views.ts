@@ -64,6 +64,8 @@ export interface StatementView extends RoundHeader {
   considered: { candidate: Candidate; welfare: number | null; mean: number | null }[];
   model: string;
   notes: string[];
+  /** When the poll closes on its own, said from the post ("… after this post"); absent: it does not. */
+  pollCloses?: string;
 }
 
 export interface CritiqueInviteView extends RoundHeader {

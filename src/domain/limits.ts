@@ -88,6 +88,22 @@ export function clipWords(text: string, max: number): string {
   return `${text.slice(0, space > end * 0.8 ? space : end).trimEnd()}…`;
 }
 
+/**
+ * "45 seconds", "20 minutes", "3 hours", "2 days": a span to come, in the unit a member
+ * reads it in (a week's poll is not "10080 minutes"); rounded to the nearest.
+ */
+export function roughDuration(seconds: number): string {
+  const [n, unit] =
+    seconds < 90
+      ? [Math.round(seconds), 'second']
+      : seconds < 90 * 60
+        ? [Math.round(seconds / 60), 'minute']
+        : seconds < 36 * 3600
+          ? [Math.round(seconds / 3600), 'hour']
+          : [Math.round(seconds / 86_400), 'day'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 /** "3 minutes", "1 minute", "45 seconds": how long a member has to wait, in words. */
 export function describeWait(seconds: number): string {
   if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;

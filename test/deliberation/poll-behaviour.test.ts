@@ -82,6 +82,34 @@ describe('poll behaviour', () => {
     expect(results.text).toContain('1 rating (4 members gave opinions)');
   });
 
+  it('--poll-minutes: the statement says when its poll closes, and a reminder how long is left', async () => {
+    const { round } = await pollingRound(h, { pollMinutes: 120, remindMinutes: 60 });
+    const { service, store } = h.runtime;
+    const polling = await until(async () => {
+      const r = await store.rounds.require(SCOPE, round.id);
+      return r.deadline === null ? null : r;
+    });
+    expect((await service.statementView(polling, 1)).pollCloses).toBe(
+      'The poll closes 2 hours after this post.',
+    );
+    // An hour on, as the reminder job runs: the time left, in the unit it reads in.
+    await service.onDeadline({
+      scope: SCOPE,
+      roundId: round.id,
+      phase: 'polling',
+      version: 1,
+      kind: 'reminder',
+    });
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toMatch(
+      /React on it before the poll closes in 2 hours: the results count only the ratings given\.$/,
+    );
+    // A round without --poll-minutes closes when a moderator says: nothing to say.
+    const { round: open } = await pollingRound(h, {});
+    const view = await service.statementView(await store.rounds.require(SCOPE, open.id), 1);
+    expect(view.pollCloses).toBeUndefined();
+  });
+
   it('--remind-minutes: a delayed reminder names who gave an opinion but has not rated', async () => {
     const { round, target, rate } = await pollingRound(h, { remindMinutes: 10 });
     const { queues, service } = h.runtime;

@@ -224,9 +224,10 @@ export function statementEmbed(view: StatementView): APIEmbed {
       ...(view.notes.length > 0 ? [field('Notes', view.notes.join('\n'))] : []),
       field(
         'Rate it',
-        view.buttons
+        (view.buttons
           ? `${pollLegend(view.options)}\nClick a button below: ${view.anonymous ? 'your rating is anonymous, and a new click replaces it' : `${HIDDEN_TALLY}. A new click replaces your rating`}.`
-          : `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`,
+          : `${pollLegend(view.options)}\nReact below; your latest reaction counts, removing it withdraws it.`) +
+          (view.pollCloses ? `\n${view.pollCloses}` : ''),
       ),
     ],
     footer: { text: `Round ${view.roundId} · version ${view.version}` },

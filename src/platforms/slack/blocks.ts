@@ -127,12 +127,13 @@ export function statementMessage(view: StatementView): SlackMessage {
       ),
     );
   }
+  const closes = view.pollCloses ? ` ${view.pollCloses}` : '';
   if (view.buttons) {
     blocks.push(
       section(
         view.anonymous
-          ? '*Rate it* with a button: your rating is anonymous, and a new click replaces it.'
-          : `*Rate it* with a button: ${HIDDEN_TALLY}. A new click replaces your rating.`,
+          ? `*Rate it* with a button: your rating is anonymous, and a new click replaces it.${closes}`
+          : `*Rate it* with a button: ${HIDDEN_TALLY}. A new click replaces your rating.${closes}`,
       ),
       {
         type: 'actions',
@@ -153,7 +154,7 @@ export function statementMessage(view: StatementView): SlackMessage {
   } else {
     blocks.push(
       section(
-        `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.`,
+        `*Rate it:* ${legend(view.options)}. React on this message; your latest reaction is your rating.${closes}`,
       ),
     );
   }

@@ -55,7 +55,7 @@ describe('Discord: a large group', () => {
     });
     expect(body(parts[0] as RecordedRequest).content).toMatch(/^Reminder: <@/);
     expect(String(body(parts.at(-1) as RecordedRequest).content)).toMatch(
-      /your rating decides whether it stands\.$/,
+      /the results count only the ratings given\.$/,
     );
     for (const part of parts) {
       const { content = '', allowed_mentions } = body(part);

@@ -12,6 +12,7 @@ import {
   threadName,
 } from '../../../src/platforms/discord/render.js';
 import { ReplayGuard } from '../../../src/platforms/discord/replay-guard.js';
+import { statementMessage } from '../../../src/platforms/slack/blocks.js';
 
 describe('Discord reactions map onto poll options', () => {
   it('reads skin tones, gendered variants and keycaps without the variation selector', () => {
@@ -143,6 +144,17 @@ describe('the Discord statement post says how it was chosen as Slack does', () =
     const how = field(statementEmbed(view), 'How it was chosen') ?? '';
     expect(how.match(/Chosen from 8 candidates/g)).toHaveLength(1);
     expect(how).toContain('Least served: <@222>, <@333> (33%).');
+  });
+
+  it('says when the poll closes, where members rate, on Discord and on Slack', () => {
+    const closing = { ...view, pollCloses: 'The poll closes 2 hours after this post.' };
+    expect(field(statementEmbed(closing), 'Rate it')).toContain(
+      'The poll closes 2 hours after this post.',
+    );
+    expect(JSON.stringify(statementMessage(closing).blocks)).toContain(
+      'your latest reaction is your rating. The poll closes 2 hours after this post.',
+    );
+    expect(field(statementEmbed(view), 'Rate it')).not.toContain('The poll closes');
   });
 
   it('in an anonymous round, leaves the withheld predictions out rather than saying there are none', () => {
