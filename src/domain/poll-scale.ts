@@ -27,6 +27,18 @@ const SCALES: Record<PollScale, readonly PollOption[]> = {
   })),
 };
 
+/**
+ * What the ends of a numbered scale mean, for its legend ("1/7 … 7/7" says neither which
+ * end agrees nor that 4 is neutral); null for a scale whose labels say it.
+ */
+export function scaleAnchors(options: readonly PollOption[]): string | null {
+  if (!options.every((o) => /^\d+$/.test(o.key))) return null;
+  const first = options[0];
+  const last = options.at(-1);
+  if (!first || !last) return null;
+  return `${first.label} = disagree strongly, ${last.label} = agree strongly`;
+}
+
 export function pollOptions(scale: PollScale): readonly PollOption[] {
   return SCALES[scale];
 }

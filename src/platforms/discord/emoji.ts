@@ -1,4 +1,4 @@
-import type { PollOption, PollScale } from '../../domain/poll-scale.js';
+import { type PollOption, type PollScale, scaleAnchors } from '../../domain/poll-scale.js';
 
 /**
  * The reaction for every poll option key. Keys are distinct across scales, so a
@@ -43,7 +43,11 @@ export function optionKeyFor(emojiName: string | null, emojiId: string | null): 
 }
 
 export function pollLegend(options: readonly PollOption[]): string {
-  return options.map((o) => `${emojiFor(o.key)} ${o.label}`).join(' · ');
+  const anchors = scaleAnchors(options);
+  return (
+    options.map((o) => `${emojiFor(o.key)} ${o.label}`).join(' · ') +
+    (anchors ? ` (${anchors})` : '')
+  );
 }
 
 export function scaleReactions(scale: PollScale | string): string {

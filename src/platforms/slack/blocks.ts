@@ -17,7 +17,12 @@ import {
 } from '../../deliberation/views.js';
 import { clipWords, LIMITS } from '../../domain/limits.js';
 import { isTerminal } from '../../domain/phase.js';
-import { type PollScale, PollScaleSchema } from '../../domain/poll-scale.js';
+import {
+  type PollOption,
+  type PollScale,
+  PollScaleSchema,
+  scaleAnchors,
+} from '../../domain/poll-scale.js';
 import { DEFAULT_SETTINGS } from '../../domain/round.js';
 import { WelfareNameSchema } from '../../domain/welfare-name.js';
 import { emojiFor } from './emoji.js';
@@ -45,8 +50,12 @@ const sections = (text: string): Block[] => chunk(text, SECTION_MAX).map(section
 /** A context line that may name many members, in as many blocks as its length needs. */
 const contexts = (text: string): Block[] => chunk(text, SECTION_MAX).map((t) => context(t));
 
-function legend(options: readonly { key: string; label: string }[]): string {
-  return options.map((o) => `:${emojiFor(o.key)}: ${o.label}`).join(' · ');
+function legend(options: readonly PollOption[]): string {
+  const anchors = scaleAnchors(options);
+  return (
+    options.map((o) => `:${emojiFor(o.key)}: ${o.label}`).join(' · ') +
+    (anchors ? ` (${anchors})` : '')
+  );
 }
 
 const SCALE_LABEL: Record<PollScale, string> = {

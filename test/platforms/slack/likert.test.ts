@@ -46,7 +46,8 @@ describe('a 7-point (likert7) round on Slack', () => {
       NUMBERS.map((name) => ({ channel: CHANNEL, timestamp: statementTs, name })),
     );
     expect(JSON.stringify(post.args.blocks)).toContain(
-      `*Rate it:* ${NUMBERS.map((n, i) => `:${n}: ${i + 1}/7`).join(' · ')}.`,
+      // Which end agrees, and which disagrees: "1/7 … 7/7" alone does not say.
+      `*Rate it:* ${NUMBERS.map((n, i) => `:${n}: ${i + 1}/7`).join(' · ')} (1/7 = disagree strongly, 7/7 = agree strongly).`,
     );
 
     await s.event(reaction(s, 'U001', 'three', statementTs));
