@@ -89,6 +89,49 @@ describe('npm run forget: a workspace’s data deleted, and nobody else’s', ()
     expect(await harness.runtime.store.rounds.recent(SCOPE, 10)).toEqual([]);
   }, 60_000);
 
+  it('leaves a workspace whose id starts with the forgotten one’s untouched', async () => {
+    // Tenant roots are `<root>:<platform>.<workspaceId>`: only the `:` after the root tells
+    // W1's keys from W12's, so a pattern without it would sweep W12's keys into W1's erase.
+    h = await startHarness();
+    const harness = h;
+    const PREFIXED: Scope = { platform: 'console', workspaceId: `${SCOPE.workspaceId}2` };
+    await ratedWorkspace(harness, SCOPE);
+    const kept = await ratedWorkspace(harness, PREFIXED);
+    await until(async () => (await harness.runtime.store.rounds.phaseCounts()).closed === 2);
+    await publishAtRest(harness);
+    await publishAtRest(harness, PREFIXED);
+    const own = await keysOf(harness, SCOPE);
+    const othersBefore = (await keysOf(harness, PREFIXED)).sort();
+    expect(othersBefore.length).toBeGreaterThan(5);
+    const { tenants } = harness.runtime.store;
+
+    // The survey counts W1's keys only, and the erase deletes those and no more.
+    expect(await tenants.survey(SCOPE)).toEqual({ rounds: 1, keys: own.length });
+    expect(await tenants.erase(SCOPE)).toEqual({ rounds: 1, keys: own.length });
+    expect(await keysOf(harness, SCOPE)).toEqual([]);
+    expect((await keysOf(harness, PREFIXED)).sort()).toEqual(othersBefore);
+    expect(await tenants.survey(PREFIXED)).toEqual({ rounds: 1, keys: othersBefore.length });
+    expect(await harness.runtime.store.ratingsMatrix.count(PREFIXED)).toBeGreaterThan(0);
+    expect(await harness.runtime.store.rounds.get(PREFIXED, kept.id)).not.toBeNull();
+  }, 60_000);
+
+  it('counts only the rounds it deleted, not index entries whose round is already gone', async () => {
+    // After an interrupted earlier erase the rounds index can list a round whose key is
+    // gone; the operator's report must not count it as deleted.
+    h = await startHarness();
+    const harness = h;
+    await ratedWorkspace(harness, SCOPE);
+    const gone = await roundToPoll(harness, SCOPE);
+    await publishAtRest(harness);
+    const root = `${harness.prefix}:${SCOPE.platform}.${SCOPE.workspaceId}`;
+    await harness.redis.del(`${root}:round:${gone.round.id}`);
+    expect(await harness.redis.zcard(`${root}:rounds`)).toBe(2);
+    const left = (await keysOf(harness, SCOPE)).length;
+
+    expect(await harness.runtime.store.tenants.erase(SCOPE)).toEqual({ rounds: 1, keys: left });
+    expect(await keysOf(harness, SCOPE)).toEqual([]);
+  }, 60_000);
+
   it('refuses missing or bad flags with the usage, before reading Redis', () => {
     const missing = runForget(['--platform', 'slack'], 'unused');
     expect(missing.status).toBe(2);

@@ -4,12 +4,14 @@ import { scopeKey } from '../../src/domain/scope.js';
 import { ExtractiveGenerator } from '../../src/models/offline/extractive-generator.js';
 import type { GenerateInput, GenerateResult, Generator } from '../../src/models/ports.js';
 import { jobId } from '../../src/pipeline/payloads.js';
-import { failRun, type StageDeps } from '../../src/pipeline/stages.js';
+import { failRun, runGenerate, type StageDeps } from '../../src/pipeline/stages.js';
 import {
   CHANNEL,
   type Harness,
   MODERATOR,
   OPINIONS,
+  publishAtRest,
+  replier,
   SCOPE,
   startHarness,
   startRound,
@@ -20,10 +22,13 @@ import {
 class FlakyGenerator implements Generator {
   readonly name = 'flaky';
   calls = 0;
+  /** The seed of each call, in order. */
+  readonly seeds: number[] = [];
   private readonly inner = new ExtractiveGenerator();
   constructor(private failures: number) {}
   async generate(input: GenerateInput): Promise<GenerateResult> {
     this.calls++;
+    this.seeds.push(input.seed);
     if (this.failures > 0) {
       this.failures--;
       throw new Error('model server timed out');
@@ -74,6 +79,34 @@ describe('pipeline failures', () => {
     expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
   });
 
+  it('posts the statement once when a select dies after opening the poll and before queuing it', async () => {
+    // The select moves the round to polling first and queues the statement after: its
+    // retry finds the round polling at its own version and attempt, and must still post.
+    h = await startHarness({ attempts: 3 });
+    const { queues, store } = h.runtime;
+    const enqueue = queues.enqueuePublish.bind(queues);
+    let refused = 0;
+    queues.enqueuePublish = async (job, once) => {
+      if (job.kind === 'statement' && refused === 0) {
+        refused++;
+        throw new Error('Redis refused the statement');
+      }
+      return enqueue(job, once);
+    };
+    const round = await roundWithOpinions(h);
+    await h.runtime.service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    // The select's retry has run to its end, and whatever it queued has gone out.
+    await until(async () => (await queues.select.getJobCounts('completed')).completed === 1);
+    await publishAtRest(h);
+    expect(refused).toBe(1);
+    expect(h.platform.posted.filter((m) => m.kind === 'statement')).toHaveLength(1);
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'polling',
+      version: 1,
+      attempt: 1,
+    });
+  });
+
   it('marks the round failed after the last attempt, says so in the channel, and a close retries it', async () => {
     const generator = new FlakyGenerator(2);
     h = await startHarness({ generator, attempts: 2 });
@@ -92,6 +125,12 @@ describe('pipeline failures', () => {
     await h.platform.waitFor('statement', round.id);
     const done = await h.runtime.store.rounds.require(SCOPE, round.id);
     expect(done).toMatchObject({ phase: 'polling', attempt: 2, failureReason: null });
+    // BullMQ's re-delivery of attempt 1 repeats its seed; the moderator's retry (attempt 2)
+    // samples afresh, or a deterministic model would reproduce what failed.
+    const [first, redelivered, retried] = generator.seeds;
+    expect(generator.seeds).toHaveLength(3);
+    expect(redelivered).toBe(first);
+    expect(retried).not.toBe(first);
   });
 
   it('shows no member id in the failure of an anonymous round', async () => {
@@ -108,6 +147,40 @@ describe('pipeline failures', () => {
     expect(notice.text).toContain('the model refused the opinion of a member and of a member');
     const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
     expect(failed.failureReason).toBe('the model refused the opinion of a member and of a member');
+  });
+
+  it("shows no id of a member who only critiqued in an anonymous round's failed revision", async () => {
+    // Zed gave no opinion, only a critique of version 1: their id is one of the round's
+    // members all the same, and the revision's failure must not show it.
+    class RevisionNamesCritic implements Generator {
+      readonly name = 'revision-names-critic';
+      private readonly inner = new ExtractiveGenerator();
+      async generate(input: GenerateInput): Promise<GenerateResult> {
+        if (input.previous !== null) throw new Error('the model refused the critique of zed');
+        return this.inner.generate(input);
+      }
+    }
+    h = await startHarness({ generator: new RevisionNamesCritic(), attempts: 1 });
+    const round = await roundWithOpinions(h, { anonymous: true });
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await h.runtime.service.close(target, MODERATOR);
+    await h.platform.waitFor('statement', round.id);
+    await h.runtime.service.critique(target, MODERATOR);
+    const { questionRef } = await h.runtime.store.rounds.require(SCOPE, round.id);
+    const critique = await replier(h, questionRef?.messageId ?? '')(
+      'c-zed',
+      'zed',
+      'It says nothing about support hours.',
+      50,
+    );
+    expect(critique).toMatchObject({ status: 'recorded', kind: 'critique' });
+    await h.runtime.service.close(target, MODERATOR);
+    const notice = await h.platform.waitFor('notice', round.id);
+    expect(notice.text).toContain('the model refused the critique of a member');
+    expect(notice.text).not.toMatch(/zed/);
+    const failed = await h.runtime.store.rounds.require(SCOPE, round.id);
+    expect(failed).toMatchObject({ phase: 'failed', version: 1 });
+    expect(failed.failureReason).toBe('the model refused the critique of a member');
   });
 
   it('replaces member ids before it cuts a long failure reason, so no part of an id is left', async () => {
@@ -265,6 +338,49 @@ describe('pipeline failures', () => {
     });
     expect(h.platform.posted.filter((m) => /could not be produced/.test(m.text))).toEqual([]);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('cancelled');
+  });
+
+  it('lets a stale run of an earlier attempt do nothing to the round retried at a later one', async () => {
+    // Attempt 1's generate hangs (a zombie worker whose lock lapsed) while the round is
+    // retried at attempt 2: a late run or failure of attempt 1 must count as moved on.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class StuckGenerator implements Generator {
+      readonly name = 'stuck';
+      async generate(): Promise<GenerateResult> {
+        await gate;
+        throw new Error('model server timed out');
+      }
+    }
+    h = await startHarness({ generator: new StuckGenerator(), attempts: 1 });
+    const { store, queues, service } = h.runtime;
+    const round = await roundWithOpinions(h);
+    await service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
+    await store.rounds.update(SCOPE, round.id, (r) => ({ ...r, attempt: 2 }));
+    // A working generator for the stale run; generate and failRun use no reward model.
+    const deps = {
+      store,
+      queues,
+      generator: new ExtractiveGenerator(),
+      log: h.log,
+      now: Date.now,
+    } as unknown as StageDeps;
+    const stale = { scope: SCOPE, roundId: round.id, version: 1, attempt: 1 };
+    await runGenerate(deps, stale);
+    await failRun(deps, stale, 'model server timed out');
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'generating',
+      attempt: 2,
+      failureReason: null,
+    });
+    expect(await store.polls.candidates(SCOPE, round.id, 1)).toBeNull();
+    const scoreJob = jobId('score', scopeKey(SCOPE), round.id, 'v1', 'a1');
+    expect(await queues.score.getJob(scoreJob)).toBeUndefined();
+    const notice = jobId('pub', scopeKey(SCOPE), round.id, 'failed-v1-a1');
+    expect(await queues.publishQueue(SCOPE).getJob(notice)).toBeUndefined();
+    release();
   });
 
   it('posts no failure notice when the round moves on between its read and its marking', async () => {

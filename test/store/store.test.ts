@@ -404,6 +404,59 @@ describe('store', () => {
     ]);
   });
 
+  it('keeps a re-add whose removal, made between the two adds, arrives after it', async () => {
+    // The member added (1), took it back (2) and added again (3); the platform delivered
+    // the second add before the removal. The add at 3 must raise the stored time, or the
+    // late removal at 2 would beat the first add's 1 and the rating would be lost.
+    const poll = openPoll('rx5');
+    await store.rounds.create(
+      storedRound({ id: 'rx5', scope: slack, phase: 'polling', version: 1 }),
+    );
+    const p = store.polls;
+    await p.addReaction(slack, 'rx5', 1, 'U1', 'agree', 1);
+    await p.addReaction(slack, 'rx5', 1, 'U1', 'agree', 3);
+    await p.removeReaction(slack, 'rx5', 1, 'U1', 'agree', 2);
+    expect((await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey, r.at])).toEqual(
+      [['U1', 'agree', 3]],
+    );
+  });
+
+  it('lets an add at the same time as the removal undo it, and an older add not', async () => {
+    // "At least as new": a coarse event clock (or a catch-up replay) can give a take-back
+    // and the re-add the same time, and the member's last act was the re-add.
+    const poll = openPoll('rx6');
+    await store.rounds.create(
+      storedRound({ id: 'rx6', scope: slack, phase: 'polling', version: 1 }),
+    );
+    const p = store.polls;
+    await p.addReaction(slack, 'rx6', 1, 'U1', 'agree', 3);
+    await p.removeReaction(slack, 'rx6', 1, 'U1', 'agree', 5);
+    await p.addReaction(slack, 'rx6', 1, 'U1', 'agree', 5);
+    await p.removeReaction(slack, 'rx6', 1, 'U2', 'agree', 5);
+    await p.addReaction(slack, 'rx6', 1, 'U2', 'agree', 4);
+    expect((await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey])).toEqual([
+      ['U1', 'agree'],
+    ]);
+  });
+
+  it("settles two options added at the same time on the larger key, whatever the hash's order", async () => {
+    // The hash's field order is insertion order only in its small encoding; the rating
+    // recorded at close and the one read later must not depend on it.
+    const poll = openPoll('rx7');
+    await store.rounds.create(
+      storedRound({ id: 'rx7', scope: slack, phase: 'polling', version: 1 }),
+    );
+    const p = store.polls;
+    await p.addReaction(slack, 'rx7', 1, 'U1', 'agree', 7);
+    await p.addReaction(slack, 'rx7', 1, 'U1', 'disagree', 7);
+    await p.addReaction(slack, 'rx7', 1, 'U2', 'disagree', 7);
+    await p.addReaction(slack, 'rx7', 1, 'U2', 'agree', 7);
+    expect((await p.ratings(slack, poll)).map((r) => [r.participantId, r.optionKey])).toEqual([
+      ['U1', 'disagree'],
+      ['U2', 'disagree'],
+    ]);
+  });
+
   it('refuses a reaction or click once the round has moved past its poll, in the write itself', async () => {
     await store.rounds.create(
       storedRound({ id: 'rx3', scope: slack, phase: 'polling', version: 1 }),
