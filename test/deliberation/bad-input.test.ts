@@ -50,6 +50,11 @@ describe("issue 7's bad input", () => {
     [{ candidates: 100 }, 'The candidates setting takes at most 16.'],
     [{ pollMinutes: 0 }, 'The poll minutes setting takes at least 1.'],
     [{ minTurnout: 2.5 }, /^The min turnout setting is not valid: /],
+    // A turnout no poll can reach would read "not enough ratings" for ever, unexplained.
+    [
+      { minTurnout: LIMITS.maxTurnout + 1 },
+      `The min turnout setting takes at most ${LIMITS.maxTurnout}.`,
+    ],
   ])('refuses a setting out of range in words: %j', async (settings, message) => {
     // Discord enforces its registered ranges, but a hand-written client does not.
     await expect(
@@ -65,6 +70,17 @@ describe("issue 7's bad input", () => {
       // A RegExp inside toMatchObject matches any value (it has no keys to compare).
       message: typeof message === 'string' ? message : expect.stringMatching(message),
     });
+  });
+
+  it('accepts the largest min turnout', async () => {
+    const round = await h.runtime.service.start({
+      scope: SCOPE,
+      channelId: 'C-SETTINGS',
+      actor: MODERATOR,
+      question: 'Should we?',
+      settings: { minTurnout: LIMITS.maxTurnout },
+    });
+    expect(round.settings.minTurnout).toBe(LIMITS.maxTurnout);
   });
 
   it('extends by at most a week at the service itself, whatever a client sends', async () => {

@@ -132,9 +132,11 @@ describe('critique and revision', () => {
 /** Writes first statements, but every revision fails (say, the token budget ran out). */
 class RevisionFails implements Generator {
   readonly name = 'revision-fails';
+  /** Cleared to let revisions through again, as when the budget is topped up. */
+  failing = true;
   private readonly inner = new ExtractiveGenerator();
   async generate(input: GenerateInput): Promise<GenerateResult> {
-    if (input.previous !== null) throw new Error('the round token budget is spent');
+    if (this.failing && input.previous !== null) throw new Error('the round token budget is spent');
     return this.inner.generate(input);
   }
 }
@@ -176,6 +178,41 @@ describe('a failed revision', () => {
     // The revision that failed never used Ben's critique, and the results say so.
     expect(results.unusedCritiques).toBe(1);
     expect((await h.runtime.store.rounds.require(SCOPE, round.id)).phase).toBe('closed');
+  });
+
+  it('is retried by `close` as the revision it was, from the critiques, not as a new first statement', async () => {
+    const generator = new RevisionFails();
+    h = await startHarness({ generator, attempts: 1 });
+    const { service, store } = h.runtime;
+    const { round, thread } = await startRound(h);
+    let at = await postOpinions(h, thread.messageId);
+    const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+    await service.close(target, MODERATOR);
+    const first = await h.platform.waitFor('statement', round.id);
+    await service.critique(target, MODERATOR);
+    await replier(h, thread.messageId)('c-ben', 'ben', 'It should mention support hours.', at++);
+    await service.close(target, MODERATOR);
+    await h.platform.waitFor('notice', round.id);
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'failed',
+      version: 1,
+    });
+
+    // The budget is back: the moderator's retry must revise v1 into v2 with Ben's critique.
+    // Restarting at v1 would drop the critiques and overwrite the poll members already rated.
+    generator.failing = false;
+    expect(await service.close(target, MODERATOR)).toMatchObject({ phase: 'revising' });
+    const second = await waitForStatement(h, round.id, 2);
+    expect(second.ref.messageId).not.toBe(first.ref.messageId);
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'polling',
+      version: 2,
+    });
+    const candidates = await store.polls.candidates(SCOPE, round.id, 2);
+    expect(candidates?.candidates.some((c) => c.source === 'revision')).toBe(true);
+    const results = await service.finish(target, MODERATOR);
+    expect(results.versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(results.unusedCritiques).toBe(0);
   });
 
   it('refuses to finish a round that never put a statement to a vote', async () => {

@@ -132,4 +132,30 @@ describe('the Polis export keeps every text whole', () => {
     // Votes keep their -1.
     expect(conversation.votes.map((v) => v.vote)).toEqual([1, -1]);
   });
+
+  it('counts agrees and disagrees per statement, passes in neither, and voters among the members', () => {
+    const data = roundExport();
+    const version = data.versions[0]!;
+    // Two disagrees and a pass: a pass counted as a disagree would read 1 (or 3), not 2.
+    version.ratings = [
+      { participantId: 'ana', optionKey: 'agree', approval: 1, at: 3_000 },
+      { participantId: 'ben', optionKey: 'disagree', approval: 0, at: 3_001 },
+      { participantId: 'cai', optionKey: 'unsure', approval: 0.5, at: 3_002 },
+      { participantId: 'dee', optionKey: 'disagree', approval: 0, at: 3_003 },
+    ];
+    const files = polisExportFiles(SCOPE, [data]);
+    const file = (name: string) => {
+      const f = files.find((f) => f.name === name);
+      if (!f) throw new Error(`no ${name}`);
+      return parseCsv(f.content, name).map((r) => r.fields);
+    };
+    const [header, ...rows] = file('comments.csv');
+    const column = (name: string) => header?.indexOf(name) ?? -1;
+    const statementRow = rows.find((r) => r[column('comment-body')] === STATEMENT);
+    expect(statementRow?.[column('agrees')]).toBe('1');
+    expect(statementRow?.[column('disagrees')]).toBe('2');
+    // eve gave an opinion and never voted: she is a participant, not a voter.
+    const summary = Object.fromEntries(file('summary.csv').map((r) => [r[0], r[1]]));
+    expect(summary).toMatchObject({ views: '5', voters: '4', 'voters-in-conv': '4' });
+  });
 });

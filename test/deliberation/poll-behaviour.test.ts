@@ -208,6 +208,127 @@ describe('poll behaviour', () => {
     );
   });
 
+  it('--revise-below at the deadline: a revised poll that also scores low finishes, not another critique', async () => {
+    const { round, thread, target, rate } = await pollingRound(h, {
+      pollMinutes: 5,
+      reviseBelow: 60,
+    });
+    const { service, store } = h.runtime;
+    await until(async () => (await store.rounds.require(SCOPE, round.id)).deadline);
+    for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree');
+    await pollDeadline(h, round.id);
+    expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
+    await service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'k-ana',
+      userId: 'ana',
+      text: 'It forgets the customers who call on Fridays.',
+      at: 100,
+    });
+    await service.close(target, MODERATOR);
+    const second = await until(
+      () => h.platform.posted.filter((m) => m.kind === 'statement' && m.roundId === round.id)[1],
+    );
+    await until(async () => {
+      const r = await store.rounds.require(SCOPE, round.id);
+      return r.version === 2 && r.phase === 'polling' && r.deadline !== null;
+    });
+    for (const id of Object.keys(OPINIONS)) {
+      await service.react({
+        scope: SCOPE,
+        channelId: CHANNEL,
+        messageId: second.ref.messageId,
+        userId: id,
+        optionKey: 'disagree',
+        at: 200,
+        removed: false,
+      });
+    }
+    // The threshold is for the first poll only: v2's deadline finishes the round, or the
+    // bot would send it through critique after critique on its own.
+    await service.onDeadline({ scope: SCOPE, roundId: round.id, phase: 'polling', version: 2 });
+    const now = await store.rounds.require(SCOPE, round.id);
+    expect([now.phase, now.version]).toEqual(['closed', 2]);
+  });
+
+  it('a critique the bot decided on is refused once a moderator extended the poll, or it moved on', async () => {
+    const { round, thread, target } = await pollingRound(h, { pollMinutes: 5 });
+    const { service, store } = h.runtime;
+    const seen = await until(async () => (await store.rounds.require(SCOPE, round.id)).deadline);
+    // The bot decided (a deadline or the last rating) on the poll as it was; the moderator
+    // then gave it 30 more minutes, which the bot's critique must not cut short.
+    const extended = await service.extend(target, MODERATOR, 30);
+    expect(extended.deadline).not.toBe(seen);
+    await expect(
+      service.critique(target, null, { phase: 'polling', version: 1, deadline: seen }),
+    ).rejects.toMatchObject({ code: 'conflict' });
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'polling',
+      version: 1,
+      deadline: extended.deadline,
+    });
+
+    // A decision about v1 does not apply to the v2 poll that replaced it.
+    await service.critique(target, MODERATOR);
+    await service.reply({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      threadRootId: thread.messageId,
+      messageId: 'k-ana',
+      userId: 'ana',
+      text: 'It forgets the customers who call on Fridays.',
+      at: 100,
+    });
+    await service.close(target, MODERATOR);
+    await until(async () => (await store.rounds.require(SCOPE, round.id)).phase === 'polling');
+    await expect(
+      service.critique(target, null, { phase: 'polling', version: 1 }),
+    ).rejects.toMatchObject({ code: 'conflict' });
+    expect(await store.rounds.require(SCOPE, round.id)).toMatchObject({
+      phase: 'polling',
+      version: 2,
+    });
+  });
+
+  it('refuses to extend a finished or generating round, and writes no deadline into it', async () => {
+    const { service, store } = h.runtime;
+    const message = /only collecting opinions or critiques, or a poll, can be extended/;
+    const { round, target } = await pollingRound(h, {});
+    await service.finish(target, MODERATOR);
+    await expect(service.extend(target, MODERATOR, 30)).rejects.toMatchObject({
+      code: 'illegal_transition',
+      message: expect.stringMatching(message),
+    });
+    expect((await store.rounds.require(SCOPE, round.id)).deadline).toBeNull();
+
+    // A round whose statement is being written has no timed phase to extend either.
+    const { round: next } = await startRound(h);
+    await store.rounds.update(SCOPE, next.id, (r) => ({ ...r, phase: 'generating' }));
+    const nextTarget = { scope: SCOPE, channelId: CHANNEL, roundId: next.id };
+    await expect(service.extend(nextTarget, MODERATOR, 30)).rejects.toMatchObject({
+      code: 'illegal_transition',
+      message: expect.stringMatching(message),
+    });
+    expect((await store.rounds.require(SCOPE, next.id)).deadline).toBeNull();
+  });
+
+  it('--poll-minutes: opening the poll again (a retried statement job) keeps its deadline', async () => {
+    const { round } = await pollingRound(h, { pollMinutes: 5 });
+    const { service, store, queues } = h.runtime;
+    const jobId = `deadline-console.W1-${round.id}-polling-v1`;
+    await until(() => queues.deadline.getJob(jobId));
+    const first = (await store.rounds.require(SCOPE, round.id)).deadline;
+    expect(first).not.toBeNull();
+    // Time passes before the retry: counting five minutes from it would keep the poll
+    // open longer than the statement announced.
+    await new Promise((r) => setTimeout(r, 20));
+    await service.openPoll(SCOPE, round.id, 1);
+    expect((await store.rounds.require(SCOPE, round.id)).deadline).toBe(first);
+    expect((await queues.deadline.getJob(jobId))?.data.at).toBe(first);
+  });
+
   it('--revise-below: a first poll at or over the threshold finishes as usual', async () => {
     const { round, rate } = await pollingRound(h, { pollMinutes: 5, reviseBelow: 50 });
     await until(async () => (await h.runtime.store.rounds.require(SCOPE, round.id)).deadline);

@@ -4,7 +4,14 @@ import { BlendedRewardModel } from '../../src/models/blended-reward-model.js';
 import { LexicalRewardModel } from '../../src/models/offline/lexical-reward-model.js';
 import type { RewardModel } from '../../src/models/ports.js';
 import { matrixStatementId } from '../../src/store/ratings-matrix.js';
-import { CHANNEL, type Harness, OPINIONS, SCOPE, startHarness } from '../support/harness.js';
+import {
+  CHANNEL,
+  type Harness,
+  MODERATOR,
+  OPINIONS,
+  SCOPE,
+  startHarness,
+} from '../support/harness.js';
 import { finish, rate, roundToClose, roundToPoll } from './learning-support.js';
 
 const OTHER: Scope = { platform: 'console', workspaceId: 'W2' };
@@ -105,6 +112,39 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
     const matrix = await h.runtime.store.ratingsMatrix.load(SCOPE);
     expect(matrix.statements.map((s) => s.id)).toEqual([matrixStatementId(round.id, 1)]);
     expect(matrix.ratings).toHaveLength(4);
+  });
+
+  it('keeps an anonymous round out of the matrix, finished or cancelled', async () => {
+    h = await startHarness();
+    // Pseudonymous ratings cannot be tied to an opinion, and would count towards
+    // LEARNED_MIN_RATINGS as members who do not exist: they must never be recorded.
+    for (const end of ['finish', 'cancel'] as const) {
+      const { round, statementMessageId } = await roundToPoll(h, SCOPE, OPINIONS, undefined, {
+        anonymous: true,
+      });
+      for (const [userId, optionKey] of Object.entries({ ana: 'agree', ben: 'disagree' })) {
+        const outcome = await h.runtime.service.react({
+          scope: SCOPE,
+          channelId: CHANNEL,
+          messageId: statementMessageId,
+          userId,
+          optionKey,
+          at: 100,
+          removed: false,
+          source: 'button',
+        });
+        expect(outcome.status, userId).toBe('recorded');
+      }
+      const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
+      if (end === 'finish') await finish(h, SCOPE, round.id);
+      else await h.runtime.service.cancel(target, MODERATOR);
+    }
+    expect(await h.runtime.store.ratingsMatrix.count(SCOPE)).toBe(0);
+    expect(await h.runtime.store.ratingsMatrix.load(SCOPE)).toEqual({
+      members: [],
+      statements: [],
+      ratings: [],
+    });
   });
 
   it('records the previous poll when a revision closes it', async () => {

@@ -312,6 +312,14 @@ describe('selectConsensus with bridging welfare', () => {
     expect(selectConsensus(unpredicted, 'bridging', 1).description).toMatch(
       /and the 1 member in none of them/,
     );
+    // p7 predicted for c2 only still takes part in c2's welfare, so still counts.
+    const once: ApprovalMatrix = {
+      ...grouped,
+      approvals: [[1, 1, 1, 1, 0, 0, null], grouped.approvals[1] as (number | null)[]],
+    };
+    expect(selectConsensus(once, 'bridging', 1).description).toMatch(
+      /and the 1 member in none of them/,
+    );
   });
 
   it('ranks by the mean and says so when no groups are known', () => {

@@ -100,6 +100,72 @@ describe('BlendedRewardModel', () => {
     expect(yes).toBeLessThanOrEqual(0.75);
     expect(no).toBeGreaterThanOrEqual(0.25);
   });
+  it("weighs the learned share by each member's own number of ratings", async () => {
+    // A learner that predicts full approval for everyone: each member's move away from the
+    // base 0.5 is exactly their learned weight, maxWeight * n / (n + memberShrink).
+    const model = new BlendedRewardModel(half, {
+      minRatings: 0,
+      learn: async (request) => ({
+        approvals: request.statements.map(() => request.members.map(() => 1)),
+        groups: [],
+      }),
+    });
+    const statements = Array.from({ length: 12 }, (_, i) => ({ id: `r${i}.v1`, text: `S ${i}` }));
+    const data: LearnedInput = {
+      members: [
+        { id: 'one', text: null },
+        { id: 'many', text: null },
+      ],
+      statements,
+      ratings: [
+        { member: 'one', statement: 'r0.v1', approval: 1 },
+        ...statements.map((s) => ({ member: 'many', statement: s.id, approval: 1 })),
+      ],
+    };
+    const result = await model.predict({
+      ...input(port(data)),
+      participants: [
+        { id: 'one', opinion: 'Yes.', critique: null },
+        { id: 'many', opinion: 'Yes.', critique: null },
+      ],
+    });
+    const [one, many] = result.matrix.approvals[0] ?? [];
+    // One reaction moves a member an eighth of the way (0.5 * 1/4), not the full half.
+    expect(one).toBeCloseTo(0.5 + 0.125 * 0.5, 9);
+    expect(many).toBeCloseTo(0.5 + 0.4 * 0.5, 9); // 0.5 * 12/15
+  });
+
+  it('rechecks the threshold on the windowed load, which can hold fewer ratings than stored', async () => {
+    // 40 ratings stored pass LEARNED_MIN_RATINGS=30, but the latest statements hold three:
+    // blending on them would be a learned model below the configured threshold.
+    let fits = 0;
+    const model = new BlendedRewardModel(half, {
+      minRatings: 30,
+      maxStatements: 1,
+      learn: async (request) => {
+        fits++;
+        return {
+          approvals: request.statements.map(() => request.members.map(() => 1)),
+          groups: [],
+        };
+      },
+    });
+    const windowed: LearnedInput = {
+      members: [{ id: 'yes', text: null }],
+      statements: [{ id: 'r0.v1', text: 'S' }],
+      ratings: [
+        { member: 'yes', statement: 'r0.v1', approval: 1 },
+        { member: 'no', statement: 'r0.v1', approval: 0 },
+        { member: 'new', statement: 'r0.v1', approval: 1 },
+      ],
+    };
+    const h: RatingsHistory = { count: async () => 40, load: async () => windowed };
+    const result = await model.predict(input(h));
+    expect(result.model).toBe('constant (0.5)');
+    expect(result.matrix.approvals).toEqual([[0.5, 0.5, 0.5]]);
+    expect(fits).toBe(0);
+  });
+
   it('hands the opinion groups it learned to selection, for bridging welfare', async () => {
     // Two camps of six: camp a agrees with s0-s3 and rejects s4-s7, camp b the reverse.
     const statements = Array.from({ length: 8 }, (_, i) => ({

@@ -72,6 +72,25 @@ describe('fitLearnedModel', () => {
     }
   });
 
+  it("counts a member's own words towards what they approve", () => {
+    // Each camp said what it thinks, so the fit can learn that members approve statements
+    // like their own words. Two newcomers with no ratings yet have only their words to go
+    // on: the cyclist must lean to the new cycling statement more than the driver does.
+    const input = twoCamps();
+    input.members = input.members.map((m, u) => ({
+      ...m,
+      text: u < 10 ? 'Protected cycling lanes and bike paths' : 'Cheap car parking for drivers',
+    }));
+    input.members.push(
+      { id: 'cyclist', text: 'More cycling lanes and bike paths please' },
+      { id: 'driver', text: 'Car parking for drivers must stay cheap' },
+    );
+    const model = fitLearnedModel(input);
+    const gap = (m: string) => model.predict(m, 's8') - model.predict(m, 's9');
+    expect(gap('cyclist')).toBeGreaterThan(0);
+    expect(gap('driver')).toBeLessThan(0);
+  });
+
   it('gives a statement with no text a finite approval in [0, 1]', () => {
     const input = twoCamps();
     input.statements.push({ id: 'blank', text: '', authorId: null });
