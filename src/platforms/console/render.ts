@@ -7,6 +7,7 @@ import type {
   StatementView,
 } from '../../deliberation/views.js';
 import { hiddenNote, unusedCritiquesNote } from '../../deliberation/views.js';
+import { clipWords } from '../../domain/limits.js';
 
 const percent = (x: number | null) =>
   x === null ? '  n/a' : `${Math.round(x * 100)}%`.padStart(5);
@@ -75,9 +76,7 @@ export function renderResults(view: ResultsView, nameOf: (id: string) => string)
     view.anonymous ? count(ids.length, 'member') : ids.map(nameOf).join(', ');
   const lines = ['', `📊 Results for: ${view.question}`];
   for (const { version, statement, results, endorsement } of view.versions) {
-    lines.push(
-      `   Version ${version}: ${statement.length > 90 ? `${statement.slice(0, 87)}...` : statement}`,
-    );
+    lines.push(`   Version ${version}: ${clipWords(statement, 90)}`);
     if (view.hidden) {
       lines.push(`   ${count(results.ratingCount, 'rating')} so far. ${hiddenNote(view.phase)}`);
       continue;
