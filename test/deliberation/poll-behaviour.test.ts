@@ -49,6 +49,19 @@ function pollDeadline(h: Harness, roundId: string) {
   return h.runtime.service.onDeadline({ scope: SCOPE, roundId, phase: 'polling', version: 1 });
 }
 
+/** ana's critique of the statement, as a reply in the round's thread. */
+function critiqueByAna(h: Harness, threadRootId: string) {
+  return h.runtime.service.reply({
+    scope: SCOPE,
+    channelId: CHANNEL,
+    threadRootId,
+    messageId: 'k-ana',
+    userId: 'ana',
+    text: 'It forgets the customers who call on Fridays.',
+    at: 100,
+  });
+}
+
 describe('poll behaviour', () => {
   let h: Harness;
   beforeEach(async () => {
@@ -218,15 +231,7 @@ describe('poll behaviour', () => {
     for (const id of Object.keys(OPINIONS)) await rate(id, 'disagree');
     await pollDeadline(h, round.id);
     expect((await store.rounds.require(SCOPE, round.id)).phase).toBe('critiquing');
-    await service.reply({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      threadRootId: thread.messageId,
-      messageId: 'k-ana',
-      userId: 'ana',
-      text: 'It forgets the customers who call on Fridays.',
-      at: 100,
-    });
+    await critiqueByAna(h, thread.messageId);
     await service.close(target, MODERATOR);
     const second = await until(
       () => h.platform.posted.filter((m) => m.kind === 'statement' && m.roundId === round.id)[1],
@@ -272,15 +277,7 @@ describe('poll behaviour', () => {
 
     // A decision about v1 does not apply to the v2 poll that replaced it.
     await service.critique(target, MODERATOR);
-    await service.reply({
-      scope: SCOPE,
-      channelId: CHANNEL,
-      threadRootId: thread.messageId,
-      messageId: 'k-ana',
-      userId: 'ana',
-      text: 'It forgets the customers who call on Fridays.',
-      at: 100,
-    });
+    await critiqueByAna(h, thread.messageId);
     await service.close(target, MODERATOR);
     await until(async () => (await store.rounds.require(SCOPE, round.id)).phase === 'polling');
     await expect(

@@ -37,6 +37,22 @@ class FlakyGenerator implements Generator {
   }
 }
 
+/** A generator that hangs until `release()`, then fails as a model server that timed out. */
+function stuckGenerator(): { generator: Generator; release: () => void } {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const generator: Generator = {
+    name: 'stuck',
+    async generate(): Promise<GenerateResult> {
+      await gate;
+      throw new Error('model server timed out');
+    },
+  };
+  return { generator, release };
+}
+
 describe('pipeline failures', () => {
   let h: Harness | undefined;
   afterEach(async () => {
@@ -343,18 +359,8 @@ describe('pipeline failures', () => {
   it('lets a stale run of an earlier attempt do nothing to the round retried at a later one', async () => {
     // Attempt 1's generate hangs (a zombie worker whose lock lapsed) while the round is
     // retried at attempt 2: a late run or failure of attempt 1 must count as moved on.
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    class StuckGenerator implements Generator {
-      readonly name = 'stuck';
-      async generate(): Promise<GenerateResult> {
-        await gate;
-        throw new Error('model server timed out');
-      }
-    }
-    h = await startHarness({ generator: new StuckGenerator(), attempts: 1 });
+    const { generator: stuck, release } = stuckGenerator();
+    h = await startHarness({ generator: stuck, attempts: 1 });
     const { store, queues, service } = h.runtime;
     const round = await roundWithOpinions(h);
     await service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
@@ -384,18 +390,8 @@ describe('pipeline failures', () => {
   });
 
   it('posts no failure notice when the round moves on between its read and its marking', async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    class StuckGenerator implements Generator {
-      readonly name = 'stuck';
-      async generate(): Promise<GenerateResult> {
-        await gate;
-        throw new Error('model server timed out');
-      }
-    }
-    h = await startHarness({ generator: new StuckGenerator(), attempts: 1 });
+    const { generator: stuck, release } = stuckGenerator();
+    h = await startHarness({ generator: stuck, attempts: 1 });
     const { store, queues, service } = h.runtime;
     const round = await roundWithOpinions(h);
     await service.close({ scope: SCOPE, channelId: CHANNEL }, MODERATOR);
