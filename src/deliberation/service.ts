@@ -1109,11 +1109,6 @@ function requireUnmoved(round: Round, expected: ExpectedState | undefined): void
   }
 }
 
-/**
- * A setting the platform's own parsing let through (Discord enforces its registered
- * ranges; a hand-written client does not), in words: "candidates takes at most 16."
- */
-/** How a member names one round of several: Discord takes it as an option, Slack as a word. */
 /** Ids alone mean nothing to the moderator who must pick one: each with its question, oldest first. */
 function openRoundsList(open: readonly Round[]): string {
   return [...open]
@@ -1122,12 +1117,17 @@ function openRoundsList(open: readonly Round[]): string {
     .join(', ');
 }
 
+/** How a member names one round of several: Discord takes it as an option, Slack as a word. */
 function howToNameOne(scope: Scope): string {
   return scope.platform === 'discord'
     ? 'Name one with the `round` option.'
     : 'Name one: give its id after the command.';
 }
 
+/**
+ * A setting the platform's own parsing let through (Discord enforces its registered
+ * ranges; a hand-written client does not), in words: "candidates takes at most 16."
+ */
 function settingProblem(issue: z.core.$ZodIssue | undefined): string {
   const key = String(issue?.path[0] ?? 'setting');
   // pollMinutes -> "poll minutes": the name each platform's option is spelt from.

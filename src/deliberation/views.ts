@@ -208,7 +208,8 @@ export function ratedNote(kind: 'anonymous' | 'hidden' | null, optionKey: string
   const label = optionLabel(optionKey);
   if (kind === 'anonymous')
     return `Your anonymous rating: ${label}. Click another button to change it.`;
-  const hidden = kind === 'hidden' ? ` The ${HIDDEN_TALLY.replace(/^the /, '')}.` : '';
+  const hidden =
+    kind === 'hidden' ? ` ${HIDDEN_TALLY[0]?.toUpperCase()}${HIDDEN_TALLY.slice(1)}.` : '';
   return `Your rating: ${label}.${hidden} Click another button to change it.`;
 }
 

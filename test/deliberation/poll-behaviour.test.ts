@@ -105,7 +105,7 @@ describe('poll behaviour', () => {
     expect((await service.statementView(polling, 1)).pollCloses).toBe(
       'The poll closes 2 hours after this post.',
     );
-    // An hour on, as the reminder job runs: the time left, in the unit it reads in.
+    // The reminder job runs now: the poll has about its two hours left, said in hours.
     await service.onDeadline({
       scope: SCOPE,
       roundId: round.id,

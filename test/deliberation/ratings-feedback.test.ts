@@ -53,6 +53,23 @@ const OFFICE_OPINIONS = {
   b2: 'Parking in the centre is impossible.',
 };
 
+/** Each member's click on the statement's rating buttons, every one counted. */
+async function clickAll(h: Harness, messageId: string, votes: Record<string, string>) {
+  for (const [userId, optionKey] of Object.entries(votes)) {
+    const outcome = await h.runtime.service.react({
+      scope: SCOPE,
+      channelId: CHANNEL,
+      messageId,
+      userId,
+      optionKey,
+      at: 100,
+      removed: false,
+      source: 'button',
+    });
+    expect(outcome.status, userId).toBe('recorded');
+  }
+}
+
 describe('every poll feeds the workspace ratings matrix, and scoring learns from it', () => {
   let h: Harness | undefined;
   afterEach(async () => {
@@ -122,19 +139,7 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
       const { round, statementMessageId } = await roundToPoll(h, SCOPE, OPINIONS, undefined, {
         anonymous: true,
       });
-      for (const [userId, optionKey] of Object.entries({ ana: 'agree', ben: 'disagree' })) {
-        const outcome = await h.runtime.service.react({
-          scope: SCOPE,
-          channelId: CHANNEL,
-          messageId: statementMessageId,
-          userId,
-          optionKey,
-          at: 100,
-          removed: false,
-          source: 'button',
-        });
-        expect(outcome.status, userId).toBe('recorded');
-      }
+      await clickAll(h, statementMessageId, { ana: 'agree', ben: 'disagree' });
       const target = { scope: SCOPE, channelId: CHANNEL, roundId: round.id };
       if (end === 'finish') await finish(h, SCOPE, round.id);
       else await h.runtime.service.cancel(target, MODERATOR);
@@ -369,19 +374,7 @@ describe('every poll feeds the workspace ratings matrix, and scoring learns from
       { welfare: 'bridging', anonymous: true },
     );
     const votes = { a1: 'agree', a2: 'agree', a3: 'unsure', b1: 'disagree', b2: 'unsure' };
-    for (const [userId, optionKey] of Object.entries(votes)) {
-      const outcome = await h.runtime.service.react({
-        scope: SCOPE,
-        channelId: CHANNEL,
-        messageId: statementMessageId,
-        userId,
-        optionKey,
-        at: 100,
-        removed: false,
-        source: 'button',
-      });
-      expect(outcome.status, userId).toBe('recorded');
-    }
+    await clickAll(h, statementMessageId, votes);
     const view = await finish(h, SCOPE, round.id);
     const results = view.versions[0]?.results;
     // Camp a rated 1, 1, 0.5 and camp b 0, 0.5: (ln 5/6 + ln 1/4) / 2, not ln of the mean.

@@ -21,6 +21,16 @@ async function opinionsOf(s: Stack, roundId: string): Promise<string[][]> {
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }
 
+/** A round with U001's and U002's opinions, given live, closed to its poll. */
+async function pollOfTwo(s: Stack) {
+  const { round, questionTs } = await startRound(s);
+  const thread = openThread(s, questionTs);
+  await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
+  await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
+  await s.settle();
+  return { round, ...(await closeToPoll(s)) };
+}
+
 /** The poll's ratings as [member, option], by member. */
 async function ratingsOf(s: Stack, roundId: string): Promise<string[][]> {
   const poll = await s.runtime.store.polls.poll(SCOPE, roundId, 1);
@@ -249,12 +259,7 @@ describe('Slack catch-up after the bot was down', () => {
 
   it('lets a reaction taken back while the catch-up reads the poll stay taken back', async () => {
     s = await startStack();
-    const { round, questionTs } = await startRound(s);
-    const thread = openThread(s, questionTs);
-    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
-    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
-    await s.settle();
-    const { statementTs, onStatement } = await closeToPoll(s);
+    const { round, statementTs, onStatement } = await pollOfTwo(s);
     // U003 reacted while the bot was down; Slack's answer to the catch-up lists it, read
     // before U003 took it back, and that removal reaches the bot while the answer is on its way.
     const release = s.fake.hold((c) => c.method === 'reactions.get');
@@ -274,12 +279,7 @@ describe('Slack catch-up after the bot was down', () => {
 
   it('leaves a poll finished while the catch-up reads it as its results say, quietly', async () => {
     s = await startStack();
-    const { round, questionTs } = await startRound(s);
-    const thread = openThread(s, questionTs);
-    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
-    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
-    await s.settle();
-    const { onStatement } = await closeToPoll(s);
+    const { round, onStatement } = await pollOfTwo(s);
     // U003's reaction while the bot was down is read back only after the moderator finished.
     const release = s.fake.hold((c) => c.method === 'reactions.get');
     await s.restart(() => {
@@ -355,12 +355,7 @@ describe('Slack catch-up after the bot was down', () => {
       // The first reaction meets a Redis-side error once; Slack has its ack already.
       service: (real) => failingOnce(real, 'react'),
     });
-    const { round, questionTs } = await startRound(s);
-    const thread = openThread(s, questionTs);
-    await liveReply(s, thread, 'U001', 'Yes, it would reduce burnout.');
-    await liveReply(s, thread, 'U002', 'No, customers need us on Fridays.');
-    await s.settle();
-    const { statementTs, onStatement } = await closeToPoll(s);
+    const { round, statementTs, onStatement } = await pollOfTwo(s);
     for (const [user, name] of [
       ['U001', '+1'],
       ['U002', '-1'],
